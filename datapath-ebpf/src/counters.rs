@@ -1,0 +1,46 @@
+//! Per-program and per-interface packet counters (per-CPU, so no atomics).
+
+use aya_ebpf::{
+    bindings::BPF_NOEXIST,
+    btf_maps::{PerCpuArray, PerCpuHashMap},
+    macros::btf_map,
+    programs::TcContext,
+};
+use ebpfnet_common::{IfaceCounters, ProgramId, TrafficCounter, names::IFACE_STATS_CAPACITY};
+
+#[btf_map]
+static PROG_STATS: PerCpuArray<TrafficCounter, { ProgramId::COUNT as usize }> = PerCpuArray::new();
+
+#[btf_map]
+static IFACE_STATS: PerCpuHashMap<u32, IfaceCounters, { IFACE_STATS_CAPACITY as usize }> =
+    PerCpuHashMap::new();
+
+#[inline(always)]
+pub fn count(ctx: &TcContext, program: ProgramId) {
+    let bytes = u64::from(ctx.len());
+    if let Some(slot) = PROG_STATS.get_ptr_mut(program as u32) {
+        // SAFETY: a per-CPU slot is only touched by this CPU, and programs do
+        // not preempt each other on one CPU.
+        unsafe { bump(&mut *slot, bytes) };
+    }
+
+    // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
+    let ifindex = unsafe { (*ctx.skb.skb).ifindex };
+    match IFACE_STATS.get_ptr_mut(ifindex) {
+        // SAFETY: per-CPU value, as above.
+        Some(entry) => unsafe { bump(&mut (*entry).ingress, bytes) },
+        None => {
+            let first = IfaceCounters {
+                ingress: TrafficCounter { packets: 1, bytes },
+            };
+            // A full map only loses this interface's statistics, never a packet.
+            let _ = IFACE_STATS.insert(ifindex, first, u64::from(BPF_NOEXIST));
+        }
+    }
+}
+
+#[inline(always)]
+fn bump(counter: &mut TrafficCounter, bytes: u64) {
+    counter.packets = counter.packets.wrapping_add(1);
+    counter.bytes = counter.bytes.wrapping_add(bytes);
+}
