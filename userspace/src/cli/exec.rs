@@ -1,0 +1,55 @@
+//! `ebpfnet exec NAME -- CMD [ARGS...]`.
+
+use std::{ffi::CString, path::PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+use nix::sched::{CloneFlags, setns};
+use serde_json::Value;
+
+use crate::{api::Request, client::Client, host::netns};
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The container.
+    pub name: String,
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Enters the container's network namespace and replaces this process with
+/// the command, so stdio and the exit status are the command's own.
+pub async fn run(args: ExecArgs, client: &Client) -> anyhow::Result<i32> {
+    let views: Vec<Value> = client
+        .call(&Request::ContainerInspect {
+            names: vec![args.name.clone()],
+        })
+        .await
+        .with_context(|| format!("cannot exec in container {}", args.name))?;
+    let sandbox = views
+        .first()
+        .and_then(|v| v["NetworkSettings"]["SandboxKey"].as_str())
+        .map(PathBuf::from)
+        .with_context(|| format!("the daemon gave no namespace for container {}", args.name))?;
+    let argv: Vec<CString> = args
+        .command
+        .iter()
+        .map(|a| CString::new(a.as_str()))
+        .collect::<Result<_, _>>()
+        .context("a command argument contains a NUL byte")?;
+    let ns = netns::open_netns(&sandbox)?;
+    // setns(CLONE_NEWNET) is per thread; execvp right after replaces the
+    // whole process from this thread, namespace included.
+    setns(&ns, CloneFlags::CLONE_NEWNET)
+        .with_context(|| format!("cannot enter namespace {}", sandbox.display()))?;
+    let Err(err) = nix::unistd::execvp(&argv[0], &argv);
+    // Shell conventions: 127 for a missing command, 126 for one that cannot run.
+    let code = if err == nix::errno::Errno::ENOENT {
+        127
+    } else {
+        126
+    };
+    eprintln!("Error: cannot run {}: {err}", args.command[0]);
+    Ok(code)
+}

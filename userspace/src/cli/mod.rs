@@ -1,0 +1,76 @@
+//! The `ebpfnet` command line: one file per subcommand.
+
+mod container;
+mod daemon;
+mod exec;
+mod network;
+mod output;
+mod status;
+mod system;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+pub use output::Format;
+
+use crate::{api::DEFAULT_SOCKET, client::Client};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ebpfnet",
+    version,
+    about = "Docker-style container networking with an eBPF datapath"
+)]
+pub struct Cli {
+    /// The daemon's Unix socket.
+    #[arg(long, global = true, env = "EBPFNET_SOCKET", default_value = DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controller daemon in the foreground (as root).
+    Daemon(daemon::DaemonArgs),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
+    /// Manage containers (network namespaces).
+    #[command(subcommand)]
+    Container(container::ContainerCommand),
+    /// Run a command inside a container's network namespace.
+    Exec(exec::ExecArgs),
+    /// Show the daemon, its uplinks, attached programs and maps.
+    Status,
+    /// System-wide operations.
+    #[command(subcommand)]
+    System(system::SystemCommand),
+}
+
+/// Runs the command; `Ok(code)` is the process exit status.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let client = Client::new(&cli.socket);
+    match cli.command {
+        Command::Daemon(args) => daemon::run(args, cli.socket).await.map(|()| 0),
+        Command::Network(command) => network::run(command, &client, cli.format).await,
+        Command::Container(command) => container::run(command, &client, cli.format).await,
+        Command::Exec(args) => exec::run(args, &client).await,
+        Command::Status => status::run(&client, cli.format).await.map(|()| 0),
+        Command::System(command) => system::run(command, &client).await.map(|()| 0),
+    }
+}
+
+/// Prints what a multi-name command did and failed to do; exit 1 on any failure.
+fn report_batch(result: crate::api::BatchResult) -> i32 {
+    for name in &result.done {
+        println!("{name}");
+    }
+    for error in &result.errors {
+        eprintln!("Error: {error}");
+    }
+    i32::from(!result.errors.is_empty())
+}

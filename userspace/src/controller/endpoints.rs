@@ -1,0 +1,87 @@
+//! A container's attachment to a network: veth pair, address, route, datapath.
+
+use std::path::Path;
+
+use ebpfnet_common::ProgramId;
+
+use super::{Controller, Result};
+use crate::{
+    host::{
+        HostError,
+        netlink::{self, VethSpec},
+        netns,
+    },
+    state::{Endpoint, Network},
+};
+
+impl Controller {
+    /// Plumbs `endpoint` into the namespace at `netns_path`. On failure the
+    /// host side of the veth is removed again (which takes its peer along).
+    pub(super) async fn plumb_endpoint(
+        &mut self,
+        netns_path: &Path,
+        endpoint: &Endpoint,
+        network: &Network,
+        default_route: bool,
+    ) -> Result<()> {
+        let made = self
+            .plumb_endpoint_inner(netns_path, endpoint, network, default_route)
+            .await;
+        if made.is_err() {
+            let _ = self.datapath.detach(&endpoint.host_veth);
+            if let Err(undo) = netlink::delete_link(&self.host, &endpoint.host_veth).await {
+                log::error!(
+                    "cannot remove {} after a failed attach: {undo}",
+                    endpoint.host_veth
+                );
+            }
+        }
+        made
+    }
+
+    async fn plumb_endpoint_inner(
+        &mut self,
+        netns_path: &Path,
+        endpoint: &Endpoint,
+        network: &Network,
+        default_route: bool,
+    ) -> Result<()> {
+        let ns = netns::open_netns(netns_path)?;
+        let bridge_index = netlink::require_link(&self.host, &network.bridge).await?;
+        let host_index = netlink::create_veth(
+            &self.host,
+            &VethSpec {
+                host_name: &endpoint.host_veth,
+                bridge_index,
+                peer_name: &endpoint.ifname,
+                peer_mac: endpoint.mac,
+                peer_netns: &ns,
+            },
+        )
+        .await?;
+        let ifname = endpoint.ifname.clone();
+        let (ip, prefix, gateway) = (endpoint.ip, network.subnet.prefix(), network.gateway);
+        netns::in_netns(netns_path, move |handle| async move {
+            let lo = netlink::require_link(&handle, "lo").await?;
+            netlink::set_up(&handle, lo, "lo").await?;
+            let index = netlink::require_link(&handle, &ifname).await?;
+            netlink::add_address(&handle, index, ip, prefix).await?;
+            netlink::set_up(&handle, index, &ifname).await?;
+            if default_route {
+                netlink::add_default_route(&handle, gateway).await?;
+            }
+            Ok::<_, HostError>(())
+        })
+        .await?;
+        self.datapath
+            .attach(ProgramId::ContainerIngress, &endpoint.host_veth, host_index)?;
+        Ok(())
+    }
+
+    /// Removes an endpoint's veth pair and its datapath attachment.
+    pub(super) async fn unplumb_endpoint(&mut self, endpoint: &Endpoint) -> Result<()> {
+        self.datapath.detach(&endpoint.host_veth)?;
+        netlink::delete_link(&self.host, &endpoint.host_veth).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+//! The controller: desired state in, host devices and datapath out.
+//!
+//! Every change is made on the host first and persisted after; when a step
+//! fails, what was made is taken down again so nothing half-made remains.
+
+mod containers;
+mod endpoints;
+mod error;
+mod networks;
+mod reset;
+pub mod views;
+
+use std::path::PathBuf;
+
+use ebpfnet_common::ProgramId;
+pub use error::{ControllerError, Result};
+use ipnetwork::Ipv4Network;
+pub use reset::teardown;
+use serde::Serialize;
+
+use crate::{
+    datapath::{Datapath, DatapathStatus},
+    host::{HostError, netlink},
+    names::DEFAULT_NETWORK,
+    state::{State, Store},
+};
+
+pub struct Config {
+    pub uplinks: Vec<String>,
+    pub default_subnet: Ipv4Network,
+    pub pin_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Uplink {
+    pub name: String,
+    pub ifindex: u32,
+}
+
+pub struct Controller {
+    state: State,
+    store: Store,
+    host: rtnetlink::Handle,
+    datapath: Box<dyn Datapath>,
+    uplinks: Vec<Uplink>,
+    config: Config,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Status {
+    pub version: &'static str,
+    pub uplinks: Vec<Uplink>,
+    pub pin_dir: String,
+    pub state_dir: String,
+    pub networks: usize,
+    pub containers: usize,
+    #[serde(flatten)]
+    pub datapath: DatapathStatus,
+}
+
+impl Controller {
+    /// Brings the host in line with the saved state: bridges, namespaces,
+    /// veths, and the datapath on every uplink and container veth.
+    pub async fn start(
+        store: Store,
+        host: rtnetlink::Handle,
+        datapath: Box<dyn Datapath>,
+        config: Config,
+    ) -> Result<Self> {
+        let state = store.load()?;
+        let mut uplinks = Vec::new();
+        for name in &config.uplinks {
+            let ifindex = netlink::link_index(&host, name)
+                .await?
+                .ok_or_else(|| ControllerError::Refused(format!("uplink {name} not found")))?;
+            uplinks.push(Uplink {
+                name: name.clone(),
+                ifindex,
+            });
+        }
+        let mut controller = Self {
+            state,
+            store,
+            host,
+            datapath,
+            uplinks,
+            config,
+        };
+        controller.reconcile().await?;
+        Ok(controller)
+    }
+
+    async fn reconcile(&mut self) -> Result<()> {
+        if !self.state.networks.contains_key(DEFAULT_NETWORK) {
+            let subnet = self.config.default_subnet;
+            self.create_network(DEFAULT_NETWORK, Some(subnet), None, false)
+                .await
+                .map_err(|e| {
+                    ControllerError::Refused(format!(
+                        "cannot create the default network on {subnet} ({e}); choose another with --default-subnet"
+                    ))
+                })?;
+        }
+        for network in self.state.networks.values() {
+            netlink::ensure_bridge(
+                &self.host,
+                &network.bridge,
+                network.gateway,
+                network.subnet.prefix(),
+            )
+            .await?;
+        }
+        let containers: Vec<_> = self.state.containers.values().cloned().collect();
+        for container in &containers {
+            self.restore_container(container).await?;
+        }
+        let mut attached = Vec::new();
+        for uplink in &self.uplinks {
+            self.datapath
+                .attach(ProgramId::UplinkIngress, &uplink.name, uplink.ifindex)?;
+            attached.push(uplink.name.clone());
+        }
+        attached.extend(
+            containers
+                .iter()
+                .flat_map(|c| c.endpoints.iter().map(|e| e.host_veth.clone())),
+        );
+        self.datapath.prune(&attached)?;
+        Ok(())
+    }
+
+    pub fn status(&self) -> Result<Status> {
+        Ok(Status {
+            version: env!("CARGO_PKG_VERSION"),
+            uplinks: self.uplinks.clone(),
+            pin_dir: self.config.pin_dir.display().to_string(),
+            state_dir: self.store.dir().display().to_string(),
+            networks: self.state.networks.len(),
+            containers: self.state.containers.len(),
+            datapath: self.datapath.status()?,
+        })
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Saves `next` as the new state; on failure the old one stays in force.
+    fn commit(&mut self, next: State) -> Result<()> {
+        self.store.save(&next)?;
+        self.state = next;
+        Ok(())
+    }
+
+    /// Host routes (ours excluded) that `subnet` would collide with.
+    async fn conflicting_route(&self, subnet: Ipv4Network) -> Result<Option<String>> {
+        let mut ours = Vec::new();
+        for network in self.state.networks.values() {
+            if let Some(index) = netlink::link_index(&self.host, &network.bridge).await? {
+                ours.push(index);
+            }
+        }
+        for route in netlink::routes(&self.host).await? {
+            if route.destination.prefix() == 0 || route.output.is_some_and(|o| ours.contains(&o)) {
+                continue;
+            }
+            if overlaps(route.destination, subnet) {
+                let dev = match route.output {
+                    Some(index) => netlink::link_name(&self.host, index)
+                        .await?
+                        .unwrap_or_else(|| format!("#{index}")),
+                    None => "?".into(),
+                };
+                return Ok(Some(format!("{} on {dev}", route.destination)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+pub fn overlaps(a: Ipv4Network, b: Ipv4Network) -> bool {
+    a.contains(b.network()) || b.contains(a.network())
+}
+
+/// The interface of the default route: the uplink when none is given.
+pub async fn default_uplink(host: &rtnetlink::Handle) -> Result<String> {
+    let routes = netlink::routes(host).await?;
+    let index = routes
+        .iter()
+        .find(|r| r.destination.prefix() == 0 && r.output.is_some())
+        .and_then(|r| r.output)
+        .ok_or_else(|| {
+            ControllerError::Refused(
+                "the host has no default route; name the uplink with --uplink IFACE".into(),
+            )
+        })?;
+    netlink::link_name(host, index)
+        .await?
+        .ok_or(ControllerError::Host(HostError::NoSuchLink(format!(
+            "#{index}"
+        ))))
+}
+
+/// Next free `ethN` in a container.
+fn next_ifname(used: &[String]) -> String {
+    (0..)
+        .map(|n| format!("eth{n}"))
+        .find(|name| !used.contains(name))
+        .expect("an unbounded range has a free name")
+}
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap() {
+        let net = |s: &str| s.parse::<Ipv4Network>().expect("cidr");
+        assert!(overlaps(net("10.0.0.0/8"), net("10.1.0.0/16")));
+        assert!(overlaps(net("10.1.0.0/16"), net("10.0.0.0/8")));
+        assert!(!overlaps(net("10.1.0.0/16"), net("10.2.0.0/16")));
+        assert!(overlaps(net("10.1.2.0/24"), net("10.1.2.128/25")));
+    }
+
+    #[test]
+    fn interface_names_fill_gaps() {
+        assert_eq!(next_ifname(&[]), "eth0");
+        assert_eq!(next_ifname(&["eth0".into(), "eth2".into()]), "eth1");
+    }
+}

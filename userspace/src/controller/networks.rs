@@ -1,0 +1,143 @@
+//! `network create` / `network rm`.
+
+use std::net::Ipv4Addr;
+
+use ipnetwork::Ipv4Network;
+
+use super::{Controller, ControllerError, Result, now_rfc3339, overlaps};
+use crate::{
+    host::netlink,
+    ipam,
+    names::{self, DEFAULT_BRIDGE, DEFAULT_NETWORK},
+    state::Network,
+};
+
+/// Where subnets come from when `--subnet` is not given: 10.215.0.0/16,
+/// 10.216.0.0/16, … (the default network sits on 10.214.0.0/16).
+const AUTO_SUBNETS: std::ops::RangeInclusive<u8> = 215..=254;
+
+impl Controller {
+    pub async fn create_network(
+        &mut self,
+        name: &str,
+        subnet: Option<Ipv4Network>,
+        gateway: Option<Ipv4Addr>,
+        internal: bool,
+    ) -> Result<String> {
+        names::validate("network", name)?;
+        if self.state.networks.contains_key(name) {
+            return Err(ControllerError::Exists {
+                kind: "network",
+                name: name.to_string(),
+            });
+        }
+        let subnet = match subnet {
+            Some(subnet) => {
+                // Normalise 10.1.2.3/24 to 10.1.2.0/24, as Docker does.
+                let subnet = Ipv4Network::new(subnet.network(), subnet.prefix())
+                    .expect("a network address with its own prefix is valid");
+                self.check_subnet_free(subnet).await?;
+                subnet
+            }
+            None => self.pick_subnet().await?,
+        };
+        let gateway = match gateway {
+            Some(gateway) => {
+                ipam::check_gateway(subnet, gateway)?;
+                gateway
+            }
+            None => ipam::default_gateway(subnet)?,
+        };
+        let id = names::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
+        let bridge = if name == DEFAULT_NETWORK {
+            DEFAULT_BRIDGE.to_string()
+        } else {
+            names::bridge_name(&id)
+        };
+        let network = Network {
+            id: id.clone(),
+            name: name.to_string(),
+            subnet,
+            gateway,
+            internal,
+            bridge: bridge.clone(),
+            created: now_rfc3339(),
+        };
+        let made = netlink::ensure_bridge(&self.host, &bridge, gateway, subnet.prefix()).await;
+        let mut next = self.state.clone();
+        next.networks.insert(name.to_string(), network);
+        if let Err(e) = made
+            .map_err(ControllerError::from)
+            .and_then(|_| self.commit(next))
+        {
+            if let Err(undo) = netlink::delete_link(&self.host, &bridge).await {
+                log::error!("cannot remove bridge {bridge} after a failed create: {undo}");
+            }
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    async fn check_subnet_free(&self, subnet: Ipv4Network) -> Result<()> {
+        if let Some(other) = self
+            .state
+            .networks
+            .values()
+            .find(|n| overlaps(n.subnet, subnet))
+        {
+            return Err(ControllerError::Refused(format!(
+                "subnet {subnet} overlaps subnet {} of network {}",
+                other.subnet, other.name
+            )));
+        }
+        if let Some(route) = self.conflicting_route(subnet).await? {
+            return Err(ControllerError::Refused(format!(
+                "subnet {subnet} overlaps host route {route}"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn pick_subnet(&self) -> Result<Ipv4Network> {
+        for second in AUTO_SUBNETS {
+            let subnet = Ipv4Network::new(Ipv4Addr::new(10, second, 0, 0), 16)
+                .expect("/16 is a valid prefix");
+            if self.check_subnet_free(subnet).await.is_ok() {
+                return Ok(subnet);
+            }
+        }
+        Err(ControllerError::Refused(
+            "no free subnet left in 10.215.0.0-10.254.255.255; give one with --subnet".into(),
+        ))
+    }
+
+    pub async fn remove_network(&mut self, name: &str) -> Result<()> {
+        let network = self
+            .state
+            .networks
+            .get(name)
+            .ok_or_else(|| ControllerError::not_found("network", name))?
+            .clone();
+        if name == DEFAULT_NETWORK {
+            return Err(ControllerError::Refused(format!(
+                "network {name} is the default network and cannot be removed"
+            )));
+        }
+        let attached: Vec<&str> = self
+            .state
+            .containers_on(name)
+            .map(|c| c.name.as_str())
+            .collect();
+        if !attached.is_empty() {
+            return Err(ControllerError::Refused(format!(
+                "network {name} has containers attached: {}; remove or disconnect them first",
+                attached.join(", ")
+            )));
+        }
+        let mut next = self.state.clone();
+        next.networks.remove(name);
+        self.commit(next)?;
+        netlink::delete_link(&self.host, &network.bridge).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! `system reset`: remove everything ebpfnet made.
+
+use std::path::Path;
+
+use super::Controller;
+use crate::{
+    datapath,
+    host::{netlink, netns},
+    state::{State, Store},
+};
+
+/// Removes the containers' namespaces and veths, the bridges, ebpfnet's pins
+/// and the saved state. Goes on past failures and returns all of them, so one
+/// stuck device does not keep the rest in place.
+pub async fn teardown(
+    state: &State,
+    host: &rtnetlink::Handle,
+    store: &Store,
+    pin_dir: &Path,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for container in state.containers.values() {
+        for endpoint in &container.endpoints {
+            if let Err(e) = netlink::delete_link(host, &endpoint.host_veth).await {
+                errors.push(format!("container {}: {e}", container.name));
+            }
+        }
+        if let Err(e) = netns::delete_netns(&container.name) {
+            errors.push(format!("container {}: {e}", container.name));
+        }
+    }
+    for network in state.networks.values() {
+        if let Err(e) = netlink::delete_link(host, &network.bridge).await {
+            errors.push(format!("network {}: {e}", network.name));
+        }
+    }
+    // Removing the link pins detaches the programs once no fd holds them.
+    if let Err(e) = datapath::remove_pins(pin_dir) {
+        errors.push(e.to_string());
+    }
+    if let Err(e) = store.remove() {
+        errors.push(e.to_string());
+    }
+    errors
+}
+
+impl Controller {
+    /// Tears everything down; the daemon exits afterwards.
+    pub async fn reset(&mut self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if let Err(e) = self.datapath.prune(&[]) {
+            errors.push(e.to_string());
+        }
+        errors.extend(teardown(&self.state, &self.host, &self.store, &self.config.pin_dir).await);
+        self.state = State::default();
+        errors
+    }
+}

@@ -1,0 +1,133 @@
+//! `ebpfnet daemon`: loads the datapath, reconciles the host with the saved
+//! state, and serves the CLI over a Unix socket until SIGTERM.
+
+mod server;
+
+use std::{
+    fs::{self, File},
+    os::unix::fs::PermissionsExt as _,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use anyhow::{Context as _, bail};
+use ipnetwork::Ipv4Network;
+use nix::fcntl::{Flock, FlockArg};
+use tokio::{
+    net::UnixListener,
+    signal::unix::{SignalKind, signal},
+    sync::{Mutex, Notify},
+};
+
+use crate::{
+    controller::{self, Config, Controller},
+    datapath::AyaDatapath,
+    state::Store,
+};
+
+pub struct DaemonOptions {
+    pub socket: PathBuf,
+    pub uplinks: Vec<String>,
+    pub state_dir: PathBuf,
+    pub pin_dir: PathBuf,
+    pub default_subnet: Ipv4Network,
+}
+
+pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("the daemon must run as root (it creates namespaces, links and eBPF programs)");
+    }
+    fs::create_dir_all(&options.state_dir)
+        .with_context(|| format!("cannot create state dir {}", options.state_dir.display()))?;
+    let _lock = lock_state_dir(&options.state_dir)?;
+
+    let (connection, host, _) = rtnetlink::new_connection().context("cannot open netlink")?;
+    tokio::spawn(connection);
+
+    let uplinks = if options.uplinks.is_empty() {
+        vec![controller::default_uplink(&host).await?]
+    } else {
+        options.uplinks.clone()
+    };
+    let datapath = AyaDatapath::load(&options.pin_dir).with_context(|| {
+        format!(
+            "cannot set up the datapath under {}",
+            options.pin_dir.display()
+        )
+    })?;
+    let config = Config {
+        uplinks,
+        default_subnet: options.default_subnet,
+        pin_dir: options.pin_dir.clone(),
+    };
+    let controller = Controller::start(
+        Store::new(&options.state_dir),
+        host,
+        Box::new(datapath),
+        config,
+    )
+    .await
+    .context("cannot bring the host in line with the saved state")?;
+
+    let listener = bind(&options.socket).await?;
+    log::info!("ebpfnet daemon listening on {}", options.socket.display());
+    let controller = Arc::new(Mutex::new(controller));
+    let shutdown = Arc::new(Notify::new());
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let controller = Arc::clone(&controller);
+                    let shutdown = Arc::clone(&shutdown);
+                    tokio::spawn(server::serve(stream, controller, shutdown));
+                }
+                Err(e) => log::warn!("accept failed: {e}"),
+            },
+            _ = sigterm.recv() => break,
+            _ = sigint.recv() => break,
+            _ = shutdown.notified() => break,
+        }
+    }
+    // Wait for a request in flight (a reset, say) to finish.
+    drop(controller.lock().await);
+    let _ = fs::remove_file(&options.socket);
+    log::info!("ebpfnet daemon stopped; the datapath stays attached");
+    Ok(())
+}
+
+/// One daemon per state directory: a second one would fight over devices.
+fn lock_state_dir(dir: &Path) -> anyhow::Result<Flock<File>> {
+    let path = dir.join("lock");
+    let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        anyhow::anyhow!(
+            "another ebpfnet daemon is using state dir {} ({errno})",
+            dir.display()
+        )
+    })
+}
+
+async fn bind(socket: &Path) -> anyhow::Result<UnixListener> {
+    if let Some(parent) = socket.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    if socket.exists() {
+        if tokio::net::UnixStream::connect(socket).await.is_ok() {
+            bail!(
+                "another ebpfnet daemon is listening on {}",
+                socket.display()
+            );
+        }
+        fs::remove_file(socket)
+            .with_context(|| format!("cannot remove stale socket {}", socket.display()))?;
+    }
+    let listener = UnixListener::bind(socket)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    // Only root may drive the daemon: it creates devices on the host.
+    fs::set_permissions(socket, fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {}", socket.display()))?;
+    Ok(listener)
+}

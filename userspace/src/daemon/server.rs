@@ -1,0 +1,149 @@
+//! One CLI connection: read a request line, answer with a response line.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
+    net::UnixStream,
+    sync::{Mutex, Notify},
+};
+
+use crate::{
+    api::{BatchResult, Request, Response},
+    controller::{Controller, ControllerError, views},
+};
+
+/// Requests are small; a longer line is refused rather than buffered.
+const MAX_REQUEST: u64 = 1 << 20;
+
+pub async fn serve(stream: UnixStream, controller: Arc<Mutex<Controller>>, shutdown: Arc<Notify>) {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let response = match BufReader::new(read.take(MAX_REQUEST))
+        .read_line(&mut line)
+        .await
+    {
+        Err(e) => Response::Error(format!("cannot read request: {e}")),
+        Ok(_) => match serde_json::from_str::<Request>(&line) {
+            Err(e) => Response::Error(format!("malformed request: {e}")),
+            Ok(request) => {
+                let is_reset = matches!(request, Request::Reset);
+                let mut controller = controller.lock().await;
+                let response = match handle(&mut controller, request).await {
+                    Ok(value) => Response::Ok(value),
+                    Err(e) => Response::Error(e.to_string()),
+                };
+                if is_reset {
+                    shutdown.notify_one();
+                }
+                response
+            }
+        },
+    };
+    let mut text = serde_json::to_string(&response).expect("responses serialize");
+    text.push('\n');
+    if let Err(e) = write.write_all(text.as_bytes()).await {
+        log::warn!("cannot answer a client: {e}");
+    }
+}
+
+async fn handle(c: &mut Controller, request: Request) -> Result<Value, ControllerError> {
+    use Request::*;
+    Ok(match request {
+        NetworkCreate {
+            name,
+            subnet,
+            gateway,
+            internal,
+        } => json!(c.create_network(&name, subnet, gateway, internal).await?),
+        NetworkList => json!(
+            c.state()
+                .networks
+                .values()
+                .map(views::network_summary)
+                .collect::<Vec<_>>()
+        ),
+        NetworkRemove { names } => {
+            let mut result = BatchResult::default();
+            for name in names {
+                match c.remove_network(&name).await {
+                    Ok(()) => result.done.push(name),
+                    Err(e) => result.errors.push(e.to_string()),
+                }
+            }
+            json!(result)
+        }
+        NetworkInspect { names } => {
+            let state = c.state();
+            let views = names
+                .iter()
+                .map(|name| {
+                    state
+                        .networks
+                        .get(name)
+                        .map(|n| views::network_inspect(state, n))
+                        .ok_or_else(|| ControllerError::not_found("network", name))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            json!(views)
+        }
+        NetworkConnect {
+            network,
+            container,
+            ip,
+        } => {
+            c.connect(&network, &container, ip).await?;
+            Value::Null
+        }
+        NetworkDisconnect { network, container } => {
+            c.disconnect(&network, &container).await?;
+            Value::Null
+        }
+        ContainerCreate {
+            name,
+            network,
+            ip,
+            ports,
+        } => json!(
+            c.create_container(&name, network.as_deref(), ip, &ports)
+                .await?
+        ),
+        ContainerList => json!(
+            c.state()
+                .containers
+                .values()
+                .map(views::container_summary)
+                .collect::<Vec<_>>()
+        ),
+        ContainerRemove { names } => {
+            let mut result = BatchResult::default();
+            for name in names {
+                match c.remove_container(&name).await {
+                    Ok(()) => result.done.push(name),
+                    Err(e) => result.errors.push(e.to_string()),
+                }
+            }
+            json!(result)
+        }
+        ContainerInspect { names } => {
+            let state = c.state();
+            let views = names
+                .iter()
+                .map(|name| {
+                    state
+                        .containers
+                        .get(name)
+                        .map(|ct| views::container_inspect(state, ct))
+                        .ok_or_else(|| ControllerError::not_found("container", name))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            json!(views)
+        }
+        Status => json!(c.status()?),
+        Reset => json!(BatchResult {
+            done: vec!["reset".into()],
+            errors: c.reset().await,
+        }),
+    })
+}

@@ -1,0 +1,194 @@
+//! The pin directory: where maps and links outlive the daemon.
+
+use std::{
+    fs,
+    io::ErrorKind,
+    path::{Path, PathBuf},
+};
+
+use aya::maps::{MapData, MapType};
+use ebpfnet_common::{IfaceCounters, ProgramId, TrafficCounter, names};
+use nix::{
+    mount::{MsFlags, mount},
+    sys::statfs::statfs,
+};
+
+use super::DatapathError;
+
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+const BPF_FS_ROOT: &str = "/sys/fs/bpf";
+pub const LINKS_DIR: &str = "links";
+
+/// A pinned map this datapath owns, with the layout it must have.
+pub struct MapLayout {
+    pub name: &'static str,
+    pub map_type: MapType,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+}
+
+pub fn map_layouts() -> [MapLayout; 2] {
+    [
+        MapLayout {
+            name: names::PROG_STATS_MAP,
+            map_type: MapType::PerCpuArray,
+            key_size: size_of::<u32>() as u32,
+            value_size: size_of::<TrafficCounter>() as u32,
+            max_entries: ProgramId::COUNT,
+        },
+        MapLayout {
+            name: names::IFACE_STATS_MAP,
+            map_type: MapType::PerCpuHash,
+            key_size: size_of::<u32>() as u32,
+            value_size: size_of::<IfaceCounters>() as u32,
+            max_entries: names::IFACE_STATS_CAPACITY,
+        },
+    ]
+}
+
+fn io(action: String) -> impl FnOnce(std::io::Error) -> DatapathError {
+    move |source| DatapathError::Io { action, source }
+}
+
+fn is_bpffs(path: &Path) -> bool {
+    statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == BPF_FS_MAGIC)
+}
+
+/// Makes sure `pin_dir` exists on a BPF filesystem, mounting one at
+/// `/sys/fs/bpf` when the machine has none there yet.
+pub fn prepare(pin_dir: &Path) -> Result<(), DatapathError> {
+    let root = Path::new(BPF_FS_ROOT);
+    if pin_dir.starts_with(root) && !is_bpffs(root) {
+        mount(
+            Some("bpf"),
+            root,
+            Some("bpf"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .map_err(|e| DatapathError::Io {
+            action: format!("mount a BPF filesystem on {BPF_FS_ROOT}"),
+            source: e.into(),
+        })?;
+    }
+    fs::create_dir_all(pin_dir.join(LINKS_DIR))
+        .map_err(io(format!("create pin directory {}", pin_dir.display())))?;
+    if !is_bpffs(pin_dir) {
+        return Err(DatapathError::Io {
+            action: format!("use {} as pin directory", pin_dir.display()),
+            source: std::io::Error::other("it is not on a BPF filesystem (bpffs)"),
+        });
+    }
+    Ok(())
+}
+
+/// Refuses pinned maps whose layout differs from this build's: reusing
+/// them would make the programs misread every entry.
+pub fn check_layouts(pin_dir: &Path) -> Result<(), DatapathError> {
+    for layout in map_layouts() {
+        let path = pin_dir.join(layout.name);
+        if !path.exists() {
+            continue;
+        }
+        let mismatch = |found: String| DatapathError::LayoutMismatch {
+            path: path.display().to_string(),
+            found,
+            expected: describe(
+                layout.map_type,
+                layout.key_size,
+                layout.value_size,
+                layout.max_entries,
+            ),
+        };
+        let info = MapData::from_pin(&path)
+            .and_then(|m| m.info())
+            .map_err(|source| DatapathError::Map {
+                name: layout.name,
+                source,
+            })?;
+        let map_type = info.map_type().map_err(|source| DatapathError::Map {
+            name: layout.name,
+            source,
+        })?;
+        let found = describe(
+            map_type,
+            info.key_size(),
+            info.value_size(),
+            info.max_entries(),
+        );
+        if map_type != layout.map_type
+            || info.key_size() != layout.key_size
+            || info.value_size() != layout.value_size
+            || info.max_entries() != layout.max_entries
+        {
+            return Err(mismatch(found));
+        }
+    }
+    Ok(())
+}
+
+fn describe(map_type: MapType, key: u32, value: u32, max: u32) -> String {
+    format!("{map_type:?}, key {key} B, value {value} B, {max} entries")
+}
+
+pub fn link_pin(pin_dir: &Path, program: &str, ifname: &str) -> PathBuf {
+    pin_dir.join(LINKS_DIR).join(format!("{program}@{ifname}"))
+}
+
+/// Interfaces that have a pinned link, with the pin paths.
+pub fn pinned_links(pin_dir: &Path) -> Result<Vec<(String, PathBuf)>, DatapathError> {
+    let dir = pin_dir.join(LINKS_DIR);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(format!("list {}", dir.display()))(e)),
+    };
+    let mut links = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io(format!("list {}", dir.display())))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some((_, ifname)) = name.split_once('@') {
+            links.push((ifname.to_string(), entry.path()));
+        }
+    }
+    Ok(links)
+}
+
+fn remove_file(path: &Path) -> Result<(), DatapathError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            Err(io(format!("remove {}", path.display()))(e))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub fn unpin(path: &Path) -> Result<(), DatapathError> {
+    remove_file(path)
+}
+
+/// Removes ebpfnet's own pins (links, then maps) and the directories if they
+/// are left empty. Anything else in the directory is left alone.
+pub fn remove_pins(pin_dir: &Path) -> Result<(), DatapathError> {
+    for (_, path) in pinned_links(pin_dir)? {
+        remove_file(&path)?;
+    }
+    for layout in map_layouts() {
+        remove_file(&pin_dir.join(layout.name))?;
+    }
+    for dir in [pin_dir.join(LINKS_DIR), pin_dir.to_path_buf()] {
+        match fs::remove_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) if e.kind() == ErrorKind::DirectoryNotEmpty => {
+                log::warn!(
+                    "{} holds pins that are not ebpfnet's; left in place",
+                    dir.display()
+                );
+            }
+            Err(e) => return Err(io(format!("remove {}", dir.display()))(e)),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! Link, address and route operations on one namespace's netlink handle.
+
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    os::fd::AsRawFd,
+};
+
+use futures::TryStreamExt;
+use ipnetwork::Ipv4Network;
+use nix::errno::Errno;
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+    packet_route::{
+        link::{InfoData, InfoVeth, LinkAttribute, LinkMessage},
+        route::{RouteAddress, RouteAttribute, RouteMessage, RouteType},
+    },
+};
+
+use super::HostError;
+
+fn is_errno(err: &rtnetlink::Error, errno: Errno) -> bool {
+    matches!(err, rtnetlink::Error::NetlinkError(msg) if msg.raw_code() == -(errno as i32))
+}
+
+/// The index of interface `name`, or `None` when there is none.
+pub async fn link_index(handle: &Handle, name: &str) -> Result<Option<u32>, HostError> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(link)) => Ok(Some(link.header.index)),
+        Ok(None) => Ok(None),
+        Err(e) if is_errno(&e, Errno::ENODEV) => Ok(None),
+        Err(e) => Err(HostError::netlink(format!("look up interface {name}"))(e)),
+    }
+}
+
+pub async fn require_link(handle: &Handle, name: &str) -> Result<u32, HostError> {
+    link_index(handle, name)
+        .await?
+        .ok_or_else(|| HostError::NoSuchLink(name.to_string()))
+}
+
+/// The name of interface `index`.
+pub async fn link_name(handle: &Handle, index: u32) -> Result<Option<String>, HostError> {
+    let mut links = handle.link().get().match_index(index).execute();
+    let link: Option<LinkMessage> = match links.try_next().await {
+        Ok(link) => link,
+        Err(e) if is_errno(&e, Errno::ENODEV) => None,
+        Err(e) => return Err(HostError::netlink(format!("look up interface #{index}"))(e)),
+    };
+    Ok(link.and_then(|l| {
+        l.attributes.into_iter().find_map(|a| match a {
+            LinkAttribute::IfName(name) => Some(name),
+            _ => None,
+        })
+    }))
+}
+
+/// Creates bridge `name` (if missing) with `gateway` on it, and brings it up.
+pub async fn ensure_bridge(
+    handle: &Handle,
+    name: &str,
+    gateway: Ipv4Addr,
+    prefix: u8,
+) -> Result<u32, HostError> {
+    let index = match link_index(handle, name).await? {
+        Some(index) => index,
+        None => {
+            handle
+                .link()
+                .add(LinkBridge::new(name).build())
+                .execute()
+                .await
+                .map_err(HostError::netlink(format!("create bridge {name}")))?;
+            require_link(handle, name).await?
+        }
+    };
+    handle
+        .address()
+        .add(index, IpAddr::V4(gateway), prefix)
+        .replace()
+        .execute()
+        .await
+        .map_err(HostError::netlink(format!(
+            "add {gateway}/{prefix} to {name}"
+        )))?;
+    set_up(handle, index, name).await?;
+    Ok(index)
+}
+
+pub async fn set_up(handle: &Handle, index: u32, name: &str) -> Result<(), HostError> {
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(HostError::netlink(format!("bring {name} up")))
+}
+
+/// Deletes interface `name`; a missing one is not an error.
+pub async fn delete_link(handle: &Handle, name: &str) -> Result<(), HostError> {
+    let Some(index) = link_index(handle, name).await? else {
+        return Ok(());
+    };
+    match handle.link().del(index).execute().await {
+        Err(e) if !is_errno(&e, Errno::ENODEV) => {
+            Err(HostError::netlink(format!("delete interface {name}"))(e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What a container's veth pair looks like.
+pub struct VethSpec<'a> {
+    pub host_name: &'a str,
+    pub bridge_index: u32,
+    pub peer_name: &'a str,
+    pub peer_mac: [u8; 6],
+    pub peer_netns: &'a std::fs::File,
+}
+
+/// Creates a veth pair whose host side is enslaved to a bridge and up, and
+/// whose peer is born inside the container's namespace (so its name never
+/// collides with a host interface). Returns the host side's index.
+pub async fn create_veth(handle: &Handle, spec: &VethSpec<'_>) -> Result<u32, HostError> {
+    let peer = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(spec.peer_name.to_string())
+        .address(spec.peer_mac.to_vec())
+        .setns_by_fd(spec.peer_netns.as_raw_fd())
+        .build();
+    let message = LinkVeth::new(spec.host_name, spec.peer_name)
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+        .controller(spec.bridge_index)
+        .up()
+        .build();
+    handle
+        .link()
+        .add(message)
+        .execute()
+        .await
+        .map_err(HostError::netlink(format!(
+            "create veth {}",
+            spec.host_name
+        )))?;
+    require_link(handle, spec.host_name).await
+}
+
+pub async fn add_address(
+    handle: &Handle,
+    index: u32,
+    ip: Ipv4Addr,
+    prefix: u8,
+) -> Result<(), HostError> {
+    handle
+        .address()
+        .add(index, IpAddr::V4(ip), prefix)
+        .replace()
+        .execute()
+        .await
+        .map_err(HostError::netlink(format!("add address {ip}/{prefix}")))
+}
+
+pub async fn add_default_route(handle: &Handle, gateway: Ipv4Addr) -> Result<(), HostError> {
+    let route = RouteMessageBuilder::<Ipv4Addr>::new()
+        .gateway(gateway)
+        .build();
+    handle
+        .route()
+        .add(route)
+        .replace()
+        .execute()
+        .await
+        .map_err(HostError::netlink(format!(
+            "add default route via {gateway}"
+        )))
+}
+
+/// An IPv4 route of the main table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub destination: Ipv4Network,
+    pub output: Option<u32>,
+}
+
+/// The unicast IPv4 routes of the main table.
+pub async fn routes(handle: &Handle) -> Result<Vec<Route>, HostError> {
+    let request = RouteMessageBuilder::<Ipv4Addr>::new().build();
+    let messages: Vec<RouteMessage> = handle
+        .route()
+        .get(request)
+        .execute()
+        .try_collect()
+        .await
+        .map_err(HostError::netlink("list routes"))?;
+    Ok(messages
+        .into_iter()
+        .filter(|m| m.header.table == 254 && m.header.kind == RouteType::Unicast)
+        .filter_map(|m| {
+            let prefix = m.header.destination_prefix_length;
+            let mut destination = Ipv4Addr::UNSPECIFIED;
+            let mut output = None;
+            for attribute in &m.attributes {
+                match attribute {
+                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => destination = *ip,
+                    RouteAttribute::Oif(index) => output = Some(*index),
+                    _ => {}
+                }
+            }
+            let destination = Ipv4Network::new(destination, prefix).ok()?;
+            Some(Route {
+                destination,
+                output,
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,13 @@
+//! ebpfnet: Docker-style container networking with an eBPF datapath.
+
+pub mod api;
+pub mod cli;
+pub mod client;
+pub mod controller;
+pub mod daemon;
+pub mod datapath;
+pub mod host;
+pub mod ipam;
+pub mod names;
+pub mod portspec;
+pub mod state;

@@ -1,0 +1,34 @@
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use ebpfnet::cli::{self, Cli};
+use nix::sys::signal::{SigHandler, Signal, signal};
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    if !matches!(cli.command, cli::Command::Daemon(_)) {
+        // A CLI piped into `head` should end quietly, as other tools do. The
+        // daemon keeps ignoring SIGPIPE: a client hanging up must not kill it.
+        // SAFETY: no other thread exists yet, and SIG_DFL is a valid handler.
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Docker's `-p` syntax: `[HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp]`.
+
+use std::{fmt, net::Ipv4Addr, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        })
+    }
+}
+
+/// One requested mapping. `host_port: None` asks for a free port from the
+/// host's ephemeral range, chosen when the mapping is published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRequest {
+    pub host_ip: Ipv4Addr,
+    pub host_port: Option<u16>,
+    pub container_port: u16,
+    pub protocol: Protocol,
+}
+
+/// A mapping in force: every field decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PortMapping {
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: Protocol,
+}
+
+impl fmt::Display for PortMapping {
+    /// The line `docker port` prints: `80/tcp -> 0.0.0.0:8080`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{} -> {}:{}",
+            self.container_port, self.protocol, self.host_ip, self.host_port
+        )
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("invalid port spec {spec:?}: {reason}")]
+pub struct PortSpecError {
+    pub spec: String,
+    pub reason: String,
+}
+
+/// A parsed `-p` argument: one request per port of the range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortSpec(pub Vec<PortRequest>);
+
+impl FromStr for PortSpec {
+    type Err = PortSpecError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        parse(spec).map(PortSpec).map_err(|reason| PortSpecError {
+            spec: spec.to_string(),
+            reason,
+        })
+    }
+}
+
+fn parse(spec: &str) -> Result<Vec<PortRequest>, String> {
+    let (ports, protocol) = match spec.rsplit_once('/') {
+        Some((ports, "tcp")) => (ports, Protocol::Tcp),
+        Some((ports, "udp")) => (ports, Protocol::Udp),
+        Some((_, other)) => return Err(format!("unknown protocol {other:?} (tcp or udp)")),
+        None => (spec, Protocol::Tcp),
+    };
+    let parts: Vec<&str> = ports.split(':').collect();
+    let (host_ip, host_ports, container_ports) = match parts.as_slice() {
+        [container] => (None, "", *container),
+        [host, container] => (None, *host, *container),
+        [ip, host, container] => (Some(*ip), *host, *container),
+        _ => return Err("too many ':' (IPv6 host addresses are not supported yet)".into()),
+    };
+    let host_ip = match host_ip {
+        None | Some("") => Ipv4Addr::UNSPECIFIED,
+        Some(ip) => ip
+            .parse()
+            .map_err(|_| format!("host IP {ip:?} is not an IPv4 address"))?,
+    };
+    let (c_start, c_end) = port_range(container_ports, "container port")?;
+    let count = c_end - c_start + 1;
+    let host: Vec<Option<u16>> = if host_ports.is_empty() {
+        vec![None; usize::from(count)]
+    } else {
+        let (h_start, h_end) = port_range(host_ports, "host port")?;
+        if h_end - h_start + 1 != count {
+            return Err(format!(
+                "host range {host_ports} and container range {container_ports} differ in length"
+            ));
+        }
+        (h_start..=h_end).map(Some).collect()
+    };
+    Ok((c_start..=c_end)
+        .zip(host)
+        .map(|(container_port, host_port)| PortRequest {
+            host_ip,
+            host_port,
+            container_port,
+            protocol,
+        })
+        .collect())
+}
+
+fn port_range(text: &str, what: &str) -> Result<(u16, u16), String> {
+    let (start, end) = match text.split_once('-') {
+        Some((start, end)) => (port(start, what)?, port(end, what)?),
+        None => {
+            let p = port(text, what)?;
+            (p, p)
+        }
+    };
+    if end < start {
+        return Err(format!("{what} range {text} ends before it starts"));
+    }
+    Ok((start, end))
+}
+
+fn port(text: &str, what: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("{what} {text:?} is not a number from 1 to 65535")),
+        Ok(p) => Ok(p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(spec: &str) -> PortRequest {
+        let PortSpec(requests) = spec.parse().expect(spec);
+        assert_eq!(requests.len(), 1, "{spec}");
+        requests[0]
+    }
+
+    #[test]
+    fn docker_forms() {
+        let r = one("8080:80");
+        assert_eq!(
+            (r.host_ip, r.host_port, r.container_port),
+            (Ipv4Addr::UNSPECIFIED, Some(8080), 80)
+        );
+        assert_eq!(r.protocol, Protocol::Tcp);
+        assert_eq!(one("8080:80/udp").protocol, Protocol::Udp);
+        let r = one("127.0.0.1:8081:80");
+        assert_eq!((r.host_ip, r.host_port), (Ipv4Addr::LOCALHOST, Some(8081)));
+        let r = one("10.0.0.5::80");
+        assert_eq!((r.host_ip, r.host_port), (Ipv4Addr::new(10, 0, 0, 5), None));
+        assert_eq!(one("80").host_port, None);
+    }
+
+    #[test]
+    fn ranges_map_one_to_one() {
+        let PortSpec(r) = "8000-8002:80-82".parse().expect("range");
+        let pairs: Vec<_> = r.iter().map(|r| (r.host_port, r.container_port)).collect();
+        assert_eq!(
+            pairs,
+            [(Some(8000), 80), (Some(8001), 81), (Some(8002), 82)]
+        );
+    }
+
+    #[test]
+    fn bad_specs_name_the_problem() {
+        for (spec, needle) in [
+            ("", "container port"),
+            ("0:80", "host port \"0\""),
+            ("8080:70000", "container port"),
+            ("8080:80/sctp", "unknown protocol"),
+            ("1.2.3:80:80", "not an IPv4"),
+            ("8000-8001:80", "differ in length"),
+            ("90-80", "ends before"),
+            ("a:b:c:d", "too many"),
+        ] {
+            let err = spec.parse::<PortSpec>().expect_err(spec).to_string();
+            assert!(err.contains(needle), "{spec}: {err}");
+            assert!(err.contains(&format!("{spec:?}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn display_matches_docker_port() {
+        let m = PortMapping {
+            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_port: 8080,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        assert_eq!(m.to_string(), "80/tcp -> 0.0.0.0:8080");
+    }
+}

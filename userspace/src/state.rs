@@ -1,0 +1,258 @@
+//! Desired state (networks, containers, addresses, ports) and its store.
+//!
+//! The store writes a new file and renames it over the old one, with fsyncs
+//! around, so a crash at any moment leaves either the old or the new state.
+
+use std::{
+    collections::BTreeMap,
+    fs::{self, File},
+    io::Write as _,
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+};
+
+use ipnetwork::Ipv4Network;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::portspec::PortMapping;
+
+const STATE_FILE: &str = "state.json";
+/// Version of the file format; a newer file is refused, not misread.
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    pub id: String,
+    pub name: String,
+    pub subnet: Ipv4Network,
+    pub gateway: Ipv4Addr,
+    pub internal: bool,
+    /// Host bridge device.
+    pub bridge: String,
+    /// RFC 3339.
+    pub created: String,
+}
+
+/// A container's attachment to one network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: String,
+    pub network: String,
+    pub ip: Ipv4Addr,
+    pub mac: [u8; 6],
+    /// Interface name inside the container (`eth0`, `eth1`, …).
+    pub ifname: String,
+    /// Host side of the veth pair, enslaved to the network's bridge.
+    pub host_veth: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+}
+
+impl Container {
+    pub fn endpoint(&self, network: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.network == network)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub networks: BTreeMap<String, Network>,
+    pub containers: BTreeMap<String, Container>,
+}
+
+impl State {
+    /// Containers with an endpoint on `network`, by name.
+    pub fn containers_on<'a>(&'a self, network: &'a str) -> impl Iterator<Item = &'a Container> {
+        self.containers
+            .values()
+            .filter(move |c| c.endpoint(network).is_some())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    version: u32,
+    #[serde(flatten)]
+    state: State,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("state file {path} is corrupt: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "state file {path} has format version {found}; this ebpfnet reads version {FORMAT_VERSION}"
+    )]
+    Version { path: PathBuf, found: u32 },
+}
+
+/// Persists [`State`] as JSON under a state directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE)
+    }
+
+    /// The saved state, or an empty one when nothing was saved yet.
+    pub fn load(&self) -> Result<State, StoreError> {
+        let path = self.path();
+        let text = match fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: "read",
+                    path,
+                    source,
+                });
+            }
+        };
+        let file: StateFile =
+            serde_json::from_slice(&text).map_err(|source| StoreError::Corrupt {
+                path: path.clone(),
+                source,
+            })?;
+        if file.version != FORMAT_VERSION {
+            return Err(StoreError::Version {
+                path,
+                found: file.version,
+            });
+        }
+        Ok(file.state)
+    }
+
+    /// Atomically replaces the saved state.
+    pub fn save(&self, state: &State) -> Result<(), StoreError> {
+        let io = |action, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
+        let path = self.path();
+        let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
+        let file = StateFile {
+            version: FORMAT_VERSION,
+            state: state.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&file).expect("state serializes to JSON");
+        let mut out = File::create(&tmp).map_err(io("create", &tmp))?;
+        out.write_all(&text).map_err(io("write", &tmp))?;
+        out.sync_all().map_err(io("sync", &tmp))?;
+        fs::rename(&tmp, &path).map_err(io("rename into", &path))?;
+        // The rename itself is durable only once the directory is synced.
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("sync", &self.dir))?;
+        Ok(())
+    }
+
+    /// Removes the saved state (for `system reset`).
+    pub fn remove(&self) -> Result<(), StoreError> {
+        for name in [STATE_FILE, "state.json.tmp"] {
+            let path = self.dir.join(name);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::Io {
+                        action: "remove",
+                        path,
+                        source: e,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ebpfnet-state-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn sample() -> State {
+        let mut state = State::default();
+        state.networks.insert(
+            "bridge".into(),
+            Network {
+                id: "ab".repeat(32),
+                name: "bridge".into(),
+                subnet: "10.214.0.0/16".parse().expect("cidr"),
+                gateway: Ipv4Addr::new(10, 214, 0, 1),
+                internal: false,
+                bridge: "ebpfnet0".into(),
+                created: "2026-01-01T00:00:00Z".into(),
+            },
+        );
+        state
+    }
+
+    #[test]
+    fn round_trips() {
+        let dir = temp_dir("rt");
+        let store = Store::new(&dir);
+        assert_eq!(store.load().expect("empty"), State::default());
+        store.save(&sample()).expect("save");
+        assert_eq!(store.load().expect("load"), sample());
+        assert!(!dir.join("state.json.tmp").exists());
+        store.remove().expect("remove");
+        assert_eq!(store.load().expect("empty again"), State::default());
+        fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn corrupt_and_future_files_are_refused() {
+        let dir = temp_dir("bad");
+        fs::create_dir_all(&dir).expect("mkdir");
+        fs::write(dir.join(STATE_FILE), b"{not json").expect("write");
+        let err = Store::new(&dir).load().expect_err("corrupt");
+        assert!(err.to_string().contains("is corrupt"), "{err}");
+        fs::write(
+            dir.join(STATE_FILE),
+            br#"{"version":99,"networks":{},"containers":{}}"#,
+        )
+        .expect("write");
+        let err = Store::new(&dir).load().expect_err("future");
+        assert!(err.to_string().contains("format version 99"), "{err}");
+        fs::remove_dir_all(&dir).expect("cleanup");
+    }
+}
