@@ -18,6 +18,8 @@ use thiserror::Error;
 use crate::portspec::PortMapping;
 
 const STATE_FILE: &str = "state.json";
+/// Held (flock) by the daemon that owns the directory.
+const LOCK_FILE: &str = "lock";
 /// Version of the file format; a newer file is refused, not misread.
 const FORMAT_VERSION: u32 = 1;
 
@@ -180,9 +182,10 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the saved state (for `system reset`).
+    /// Removes the saved state and the daemon's lock (for `system reset`),
+    /// and the directory itself when nothing else is in it.
     pub fn remove(&self) -> Result<(), StoreError> {
-        for name in [STATE_FILE, "state.json.tmp"] {
+        for name in [STATE_FILE, "state.json.tmp", LOCK_FILE] {
             let path = self.dir.join(name);
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -195,7 +198,13 @@ impl Store {
                 _ => {}
             }
         }
+        // Anything else in the directory is not ours: then it stays.
+        let _ = fs::remove_dir(&self.dir);
         Ok(())
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join(LOCK_FILE)
     }
 }
 
@@ -236,7 +245,7 @@ mod tests {
         assert!(!dir.join("state.json.tmp").exists());
         store.remove().expect("remove");
         assert_eq!(store.load().expect("empty again"), State::default());
-        fs::remove_dir_all(&dir).expect("cleanup");
+        assert!(!dir.exists(), "an emptied state dir is removed");
     }
 
     #[test]

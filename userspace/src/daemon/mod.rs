@@ -39,7 +39,8 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     }
     fs::create_dir_all(&options.state_dir)
         .with_context(|| format!("cannot create state dir {}", options.state_dir.display()))?;
-    let _lock = lock_state_dir(&options.state_dir)?;
+    let store = Store::new(&options.state_dir);
+    let _lock = lock_state_dir(&store.lock_path())?;
 
     let (connection, host, _) = rtnetlink::new_connection().context("cannot open netlink")?;
     tokio::spawn(connection);
@@ -60,14 +61,9 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         default_subnet: options.default_subnet,
         pin_dir: options.pin_dir.clone(),
     };
-    let controller = Controller::start(
-        Store::new(&options.state_dir),
-        host,
-        Box::new(datapath),
-        config,
-    )
-    .await
-    .context("cannot bring the host in line with the saved state")?;
+    let controller = Controller::start(store, host, Box::new(datapath), config)
+        .await
+        .context("cannot bring the host in line with the saved state")?;
 
     let listener = bind(&options.socket).await?;
     log::info!("ebpfnet daemon listening on {}", options.socket.display());
@@ -75,7 +71,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let shutdown = Arc::new(Notify::new());
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    loop {
+    let reset = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
@@ -85,27 +81,27 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
                 }
                 Err(e) => log::warn!("accept failed: {e}"),
             },
-            _ = sigterm.recv() => break,
-            _ = sigint.recv() => break,
-            _ = shutdown.notified() => break,
+            _ = sigterm.recv() => break false,
+            _ = sigint.recv() => break false,
+            _ = shutdown.notified() => break true,
         }
-    }
+    };
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);
     let _ = fs::remove_file(&options.socket);
-    log::info!("ebpfnet daemon stopped; the datapath stays attached");
+    if reset {
+        log::info!("ebpfnet daemon stopped after a reset");
+    } else {
+        log::info!("ebpfnet daemon stopped; the datapath stays attached");
+    }
     Ok(())
 }
 
 /// One daemon per state directory: a second one would fight over devices.
-fn lock_state_dir(dir: &Path) -> anyhow::Result<Flock<File>> {
-    let path = dir.join("lock");
-    let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+fn lock_state_dir(path: &Path) -> anyhow::Result<Flock<File>> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
-        anyhow::anyhow!(
-            "another ebpfnet daemon is using state dir {} ({errno})",
-            dir.display()
-        )
+        anyhow::anyhow!("another ebpfnet daemon holds {} ({errno})", path.display())
     })
 }
 

@@ -52,7 +52,7 @@ fn io(action: String) -> impl FnOnce(std::io::Error) -> DatapathError {
 }
 
 fn is_bpffs(path: &Path) -> bool {
-    statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == BPF_FS_MAGIC)
+    statfs(path).is_ok_and(|s| s.filesystem_type().0 == BPF_FS_MAGIC)
 }
 
 /// Makes sure `pin_dir` exists on a BPF filesystem, mounting one at

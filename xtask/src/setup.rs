@@ -1,0 +1,164 @@
+//! `cargo xtask setup`: install what building and testing ebpfnet needs on a
+//! bare Debian 12 machine. Idempotent, and silent when everything is present.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::{command, is_root, output, run, scrub_cargo_env};
+
+/// LLVM for bpf-linker, bpftool to check BTF, and what the end-to-end tests
+/// and the demo run (ip and ss, python3 servers, ping, iptables/nft).
+const APT_PACKAGES: &[&str] = &[
+    "llvm-22-dev",
+    "libpolly-22-dev",
+    "libzstd-dev",
+    "zlib1g-dev",
+    "bpftool",
+    "iproute2",
+    "python3",
+    "iputils-ping",
+    "iptables",
+    "nftables",
+];
+
+/// bpf-linker must use the same LLVM major version as rustc (22 for 1.95).
+const BPF_LINKER_VERSION: &str = "0.13.0";
+const BPF_LINKER_VERSION_PREFIX: &str = "bpf-linker 0.13.";
+const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
+
+pub fn setup() -> Result<()> {
+    install_apt_packages()?;
+    if !rust_src_installed() {
+        install_rust_src()?;
+    }
+    if !bpf_linker_installed() {
+        install_bpf_linker()?;
+    }
+    Ok(())
+}
+
+/// Whether the eBPF crate can be built without running [`setup`] first.
+pub fn ebpf_toolchain_ready() -> bool {
+    rust_src_installed() && bpf_linker_installed()
+}
+
+fn missing_apt_packages() -> Vec<&'static str> {
+    APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|package| {
+            let status = output(command("dpkg-query").args(["-W", "-f=${Status}", package]));
+            !matches!(status.as_deref(), Ok("install ok installed"))
+        })
+        .collect()
+}
+
+fn install_apt_packages() -> Result<()> {
+    let missing = missing_apt_packages();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    let by_hand = format!("apt-get update && apt-get install -y {list}");
+    if !is_root() {
+        bail!(
+            "missing apt packages: {list}; installing them needs root: run `cargo xtask setup` \
+             as root, or install them by hand: `{by_hand}`"
+        );
+    }
+    println!("setup: installing apt packages: {list}");
+    let apt_get = |args: &[&str]| {
+        let mut cmd = command("apt-get");
+        cmd.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+        cmd
+    };
+    let mut install = apt_get(&["install", "-y", "-q"]);
+    install.args(&missing);
+    run(&mut apt_get(&["update", "-q"]))
+        .and_then(|()| run(&mut install))
+        .with_context(|| {
+            format!("could not install apt packages; by hand (as root): `{by_hand}`")
+        })?;
+
+    let still_missing = missing_apt_packages();
+    if !still_missing.is_empty() {
+        bail!(
+            "apt-get finished but these packages are still not installed: {}; \
+             by hand (as root): `{by_hand}`",
+            still_missing.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// The eBPF crate builds `core` from source (`-Z build-std=core`).
+fn rust_src_installed() -> bool {
+    output(command("rustc").args(["--print", "sysroot"])).is_ok_and(|sysroot| {
+        Path::new(sysroot.trim())
+            .join("lib/rustlib/src/rust/library")
+            .is_dir()
+    })
+}
+
+fn install_rust_src() -> Result<()> {
+    const BY_HAND: &str = "rustup component add rust-src";
+    run(command("rustup").args(["component", "add", "rust-src"])).with_context(|| {
+        format!("could not install the rust-src component; by hand: `{BY_HAND}`")
+    })?;
+    if !rust_src_installed() {
+        bail!(
+            "rustup installed rust-src, but `rustc --print sysroot` has no lib/rustlib/src; \
+             is `rustc` on PATH the rustup toolchain? By hand: `{BY_HAND}`"
+        );
+    }
+    Ok(())
+}
+
+fn bpf_linker_installed() -> bool {
+    output(command("bpf-linker").arg("--version"))
+        .is_ok_and(|version| version.trim().starts_with(BPF_LINKER_VERSION_PREFIX))
+}
+
+fn install_bpf_linker() -> Result<()> {
+    println!("setup: installing bpf-linker {BPF_LINKER_VERSION} (takes about a minute)");
+    let cargo_install = |locked: bool| -> Command {
+        let mut cmd = command("cargo");
+        scrub_cargo_env(&mut cmd)
+            .env("LLVM_PREFIX", LLVM_PREFIX)
+            .args([
+                "install",
+                "bpf-linker",
+                "--version",
+                BPF_LINKER_VERSION,
+                "--no-default-features",
+                "--features",
+                "llvm-22",
+                // We only get here when the installed one is missing or unusable.
+                "--force",
+            ]);
+        if locked {
+            cmd.arg("--locked");
+        }
+        cmd
+    };
+    if let Err(err) = run(&mut cargo_install(true)) {
+        eprintln!("setup: {err:#}; retrying without --locked");
+        run(&mut cargo_install(false)).with_context(|| {
+            format!(
+                "could not install bpf-linker; by hand (after `apt-get install -y {}`): \
+                 `LLVM_PREFIX={LLVM_PREFIX} cargo install bpf-linker --version {BPF_LINKER_VERSION} \
+                 --no-default-features --features llvm-22`",
+                APT_PACKAGES[..4].join(" ")
+            )
+        })?;
+    }
+    if !bpf_linker_installed() {
+        bail!(
+            "bpf-linker {BPF_LINKER_VERSION} was installed, but `bpf-linker --version` does not \
+             report it; is cargo's bin directory (~/.cargo/bin) on PATH?"
+        );
+    }
+    Ok(())
+}
