@@ -6,7 +6,21 @@ use nix::sys::signal::{SigHandler, Signal, signal};
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            // One line that names what was wrong, like every other error.
+            let rendered = e.render().to_string();
+            let message: Vec<&str> = rendered
+                .lines()
+                .take_while(|line| !line.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("Error: {}", message.join(" ").trim_start_matches("error: "));
+            return ExitCode::FAILURE;
+        }
+    };
     if !matches!(cli.command, cli::Command::Daemon(_)) {
         // A CLI piped into `head` should end quietly, as other tools do. The
         // daemon keeps ignoring SIGPIPE: a client hanging up must not kill it.

@@ -1,0 +1,555 @@
+//! [`TestEnv`]: one daemon with its own state, socket, pins and uplink.
+
+use std::fs::{self, OpenOptions};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::MutexGuard;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cli::{CmdOutput, describe, run, run_timeout};
+use crate::netns::{delete_link, delete_netns, ip_ok, link_exists, netns_exec_ok, netns_exists};
+use crate::{bin, require_root, serial};
+
+/// Uplink subnets (/24) tried in order: the host side of the uplink veth
+/// gets `.1`, `eth0` in the outside namespace `.2`. The first is the normal
+/// one; the second is used when something else on the host (a debug setup,
+/// another test run) already has an address in the first.
+pub const UPLINK_NETS: [&str; 2] = ["203.0.113", "198.51.100"];
+/// The default network's bridge device.
+pub const DEFAULT_BRIDGE: &str = "ebpfnet0";
+
+const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Everything one test needs; cleaned up on drop, also after a panic.
+pub struct TestEnv {
+    pub tag: String,
+    pub bin: PathBuf,
+    /// `/tmp/ebn-test-<tag>-<pid>`
+    pub dir: PathBuf,
+    pub state_dir: PathBuf,
+    pub sock: PathBuf,
+    pub pin_dir: PathBuf,
+    pub log: PathBuf,
+    /// The "outside" namespace (a remote host on the uplink).
+    pub outside_ns: String,
+    /// Host side of the uplink veth, passed as `--uplink`.
+    pub uplink: String,
+    /// Address of the uplink veth on the host (normally 203.0.113.1).
+    pub uplink_ip: String,
+    /// Address of `eth0` in the outside namespace (normally 203.0.113.2).
+    pub outside_ip: String,
+    daemon: Option<Child>,
+    _serial: MutexGuard<'static, ()>,
+}
+
+fn pid_alive(pid: &str) -> bool {
+    PathBuf::from("/proc").join(pid).exists()
+}
+
+/// Removes outside namespaces / uplink veths left by harness processes that
+/// no longer exist (a crashed earlier run).
+fn remove_stale_harness_objects(own_pid: u32) {
+    for ns in crate::netns::netns_list() {
+        if let Some(pid) = ns.strip_prefix("ebnt-out-")
+            && (pid == own_pid.to_string() || !pid_alive(pid))
+        {
+            delete_netns(&ns);
+        }
+    }
+    for link in crate::netns::host_links() {
+        if let Some(pid) = link.strip_prefix("ebntup")
+            && (pid == own_pid.to_string() || !pid_alive(pid))
+        {
+            delete_link(&link);
+        }
+    }
+}
+
+/// The first of [`UPLINK_NETS`] that no host interface has an address in.
+fn free_uplink_net() -> &'static str {
+    let text = ip_ok(&["-j", "-4", "addr", "show"]);
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("ip -j addr: {e}"));
+    let users = |prefix: &str| -> Vec<String> {
+        let mut found = Vec::new();
+        for link in v.as_array().into_iter().flatten() {
+            for a in link["addr_info"].as_array().into_iter().flatten() {
+                let local = a["local"].as_str().unwrap_or_default();
+                if local.starts_with(&format!("{prefix}.")) {
+                    found.push(format!("{local} on {}", link["ifname"]));
+                }
+            }
+        }
+        found
+    };
+    for (i, prefix) in UPLINK_NETS.iter().enumerate() {
+        let found = users(prefix);
+        if found.is_empty() {
+            return prefix;
+        }
+        if i + 1 < UPLINK_NETS.len() {
+            eprintln!(
+                "warning: {prefix}.0/24 already in use ({}); using the next uplink subnet",
+                found.join(", ")
+            );
+        }
+    }
+    panic!(
+        "every uplink subnet ({UPLINK_NETS:?}) is already in use on this host \
+         (another test run or a debug setup?); the end-to-end tests need one"
+    );
+}
+
+impl TestEnv {
+    /// Sets up dirs, the outside namespace and uplink, and starts a daemon.
+    pub fn new(tag: &str) -> TestEnv {
+        let guard = serial();
+        require_root();
+        let bin = bin();
+        let pid = std::process::id();
+        remove_stale_harness_objects(pid);
+
+        let dir = PathBuf::from(format!("/tmp/ebn-test-{tag}-{pid}"));
+        let pin_dir = PathBuf::from(format!("/sys/fs/bpf/ebn-test-{tag}-{pid}"));
+        if dir.exists() {
+            let _ = fs::remove_dir_all(&dir);
+        }
+        let prefix = free_uplink_net();
+        let env = TestEnv {
+            tag: tag.to_string(),
+            bin,
+            state_dir: dir.join("state"),
+            sock: dir.join("sock"),
+            log: dir.join("daemon.log"),
+            dir,
+            pin_dir,
+            outside_ns: format!("ebnt-out-{pid}"),
+            uplink: format!("ebntup{pid}"),
+            uplink_ip: format!("{prefix}.1"),
+            outside_ip: format!("{prefix}.2"),
+            daemon: None,
+            _serial: guard,
+        };
+        if link_exists(DEFAULT_BRIDGE) {
+            eprintln!(
+                "warning: {DEFAULT_BRIDGE} already exists before the test (another daemon, or a leak)"
+            );
+        }
+        fs::create_dir_all(&env.state_dir)
+            .unwrap_or_else(|e| panic!("mkdir {}: {e}", env.state_dir.display()));
+
+        let (ns, up) = (env.outside_ns.as_str(), env.uplink.as_str());
+        ip_ok(&["netns", "add", ns]);
+        ip_ok(&[
+            "link", "add", up, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ]);
+        ip_ok(&["addr", "add", &format!("{}/24", env.uplink_ip), "dev", up]);
+        ip_ok(&["link", "set", up, "up"]);
+        netns_exec_ok(ns, &["ip", "link", "set", "lo", "up"]);
+        netns_exec_ok(
+            ns,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{}/24", env.outside_ip),
+                "dev",
+                "eth0",
+            ],
+        );
+        netns_exec_ok(ns, &["ip", "link", "set", "eth0", "up"]);
+        netns_exec_ok(
+            ns,
+            &["ip", "route", "add", "default", "via", &env.uplink_ip],
+        );
+
+        let mut env = env;
+        env.start_daemon();
+        env
+    }
+
+    /// Starts `ebpfnet daemon` with this env's dirs and waits until
+    /// `ebpfnet status` answers (15 s), panicking with the daemon log if not.
+    pub fn start_daemon(&mut self) {
+        assert!(self.daemon.is_none(), "daemon already started");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap_or_else(|e| panic!("open {}: {e}", self.log.display()));
+        let log2 = log.try_clone().expect("clone log fd");
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("daemon")
+            .arg("--socket")
+            .arg(&self.sock)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .arg("--pin-dir")
+            .arg(&self.pin_dir)
+            .arg("--uplink")
+            .arg(&self.uplink)
+            .env_remove("EBPFNET_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2));
+        if std::env::var_os("RUST_LOG").is_none() {
+            cmd.env("RUST_LOG", "info");
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+        self.daemon = Some(child);
+
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let mut last;
+        loop {
+            if let Some(status) = self
+                .daemon
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.daemon = None;
+                panic!(
+                    "ebpfnet daemon exited during startup ({status})\n--- daemon log ---\n{}",
+                    self.daemon_log()
+                );
+            }
+            match run_timeout(&mut self.command(&["status"]), None, Duration::from_secs(5)) {
+                Ok(out) if out.status.success() => return,
+                Ok(out) => last = describe("ebpfnet status", &out),
+                Err(e) => last = e,
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "ebpfnet daemon not ready after {READY_TIMEOUT:?}; last attempt: {last}\n--- daemon log ---\n{}",
+                    self.daemon_log()
+                );
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends SIGTERM to the daemon and waits (10 s) for it to exit.
+    pub fn stop_daemon(&mut self) -> ExitStatus {
+        let mut child = self.daemon.take().expect("daemon not running");
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "ebpfnet daemon did not exit within 10 s of SIGTERM\n--- daemon log ---\n{}",
+                    self.daemon_log()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits up to `timeout` for the daemon to exit by itself (e.g. after
+    /// `system reset`); returns its status, or `None` if still running.
+    pub fn wait_daemon_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let child = self.daemon.as_mut()?;
+            if let Ok(Some(status)) = child.try_wait() {
+                self.daemon = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the daemon process started by this env is still running.
+    pub fn daemon_running(&mut self) -> bool {
+        match self.daemon.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn daemon_log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_else(|e| format!("<no log: {e}>"))
+    }
+
+    fn log_tail(&self) -> String {
+        let log = self.daemon_log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+
+    /// `ebpfnet --socket S ARGS` as a Command, not started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--socket")
+            .arg(&self.sock)
+            .args(args)
+            .env_remove("EBPFNET_SOCKET");
+        cmd
+    }
+
+    /// Runs `ebpfnet --socket S ARGS` (60 s timeout).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        run(&mut self.command(args), None, CLI_TIMEOUT)
+    }
+
+    /// Runs `ebpfnet --socket S ARGS` with `stdin` as its standard input.
+    pub fn cli_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        run(&mut self.command(args), Some(stdin), CLI_TIMEOUT)
+    }
+
+    /// Runs the CLI, asserts success, returns stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "{}\n--- daemon log (tail) ---\n{}",
+            describe(&format!("ebpfnet {}", args.join(" ")), &out),
+            self.log_tail()
+        );
+        out.stdout_str()
+    }
+
+    /// Runs the CLI, asserts a non-zero exit, returns stderr.
+    #[track_caller]
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            !out.status.success(),
+            "expected failure: {}",
+            describe(&format!("ebpfnet {}", args.join(" ")), &out)
+        );
+        out.stderr_str()
+    }
+
+    /// Runs the CLI expecting a contract error: exit status 1, stderr
+    /// `Error: ...` mentioning every string in `needles`. Returns stderr.
+    #[track_caller]
+    pub fn fails_with(&self, args: &[&str], needles: &[&str]) -> String {
+        let out = self.cli(args);
+        let what = describe(&format!("ebpfnet {}", args.join(" ")), &out);
+        assert_eq!(out.code(), Some(1), "expected exit status 1: {what}");
+        let err = out.stderr_str();
+        assert!(
+            err.contains("Error:"),
+            "expected an `Error: ...` line: {what}"
+        );
+        for n in needles {
+            assert!(err.contains(n), "error should name {n:?}: {what}");
+        }
+        err
+    }
+
+    /// Runs the CLI and parses stdout as JSON. Adds `--format json` except
+    /// for `inspect` (always JSON) or when already given.
+    #[track_caller]
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut args: Vec<&str> = args.to_vec();
+        if !args.contains(&"inspect") && !args.contains(&"--format") {
+            args.extend(["--format", "json"]);
+        }
+        let text = self.ok(&args);
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("ebpfnet {}: bad JSON ({e}):\n{text}", args.join(" ")))
+    }
+
+    /// `network create NAME ARGS...` → the printed id (checked to be 64 hex).
+    #[track_caller]
+    pub fn create_network(&self, name: &str, extra: &[&str]) -> String {
+        let mut args = vec!["network", "create", name];
+        args.extend_from_slice(extra);
+        let id = self.ok(&args).trim().to_string();
+        assert!(
+            crate::is_hex_id(&id),
+            "network create printed {id:?}, not a 64-hex id"
+        );
+        id
+    }
+
+    /// `container create NAME ARGS...` → the printed id (checked to be 64 hex).
+    #[track_caller]
+    pub fn create_container(&self, name: &str, extra: &[&str]) -> String {
+        let mut args = vec!["container", "create", name];
+        args.extend_from_slice(extra);
+        let id = self.ok(&args).trim().to_string();
+        assert!(
+            crate::is_hex_id(&id),
+            "container create printed {id:?}, not a 64-hex id"
+        );
+        id
+    }
+
+    /// `network inspect NAME` → the single object.
+    #[track_caller]
+    pub fn inspect_network(&self, name: &str) -> Value {
+        let v = self.json(&["network", "inspect", name]);
+        assert_eq!(
+            v.as_array().map(|a| a.len()),
+            Some(1),
+            "network inspect {name}: expected a one-element array: {v:#}"
+        );
+        v[0].clone()
+    }
+
+    /// `container inspect NAME` → the single object.
+    #[track_caller]
+    pub fn inspect_container(&self, name: &str) -> Value {
+        let v = self.json(&["container", "inspect", name]);
+        assert_eq!(
+            v.as_array().map(|a| a.len()),
+            Some(1),
+            "container inspect {name}: expected a one-element array: {v:#}"
+        );
+        v[0].clone()
+    }
+
+    /// The container's endpoint on network `net` (from inspect).
+    #[track_caller]
+    pub fn endpoint(&self, container: &str, net: &str) -> Value {
+        let c = self.inspect_container(container);
+        let ep = c["NetworkSettings"]["Networks"][net].clone();
+        assert!(
+            ep.is_object(),
+            "container {container} has no endpoint on {net}: {c:#}"
+        );
+        ep
+    }
+
+    /// The container's IPAddress on network `net`.
+    #[track_caller]
+    pub fn ip_of(&self, container: &str, net: &str) -> String {
+        let ep = self.endpoint(container, net);
+        ep["IPAddress"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no IPAddress for {container} on {net}: {ep:#}"))
+            .to_string()
+    }
+
+    /// Bridge device of network `net` (inspect Options).
+    #[track_caller]
+    pub fn bridge_of(&self, net: &str) -> String {
+        let n = self.inspect_network(net);
+        n["Options"]["com.docker.network.bridge.name"]
+            .as_str()
+            .unwrap_or_else(|| panic!("network {net} has no bridge name option: {n:#}"))
+            .to_string()
+    }
+
+    /// Host-side veth of the container's endpoint on `net`.
+    #[track_caller]
+    pub fn host_veth_of(&self, container: &str, net: &str) -> String {
+        let ep = self.endpoint(container, net);
+        ep["HostInterface"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no HostInterface for {container} on {net}: {ep:#}"))
+            .to_string()
+    }
+
+    /// Runs `ebpfnet system reset` for this env's dirs (best effort).
+    pub fn reset(&self) -> Result<Output, String> {
+        let mut cmd = self.command(&["system", "reset"]);
+        cmd.arg("--state-dir")
+            .arg(&self.state_dir)
+            .arg("--pin-dir")
+            .arg(&self.pin_dir);
+        run_timeout(&mut cmd, None, CLI_TIMEOUT)
+    }
+
+    /// (container names, bridge devices) the daemon currently knows, best
+    /// effort, for leak checks after the reset in Drop.
+    fn known_objects(&self) -> (Vec<String>, Vec<String>) {
+        let mut containers = Vec::new();
+        let mut bridges = Vec::new();
+        let list = |args: &[&str]| -> Option<Value> {
+            let out = run_timeout(&mut self.command(args), None, Duration::from_secs(10)).ok()?;
+            if !out.status.success() {
+                return None;
+            }
+            serde_json::from_slice(&out.stdout).ok()
+        };
+        if let Some(v) = list(&["container", "ls", "--format", "json"]) {
+            for c in v.as_array().into_iter().flatten() {
+                if let Some(n) = c["Name"].as_str() {
+                    containers.push(n.to_string());
+                }
+            }
+        }
+        if let Some(v) = list(&["network", "ls", "--format", "json"]) {
+            for n in v.as_array().into_iter().flatten() {
+                if let Some(b) = n["Bridge"].as_str() {
+                    bridges.push(b.to_string());
+                }
+            }
+        }
+        (containers, bridges)
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!(
+                "--- daemon log of test env {} (tail) ---\n{}\n---",
+                self.tag,
+                self.log_tail()
+            );
+        }
+        let (containers, mut bridges) = if self.daemon_running() {
+            self.known_objects()
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        if !bridges.iter().any(|b| b == DEFAULT_BRIDGE) {
+            bridges.push(DEFAULT_BRIDGE.to_string());
+        }
+        match self.reset() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!("cleanup: {}", describe("ebpfnet system reset", &out)),
+            Err(e) => eprintln!("cleanup: ebpfnet system reset: {e}"),
+        }
+        if self.wait_daemon_exit(Duration::from_secs(5)).is_none()
+            && let Some(mut child) = self.daemon.take()
+        {
+            eprintln!("cleanup: daemon still running after reset; killing it");
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for c in &containers {
+            if netns_exists(c) {
+                eprintln!("cleanup: LEAK: netns {c} survived `system reset`; deleting it");
+                delete_netns(c);
+            }
+        }
+        for b in &bridges {
+            if link_exists(b) {
+                eprintln!("cleanup: LEAK: bridge {b} survived `system reset`; deleting it");
+                delete_link(b);
+            }
+        }
+        delete_netns(&self.outside_ns);
+        delete_link(&self.uplink);
+        if self.pin_dir.exists() {
+            let _ = fs::remove_dir_all(&self.pin_dir);
+        }
+        if std::env::var_os("EBPFNET_TEST_KEEP").is_none() {
+            let _ = fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("cleanup: keeping {}", self.dir.display());
+        }
+    }
+}

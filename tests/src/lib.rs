@@ -1,0 +1,106 @@
+//! Harness for the end-to-end tests of `ebpfnet`.
+//!
+//! Every test builds a [`TestEnv`]: its own state dir, socket, pin dir, an
+//! "outside" namespace joined to the host by a veth that serves as the uplink,
+//! and a running `ebpfnet daemon`. Dropping the env (also on panic) resets
+//! everything the daemon made and removes what the harness made.
+//!
+//! The tests must run as root: they fail (never skip) otherwise.
+
+pub mod cli;
+pub mod daemon;
+pub mod netns;
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+pub use cli::{CmdOutput, run, run_timeout};
+pub use daemon::TestEnv;
+pub use netns::*;
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Process-wide lock: the tests share host-global names (`ebpfnet0`,
+/// 203.0.113.0/24), so only one may run at a time in a test binary.
+pub fn serial() -> MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Path of the `ebpfnet` binary under test: `$EBPFNET_BIN`, else
+/// `<workspace>/target/debug/ebpfnet`. Panics when it does not exist.
+pub fn bin() -> PathBuf {
+    let path = match std::env::var_os("EBPFNET_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/ebpfnet"),
+    };
+    assert!(
+        path.is_file(),
+        "ebpfnet binary not found at {} (set EBPFNET_BIN or build it with `cargo xtask build`)",
+        path.display()
+    );
+    path
+}
+
+/// Panics unless running as root. These tests create namespaces, links and
+/// BPF pins; skipping them silently would hide a broken datapath.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "the ebpfnet end-to-end tests must run as root (euid is {euid}); \
+         run them with `sudo -E cargo xtask test` or as root"
+    );
+}
+
+/// Docker's MAC for an IPv4 address: `02:42:` + the four address bytes.
+pub fn mac_for_ip(ip: &str) -> String {
+    let o = parse_ipv4(ip);
+    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+}
+
+/// Parses dotted IPv4 into octets; panics on bad input.
+pub fn parse_ipv4(ip: &str) -> [u8; 4] {
+    let addr: std::net::Ipv4Addr = ip
+        .parse()
+        .unwrap_or_else(|e| panic!("not an IPv4 address: {ip:?}: {e}"));
+    addr.octets()
+}
+
+/// Parses `a.b.c.d/len` into (network address as u32, prefix length).
+pub fn parse_cidr(cidr: &str) -> (u32, u8) {
+    let (ip, len) = cidr
+        .split_once('/')
+        .unwrap_or_else(|| panic!("not a CIDR: {cidr:?}"));
+    let len: u8 = len
+        .parse()
+        .unwrap_or_else(|e| panic!("bad prefix length in {cidr:?}: {e}"));
+    assert!(len <= 32, "bad prefix length in {cidr:?}");
+    (u32::from_be_bytes(parse_ipv4(ip)), len)
+}
+
+fn mask(len: u8) -> u32 {
+    if len == 0 { 0 } else { u32::MAX << (32 - len) }
+}
+
+/// Whether `ip` lies inside `cidr`.
+pub fn ip_in_cidr(ip: &str, cidr: &str) -> bool {
+    let (net, len) = parse_cidr(cidr);
+    let ip = u32::from_be_bytes(parse_ipv4(ip));
+    ip & mask(len) == net & mask(len)
+}
+
+/// Whether two CIDRs share at least one address.
+pub fn cidrs_overlap(a: &str, b: &str) -> bool {
+    let (na, la) = parse_cidr(a);
+    let (nb, lb) = parse_cidr(b);
+    let m = mask(la.min(lb));
+    na & m == nb & m
+}
+
+/// Whether `s` is a 64-character lowercase hex id.
+pub fn is_hex_id(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}

@@ -1,0 +1,506 @@
+//! Containers: traffic on one network, inspect vs. the real netns, IPAM,
+//! connect/disconnect, cleanup on rm, exec.
+
+use std::path::Path;
+
+use ebpfnet_tests::*;
+use serde_json::Value;
+
+/// Everything `container inspect` says about `name`'s endpoint on `net`
+/// matches what the namespace and host show. Returns (ip, prefix len).
+fn check_endpoint(env: &TestEnv, name: &str, net: &str, ifname: &str) -> (String, u64) {
+    let c = env.inspect_container(name);
+    assert_eq!(c["Name"], name, "{c:#}");
+    assert!(
+        c["Id"].as_str().is_some_and(is_hex_id),
+        "container Id should be 64 hex: {c:#}"
+    );
+    assert_eq!(
+        c["NetworkSettings"]["SandboxKey"],
+        format!("/run/netns/{name}").as_str(),
+        "{c:#}"
+    );
+    assert!(netns_exists(name), "/run/netns/{name} missing");
+    let ep = &c["NetworkSettings"]["Networks"][net];
+    assert!(ep.is_object(), "no endpoint on {net}: {c:#}");
+    let n = env.inspect_network(net);
+    assert_eq!(ep["NetworkID"], n["Id"], "endpoint NetworkID: {c:#}");
+    let subnet = n["IPAM"]["Config"][0]["Subnet"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gateway = n["IPAM"]["Config"][0]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let ip = ep["IPAddress"].as_str().unwrap_or_default().to_string();
+    let len = ep["IPPrefixLen"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("IPPrefixLen: {ep:#}"));
+    assert!(ip_in_cidr(&ip, &subnet), "{ip} not in {subnet}");
+    assert_eq!(len, u64::from(parse_cidr(&subnet).1), "{ep:#}");
+    assert_eq!(ep["Gateway"], gateway.as_str(), "{ep:#}");
+    assert_eq!(ep["MacAddress"], mac_for_ip(&ip).as_str(), "{ep:#}");
+    assert_eq!(ep["InterfaceName"], ifname, "{ep:#}");
+
+    // Inside the namespace.
+    assert_eq!(
+        ipv4_addrs(Some(name), ifname),
+        vec![format!("{ip}/{len}")],
+        "addresses of {ifname} in {name}"
+    );
+    assert_eq!(netns_mac(name, ifname), mac_for_ip(&ip), "MAC of {ifname}");
+    let lo = netns_exec_ok(name, &["ip", "-j", "link", "show", "dev", "lo"]);
+    assert!(lo.contains("\"UP\""), "lo is not up in {name}: {lo}");
+
+    // Host side of the veth: `veth` + 8 hex, enslaved to the network's bridge.
+    let host = ep["HostInterface"].as_str().unwrap_or_default().to_string();
+    assert!(
+        host.len() == 12
+            && host.starts_with("veth")
+            && host[4..].bytes().all(|b| b.is_ascii_hexdigit()),
+        "HostInterface should be veth + 8 hex: {host:?}"
+    );
+    assert!(link_exists(&host), "host veth {host} does not exist");
+    let master = std::fs::read_link(Path::new("/sys/class/net").join(&host).join("master"))
+        .unwrap_or_else(|e| panic!("{host} has no master: {e}"));
+    let bridge = n["Options"]["com.docker.network.bridge.name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        master.file_name().and_then(|s| s.to_str()),
+        Some(bridge.as_str()),
+        "{host} should be enslaved to {bridge}"
+    );
+    (ip, len)
+}
+
+/// Full same-network check between containers `a` and `b` on `net`.
+fn check_pair(env: &TestEnv, net: &str, a: &str, b: &str) {
+    let (ip_a, len) = check_endpoint(env, a, net, "eth0");
+    let (ip_b, _) = check_endpoint(env, b, net, "eth0");
+    let gw = env.endpoint(a, net)["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for c in [a, b] {
+        assert_eq!(
+            netns_default_route(c),
+            Some((gw.clone(), "eth0".to_string())),
+            "default route in {c}"
+        );
+    }
+
+    // network inspect lists both with ip/len and MAC.
+    let n = env.inspect_network(net);
+    let members = n["Containers"]
+        .as_object()
+        .unwrap_or_else(|| panic!("Containers: {n:#}"));
+    for (name, ip) in [(a, &ip_a), (b, &ip_b)] {
+        let id = env.inspect_container(name)["Id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let m = members
+            .get(&id)
+            .unwrap_or_else(|| panic!("{name} ({id}) not in Containers of {net}: {n:#}"));
+        assert_eq!(m["Name"], name, "{m:#}");
+        assert_eq!(m["IPv4Address"], format!("{ip}/{len}").as_str(), "{m:#}");
+        assert_eq!(m["MacAddress"], mac_for_ip(ip).as_str(), "{m:#}");
+    }
+
+    // container ls json.
+    let ls = env.json(&["container", "ls"]);
+    for (name, ip) in [(a, &ip_a), (b, &ip_b)] {
+        let e = ls
+            .as_array()
+            .and_then(|l| l.iter().find(|e| e["Name"] == name))
+            .unwrap_or_else(|| panic!("{name} not in container ls: {ls:#}"));
+        assert_eq!(e["Networks"][net], ip.as_str(), "{e:#}");
+    }
+
+    // Traffic.
+    assert!(ping(a, &ip_b), "{a} cannot ping {b} ({ip_b})");
+    assert!(ping(b, &ip_a), "{b} cannot ping {a} ({ip_a})");
+    assert!(ping(a, &gw), "{a} cannot ping its gateway {gw}");
+
+    let _srv = tcp_server(b, &ip_b, 8080);
+    let reply = tcp_request(a, &ip_b, 8080);
+    assert_eq!(
+        reply.trim(),
+        format!("hello from {b} peer={ip_a} data=ping"),
+        "TCP {a} -> {b}:8080"
+    );
+    let _udp = udp_echo_server(b, 9999);
+    let payload = format!("udp-{a}-to-{b}");
+    assert_eq!(udp_request(a, &ip_b, 9999, &payload), payload, "UDP echo");
+    assert_eq!(tcp_request(a, &ip_b, 8081), "", "nothing listens on 8081");
+}
+
+#[test]
+fn traffic_on_user_network() {
+    let env = TestEnv::new("ctr1");
+    env.create_network(
+        "c1net",
+        &["--subnet", "10.231.0.0/24", "--gateway", "10.231.0.1"],
+    );
+    env.create_container("c1a", &["--network", "c1net"]);
+    env.create_container("c1b", &["--network", "c1net"]);
+    assert_eq!(env.ip_of("c1a", "c1net"), "10.231.0.2");
+    assert_eq!(env.ip_of("c1b", "c1net"), "10.231.0.3");
+    check_pair(&env, "c1net", "c1a", "c1b");
+
+    // container ls table.
+    let table = env.ok(&["container", "ls"]);
+    let header = table.lines().next().unwrap_or_default();
+    for col in ["CONTAINER ID", "NAME", "NETWORKS", "IP ADDRESS", "PORTS"] {
+        assert!(header.contains(col), "header lacks {col}: {table}");
+    }
+    let row = table
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("c1a"))
+        .unwrap_or_else(|| panic!("c1a not in container ls:\n{table}"));
+    assert!(row.contains("c1net") && row.contains("10.231.0.2"), "{row}");
+}
+
+#[test]
+fn traffic_on_default_bridge() {
+    let env = TestEnv::new("ctr2");
+    env.create_container("c2a", &[]);
+    env.create_container("c2b", &[]);
+    assert_eq!(env.ip_of("c2a", "bridge"), "10.214.0.2");
+    assert_eq!(env.ip_of("c2b", "bridge"), "10.214.0.3");
+    check_pair(&env, "bridge", "c2a", "c2b");
+}
+
+#[test]
+fn ipam_order_and_reuse() {
+    let env = TestEnv::new("ipam1");
+    env.create_network(
+        "i1net",
+        &["--subnet", "10.232.0.0/24", "--gateway", "10.232.0.1"],
+    );
+    for (name, ip) in [
+        ("i1a", "10.232.0.2"),
+        ("i1b", "10.232.0.3"),
+        ("i1c", "10.232.0.4"),
+    ] {
+        env.create_container(name, &["--network", "i1net"]);
+        assert_eq!(env.ip_of(name, "i1net"), ip, "address of {name}");
+    }
+    assert_eq!(env.ok(&["container", "rm", "i1b"]).trim(), "i1b");
+    env.create_container("i1d", &["--network", "i1net"]);
+    assert_eq!(
+        env.ip_of("i1d", "i1net"),
+        "10.232.0.3",
+        "the freed address is handed out again"
+    );
+    env.create_container("i1e", &["--network", "i1net"]);
+    assert_eq!(env.ip_of("i1e", "i1net"), "10.232.0.5");
+    assert!(
+        ping("i1d", "10.232.0.2"),
+        "i1d (reused address) cannot ping i1a"
+    );
+    assert!(
+        ping("i1a", "10.232.0.3"),
+        "i1a cannot ping i1d (reused address)"
+    );
+
+    // A gateway that is not the first address is skipped, not handed out.
+    env.create_network(
+        "i1gw",
+        &["--subnet", "10.233.0.0/24", "--gateway", "10.233.0.2"],
+    );
+    env.create_container("i1f", &["--network", "i1gw"]);
+    env.create_container("i1g", &["--network", "i1gw"]);
+    let f = env.ip_of("i1f", "i1gw");
+    let g = env.ip_of("i1g", "i1gw");
+    for ip in [&f, &g] {
+        assert!(
+            ip != "10.233.0.0" && ip != "10.233.0.2" && ip != "10.233.0.255",
+            "handed out network/gateway/broadcast address {ip}"
+        );
+    }
+    assert_ne!(f, g);
+}
+
+#[test]
+fn ipam_explicit_ip() {
+    let env = TestEnv::new("ipam2");
+    env.create_network(
+        "i2net",
+        &["--subnet", "10.232.0.0/24", "--gateway", "10.232.0.1"],
+    );
+    env.create_container("i2a", &["--network", "i2net", "--ip", "10.232.0.50"]);
+    check_endpoint(&env, "i2a", "i2net", "eth0");
+    assert_eq!(env.ip_of("i2a", "i2net"), "10.232.0.50");
+
+    let links_before = host_links();
+    env.fails_with(
+        &[
+            "container",
+            "create",
+            "i2b",
+            "--network",
+            "i2net",
+            "--ip",
+            "10.99.0.5",
+        ],
+        &["10.99.0.5"],
+    );
+    env.fails_with(
+        &[
+            "container",
+            "create",
+            "i2c",
+            "--network",
+            "i2net",
+            "--ip",
+            "10.232.0.50",
+        ],
+        &["10.232.0.50"],
+    );
+    env.fails_with(
+        &[
+            "container",
+            "create",
+            "i2d",
+            "--network",
+            "i2net",
+            "--ip",
+            "10.232.0.1",
+        ],
+        &["10.232.0.1"],
+    );
+    for refused in ["i2b", "i2c", "i2d"] {
+        assert!(
+            !netns_exists(refused),
+            "refused container {refused} left a netns"
+        );
+        env.fails(&["container", "inspect", refused]);
+    }
+    assert_eq!(
+        host_links(),
+        links_before,
+        "a refused create left links behind"
+    );
+
+    // Automatic allocation continues from the bottom and avoids .50.
+    env.create_container("i2e", &["--network", "i2net"]);
+    assert_eq!(env.ip_of("i2e", "i2net"), "10.232.0.2");
+    assert!(ping("i2e", "10.232.0.50"));
+}
+
+#[test]
+fn ipam_concurrent_creates() {
+    let env = TestEnv::new("ipam3");
+    env.create_network(
+        "i3net",
+        &["--subnet", "10.232.0.0/24", "--gateway", "10.232.0.1"],
+    );
+    let names: Vec<String> = (0..6).map(|i| format!("i3c{i}")).collect();
+    let mut children = Vec::new();
+    for name in &names {
+        let mut cmd = env.command(&["container", "create", name, "--network", "i3net"]);
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        children.push((name.clone(), cmd.spawn().expect("spawn ebpfnet")));
+    }
+    let mut failures = Vec::new();
+    for (name, child) in children {
+        let out = child.wait_with_output().expect("wait ebpfnet");
+        if !out.status.success() || !is_hex_id(out.stdout_str().trim()) {
+            failures.push(format!("{name}: {}", cli::describe("create", &out)));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "concurrent creates failed:\n{}",
+        failures.join("\n")
+    );
+    let mut ips: Vec<String> = names.iter().map(|n| env.ip_of(n, "i3net")).collect();
+    for n in &names {
+        check_endpoint(&env, n, "i3net", "eth0");
+    }
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 6, "addresses not distinct: {ips:?}");
+    let mut want: Vec<String> = (2..8).map(|i| format!("10.232.0.{i}")).collect();
+    want.sort();
+    assert_eq!(ips, want, "6 creates should take .2-.7");
+    assert!(ping("i3c0", &env.ip_of("i3c5", "i3net")));
+}
+
+#[test]
+fn connect_and_disconnect() {
+    let env = TestEnv::new("conn");
+    env.create_network("cnA", &["--subnet", "10.233.0.0/24"]);
+    env.create_network("cnB", &["--subnet", "10.234.0.0/24"]);
+    env.create_container("cna", &["--network", "cnA"]);
+    env.create_container("cnb", &["--network", "cnB"]);
+    let ip_b = env.ip_of("cnb", "cnB");
+    assert!(
+        !ping("cna", &ip_b),
+        "cna reaches cnb on another network before connect"
+    );
+
+    env.ok(&["network", "connect", "cnB", "cna"]);
+    let (ip_a_b, _) = check_endpoint(&env, "cna", "cnB", "eth1");
+    assert!(ip_in_cidr(&ip_a_b, "10.234.0.0/24"));
+    // eth0 unchanged; default route unchanged.
+    check_endpoint(&env, "cna", "cnA", "eth0");
+    assert_eq!(
+        netns_default_route("cna"),
+        Some(("10.233.0.1".to_string(), "eth0".to_string()))
+    );
+    assert!(ping("cna", &ip_b), "cna cannot ping cnb after connect");
+    assert!(ping("cnb", &ip_a_b), "cnb cannot ping cna's eth1");
+    let _srv = tcp_server("cnb", &ip_b, 8080);
+    assert_eq!(
+        tcp_request("cna", &ip_b, 8080).trim(),
+        format!("hello from cnb peer={ip_a_b} data=ping")
+    );
+    let n = env.inspect_network("cnB");
+    assert_eq!(
+        n["Containers"].as_object().map(|m| m.len()),
+        Some(2),
+        "cnB should list cna and cnb: {n:#}"
+    );
+
+    let veth = env.host_veth_of("cna", "cnB");
+    env.ok(&["network", "disconnect", "cnB", "cna"]);
+    assert!(
+        !netns_link_exists("cna", "eth1"),
+        "eth1 still in cna after disconnect"
+    );
+    assert!(
+        !link_exists(&veth),
+        "host veth {veth} left after disconnect"
+    );
+    let c = env.inspect_container("cna");
+    assert!(
+        c["NetworkSettings"]["Networks"]["cnB"].is_null(),
+        "cnB still in inspect after disconnect: {c:#}"
+    );
+    assert!(
+        !ping("cna", &ip_b),
+        "cna still reaches cnb after disconnect"
+    );
+    assert_eq!(tcp_request("cna", &ip_b, 8080), "");
+    // Still fine on its own network.
+    assert!(ping("cna", "10.233.0.1"));
+
+    // Connect with an explicit address.
+    env.ok(&["network", "connect", "cnB", "cna", "--ip", "10.234.0.77"]);
+    assert_eq!(env.ip_of("cna", "cnB"), "10.234.0.77");
+    check_endpoint(&env, "cna", "cnB", "eth1");
+    assert!(ping("cnb", "10.234.0.77"));
+}
+
+#[test]
+fn rm_cleans_up() {
+    let env = TestEnv::new("rm");
+    env.create_network("rmnet", &["--subnet", "10.235.0.0/24"]);
+    env.create_container("rma", &["--network", "rmnet"]);
+    env.create_container("rmb", &["--network", "rmnet"]);
+    let bridge = env.bridge_of("rmnet");
+    let veth_a = env.host_veth_of("rma", "rmnet");
+    assert!(link_exists(&bridge) && link_exists(&veth_a) && netns_exists("rma"));
+
+    let err = env.fails_with(&["network", "rm", "rmnet"], &["rma", "rmb"]);
+    assert!(link_exists(&bridge), "bridge gone after refused rm: {err}");
+    assert!(
+        ping("rma", &env.ip_of("rmb", "rmnet")),
+        "traffic broken after refused rm"
+    );
+
+    assert_eq!(env.ok(&["container", "rm", "rma"]).trim(), "rma");
+    assert!(
+        !netns_exists("rma"),
+        "/run/netns/rma left after container rm"
+    );
+    assert!(
+        !link_exists(&veth_a),
+        "host veth {veth_a} left after container rm"
+    );
+    env.fails(&["container", "inspect", "rma"]);
+    let n = env.inspect_network("rmnet");
+    assert_eq!(
+        n["Containers"].as_object().map(|m| m.len()),
+        Some(1),
+        "{n:#}"
+    );
+
+    env.fails_with(&["network", "rm", "rmnet"], &["rmb"]);
+    let veth_b = env.host_veth_of("rmb", "rmnet");
+    assert_eq!(env.ok(&["container", "rm", "rmb"]).trim(), "rmb");
+    assert!(!netns_exists("rmb") && !link_exists(&veth_b));
+
+    assert_eq!(env.ok(&["network", "rm", "rmnet"]).trim(), "rmnet");
+    assert!(
+        !link_exists(&bridge),
+        "bridge {bridge} left after network rm"
+    );
+    let ls = env.json(&["network", "ls"]);
+    assert!(
+        !ls.as_array().unwrap().iter().any(|n| n["Name"] == "rmnet"),
+        "rmnet still listed: {ls:#}"
+    );
+
+    env.fails_with(&["network", "rm", "bridge"], &["bridge"]);
+    assert!(link_exists("ebpfnet0"), "default bridge device removed");
+
+    // Several names at once.
+    env.create_container("rmc", &[]);
+    env.create_container("rmd", &[]);
+    let out = env.ok(&["container", "rm", "rmc", "rmd"]);
+    let removed: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(removed, ["rmc", "rmd"]);
+    assert!(!netns_exists("rmc") && !netns_exists("rmd"));
+    let ls: Value = env.json(&["container", "ls"]);
+    assert_eq!(ls.as_array().map(|a| a.len()), Some(0), "{ls:#}");
+}
+
+#[test]
+fn exec_in_container() {
+    let env = TestEnv::new("exec");
+    env.create_container("exa", &[]);
+    let ip = env.ip_of("exa", "bridge");
+
+    let out = env.cli(&["exec", "exa", "--", "sh", "-c", "exit 7"]);
+    assert_eq!(
+        out.code(),
+        Some(7),
+        "{}",
+        cli::describe("exec exit 7", &out)
+    );
+
+    let out = env.ok(&["exec", "exa", "--", "ip", "-j", "addr"]);
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let eth0 = v
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["ifname"] == "eth0"))
+        .unwrap_or_else(|| panic!("no eth0 in exec output: {out}"));
+    assert!(
+        eth0["addr_info"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["local"] == ip.as_str())),
+        "eth0 in exec output lacks {ip}: {eth0:#}"
+    );
+    assert!(
+        !v.as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["ifname"] == "ebpfnet0"),
+        "exec did not enter the container's netns"
+    );
+
+    let out = env.cli_stdin(&["exec", "exa", "--", "cat"], b"hi\n");
+    assert!(out.status.success(), "{}", cli::describe("exec cat", &out));
+    assert_eq!(out.stdout_str(), "hi\n");
+
+    let err = env.fails_with(&["exec", "nosuchctr", "--", "true"], &["nosuchctr"]);
+    assert!(!err.is_empty());
+}
