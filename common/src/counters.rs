@@ -9,17 +9,34 @@ pub enum ProgramId {
     UplinkIngress = 0,
     /// TC ingress on a container's host-side veth: traffic leaving a container.
     ContainerIngress = 1,
+    /// cgroup `connect4`: host sockets to published ports, rewritten.
+    SockConnect = 2,
+    /// cgroup `sendmsg4`: unconnected UDP to published ports.
+    SockSendmsg = 3,
+    /// cgroup `recvmsg4`: replies shown as from the published address.
+    SockRecvmsg = 4,
 }
 
 impl ProgramId {
-    pub const COUNT: u32 = 2;
-    pub const ALL: [ProgramId; 2] = [ProgramId::UplinkIngress, ProgramId::ContainerIngress];
+    pub const COUNT: u32 = 5;
+    pub const ALL: [ProgramId; 5] = [
+        ProgramId::UplinkIngress,
+        ProgramId::ContainerIngress,
+        ProgramId::SockConnect,
+        ProgramId::SockSendmsg,
+        ProgramId::SockRecvmsg,
+    ];
+    /// The TC programs, attached per interface.
+    pub const TC: [ProgramId; 2] = [ProgramId::UplinkIngress, ProgramId::ContainerIngress];
 
     /// The ELF symbol name of the program attached at this hook.
     pub const fn program_name(self) -> &'static str {
         match self {
             ProgramId::UplinkIngress => "uplink_ingress",
             ProgramId::ContainerIngress => "container_ingress",
+            ProgramId::SockConnect => "sock_connect4",
+            ProgramId::SockSendmsg => "sock_sendmsg4",
+            ProgramId::SockRecvmsg => "sock_recvmsg4",
         }
     }
 }
@@ -55,4 +72,67 @@ mod pod {
     unsafe impl aya::Pod for super::TrafficCounter {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::IfaceCounters {}
+}
+
+/// Why a program dropped a packet. Index of the `DROPS` per-CPU array of
+/// `u64`, so the discriminants are stable ABI.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// A source IP that is not the sender's: a container's not its own, or
+    /// a container address arriving from an uplink.
+    SpoofedIp = 0,
+    /// A container sent with a source MAC that is not its own.
+    SpoofedMac = 1,
+    /// A container sent ARP claiming another IP or MAC.
+    SpoofedArp = 2,
+    /// Container to a container on another network it is not connected to.
+    Isolation = 3,
+    /// From an uplink to a container address, neither reply nor published.
+    Unsolicited = 4,
+    /// From an uplink to a loopback address (CVE-2020-8558).
+    LoopbackFromUplink = 5,
+    /// A container on an `--internal` network tried to leave it.
+    InternalNetwork = 6,
+    /// No free masquerade port for the flow.
+    MasqueradePortsExhausted = 7,
+    /// The NAT table refused a new entry.
+    NatInsertFailed = 8,
+    /// An IP fragment for a container: ports unknown, so it cannot be NATed.
+    Fragment = 9,
+    /// A header shorter than its own length field, or truncated.
+    Malformed = 10,
+}
+
+impl DropReason {
+    pub const COUNT: u32 = 11;
+    pub const ALL: [DropReason; 11] = [
+        DropReason::SpoofedIp,
+        DropReason::SpoofedMac,
+        DropReason::SpoofedArp,
+        DropReason::Isolation,
+        DropReason::Unsolicited,
+        DropReason::LoopbackFromUplink,
+        DropReason::InternalNetwork,
+        DropReason::MasqueradePortsExhausted,
+        DropReason::NatInsertFailed,
+        DropReason::Fragment,
+        DropReason::Malformed,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            DropReason::SpoofedIp => "spoofed_ip",
+            DropReason::SpoofedMac => "spoofed_mac",
+            DropReason::SpoofedArp => "spoofed_arp",
+            DropReason::Isolation => "isolation",
+            DropReason::Unsolicited => "unsolicited",
+            DropReason::LoopbackFromUplink => "loopback_from_uplink",
+            DropReason::InternalNetwork => "internal_network",
+            DropReason::MasqueradePortsExhausted => "masquerade_ports_exhausted",
+            DropReason::NatInsertFailed => "nat_insert_failed",
+            DropReason::Fragment => "fragment",
+            DropReason::Malformed => "malformed",
+        }
+    }
 }

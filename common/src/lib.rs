@@ -3,13 +3,14 @@
 //! Every map key and value is `#[repr(C)]` with explicit padding, so the byte
 //! layout is the same on both sides and `bpftool map dump` prints it with field
 //! names (the programs carry BTF). Byte order is documented on each field.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 
 pub mod counters;
+pub mod maps;
 pub mod names;
 
-pub use counters::{IfaceCounters, ProgramId, TrafficCounter};
+pub use counters::{DropReason, IfaceCounters, ProgramId, TrafficCounter};
 
 /// Bumped whenever the layout of a pinned map changes. The controller refuses
 /// to reuse pinned maps written by a different layout version.
-pub const MAP_LAYOUT_VERSION: u32 = 1;
+pub const MAP_LAYOUT_VERSION: u32 = 2;

@@ -1,8 +1,37 @@
-//! Names of the pinned maps, shared so the controller and the programs agree.
+//! Names and sizes of the pinned maps, shared so the controller and the
+//! programs agree. Each map is pinned as `<pin dir>/<name>`.
 
 /// Per-CPU array of [`crate::TrafficCounter`] indexed by [`crate::ProgramId`].
 pub const PROG_STATS_MAP: &str = "PROG_STATS";
 /// Per-CPU hash `ifindex -> [`crate::IfaceCounters`]`.
 pub const IFACE_STATS_MAP: &str = "IFACE_STATS";
-/// Capacity of `IFACE_STATS`: uplinks plus container veths.
 pub const IFACE_STATS_CAPACITY: u32 = 4096;
+/// Per-CPU array of `u64` indexed by [`crate::DropReason`].
+pub const DROPS_MAP: &str = "DROPS";
+/// Hash [`crate::maps::PublishedKey`] -> [`crate::maps::PublishedValue`].
+pub const PUBLISHED_MAP: &str = "PUBLISHED";
+pub const PUBLISHED_CAPACITY: u32 = 65536;
+/// Per-CPU hash [`crate::maps::PublishedKey`] -> [`crate::maps::PublishedStats`].
+pub const PUBLISHED_STATS_MAP: &str = "PUBLISHED_STATS";
+/// Hash host-veth ifindex (`u32`) -> [`crate::maps::EndpointInfo`].
+pub const ENDPOINTS_MAP: &str = "ENDPOINTS";
+pub const ENDPOINTS_CAPACITY: u32 = 4096;
+/// LPM trie subnet -> [`crate::maps::NetworkInfo`].
+pub const NETWORKS_MAP: &str = "NETWORKS";
+pub const NETWORKS_CAPACITY: u32 = 1024;
+/// Hash uplink ifindex (`u32`) -> [`crate::maps::UplinkInfo`].
+pub const UPLINKS_MAP: &str = "UPLINKS";
+pub const UPLINKS_CAPACITY: u32 = 64;
+/// Hash host address (`[u8; 4]`) -> [`crate::maps::HostAddr`].
+pub const HOST_ADDRS_MAP: &str = "HOST_ADDRS";
+pub const HOST_ADDRS_CAPACITY: u32 = 1024;
+/// LRU hashes [`crate::maps::FlowKey`] -> [`crate::maps::NatEntry`].
+pub const NAT_TCP_MAP: &str = "NAT_TCP";
+pub const NAT_OTHER_MAP: &str = "NAT_OTHER";
+/// Per map; LRU maps are preallocated (~130 B an entry), so ~8.5 MiB each.
+pub const NAT_CAPACITY: u32 = 65_536;
+/// Array of one [`crate::maps::Config`].
+pub const CONFIG_MAP: &str = "CONFIG";
+/// LRU hash [`crate::maps::SockReverseKey`] -> [`crate::maps::SockReverseValue`].
+pub const SOCK_REVERSE_MAP: &str = "SOCK_REVERSE";
+pub const SOCK_REVERSE_CAPACITY: u32 = 65_536;

@@ -6,7 +6,9 @@ use aya_ebpf::{
     macros::btf_map,
     programs::TcContext,
 };
-use ebpfnet_common::{IfaceCounters, ProgramId, TrafficCounter, names::IFACE_STATS_CAPACITY};
+use ebpfnet_common::{
+    DropReason, IfaceCounters, ProgramId, TrafficCounter, names::IFACE_STATS_CAPACITY,
+};
 
 #[btf_map]
 static PROG_STATS: PerCpuArray<TrafficCounter, { ProgramId::COUNT as usize }> = PerCpuArray::new();
@@ -15,14 +17,21 @@ static PROG_STATS: PerCpuArray<TrafficCounter, { ProgramId::COUNT as usize }> = 
 static IFACE_STATS: PerCpuHashMap<u32, IfaceCounters, { IFACE_STATS_CAPACITY as usize }> =
     PerCpuHashMap::new();
 
+/// Counts one run of `program` over `bytes` of packet.
 #[inline(always)]
-pub fn count(ctx: &TcContext, program: ProgramId) {
-    let bytes = u64::from(ctx.len());
+pub fn count_program(program: ProgramId, bytes: u64) {
     if let Some(slot) = PROG_STATS.get_ptr_mut(program as u32) {
         // SAFETY: a per-CPU slot is only touched by this CPU, and programs do
         // not preempt each other on one CPU.
         unsafe { bump(&mut *slot, bytes) };
     }
+}
+
+/// Counts a packet for its program and its interface.
+#[inline(always)]
+pub fn count(ctx: &TcContext, program: ProgramId) {
+    let bytes = u64::from(ctx.len());
+    count_program(program, bytes);
 
     // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
@@ -43,4 +52,17 @@ pub fn count(ctx: &TcContext, program: ProgramId) {
 fn bump(counter: &mut TrafficCounter, bytes: u64) {
     counter.packets = counter.packets.wrapping_add(1);
     counter.bytes = counter.bytes.wrapping_add(bytes);
+}
+
+#[btf_map]
+static DROPS: PerCpuArray<u64, { DropReason::COUNT as usize }> = PerCpuArray::new();
+
+/// Counts a drop and returns the TC verdict for it.
+#[inline(always)]
+pub fn drop_packet(reason: DropReason) -> i32 {
+    if let Some(slot) = DROPS.get_ptr_mut(reason as u32) {
+        // SAFETY: per-CPU slot, as above.
+        unsafe { *slot = (*slot).wrapping_add(1) };
+    }
+    aya_ebpf::bindings::TC_ACT_SHOT
 }

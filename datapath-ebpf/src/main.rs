@@ -1,28 +1,68 @@
-//! ebpfnet's eBPF programs. Entries stay thin; the work lives in modules.
+//! ebpfnet's eBPF programs. Entries stay thin; the work lives in modules:
+//! `parse` and `csum` for headers, `conntrack` and `nat` for translation,
+//! `isolation` for what containers may send, `maps` for the controller's
+//! tables, `counters` for statistics and drop reasons.
 #![no_std]
 #![no_main]
 
+mod conntrack;
+mod container;
 mod counters;
+mod csum;
+mod isolation;
+mod maps;
+mod nat;
+mod parse;
+mod sock;
+mod uplink;
 
-use aya_ebpf::{bindings::TC_ACT_UNSPEC, macros::classifier, programs::TcContext};
+use aya_ebpf::{
+    bindings::TC_ACT_UNSPEC,
+    macros::{cgroup_sock_addr, classifier},
+    programs::{SockAddrContext, TcContext},
+};
 use ebpfnet_common::ProgramId;
 
 /// TCX verdict that hands the packet on unchanged (to the next program or the
 /// stack): `TCX_NEXT`, which the kernel spells `TC_ACT_UNSPEC`.
 const TCX_NEXT: i32 = TC_ACT_UNSPEC;
 
-/// TC ingress on an uplink: traffic arriving from other hosts.
+/// TC ingress on an uplink: published ports in, replies of masqueraded
+/// flows in, unsolicited traffic to containers out.
 #[classifier]
 pub fn uplink_ingress(ctx: TcContext) -> i32 {
     counters::count(&ctx, ProgramId::UplinkIngress);
-    TCX_NEXT
+    uplink::handle(&ctx)
 }
 
-/// TC ingress on a container's host-side veth: traffic leaving a container.
+/// TC ingress on a container's host-side veth: anti-spoofing, isolation,
+/// replies of published flows, masquerade of new outbound flows.
 #[classifier]
 pub fn container_ingress(ctx: TcContext) -> i32 {
     counters::count(&ctx, ProgramId::ContainerIngress);
-    TCX_NEXT
+    container::handle(&ctx)
+}
+
+/// cgroup `connect4`: host sockets to a published address go straight to
+/// the container.
+#[cgroup_sock_addr(connect4)]
+pub fn sock_connect4(ctx: SockAddrContext) -> i32 {
+    counters::count_program(ProgramId::SockConnect, 0);
+    sock::redirect_to_container(&ctx)
+}
+
+/// cgroup `sendmsg4`: the same for unconnected UDP sends.
+#[cgroup_sock_addr(sendmsg4)]
+pub fn sock_sendmsg4(ctx: SockAddrContext) -> i32 {
+    counters::count_program(ProgramId::SockSendmsg, 0);
+    sock::redirect_to_container(&ctx)
+}
+
+/// cgroup `recvmsg4`: replies appear to come from the published address.
+#[cgroup_sock_addr(recvmsg4)]
+pub fn sock_recvmsg4(ctx: SockAddrContext) -> i32 {
+    counters::count_program(ProgramId::SockRecvmsg, 0);
+    sock::restore_source(&ctx)
 }
 
 #[cfg(not(test))]

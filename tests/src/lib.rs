@@ -6,10 +6,17 @@
 //! everything the daemon made and removes what the harness made.
 //!
 //! The tests must run as root: they fail (never skip) otherwise.
+//!
+//! The packet tests (`tests/packets_*.rs`) need no daemon: [`testrun`] loads
+//! the eBPF object with private maps and runs its programs on frames built
+//! with [`packet`] through `BPF_PROG_TEST_RUN`.
 
 pub mod cli;
 pub mod daemon;
 pub mod netns;
+pub mod packet;
+pub mod testrun;
+pub mod topology;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};

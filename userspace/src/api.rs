@@ -48,6 +48,22 @@ pub enum Request {
     ContainerInspect {
         names: Vec<String>,
     },
+    /// Publishes ports of a container; answers the new mappings.
+    Publish {
+        container: String,
+        ports: Vec<PortRequest>,
+    },
+    /// Removes mappings of a container; answers the removed ones.
+    Unpublish {
+        container: String,
+        ports: Vec<PortRequest>,
+    },
+    /// A container's mappings, sorted by container port.
+    Port {
+        container: String,
+    },
+    Flows,
+    Stats,
     Status,
     /// Removes everything ebpfnet made; the daemon exits afterwards.
     Reset,

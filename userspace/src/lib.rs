@@ -6,6 +6,7 @@ pub mod client;
 pub mod controller;
 pub mod daemon;
 pub mod datapath;
+pub mod flows;
 pub mod host;
 pub mod ipam;
 pub mod names;

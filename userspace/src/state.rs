@@ -34,6 +34,11 @@ pub struct Network {
     pub bridge: String,
     /// RFC 3339.
     pub created: String,
+    /// Small number naming the network in the datapath's maps
+    /// (`network_id`); 0 in files written before it existed, until the
+    /// daemon assigns one at start.
+    #[serde(default)]
+    pub number: u32,
 }
 
 /// A container's attachment to one network.
@@ -77,6 +82,15 @@ impl State {
         self.containers
             .values()
             .filter(move |c| c.endpoint(network).is_some())
+    }
+
+    /// The lowest network number (>= 1) no network uses.
+    pub fn free_network_number(&self) -> u32 {
+        let used: std::collections::BTreeSet<u32> =
+            self.networks.values().map(|n| n.number).collect();
+        (1..)
+            .find(|n| !used.contains(n))
+            .expect("fewer networks than numbers")
     }
 }
 
@@ -230,6 +244,7 @@ mod tests {
                 internal: false,
                 bridge: "ebpfnet0".into(),
                 created: "2026-01-01T00:00:00Z".into(),
+                number: 1,
             },
         );
         state
@@ -246,6 +261,23 @@ mod tests {
         store.remove().expect("remove");
         assert_eq!(store.load().expect("empty again"), State::default());
         assert!(!dir.exists(), "an emptied state dir is removed");
+    }
+
+    #[test]
+    fn older_files_get_number_zero_and_numbers_fill_gaps() {
+        let mut state = sample();
+        let mut text = serde_json::to_value(&state).expect("json");
+        text["networks"]["bridge"]
+            .as_object_mut()
+            .expect("object")
+            .remove("number");
+        let old: State = serde_json::from_value(text).expect("old file");
+        assert_eq!(old.networks["bridge"].number, 0);
+        assert_eq!(state.free_network_number(), 2);
+        let mut other = state.networks["bridge"].clone();
+        other.number = 3;
+        state.networks.insert("other".into(), other);
+        assert_eq!(state.free_network_number(), 2);
     }
 
     #[test]

@@ -3,10 +3,15 @@
 mod container;
 mod daemon;
 mod exec;
+mod flows;
 mod network;
 mod output;
+mod port;
+mod publish;
+mod stats;
 mod status;
 mod system;
+mod unpublish;
 
 use std::path::PathBuf;
 
@@ -44,6 +49,16 @@ pub enum Command {
     Container(container::ContainerCommand),
     /// Run a command inside a container's network namespace.
     Exec(exec::ExecArgs),
+    /// Publish ports of a container (like `docker run -p`); prints the mappings.
+    Publish(publish::PublishArgs),
+    /// Remove published ports of a container; prints the removed mappings.
+    Unpublish(unpublish::UnpublishArgs),
+    /// List a container's published ports, as `docker port`.
+    Port(port::PortArgs),
+    /// Show the NAT flows the datapath tracks.
+    Flows,
+    /// Show packet counters: per program, per published port, per drop reason.
+    Stats,
     /// Show the daemon, its uplinks, attached programs and maps.
     Status,
     /// System-wide operations.
@@ -59,6 +74,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Network(command) => network::run(command, &client, cli.format).await,
         Command::Container(command) => container::run(command, &client, cli.format).await,
         Command::Exec(args) => exec::run(args, &client).await,
+        Command::Publish(args) => publish::run(args, &client, cli.format).await.map(|()| 0),
+        Command::Unpublish(args) => unpublish::run(args, &client, cli.format).await.map(|()| 0),
+        Command::Port(args) => port::run(args, &client, cli.format).await,
+        Command::Flows => flows::run(&client, cli.format).await.map(|()| 0),
+        Command::Stats => stats::run(&client, cli.format).await.map(|()| 0),
         Command::Status => status::run(&client, cli.format).await.map(|()| 0),
         Command::System(command) => system::run(command, &client).await.map(|()| 0),
     }

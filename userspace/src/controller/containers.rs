@@ -1,14 +1,14 @@
 //! `container create` / `rm`, `network connect` / `disconnect`, and bringing
 //! containers back after a restart.
 
-use std::{collections::BTreeSet, net::Ipv4Addr};
+use std::net::Ipv4Addr;
 
-use super::{Controller, ControllerError, Result, next_ifname, now_rfc3339};
+use super::{Controller, ControllerError, Result, next_ifname, now_rfc3339, sync::endpoint_info};
 use crate::{
     host::{HostError, netlink, netns},
     ipam::Pool,
     names::{self, DEFAULT_NETWORK},
-    portspec::{PortMapping, PortRequest},
+    portspec::PortRequest,
     state::{Container, Endpoint, Network, State},
 };
 
@@ -34,21 +34,26 @@ impl Controller {
         }
         let network = self.network(network.unwrap_or(DEFAULT_NETWORK))?.clone();
         let endpoint = new_endpoint(&self.state, &network, ip, "eth0")?;
-        let ports = resolve_ports(&self.state, ports)?;
+        let ports = self.plan_ports(&network, ports)?;
         let id = names::new_id().map_err(HostError::io("read /dev/urandom"))?;
         let container = Container {
             id: id.clone(),
             name: name.to_string(),
             created: now_rfc3339(),
             endpoints: vec![endpoint.clone()],
-            ports,
+            ports: ports.clone(),
         };
 
         let path = netns::create_netns(name)?;
         let mut next = self.state.clone();
         next.containers.insert(name.to_string(), container);
         let made = match self.plumb_endpoint(&path, &endpoint, &network, true).await {
-            Ok(()) => self.commit(next),
+            Ok(ifindex) => match self.write_ports(&ports, &endpoint, ifindex) {
+                Ok(()) => self.commit(next).inspect_err(|_| {
+                    self.clear_ports(&ports);
+                }),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         if let Err(e) = made {
@@ -66,11 +71,12 @@ impl Controller {
         let mut next = self.state.clone();
         next.containers.remove(name);
         self.commit(next)?;
+        let unpublished = self.clear_ports(&container.ports);
         for endpoint in &container.endpoints {
             self.unplumb_endpoint(endpoint).await?;
         }
         netns::delete_netns(name)?;
-        Ok(())
+        unpublished.map_or(Ok(()), Err)
     }
 
     pub async fn connect(
@@ -101,6 +107,10 @@ impl Controller {
             let _ = self.unplumb_endpoint(&endpoint).await;
             return Err(e);
         }
+        if default_route {
+            // Its first endpoint: the published ports lead there now.
+            self.sync_container_ports(container).await?;
+        }
         Ok(())
     }
 
@@ -112,12 +122,17 @@ impl Controller {
                 "container {container} is not connected to network {network}"
             ))
         })?;
+        let was_first = current.endpoints.first().map(|e| &e.id) == Some(&endpoint.id);
         let mut next = self.state.clone();
         if let Some(c) = next.containers.get_mut(container) {
             c.endpoints.retain(|e| e.network != network);
         }
         self.commit(next)?;
-        self.unplumb_endpoint(&endpoint).await
+        self.unplumb_endpoint(&endpoint).await?;
+        if was_first {
+            self.sync_container_ports(container).await?;
+        }
+        Ok(())
     }
 
     /// Re-creates what is missing of a saved container (after a reboot, or
@@ -135,11 +150,16 @@ impl Controller {
         for (position, endpoint) in container.endpoints.iter().enumerate() {
             let network = self.network(&endpoint.network)?.clone();
             match netlink::link_index(&self.host, &endpoint.host_veth).await? {
-                Some(index) => self.datapath.attach(
-                    ebpfnet_common::ProgramId::ContainerIngress,
-                    &endpoint.host_veth,
-                    index,
-                )?,
+                Some(index) => {
+                    crate::host::enable_forwarding(&endpoint.host_veth)?;
+                    self.datapath
+                        .set_endpoint(index, endpoint_info(endpoint, &network))?;
+                    self.datapath.attach(
+                        ebpfnet_common::ProgramId::ContainerIngress,
+                        &endpoint.host_veth,
+                        index,
+                    )?;
+                }
                 None => {
                     log::warn!(
                         "veth {} of container {} is missing; re-creating it",
@@ -151,17 +171,18 @@ impl Controller {
                 }
             }
         }
-        Ok(())
+        // The veths' indexes may have changed since the mappings were written.
+        self.sync_container_ports(&container.name).await
     }
 
-    fn network(&self, name: &str) -> Result<&Network> {
+    pub(super) fn network(&self, name: &str) -> Result<&Network> {
         self.state
             .networks
             .get(name)
             .ok_or_else(|| ControllerError::not_found("network", name))
     }
 
-    fn container(&self, name: &str) -> Result<&Container> {
+    pub(super) fn container(&self, name: &str) -> Result<&Container> {
         self.state
             .containers
             .get(name)
@@ -202,68 +223,4 @@ fn new_endpoint(
         mac: names::mac_for(ip),
         ifname: ifname.to_string(),
     })
-}
-
-/// Decides every host port: checks requested ones against the mappings of
-/// other containers, picks free ones from the host's ephemeral range.
-fn resolve_ports(state: &State, requests: &[PortRequest]) -> Result<Vec<PortMapping>> {
-    let mut taken: Vec<PortMapping> = state
-        .containers
-        .values()
-        .flat_map(|c| c.ports.iter().copied())
-        .collect();
-    let clashes = |taken: &[PortMapping], m: &PortMapping| {
-        taken.iter().any(|t| {
-            t.protocol == m.protocol
-                && t.host_port == m.host_port
-                && (t.host_ip == m.host_ip
-                    || t.host_ip.is_unspecified()
-                    || m.host_ip.is_unspecified())
-        })
-    };
-    let (low, high) = ephemeral_range();
-    let mut out = Vec::new();
-    for request in requests {
-        let mapping = |host_port| PortMapping {
-            host_ip: request.host_ip,
-            host_port,
-            container_port: request.container_port,
-            protocol: request.protocol,
-        };
-        let chosen = match request.host_port {
-            Some(port) => {
-                let m = mapping(port);
-                if clashes(&taken, &m) {
-                    return Err(ControllerError::Refused(format!(
-                        "host port {}:{}/{} is already published",
-                        m.host_ip, m.host_port, m.protocol
-                    )));
-                }
-                m
-            }
-            None => (low..=high)
-                .map(mapping)
-                .find(|m| !clashes(&taken, m))
-                .ok_or_else(|| {
-                    ControllerError::Refused(format!("no free host port left in {low}-{high}"))
-                })?,
-        };
-        taken.push(chosen);
-        out.push(chosen);
-    }
-    Ok(out)
-}
-
-/// The host's ephemeral port range (`net.ipv4.ip_local_port_range`).
-fn ephemeral_range() -> (u16, u16) {
-    let text =
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
-    let ports: BTreeSet<u16> = text
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect();
-    match (ports.first(), ports.last()) {
-        (Some(&low), Some(&high)) if low > 0 => (low, high),
-        _ => (32768, 60999),
-    }
 }

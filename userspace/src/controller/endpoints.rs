@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ebpfnet_common::ProgramId;
 
-use super::{Controller, Result};
+use super::{Controller, Result, sync::endpoint_info};
 use crate::{
     host::{
         HostError,
@@ -15,20 +15,24 @@ use crate::{
 };
 
 impl Controller {
-    /// Plumbs `endpoint` into the namespace at `netns_path`. On failure the
-    /// host side of the veth is removed again (which takes its peer along).
+    /// Plumbs `endpoint` into the namespace at `netns_path`; returns the
+    /// index of the veth's host side. On failure the host side of the veth is
+    /// removed again (which takes its peer along).
     pub(super) async fn plumb_endpoint(
         &mut self,
         netns_path: &Path,
         endpoint: &Endpoint,
         network: &Network,
         default_route: bool,
-    ) -> Result<()> {
+    ) -> Result<u32> {
         let made = self
             .plumb_endpoint_inner(netns_path, endpoint, network, default_route)
             .await;
         if made.is_err() {
             let _ = self.datapath.detach(&endpoint.host_veth);
+            if let Ok(Some(index)) = netlink::link_index(&self.host, &endpoint.host_veth).await {
+                let _ = self.datapath.remove_endpoint(index);
+            }
             if let Err(undo) = netlink::delete_link(&self.host, &endpoint.host_veth).await {
                 log::error!(
                     "cannot remove {} after a failed attach: {undo}",
@@ -45,7 +49,7 @@ impl Controller {
         endpoint: &Endpoint,
         network: &Network,
         default_route: bool,
-    ) -> Result<()> {
+    ) -> Result<u32> {
         let ns = netns::open_netns(netns_path)?;
         let bridge_index = netlink::require_link(&self.host, &network.bridge).await?;
         let host_index = netlink::create_veth(
@@ -73,14 +77,22 @@ impl Controller {
             Ok::<_, HostError>(())
         })
         .await?;
+        // The program must find the endpoint from its very first packet,
+        // and may route it out (masquerade) only with forwarding on.
+        crate::host::enable_forwarding(&endpoint.host_veth)?;
+        self.datapath
+            .set_endpoint(host_index, endpoint_info(endpoint, network))?;
         self.datapath
             .attach(ProgramId::ContainerIngress, &endpoint.host_veth, host_index)?;
-        Ok(())
+        Ok(host_index)
     }
 
-    /// Removes an endpoint's veth pair and its datapath attachment.
+    /// Removes an endpoint's veth pair, its datapath attachment and entry.
     pub(super) async fn unplumb_endpoint(&mut self, endpoint: &Endpoint) -> Result<()> {
         self.datapath.detach(&endpoint.host_veth)?;
+        if let Some(index) = netlink::link_index(&self.host, &endpoint.host_veth).await? {
+            self.datapath.remove_endpoint(index)?;
+        }
         netlink::delete_link(&self.host, &endpoint.host_veth).await?;
         Ok(())
     }

@@ -7,20 +7,28 @@ mod containers;
 mod endpoints;
 mod error;
 mod networks;
+mod observe;
+mod portalloc;
+mod ports;
 mod reset;
+mod sync;
 pub mod views;
 
-use std::path::PathBuf;
+use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf};
 
 use ebpfnet_common::ProgramId;
 pub use error::{ControllerError, Result};
 use ipnetwork::Ipv4Network;
+pub use observe::{MappingStats, StatsView};
 pub use reset::teardown;
 use serde::Serialize;
 
 use crate::{
     datapath::{Datapath, DatapathStatus},
-    host::{HostError, netlink},
+    host::{
+        HostError,
+        netlink::{self, HostAddress},
+    },
     names::DEFAULT_NETWORK,
     state::{State, Store},
 };
@@ -45,6 +53,10 @@ pub struct Controller {
     datapath: Box<dyn Datapath>,
     uplinks: Vec<Uplink>,
     config: Config,
+    /// What `HOST_ADDRS` holds, sorted.
+    host_addrs: Vec<HostAddress>,
+    /// What `UPLINKS` holds: uplink ifindex -> masquerade address.
+    uplink_ips: BTreeMap<u32, Ipv4Addr>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +99,8 @@ impl Controller {
             datapath,
             uplinks,
             config,
+            host_addrs: Vec::new(),
+            uplink_ips: BTreeMap::new(),
         };
         controller.reconcile().await?;
         Ok(controller)
@@ -112,6 +126,7 @@ impl Controller {
             )
             .await?;
         }
+        self.sync_topology().await?;
         let containers: Vec<_> = self.state.containers.values().cloned().collect();
         for container in &containers {
             self.restore_container(container).await?;
@@ -128,7 +143,7 @@ impl Controller {
                 .flat_map(|c| c.endpoints.iter().map(|e| e.host_veth.clone())),
         );
         self.datapath.prune(&attached)?;
-        Ok(())
+        self.prune_stale().await
     }
 
     pub fn status(&self) -> Result<Status> {

@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use super::{Controller, ControllerError, Result, now_rfc3339, overlaps};
+use super::{Controller, ControllerError, Result, now_rfc3339, overlaps, sync::network_info};
 use crate::{
     host::netlink,
     ipam,
@@ -62,19 +62,24 @@ impl Controller {
             internal,
             bridge: bridge.clone(),
             created: now_rfc3339(),
+            number: self.state.free_network_number(),
         };
+        let info = network_info(&network);
         let made = netlink::ensure_bridge(&self.host, &bridge, gateway, subnet.prefix()).await;
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network);
         if let Err(e) = made
             .map_err(ControllerError::from)
+            .and_then(|_| Ok(self.datapath.set_network(subnet, info)?))
             .and_then(|_| self.commit(next))
         {
+            let _ = self.datapath.remove_network(subnet);
             if let Err(undo) = netlink::delete_link(&self.host, &bridge).await {
                 log::error!("cannot remove bridge {bridge} after a failed create: {undo}");
             }
             return Err(e);
         }
+        self.refresh_host_logged().await;
         Ok(id)
     }
 
@@ -137,7 +142,19 @@ impl Controller {
         let mut next = self.state.clone();
         next.networks.remove(name);
         self.commit(next)?;
+        self.datapath.remove_network(network.subnet)?;
         netlink::delete_link(&self.host, &network.bridge).await?;
+        self.refresh_host_logged().await;
         Ok(())
+    }
+}
+
+impl Controller {
+    /// Host addresses change with bridges; a failure here is retried by the
+    /// daemon's periodic refresh, so it only gets logged.
+    async fn refresh_host_logged(&mut self) {
+        if let Err(e) = self.refresh_host().await {
+            log::warn!("cannot refresh the host addresses in the datapath: {e}");
+        }
     }
 }

@@ -8,6 +8,7 @@ use std::{
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     sync::Arc,
+    time::Duration,
 };
 
 use anyhow::{Context as _, bail};
@@ -68,6 +69,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let listener = bind(&options.socket).await?;
     log::info!("ebpfnet daemon listening on {}", options.socket.display());
     let controller = Arc::new(Mutex::new(controller));
+    let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
     let shutdown = Arc::new(Notify::new());
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
@@ -86,6 +88,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
             _ = shutdown.notified() => break true,
         }
     };
+    housekeeping.abort();
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);
     let _ = fs::remove_file(&options.socket);
@@ -95,6 +98,34 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         log::info!("ebpfnet daemon stopped; the datapath stays attached");
     }
     Ok(())
+}
+
+/// How often host addresses are compared with `HOST_ADDRS`.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
+/// Idle flows are looked for every this many refreshes (10 s).
+const GC_EVERY_REFRESHES: u32 = 5;
+
+/// Background upkeep: keeps `HOST_ADDRS` and `UPLINKS` in line with the
+/// host's addresses, and removes idle NAT flows.
+async fn housekeeping(controller: Arc<Mutex<Controller>>) {
+    let mut ticker = tokio::time::interval(REFRESH_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = 0u32;
+    loop {
+        ticker.tick().await;
+        let mut controller = controller.lock().await;
+        if let Err(e) = controller.refresh_host().await {
+            log::warn!("cannot refresh the host addresses in the datapath: {e}");
+        }
+        ticks = ticks.wrapping_add(1);
+        if ticks.is_multiple_of(GC_EVERY_REFRESHES) {
+            match controller.collect_garbage() {
+                Ok(0) => {}
+                Ok(n) => log::debug!("removed {n} idle NAT entries"),
+                Err(e) => log::warn!("cannot remove idle flows: {e}"),
+            }
+        }
+    }
 }
 
 /// One daemon per state directory: a second one would fight over devices.

@@ -140,6 +140,11 @@ async fn handle(c: &mut Controller, request: Request) -> Result<Value, Controlle
                 .collect::<Result<Vec<_>, _>>()?;
             json!(views)
         }
+        Publish { container, ports } => json!(c.publish(&container, &ports).await?),
+        Unpublish { container, ports } => json!(c.unpublish(&container, &ports).await?),
+        Port { container } => json!(c.ports(&container)?),
+        Flows => json!(c.flows()?),
+        Stats => json!(c.stats()?),
         Status => json!(c.status()?),
         Reset => json!(BatchResult {
             done: vec!["reset".into()],

@@ -2,23 +2,27 @@
 
 use std::{
     collections::BTreeMap,
+    net::Ipv4Addr,
     path::{Path, PathBuf},
 };
 
 use aya::{
     Ebpf, EbpfLoader,
-    maps::{PerCpuArray, PerCpuHashMap},
     programs::{
         LinkOrder, SchedClassifier, TcAttachType,
         links::{FdLink, PinnedLink},
         tc::{SchedClassifierLink, TcAttachOptions},
     },
 };
-use ebpfnet_common::{IfaceCounters, ProgramId, TrafficCounter, names};
+use ebpfnet_common::{
+    ProgramId,
+    maps::{Config, EndpointInfo, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
+};
+use ipnetwork::Ipv4Network;
 
 use super::{
-    Attachment, Datapath, DatapathError, DatapathStatus, InterfaceCounters, MapFill,
-    ProgramCounters,
+    Attachment, Datapath, DatapathError, DatapathStats, DatapathStatus, NatRecord, cgroup,
+    maps::hash_keys,
     pins::{self, link_pin},
 };
 
@@ -26,10 +30,13 @@ use super::{
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/ebpfnet.bpf.o"));
 
 pub struct AyaDatapath {
-    ebpf: Ebpf,
+    pub(super) ebpf: Ebpf,
     pin_dir: PathBuf,
     /// (interface, program) -> the pinned link keeping it attached.
     links: BTreeMap<(String, &'static str), (u32, PinnedLink)>,
+    /// The socket programs' links on the root cgroup, and its path.
+    sock_links: Vec<(&'static str, PinnedLink)>,
+    cgroup_root: PathBuf,
 }
 
 impl AyaDatapath {
@@ -50,7 +57,7 @@ impl AyaDatapath {
             loader.map_pin_path(name, path.as_path());
         }
         let mut ebpf = loader.load(OBJECT).map_err(DatapathError::Load)?;
-        for program in ProgramId::ALL {
+        for program in ProgramId::TC {
             classifier(&mut ebpf, program)?
                 .load()
                 .map_err(|source| DatapathError::Program {
@@ -58,74 +65,15 @@ impl AyaDatapath {
                     source,
                 })?;
         }
+        let cgroup_root = cgroup::cgroup2_root()?;
+        let sock_links = cgroup::attach_sock_programs(&mut ebpf, pin_dir, &cgroup_root)?;
         Ok(Self {
             ebpf,
             pin_dir: pin_dir.to_path_buf(),
             links: BTreeMap::new(),
+            sock_links,
+            cgroup_root,
         })
-    }
-
-    fn prog_counters(&self) -> Result<Vec<ProgramCounters>, DatapathError> {
-        let map_err = |source| DatapathError::Map {
-            name: names::PROG_STATS_MAP,
-            source,
-        };
-        let map = self
-            .ebpf
-            .map(names::PROG_STATS_MAP)
-            .ok_or(DatapathError::Map {
-                name: names::PROG_STATS_MAP,
-                source: aya::maps::MapError::InvalidName {
-                    name: names::PROG_STATS_MAP.into(),
-                },
-            })?;
-        let stats: PerCpuArray<_, TrafficCounter> = PerCpuArray::try_from(map).map_err(map_err)?;
-        ProgramId::ALL
-            .iter()
-            .map(|program| {
-                let mut total = TrafficCounter::default();
-                for cpu in stats.get(&(*program as u32), 0).map_err(map_err)?.iter() {
-                    total.add(cpu);
-                }
-                Ok(ProgramCounters {
-                    program: program.program_name(),
-                    packets: total.packets,
-                    bytes: total.bytes,
-                })
-            })
-            .collect()
-    }
-
-    fn iface_counters(&self) -> Result<Vec<InterfaceCounters>, DatapathError> {
-        let map_err = |source| DatapathError::Map {
-            name: names::IFACE_STATS_MAP,
-            source,
-        };
-        let map = self
-            .ebpf
-            .map(names::IFACE_STATS_MAP)
-            .ok_or(DatapathError::Map {
-                name: names::IFACE_STATS_MAP,
-                source: aya::maps::MapError::InvalidName {
-                    name: names::IFACE_STATS_MAP.into(),
-                },
-            })?;
-        let stats: PerCpuHashMap<_, u32, IfaceCounters> =
-            PerCpuHashMap::try_from(map).map_err(map_err)?;
-        let mut out = Vec::new();
-        for entry in stats.iter() {
-            let (ifindex, per_cpu) = entry.map_err(map_err)?;
-            let mut total = TrafficCounter::default();
-            for cpu in per_cpu.iter() {
-                total.add(&cpu.ingress);
-            }
-            out.push(InterfaceCounters {
-                ifindex,
-                packets: total.packets,
-                bytes: total.bytes,
-            });
-        }
-        Ok(out)
     }
 }
 
@@ -203,7 +151,7 @@ impl Datapath for AyaDatapath {
     }
 
     fn detach(&mut self, ifname: &str) -> Result<(), DatapathError> {
-        for program in ProgramId::ALL {
+        for program in ProgramId::TC {
             let name = program.program_name();
             // Dropping our fd after the pin is gone detaches the program.
             self.links.remove(&(ifname.to_string(), name));
@@ -214,6 +162,10 @@ impl Datapath for AyaDatapath {
 
     fn prune(&mut self, keep: &[String]) -> Result<(), DatapathError> {
         for (ifname, path) in pins::pinned_links(&self.pin_dir)? {
+            // The socket programs hang off the cgroup, not an interface.
+            if ifname == cgroup::CGROUP_PIN_SUFFIX {
+                continue;
+            }
             if !keep.contains(&ifname) {
                 self.links.retain(|(name, _), _| *name != ifname);
                 pins::unpin(&path)?;
@@ -223,6 +175,11 @@ impl Datapath for AyaDatapath {
     }
 
     fn status(&self) -> Result<DatapathStatus, DatapathError> {
+        let on_cgroup = self.sock_links.iter().map(|(program, _)| Attachment {
+            program,
+            interface: format!("cgroup {}", self.cgroup_root.display()),
+            ifindex: 0,
+        });
         let programs = self
             .links
             .iter()
@@ -231,25 +188,83 @@ impl Datapath for AyaDatapath {
                 interface: ifname.clone(),
                 ifindex: *ifindex,
             })
+            .chain(on_cgroup)
             .collect();
         let interfaces = self.iface_counters()?;
-        let maps = vec![
-            MapFill {
-                name: names::PROG_STATS_MAP,
-                entries: ProgramId::COUNT,
-                max_entries: ProgramId::COUNT,
-            },
-            MapFill {
-                name: names::IFACE_STATS_MAP,
-                entries: interfaces.len() as u32,
-                max_entries: names::IFACE_STATS_CAPACITY,
-            },
-        ];
+        let maps = self.map_fills()?;
         Ok(DatapathStatus {
             programs,
             maps,
             counters: self.prog_counters()?,
             interfaces,
         })
+    }
+
+    fn set_config(&mut self, config: Config) -> Result<(), DatapathError> {
+        self.write_config(config)
+    }
+
+    fn set_network(&mut self, subnet: Ipv4Network, info: NetworkInfo) -> Result<(), DatapathError> {
+        self.write_network(subnet, info)
+    }
+
+    fn remove_network(&mut self, subnet: Ipv4Network) -> Result<(), DatapathError> {
+        self.delete_network(subnet)
+    }
+
+    fn networks(&self) -> Result<Vec<Ipv4Network>, DatapathError> {
+        self.network_keys()
+    }
+
+    fn set_endpoint(&mut self, ifindex: u32, info: EndpointInfo) -> Result<(), DatapathError> {
+        self.write_endpoint(ifindex, info)
+    }
+
+    fn remove_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        self.delete_endpoint(ifindex)
+    }
+
+    fn endpoints(&self) -> Result<Vec<u32>, DatapathError> {
+        hash_keys::<u32, EndpointInfo>(&self.ebpf, ebpfnet_common::names::ENDPOINTS_MAP)
+    }
+
+    fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError> {
+        self.write_uplink(ifindex, info)
+    }
+
+    fn remove_uplink(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        self.delete_uplink(ifindex)
+    }
+
+    fn uplinks(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError> {
+        self.uplink_entries()
+    }
+
+    fn set_host_addrs(&mut self, addrs: &[(Ipv4Addr, u32)]) -> Result<(), DatapathError> {
+        self.replace_host_addrs(addrs)
+    }
+
+    fn publish(&mut self, key: PublishedKey, value: PublishedValue) -> Result<(), DatapathError> {
+        self.write_published(key, value)
+    }
+
+    fn unpublish(&mut self, key: PublishedKey) -> Result<usize, DatapathError> {
+        self.remove_published(key)
+    }
+
+    fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError> {
+        self.published_entries()
+    }
+
+    fn flows(&self) -> Result<Vec<NatRecord>, DatapathError> {
+        self.all_nat_records()
+    }
+
+    fn stats(&self) -> Result<DatapathStats, DatapathError> {
+        self.all_stats()
+    }
+
+    fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
+        self.collect_garbage(now_ns)
     }
 }

@@ -2,13 +2,28 @@
 //! the maps they use. [`AyaDatapath`] is the kernel one.
 
 mod aya_impl;
+mod cgroup;
+mod flows;
+mod maps;
+pub mod nat;
 mod pins;
+mod stats;
+mod types;
+
+use std::net::Ipv4Addr;
 
 pub use aya_impl::AyaDatapath;
-use ebpfnet_common::ProgramId;
+use ebpfnet_common::{
+    ProgramId,
+    maps::{Config, EndpointInfo, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
+};
+use ipnetwork::Ipv4Network;
 pub use pins::remove_pins;
-use serde::Serialize;
 use thiserror::Error;
+pub use types::{
+    Attachment, DatapathStats, DatapathStatus, DropCount, InterfaceCounters, MapFill, NatRecord,
+    ProgramCounters,
+};
 
 #[derive(Debug, Error)]
 pub enum DatapathError {
@@ -55,6 +70,17 @@ pub enum DatapathError {
         #[source]
         source: aya::maps::MapError,
     },
+    #[error(
+        "map {0} is missing from the eBPF object; rebuild it with `cargo xtask build-ebpf` and then ebpfnet"
+    )]
+    MissingMap(&'static str),
+    #[error("cannot {action} in map {name}: {source}")]
+    MapWrite {
+        name: &'static str,
+        action: String,
+        #[source]
+        source: Box<aya::maps::MapError>,
+    },
     #[error("{action}: {source}")]
     Io {
         action: String,
@@ -63,49 +89,8 @@ pub enum DatapathError {
     },
 }
 
-/// A program attached to an interface.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Attachment {
-    pub program: &'static str,
-    pub interface: String,
-    pub ifindex: u32,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MapFill {
-    pub name: &'static str,
-    pub entries: u32,
-    pub max_entries: u32,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ProgramCounters {
-    pub program: &'static str,
-    pub packets: u64,
-    pub bytes: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct InterfaceCounters {
-    pub ifindex: u32,
-    pub packets: u64,
-    pub bytes: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DatapathStatus {
-    pub programs: Vec<Attachment>,
-    pub maps: Vec<MapFill>,
-    pub counters: Vec<ProgramCounters>,
-    pub interfaces: Vec<InterfaceCounters>,
-}
-
-/// What the controller needs from a datapath.
+/// What the controller needs from a datapath. Map writers replace whole
+/// entries; removing an entry that is not there is not an error.
 pub trait Datapath: Send + Sync {
     /// Attaches `program` to the interface, replacing atomically what a
     /// previous daemon attached there, so no packet goes unhandled.
@@ -120,4 +105,35 @@ pub trait Datapath: Send + Sync {
     /// Drops attachments left by an earlier daemon on interfaces not in `keep`.
     fn prune(&mut self, keep: &[String]) -> Result<(), DatapathError>;
     fn status(&self) -> Result<DatapathStatus, DatapathError>;
+
+    /// `CONFIG`.
+    fn set_config(&mut self, config: Config) -> Result<(), DatapathError>;
+    /// `NETWORKS`.
+    fn set_network(&mut self, subnet: Ipv4Network, info: NetworkInfo) -> Result<(), DatapathError>;
+    fn remove_network(&mut self, subnet: Ipv4Network) -> Result<(), DatapathError>;
+    fn networks(&self) -> Result<Vec<Ipv4Network>, DatapathError>;
+    /// `ENDPOINTS`, keyed by the host-side veth's ifindex.
+    fn set_endpoint(&mut self, ifindex: u32, info: EndpointInfo) -> Result<(), DatapathError>;
+    fn remove_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError>;
+    fn endpoints(&self) -> Result<Vec<u32>, DatapathError>;
+    /// `UPLINKS`.
+    fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError>;
+    fn remove_uplink(&mut self, ifindex: u32) -> Result<(), DatapathError>;
+    fn uplinks(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError>;
+    /// Makes `HOST_ADDRS` exactly `addrs` (address, ifindex).
+    fn set_host_addrs(&mut self, addrs: &[(Ipv4Addr, u32)]) -> Result<(), DatapathError>;
+    /// `PUBLISHED`.
+    fn publish(&mut self, key: PublishedKey, value: PublishedValue) -> Result<(), DatapathError>;
+    /// Removes a mapping, its counters, and both directions of every flow
+    /// that came in through it (established flows are cut at once).
+    /// Returns how many NAT entries went.
+    fn unpublish(&mut self, key: PublishedKey) -> Result<usize, DatapathError>;
+    fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError>;
+    /// Every entry of `NAT_TCP` and `NAT_OTHER`.
+    fn flows(&self) -> Result<Vec<NatRecord>, DatapathError>;
+    fn stats(&self) -> Result<DatapathStats, DatapathError>;
+    /// Removes flows idle too long (both directions); `now_ns` is
+    /// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`. Returns how many
+    /// NAT entries went.
+    fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError>;
 }

@@ -6,8 +6,15 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use aya::maps::{MapData, MapType};
-use ebpfnet_common::{IfaceCounters, ProgramId, TrafficCounter, names};
+use aya::maps::{MapData, MapType, lpm_trie::Key};
+use ebpfnet_common::{
+    DropReason, IfaceCounters, ProgramId, TrafficCounter,
+    maps::{
+        Config, EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey,
+        PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey, UplinkInfo,
+    },
+    names,
+};
 use nix::{
     mount::{MsFlags, mount},
     sys::statfs::statfs,
@@ -28,22 +35,42 @@ pub struct MapLayout {
     pub max_entries: u32,
 }
 
-pub fn map_layouts() -> [MapLayout; 2] {
-    [
-        MapLayout {
-            name: names::PROG_STATS_MAP,
-            map_type: MapType::PerCpuArray,
-            key_size: size_of::<u32>() as u32,
-            value_size: size_of::<TrafficCounter>() as u32,
-            max_entries: ProgramId::COUNT,
-        },
-        MapLayout {
-            name: names::IFACE_STATS_MAP,
-            map_type: MapType::PerCpuHash,
-            key_size: size_of::<u32>() as u32,
-            value_size: size_of::<IfaceCounters>() as u32,
-            max_entries: names::IFACE_STATS_CAPACITY,
-        },
+fn layout<K, V>(name: &'static str, map_type: MapType, max_entries: u32) -> MapLayout {
+    MapLayout {
+        name,
+        map_type,
+        key_size: size_of::<K>() as u32,
+        value_size: size_of::<V>() as u32,
+        max_entries,
+    }
+}
+
+/// Every map the programs share with the controller, pinned as
+/// `<pin dir>/<name>`.
+pub fn map_layouts() -> Vec<MapLayout> {
+    use names::*;
+    vec![
+        layout::<u32, TrafficCounter>(PROG_STATS_MAP, MapType::PerCpuArray, ProgramId::COUNT),
+        layout::<u32, IfaceCounters>(IFACE_STATS_MAP, MapType::PerCpuHash, IFACE_STATS_CAPACITY),
+        layout::<u32, u64>(DROPS_MAP, MapType::PerCpuArray, DropReason::COUNT),
+        layout::<PublishedKey, PublishedValue>(PUBLISHED_MAP, MapType::Hash, PUBLISHED_CAPACITY),
+        layout::<PublishedKey, PublishedStats>(
+            PUBLISHED_STATS_MAP,
+            MapType::PerCpuHash,
+            PUBLISHED_CAPACITY,
+        ),
+        layout::<u32, EndpointInfo>(ENDPOINTS_MAP, MapType::Hash, ENDPOINTS_CAPACITY),
+        layout::<Key<SubnetKey>, NetworkInfo>(NETWORKS_MAP, MapType::LpmTrie, NETWORKS_CAPACITY),
+        layout::<u32, UplinkInfo>(UPLINKS_MAP, MapType::Hash, UPLINKS_CAPACITY),
+        layout::<[u8; 4], HostAddr>(HOST_ADDRS_MAP, MapType::Hash, HOST_ADDRS_CAPACITY),
+        layout::<FlowKey, NatEntry>(NAT_TCP_MAP, MapType::LruHash, NAT_CAPACITY),
+        layout::<FlowKey, NatEntry>(NAT_OTHER_MAP, MapType::LruHash, NAT_CAPACITY),
+        layout::<u32, Config>(CONFIG_MAP, MapType::Array, 1),
+        layout::<SockReverseKey, SockReverseValue>(
+            SOCK_REVERSE_MAP,
+            MapType::LruHash,
+            SOCK_REVERSE_CAPACITY,
+        ),
     ]
 }
 

@@ -43,3 +43,50 @@ impl HostError {
         move |source| HostError::Sys { action, source }
     }
 }
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`, which
+/// stamps the NAT entries.
+pub fn monotonic_ns() -> Result<u64, HostError> {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map_err(HostError::sys("read CLOCK_MONOTONIC"))?;
+    let secs = u64::try_from(now.tv_sec()).unwrap_or_default();
+    let nanos = u64::try_from(now.tv_nsec()).unwrap_or_default();
+    Ok(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+}
+
+/// The cookie of the calling thread's network namespace
+/// (`SO_NETNS_COOKIE`), which `bpf_get_netns_cookie` returns for sockets
+/// of the same namespace.
+pub fn netns_cookie() -> Result<u64, HostError> {
+    use std::os::fd::AsRawFd as _;
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0")
+        .map_err(HostError::io("open a socket to read the netns cookie"))?;
+    let mut cookie: u64 = 0;
+    let mut len = size_of::<u64>() as libc::socklen_t;
+    // SAFETY: the fd is open for the duration of the call, and `cookie` and
+    // `len` describe a valid, writable u64.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NETNS_COOKIE,
+            (&raw mut cookie).cast(),
+            &raw mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(HostError::Io {
+            action: "read the host's netns cookie (SO_NETNS_COOKIE)".into(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(cookie)
+}
+
+/// Turns IPv4 forwarding on for one interface only (the host's
+/// `ip_forward` stays as it is), so `bpf_fib_lookup` may route what
+/// arrives on it.
+pub fn enable_forwarding(ifname: &str) -> Result<(), HostError> {
+    let path = format!("/proc/sys/net/ipv4/conf/{ifname}/forwarding");
+    std::fs::write(&path, b"1").map_err(HostError::io(format!("write 1 to {path}")))
+}

@@ -11,6 +11,8 @@ use nix::errno::Errno;
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
     packet_route::{
+        AddressFamily,
+        address::{AddressAttribute, AddressMessage},
         link::{InfoData, InfoVeth, LinkAttribute, LinkMessage},
         route::{RouteAddress, RouteAttribute, RouteMessage, RouteType},
     },
@@ -209,6 +211,46 @@ pub async fn routes(handle: &Handle) -> Result<Vec<Route>, HostError> {
             Some(Route {
                 destination,
                 output,
+            })
+        })
+        .collect())
+}
+
+/// A host IPv4 address and the interface it is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HostAddress {
+    pub ip: Ipv4Addr,
+    pub ifindex: u32,
+}
+
+/// Every IPv4 address of the namespace, in the kernel's order (an
+/// interface's primary address before its secondaries).
+pub async fn ipv4_addresses(handle: &Handle) -> Result<Vec<HostAddress>, HostError> {
+    let messages: Vec<AddressMessage> = handle
+        .address()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(HostError::netlink("list addresses"))?;
+    Ok(messages
+        .into_iter()
+        .filter(|m| m.header.family == AddressFamily::Inet)
+        .filter_map(|m| {
+            // IFA_LOCAL is the own address; IFA_ADDRESS is the peer's on
+            // point-to-point links, so it only counts when LOCAL is absent.
+            let mut local = None;
+            let mut address = None;
+            for attribute in &m.attributes {
+                match attribute {
+                    AddressAttribute::Local(IpAddr::V4(ip)) => local = Some(*ip),
+                    AddressAttribute::Address(IpAddr::V4(ip)) => address = Some(*ip),
+                    _ => {}
+                }
+            }
+            local.or(address).map(|ip| HostAddress {
+                ip,
+                ifindex: m.header.index,
             })
         })
         .collect())

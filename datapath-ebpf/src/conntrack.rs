@@ -1,0 +1,107 @@
+//! Connection tracking for NAT: two LRU tables (TCP, everything else), one
+//! entry per direction of each flow, written together.
+
+use aya_ebpf::{
+    bindings::BPF_NOEXIST, btf_maps::LruHashMap, helpers::bpf_ktime_get_ns, macros::btf_map,
+};
+use ebpfnet_common::{
+    DropReason,
+    maps::{FlowKey, NatEntry, NatKind, REPLY_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto},
+    names::NAT_CAPACITY,
+};
+
+use crate::parse::{Packet, TCP_FIN, TCP_RST};
+
+#[btf_map]
+static NAT_TCP: LruHashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }> = LruHashMap::new();
+
+#[btf_map]
+static NAT_OTHER: LruHashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }> = LruHashMap::new();
+
+#[inline(always)]
+fn table(protocol: u8) -> &'static LruHashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }> {
+    if protocol == proto::TCP {
+        &NAT_TCP
+    } else {
+        &NAT_OTHER
+    }
+}
+
+/// The key of the direction `packet` travels in.
+#[inline(always)]
+pub fn key_of(packet: &Packet) -> FlowKey {
+    FlowKey {
+        src_ip: packet.src_ip,
+        dst_ip: packet.dst_ip,
+        src_port: packet.src_port,
+        dst_port: packet.dst_port,
+        protocol: packet.protocol,
+        _pad: [0; 3],
+    }
+}
+
+/// The entry for `packet`'s direction, updated for this packet; a copy, so
+/// the caller never holds a pointer into a map an LRU may recycle.
+#[inline(always)]
+pub fn track(packet: &Packet, len: u32) -> Option<NatEntry> {
+    let key = key_of(packet);
+    let entry = table(packet.protocol).get_ptr_mut(key)?;
+    // SAFETY: the pointer is valid for this program run; concurrent updates
+    // of the statistics from two CPUs may lose a count, never corrupt state.
+    unsafe {
+        let entry = &mut *entry;
+        entry.last_seen_ns = bpf_ktime_get_ns();
+        entry.packets = entry.packets.wrapping_add(1);
+        entry.bytes = entry.bytes.wrapping_add(u64::from(len));
+        if packet.tcp_flags & TCP_FIN != 0 {
+            entry.tcp_flags |= TCP_FIN_SEEN;
+        }
+        if packet.tcp_flags & TCP_RST != 0 {
+            entry.tcp_flags |= TCP_RST_SEEN;
+        }
+        if entry.kind == NatKind::PublishedReply as u8
+            || entry.kind == NatKind::MasqueradeReply as u8
+        {
+            entry.tcp_flags |= REPLY_SEEN;
+        }
+        Some(*entry)
+    }
+}
+
+/// A new entry for one direction, stamped now.
+#[inline(always)]
+pub fn new_entry(kind: u8, forward: u8, ifindex: u32, dst_mac: [u8; 6]) -> NatEntry {
+    let now = unsafe { bpf_ktime_get_ns() };
+    NatEntry {
+        ifindex,
+        kind,
+        forward,
+        dst_mac,
+        created_ns: now,
+        last_seen_ns: now,
+        ..NatEntry::default()
+    }
+}
+
+/// Claims `key` for a new flow's reply direction; fails when another flow
+/// already uses that tuple (so two flows never share a translation).
+#[inline(always)]
+pub fn claim(key: &FlowKey, entry: &NatEntry) -> bool {
+    table(key.protocol)
+        .insert(key, entry, u64::from(BPF_NOEXIST))
+        .is_ok()
+}
+
+/// Writes the request direction of a flow whose reply direction is claimed.
+#[inline(always)]
+pub fn insert(key: &FlowKey, entry: &NatEntry) -> Result<(), DropReason> {
+    table(key.protocol)
+        .insert(key, entry, 0)
+        .map_err(|_| DropReason::NatInsertFailed)
+}
+
+/// Removes a claimed reply direction when its request could not be written.
+#[inline(always)]
+pub fn release(key: &FlowKey) {
+    let _ = table(key.protocol).remove(key);
+}

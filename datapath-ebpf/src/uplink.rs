@@ -1,0 +1,73 @@
+//! TC ingress on an uplink: what arrives from other hosts.
+
+use aya_ebpf::programs::TcContext;
+use ebpfnet_common::{
+    DropReason,
+    maps::{Forward, NatKind, PUBLISHED_ANY_IP, proto},
+};
+
+use crate::{TCX_NEXT, conntrack, counters::drop_packet, maps, nat, parse};
+
+#[inline(always)]
+pub fn handle(ctx: &TcContext) -> i32 {
+    if parse::ethertype(ctx) != Some(parse::ETH_P_IP) {
+        return TCX_NEXT;
+    }
+    // Malformed packets are not ours to judge here: the stack drops them.
+    let Ok(packet) = parse::ipv4(ctx) else {
+        return TCX_NEXT;
+    };
+    // Never let an outside host reach loopback-bound services, whatever
+    // route it crafted (CVE-2020-8558).
+    if packet.dst_ip[0] == 127 {
+        return drop_packet(DropReason::LoopbackFromUplink);
+    }
+    let to_container = maps::network_of(packet.dst_ip).is_some();
+    if packet.fragment {
+        return if to_container {
+            drop_packet(DropReason::Fragment)
+        } else {
+            TCX_NEXT
+        };
+    }
+    // Nobody outside may speak for a container (nor inject into its flows).
+    if maps::network_of(packet.src_ip).is_some() {
+        return drop_packet(DropReason::SpoofedIp);
+    }
+    // Only the directions that enter through an uplink: requests to
+    // published ports and replies of masqueraded flows.
+    if packet.translatable()
+        && let Some(entry) = conntrack::track(&packet, ctx.len())
+    {
+        if entry.kind == NatKind::PublishedRequest as u8 {
+            let any_ip = entry.tcp_flags & PUBLISHED_ANY_IP != 0;
+            nat::count_published(&packet, any_ip, ctx.len(), false);
+            return nat::apply(ctx, &packet, &entry);
+        }
+        if entry.kind == NatKind::MasqueradeReply as u8 {
+            return nat::apply(ctx, &packet, &entry);
+        }
+    }
+    if (packet.protocol == proto::TCP || packet.protocol == proto::UDP)
+        && let Some((target, any_ip)) =
+            maps::published(packet.dst_ip, packet.dst_port, packet.protocol)
+    {
+        // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
+        let uplink = unsafe { (*ctx.skb.skb).ifindex };
+        return nat::start_published(
+            ctx,
+            &packet,
+            &target,
+            any_ip,
+            Forward::Neigh,
+            uplink,
+            [0; 6],
+        );
+    }
+    // From outside, a container address takes only replies and published
+    // ports (moby#14041).
+    if to_container {
+        return drop_packet(DropReason::Unsolicited);
+    }
+    TCX_NEXT
+}

@@ -1,0 +1,327 @@
+//! Harness for the packet tests: the datapath object loaded with fresh,
+//! unpinned maps, its TC programs run on crafted frames through
+//! `BPF_PROG_TEST_RUN`, and a throwaway namespace with a link for
+//! programs that look at `skb->ifindex`.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+
+use aya::maps::lpm_trie::{Key, LpmTrie};
+use aya::maps::{Array, HashMap, PerCpuArray};
+use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
+use aya::{Ebpf, EbpfLoader};
+use ebpfnet_common::DropReason;
+use ebpfnet_common::maps::{
+    Config, EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey, PublishedValue,
+    SubnetKey, UplinkInfo, proto,
+};
+use serde_json::Value;
+
+use crate::netns::{delete_netns, ip_ok, netns_exec_ok};
+
+/// `TCX_NEXT` (`TC_ACT_UNSPEC`, -1): hand the packet on unchanged.
+pub const TCX_NEXT: u32 = u32::MAX;
+pub const TC_ACT_SHOT: u32 = 2;
+pub const TC_ACT_REDIRECT: u32 = 7;
+
+pub const UPLINK_INGRESS: &str = "uplink_ingress";
+pub const CONTAINER_INGRESS: &str = "container_ingress";
+
+/// `sizeof(struct __sk_buff)` and `offsetof(struct __sk_buff, ifindex)`, as
+/// in `<linux/bpf.h>` (after len, pkt_type, mark, queue_mapping, protocol,
+/// vlan_present, vlan_tci, vlan_proto, priority, ingress_ifindex).
+const SK_BUFF_SIZE: usize = 192;
+const SK_BUFF_IFINDEX_OFF: usize = 40;
+
+/// Path of the eBPF object: `<workspace>/target/ebpf/ebpfnet.bpf.o`.
+pub fn object_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ebpf/ebpfnet.bpf.o")
+}
+
+/// What a program did with a frame.
+#[derive(Debug)]
+pub struct Outcome {
+    pub verdict: u32,
+    /// The frame as the program left it.
+    pub out: Vec<u8>,
+}
+
+/// The datapath object with private maps and both TC programs loaded.
+pub struct Datapath {
+    ebpf: Ebpf,
+}
+
+impl Datapath {
+    pub fn load() -> Self {
+        let path = object_path();
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "eBPF object {} not readable ({e}): run `cargo xtask build-ebpf`",
+                path.display()
+            )
+        });
+        let mut ebpf = EbpfLoader::new()
+            .load(&bytes)
+            .unwrap_or_else(|e| panic!("loading {}: {e:?}", path.display()));
+        for name in [UPLINK_INGRESS, CONTAINER_INGRESS] {
+            let prog: &mut SchedClassifier = ebpf
+                .program_mut(name)
+                .unwrap_or_else(|| panic!("no program {name} in the object"))
+                .try_into()
+                .unwrap_or_else(|e| panic!("{name} is not a classifier: {e:?}"));
+            prog.load()
+                .unwrap_or_else(|e| panic!("verifier rejected {name}: {e:?}"));
+        }
+        Self { ebpf }
+    }
+
+    /// Runs `program` on `frame`; with `ifindex`, as if received on it (the
+    /// interface must exist in this thread's namespace).
+    pub fn run(&self, program: &str, frame: &[u8], ifindex: Option<u32>) -> Outcome {
+        let prog: &SchedClassifier = self
+            .ebpf
+            .program(program)
+            .unwrap_or_else(|| panic!("no program {program}"))
+            .try_into()
+            .unwrap_or_else(|e| panic!("{program} is not a classifier: {e:?}"));
+        let mut ctx = [0u8; SK_BUFF_SIZE];
+        if let Some(ifindex) = ifindex {
+            ctx[SK_BUFF_IFINDEX_OFF..SK_BUFF_IFINDEX_OFF + 4]
+                .copy_from_slice(&ifindex.to_ne_bytes());
+        }
+        let mut out = vec![0u8; frame.len() + 256];
+        let result = prog
+            .test_run(TestRunOptions {
+                data_in: Some(frame),
+                data_out: Some(&mut out),
+                ctx_in: ifindex.map(|_| &ctx[..]),
+                ..Default::default()
+            })
+            .unwrap_or_else(|e| panic!("test_run of {program}: {e:?}"));
+        out.truncate(result.data_size_out as usize);
+        Outcome {
+            verdict: result.return_value,
+            out,
+        }
+    }
+
+    fn hash<K: aya::Pod, V: aya::Pod>(
+        &mut self,
+        name: &str,
+    ) -> HashMap<&mut aya::maps::MapData, K, V> {
+        let map = self
+            .ebpf
+            .map_mut(name)
+            .unwrap_or_else(|| panic!("no map {name}"));
+        HashMap::try_from(map).unwrap_or_else(|e| panic!("map {name}: {e:?}"))
+    }
+
+    /// `PUBLISHED[host_ip:port/protocol] = target`.
+    pub fn publish(&mut self, host_ip: [u8; 4], port: u16, protocol: u8, target: PublishedValue) {
+        let key = PublishedKey {
+            host_ip,
+            host_port: port,
+            protocol,
+            _pad: 0,
+        };
+        self.hash::<PublishedKey, PublishedValue>("PUBLISHED")
+            .insert(key, target, 0)
+            .expect("PUBLISHED insert");
+    }
+
+    /// `NETWORKS[addr/prefix_len] = info`.
+    pub fn add_network(&mut self, addr: [u8; 4], prefix_len: u32, info: NetworkInfo) {
+        let map = self.ebpf.map_mut("NETWORKS").expect("no map NETWORKS");
+        let mut trie: LpmTrie<_, SubnetKey, NetworkInfo> =
+            LpmTrie::try_from(map).expect("NETWORKS");
+        trie.insert(&Key::new(prefix_len, SubnetKey { addr }), info, 0)
+            .expect("NETWORKS insert");
+    }
+
+    pub fn add_host_addr(&mut self, ip: [u8; 4], ifindex: u32) {
+        self.hash::<[u8; 4], HostAddr>("HOST_ADDRS")
+            .insert(ip, HostAddr { ifindex }, 0)
+            .expect("HOST_ADDRS insert");
+    }
+
+    pub fn add_endpoint(&mut self, ifindex: u32, endpoint: EndpointInfo) {
+        self.hash::<u32, EndpointInfo>("ENDPOINTS")
+            .insert(ifindex, endpoint, 0)
+            .expect("ENDPOINTS insert");
+    }
+
+    pub fn add_uplink(&mut self, ifindex: u32, ip: [u8; 4]) {
+        self.hash::<u32, UplinkInfo>("UPLINKS")
+            .insert(ifindex, UplinkInfo { ip, _pad: 0 }, 0)
+            .expect("UPLINKS insert");
+    }
+
+    pub fn set_config(&mut self, config: Config) {
+        let map = self.ebpf.map_mut("CONFIG").expect("no map CONFIG");
+        let mut array: Array<_, Config> = Array::try_from(map).expect("CONFIG");
+        array.set(0, config, 0).expect("CONFIG set");
+    }
+
+    fn nat_map(protocol: u8) -> &'static str {
+        if protocol == proto::TCP {
+            "NAT_TCP"
+        } else {
+            "NAT_OTHER"
+        }
+    }
+
+    /// Writes one direction of a flow into `NAT_TCP` or `NAT_OTHER`.
+    pub fn nat_insert(&mut self, key: FlowKey, entry: NatEntry) {
+        let name = Self::nat_map(key.protocol);
+        self.hash::<FlowKey, NatEntry>(name)
+            .insert(key, entry, 0)
+            .expect("NAT insert");
+    }
+
+    pub fn nat_get(&mut self, key: &FlowKey) -> Option<NatEntry> {
+        let name = Self::nat_map(key.protocol);
+        self.hash::<FlowKey, NatEntry>(name).get(key, 0).ok()
+    }
+
+    /// How many entries `NAT_TCP` + `NAT_OTHER` hold.
+    pub fn nat_len(&mut self) -> usize {
+        ["NAT_TCP", "NAT_OTHER"]
+            .iter()
+            .map(|name| self.hash::<FlowKey, NatEntry>(name).keys().count())
+            .sum()
+    }
+
+    /// `DROPS[reason]` summed over CPUs.
+    pub fn drops(&self, reason: DropReason) -> u64 {
+        let map = self.ebpf.map("DROPS").expect("no map DROPS");
+        let drops: PerCpuArray<_, u64> = PerCpuArray::try_from(map).expect("DROPS");
+        drops
+            .get(&(reason as u32), 0)
+            .expect("DROPS get")
+            .iter()
+            .sum()
+    }
+
+    /// Runs `frame` and asserts it is dropped for `reason` (counted once).
+    pub fn expect_drop(
+        &self,
+        program: &str,
+        frame: &[u8],
+        ifindex: Option<u32>,
+        reason: DropReason,
+    ) {
+        let before = self.drops(reason);
+        let outcome = self.run(program, frame, ifindex);
+        assert_eq!(
+            outcome.verdict,
+            TC_ACT_SHOT,
+            "{program}: expected a drop ({})",
+            reason.name()
+        );
+        assert_eq!(
+            self.drops(reason),
+            before + 1,
+            "DROPS[{}] not counted once",
+            reason.name()
+        );
+    }
+
+    /// Runs `frame` and asserts it passes (`TCX_NEXT`) byte for byte unchanged.
+    pub fn expect_pass(&self, program: &str, frame: &[u8], ifindex: Option<u32>) {
+        let outcome = self.run(program, frame, ifindex);
+        assert_eq!(outcome.verdict, TCX_NEXT, "{program}: expected TCX_NEXT");
+        assert_eq!(outcome.out, frame, "{program}: a passed frame was modified");
+    }
+}
+
+static NETNS_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A named namespace `ebnpkt-<pid>-<n>` holding an up link `d0` (one
+/// end of a veth pair);
+/// removed on drop, also on panic.
+pub struct PacketNetns {
+    pub name: String,
+    /// Index of `d0` inside the namespace.
+    pub ifindex: u32,
+}
+
+impl PacketNetns {
+    pub fn new() -> Self {
+        let name = format!(
+            "ebnpkt-{}-{}",
+            std::process::id(),
+            NETNS_SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        delete_netns(&name);
+        ip_ok(&["netns", "add", &name]);
+        let mut ns = Self { name, ifindex: 0 };
+        // No `dummy` module on every kernel: a veth pair (d0, d1) will do.
+        ip_ok(&[
+            "-n", &ns.name, "link", "add", "d0", "type", "veth", "peer", "name", "d1",
+        ]);
+        ns.ip(&["link", "set", "d0", "up"]);
+        ns.ifindex = ns.link_index("d0");
+        ns
+    }
+
+    /// Runs `ip -n <ns> ARGS`, panicking unless it succeeds.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut all = vec!["-n", self.name.as_str()];
+        all.extend_from_slice(args);
+        ip_ok(&all)
+    }
+
+    /// Index of `dev` inside the namespace.
+    pub fn link_index(&self, dev: &str) -> u32 {
+        let json = self.ip(&["-j", "link", "show", dev]);
+        let links: Value = serde_json::from_str(&json).expect("ip -j output is JSON");
+        links[0]["ifindex"].as_u64().expect("link has an ifindex") as u32
+    }
+
+    /// Makes `d1` a routed uplink (192.0.2.1/24, default route through
+    /// 192.0.2.254) and turns forwarding on for `d0`, so `bpf_fib_lookup`
+    /// from `d0` resolves outside addresses to `d1`. Returns `d1`'s index.
+    pub fn route_out_of_d1(&self) -> u32 {
+        self.ip(&["addr", "add", "192.0.2.1/24", "dev", "d1"]);
+        self.ip(&["link", "set", "d1", "up"]);
+        self.ip(&["route", "add", "default", "via", "192.0.2.254", "dev", "d1"]);
+        netns_exec_ok(
+            &self.name,
+            &["sysctl", "-qw", "net.ipv4.conf.d0.forwarding=1"],
+        );
+        self.link_index("d1")
+    }
+
+    /// Runs `f` on a new thread that has joined the namespace (`setns` is
+    /// per thread); a panic in `f` is re-raised here.
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        thread::scope(|scope| {
+            let handle = scope.spawn(move || {
+                let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+                // SAFETY: a valid namespace fd; only this thread changes namespace.
+                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+                f()
+            });
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+}
+
+impl Default for PacketNetns {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for PacketNetns {
+    fn drop(&mut self) {
+        delete_netns(&self.name);
+    }
+}

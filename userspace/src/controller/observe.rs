@@ -1,0 +1,90 @@
+//! What the datapath is doing: flows, counters, and removing idle flows.
+
+use std::net::Ipv4Addr;
+
+use serde::Serialize;
+
+use super::{Controller, Result, portalloc};
+use crate::{
+    datapath::{DropCount, ProgramCounters},
+    flows::{self, FlowView},
+    host::monotonic_ns,
+};
+
+/// Counters of one published mapping.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MappingStats {
+    /// `0.0.0.0:8080/tcp -> web:80`.
+    pub mapping: String,
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub protocol: String,
+    pub container: String,
+    pub container_port: u16,
+    pub packets: u64,
+    pub bytes: u64,
+    pub flows: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StatsView {
+    pub programs: Vec<ProgramCounters>,
+    pub mappings: Vec<MappingStats>,
+    /// Every drop reason, also those that never happened.
+    pub drops: Vec<DropCount>,
+}
+
+impl Controller {
+    pub fn flows(&self) -> Result<Vec<FlowView>> {
+        let records = self.datapath.flows()?;
+        Ok(flows::build(&records, monotonic_ns()?))
+    }
+
+    pub fn stats(&self) -> Result<StatsView> {
+        let stats = self.datapath.stats()?;
+        let mut mappings = Vec::new();
+        for container in self.state.containers.values() {
+            let mut ports = container.ports.clone();
+            ports.sort_by_key(|m| (m.container_port, m.protocol, m.host_ip, m.host_port));
+            for m in ports {
+                let key = portalloc::published_key(&m);
+                let counters = stats
+                    .published
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, s)| *s)
+                    .unwrap_or_default();
+                mappings.push(MappingStats {
+                    mapping: format!(
+                        "{} -> {}:{}",
+                        portalloc::describe_key(&key),
+                        container.name,
+                        m.container_port
+                    ),
+                    host_ip: m.host_ip,
+                    host_port: m.host_port,
+                    protocol: m.protocol.to_string(),
+                    container: container.name.clone(),
+                    container_port: m.container_port,
+                    packets: counters.packets,
+                    bytes: counters.bytes,
+                    flows: counters.flows,
+                });
+            }
+        }
+        Ok(StatsView {
+            programs: stats.programs,
+            mappings,
+            drops: stats.drops,
+        })
+    }
+
+    /// Removes flows idle longer than their timeout; returns how many NAT
+    /// entries went.
+    pub fn collect_garbage(&mut self) -> Result<usize> {
+        let now = monotonic_ns()?;
+        Ok(self.datapath.gc(now)?)
+    }
+}

@@ -1,0 +1,251 @@
+//! Pure decisions about published ports: choosing host ports, matching
+//! `unpublish` specs, encoding mappings for the maps, and port ranges.
+
+use std::net::Ipv4Addr;
+
+use ebpfnet_common::maps::{Config, PublishedKey, PublishedValue, proto};
+
+use crate::{
+    portspec::{PortMapping, PortRequest, Protocol},
+    state::Endpoint,
+};
+
+/// What binding a host socket on a candidate address and port said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Free,
+    /// EADDRINUSE: a process on the host holds the port.
+    InUse,
+    /// EADDRNOTAVAIL: the address is not one of the host's.
+    NotLocal,
+    Failed(String),
+}
+
+/// A mapping already in force, and whose it is.
+pub struct Taken<'a> {
+    pub container: &'a str,
+    pub mapping: PortMapping,
+}
+
+fn clashes(a: &PortMapping, b: &PortMapping) -> bool {
+    a.protocol == b.protocol
+        && a.host_port == b.host_port
+        && (a.host_ip == b.host_ip || a.host_ip.is_unspecified() || b.host_ip.is_unspecified())
+}
+
+fn probe_error(m: &PortMapping, probe: Probe) -> Option<String> {
+    match probe {
+        Probe::Free => None,
+        Probe::InUse => Some(format!(
+            "host port {}/{} is already in use by a process on this host",
+            m.host_port, m.protocol
+        )),
+        Probe::NotLocal => Some(format!(
+            "host IP {} is not an address of this host",
+            m.host_ip
+        )),
+        Probe::Failed(why) => Some(format!(
+            "cannot check host port {}:{}/{}: {why}",
+            m.host_ip, m.host_port, m.protocol
+        )),
+    }
+}
+
+/// Decides every host port, all or nothing: a requested one must not be
+/// published already nor held by a host process; a missing one is the first
+/// of `ephemeral` that is neither.
+pub fn resolve_ports(
+    taken: &[Taken<'_>],
+    requests: &[PortRequest],
+    ephemeral: (u16, u16),
+    probe: &mut dyn FnMut(&PortMapping) -> Probe,
+) -> Result<Vec<PortMapping>, String> {
+    let mut out: Vec<PortMapping> = Vec::new();
+    let clash = |out: &[PortMapping], m: &PortMapping| -> Option<String> {
+        if let Some(t) = taken.iter().find(|t| clashes(&t.mapping, m)) {
+            return Some(format!(
+                "host port {}:{}/{} is already published (by container {}: {})",
+                m.host_ip, m.host_port, m.protocol, t.container, t.mapping
+            ));
+        }
+        out.iter().find(|o| clashes(o, m)).map(|_| {
+            format!(
+                "host port {}:{}/{} is requested twice",
+                m.host_ip, m.host_port, m.protocol
+            )
+        })
+    };
+    let (low, high) = ephemeral;
+    for request in requests {
+        let mapping = |host_port| PortMapping {
+            host_ip: request.host_ip,
+            host_port,
+            container_port: request.container_port,
+            protocol: request.protocol,
+        };
+        let chosen = match request.host_port {
+            Some(port) => {
+                let m = mapping(port);
+                if let Some(e) = clash(&out, &m).or_else(|| probe_error(&m, probe(&m))) {
+                    return Err(e);
+                }
+                m
+            }
+            None => {
+                let mut found = None;
+                for m in (low..=high).map(mapping) {
+                    if clash(&out, &m).is_some() {
+                        continue;
+                    }
+                    match probe(&m) {
+                        Probe::Free => {
+                            found = Some(m);
+                            break;
+                        }
+                        Probe::InUse => continue,
+                        other => return Err(probe_error(&m, other).unwrap_or_default()),
+                    }
+                }
+                found.ok_or_else(|| {
+                    format!(
+                        "no free host port left in {low}-{high} for {}/{}",
+                        request.container_port, request.protocol
+                    )
+                })?
+            }
+        };
+        out.push(chosen);
+    }
+    Ok(out)
+}
+
+/// The mappings of a container that `requests` name: host port and (unless
+/// `0.0.0.0`) host IP must match when given; without a host port every
+/// mapping of that container port and protocol matches. All or nothing.
+pub fn match_unpublish(
+    container: &str,
+    mappings: &[PortMapping],
+    requests: &[PortRequest],
+) -> Result<Vec<PortMapping>, String> {
+    let mut out: Vec<PortMapping> = Vec::new();
+    for r in requests {
+        let matching: Vec<PortMapping> = mappings
+            .iter()
+            .filter(|m| {
+                m.protocol == r.protocol
+                    && m.container_port == r.container_port
+                    && r.host_port.is_none_or(|p| p == m.host_port)
+                    && (r.host_ip.is_unspecified() || r.host_ip == m.host_ip)
+            })
+            .copied()
+            .collect();
+        if matching.is_empty() {
+            let host = match (r.host_ip.is_unspecified(), r.host_port) {
+                (true, None) => String::new(),
+                (true, Some(p)) => format!("{p}:"),
+                (false, None) => format!("{}::", r.host_ip),
+                (false, Some(p)) => format!("{}:{p}:", r.host_ip),
+            };
+            return Err(format!(
+                "container {container} has no published port {host}{}/{}",
+                r.container_port, r.protocol
+            ));
+        }
+        for m in matching {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn protocol_number(protocol: Protocol) -> u8 {
+    match protocol {
+        Protocol::Tcp => proto::TCP,
+        Protocol::Udp => proto::UDP,
+    }
+}
+
+/// `PUBLISHED` key of a mapping.
+pub fn published_key(m: &PortMapping) -> PublishedKey {
+    PublishedKey {
+        host_ip: m.host_ip.octets(),
+        host_port: m.host_port,
+        protocol: protocol_number(m.protocol),
+        _pad: 0,
+    }
+}
+
+/// `PUBLISHED` value of a mapping into `endpoint`, whose host veth is
+/// interface `ifindex`.
+pub fn published_value(m: &PortMapping, endpoint: &Endpoint, ifindex: u32) -> PublishedValue {
+    PublishedValue {
+        container_ip: endpoint.ip.octets(),
+        container_port: m.container_port,
+        _pad: 0,
+        ifindex,
+        container_mac: endpoint.mac,
+        _pad2: [0; 2],
+    }
+}
+
+/// The mapping a `PUBLISHED` key stands for, without its container port.
+pub fn describe_key(key: &PublishedKey) -> String {
+    let protocol = match key.protocol {
+        proto::TCP => "tcp".to_string(),
+        proto::UDP => "udp".to_string(),
+        other => format!("proto-{other}"),
+    };
+    format!(
+        "{}:{}/{protocol}",
+        Ipv4Addr::from(key.host_ip),
+        key.host_port
+    )
+}
+
+const DEFAULT_EPHEMERAL: (u16, u16) = (32768, 60999);
+/// Masquerade ports when the ephemeral range leaves too few above it.
+const FALLBACK_MASQUERADE: (u16, u16) = (61000, 65535);
+const MIN_MASQUERADE_PORTS: u32 = 1024;
+
+/// `net.ipv4.ip_local_port_range` (the file's text): where auto-picked host
+/// ports come from.
+pub fn ephemeral_range(text: &str) -> (u16, u16) {
+    let ports: Vec<u16> = text
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    match ports.as_slice() {
+        [low, high] if *low > 0 && low <= high => (*low, *high),
+        _ => DEFAULT_EPHEMERAL,
+    }
+}
+
+/// Masquerade source ports: above the host's ephemeral range up to 65535,
+/// so masqueraded flows never collide with the host's own connections;
+/// 61000-65535 when that leaves fewer than 1024 ports.
+pub fn masquerade_range(ip_local_port_range: &str) -> (u16, u16) {
+    let (_, high) = ephemeral_range(ip_local_port_range);
+    let min = u32::from(high) + 1;
+    if 65535 + 1 - min < MIN_MASQUERADE_PORTS {
+        return FALLBACK_MASQUERADE;
+    }
+    (min as u16, 65535)
+}
+
+/// `CONFIG`: masquerade ports from the host's port range, and the cookie
+/// of the host's network namespace.
+pub fn datapath_config(ip_local_port_range: &str, host_netns_cookie: u64) -> Config {
+    let (masq_port_min, masq_port_max) = masquerade_range(ip_local_port_range);
+    Config {
+        masq_port_min,
+        masq_port_max,
+        _pad: 0,
+        host_netns_cookie,
+    }
+}
+
+#[cfg(test)]
+#[path = "portalloc_tests.rs"]
+mod tests;

@@ -1,0 +1,198 @@
+//! Published ports: `publish`, `unpublish`, `port`, and keeping the
+//! `PUBLISHED` map in line with the containers' mappings.
+
+use std::{
+    io::ErrorKind,
+    net::{SocketAddr, UdpSocket},
+};
+
+use super::{
+    Controller, ControllerError, Result,
+    portalloc::{self, Probe, Taken},
+    sync::read_port_range,
+};
+use crate::{
+    host::netlink,
+    portspec::{PortMapping, PortRequest, Protocol},
+    state::{Container, Endpoint, Network},
+};
+
+/// Binds a socket of the mapping's protocol on its host address and port
+/// (without SO_REUSEADDR, so a port any host socket uses counts as taken)
+/// and lets it go again.
+fn probe(m: &PortMapping) -> Probe {
+    let addr = SocketAddr::from((m.host_ip, m.host_port));
+    let bound = match m.protocol {
+        Protocol::Tcp => tokio::net::TcpSocket::new_v4().and_then(|s| s.bind(addr)),
+        Protocol::Udp => UdpSocket::bind(addr).map(drop),
+    };
+    match bound {
+        Ok(()) => Probe::Free,
+        Err(e) if e.kind() == ErrorKind::AddrInUse => Probe::InUse,
+        Err(e) if e.kind() == ErrorKind::AddrNotAvailable => Probe::NotLocal,
+        Err(e) => Probe::Failed(e.to_string()),
+    }
+}
+
+impl Controller {
+    /// Where a container's mappings lead: its first endpoint (eth0's).
+    fn publish_target<'a>(
+        &'a self,
+        container: &'a Container,
+    ) -> Result<(&'a Endpoint, &'a Network)> {
+        let endpoint = container.endpoints.first().ok_or_else(|| {
+            ControllerError::Refused(format!(
+                "container {} is connected to no network: there is nothing to publish to",
+                container.name
+            ))
+        })?;
+        Ok((endpoint, self.network(&endpoint.network)?))
+    }
+
+    /// Decides the host ports of `requests` for a container on `network`,
+    /// refusing anything that cannot be published. Changes nothing.
+    pub(super) fn plan_ports(
+        &self,
+        network: &Network,
+        requests: &[PortRequest],
+    ) -> Result<Vec<PortMapping>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        if network.internal {
+            return Err(ControllerError::Refused(format!(
+                "network {} is internal: its containers cannot publish ports",
+                network.name
+            )));
+        }
+        let taken: Vec<Taken<'_>> = self
+            .state
+            .containers
+            .values()
+            .flat_map(|c| {
+                c.ports.iter().map(|m| Taken {
+                    container: &c.name,
+                    mapping: *m,
+                })
+            })
+            .collect();
+        let ephemeral = portalloc::ephemeral_range(&read_port_range());
+        portalloc::resolve_ports(&taken, requests, ephemeral, &mut probe)
+            .map_err(ControllerError::Refused)
+    }
+
+    /// Writes `mappings` into `PUBLISHED`, all or none.
+    pub(super) fn write_ports(
+        &mut self,
+        mappings: &[PortMapping],
+        endpoint: &Endpoint,
+        ifindex: u32,
+    ) -> Result<()> {
+        for (done, m) in mappings.iter().enumerate() {
+            let written = self.datapath.publish(
+                portalloc::published_key(m),
+                portalloc::published_value(m, endpoint, ifindex),
+            );
+            if let Err(e) = written {
+                self.clear_ports(&mappings[..done]);
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `mappings` from the datapath, cutting their flows. Goes on
+    /// past failures, which it logs; returns the first.
+    pub(super) fn clear_ports(&mut self, mappings: &[PortMapping]) -> Option<ControllerError> {
+        let mut first = None;
+        for m in mappings {
+            match self.datapath.unpublish(portalloc::published_key(m)) {
+                Ok(cut) if cut > 0 => log::info!("unpublished {m}: {cut} NAT entries removed"),
+                Ok(_) => {}
+                Err(e) => {
+                    log::error!("cannot unpublish {m}: {e}");
+                    first.get_or_insert(e.into());
+                }
+            }
+        }
+        first
+    }
+
+    /// Points the container's mappings at its current first endpoint, or
+    /// takes them out of the datapath while it has none that may publish.
+    pub(super) async fn sync_container_ports(&mut self, name: &str) -> Result<()> {
+        let container = self.container(name)?.clone();
+        if container.ports.is_empty() {
+            return Ok(());
+        }
+        let target = self
+            .publish_target(&container)
+            .ok()
+            .filter(|(_, network)| !network.internal)
+            .map(|(endpoint, _)| endpoint.clone());
+        let ifindex = match &target {
+            Some(endpoint) => netlink::link_index(&self.host, &endpoint.host_veth).await?,
+            None => None,
+        };
+        match (target, ifindex) {
+            (Some(endpoint), Some(ifindex)) => {
+                self.write_ports(&container.ports, &endpoint, ifindex)
+            }
+            _ => {
+                log::warn!(
+                    "container {name} has no endpoint that can take its published ports; \
+                     they stay saved but inactive"
+                );
+                self.clear_ports(&container.ports).map_or(Ok(()), Err)
+            }
+        }
+    }
+
+    pub async fn publish(
+        &mut self,
+        name: &str,
+        requests: &[PortRequest],
+    ) -> Result<Vec<PortMapping>> {
+        let container = self.container(name)?.clone();
+        let (endpoint, network) = self.publish_target(&container)?;
+        let (endpoint, network) = (endpoint.clone(), network.clone());
+        let mappings = self.plan_ports(&network, requests)?;
+        let ifindex = netlink::require_link(&self.host, &endpoint.host_veth).await?;
+        self.write_ports(&mappings, &endpoint, ifindex)?;
+        let mut next = self.state.clone();
+        if let Some(c) = next.containers.get_mut(name) {
+            c.ports.extend(mappings.iter().copied());
+        }
+        if let Err(e) = self.commit(next) {
+            self.clear_ports(&mappings);
+            return Err(e);
+        }
+        Ok(mappings)
+    }
+
+    pub async fn unpublish(
+        &mut self,
+        name: &str,
+        requests: &[PortRequest],
+    ) -> Result<Vec<PortMapping>> {
+        let container = self.container(name)?.clone();
+        let gone = portalloc::match_unpublish(name, &container.ports, requests)
+            .map_err(ControllerError::Refused)?;
+        let mut next = self.state.clone();
+        if let Some(c) = next.containers.get_mut(name) {
+            c.ports.retain(|m| !gone.contains(m));
+        }
+        self.commit(next)?;
+        if let Some(e) = self.clear_ports(&gone) {
+            return Err(e);
+        }
+        Ok(gone)
+    }
+
+    /// A container's mappings, sorted by container port, as `docker port`.
+    pub fn ports(&self, name: &str) -> Result<Vec<PortMapping>> {
+        let mut ports = self.container(name)?.ports.clone();
+        ports.sort_by_key(|m| (m.container_port, m.protocol, m.host_ip, m.host_port));
+        Ok(ports)
+    }
+}

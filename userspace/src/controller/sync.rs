@@ -1,0 +1,190 @@
+//! Keeping the datapath's maps in line with the state and the host:
+//! CONFIG, NETWORKS, UPLINKS and HOST_ADDRS, and dropping what an earlier
+//! daemon left that the state no longer wants.
+
+use std::{collections::BTreeSet, net::Ipv4Addr};
+
+use ebpfnet_common::maps::{EndpointInfo, NETWORK_INTERNAL, NetworkInfo, UplinkInfo};
+
+use super::{Controller, ControllerError, Result, portalloc};
+use crate::{
+    host::netlink::{self, HostAddress},
+    state::{Endpoint, Network},
+};
+
+const PORT_RANGE_FILE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
+
+pub(super) fn network_info(network: &Network) -> NetworkInfo {
+    NetworkInfo {
+        network_id: network.number,
+        gateway: network.gateway.octets(),
+        flags: if network.internal {
+            NETWORK_INTERNAL
+        } else {
+            0
+        },
+    }
+}
+
+pub(super) fn endpoint_info(endpoint: &Endpoint, network: &Network) -> EndpointInfo {
+    EndpointInfo {
+        ip: endpoint.ip.octets(),
+        mac: endpoint.mac,
+        _pad: [0; 2],
+        network_id: network.number,
+        flags: network_info(network).flags,
+    }
+}
+
+pub(super) fn read_port_range() -> String {
+    std::fs::read_to_string(PORT_RANGE_FILE).unwrap_or_default()
+}
+
+impl Controller {
+    /// Gives a number to networks saved before numbers existed.
+    pub(super) fn number_networks(&mut self) -> Result<()> {
+        if self.state.networks.values().all(|n| n.number != 0) {
+            return Ok(());
+        }
+        let mut next = self.state.clone();
+        let unnumbered: Vec<String> = next
+            .networks
+            .values()
+            .filter(|n| n.number == 0)
+            .map(|n| n.name.clone())
+            .collect();
+        for name in unnumbered {
+            let number = next.free_network_number();
+            if let Some(n) = next.networks.get_mut(&name) {
+                n.number = number;
+            }
+        }
+        self.commit(next)
+    }
+
+    /// At start, before the containers come back: CONFIG, every network,
+    /// the uplinks and the host's addresses.
+    pub(super) async fn sync_topology(&mut self) -> Result<()> {
+        self.number_networks()?;
+        let cookie = crate::host::netns_cookie()?;
+        let config = portalloc::datapath_config(&read_port_range(), cookie);
+        self.datapath.set_config(config)?;
+        let networks: Vec<Network> = self.state.networks.values().cloned().collect();
+        for network in &networks {
+            self.datapath
+                .set_network(network.subnet, network_info(network))?;
+        }
+        let addresses = netlink::ipv4_addresses(&self.host).await?;
+        for uplink in &self.uplinks {
+            let ip = first_address(&addresses, uplink.ifindex).ok_or_else(|| {
+                ControllerError::Refused(format!("uplink {} has no IPv4 address", uplink.name))
+            })?;
+            self.datapath.set_uplink(uplink.ifindex, uplink_info(ip))?;
+            self.uplink_ips.insert(uplink.ifindex, ip);
+        }
+        self.host_addrs.clear();
+        self.write_host_addrs(addresses)
+    }
+
+    fn write_host_addrs(&mut self, mut addresses: Vec<HostAddress>) -> Result<()> {
+        addresses.sort();
+        addresses.dedup_by_key(|a| a.ip);
+        if addresses == self.host_addrs {
+            return Ok(());
+        }
+        let pairs: Vec<(Ipv4Addr, u32)> = addresses.iter().map(|a| (a.ip, a.ifindex)).collect();
+        self.datapath.set_host_addrs(&pairs)?;
+        self.host_addrs = addresses;
+        Ok(())
+    }
+
+    /// Re-reads the host's addresses and the uplinks' and writes what
+    /// changed. Run every few seconds, and after bridges come or go.
+    pub async fn refresh_host(&mut self) -> Result<()> {
+        let addresses = netlink::ipv4_addresses(&self.host).await?;
+        let uplinks = self.uplinks.clone();
+        for uplink in &uplinks {
+            let current = first_address(&addresses, uplink.ifindex);
+            match current {
+                Some(ip) if self.uplink_ips.get(&uplink.ifindex) != Some(&ip) => {
+                    log::info!("uplink {} now masquerades as {ip}", uplink.name);
+                    self.datapath.set_uplink(uplink.ifindex, uplink_info(ip))?;
+                    self.uplink_ips.insert(uplink.ifindex, ip);
+                }
+                None if self.uplink_ips.contains_key(&uplink.ifindex) => {
+                    log::warn!(
+                        "uplink {} lost its IPv4 address; masquerade keeps the old one",
+                        uplink.name
+                    );
+                    self.uplink_ips.remove(&uplink.ifindex);
+                }
+                _ => {}
+            }
+        }
+        self.write_host_addrs(addresses)
+    }
+
+    /// After the containers came back: removes the map entries of networks,
+    /// endpoints, mappings and uplinks the state no longer has.
+    pub(super) async fn prune_stale(&mut self) -> Result<()> {
+        let subnets: BTreeSet<_> = self.state.networks.values().map(|n| n.subnet).collect();
+        for subnet in self.datapath.networks()? {
+            if !subnets.contains(&subnet) {
+                log::info!("removing stale network {subnet} from the datapath");
+                self.datapath.remove_network(subnet)?;
+            }
+        }
+        let mut endpoints = BTreeSet::new();
+        for container in self.state.containers.values() {
+            for endpoint in &container.endpoints {
+                if let Some(index) = netlink::link_index(&self.host, &endpoint.host_veth).await? {
+                    endpoints.insert(index);
+                }
+            }
+        }
+        for index in self.datapath.endpoints()? {
+            if !endpoints.contains(&index) {
+                log::info!("removing stale endpoint #{index} from the datapath");
+                self.datapath.remove_endpoint(index)?;
+            }
+        }
+        let published: BTreeSet<_> = self
+            .state
+            .containers
+            .values()
+            .flat_map(|c| c.ports.iter().map(portalloc::published_key))
+            .map(|k| (k.host_ip, k.host_port, k.protocol))
+            .collect();
+        for (key, _) in self.datapath.published()? {
+            if !published.contains(&(key.host_ip, key.host_port, key.protocol)) {
+                log::info!(
+                    "removing stale mapping {} from the datapath",
+                    portalloc::describe_key(&key)
+                );
+                self.datapath.unpublish(key)?;
+            }
+        }
+        let uplinks: BTreeSet<u32> = self.uplinks.iter().map(|u| u.ifindex).collect();
+        for (index, _) in self.datapath.uplinks()? {
+            if !uplinks.contains(&index) {
+                log::info!("removing stale uplink #{index} from the datapath");
+                self.datapath.remove_uplink(index)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn first_address(addresses: &[HostAddress], ifindex: u32) -> Option<Ipv4Addr> {
+    addresses
+        .iter()
+        .find(|a| a.ifindex == ifindex)
+        .map(|a| a.ip)
+}
+
+fn uplink_info(ip: Ipv4Addr) -> UplinkInfo {
+    UplinkInfo {
+        ip: ip.octets(),
+        _pad: 0,
+    }
+}

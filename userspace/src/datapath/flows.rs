@@ -1,0 +1,85 @@
+//! The NAT tables: dumping them, cutting the flows of a removed mapping,
+//! and removing idle flows.
+
+use ebpfnet_common::{
+    maps::{FlowKey, NatEntry, PublishedKey, PublishedStats, PublishedValue, proto},
+    names,
+};
+
+use super::{
+    AyaDatapath, DatapathError, NatRecord,
+    maps::{describe, hash, hash_mut, map_err, removed, write_err},
+    nat,
+};
+use aya::maps::PerCpuHashMap;
+
+/// The NAT table of a protocol's flows.
+fn table_of(protocol: u8) -> &'static str {
+    if protocol == proto::TCP {
+        names::NAT_TCP_MAP
+    } else {
+        names::NAT_OTHER_MAP
+    }
+}
+
+impl AyaDatapath {
+    fn nat_records(&self, name: &'static str) -> Result<Vec<NatRecord>, DatapathError> {
+        hash::<FlowKey, NatEntry>(&self.ebpf, name)?
+            .iter()
+            .map(|entry| entry.map(|(key, entry)| NatRecord { key, entry }))
+            .collect::<Result<_, _>>()
+            .map_err(map_err(name))
+    }
+
+    pub(super) fn all_nat_records(&self) -> Result<Vec<NatRecord>, DatapathError> {
+        let mut records = self.nat_records(names::NAT_TCP_MAP)?;
+        records.extend(self.nat_records(names::NAT_OTHER_MAP)?);
+        Ok(records)
+    }
+
+    /// Deletes `keys` from table `name`; returns how many were there.
+    fn delete_flows(
+        &mut self,
+        name: &'static str,
+        keys: &[FlowKey],
+    ) -> Result<usize, DatapathError> {
+        let mut map = hash_mut::<FlowKey, NatEntry>(&mut self.ebpf, name)?;
+        let mut deleted = 0;
+        for key in keys {
+            match map.remove(key) {
+                Ok(()) => deleted += 1,
+                Err(e) => removed(Err(e)).map_err(write_err(name, "remove a flow"))?,
+            }
+        }
+        Ok(deleted)
+    }
+
+    pub(super) fn remove_published(&mut self, key: PublishedKey) -> Result<usize, DatapathError> {
+        // The mapping goes first: no new flow can start through it meanwhile.
+        let name = names::PUBLISHED_MAP;
+        removed(hash_mut::<PublishedKey, PublishedValue>(&mut self.ebpf, name)?.remove(&key))
+            .map_err(write_err(name, format!("unpublish {}", describe(&key))))?;
+        let stats = names::PUBLISHED_STATS_MAP;
+        let mut counters: PerCpuHashMap<_, PublishedKey, PublishedStats> =
+            PerCpuHashMap::try_from(super::maps::map_mut(&mut self.ebpf, stats)?)
+                .map_err(map_err(stats))?;
+        removed(counters.remove(&key)).map_err(write_err(
+            stats,
+            format!("remove the counters of {}", describe(&key)),
+        ))?;
+        let table = table_of(key.protocol);
+        let records = self.nat_records(table)?;
+        let keys = nat::flows_of_mapping(&records, &key);
+        self.delete_flows(table, &keys)
+    }
+
+    pub(super) fn collect_garbage(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
+        let mut deleted = 0;
+        for table in [names::NAT_TCP_MAP, names::NAT_OTHER_MAP] {
+            let records = self.nat_records(table)?;
+            let keys = nat::expired(&records, now_ns);
+            deleted += self.delete_flows(table, &keys)?;
+        }
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,267 @@
+//! Writing the topology and publishing maps through aya's typed wrappers.
+
+use std::{collections::BTreeMap, net::Ipv4Addr};
+
+use aya::{
+    Ebpf,
+    maps::{Array, HashMap, LpmTrie, Map, MapData, MapError, lpm_trie::Key},
+    sys::SyscallError,
+};
+use ebpfnet_common::{
+    maps::{
+        Config, EndpointInfo, HostAddr, NetworkInfo, PublishedKey, PublishedValue, SubnetKey,
+        UplinkInfo,
+    },
+    names,
+};
+use ipnetwork::Ipv4Network;
+use nix::errno::Errno;
+
+use super::{AyaDatapath, DatapathError};
+
+pub(super) fn map<'a>(ebpf: &'a Ebpf, name: &'static str) -> Result<&'a Map, DatapathError> {
+    ebpf.map(name).ok_or(DatapathError::MissingMap(name))
+}
+
+pub(super) fn map_mut<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut Map, DatapathError> {
+    ebpf.map_mut(name).ok_or(DatapathError::MissingMap(name))
+}
+
+/// Wraps a map error with the map's name.
+pub(super) fn map_err(name: &'static str) -> impl Fn(MapError) -> DatapathError {
+    move |source| DatapathError::Map { name, source }
+}
+
+/// Wraps a failed write with the map's name and what was written.
+pub(super) fn write_err(
+    name: &'static str,
+    action: impl std::fmt::Display,
+) -> impl FnOnce(MapError) -> DatapathError {
+    let action = action.to_string();
+    move |source| DatapathError::MapWrite {
+        name,
+        action,
+        source: Box::new(source),
+    }
+}
+
+pub(super) fn is_not_found(e: &MapError) -> bool {
+    match e {
+        MapError::KeyNotFound | MapError::ElementNotFound => true,
+        MapError::SyscallError(SyscallError { io_error, .. }) => {
+            io_error.raw_os_error() == Some(Errno::ENOENT as i32)
+        }
+        _ => false,
+    }
+}
+
+/// A removal where a missing key is fine: it is the state asked for.
+pub(super) fn removed(result: Result<(), MapError>) -> Result<(), MapError> {
+    match result {
+        Err(e) if !is_not_found(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn hash_mut<'a, K: aya::Pod, V: aya::Pod>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<HashMap<&'a mut MapData, K, V>, DatapathError> {
+    HashMap::try_from(map_mut(ebpf, name)?).map_err(map_err(name))
+}
+
+pub(super) fn hash<'a, K: aya::Pod, V: aya::Pod>(
+    ebpf: &'a Ebpf,
+    name: &'static str,
+) -> Result<HashMap<&'a MapData, K, V>, DatapathError> {
+    HashMap::try_from(map(ebpf, name)?).map_err(map_err(name))
+}
+
+/// Every key of a hash map (of any kind aya's `HashMap` opens).
+pub(super) fn hash_keys<K: aya::Pod, V: aya::Pod>(
+    ebpf: &Ebpf,
+    name: &'static str,
+) -> Result<Vec<K>, DatapathError> {
+    hash::<K, V>(ebpf, name)?
+        .keys()
+        .collect::<Result<_, _>>()
+        .map_err(map_err(name))
+}
+
+pub fn subnet_key(subnet: Ipv4Network) -> Key<SubnetKey> {
+    Key::new(
+        u32::from(subnet.prefix()),
+        SubnetKey {
+            addr: subnet.network().octets(),
+        },
+    )
+}
+
+impl AyaDatapath {
+    pub(super) fn write_config(&mut self, config: Config) -> Result<(), DatapathError> {
+        let name = names::CONFIG_MAP;
+        let mut array: Array<_, Config> =
+            Array::try_from(map_mut(&mut self.ebpf, name)?).map_err(map_err(name))?;
+        array
+            .set(0, config, 0)
+            .map_err(write_err(name, "write the configuration"))
+    }
+
+    fn networks_mut(
+        &mut self,
+    ) -> Result<LpmTrie<&mut MapData, SubnetKey, NetworkInfo>, DatapathError> {
+        let name = names::NETWORKS_MAP;
+        LpmTrie::try_from(map_mut(&mut self.ebpf, name)?).map_err(map_err(name))
+    }
+
+    pub(super) fn write_network(
+        &mut self,
+        subnet: Ipv4Network,
+        info: NetworkInfo,
+    ) -> Result<(), DatapathError> {
+        self.networks_mut()?
+            .insert(&subnet_key(subnet), info, 0)
+            .map_err(write_err(
+                names::NETWORKS_MAP,
+                format!("add network {subnet}"),
+            ))
+    }
+
+    pub(super) fn delete_network(&mut self, subnet: Ipv4Network) -> Result<(), DatapathError> {
+        removed(self.networks_mut()?.remove(&subnet_key(subnet))).map_err(write_err(
+            names::NETWORKS_MAP,
+            format!("remove network {subnet}"),
+        ))
+    }
+
+    pub(super) fn network_keys(&self) -> Result<Vec<Ipv4Network>, DatapathError> {
+        let name = names::NETWORKS_MAP;
+        let trie: LpmTrie<_, SubnetKey, NetworkInfo> =
+            LpmTrie::try_from(map(&self.ebpf, name)?).map_err(map_err(name))?;
+        let mut out = Vec::new();
+        for key in trie.keys() {
+            let key = key.map_err(map_err(name))?;
+            let prefix = u8::try_from(key.prefix_len()).unwrap_or(u8::MAX);
+            // A key this daemon did not write cannot be named; skip it.
+            if let Ok(subnet) = Ipv4Network::new(Ipv4Addr::from(key.data().addr), prefix) {
+                out.push(subnet);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn write_endpoint(
+        &mut self,
+        ifindex: u32,
+        info: EndpointInfo,
+    ) -> Result<(), DatapathError> {
+        let name = names::ENDPOINTS_MAP;
+        hash_mut::<u32, EndpointInfo>(&mut self.ebpf, name)?
+            .insert(ifindex, info, 0)
+            .map_err(write_err(
+                name,
+                format!("add endpoint of interface #{ifindex}"),
+            ))
+    }
+
+    pub(super) fn delete_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        let name = names::ENDPOINTS_MAP;
+        removed(hash_mut::<u32, EndpointInfo>(&mut self.ebpf, name)?.remove(&ifindex)).map_err(
+            write_err(name, format!("remove endpoint of interface #{ifindex}")),
+        )
+    }
+
+    pub(super) fn write_uplink(
+        &mut self,
+        ifindex: u32,
+        info: UplinkInfo,
+    ) -> Result<(), DatapathError> {
+        let name = names::UPLINKS_MAP;
+        hash_mut::<u32, UplinkInfo>(&mut self.ebpf, name)?
+            .insert(ifindex, info, 0)
+            .map_err(write_err(name, format!("add uplink #{ifindex}")))
+    }
+
+    pub(super) fn delete_uplink(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        let name = names::UPLINKS_MAP;
+        removed(hash_mut::<u32, UplinkInfo>(&mut self.ebpf, name)?.remove(&ifindex))
+            .map_err(write_err(name, format!("remove uplink #{ifindex}")))
+    }
+
+    pub(super) fn uplink_entries(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError> {
+        let name = names::UPLINKS_MAP;
+        hash::<u32, UplinkInfo>(&self.ebpf, name)?
+            .iter()
+            .collect::<Result<_, _>>()
+            .map_err(map_err(name))
+    }
+
+    /// Inserts the new and changed addresses first, then deletes the stale
+    /// ones, so an address that stays is never missing for a moment.
+    pub(super) fn replace_host_addrs(
+        &mut self,
+        addrs: &[(Ipv4Addr, u32)],
+    ) -> Result<(), DatapathError> {
+        let name = names::HOST_ADDRS_MAP;
+        let wanted: BTreeMap<[u8; 4], u32> = addrs
+            .iter()
+            .map(|(ip, index)| (ip.octets(), *index))
+            .collect();
+        let mut map = hash_mut::<[u8; 4], HostAddr>(&mut self.ebpf, name)?;
+        let current: BTreeMap<[u8; 4], u32> = map
+            .iter()
+            .map(|entry| entry.map(|(ip, addr)| (ip, addr.ifindex)))
+            .collect::<Result<_, _>>()
+            .map_err(map_err(name))?;
+        for (ip, ifindex) in &wanted {
+            if current.get(ip) != Some(ifindex) {
+                map.insert(ip, HostAddr { ifindex: *ifindex }, 0)
+                    .map_err(write_err(
+                        name,
+                        format!("add host address {}", Ipv4Addr::from(*ip)),
+                    ))?;
+            }
+        }
+        for ip in current.keys().filter(|ip| !wanted.contains_key(*ip)) {
+            removed(map.remove(ip)).map_err(write_err(
+                name,
+                format!("remove host address {}", Ipv4Addr::from(*ip)),
+            ))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn write_published(
+        &mut self,
+        key: PublishedKey,
+        value: PublishedValue,
+    ) -> Result<(), DatapathError> {
+        let name = names::PUBLISHED_MAP;
+        hash_mut::<PublishedKey, PublishedValue>(&mut self.ebpf, name)?
+            .insert(key, value, 0)
+            .map_err(write_err(name, format!("publish {}", describe(&key))))
+    }
+
+    pub(super) fn published_entries(
+        &self,
+    ) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError> {
+        let name = names::PUBLISHED_MAP;
+        hash::<PublishedKey, PublishedValue>(&self.ebpf, name)?
+            .iter()
+            .collect::<Result<_, _>>()
+            .map_err(map_err(name))
+    }
+}
+
+/// `10.0.0.5:8080/proto 6`, for error messages.
+pub(super) fn describe(key: &PublishedKey) -> String {
+    format!(
+        "{}:{}/proto {}",
+        Ipv4Addr::from(key.host_ip),
+        key.host_port,
+        key.protocol
+    )
+}

@@ -1,0 +1,166 @@
+//! Reading counters and fill levels.
+
+use aya::maps::{LpmTrie, MapError, MapKeys, MapType, PerCpuArray, PerCpuHashMap};
+use ebpfnet_common::{
+    DropReason, IfaceCounters, ProgramId, TrafficCounter,
+    maps::{
+        EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey, PublishedStats,
+        PublishedValue, SockReverseKey, SockReverseValue, SubnetKey, UplinkInfo,
+    },
+    names,
+};
+
+use super::{
+    AyaDatapath, DatapathError, DatapathStats, DropCount, InterfaceCounters, MapFill,
+    ProgramCounters,
+    maps::{hash, map, map_err},
+    pins,
+};
+
+impl AyaDatapath {
+    pub(super) fn prog_counters(&self) -> Result<Vec<ProgramCounters>, DatapathError> {
+        let name = names::PROG_STATS_MAP;
+        let stats: PerCpuArray<_, TrafficCounter> =
+            PerCpuArray::try_from(map(&self.ebpf, name)?).map_err(map_err(name))?;
+        ProgramId::ALL
+            .iter()
+            .map(|program| {
+                let mut total = TrafficCounter::default();
+                for cpu in stats
+                    .get(&(*program as u32), 0)
+                    .map_err(map_err(name))?
+                    .iter()
+                {
+                    total.add(cpu);
+                }
+                Ok(ProgramCounters {
+                    program: program.program_name(),
+                    packets: total.packets,
+                    bytes: total.bytes,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn iface_counters(&self) -> Result<Vec<InterfaceCounters>, DatapathError> {
+        let name = names::IFACE_STATS_MAP;
+        let stats: PerCpuHashMap<_, u32, IfaceCounters> =
+            PerCpuHashMap::try_from(map(&self.ebpf, name)?).map_err(map_err(name))?;
+        let mut out = Vec::new();
+        for entry in stats.iter() {
+            let (ifindex, per_cpu) = entry.map_err(map_err(name))?;
+            let mut total = TrafficCounter::default();
+            for cpu in per_cpu.iter() {
+                total.add(&cpu.ingress);
+            }
+            out.push(InterfaceCounters {
+                ifindex,
+                packets: total.packets,
+                bytes: total.bytes,
+            });
+        }
+        Ok(out)
+    }
+
+    fn published_counters(&self) -> Result<Vec<(PublishedKey, PublishedStats)>, DatapathError> {
+        let name = names::PUBLISHED_STATS_MAP;
+        let stats: PerCpuHashMap<_, PublishedKey, PublishedStats> =
+            PerCpuHashMap::try_from(map(&self.ebpf, name)?).map_err(map_err(name))?;
+        let mut out = Vec::new();
+        for entry in stats.iter() {
+            let (key, per_cpu) = entry.map_err(map_err(name))?;
+            let mut total = PublishedStats::default();
+            for cpu in per_cpu.iter() {
+                total.packets = total.packets.wrapping_add(cpu.packets);
+                total.bytes = total.bytes.wrapping_add(cpu.bytes);
+                total.flows = total.flows.wrapping_add(cpu.flows);
+            }
+            out.push((key, total));
+        }
+        Ok(out)
+    }
+
+    fn drop_counters(&self) -> Result<Vec<DropCount>, DatapathError> {
+        let name = names::DROPS_MAP;
+        let drops: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(map(&self.ebpf, name)?).map_err(map_err(name))?;
+        DropReason::ALL
+            .iter()
+            .map(|reason| {
+                let per_cpu = drops.get(&(*reason as u32), 0).map_err(map_err(name))?;
+                Ok(DropCount {
+                    reason: reason.name(),
+                    count: per_cpu.iter().fold(0u64, |sum, n| sum.wrapping_add(*n)),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) fn all_stats(&self) -> Result<DatapathStats, DatapathError> {
+        Ok(DatapathStats {
+            programs: self.prog_counters()?,
+            published: self.published_counters()?,
+            drops: self.drop_counters()?,
+        })
+    }
+
+    /// How many entries each map holds. Arrays are always full; hashes and
+    /// the LPM trie are counted key by key (LRU maps too: their keys are the
+    /// live entries).
+    pub(super) fn map_fills(&self) -> Result<Vec<MapFill>, DatapathError> {
+        pins::map_layouts()
+            .into_iter()
+            .map(|layout| {
+                let entries = match layout.map_type {
+                    MapType::Array | MapType::PerCpuArray => layout.max_entries,
+                    _ => self.count(layout.name)?,
+                };
+                Ok(MapFill {
+                    name: layout.name,
+                    entries,
+                    max_entries: layout.max_entries,
+                })
+            })
+            .collect()
+    }
+
+    fn count(&self, name: &'static str) -> Result<u32, DatapathError> {
+        let ebpf = &self.ebpf;
+        let n = match name {
+            names::IFACE_STATS_MAP => {
+                let m: PerCpuHashMap<_, u32, IfaceCounters> =
+                    PerCpuHashMap::try_from(map(ebpf, name)?).map_err(map_err(name))?;
+                count_keys(m.keys())
+            }
+            names::PUBLISHED_STATS_MAP => {
+                let m: PerCpuHashMap<_, PublishedKey, PublishedStats> =
+                    PerCpuHashMap::try_from(map(ebpf, name)?).map_err(map_err(name))?;
+                count_keys(m.keys())
+            }
+            names::NETWORKS_MAP => {
+                let m: LpmTrie<_, SubnetKey, NetworkInfo> =
+                    LpmTrie::try_from(map(ebpf, name)?).map_err(map_err(name))?;
+                count_keys(m.keys())
+            }
+            names::NAT_TCP_MAP | names::NAT_OTHER_MAP => {
+                count_keys(hash::<FlowKey, NatEntry>(ebpf, name)?.keys())
+            }
+            names::SOCK_REVERSE_MAP => {
+                count_keys(hash::<SockReverseKey, SockReverseValue>(ebpf, name)?.keys())
+            }
+            names::PUBLISHED_MAP => {
+                count_keys(hash::<PublishedKey, PublishedValue>(ebpf, name)?.keys())
+            }
+            names::ENDPOINTS_MAP => count_keys(hash::<u32, EndpointInfo>(ebpf, name)?.keys()),
+            names::UPLINKS_MAP => count_keys(hash::<u32, UplinkInfo>(ebpf, name)?.keys()),
+            names::HOST_ADDRS_MAP => count_keys(hash::<[u8; 4], HostAddr>(ebpf, name)?.keys()),
+            _ => return Ok(0),
+        }
+        .map_err(map_err(name))?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
+
+fn count_keys<K: aya::Pod>(mut keys: MapKeys<'_, K>) -> Result<usize, MapError> {
+    keys.try_fold(0, |n, key| key.map(|_| n + 1))
+}

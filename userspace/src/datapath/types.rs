@@ -1,0 +1,71 @@
+//! What the datapath reports: attachments, fill levels, counters, NAT entries.
+
+use ebpfnet_common::maps::{FlowKey, NatEntry, PublishedKey, PublishedStats};
+use serde::Serialize;
+
+/// A program attached to an interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Attachment {
+    pub program: &'static str,
+    pub interface: String,
+    pub ifindex: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MapFill {
+    pub name: &'static str,
+    pub entries: u32,
+    pub max_entries: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProgramCounters {
+    pub program: &'static str,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InterfaceCounters {
+    pub ifindex: u32,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DatapathStatus {
+    pub programs: Vec<Attachment>,
+    pub maps: Vec<MapFill>,
+    pub counters: Vec<ProgramCounters>,
+    pub interfaces: Vec<InterfaceCounters>,
+}
+
+/// One entry of `NAT_TCP` or `NAT_OTHER`: one direction of a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatRecord {
+    pub key: FlowKey,
+    pub entry: NatEntry,
+}
+
+/// How many packets a program dropped for one reason.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DropCount {
+    pub reason: &'static str,
+    pub count: u64,
+}
+
+/// Counters of the datapath, each summed over the CPUs.
+#[derive(Debug, Clone, Default)]
+pub struct DatapathStats {
+    pub programs: Vec<ProgramCounters>,
+    /// `PUBLISHED_STATS`: per published mapping.
+    pub published: Vec<(PublishedKey, PublishedStats)>,
+    /// `DROPS`: every reason, in [`ebpfnet_common::DropReason::ALL`] order.
+    pub drops: Vec<DropCount>,
+}

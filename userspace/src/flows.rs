@@ -1,0 +1,319 @@
+//! NAT flows as people read them: both directions of a flow joined into
+//! one row, with its state, age and idle time. Built by the daemon, printed
+//! by the CLI (`ebpfnet flows`).
+
+use std::net::Ipv4Addr;
+
+use ebpfnet_common::maps::{
+    FlowKey, NatEntry, NatKind, PUBLISHED_ANY_IP, REPLY_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::datapath::{
+    NatRecord,
+    nat::{index, kind, twin_key},
+};
+
+/// One direction of a flow, field by field as in the map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EntryView {
+    pub table: String,
+    pub src_ip: Ipv4Addr,
+    pub src_port: u16,
+    pub dst_ip: Ipv4Addr,
+    pub dst_port: u16,
+    pub protocol: u8,
+    pub new_src_ip: Ipv4Addr,
+    pub new_src_port: u16,
+    pub new_dst_ip: Ipv4Addr,
+    pub new_dst_port: u16,
+    pub kind: String,
+    pub forward: u8,
+    pub ifindex: u32,
+    pub tcp_flags: u8,
+    pub dst_mac: String,
+    pub created_ns: u64,
+    pub last_seen_ns: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// A flow: its first direction (the request, when both are there) and,
+/// if present, the other one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowView {
+    pub protocol: String,
+    /// `src:port -> dst:port` as the first packet looked.
+    pub original: String,
+    /// The same after translation.
+    pub translated: String,
+    pub kind: String,
+    pub state: String,
+    pub age_ms: u64,
+    pub idle_ms: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub entries: Vec<EntryView>,
+}
+
+pub fn protocol_name(protocol: u8) -> String {
+    match protocol {
+        proto::TCP => "tcp".into(),
+        proto::UDP => "udp".into(),
+        proto::ICMP => "icmp".into(),
+        other => format!("proto-{other}"),
+    }
+}
+
+fn kind_name(entry: &NatEntry) -> &'static str {
+    match kind(entry) {
+        Some(NatKind::PublishedRequest) => "published",
+        Some(NatKind::PublishedReply) => "published-reply",
+        Some(NatKind::MasqueradeRequest) => "masquerade",
+        Some(NatKind::MasqueradeReply) => "masquerade-reply",
+        None => "unknown",
+    }
+}
+
+fn is_request(entry: &NatEntry) -> bool {
+    matches!(
+        kind(entry),
+        Some(NatKind::PublishedRequest | NatKind::MasqueradeRequest)
+    )
+}
+
+fn endpoint(ip: [u8; 4], port: u16, protocol: u8) -> String {
+    if protocol == proto::ICMP {
+        // Both "ports" of an echo carry its identifier.
+        format!("{} id {port}", Ipv4Addr::from(ip))
+    } else {
+        format!("{}:{port}", Ipv4Addr::from(ip))
+    }
+}
+
+fn entry_view(table: &str, key: &FlowKey, e: &NatEntry) -> EntryView {
+    EntryView {
+        table: table.to_string(),
+        src_ip: key.src_ip.into(),
+        src_port: key.src_port,
+        dst_ip: key.dst_ip.into(),
+        dst_port: key.dst_port,
+        protocol: key.protocol,
+        new_src_ip: e.new_src_ip.into(),
+        new_src_port: e.new_src_port,
+        new_dst_ip: e.new_dst_ip.into(),
+        new_dst_port: e.new_dst_port,
+        kind: kind_name(e).to_string(),
+        forward: e.forward,
+        ifindex: e.ifindex,
+        tcp_flags: e.tcp_flags,
+        dst_mac: crate::names::format_mac(&e.dst_mac),
+        created_ns: e.created_ns,
+        last_seen_ns: e.last_seen_ns,
+        packets: e.packets,
+        bytes: e.bytes,
+    }
+}
+
+/// `established,replied`, `fin,replied`, `rst,unreplied`, `replied`, …
+pub fn state(protocol: u8, flags: u8) -> String {
+    let replied = flags & REPLY_SEEN != 0;
+    let mut parts = Vec::new();
+    if protocol == proto::TCP {
+        if flags & TCP_RST_SEEN != 0 {
+            parts.push("rst");
+        } else if flags & TCP_FIN_SEEN != 0 {
+            parts.push("fin");
+        } else if replied {
+            parts.push("established");
+        }
+    }
+    parts.push(if replied { "replied" } else { "unreplied" });
+    parts.join(",")
+}
+
+/// Joins the entries of both tables into flows, sorted by protocol and
+/// original tuple. `now_ns` is CLOCK_MONOTONIC.
+pub fn build(records: &[NatRecord], now_ns: u64) -> Vec<FlowView> {
+    let by_key = index(records);
+    let mut flows = Vec::new();
+    for r in records {
+        let twin_key = twin_key(&r.key, &r.entry);
+        let twin = by_key.get(&twin_key);
+        // A pair is shown once, from its request; a lone entry by itself.
+        if twin.is_some() && !is_request(&r.entry) {
+            continue;
+        }
+        let table = |protocol| {
+            if protocol == proto::TCP {
+                "NAT_TCP"
+            } else {
+                "NAT_OTHER"
+            }
+        };
+        let p = r.key.protocol;
+        let mut entries = vec![entry_view(table(p), &r.key, &r.entry)];
+        let mut flags = r.entry.tcp_flags & !PUBLISHED_ANY_IP;
+        let (mut created, mut last_seen) = (r.entry.created_ns, r.entry.last_seen_ns);
+        let (mut packets, mut bytes) = (r.entry.packets, r.entry.bytes);
+        if let Some(t) = twin {
+            entries.push(entry_view(table(p), &twin_key, t));
+            flags |= t.tcp_flags & !PUBLISHED_ANY_IP;
+            created = created.min(t.created_ns);
+            last_seen = last_seen.max(t.last_seen_ns);
+            packets = packets.wrapping_add(t.packets);
+            bytes = bytes.wrapping_add(t.bytes);
+        }
+        let e = &r.entry;
+        flows.push(FlowView {
+            protocol: protocol_name(p),
+            original: format!(
+                "{} -> {}",
+                endpoint(r.key.src_ip, r.key.src_port, p),
+                endpoint(r.key.dst_ip, r.key.dst_port, p)
+            ),
+            translated: format!(
+                "{} -> {}",
+                endpoint(e.new_src_ip, e.new_src_port, p),
+                endpoint(e.new_dst_ip, e.new_dst_port, p)
+            ),
+            kind: kind_name(e).to_string(),
+            state: state(p, flags),
+            age_ms: now_ns.saturating_sub(created) / 1_000_000,
+            idle_ms: now_ns.saturating_sub(last_seen) / 1_000_000,
+            packets,
+            bytes,
+            entries,
+        });
+    }
+    flows.sort_by(|a, b| (&a.protocol, &a.original).cmp(&(&b.protocol, &b.original)));
+    flows
+}
+
+/// `850ms`, `42s`, `3m05s`, `2h01m`, `3d04h`.
+pub fn format_duration(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0 => format!("{ms}ms"),
+        1..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn key(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, protocol: u8) -> FlowKey {
+        FlowKey {
+            src_ip: src,
+            dst_ip: dst,
+            src_port: sport,
+            dst_port: dport,
+            protocol,
+            _pad: [0; 3],
+        }
+    }
+
+    /// Container 10.214.0.2:5000 masqueraded behind 203.0.113.1:61234.
+    fn masquerade(protocol: u8) -> Vec<NatRecord> {
+        let request = NatRecord {
+            key: key([10, 214, 0, 2], 5000, [198, 51, 100, 7], 53, protocol),
+            entry: NatEntry {
+                new_src_ip: [203, 0, 113, 1],
+                new_src_port: 61234,
+                new_dst_ip: [198, 51, 100, 7],
+                new_dst_port: 53,
+                kind: NatKind::MasqueradeRequest as u8,
+                created_ns: 10 * SEC,
+                last_seen_ns: 20 * SEC,
+                packets: 3,
+                bytes: 300,
+                ..NatEntry::default()
+            },
+        };
+        let reply = NatRecord {
+            key: key([198, 51, 100, 7], 53, [203, 0, 113, 1], 61234, protocol),
+            entry: NatEntry {
+                new_src_ip: [198, 51, 100, 7],
+                new_src_port: 53,
+                new_dst_ip: [10, 214, 0, 2],
+                new_dst_port: 5000,
+                kind: NatKind::MasqueradeReply as u8,
+                tcp_flags: REPLY_SEEN,
+                created_ns: 10 * SEC,
+                last_seen_ns: 25 * SEC,
+                packets: 2,
+                bytes: 500,
+                ..NatEntry::default()
+            },
+        };
+        // The reply first: the row must still come from the request.
+        vec![reply, request]
+    }
+
+    #[test]
+    fn a_pair_is_one_row_from_the_request() {
+        let flows = build(&masquerade(proto::UDP), 30 * SEC);
+        assert_eq!(flows.len(), 1);
+        let f = &flows[0];
+        assert_eq!(f.protocol, "udp");
+        assert_eq!(f.original, "10.214.0.2:5000 -> 198.51.100.7:53");
+        assert_eq!(f.translated, "203.0.113.1:61234 -> 198.51.100.7:53");
+        assert_eq!(f.kind, "masquerade");
+        assert_eq!(f.state, "replied");
+        assert_eq!((f.age_ms, f.idle_ms), (20_000, 5_000));
+        assert_eq!((f.packets, f.bytes), (5, 800));
+        assert_eq!(f.entries.len(), 2);
+        assert_eq!(f.entries[1].kind, "masquerade-reply");
+        assert_eq!(f.entries[1].new_dst_ip, Ipv4Addr::new(10, 214, 0, 2));
+    }
+
+    #[test]
+    fn a_lone_entry_is_its_own_row() {
+        let records = masquerade(proto::TCP);
+        let flows = build(&records[..1], 30 * SEC);
+        assert_eq!(flows.len(), 1);
+        assert_eq!(flows[0].kind, "masquerade-reply");
+        assert_eq!(flows[0].state, "established,replied");
+    }
+
+    #[test]
+    fn tcp_states() {
+        assert_eq!(state(proto::TCP, 0), "unreplied");
+        assert_eq!(state(proto::TCP, REPLY_SEEN), "established,replied");
+        assert_eq!(state(proto::TCP, REPLY_SEEN | TCP_FIN_SEEN), "fin,replied");
+        assert_eq!(
+            state(proto::TCP, TCP_FIN_SEEN | TCP_RST_SEEN),
+            "rst,unreplied"
+        );
+        assert_eq!(state(proto::UDP, TCP_FIN_SEEN), "unreplied");
+    }
+
+    #[test]
+    fn icmp_shows_the_echo_id() {
+        let mut records = masquerade(proto::ICMP);
+        records.truncate(1);
+        let flows = build(&records, 30 * SEC);
+        assert_eq!(
+            flows[0].original,
+            "198.51.100.7 id 53 -> 203.0.113.1 id 61234"
+        );
+        assert_eq!(flows[0].protocol, "icmp");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(format_duration(850), "850ms");
+        assert_eq!(format_duration(42_000), "42s");
+        assert_eq!(format_duration(185_000), "3m05s");
+        assert_eq!(format_duration(7_260_000), "2h01m");
+        assert_eq!(format_duration(273_600_000), "3d04h");
+    }
+}
