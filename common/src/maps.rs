@@ -56,6 +56,17 @@ pub struct EndpointInfo {
 
 pub const NETWORK_INTERNAL: u32 = 1;
 
+/// Value of `ENDPOINT_IPS`, keyed by a container address (`[u8; 4]`): where
+/// to deliver to it directly, past the bridge and netfilter.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EndpointAddr {
+    /// Host side of the container's veth.
+    pub ifindex: u32,
+    pub mac: [u8; 6],
+    pub _pad: [u8; 2],
+}
+
 /// Key of the `NETWORKS` LPM trie: a subnet.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -217,6 +228,7 @@ mod pod {
     unsafe impl aya::Pod for PublishedKey {}
     unsafe impl aya::Pod for PublishedValue {}
     unsafe impl aya::Pod for EndpointInfo {}
+    unsafe impl aya::Pod for EndpointAddr {}
     unsafe impl aya::Pod for SubnetKey {}
     unsafe impl aya::Pod for NetworkInfo {}
     unsafe impl aya::Pod for UplinkInfo {}
@@ -240,6 +252,7 @@ mod layout {
         assert_eq!(size_of::<PublishedKey>(), 8);
         assert_eq!(size_of::<PublishedValue>(), 20);
         assert_eq!(size_of::<EndpointInfo>(), 20);
+        assert_eq!(size_of::<EndpointAddr>(), 12);
         assert_eq!(size_of::<NetworkInfo>(), 12);
         assert_eq!(size_of::<FlowKey>(), 16);
         assert_eq!(size_of::<NatEntry>(), 64);

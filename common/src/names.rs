@@ -16,6 +16,8 @@ pub const PUBLISHED_STATS_MAP: &str = "PUBLISHED_STATS";
 /// Hash host-veth ifindex (`u32`) -> [`crate::maps::EndpointInfo`].
 pub const ENDPOINTS_MAP: &str = "ENDPOINTS";
 pub const ENDPOINTS_CAPACITY: u32 = 4096;
+/// Hash container address (`[u8; 4]`) -> [`crate::maps::EndpointAddr`].
+pub const ENDPOINT_IPS_MAP: &str = "ENDPOINT_IPS";
 /// LPM trie subnet -> [`crate::maps::NetworkInfo`].
 pub const NETWORKS_MAP: &str = "NETWORKS";
 pub const NETWORKS_CAPACITY: u32 = 1024;

@@ -58,9 +58,16 @@ pub fn handle(ctx: &TcContext) -> i32 {
         if network.gateway == packet.dst_ip {
             return to_host(ctx, &packet, &endpoint, ifindex);
         }
-        // Same network: the bridge delivers it.
+        // Same network: straight into the peer container, past the bridge
+        // and the host's FORWARD chain (which may hold Docker's DROP policy
+        // while bridge-nf-call-iptables is on). Addresses with no container
+        // yet (broadcast, say) take the bridge.
         if network.network_id == endpoint.network_id {
-            return TCX_NEXT;
+            // SAFETY: copied out at once.
+            return match unsafe { maps::ENDPOINT_IPS.get(packet.dst_ip) }.copied() {
+                Some(peer) => nat::deliver_to_container(ctx, peer.ifindex, peer.mac),
+                None => TCX_NEXT,
+            };
         }
         return drop_packet(DropReason::Isolation);
     }

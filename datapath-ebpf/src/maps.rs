@@ -8,8 +8,8 @@ use aya_ebpf::{
 };
 use ebpfnet_common::{
     maps::{
-        Config, EndpointInfo, HostAddr, NetworkInfo, PublishedKey, PublishedStats, PublishedValue,
-        SubnetKey, UplinkInfo,
+        Config, EndpointAddr, EndpointInfo, HostAddr, NetworkInfo, PublishedKey, PublishedStats,
+        PublishedValue, SubnetKey, UplinkInfo,
     },
     names::{
         ENDPOINTS_CAPACITY, HOST_ADDRS_CAPACITY, NETWORKS_CAPACITY, PUBLISHED_CAPACITY,
@@ -30,6 +30,10 @@ pub static PUBLISHED_STATS: PerCpuHashMap<
 
 #[btf_map]
 pub static ENDPOINTS: HashMap<u32, EndpointInfo, { ENDPOINTS_CAPACITY as usize }> = HashMap::new();
+
+#[btf_map]
+pub static ENDPOINT_IPS: HashMap<[u8; 4], EndpointAddr, { ENDPOINTS_CAPACITY as usize }> =
+    HashMap::new();
 
 #[btf_map]
 pub static NETWORKS: LpmTrie<SubnetKey, NetworkInfo, { NETWORKS_CAPACITY as usize }> =

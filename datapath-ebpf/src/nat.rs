@@ -69,15 +69,21 @@ fn rewrite(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> Result<(), ()>
     csum::set_ip(ctx, packet, Addr::Dst, entry.new_dst_ip)
 }
 
+/// Hands the frame to the container behind host veth `ifindex`.
+#[inline(always)]
+pub fn deliver_to_container(ctx: &TcContext, ifindex: u32, mac: [u8; 6]) -> i32 {
+    // The container's eth0 accepts only frames for its own MAC.
+    if ctx.store(0, &mac, 0).is_err() {
+        return drop_packet(DropReason::Malformed);
+    }
+    // SAFETY: plain helper call.
+    unsafe { bpf_redirect_peer(ifindex, 0) as i32 }
+}
+
 #[inline(always)]
 fn forward(ctx: &TcContext, entry: &NatEntry) -> i32 {
     if entry.forward == Forward::Peer as u8 {
-        // The container's eth0 accepts only frames for its own MAC.
-        if ctx.store(0, &entry.dst_mac, 0).is_err() {
-            return drop_packet(DropReason::Malformed);
-        }
-        // SAFETY: plain helper call.
-        unsafe { bpf_redirect_peer(entry.ifindex, 0) as i32 }
+        deliver_to_container(ctx, entry.ifindex, entry.dst_mac)
     } else {
         unsafe { bpf_redirect_neigh(entry.ifindex, core::ptr::null_mut(), 0, 0) as i32 }
     }

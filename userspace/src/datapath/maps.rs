@@ -9,8 +9,8 @@ use aya::{
 };
 use ebpfnet_common::{
     maps::{
-        Config, EndpointInfo, HostAddr, NetworkInfo, PublishedKey, PublishedValue, SubnetKey,
-        UplinkInfo,
+        Config, EndpointAddr, EndpointInfo, HostAddr, NetworkInfo, PublishedKey, PublishedValue,
+        SubnetKey, UplinkInfo,
     },
     names,
 };
@@ -164,11 +164,38 @@ impl AyaDatapath {
             .map_err(write_err(
                 name,
                 format!("add endpoint of interface #{ifindex}"),
+            ))?;
+        let name = names::ENDPOINT_IPS_MAP;
+        let addr = EndpointAddr {
+            ifindex,
+            mac: info.mac,
+            _pad: [0; 2],
+        };
+        hash_mut::<[u8; 4], EndpointAddr>(&mut self.ebpf, name)?
+            .insert(info.ip, addr, 0)
+            .map_err(write_err(
+                name,
+                format!(
+                    "add address {} of interface #{ifindex}",
+                    Ipv4Addr::from(info.ip)
+                ),
             ))
     }
 
     pub(super) fn delete_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError> {
         let name = names::ENDPOINTS_MAP;
+        let found = hash_mut::<u32, EndpointInfo>(&mut self.ebpf, name)?.get(&ifindex, 0);
+        if let Ok(info) = found {
+            // Only the address's own entry: another endpoint may have it now.
+            let ips = names::ENDPOINT_IPS_MAP;
+            let mut by_ip = hash_mut::<[u8; 4], EndpointAddr>(&mut self.ebpf, ips)?;
+            if by_ip.get(&info.ip, 0).is_ok_and(|a| a.ifindex == ifindex) {
+                removed(by_ip.remove(&info.ip)).map_err(write_err(
+                    ips,
+                    format!("remove address {}", Ipv4Addr::from(info.ip)),
+                ))?;
+            }
+        }
         removed(hash_mut::<u32, EndpointInfo>(&mut self.ebpf, name)?.remove(&ifindex)).map_err(
             write_err(name, format!("remove endpoint of interface #{ifindex}")),
         )

@@ -10,7 +10,7 @@ use aya::maps::{MapData, MapType, lpm_trie::Key};
 use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
     maps::{
-        Config, EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey,
+        Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey,
         PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey, UplinkInfo,
     },
     names,
@@ -60,6 +60,7 @@ pub fn map_layouts() -> Vec<MapLayout> {
             PUBLISHED_CAPACITY,
         ),
         layout::<u32, EndpointInfo>(ENDPOINTS_MAP, MapType::Hash, ENDPOINTS_CAPACITY),
+        layout::<[u8; 4], EndpointAddr>(ENDPOINT_IPS_MAP, MapType::Hash, ENDPOINTS_CAPACITY),
         layout::<Key<SubnetKey>, NetworkInfo>(NETWORKS_MAP, MapType::LpmTrie, NETWORKS_CAPACITY),
         layout::<u32, UplinkInfo>(UPLINKS_MAP, MapType::Hash, UPLINKS_CAPACITY),
         layout::<[u8; 4], HostAddr>(HOST_ADDRS_MAP, MapType::Hash, HOST_ADDRS_CAPACITY),

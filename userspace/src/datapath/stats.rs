@@ -4,8 +4,8 @@ use aya::maps::{LpmTrie, MapError, MapKeys, MapType, PerCpuArray, PerCpuHashMap}
 use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
     maps::{
-        EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey, PublishedStats,
-        PublishedValue, SockReverseKey, SockReverseValue, SubnetKey, UplinkInfo,
+        EndpointAddr, EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey,
+        PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey, UplinkInfo,
     },
     names,
 };
@@ -152,6 +152,9 @@ impl AyaDatapath {
                 count_keys(hash::<PublishedKey, PublishedValue>(ebpf, name)?.keys())
             }
             names::ENDPOINTS_MAP => count_keys(hash::<u32, EndpointInfo>(ebpf, name)?.keys()),
+            names::ENDPOINT_IPS_MAP => {
+                count_keys(hash::<[u8; 4], EndpointAddr>(ebpf, name)?.keys())
+            }
             names::UPLINKS_MAP => count_keys(hash::<u32, UplinkInfo>(ebpf, name)?.keys()),
             names::HOST_ADDRS_MAP => count_keys(hash::<[u8; 4], HostAddr>(ebpf, name)?.keys()),
             _ => return Ok(0),
