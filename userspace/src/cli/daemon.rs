@@ -22,6 +22,23 @@ pub struct DaemonArgs {
     /// Subnet of the default `bridge` network (Docker's is 172.17.0.0/16).
     #[arg(long, default_value = "10.214.0.0/16")]
     pub default_subnet: Ipv4Network,
+    /// Bridge device of the default network, made at first start (Docker's
+    /// `dockerd --bridge`); lets two daemons with separate state share a host.
+    #[arg(long, default_value = crate::names::DEFAULT_BRIDGE, value_parser = parse_bridge)]
+    pub bridge: String,
+}
+
+fn parse_bridge(name: &str) -> Result<String, String> {
+    let valid = !name.is_empty()
+        && name.len() <= 15
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(name.to_string())
+    } else {
+        Err("an interface name: 1 to 15 letters, digits, '-', '_' or '.'".into())
+    }
 }
 
 pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
@@ -31,6 +48,7 @@ pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
         state_dir: args.state_dir,
         pin_dir: args.pin_dir,
         default_subnet: args.default_subnet,
+        default_bridge: args.bridge,
     })
     .await
 }

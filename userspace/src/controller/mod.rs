@@ -36,6 +36,8 @@ use crate::{
 pub struct Config {
     pub uplinks: Vec<String>,
     pub default_subnet: Ipv4Network,
+    /// Bridge device of the default network (Docker's `--bridge`).
+    pub default_bridge: String,
     pub pin_dir: PathBuf,
 }
 

@@ -8,7 +8,7 @@ use super::{Controller, ControllerError, Result, now_rfc3339, overlaps, sync::ne
 use crate::{
     host::netlink,
     ipam,
-    names::{self, DEFAULT_BRIDGE, DEFAULT_NETWORK},
+    names::{self, DEFAULT_NETWORK},
     state::Network,
 };
 
@@ -50,7 +50,7 @@ impl Controller {
         };
         let id = names::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
         let bridge = if name == DEFAULT_NETWORK {
-            DEFAULT_BRIDGE.to_string()
+            self.config.default_bridge.clone()
         } else {
             names::bridge_name(&id)
         };

@@ -32,6 +32,7 @@ pub struct DaemonOptions {
     pub state_dir: PathBuf,
     pub pin_dir: PathBuf,
     pub default_subnet: Ipv4Network,
+    pub default_bridge: String,
 }
 
 pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
@@ -60,6 +61,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let config = Config {
         uplinks,
         default_subnet: options.default_subnet,
+        default_bridge: options.default_bridge.clone(),
         pin_dir: options.pin_dir.clone(),
     };
     let controller = Controller::start(store, host, Box::new(datapath), config)
