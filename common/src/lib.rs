@@ -10,7 +10,3 @@ pub mod maps;
 pub mod names;
 
 pub use counters::{DropReason, IfaceCounters, ProgramId, TrafficCounter};
-
-/// Bumped whenever the layout of a pinned map changes. The controller refuses
-/// to reuse pinned maps written by a different layout version.
-pub const MAP_LAYOUT_VERSION: u32 = 2;

@@ -113,6 +113,36 @@ pub struct FlowKey {
     pub _pad: [u8; 3],
 }
 
+impl FlowKey {
+    pub const fn new(
+        src_ip: [u8; 4],
+        src_port: u16,
+        dst_ip: [u8; 4],
+        dst_port: u16,
+        protocol: u8,
+    ) -> Self {
+        Self {
+            src_ip,
+            dst_ip,
+            src_port,
+            dst_port,
+            protocol,
+            _pad: [0; 3],
+        }
+    }
+
+    /// The same flow seen from the other end.
+    pub const fn reversed(&self) -> Self {
+        Self::new(
+            self.dst_ip,
+            self.dst_port,
+            self.src_ip,
+            self.src_port,
+            self.protocol,
+        )
+    }
+}
+
 /// What a NAT entry does to the packets of its direction.
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -30,14 +30,13 @@ fn table(protocol: u8) -> &'static LruHashMap<FlowKey, NatEntry, { NAT_CAPACITY 
 /// The key of the direction `packet` travels in.
 #[inline(always)]
 pub fn key_of(packet: &Packet) -> FlowKey {
-    FlowKey {
-        src_ip: packet.src_ip,
-        dst_ip: packet.dst_ip,
-        src_port: packet.src_port,
-        dst_port: packet.dst_port,
-        protocol: packet.protocol,
-        _pad: [0; 3],
-    }
+    FlowKey::new(
+        packet.src_ip,
+        packet.src_port,
+        packet.dst_ip,
+        packet.dst_port,
+        packet.protocol,
+    )
 }
 
 /// The entry for `packet`'s direction, updated for this packet; a copy, so

@@ -89,25 +89,6 @@ fn forward(ctx: &TcContext, entry: &NatEntry) -> i32 {
     }
 }
 
-/// The reverse of a flow's key after translation: the tuple replies carry.
-#[inline(always)]
-fn reply_key(
-    new_src_ip: [u8; 4],
-    new_src_port: u16,
-    new_dst_ip: [u8; 4],
-    new_dst_port: u16,
-    protocol: u8,
-) -> FlowKey {
-    FlowKey {
-        src_ip: new_dst_ip,
-        dst_ip: new_src_ip,
-        src_port: new_dst_port,
-        dst_port: new_src_port,
-        protocol,
-        _pad: [0; 3],
-    }
-}
-
 /// A new flow to a published port. `reply_ifindex`/`reply_forward`/
 /// `reply_mac` say where the container's replies go: out of the uplink the
 /// request came in on, or (hairpin) straight into the client container.
@@ -146,11 +127,12 @@ pub fn start_published(
     reply.new_src_port = packet.dst_port;
     reply.new_dst_ip = packet.src_ip;
     reply.new_dst_port = packet.src_port;
-    let back = reply_key(
-        request.new_src_ip,
-        request.new_src_port,
+    // The tuple the container's replies carry.
+    let back = FlowKey::new(
         request.new_dst_ip,
         request.new_dst_port,
+        request.new_src_ip,
+        request.new_src_port,
         packet.protocol,
     );
     // The reply tuple of a published flow is fixed by the client's; an old
@@ -232,14 +214,13 @@ pub fn start_masquerade(
         } else {
             (packet.dst_port, candidate)
         };
-        back = FlowKey {
-            src_ip: packet.dst_ip,
-            dst_ip: uplink_ip,
+        back = FlowKey::new(
+            packet.dst_ip,
             src_port,
+            uplink_ip,
             dst_port,
-            protocol: packet.protocol,
-            _pad: [0; 3],
-        };
+            packet.protocol,
+        );
         if conntrack::claim(&back, &reply) {
             port = candidate;
             break;

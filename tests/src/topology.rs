@@ -26,14 +26,7 @@ pub const GW_MAC: [u8; 6] = [0x02, 0x42, 0x0a, 0xd6, 0x00, 0x01];
 
 /// A [`FlowKey`] `src:sport → dst:dport`.
 pub fn flow(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, protocol: u8) -> FlowKey {
-    FlowKey {
-        src_ip: src,
-        dst_ip: dst,
-        src_port: sport,
-        dst_port: dport,
-        protocol,
-        _pad: [0; 3],
-    }
+    FlowKey::new(src, sport, dst, dport, protocol)
 }
 
 /// `container:port` behind `ifindex` with `mac`, as a published target.

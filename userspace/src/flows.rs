@@ -211,14 +211,7 @@ mod tests {
     const SEC: u64 = 1_000_000_000;
 
     fn key(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, protocol: u8) -> FlowKey {
-        FlowKey {
-            src_ip: src,
-            dst_ip: dst,
-            src_port: sport,
-            dst_port: dport,
-            protocol,
-            _pad: [0; 3],
-        }
+        FlowKey::new(src, sport, dst, dport, protocol)
     }
 
     /// Container 10.214.0.2:5000 masqueraded behind 203.0.113.1:61234.

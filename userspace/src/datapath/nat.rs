@@ -97,14 +97,7 @@ mod tests {
     use super::*;
 
     fn key(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, protocol: u8) -> FlowKey {
-        FlowKey {
-            src_ip: src,
-            dst_ip: dst,
-            src_port: sport,
-            dst_port: dport,
-            protocol,
-            _pad: [0; 3],
-        }
+        FlowKey::new(src, sport, dst, dport, protocol)
     }
 
     const CLIENT: [u8; 4] = [203, 0, 113, 2];
