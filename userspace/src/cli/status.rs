@@ -25,13 +25,17 @@ pub async fn run(client: &Client, format: Format) -> anyhow::Result<()> {
         .map(|u| format!("{} (#{})", text(&u["Name"]), u["Ifindex"]))
         .collect();
     println!("uplinks: {}", uplinks.join(", "));
-    println!("programs attached (TC ingress, TCX):");
+    println!("programs attached (TC ingress through TCX links; socket hooks on the cgroup):");
     for p in list(&status["Programs"]) {
+        // Socket programs hang off a cgroup, which has no ifindex.
+        let index = match p["Ifindex"].as_u64() {
+            Some(0) | None => String::new(),
+            Some(index) => format!(" (#{index})"),
+        };
         println!(
-            "  {:<20} on {} (#{})",
+            "  {:<20} on {}{index}",
             text(&p["Program"]),
-            text(&p["Interface"]),
-            p["Ifindex"]
+            text(&p["Interface"])
         );
     }
     println!("program counters:");

@@ -63,6 +63,14 @@ impl Controller {
             },
         )
         .await?;
+        // The program is in place before the container's side comes up, so
+        // its very first packet meets anti-spoofing and isolation; it may
+        // route packets out (masquerade) only with forwarding on.
+        crate::host::enable_forwarding(&endpoint.host_veth)?;
+        self.datapath
+            .set_endpoint(host_index, endpoint_info(endpoint, network))?;
+        self.datapath
+            .attach(ProgramId::ContainerIngress, &endpoint.host_veth, host_index)?;
         let ifname = endpoint.ifname.clone();
         let (ip, prefix, gateway) = (endpoint.ip, network.subnet.prefix(), network.gateway);
         netns::in_netns(netns_path, move |handle| async move {
@@ -77,13 +85,6 @@ impl Controller {
             Ok::<_, HostError>(())
         })
         .await?;
-        // The program must find the endpoint from its very first packet,
-        // and may route it out (masquerade) only with forwarding on.
-        crate::host::enable_forwarding(&endpoint.host_veth)?;
-        self.datapath
-            .set_endpoint(host_index, endpoint_info(endpoint, network))?;
-        self.datapath
-            .attach(ProgramId::ContainerIngress, &endpoint.host_veth, host_index)?;
         Ok(host_index)
     }
 
