@@ -19,6 +19,8 @@ use crate::interrupt::check_interrupted;
 
 pub const OUTSIDE_NETNS: &str = "ebn-demo-out";
 pub const UPLINK: &str = "ebndemo0";
+/// The host's address on the uplink: where the outside reaches published ports.
+pub const UPLINK_IP: &str = "203.0.113.1";
 const UPLINK_HOST_ADDR: &str = "203.0.113.1/24";
 const UPLINK_OUTSIDE_ADDR: &str = "203.0.113.2/24";
 
@@ -94,6 +96,11 @@ impl DemoEnv {
         let mut cmd = command(&self.ebpfnet);
         cmd.env("EBPFNET_SOCKET", &self.socket).args(args);
         cmd
+    }
+
+    /// Where the demo daemon pins its maps and links.
+    pub fn pin_dir(&self) -> &Path {
+        &self.pin_dir
     }
 
     /// The line a user would type to point their shell at the demo daemon.

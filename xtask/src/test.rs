@@ -5,6 +5,7 @@ use anyhow::{Result, bail};
 
 use crate::build::{build, ebpfnet_binary};
 use crate::cmd::{command, is_root, run};
+use crate::setup::setup;
 
 pub fn test(e2e_args: &[String]) -> Result<()> {
     if !is_root() {
@@ -13,6 +14,9 @@ pub fn test(e2e_args: &[String]) -> Result<()> {
              namespaces, bridges and eBPF programs"
         );
     }
+    // The tests use python3, ping, bpftool and iptables besides the build
+    // tools; setup is quiet when everything is there.
+    setup()?;
     build(false)?;
 
     // Both suites run even if the first fails, so one run reports everything.
