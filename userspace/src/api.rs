@@ -84,3 +84,12 @@ pub struct BatchResult {
     pub done: Vec<String>,
     pub errors: Vec<String>,
 }
+
+impl BatchResult {
+    pub fn record<E: std::fmt::Display>(&mut self, name: String, outcome: Result<(), E>) {
+        match outcome {
+            Ok(()) => self.done.push(name),
+            Err(e) => self.errors.push(e.to_string()),
+        }
+    }
+}

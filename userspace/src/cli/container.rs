@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{
     Format,
-    output::{print_json, print_table},
+    output::{print_json, print_list},
     report_batch,
 };
 use crate::{
@@ -74,16 +74,8 @@ pub async fn run(
         }
         ContainerCommand::Ls => {
             let containers: Vec<Value> = client.call(&Request::ContainerList).await?;
-            match format {
-                Format::Json => print_json(&Value::Array(containers)),
-                Format::Table => {
-                    let rows: Vec<Vec<String>> = containers.iter().map(summary_row).collect();
-                    print_table(
-                        &["CONTAINER ID", "NAME", "NETWORKS", "IP ADDRESS", "PORTS"],
-                        &rows,
-                    );
-                }
-            }
+            let headers = ["CONTAINER ID", "NAME", "NETWORKS", "IP ADDRESS", "PORTS"];
+            print_list(format, containers, &headers, summary_row);
         }
         ContainerCommand::Rm { names } => {
             let result: BatchResult = client.call(&Request::ContainerRemove { names }).await?;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{
     Format,
-    output::{print_json, print_table},
+    output::{print_json, print_list},
     report_batch,
 };
 use crate::{
@@ -79,23 +79,16 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
         }
         NetworkCommand::Ls => {
             let networks: Vec<Value> = client.call(&Request::NetworkList).await?;
-            match format {
-                Format::Json => print_json(&Value::Array(networks)),
-                Format::Table => {
-                    let rows: Vec<Vec<String>> = networks
-                        .iter()
-                        .map(|n| {
-                            vec![
-                                short_id(n["Id"].as_str().unwrap_or_default()).to_string(),
-                                n["Name"].as_str().unwrap_or_default().to_string(),
-                                "bridge".into(),
-                                "local".into(),
-                            ]
-                        })
-                        .collect();
-                    print_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows);
-                }
-            }
+            let headers = ["NETWORK ID", "NAME", "DRIVER", "SCOPE"];
+            print_list(format, networks, &headers, |n| {
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+                vec![
+                    short_id(&text(&n["Id"])).to_string(),
+                    text(&n["Name"]),
+                    "bridge".into(),
+                    "local".into(),
+                ]
+            });
         }
         NetworkCommand::Rm { names } => {
             let result: BatchResult = client.call(&Request::NetworkRemove { names }).await?;

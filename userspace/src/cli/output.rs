@@ -44,3 +44,20 @@ pub fn print_json(value: &serde_json::Value) {
         serde_json::to_string_pretty(value).expect("JSON values serialize")
     );
 }
+
+/// Prints a listing: the JSON array as it came, or a table of one row per
+/// item.
+pub fn print_list(
+    format: Format,
+    items: Vec<serde_json::Value>,
+    headers: &[&str],
+    row: impl Fn(&serde_json::Value) -> Vec<String>,
+) {
+    match format {
+        Format::Json => print_json(&serde_json::Value::Array(items)),
+        Format::Table => {
+            let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+            print_table(headers, &rows);
+        }
+    }
+}

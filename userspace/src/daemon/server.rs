@@ -67,26 +67,19 @@ async fn handle(c: &mut Controller, request: Request) -> Result<Value, Controlle
         NetworkRemove { names } => {
             let mut result = BatchResult::default();
             for name in names {
-                match c.remove_network(&name).await {
-                    Ok(()) => result.done.push(name),
-                    Err(e) => result.errors.push(e.to_string()),
-                }
+                let outcome = c.remove_network(&name).await;
+                result.record(name, outcome);
             }
             json!(result)
         }
         NetworkInspect { names } => {
             let state = c.state();
-            let views = names
-                .iter()
-                .map(|name| {
-                    state
-                        .networks
-                        .get(name)
-                        .map(|n| views::network_inspect(state, n))
-                        .ok_or_else(|| ControllerError::not_found("network", name))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            json!(views)
+            json!(inspect_each(&names, "network", |name| {
+                state
+                    .networks
+                    .get(name)
+                    .map(|n| views::network_inspect(state, n))
+            })?)
         }
         NetworkConnect {
             network,
@@ -119,26 +112,19 @@ async fn handle(c: &mut Controller, request: Request) -> Result<Value, Controlle
         ContainerRemove { names } => {
             let mut result = BatchResult::default();
             for name in names {
-                match c.remove_container(&name).await {
-                    Ok(()) => result.done.push(name),
-                    Err(e) => result.errors.push(e.to_string()),
-                }
+                let outcome = c.remove_container(&name).await;
+                result.record(name, outcome);
             }
             json!(result)
         }
         ContainerInspect { names } => {
             let state = c.state();
-            let views = names
-                .iter()
-                .map(|name| {
-                    state
-                        .containers
-                        .get(name)
-                        .map(|ct| views::container_inspect(state, ct))
-                        .ok_or_else(|| ControllerError::not_found("container", name))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            json!(views)
+            json!(inspect_each(&names, "container", |name| {
+                state
+                    .containers
+                    .get(name)
+                    .map(|ct| views::container_inspect(state, ct))
+            })?)
         }
         Publish { container, ports } => json!(c.publish(&container, &ports).await?),
         Unpublish { container, ports } => json!(c.unpublish(&container, &ports).await?),
@@ -151,4 +137,16 @@ async fn handle(c: &mut Controller, request: Request) -> Result<Value, Controlle
             errors: c.reset().await,
         }),
     })
+}
+
+/// The view of every named object, or an error naming the first unknown one.
+fn inspect_each(
+    names: &[String],
+    kind: &'static str,
+    view: impl Fn(&str) -> Option<Value>,
+) -> Result<Vec<Value>, ControllerError> {
+    names
+        .iter()
+        .map(|name| view(name).ok_or_else(|| ControllerError::not_found(kind, name)))
+        .collect()
 }
