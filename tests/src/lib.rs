@@ -17,6 +17,7 @@ pub mod netns;
 pub mod packet;
 pub mod testrun;
 pub mod topology;
+pub mod traffic;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
