@@ -190,7 +190,6 @@ pub fn start_masquerade(
         return drop_packet(DropReason::MasqueradePortsExhausted);
     }
     let range = u32::from(config.masq_port_max - config.masq_port_min) + 1;
-    let start = unsafe { bpf_get_prandom_u32() } % range;
     let mut reply = conntrack::new_entry(
         NatKind::MasqueradeReply as u8,
         Forward::Peer as u8,
@@ -203,8 +202,10 @@ pub fn start_masquerade(
     reply.new_dst_port = packet.src_port;
     let mut port = 0u16;
     let mut back = FlowKey::default();
-    for attempt in 0..MASQ_TRIES {
-        let candidate = config.masq_port_min + ((start + attempt) % range) as u16;
+    for _ in 0..MASQ_TRIES {
+        // Independent random probes: a run of published ports or busy
+        // tuples inside the range cannot swallow every try.
+        let candidate = config.masq_port_min + (unsafe { bpf_get_prandom_u32() } % range) as u16;
         // A masquerade port never shadows a published one (cilium#34041).
         if maps::port_is_published(uplink_ip, candidate, packet.protocol) {
             continue;

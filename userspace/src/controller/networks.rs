@@ -152,7 +152,7 @@ impl Controller {
 impl Controller {
     /// Host addresses change with bridges; a failure here is retried by the
     /// daemon's periodic refresh, so it only gets logged.
-    async fn refresh_host_logged(&mut self) {
+    pub(super) async fn refresh_host_logged(&mut self) {
         if let Err(e) = self.refresh_host().await {
             log::warn!("cannot refresh the host addresses in the datapath: {e}");
         }

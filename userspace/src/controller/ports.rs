@@ -157,6 +157,14 @@ impl Controller {
         let (endpoint, network) = self.publish_target(&container)?;
         let (endpoint, network) = (endpoint.clone(), network.clone());
         let mappings = self.plan_ports(&network, requests)?;
+        // A mapping on an address added since the last periodic refresh:
+        // containers reach it through HOST_ADDRS, so refresh it now.
+        let unknown = mappings.iter().any(|m| {
+            !m.host_ip.is_unspecified() && !self.host_addrs.iter().any(|a| a.ip == m.host_ip)
+        });
+        if unknown {
+            self.refresh_host_logged().await;
+        }
         let ifindex = netlink::require_link(&self.host, &endpoint.host_veth).await?;
         self.write_ports(&mappings, &endpoint, ifindex)?;
         let mut next = self.state.clone();
