@@ -3,7 +3,6 @@
 use std::fs::{self, OpenOptions};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::MutexGuard;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -43,7 +42,7 @@ pub struct TestEnv {
     /// Address of `eth0` in the outside namespace (normally 203.0.113.2).
     pub outside_ip: String,
     daemon: Option<Child>,
-    _serial: MutexGuard<'static, ()>,
+    _serial: crate::Serial,
 }
 
 fn pid_alive(pid: &str) -> bool {

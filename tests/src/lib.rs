@@ -28,10 +28,39 @@ pub use netns::*;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
-/// Process-wide lock: the tests share host-global names (`ebpfnet0`,
-/// 203.0.113.0/24), so only one may run at a time in a test binary.
-pub fn serial() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Machine-wide lock file: test runs started by different processes (two
+/// `cargo test` invocations, or a test run beside `cargo xtask demo`) would
+/// fight over host-global names too.
+const HOST_LOCK: &str = "/run/ebpfnet-tests.lock";
+
+/// Held for the duration of a test: the tests share host-global names
+/// (`ebpfnet0`, 10.214.0.0/16, 203.0.113.0/24), so one runs at a time, in
+/// this process and on this host.
+pub struct Serial {
+    _thread: MutexGuard<'static, ()>,
+    _host: std::fs::File,
+}
+
+pub fn serial() -> Serial {
+    let thread = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let host = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(HOST_LOCK)
+        .unwrap_or_else(|e| panic!("cannot open {HOST_LOCK}: {e}"));
+    // SAFETY: flock on a file descriptor we own; released when it closes.
+    let locked = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&host), libc::LOCK_EX) };
+    assert_eq!(
+        locked,
+        0,
+        "cannot lock {HOST_LOCK}: {}",
+        std::io::Error::last_os_error()
+    );
+    Serial {
+        _thread: thread,
+        _host: host,
+    }
 }
 
 /// Path of the `ebpfnet` binary under test: `$EBPFNET_BIN`, else
