@@ -11,8 +11,10 @@
 //! the eBPF object with private maps and runs its programs on frames built
 //! with [`packet`] through `BPF_PROG_TEST_RUN`.
 
+pub mod checks;
 pub mod cli;
 pub mod daemon;
+mod env_cli;
 pub mod netns;
 pub mod packet;
 pub mod testrun;
@@ -22,6 +24,7 @@ pub mod traffic;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
+pub use checks::check_endpoint;
 pub use cli::{CmdOutput, run, run_timeout};
 pub use daemon::TestEnv;
 pub use netns::*;
