@@ -49,6 +49,11 @@ pub fn track(packet: &Packet, len: u32) -> Option<NatEntry> {
     // of the statistics from two CPUs may lose a count, never corrupt state.
     unsafe {
         let entry = &mut *entry;
+        // A new connection on the tuple of a closed one is a new flow, with
+        // a translation of its own.
+        if packet.opens_tcp() && is_closed(entry) {
+            return None;
+        }
         entry.last_seen_ns = bpf_ktime_get_ns();
         entry.packets = entry.packets.wrapping_add(1);
         entry.bytes = entry.bytes.wrapping_add(u64::from(len));
@@ -82,13 +87,29 @@ pub fn new_entry(kind: u8, forward: u8, ifindex: u32, dst_mac: [u8; 6]) -> NatEn
     }
 }
 
-/// Claims `key` for a new flow's reply direction; fails when another flow
-/// already uses that tuple (so two flows never share a translation).
 #[inline(always)]
-pub fn claim(key: &FlowKey, entry: &NatEntry) -> bool {
-    table(key.protocol)
-        .insert(key, entry, u64::from(BPF_NOEXIST))
-        .is_ok()
+fn is_closed(entry: &NatEntry) -> bool {
+    entry.tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0
+}
+
+/// Claims `key` for a new flow's reply direction; fails when another flow
+/// already uses that tuple (so two flows never share a translation). With
+/// `reuse_closed` (a TCP SYN), the tuple of a closed TCP flow is taken over,
+/// so closed flows do not hold masquerade ports until they are collected.
+#[inline(always)]
+pub fn claim(key: &FlowKey, entry: &NatEntry, reuse_closed: bool) -> bool {
+    let table = table(key.protocol);
+    if table.insert(key, entry, u64::from(BPF_NOEXIST)).is_ok() {
+        return true;
+    }
+    if !reuse_closed {
+        return false;
+    }
+    // SAFETY: read once, as a copy.
+    let closed = table
+        .get_ptr(key)
+        .is_some_and(|old| is_closed(unsafe { &*old }));
+    closed && table.insert(key, entry, 0).is_ok()
 }
 
 /// Writes the request direction of a flow whose reply direction is claimed.

@@ -222,7 +222,7 @@ pub fn start_masquerade(
             dst_port,
             packet.protocol,
         );
-        if conntrack::claim(&back, &reply) {
+        if conntrack::claim(&back, &reply, packet.opens_tcp()) {
             port = candidate;
             break;
         }

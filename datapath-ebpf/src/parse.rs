@@ -17,7 +17,9 @@ pub const ICMP_ECHO_REPLY: u8 = 0;
 pub const ICMP_ECHO_REQUEST: u8 = 8;
 
 pub const TCP_FIN: u8 = 0x01;
+pub const TCP_SYN: u8 = 0x02;
 pub const TCP_RST: u8 = 0x04;
+pub const TCP_ACK: u8 = 0x10;
 
 /// An IPv4 packet's addresses and ports, as found.
 pub struct Packet {
@@ -35,6 +37,12 @@ pub struct Packet {
 }
 
 impl Packet {
+    /// A TCP SYN that opens a connection (no ACK): it may reuse the tuple of
+    /// a closed one, as conntrack lets a SYN reopen a TIME_WAIT tuple.
+    pub fn opens_tcp(&self) -> bool {
+        self.protocol == proto::TCP && self.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+    }
+
     /// Whether the packet has ports (or an echo id) NAT can translate.
     pub fn translatable(&self) -> bool {
         !self.fragment
