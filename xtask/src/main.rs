@@ -1,5 +1,6 @@
 //! Developer tasks for ebpfnet, run as `cargo xtask <command>`.
 
+mod bench;
 mod build;
 mod build_ebpf;
 mod cmd;
@@ -43,6 +44,8 @@ enum Task {
     },
     /// Show ebpfnet end to end in an isolated setup, then remove it (as root)
     Demo,
+    /// Benchmark ebpfnet against a direct veth, iptables and nft (as root)
+    Bench(bench::Options),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Task::Build { release } => build::build(release),
         Task::Test { e2e_args } => test::test(&e2e_args),
         Task::Demo => demo::demo(),
+        Task::Bench(options) => bench::bench(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,312 @@
+//! The bench's guard: every namespace, host link, background process, host
+//! sysctl and ebpfnet daemon it makes is recorded here and removed (or
+//! restored) by [`Lab::cleanup`], which also runs on drop, so an error, a
+//! panic or Ctrl-C (see `interrupt.rs`) leaves nothing behind.
+
+use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use crate::cmd::{command, display, output};
+
+/// Every object the bench makes has a name starting with this.
+pub const PREFIX: &str = "ebnb-";
+/// Scratch dir: logs, rule files, the ebpfnet daemon's socket and state.
+pub const DIR: &str = "/tmp/ebnb-bench";
+/// The bench daemon's pin dir.
+pub const PIN_DIR: &str = "/sys/fs/bpf/ebnb-bench";
+
+pub struct Lab {
+    pub dir: PathBuf,
+    netns: Vec<String>,
+    links: Vec<String>,
+    children: Vec<(String, Child)>,
+    /// Host sysctls changed: name and the value to put back.
+    sysctls: Vec<(String, String)>,
+    /// `ebpfnet` binary, when a bench daemon was started.
+    daemon: Option<(PathBuf, Child)>,
+    cleaned_up: bool,
+}
+
+impl Lab {
+    pub fn new() -> Result<Self> {
+        let dir = PathBuf::from(DIR);
+        fs::create_dir_all(dir.join("state")).with_context(|| format!("creating {DIR}"))?;
+        Ok(Lab {
+            dir,
+            netns: Vec::new(),
+            links: Vec::new(),
+            children: Vec::new(),
+            sysctls: Vec::new(),
+            daemon: None,
+            cleaned_up: false,
+        })
+    }
+
+    pub fn add_netns(&mut self, name: &str) -> Result<()> {
+        quiet(command("ip").args(["netns", "add", name]))?;
+        self.netns.push(name.to_string());
+        Ok(())
+    }
+
+    /// Records a host link to delete at the end (a veth goes with its peer's
+    /// namespace anyway; this catches the rest).
+    pub fn track_link(&mut self, name: &str) {
+        self.links.push(name.to_string());
+    }
+
+    /// Sets a host sysctl, remembering the value to restore.
+    pub fn set_host_sysctl(&mut self, name: &str, value: &str) -> Result<()> {
+        let old = output(command("sysctl").args(["-n", name]))?
+            .trim()
+            .to_string();
+        if !self.sysctls.iter().any(|(known, _)| known == name) {
+            self.sysctls.push((name.to_string(), old));
+        }
+        quiet(command("sysctl").args(["-qw", &format!("{name}={value}")]))
+    }
+
+    /// Puts a host sysctl set by [`Lab::set_host_sysctl`] back now.
+    pub fn restore_host_sysctl(&mut self, name: &str) -> Result<()> {
+        if let Some(i) = self.sysctls.iter().position(|(known, _)| known == name) {
+            let (name, value) = self.sysctls.remove(i);
+            quiet(command("sysctl").args(["-qw", &format!("{name}={value}")]))?;
+        }
+        Ok(())
+    }
+
+    /// Starts `cmd` in its own process group (Ctrl-C reaches only us), with
+    /// its output in `DIR/<log>.log`.
+    pub fn spawn(&mut self, log: &str, cmd: &mut Command) -> Result<()> {
+        let child = spawn_logged(&self.dir.join(format!("{log}.log")), cmd)?;
+        self.children.push((log.to_string(), child));
+        Ok(())
+    }
+
+    /// Starts the bench's ebpfnet daemon; cleanup resets it through its
+    /// socket (removing its container, bridge and pins) before stopping it.
+    pub fn spawn_daemon(&mut self, ebpfnet: PathBuf, cmd: &mut Command) -> Result<()> {
+        let child = spawn_logged(&self.dir.join("ebpfnet-daemon.log"), cmd)?;
+        self.daemon = Some((ebpfnet, child));
+        Ok(())
+    }
+
+    /// Whether a background process has died (its log then says why).
+    pub fn check_children(&mut self) -> Result<()> {
+        for (name, child) in &mut self.children {
+            if let Some(status) = child.try_wait()? {
+                bail!("background `{name}` exited ({status}); see {DIR}/{name}.log");
+            }
+        }
+        if let Some((_, daemon)) = &mut self.daemon
+            && let Some(status) = daemon.try_wait()?
+        {
+            bail!("the ebpfnet daemon exited ({status}); see {DIR}/ebpfnet-daemon.log");
+        }
+        Ok(())
+    }
+
+    /// Removes everything made; returns what could not be removed.
+    pub fn cleanup(&mut self) -> Vec<String> {
+        if self.cleaned_up {
+            return Vec::new();
+        }
+        self.cleaned_up = true;
+        let mut errors = Vec::new();
+        for (name, mut child) in self.children.drain(..).rev() {
+            stop(&mut child, &name, &mut errors);
+        }
+        if let Some((ebpfnet, mut daemon)) = self.daemon.take() {
+            if let Err(err) = reset_daemon(&ebpfnet, &self.dir) {
+                errors.push(format!("{err:#}"));
+            }
+            if wait_timeout(&mut daemon, Duration::from_secs(5)).is_none() {
+                stop(&mut daemon, "ebpfnet daemon", &mut errors);
+            }
+        }
+        for netns in self.netns.drain(..).rev() {
+            if let Err(err) = quiet(command("ip").args(["netns", "del", &netns])) {
+                errors.push(format!("{err:#}"));
+            }
+        }
+        // The kernel removes a veth's peer asynchronously.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while self.links.iter().any(|l| link_exists(l)) && Instant::now() < deadline {
+            sleep(Duration::from_millis(50));
+        }
+        for link in self.links.drain(..) {
+            if link_exists(&link)
+                && let Err(err) = quiet(command("ip").args(["link", "del", &link]))
+            {
+                errors.push(format!("{err:#}"));
+            }
+        }
+        for (name, value) in self.sysctls.drain(..) {
+            if let Err(err) = quiet(command("sysctl").args(["-qw", &format!("{name}={value}")])) {
+                errors.push(format!("restoring {name}={value}: {err:#}"));
+            }
+        }
+        if Path::new(PIN_DIR).exists() && fs::remove_dir(PIN_DIR).is_err() {
+            errors.push(format!("pin dir {PIN_DIR} is left behind"));
+        }
+        if errors.is_empty() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+        errors
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for err in self.cleanup() {
+            eprintln!("bench cleanup: {err}");
+        }
+    }
+}
+
+/// `ebpfnet system reset` for the bench daemon: through its socket when it
+/// answers, else directly from its state dir.
+fn reset_daemon(ebpfnet: &Path, dir: &Path) -> Result<()> {
+    quiet(
+        command(ebpfnet)
+            .env("EBPFNET_SOCKET", dir.join("ebpfnet.sock"))
+            .args(["system", "reset", "--state-dir"])
+            .arg(dir.join("state"))
+            .args(["--pin-dir", PIN_DIR]),
+    )
+}
+
+pub fn link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+fn prefixed(dir: &str) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with(PREFIX))
+        .collect();
+    names.sort();
+    names
+}
+
+/// What a previous run left: namespaces, links, the pin dir, the state.
+pub fn leftovers() -> Vec<String> {
+    let mut found: Vec<String> = prefixed("/run/netns")
+        .into_iter()
+        .map(|n| format!("network namespace {n}"))
+        .collect();
+    found.extend(
+        prefixed("/sys/class/net")
+            .into_iter()
+            .map(|l| format!("link {l}")),
+    );
+    for path in [PIN_DIR, DIR] {
+        if Path::new(path).exists() {
+            found.push(path.to_string());
+        }
+    }
+    found
+}
+
+/// `cargo xtask bench --clean`: removes only the bench's own objects.
+pub fn clean_leftovers(ebpfnet: &Path) -> Result<()> {
+    if Path::new(DIR).join("state").exists()
+        && let Err(err) = reset_daemon(ebpfnet, Path::new(DIR))
+    {
+        eprintln!("bench: ebpfnet reset of the bench daemon failed: {err:#}");
+    }
+    for netns in prefixed("/run/netns") {
+        quiet(command("ip").args(["netns", "del", &netns]))?;
+    }
+    sleep(Duration::from_millis(500));
+    for link in prefixed("/sys/class/net") {
+        if link_exists(&link) {
+            quiet(command("ip").args(["link", "del", &link]))?;
+        }
+    }
+    if Path::new(PIN_DIR).exists() {
+        quiet(command("rm").args(["-rf", PIN_DIR]))?;
+    }
+    let _ = fs::remove_dir_all(DIR);
+    let left = leftovers();
+    if !left.is_empty() {
+        bail!("still there after cleaning: {}", left.join(", "));
+    }
+    println!("bench: nothing of a previous run is left");
+    Ok(())
+}
+
+/// Runs a command silently; on failure the error carries its stderr.
+pub fn quiet(cmd: &mut Command) -> Result<()> {
+    output(cmd).map(drop)
+}
+
+fn spawn_logged(log: &Path, cmd: &mut Command) -> Result<Child> {
+    let file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let stderr = file.try_clone()?;
+    cmd.stdin(Stdio::null())
+        .stdout(file)
+        .stderr(stderr)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("could not start `{}`", display(cmd)))
+}
+
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => sleep(Duration::from_millis(50)),
+            _ => return None,
+        }
+    }
+}
+
+/// SIGTERM to the child's process group, SIGKILL after 5 s.
+fn stop(child: &mut Child, name: &str, errors: &mut Vec<String>) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    let Ok(pid) = i32::try_from(child.id()) else {
+        return;
+    };
+    let group = Pid::from_raw(pid);
+    let _ = killpg(group, Signal::SIGTERM);
+    if wait_timeout(child, Duration::from_secs(5)).is_none() {
+        let _ = killpg(group, Signal::SIGKILL);
+        if let Err(err) = child.wait() {
+            errors.push(format!("stopping {name} (pid {pid}): {err}"));
+        }
+    }
+}
+
+/// Blocks on the tests' host-wide lock so end-to-end tests and the bench do
+/// not share the machine; held until the returned file is dropped.
+pub fn host_lock() -> Result<File> {
+    const LOCK: &str = "/run/ebpfnet-tests.lock";
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(LOCK)
+        .with_context(|| format!("opening {LOCK}"))?;
+    println!("bench: taking the host-wide test lock {LOCK} (waits for running tests)");
+    // SAFETY: flock on a descriptor we own; released when it closes.
+    let rc =
+        unsafe { nix::libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), nix::libc::LOCK_EX) };
+    if rc != 0 {
+        bail!("locking {LOCK}: {}", std::io::Error::last_os_error());
+    }
+    Ok(file)
+}

@@ -1,0 +1,102 @@
+//! Traffic runs: the load generator's clients in the variants' namespaces.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::topology::{Kind, in_ns};
+use crate::cmd::output;
+use crate::interrupt::check_interrupted;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Test {
+    /// Outside -> published port, request/response on one connection.
+    Rr,
+    /// Outside -> published port, a new connection per request.
+    Crr,
+    /// Outside -> published port, bulk throughput.
+    Stream,
+    /// Container -> outside through masquerade, a new connection each.
+    MasqCrr,
+}
+
+impl Test {
+    pub const ALL: [Test; 4] = [Test::Rr, Test::Crr, Test::Stream, Test::MasqCrr];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Test::Rr => "rr",
+            Test::Crr => "crr",
+            Test::Stream => "stream",
+            Test::MasqCrr => "masq_crr",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Test::Rr => "request/response (trans/s)",
+            Test::Crr => "new connections (conn/s)",
+            Test::Stream => "throughput (Gbit/s)",
+            Test::MasqCrr => "masquerade new conn. (conn/s)",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Test::Rr => "trans/s",
+            Test::Crr | Test::MasqCrr => "conn/s",
+            Test::Stream => "Gbit/s",
+        }
+    }
+}
+
+/// One client run's figures.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sample {
+    /// trans/s, conn/s or Gbit/s, as [`Test::unit`].
+    pub value: f64,
+    pub p50_us: f64,
+    pub p90_us: f64,
+    pub p99_us: f64,
+    pub errors: u64,
+}
+
+/// Runs one client of `test` against `kind` for `seconds`.
+pub fn run(loadgen: &Path, kind: Kind, test: Test, seconds: f64) -> Result<Sample> {
+    check_interrupted()?;
+    let (ns, mode, target) = match test {
+        Test::Rr => (kind.out_ns(), "rr", kind.inbound_target()),
+        Test::Crr => (kind.out_ns(), "crr", kind.inbound_target()),
+        Test::Stream => (kind.out_ns(), "stream", kind.inbound_target()),
+        Test::MasqCrr => (kind.srv_ns(), "crr", kind.outbound_target()),
+    };
+    let duration = format!("{seconds}");
+    let mut cmd = in_ns(&ns, loadgen);
+    cmd.args([
+        mode,
+        "--target",
+        &target,
+        "--duration",
+        &duration,
+        "--size",
+        "64",
+    ]);
+    let out = output(&mut cmd);
+    check_interrupted()?;
+    let out = out?;
+    let json: Value = serde_json::from_str(out.trim())
+        .with_context(|| format!("load generator printed {out:?}"))?;
+    let get = |field: &str| json.get(field).and_then(Value::as_f64).unwrap_or(0.0);
+    Ok(Sample {
+        value: if test == Test::Stream {
+            get("gbit_s")
+        } else {
+            get("rate")
+        },
+        p50_us: get("p50_us"),
+        p90_us: get("p90_us"),
+        p99_us: get("p99_us"),
+        errors: json.get("errors").and_then(Value::as_u64).unwrap_or(0),
+    })
+}

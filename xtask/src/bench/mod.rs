@@ -1,0 +1,240 @@
+//! `cargo xtask bench`: ebpfnet side by side with a direct veth, Docker-style
+//! iptables (nft and legacy backends) and nft with a verdict map, in one
+//! interleaved run; see README's Performance section.
+//!
+//! Phases: build; make every variant's namespaces (topology.rs) and the
+//! isolated ebpfnet daemon (ebpfnet.rs); control-plane timings (control.rs);
+//! then per scale (1, 1,000, 10,000 published ports) install the rules and
+//! run every test on every variant, repetitions interleaved (load.rs), and
+//! a bpf_stats pass for ebpfnet's per-packet cost; write the report
+//! (report.rs) and the chart (chart.rs). Everything made is removed by the
+//! guard in lab.rs, also on error and Ctrl-C.
+
+mod chart;
+mod control;
+mod ebpfnet;
+mod lab;
+mod load;
+mod png;
+mod report;
+mod rules;
+mod targets;
+mod topology;
+
+use std::path::{Path, PathBuf};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use self::ebpfnet::{Ebpfnet, prog_stats, range_spec, stats_delta};
+use self::lab::Lab;
+use self::load::Test;
+use self::report::{BpfRow, Results, Run};
+use self::topology::{FILLER_BASE, Kind};
+use crate::build::{build, ebpfnet_binary};
+use crate::cmd::{command, is_root, run, scrub_cargo_env, workspace_root};
+use crate::interrupt::{catch_interrupt, check_interrupted};
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// 1 repetition of 1 s, scales 1 and 1,000 (for development)
+    #[arg(long)]
+    quick: bool,
+    /// Remove what an interrupted run left (only `ebnb-` objects), then exit
+    #[arg(long)]
+    clean: bool,
+    /// Use this `ebpfnet` binary instead of building target/release/ebpfnet
+    #[arg(long, value_name = "PATH")]
+    ebpfnet_binary: Option<PathBuf>,
+}
+
+struct Config {
+    reps: usize,
+    seconds: f64,
+    scales: Vec<u32>,
+    plan: control::Plan,
+}
+
+pub fn bench(options: &Options) -> Result<()> {
+    if !is_root() {
+        bail!("`cargo xtask bench` must run as root: it makes namespaces, rules and eBPF programs");
+    }
+    crate::setup::setup()?;
+    let binary = match &options.ebpfnet_binary {
+        Some(path) => path.clone(),
+        None => {
+            build(true)?;
+            ebpfnet_binary(true)
+        }
+    };
+    if options.clean {
+        return lab::clean_leftovers(&binary);
+    }
+    let mut cargo = command("cargo");
+    scrub_cargo_env(&mut cargo).args(["build", "--quiet", "--release", "-p", "ebpfnet-bench"]);
+    run(&mut cargo)?;
+    let loadgen = workspace_root().join("target/release/ebpfnet-bench");
+    let left = lab::leftovers();
+    if !left.is_empty() {
+        bail!(
+            "a previous bench run left {}; remove them with `cargo xtask bench --clean` \
+             (it removes only `ebnb-` objects and the bench daemon's state)",
+            left.join(", ")
+        );
+    }
+    let config = if options.quick {
+        Config {
+            reps: 1,
+            seconds: 1.0,
+            scales: vec![1, 1000],
+            plan: control::Plan {
+                reps: 1,
+                sizes: vec![1000],
+                cap: Duration::from_secs(10),
+            },
+        }
+    } else {
+        Config {
+            reps: 5,
+            seconds: 3.0,
+            scales: vec![1, 1000, 10_000],
+            plan: control::Plan {
+                reps: 5,
+                sizes: vec![1000, 10_000],
+                cap: Duration::from_secs(45),
+            },
+        }
+    };
+    // A full run waits for end-to-end tests and keeps them off the machine.
+    let _lock = if options.quick {
+        None
+    } else {
+        Some(lab::host_lock()?)
+    };
+    catch_interrupt()?;
+    let started = Instant::now();
+    let mut lab = Lab::new()?;
+    let ebpfnet = Ebpfnet { binary };
+    let result = run_all(&mut lab, &ebpfnet, &loadgen, &config);
+    if result.is_err() {
+        eprintln!(
+            "bench: failed; logs of the background processes are in {}",
+            lab::DIR
+        );
+    }
+    let errors = lab.cleanup();
+    for err in &errors {
+        eprintln!("bench cleanup: {err}");
+    }
+    let mut results = result?;
+    results.minutes = started.elapsed().as_secs_f64() / 60.0;
+    report::write(&results, options.quick)?;
+    if !errors.is_empty() {
+        bail!("the bench ran, but cleaning up failed (see above)");
+    }
+    Ok(())
+}
+
+fn run_all(lab: &mut Lab, ebpfnet: &Ebpfnet, loadgen: &Path, config: &Config) -> Result<Results> {
+    println!("bench: making the variants' namespaces and the ebpfnet daemon");
+    for kind in Kind::ALL {
+        topology::create(lab, kind)?;
+    }
+    ebpfnet.start_daemon(lab)?;
+    let container = Kind::Ebpfnet.srv_ns();
+    ebpfnet.create_container(&container, &Kind::Ebpfnet.server_ip())?;
+    topology::tune_ns(&container, false)?;
+    for kind in Kind::ALL {
+        topology::start_servers(lab, kind, loadgen)?;
+    }
+    lab::quiet(&mut ebpfnet.publish("8080:80", &container))?;
+    sleep(Duration::from_millis(500));
+    lab.check_children()?;
+
+    let control = control::measure(ebpfnet, &config.plan)?;
+    let mut results = Results::new(config.reps, config.seconds, config.scales.clone());
+    results.control = control;
+    let mut fillers = 0;
+    for &scale in &config.scales {
+        println!("bench: {scale} published port(s): installing rules");
+        let maps = rules::mappings(scale);
+        control::iptables_restore(Kind::IptablesNft, &maps)?;
+        control::iptables_restore(Kind::IptablesLegacy, &maps)?;
+        control::nft_load(&maps)?;
+        if scale - 1 > fillers {
+            let spec = range_spec(u32::from(FILLER_BASE) + fillers, scale - 1 - fillers);
+            lab::quiet(&mut ebpfnet.publish(&spec, &container))?;
+            fillers = scale - 1;
+        }
+        for kind in Kind::ALL {
+            // Fails early, with the variant's name, if a path is broken.
+            for test in [Test::Rr, Test::MasqCrr] {
+                let probe = load::run(loadgen, kind, test, 0.2);
+                if let Err(err) = probe {
+                    bail!("{} does not work for {}: {err:#}", test.name(), kind.name());
+                }
+            }
+        }
+        for rep in 0..config.reps {
+            // Interleaved, each repetition starting with another variant.
+            for i in 0..Kind::ALL.len() {
+                let kind = Kind::ALL[(i + rep) % Kind::ALL.len()];
+                for test in Test::ALL {
+                    lab.check_children()?;
+                    let sample = load::run(loadgen, kind, test, config.seconds)?;
+                    println!(
+                        "  scale {scale:>5} rep {} {:<16} {:<8} {:>10.1} {}{}",
+                        rep + 1,
+                        kind.name(),
+                        test.name(),
+                        sample.value,
+                        test.unit(),
+                        if sample.errors > 0 {
+                            format!(" ({} errors)", sample.errors)
+                        } else {
+                            String::new()
+                        }
+                    );
+                    results.traffic.push(Run {
+                        kind,
+                        scale,
+                        test,
+                        sample,
+                    });
+                }
+            }
+        }
+        bpf_pass(lab, loadgen, scale, config.seconds, &mut results)?;
+    }
+    Ok(results)
+}
+
+/// ebpfnet's programs' ns per run, each test run once more with
+/// `kernel.bpf_stats_enabled=1` (kept off during the measured runs: the
+/// accounting itself costs time).
+fn bpf_pass(
+    lab: &mut Lab,
+    loadgen: &Path,
+    scale: u32,
+    seconds: f64,
+    results: &mut Results,
+) -> Result<()> {
+    check_interrupted()?;
+    lab.set_host_sysctl("kernel.bpf_stats_enabled", "1")?;
+    for test in Test::ALL {
+        let before = prog_stats()?;
+        load::run(loadgen, Kind::Ebpfnet, test, seconds)?;
+        let after = prog_stats()?;
+        for (program, ns_per_run, runs) in stats_delta(&before, &after) {
+            results.bpf.push(BpfRow {
+                scale,
+                test,
+                program,
+                ns_per_run,
+                runs,
+            });
+        }
+    }
+    lab.restore_host_sysctl("kernel.bpf_stats_enabled")
+}
