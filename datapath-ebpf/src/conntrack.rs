@@ -93,9 +93,10 @@ fn is_closed(entry: &NatEntry) -> bool {
 }
 
 /// Claims `key` for a new flow's reply direction; fails when another flow
-/// already uses that tuple (so two flows never share a translation). With
-/// `reuse_closed` (a TCP SYN), the tuple of a closed TCP flow is taken over,
-/// so closed flows do not hold masquerade ports until they are collected.
+/// already uses that tuple (so two live flows never share a translation).
+/// With `reuse_closed` (a TCP SYN), the tuple of a TCP flow that is over is
+/// taken over, so closed flows do not hold masquerade ports until they are
+/// collected (as conntrack lets a SYN reopen a TIME_WAIT tuple).
 #[inline(always)]
 pub fn claim(key: &FlowKey, entry: &NatEntry, reuse_closed: bool) -> bool {
     let table = table(key.protocol);
@@ -106,10 +107,44 @@ pub fn claim(key: &FlowKey, entry: &NatEntry, reuse_closed: bool) -> bool {
         return false;
     }
     // SAFETY: read once, as a copy.
-    let closed = table
-        .get_ptr(key)
-        .is_some_and(|old| is_closed(unsafe { &*old }));
-    closed && table.insert(key, entry, 0).is_ok()
+    let Some(old) = table.get_ptr(key).map(|old| unsafe { *old }) else {
+        return false;
+    };
+    if !flow_is_over(table, key.protocol, &old) {
+        return false;
+    }
+    table.insert(key, entry, 0).is_ok()
+}
+
+/// Whether the flow that `reply` (one direction's entry) belongs to is over:
+/// reset, or closed with a FIN in both directions. A half-closed flow may
+/// still carry data the other way, so its tuple stays taken.
+#[inline(always)]
+fn flow_is_over(
+    table: &LruHashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }>,
+    protocol: u8,
+    reply: &NatEntry,
+) -> bool {
+    if reply.tcp_flags & TCP_RST_SEEN != 0 {
+        return true;
+    }
+    if reply.tcp_flags & TCP_FIN_SEEN == 0 {
+        return false;
+    }
+    // The other direction's key is this entry's translated tuple, reversed.
+    let request = FlowKey::new(
+        reply.new_dst_ip,
+        reply.new_dst_port,
+        reply.new_src_ip,
+        reply.new_src_port,
+        protocol,
+    );
+    match table.get_ptr(request) {
+        // SAFETY: read once, as a copy.
+        Some(other) => unsafe { (*other).tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0 },
+        // The other direction is gone already (collected or evicted).
+        None => true,
+    }
 }
 
 /// Writes the request direction of a flow whose reply direction is claimed.

@@ -45,11 +45,13 @@ udp(u)
 "#;
 
 /// `IP PORT PROTO N [SRC]`: N concurrent clients (threads). Each prints
-/// `OK LOCALPORT REPLY` or `ERR I WHAT`.
+/// `OK LOCALPORT REPLY` or `ERR I WHAT`. TCP clients hold their connection
+/// until all have their reply, so the N flows are live at the same time.
 pub(super) const MANY_CLIENTS: &str = r#"
 import socket, sys, threading
 ip, port, proto, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 res = [None] * n
+barrier = threading.Barrier(n, timeout=5)
 def one(i):
     try:
         if proto == "tcp":
@@ -63,6 +65,10 @@ def one(i):
                 if not x:
                     break
                 d += x
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass
             s.close()
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
