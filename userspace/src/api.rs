@@ -1,12 +1,15 @@
 //! The CLI ⇄ daemon protocol: one JSON request line, one JSON response line,
 //! over the daemon's Unix socket.
 
-use std::net::Ipv4Addr;
+use std::{net::Ipv4Addr, path::PathBuf};
 
 use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
 
-use crate::portspec::PortRequest;
+use crate::{
+    netconf::{HostEntry, LinkSpec},
+    portspec::PortRequest,
+};
 
 pub const DEFAULT_SOCKET: &str = "/run/ebpfnet/ebpfnet.sock";
 
@@ -30,6 +33,8 @@ pub enum Request {
         network: String,
         container: String,
         ip: Option<Ipv4Addr>,
+        #[serde(default)]
+        aliases: Vec<String>,
     },
     NetworkDisconnect {
         network: String,
@@ -37,9 +42,8 @@ pub enum Request {
     },
     ContainerCreate {
         name: String,
-        network: Option<String>,
-        ip: Option<Ipv4Addr>,
-        ports: Vec<PortRequest>,
+        #[serde(flatten)]
+        options: ContainerOptions,
     },
     ContainerList,
     ContainerRemove {
@@ -67,6 +71,32 @@ pub enum Request {
     Status,
     /// Removes everything ebpfnet made; the daemon exits afterwards.
     Reset,
+}
+
+/// What `container create` asks for besides the name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ContainerOptions {
+    /// A network, or a mode: `none`, `host`, `container:OTHER`.
+    pub network: Option<String>,
+    pub ip: Option<Ipv4Addr>,
+    #[serde(default)]
+    pub ports: Vec<PortRequest>,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub links: Vec<LinkSpec>,
+    #[serde(default)]
+    pub extra_hosts: Vec<HostEntry>,
+    #[serde(default)]
+    pub dns: Vec<Ipv4Addr>,
+    /// Adopt the network namespace at this path instead of making one.
+    #[serde(default)]
+    pub netns: Option<PathBuf>,
+    /// Adopt the network namespace of this process.
+    #[serde(default)]
+    pub pid: Option<i32>,
 }
 
 /// `Ok` carries a command-specific JSON document.

@@ -15,7 +15,10 @@ use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::portspec::PortMapping;
+use crate::{
+    netconf::{HostEntry, LinkSpec},
+    portspec::PortMapping,
+};
 
 const STATE_FILE: &str = "state.json";
 /// Held (flock) by the daemon that owns the directory.
@@ -52,6 +55,35 @@ pub struct Endpoint {
     pub ifname: String,
     /// Host side of the veth pair, enslaved to the network's bridge.
     pub host_veth: String,
+    /// More names the container has on this network (`--alias`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+/// Whose network namespace a container uses, as Docker's network modes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NetMode {
+    /// A namespace ebpfnet made (`/run/netns/NAME`), with endpoints.
+    #[default]
+    Owned,
+    /// A namespace ebpfnet made with only `lo` (`--network none`).
+    None,
+    /// The host's namespace (`--network host`): nothing of its own.
+    Host,
+    /// Another container's namespace (`--network container:OTHER`).
+    Container { container: String },
+    /// A namespace ebpfnet did not make (`--netns PATH`, `--pid PID`):
+    /// ebpfnet adds and removes its endpoints only. `dev`/`ino` identify
+    /// the namespace, so a different one at the same path is never taken
+    /// for it.
+    Adopted {
+        path: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<i32>,
+        dev: u64,
+        ino: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,11 +94,32 @@ pub struct Container {
     pub endpoints: Vec<Endpoint>,
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    #[serde(default)]
+    pub mode: NetMode,
+    /// `--hostname`; the short id when not given, as Docker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// `--add-host NAME:IP` entries for its /etc/hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<HostEntry>,
+    /// `--dns`: its resolvers (default bridge) or the upstreams its queries
+    /// are forwarded to (user networks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<Ipv4Addr>,
+    /// `--link NAME[:ALIAS]` (default bridge network only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkSpec>,
 }
 
 impl Container {
     pub fn endpoint(&self, network: &str) -> Option<&Endpoint> {
         self.endpoints.iter().find(|e| e.network == network)
+    }
+
+    pub fn hostname(&self) -> &str {
+        self.hostname
+            .as_deref()
+            .unwrap_or_else(|| crate::names::short_id(&self.id))
     }
 }
 
@@ -82,6 +135,13 @@ impl State {
         self.containers
             .values()
             .filter(move |c| c.endpoint(network).is_some())
+    }
+
+    /// Containers that use `name`'s network namespace (`container:NAME`).
+    pub fn sharers_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Container> {
+        self.containers.values().filter(
+            move |c| matches!(&c.mode, NetMode::Container { container } if container == name),
+        )
     }
 
     /// The lowest network number (>= 1) no network uses.

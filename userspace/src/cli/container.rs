@@ -1,6 +1,6 @@
 //! `ebpfnet container …`.
 
-use std::net::Ipv4Addr;
+use std::{net::Ipv4Addr, path::PathBuf};
 
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -12,8 +12,9 @@ use super::{
     report_batch,
 };
 use crate::{
-    api::{BatchResult, Request},
+    api::{BatchResult, ContainerOptions, Request},
     client::Client,
+    netconf::{HostEntry, LinkSpec},
     portspec::PortSpec,
 };
 
@@ -22,15 +23,8 @@ pub enum ContainerCommand {
     /// Create a container: a named network namespace on a network; prints its id.
     Create {
         name: String,
-        /// Network to attach eth0 to.
-        #[arg(long, default_value = "bridge")]
-        network: String,
-        /// Address on that network (default: the lowest free one).
-        #[arg(long)]
-        ip: Option<Ipv4Addr>,
-        /// Publish a port: [HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp].
-        #[arg(short = 'p', long = "publish", value_name = "SPEC")]
-        publish: Vec<PortSpec>,
+        #[command(flatten)]
+        options: Box<CreateArgs>,
     },
     /// List containers.
     #[command(alias = "list")]
@@ -48,25 +42,68 @@ pub enum ContainerCommand {
     },
 }
 
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// Network to attach eth0 to, or a mode: none, host, container:NAME.
+    #[arg(long, default_value = "bridge")]
+    network: String,
+    /// Address on that network (default: the lowest free one).
+    #[arg(long)]
+    ip: Option<Ipv4Addr>,
+    /// Publish a port: [HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp].
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    publish: Vec<PortSpec>,
+    /// Host name in its /etc/hosts and inspect (default: the short id).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Another name on its (user-defined) network (repeatable).
+    #[arg(long = "alias", value_name = "NAME")]
+    aliases: Vec<String>,
+    /// Add NAME to its /etc/hosts (repeatable): NAME:IP.
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    add_hosts: Vec<HostEntry>,
+    /// Its name server (repeatable); upstream of the network's on user networks.
+    #[arg(long = "dns", value_name = "IP")]
+    dns: Vec<Ipv4Addr>,
+    /// Put a container of the default bridge network in its /etc/hosts (repeatable).
+    #[arg(long = "link", value_name = "NAME[:ALIAS]")]
+    links: Vec<LinkSpec>,
+    /// Give ebpfnet networking to this existing network namespace.
+    #[arg(long, value_name = "PATH", conflicts_with = "pid")]
+    netns: Option<PathBuf>,
+    /// Give ebpfnet networking to the network namespace of this process.
+    #[arg(long, value_name = "PID")]
+    pid: Option<i32>,
+}
+
+impl CreateArgs {
+    fn into_options(self) -> ContainerOptions {
+        ContainerOptions {
+            network: Some(self.network),
+            ip: self.ip,
+            ports: self.publish.into_iter().flat_map(|PortSpec(p)| p).collect(),
+            hostname: self.hostname,
+            aliases: self.aliases,
+            links: self.links,
+            extra_hosts: self.add_hosts,
+            dns: self.dns,
+            netns: self.netns,
+            pid: self.pid,
+        }
+    }
+}
+
 pub async fn run(
     command: ContainerCommand,
     client: &Client,
     format: Format,
 ) -> anyhow::Result<i32> {
     match command {
-        ContainerCommand::Create {
-            name,
-            network,
-            ip,
-            publish,
-        } => {
-            let ports = publish.into_iter().flat_map(|PortSpec(p)| p).collect();
+        ContainerCommand::Create { name, options } => {
             let id: String = client
                 .call(&Request::ContainerCreate {
                     name: name.clone(),
-                    network: Some(network),
-                    ip,
-                    ports,
+                    options: options.into_options(),
                 })
                 .await
                 .with_context(|| format!("cannot create container {name}"))?;

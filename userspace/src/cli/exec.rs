@@ -1,13 +1,20 @@
 //! `ebpfnet exec NAME -- CMD [ARGS...]`.
 
-use std::{ffi::CString, path::PathBuf};
+use std::{
+    ffi::CString,
+    path::{Path, PathBuf},
+};
 
 use anyhow::Context as _;
 use clap::Args;
 use nix::sched::{CloneFlags, setns};
 use serde_json::Value;
 
-use crate::{api::Request, client::Client, host::netns};
+use crate::{
+    api::Request,
+    client::Client,
+    host::{etc, netns},
+};
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -19,7 +26,11 @@ pub struct ExecArgs {
 }
 
 /// Enters the container's network namespace and replaces this process with
-/// the command, so stdio and the exit status are the command's own.
+/// the command, so stdio and the exit status are the command's own. Like
+/// `ip netns exec`, the command gets a mount namespace of its own where
+/// /sys describes the container's network namespace and the container's
+/// files (/etc/netns/NAME: hosts, resolv.conf) are bind-mounted over
+/// /etc's. In network mode host it runs as it is, in the host's.
 pub async fn run(args: ExecArgs, client: &Client) -> anyhow::Result<i32> {
     let views: Vec<Value> = client
         .call(&Request::ContainerInspect {
@@ -27,22 +38,35 @@ pub async fn run(args: ExecArgs, client: &Client) -> anyhow::Result<i32> {
         })
         .await
         .with_context(|| format!("cannot exec in container {}", args.name))?;
-    let sandbox = views
+    let view = views
         .first()
-        .and_then(|v| v["NetworkSettings"]["SandboxKey"].as_str())
+        .with_context(|| format!("the daemon sent nothing about container {}", args.name))?;
+    let host_mode = view["HostConfig"]["NetworkMode"].as_str() == Some("host");
+    let sandbox = view["NetworkSettings"]["SandboxKey"]
+        .as_str()
         .map(PathBuf::from)
         .with_context(|| format!("the daemon gave no namespace for container {}", args.name))?;
+    let files = view["HostsPath"]
+        .as_str()
+        .filter(|p| !p.is_empty())
+        .and_then(|p| Path::new(p).parent().map(Path::to_path_buf));
     let argv: Vec<CString> = args
         .command
         .iter()
         .map(|a| CString::new(a.as_str()))
         .collect::<Result<_, _>>()
         .context("a command argument contains a NUL byte")?;
-    let ns = netns::open_netns(&sandbox)?;
-    // setns(CLONE_NEWNET) is per thread; execvp right after replaces the
-    // whole process from this thread, namespace included.
-    setns(&ns, CloneFlags::CLONE_NEWNET)
-        .with_context(|| format!("cannot enter namespace {}", sandbox.display()))?;
+    if !host_mode {
+        let ns = netns::open_netns(&sandbox)?;
+        // setns and unshare act on this thread only; execvp right after
+        // replaces the whole process from this thread, namespaces included.
+        setns(&ns, CloneFlags::CLONE_NEWNET)
+            .with_context(|| format!("cannot enter namespace {}", sandbox.display()))?;
+        if let Some(dir) = files {
+            etc::enter_files(&dir)
+                .with_context(|| format!("cannot show {} to the command", dir.display()))?;
+        }
+    }
     let Err(err) = nix::unistd::execvp(&argv[0], &argv);
     // Shell conventions: 127 for a missing command, 126 for one that cannot run.
     let code = if err == nix::errno::Errno::ENOENT {

@@ -53,6 +53,9 @@ pub enum NetworkCommand {
         container: String,
         #[arg(long)]
         ip: Option<Ipv4Addr>,
+        /// Another name for the container on this network (repeatable).
+        #[arg(long = "alias", value_name = "NAME")]
+        aliases: Vec<String>,
     },
     /// Disconnect a container from a network.
     Disconnect { network: String, container: String },
@@ -105,12 +108,14 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
             network,
             container,
             ip,
+            aliases,
         } => {
             client
                 .call_value(&Request::NetworkConnect {
                     network: network.clone(),
                     container: container.clone(),
                     ip,
+                    aliases,
                 })
                 .await
                 .with_context(|| format!("cannot connect {container} to {network}"))?;

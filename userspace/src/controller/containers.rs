@@ -3,22 +3,25 @@
 
 use std::net::Ipv4Addr;
 
-use super::{Controller, ControllerError, Result, next_ifname, now_rfc3339, sync::endpoint_info};
+use super::{
+    Controller, ControllerError, Result,
+    modes::{self, Plan},
+    next_ifname, now_rfc3339,
+    sync::endpoint_info,
+};
 use crate::{
+    api::ContainerOptions,
     host::{HostError, netlink, netns},
     ipam::Pool,
     names::{self, DEFAULT_NETWORK},
-    portspec::PortRequest,
-    state::{Container, Endpoint, Network, State},
+    state::{Container, Endpoint, NetMode, Network, State},
 };
 
 impl Controller {
     pub async fn create_container(
         &mut self,
         name: &str,
-        network: Option<&str>,
-        ip: Option<Ipv4Addr>,
-        ports: &[PortRequest],
+        opts: &ContainerOptions,
     ) -> Result<String> {
         names::validate("container", name)?;
         if self.state.containers.contains_key(name) {
@@ -27,24 +30,67 @@ impl Controller {
                 name: name.to_string(),
             });
         }
-        if netns::netns_exists(name) {
-            return Err(ControllerError::Refused(format!(
-                "network namespace {name} already exists and was not made by ebpfnet; pick another name"
-            )));
-        }
-        let network = self.network(network.unwrap_or(DEFAULT_NETWORK))?.clone();
-        let endpoint = new_endpoint(&self.state, &network, ip, "eth0")?;
-        let ports = self.plan_ports(&network, ports)?;
+        let plan = self.plan(name, opts)?;
         let id = names::new_id().map_err(HostError::io("read /dev/urandom"))?;
-        let container = Container {
+        let mut container = Container {
             id: id.clone(),
             name: name.to_string(),
             created: now_rfc3339(),
-            endpoints: vec![endpoint.clone()],
-            ports: ports.clone(),
+            endpoints: Vec::new(),
+            ports: Vec::new(),
+            mode: NetMode::Owned,
+            hostname: opts.hostname.clone(),
+            extra_hosts: opts.extra_hosts.clone(),
+            dns: opts.dns.clone(),
+            links: opts.links.clone(),
         };
-
-        let path = netns::create_netns(name)?;
+        let (network, adopt) = match plan {
+            Plan::Attach { network, adopt } => (network, adopt),
+            Plan::Host | Plan::Shared(_) => {
+                if let Plan::Shared(other) = plan {
+                    container.mode = NetMode::Container { container: other };
+                } else {
+                    container.mode = NetMode::Host;
+                }
+                let mut next = self.state.clone();
+                next.containers.insert(name.to_string(), container);
+                self.commit(next)?;
+                return Ok(id);
+            }
+            Plan::None => {
+                container.mode = NetMode::None;
+                let path = netns::create_netns(name)?;
+                let made = async {
+                    netns::in_netns(&path, loopback_up).await?;
+                    let mut next = self.state.clone();
+                    next.containers.insert(name.to_string(), container);
+                    self.commit(next)
+                };
+                if let Err(e) = made.await {
+                    let _ = netns::delete_netns(name);
+                    return Err(e);
+                }
+                return Ok(id);
+            }
+        };
+        let path = match &adopt {
+            Some(NetMode::Adopted { path, .. }) => path.clone(),
+            _ => netns::netns_path(name),
+        };
+        let ifname = match &adopt {
+            Some(_) => self.free_ifname(&path, &[]).await?,
+            None => "eth0".to_string(),
+        };
+        let mut endpoint = new_endpoint(&self.state, &network, opts.ip, &ifname)?;
+        endpoint.aliases = opts.aliases.clone();
+        let ports = self.plan_ports(&network, &opts.ports)?;
+        container.endpoints = vec![endpoint.clone()];
+        container.ports = ports.clone();
+        if let Some(mode) = adopt.clone() {
+            container.mode = mode;
+        } else {
+            netns::create_netns(name)?;
+        }
         let mut next = self.state.clone();
         next.containers.insert(name.to_string(), container);
         let made = match self.plumb_endpoint(&path, &endpoint, &network, true).await {
@@ -58,7 +104,9 @@ impl Controller {
         };
         if let Err(e) = made {
             let _ = self.unplumb_endpoint(&endpoint).await;
-            if let Err(undo) = netns::delete_netns(name) {
+            if adopt.is_none()
+                && let Err(undo) = netns::delete_netns(name)
+            {
                 log::error!("cannot remove namespace {name} after a failed create: {undo}");
             }
             return Err(e);
@@ -68,14 +116,34 @@ impl Controller {
 
     pub async fn remove_container(&mut self, name: &str) -> Result<()> {
         let container = self.container(name)?.clone();
+        let sharers: Vec<&str> = self
+            .state
+            .sharers_of(name)
+            .map(|c| c.name.as_str())
+            .collect();
+        if !sharers.is_empty() {
+            return Err(ControllerError::Refused(format!(
+                "container {name} shares its network namespace with {}; remove them first",
+                sharers.join(", ")
+            )));
+        }
         let mut next = self.state.clone();
         next.containers.remove(name);
         self.commit(next)?;
+        self.detach_container(&container).await
+    }
+
+    /// Takes down what ebpfnet made for a container no longer in the state:
+    /// mappings, veths, its files, and the namespace only if ebpfnet made it.
+    async fn detach_container(&mut self, container: &Container) -> Result<()> {
         let unpublished = self.clear_ports(&container.ports);
         for endpoint in &container.endpoints {
             self.unplumb_endpoint(endpoint).await?;
         }
-        netns::delete_netns(name)?;
+        self.remove_files(container);
+        if matches!(container.mode, NetMode::Owned | NetMode::None) {
+            netns::delete_netns(&container.name)?;
+        }
         unpublished.map_or(Ok(()), Err)
     }
 
@@ -84,19 +152,38 @@ impl Controller {
         network: &str,
         container: &str,
         ip: Option<Ipv4Addr>,
+        aliases: &[String],
     ) -> Result<()> {
-        let network = self.network(network)?.clone();
         let current = self.container(container)?.clone();
+        self.check_connectable(network, &current)?;
+        let network = self.network(network)?.clone();
         if current.endpoint(&network.name).is_some() {
             return Err(ControllerError::Refused(format!(
                 "container {container} is already connected to network {}",
                 network.name
             )));
         }
+        if !aliases.is_empty() && network.name == DEFAULT_NETWORK {
+            return Err(ControllerError::Refused(
+                "--alias works on user-defined networks only: the default bridge network \
+                 does not resolve names"
+                    .into(),
+            ));
+        }
+        for alias in aliases {
+            crate::netconf::validate_hostname("--alias", alias)?;
+        }
+        let path = modes::sandbox_path(&self.state, &current).ok_or_else(|| {
+            ControllerError::Refused(format!("container {container} has no namespace of its own"))
+        })?;
         let used: Vec<String> = current.endpoints.iter().map(|e| e.ifname.clone()).collect();
-        let endpoint = new_endpoint(&self.state, &network, ip, &next_ifname(&used))?;
+        let ifname = match current.mode {
+            NetMode::Adopted { .. } => self.free_ifname(&path, &used).await?,
+            _ => next_ifname(&used),
+        };
+        let mut endpoint = new_endpoint(&self.state, &network, ip, &ifname)?;
+        endpoint.aliases = aliases.to_vec();
         let default_route = current.endpoints.is_empty();
-        let path = netns::netns_path(container);
         self.plumb_endpoint(&path, &endpoint, &network, default_route)
             .await?;
         let mut next = self.state.clone();
@@ -139,14 +226,25 @@ impl Controller {
     /// after someone deleted its namespace or veth) and re-attaches the
     /// datapath to its veths.
     pub(super) async fn restore_container(&mut self, container: &Container) -> Result<()> {
-        let path = netns::netns_path(&container.name);
-        if !path.exists() {
-            log::warn!(
-                "namespace of container {} is missing; re-creating it",
-                container.name
-            );
-            netns::create_netns(&container.name)?;
-        }
+        let path = match &container.mode {
+            NetMode::Host | NetMode::Container { .. } => return Ok(()),
+            NetMode::Adopted { path, .. } if !modes::adopted_alive(&container.mode) => {
+                return self.drop_orphan(container, path).await;
+            }
+            NetMode::Adopted { path, .. } => path.clone(),
+            NetMode::Owned | NetMode::None => {
+                let path = netns::netns_path(&container.name);
+                if !path.exists() {
+                    log::warn!(
+                        "namespace of container {} is missing; re-creating it",
+                        container.name
+                    );
+                    netns::create_netns(&container.name)?;
+                    netns::in_netns(&path, loopback_up).await?;
+                }
+                path
+            }
+        };
         for (position, endpoint) in container.endpoints.iter().enumerate() {
             let network = self.network(&endpoint.network)?.clone();
             match netlink::link_index(&self.host, &endpoint.host_veth).await? {
@@ -173,6 +271,31 @@ impl Controller {
         }
         // The veths' indexes may have changed since the mappings were written.
         self.sync_container_ports(&container.name).await
+    }
+
+    /// An adopted namespace that is gone (its process exited, its mount was
+    /// removed): the container goes, with the containers sharing it.
+    async fn drop_orphan(&mut self, container: &Container, path: &std::path::Path) -> Result<()> {
+        let mut gone = vec![container.clone()];
+        gone.extend(self.state.sharers_of(&container.name).cloned());
+        log::warn!(
+            "the network namespace container {} adopted ({}) is gone; removing {}",
+            container.name,
+            path.display(),
+            gone.iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut next = self.state.clone();
+        for c in &gone {
+            next.containers.remove(&c.name);
+        }
+        self.commit(next)?;
+        for c in &gone {
+            self.detach_container(c).await?;
+        }
+        Ok(())
     }
 
     pub(super) fn network(&self, name: &str) -> Result<&Network> {
@@ -222,5 +345,12 @@ fn new_endpoint(
         ip,
         mac: names::mac_for(ip),
         ifname: ifname.to_string(),
+        aliases: Vec::new(),
     })
+}
+
+/// Brings `lo` up in a namespace (its only interface in `--network none`).
+async fn loopback_up(handle: rtnetlink::Handle) -> Result<(), HostError> {
+    let lo = netlink::require_link(&handle, "lo").await?;
+    netlink::set_up(&handle, lo, "lo").await
 }

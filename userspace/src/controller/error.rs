@@ -1,7 +1,8 @@
 use thiserror::Error;
 
 use crate::{
-    datapath::DatapathError, host::HostError, ipam::IpamError, names::NameError, state::StoreError,
+    datapath::DatapathError, host::HostError, ipam::IpamError, names::NameError,
+    netconf::NetconfError, state::StoreError,
 };
 
 #[derive(Debug, Error)]
@@ -14,6 +15,8 @@ pub enum ControllerError {
     Refused(String),
     #[error(transparent)]
     Name(#[from] NameError),
+    #[error(transparent)]
+    Netconf(#[from] NetconfError),
     #[error(transparent)]
     Ipam(#[from] IpamError),
     #[error(transparent)]

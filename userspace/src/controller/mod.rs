@@ -6,6 +6,8 @@
 mod containers;
 mod endpoints;
 mod error;
+mod files;
+pub mod modes;
 mod networks;
 mod observe;
 mod portalloc;
@@ -25,6 +27,7 @@ use serde::Serialize;
 
 use crate::{
     datapath::{Datapath, DatapathStatus},
+    dns::NameService,
     host::{
         HostError,
         netlink::{self, HostAddress},
@@ -59,6 +62,8 @@ pub struct Controller {
     host_addrs: Vec<HostAddress>,
     /// What `UPLINKS` holds: uplink ifindex -> masquerade address.
     uplink_ips: BTreeMap<u32, Ipv4Addr>,
+    /// The embedded name servers (and the host's resolv.conf they use).
+    names: NameService,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,8 +108,10 @@ impl Controller {
             config,
             host_addrs: Vec::new(),
             uplink_ips: BTreeMap::new(),
+            names: NameService::new(),
         };
         controller.reconcile().await?;
+        controller.sync_names();
         Ok(controller)
     }
 
@@ -168,6 +175,7 @@ impl Controller {
     fn commit(&mut self, next: State) -> Result<()> {
         self.store.save(&next)?;
         self.state = next;
+        self.sync_names();
         Ok(())
     }
 

@@ -25,6 +25,11 @@ impl Controller {
         internal: bool,
     ) -> Result<String> {
         names::validate("network", name)?;
+        if matches!(name, "host" | "none") {
+            return Err(ControllerError::Refused(format!(
+                "network name {name} is a network mode (--network {name}); pick another name"
+            )));
+        }
         if self.state.networks.contains_key(name) {
             return Err(ControllerError::Exists {
                 kind: "network",

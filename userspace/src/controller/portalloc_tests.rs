@@ -184,6 +184,7 @@ fn map_encoding() {
         mac: [2, 0x42, 10, 214, 0, 2],
         ifname: "eth0".into(),
         host_veth: "veth01234567".into(),
+        aliases: Vec::new(),
     };
     let value = published_value(&m, &endpoint, 42);
     assert_eq!(value.container_ip, [10, 214, 0, 2]);

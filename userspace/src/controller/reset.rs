@@ -5,8 +5,8 @@ use std::path::Path;
 use super::Controller;
 use crate::{
     datapath,
-    host::{netlink, netns},
-    state::{State, Store},
+    host::{etc, netlink, netns},
+    state::{NetMode, State, Store},
 };
 
 /// Removes the containers' namespaces and veths, the bridges, ebpfnet's pins
@@ -25,7 +25,17 @@ pub async fn teardown(
                 errors.push(format!("container {}: {e}", container.name));
             }
         }
-        if let Err(e) = netns::delete_netns(&container.name) {
+        // Only what ebpfnet made: never the host's namespace, another
+        // container's, or one it adopted.
+        let (owned, files) = match container.mode {
+            NetMode::Owned | NetMode::None => (true, true),
+            NetMode::Adopted { .. } => (false, true),
+            NetMode::Host | NetMode::Container { .. } => (false, false),
+        };
+        if owned && let Err(e) = netns::delete_netns(&container.name) {
+            errors.push(format!("container {}: {e}", container.name));
+        }
+        if files && let Err(e) = etc::remove_files(&container.name) {
             errors.push(format!("container {}: {e}", container.name));
         }
     }
@@ -53,6 +63,7 @@ impl Controller {
         }
         errors.extend(teardown(&self.state, &self.host, &self.store, &self.config.pin_dir).await);
         self.state = State::default();
+        self.names.update(&self.state);
         errors
     }
 }

@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::modes;
 use crate::{
+    host::etc,
     names::{format_mac, short_id},
     portspec::PortMapping,
-    state::{Container, Network, State},
+    state::{Container, NetMode, Network, State},
 };
 
 pub fn network_inspect(state: &State, network: &Network) -> Value {
@@ -72,7 +74,7 @@ fn ports_view(ports: &[PortMapping]) -> Value {
 }
 
 pub fn container_inspect(state: &State, container: &Container) -> Value {
-    let networks: serde_json::Map<String, Value> = container
+    let mut networks: serde_json::Map<String, Value> = container
         .endpoints
         .iter()
         .map(|e| {
@@ -88,16 +90,60 @@ pub fn container_inspect(state: &State, container: &Container) -> Value {
                     "MacAddress": format_mac(&e.mac),
                     "InterfaceName": e.ifname,
                     "HostInterface": e.host_veth,
+                    "Aliases": e.aliases,
                 }),
             )
         })
         .collect();
+    let mode = modes::mode_name(container);
+    if matches!(container.mode, NetMode::None | NetMode::Host) {
+        // As Docker: the mode shows as the container's one network.
+        networks.insert(
+            mode.clone(),
+            json!({"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
+                   "IPPrefixLen": 0, "MacAddress": "", "Aliases": []}),
+        );
+    }
+    // Host mode: no namespace of its own ("").
+    let sandbox = modes::sandbox_path(state, container).unwrap_or_default();
+    let files = modes::files_owner(state, container).map(etc::etc_dir);
+    let file = |name: &str| {
+        files
+            .as_ref()
+            .map(|dir| dir.join(name).display().to_string())
+            .unwrap_or_default()
+    };
+    let adopted = match &container.mode {
+        NetMode::Adopted { path, pid, .. } => json!({"Path": path, "Pid": pid}),
+        _ => Value::Null,
+    };
     json!({
         "Id": container.id,
         "Name": container.name,
         "Created": container.created,
+        "Config": {"Hostname": container.hostname()},
+        "HostConfig": {
+            "NetworkMode": mode,
+            "Dns": container.dns,
+            "ExtraHosts": container
+                .extra_hosts
+                .iter()
+                .map(|h| format!("{}:{}", h.name, h.ip))
+                .collect::<Vec<_>>(),
+            "Links": container
+                .links
+                .iter()
+                .map(|l| match &l.alias {
+                    Some(alias) => format!("{}:{alias}", l.container),
+                    None => l.container.clone(),
+                })
+                .collect::<Vec<_>>(),
+        },
+        "HostsPath": file("hosts"),
+        "ResolvConfPath": file("resolv.conf"),
         "NetworkSettings": {
-            "SandboxKey": crate::host::netns::netns_path(&container.name),
+            "SandboxKey": sandbox,
+            "Adopted": adopted,
             "Ports": ports_view(&container.ports),
             "Networks": networks,
         },
@@ -105,11 +151,14 @@ pub fn container_inspect(state: &State, container: &Container) -> Value {
 }
 
 pub fn container_summary(container: &Container) -> Value {
-    let networks: serde_json::Map<String, Value> = container
+    let mut networks: serde_json::Map<String, Value> = container
         .endpoints
         .iter()
         .map(|e| (e.network.clone(), json!(e.ip.to_string())))
         .collect();
+    if !matches!(container.mode, NetMode::Owned | NetMode::Adopted { .. }) {
+        networks.insert(modes::mode_name(container), json!(""));
+    }
     let ports: Vec<String> = container
         .ports
         .iter()

@@ -119,6 +119,7 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
         if let Err(e) = controller.refresh_host().await {
             log::warn!("cannot refresh the host addresses in the datapath: {e}");
         }
+        controller.refresh_names();
         ticks = ticks.wrapping_add(1);
         if ticks.is_multiple_of(GC_EVERY_REFRESHES) {
             match controller.collect_garbage() {

@@ -85,23 +85,16 @@ async fn handle(c: &mut Controller, request: Request) -> Result<Value, Controlle
             network,
             container,
             ip,
+            aliases,
         } => {
-            c.connect(&network, &container, ip).await?;
+            c.connect(&network, &container, ip, &aliases).await?;
             Value::Null
         }
         NetworkDisconnect { network, container } => {
             c.disconnect(&network, &container).await?;
             Value::Null
         }
-        ContainerCreate {
-            name,
-            network,
-            ip,
-            ports,
-        } => json!(
-            c.create_container(&name, network.as_deref(), ip, &ports)
-                .await?
-        ),
+        ContainerCreate { name, options } => json!(c.create_container(&name, &options).await?),
         ContainerList => json!(
             c.state()
                 .containers

@@ -1,5 +1,6 @@
 //! The host's network: namespaces, links, addresses and routes over netlink.
 
+pub mod etc;
 pub mod netlink;
 pub mod netns;
 

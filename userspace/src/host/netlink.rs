@@ -69,7 +69,7 @@ pub async fn ensure_bridge(
         None => {
             handle
                 .link()
-                .add(LinkBridge::new(name).build())
+                .add(LinkBridge::new(name).address(bridge_mac(gateway)).build())
                 .execute()
                 .await
                 .map_err(HostError::netlink(format!("create bridge {name}")))?;
@@ -85,8 +85,28 @@ pub async fn ensure_bridge(
         .map_err(HostError::netlink(format!(
             "add {gateway}/{prefix} to {name}"
         )))?;
+    // A bridge without an address of its own takes the lowest of its
+    // ports' and changes it as veths come and go, which leaves the
+    // containers' ARP entries for the gateway pointing nowhere. A fixed one
+    // (as Docker sets) never changes; set it on bridges made before too.
+    handle
+        .link()
+        .set(
+            LinkUnspec::new_with_index(index)
+                .address(bridge_mac(gateway))
+                .build(),
+        )
+        .execute()
+        .await
+        .map_err(HostError::netlink(format!("set the address of {name}")))?;
     set_up(handle, index, name).await?;
     Ok(index)
+}
+
+/// The bridge's MAC: 02:42 + the gateway's address, as containers' MACs
+/// are 02:42 + theirs (the gateway is never a container's address).
+fn bridge_mac(gateway: Ipv4Addr) -> Vec<u8> {
+    crate::names::mac_for(gateway).to_vec()
 }
 
 pub async fn set_up(handle: &Handle, index: u32, name: &str) -> Result<(), HostError> {

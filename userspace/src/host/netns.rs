@@ -114,6 +114,37 @@ pub fn delete_netns(name: &str) -> Result<(), HostError> {
     }
 }
 
+/// What identifies a namespace: the device and inode of its nsfs file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+/// The identity of the network namespace at `path` (a bind mount like
+/// `/run/netns/NAME`, or `/proc/PID/ns/net`).
+pub fn ns_id(path: &Path) -> std::io::Result<NsId> {
+    use std::os::unix::fs::MetadataExt as _;
+    fs::metadata(path).map(|m| NsId {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
+}
+
+/// Whether `path` is a network namespace: entering it on a throwaway
+/// thread succeeds (setns checks the type).
+pub fn is_netns(path: &Path) -> Result<(), HostError> {
+    let ns = open_netns(path)?;
+    let label = path.display().to_string();
+    std::thread::spawn(move || {
+        setns(&ns, CloneFlags::CLONE_NEWNET).map_err(HostError::sys(format!(
+            "enter {label} as a network namespace"
+        )))
+    })
+    .join()
+    .unwrap_or_else(|_| Err(HostError::WorkerDied(path.display().to_string())))
+}
+
 /// Opens a namespace file, for moving links into it or entering it.
 pub fn open_netns(path: &Path) -> Result<File, HostError> {
     File::open(path).map_err(HostError::io(format!(

@@ -1,0 +1,95 @@
+//! The embedded name server: one per user-defined network, on its gateway
+//! address, port 53 (UDP and TCP), built on hickory-proto's messages.
+//!
+//! It answers A (and PTR) for the container names and aliases of the
+//! networks the asking container is on, found by the query's source
+//! address; other names are relayed to the container's `--dns` servers or
+//! the host's. A query whose source is not a container address of a user
+//! network gets no answer at all, so nothing on an uplink can use it. The
+//! servers read a snapshot of the state through a watch channel, so every
+//! change answers at once.
+
+mod server;
+pub mod view;
+
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr},
+    sync::Arc,
+};
+
+use tokio::sync::watch;
+pub use view::View;
+
+use crate::{netconf::ResolvConf, state::State};
+
+pub const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
+
+pub struct NameService {
+    view: watch::Sender<Arc<View>>,
+    listeners: BTreeMap<Ipv4Addr, server::Listener>,
+    host_conf: ResolvConf,
+}
+
+impl Default for NameService {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NameService {
+    pub fn new() -> Self {
+        let (view, _) = watch::channel(Arc::new(View::default()));
+        Self {
+            view,
+            listeners: BTreeMap::new(),
+            host_conf: read_host_conf(),
+        }
+    }
+
+    /// The host's resolv.conf as last read.
+    pub fn host_conf(&self) -> &ResolvConf {
+        &self.host_conf
+    }
+
+    /// Re-reads the host's resolv.conf; true when it changed.
+    pub fn reload_host_conf(&mut self) -> bool {
+        let conf = read_host_conf();
+        let changed = conf != self.host_conf;
+        self.host_conf = conf;
+        changed
+    }
+
+    /// Serves `state` from now on: new names answer at once, servers start
+    /// on new networks' gateways and stop on removed ones. Must run inside
+    /// the daemon's runtime. A gateway that cannot be bound is logged and
+    /// tried again at the next update.
+    pub fn update(&mut self, state: &State) {
+        // The daemon asks from the host's namespace, where the host's
+        // loopback resolvers (systemd-resolved's 127.0.0.53) work too.
+        let upstreams: Vec<IpAddr> = self.host_conf.nameservers.clone();
+        let view = Arc::new(View::build(state, &upstreams));
+        let gateways = view.gateways.clone();
+        self.view.send_replace(view);
+        self.listeners
+            .retain(|gateway, _| gateways.contains(gateway));
+        for gateway in gateways {
+            if self.listeners.contains_key(&gateway) {
+                continue;
+            }
+            match server::listen(gateway, self.view.subscribe()) {
+                Ok(listener) => {
+                    log::info!("name server listening on {gateway}:53 (udp, tcp)");
+                    self.listeners.insert(gateway, listener);
+                }
+                Err(e) => log::warn!("cannot serve names on {gateway}:53 (will retry): {e}"),
+            }
+        }
+    }
+}
+
+fn read_host_conf() -> ResolvConf {
+    std::fs::read_to_string(HOST_RESOLV_CONF)
+        .map(|text| ResolvConf::parse(&text))
+        .unwrap_or_default()
+}

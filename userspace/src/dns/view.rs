@@ -1,0 +1,220 @@
+//! Who may ask, and what the names are: a snapshot of the state the
+//! servers answer from, and the answer to one query. Pure.
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+};
+
+use hickory_proto::{
+    op::{Message, MessageType, OpCode, ResponseCode},
+    rr::{
+        Name, RData, Record, RecordType,
+        rdata::{A, PTR},
+    },
+};
+use ipnetwork::Ipv4Network;
+
+use crate::{
+    names::{DEFAULT_NETWORK, short_id},
+    state::State,
+};
+
+/// TTL of the answers about containers, as Docker's embedded server.
+pub const TTL: u32 = 600;
+pub const DNS_PORT: u16 = 53;
+
+/// The names of one user-defined network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkNames {
+    pub name: String,
+    pub subnet: Ipv4Network,
+    pub internal: bool,
+    /// Lowercase name (container name, alias, short id) → address.
+    pub names: HashMap<String, Ipv4Addr>,
+    /// Address → container name, for PTR.
+    pub reverse: HashMap<Ipv4Addr, String>,
+}
+
+/// A container that may ask: the user networks it is on (indexes into
+/// [`View::networks`]) and where its other queries go.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub networks: Vec<usize>,
+    pub upstreams: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct View {
+    pub networks: Vec<NetworkNames>,
+    /// A container's address on a user network → the container.
+    pub clients: HashMap<Ipv4Addr, Client>,
+    /// The gateways the servers listen on.
+    pub gateways: Vec<Ipv4Addr>,
+}
+
+impl View {
+    /// `upstreams`: the host's resolvers, for containers without `--dns`.
+    pub fn build(state: &State, upstreams: &[IpAddr]) -> Self {
+        let mut view = View::default();
+        let mut index = HashMap::new();
+        for network in state.networks.values() {
+            if network.name == DEFAULT_NETWORK {
+                continue;
+            }
+            index.insert(network.name.as_str(), view.networks.len());
+            view.gateways.push(network.gateway);
+            view.networks.push(NetworkNames {
+                name: network.name.clone(),
+                subnet: network.subnet,
+                internal: network.internal,
+                names: HashMap::new(),
+                reverse: HashMap::new(),
+            });
+        }
+        let to_addrs = |ips: &mut dyn Iterator<Item = IpAddr>| -> Vec<SocketAddr> {
+            ips.map(|ip| SocketAddr::new(ip, DNS_PORT)).collect()
+        };
+        for container in state.containers.values() {
+            let mut client = Client {
+                networks: Vec::new(),
+                upstreams: if container.dns.is_empty() {
+                    to_addrs(&mut upstreams.iter().copied())
+                } else {
+                    to_addrs(&mut container.dns.iter().map(|ip| IpAddr::V4(*ip)))
+                },
+            };
+            for endpoint in &container.endpoints {
+                let Some(&i) = index.get(endpoint.network.as_str()) else {
+                    continue;
+                };
+                client.networks.push(i);
+                let names = &mut view.networks[i];
+                let own = [container.name.as_str(), short_id(&container.id)];
+                for name in own
+                    .into_iter()
+                    .chain(endpoint.aliases.iter().map(String::as_str))
+                {
+                    names.names.insert(name.to_ascii_lowercase(), endpoint.ip);
+                }
+                names.reverse.insert(endpoint.ip, container.name.clone());
+            }
+            let addresses: Vec<Ipv4Addr> = container
+                .endpoints
+                .iter()
+                .filter(|e| index.contains_key(e.network.as_str()))
+                .map(|e| e.ip)
+                .collect();
+            for ip in addresses {
+                view.clients.insert(ip, client.clone());
+            }
+        }
+        view
+    }
+
+    fn lookup(&self, client: &Client, name: &str) -> Option<Ipv4Addr> {
+        for &i in &client.networks {
+            let network = &self.networks[i];
+            if let Some(ip) = network.names.get(name) {
+                return Some(*ip);
+            }
+            // `web.backend`: the name on that network only.
+            let scoped = name
+                .strip_suffix(network.name.to_ascii_lowercase().as_str())
+                .and_then(|n| n.strip_suffix('.'));
+            if let Some(ip) = scoped.and_then(|n| network.names.get(n)) {
+                return Some(*ip);
+            }
+        }
+        None
+    }
+}
+
+/// What to do with one query.
+#[derive(Debug)]
+pub enum Answer {
+    Reply(Message),
+    /// Relay the query to these servers (in order) and their answer back.
+    Forward(Vec<SocketAddr>),
+    /// Not from a container of a user network: no answer at all.
+    Ignore,
+}
+
+fn reply(query: &Message, code: ResponseCode) -> Message {
+    let mut message = Message::error_msg(query.id(), query.op_code(), code);
+    message
+        .set_recursion_desired(query.recursion_desired())
+        .set_recursion_available(true);
+    message.add_queries(query.queries().iter().cloned());
+    message
+}
+
+/// Answers `query` from the container at `source`.
+pub fn answer(view: &View, source: Ipv4Addr, query: &Message) -> Answer {
+    let Some(client) = view.clients.get(&source) else {
+        return Answer::Ignore;
+    };
+    if query.message_type() != MessageType::Query {
+        return Answer::Ignore;
+    }
+    if query.op_code() != OpCode::Query {
+        return Answer::Reply(reply(query, ResponseCode::NotImp));
+    }
+    let [question] = query.queries() else {
+        return Answer::Reply(reply(query, ResponseCode::FormErr));
+    };
+    let qname = question.name();
+    let text = qname.to_lowercase().to_ascii();
+    let text = text.trim_end_matches('.');
+    let mut message = reply(query, ResponseCode::NoError);
+    if let Some(ip) = view.lookup(client, text) {
+        // Ours: A when asked, and an empty NOERROR for other types of an
+        // existing name (AAAA above all), never a forward.
+        message.set_authoritative(true);
+        if matches!(question.query_type(), RecordType::A | RecordType::ANY) {
+            message.add_answer(Record::from_rdata(qname.clone(), TTL, RData::A(A(ip))));
+        }
+        return Answer::Reply(message);
+    }
+    if question.query_type() == RecordType::PTR
+        && let Ok(net) = qname.parse_arpa_name()
+        && let IpAddr::V4(ip) = net.addr()
+        && net.prefix_len() == 32
+    {
+        for &i in &client.networks {
+            let network = &view.networks[i];
+            if !network.subnet.contains(ip) {
+                continue;
+            }
+            message.set_authoritative(true);
+            // An address of the network nobody has: no such name, and
+            // nothing about the network leaves for upstream servers.
+            let Some(name) = network.reverse.get(&ip) else {
+                message.set_response_code(ResponseCode::NXDomain);
+                return Answer::Reply(message);
+            };
+            if let Ok(target) = Name::from_ascii(format!("{name}.{}.", network.name)) {
+                message.add_answer(Record::from_rdata(
+                    qname.clone(),
+                    TTL,
+                    RData::PTR(PTR(target)),
+                ));
+            }
+            return Answer::Reply(message);
+        }
+    }
+    let internal_only = client.networks.iter().all(|&i| view.networks[i].internal);
+    if internal_only || client.upstreams.is_empty() {
+        return Answer::Reply(reply(query, ResponseCode::ServFail));
+    }
+    Answer::Forward(client.upstreams.clone())
+}
+
+/// SERVFAIL for a query no upstream server answered.
+pub fn servfail(query: &Message) -> Message {
+    reply(query, ResponseCode::ServFail)
+}
+
+#[cfg(test)]
+#[path = "view_tests.rs"]
+mod tests;
