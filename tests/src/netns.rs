@@ -145,7 +145,8 @@ while True:
     s.sendto(d, a)
 "#;
 
-const TCP_CLIENT: &str = r#"
+/// `IP_OR_NAME PORT`: one TCP request (`ping`), prints the whole answer.
+pub const TCP_CLIENT: &str = r#"
 import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
 s.settimeout(3)

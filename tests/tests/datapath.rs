@@ -1,29 +1,9 @@
 //! The eBPF datapath: programs attached, pinned counters moving, isolation
 //! between networks, masquerade, published ports, unsolicited traffic.
 
-use std::process::Command;
-use std::time::Duration;
-
+use ebpfnet_tests::traffic::bpftool_dump;
 use ebpfnet_tests::*;
 use serde_json::Value;
-
-/// `bpftool -j map dump pinned PATH`.
-fn bpftool_dump(path: &std::path::Path) -> Value {
-    let out = run(
-        Command::new("bpftool")
-            .args(["-j", "map", "dump", "pinned"])
-            .arg(path),
-        None,
-        Duration::from_secs(20),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        cli::describe(&format!("bpftool map dump pinned {}", path.display()), &out)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("bpftool output is not JSON ({e}): {}", out.stdout_str()))
-}
 
 /// Sum of every `"packets"` number below `v` (BTF-formatted dumps).
 fn sum_packets(v: &Value) -> u64 {

@@ -65,27 +65,13 @@ pub fn py_lookup(env: &TestEnv, container: &str, name: &str) -> Option<String> {
         .then(|| out.stdout_str().trim().to_string())
 }
 
-const TCP_BY_NAME: &str = r#"
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
-s.settimeout(3)
-s.sendall(b"ping\n")
-out = b""
-while True:
-    d = s.recv(4096)
-    if not d:
-        break
-    out += d
-sys.stdout.write(out.decode(errors="replace"))
-"#;
-
 /// Connects from the container to `host:port` (a name or an address) and
 /// returns what the server said (empty on failure).
 pub fn tcp_by_name(env: &TestEnv, container: &str, host: &str, port: u16) -> String {
     let out = exec(
         env,
         container,
-        &[python(), "-c", TCP_BY_NAME, host, &port.to_string()],
+        &[python(), "-c", TCP_CLIENT, host, &port.to_string()],
     );
     out.stdout_str()
 }
