@@ -7,7 +7,7 @@ use aya_ebpf::{
 };
 use ebpfnet_common::{
     DropReason,
-    maps::{EndpointInfo, Forward, NETWORK_INTERNAL, NatKind, PUBLISHED_ANY_IP, proto},
+    maps::{EndpointInfo, Forward, NETWORK_INTERNAL, NatKind, proto},
 };
 
 use crate::{
@@ -50,11 +50,6 @@ pub fn handle(ctx: &TcContext) -> i32 {
         && let Some(entry) = conntrack::track(&packet, ctx.len())
         && entry.kind != NatKind::MasqueradeReply as u8
     {
-        if entry.kind == NatKind::PublishedRequest as u8 {
-            // Hairpin: a container is the client of a published port.
-            let any_ip = entry.tcp_flags & PUBLISHED_ANY_IP != 0;
-            nat::count_published(&packet, any_ip, ctx.len(), false);
-        }
         return nat::apply(ctx, &packet, &entry);
     }
     if let Some(network) = maps::network_of(packet.dst_ip) {

@@ -32,6 +32,13 @@ const MASQ_TRIES: u32 = 32;
 /// Rewrites `packet` as `entry` says and sends it on. Returns the verdict.
 #[inline(always)]
 pub fn apply(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> i32 {
+    // Client → container packets of a published flow, from an uplink or a
+    // container (hairpin), count on their mapping; an entry not yet tracked
+    // (no packet counted) is a new flow.
+    if entry.kind == NatKind::PublishedRequest as u8 {
+        let any_ip = entry.tcp_flags & PUBLISHED_ANY_IP != 0;
+        count_published(packet, any_ip, ctx.len(), entry.packets == 0);
+    }
     if rewrite(ctx, packet, entry).is_err() {
         return drop_packet(DropReason::Malformed);
     }
@@ -89,6 +96,24 @@ fn forward(ctx: &TcContext, entry: &NatEntry) -> i32 {
     }
 }
 
+/// The entry for the answers to `packet`'s flow: they are rewritten to carry
+/// `packet`'s own tuple reversed, which is what its sender expects back.
+#[inline(always)]
+fn answer_entry(
+    packet: &Packet,
+    kind: NatKind,
+    forward: Forward,
+    ifindex: u32,
+    dst_mac: [u8; 6],
+) -> NatEntry {
+    let mut entry = conntrack::new_entry(kind as u8, forward as u8, ifindex, dst_mac);
+    entry.new_src_ip = packet.dst_ip;
+    entry.new_src_port = packet.dst_port;
+    entry.new_dst_ip = packet.src_ip;
+    entry.new_dst_port = packet.src_port;
+    entry
+}
+
 /// A new flow to a published port. `reply_ifindex`/`reply_forward`/
 /// `reply_mac` say where the container's replies go: out of the uplink the
 /// request came in on, or (hairpin) straight into the client container.
@@ -116,17 +141,14 @@ pub fn start_published(
     if any_ip {
         request.tcp_flags |= PUBLISHED_ANY_IP;
     }
-    let mut reply = conntrack::new_entry(
-        NatKind::PublishedReply as u8,
-        reply_forward as u8,
+    // Replies leave as if from the published address.
+    let reply = answer_entry(
+        packet,
+        NatKind::PublishedReply,
+        reply_forward,
         reply_ifindex,
         reply_mac,
     );
-    // Replies leave as if from the published address.
-    reply.new_src_ip = packet.dst_ip;
-    reply.new_src_port = packet.dst_port;
-    reply.new_dst_ip = packet.src_ip;
-    reply.new_dst_port = packet.src_port;
     // The tuple the container's replies carry.
     let back = FlowKey::new(
         request.new_dst_ip,
@@ -143,13 +165,12 @@ pub fn start_published(
         conntrack::release(&back);
         return drop_packet(DropReason::NatInsertFailed);
     }
-    count_published(packet, any_ip, ctx.len(), true);
     apply(ctx, packet, &request)
 }
 
 /// Per-mapping counters, for packets of the client → container direction.
 #[inline(always)]
-pub fn count_published(packet: &Packet, any_ip: bool, len: u32, new_flow: bool) {
+fn count_published(packet: &Packet, any_ip: bool, len: u32, new_flow: bool) {
     let key = PublishedKey {
         host_ip: if any_ip { [0; 4] } else { packet.dst_ip },
         host_port: packet.dst_port,
@@ -190,16 +211,13 @@ pub fn start_masquerade(
         return drop_packet(DropReason::MasqueradePortsExhausted);
     }
     let range = u32::from(config.masq_port_max - config.masq_port_min) + 1;
-    let mut reply = conntrack::new_entry(
-        NatKind::MasqueradeReply as u8,
-        Forward::Peer as u8,
+    let reply = answer_entry(
+        packet,
+        NatKind::MasqueradeReply,
+        Forward::Peer,
         container_ifindex,
         container_mac,
     );
-    reply.new_src_ip = packet.dst_ip;
-    reply.new_src_port = packet.dst_port;
-    reply.new_dst_ip = packet.src_ip;
-    reply.new_dst_port = packet.src_port;
     let mut port = 0u16;
     let mut back = FlowKey::default();
     for _ in 0..MASQ_TRIES {

@@ -3,7 +3,7 @@
 use aya_ebpf::programs::TcContext;
 use ebpfnet_common::{
     DropReason,
-    maps::{Forward, NatKind, PUBLISHED_ANY_IP, proto},
+    maps::{Forward, NatKind, proto},
 };
 
 use crate::{TCX_NEXT, conntrack, counters::drop_packet, maps, nat, parse};
@@ -22,9 +22,8 @@ pub fn handle(ctx: &TcContext) -> i32 {
     if packet.dst_ip[0] == 127 {
         return drop_packet(DropReason::LoopbackFromUplink);
     }
-    let to_container = maps::network_of(packet.dst_ip).is_some();
     if packet.fragment {
-        return if to_container {
+        return if maps::network_of(packet.dst_ip).is_some() {
             drop_packet(DropReason::Fragment)
         } else {
             TCX_NEXT
@@ -39,12 +38,9 @@ pub fn handle(ctx: &TcContext) -> i32 {
     if packet.translatable()
         && let Some(entry) = conntrack::track(&packet, ctx.len())
     {
-        if entry.kind == NatKind::PublishedRequest as u8 {
-            let any_ip = entry.tcp_flags & PUBLISHED_ANY_IP != 0;
-            nat::count_published(&packet, any_ip, ctx.len(), false);
-            return nat::apply(ctx, &packet, &entry);
-        }
-        if entry.kind == NatKind::MasqueradeReply as u8 {
+        if entry.kind == NatKind::PublishedRequest as u8
+            || entry.kind == NatKind::MasqueradeReply as u8
+        {
             return nat::apply(ctx, &packet, &entry);
         }
     }
@@ -66,7 +62,8 @@ pub fn handle(ctx: &TcContext) -> i32 {
     }
     // From outside, a container address takes only replies and published
     // ports (moby#14041).
-    if to_container {
+    // (Looked up only here: established flows never pay for it.)
+    if maps::network_of(packet.dst_ip).is_some() {
         return drop_packet(DropReason::Unsolicited);
     }
     TCX_NEXT
