@@ -14,8 +14,9 @@ use serde_json::Value;
 
 use crate::build::{build, ebpfnet_binary};
 use crate::cmd::{command, display, is_root, output, run, run_echo};
-use crate::demo_env::{DemoEnv, OUTSIDE_NETNS, UPLINK, UPLINK_IP, link_exists, netns_exists};
+use crate::demo_env::{DemoEnv, OUTSIDE_NETNS, UPLINK, UPLINK_IP, netns_exists};
 use crate::interrupt::{catch_interrupt, check_interrupted, interrupted};
+use crate::process::link_exists;
 use crate::setup::setup;
 
 const NETWORK: &str = "demo-net";

@@ -3,19 +3,18 @@
 //! Everything made here is removed by [`DemoEnv::cleanup`], which also runs on
 //! drop so an early return or panic does not leave things behind.
 
-use std::fs::{self, File};
-use std::os::unix::process::CommandExt;
+use std::fs::{self};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 
 use crate::cmd::{command, display, run, succeeds};
 use crate::interrupt::check_interrupted;
+use crate::process::link_exists;
+use crate::process::{spawn_logged, stop, wait_timeout};
 
 pub const OUTSIDE_NETNS: &str = "ebn-demo-out";
 pub const UPLINK: &str = "ebndemo0";
@@ -26,10 +25,6 @@ const UPLINK_OUTSIDE_ADDR: &str = "203.0.113.2/24";
 
 pub fn netns_exists(name: &str) -> bool {
     Path::new("/run/netns").join(name).exists()
-}
-
-pub fn link_exists(name: &str) -> bool {
-    Path::new("/sys/class/net").join(name).exists()
 }
 
 pub struct DemoEnv {
@@ -116,7 +111,7 @@ impl DemoEnv {
             .arg(&self.pin_dir)
             .args(["--uplink", UPLINK]);
         let log = self.dir.join("daemon.log");
-        self.daemon = Some(spawn_logged(&mut daemon, &log)?);
+        self.daemon = Some(spawn_logged_shown(&mut daemon, &log)?);
         self.wait_until("the daemon to answer", |env| {
             if let Some(daemon) = env.daemon.as_mut()
                 && let Some(status) = daemon.try_wait()?
@@ -135,7 +130,7 @@ impl DemoEnv {
             .args(["--bind", "0.0.0.0", "--directory"])
             .arg(www);
         let log = self.dir.join("http.log");
-        self.http_server = Some(spawn_logged(&mut server, &log)?);
+        self.http_server = Some(spawn_logged_shown(&mut server, &log)?);
         self.wait_until("the HTTP server to listen on port 80", |env| {
             if let Some(server) = env.http_server.as_mut()
                 && let Some(status) = server.try_wait()?
@@ -249,48 +244,8 @@ impl Drop for DemoEnv {
     }
 }
 
-/// Starts `cmd` in the background, in its own process group (so Ctrl-C
-/// reaches only us and we can stop it in order), with output to `log`.
-fn spawn_logged(cmd: &mut Command, log: &Path) -> Result<Child> {
+/// [`spawn_logged`], printed as the shell line it stands for.
+fn spawn_logged_shown(cmd: &mut Command, log: &Path) -> Result<Child> {
     println!("$ {} >{} 2>&1 &", display(cmd), log.display());
-    let file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let stderr = file
-        .try_clone()
-        .with_context(|| format!("opening {}", log.display()))?;
-    cmd.stdin(Stdio::null())
-        .stdout(file)
-        .stderr(stderr)
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("could not start `{}`", display(cmd)))
-}
-
-fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline => sleep(Duration::from_millis(100)),
-            _ => return None,
-        }
-    }
-}
-
-/// SIGTERM to the child's process group, SIGKILL if it is still there after 5 s.
-fn stop(child: &mut Child, name: &str, errors: &mut Vec<String>) {
-    if matches!(child.try_wait(), Ok(Some(_))) {
-        return;
-    }
-    let Ok(pid) = i32::try_from(child.id()) else {
-        errors.push(format!("{name}: pid {} out of range", child.id()));
-        return;
-    };
-    let group = Pid::from_raw(pid);
-    let _ = killpg(group, Signal::SIGTERM);
-    if wait_timeout(child, Duration::from_secs(5)).is_none() {
-        let _ = killpg(group, Signal::SIGKILL);
-        if let Err(err) = child.wait() {
-            errors.push(format!("stopping the {name} (pid {pid}): {err}"));
-        }
-    }
+    spawn_logged(cmd, log)
 }

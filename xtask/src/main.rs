@@ -7,6 +7,7 @@ mod cmd;
 mod demo;
 mod demo_env;
 mod interrupt;
+mod process;
 mod setup;
 mod test;
 

@@ -4,17 +4,16 @@
 //! panic or Ctrl-C (see `interrupt.rs`) leaves nothing behind.
 
 use std::fs::{self, File};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 
-use crate::cmd::{command, display, output};
+use crate::cmd::{command, output};
+use crate::process::{link_exists, wait_timeout};
+use crate::process::{spawn_logged, stop};
 
 /// Every object the bench makes has a name starting with this.
 pub const PREFIX: &str = "ebnb-";
@@ -85,7 +84,7 @@ impl Lab {
     /// Starts `cmd` in its own process group (Ctrl-C reaches only us), with
     /// its output in `DIR/<log>.log`.
     pub fn spawn(&mut self, log: &str, cmd: &mut Command) -> Result<()> {
-        let child = spawn_logged(&self.dir.join(format!("{log}.log")), cmd)?;
+        let child = spawn_logged(cmd, &self.dir.join(format!("{log}.log")))?;
         self.children.push((log.to_string(), child));
         Ok(())
     }
@@ -93,7 +92,7 @@ impl Lab {
     /// Starts the bench's ebpfnet daemon; cleanup resets it through its
     /// socket (removing its container, bridge and pins) before stopping it.
     pub fn spawn_daemon(&mut self, ebpfnet: PathBuf, cmd: &mut Command) -> Result<()> {
-        let child = spawn_logged(&self.dir.join("ebpfnet-daemon.log"), cmd)?;
+        let child = spawn_logged(cmd, &self.dir.join("ebpfnet-daemon.log"))?;
         self.daemon = Some((ebpfnet, child));
         Ok(())
     }
@@ -183,10 +182,6 @@ fn reset_daemon(ebpfnet: &Path, dir: &Path) -> Result<()> {
     )
 }
 
-pub fn link_exists(name: &str) -> bool {
-    Path::new("/sys/class/net").join(name).exists()
-}
-
 fn prefixed(dir: &str) -> Vec<String> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
@@ -249,46 +244,6 @@ pub fn clean_leftovers(ebpfnet: &Path) -> Result<()> {
 /// Runs a command silently; on failure the error carries its stderr.
 pub fn quiet(cmd: &mut Command) -> Result<()> {
     output(cmd).map(drop)
-}
-
-fn spawn_logged(log: &Path, cmd: &mut Command) -> Result<Child> {
-    let file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let stderr = file.try_clone()?;
-    cmd.stdin(Stdio::null())
-        .stdout(file)
-        .stderr(stderr)
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("could not start `{}`", display(cmd)))
-}
-
-pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline => sleep(Duration::from_millis(50)),
-            _ => return None,
-        }
-    }
-}
-
-/// SIGTERM to the child's process group, SIGKILL after 5 s.
-fn stop(child: &mut Child, name: &str, errors: &mut Vec<String>) {
-    if matches!(child.try_wait(), Ok(Some(_))) {
-        return;
-    }
-    let Ok(pid) = i32::try_from(child.id()) else {
-        return;
-    };
-    let group = Pid::from_raw(pid);
-    let _ = killpg(group, Signal::SIGTERM);
-    if wait_timeout(child, Duration::from_secs(5)).is_none() {
-        let _ = killpg(group, Signal::SIGKILL);
-        if let Err(err) = child.wait() {
-            errors.push(format!("stopping {name} (pid {pid}): {err}"));
-        }
-    }
 }
 
 /// Blocks on the tests' host-wide lock so end-to-end tests and the bench do
