@@ -196,6 +196,20 @@ pub struct NatEntry {
     pub bytes: u64,
 }
 
+impl NatEntry {
+    /// The key of the flow's other direction: the reverse of the tuple this
+    /// entry translates its packets into.
+    pub const fn twin_key(&self, protocol: u8) -> FlowKey {
+        FlowKey::new(
+            self.new_dst_ip,
+            self.new_dst_port,
+            self.new_src_ip,
+            self.new_src_port,
+            protocol,
+        )
+    }
+}
+
 pub const TCP_FIN_SEEN: u8 = 1;
 pub const TCP_RST_SEEN: u8 = 2;
 pub const REPLY_SEEN: u8 = 4;

@@ -131,15 +131,7 @@ fn flow_is_over(
     if reply.tcp_flags & TCP_FIN_SEEN == 0 {
         return false;
     }
-    // The other direction's key is this entry's translated tuple, reversed.
-    let request = FlowKey::new(
-        reply.new_dst_ip,
-        reply.new_dst_port,
-        reply.new_src_ip,
-        reply.new_src_port,
-        protocol,
-    );
-    match table.get_ptr(request) {
+    match table.get_ptr(reply.twin_key(protocol)) {
         // SAFETY: read once, as a copy.
         Some(other) => unsafe { (*other).tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0 },
         // The other direction is gone already (collected or evicted).

@@ -150,13 +150,7 @@ pub fn start_published(
         reply_mac,
     );
     // The tuple the container's replies carry.
-    let back = FlowKey::new(
-        request.new_dst_ip,
-        request.new_dst_port,
-        request.new_src_ip,
-        request.new_src_port,
-        packet.protocol,
-    );
+    let back = request.twin_key(packet.protocol);
     // The reply tuple of a published flow is fixed by the client's; an old
     // entry for it belongs to an earlier flow of the same client port.
     if conntrack::insert(&back, &reply).is_err()

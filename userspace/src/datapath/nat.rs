@@ -19,14 +19,7 @@ pub const ICMP_TIMEOUT_NS: u64 = 30 * SECOND_NS;
 /// The key of the other direction of the flow `key` belongs to: the reverse
 /// of the tuple `entry` translates the packet into.
 pub fn twin_key(key: &FlowKey, entry: &NatEntry) -> FlowKey {
-    FlowKey {
-        src_ip: entry.new_dst_ip,
-        dst_ip: entry.new_src_ip,
-        src_port: entry.new_dst_port,
-        dst_port: entry.new_src_port,
-        protocol: key.protocol,
-        _pad: [0; 3],
-    }
+    entry.twin_key(key.protocol)
 }
 
 pub fn kind(entry: &NatEntry) -> Option<NatKind> {
