@@ -180,28 +180,32 @@ impl Controller {
     }
 
     /// Host routes (ours excluded) that `subnet` would collide with.
-    async fn conflicting_route(&self, subnet: Ipv4Network) -> Result<Option<String>> {
+    /// The host's routes a new subnet must not overlap: all but the default
+    /// route and the routes of ebpfnet's own bridges. One netlink dump, so a
+    /// search over many candidate subnets asks the kernel once.
+    async fn foreign_routes(&self) -> Result<Vec<netlink::Route>> {
         let mut ours = Vec::new();
         for network in self.state.networks.values() {
             if let Some(index) = netlink::link_index(&self.host, &network.bridge).await? {
                 ours.push(index);
             }
         }
-        for route in netlink::routes(&self.host).await? {
-            if route.destination.prefix() == 0 || route.output.is_some_and(|o| ours.contains(&o)) {
-                continue;
-            }
-            if overlaps(route.destination, subnet) {
-                let dev = match route.output {
-                    Some(index) => netlink::link_name(&self.host, index)
-                        .await?
-                        .unwrap_or_else(|| format!("#{index}")),
-                    None => "?".into(),
-                };
-                return Ok(Some(format!("{} on {dev}", route.destination)));
-            }
-        }
-        Ok(None)
+        let mut routes = netlink::routes(&self.host).await?;
+        routes.retain(|r| {
+            r.destination.prefix() != 0 && !r.output.is_some_and(|o| ours.contains(&o))
+        });
+        Ok(routes)
+    }
+
+    /// `route` as `10.0.0.0/8 on eth1`, for messages.
+    async fn describe_route(&self, route: &netlink::Route) -> Result<String> {
+        let dev = match route.output {
+            Some(index) => netlink::link_name(&self.host, index)
+                .await?
+                .unwrap_or_else(|| format!("#{index}")),
+            None => "?".into(),
+        };
+        Ok(format!("{} on {dev}", route.destination))
     }
 }
 

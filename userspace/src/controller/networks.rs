@@ -41,7 +41,8 @@ impl Controller {
                 // Normalise 10.1.2.3/24 to 10.1.2.0/24, as Docker does.
                 let subnet = Ipv4Network::new(subnet.network(), subnet.prefix())
                     .expect("a network address with its own prefix is valid");
-                self.check_subnet_free(subnet).await?;
+                let routes = self.foreign_routes().await?;
+                self.check_subnet_free(subnet, &routes).await?;
                 subnet
             }
             None => self.pick_subnet().await?,
@@ -88,7 +89,11 @@ impl Controller {
         Ok(id)
     }
 
-    async fn check_subnet_free(&self, subnet: Ipv4Network) -> Result<()> {
+    async fn check_subnet_free(
+        &self,
+        subnet: Ipv4Network,
+        routes: &[netlink::Route],
+    ) -> Result<()> {
         if let Some(other) = self
             .state
             .networks
@@ -100,7 +105,8 @@ impl Controller {
                 other.subnet, other.name
             )));
         }
-        if let Some(route) = self.conflicting_route(subnet).await? {
+        if let Some(route) = routes.iter().find(|r| overlaps(r.destination, subnet)) {
+            let route = self.describe_route(route).await?;
             return Err(ControllerError::Refused(format!(
                 "subnet {subnet} overlaps host route {route}"
             )));
@@ -109,10 +115,17 @@ impl Controller {
     }
 
     async fn pick_subnet(&self) -> Result<Ipv4Network> {
+        let routes = self.foreign_routes().await?;
         for second in AUTO_SUBNETS {
             let subnet = Ipv4Network::new(Ipv4Addr::new(10, second, 0, 0), 16)
                 .expect("/16 is a valid prefix");
-            if self.check_subnet_free(subnet).await.is_ok() {
+            let taken = self
+                .state
+                .networks
+                .values()
+                .any(|n| overlaps(n.subnet, subnet))
+                || routes.iter().any(|r| overlaps(r.destination, subnet));
+            if !taken {
                 return Ok(subnet);
             }
         }
