@@ -102,11 +102,33 @@ pub enum DropReason {
     Fragment = 9,
     /// A header shorter than its own length field, or truncated.
     Malformed = 10,
+    /// A container sent to a loopback address (moby#45610): only host
+    /// processes reach ports published on 127.0.0.1.
+    LoopbackFromContainer = 11,
+    /// A container sent a router advertisement or an ICMPv6 redirect
+    /// (RA guard, CVE-2020-13401).
+    RouterAdvertisement = 12,
+    /// IPv6 from a container beyond its own link (link-local only).
+    Ipv6Disabled = 13,
+    /// A TCP RST whose sequence number is outside the flow's window.
+    TcpOutOfWindow = 14,
+    /// A TCP segment that is not a SYN and belongs to no tracked flow:
+    /// only a flow's opening packet creates NAT state.
+    NoFlow = 15,
+    /// A packet from an uplink whose TTL would reach 0 when forwarded.
+    TtlExceeded = 16,
+    /// The container holds its share of masquerade ports towards that
+    /// destination already.
+    MasqueradeQuota = 17,
+    /// A container's packet for the outside that masquerade cannot
+    /// translate (a protocol other than TCP, UDP and ICMP echo, or an echo
+    /// reply of no flow): it would leave with the container's own address.
+    Untranslatable = 18,
 }
 
 impl DropReason {
-    pub const COUNT: u32 = 11;
-    pub const ALL: [DropReason; 11] = [
+    pub const COUNT: u32 = 19;
+    pub const ALL: [DropReason; 19] = [
         DropReason::SpoofedIp,
         DropReason::SpoofedMac,
         DropReason::SpoofedArp,
@@ -118,6 +140,14 @@ impl DropReason {
         DropReason::NatInsertFailed,
         DropReason::Fragment,
         DropReason::Malformed,
+        DropReason::LoopbackFromContainer,
+        DropReason::RouterAdvertisement,
+        DropReason::Ipv6Disabled,
+        DropReason::TcpOutOfWindow,
+        DropReason::NoFlow,
+        DropReason::TtlExceeded,
+        DropReason::MasqueradeQuota,
+        DropReason::Untranslatable,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -133,6 +163,14 @@ impl DropReason {
             DropReason::NatInsertFailed => "nat_insert_failed",
             DropReason::Fragment => "fragment",
             DropReason::Malformed => "malformed",
+            DropReason::LoopbackFromContainer => "loopback_from_container",
+            DropReason::RouterAdvertisement => "router_advertisement",
+            DropReason::Ipv6Disabled => "ipv6_disabled",
+            DropReason::TcpOutOfWindow => "tcp_out_of_window",
+            DropReason::NoFlow => "no_flow",
+            DropReason::TtlExceeded => "ttl_exceeded",
+            DropReason::MasqueradeQuota => "masquerade_quota",
+            DropReason::Untranslatable => "untranslatable",
         }
     }
 }

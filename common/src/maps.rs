@@ -183,7 +183,7 @@ pub struct NatEntry {
     /// A [`Forward`].
     pub forward: u8,
     /// Bits: [`TCP_FIN_SEEN`], [`TCP_RST_SEEN`], [`REPLY_SEEN`],
-    /// [`PUBLISHED_ANY_IP`].
+    /// [`PUBLISHED_ANY_IP`], [`TCP_SEQ_SEEN`], [`TCP_ACK_SEEN`].
     pub tcp_flags: u8,
     pub _pad: u8,
     /// Destination MAC for `Forward::Peer` (the container's).
@@ -194,6 +194,13 @@ pub struct NatEntry {
     pub last_seen_ns: u64,
     pub packets: u64,
     pub bytes: u64,
+    /// TCP only, host byte order: the sequence number just past the last
+    /// segment this direction sent (SYN and FIN count one), valid with
+    /// [`TCP_SEQ_SEEN`].
+    pub tcp_seq_end: u32,
+    /// TCP only, host byte order: the highest acknowledgement number this
+    /// direction sent, valid with [`TCP_ACK_SEEN`].
+    pub tcp_ack: u32,
 }
 
 impl NatEntry {
@@ -216,6 +223,12 @@ pub const REPLY_SEEN: u8 = 4;
 /// On a `PublishedRequest` entry: the flow matched a mapping published on
 /// every host address (`0.0.0.0`), so its statistics go to that mapping.
 pub const PUBLISHED_ANY_IP: u8 = 8;
+/// This direction sent a TCP segment: `tcp_seq_end` is valid.
+pub const TCP_SEQ_SEEN: u8 = 16;
+/// This direction sent a TCP segment with an ACK: `tcp_ack` is valid. Both
+/// directions with it mean the handshake is over (the opener's third
+/// packet is its first ACK).
+pub const TCP_ACK_SEEN: u8 = 32;
 
 /// Value of `CONFIG` (an array of one).
 #[repr(C)]
@@ -225,7 +238,10 @@ pub struct Config {
     /// kept apart from the host's ephemeral range.
     pub masq_port_min: u16,
     pub masq_port_max: u16,
-    pub _pad: u32,
+    /// How many masquerade ports one container may hold towards one
+    /// destination (address, port, protocol); 0: no limit.
+    pub masq_ports_per_destination: u16,
+    pub _pad: u16,
     /// Cookie of the host's network namespace (`SO_NETNS_COOKIE`): only
     /// host sockets reach `127.0.0.1`-published ports by socket rewrite.
     pub host_netns_cookie: u64,
@@ -251,6 +267,18 @@ pub struct SockReverseValue {
     pub host_ip: [u8; 4],
     pub host_port: u16,
     pub _pad: u16,
+}
+
+/// Key of `MASQ_USAGE`: a container's masqueraded flows towards one
+/// destination. ICMP echo flows use port 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MasqUsageKey {
+    pub container_ip: [u8; 4],
+    pub dst_ip: [u8; 4],
+    pub dst_port: u16,
+    pub protocol: u8,
+    pub _pad: u8,
 }
 
 /// Per-mapping counters: value of `PUBLISHED_STATS` (per-CPU hash keyed by
@@ -283,6 +311,7 @@ mod pod {
     unsafe impl aya::Pod for PublishedStats {}
     unsafe impl aya::Pod for SockReverseKey {}
     unsafe impl aya::Pod for SockReverseValue {}
+    unsafe impl aya::Pod for MasqUsageKey {}
 }
 
 #[cfg(test)]
@@ -299,7 +328,8 @@ mod layout {
         assert_eq!(size_of::<EndpointAddr>(), 12);
         assert_eq!(size_of::<NetworkInfo>(), 12);
         assert_eq!(size_of::<FlowKey>(), 16);
-        assert_eq!(size_of::<NatEntry>(), 64);
+        assert_eq!(size_of::<NatEntry>(), 72);
+        assert_eq!(size_of::<MasqUsageKey>(), 12);
         assert_eq!(size_of::<Config>(), 16);
         assert_eq!(size_of::<SockReverseKey>(), 16);
         assert_eq!(size_of::<SockReverseValue>(), 8);

@@ -27,11 +27,19 @@ pub const UPLINKS_CAPACITY: u32 = 64;
 /// Hash host address (`[u8; 4]`) -> [`crate::maps::HostAddr`].
 pub const HOST_ADDRS_MAP: &str = "HOST_ADDRS";
 pub const HOST_ADDRS_CAPACITY: u32 = 1024;
-/// LRU hashes [`crate::maps::FlowKey`] -> [`crate::maps::NatEntry`].
+/// Hashes [`crate::maps::FlowKey`] -> [`crate::maps::NatEntry`], one entry
+/// per direction of a flow. Plain hashes, not LRU: a full table refuses new
+/// flows (counted) instead of evicting established ones, as Linux
+/// conntrack never evicts an assured flow first. Allocated as used
+/// (`BPF_F_NO_PREALLOC`), so the size is a ceiling, not resident memory.
 pub const NAT_TCP_MAP: &str = "NAT_TCP";
 pub const NAT_OTHER_MAP: &str = "NAT_OTHER";
-/// Per map; LRU maps are preallocated (~130 B an entry), so ~8.5 MiB each.
-pub const NAT_CAPACITY: u32 = 65_536;
+/// Default entries per table (the daemon's `--nat-table-size`): 512k flows.
+pub const NAT_CAPACITY: u32 = 1 << 20;
+/// Hash [`crate::maps::MasqUsageKey`] -> `u32`: masqueraded flows a
+/// container holds towards one destination (the per-destination quota).
+pub const MASQ_USAGE_MAP: &str = "MASQ_USAGE";
+pub const MASQ_USAGE_CAPACITY: u32 = 65_536;
 /// Array of one [`crate::maps::Config`].
 pub const CONFIG_MAP: &str = "CONFIG";
 /// LRU hash [`crate::maps::SockReverseKey`] -> [`crate::maps::SockReverseValue`].

@@ -1,25 +1,41 @@
-//! Connection tracking for NAT: two LRU tables (TCP, everything else), one
-//! entry per direction of each flow, written together.
+//! Connection tracking for NAT: two tables (TCP, everything else), one entry
+//! per direction of each flow, written together.
+//!
+//! New flows claim their tuples with `BPF_NOEXIST`, so two CPUs racing on
+//! one flow never give it two translations. The tables are plain hashes:
+//! when full they refuse new flows rather than evict established ones.
 
 use aya_ebpf::{
-    bindings::BPF_NOEXIST, btf_maps::LruHashMap, helpers::bpf_ktime_get_ns, macros::btf_map,
+    bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST},
+    btf_maps::HashMap,
+    helpers::bpf_ktime_get_ns,
+    macros::btf_map,
 };
 use ebpfnet_common::{
     DropReason,
-    maps::{FlowKey, NatEntry, NatKind, REPLY_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto},
+    maps::{
+        FlowKey, NatEntry, NatKind, REPLY_SEEN, TCP_ACK_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN,
+        TCP_SEQ_SEEN, proto,
+    },
     names::NAT_CAPACITY,
 };
 
-use crate::parse::{Packet, TCP_FIN, TCP_RST};
+use crate::parse::{Packet, TCP_ACK, TCP_FIN, TCP_RST};
+
+type NatTable = HashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }, { BPF_F_NO_PREALLOC as usize }>;
 
 #[btf_map]
-static NAT_TCP: LruHashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }> = LruHashMap::new();
+static NAT_TCP: NatTable = HashMap::new();
 
 #[btf_map]
-static NAT_OTHER: LruHashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }> = LruHashMap::new();
+static NAT_OTHER: NatTable = HashMap::new();
+
+/// How far outside the sequence space seen so far an RST may lie and still
+/// count as genuine (segments in flight, an ACK lost past this hop).
+const RST_SLACK: u32 = 1 << 16;
 
 #[inline(always)]
-fn table(protocol: u8) -> &'static LruHashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }> {
+fn table(protocol: u8) -> &'static NatTable {
     if protocol == proto::TCP {
         &NAT_TCP
     } else {
@@ -39,12 +55,24 @@ pub fn key_of(packet: &Packet) -> FlowKey {
     )
 }
 
-/// The entry for `packet`'s direction, updated for this packet; a copy, so
-/// the caller never holds a pointer into a map an LRU may recycle.
+/// A copy of the entry for `key`, if any.
 #[inline(always)]
-pub fn track(packet: &Packet, len: u32) -> Option<NatEntry> {
+pub fn lookup(key: &FlowKey) -> Option<NatEntry> {
+    // SAFETY: copied out at once.
+    table(key.protocol).get_ptr(key).map(|entry| unsafe { *entry })
+}
+
+/// The entry for `packet`'s direction, updated for this packet; a copy, so
+/// the caller never holds a pointer into a map entry that may be replaced.
+/// `Ok(None)`: no flow (or a SYN reopening a closed one). `Err`: a TCP
+/// reset that does not fit the flow's sequence space, to be dropped.
+#[inline(always)]
+pub fn track(packet: &Packet, len: u32) -> Result<Option<NatEntry>, DropReason> {
     let key = key_of(packet);
-    let entry = table(packet.protocol).get_ptr_mut(key)?;
+    let table = table(packet.protocol);
+    let Some(entry) = table.get_ptr_mut(key) else {
+        return Ok(None);
+    };
     // SAFETY: the pointer is valid for this program run; concurrent updates
     // of the statistics from two CPUs may lose a count, never corrupt state.
     unsafe {
@@ -52,29 +80,90 @@ pub fn track(packet: &Packet, len: u32) -> Option<NatEntry> {
         // A new connection on the tuple of a closed one is a new flow, with
         // a translation of its own.
         if packet.opens_tcp() && is_closed(entry) {
-            return None;
+            return Ok(None);
+        }
+        if packet.protocol == proto::TCP {
+            if packet.tcp_flags & TCP_RST != 0 {
+                // A spoofed reset must not end a live flow (and free its
+                // tuple for someone else).
+                let peer = table.get_ptr(entry.twin_key(packet.protocol)).map(|p| *p);
+                if !rst_in_window(packet, entry, peer.as_ref()) {
+                    return Err(DropReason::TcpOutOfWindow);
+                }
+                entry.tcp_flags |= TCP_RST_SEEN;
+            } else {
+                record_sequence(packet, entry);
+            }
+            if packet.tcp_flags & TCP_FIN != 0 {
+                entry.tcp_flags |= TCP_FIN_SEEN;
+            }
         }
         entry.last_seen_ns = bpf_ktime_get_ns();
         entry.packets = entry.packets.wrapping_add(1);
         entry.bytes = entry.bytes.wrapping_add(u64::from(len));
-        if packet.tcp_flags & TCP_FIN != 0 {
-            entry.tcp_flags |= TCP_FIN_SEEN;
-        }
-        if packet.tcp_flags & TCP_RST != 0 {
-            entry.tcp_flags |= TCP_RST_SEEN;
-        }
         if entry.kind == NatKind::PublishedReply as u8
             || entry.kind == NatKind::MasqueradeReply as u8
         {
             entry.tcp_flags |= REPLY_SEEN;
         }
-        Some(*entry)
+        Ok(Some(*entry))
     }
+}
+
+/// `a` comes after `b` in sequence space (RFC 1982 arithmetic).
+#[inline(always)]
+fn seq_after(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+
+/// Remembers how far this direction has sent and acknowledged (also for a
+/// flow's first packet, whose entry is new).
+#[inline(always)]
+pub fn record_sequence(packet: &Packet, entry: &mut NatEntry) {
+    let end = packet.tcp_seq.wrapping_add(packet.tcp_seq_len);
+    if entry.tcp_flags & TCP_SEQ_SEEN == 0 || seq_after(end, entry.tcp_seq_end) {
+        entry.tcp_seq_end = end;
+        entry.tcp_flags |= TCP_SEQ_SEEN;
+    }
+    // The opener's SYN carries no ACK: both directions with one means the
+    // handshake is over.
+    if packet.tcp_flags & TCP_ACK != 0 {
+        if entry.tcp_flags & TCP_ACK_SEEN == 0 || seq_after(packet.tcp_ack, entry.tcp_ack) {
+            entry.tcp_ack = packet.tcp_ack;
+        }
+        entry.tcp_flags |= TCP_ACK_SEEN;
+    }
+}
+
+/// Whether an RST from the sender of `entry` lies where a genuine one can:
+/// between what the peer has acknowledged and what the sender has sent (as
+/// Linux conntrack's window check). A sender that never spoke may only
+/// refuse the peer's SYN, acknowledging exactly it.
+#[inline(always)]
+fn rst_in_window(packet: &Packet, entry: &NatEntry, peer: Option<&NatEntry>) -> bool {
+    let Some(peer) = peer else {
+        // The other direction is gone: nothing left to protect.
+        return true;
+    };
+    if entry.tcp_flags & TCP_SEQ_SEEN == 0 {
+        return packet.tcp_flags & TCP_ACK != 0
+            && peer.tcp_flags & TCP_SEQ_SEEN != 0
+            && packet.tcp_ack == peer.tcp_seq_end;
+    }
+    let acked = if peer.tcp_flags & TCP_ACK_SEEN != 0 {
+        peer.tcp_ack
+    } else {
+        entry.tcp_seq_end
+    };
+    let low = acked.wrapping_sub(RST_SLACK);
+    let high = entry.tcp_seq_end.wrapping_add(1);
+    packet.tcp_seq.wrapping_sub(low) <= high.wrapping_sub(low)
 }
 
 /// A new entry for one direction, stamped now.
 #[inline(always)]
 pub fn new_entry(kind: u8, forward: u8, ifindex: u32, dst_mac: [u8; 6]) -> NatEntry {
+    // SAFETY: plain helper call.
     let now = unsafe { bpf_ktime_get_ns() };
     NatEntry {
         ifindex,
@@ -92,9 +181,9 @@ fn is_closed(entry: &NatEntry) -> bool {
     entry.tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0
 }
 
-/// Claims `key` for a new flow's reply direction; fails when another flow
-/// already uses that tuple (so two live flows never share a translation).
-/// With `reuse_closed` (a TCP SYN), the tuple of a TCP flow that is over is
+/// Claims `key` for a new flow; fails when another flow already holds that
+/// tuple (so two live flows never share a translation). With
+/// `reuse_closed` (a TCP SYN), the tuple of a TCP flow that is over is
 /// taken over, so closed flows do not hold masquerade ports until they are
 /// collected (as conntrack lets a SYN reopen a TIME_WAIT tuple).
 #[inline(always)]
@@ -106,48 +195,35 @@ pub fn claim(key: &FlowKey, entry: &NatEntry, reuse_closed: bool) -> bool {
     if !reuse_closed {
         return false;
     }
-    // SAFETY: read once, as a copy.
-    let Some(old) = table.get_ptr(key).map(|old| unsafe { *old }) else {
+    let Some(old) = lookup(key) else {
         return false;
     };
-    if !flow_is_over(table, key.protocol, &old) {
+    if !flow_is_over(&old) {
         return false;
     }
     table.insert(key, entry, 0).is_ok()
 }
 
-/// Whether the flow that `reply` (one direction's entry) belongs to is over:
+/// Whether the flow that `entry` (one direction's entry) belongs to is over:
 /// reset, or closed with a FIN in both directions. A half-closed flow may
 /// still carry data the other way, so its tuple stays taken.
 #[inline(always)]
-fn flow_is_over(
-    table: &LruHashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }>,
-    protocol: u8,
-    reply: &NatEntry,
-) -> bool {
-    if reply.tcp_flags & TCP_RST_SEEN != 0 {
+fn flow_is_over(entry: &NatEntry) -> bool {
+    if entry.tcp_flags & TCP_RST_SEEN != 0 {
         return true;
     }
-    if reply.tcp_flags & TCP_FIN_SEEN == 0 {
+    if entry.tcp_flags & TCP_FIN_SEEN == 0 {
         return false;
     }
-    match table.get_ptr(reply.twin_key(protocol)) {
-        // SAFETY: read once, as a copy.
-        Some(other) => unsafe { (*other).tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0 },
-        // The other direction is gone already (collected or evicted).
+    match lookup(&entry.twin_key(proto::TCP)) {
+        Some(other) => other.tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0,
+        // The other direction is gone already (collected).
         None => true,
     }
 }
 
-/// Writes the request direction of a flow whose reply direction is claimed.
-#[inline(always)]
-pub fn insert(key: &FlowKey, entry: &NatEntry) -> Result<(), DropReason> {
-    table(key.protocol)
-        .insert(key, entry, 0)
-        .map_err(|_| DropReason::NatInsertFailed)
-}
-
-/// Removes a claimed reply direction when its request could not be written.
+/// Removes a claimed direction when the flow's other one could not be
+/// written.
 #[inline(always)]
 pub fn release(key: &FlowKey) {
     let _ = table(key.protocol).remove(key);

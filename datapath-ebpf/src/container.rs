@@ -13,7 +13,8 @@ use ebpfnet_common::{
 use crate::{
     TCX_NEXT, conntrack,
     counters::drop_packet,
-    isolation, maps, nat,
+    isolation, maps,
+    nat::{self, Origin, ReplyPath},
     parse::{self, Packet},
 };
 
@@ -27,30 +28,39 @@ pub fn handle(ctx: &TcContext) -> i32 {
     let Some(endpoint) = (unsafe { maps::ENDPOINTS.get(ifindex) }).copied() else {
         return TCX_NEXT;
     };
-    match parse::ethertype(ctx) {
-        Some(parse::ETH_P_IP) => {}
-        Some(parse::ETH_P_ARP) => {
-            return match isolation::check_arp(ctx, &endpoint) {
-                Ok(()) => TCX_NEXT,
-                Err(reason) => drop_packet(reason),
-            };
-        }
-        _ => return TCX_NEXT,
+    if let Err(reason) = isolation::check_mac(ctx, &endpoint) {
+        return drop_packet(reason);
+    }
+    let other = match parse::ethertype(ctx) {
+        Some(parse::ETH_P_IP) => None,
+        Some(parse::ETH_P_ARP) => Some(isolation::check_arp(ctx, &endpoint)),
+        Some(parse::ETH_P_IPV6) => Some(isolation::check_ipv6(ctx)),
+        // Other protocols stay on the bridge, with the container's MAC.
+        _ => Some(Ok(())),
+    };
+    if let Some(checked) = other {
+        return match checked {
+            Ok(()) => TCX_NEXT,
+            Err(reason) => drop_packet(reason),
+        };
     }
     let packet = match parse::ipv4(ctx) {
         Ok(packet) => packet,
         Err(reason) => return drop_packet(reason),
     };
-    if let Err(reason) = isolation::check_source(ctx, &endpoint, packet.src_ip) {
+    if let Err(reason) = isolation::check_ipv4(&endpoint, packet.src_ip, packet.dst_ip) {
         return drop_packet(reason);
     }
     // Every direction a container starts or answers; never the one that
     // enters from an uplink.
-    if packet.translatable()
-        && let Some(entry) = conntrack::track(&packet, ctx.len())
-        && entry.kind != NatKind::MasqueradeReply as u8
-    {
-        return nat::apply(ctx, &packet, &entry);
+    if packet.translatable() {
+        match conntrack::track(&packet, ctx.len()) {
+            Ok(Some(entry)) if entry.kind != NatKind::MasqueradeReply as u8 => {
+                return nat::apply(ctx, &packet, &entry, Origin::Container);
+            }
+            Err(reason) => return drop_packet(reason),
+            _ => {}
+        }
     }
     if let Some(network) = maps::network_of(packet.dst_ip) {
         // A gateway is a host address, which Docker lets every container
@@ -88,18 +98,33 @@ fn to_host(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex: u
     if packet.fragment || (packet.protocol != proto::TCP && packet.protocol != proto::UDP) {
         return TCX_NEXT;
     }
-    match maps::published(packet.dst_ip, packet.dst_port, packet.protocol) {
-        Some((target, any_ip)) => nat::start_published(
-            ctx,
-            packet,
-            &target,
-            any_ip,
-            Forward::Peer,
-            ifindex,
-            endpoint.mac,
-        ),
-        None => TCX_NEXT,
+    // Only a flow's first packet starts one; the host answers stray ones.
+    if !packet.opens_flow() {
+        return TCX_NEXT;
     }
+    let Some((target, any_ip)) = maps::published(packet.dst_ip, packet.dst_port, packet.protocol)
+    else {
+        return TCX_NEXT;
+    };
+    // A container reaching its own published port: its request must not
+    // arrive from its own address (it would drop it), so it comes from the
+    // gateway, as Docker masquerades that path.
+    let source = if target.container_ip == packet.src_ip {
+        match maps::network_of(packet.src_ip) {
+            Some(network) => Some(network.gateway),
+            None => return TCX_NEXT,
+        }
+    } else {
+        None
+    };
+    let path = ReplyPath {
+        forward: Forward::Peer,
+        ifindex,
+        mac: endpoint.mac,
+        origin: Origin::Container,
+        source,
+    };
+    nat::start_published(ctx, packet, &target, any_ip, &path)
 }
 
 #[inline(always)]
@@ -110,10 +135,21 @@ fn to_outside(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex
     if packet.fragment {
         return drop_packet(DropReason::Fragment);
     }
-    // Only new flows start here: echo replies leave through their own entry.
+    // Only new flows start here: echo replies leave through their own
+    // entry. The host's stack would route anything else out untranslated,
+    // with the container's own address.
     let echo_reply = packet.protocol == proto::ICMP && packet.icmp_type == parse::ICMP_ECHO_REPLY;
     if !packet.translatable() || echo_reply {
-        return TCX_NEXT;
+        return drop_packet(DropReason::Untranslatable);
+    }
+    // The host's stack answers "time exceeded", as a router does.
+    if packet.ttl <= 1 {
+        return nat::ttl_expired(Origin::Container);
+    }
+    // A stray TCP segment of no flow would leave with the container's own
+    // address (as conntrack's INVALID packets leak): only a SYN opens one.
+    if !packet.opens_flow() {
+        return drop_packet(DropReason::NoFlow);
     }
     let Some(uplink) = egress(ctx, packet, ifindex) else {
         return TCX_NEXT;

@@ -8,7 +8,7 @@ use aya_ebpf::{
 };
 use ebpfnet_common::maps::proto;
 
-use crate::parse::{IP_CSUM_OFF, IP_DST_OFF, IP_SRC_OFF, Packet};
+use crate::parse::{IP_CSUM_OFF, IP_DST_OFF, IP_SRC_OFF, IP_TTL_OFF, Packet};
 
 /// Where the L4 checksum sits, and the flags its updates need.
 #[inline(always)]
@@ -73,4 +73,16 @@ pub fn set_port(
     }
     ctx.store(packet.l4_off + field_off, &new_be, 0)
         .map_err(|_| ())
+}
+
+/// Takes one off the TTL of a packet being routed (the caller checked it
+/// is above 1). TTL and protocol share one 16-bit word of the checksum.
+#[inline(always)]
+pub fn decrement_ttl(ctx: &TcContext, packet: &Packet) -> Result<(), ()> {
+    let ttl = packet.ttl - 1;
+    let old = u16::from_ne_bytes([packet.ttl, packet.protocol]);
+    let new = u16::from_ne_bytes([ttl, packet.protocol]);
+    ctx.l3_csum_replace(IP_CSUM_OFF, u64::from(old), u64::from(new), 2)
+        .map_err(|_| ())?;
+    ctx.store(IP_TTL_OFF, &ttl, 0).map_err(|_| ())
 }

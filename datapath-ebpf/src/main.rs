@@ -11,6 +11,7 @@ mod counters;
 mod csum;
 mod isolation;
 mod maps;
+mod masquerade_quota;
 mod nat;
 mod parse;
 mod sock;

@@ -117,6 +117,7 @@ pub fn config() -> Config {
     CONFIG.get(0).copied().unwrap_or(Config {
         masq_port_min: 61000,
         masq_port_max: 65535,
+        masq_ports_per_destination: 0,
         _pad: 0,
         host_netns_cookie: 0,
     })

@@ -14,10 +14,10 @@ use ebpfnet_common::{
 };
 
 use crate::{
-    conntrack,
+    TCX_NEXT, conntrack,
     counters::drop_packet,
     csum::{self, Addr},
-    maps,
+    maps, masquerade_quota,
     parse::Packet,
 };
 
@@ -29,9 +29,34 @@ const ICMP_ID_OFF: usize = 4;
 /// How many random masquerade ports to try before giving up on a flow.
 const MASQ_TRIES: u32 = 32;
 
+/// Where a packet came from: NAT'd packets are routed, so their TTL goes
+/// down by one, and one that would reach 0 is not forwarded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// From another host, through an uplink.
+    Uplink,
+    /// From a container, through its veth.
+    Container,
+}
+
+/// What to do with a packet whose TTL runs out here. A container's goes to
+/// the host's stack untranslated, which answers "time exceeded" as a router
+/// does (cloud metadata services rely on that hop limit); another host's is
+/// dropped, counted.
+#[inline(always)]
+pub fn ttl_expired(origin: Origin) -> i32 {
+    match origin {
+        Origin::Container => TCX_NEXT,
+        Origin::Uplink => drop_packet(DropReason::TtlExceeded),
+    }
+}
+
 /// Rewrites `packet` as `entry` says and sends it on. Returns the verdict.
 #[inline(always)]
-pub fn apply(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> i32 {
+pub fn apply(ctx: &TcContext, packet: &Packet, entry: &NatEntry, origin: Origin) -> i32 {
+    if packet.ttl <= 1 {
+        return ttl_expired(origin);
+    }
     // Client → container packets of a published flow, from an uplink or a
     // container (hairpin), count on their mapping; an entry not yet tracked
     // (no packet counted) is a new flow.
@@ -73,7 +98,8 @@ fn rewrite(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> Result<(), ()>
         )?;
     }
     csum::set_ip(ctx, packet, Addr::Src, entry.new_src_ip)?;
-    csum::set_ip(ctx, packet, Addr::Dst, entry.new_dst_ip)
+    csum::set_ip(ctx, packet, Addr::Dst, entry.new_dst_ip)?;
+    csum::decrement_ttl(ctx, packet)
 }
 
 /// Hands the frame to the container behind host veth `ifindex`.
@@ -92,6 +118,7 @@ fn forward(ctx: &TcContext, entry: &NatEntry) -> i32 {
     if entry.forward == Forward::Peer as u8 {
         deliver_to_container(ctx, entry.ifindex, entry.dst_mac)
     } else {
+        // SAFETY: plain helper call; no neighbour parameters given.
         unsafe { bpf_redirect_neigh(entry.ifindex, core::ptr::null_mut(), 0, 0) as i32 }
     }
 }
@@ -114,19 +141,31 @@ fn answer_entry(
     entry
 }
 
-/// A new flow to a published port. `reply_ifindex`/`reply_forward`/
-/// `reply_mac` say where the container's replies go: out of the uplink the
+/// Where the replies of a new published flow go: out of the uplink the
 /// request came in on, or (hairpin) straight into the client container.
+pub struct ReplyPath {
+    pub forward: Forward,
+    pub ifindex: u32,
+    pub mac: [u8; 6],
+    pub origin: Origin,
+    /// For a container reaching its own published port: the address its
+    /// request appears to come from (its gateway), as Docker masquerades
+    /// that path, since a container drops packets from its own address.
+    pub source: Option<[u8; 4]>,
+}
+
+/// A new flow to a published port.
 #[inline(always)]
 pub fn start_published(
     ctx: &TcContext,
     packet: &Packet,
     target: &PublishedValue,
     any_ip: bool,
-    reply_forward: Forward,
-    reply_ifindex: u32,
-    reply_mac: [u8; 6],
+    path: &ReplyPath,
 ) -> i32 {
+    if packet.ttl <= 1 {
+        return ttl_expired(path.origin);
+    }
     let request_key = conntrack::key_of(packet);
     let mut request = conntrack::new_entry(
         NatKind::PublishedRequest as u8,
@@ -134,32 +173,40 @@ pub fn start_published(
         target.ifindex,
         target.container_mac,
     );
-    request.new_src_ip = packet.src_ip;
+    request.new_src_ip = path.source.unwrap_or(packet.src_ip);
     request.new_src_port = packet.src_port;
     request.new_dst_ip = target.container_ip;
     request.new_dst_port = target.container_port;
     if any_ip {
         request.tcp_flags |= PUBLISHED_ANY_IP;
     }
+    if packet.protocol == proto::TCP {
+        conntrack::record_sequence(packet, &mut request);
+    }
     // Replies leave as if from the published address.
     let reply = answer_entry(
         packet,
         NatKind::PublishedReply,
-        reply_forward,
-        reply_ifindex,
-        reply_mac,
+        path.forward,
+        path.ifindex,
+        path.mac,
     );
-    // The tuple the container's replies carry.
+    let reopen = packet.opens_tcp();
+    if !conntrack::claim(&request_key, &request, reopen) {
+        // Another CPU set this very flow up first: follow its entry.
+        return match conntrack::track(packet, ctx.len()) {
+            Ok(Some(entry)) => apply(ctx, packet, &entry, path.origin),
+            Ok(None) => drop_packet(DropReason::NatInsertFailed),
+            Err(reason) => drop_packet(reason),
+        };
+    }
+    // The tuple the container's replies carry must be no other flow's.
     let back = request.twin_key(packet.protocol);
-    // The reply tuple of a published flow is fixed by the client's; an old
-    // entry for it belongs to an earlier flow of the same client port.
-    if conntrack::insert(&back, &reply).is_err()
-        || conntrack::insert(&request_key, &request).is_err()
-    {
-        conntrack::release(&back);
+    if !conntrack::claim(&back, &reply, reopen) {
+        conntrack::release(&request_key);
         return drop_packet(DropReason::NatInsertFailed);
     }
-    apply(ctx, packet, &request)
+    apply(ctx, packet, &request, path.origin)
 }
 
 /// Per-mapping counters, for packets of the client → container direction.
@@ -172,8 +219,8 @@ fn count_published(packet: &Packet, any_ip: bool, len: u32, new_flow: bool) {
         _pad: 0,
     };
     match maps::PUBLISHED_STATS.get_ptr_mut(key) {
+        // SAFETY: per-CPU value: only this CPU touches it.
         Some(stats) => unsafe {
-            // SAFETY: per-CPU value.
             (*stats).packets += 1;
             (*stats).bytes += u64::from(len);
             (*stats).flows += u64::from(new_flow);
@@ -204,6 +251,10 @@ pub fn start_masquerade(
     if config.masq_port_max < config.masq_port_min {
         return drop_packet(DropReason::MasqueradePortsExhausted);
     }
+    let usage = masquerade_quota::key(packet);
+    if !masquerade_quota::has_room(&usage, config.masq_ports_per_destination) {
+        return drop_packet(DropReason::MasqueradeQuota);
+    }
     let range = u32::from(config.masq_port_max - config.masq_port_min) + 1;
     let reply = answer_entry(
         packet,
@@ -217,7 +268,9 @@ pub fn start_masquerade(
     for _ in 0..MASQ_TRIES {
         // Independent random probes: a run of published ports or busy
         // tuples inside the range cannot swallow every try.
-        let candidate = config.masq_port_min + (unsafe { bpf_get_prandom_u32() } % range) as u16;
+        // SAFETY: plain helper call.
+        let random = unsafe { bpf_get_prandom_u32() };
+        let candidate = config.masq_port_min + (random % range) as u16;
         // A masquerade port never shadows a published one (cilium#34041).
         if maps::port_is_published(uplink_ip, candidate, packet.protocol) {
             continue;
@@ -256,9 +309,19 @@ pub fn start_masquerade(
     } else {
         packet.dst_port
     };
-    if let Err(reason) = conntrack::insert(&conntrack::key_of(packet), &request) {
-        conntrack::release(&back);
-        return drop_packet(reason);
+    if packet.protocol == proto::TCP {
+        conntrack::record_sequence(packet, &mut request);
     }
-    apply(ctx, packet, &request)
+    let request_key = conntrack::key_of(packet);
+    if !conntrack::claim(&request_key, &request, packet.opens_tcp()) {
+        // Another CPU masqueraded this very flow first: its port wins.
+        conntrack::release(&back);
+        return match conntrack::track(packet, ctx.len()) {
+            Ok(Some(entry)) => apply(ctx, packet, &entry, Origin::Container),
+            Ok(None) => drop_packet(DropReason::NatInsertFailed),
+            Err(reason) => drop_packet(reason),
+        };
+    }
+    masquerade_quota::count(&usage);
+    apply(ctx, packet, &request, Origin::Container)
 }

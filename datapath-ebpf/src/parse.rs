@@ -8,7 +8,9 @@ use ebpfnet_common::{DropReason, maps::proto};
 pub const ETH_LEN: usize = 14;
 pub const ETH_P_IP: u16 = 0x0800;
 pub const ETH_P_ARP: u16 = 0x0806;
+pub const ETH_P_IPV6: u16 = 0x86dd;
 pub const IP_OFF: usize = ETH_LEN;
+pub const IP_TTL_OFF: usize = IP_OFF + 8;
 pub const IP_CSUM_OFF: usize = IP_OFF + 10;
 pub const IP_SRC_OFF: usize = IP_OFF + 12;
 pub const IP_DST_OFF: usize = IP_OFF + 16;
@@ -32,8 +34,15 @@ pub struct Packet {
     pub dst_port: u16,
     pub tcp_flags: u8,
     pub icmp_type: u8,
+    pub ttl: u8,
     /// Any fragment (first or later): its ports cannot be trusted.
     pub fragment: bool,
+    /// TCP only, host byte order: sequence and acknowledgement numbers, and
+    /// the sequence space the segment takes (payload, plus one for SYN and
+    /// one for FIN).
+    pub tcp_seq: u32,
+    pub tcp_ack: u32,
+    pub tcp_seq_len: u32,
 }
 
 impl Packet {
@@ -41,6 +50,17 @@ impl Packet {
     /// a closed one, as conntrack lets a SYN reopen a TIME_WAIT tuple.
     pub fn opens_tcp(&self) -> bool {
         self.protocol == proto::TCP && self.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+    }
+
+    /// Whether the packet may open a flow: a TCP SYN, any UDP datagram, an
+    /// ICMP echo request. Only these create NAT state, so a flood of stray
+    /// segments cannot fill the tables.
+    pub fn opens_flow(&self) -> bool {
+        match self.protocol {
+            proto::TCP => self.opens_tcp(),
+            proto::ICMP => self.icmp_type == ICMP_ECHO_REQUEST,
+            _ => true,
+        }
     }
 
     /// Whether the packet has ports (or an echo id) NAT can translate.
@@ -77,19 +97,25 @@ pub fn ipv4(ctx: &TcContext) -> Result<Packet, DropReason> {
     if usize::from(total_len) < ihl || ctx.len() < (ETH_LEN + usize::from(total_len)) as u32 {
         return Err(DropReason::Malformed);
     }
-    let frag = u16::from_be_bytes(ctx.load(IP_OFF + 6).map_err(|_| DropReason::Malformed)?);
+    // Flags and fragment offset, TTL, protocol: one load.
+    let word: [u8; 4] = ctx.load(IP_OFF + 6).map_err(|_| DropReason::Malformed)?;
+    let frag = u16::from_be_bytes([word[0], word[1]]);
     // More-fragments bit or a non-zero offset.
     let fragment = frag & 0x3fff != 0;
     let mut packet = Packet {
         l4_off: IP_OFF + ihl,
-        protocol: ctx.load(IP_OFF + 9).map_err(|_| DropReason::Malformed)?,
+        protocol: word[3],
         src_ip: ctx.load(IP_SRC_OFF).map_err(|_| DropReason::Malformed)?,
         dst_ip: ctx.load(IP_DST_OFF).map_err(|_| DropReason::Malformed)?,
         src_port: 0,
         dst_port: 0,
         tcp_flags: 0,
         icmp_type: 0,
+        ttl: word[2],
         fragment,
+        tcp_seq: 0,
+        tcp_ack: 0,
+        tcp_seq_len: 0,
     };
     if fragment {
         return Ok(packet);
@@ -108,13 +134,28 @@ pub fn ipv4(ctx: &TcContext) -> Result<Packet, DropReason> {
     }
     let l4 = packet.l4_off;
     match packet.protocol {
-        proto::TCP | proto::UDP => {
+        proto::TCP => {
+            // Ports, sequence, acknowledgement, data offset and flags.
+            let h: [u8; 14] = ctx.load(l4).map_err(|_| DropReason::Malformed)?;
+            packet.src_port = u16::from_be_bytes([h[0], h[1]]);
+            packet.dst_port = u16::from_be_bytes([h[2], h[3]]);
+            packet.tcp_seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+            packet.tcp_ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+            packet.tcp_flags = h[13];
+            let header_len = usize::from(h[12] >> 4) * 4;
+            if header_len < 20 || header_len > l4_room {
+                return Err(DropReason::Malformed);
+            }
+            // A GSO super-packet's total length covers all its segments.
+            let payload = (l4_room - header_len) as u32;
+            packet.tcp_seq_len = payload
+                + u32::from(packet.tcp_flags & TCP_SYN != 0)
+                + u32::from(packet.tcp_flags & TCP_FIN != 0);
+        }
+        proto::UDP => {
             let ports: [u8; 4] = ctx.load(l4).map_err(|_| DropReason::Malformed)?;
             packet.src_port = u16::from_be_bytes([ports[0], ports[1]]);
             packet.dst_port = u16::from_be_bytes([ports[2], ports[3]]);
-            if packet.protocol == proto::TCP {
-                packet.tcp_flags = ctx.load(l4 + 13).map_err(|_| DropReason::Malformed)?;
-            }
         }
         proto::ICMP => {
             let header: [u8; 8] = ctx.load(l4).map_err(|_| DropReason::Malformed)?;

@@ -6,7 +6,13 @@ use ebpfnet_common::{
     maps::{Forward, NatKind, proto},
 };
 
-use crate::{TCX_NEXT, conntrack, counters::drop_packet, maps, nat, parse};
+use crate::{
+    TCX_NEXT, conntrack,
+    counters::drop_packet,
+    maps,
+    nat::{self, Origin, ReplyPath},
+    parse,
+};
 
 #[inline(always)]
 pub fn handle(ctx: &TcContext) -> i32 {
@@ -35,30 +41,35 @@ pub fn handle(ctx: &TcContext) -> i32 {
     }
     // Only the directions that enter through an uplink: requests to
     // published ports and replies of masqueraded flows.
-    if packet.translatable()
-        && let Some(entry) = conntrack::track(&packet, ctx.len())
-    {
-        if entry.kind == NatKind::PublishedRequest as u8
-            || entry.kind == NatKind::MasqueradeReply as u8
-        {
-            return nat::apply(ctx, &packet, &entry);
+    if packet.translatable() {
+        match conntrack::track(&packet, ctx.len()) {
+            Ok(Some(entry))
+                if entry.kind == NatKind::PublishedRequest as u8
+                    || entry.kind == NatKind::MasqueradeReply as u8 =>
+            {
+                return nat::apply(ctx, &packet, &entry, Origin::Uplink);
+            }
+            Err(reason) => return drop_packet(reason),
+            _ => {}
         }
     }
+    // Only a flow's first packet creates state: a stray segment to a
+    // published port is the host's to answer (with a reset), and a flood of
+    // them fills no table.
     if (packet.protocol == proto::TCP || packet.protocol == proto::UDP)
+        && packet.opens_flow()
         && let Some((target, any_ip)) =
             maps::published(packet.dst_ip, packet.dst_port, packet.protocol)
     {
-        // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
-        let uplink = unsafe { (*ctx.skb.skb).ifindex };
-        return nat::start_published(
-            ctx,
-            &packet,
-            &target,
-            any_ip,
-            Forward::Neigh,
-            uplink,
-            [0; 6],
-        );
+        let path = ReplyPath {
+            forward: Forward::Neigh,
+            // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
+            ifindex: unsafe { (*ctx.skb.skb).ifindex },
+            mac: [0; 6],
+            origin: Origin::Uplink,
+            source: None,
+        };
+        return nat::start_published(ctx, &packet, &target, any_ip, &path);
     }
     // From outside, a container address takes only replies and published
     // ports (moby#14041).

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 use ipnetwork::Ipv4Network;
 
-use crate::daemon::{self, DaemonOptions};
+use crate::{
+    controller::masquerade::MasqueradeOptions,
+    daemon::{self, DaemonOptions},
+    datapath::MapSizes,
+};
 
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
@@ -26,6 +30,29 @@ pub struct DaemonArgs {
     /// `dockerd --bridge`); lets two daemons with separate state share a host.
     #[arg(long, default_value = crate::names::DEFAULT_BRIDGE, value_parser = parse_bridge)]
     pub bridge: String,
+    /// Entries in each NAT table (TCP, and UDP/ICMP); a flow takes two.
+    /// Tables never evict a flow: when full, new flows are refused.
+    #[arg(long, value_name = "ENTRIES", default_value_t = ebpfnet_common::names::NAT_CAPACITY,
+          value_parser = clap::value_parser!(u32).range(1024..=1 << 26))]
+    pub nat_table_size: u32,
+    /// Masquerade source ports (default: every port above the host's
+    /// net.ipv4.ip_local_port_range); must lie outside that range.
+    #[arg(long, value_name = "LOW-HIGH", value_parser = parse_port_range)]
+    pub masquerade_port_range: Option<(u16, u16)>,
+    /// Masquerade ports one container may hold towards one destination
+    /// (address, port, protocol); default: half the range.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub masquerade_ports_per_destination: Option<u16>,
+}
+
+fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let parsed = text
+        .split_once('-')
+        .and_then(|(low, high)| Some((low.parse().ok()?, high.parse().ok()?)));
+    match parsed {
+        Some((low, high)) if low <= high => Ok((low, high)),
+        _ => Err("a port range LOW-HIGH, such as 61000-65535".into()),
+    }
 }
 
 fn parse_bridge(name: &str) -> Result<String, String> {
@@ -49,6 +76,13 @@ pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
         pin_dir: args.pin_dir,
         default_subnet: args.default_subnet,
         default_bridge: args.bridge,
+        map_sizes: MapSizes {
+            nat_entries: args.nat_table_size,
+        },
+        masquerade: MasqueradeOptions {
+            range: args.masquerade_port_range,
+            per_destination: args.masquerade_ports_per_destination,
+        },
     })
     .await
 }

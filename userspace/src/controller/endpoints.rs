@@ -67,6 +67,7 @@ impl Controller {
         // its very first packet meets anti-spoofing and isolation; it may
         // route packets out (masquerade) only with forwarding on.
         crate::host::enable_forwarding(&endpoint.host_veth)?;
+        crate::host::refuse_router_advertisements(&endpoint.host_veth)?;
         self.datapath
             .set_endpoint(host_index, endpoint_info(endpoint, network))?;
         self.datapath
@@ -95,6 +96,11 @@ impl Controller {
             self.datapath.remove_endpoint(index)?;
         }
         netlink::delete_link(&self.host, &endpoint.host_veth).await?;
+        // After the veth: no packet of the address can start a flow again.
+        let flows = self.datapath.remove_flows_of(endpoint.ip)?;
+        if flows > 0 {
+            log::info!("removed {flows} NAT entries of {}", endpoint.ip);
+        }
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ mod containers;
 mod endpoints;
 mod error;
 mod files;
+pub mod masquerade;
 pub mod modes;
 mod networks;
 mod observe;
@@ -42,6 +43,7 @@ pub struct Config {
     /// Bridge device of the default network (Docker's `--bridge`).
     pub default_bridge: String,
     pub pin_dir: PathBuf,
+    pub masquerade: masquerade::MasqueradeOptions,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +66,8 @@ pub struct Controller {
     uplink_ips: BTreeMap<u32, Ipv4Addr>,
     /// The embedded name servers (and the host's resolv.conf they use).
     names: NameService,
+    /// What `CONFIG` holds.
+    datapath_config: Option<ebpfnet_common::maps::Config>,
 }
 
 #[derive(Debug, Serialize)]
@@ -109,6 +113,7 @@ impl Controller {
             host_addrs: Vec::new(),
             uplink_ips: BTreeMap::new(),
             names: NameService::new(),
+            datapath_config: None,
         };
         controller.reconcile().await?;
         controller.sync_names();

@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use ebpfnet_common::maps::{Config, PublishedKey, PublishedValue, proto};
+use ebpfnet_common::maps::{PublishedKey, PublishedValue, proto};
 
 use crate::{
     portspec::{PortMapping, PortRequest, Protocol},
@@ -205,9 +205,6 @@ pub fn describe_key(key: &PublishedKey) -> String {
 }
 
 const DEFAULT_EPHEMERAL: (u16, u16) = (32768, 60999);
-/// Masquerade ports when the ephemeral range leaves too few above it.
-const FALLBACK_MASQUERADE: (u16, u16) = (61000, 65535);
-const MIN_MASQUERADE_PORTS: u32 = 1024;
 
 /// `net.ipv4.ip_local_port_range` (the file's text): where auto-picked host
 /// ports come from.
@@ -219,30 +216,6 @@ pub fn ephemeral_range(text: &str) -> (u16, u16) {
     match ports.as_slice() {
         [low, high] if *low > 0 && low <= high => (*low, *high),
         _ => DEFAULT_EPHEMERAL,
-    }
-}
-
-/// Masquerade source ports: above the host's ephemeral range up to 65535,
-/// so masqueraded flows never collide with the host's own connections;
-/// 61000-65535 when that leaves fewer than 1024 ports.
-pub fn masquerade_range(ip_local_port_range: &str) -> (u16, u16) {
-    let (_, high) = ephemeral_range(ip_local_port_range);
-    let min = u32::from(high) + 1;
-    if 65535 + 1 - min < MIN_MASQUERADE_PORTS {
-        return FALLBACK_MASQUERADE;
-    }
-    (min as u16, 65535)
-}
-
-/// `CONFIG`: masquerade ports from the host's port range, and the cookie
-/// of the host's network namespace.
-pub fn datapath_config(ip_local_port_range: &str, host_netns_cookie: u64) -> Config {
-    let (masq_port_min, masq_port_max) = masquerade_range(ip_local_port_range);
-    Config {
-        masq_port_min,
-        masq_port_max,
-        _pad: 0,
-        host_netns_cookie,
     }
 }
 

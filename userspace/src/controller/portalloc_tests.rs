@@ -199,21 +199,4 @@ fn ranges() {
     assert_eq!(ephemeral_range("32768\t60999\n"), (32768, 60999));
     assert_eq!(ephemeral_range(""), (32768, 60999));
     assert_eq!(ephemeral_range("5000 4000"), (32768, 60999));
-    assert_eq!(masquerade_range("32768\t60999\n"), (61000, 65535));
-    assert_eq!(masquerade_range("10000 40000"), (40001, 65535));
-    // Exactly 1024 ports left is enough; 1023 is not.
-    assert_eq!(masquerade_range("10000 64511"), (64512, 65535));
-    assert_eq!(masquerade_range("10000 64512"), (61000, 65535));
-    assert_eq!(masquerade_range("1024 65535"), (61000, 65535));
-    assert_eq!(masquerade_range("garbage"), (61000, 65535));
-    let config = datapath_config("32768 60999", 7);
-    assert_eq!(
-        (
-            config.masq_port_min,
-            config.masq_port_max,
-            config._pad,
-            config.host_netns_cookie
-        ),
-        (61000, 65535, 0, 7)
-    );
 }

@@ -8,8 +8,8 @@ use std::{
 
 use super::{
     Controller, ControllerError, Result,
+    masquerade::read_port_range,
     portalloc::{self, Probe, Taken},
-    sync::read_port_range,
 };
 use crate::{
     host::netlink,

@@ -6,13 +6,11 @@ use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use ebpfnet_common::maps::{EndpointInfo, NETWORK_INTERNAL, NetworkInfo, UplinkInfo};
 
-use super::{Controller, ControllerError, Result, portalloc};
+use super::{Controller, ControllerError, Result, masquerade, portalloc};
 use crate::{
     host::netlink::{self, HostAddress},
     state::{Endpoint, Network},
 };
-
-const PORT_RANGE_FILE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
 
 pub(super) fn network_info(network: &Network) -> NetworkInfo {
     NetworkInfo {
@@ -34,10 +32,6 @@ pub(super) fn endpoint_info(endpoint: &Endpoint, network: &Network) -> EndpointI
         network_id: network.number,
         flags: network_info(network).flags,
     }
-}
-
-pub(super) fn read_port_range() -> String {
-    std::fs::read_to_string(PORT_RANGE_FILE).unwrap_or_default()
 }
 
 impl Controller {
@@ -66,9 +60,7 @@ impl Controller {
     /// the uplinks and the host's addresses.
     pub(super) async fn sync_topology(&mut self) -> Result<()> {
         self.number_networks()?;
-        let cookie = crate::host::netns_cookie()?;
-        let config = portalloc::datapath_config(&read_port_range(), cookie);
-        self.datapath.set_config(config)?;
+        self.write_config()?;
         let networks: Vec<Network> = self.state.networks.values().cloned().collect();
         for network in &networks {
             self.datapath
@@ -96,6 +88,42 @@ impl Controller {
         self.datapath.set_host_addrs(&pairs)?;
         self.host_addrs = addresses;
         Ok(())
+    }
+
+    /// `CONFIG` from the host's port range: refused when no masquerade
+    /// range disjoint from the host's ephemeral ports is left.
+    fn write_config(&mut self) -> Result<()> {
+        let options = self.config.masquerade;
+        let range = masquerade::masquerade_range(&masquerade::read_port_range(), options.range)
+            .map_err(ControllerError::Refused)?;
+        let cookie = crate::host::netns_cookie()?;
+        let config = masquerade::datapath_config(range, options.per_destination, cookie);
+        if self.datapath_config != Some(config) {
+            self.datapath.set_config(config)?;
+            self.datapath_config = Some(config);
+        }
+        Ok(())
+    }
+
+    /// Follows a change of `ip_local_port_range` while running: the
+    /// masquerade range moves out of the host's new one, or, when none is
+    /// left, stays and says so (a running daemon cannot refuse to start).
+    pub fn refresh_port_range(&mut self) {
+        let before = self.datapath_config;
+        match self.write_config() {
+            Ok(()) if before != self.datapath_config => {
+                if let Some(config) = self.datapath_config {
+                    log::info!(
+                        "masquerade ports now {}-{} ({} changed)",
+                        config.masq_port_min,
+                        config.masq_port_max,
+                        masquerade::PORT_RANGE_SYSCTL
+                    );
+                }
+            }
+            Ok(()) => {}
+            Err(e) => log::error!("masquerade ports unchanged: {e}"),
+        }
     }
 
     /// Re-reads the host's addresses and the uplinks' and writes what

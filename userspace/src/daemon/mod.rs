@@ -21,8 +21,8 @@ use tokio::{
 };
 
 use crate::{
-    controller::{self, Config, Controller},
-    datapath::AyaDatapath,
+    controller::{self, Config, Controller, masquerade::MasqueradeOptions},
+    datapath::{AyaDatapath, MapSizes},
     state::Store,
 };
 
@@ -33,12 +33,20 @@ pub struct DaemonOptions {
     pub pin_dir: PathBuf,
     pub default_subnet: Ipv4Network,
     pub default_bridge: String,
+    pub map_sizes: MapSizes,
+    pub masquerade: MasqueradeOptions,
 }
 
 pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("the daemon must run as root (it creates namespaces, links and eBPF programs)");
     }
+    // Refused before anything is made: no disjoint masquerade range.
+    controller::masquerade::masquerade_range(
+        &controller::masquerade::read_port_range(),
+        options.masquerade.range,
+    )
+    .map_err(anyhow::Error::msg)?;
     fs::create_dir_all(&options.state_dir)
         .with_context(|| format!("cannot create state dir {}", options.state_dir.display()))?;
     let store = Store::new(&options.state_dir);
@@ -52,7 +60,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     } else {
         options.uplinks.clone()
     };
-    let datapath = AyaDatapath::load(&options.pin_dir).with_context(|| {
+    let datapath = AyaDatapath::load(&options.pin_dir, options.map_sizes).with_context(|| {
         format!(
             "cannot set up the datapath under {}",
             options.pin_dir.display()
@@ -63,6 +71,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         default_subnet: options.default_subnet,
         default_bridge: options.default_bridge.clone(),
         pin_dir: options.pin_dir.clone(),
+        masquerade: options.masquerade,
     };
     let controller = Controller::start(store, host, Box::new(datapath), config)
         .await
@@ -120,6 +129,7 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
             log::warn!("cannot refresh the host addresses in the datapath: {e}");
         }
         controller.refresh_names();
+        controller.refresh_port_range();
         ticks = ticks.wrapping_add(1);
         if ticks.is_multiple_of(GC_EVERY_REFRESHES) {
             match controller.collect_garbage() {

@@ -23,7 +23,7 @@ use ipnetwork::Ipv4Network;
 use super::{
     Attachment, Datapath, DatapathError, DatapathStats, DatapathStatus, NatRecord, cgroup,
     maps::hash_keys,
-    pins::{self, link_pin},
+    pins::{self, MapSizes, link_pin},
 };
 
 /// The eBPF object built by `cargo xtask build-ebpf`, embedded by build.rs.
@@ -37,22 +37,27 @@ pub struct AyaDatapath {
     /// The socket programs' links on the root cgroup, and its path.
     sock_links: Vec<(&'static str, PinnedLink)>,
     cgroup_root: PathBuf,
+    pub(super) sizes: MapSizes,
 }
 
 impl AyaDatapath {
     /// Loads the programs, reusing the maps pinned under `pin_dir` by an
     /// earlier daemon so counters and (later) connection state survive.
-    pub fn load(pin_dir: &Path) -> Result<Self, DatapathError> {
+    pub fn load(pin_dir: &Path, sizes: MapSizes) -> Result<Self, DatapathError> {
         if OBJECT.is_empty() {
             return Err(DatapathError::NoObject);
         }
         pins::prepare(pin_dir)?;
-        pins::check_layouts(pin_dir)?;
-        let map_paths: Vec<(&str, PathBuf)> = pins::map_layouts()
+        pins::check_layouts(pin_dir, &sizes)?;
+        let layouts = pins::map_layouts(&sizes);
+        let mut loader = EbpfLoader::new();
+        for layout in &layouts {
+            loader.map_max_entries(layout.name, layout.max_entries);
+        }
+        let map_paths: Vec<(&str, PathBuf)> = layouts
             .iter()
             .map(|l| (l.name, pin_dir.join(l.name)))
             .collect();
-        let mut loader = EbpfLoader::new();
         for (name, path) in &map_paths {
             loader.map_pin_path(name, path.as_path());
         }
@@ -73,6 +78,7 @@ impl AyaDatapath {
             links: BTreeMap::new(),
             sock_links,
             cgroup_root,
+            sizes,
         })
     }
 }
@@ -266,5 +272,9 @@ impl Datapath for AyaDatapath {
 
     fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
         self.collect_garbage(now_ns)
+    }
+
+    fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError> {
+        AyaDatapath::remove_flows_of(self, ip)
     }
 }

@@ -1,8 +1,13 @@
 //! The NAT tables: dumping them, cutting the flows of a removed mapping,
 //! and removing idle flows.
 
+use std::{
+    collections::{BTreeMap, HashSet},
+    net::Ipv4Addr,
+};
+
 use ebpfnet_common::{
-    maps::{FlowKey, NatEntry, PublishedKey, PublishedStats, PublishedValue, proto},
+    maps::{FlowKey, MasqUsageKey, NatEntry, PublishedKey, PublishedStats, PublishedValue, proto},
     names,
 };
 
@@ -73,11 +78,85 @@ impl AyaDatapath {
         self.delete_flows(table, &keys)
     }
 
+    /// Removes idle flows, then recounts each container's masquerade
+    /// ports per destination from what is left.
     pub(super) fn collect_garbage(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
+        let mut deleted = 0;
+        let mut usage = BTreeMap::new();
+        for table in [names::NAT_TCP_MAP, names::NAT_OTHER_MAP] {
+            let records = self.nat_records(table)?;
+            let idle = nat::expired(&records, now_ns);
+            deleted += self.delete_if_unchanged(table, &idle)?;
+            let gone: HashSet<FlowKey> = idle.iter().map(|r| r.key).collect();
+            let left: Vec<NatRecord> = records
+                .into_iter()
+                .filter(|r| !gone.contains(&r.key))
+                .collect();
+            usage.extend(nat::masquerade_usage(&left));
+        }
+        self.write_masquerade_usage(&usage)?;
+        Ok(deleted)
+    }
+
+    /// Deletes each record's key unless its entry changed since it was
+    /// read: a SYN may have taken the tuple over for a new flow, or a
+    /// packet revived the flow, in the meantime.
+    fn delete_if_unchanged(
+        &mut self,
+        name: &'static str,
+        records: &[NatRecord],
+    ) -> Result<usize, DatapathError> {
+        let mut map = hash_mut::<FlowKey, NatEntry>(&mut self.ebpf, name)?;
+        let mut deleted = 0;
+        for record in records {
+            match map.get(&record.key, 0) {
+                Ok(now) if nat::unchanged(&record.entry, &now) => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    removed(Err(e)).map_err(write_err(name, "read a flow"))?;
+                    continue;
+                }
+            }
+            match map.remove(&record.key) {
+                Ok(()) => deleted += 1,
+                Err(e) => removed(Err(e)).map_err(write_err(name, "remove a flow"))?,
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Makes `MASQ_USAGE` exactly `usage`.
+    fn write_masquerade_usage(
+        &mut self,
+        usage: &BTreeMap<MasqUsageKey, u32>,
+    ) -> Result<(), DatapathError> {
+        let name = names::MASQ_USAGE_MAP;
+        let mut map = hash_mut::<MasqUsageKey, u32>(&mut self.ebpf, name)?;
+        let stale: Vec<MasqUsageKey> = map
+            .keys()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err(name))?
+            .into_iter()
+            .filter(|key| !usage.contains_key(key))
+            .collect();
+        for key in stale {
+            removed(map.remove(&key)).map_err(write_err(name, "remove a count"))?;
+        }
+        for (key, count) in usage {
+            map.insert(key, count, 0)
+                .map_err(write_err(name, "write a count"))?;
+        }
+        Ok(())
+    }
+
+    /// Removes both directions of every flow of a container address that
+    /// is going away, so a container given that address later inherits
+    /// none of them.
+    pub(super) fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError> {
         let mut deleted = 0;
         for table in [names::NAT_TCP_MAP, names::NAT_OTHER_MAP] {
             let records = self.nat_records(table)?;
-            let keys = nat::expired(&records, now_ns);
+            let keys = nat::flows_of_address(&records, ip.octets());
             deleted += self.delete_flows(table, &keys)?;
         }
         Ok(deleted)

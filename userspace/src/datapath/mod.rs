@@ -18,7 +18,7 @@ use ebpfnet_common::{
     maps::{Config, EndpointInfo, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
 };
 use ipnetwork::Ipv4Network;
-pub use pins::remove_pins;
+pub use pins::{MapSizes, remove_pins};
 use thiserror::Error;
 pub use types::{
     Attachment, DatapathStats, DatapathStatus, DropCount, InterfaceCounters, MapFill, NatRecord,
@@ -136,4 +136,7 @@ pub trait Datapath: Send + Sync {
     /// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`. Returns how many
     /// NAT entries went.
     fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError>;
+    /// Removes both directions of every flow to, from or through `ip` (a
+    /// container address going away). Returns how many NAT entries went.
+    fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError>;
 }

@@ -10,8 +10,9 @@ use aya::maps::{MapData, MapType, lpm_trie::Key};
 use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
     maps::{
-        Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey,
-        PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey, UplinkInfo,
+        Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, MasqUsageKey, NatEntry, NetworkInfo,
+        PublishedKey, PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey,
+        UplinkInfo,
     },
     names,
 };
@@ -45,9 +46,24 @@ fn layout<K, V>(name: &'static str, map_type: MapType, max_entries: u32) -> MapL
     }
 }
 
+/// Sizes the daemon chooses at start (`--nat-table-size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapSizes {
+    /// Entries in each of `NAT_TCP` and `NAT_OTHER`; a flow takes two.
+    pub nat_entries: u32,
+}
+
+impl Default for MapSizes {
+    fn default() -> Self {
+        Self {
+            nat_entries: names::NAT_CAPACITY,
+        }
+    }
+}
+
 /// Every map the programs share with the controller, pinned as
 /// `<pin dir>/<name>`.
-pub fn map_layouts() -> Vec<MapLayout> {
+pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
     use names::*;
     vec![
         layout::<u32, TrafficCounter>(PROG_STATS_MAP, MapType::PerCpuArray, ProgramId::COUNT),
@@ -64,8 +80,9 @@ pub fn map_layouts() -> Vec<MapLayout> {
         layout::<Key<SubnetKey>, NetworkInfo>(NETWORKS_MAP, MapType::LpmTrie, NETWORKS_CAPACITY),
         layout::<u32, UplinkInfo>(UPLINKS_MAP, MapType::Hash, UPLINKS_CAPACITY),
         layout::<[u8; 4], HostAddr>(HOST_ADDRS_MAP, MapType::Hash, HOST_ADDRS_CAPACITY),
-        layout::<FlowKey, NatEntry>(NAT_TCP_MAP, MapType::LruHash, NAT_CAPACITY),
-        layout::<FlowKey, NatEntry>(NAT_OTHER_MAP, MapType::LruHash, NAT_CAPACITY),
+        layout::<FlowKey, NatEntry>(NAT_TCP_MAP, MapType::Hash, sizes.nat_entries),
+        layout::<FlowKey, NatEntry>(NAT_OTHER_MAP, MapType::Hash, sizes.nat_entries),
+        layout::<MasqUsageKey, u32>(MASQ_USAGE_MAP, MapType::Hash, MASQ_USAGE_CAPACITY),
         layout::<u32, Config>(CONFIG_MAP, MapType::Array, 1),
         layout::<SockReverseKey, SockReverseValue>(
             SOCK_REVERSE_MAP,
@@ -113,8 +130,8 @@ pub fn prepare(pin_dir: &Path) -> Result<(), DatapathError> {
 
 /// Refuses pinned maps whose layout differs from this build's: reusing
 /// them would make the programs misread every entry.
-pub fn check_layouts(pin_dir: &Path) -> Result<(), DatapathError> {
-    for layout in map_layouts() {
+pub fn check_layouts(pin_dir: &Path, sizes: &MapSizes) -> Result<(), DatapathError> {
+    for layout in map_layouts(sizes) {
         let path = pin_dir.join(layout.name);
         if !path.exists() {
             continue;
@@ -202,7 +219,7 @@ pub fn remove_pins(pin_dir: &Path) -> Result<(), DatapathError> {
     for (_, path) in pinned_links(pin_dir)? {
         remove_file(&path)?;
     }
-    for layout in map_layouts() {
+    for layout in map_layouts(&MapSizes::default()) {
         remove_file(&pin_dir.join(layout.name))?;
     }
     for dir in [pin_dir.join(LINKS_DIR), pin_dir.to_path_buf()] {

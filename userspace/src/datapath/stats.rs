@@ -4,8 +4,9 @@ use aya::maps::{LpmTrie, MapError, MapKeys, MapType, PerCpuArray, PerCpuHashMap}
 use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
     maps::{
-        EndpointAddr, EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey,
-        PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey, UplinkInfo,
+        EndpointAddr, EndpointInfo, FlowKey, HostAddr, MasqUsageKey, NatEntry, NetworkInfo,
+        PublishedKey, PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey,
+        UplinkInfo,
     },
     names,
 };
@@ -108,7 +109,7 @@ impl AyaDatapath {
     /// the LPM trie are counted key by key (LRU maps too: their keys are the
     /// live entries).
     pub(super) fn map_fills(&self) -> Result<Vec<MapFill>, DatapathError> {
-        pins::map_layouts()
+        pins::map_layouts(&self.sizes)
             .into_iter()
             .map(|layout| {
                 let entries = match layout.map_type {
@@ -145,6 +146,7 @@ impl AyaDatapath {
             names::NAT_TCP_MAP | names::NAT_OTHER_MAP => {
                 count_keys(hash::<FlowKey, NatEntry>(ebpf, name)?.keys())
             }
+            names::MASQ_USAGE_MAP => count_keys(hash::<MasqUsageKey, u32>(ebpf, name)?.keys()),
             names::SOCK_REVERSE_MAP => {
                 count_keys(hash::<SockReverseKey, SockReverseValue>(ebpf, name)?.keys())
             }

@@ -88,6 +88,20 @@ pub fn netns_cookie() -> Result<u64, HostError> {
 /// `ip_forward` stays as it is), so `bpf_fib_lookup` may route what
 /// arrives on it.
 pub fn enable_forwarding(ifname: &str) -> Result<(), HostError> {
-    let path = format!("/proc/sys/net/ipv4/conf/{ifname}/forwarding");
-    std::fs::write(&path, b"1").map_err(HostError::io(format!("write 1 to {path}")))
+    write_sysctl(&format!("/proc/sys/net/ipv4/conf/{ifname}/forwarding"), "1")
+}
+
+/// Makes an interface of ours (bridge, host side of a veth) ignore router
+/// advertisements: a container must never configure the host's addresses
+/// or routes (CVE-2020-13401). Interfaces without IPv6 have nothing to set.
+pub fn refuse_router_advertisements(ifname: &str) -> Result<(), HostError> {
+    let path = format!("/proc/sys/net/ipv6/conf/{ifname}/accept_ra");
+    if !std::path::Path::new(&path).exists() {
+        return Ok(());
+    }
+    write_sysctl(&path, "0")
+}
+
+fn write_sysctl(path: &str, value: &str) -> Result<(), HostError> {
+    std::fs::write(path, value).map_err(HostError::io(format!("write {value} to {path}")))
 }

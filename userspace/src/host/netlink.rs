@@ -99,6 +99,13 @@ pub async fn ensure_bridge(
         .execute()
         .await
         .map_err(HostError::netlink(format!("set the address of {name}")))?;
+    super::refuse_router_advertisements(name)?;
+    // What the programs hand to the stack from a container (a packet whose
+    // TTL runs out, one too big for the next hop) is routed with the bridge
+    // as input device: forwarding there lets the host answer "time
+    // exceeded" or "fragmentation needed" as a router does. Nothing else
+    // reaches that path untranslated: the programs drop it first.
+    super::enable_forwarding(name)?;
     set_up(handle, index, name).await?;
     Ok(index)
 }
