@@ -17,6 +17,7 @@ pub mod daemon;
 mod env_cli;
 pub mod netns;
 pub mod packet;
+pub mod packet6;
 pub mod testrun;
 pub mod topology;
 pub mod traffic;

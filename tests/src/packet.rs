@@ -122,11 +122,17 @@ impl Ipv4Builder {
 
     /// A TCP segment with `flags` and a short payload.
     pub fn tcp(&self, src_port: u16, dst_port: u16, flags: u8) -> Vec<u8> {
+        self.tcp_seq(src_port, dst_port, flags, 0x0102_0304, 0)
+    }
+
+    /// A TCP segment with `flags`, sequence and acknowledgement numbers,
+    /// and a 4-byte payload.
+    pub fn tcp_seq(&self, src_port: u16, dst_port: u16, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
         let mut tcp = Vec::with_capacity(24);
         tcp.extend_from_slice(&src_port.to_be_bytes());
         tcp.extend_from_slice(&dst_port.to_be_bytes());
-        tcp.extend_from_slice(&0x0102_0304u32.to_be_bytes()); // seq
-        tcp.extend_from_slice(&0u32.to_be_bytes()); // ack
+        tcp.extend_from_slice(&seq.to_be_bytes());
+        tcp.extend_from_slice(&ack.to_be_bytes());
         tcp.push(5 << 4); // data offset
         tcp.push(flags);
         tcp.extend_from_slice(&64240u16.to_be_bytes()); // window

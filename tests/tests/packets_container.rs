@@ -17,11 +17,12 @@ fn same_network_passes_unchanged() {
         dp.expect_pass(CONTAINER_INGRESS, &frame, Some(ifindex));
         let udp = from_c2(C3).udp(40000, 53, b"q", true);
         dp.expect_pass(CONTAINER_INGRESS, &udp, Some(ifindex));
-        // IPv6 is not judged here.
-        dp.expect_pass(
+        // IPv6 beyond the link is refused (packets_hardening has the rest).
+        dp.expect_drop(
             CONTAINER_INGRESS,
             &ipv6_frame(C2_MAC, GW_MAC),
             Some(ifindex),
+            DropReason::Ipv6Disabled,
         );
     });
 }
@@ -86,7 +87,15 @@ fn arp_must_be_honest() {
         run(arp_request(C2_MAC, C2_MAC, [0; 4], C2), false);
         run(arp_request(C2_MAC, C2_MAC, [10, 214, 0, 1], C3), true);
         run(arp_request(C2_MAC, foreign_mac, C2, C3), true);
-        run(arp_request(foreign_mac, C2_MAC, C2, C3), true);
+        // A foreign MAC on the frame itself is a spoofed MAC, whatever it
+        // carries.
+        let frame = arp_request(foreign_mac, C2_MAC, C2, C3);
+        dp.expect_drop(
+            CONTAINER_INGRESS,
+            &frame,
+            Some(ifindex),
+            DropReason::SpoofedMac,
+        );
     });
 }
 

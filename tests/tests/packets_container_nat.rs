@@ -39,6 +39,8 @@ fn published_reply_is_rewritten_and_redirected() {
             "bpf_redirect_neigh verdict"
         );
         let mut expected = b.clone();
+        // Routed: one hop less.
+        expected.ttl -= 1;
         expected.src_ip = HOST;
         assert_rewritten(&outcome.out, &expected.tcp(8080, 40000, TCP_SYN | TCP_ACK));
         let v = View(&outcome.out);
@@ -64,6 +66,8 @@ fn published_round_trip_through_both_programs() {
         );
         assert_eq!(outcome.verdict, TC_ACT_REDIRECT);
         let mut expected = b.clone();
+        // Routed: one hop less.
+        expected.ttl -= 1;
         expected.src_ip = HOST;
         assert_rewritten(&outcome.out, &expected.tcp(8081, 40001, TCP_SYN | TCP_ACK));
     });
@@ -80,6 +84,8 @@ fn hairpin_to_published_port_goes_to_the_target_container() {
         );
         assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "hairpin verdict");
         let mut expected = b.clone();
+        // Routed: one hop less.
+        expected.ttl -= 1;
         expected.dst_ip = C3;
         expected.dst_mac = C3_MAC;
         assert_rewritten(&outcome.out, &expected.tcp(40002, 80, TCP_SYN));
@@ -103,11 +109,12 @@ fn hairpin_via_a_gateway_address() {
     with_container(0, |dp, ifindex| {
         let c3 = target(C3, 80, C3_IFINDEX, C3_MAC);
         dp.publish([0; 4], 9090, proto::TCP, c3);
-        for gateway in [[10, 214, 0, 1], [10, 215, 0, 1]] {
+        // Two flows, two client ports: C3 must never see one tuple twice.
+        for (gateway, port) in [([10, 214, 0, 1], 40004), ([10, 215, 0, 1], 40005)] {
             let b = from_c2(gateway);
             let outcome = dp.run(
                 CONTAINER_INGRESS,
-                &b.tcp(40004, 9090, TCP_SYN),
+                &b.tcp(port, 9090, TCP_SYN),
                 Some(ifindex),
             );
             assert_eq!(
@@ -115,9 +122,11 @@ fn hairpin_via_a_gateway_address() {
                 "C2 → {gateway:?}:9090 (published on 0.0.0.0) was not redirected"
             );
             let mut expected = b.clone();
+            // Routed: one hop less.
+            expected.ttl -= 1;
             expected.dst_ip = C3;
             expected.dst_mac = C3_MAC;
-            assert_rewritten(&outcome.out, &expected.tcp(40004, 80, TCP_SYN));
+            assert_rewritten(&outcome.out, &expected.tcp(port, 80, TCP_SYN));
         }
     });
 }
@@ -139,6 +148,8 @@ fn masquerade_skips_published_ports_and_round_trips() {
         );
         assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "masquerade verdict");
         let mut expected = b.clone();
+        // Routed: one hop less.
+        expected.ttl -= 1;
         expected.src_ip = HOST;
         // 61000 is published: the only port left is 61001 (cilium#34041).
         assert_rewritten(&outcome.out, &expected.tcp(61001, 443, TCP_SYN));
@@ -174,6 +185,8 @@ fn masquerade_skips_published_ports_and_round_trips() {
         );
         assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "masquerade reply verdict");
         let mut expected = answer.clone();
+        // Routed: one hop less.
+        expected.ttl -= 1;
         expected.dst_ip = C2;
         expected.dst_mac = C2_MAC;
         assert_rewritten(&outcome.out, &expected.tcp(443, 45678, TCP_SYN | TCP_ACK));
@@ -187,6 +200,8 @@ fn masquerade_skips_published_ports_and_round_trips() {
             "echo id {id} outside the range"
         );
         let mut expected = b.clone();
+        // Routed: one hop less.
+        expected.ttl -= 1;
         expected.src_ip = HOST;
         assert_rewritten(&outcome.out, &expected.icmp_echo(8, id, 1));
 

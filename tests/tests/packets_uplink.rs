@@ -31,6 +31,8 @@ fn dnat(request: &Ipv4Builder, port: u16, build: impl Fn(&Ipv4Builder, u16) -> V
     let mut b = request.clone();
     b.dst_ip = C2;
     b.dst_mac = C2_MAC;
+    // Routed into the container: one hop less.
+    b.ttl -= 1;
     build(&b, port)
 }
 

@@ -6,9 +6,11 @@
 //! Every client has a 2-3 s timeout per request; every background process
 //! is killed when its guard drops.
 
+mod attack;
 mod clients;
 mod host;
 mod scripts;
 
+pub use attack::*;
 pub use clients::*;
 pub use host::*;

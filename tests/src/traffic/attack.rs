@@ -1,0 +1,146 @@
+//! What an attacker sends, bounded: floods of crafted TCP SYNs (python3
+//! AF_PACKET, checksums computed), and UDP with a chosen TTL next to a
+//! server that reports the TTL it received.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::cli::{CmdOutput, describe, run};
+use crate::netns::python;
+
+use super::clients::{Recorder, record};
+
+/// `DEV SRC_MAC DST_MAC SRC_IP DST_IP COUNT MODE PORT`: COUNT TCP SYNs.
+/// MODE `flows`: from SRC_IP, each a new flow (1000 destination ports from
+/// PORT up, source ports counting). MODE `spoof`: from SRC_IP's /24
+/// (hosts .3 to .252) to DST_IP:PORT, source ports counting.
+const SYN_FLOOD: &str = r#"
+import socket, struct, sys
+dev, smac, dmac, src, dst, count, mode, port = sys.argv[1:9]
+count, port = int(count), int(port)
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s & 0xffff) + (s >> 16)
+    s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+sock.bind((dev, 0))
+eth = bytes.fromhex(dmac.replace(":", "")) + bytes.fromhex(smac.replace(":", "")) + b"\x08\x00"
+srcb, dstb = socket.inet_aton(src), socket.inet_aton(dst)
+sent = 0
+for i in range(count):
+    if mode == "spoof":
+        sip, sport, dport = srcb[:3] + bytes([3 + i % 250]), 1024 + (i // 250) % 64000, port
+    else:
+        sip, sport, dport = srcb, 1024 + (i // 1000) % 64000, port + i % 1000
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, i, 0, 0x50, 0x02, 64240, 0, 0)
+    pseudo = sip + dstb + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i & 0xffff, 0x4000, 64, 6, 0, sip, dstb)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    try:
+        sock.send(eth + ip + tcp)
+        sent += 1
+    except OSError:
+        pass
+print("sent %d" % sent)
+"#;
+
+/// A UDP server on PORT that prints `ttl N from IP:PORT` per datagram
+/// (IP_RECVTTL) and echoes it.
+const TTL_SERVER: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)  # <linux/in.h>; not every Python names it
+s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    d, anc, _, a = s.recvmsg(2048, socket.CMSG_SPACE(4))
+    ttl = next((int.from_bytes(c[2][:4], "little") for c in anc if c[0] == socket.IPPROTO_IP and c[1] == socket.IP_TTL), -1)
+    print("ttl %d from %s:%d" % (ttl, a[0], a[1]), flush=True)
+    s.sendto(d, a)
+"#;
+
+/// `IP PORT TTL`: one UDP datagram with that TTL; prints the echo or
+/// `timeout`.
+const TTL_CLIENT: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(sys.argv[3]))
+s.settimeout(2)
+s.sendto(b"ttl-probe", (sys.argv[1], int(sys.argv[2])))
+try:
+    print(s.recv(2048).decode())
+except socket.timeout:
+    print("timeout")
+"#;
+
+/// Who sends a flood, and as what.
+pub struct Flood<'a> {
+    pub ns: &'a str,
+    pub dev: &'a str,
+    pub src_mac: &'a str,
+    pub dst_mac: &'a str,
+    pub src_ip: &'a str,
+    pub dst_ip: &'a str,
+    pub port: u16,
+}
+
+impl Flood<'_> {
+    /// Sends `count` SYNs (`mode` `flows` or `spoof`, see [`SYN_FLOOD`]);
+    /// returns how many left the socket. Bounded to 120 s.
+    pub fn send(&self, mode: &str, count: u32) -> u32 {
+        let out = run(
+            Command::new("ip").args(["netns", "exec", self.ns]).args([
+                python(),
+                "-c",
+                SYN_FLOOD,
+                self.dev,
+                self.src_mac,
+                self.dst_mac,
+                self.src_ip,
+                self.dst_ip,
+                &count.to_string(),
+                mode,
+                &self.port.to_string(),
+            ]),
+            None,
+            Duration::from_secs(120),
+        );
+        assert!(out.status.success(), "{}", describe("SYN flood", &out));
+        out.stdout_str()
+            .trim()
+            .strip_prefix("sent ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("SYN flood printed {:?}", out.stdout_str()))
+    }
+}
+
+/// A [`TTL_SERVER`] on `port` in `ns`.
+pub fn ttl_server(ns: &str, port: u16) -> Recorder {
+    record(
+        Some(ns),
+        &[python(), "-c", TTL_SERVER, &port.to_string()],
+        true,
+    )
+}
+
+/// One UDP datagram with `ttl` from `ns` to `ip:port`: the echo, or
+/// `timeout`.
+pub fn udp_with_ttl(ns: &str, ip: &str, port: u16, ttl: u8) -> String {
+    let out = run(
+        Command::new("ip").args(["netns", "exec", ns]).args([
+            python(),
+            "-c",
+            TTL_CLIENT,
+            ip,
+            &port.to_string(),
+            &ttl.to_string(),
+        ]),
+        None,
+        Duration::from_secs(10),
+    );
+    assert!(out.status.success(), "{}", describe("TTL client", &out));
+    out.stdout_str().trim().to_string()
+}
