@@ -105,6 +105,14 @@ fn free_uplink_net() -> &'static str {
 impl TestEnv {
     /// Sets up dirs, the outside namespace and uplink, and starts a daemon.
     pub fn new(tag: &str) -> TestEnv {
+        let mut env = TestEnv::without_daemon(tag);
+        env.start_daemon();
+        env
+    }
+
+    /// Sets up dirs, the outside namespace and uplink; the test starts the
+    /// daemon ([`TestEnv::start_daemon`] or [`TestEnv::spawn_daemon`]).
+    pub fn without_daemon(tag: &str) -> TestEnv {
         let guard = serial();
         require_root();
         let bin = bin();
@@ -165,14 +173,19 @@ impl TestEnv {
             &["ip", "route", "add", "default", "via", &env.uplink_ip],
         );
 
-        let mut env = env;
-        env.start_daemon();
         env
     }
 
     /// Starts `ebpfnet daemon` with this env's dirs and waits until
     /// `ebpfnet status` answers (15 s), panicking with the daemon log if not.
     pub fn start_daemon(&mut self) {
+        self.spawn_daemon(&[]);
+        self.wait_daemon_answers();
+    }
+
+    /// Starts `ebpfnet daemon` with this env's dirs and `extra_env`, and
+    /// returns at once (the daemon may not answer yet).
+    pub fn spawn_daemon(&mut self, extra_env: &[(&str, &std::ffi::OsStr)]) {
         assert!(self.daemon.is_none(), "daemon already started");
         let log = OpenOptions::new()
             .create(true)
@@ -197,11 +210,16 @@ impl TestEnv {
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
+        cmd.envs(extra_env.iter().copied());
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
         self.daemon = Some(child);
+    }
 
+    /// Waits until `ebpfnet status` answers (15 s), panicking with the
+    /// daemon log if the daemon exits or does not answer in time.
+    fn wait_daemon_answers(&mut self) {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut last;
         loop {

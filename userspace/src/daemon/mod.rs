@@ -2,6 +2,7 @@
 //! state, and serves the CLI over a Unix socket until SIGTERM.
 
 mod server;
+mod systemd;
 
 use std::{
     fs::{self, File},
@@ -70,6 +71,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
 
     let listener = bind(&options.socket).await?;
     log::info!("ebpfnet daemon listening on {}", options.socket.display());
+    systemd::ready(&options.socket);
     let controller = Arc::new(Mutex::new(controller));
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
     let shutdown = Arc::new(Notify::new());
@@ -90,6 +92,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
             _ = shutdown.notified() => break true,
         }
     };
+    systemd::stopping();
     housekeeping.abort();
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);
