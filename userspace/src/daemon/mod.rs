@@ -40,6 +40,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("the daemon must run as root (it creates namespaces, links and eBPF programs)");
     }
+    crate::host::requirements::require_supported_host()?;
     fs::create_dir_all(&options.state_dir)
         .with_context(|| format!("cannot create state dir {}", options.state_dir.display()))?;
     let store = Store::new(&options.state_dir);
