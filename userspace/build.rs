@@ -1,22 +1,43 @@
-//! Embeds the eBPF object built by `cargo xtask build-ebpf`, when there is one.
-//! Without it the binary still builds (for unit tests and clippy); the daemon
-//! then refuses to start and says how to build the object.
+//! Embeds the eBPF object built by `cargo xtask build-ebpf`. Without it a
+//! development build still succeeds (for unit tests and clippy) and the daemon
+//! refuses to start; with `EBPFNET_REQUIRE_OBJECT=1` (set by `cargo xtask
+//! install` and `cargo xtask build --release`) a missing object fails the
+//! build. The decision lives in embed_object.rs, which is unit-tested.
 
-use std::{env, fs, path::PathBuf};
+#[path = "embed_object.rs"]
+mod embed_object;
 
-fn main() {
-    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let object = manifest.join("../target/ebpf/ebpfnet.bpf.o");
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("ebpfnet.bpf.o");
+use std::{env, fs, path::PathBuf, process::ExitCode};
+
+use embed_object::{Embed, REQUIRE_OBJECT_VAR, decide, object_required};
+
+fn main() -> ExitCode {
+    let (Some(manifest), Some(out_dir)) =
+        (env::var_os("CARGO_MANIFEST_DIR"), env::var_os("OUT_DIR"))
+    else {
+        println!("cargo::error=CARGO_MANIFEST_DIR and OUT_DIR must be set (run through cargo)");
+        return ExitCode::FAILURE;
+    };
+    let object = PathBuf::from(manifest).join("../target/ebpf/ebpfnet.bpf.o");
+    let out = PathBuf::from(out_dir).join("ebpfnet.bpf.o");
     println!("cargo::rerun-if-changed={}", object.display());
-    match fs::read(&object) {
-        Ok(bytes) => fs::write(&out, bytes).expect("write OUT_DIR copy of the eBPF object"),
-        Err(_) => {
-            println!(
-                "cargo::warning=no eBPF object at {}; run `cargo xtask build-ebpf` (the daemon needs it)",
-                object.display()
-            );
-            fs::write(&out, []).expect("write empty eBPF placeholder");
+    println!("cargo::rerun-if-env-changed={REQUIRE_OBJECT_VAR}");
+
+    let required = object_required(env::var(REQUIRE_OBJECT_VAR).ok().as_deref());
+    let bytes = match decide(&object.display().to_string(), fs::read(&object), required) {
+        Ok(Embed::Object(bytes)) => bytes,
+        Ok(Embed::Placeholder { warning }) => {
+            println!("cargo::warning={warning}");
+            Vec::new()
         }
+        Err(message) => {
+            println!("cargo::error={message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = fs::write(&out, bytes) {
+        println!("cargo::error=cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
 }

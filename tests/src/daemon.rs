@@ -112,6 +112,15 @@ impl TestEnv {
 
     /// As [`TestEnv::new`], with extra `ebpfnet daemon` arguments.
     pub fn with_daemon_args(tag: &str, daemon_args: &[&str]) -> TestEnv {
+        let mut env = TestEnv::without_daemon(tag);
+        env.daemon_args = daemon_args.iter().map(|a| a.to_string()).collect();
+        env.start_daemon();
+        env
+    }
+
+    /// Sets up dirs, the outside namespace and uplink; the test starts the
+    /// daemon ([`TestEnv::start_daemon`] or [`TestEnv::spawn_daemon`]).
+    pub fn without_daemon(tag: &str) -> TestEnv {
         let guard = serial();
         require_root();
         let bin = bin();
@@ -136,7 +145,7 @@ impl TestEnv {
             uplink: format!("ebntup{pid}"),
             uplink_ip: format!("{prefix}.1"),
             outside_ip: format!("{prefix}.2"),
-            daemon_args: daemon_args.iter().map(|a| a.to_string()).collect(),
+            daemon_args: Vec::new(),
             daemon: None,
             _serial: guard,
         };
@@ -173,14 +182,19 @@ impl TestEnv {
             &["ip", "route", "add", "default", "via", &env.uplink_ip],
         );
 
-        let mut env = env;
-        env.start_daemon();
         env
     }
 
     /// Starts `ebpfnet daemon` with this env's dirs and waits until
     /// `ebpfnet status` answers (15 s), panicking with the daemon log if not.
     pub fn start_daemon(&mut self) {
+        self.spawn_daemon(&[]);
+        self.wait_daemon_answers();
+    }
+
+    /// Starts `ebpfnet daemon` with this env's dirs and `extra_env`, and
+    /// returns at once (the daemon may not answer yet).
+    pub fn spawn_daemon(&mut self, extra_env: &[(&str, &std::ffi::OsStr)]) {
         assert!(self.daemon.is_none(), "daemon already started");
         let log = OpenOptions::new()
             .create(true)
@@ -206,11 +220,16 @@ impl TestEnv {
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
+        cmd.envs(extra_env.iter().copied());
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
         self.daemon = Some(child);
+    }
 
+    /// Waits until `ebpfnet status` answers (15 s), panicking with the
+    /// daemon log if the daemon exits or does not answer in time.
+    fn wait_daemon_answers(&mut self) {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut last;
         loop {

@@ -14,3 +14,9 @@ pub mod names;
 pub mod netconf;
 pub mod portspec;
 pub mod state;
+
+/// The build script's decision about the embedded eBPF object, compiled here
+/// too so that its unit tests run with the crate's.
+#[cfg(test)]
+#[path = "../embed_object.rs"]
+mod embed_object;

@@ -1,5 +1,8 @@
 //! `cargo xtask build`: the eBPF object first (the userspace crate embeds
-//! it), then the `ebpfnet` binary.
+//! it), then the `ebpfnet` binary. A release build is one meant to be
+//! installed, so its build script must find the object (see
+//! userspace/embed_object.rs); debug builds keep the development leniency so
+//! that they share build-script output with plain `cargo build`/`cargo test`.
 
 use std::path::PathBuf;
 
@@ -13,10 +16,13 @@ pub fn build(release: bool) -> Result<()> {
     let mut cargo = command("cargo");
     cargo.args(["build", "-p", "ebpfnet"]);
     if release {
-        cargo.arg("--release");
+        cargo.arg("--release").env(REQUIRE_OBJECT_VAR, "1");
     }
     run(&mut cargo)
 }
+
+/// Makes the userspace build script fail when the eBPF object is missing.
+pub const REQUIRE_OBJECT_VAR: &str = "EBPFNET_REQUIRE_OBJECT";
 
 /// The binary that [`build`] produces.
 pub fn ebpfnet_binary(release: bool) -> PathBuf {

@@ -6,6 +6,7 @@ mod build_ebpf;
 mod cmd;
 mod demo;
 mod demo_env;
+mod install;
 mod interrupt;
 mod process;
 mod setup;
@@ -45,6 +46,8 @@ enum Task {
     },
     /// Show ebpfnet end to end in an isolated setup, then remove it (as root)
     Demo,
+    /// Install a release build with its systemd unit, completions and man pages
+    Install(install::Options),
     /// Benchmark ebpfnet against a direct veth, iptables and nft (as root)
     Bench(bench::Options),
 }
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Task::Build { release } => build::build(release),
         Task::Test { e2e_args } => test::test(&e2e_args),
         Task::Demo => demo::demo(),
+        Task::Install(options) => install::install(&options),
         Task::Bench(options) => bench::bench(&options),
     };
     match result {

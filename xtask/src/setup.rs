@@ -9,7 +9,9 @@ use anyhow::{Context, Result, bail};
 use crate::cmd::{command, is_root, output, run, scrub_cargo_env};
 
 /// LLVM for bpf-linker, bpftool to check BTF, and what the end-to-end tests
-/// and the demo run (ip and ss, python3 servers, ping, iptables/nft).
+/// and the demo run (ip and ss, python3 servers, ping, iptables/nft; the
+/// install test's `systemd-analyze verify` and `man -l`). Debian's systemd
+/// package installs without systemd as PID 1 (its scripts start nothing).
 const APT_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
@@ -21,6 +23,8 @@ const APT_PACKAGES: &[&str] = &[
     "iputils-ping",
     "iptables",
     "nftables",
+    "systemd",
+    "man-db",
 ];
 
 /// bpf-linker must use the same LLVM major version as rustc (22 for 1.95).

@@ -1,5 +1,6 @@
 //! The `ebpfnet` command line: one file per subcommand.
 
+mod completion;
 mod container;
 mod daemon;
 mod exec;
@@ -64,6 +65,11 @@ pub enum Command {
     /// System-wide operations.
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(completion::CompletionArgs),
+    /// Write the man pages, one per command (used by `cargo xtask install`).
+    #[command(hide = true)]
+    Man(completion::ManArgs),
 }
 
 /// Runs the command; `Ok(code)` is the process exit status.
@@ -81,6 +87,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Stats => stats::run(&client, cli.format).await.map(|()| 0),
         Command::Status => status::run(&client, cli.format).await.map(|()| 0),
         Command::System(command) => system::run(command, &client).await.map(|()| 0),
+        Command::Completion(args) => completion::run_completion(args).map(|()| 0),
+        Command::Man(args) => completion::run_man(args).map(|()| 0),
     }
 }
 

@@ -2,6 +2,7 @@
 //! state, and serves the CLI over a Unix socket until SIGTERM.
 
 mod server;
+mod systemd;
 
 use std::{
     fs::{self, File},
@@ -41,6 +42,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("the daemon must run as root (it creates namespaces, links and eBPF programs)");
     }
+    crate::host::requirements::require_supported_host()?;
     // Refused before anything is made: no disjoint masquerade range.
     controller::masquerade::masquerade_range(
         &controller::masquerade::read_port_range(),
@@ -79,6 +81,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
 
     let listener = bind(&options.socket).await?;
     log::info!("ebpfnet daemon listening on {}", options.socket.display());
+    systemd::ready(&options.socket);
     let controller = Arc::new(Mutex::new(controller));
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
     let shutdown = Arc::new(Notify::new());
@@ -99,6 +102,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
             _ = shutdown.notified() => break true,
         }
     };
+    systemd::stopping();
     housekeeping.abort();
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);

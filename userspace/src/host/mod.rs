@@ -3,6 +3,7 @@
 pub mod etc;
 pub mod netlink;
 pub mod netns;
+pub mod requirements;
 
 use thiserror::Error;
 

@@ -7,7 +7,7 @@
 //! then per scale (1, 1,000, 10,000 published ports) install the rules and
 //! run every test on every variant, repetitions interleaved (load.rs), and
 //! a bpf_stats pass for ebpfnet's per-packet cost; write the report
-//! (report.rs) and the chart (chart.rs). Everything made is removed by the
+//! (report.rs) and the SVG chart (chart.rs). Everything made is removed by the
 //! guard in lab.rs, also on error and Ctrl-C.
 
 mod chart;
@@ -15,7 +15,6 @@ mod control;
 mod ebpfnet;
 mod lab;
 mod load;
-mod png;
 mod report;
 mod rules;
 mod targets;
@@ -47,6 +46,10 @@ pub struct Options {
     /// Use this `ebpfnet` binary instead of building target/release/ebpfnet
     #[arg(long, value_name = "PATH")]
     ebpfnet_binary: Option<PathBuf>,
+    /// Only re-render scaling.svg beside this results.json (no bench run,
+    /// no root), e.g. docs/bench/results.json
+    #[arg(long, value_name = "RESULTS_JSON")]
+    chart_from: Option<PathBuf>,
 }
 
 struct Config {
@@ -57,6 +60,9 @@ struct Config {
 }
 
 pub fn bench(options: &Options) -> Result<()> {
+    if let Some(results) = &options.chart_from {
+        return chart::rerender(results);
+    }
     if !is_root() {
         bail!("`cargo xtask bench` must run as root: it makes namespaces, rules and eBPF programs");
     }

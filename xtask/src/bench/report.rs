@@ -314,18 +314,20 @@ pub fn write(r: &Results, quick: bool) -> Result<()> {
     println!("\n{md}");
     let dir = workspace_root().join("bench-results");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let text = serde_json::to_string_pretty(&json(r))?;
+    let results = json(r);
+    let text = serde_json::to_string_pretty(&results)?;
     fs::write(dir.join("results.json"), text + "\n")?;
     fs::write(dir.join("results.md"), &md)?;
-    chart::write(r, &dir.join("scaling.png"))?;
+    // Drawn from the JSON, as `--chart-from` does, so both give one chart.
+    chart::write(&results, &dir.join("scaling.svg"))?;
     println!(
-        "bench: wrote {}/results.{{md,json}} and scaling.png",
+        "bench: wrote {}/results.{{md,json}} and scaling.svg",
         dir.display()
     );
     if !quick {
         let docs = workspace_root().join("docs/bench");
         fs::create_dir_all(&docs)?;
-        for file in ["results.md", "results.json", "scaling.png"] {
+        for file in ["results.md", "results.json", "scaling.svg"] {
             fs::copy(dir.join(file), docs.join(file))
                 .with_context(|| format!("copying {file} to {}", docs.display()))?;
         }
