@@ -15,16 +15,27 @@ pub enum ProgramId {
     SockSendmsg = 3,
     /// cgroup `recvmsg4`: replies shown as from the published address.
     SockRecvmsg = 4,
+    /// cgroup `connect6`: host IPv6 sockets to `::1` or a v4-mapped
+    /// published address, rewritten to the v4-mapped container address.
+    SockConnect6 = 5,
+    /// cgroup `sendmsg6`: unconnected IPv6 UDP to `::1` on a published port,
+    /// which the kernel cannot redirect to an IPv4 address: refused.
+    SockSendmsg6 = 6,
+    /// cgroup `recvmsg6`: replies shown as from the address asked for.
+    SockRecvmsg6 = 7,
 }
 
 impl ProgramId {
-    pub const COUNT: u32 = 5;
-    pub const ALL: [ProgramId; 5] = [
+    pub const COUNT: u32 = 8;
+    pub const ALL: [ProgramId; 8] = [
         ProgramId::UplinkIngress,
         ProgramId::ContainerIngress,
         ProgramId::SockConnect,
         ProgramId::SockSendmsg,
         ProgramId::SockRecvmsg,
+        ProgramId::SockConnect6,
+        ProgramId::SockSendmsg6,
+        ProgramId::SockRecvmsg6,
     ];
     /// The TC programs, attached per interface.
     pub const TC: [ProgramId; 2] = [ProgramId::UplinkIngress, ProgramId::ContainerIngress];
@@ -37,6 +48,9 @@ impl ProgramId {
             ProgramId::SockConnect => "sock_connect4",
             ProgramId::SockSendmsg => "sock_sendmsg4",
             ProgramId::SockRecvmsg => "sock_recvmsg4",
+            ProgramId::SockConnect6 => "sock_connect6",
+            ProgramId::SockSendmsg6 => "sock_sendmsg6",
+            ProgramId::SockRecvmsg6 => "sock_recvmsg6",
         }
     }
 }

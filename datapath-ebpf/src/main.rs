@@ -14,6 +14,7 @@ mod maps;
 mod nat;
 mod parse;
 mod sock;
+mod sock6;
 mod uplink;
 
 use aya_ebpf::{
@@ -63,6 +64,29 @@ pub fn sock_sendmsg4(ctx: SockAddrContext) -> i32 {
 pub fn sock_recvmsg4(ctx: SockAddrContext) -> i32 {
     counters::count_program(ProgramId::SockRecvmsg, 0);
     sock::restore_source(&ctx)
+}
+
+/// cgroup `connect6`: host IPv6 sockets to `::1` or a v4-mapped published
+/// address go straight to the v4-mapped container address.
+#[cgroup_sock_addr(connect6)]
+pub fn sock_connect6(ctx: SockAddrContext) -> i32 {
+    counters::count_program(ProgramId::SockConnect6, 0);
+    sock6::connect(&ctx)
+}
+
+/// cgroup `sendmsg6`: unconnected UDP to `::1` on a published port, which
+/// cannot be redirected, is refused.
+#[cgroup_sock_addr(sendmsg6)]
+pub fn sock_sendmsg6(ctx: SockAddrContext) -> i32 {
+    counters::count_program(ProgramId::SockSendmsg6, 0);
+    sock6::sendmsg(&ctx)
+}
+
+/// cgroup `recvmsg6`: replies appear to come from the address asked for.
+#[cgroup_sock_addr(recvmsg6)]
+pub fn sock_recvmsg6(ctx: SockAddrContext) -> i32 {
+    counters::count_program(ProgramId::SockRecvmsg6, 0);
+    sock6::recvmsg(&ctx)
 }
 
 #[cfg(not(test))]
