@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cli::{describe, run_timeout};
-use crate::netns::{delete_link, delete_netns, ip_ok, link_exists, netns_exec_ok, netns_exists};
+use crate::netns::{delete_link, delete_netns, ip_ok, link_exists, netns_exists};
+use crate::uplink::make_uplink;
 use crate::{bin, require_root, serial};
 
 /// Uplink subnets (/24) tried in order: the host side of the uplink veth
@@ -140,30 +141,8 @@ impl TestEnv {
         fs::create_dir_all(&env.state_dir)
             .unwrap_or_else(|e| panic!("mkdir {}: {e}", env.state_dir.display()));
 
-        let (ns, up) = (env.outside_ns.as_str(), env.uplink.as_str());
-        ip_ok(&["netns", "add", ns]);
-        ip_ok(&[
-            "link", "add", up, "type", "veth", "peer", "name", "eth0", "netns", ns,
-        ]);
-        ip_ok(&["addr", "add", &format!("{}/24", env.uplink_ip), "dev", up]);
-        ip_ok(&["link", "set", up, "up"]);
-        netns_exec_ok(ns, &["ip", "link", "set", "lo", "up"]);
-        netns_exec_ok(
-            ns,
-            &[
-                "ip",
-                "addr",
-                "add",
-                &format!("{}/24", env.outside_ip),
-                "dev",
-                "eth0",
-            ],
-        );
-        netns_exec_ok(ns, &["ip", "link", "set", "eth0", "up"]);
-        netns_exec_ok(
-            ns,
-            &["ip", "route", "add", "default", "via", &env.uplink_ip],
-        );
+        ip_ok(&["netns", "add", &env.outside_ns]);
+        make_uplink(&env);
 
         let mut env = env;
         env.start_daemon();

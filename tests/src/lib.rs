@@ -20,6 +20,7 @@ pub mod packet;
 pub mod testrun;
 pub mod topology;
 pub mod traffic;
+mod uplink;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};

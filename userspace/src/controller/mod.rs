@@ -14,6 +14,7 @@ mod portalloc;
 mod ports;
 mod reset;
 mod sync;
+mod uplinks;
 pub mod views;
 
 use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf};
@@ -48,7 +49,15 @@ pub struct Config {
 #[serde(rename_all = "PascalCase")]
 pub struct Uplink {
     pub name: String,
+    /// 0 while no interface has the name (deleted, not yet made again).
     pub ifindex: u32,
+}
+
+impl Controller {
+    /// The configured uplink names, for the netlink watcher.
+    pub fn uplink_names(&self) -> Vec<String> {
+        self.uplinks.iter().map(|u| u.name.clone()).collect()
+    }
 }
 
 pub struct Controller {

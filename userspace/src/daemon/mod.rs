@@ -2,6 +2,7 @@
 //! state, and serves the CLI over a Unix socket until SIGTERM.
 
 mod server;
+mod watch;
 
 use std::{
     fs::{self, File},
@@ -72,6 +73,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     log::info!("ebpfnet daemon listening on {}", options.socket.display());
     let controller = Arc::new(Mutex::new(controller));
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
+    let host_watch = watch::spawn(Arc::clone(&controller))?;
     let shutdown = Arc::new(Notify::new());
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
@@ -91,6 +93,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         }
     };
     housekeeping.abort();
+    host_watch.abort();
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);
     let _ = fs::remove_file(&options.socket);
@@ -102,13 +105,17 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How often host addresses are compared with `HOST_ADDRS`.
+/// How often the housekeeping runs.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
-/// Idle flows are looked for every this many refreshes (10 s).
+/// Idle flows are looked for every this many ticks (10 s).
 const GC_EVERY_REFRESHES: u32 = 5;
+/// Host links and addresses are followed from netlink notifications
+/// (`watch`); this slow poll (60 s) only repairs what a lost notification
+/// (socket overrun) would leave behind.
+const HOST_POLL_EVERY_REFRESHES: u32 = 30;
 
-/// Background upkeep: keeps `HOST_ADDRS` and `UPLINKS` in line with the
-/// host's addresses, and removes idle NAT flows.
+/// Background upkeep: the name servers' view of the host, idle NAT flows,
+/// and the safety poll of the host's links and addresses.
 async fn housekeeping(controller: Arc<Mutex<Controller>>) {
     let mut ticker = tokio::time::interval(REFRESH_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -116,7 +123,9 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
     loop {
         ticker.tick().await;
         let mut controller = controller.lock().await;
-        if let Err(e) = controller.refresh_host().await {
+        if ticks.is_multiple_of(HOST_POLL_EVERY_REFRESHES)
+            && let Err(e) = controller.refresh_host().await
+        {
             log::warn!("cannot refresh the host addresses in the datapath: {e}");
         }
         controller.refresh_names();
