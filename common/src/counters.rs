@@ -23,11 +23,14 @@ pub enum ProgramId {
     SockSendmsg6 = 6,
     /// cgroup `recvmsg6`: replies shown as from the address asked for.
     SockRecvmsg6 = 7,
+    /// TC egress on a container's host-side veth: packets the host
+    /// forwarded from a non-container interface, refused.
+    ContainerEgress = 8,
 }
 
 impl ProgramId {
-    pub const COUNT: u32 = 8;
-    pub const ALL: [ProgramId; 8] = [
+    pub const COUNT: u32 = 9;
+    pub const ALL: [ProgramId; 9] = [
         ProgramId::UplinkIngress,
         ProgramId::ContainerIngress,
         ProgramId::SockConnect,
@@ -36,9 +39,20 @@ impl ProgramId {
         ProgramId::SockConnect6,
         ProgramId::SockSendmsg6,
         ProgramId::SockRecvmsg6,
+        ProgramId::ContainerEgress,
     ];
     /// The TC programs, attached per interface.
-    pub const TC: [ProgramId; 2] = [ProgramId::UplinkIngress, ProgramId::ContainerIngress];
+    pub const TC: [ProgramId; 3] = [
+        ProgramId::UplinkIngress,
+        ProgramId::ContainerIngress,
+        ProgramId::ContainerEgress,
+    ];
+
+    /// Whether the program runs on packets an interface sends (TC egress)
+    /// rather than on those it receives.
+    pub const fn is_egress(self) -> bool {
+        matches!(self, ProgramId::ContainerEgress)
+    }
 
     /// The ELF symbol name of the program attached at this hook.
     pub const fn program_name(self) -> &'static str {
@@ -51,6 +65,7 @@ impl ProgramId {
             ProgramId::SockConnect6 => "sock_connect6",
             ProgramId::SockSendmsg6 => "sock_sendmsg6",
             ProgramId::SockRecvmsg6 => "sock_recvmsg6",
+            ProgramId::ContainerEgress => "container_egress",
         }
     }
 }
@@ -116,11 +131,14 @@ pub enum DropReason {
     Fragment = 9,
     /// A header shorter than its own length field, or truncated.
     Malformed = 10,
+    /// To a container, forwarded by the host from an interface that is not
+    /// a container's (`--guard-interfaces all`, moby#49325).
+    ForwardedFromHostInterface = 11,
 }
 
 impl DropReason {
-    pub const COUNT: u32 = 11;
-    pub const ALL: [DropReason; 11] = [
+    pub const COUNT: u32 = 12;
+    pub const ALL: [DropReason; 12] = [
         DropReason::SpoofedIp,
         DropReason::SpoofedMac,
         DropReason::SpoofedArp,
@@ -132,6 +150,7 @@ impl DropReason {
         DropReason::NatInsertFailed,
         DropReason::Fragment,
         DropReason::Malformed,
+        DropReason::ForwardedFromHostInterface,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -147,6 +166,7 @@ impl DropReason {
             DropReason::NatInsertFailed => "nat_insert_failed",
             DropReason::Fragment => "fragment",
             DropReason::Malformed => "malformed",
+            DropReason::ForwardedFromHostInterface => "forwarded_from_host_interface",
         }
     }
 }

@@ -9,6 +9,7 @@ mod conntrack;
 mod container;
 mod counters;
 mod csum;
+mod guard;
 mod isolation;
 mod maps;
 mod nat;
@@ -42,6 +43,14 @@ pub fn uplink_ingress(ctx: TcContext) -> i32 {
 pub fn container_ingress(ctx: TcContext) -> i32 {
     counters::count(&ctx, ProgramId::ContainerIngress);
     container::handle(&ctx)
+}
+
+/// TC egress on a container's host-side veth: refuses what the host
+/// forwarded to the container from an interface that is not a container's.
+#[classifier]
+pub fn container_egress(ctx: TcContext) -> i32 {
+    counters::count_program(ProgramId::ContainerEgress, u64::from(ctx.len()));
+    guard::handle(&ctx)
 }
 
 /// cgroup `connect4`: host sockets to a published address go straight to

@@ -42,6 +42,8 @@ pub struct TestEnv {
     pub uplink_ip: String,
     /// Address of `eth0` in the outside namespace (normally 203.0.113.2).
     pub outside_ip: String,
+    /// Extra `ebpfnet daemon` arguments, kept across restarts.
+    pub daemon_args: Vec<String>,
     daemon: Option<Child>,
     _serial: crate::Serial,
 }
@@ -106,6 +108,11 @@ fn free_uplink_net() -> &'static str {
 impl TestEnv {
     /// Sets up dirs, the outside namespace and uplink, and starts a daemon.
     pub fn new(tag: &str) -> TestEnv {
+        Self::with_daemon_args(tag, &[])
+    }
+
+    /// Like [`TestEnv::new`], with extra `ebpfnet daemon` arguments.
+    pub fn with_daemon_args(tag: &str, daemon_args: &[&str]) -> TestEnv {
         let guard = serial();
         require_root();
         let bin = bin();
@@ -130,6 +137,7 @@ impl TestEnv {
             uplink: format!("ebntup{pid}"),
             uplink_ip: format!("{prefix}.1"),
             outside_ip: format!("{prefix}.2"),
+            daemon_args: daemon_args.iter().map(|a| a.to_string()).collect(),
             daemon: None,
             _serial: guard,
         };
@@ -169,6 +177,7 @@ impl TestEnv {
             .arg(&self.pin_dir)
             .arg("--uplink")
             .arg(&self.uplink)
+            .args(&self.daemon_args)
             .env_remove("EBPFNET_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))

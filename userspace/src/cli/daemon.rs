@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 use ipnetwork::Ipv4Network;
 
-use crate::daemon::{self, DaemonOptions};
+use crate::{
+    controller::GuardInterfaces,
+    daemon::{self, DaemonOptions},
+};
 
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
@@ -26,6 +29,12 @@ pub struct DaemonArgs {
     /// `dockerd --bridge`); lets two daemons with separate state share a host.
     #[arg(long, default_value = crate::names::DEFAULT_BRIDGE, value_parser = parse_bridge)]
     pub bridge: String,
+    /// Host interfaces kept from reaching container addresses directly:
+    /// `all` drops what the host forwards to a container from any interface
+    /// that is not a container's; `uplinks` guards only the uplinks, for
+    /// hosts that route to containers on purpose.
+    #[arg(long, value_enum, default_value = "all")]
+    pub guard_interfaces: GuardInterfaces,
 }
 
 fn parse_bridge(name: &str) -> Result<String, String> {
@@ -49,6 +58,7 @@ pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
         pin_dir: args.pin_dir,
         default_subnet: args.default_subnet,
         default_bridge: args.bridge,
+        guard_interfaces: args.guard_interfaces,
     })
     .await
 }

@@ -43,6 +43,19 @@ pub struct Config {
     /// Bridge device of the default network (Docker's `--bridge`).
     pub default_bridge: String,
     pub pin_dir: PathBuf,
+    pub guard_interfaces: GuardInterfaces,
+}
+
+/// Which host interfaces may not reach container addresses directly
+/// (moby#49325). The uplinks are always guarded by their own program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GuardInterfaces {
+    /// Every interface that is not a container's: what the host forwards
+    /// to a container from anywhere else is dropped at the container's veth.
+    All,
+    /// Only the uplinks named with `--uplink`: the host may route to
+    /// containers from other interfaces (for users who do so on purpose).
+    Uplinks,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -34,6 +34,7 @@ pub struct DaemonOptions {
     pub pin_dir: PathBuf,
     pub default_subnet: Ipv4Network,
     pub default_bridge: String,
+    pub guard_interfaces: controller::GuardInterfaces,
 }
 
 pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
@@ -64,6 +65,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         default_subnet: options.default_subnet,
         default_bridge: options.default_bridge.clone(),
         pin_dir: options.pin_dir.clone(),
+        guard_interfaces: options.guard_interfaces,
     };
     let controller = Controller::start(store, host, Box::new(datapath), config)
         .await
