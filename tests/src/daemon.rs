@@ -52,20 +52,28 @@ fn pid_alive(pid: &str) -> bool {
     PathBuf::from("/proc").join(pid).exists()
 }
 
-/// Removes outside namespaces / uplink veths left by harness processes that
-/// no longer exist (a crashed earlier run).
+/// Name prefixes (before the harness's pid) of the namespaces and host
+/// links tests make: the outside namespace and uplink veth, and the side
+/// namespace and veth of the interface-guard tests.
+const HARNESS_NETNS_PREFIXES: [&str; 2] = ["ebnt-out-", "ebnt-side-"];
+const HARNESS_LINK_PREFIXES: [&str; 2] = ["ebntup", "ebntsd"];
+
+/// Removes namespaces and links left by harness processes that no longer
+/// exist (a crashed earlier run).
 fn remove_stale_harness_objects(own_pid: u32) {
+    let stale = |name: &str, prefixes: &[&str]| {
+        prefixes.iter().any(|prefix| {
+            name.strip_prefix(prefix)
+                .is_some_and(|pid| pid == own_pid.to_string() || !pid_alive(pid))
+        })
+    };
     for ns in crate::netns::netns_list() {
-        if let Some(pid) = ns.strip_prefix("ebnt-out-")
-            && (pid == own_pid.to_string() || !pid_alive(pid))
-        {
+        if stale(&ns, &HARNESS_NETNS_PREFIXES) {
             delete_netns(&ns);
         }
     }
     for link in crate::netns::host_links() {
-        if let Some(pid) = link.strip_prefix("ebntup")
-            && (pid == own_pid.to_string() || !pid_alive(pid))
-        {
+        if stale(&link, &HARNESS_LINK_PREFIXES) {
             delete_link(&link);
         }
     }

@@ -16,7 +16,8 @@ const SIDE_NET: &str = "198.18.77";
 /// A namespace routed to the host by a veth that is not an uplink, as a
 /// second NIC or a VPN would be. The host forwards between it and the
 /// test daemon's bridge (forwarding on for those two only, as a host that
-/// routes to its containers has it everywhere). Removed on drop.
+/// routes to its containers has it everywhere). Removed on drop; the
+/// harness sweeps its names (`ebnt-side-PID`, `ebntsdPID`) after a crash.
 struct SideNet {
     ns: String,
     link: String,
