@@ -15,19 +15,44 @@ pub enum ProgramId {
     SockSendmsg = 3,
     /// cgroup `recvmsg4`: replies shown as from the published address.
     SockRecvmsg = 4,
+    /// cgroup `connect6`: host IPv6 sockets to `::1` or a v4-mapped
+    /// published address, rewritten to the v4-mapped container address.
+    SockConnect6 = 5,
+    /// cgroup `sendmsg6`: unconnected IPv6 UDP to `::1` on a published port,
+    /// which the kernel cannot redirect to an IPv4 address: refused.
+    SockSendmsg6 = 6,
+    /// cgroup `recvmsg6`: replies shown as from the address asked for.
+    SockRecvmsg6 = 7,
+    /// TC egress on a container's host-side veth: packets the host
+    /// forwarded from a non-container interface, refused.
+    ContainerEgress = 8,
 }
 
 impl ProgramId {
-    pub const COUNT: u32 = 5;
-    pub const ALL: [ProgramId; 5] = [
+    pub const COUNT: u32 = 9;
+    pub const ALL: [ProgramId; 9] = [
         ProgramId::UplinkIngress,
         ProgramId::ContainerIngress,
         ProgramId::SockConnect,
         ProgramId::SockSendmsg,
         ProgramId::SockRecvmsg,
+        ProgramId::SockConnect6,
+        ProgramId::SockSendmsg6,
+        ProgramId::SockRecvmsg6,
+        ProgramId::ContainerEgress,
     ];
     /// The TC programs, attached per interface.
-    pub const TC: [ProgramId; 2] = [ProgramId::UplinkIngress, ProgramId::ContainerIngress];
+    pub const TC: [ProgramId; 3] = [
+        ProgramId::UplinkIngress,
+        ProgramId::ContainerIngress,
+        ProgramId::ContainerEgress,
+    ];
+
+    /// Whether the program runs on packets an interface sends (TC egress)
+    /// rather than on those it receives.
+    pub const fn is_egress(self) -> bool {
+        matches!(self, ProgramId::ContainerEgress)
+    }
 
     /// The ELF symbol name of the program attached at this hook.
     pub const fn program_name(self) -> &'static str {
@@ -37,6 +62,10 @@ impl ProgramId {
             ProgramId::SockConnect => "sock_connect4",
             ProgramId::SockSendmsg => "sock_sendmsg4",
             ProgramId::SockRecvmsg => "sock_recvmsg4",
+            ProgramId::SockConnect6 => "sock_connect6",
+            ProgramId::SockSendmsg6 => "sock_sendmsg6",
+            ProgramId::SockRecvmsg6 => "sock_recvmsg6",
+            ProgramId::ContainerEgress => "container_egress",
         }
     }
 }
@@ -124,11 +153,14 @@ pub enum DropReason {
     /// translate (a protocol other than TCP, UDP and ICMP echo, or an echo
     /// reply of no flow): it would leave with the container's own address.
     Untranslatable = 18,
+    /// To a container, forwarded by the host from an interface that is not
+    /// a container's (`--guard-interfaces all`, moby#49325).
+    ForwardedFromHostInterface = 19,
 }
 
 impl DropReason {
-    pub const COUNT: u32 = 19;
-    pub const ALL: [DropReason; 19] = [
+    pub const COUNT: u32 = 20;
+    pub const ALL: [DropReason; 20] = [
         DropReason::SpoofedIp,
         DropReason::SpoofedMac,
         DropReason::SpoofedArp,
@@ -148,6 +180,7 @@ impl DropReason {
         DropReason::TtlExceeded,
         DropReason::MasqueradeQuota,
         DropReason::Untranslatable,
+        DropReason::ForwardedFromHostInterface,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -171,6 +204,7 @@ impl DropReason {
             DropReason::TtlExceeded => "ttl_exceeded",
             DropReason::MasqueradeQuota => "masquerade_quota",
             DropReason::Untranslatable => "untranslatable",
+            DropReason::ForwardedFromHostInterface => "forwarded_from_host_interface",
         }
     }
 }

@@ -266,7 +266,8 @@ pub struct SockReverseKey {
 pub struct SockReverseValue {
     pub host_ip: [u8; 4],
     pub host_port: u16,
-    pub _pad: u16,
+    /// Bits: [`SOCK_ASKED_V6_LOOPBACK`].
+    pub flags: u16,
 }
 
 /// Key of `MASQ_USAGE`: a container's masqueraded flows towards one
@@ -280,6 +281,11 @@ pub struct MasqUsageKey {
     pub protocol: u8,
     pub _pad: u8,
 }
+
+/// On a `SOCK_REVERSE` value: an IPv6 socket asked for `::1` (which
+/// `host_ip` records as `127.0.0.1`), so replies show `::1`, not
+/// `::ffff:127.0.0.1`.
+pub const SOCK_ASKED_V6_LOOPBACK: u16 = 1;
 
 /// Per-mapping counters: value of `PUBLISHED_STATS` (per-CPU hash keyed by
 /// [`PublishedKey`]).

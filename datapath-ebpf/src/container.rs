@@ -135,9 +135,18 @@ fn to_outside(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex
     if packet.fragment {
         return drop_packet(DropReason::Fragment);
     }
-    // Only new flows start here: echo replies leave through their own
-    // entry. The host's stack would route anything else out untranslated,
-    // with the container's own address.
+    // Routed elsewhere than an uplink (a VPN, another NIC): the host's
+    // business, untranslated, as before ebpfnet.
+    let Some(uplink) = egress(ctx, packet, ifindex) else {
+        return TCX_NEXT;
+    };
+    // SAFETY: copied out at once.
+    let Some(info) = (unsafe { maps::UPLINKS.get(uplink) }).copied() else {
+        return TCX_NEXT;
+    };
+    // Through an uplink a packet leaves masqueraded or not at all: the
+    // host's stack would route it out with the container's own address.
+    // Only new flows start here; echo replies leave through their own entry.
     let echo_reply = packet.protocol == proto::ICMP && packet.icmp_type == parse::ICMP_ECHO_REPLY;
     if !packet.translatable() || echo_reply {
         return drop_packet(DropReason::Untranslatable);
@@ -146,18 +155,11 @@ fn to_outside(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex
     if packet.ttl <= 1 {
         return nat::ttl_expired(Origin::Container);
     }
-    // A stray TCP segment of no flow would leave with the container's own
-    // address (as conntrack's INVALID packets leak): only a SYN opens one.
+    // A stray TCP segment of no flow (as conntrack's INVALID packets leak):
+    // only a SYN opens one.
     if !packet.opens_flow() {
         return drop_packet(DropReason::NoFlow);
     }
-    let Some(uplink) = egress(ctx, packet, ifindex) else {
-        return TCX_NEXT;
-    };
-    // SAFETY: copied out at once.
-    let Some(info) = (unsafe { maps::UPLINKS.get(uplink) }).copied() else {
-        return TCX_NEXT;
-    };
     nat::start_masquerade(ctx, packet, uplink, info.ip, ifindex, endpoint.mac)
 }
 

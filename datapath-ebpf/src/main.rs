@@ -9,12 +9,14 @@ mod conntrack;
 mod container;
 mod counters;
 mod csum;
+mod guard;
 mod isolation;
 mod maps;
 mod masquerade_quota;
 mod nat;
 mod parse;
 mod sock;
+mod sock6;
 mod uplink;
 
 use aya_ebpf::{
@@ -44,6 +46,14 @@ pub fn container_ingress(ctx: TcContext) -> i32 {
     container::handle(&ctx)
 }
 
+/// TC egress on a container's host-side veth: refuses what the host
+/// forwarded to the container from an interface that is not a container's.
+#[classifier]
+pub fn container_egress(ctx: TcContext) -> i32 {
+    counters::count_program(ProgramId::ContainerEgress, u64::from(ctx.len()));
+    guard::handle(&ctx)
+}
+
 /// cgroup `connect4`: host sockets to a published address go straight to
 /// the container.
 #[cgroup_sock_addr(connect4)]
@@ -64,6 +74,29 @@ pub fn sock_sendmsg4(ctx: SockAddrContext) -> i32 {
 pub fn sock_recvmsg4(ctx: SockAddrContext) -> i32 {
     counters::count_program(ProgramId::SockRecvmsg, 0);
     sock::restore_source(&ctx)
+}
+
+/// cgroup `connect6`: host IPv6 sockets to `::1` or a v4-mapped published
+/// address go straight to the v4-mapped container address.
+#[cgroup_sock_addr(connect6)]
+pub fn sock_connect6(ctx: SockAddrContext) -> i32 {
+    counters::count_program(ProgramId::SockConnect6, 0);
+    sock6::connect(&ctx)
+}
+
+/// cgroup `sendmsg6`: unconnected UDP to `::1` on a published port, which
+/// cannot be redirected, is refused.
+#[cgroup_sock_addr(sendmsg6)]
+pub fn sock_sendmsg6(ctx: SockAddrContext) -> i32 {
+    counters::count_program(ProgramId::SockSendmsg6, 0);
+    sock6::sendmsg(&ctx)
+}
+
+/// cgroup `recvmsg6`: replies appear to come from the address asked for.
+#[cgroup_sock_addr(recvmsg6)]
+pub fn sock_recvmsg6(ctx: SockAddrContext) -> i32 {
+    counters::count_program(ProgramId::SockRecvmsg6, 0);
+    sock6::recvmsg(&ctx)
 }
 
 #[cfg(not(test))]

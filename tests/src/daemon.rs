@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cli::{describe, run_timeout};
-use crate::netns::{delete_link, delete_netns, ip_ok, link_exists, netns_exec_ok, netns_exists};
+use crate::netns::{delete_link, delete_netns, ip_ok, link_exists, netns_exists};
+use crate::uplink::make_uplink;
 use crate::{bin, require_root, serial};
 
 /// Uplink subnets (/24) tried in order: the host side of the uplink veth
@@ -51,20 +52,28 @@ fn pid_alive(pid: &str) -> bool {
     PathBuf::from("/proc").join(pid).exists()
 }
 
-/// Removes outside namespaces / uplink veths left by harness processes that
-/// no longer exist (a crashed earlier run).
+/// Name prefixes (before the harness's pid) of the namespaces and host
+/// links tests make: the outside namespace and uplink veth, and the side
+/// namespace and veth of the interface-guard tests.
+const HARNESS_NETNS_PREFIXES: [&str; 2] = ["ebnt-out-", "ebnt-side-"];
+const HARNESS_LINK_PREFIXES: [&str; 2] = ["ebntup", "ebntsd"];
+
+/// Removes namespaces and links left by harness processes that no longer
+/// exist (a crashed earlier run).
 fn remove_stale_harness_objects(own_pid: u32) {
+    let stale = |name: &str, prefixes: &[&str]| {
+        prefixes.iter().any(|prefix| {
+            name.strip_prefix(prefix)
+                .is_some_and(|pid| pid == own_pid.to_string() || !pid_alive(pid))
+        })
+    };
     for ns in crate::netns::netns_list() {
-        if let Some(pid) = ns.strip_prefix("ebnt-out-")
-            && (pid == own_pid.to_string() || !pid_alive(pid))
-        {
+        if stale(&ns, &HARNESS_NETNS_PREFIXES) {
             delete_netns(&ns);
         }
     }
     for link in crate::netns::host_links() {
-        if let Some(pid) = link.strip_prefix("ebntup")
-            && (pid == own_pid.to_string() || !pid_alive(pid))
-        {
+        if stale(&link, &HARNESS_LINK_PREFIXES) {
             delete_link(&link);
         }
     }
@@ -157,30 +166,8 @@ impl TestEnv {
         fs::create_dir_all(&env.state_dir)
             .unwrap_or_else(|e| panic!("mkdir {}: {e}", env.state_dir.display()));
 
-        let (ns, up) = (env.outside_ns.as_str(), env.uplink.as_str());
-        ip_ok(&["netns", "add", ns]);
-        ip_ok(&[
-            "link", "add", up, "type", "veth", "peer", "name", "eth0", "netns", ns,
-        ]);
-        ip_ok(&["addr", "add", &format!("{}/24", env.uplink_ip), "dev", up]);
-        ip_ok(&["link", "set", up, "up"]);
-        netns_exec_ok(ns, &["ip", "link", "set", "lo", "up"]);
-        netns_exec_ok(
-            ns,
-            &[
-                "ip",
-                "addr",
-                "add",
-                &format!("{}/24", env.outside_ip),
-                "dev",
-                "eth0",
-            ],
-        );
-        netns_exec_ok(ns, &["ip", "link", "set", "eth0", "up"]);
-        netns_exec_ok(
-            ns,
-            &["ip", "route", "add", "default", "via", &env.uplink_ip],
-        );
+        ip_ok(&["netns", "add", &env.outside_ns]);
+        make_uplink(&env);
 
         env
     }

@@ -21,6 +21,7 @@ pub mod packet6;
 pub mod testrun;
 pub mod topology;
 pub mod traffic;
+mod uplink;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};

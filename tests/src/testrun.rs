@@ -29,11 +29,13 @@ pub const TC_ACT_REDIRECT: u32 = 7;
 
 pub const UPLINK_INGRESS: &str = "uplink_ingress";
 pub const CONTAINER_INGRESS: &str = "container_ingress";
+pub const CONTAINER_EGRESS: &str = "container_egress";
 
-/// `sizeof(struct __sk_buff)` and `offsetof(struct __sk_buff, ifindex)`, as
-/// in `<linux/bpf.h>` (after len, pkt_type, mark, queue_mapping, protocol,
-/// vlan_present, vlan_tci, vlan_proto, priority, ingress_ifindex).
+/// `sizeof(struct __sk_buff)` and the offsets of `ingress_ifindex` and
+/// `ifindex` in it, as in `<linux/bpf.h>` (after len, pkt_type, mark,
+/// queue_mapping, protocol, vlan_present, vlan_tci, vlan_proto, priority).
 const SK_BUFF_SIZE: usize = 192;
+const SK_BUFF_INGRESS_IFINDEX_OFF: usize = 36;
 const SK_BUFF_IFINDEX_OFF: usize = 40;
 
 /// Path of the eBPF object: `<workspace>/target/ebpf/ebpfnet.bpf.o`.
@@ -66,7 +68,7 @@ impl Datapath {
         let mut ebpf = EbpfLoader::new()
             .load(&bytes)
             .unwrap_or_else(|e| panic!("loading {}: {e:?}", path.display()));
-        for name in [UPLINK_INGRESS, CONTAINER_INGRESS] {
+        for name in [UPLINK_INGRESS, CONTAINER_INGRESS, CONTAINER_EGRESS] {
             let prog: &mut SchedClassifier = ebpf
                 .program_mut(name)
                 .unwrap_or_else(|| panic!("no program {name} in the object"))
@@ -81,6 +83,18 @@ impl Datapath {
     /// Runs `program` on `frame`; with `ifindex`, as if received on it (the
     /// interface must exist in this thread's namespace).
     pub fn run(&self, program: &str, frame: &[u8], ifindex: Option<u32>) -> Outcome {
+        self.run_ctx(program, frame, ifindex, 0)
+    }
+
+    /// Like [`Datapath::run`], with `skb->ingress_ifindex` set: the
+    /// interface a forwarded packet came in on (0: made by the host).
+    pub fn run_ctx(
+        &self,
+        program: &str,
+        frame: &[u8],
+        ifindex: Option<u32>,
+        ingress_ifindex: u32,
+    ) -> Outcome {
         let prog: &SchedClassifier = self
             .ebpf
             .program(program)
@@ -92,12 +106,14 @@ impl Datapath {
             ctx[SK_BUFF_IFINDEX_OFF..SK_BUFF_IFINDEX_OFF + 4]
                 .copy_from_slice(&ifindex.to_ne_bytes());
         }
+        ctx[SK_BUFF_INGRESS_IFINDEX_OFF..SK_BUFF_INGRESS_IFINDEX_OFF + 4]
+            .copy_from_slice(&ingress_ifindex.to_ne_bytes());
         let mut out = vec![0u8; frame.len() + 256];
         let result = prog
             .test_run(TestRunOptions {
                 data_in: Some(frame),
                 data_out: Some(&mut out),
-                ctx_in: ifindex.map(|_| &ctx[..]),
+                ctx_in: (ifindex.is_some() || ingress_ifindex != 0).then_some(&ctx[..]),
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("test_run of {program}: {e:?}"));

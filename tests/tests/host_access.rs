@@ -113,8 +113,8 @@ fn mapping_bound_to_one_host_ip_answers_only_there() {
     env.create_container("hb1", &[]);
     env.create_container("hb2", &[]);
     let _srv = echo_server("hb1", "hb1", 80);
-    // The daemon learns new host addresses within 2 s (HOST_ADDRS, which
-    // hairpin traffic from containers needs).
+    // The daemon learns new host addresses from netlink notifications
+    // (HOST_ADDRS, which hairpin traffic from containers needs).
     assert!(
         wait_for(Duration::from_secs(5), || host_addrs_has(&env, &second)),
         "HOST_ADDRS lacks the new host address {second} after 5 s"

@@ -5,10 +5,12 @@
 use std::process::Command;
 use std::time::Duration;
 
+use crate::TestEnv;
 use crate::cli::{CmdOutput, describe, run};
 use crate::netns::python;
 
-use super::clients::{Recorder, record};
+use super::clients::{Recorder, record, send_frame};
+use super::host::{drop_count, wait_for};
 
 /// `DEV SRC_MAC DST_MAC SRC_IP DST_IP COUNT MODE PORT`: COUNT TCP SYNs.
 /// MODE `flows`: from SRC_IP, each a new flow (1000 destination ports from
@@ -143,4 +145,18 @@ pub fn udp_with_ttl(ns: &str, ip: &str, port: u16, ttl: u8) -> String {
     );
     assert!(out.status.success(), "{}", describe("TTL client", &out));
     out.stdout_str().trim().to_string()
+}
+
+/// Sends `frame` `count` times from `ns`'s `eth0` and asserts the datapath
+/// drops every copy for `reason` (within 5 s).
+pub fn assert_frames_dropped(env: &TestEnv, ns: &str, frame: &[u8], count: u32, reason: &str) {
+    let before = drop_count(env, reason);
+    send_frame(ns, "eth0", frame, count);
+    let want = before + u64::from(count);
+    assert!(
+        wait_for(Duration::from_secs(5), || drop_count(env, reason) >= want),
+        "{count} frames from {ns} not dropped as {reason} (count {} -> {})",
+        before,
+        drop_count(env, reason)
+    );
 }

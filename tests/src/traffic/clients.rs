@@ -2,7 +2,7 @@
 //! from the test process itself.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
@@ -217,10 +217,30 @@ pub fn host_mac(dev: &str) -> String {
         .to_string()
 }
 
-/// A TCP request from the test process (host namespace): sends `line`,
-/// returns the first reply line, or `Err` (3 s timeouts).
+fn socket_addr(ip: &str, port: u16) -> SocketAddr {
+    let ip: IpAddr = ip
+        .parse()
+        .unwrap_or_else(|e| panic!("not an IP address: {ip:?}: {e}"));
+    SocketAddr::new(ip, port)
+}
+
+/// A UDP socket of the family of `addr` (dual-stack for IPv6), any port.
+fn udp_socket_for(addr: &SocketAddr) -> Result<UdpSocket, String> {
+    let any: IpAddr = match addr {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let s = UdpSocket::bind((any, 0)).map_err(|e| format!("bind [{any}]:0: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_millis(1200)))
+        .map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+/// A TCP request from the test process (host namespace) to an IPv4 or
+/// IPv6 address: sends `line`, returns the first reply line, or `Err`
+/// (3 s timeouts).
 pub fn host_tcp(ip: &str, port: u16, line: &str) -> Result<String, String> {
-    let addr = SocketAddr::V4(SocketAddrV4::new(ip.parse().unwrap(), port));
+    let addr = socket_addr(ip, port);
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
         .map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
@@ -241,19 +261,41 @@ pub fn host_tcp(ip: &str, port: u16, line: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&buf).trim().to_string())
 }
 
-/// A UDP request from the test process (unconnected socket, two tries of
-/// 1.2 s): returns the reply and the address it came from.
+/// A UDP request from the test process (unconnected socket of the
+/// address's family, two tries of 1.2 s): returns the reply and the
+/// address it came from.
 pub fn host_udp(ip: &str, port: u16, payload: &str) -> Result<(String, SocketAddr), String> {
-    let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_millis(1200)))
-        .unwrap();
+    let addr = socket_addr(ip, port);
+    let s = udp_socket_for(&addr)?;
     let mut buf = [0u8; 4096];
     for _ in 0..2 {
-        s.send_to(payload.as_bytes(), (ip, port))
-            .map_err(|e| format!("send to {ip}:{port}: {e}"))?;
+        s.send_to(payload.as_bytes(), addr)
+            .map_err(|e| format!("send to {addr}: {e}"))?;
         if let Ok((n, from)) = s.recv_from(&mut buf) {
             return Ok((String::from_utf8_lossy(&buf[..n]).into_owned(), from));
         }
     }
     Err(format!("no UDP reply from {ip}:{port}"))
+}
+
+/// Like [`host_udp`], but the socket `connect`s to the address first and
+/// sends with `send`; the reply's address is still read with `recv_from`.
+pub fn host_udp_connected(
+    ip: &str,
+    port: u16,
+    payload: &str,
+) -> Result<(String, SocketAddr), String> {
+    let addr = socket_addr(ip, port);
+    let s = udp_socket_for(&addr)?;
+    s.connect(addr)
+        .map_err(|e| format!("connect UDP to {addr}: {e}"))?;
+    let mut buf = [0u8; 4096];
+    for _ in 0..2 {
+        s.send(payload.as_bytes())
+            .map_err(|e| format!("send to {addr}: {e}"))?;
+        if let Ok((n, from)) = s.recv_from(&mut buf) {
+            return Ok((String::from_utf8_lossy(&buf[..n]).into_owned(), from));
+        }
+    }
+    Err(format!("no UDP reply from {addr}"))
 }

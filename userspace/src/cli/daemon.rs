@@ -6,7 +6,7 @@ use clap::Args;
 use ipnetwork::Ipv4Network;
 
 use crate::{
-    controller::masquerade::MasqueradeOptions,
+    controller::{GuardInterfaces, masquerade::MasqueradeOptions},
     daemon::{self, DaemonOptions},
     datapath::MapSizes,
 };
@@ -43,6 +43,12 @@ pub struct DaemonArgs {
     /// (address, port, protocol); default: half the range.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub masquerade_ports_per_destination: Option<u16>,
+    /// Host interfaces kept from reaching container addresses directly:
+    /// `all` drops what the host forwards to a container from any interface
+    /// that is not a container's; `uplinks` guards only the uplinks, for
+    /// hosts that route to containers on purpose.
+    #[arg(long, value_enum, default_value = "all")]
+    pub guard_interfaces: GuardInterfaces,
 }
 
 fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
@@ -83,6 +89,7 @@ pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
             range: args.masquerade_port_range,
             per_destination: args.masquerade_ports_per_destination,
         },
+        guard_interfaces: args.guard_interfaces,
     })
     .await
 }

@@ -252,11 +252,7 @@ impl Controller {
                     crate::host::enable_forwarding(&endpoint.host_veth)?;
                     self.datapath
                         .set_endpoint(index, endpoint_info(endpoint, &network))?;
-                    self.datapath.attach(
-                        ebpfnet_common::ProgramId::ContainerIngress,
-                        &endpoint.host_veth,
-                        index,
-                    )?;
+                    self.attach_endpoint_programs(&endpoint.host_veth, index)?;
                 }
                 None => {
                     log::warn!(

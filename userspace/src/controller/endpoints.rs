@@ -4,7 +4,7 @@ use std::path::Path;
 
 use ebpfnet_common::ProgramId;
 
-use super::{Controller, Result, sync::endpoint_info};
+use super::{Controller, GuardInterfaces, Result, sync::endpoint_info};
 use crate::{
     host::{
         HostError,
@@ -70,8 +70,7 @@ impl Controller {
         crate::host::refuse_router_advertisements(&endpoint.host_veth)?;
         self.datapath
             .set_endpoint(host_index, endpoint_info(endpoint, network))?;
-        self.datapath
-            .attach(ProgramId::ContainerIngress, &endpoint.host_veth, host_index)?;
+        self.attach_endpoint_programs(&endpoint.host_veth, host_index)?;
         let ifname = endpoint.ifname.clone();
         let (ip, prefix, gateway) = (endpoint.ip, network.subnet.prefix(), network.gateway);
         netns::in_netns(netns_path, move |handle| async move {
@@ -87,6 +86,26 @@ impl Controller {
         })
         .await?;
         Ok(host_index)
+    }
+
+    /// The programs on a container's host-side veth: anti-spoofing,
+    /// isolation and NAT on what it sends; with `--guard-interfaces all`,
+    /// the guard on what the host forwards to it (one a previous daemon
+    /// attached is taken off under `uplinks`).
+    pub(super) fn attach_endpoint_programs(&mut self, host_veth: &str, index: u32) -> Result<()> {
+        self.datapath
+            .attach(ProgramId::ContainerIngress, host_veth, index)?;
+        match self.config.guard_interfaces {
+            GuardInterfaces::All => {
+                self.datapath
+                    .attach(ProgramId::ContainerEgress, host_veth, index)?;
+            }
+            GuardInterfaces::Uplinks => {
+                self.datapath
+                    .detach_program(ProgramId::ContainerEgress, host_veth)?;
+            }
+        }
+        Ok(())
     }
 
     /// Removes an endpoint's veth pair, its datapath attachment and entry.

@@ -15,6 +15,7 @@ mod portalloc;
 mod ports;
 mod reset;
 mod sync;
+mod uplinks;
 pub mod views;
 
 use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf};
@@ -44,13 +45,34 @@ pub struct Config {
     pub default_bridge: String,
     pub pin_dir: PathBuf,
     pub masquerade: masquerade::MasqueradeOptions,
+    pub guard_interfaces: GuardInterfaces,
+}
+
+/// Which host interfaces may not reach container addresses directly
+/// (moby#49325). The uplinks are always guarded by their own program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GuardInterfaces {
+    /// Every interface that is not a container's: what the host forwards
+    /// to a container from anywhere else is dropped at the container's veth.
+    All,
+    /// Only the uplinks named with `--uplink`: the host may route to
+    /// containers from other interfaces (for users who do so on purpose).
+    Uplinks,
 }
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Uplink {
     pub name: String,
+    /// 0 while no interface has the name (deleted, not yet made again).
     pub ifindex: u32,
+}
+
+impl Controller {
+    /// The configured uplink names, for the netlink watcher.
+    pub fn uplink_names(&self) -> Vec<String> {
+        self.uplinks.iter().map(|u| u.name.clone()).collect()
+    }
 }
 
 pub struct Controller {

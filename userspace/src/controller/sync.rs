@@ -6,7 +6,7 @@ use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use ebpfnet_common::maps::{EndpointInfo, NETWORK_INTERNAL, NetworkInfo, UplinkInfo};
 
-use super::{Controller, ControllerError, Result, masquerade, portalloc};
+use super::{Controller, ControllerError, Result, masquerade, portalloc, uplinks};
 use crate::{
     host::netlink::{self, HostAddress},
     state::{Endpoint, Network},
@@ -126,12 +126,15 @@ impl Controller {
         }
     }
 
-    /// Re-reads the host's addresses and the uplinks' and writes what
-    /// changed. Run every few seconds, and after bridges come or go.
+    /// Follows the uplinks to their current interfaces, re-reads the
+    /// host's addresses and the uplinks' and writes what changed. Run when
+    /// netlink reports a link or address change, after bridges come or go,
+    /// and now and then as a safety net.
     pub async fn refresh_host(&mut self) -> Result<()> {
+        self.follow_uplinks().await?;
         let addresses = netlink::ipv4_addresses(&self.host).await?;
         let uplinks = self.uplinks.clone();
-        for uplink in &uplinks {
+        for uplink in uplinks.iter().filter(|u| u.ifindex != uplinks::ABSENT) {
             let current = first_address(&addresses, uplink.ifindex);
             match current {
                 Some(ip) if self.uplink_ips.get(&uplink.ifindex) != Some(&ip) => {

@@ -3,6 +3,7 @@
 
 mod server;
 mod systemd;
+mod watch;
 
 use std::{
     fs::{self, File},
@@ -36,6 +37,7 @@ pub struct DaemonOptions {
     pub default_bridge: String,
     pub map_sizes: MapSizes,
     pub masquerade: MasqueradeOptions,
+    pub guard_interfaces: controller::GuardInterfaces,
 }
 
 pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
@@ -74,6 +76,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         default_bridge: options.default_bridge.clone(),
         pin_dir: options.pin_dir.clone(),
         masquerade: options.masquerade,
+        guard_interfaces: options.guard_interfaces,
     };
     let controller = Controller::start(store, host, Box::new(datapath), config)
         .await
@@ -84,6 +87,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     systemd::ready(&options.socket);
     let controller = Arc::new(Mutex::new(controller));
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
+    let host_watch = watch::spawn(Arc::clone(&controller))?;
     let shutdown = Arc::new(Notify::new());
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
@@ -104,6 +108,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     };
     systemd::stopping();
     housekeeping.abort();
+    host_watch.abort();
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);
     let _ = fs::remove_file(&options.socket);
@@ -115,13 +120,17 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How often host addresses are compared with `HOST_ADDRS`.
+/// How often the housekeeping runs.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
-/// Idle flows are looked for every this many refreshes (10 s).
+/// Idle flows are looked for every this many ticks (10 s).
 const GC_EVERY_REFRESHES: u32 = 5;
+/// Host links and addresses are followed from netlink notifications
+/// (`watch`); this slow poll (60 s) only repairs what a lost notification
+/// (socket overrun) would leave behind.
+const HOST_POLL_EVERY_REFRESHES: u32 = 30;
 
-/// Background upkeep: keeps `HOST_ADDRS` and `UPLINKS` in line with the
-/// host's addresses, and removes idle NAT flows.
+/// Background upkeep: the name servers' view of the host, idle NAT flows,
+/// and the safety poll of the host's links and addresses.
 async fn housekeeping(controller: Arc<Mutex<Controller>>) {
     let mut ticker = tokio::time::interval(REFRESH_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -129,7 +138,9 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
     loop {
         ticker.tick().await;
         let mut controller = controller.lock().await;
-        if let Err(e) = controller.refresh_host().await {
+        if ticks.is_multiple_of(HOST_POLL_EVERY_REFRESHES)
+            && let Err(e) = controller.refresh_host().await
+        {
             log::warn!("cannot refresh the host addresses in the datapath: {e}");
         }
         controller.refresh_names();

@@ -121,10 +121,15 @@ impl Datapath for AyaDatapath {
             Some(id) => (id, true),
             None => {
                 pins::unpin(&path)?;
+                let direction = if program.is_egress() {
+                    TcAttachType::Egress
+                } else {
+                    TcAttachType::Ingress
+                };
                 let id = prog
                     .attach_with_options(
                         ifname,
-                        TcAttachType::Ingress,
+                        direction,
                         TcAttachOptions::TcxOrder(LinkOrder::default()),
                     )
                     .map_err(attach_err)?;
@@ -158,12 +163,16 @@ impl Datapath for AyaDatapath {
 
     fn detach(&mut self, ifname: &str) -> Result<(), DatapathError> {
         for program in ProgramId::TC {
-            let name = program.program_name();
-            // Dropping our fd after the pin is gone detaches the program.
-            self.links.remove(&(ifname.to_string(), name));
-            pins::unpin(&link_pin(&self.pin_dir, name, ifname))?;
+            self.detach_program(program, ifname)?;
         }
         Ok(())
+    }
+
+    fn detach_program(&mut self, program: ProgramId, ifname: &str) -> Result<(), DatapathError> {
+        let name = program.program_name();
+        // Dropping our fd after the pin is gone detaches the program.
+        self.links.remove(&(ifname.to_string(), name));
+        pins::unpin(&link_pin(&self.pin_dir, name, ifname))
     }
 
     fn prune(&mut self, keep: &[String]) -> Result<(), DatapathError> {

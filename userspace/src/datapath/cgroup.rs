@@ -18,10 +18,13 @@ use ebpfnet_common::ProgramId;
 use super::{DatapathError, pins::link_pin};
 
 /// The socket programs, in the order they are attached.
-pub const SOCK_PROGRAMS: [ProgramId; 3] = [
+pub const SOCK_PROGRAMS: [ProgramId; 6] = [
     ProgramId::SockConnect,
     ProgramId::SockSendmsg,
     ProgramId::SockRecvmsg,
+    ProgramId::SockConnect6,
+    ProgramId::SockSendmsg6,
+    ProgramId::SockRecvmsg6,
 ];
 
 /// Pins of cgroup links are named `<program>@cgroup`.

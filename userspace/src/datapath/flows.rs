@@ -51,10 +51,7 @@ impl AyaDatapath {
         let mut map = hash_mut::<FlowKey, NatEntry>(&mut self.ebpf, name)?;
         let mut deleted = 0;
         for key in keys {
-            match map.remove(key) {
-                Ok(()) => deleted += 1,
-                Err(e) => removed(Err(e)).map_err(write_err(name, "remove a flow"))?,
-            }
+            deleted += usize::from(remove_flow(&mut map, name, key)?);
         }
         Ok(deleted)
     }
@@ -117,10 +114,7 @@ impl AyaDatapath {
                     continue;
                 }
             }
-            match map.remove(&record.key) {
-                Ok(()) => deleted += 1,
-                Err(e) => removed(Err(e)).map_err(write_err(name, "remove a flow"))?,
-            }
+            deleted += usize::from(remove_flow(&mut map, name, &record.key)?);
         }
         Ok(deleted)
     }
@@ -160,5 +154,19 @@ impl AyaDatapath {
             deleted += self.delete_flows(table, &keys)?;
         }
         Ok(deleted)
+    }
+}
+
+/// Removes one direction's entry; whether it was there.
+fn remove_flow(
+    map: &mut aya::maps::HashMap<&mut aya::maps::MapData, FlowKey, NatEntry>,
+    name: &'static str,
+    key: &FlowKey,
+) -> Result<bool, DatapathError> {
+    match map.remove(key) {
+        Ok(()) => Ok(true),
+        Err(e) => removed(Err(e))
+            .map(|()| false)
+            .map_err(write_err(name, "remove a flow")),
     }
 }

@@ -102,6 +102,8 @@ pub trait Datapath: Send + Sync {
     ) -> Result<(), DatapathError>;
     /// Detaches every program from the interface.
     fn detach(&mut self, ifname: &str) -> Result<(), DatapathError>;
+    /// Detaches `program` from the interface, if it is attached there.
+    fn detach_program(&mut self, program: ProgramId, ifname: &str) -> Result<(), DatapathError>;
     /// Drops attachments left by an earlier daemon on interfaces not in `keep`.
     fn prune(&mut self, keep: &[String]) -> Result<(), DatapathError>;
     fn status(&self) -> Result<DatapathStatus, DatapathError>;

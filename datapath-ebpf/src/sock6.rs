@@ -1,0 +1,146 @@
+//! The IPv6 cgroup socket hooks: host processes with IPv6 sockets reach
+//! published ports through `::1` and v4-mapped addresses
+//! (`::ffff:127.0.0.1`, `::ffff:HOST_IP`). Published ports are IPv4, so a
+//! dual-stack socket is sent to the v4-mapped container address
+//! (`::ffff:CONTAINER_IP`), which the kernel then connects over IPv4 — no
+//! NAT. An `IPV6_V6ONLY` socket cannot use a v4-mapped address: its
+//! `connect` fails with `ENETUNREACH`.
+//!
+//! Unconnected UDP is special: the kernel hands a datagram sent to a
+//! v4-mapped address to the IPv4 path (and the `sendmsg4` hook) itself,
+//! and refuses a `sendmsg6` rewrite of a native IPv6 address into a
+//! v4-mapped one (`ENOTSUPP`). So a datagram sent to `::1` on a published
+//! port cannot reach the container; it is refused with `EPERM` rather than
+//! lost. A UDP socket that `connect`s to `::1` first works.
+
+use aya_ebpf::programs::SockAddrContext;
+use ebpfnet_common::maps::{SOCK_ASKED_V6_LOOPBACK, SockReverseValue};
+
+use crate::sock::{self, ALLOW, REFUSE};
+
+/// An IPv6 address as the four `user_ip6` words (each in network order).
+type Words = [u32; 4];
+
+const V4_MAPPED_PREFIX: u32 = u32::from_ne_bytes([0, 0, 0xff, 0xff]);
+const LOOPBACK_LAST_WORD: u32 = u32::from_ne_bytes([0, 0, 0, 1]);
+const LOOPBACK_V4: [u8; 4] = [127, 0, 0, 1];
+
+/// The IPv4 address inside `::ffff:a.b.c.d`.
+#[inline(always)]
+fn v4_mapped(words: &Words) -> Option<[u8; 4]> {
+    (words[0] == 0 && words[1] == 0 && words[2] == V4_MAPPED_PREFIX).then(|| words[3].to_ne_bytes())
+}
+
+#[inline(always)]
+fn is_v6_loopback(words: &Words) -> bool {
+    words[0] == 0 && words[1] == 0 && words[2] == 0 && words[3] == LOOPBACK_LAST_WORD
+}
+
+/// `user_ip6` and `user_port` (host order) of the call.
+#[inline(always)]
+fn user_addr(ctx: &SockAddrContext) -> (Words, u16) {
+    // SAFETY: readable fields of the live sock_addr context; the verifier
+    // allows 4-byte loads of each `user_ip6` word.
+    unsafe {
+        let sa = ctx.sock_addr;
+        let words = [
+            core::ptr::read_volatile(&(*sa).user_ip6[0]),
+            core::ptr::read_volatile(&(*sa).user_ip6[1]),
+            core::ptr::read_volatile(&(*sa).user_ip6[2]),
+            core::ptr::read_volatile(&(*sa).user_ip6[3]),
+        ];
+        (words, u16::from_be((*sa).user_port as u16))
+    }
+}
+
+/// Sets the call's address to `words`, `port` (host order).
+#[inline(always)]
+fn set_user_addr(ctx: &SockAddrContext, words: Words, port: u16) {
+    // SAFETY: writable fields of the live sock_addr context; one 4-byte
+    // store per word, the access size the verifier accepts.
+    unsafe {
+        let sa = ctx.sock_addr;
+        core::ptr::write_volatile(&mut (*sa).user_ip6[0], words[0]);
+        core::ptr::write_volatile(&mut (*sa).user_ip6[1], words[1]);
+        core::ptr::write_volatile(&mut (*sa).user_ip6[2], words[2]);
+        core::ptr::write_volatile(&mut (*sa).user_ip6[3], words[3]);
+        (*sa).user_port = u32::from(port.to_be());
+    }
+}
+
+#[inline(always)]
+fn mapped(ip: [u8; 4]) -> Words {
+    [0, 0, V4_MAPPED_PREFIX, u32::from_ne_bytes(ip)]
+}
+
+/// `connect6`: a host socket to `[::1]:P` (matching what `127.0.0.1:P`
+/// matches) or to `[::ffff:IP]:P` (matching what `IP:P` matches) is sent
+/// to `[::ffff:CONTAINER_IP]:CONTAINER_PORT`.
+#[inline(always)]
+pub fn connect(ctx: &SockAddrContext) -> i32 {
+    let Some(protocol) = sock::protocol(ctx) else {
+        return ALLOW;
+    };
+    if !sock::is_host_socket(ctx) {
+        return ALLOW;
+    }
+    let (words, port) = user_addr(ctx);
+    let (ip, flags) = if is_v6_loopback(&words) {
+        (LOOPBACK_V4, SOCK_ASKED_V6_LOOPBACK)
+    } else if let Some(ip) = v4_mapped(&words) {
+        (ip, 0)
+    } else {
+        return ALLOW;
+    };
+    let Some(target) = sock::target_for(ip, port, protocol) else {
+        return ALLOW;
+    };
+    let asked = SockReverseValue {
+        host_ip: ip,
+        host_port: port,
+        flags,
+    };
+    sock::remember(ctx, &target, protocol, asked);
+    set_user_addr(ctx, mapped(target.container_ip), target.container_port);
+    ALLOW
+}
+
+/// `sendmsg6`: only native IPv6 destinations get here (the kernel sends
+/// v4-mapped ones down the IPv4 path). One to `::1` on a published port
+/// cannot be redirected (see the module notes), so it is refused.
+#[inline(always)]
+pub fn sendmsg(ctx: &SockAddrContext) -> i32 {
+    let Some(protocol) = sock::protocol(ctx) else {
+        return ALLOW;
+    };
+    if !sock::is_host_socket(ctx) {
+        return ALLOW;
+    }
+    let (words, port) = user_addr(ctx);
+    if is_v6_loopback(&words) && sock::target_for(LOOPBACK_V4, port, protocol).is_some() {
+        return REFUSE;
+    }
+    ALLOW
+}
+
+/// `recvmsg6`: a reply from `::ffff:CONTAINER_IP` is shown as from the
+/// address the socket asked for (`::1` or `::ffff:HOST_IP`).
+#[inline(always)]
+pub fn recvmsg(ctx: &SockAddrContext) -> i32 {
+    let Some(protocol) = sock::protocol(ctx) else {
+        return ALLOW;
+    };
+    let (words, port) = user_addr(ctx);
+    let Some(container_ip) = v4_mapped(&words) else {
+        return ALLOW;
+    };
+    if let Some(asked) = sock::asked_for(ctx, container_ip, port, protocol) {
+        let shown = if asked.flags & SOCK_ASKED_V6_LOOPBACK != 0 {
+            [0, 0, 0, LOOPBACK_LAST_WORD]
+        } else {
+            mapped(asked.host_ip)
+        };
+        set_user_addr(ctx, shown, asked.host_port);
+    }
+    ALLOW
+}
