@@ -98,15 +98,19 @@ pub enum DropReason {
     MasqueradePortsExhausted = 7,
     /// The NAT table refused a new entry.
     NatInsertFailed = 8,
-    /// An IP fragment for a container: ports unknown, so it cannot be NATed.
+    /// An IP fragment for a container whose ports are unknown: a later
+    /// fragment that came before the first, or after its record expired.
     Fragment = 9,
     /// A header shorter than its own length field, or truncated.
     Malformed = 10,
+    /// Larger than the egress link's MTU and without DF: the datapath cannot
+    /// fragment (a sender with DF set gets "fragmentation needed" instead).
+    TooBig = 11,
 }
 
 impl DropReason {
-    pub const COUNT: u32 = 11;
-    pub const ALL: [DropReason; 11] = [
+    pub const COUNT: u32 = 12;
+    pub const ALL: [DropReason; 12] = [
         DropReason::SpoofedIp,
         DropReason::SpoofedMac,
         DropReason::SpoofedArp,
@@ -118,6 +122,7 @@ impl DropReason {
         DropReason::NatInsertFailed,
         DropReason::Fragment,
         DropReason::Malformed,
+        DropReason::TooBig,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -133,6 +138,7 @@ impl DropReason {
             DropReason::NatInsertFailed => "nat_insert_failed",
             DropReason::Fragment => "fragment",
             DropReason::Malformed => "malformed",
+            DropReason::TooBig => "too_big",
         }
     }
 }

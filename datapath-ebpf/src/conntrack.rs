@@ -152,3 +152,12 @@ pub fn insert(key: &FlowKey, entry: &NatEntry) -> Result<(), DropReason> {
 pub fn release(key: &FlowKey) {
     let _ = table(key.protocol).remove(key);
 }
+
+/// A copy of the entry for `key`, without touching its statistics or flags:
+/// for packets that belong to a flow without being one of its packets
+/// (ICMP errors about it, later fragments).
+#[inline(always)]
+pub fn lookup(key: &FlowKey) -> Option<NatEntry> {
+    // SAFETY: copied out at once.
+    table(key.protocol).get_ptr(key).map(|entry| unsafe { *entry })
+}

@@ -13,7 +13,9 @@ use ebpfnet_common::{
 use crate::{
     TCX_NEXT, conntrack,
     counters::drop_packet,
-    isolation, maps, nat,
+    frag,
+    hook::Hook,
+    icmp, isolation, maps, nat,
     parse::{self, Packet},
 };
 
@@ -43,6 +45,16 @@ pub fn handle(ctx: &TcContext) -> i32 {
     };
     if let Err(reason) = isolation::check_source(ctx, &endpoint, packet.src_ip) {
         return drop_packet(reason);
+    }
+    // Later fragments of a translated datagram follow its first; ICMP
+    // errors about translated flows are translated with them.
+    if packet.fragment
+        && let Some(verdict) = frag::follow(ctx, &packet, Hook::Container)
+    {
+        return verdict;
+    }
+    if let Some(verdict) = icmp::translate_error(ctx, &packet, Hook::Container) {
+        return verdict;
     }
     // Every direction a container starts or answers; never the one that
     // enters from an uplink.

@@ -17,7 +17,7 @@ use crate::{
     conntrack,
     counters::drop_packet,
     csum::{self, Addr},
-    maps,
+    frag, maps, mtu,
     parse::Packet,
 };
 
@@ -38,6 +38,14 @@ pub fn apply(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> i32 {
     if entry.kind == NatKind::PublishedRequest as u8 {
         let any_ip = entry.tcp_flags & PUBLISHED_ANY_IP != 0;
         count_published(packet, any_ip, ctx.len(), entry.packets == 0);
+    }
+    // Too big for the uplink: the sender learns the path MTU (mtu.rs).
+    if let Some(verdict) = mtu::enforce(ctx, packet, entry) {
+        return verdict;
+    }
+    // The later fragments follow the first one's translation (frag.rs).
+    if packet.first_fragment {
+        frag::remember(ctx, packet);
     }
     if rewrite(ctx, packet, entry).is_err() {
         return drop_packet(DropReason::Malformed);
@@ -87,8 +95,9 @@ pub fn deliver_to_container(ctx: &TcContext, ifindex: u32, mac: [u8; 6]) -> i32 
     unsafe { bpf_redirect_peer(ifindex, 0) as i32 }
 }
 
+/// Sends a rewritten packet where `entry` says its direction goes.
 #[inline(always)]
-fn forward(ctx: &TcContext, entry: &NatEntry) -> i32 {
+pub fn forward(ctx: &TcContext, entry: &NatEntry) -> i32 {
     if entry.forward == Forward::Peer as u8 {
         deliver_to_container(ctx, entry.ifindex, entry.dst_mac)
     } else {

@@ -9,12 +9,19 @@ pub const ETH_LEN: usize = 14;
 pub const ETH_P_IP: u16 = 0x0800;
 pub const ETH_P_ARP: u16 = 0x0806;
 pub const IP_OFF: usize = ETH_LEN;
+pub const IP_ID_OFF: usize = IP_OFF + 4;
+pub const IP_FRAG_OFF: usize = IP_OFF + 6;
 pub const IP_CSUM_OFF: usize = IP_OFF + 10;
 pub const IP_SRC_OFF: usize = IP_OFF + 12;
 pub const IP_DST_OFF: usize = IP_OFF + 16;
 
 pub const ICMP_ECHO_REPLY: u8 = 0;
 pub const ICMP_ECHO_REQUEST: u8 = 8;
+
+/// Flags of the IPv4 flags/fragment-offset field (host order).
+pub const IP_DF: u16 = 0x4000;
+pub const IP_MF: u16 = 0x2000;
+pub const IP_OFFSET_MASK: u16 = 0x1fff;
 
 pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
@@ -32,8 +39,12 @@ pub struct Packet {
     pub dst_port: u16,
     pub tcp_flags: u8,
     pub icmp_type: u8,
-    /// Any fragment (first or later): its ports cannot be trusted.
+    /// A later fragment (non-zero offset): no L4 header, so no ports.
     pub fragment: bool,
+    /// The first fragment of a fragmented datagram: it carries the L4
+    /// header and is translated like a whole packet, and its ports are
+    /// remembered for the later fragments (`frag`).
+    pub first_fragment: bool,
 }
 
 impl Packet {
@@ -78,8 +89,8 @@ pub fn ipv4(ctx: &TcContext) -> Result<Packet, DropReason> {
         return Err(DropReason::Malformed);
     }
     let frag = u16::from_be_bytes(ctx.load(IP_OFF + 6).map_err(|_| DropReason::Malformed)?);
-    // More-fragments bit or a non-zero offset.
-    let fragment = frag & 0x3fff != 0;
+    let fragment = frag & IP_OFFSET_MASK != 0;
+    let first_fragment = frag & (IP_MF | IP_OFFSET_MASK) == IP_MF;
     let mut packet = Packet {
         l4_off: IP_OFF + ihl,
         protocol: ctx.load(IP_OFF + 9).map_err(|_| DropReason::Malformed)?,
@@ -90,6 +101,7 @@ pub fn ipv4(ctx: &TcContext) -> Result<Packet, DropReason> {
         tcp_flags: 0,
         icmp_type: 0,
         fragment,
+        first_fragment,
     };
     if fragment {
         return Ok(packet);

@@ -6,7 +6,7 @@ use ebpfnet_common::{
     maps::{Forward, NatKind, proto},
 };
 
-use crate::{TCX_NEXT, conntrack, counters::drop_packet, maps, nat, parse};
+use crate::{TCX_NEXT, conntrack, counters::drop_packet, frag, hook::Hook, icmp, maps, nat, parse};
 
 #[inline(always)]
 pub fn handle(ctx: &TcContext) -> i32 {
@@ -23,6 +23,10 @@ pub fn handle(ctx: &TcContext) -> i32 {
         return drop_packet(DropReason::LoopbackFromUplink);
     }
     if packet.fragment {
+        // Later fragments of a translated datagram follow its first.
+        if let Some(verdict) = frag::follow(ctx, &packet, Hook::Uplink) {
+            return verdict;
+        }
         return if maps::network_of(packet.dst_ip).is_some() {
             drop_packet(DropReason::Fragment)
         } else {
@@ -32,6 +36,10 @@ pub fn handle(ctx: &TcContext) -> i32 {
     // Nobody outside may speak for a container (nor inject into its flows).
     if maps::network_of(packet.src_ip).is_some() {
         return drop_packet(DropReason::SpoofedIp);
+    }
+    // ICMP errors about translated flows (PMTU from routers on the path).
+    if let Some(verdict) = icmp::translate_error(ctx, &packet, Hook::Uplink) {
+        return verdict;
     }
     // Only the directions that enter through an uplink: requests to
     // published ports and replies of masqueraded flows.

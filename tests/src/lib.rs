@@ -17,6 +17,8 @@ pub mod daemon;
 mod env_cli;
 pub mod netns;
 pub mod packet;
+pub mod packet_frag;
+pub mod packet_icmp;
 pub mod testrun;
 pub mod topology;
 pub mod traffic;
