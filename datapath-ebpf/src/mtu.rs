@@ -8,15 +8,15 @@
 //! bridge, where forwarding is off (and must stay off, or every packet the
 //! programs pass on would leave untranslated): it drops it silently. So the
 //! error is written here, from the untranslated packet, as `ip_forward`
-//! would: from the container's gateway, quoting the IP header and the first
-//! 8 bytes of the datagram (RFC 792), with the next-hop MTU (RFC 1191).
+//! would: from the container's gateway, quoting the IP header and the start
+//! of the datagram (RFC 792), with the next-hop MTU (RFC 1191).
 //!
 //! Packets that enter a container (`Forward::Peer`) are not checked:
 //! `bpf_redirect_peer` delivers into the container's stack, which accepts a
 //! packet larger than its MTU (only a transmitting veth enforces it).
 
 use aya_ebpf::{
-    helpers::{bpf_check_mtu, bpf_redirect_peer, bpf_skb_change_head, bpf_skb_change_tail},
+    helpers::{bpf_check_mtu, bpf_redirect_peer, bpf_skb_adjust_room, bpf_skb_change_tail},
     programs::TcContext,
 };
 use ebpfnet_common::{
@@ -35,6 +35,8 @@ use crate::{
 /// will be cut into (`skb_gso_validate_network_len`), as `ip_forward` does.
 /// Without it `bpf_check_mtu` passes every GSO packet, whatever its size.
 const BPF_MTU_CHK_SEGS: u64 = 1;
+/// `BPF_ADJ_ROOM_MAC`: room between the L2 and L3 headers.
+const BPF_ADJ_ROOM_MAC: u32 = 1;
 
 const ICMP_DEST_UNREACH: u8 = 3;
 const ICMP_FRAG_NEEDED: u8 = 4;
@@ -81,20 +83,27 @@ fn frag_needed(ctx: &TcContext, packet: &Packet, mtu: u32) -> i32 {
     let Some(network) = maps::network_of(packet.src_ip) else {
         return drop_packet(DropReason::TooBig);
     };
+    // The IP header and 8 bytes of the datagram (RFC 792); 20 for TCP,
+    // whose checksum field must stay inside a CHECKSUM_PARTIAL packet
+    // (bpf_skb_change_tail refuses to cut before it).
+    let tcp = packet.protocol == proto::TCP && !packet.fragment;
+    let l4_len: usize = if tcp { 20 } else { 8 };
     let (Ok(macs), Ok(quoted_l4)) = (
         ctx.load::<[u8; 12]>(0),
-        ctx.load::<[u8; 8]>(packet.l4_off),
+        ctx.load::<[u8; 20]>(packet.l4_off),
     ) else {
         return drop_packet(DropReason::Malformed);
     };
-    let quote_len = (packet.l4_off - IP_OFF + 8) as u32;
+    let quote_len = (packet.l4_off - IP_OFF + l4_len) as u32;
     let skb = ctx.skb.skb;
     // SAFETY: helper calls on this invocation's skb; every later access
     // goes through load/store helpers, so no packet pointer goes stale.
-    // change_tail also resets a GSO packet's segmentation state.
+    // change_tail also resets a GSO packet's segmentation state; the room
+    // goes between the Ethernet and IP headers (the network header moves
+    // with it: what follows is the quote).
     let resized = unsafe {
         bpf_skb_change_tail(skb, ETH_LEN as u32 + quote_len, 0) == 0
-            && bpf_skb_change_head(skb, ERROR_HEADROOM, 0) == 0
+            && bpf_skb_adjust_room(skb, ERROR_HEADROOM as i32, BPF_ADJ_ROOM_MAC, 0) == 0
     };
     if !resized {
         return drop_packet(DropReason::Malformed);
@@ -123,9 +132,12 @@ fn frag_needed(ctx: &TcContext, packet: &Packet, mtu: u32) -> i32 {
     icmp[6..8].copy_from_slice(&(mtu as u16).to_be_bytes());
     // The quoted IP header sums to 0xffff (its own checksum makes it so),
     // which adds nothing in ones' complement: the ICMP checksum needs only
-    // the ICMP header and the 8 quoted bytes of the datagram.
+    // the ICMP header and the quoted bytes of the datagram.
     let mut sum = Sum::of(icmp);
-    sum.add(&quoted_l4);
+    sum.add(&quoted_l4[..8]);
+    if tcp {
+        sum.add(&quoted_l4[8..]);
+    }
     let icmp_csum = sum.checksum();
     icmp[2..4].copy_from_slice(&icmp_csum.to_be_bytes());
     if ctx.store(0, &head, 0).is_err() {

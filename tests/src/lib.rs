@@ -19,6 +19,7 @@ pub mod netns;
 pub mod packet;
 pub mod packet_frag;
 pub mod packet_icmp;
+pub mod paths;
 pub mod testrun;
 pub mod topology;
 pub mod traffic;

@@ -6,7 +6,7 @@
 use ebpfnet_common::DropReason;
 use ebpfnet_common::maps::{Config, proto};
 use ebpfnet_tests::netns::ip_ok;
-use ebpfnet_tests::packet::{ETH_LEN, ICMP, IP_DF, View, internet_checksum};
+use ebpfnet_tests::packet::{ETH_LEN, ICMP, IP_DF, TCP_ACK, View, internet_checksum};
 use ebpfnet_tests::packet_icmp::{ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED};
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT};
 use ebpfnet_tests::topology::{C2, C2_MAC, GW_MAC, HOST, OUTSIDE, from_c2, with_uplink};
@@ -20,9 +20,19 @@ fn datagram(ip_len: usize, frag: u16) -> Vec<u8> {
         .udp(45000, 53, &vec![0x5a; ip_len - 28], true)
 }
 
+/// A TCP segment from C2 to OUTSIDE whose IP packet is `ip_len` bytes
+/// (checksum not fixed: nobody checks it here).
+fn segment(ip_len: usize) -> Vec<u8> {
+    let b = from_c2(OUTSIDE);
+    let small = b.tcp(45001, 443, TCP_ACK);
+    let mut l4 = View(&small).l4().to_vec();
+    l4.resize(ip_len - 20, 0x5a);
+    b.ipv4(proto::TCP, &l4)
+}
+
 /// Asserts `out` is "fragmentation needed" (`mtu`) from C2's gateway to C2
-/// quoting `sent`'s IP header and first 8 bytes of data.
-fn assert_frag_needed(out: &[u8], sent: &[u8], mtu: u16) {
+/// quoting `sent`'s IP header and `quoted` bytes of its datagram.
+fn assert_frag_needed(out: &[u8], sent: &[u8], mtu: u16, quoted: usize) {
     let v = View(out);
     assert_eq!((v.dst_mac(), v.src_mac()), (C2_MAC, GW_MAC), "MACs");
     assert_eq!((v.src_ip(), v.dst_ip(), v.protocol()), (GATEWAY, C2, ICMP));
@@ -31,12 +41,9 @@ fn assert_frag_needed(out: &[u8], sent: &[u8], mtu: u16) {
     assert_eq!((icmp[0], icmp[1]), (ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED));
     assert_eq!(u16::from_be_bytes([icmp[6], icmp[7]]), mtu, "next-hop MTU");
     assert_eq!(internet_checksum(icmp, 0), 0, "ICMP checksum of the error");
-    assert_eq!(
-        &icmp[8..],
-        &sent[ETH_LEN..ETH_LEN + 28],
-        "quoted header + 8 bytes"
-    );
-    assert_eq!(out.len(), ETH_LEN + 20 + 8 + 28, "error length");
+    let quote = &sent[ETH_LEN..ETH_LEN + 20 + quoted];
+    assert_eq!(&icmp[8..], quote, "quoted header and datagram start");
+    assert_eq!(out.len(), ETH_LEN + 20 + 8 + 20 + quoted, "error length");
 }
 
 /// The masquerade port range the daemon would configure.
@@ -62,8 +69,11 @@ fn too_big_for_the_uplink_answers_frag_needed_or_drops() {
         ip_ok(&["link", "set", "d1", "mtu", "1280"]);
         for len in [1281, 1400, 1500] {
             let sent = datagram(len, IP_DF);
-            assert_frag_needed(&run(dp, &sent, ifindex), &sent, 1280);
+            assert_frag_needed(&run(dp, &sent, ifindex), &sent, 1280, 8);
         }
+        // TCP: 20 bytes quoted, the whole header without options.
+        let sent = segment(1400);
+        assert_frag_needed(&run(dp, &sent, ifindex), &sent, 1280, 20);
         // What fits leaves masqueraded, on the flow the big ones opened.
         let fits = datagram(1280, IP_DF);
         let out = run(dp, &fits, ifindex);

@@ -1,0 +1,64 @@
+//! Path MTU end to end: a router on the path whose next link is smaller
+//! than both ends' (ICMP "fragmentation needed" from it must reach the
+//! container, through masquerade and through a published port), and an
+//! uplink smaller than the container's link (the host itself must answer
+//! "fragmentation needed"). Without either, the transfers below stall.
+
+use ebpfnet_tests::paths::*;
+use ebpfnet_tests::*;
+
+const MB: usize = 1 << 20;
+
+#[test]
+fn pmtu_through_a_smaller_hop_beyond_the_uplink() {
+    let env = TestEnv::new("pmtu1");
+    let path = FarPath::new(&env, 1500, 1280);
+    env.create_container("pm1", &["-p", "8080:9000"]);
+    let _sink = sink(&path.far_ns, 9000);
+    let _source = source("pm1", 9000, MB);
+
+    // Upload through masquerade: the router's error about HOST:port must
+    // become an error about the container's own socket.
+    let got = upload("pm1", FAR_IP, 9000, MB).unwrap_or_else(|e| panic!("upload: {e}"));
+    assert_eq!(got, format!("got {MB}"), "upload through masquerade");
+    // Download from a published port: the error about HOST:8080 must
+    // reach the container as one about its port 9000.
+    let got =
+        download(&path.far_ns, &env.uplink_ip, 8080).unwrap_or_else(|e| panic!("download: {e}"));
+    assert_eq!(got, format!("got {MB}"), "download from a published port");
+    // A UDP socket with DF learns the hop's MTU through masquerade too.
+    let learnt = df_probe("pm1", FAR_IP, 9, 1400).unwrap_or_else(|e| panic!("probe: {e}"));
+    assert_eq!(learnt, "mtu 1280", "path MTU a DF UDP socket learnt");
+}
+
+#[test]
+fn pmtu_on_a_smaller_uplink() {
+    let env = TestEnv::new("pmtu2");
+    let path = FarPath::new(&env, 1280, 1500);
+    env.create_container("pm2", &[]);
+    let _sink = sink(&path.far_ns, 9000);
+
+    // A DF probe: the host answers "fragmentation needed" as a router does.
+    let out = netns_exec(
+        "pm2",
+        &[
+            "ping", "-n", "-M", "do", "-s", "1400", "-c", "3", "-i", "0.3", "-W", "1", FAR_IP,
+        ],
+    );
+    let text = format!("{}{}", out.stdout_str(), out.stderr_str());
+    assert!(
+        text.contains("mtu = 1280") || text.contains("mtu=1280"),
+        "ping -M do -s 1400 did not report the uplink's MTU:\n{text}"
+    );
+    let learnt = df_probe("pm2", FAR_IP, 9, 1400).unwrap_or_else(|e| panic!("probe: {e}"));
+    assert_eq!(learnt, "mtu 1280", "path MTU a DF UDP socket learnt");
+    // A bulk upload through masquerade completes (GSO packets too: they
+    // are judged by their segments).
+    let got = upload("pm2", FAR_IP, 9000, MB).unwrap_or_else(|e| panic!("upload: {e}"));
+    assert_eq!(got, format!("got {MB}"), "upload over a 1280-byte uplink");
+    assert_eq!(
+        traffic::drop_count(&env, "too_big"),
+        0,
+        "DF traffic counted as too big"
+    );
+}
