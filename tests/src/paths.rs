@@ -235,3 +235,44 @@ pub fn download(ns: &str, ip: &str, port: u16) -> Result<String, String> {
 pub fn df_probe(ns: &str, ip: &str, port: u16, size: usize) -> Result<String, String> {
     python_in(ns, DF_PROBE, &[ip, &port.to_string(), &size.to_string()])
 }
+
+/// `IP PORT SIZE DF`: sends SIZE random bytes, with DF on the packet when
+/// DF is 1 and without (so the stack fragments them) when 0, and waits for
+/// the same bytes back; prints `echoed N`.
+const UDP_ROUND_TRIP: &str = r#"
+import os, socket, sys
+IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IP_PMTUDISC_PROBE = 10, 0, 3
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+mode = IP_PMTUDISC_PROBE if sys.argv[4] == "1" else IP_PMTUDISC_DONT
+s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, mode)
+s.settimeout(1.5)
+data = os.urandom(int(sys.argv[3]))
+for _ in range(3):
+    s.sendto(data, (sys.argv[1], int(sys.argv[2])))
+    try:
+        d, a = s.recvfrom(65535)
+    except socket.timeout:
+        continue
+    if d == data:
+        print("echoed %d" % len(d))
+        sys.exit(0)
+    sys.exit("answer differs: %d bytes" % len(d))
+sys.exit("no answer")
+"#;
+
+/// A `size`-byte UDP datagram from `ns` to an echo server at `ip:port`
+/// and back ([`UDP_ROUND_TRIP`]): `echoed N`, or the client's complaint.
+pub fn udp_round_trip(
+    ns: &str,
+    ip: &str,
+    port: u16,
+    size: usize,
+    df: bool,
+) -> Result<String, String> {
+    let df = if df { "1" } else { "0" };
+    python_in(
+        ns,
+        UDP_ROUND_TRIP,
+        &[ip, &port.to_string(), &size.to_string(), df],
+    )
+}

@@ -35,8 +35,9 @@ fn pmtu_through_a_smaller_hop_beyond_the_uplink() {
 fn pmtu_on_a_smaller_uplink() {
     let env = TestEnv::new("pmtu2");
     let path = FarPath::new(&env, 1280, 1500);
-    env.create_container("pm2", &[]);
+    env.create_container("pm2", &["-p", "8080:9000"]);
     let _sink = sink(&path.far_ns, 9000);
+    let _source = source("pm2", 9000, MB);
 
     // A DF probe: the host answers "fragmentation needed" as a router does.
     let out = netns_exec(
@@ -56,9 +57,34 @@ fn pmtu_on_a_smaller_uplink() {
     // are judged by their segments).
     let got = upload("pm2", FAR_IP, 9000, MB).unwrap_or_else(|e| panic!("upload: {e}"));
     assert_eq!(got, format!("got {MB}"), "upload over a 1280-byte uplink");
+    // And a download from a published port: the container's answers are
+    // the too-big ones there.
+    let got =
+        download(&path.far_ns, &env.uplink_ip, 8080).unwrap_or_else(|e| panic!("download: {e}"));
+    assert_eq!(got, format!("got {MB}"), "download over a 1280-byte uplink");
     assert_eq!(
         traffic::drop_count(&env, "too_big"),
         0,
         "DF traffic counted as too big"
+    );
+}
+
+#[test]
+fn published_port_on_a_container_with_a_smaller_mtu() {
+    let env = TestEnv::new("pmtu3");
+    env.create_container("pm3", &["-p", "5353:53/udp"]);
+    // The container's link carries 1280 bytes, the uplink 1500.
+    netns_exec_ok("pm3", &["ip", "link", "set", "eth0", "mtu", "1280"]);
+    let veth = env.host_veth_of("pm3", "bridge");
+    ip_ok(&["link", "set", &veth, "mtu", "1280"]);
+    let _echo = udp_echo_server("pm3", 53);
+    // A 1400-byte DF datagram is delivered (a receiver does not enforce
+    // its MTU, and bpf_redirect_peer skips the veth's check); the answer
+    // leaves the container in fragments, which follow their first.
+    let got = udp_round_trip(&env.outside_ns, &env.uplink_ip, 5353, 1372, true);
+    assert_eq!(
+        got,
+        Ok("echoed 1372".to_string()),
+        "1400-byte DF datagram into a 1280 container"
     );
 }
