@@ -31,10 +31,6 @@ use crate::{
     parse::{ETH_LEN, ETH_P_IP, IP_DF, IP_FRAG_OFF, IP_OFF, Packet},
 };
 
-/// `BPF_MTU_CHK_SEGS`: judge a GSO packet by the size of the segments it
-/// will be cut into (`skb_gso_validate_network_len`), as `ip_forward` does.
-/// Without it `bpf_check_mtu` passes every GSO packet, whatever its size.
-const BPF_MTU_CHK_SEGS: u64 = 1;
 /// `BPF_ADJ_ROOM_MAC`: room between the L2 and L3 headers.
 const BPF_ADJ_ROOM_MAC: u32 = 1;
 
@@ -55,17 +51,9 @@ pub fn enforce(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> Option<i32
     }
     let mut mtu: u32 = 0;
     // SAFETY: `skb` is this invocation's; `mtu` is a valid out pointer.
-    let ret = unsafe {
-        bpf_check_mtu(
-            ctx.skb.skb.cast(),
-            entry.ifindex,
-            &mut mtu,
-            0,
-            BPF_MTU_CHK_SEGS,
-        )
-    };
-    // Fits (0), or no such device (< 0): the redirect itself reports that.
-    if ret <= 0 {
+    let ret = unsafe { bpf_check_mtu(ctx.skb.skb.cast(), entry.ifindex, &mut mtu, 0, 0) };
+    // No such device (< 0): the redirect itself reports that.
+    if ret < 0 || ret == 0 && !segments_too_big(ctx, packet, mtu) {
         return None;
     }
     let frag = u16::from_be_bytes(ctx.load(IP_FRAG_OFF).ok()?);
@@ -74,6 +62,30 @@ pub fn enforce(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> Option<i32
         return Some(drop_packet(DropReason::TooBig));
     }
     Some(frag_needed(ctx, packet, mtu))
+}
+
+/// Whether a GSO packet (which `bpf_check_mtu` passes whatever its length:
+/// it is cut into segments later) has segments larger than `mtu`, as
+/// `skb_gso_validate_network_len` judges them for `ip_forward`. Computed
+/// here rather than with `BPF_MTU_CHK_SEGS`: since Linux stopped setting the
+/// transport header on received packets, that flag fails with `-EINVAL` on
+/// packets without one.
+#[inline(always)]
+fn segments_too_big(ctx: &TcContext, packet: &Packet, mtu: u32) -> bool {
+    // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
+    let gso_size = unsafe { (*ctx.skb.skb).gso_size };
+    if gso_size == 0 || ctx.len() <= mtu + ETH_LEN as u32 {
+        return false;
+    }
+    let l4_header = match packet.protocol {
+        proto::TCP => match ctx.load::<u8>(packet.l4_off + 12) {
+            Ok(offset) => u32::from(offset >> 4) * 4,
+            Err(_) => return false,
+        },
+        proto::UDP => 8,
+        _ => 0,
+    };
+    (packet.l4_off - IP_OFF) as u32 + l4_header + gso_size > mtu
 }
 
 /// Turns the packet into ICMP "fragmentation needed" (`mtu`) back to the

@@ -35,6 +35,9 @@ pub const CONTAINER_INGRESS: &str = "container_ingress";
 /// vlan_present, vlan_tci, vlan_proto, priority, ingress_ifindex).
 const SK_BUFF_SIZE: usize = 192;
 const SK_BUFF_IFINDEX_OFF: usize = 40;
+/// `offsetof(struct __sk_buff, gso_segs)` and `gso_size`.
+const SK_BUFF_GSO_SEGS_OFF: usize = 164;
+const SK_BUFF_GSO_SIZE_OFF: usize = 176;
 
 /// Path of the eBPF object: `<workspace>/target/ebpf/ebpfnet.bpf.o`.
 pub fn object_path() -> PathBuf {
@@ -81,6 +84,18 @@ impl Datapath {
     /// Runs `program` on `frame`; with `ifindex`, as if received on it (the
     /// interface must exist in this thread's namespace).
     pub fn run(&self, program: &str, frame: &[u8], ifindex: Option<u32>) -> Outcome {
+        self.run_gso(program, frame, ifindex, 0)
+    }
+
+    /// Like [`Self::run`]; with `gso_size` > 0 the skb is a GSO packet of
+    /// `gso_size`-byte segments (as a TSO sender's), from `ifindex`.
+    pub fn run_gso(
+        &self,
+        program: &str,
+        frame: &[u8],
+        ifindex: Option<u32>,
+        gso_size: u32,
+    ) -> Outcome {
         let prog: &SchedClassifier = self
             .ebpf
             .program(program)
@@ -92,12 +107,19 @@ impl Datapath {
             ctx[SK_BUFF_IFINDEX_OFF..SK_BUFF_IFINDEX_OFF + 4]
                 .copy_from_slice(&ifindex.to_ne_bytes());
         }
+        if gso_size > 0 {
+            let segs = (frame.len() as u32).div_ceil(gso_size);
+            ctx[SK_BUFF_GSO_SEGS_OFF..SK_BUFF_GSO_SEGS_OFF + 4]
+                .copy_from_slice(&segs.to_ne_bytes());
+            ctx[SK_BUFF_GSO_SIZE_OFF..SK_BUFF_GSO_SIZE_OFF + 4]
+                .copy_from_slice(&gso_size.to_ne_bytes());
+        }
         let mut out = vec![0u8; frame.len() + 256];
         let result = prog
             .test_run(TestRunOptions {
                 data_in: Some(frame),
                 data_out: Some(&mut out),
-                ctx_in: ifindex.map(|_| &ctx[..]),
+                ctx_in: (ifindex.is_some() || gso_size > 0).then_some(&ctx[..]),
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("test_run of {program}: {e:?}"));

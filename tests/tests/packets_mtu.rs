@@ -99,3 +99,32 @@ fn uplink_mtu_does_not_limit_what_fits() {
         assert_eq!(out.len(), sent.len());
     });
 }
+
+#[test]
+fn gso_packets_are_judged_by_their_segments() {
+    with_uplink(0, |dp, ifindex, _uplink| {
+        configure(dp);
+        ip_ok(&["link", "set", "d1", "mtu", "1280"]);
+        // A TSO sender's 3000-byte packet of 1448-byte segments: each
+        // segment is too big for the uplink, though bpf_check_mtu passes
+        // every GSO packet (and BPF_MTU_CHK_SEGS fails on one without a
+        // transport header, as here).
+        let sent = segment(3000);
+        let outcome = dp.run_gso(CONTAINER_INGRESS, &sent, Some(ifindex), 1448);
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "expected a redirect");
+        assert_frag_needed(&outcome.out, &sent, 1280, 20);
+        // Segments of 20 + 20 + 1240 bytes fit: the packet leaves whole.
+        let outcome = dp.run_gso(CONTAINER_INGRESS, &sent, Some(ifindex), 1240);
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "expected a redirect");
+        let v = View(&outcome.out);
+        assert_eq!(
+            (v.src_ip(), v.protocol()),
+            (HOST, proto::TCP),
+            "masqueraded"
+        );
+        assert_eq!(outcome.out.len(), sent.len());
+        // One byte more per segment is too much.
+        let outcome = dp.run_gso(CONTAINER_INGRESS, &sent, Some(ifindex), 1241);
+        assert_frag_needed(&outcome.out, &sent, 1280, 20);
+    });
+}
