@@ -104,7 +104,8 @@ pub enum DropReason {
     /// A header shorter than its own length field, or truncated.
     Malformed = 10,
     /// Larger than the egress link's MTU and without DF: the datapath cannot
-    /// fragment (a sender with DF set gets "fragmentation needed" instead).
+    /// fragment, so the packet is lost (its sender still gets "fragmentation
+    /// needed", and a Linux sender fragments smaller from then on).
     TooBig = 11,
 }
 

@@ -1,7 +1,10 @@
 //! TC ingress on a container's host-side veth: what a container sends.
 
 use aya_ebpf::{
-    bindings::{BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS, bpf_fib_lookup as FibParams},
+    bindings::{
+        BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
+        bpf_fib_lookup as FibParams,
+    },
     helpers::bpf_fib_lookup,
     programs::TcContext,
 };
@@ -157,7 +160,12 @@ fn egress(ctx: &TcContext, packet: &Packet, ifindex: u32) -> Option<u32> {
             0,
         )
     };
-    if ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS) || ret == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH) {
+    // FRAG_NEEDED: the route is found (and `params.ifindex` filled) but the
+    // packet is larger than that device's MTU; `mtu` answers the sender.
+    if ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS)
+        || ret == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH)
+        || ret == i64::from(BPF_FIB_LKUP_RET_FRAG_NEEDED)
+    {
         Some(params.ifindex)
     } else {
         None

@@ -42,8 +42,8 @@ const TOS_INTERNETCONTROL: u8 = 0xc0;
 const ERROR_HEADROOM: u32 = 28;
 
 /// `Some(verdict)` when the packet is too big for the uplink `entry` sends
-/// it out of: answered with "fragmentation needed" when DF is set, else
-/// dropped (counted: the datapath cannot fragment).
+/// it out of: answered with "fragmentation needed" (without DF, counted as
+/// `TooBig` too: the packet itself is lost, the datapath cannot fragment).
 #[inline(always)]
 pub fn enforce(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> Option<i32> {
     if entry.forward != Forward::Neigh as u8 {
@@ -57,9 +57,17 @@ pub fn enforce(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> Option<i32
         return None;
     }
     let frag = u16::from_be_bytes(ctx.load(IP_FRAG_OFF).ok()?);
-    // Never an ICMP error about an ICMP error (RFC 1122 3.2.2).
-    if frag & IP_DF == 0 || icmp::is_error(packet) {
+    // Never an ICMP error about an ICMP error (RFC 1122 3.2.2), nor about
+    // a later fragment, whose quote would name no socket.
+    if icmp::is_error(packet) || packet.fragment {
         return Some(drop_packet(DropReason::TooBig));
+    }
+    if frag & IP_DF == 0 {
+        // A router would fragment it; the datapath cannot, so this one is
+        // lost (counted). Its sender is told the MTU all the same: Linux
+        // lowers the path MTU on "fragmentation needed" whether or not the
+        // packet had DF, and fragments to it from the next datagram on.
+        let _ = drop_packet(DropReason::TooBig);
     }
     Some(frag_needed(ctx, packet, mtu))
 }

@@ -6,7 +6,7 @@
 use ebpfnet_common::DropReason;
 use ebpfnet_common::maps::{Config, proto};
 use ebpfnet_tests::netns::ip_ok;
-use ebpfnet_tests::packet::{ETH_LEN, ICMP, IP_DF, TCP_ACK, View, internet_checksum};
+use ebpfnet_tests::packet::{ETH_LEN, ICMP, IP_DF, IP_MF, TCP_ACK, View, internet_checksum};
 use ebpfnet_tests::packet_icmp::{ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED};
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT};
 use ebpfnet_tests::topology::{C2, C2_MAC, GW_MAC, HOST, OUTSIDE, from_c2, with_uplink};
@@ -67,6 +67,19 @@ fn too_big_for_the_uplink_answers_frag_needed_or_drops() {
         configure(dp);
         // The uplink (d1) carries 1280 bytes; C2's veth 1500.
         ip_ok(&["link", "set", "d1", "mtu", "1280"]);
+        // With the next hop's MAC known, bpf_fib_lookup itself refuses a
+        // packet larger than the egress MTU (FRAG_NEEDED): the route is
+        // still found, and the sender still gets the error.
+        let gateway_mac = "02:00:00:00:00:fe";
+        ip_ok(&[
+            "neigh",
+            "replace",
+            "192.0.2.254",
+            "lladdr",
+            gateway_mac,
+            "dev",
+            "d1",
+        ]);
         for len in [1281, 1400, 1500] {
             let sent = datagram(len, IP_DF);
             assert_frag_needed(&run(dp, &sent, ifindex), &sent, 1280, 8);
@@ -83,9 +96,22 @@ fn too_big_for_the_uplink_answers_frag_needed_or_drops() {
             (HOST, OUTSIDE, proto::UDP)
         );
         assert_eq!(out.len(), fits.len());
-        // Without DF a router would fragment; the datapath cannot.
+        // Without DF a router would fragment; the datapath cannot: the
+        // packet is lost (counted), the sender still learns the MTU.
         let sent = datagram(1400, 0);
-        dp.expect_drop(CONTAINER_INGRESS, &sent, Some(ifindex), DropReason::TooBig);
+        let before = dp.drops(DropReason::TooBig);
+        assert_frag_needed(&run(dp, &sent, ifindex), &sent, 1280, 8);
+        assert_eq!(
+            dp.drops(DropReason::TooBig),
+            before + 1,
+            "too_big not counted"
+        );
+        // A later fragment too big for the uplink (its first one fitted)
+        // names no socket in a quote: only dropped.
+        let first = datagram(1280, IP_MF);
+        assert_eq!(View(&run(dp, &first, ifindex)).src_ip(), HOST);
+        let later = datagram(1400, 0x00a0);
+        dp.expect_drop(CONTAINER_INGRESS, &later, Some(ifindex), DropReason::TooBig);
     });
 }
 

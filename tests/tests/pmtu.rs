@@ -67,6 +67,21 @@ fn pmtu_on_a_smaller_uplink() {
         0,
         "DF traffic counted as too big"
     );
+    // 3000 bytes without DF to a host the container never sent to: its
+    // 1500-byte fragments do not fit and the datapath cannot fragment, so
+    // the first try is lost, but the container learns the MTU and its
+    // retry leaves in fragments that fit.
+    let _echo = udp_echo_server(&env.outside_ns, 9001);
+    let got = udp_round_trip("pm2", &env.outside_ip, 9001, 3000, false);
+    assert_eq!(
+        got,
+        Ok("echoed 3000".to_string()),
+        "3000-byte datagram without DF"
+    );
+    assert!(
+        traffic::drop_count(&env, "too_big") > 0,
+        "the lost try was not counted"
+    );
 }
 
 #[test]
