@@ -4,15 +4,15 @@
 //! the outer header and every checksum rewritten (checked independently).
 //! Run as root: the tests fail (never skip) otherwise.
 
-use ebpfnet_common::maps::{Forward, NatEntry, NatKind, proto};
-use ebpfnet_tests::packet::{Ipv4Builder, TCP_ACK, TCP_SYN};
+use ebpfnet_common::maps::{Config, Forward, NatEntry, NatKind, proto};
+use ebpfnet_tests::packet::{Ipv4Builder, TCP_ACK, TCP_SYN, View};
 use ebpfnet_tests::packet_icmp::*;
 use ebpfnet_tests::testrun::{
     CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT, TCX_NEXT, UPLINK_INGRESS,
 };
 use ebpfnet_tests::topology::{
     C2, C2_IFINDEX, C2_MAC, C3, CLIENT, HOST, OUTSIDE, add_networks, flow, from_c2, target,
-    with_container,
+    with_container, with_uplink,
 };
 use ebpfnet_tests::{require_root, serial};
 
@@ -237,5 +237,48 @@ fn port_unreachable_from_a_container_leaves_as_the_published_address() {
         let outcome = dp.run(CONTAINER_INGRESS, &forged, Some(ifindex));
         assert_eq!(outcome.verdict, TCX_NEXT, "a forged error was translated");
         assert_eq!(outcome.out, forged, "a forged error was modified");
+    });
+}
+
+#[test]
+fn port_unreachable_from_a_container_about_a_masquerade_reply() {
+    with_uplink(0, |dp, ifindex, _uplink| {
+        dp.set_config(Config {
+            masq_port_min: 61000,
+            masq_port_max: 65535,
+            ..Default::default()
+        });
+        let query = from_c2(OUTSIDE).udp(45000, 53, b"query", true);
+        let out = dp.run(CONTAINER_INGRESS, &query, Some(ifindex));
+        assert_eq!(out.verdict, TC_ACT_REDIRECT, "masquerade verdict");
+        let port = View(&out.out).src_port();
+        // The answer reaches C2, whose socket is gone by now.
+        let answer = Ipv4Builder::new(OUTSIDE, HOST).udp(53, port, b"answer", true);
+        assert_eq!(
+            dp.run(UPLINK_INGRESS, &answer, None).verdict,
+            TC_ACT_REDIRECT
+        );
+        let received = Ipv4Builder::new(OUTSIDE, C2).udp(53, 45000, b"answer", true);
+        let quote = received.len() - 14;
+        let error = icmp_error(
+            &from_c2(OUTSIDE),
+            ICMP_DEST_UNREACH,
+            ICMP_PORT_UNREACH,
+            [0; 4],
+            &received,
+            quote,
+        );
+        // It leaves as the host's, about what the host received.
+        let mut from_host = from_c2(OUTSIDE);
+        from_host.src_ip = HOST;
+        let expected = icmp_error(
+            &from_host,
+            ICMP_DEST_UNREACH,
+            ICMP_PORT_UNREACH,
+            [0; 4],
+            &answer,
+            quote,
+        );
+        expect_error_redirect(dp, CONTAINER_INGRESS, &error, Some(ifindex), &expected);
     });
 }
