@@ -127,7 +127,8 @@ pub enum DropReason {
     MasqueradePortsExhausted = 7,
     /// The NAT table refused a new entry.
     NatInsertFailed = 8,
-    /// An IP fragment for a container: ports unknown, so it cannot be NATed.
+    /// An IP fragment for a container whose ports are unknown: a later
+    /// fragment that came before the first, or after its record expired.
     Fragment = 9,
     /// A header shorter than its own length field, or truncated.
     Malformed = 10,
@@ -156,11 +157,15 @@ pub enum DropReason {
     /// To a container, forwarded by the host from an interface that is not
     /// a container's (`--guard-interfaces all`, moby#49325).
     ForwardedFromHostInterface = 19,
+    /// Larger than the egress link's MTU and without DF: the datapath cannot
+    /// fragment, so the packet is lost (its sender still gets "fragmentation
+    /// needed", and a Linux sender fragments smaller from then on).
+    TooBig = 20,
 }
 
 impl DropReason {
-    pub const COUNT: u32 = 20;
-    pub const ALL: [DropReason; 20] = [
+    pub const COUNT: u32 = 21;
+    pub const ALL: [DropReason; 21] = [
         DropReason::SpoofedIp,
         DropReason::SpoofedMac,
         DropReason::SpoofedArp,
@@ -181,6 +186,7 @@ impl DropReason {
         DropReason::MasqueradeQuota,
         DropReason::Untranslatable,
         DropReason::ForwardedFromHostInterface,
+        DropReason::TooBig,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -205,6 +211,7 @@ impl DropReason {
             DropReason::MasqueradeQuota => "masquerade_quota",
             DropReason::Untranslatable => "untranslatable",
             DropReason::ForwardedFromHostInterface => "forwarded_from_host_interface",
+            DropReason::TooBig => "too_big",
         }
     }
 }

@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod counters;
+pub mod fragments;
 pub mod maps;
 pub mod names;
 

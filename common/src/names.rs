@@ -45,3 +45,7 @@ pub const CONFIG_MAP: &str = "CONFIG";
 /// LRU hash [`crate::maps::SockReverseKey`] -> [`crate::maps::SockReverseValue`].
 pub const SOCK_REVERSE_MAP: &str = "SOCK_REVERSE";
 pub const SOCK_REVERSE_CAPACITY: u32 = 65_536;
+/// LRU hash [`crate::fragments::FragKey`] -> [`crate::fragments::FragValue`]:
+/// the ports of fragmented datagrams being translated.
+pub const FRAGMENTS_MAP: &str = "FRAGMENTS";
+pub const FRAGMENTS_CAPACITY: u32 = 8192;

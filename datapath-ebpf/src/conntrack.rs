@@ -22,7 +22,8 @@ use ebpfnet_common::{
 
 use crate::parse::{Packet, TCP_ACK, TCP_FIN, TCP_RST};
 
-type NatTable = HashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }, { BPF_F_NO_PREALLOC as usize }>;
+type NatTable =
+    HashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }, { BPF_F_NO_PREALLOC as usize }>;
 
 #[btf_map]
 static NAT_TCP: NatTable = HashMap::new();
@@ -55,28 +56,36 @@ pub fn key_of(packet: &Packet) -> FlowKey {
     )
 }
 
-/// A copy of the entry for `key`, if any.
+/// A copy of the entry for `key`, without touching its statistics or flags
+/// (also for packets that belong to a flow without being one of its
+/// packets: ICMP errors about it, later fragments).
 #[inline(always)]
 pub fn lookup(key: &FlowKey) -> Option<NatEntry> {
     // SAFETY: copied out at once.
-    table(key.protocol).get_ptr(key).map(|entry| unsafe { *entry })
+    table(key.protocol)
+        .get_ptr(key)
+        .map(|entry| unsafe { *entry })
 }
 
-/// The entry for `packet`'s direction, updated for this packet; a copy, so
-/// the caller never holds a pointer into a map entry that may be replaced.
+/// The entry for `packet`'s direction, updated for this packet. The
+/// reference is into the map (a copy would not fit the programs' stack):
+/// the tables are plain hashes, whose entries stay readable until the end
+/// of this program run even when deleted meanwhile (freed after an RCU
+/// grace period, never recycled in place as LRU entries are).
 /// `Ok(None)`: no flow (or a SYN reopening a closed one). `Err`: a TCP
 /// reset that does not fit the flow's sequence space, to be dropped.
 #[inline(always)]
-pub fn track(packet: &Packet, len: u32) -> Result<Option<NatEntry>, DropReason> {
+pub fn track(packet: &Packet, len: u32) -> Result<Option<&'static NatEntry>, DropReason> {
     let key = key_of(packet);
     let table = table(packet.protocol);
     let Some(entry) = table.get_ptr_mut(key) else {
         return Ok(None);
     };
-    // SAFETY: the pointer is valid for this program run; concurrent updates
-    // of the statistics from two CPUs may lose a count, never corrupt state.
+    // SAFETY: the pointer is valid for this program run (see above);
+    // concurrent updates of the statistics from two CPUs may lose a count,
+    // never corrupt state.
     unsafe {
-        let entry = &mut *entry;
+        let entry: &'static mut NatEntry = &mut *entry;
         // A new connection on the tuple of a closed one is a new flow, with
         // a translation of its own.
         if packet.opens_tcp() && is_closed(entry) {
@@ -106,7 +115,7 @@ pub fn track(packet: &Packet, len: u32) -> Result<Option<NatEntry>, DropReason> 
         {
             entry.tcp_flags |= REPLY_SEEN;
         }
-        Ok(Some(*entry))
+        Ok(Some(&*entry))
     }
 }
 
@@ -185,8 +194,10 @@ fn is_closed(entry: &NatEntry) -> bool {
 /// tuple (so two live flows never share a translation). With
 /// `reuse_closed` (a TCP SYN), the tuple of a TCP flow that is over is
 /// taken over, so closed flows do not hold masquerade ports until they are
-/// collected (as conntrack lets a SYN reopen a TIME_WAIT tuple).
-#[inline(always)]
+/// collected (as conntrack lets a SYN reopen a TIME_WAIT tuple). A
+/// subprogram of its own: the entries it reads to judge an old flow would
+/// otherwise add to the stack of every caller it is inlined into.
+#[inline(never)]
 pub fn claim(key: &FlowKey, entry: &NatEntry, reuse_closed: bool) -> bool {
     let table = table(key.protocol);
     if table.insert(key, entry, u64::from(BPF_NOEXIST)).is_ok() {

@@ -1,7 +1,10 @@
 //! TC ingress on a container's host-side veth: what a container sends.
 
 use aya_ebpf::{
-    bindings::{BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS, bpf_fib_lookup as FibParams},
+    bindings::{
+        BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
+        bpf_fib_lookup as FibParams,
+    },
     helpers::bpf_fib_lookup,
     programs::TcContext,
 };
@@ -13,8 +16,10 @@ use ebpfnet_common::{
 use crate::{
     TCX_NEXT, conntrack,
     counters::drop_packet,
-    isolation, maps,
-    nat::{self, Origin, ReplyPath},
+    frag,
+    hook::Hook,
+    icmp, isolation, maps,
+    nat::{self, MasqueradePath, ReplyPath},
     parse::{self, Packet},
 };
 
@@ -51,12 +56,22 @@ pub fn handle(ctx: &TcContext) -> i32 {
     if let Err(reason) = isolation::check_ipv4(&endpoint, packet.src_ip, packet.dst_ip) {
         return drop_packet(reason);
     }
+    // Later fragments of a translated datagram follow its first; ICMP
+    // errors about translated flows are translated with them.
+    if packet.fragment
+        && let Some(verdict) = frag::follow(ctx, &packet, Hook::Container)
+    {
+        return verdict;
+    }
+    if let Some(verdict) = icmp::translate_error(ctx, &packet, Hook::Container) {
+        return verdict;
+    }
     // Every direction a container starts or answers; never the one that
     // enters from an uplink.
     if packet.translatable() {
         match conntrack::track(&packet, ctx.len()) {
             Ok(Some(entry)) if entry.kind != NatKind::MasqueradeReply as u8 => {
-                return nat::apply(ctx, &packet, &entry, Origin::Container);
+                return nat::apply(ctx, &packet, entry, Hook::Container);
             }
             Err(reason) => return drop_packet(reason),
             _ => {}
@@ -111,20 +126,21 @@ fn to_host(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex: u
     // gateway, as Docker masquerades that path.
     let source = if target.container_ip == packet.src_ip {
         match maps::network_of(packet.src_ip) {
-            Some(network) => Some(network.gateway),
+            Some(network) => network.gateway,
             None => return TCX_NEXT,
         }
     } else {
-        None
+        [0; 4]
     };
     let path = ReplyPath {
         forward: Forward::Peer,
         ifindex,
         mac: endpoint.mac,
-        origin: Origin::Container,
+        hook: Hook::Container,
         source,
     };
-    nat::start_published(ctx, packet, &target, any_ip, &path)
+    let started = nat::start_published(packet, &target, any_ip, &path);
+    nat::finish(ctx, packet, started, Hook::Container)
 }
 
 #[inline(always)]
@@ -153,20 +169,29 @@ fn to_outside(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex
     }
     // The host's stack answers "time exceeded", as a router does.
     if packet.ttl <= 1 {
-        return nat::ttl_expired(Origin::Container);
+        return nat::ttl_expired(Hook::Container);
     }
     // A stray TCP segment of no flow (as conntrack's INVALID packets leak):
     // only a SYN opens one.
     if !packet.opens_flow() {
         return drop_packet(DropReason::NoFlow);
     }
-    nat::start_masquerade(ctx, packet, uplink, info.ip, ifindex, endpoint.mac)
+    let path = MasqueradePath {
+        uplink,
+        uplink_ip: info.ip,
+        container_ifindex: ifindex,
+        container_mac: endpoint.mac,
+    };
+    let started = nat::start_masquerade(packet, &path);
+    nat::finish(ctx, packet, started, Hook::Container)
 }
 
 /// The interface the host would route `packet` out of. An input lookup from
 /// the container's veth: the controller turns forwarding on for that veth
 /// only, so the lookup is allowed while the host's `ip_forward` stays off.
-#[inline(always)]
+/// A subprogram of its own: its 64-byte request would otherwise sit in
+/// the program's frame beside everything else.
+#[inline(never)]
 fn egress(ctx: &TcContext, packet: &Packet, ifindex: u32) -> Option<u32> {
     // SAFETY: a zeroed `bpf_fib_lookup` is a valid request to fill in.
     let mut params: FibParams = unsafe { core::mem::zeroed() };
@@ -183,7 +208,12 @@ fn egress(ctx: &TcContext, packet: &Packet, ifindex: u32) -> Option<u32> {
             0,
         )
     };
-    if ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS) || ret == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH) {
+    // FRAG_NEEDED: the route is found (and `params.ifindex` filled) but the
+    // packet is larger than that device's MTU; `mtu` answers the sender.
+    if ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS)
+        || ret == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH)
+        || ret == i64::from(BPF_FIB_LKUP_RET_FRAG_NEEDED)
+    {
         Some(params.ifindex)
     } else {
         None

@@ -12,6 +12,7 @@
 //! - a container's host-side veth (in `ENDPOINTS`): frames the bridge
 //!   passes between the containers of a network (broadcast, ARP, unicast
 //!   not taken by the direct path).
+//!
 //! Replies and published traffic are handed into containers with
 //! `bpf_redirect_peer`, which never passes this hook. Anything else was
 //! forwarded by the host from another interface: dropped.

@@ -1,6 +1,7 @@
 //! ebpfnet's eBPF programs. Entries stay thin; the work lives in modules:
 //! `parse` and `csum` for headers, `conntrack` and `nat` for translation,
-//! `isolation` for what containers may send, `maps` for the controller's
+//! `isolation` for what containers may send, `icmp` for errors about
+//! translated flows, `frag` for fragments, `mtu` for the egress MTU, `maps` for the controller's
 //! tables, `counters` for statistics and drop reasons.
 #![no_std]
 #![no_main]
@@ -9,12 +10,17 @@ mod conntrack;
 mod container;
 mod counters;
 mod csum;
+mod frag;
 mod guard;
+mod hook;
+mod icmp;
 mod isolation;
 mod maps;
 mod masquerade_quota;
+mod mtu;
 mod nat;
 mod parse;
+mod scratch;
 mod sock;
 mod sock6;
 mod uplink;

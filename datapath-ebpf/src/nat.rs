@@ -17,8 +17,11 @@ use crate::{
     TCX_NEXT, conntrack,
     counters::drop_packet,
     csum::{self, Addr},
-    maps, masquerade_quota,
+    frag,
+    hook::Hook,
+    maps, masquerade_quota, mtu,
     parse::Packet,
+    scratch,
 };
 
 /// Field offsets inside the L4 header of what NAT rewrites.
@@ -29,33 +32,25 @@ const ICMP_ID_OFF: usize = 4;
 /// How many random masquerade ports to try before giving up on a flow.
 const MASQ_TRIES: u32 = 32;
 
-/// Where a packet came from: NAT'd packets are routed, so their TTL goes
-/// down by one, and one that would reach 0 is not forwarded.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// From another host, through an uplink.
-    Uplink,
-    /// From a container, through its veth.
-    Container,
-}
-
-/// What to do with a packet whose TTL runs out here. A container's goes to
-/// the host's stack untranslated, which answers "time exceeded" as a router
-/// does (cloud metadata services rely on that hop limit); another host's is
-/// dropped, counted.
+/// What to do with a routed packet whose TTL runs out here (`hook`: where
+/// it came in). A container's goes to the host's stack untranslated, which
+/// answers "time exceeded" as a router does (cloud metadata services rely
+/// on that hop limit); another host's is dropped, counted.
 #[inline(always)]
-pub fn ttl_expired(origin: Origin) -> i32 {
-    match origin {
-        Origin::Container => TCX_NEXT,
-        Origin::Uplink => drop_packet(DropReason::TtlExceeded),
+pub fn ttl_expired(hook: Hook) -> i32 {
+    match hook {
+        Hook::Container => TCX_NEXT,
+        Hook::Uplink => drop_packet(DropReason::TtlExceeded),
     }
 }
 
 /// Rewrites `packet` as `entry` says and sends it on. Returns the verdict.
-#[inline(always)]
-pub fn apply(ctx: &TcContext, packet: &Packet, entry: &NatEntry, origin: Origin) -> i32 {
+/// A subprogram of its own, called at the programs' top level only, so
+/// that the "fragmentation needed" it may build (`mtu`) has the stack left.
+#[inline(never)]
+pub fn apply(ctx: &TcContext, packet: &Packet, entry: &NatEntry, hook: Hook) -> i32 {
     if packet.ttl <= 1 {
-        return ttl_expired(origin);
+        return ttl_expired(hook);
     }
     // Client → container packets of a published flow, from an uplink or a
     // container (hairpin), count on their mapping; an entry not yet tracked
@@ -63,6 +58,14 @@ pub fn apply(ctx: &TcContext, packet: &Packet, entry: &NatEntry, origin: Origin)
     if entry.kind == NatKind::PublishedRequest as u8 {
         let any_ip = entry.tcp_flags & PUBLISHED_ANY_IP != 0;
         count_published(packet, any_ip, ctx.len(), entry.packets == 0);
+    }
+    // Too big for the uplink: the sender learns the path MTU (mtu.rs).
+    if let Some(verdict) = mtu::enforce(ctx, packet, entry) {
+        return verdict;
+    }
+    // The later fragments follow the first one's translation (frag.rs).
+    if packet.first_fragment {
+        frag::remember(ctx, packet);
     }
     if rewrite(ctx, packet, entry).is_err() {
         return drop_packet(DropReason::Malformed);
@@ -113,8 +116,9 @@ pub fn deliver_to_container(ctx: &TcContext, ifindex: u32, mac: [u8; 6]) -> i32 
     unsafe { bpf_redirect_peer(ifindex, 0) as i32 }
 }
 
+/// Sends a rewritten packet where `entry` says its direction goes.
 #[inline(always)]
-fn forward(ctx: &TcContext, entry: &NatEntry) -> i32 {
+pub fn forward(ctx: &TcContext, entry: &NatEntry) -> i32 {
     if entry.forward == Forward::Peer as u8 {
         deliver_to_container(ctx, entry.ifindex, entry.dst_mac)
     } else {
@@ -147,33 +151,74 @@ pub struct ReplyPath {
     pub forward: Forward,
     pub ifindex: u32,
     pub mac: [u8; 6],
-    pub origin: Origin,
+    /// Where the request came in.
+    pub hook: Hook,
     /// For a container reaching its own published port: the address its
     /// request appears to come from (its gateway), as Docker masquerades
     /// that path, since a container drops packets from its own address.
-    pub source: Option<[u8; 4]>,
+    /// `[0; 4]`: the client's own address is kept. (Not an `Option`: LLVM
+    /// lowers that to shifts of a stack pointer, which the verifier refuses.)
+    pub source: [u8; 4],
 }
 
-/// A new flow to a published port.
+/// What setting up a new flow came to; [`finish`] acts on it. The entries
+/// are applied by the caller, at its top level: a packet too big for its
+/// way out needs the stack for the ICMP error it gets.
+pub enum Started {
+    /// Done: this verdict (a drop, or a hand-over to the stack).
+    Verdict(i32),
+    /// Both entries are claimed; the request is in this CPU's scratch slot.
+    New,
+    /// Another CPU set this very flow up first: its entry wins.
+    Existing,
+}
+
+/// Applies what [`start_published`] or [`start_masquerade`] started.
 #[inline(always)]
+pub fn finish(ctx: &TcContext, packet: &Packet, started: Started, hook: Hook) -> i32 {
+    match started {
+        Started::Verdict(verdict) => verdict,
+        Started::New => match scratch::new_flow() {
+            Some(flow) => apply(ctx, packet, &flow.request, hook),
+            None => drop_packet(DropReason::NatInsertFailed),
+        },
+        Started::Existing => match conntrack::track(packet, ctx.len()) {
+            Ok(Some(entry)) => apply(ctx, packet, entry, hook),
+            Ok(None) => drop_packet(DropReason::NatInsertFailed),
+            Err(reason) => drop_packet(reason),
+        },
+    }
+}
+
+/// A new flow to a published port: both entries claimed. A subprogram of
+/// its own (as [`start_masquerade`]), so its work does not add to the
+/// stack of the paths that apply entries.
+#[inline(never)]
 pub fn start_published(
-    ctx: &TcContext,
     packet: &Packet,
     target: &PublishedValue,
     any_ip: bool,
     path: &ReplyPath,
-) -> i32 {
+) -> Started {
     if packet.ttl <= 1 {
-        return ttl_expired(path.origin);
+        return Started::Verdict(ttl_expired(path.hook));
     }
+    let Some(flow) = scratch::new_flow() else {
+        return Started::Verdict(drop_packet(DropReason::NatInsertFailed));
+    };
     let request_key = conntrack::key_of(packet);
-    let mut request = conntrack::new_entry(
+    flow.request = conntrack::new_entry(
         NatKind::PublishedRequest as u8,
         Forward::Peer as u8,
         target.ifindex,
         target.container_mac,
     );
-    request.new_src_ip = path.source.unwrap_or(packet.src_ip);
+    let request = &mut flow.request;
+    request.new_src_ip = if path.source == [0; 4] {
+        packet.src_ip
+    } else {
+        path.source
+    };
     request.new_src_port = packet.src_port;
     request.new_dst_ip = target.container_ip;
     request.new_dst_port = target.container_port;
@@ -181,10 +226,10 @@ pub fn start_published(
         request.tcp_flags |= PUBLISHED_ANY_IP;
     }
     if packet.protocol == proto::TCP {
-        conntrack::record_sequence(packet, &mut request);
+        conntrack::record_sequence(packet, request);
     }
     // Replies leave as if from the published address.
-    let reply = answer_entry(
+    flow.reply = answer_entry(
         packet,
         NatKind::PublishedReply,
         path.forward,
@@ -192,21 +237,16 @@ pub fn start_published(
         path.mac,
     );
     let reopen = packet.opens_tcp();
-    if !conntrack::claim(&request_key, &request, reopen) {
-        // Another CPU set this very flow up first: follow its entry.
-        return match conntrack::track(packet, ctx.len()) {
-            Ok(Some(entry)) => apply(ctx, packet, &entry, path.origin),
-            Ok(None) => drop_packet(DropReason::NatInsertFailed),
-            Err(reason) => drop_packet(reason),
-        };
+    if !conntrack::claim(&request_key, &flow.request, reopen) {
+        return Started::Existing;
     }
     // The tuple the container's replies carry must be no other flow's.
-    let back = request.twin_key(packet.protocol);
-    if !conntrack::claim(&back, &reply, reopen) {
+    let back = flow.request.twin_key(packet.protocol);
+    if !conntrack::claim(&back, &flow.reply, reopen) {
         conntrack::release(&request_key);
-        return drop_packet(DropReason::NatInsertFailed);
+        return Started::Verdict(drop_packet(DropReason::NatInsertFailed));
     }
-    apply(ctx, packet, &request, path.origin)
+    Started::New
 }
 
 /// Per-mapping counters, for packets of the client → container direction.
@@ -236,27 +276,35 @@ fn count_published(packet: &Packet, any_ip: bool, len: u32, new_flow: bool) {
     }
 }
 
-/// A new flow from a container to the outside, masqueraded behind
-/// `uplink_ip` and sent out of `uplink`.
-#[inline(always)]
-pub fn start_masquerade(
-    ctx: &TcContext,
-    packet: &Packet,
-    uplink: u32,
-    uplink_ip: [u8; 4],
-    container_ifindex: u32,
-    container_mac: [u8; 6],
-) -> i32 {
+/// Where a masqueraded flow leaves and whose it is.
+pub struct MasqueradePath {
+    /// The uplink it leaves by, and the address it takes there.
+    pub uplink: u32,
+    pub uplink_ip: [u8; 4],
+    /// The container's host-side veth and MAC, for the replies.
+    pub container_ifindex: u32,
+    pub container_mac: [u8; 6],
+}
+
+/// A new flow from a container to the outside, masqueraded behind the
+/// uplink's address.
+#[inline(never)]
+pub fn start_masquerade(packet: &Packet, path: &MasqueradePath) -> Started {
+    let (uplink, uplink_ip) = (path.uplink, path.uplink_ip);
+    let (container_ifindex, container_mac) = (path.container_ifindex, path.container_mac);
     let config = maps::config();
     if config.masq_port_max < config.masq_port_min {
-        return drop_packet(DropReason::MasqueradePortsExhausted);
+        return Started::Verdict(drop_packet(DropReason::MasqueradePortsExhausted));
     }
     let usage = masquerade_quota::key(packet);
     if !masquerade_quota::has_room(&usage, config.masq_ports_per_destination) {
-        return drop_packet(DropReason::MasqueradeQuota);
+        return Started::Verdict(drop_packet(DropReason::MasqueradeQuota));
     }
     let range = u32::from(config.masq_port_max - config.masq_port_min) + 1;
-    let reply = answer_entry(
+    let Some(flow) = scratch::new_flow() else {
+        return Started::Verdict(drop_packet(DropReason::NatInsertFailed));
+    };
+    flow.reply = answer_entry(
         packet,
         NatKind::MasqueradeReply,
         Forward::Peer,
@@ -287,20 +335,21 @@ pub fn start_masquerade(
             dst_port,
             packet.protocol,
         );
-        if conntrack::claim(&back, &reply, packet.opens_tcp()) {
+        if conntrack::claim(&back, &flow.reply, packet.opens_tcp()) {
             port = candidate;
             break;
         }
     }
     if port == 0 {
-        return drop_packet(DropReason::MasqueradePortsExhausted);
+        return Started::Verdict(drop_packet(DropReason::MasqueradePortsExhausted));
     }
-    let mut request = conntrack::new_entry(
+    flow.request = conntrack::new_entry(
         NatKind::MasqueradeRequest as u8,
         Forward::Neigh as u8,
         uplink,
         [0; 6],
     );
+    let request = &mut flow.request;
     request.new_src_ip = uplink_ip;
     request.new_src_port = port;
     request.new_dst_ip = packet.dst_ip;
@@ -310,18 +359,14 @@ pub fn start_masquerade(
         packet.dst_port
     };
     if packet.protocol == proto::TCP {
-        conntrack::record_sequence(packet, &mut request);
+        conntrack::record_sequence(packet, request);
     }
     let request_key = conntrack::key_of(packet);
-    if !conntrack::claim(&request_key, &request, packet.opens_tcp()) {
+    if !conntrack::claim(&request_key, &flow.request, packet.opens_tcp()) {
         // Another CPU masqueraded this very flow first: its port wins.
         conntrack::release(&back);
-        return match conntrack::track(packet, ctx.len()) {
-            Ok(Some(entry)) => apply(ctx, packet, &entry, Origin::Container),
-            Ok(None) => drop_packet(DropReason::NatInsertFailed),
-            Err(reason) => drop_packet(reason),
-        };
+        return Started::Existing;
     }
     masquerade_quota::count(&usage);
-    apply(ctx, packet, &request, Origin::Container)
+    Started::New
 }

@@ -11,12 +11,19 @@ pub const ETH_P_ARP: u16 = 0x0806;
 pub const ETH_P_IPV6: u16 = 0x86dd;
 pub const IP_OFF: usize = ETH_LEN;
 pub const IP_TTL_OFF: usize = IP_OFF + 8;
+pub const IP_ID_OFF: usize = IP_OFF + 4;
+pub const IP_FRAG_OFF: usize = IP_OFF + 6;
 pub const IP_CSUM_OFF: usize = IP_OFF + 10;
 pub const IP_SRC_OFF: usize = IP_OFF + 12;
 pub const IP_DST_OFF: usize = IP_OFF + 16;
 
 pub const ICMP_ECHO_REPLY: u8 = 0;
 pub const ICMP_ECHO_REQUEST: u8 = 8;
+
+/// Flags of the IPv4 flags/fragment-offset field (host order).
+pub const IP_DF: u16 = 0x4000;
+pub const IP_MF: u16 = 0x2000;
+pub const IP_OFFSET_MASK: u16 = 0x1fff;
 
 pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
@@ -35,8 +42,12 @@ pub struct Packet {
     pub tcp_flags: u8,
     pub icmp_type: u8,
     pub ttl: u8,
-    /// Any fragment (first or later): its ports cannot be trusted.
+    /// A later fragment (non-zero offset): no L4 header, so no ports.
     pub fragment: bool,
+    /// The first fragment of a fragmented datagram: it carries the L4
+    /// header and is translated like a whole packet, and its ports are
+    /// remembered for the later fragments (`frag`).
+    pub first_fragment: bool,
     /// TCP only, host byte order: sequence and acknowledgement numbers, and
     /// the sequence space the segment takes (payload, plus one for SYN and
     /// one for FIN).
@@ -98,10 +109,10 @@ pub fn ipv4(ctx: &TcContext) -> Result<Packet, DropReason> {
         return Err(DropReason::Malformed);
     }
     // Flags and fragment offset, TTL, protocol: one load.
-    let word: [u8; 4] = ctx.load(IP_OFF + 6).map_err(|_| DropReason::Malformed)?;
+    let word: [u8; 4] = ctx.load(IP_FRAG_OFF).map_err(|_| DropReason::Malformed)?;
     let frag = u16::from_be_bytes([word[0], word[1]]);
-    // More-fragments bit or a non-zero offset.
-    let fragment = frag & 0x3fff != 0;
+    let fragment = frag & IP_OFFSET_MASK != 0;
+    let first_fragment = frag & (IP_MF | IP_OFFSET_MASK) == IP_MF;
     let mut packet = Packet {
         l4_off: IP_OFF + ihl,
         protocol: word[3],
@@ -116,6 +127,7 @@ pub fn ipv4(ctx: &TcContext) -> Result<Packet, DropReason> {
         tcp_seq: 0,
         tcp_ack: 0,
         tcp_seq_len: 0,
+        first_fragment,
     };
     if fragment {
         return Ok(packet);

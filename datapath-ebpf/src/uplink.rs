@@ -9,8 +9,10 @@ use ebpfnet_common::{
 use crate::{
     TCX_NEXT, conntrack,
     counters::drop_packet,
-    maps,
-    nat::{self, Origin, ReplyPath},
+    frag,
+    hook::Hook,
+    icmp, maps,
+    nat::{self, ReplyPath},
     parse,
 };
 
@@ -29,6 +31,10 @@ pub fn handle(ctx: &TcContext) -> i32 {
         return drop_packet(DropReason::LoopbackFromUplink);
     }
     if packet.fragment {
+        // Later fragments of a translated datagram follow its first.
+        if let Some(verdict) = frag::follow(ctx, &packet, Hook::Uplink) {
+            return verdict;
+        }
         return if maps::network_of(packet.dst_ip).is_some() {
             drop_packet(DropReason::Fragment)
         } else {
@@ -39,6 +45,10 @@ pub fn handle(ctx: &TcContext) -> i32 {
     if maps::network_of(packet.src_ip).is_some() {
         return drop_packet(DropReason::SpoofedIp);
     }
+    // ICMP errors about translated flows (PMTU from routers on the path).
+    if let Some(verdict) = icmp::translate_error(ctx, &packet, Hook::Uplink) {
+        return verdict;
+    }
     // Only the directions that enter through an uplink: requests to
     // published ports and replies of masqueraded flows.
     if packet.translatable() {
@@ -47,7 +57,7 @@ pub fn handle(ctx: &TcContext) -> i32 {
                 if entry.kind == NatKind::PublishedRequest as u8
                     || entry.kind == NatKind::MasqueradeReply as u8 =>
             {
-                return nat::apply(ctx, &packet, &entry, Origin::Uplink);
+                return nat::apply(ctx, &packet, entry, Hook::Uplink);
             }
             Err(reason) => return drop_packet(reason),
             _ => {}
@@ -66,10 +76,11 @@ pub fn handle(ctx: &TcContext) -> i32 {
             // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
             ifindex: unsafe { (*ctx.skb.skb).ifindex },
             mac: [0; 6],
-            origin: Origin::Uplink,
-            source: None,
+            hook: Hook::Uplink,
+            source: [0; 4],
         };
-        return nat::start_published(ctx, &packet, &target, any_ip, &path);
+        let started = nat::start_published(&packet, &target, any_ip, &path);
+        return nat::finish(ctx, &packet, started, Hook::Uplink);
     }
     // From outside, a container address takes only replies and published
     // ports (moby#14041).

@@ -37,10 +37,22 @@ pub const CONTAINER_EGRESS: &str = "container_egress";
 const SK_BUFF_SIZE: usize = 192;
 const SK_BUFF_INGRESS_IFINDEX_OFF: usize = 36;
 const SK_BUFF_IFINDEX_OFF: usize = 40;
+/// `offsetof(struct __sk_buff, gso_segs)` and `gso_size`.
+const SK_BUFF_GSO_SEGS_OFF: usize = 164;
+const SK_BUFF_GSO_SIZE_OFF: usize = 176;
 
 /// Path of the eBPF object: `<workspace>/target/ebpf/ebpfnet.bpf.o`.
 pub fn object_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ebpf/ebpfnet.bpf.o")
+}
+
+/// `__sk_buff` fields a packet test may set besides the ifindex.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct SkbFields {
+    /// Where a forwarded packet came in (0: made by the host).
+    ingress_ifindex: u32,
+    /// > 0: a GSO packet of segments this long.
+    gso_size: u32,
 }
 
 /// What a program did with a frame.
@@ -83,7 +95,7 @@ impl Datapath {
     /// Runs `program` on `frame`; with `ifindex`, as if received on it (the
     /// interface must exist in this thread's namespace).
     pub fn run(&self, program: &str, frame: &[u8], ifindex: Option<u32>) -> Outcome {
-        self.run_ctx(program, frame, ifindex, 0)
+        self.run_skb(program, frame, ifindex, SkbFields::default())
     }
 
     /// Like [`Datapath::run`], with `skb->ingress_ifindex` set: the
@@ -94,6 +106,37 @@ impl Datapath {
         frame: &[u8],
         ifindex: Option<u32>,
         ingress_ifindex: u32,
+    ) -> Outcome {
+        let fields = SkbFields {
+            ingress_ifindex,
+            ..SkbFields::default()
+        };
+        self.run_skb(program, frame, ifindex, fields)
+    }
+
+    /// Like [`Self::run`]; with `gso_size` > 0 the skb is a GSO packet of
+    /// `gso_size`-byte segments (as a TSO sender's), from `ifindex`.
+    pub fn run_gso(
+        &self,
+        program: &str,
+        frame: &[u8],
+        ifindex: Option<u32>,
+        gso_size: u32,
+    ) -> Outcome {
+        let fields = SkbFields {
+            gso_size,
+            ..SkbFields::default()
+        };
+        self.run_skb(program, frame, ifindex, fields)
+    }
+
+    /// Runs `program` on `frame` with these `__sk_buff` fields set.
+    fn run_skb(
+        &self,
+        program: &str,
+        frame: &[u8],
+        ifindex: Option<u32>,
+        fields: SkbFields,
     ) -> Outcome {
         let prog: &SchedClassifier = self
             .ebpf
@@ -107,13 +150,21 @@ impl Datapath {
                 .copy_from_slice(&ifindex.to_ne_bytes());
         }
         ctx[SK_BUFF_INGRESS_IFINDEX_OFF..SK_BUFF_INGRESS_IFINDEX_OFF + 4]
-            .copy_from_slice(&ingress_ifindex.to_ne_bytes());
+            .copy_from_slice(&fields.ingress_ifindex.to_ne_bytes());
+        let gso_size = fields.gso_size;
+        if gso_size > 0 {
+            let segs = (frame.len() as u32).div_ceil(gso_size);
+            ctx[SK_BUFF_GSO_SEGS_OFF..SK_BUFF_GSO_SEGS_OFF + 4]
+                .copy_from_slice(&segs.to_ne_bytes());
+            ctx[SK_BUFF_GSO_SIZE_OFF..SK_BUFF_GSO_SIZE_OFF + 4]
+                .copy_from_slice(&gso_size.to_ne_bytes());
+        }
         let mut out = vec![0u8; frame.len() + 256];
         let result = prog
             .test_run(TestRunOptions {
                 data_in: Some(frame),
                 data_out: Some(&mut out),
-                ctx_in: (ifindex.is_some() || ingress_ifindex != 0).then_some(&ctx[..]),
+                ctx_in: (ifindex.is_some() || fields != SkbFields::default()).then_some(&ctx[..]),
                 ..Default::default()
             })
             .unwrap_or_else(|e| panic!("test_run of {program}: {e:?}"));

@@ -204,11 +204,12 @@ fn bad_version_or_ihl_passes_unchanged() {
 }
 
 #[test]
-fn fragments_to_containers_drop_to_host_pass() {
+fn later_fragments_of_unknown_datagrams_to_containers_drop_to_host_pass() {
     let _g = serial();
     require_root();
     let dp = setup();
-    for frag in [IP_MF, 0x0010, IP_MF | 0x0010] {
+    // No first fragment was translated for these: their ports are unknown.
+    for frag in [0x0010, IP_MF | 0x0010] {
         let to_c2 = Ipv4Builder::new(CLIENT, C2)
             .frag(frag)
             .udp(40050, 53, b"x", true);
@@ -218,6 +219,12 @@ fn fragments_to_containers_drop_to_host_pass() {
             .udp(40050, 5353, b"x", true);
         dp.expect_pass(UPLINK_INGRESS, &to_host, None);
     }
+    // A first fragment carries its ports: straight to a container address
+    // it is as unsolicited as a whole packet.
+    let first = Ipv4Builder::new(CLIENT, C2)
+        .frag(IP_MF)
+        .udp(40050, 53, b"x", true);
+    dp.expect_drop(UPLINK_INGRESS, &first, None, DropReason::Unsolicited);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::{
 use aya::maps::{MapData, MapType, lpm_trie::Key};
 use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
+    fragments::{FragKey, FragValue},
     maps::{
         Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, MasqUsageKey, NatEntry, NetworkInfo,
         PublishedKey, PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey,
@@ -89,6 +90,7 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
             MapType::LruHash,
             SOCK_REVERSE_CAPACITY,
         ),
+        layout::<FragKey, FragValue>(FRAGMENTS_MAP, MapType::LruHash, FRAGMENTS_CAPACITY),
     ]
 }
 

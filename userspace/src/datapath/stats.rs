@@ -3,6 +3,7 @@
 use aya::maps::{LpmTrie, MapError, MapKeys, MapType, PerCpuArray, PerCpuHashMap};
 use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
+    fragments::{FragKey, FragValue},
     maps::{
         EndpointAddr, EndpointInfo, FlowKey, HostAddr, MasqUsageKey, NatEntry, NetworkInfo,
         PublishedKey, PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey,
@@ -150,6 +151,7 @@ impl AyaDatapath {
             names::SOCK_REVERSE_MAP => {
                 count_keys(hash::<SockReverseKey, SockReverseValue>(ebpf, name)?.keys())
             }
+            names::FRAGMENTS_MAP => count_keys(hash::<FragKey, FragValue>(ebpf, name)?.keys()),
             names::PUBLISHED_MAP => {
                 count_keys(hash::<PublishedKey, PublishedValue>(ebpf, name)?.keys())
             }
