@@ -212,7 +212,10 @@ fn clients_of_another_protocol_version_are_told_so() {
     assert!(message.contains("older than the daemon"), "{answer}");
     assert_eq!(answer.as_object().map(|o| o.len()), Some(1), "{answer}");
     // A newer one learns both versions, in the versioned envelope.
-    let answer = raw_exchange(&env.sock, r#"{"api_version":999,"op":"network_list"}"#);
+    let answer = raw_exchange(
+        &env.sock,
+        r#"{"api_version":999,"request":{"op":"network_list"}}"#,
+    );
     assert_eq!(answer["api_version"], 1, "{answer}");
     let message = answer["error"].as_str().unwrap_or_default();
     assert!(

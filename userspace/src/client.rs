@@ -154,7 +154,8 @@ mod tests {
         .await;
         assert_eq!(result.expect("answer"), "3f9c");
         assert!(
-            request.starts_with(r#"{"api_version":1,"op":"network_create","name":"front""#),
+            request
+                .starts_with(r#"{"api_version":1,"request":{"op":"network_create","name":"front""#),
             "{request}"
         );
     }

@@ -4,10 +4,16 @@
 //! Every line is an envelope carrying [`API_VERSION`]:
 //!
 //! ```text
-//! → {"api_version":1,"op":"network_create","name":"web","subnet":null,…}
+//! → {"api_version":1,"request":{"op":"network_create","name":"web","subnet":null,…}}
 //! ← {"api_version":1,"ok":"3f9c…"}
 //! ← {"api_version":1,"error":"network web already exists"}
 //! ```
+//!
+//! The request object is the whole request line of ebpfnet before
+//! versioning, unchanged. It is wrapped, not extended, so that such an old
+//! daemon (which reads `op` at the top and ignores unknown keys) refuses a
+//! versioned request instead of acting on it and then answering in a shape
+//! the CLI refuses.
 //!
 //! Each request is a type implementing [`Call`], whose `Answer` is the type
 //! the daemon sends back for it, so both sides compile against the same

@@ -180,12 +180,10 @@ pub struct Status;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reset;
 
-/// A request line: the request's fields next to `api_version` and `op`, so
-/// the line is the unversioned protocol's plus one key.
+/// A request line: `{"api_version":1,"request":{"op":…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestEnvelope {
     pub api_version: u32,
-    #[serde(flatten)]
     pub request: Request,
 }
 

@@ -1,6 +1,6 @@
-//! The protocol's lines: every request and every answer survive encoding
-//! and decoding, the request wire shape stays the unversioned one plus
-//! `api_version`, and lines of another version are refused by version.
+//! The protocol's lines: every request survives encoding and decoding, a
+//! request line wraps the unversioned request unchanged, and lines of
+//! another version are refused by their version.
 
 use std::net::Ipv4Addr;
 
@@ -145,7 +145,7 @@ fn every_request_survives_the_wire() {
 }
 
 #[test]
-fn a_request_line_is_the_unversioned_one_plus_its_version() {
+fn a_request_line_wraps_the_unversioned_request_unchanged() {
     let line = RequestEnvelope::new(NetworkCreate {
         name: "front".into(),
         subnet: None,
@@ -157,11 +157,11 @@ fn a_request_line_is_the_unversioned_one_plus_its_version() {
     let value: serde_json::Value = serde_json::from_str(&line).expect("JSON");
     assert_eq!(
         value,
-        json!({"api_version": 1, "op": "network_create", "name": "front",
-               "subnet": null, "gateway": "10.1.0.1", "internal": false})
+        json!({"api_version": 1, "request": {"op": "network_create", "name": "front",
+               "subnet": null, "gateway": "10.1.0.1", "internal": false}})
     );
     let line = RequestEnvelope::new(Flows).encode().expect("encodes");
-    assert_eq!(line, r#"{"api_version":1,"op":"flows"}"#);
+    assert_eq!(line, r#"{"api_version":1,"request":{"op":"flows"}}"#);
     // Options sit next to the name, as before versioning.
     let line = RequestEnvelope::new(ContainerCreate {
         name: "web".into(),
@@ -170,16 +170,28 @@ fn a_request_line_is_the_unversioned_one_plus_its_version() {
     .encode()
     .expect("encodes");
     let value: serde_json::Value = serde_json::from_str(&line).expect("JSON");
-    assert_eq!(value["op"], "container_create");
-    assert_eq!(value["name"], "web");
-    assert_eq!(value["network"], serde_json::Value::Null);
-    assert_eq!(value["ports"], json!([]));
+    let request = &value["request"];
+    assert_eq!(request["op"], "container_create");
+    assert_eq!(request["name"], "web");
+    assert_eq!(request["network"], serde_json::Value::Null);
+    assert_eq!(request["ports"], json!([]));
+}
+
+/// A daemon from before versioning read a line as a bare `Request`: a
+/// versioned line must fail that read, so such a daemon refuses it before
+/// acting on it.
+#[test]
+fn a_daemon_from_before_versioning_cannot_act_on_a_versioned_request() {
+    for request in every_request() {
+        let line = RequestEnvelope::new(request).encode().expect("encodes");
+        let err = serde_json::from_str::<Request>(&line).expect_err(&line);
+        assert!(err.to_string().contains("missing field `op`"), "{err}");
+    }
 }
 
 #[test]
 fn optional_request_fields_may_be_left_out() {
-    let line =
-        r#"{"api_version":1,"op":"network_connect","network":"n","container":"c","ip":null}"#;
+    let line = r#"{"api_version":1,"request":{"op":"network_connect","network":"n","container":"c","ip":null}}"#;
     let decoded = RequestEnvelope::decode(line).expect("decodes");
     assert_eq!(
         decoded.request,
@@ -195,8 +207,8 @@ fn optional_request_fields_may_be_left_out() {
 #[test]
 fn the_daemon_refuses_a_request_of_another_version_by_its_version() {
     // Checked before the op, which another version may not have.
-    let err =
-        RequestEnvelope::decode(r#"{"api_version":2,"op":"frobnicate"}"#).expect_err("version 2");
+    let err = RequestEnvelope::decode(r#"{"api_version":2,"request":{"op":"frobnicate"}}"#)
+        .expect_err("version 2");
     assert!(
         matches!(err, RequestError::VersionMismatch { client: 2 }),
         "{err:?}"
@@ -226,9 +238,10 @@ fn the_daemon_tells_an_unversioned_cli_so_in_the_shape_it_reads() {
 fn malformed_requests_are_refused_as_such() {
     for line in [
         "not json",
-        r#"{"api_version":1,"op":"frobnicate"}"#,
-        r#"{"api_version":1,"op":"network_remove"}"#,
-        r#"{"api_version":"1","op":"flows"}"#,
+        r#"{"api_version":1,"request":{"op":"frobnicate"}}"#,
+        r#"{"api_version":1,"request":{"op":"network_remove"}}"#,
+        r#"{"api_version":1,"op":"flows"}"#,
+        r#"{"api_version":"1","request":{"op":"flows"}}"#,
     ] {
         let err = RequestEnvelope::decode(line).expect_err(line);
         assert!(matches!(err, RequestError::Malformed(_)), "{line}: {err:?}");
