@@ -186,3 +186,48 @@ fn no_daemon() {
     assert_eq!(out.code(), Some(1));
     assert!(out.stderr_str().contains(&sock), "{}", out.stderr_str());
 }
+
+/// Sends one raw request line to the daemon, as a CLI of another build
+/// would, and returns its answer line as JSON.
+fn raw_exchange(socket: &std::path::Path, line: &str) -> serde_json::Value {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).expect("daemon socket");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    writeln!(stream, "{line}").expect("send");
+    let mut answer = String::new();
+    BufReader::new(stream)
+        .read_line(&mut answer)
+        .expect("answer");
+    serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer:?}"))
+}
+
+#[test]
+fn clients_of_another_protocol_version_are_told_so() {
+    let env = TestEnv::new("ver");
+    // A CLI from before versioning reads only `{"error": …}`.
+    let answer = raw_exchange(&env.sock, r#"{"op":"network_list"}"#);
+    let message = answer["error"].as_str().unwrap_or_default();
+    assert!(message.contains("older than the daemon"), "{answer}");
+    assert_eq!(answer.as_object().map(|o| o.len()), Some(1), "{answer}");
+    // A newer one learns both versions, in the versioned envelope.
+    let answer = raw_exchange(
+        &env.sock,
+        r#"{"api_version":999,"request":{"op":"network_list"}}"#,
+    );
+    assert_eq!(answer["api_version"], 1, "{answer}");
+    let message = answer["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("API version mismatch") && message.contains("version 999"),
+        "{answer}"
+    );
+    // The daemon serves its own version's CLI as before.
+    let networks = env.json(&["network", "ls"]);
+    assert!(
+        networks
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n["Name"] == "bridge")),
+        "{networks}"
+    );
+}

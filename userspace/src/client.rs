@@ -2,14 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
 use thiserror::Error;
 use tokio::{
     io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader},
     net::UnixStream,
 };
 
-use crate::api::{Request, Response};
+use crate::api::{Call, RequestEnvelope, ResponseEnvelope, ResponseError};
 
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -27,6 +26,12 @@ pub enum ClientError {
     },
     #[error("the daemon sent an answer this CLI does not understand: {0}")]
     Protocol(String),
+    /// The CLI and the daemon speak different protocol versions.
+    #[error("{source} (daemon at {socket})")]
+    VersionMismatch {
+        socket: PathBuf,
+        source: ResponseError,
+    },
     /// The daemon refused the request; its message says why.
     #[error("{0}")]
     Refused(String),
@@ -43,13 +48,24 @@ impl Client {
         }
     }
 
-    /// Sends one request and decodes the daemon's answer into `T`.
-    pub async fn call<T: DeserializeOwned>(&self, request: &Request) -> Result<T, ClientError> {
-        let value = self.call_value(request).await?;
-        serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
+    /// Sends one request and reads the daemon's answer to it.
+    pub async fn call<C: Call>(&self, request: C) -> Result<C::Answer, ClientError> {
+        let line = RequestEnvelope::new(request)
+            .encode()
+            .map_err(|e| ClientError::Protocol(format!("cannot encode the request: {e}")))?;
+        let answer = self.exchange(line).await?;
+        ResponseEnvelope::<C::Answer>::decode(&answer).map_err(|e| match e {
+            ResponseError::Refused(message) => ClientError::Refused(message),
+            ResponseError::Malformed(e) => ClientError::Protocol(e.to_string()),
+            mismatch @ ResponseError::VersionMismatch { .. } => ClientError::VersionMismatch {
+                socket: self.socket.clone(),
+                source: mismatch,
+            },
+        })
     }
 
-    pub async fn call_value(&self, request: &Request) -> Result<serde_json::Value, ClientError> {
+    /// Sends a request line and returns the response line.
+    async fn exchange(&self, mut line: String) -> Result<String, ClientError> {
         let stream =
             UnixStream::connect(&self.socket)
                 .await
@@ -62,7 +78,6 @@ impl Client {
             source,
         };
         let (read, mut write) = stream.into_split();
-        let mut line = serde_json::to_string(request).expect("requests serialize");
         line.push('\n');
         write.write_all(line.as_bytes()).await.map_err(io)?;
         let mut answer = String::new();
@@ -75,9 +90,114 @@ impl Client {
                 "the daemon closed the connection without answering".into(),
             ));
         }
-        match serde_json::from_str(&answer).map_err(|e| ClientError::Protocol(e.to_string()))? {
-            Response::Ok(value) => Ok(value),
-            Response::Error(message) => Err(ClientError::Refused(message)),
-        }
+        Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::net::UnixListener;
+
+    use super::*;
+    use crate::api::request::{Flows, NetworkCreate};
+
+    /// Runs `call` against a stand-in daemon that answers one connection
+    /// with `answer`; returns what the call gave and the request line the
+    /// stand-in received.
+    async fn against_daemon<T>(
+        test: &str,
+        answer: &'static str,
+        call: impl AsyncFnOnce(Client) -> T,
+    ) -> (T, String) {
+        let dir =
+            std::env::temp_dir().join(format!("ebpfnet-client-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let socket = dir.join("daemon.sock");
+        let listener = UnixListener::bind(&socket).expect("bind");
+        let daemon = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let (read, mut write) = stream.into_split();
+            let mut request = String::new();
+            BufReader::new(read)
+                .read_line(&mut request)
+                .await
+                .expect("request");
+            write
+                .write_all(format!("{answer}\n").as_bytes())
+                .await
+                .expect("answer");
+            request
+        });
+        let result = call(Client::new(&socket)).await;
+        let request = daemon.await.expect("stand-in daemon");
+        let _ = std::fs::remove_dir_all(&dir);
+        (result, request)
+    }
+
+    #[tokio::test]
+    async fn sends_a_versioned_request_and_reads_the_typed_answer() {
+        let (result, request) = against_daemon(
+            "typed",
+            r#"{"api_version":1,"ok":"3f9c"}"#,
+            async |client| {
+                client
+                    .call(NetworkCreate {
+                        name: "front".into(),
+                        subnet: None,
+                        gateway: None,
+                        internal: false,
+                    })
+                    .await
+            },
+        )
+        .await;
+        assert_eq!(result.expect("answer"), "3f9c");
+        assert!(
+            request
+                .starts_with(r#"{"api_version":1,"request":{"op":"network_create","name":"front""#),
+            "{request}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_daemon_of_another_version_is_refused_with_both_versions() {
+        let (result, _) = against_daemon("newer", r#"{"api_version":2,"ok":[]}"#, async |c| {
+            c.call(Flows).await
+        })
+        .await;
+        let err = result.expect_err("version 2");
+        assert!(
+            matches!(err, ClientError::VersionMismatch { .. }),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("API version mismatch: this ebpfnet CLI speaks version 1")
+                && message.contains("the daemon speaks version 2")
+                && message.contains("daemon.sock"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_daemon_from_before_versioning_is_named_as_such() {
+        let (result, _) =
+            against_daemon("unversioned", r#"{"ok":[]}"#, async |c| c.call(Flows).await).await;
+        let err = result.expect_err("unversioned");
+        assert!(err.to_string().contains("older than versioning"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_the_daemons_message_alone() {
+        let (result, _) = against_daemon(
+            "refused",
+            r#"{"api_version":1,"error":"network front not found"}"#,
+            async |c| c.call(Flows).await,
+        )
+        .await;
+        let err = result.expect_err("refused");
+        assert!(matches!(err, ClientError::Refused(_)), "{err:?}");
+        assert_eq!(err.to_string(), "network front not found");
     }
 }

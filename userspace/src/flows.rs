@@ -4,59 +4,16 @@
 
 use std::net::Ipv4Addr;
 
+use crate::{
+    api::observe::{EntryView, FlowView},
+    datapath::{
+        NatRecord,
+        nat::{index, kind, twin_key},
+    },
+};
 use ebpfnet_common::maps::{
     FlowKey, NatEntry, NatKind, PUBLISHED_ANY_IP, REPLY_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto,
 };
-use serde::{Deserialize, Serialize};
-
-use crate::datapath::{
-    NatRecord,
-    nat::{index, kind, twin_key},
-};
-
-/// One direction of a flow, field by field as in the map.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct EntryView {
-    pub table: String,
-    pub src_ip: Ipv4Addr,
-    pub src_port: u16,
-    pub dst_ip: Ipv4Addr,
-    pub dst_port: u16,
-    pub protocol: u8,
-    pub new_src_ip: Ipv4Addr,
-    pub new_src_port: u16,
-    pub new_dst_ip: Ipv4Addr,
-    pub new_dst_port: u16,
-    pub kind: String,
-    pub forward: u8,
-    pub ifindex: u32,
-    pub tcp_flags: u8,
-    pub dst_mac: String,
-    pub created_ns: u64,
-    pub last_seen_ns: u64,
-    pub packets: u64,
-    pub bytes: u64,
-}
-
-/// A flow: its first direction (the request, when both are there) and,
-/// if present, the other one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct FlowView {
-    pub protocol: String,
-    /// `src:port -> dst:port` as the first packet looked.
-    pub original: String,
-    /// The same after translation.
-    pub translated: String,
-    pub kind: String,
-    pub state: String,
-    pub age_ms: u64,
-    pub idle_ms: u64,
-    pub packets: u64,
-    pub bytes: u64,
-    pub entries: Vec<EntryView>,
-}
 
 pub fn protocol_name(protocol: u8) -> String {
     match protocol {

@@ -4,7 +4,6 @@ use std::{net::Ipv4Addr, path::PathBuf};
 
 use anyhow::Context as _;
 use clap::Subcommand;
-use serde_json::Value;
 
 use super::{
     Format,
@@ -12,7 +11,11 @@ use super::{
     report_batch,
 };
 use crate::{
-    api::{BatchResult, ContainerOptions, Request},
+    api::{
+        ContainerOptions,
+        request::{ContainerCreate, ContainerInspect, ContainerList, ContainerRemove},
+        views::ContainerSummary,
+    },
     client::Client,
     netconf::{HostEntry, LinkSpec},
     portspec::PortSpec,
@@ -100,8 +103,8 @@ pub async fn run(
 ) -> anyhow::Result<i32> {
     match command {
         ContainerCommand::Create { name, options } => {
-            let id: String = client
-                .call(&Request::ContainerCreate {
+            let id = client
+                .call(ContainerCreate {
                     name: name.clone(),
                     options: options.into_options(),
                 })
@@ -110,42 +113,31 @@ pub async fn run(
             println!("{id}");
         }
         ContainerCommand::Ls => {
-            let containers: Vec<Value> = client.call(&Request::ContainerList).await?;
+            let containers = client.call(ContainerList).await?;
             let headers = ["CONTAINER ID", "NAME", "NETWORKS", "IP ADDRESS", "PORTS"];
-            print_list(format, containers, &headers, summary_row);
+            print_list(format, &containers, &headers, summary_row)?;
         }
         ContainerCommand::Rm { names } => {
-            let result: BatchResult = client.call(&Request::ContainerRemove { names }).await?;
+            let result = client.call(ContainerRemove { names }).await?;
             return Ok(report_batch(result));
         }
         ContainerCommand::Inspect { names } => {
-            print_json(
-                &client
-                    .call_value(&Request::ContainerInspect { names })
-                    .await?,
-            );
+            print_json(&client.call(ContainerInspect { names }).await?)?;
         }
     }
     Ok(0)
 }
 
-fn summary_row(c: &Value) -> Vec<String> {
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let networks = c["Networks"].as_object();
-    let joined = |f: &dyn Fn((&String, &Value)) -> String| {
-        networks
-            .map(|n| n.iter().map(f).collect::<Vec<_>>().join(","))
-            .unwrap_or_default()
-    };
-    let ports = c["Ports"]
-        .as_array()
-        .map(|p| p.iter().map(text).collect::<Vec<_>>().join(", "))
-        .unwrap_or_default();
+/// A `container ls` row; networks and their addresses in the same
+/// (name) order.
+fn summary_row(c: &ContainerSummary) -> Vec<String> {
+    let names: Vec<&str> = c.networks.keys().map(String::as_str).collect();
+    let addresses: Vec<&str> = c.networks.values().map(String::as_str).collect();
     vec![
-        text(&c["ShortId"]),
-        text(&c["Name"]),
-        joined(&|(name, _)| name.clone()),
-        joined(&|(_, ip)| text(ip)),
-        ports,
+        c.short_id.clone(),
+        c.name.clone(),
+        names.join(","),
+        addresses.join(","),
+        c.ports.join(", "),
     ]
 }

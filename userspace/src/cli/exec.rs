@@ -5,13 +5,12 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::Args;
 use nix::sched::{CloneFlags, setns};
-use serde_json::Value;
 
 use crate::{
-    api::Request,
+    api::request::ContainerInspect,
     client::Client,
     host::{etc, netns},
 };
@@ -32,8 +31,8 @@ pub struct ExecArgs {
 /// files (/etc/netns/NAME: hosts, resolv.conf) are bind-mounted over
 /// /etc's. In network mode host it runs as it is, in the host's.
 pub async fn run(args: ExecArgs, client: &Client) -> anyhow::Result<i32> {
-    let views: Vec<Value> = client
-        .call(&Request::ContainerInspect {
+    let views = client
+        .call(ContainerInspect {
             names: vec![args.name.clone()],
         })
         .await
@@ -41,13 +40,9 @@ pub async fn run(args: ExecArgs, client: &Client) -> anyhow::Result<i32> {
     let view = views
         .first()
         .with_context(|| format!("the daemon sent nothing about container {}", args.name))?;
-    let host_mode = view["HostConfig"]["NetworkMode"].as_str() == Some("host");
-    let sandbox = view["NetworkSettings"]["SandboxKey"]
-        .as_str()
-        .map(PathBuf::from)
-        .with_context(|| format!("the daemon gave no namespace for container {}", args.name))?;
-    let files = view["HostsPath"]
-        .as_str()
+    let host_mode = view.host_config.network_mode == "host";
+    let sandbox = PathBuf::from(&view.network_settings.sandbox_key);
+    let files = Some(view.hosts_path.as_str())
         .filter(|p| !p.is_empty())
         .and_then(|p| Path::new(p).parent().map(Path::to_path_buf));
     let argv: Vec<CString> = args
@@ -57,6 +52,9 @@ pub async fn run(args: ExecArgs, client: &Client) -> anyhow::Result<i32> {
         .collect::<Result<_, _>>()
         .context("a command argument contains a NUL byte")?;
     if !host_mode {
+        if sandbox.as_os_str().is_empty() {
+            bail!("the daemon gave no namespace for container {}", args.name);
+        }
         let ns = netns::open_netns(&sandbox)?;
         // setns and unshare act on this thread only; execvp right after
         // replaces the whole process from this thread, namespaces included.

@@ -5,9 +5,9 @@ use super::{
     output::{print_json, print_table},
 };
 use crate::{
-    api::Request,
+    api::{observe::FlowView, request::Flows},
     client::Client,
-    flows::{FlowView, format_duration},
+    flows::format_duration,
 };
 
 const HEADERS: [&str; 7] = [
@@ -33,9 +33,9 @@ fn row(flow: &FlowView) -> Vec<String> {
 }
 
 pub async fn run(client: &Client, format: Format) -> anyhow::Result<()> {
-    let flows: Vec<FlowView> = client.call(&Request::Flows).await?;
+    let flows = client.call(Flows).await?;
     match format {
-        Format::Json => print_json(&serde_json::json!(flows)),
+        Format::Json => print_json(&flows)?,
         Format::Table => {
             let rows: Vec<Vec<String>> = flows.iter().map(row).collect();
             print_table(&HEADERS, &rows);

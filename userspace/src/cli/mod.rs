@@ -19,7 +19,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 pub use output::Format;
 
-use crate::{api::DEFAULT_SOCKET, client::Client};
+use crate::{
+    api::{BatchResult, DEFAULT_SOCKET},
+    client::Client,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -93,7 +96,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 }
 
 /// Prints what a multi-name command did and failed to do; exit 1 on any failure.
-fn report_batch(result: crate::api::BatchResult) -> i32 {
+fn report_batch(result: BatchResult) -> i32 {
     for name in &result.done {
         println!("{name}");
     }

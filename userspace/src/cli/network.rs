@@ -5,7 +5,6 @@ use std::net::Ipv4Addr;
 use anyhow::Context as _;
 use clap::Subcommand;
 use ipnetwork::Ipv4Network;
-use serde_json::Value;
 
 use super::{
     Format,
@@ -13,7 +12,10 @@ use super::{
     report_batch,
 };
 use crate::{
-    api::{BatchResult, Request},
+    api::request::{
+        NetworkConnect, NetworkCreate, NetworkDisconnect, NetworkInspect, NetworkList,
+        NetworkRemove,
+    },
     client::Client,
     names::short_id,
 };
@@ -69,8 +71,8 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
             gateway,
             internal,
         } => {
-            let id: String = client
-                .call(&Request::NetworkCreate {
+            let id = client
+                .call(NetworkCreate {
                     name: name.clone(),
                     subnet,
                     gateway,
@@ -81,28 +83,23 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
             println!("{id}");
         }
         NetworkCommand::Ls => {
-            let networks: Vec<Value> = client.call(&Request::NetworkList).await?;
+            let networks = client.call(NetworkList).await?;
             let headers = ["NETWORK ID", "NAME", "DRIVER", "SCOPE"];
-            print_list(format, networks, &headers, |n| {
-                let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            print_list(format, &networks, &headers, |n| {
                 vec![
-                    short_id(&text(&n["Id"])).to_string(),
-                    text(&n["Name"]),
-                    "bridge".into(),
-                    "local".into(),
+                    short_id(&n.id).to_string(),
+                    n.name.clone(),
+                    n.driver.clone(),
+                    n.scope.clone(),
                 ]
-            });
+            })?;
         }
         NetworkCommand::Rm { names } => {
-            let result: BatchResult = client.call(&Request::NetworkRemove { names }).await?;
+            let result = client.call(NetworkRemove { names }).await?;
             return Ok(report_batch(result));
         }
         NetworkCommand::Inspect { names } => {
-            print_json(
-                &client
-                    .call_value(&Request::NetworkInspect { names })
-                    .await?,
-            );
+            print_json(&client.call(NetworkInspect { names }).await?)?;
         }
         NetworkCommand::Connect {
             network,
@@ -111,7 +108,7 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
             aliases,
         } => {
             client
-                .call_value(&Request::NetworkConnect {
+                .call(NetworkConnect {
                     network: network.clone(),
                     container: container.clone(),
                     ip,
@@ -122,7 +119,7 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
         }
         NetworkCommand::Disconnect { network, container } => {
             client
-                .call_value(&Request::NetworkDisconnect {
+                .call(NetworkDisconnect {
                     network: network.clone(),
                     container: container.clone(),
                 })

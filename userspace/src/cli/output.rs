@@ -1,6 +1,8 @@
 //! Output helpers: aligned tables like Docker's, or JSON for scripts.
 
+use anyhow::Context as _;
 use clap::ValueEnum;
+use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -38,26 +40,30 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-pub fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("JSON values serialize")
-    );
+/// Prints `value` as pretty JSON with its object keys in alphabetical
+/// order, as the CLI always has (it goes through `serde_json::Value`, whose
+/// maps are sorted), whatever order the answer's fields are declared in.
+pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    let value = serde_json::to_value(value).context("cannot show the answer as JSON")?;
+    let text = serde_json::to_string_pretty(&value).context("cannot show the answer as JSON")?;
+    println!("{text}");
+    Ok(())
 }
 
 /// Prints a listing: the JSON array as it came, or a table of one row per
 /// item.
-pub fn print_list(
+pub fn print_list<T: Serialize>(
     format: Format,
-    items: Vec<serde_json::Value>,
+    items: &[T],
     headers: &[&str],
-    row: impl Fn(&serde_json::Value) -> Vec<String>,
-) {
+    row: impl Fn(&T) -> Vec<String>,
+) -> anyhow::Result<()> {
     match format {
-        Format::Json => print_json(&serde_json::Value::Array(items)),
+        Format::Json => print_json(&items)?,
         Format::Table => {
             let rows: Vec<Vec<String>> = items.iter().map(row).collect();
             print_table(headers, &rows);
         }
     }
+    Ok(())
 }

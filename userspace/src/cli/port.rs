@@ -4,11 +4,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::{Format, publish::print_mappings};
-use crate::{
-    api::Request,
-    client::Client,
-    portspec::{PortMapping, Protocol},
-};
+use crate::{api::request::Port, client::Client, portspec::Protocol};
 
 #[derive(Debug, Args)]
 pub struct PortArgs {
@@ -30,8 +26,8 @@ fn parse_filter(text: &str) -> Option<(u16, Protocol)> {
 }
 
 pub async fn run(args: PortArgs, client: &Client, format: Format) -> anyhow::Result<i32> {
-    let mut mappings: Vec<PortMapping> = client
-        .call(&Request::Port {
+    let mut mappings = client
+        .call(Port {
             container: args.container.clone(),
         })
         .await?;
@@ -47,7 +43,7 @@ pub async fn run(args: PortArgs, client: &Client, format: Format) -> anyhow::Res
             );
         }
     }
-    print_mappings(&mappings, format);
+    print_mappings(&mappings, format)?;
     Ok(0)
 }
 

@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::{Format, output::print_json};
 use crate::{
-    api::Request,
+    api::request::Publish,
     client::Client,
     portspec::{PortMapping, PortSpec},
 };
@@ -23,25 +23,25 @@ pub struct PublishArgs {
 pub async fn run(args: PublishArgs, client: &Client, format: Format) -> anyhow::Result<()> {
     let ports = args.specs.into_iter().flat_map(|PortSpec(p)| p).collect();
     let container = args.container;
-    let mappings: Vec<PortMapping> = client
-        .call(&Request::Publish {
+    let mappings = client
+        .call(Publish {
             container: container.clone(),
             ports,
         })
         .await
         .with_context(|| format!("cannot publish ports of container {container}"))?;
-    print_mappings(&mappings, format);
-    Ok(())
+    print_mappings(&mappings, format)
 }
 
 /// One `docker port` line per mapping, or a JSON array.
-pub fn print_mappings(mappings: &[PortMapping], format: Format) {
+pub fn print_mappings(mappings: &[PortMapping], format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Json => print_json(&serde_json::json!(mappings)),
+        Format::Json => print_json(&mappings)?,
         Format::Table => {
             for m in mappings {
                 println!("{m}");
             }
         }
     }
+    Ok(())
 }

@@ -1,59 +1,47 @@
 //! `ebpfnet stats`: program counters, per-mapping counters, drops.
 
-use serde_json::Value;
-
 use super::{Format, output::print_json};
-use crate::{api::Request, client::Client};
-
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
-
-fn list(v: &Value) -> Vec<Value> {
-    v.as_array().cloned().unwrap_or_default()
-}
+use crate::{
+    api::{observe::StatsView, request::Stats},
+    client::Client,
+};
 
 /// The text form, line by line.
-fn lines(stats: &Value) -> Vec<String> {
+fn lines(stats: &StatsView) -> Vec<String> {
     let mut out = vec!["programs:".to_string()];
-    for p in list(&stats["Programs"]) {
+    for p in &stats.programs {
         out.push(format!(
             "  {:<20} {} packets, {} bytes",
-            text(&p["Program"]),
-            p["Packets"],
-            p["Bytes"]
+            p.program, p.packets, p.bytes
         ));
     }
     out.push("published ports:".into());
-    let mappings = list(&stats["Mappings"]);
-    if mappings.is_empty() {
+    if stats.mappings.is_empty() {
         out.push("  (none)".into());
     }
-    let width = mappings
+    let width = stats
+        .mappings
         .iter()
-        .map(|m| text(&m["Mapping"]).len())
+        .map(|m| m.mapping.len())
         .max()
         .unwrap_or(0);
-    for m in &mappings {
+    for m in &stats.mappings {
         out.push(format!(
             "  {:<width$}   {} packets, {} bytes, {} flows",
-            text(&m["Mapping"]),
-            m["Packets"],
-            m["Bytes"],
-            m["Flows"]
+            m.mapping, m.packets, m.bytes, m.flows
         ));
     }
     out.push("drops:".into());
-    for d in list(&stats["Drops"]) {
-        out.push(format!("  {:<28} {}", text(&d["Reason"]), d["Count"]));
+    for d in &stats.drops {
+        out.push(format!("  {:<28} {}", d.reason, d.count));
     }
     out
 }
 
 pub async fn run(client: &Client, format: Format) -> anyhow::Result<()> {
-    let stats = client.call_value(&Request::Stats).await?;
+    let stats = client.call(Stats).await?;
     match format {
-        Format::Json => print_json(&stats),
+        Format::Json => print_json(&stats)?,
         Format::Table => {
             for line in lines(&stats) {
                 println!("{line}");
@@ -65,17 +53,41 @@ pub async fn run(client: &Client, format: Format) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use std::net::Ipv4Addr;
 
     use super::*;
+    use crate::api::observe::{DropCount, MappingStats, ProgramCounters};
 
     #[test]
     fn text_form() {
-        let stats = json!({
-            "Programs": [{"Program": "uplink_ingress", "Packets": 3, "Bytes": 180}],
-            "Mappings": [{"Mapping": "0.0.0.0:8080/tcp -> web:80", "Packets": 2, "Bytes": 120, "Flows": 1}],
-            "Drops": [{"Reason": "spoofed_ip", "Count": 0}, {"Reason": "isolation", "Count": 4}],
-        });
+        let stats = StatsView {
+            programs: vec![ProgramCounters {
+                program: "uplink_ingress".into(),
+                packets: 3,
+                bytes: 180,
+            }],
+            mappings: vec![MappingStats {
+                mapping: "0.0.0.0:8080/tcp -> web:80".into(),
+                host_ip: Ipv4Addr::UNSPECIFIED,
+                host_port: 8080,
+                protocol: "tcp".into(),
+                container: "web".into(),
+                container_port: 80,
+                packets: 2,
+                bytes: 120,
+                flows: 1,
+            }],
+            drops: vec![
+                DropCount {
+                    reason: "spoofed_ip".into(),
+                    count: 0,
+                },
+                DropCount {
+                    reason: "isolation".into(),
+                    count: 4,
+                },
+            ],
+        };
         assert_eq!(
             lines(&stats),
             [
@@ -87,6 +99,19 @@ mod tests {
                 "  spoofed_ip                   0",
                 "  isolation                    4",
             ]
+        );
+    }
+
+    #[test]
+    fn no_mappings_say_none() {
+        let stats = StatsView {
+            programs: Vec::new(),
+            mappings: Vec::new(),
+            drops: Vec::new(),
+        };
+        assert_eq!(
+            lines(&stats),
+            ["programs:", "published ports:", "  (none)", "drops:"]
         );
     }
 }

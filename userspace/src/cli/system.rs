@@ -6,7 +6,7 @@ use anyhow::{Context as _, bail};
 use clap::Subcommand;
 
 use crate::{
-    api::{BatchResult, Request},
+    api::request::Reset,
     client::{Client, ClientError},
     controller::teardown,
     state::Store,
@@ -30,7 +30,7 @@ pub enum SystemCommand {
 
 pub async fn run(command: SystemCommand, client: &Client) -> anyhow::Result<()> {
     let SystemCommand::Reset { state_dir, pin_dir } = command;
-    let errors = match client.call::<BatchResult>(&Request::Reset).await {
+    let errors = match client.call(Reset).await {
         Ok(result) => result.errors,
         Err(ClientError::Unreachable { .. }) => offline_reset(state_dir, pin_dir).await?,
         Err(e) => return Err(e).context("reset through the daemon failed"),

@@ -4,11 +4,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::{Format, publish::print_mappings};
-use crate::{
-    api::Request,
-    client::Client,
-    portspec::{PortMapping, PortSpec},
-};
+use crate::{api::request::Unpublish, client::Client, portspec::PortSpec};
 
 #[derive(Debug, Args)]
 pub struct UnpublishArgs {
@@ -25,13 +21,12 @@ pub struct UnpublishArgs {
 pub async fn run(args: UnpublishArgs, client: &Client, format: Format) -> anyhow::Result<()> {
     let ports = args.specs.into_iter().flat_map(|PortSpec(p)| p).collect();
     let container = args.container;
-    let removed: Vec<PortMapping> = client
-        .call(&Request::Unpublish {
+    let removed = client
+        .call(Unpublish {
             container: container.clone(),
             ports,
         })
         .await
         .with_context(|| format!("cannot unpublish ports of container {container}"))?;
-    print_mappings(&removed, format);
-    Ok(())
+    print_mappings(&removed, format)
 }

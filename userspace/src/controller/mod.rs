@@ -20,15 +20,9 @@ pub mod views;
 
 use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf};
 
-use ebpfnet_common::ProgramId;
-pub use error::{ControllerError, Result};
-use ipnetwork::Ipv4Network;
-pub use observe::{MappingStats, StatsView};
-pub use reset::teardown;
-use serde::Serialize;
-
 use crate::{
-    datapath::{Datapath, DatapathStatus},
+    api::observe::StatusView,
+    datapath::Datapath,
     dns::NameService,
     host::{
         HostError,
@@ -37,6 +31,10 @@ use crate::{
     names::DEFAULT_NETWORK,
     state::{State, Store},
 };
+use ebpfnet_common::ProgramId;
+pub use error::{ControllerError, Result};
+use ipnetwork::Ipv4Network;
+pub use reset::teardown;
 
 pub struct Config {
     pub uplinks: Vec<String>,
@@ -60,8 +58,7 @@ pub enum GuardInterfaces {
     Uplinks,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone)]
 pub struct Uplink {
     pub name: String,
     /// 0 while no interface has the name (deleted, not yet made again).
@@ -90,19 +87,6 @@ pub struct Controller {
     names: NameService,
     /// What `CONFIG` holds.
     datapath_config: Option<ebpfnet_common::maps::Config>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Status {
-    pub version: &'static str,
-    pub uplinks: Vec<Uplink>,
-    pub pin_dir: String,
-    pub state_dir: String,
-    pub networks: usize,
-    pub containers: usize,
-    #[serde(flatten)]
-    pub datapath: DatapathStatus,
 }
 
 impl Controller {
@@ -182,15 +166,27 @@ impl Controller {
         self.prune_stale().await
     }
 
-    pub fn status(&self) -> Result<Status> {
-        Ok(Status {
-            version: env!("CARGO_PKG_VERSION"),
-            uplinks: self.uplinks.clone(),
+    pub fn status(&self) -> Result<StatusView> {
+        let datapath = self.datapath.status()?;
+        Ok(StatusView {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uplinks: self.uplinks.iter().map(views::uplink).collect(),
             pin_dir: self.config.pin_dir.display().to_string(),
             state_dir: self.store.dir().display().to_string(),
             networks: self.state.networks.len(),
             containers: self.state.containers.len(),
-            datapath: self.datapath.status()?,
+            programs: datapath.programs.iter().map(views::attachment).collect(),
+            maps: datapath.maps.iter().map(views::map_fill).collect(),
+            counters: datapath
+                .counters
+                .iter()
+                .map(views::program_counters)
+                .collect(),
+            interfaces: datapath
+                .interfaces
+                .iter()
+                .map(views::interface_counters)
+                .collect(),
         })
     }
 

@@ -1,40 +1,11 @@
 //! What the datapath is doing: flows, counters, and removing idle flows.
 
-use std::net::Ipv4Addr;
-
-use serde::Serialize;
-
-use super::{Controller, Result, portalloc};
+use super::{Controller, Result, portalloc, views};
 use crate::{
-    datapath::{DropCount, ProgramCounters},
-    flows::{self, FlowView},
+    api::observe::{FlowView, MappingStats, StatsView},
+    flows,
     host::monotonic_ns,
 };
-
-/// Counters of one published mapping.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MappingStats {
-    /// `0.0.0.0:8080/tcp -> web:80`.
-    pub mapping: String,
-    pub host_ip: Ipv4Addr,
-    pub host_port: u16,
-    pub protocol: String,
-    pub container: String,
-    pub container_port: u16,
-    pub packets: u64,
-    pub bytes: u64,
-    pub flows: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct StatsView {
-    pub programs: Vec<ProgramCounters>,
-    pub mappings: Vec<MappingStats>,
-    /// Every drop reason, also those that never happened.
-    pub drops: Vec<DropCount>,
-}
 
 impl Controller {
     pub fn flows(&self) -> Result<Vec<FlowView>> {
@@ -75,9 +46,9 @@ impl Controller {
             }
         }
         Ok(StatsView {
-            programs: stats.programs,
+            programs: stats.programs.iter().map(views::program_counters).collect(),
             mappings,
-            drops: stats.drops,
+            drops: stats.drops.iter().map(views::drop_count).collect(),
         })
     }
 

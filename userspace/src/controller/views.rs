@@ -1,108 +1,133 @@
-//! Docker-shaped JSON views of the state, for `inspect` and `ls`.
+//! The controller's state as the API's views: Docker-shaped answers for
+//! `inspect` and `ls`, and the daemon's `status` and `stats`.
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
-
 use super::modes;
 use crate::{
+    api::{
+        observe,
+        views::{
+            AdoptedNamespace, ContainerConfig, ContainerSummary, ContainerView, DRIVER_BRIDGE,
+            EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkMember, NetworkSettings,
+            NetworkSummary, NetworkView, PortBinding, SCOPE_LOCAL,
+        },
+    },
+    datapath,
     host::etc,
     names::{format_mac, short_id},
     portspec::PortMapping,
     state::{Container, NetMode, Network, State},
 };
 
-pub fn network_inspect(state: &State, network: &Network) -> Value {
-    let containers: serde_json::Map<String, Value> = state
+pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
+    let containers = state
         .containers_on(&network.name)
         .filter_map(|c| c.endpoint(&network.name).map(|e| (c, e)))
         .map(|(c, e)| {
-            (
-                c.id.clone(),
-                json!({
-                    "Name": c.name,
-                    "EndpointID": e.id,
-                    "MacAddress": format_mac(&e.mac),
-                    "IPv4Address": format!("{}/{}", e.ip, network.subnet.prefix()),
-                    "IPv6Address": "",
-                }),
-            )
+            let member = NetworkMember {
+                name: c.name.clone(),
+                endpoint_id: e.id.clone(),
+                mac_address: format_mac(&e.mac),
+                ipv4_address: format!("{}/{}", e.ip, network.subnet.prefix()),
+                ipv6_address: String::new(),
+            };
+            (c.id.clone(), member)
         })
         .collect();
-    json!({
-        "Name": network.name,
-        "Id": network.id,
-        "Created": network.created,
-        "Scope": "local",
-        "Driver": "bridge",
-        "EnableIPv6": false,
-        "Internal": network.internal,
-        "IPAM": {
-            "Driver": "default",
-            "Options": {},
-            "Config": [{"Subnet": network.subnet.to_string(), "Gateway": network.gateway.to_string()}],
+    NetworkView {
+        name: network.name.clone(),
+        id: network.id.clone(),
+        created: network.created.clone(),
+        scope: SCOPE_LOCAL.into(),
+        driver: DRIVER_BRIDGE.into(),
+        enable_ipv6: false,
+        internal: network.internal,
+        ipam: Ipam {
+            driver: "default".into(),
+            options: BTreeMap::new(),
+            config: vec![IpamConfig {
+                subnet: network.subnet,
+                gateway: network.gateway,
+            }],
         },
-        "Containers": containers,
-        "Options": {"com.docker.network.bridge.name": network.bridge},
-        "Labels": {},
-    })
+        containers,
+        options: BTreeMap::from([(
+            "com.docker.network.bridge.name".to_string(),
+            network.bridge.clone(),
+        )]),
+        labels: BTreeMap::new(),
+    }
 }
 
-pub fn network_summary(network: &Network) -> Value {
-    json!({
-        "Id": network.id,
-        "Name": network.name,
-        "Driver": "bridge",
-        "Scope": "local",
-        "Internal": network.internal,
-        "Subnet": network.subnet.to_string(),
-        "Gateway": network.gateway.to_string(),
-        "Bridge": network.bridge,
-    })
+pub fn network_summary(network: &Network) -> NetworkSummary {
+    NetworkSummary {
+        id: network.id.clone(),
+        name: network.name.clone(),
+        driver: DRIVER_BRIDGE.into(),
+        scope: SCOPE_LOCAL.into(),
+        internal: network.internal,
+        subnet: network.subnet,
+        gateway: network.gateway,
+        bridge: network.bridge.clone(),
+    }
 }
 
 /// `NetworkSettings.Ports`: `{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}`.
-fn ports_view(ports: &[PortMapping]) -> Value {
-    let mut by_port: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+fn ports_view(ports: &[PortMapping]) -> BTreeMap<String, Vec<PortBinding>> {
+    let mut by_port: BTreeMap<String, Vec<PortBinding>> = BTreeMap::new();
     for p in ports {
         by_port
             .entry(format!("{}/{}", p.container_port, p.protocol))
             .or_default()
-            .push(json!({"HostIp": p.host_ip.to_string(), "HostPort": p.host_port.to_string()}));
+            .push(PortBinding {
+                host_ip: p.host_ip,
+                host_port: p.host_port.to_string(),
+            });
     }
-    json!(by_port)
+    by_port
 }
 
-pub fn container_inspect(state: &State, container: &Container) -> Value {
-    let mut networks: serde_json::Map<String, Value> = container
+/// The entry Docker shows for modes `none` and `host`: no address, no
+/// interface.
+fn mode_endpoint() -> EndpointSettings {
+    EndpointSettings {
+        network_id: String::new(),
+        endpoint_id: String::new(),
+        gateway: String::new(),
+        ip_address: String::new(),
+        ip_prefix_len: 0,
+        mac_address: String::new(),
+        interface_name: None,
+        host_interface: None,
+        aliases: Vec::new(),
+    }
+}
+
+pub fn container_inspect(state: &State, container: &Container) -> ContainerView {
+    let mut networks: BTreeMap<String, EndpointSettings> = container
         .endpoints
         .iter()
         .map(|e| {
             let network = state.networks.get(&e.network);
-            (
-                e.network.clone(),
-                json!({
-                    "NetworkID": network.map(|n| n.id.as_str()).unwrap_or_default(),
-                    "EndpointID": e.id,
-                    "Gateway": network.map(|n| n.gateway.to_string()).unwrap_or_default(),
-                    "IPAddress": e.ip.to_string(),
-                    "IPPrefixLen": network.map(|n| n.subnet.prefix()).unwrap_or_default(),
-                    "MacAddress": format_mac(&e.mac),
-                    "InterfaceName": e.ifname,
-                    "HostInterface": e.host_veth,
-                    "Aliases": e.aliases,
-                }),
-            )
+            let settings = EndpointSettings {
+                network_id: network.map(|n| n.id.clone()).unwrap_or_default(),
+                endpoint_id: e.id.clone(),
+                gateway: network.map(|n| n.gateway.to_string()).unwrap_or_default(),
+                ip_address: e.ip.to_string(),
+                ip_prefix_len: network.map(|n| n.subnet.prefix()).unwrap_or_default(),
+                mac_address: format_mac(&e.mac),
+                interface_name: Some(e.ifname.clone()),
+                host_interface: Some(e.host_veth.clone()),
+                aliases: e.aliases.clone(),
+            };
+            (e.network.clone(), settings)
         })
         .collect();
     let mode = modes::mode_name(container);
     if matches!(container.mode, NetMode::None | NetMode::Host) {
         // As Docker: the mode shows as the container's one network.
-        networks.insert(
-            mode.clone(),
-            json!({"NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": "",
-                   "IPPrefixLen": 0, "MacAddress": "", "Aliases": []}),
-        );
+        networks.insert(mode.clone(), mode_endpoint());
     }
     // Host mode: no namespace of its own ("").
     let sandbox = modes::sandbox_path(state, container).unwrap_or_default();
@@ -114,52 +139,57 @@ pub fn container_inspect(state: &State, container: &Container) -> Value {
             .unwrap_or_default()
     };
     let adopted = match &container.mode {
-        NetMode::Adopted { path, pid, .. } => json!({"Path": path, "Pid": pid}),
-        _ => Value::Null,
+        NetMode::Adopted { path, pid, .. } => Some(AdoptedNamespace {
+            path: path.display().to_string(),
+            pid: *pid,
+        }),
+        _ => None,
     };
-    json!({
-        "Id": container.id,
-        "Name": container.name,
-        "Created": container.created,
-        "Config": {"Hostname": container.hostname()},
-        "HostConfig": {
-            "NetworkMode": mode,
-            "Dns": container.dns,
-            "ExtraHosts": container
+    ContainerView {
+        id: container.id.clone(),
+        name: container.name.clone(),
+        created: container.created.clone(),
+        config: ContainerConfig {
+            hostname: container.hostname().to_string(),
+        },
+        host_config: HostConfig {
+            network_mode: mode,
+            dns: container.dns.clone(),
+            extra_hosts: container
                 .extra_hosts
                 .iter()
                 .map(|h| format!("{}:{}", h.name, h.ip))
-                .collect::<Vec<_>>(),
-            "Links": container
+                .collect(),
+            links: container
                 .links
                 .iter()
                 .map(|l| match &l.alias {
                     Some(alias) => format!("{}:{alias}", l.container),
                     None => l.container.clone(),
                 })
-                .collect::<Vec<_>>(),
+                .collect(),
         },
-        "HostsPath": file("hosts"),
-        "ResolvConfPath": file("resolv.conf"),
-        "NetworkSettings": {
-            "SandboxKey": sandbox,
-            "Adopted": adopted,
-            "Ports": ports_view(&container.ports),
-            "Networks": networks,
+        hosts_path: file("hosts"),
+        resolv_conf_path: file("resolv.conf"),
+        network_settings: NetworkSettings {
+            sandbox_key: sandbox.display().to_string(),
+            adopted,
+            ports: ports_view(&container.ports),
+            networks,
         },
-    })
+    }
 }
 
-pub fn container_summary(container: &Container) -> Value {
-    let mut networks: serde_json::Map<String, Value> = container
+pub fn container_summary(container: &Container) -> ContainerSummary {
+    let mut networks: BTreeMap<String, String> = container
         .endpoints
         .iter()
-        .map(|e| (e.network.clone(), json!(e.ip.to_string())))
+        .map(|e| (e.network.clone(), e.ip.to_string()))
         .collect();
     if !matches!(container.mode, NetMode::Owned | NetMode::Adopted { .. }) {
-        networks.insert(modes::mode_name(container), json!(""));
+        networks.insert(modes::mode_name(container), String::new());
     }
-    let ports: Vec<String> = container
+    let ports = container
         .ports
         .iter()
         .map(|p| {
@@ -169,11 +199,64 @@ pub fn container_summary(container: &Container) -> Value {
             )
         })
         .collect();
-    json!({
-        "Id": container.id,
-        "ShortId": short_id(&container.id),
-        "Name": container.name,
-        "Networks": networks,
-        "Ports": ports,
-    })
+    ContainerSummary {
+        id: container.id.clone(),
+        short_id: short_id(&container.id).to_string(),
+        name: container.name.clone(),
+        networks,
+        ports,
+    }
 }
+
+// The datapath's reports as the API shows them: the datapath's own types
+// stay internal, so they can change without changing the protocol.
+
+pub fn uplink(uplink: &super::Uplink) -> observe::Uplink {
+    observe::Uplink {
+        name: uplink.name.clone(),
+        ifindex: uplink.ifindex,
+    }
+}
+
+pub fn attachment(attachment: &datapath::Attachment) -> observe::Attachment {
+    observe::Attachment {
+        program: attachment.program.to_string(),
+        interface: attachment.interface.clone(),
+        ifindex: attachment.ifindex,
+    }
+}
+
+pub fn map_fill(fill: &datapath::MapFill) -> observe::MapFill {
+    observe::MapFill {
+        name: fill.name.to_string(),
+        entries: fill.entries,
+        max_entries: fill.max_entries,
+    }
+}
+
+pub fn interface_counters(counters: &datapath::InterfaceCounters) -> observe::InterfaceCounters {
+    observe::InterfaceCounters {
+        ifindex: counters.ifindex,
+        packets: counters.packets,
+        bytes: counters.bytes,
+    }
+}
+
+pub fn program_counters(counters: &datapath::ProgramCounters) -> observe::ProgramCounters {
+    observe::ProgramCounters {
+        program: counters.program.to_string(),
+        packets: counters.packets,
+        bytes: counters.bytes,
+    }
+}
+
+pub fn drop_count(drop: &datapath::DropCount) -> observe::DropCount {
+    observe::DropCount {
+        reason: drop.reason.to_string(),
+        count: drop.count,
+    }
+}
+
+#[cfg(test)]
+#[path = "views_tests.rs"]
+mod tests;

@@ -1,43 +1,38 @@
 //! What the datapath reports: attachments, fill levels, counters, NAT entries.
+//! Internal types: the controller turns them into the API's views.
 
 use ebpfnet_common::maps::{FlowKey, NatEntry, PublishedKey, PublishedStats};
-use serde::Serialize;
 
 /// A program attached to an interface.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
     pub program: &'static str,
     pub interface: String,
     pub ifindex: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone)]
 pub struct MapFill {
     pub name: &'static str,
     pub entries: u32,
     pub max_entries: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone)]
 pub struct ProgramCounters {
     pub program: &'static str,
     pub packets: u64,
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone)]
 pub struct InterfaceCounters {
     pub ifindex: u32,
     pub packets: u64,
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone)]
 pub struct DatapathStatus {
     pub programs: Vec<Attachment>,
     pub maps: Vec<MapFill>,
@@ -53,8 +48,7 @@ pub struct NatRecord {
 }
 
 /// How many packets a program dropped for one reason.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
+#[derive(Debug, Clone)]
 pub struct DropCount {
     pub reason: &'static str,
     pub count: u64,

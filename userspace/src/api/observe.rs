@@ -1,0 +1,142 @@
+//! Answers about what the daemon and its datapath are doing: `status`,
+//! `stats` and `flows`.
+
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+/// `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StatusView {
+    /// The daemon's package version.
+    pub version: String,
+    pub uplinks: Vec<Uplink>,
+    pub pin_dir: String,
+    pub state_dir: String,
+    /// How many networks and containers there are.
+    pub networks: usize,
+    pub containers: usize,
+    pub programs: Vec<Attachment>,
+    pub maps: Vec<MapFill>,
+    pub counters: Vec<ProgramCounters>,
+    pub interfaces: Vec<InterfaceCounters>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Uplink {
+    pub name: String,
+    pub ifindex: u32,
+}
+
+/// A program attached to an interface, or to the cgroup (ifindex 0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Attachment {
+    pub program: String,
+    pub interface: String,
+    pub ifindex: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MapFill {
+    pub name: String,
+    pub entries: u32,
+    pub max_entries: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProgramCounters {
+    pub program: String,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InterfaceCounters {
+    pub ifindex: u32,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// `stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StatsView {
+    pub programs: Vec<ProgramCounters>,
+    pub mappings: Vec<MappingStats>,
+    /// Every drop reason, also those that never happened.
+    pub drops: Vec<DropCount>,
+}
+
+/// Counters of one published mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MappingStats {
+    /// `0.0.0.0:8080/tcp -> web:80`.
+    pub mapping: String,
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub protocol: String,
+    pub container: String,
+    pub container_port: u16,
+    pub packets: u64,
+    pub bytes: u64,
+    pub flows: u64,
+}
+
+/// How many packets the programs dropped for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DropCount {
+    pub reason: String,
+    pub count: u64,
+}
+
+/// A NAT flow (`flows`): its first direction (the request, when both are
+/// there) and, if present, the other one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FlowView {
+    pub protocol: String,
+    /// `src:port -> dst:port` as the first packet looked.
+    pub original: String,
+    /// The same after translation.
+    pub translated: String,
+    pub kind: String,
+    pub state: String,
+    pub age_ms: u64,
+    pub idle_ms: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub entries: Vec<EntryView>,
+}
+
+/// One direction of a flow, field by field as in the map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EntryView {
+    pub table: String,
+    pub src_ip: Ipv4Addr,
+    pub src_port: u16,
+    pub dst_ip: Ipv4Addr,
+    pub dst_port: u16,
+    pub protocol: u8,
+    pub new_src_ip: Ipv4Addr,
+    pub new_src_port: u16,
+    pub new_dst_ip: Ipv4Addr,
+    pub new_dst_port: u16,
+    pub kind: String,
+    pub forward: u8,
+    pub ifindex: u32,
+    pub tcp_flags: u8,
+    pub dst_mac: String,
+    pub created_ns: u64,
+    pub last_seen_ns: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
