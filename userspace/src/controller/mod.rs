@@ -42,6 +42,8 @@ pub struct Config {
     pub default_subnet: Ipv4Network,
     /// Bridge device of the default network (Docker's `--bridge`).
     pub default_bridge: String,
+    /// Name servers of containers created without `--dns` (daemon `dns`).
+    pub default_dns: Vec<Ipv4Addr>,
     pub pin_dir: PathBuf,
     pub masquerade: masquerade::MasqueradeOptions,
 }

@@ -1,11 +1,13 @@
 //! `ebpfnet daemon`: loads the datapath, reconciles the host with the saved
 //! state, and serves the CLI over a Unix socket until SIGTERM.
 
+pub mod config_file;
 mod server;
 mod systemd;
 
 use std::{
     fs::{self, File},
+    net::Ipv4Addr,
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     sync::Arc,
@@ -34,6 +36,8 @@ pub struct DaemonOptions {
     pub pin_dir: PathBuf,
     pub default_subnet: Ipv4Network,
     pub default_bridge: String,
+    /// Name servers of containers created without `--dns`.
+    pub default_dns: Vec<Ipv4Addr>,
     pub map_sizes: MapSizes,
     pub masquerade: MasqueradeOptions,
 }
@@ -72,6 +76,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         uplinks,
         default_subnet: options.default_subnet,
         default_bridge: options.default_bridge.clone(),
+        default_dns: options.default_dns.clone(),
         pin_dir: options.pin_dir.clone(),
         masquerade: options.masquerade,
     };
