@@ -35,7 +35,7 @@ fn config_file_values_reach_the_datapath_and_flags_win() {
     let mut env = TestEnv::without_daemon("cfgfile");
     use_config_file(
         &mut env,
-        r#"{ "nat-table-size": 4096, "bridge": "ebpfnet0", "dns": ["192.0.2.53"] }"#,
+        r#"{ "nat-table-size": 4096, "bridge": "ebpfnet0", "dns": ["192.0.2.53"], "log-format": "text" }"#,
     );
     env.start_daemon();
     assert_eq!(max_entries(&env, "NAT_TCP"), 4096);

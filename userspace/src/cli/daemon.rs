@@ -12,6 +12,7 @@ use crate::{
         config_file::{self, DaemonSettings, NAT_TABLE_SIZES, PortRange},
     },
     datapath::MapSizes,
+    logging::{self, LogFormat},
 };
 
 /// Flags win over the same keys of the config file, which win over the
@@ -59,6 +60,9 @@ pub struct DaemonArgs {
     /// (address, port, protocol); default: half the range.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub masquerade_ports_per_destination: Option<u16>,
+    /// Log lines as text or JSON objects (level from RUST_LOG) [default: text].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
 }
 
 fn parse_port_range(text: &str) -> Result<PortRange, String> {
@@ -79,6 +83,7 @@ impl DaemonArgs {
             nat_table_size: self.nat_table_size,
             masquerade_port_range: self.masquerade_port_range,
             masquerade_ports_per_destination: self.masquerade_ports_per_destination,
+            log_format: self.log_format,
         }
     }
 }
@@ -94,6 +99,7 @@ pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
         .settings()
         .over(file)
         .resolve(args.default_subnet, &path)?;
+    logging::init(settings.log_format)?;
     daemon::run(DaemonOptions {
         socket,
         uplinks: settings.uplinks,

@@ -6,6 +6,7 @@
 mod containers;
 mod endpoints;
 mod error;
+mod events;
 mod files;
 pub mod masquerade;
 pub mod modes;
@@ -181,6 +182,7 @@ impl Controller {
     /// Saves `next` as the new state; on failure the old one stays in force.
     fn commit(&mut self, next: State) -> Result<()> {
         self.store.save(&next)?;
+        events::log_changes(&self.state, &next);
         self.state = next;
         self.sync_names();
         Ok(())

@@ -13,7 +13,7 @@ use ipnetwork::Ipv4Network;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::ipam;
+use crate::{ipam, logging::LogFormat};
 
 /// Read when `--config-file` is not given; may be missing.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/ebpfnet/daemon.json";
@@ -24,7 +24,7 @@ pub const NAT_TABLE_SIZES: std::ops::RangeInclusive<u32> = 1024..=1 << 26;
 
 /// Every setting the file or the flags may give; `None` when not given.
 /// Keys are Docker's where Docker has one (`bip`, `fixed-cidr`, `bridge`,
-/// `dns`).
+/// `dns`, `log-format`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DaemonSettings {
@@ -43,6 +43,7 @@ pub struct DaemonSettings {
     /// `"LOW-HIGH"`, e.g. `"61000-65535"`.
     pub masquerade_port_range: Option<PortRange>,
     pub masquerade_ports_per_destination: Option<u16>,
+    pub log_format: Option<LogFormat>,
 }
 
 /// What the daemon runs with once flags, file and defaults are merged.
@@ -57,6 +58,7 @@ pub struct Resolved {
     pub nat_table_size: u32,
     pub masquerade_port_range: Option<(u16, u16)>,
     pub masquerade_ports_per_destination: Option<u16>,
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Error)]
@@ -162,6 +164,7 @@ impl DaemonSettings {
             masquerade_ports_per_destination: self
                 .masquerade_ports_per_destination
                 .or(file.masquerade_ports_per_destination),
+            log_format: self.log_format.or(file.log_format),
         }
     }
 
@@ -200,6 +203,7 @@ impl DaemonSettings {
                 .unwrap_or(ebpfnet_common::names::NAT_CAPACITY),
             masquerade_port_range: self.masquerade_port_range.map(|r| (r.low, r.high)),
             masquerade_ports_per_destination: self.masquerade_ports_per_destination,
+            log_format: self.log_format.unwrap_or_default(),
         })
     }
 }

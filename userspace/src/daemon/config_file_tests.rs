@@ -27,6 +27,7 @@ fn an_empty_file_gives_the_builtin_defaults() {
     assert_eq!(r.default_subnet.to_string(), "10.214.0.0/16");
     assert_eq!(r.bridge, crate::names::DEFAULT_BRIDGE);
     assert_eq!(r.nat_table_size, ebpfnet_common::names::NAT_CAPACITY);
+    assert_eq!(r.log_format, LogFormat::Text);
     assert!(r.uplinks.is_empty() && r.dns.is_empty());
     assert_eq!(r.masquerade_port_range, None);
 }
@@ -44,7 +45,8 @@ fn every_key_of_the_file_is_taken() {
             "dns": ["192.0.2.53"],
             "nat-table-size": 4096,
             "masquerade-port-range": "62000-63000",
-            "masquerade-ports-per-destination": 100
+            "masquerade-ports-per-destination": 100,
+            "log-format": "json"
         }"#,
     )
     .expect("valid file");
@@ -57,6 +59,7 @@ fn every_key_of_the_file_is_taken() {
     assert_eq!(r.nat_table_size, 4096);
     assert_eq!(r.masquerade_port_range, Some((62000, 63000)));
     assert_eq!(r.masquerade_ports_per_destination, Some(100));
+    assert_eq!(r.log_format, LogFormat::Json);
 }
 
 #[test]
@@ -64,12 +67,15 @@ fn flags_win_over_the_file() {
     let flags = DaemonSettings {
         nat_table_size: Some(2048),
         uplinks: Some(vec!["up0".into()]),
+        log_format: Some(LogFormat::Text),
         ..DaemonSettings::default()
     };
-    let file = r#"{"nat-table-size": 8192, "uplinks": ["eth9"], "bridge": "br-file"}"#;
+    let file = r#"{"nat-table-size": 8192, "uplinks": ["eth9"], "log-format": "json",
+                   "bridge": "br-file"}"#;
     let r = resolved(flags, file).expect("valid");
     assert_eq!(r.nat_table_size, 2048);
     assert_eq!(r.uplinks, ["up0"]);
+    assert_eq!(r.log_format, LogFormat::Text);
     assert_eq!(
         r.bridge, "br-file",
         "a key without a flag comes from the file"
@@ -137,6 +143,7 @@ fn bad_values_name_their_key_and_the_file() {
             r#"{"masquerade-ports-per-destination": 0}"#,
             "masquerade-ports-per-destination",
         ),
+        (r#"{"log-format": "xml"}"#, "log-format"),
         (r#"{"bridge": "a-name-far-too-long"}"#, "bridge"),
         (r#"{"uplinks": ["eth0", "bad name"]}"#, "uplinks"),
         (r#"{"dns": ["not-an-ip"]}"#, "dns[0]"),
