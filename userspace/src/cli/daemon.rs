@@ -1,6 +1,9 @@
 //! `ebpfnet daemon`.
 
-use std::{net::Ipv4Addr, path::PathBuf};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+};
 
 use clap::Args;
 use ipnetwork::Ipv4Network;
@@ -63,6 +66,9 @@ pub struct DaemonArgs {
     /// Log lines as text or JSON objects (level from RUST_LOG) [default: text].
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Serve Prometheus metrics on http://HOST:PORT/metrics (off by default).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 fn parse_port_range(text: &str) -> Result<PortRange, String> {
@@ -84,6 +90,7 @@ impl DaemonArgs {
             masquerade_port_range: self.masquerade_port_range,
             masquerade_ports_per_destination: self.masquerade_ports_per_destination,
             log_format: self.log_format,
+            metrics_addr: self.metrics_addr,
         }
     }
 }
@@ -115,6 +122,7 @@ pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
             range: settings.masquerade_port_range,
             per_destination: settings.masquerade_ports_per_destination,
         },
+        metrics_addr: settings.metrics_addr,
     })
     .await
 }

@@ -5,7 +5,7 @@
 use std::{
     fs,
     io::ErrorKind,
-    net::Ipv4Addr,
+    net::{Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
 };
 
@@ -24,7 +24,7 @@ pub const NAT_TABLE_SIZES: std::ops::RangeInclusive<u32> = 1024..=1 << 26;
 
 /// Every setting the file or the flags may give; `None` when not given.
 /// Keys are Docker's where Docker has one (`bip`, `fixed-cidr`, `bridge`,
-/// `dns`, `log-format`).
+/// `dns`, `log-format`, `metrics-addr`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DaemonSettings {
@@ -44,6 +44,7 @@ pub struct DaemonSettings {
     pub masquerade_port_range: Option<PortRange>,
     pub masquerade_ports_per_destination: Option<u16>,
     pub log_format: Option<LogFormat>,
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// What the daemon runs with once flags, file and defaults are merged.
@@ -59,6 +60,7 @@ pub struct Resolved {
     pub masquerade_port_range: Option<(u16, u16)>,
     pub masquerade_ports_per_destination: Option<u16>,
     pub log_format: LogFormat,
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, Error)]
@@ -165,6 +167,7 @@ impl DaemonSettings {
                 .masquerade_ports_per_destination
                 .or(file.masquerade_ports_per_destination),
             log_format: self.log_format.or(file.log_format),
+            metrics_addr: self.metrics_addr.or(file.metrics_addr),
         }
     }
 
@@ -204,6 +207,7 @@ impl DaemonSettings {
             masquerade_port_range: self.masquerade_port_range.map(|r| (r.low, r.high)),
             masquerade_ports_per_destination: self.masquerade_ports_per_destination,
             log_format: self.log_format.unwrap_or_default(),
+            metrics_addr: self.metrics_addr,
         })
     }
 }

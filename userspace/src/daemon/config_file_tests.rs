@@ -29,6 +29,7 @@ fn an_empty_file_gives_the_builtin_defaults() {
     assert_eq!(r.nat_table_size, ebpfnet_common::names::NAT_CAPACITY);
     assert_eq!(r.log_format, LogFormat::Text);
     assert!(r.uplinks.is_empty() && r.dns.is_empty());
+    assert_eq!(r.metrics_addr, None);
     assert_eq!(r.masquerade_port_range, None);
 }
 
@@ -46,7 +47,8 @@ fn every_key_of_the_file_is_taken() {
             "nat-table-size": 4096,
             "masquerade-port-range": "62000-63000",
             "masquerade-ports-per-destination": 100,
-            "log-format": "json"
+            "log-format": "json",
+            "metrics-addr": "127.0.0.1:9323"
         }"#,
     )
     .expect("valid file");
@@ -60,6 +62,7 @@ fn every_key_of_the_file_is_taken() {
     assert_eq!(r.masquerade_port_range, Some((62000, 63000)));
     assert_eq!(r.masquerade_ports_per_destination, Some(100));
     assert_eq!(r.log_format, LogFormat::Json);
+    assert_eq!(r.metrics_addr, "127.0.0.1:9323".parse().ok());
 }
 
 #[test]
@@ -144,6 +147,7 @@ fn bad_values_name_their_key_and_the_file() {
             "masquerade-ports-per-destination",
         ),
         (r#"{"log-format": "xml"}"#, "log-format"),
+        (r#"{"metrics-addr": "localhost"}"#, "metrics-addr"),
         (r#"{"bridge": "a-name-far-too-long"}"#, "bridge"),
         (r#"{"uplinks": ["eth0", "bad name"]}"#, "uplinks"),
         (r#"{"dns": ["not-an-ip"]}"#, "dns[0]"),

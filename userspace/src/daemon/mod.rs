@@ -2,12 +2,13 @@
 //! state, and serves the CLI over a Unix socket until SIGTERM.
 
 pub mod config_file;
+mod metrics;
 mod server;
 mod systemd;
 
 use std::{
     fs::{self, File},
-    net::Ipv4Addr,
+    net::{Ipv4Addr, SocketAddr},
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     sync::Arc,
@@ -40,6 +41,8 @@ pub struct DaemonOptions {
     pub default_dns: Vec<Ipv4Addr>,
     pub map_sizes: MapSizes,
     pub masquerade: MasqueradeOptions,
+    /// `--metrics-addr`: where Prometheus scrapes `/metrics`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
@@ -53,6 +56,10 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         options.masquerade.range,
     )
     .map_err(anyhow::Error::msg)?;
+    let metrics = options
+        .metrics_addr
+        .map(metrics::MetricsListener::bind)
+        .transpose()?;
     fs::create_dir_all(&options.state_dir)
         .with_context(|| format!("cannot create state dir {}", options.state_dir.display()))?;
     let store = Store::new(&options.state_dir);
@@ -88,6 +95,9 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     log::info!("ebpfnet daemon listening on {}", options.socket.display());
     systemd::ready(&options.socket);
     let controller = Arc::new(Mutex::new(controller));
+    let _metrics = metrics
+        .map(|listener| listener.serve(Arc::clone(&controller)))
+        .transpose()?;
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
     let shutdown = Arc::new(Notify::new());
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
