@@ -143,6 +143,16 @@ pub fn cidrs_overlap(a: &str, b: &str) -> bool {
     na & m == nb & m
 }
 
+/// A TCP port nothing listens on now on 127.0.0.1, picked by the kernel.
+pub fn free_local_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"));
+    listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("no local address: {e}"))
+        .port()
+}
+
 /// Whether `s` is a 64-character lowercase hex id.
 pub fn is_hex_id(s: &str) -> bool {
     s.len() == 64

@@ -1,11 +1,13 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use ebpfnet::cli::{self, Cli};
+use ebpfnet::{
+    cli::{self, Cli},
+    logging::{self, LogFormat},
+};
 use nix::sys::signal::{SigHandler, Signal, signal};
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
@@ -22,6 +24,11 @@ fn main() -> ExitCode {
         }
     };
     if !matches!(cli.command, cli::Command::Daemon(_)) {
+        // The daemon sets up its logs once its config file is read.
+        if let Err(e) = logging::init(LogFormat::Text) {
+            eprintln!("Error: {e}");
+            return ExitCode::FAILURE;
+        }
         // A CLI piped into `head` should end quietly, as other tools do. The
         // daemon keeps ignoring SIGPIPE: a client hanging up must not kill it.
         // SAFETY: no other thread exists yet, and SIG_DFL is a valid handler.

@@ -1,44 +1,64 @@
 //! `ebpfnet daemon`.
 
-use std::path::PathBuf;
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::PathBuf,
+};
 
 use clap::Args;
 use ipnetwork::Ipv4Network;
 
 use crate::{
     controller::{GuardInterfaces, masquerade::MasqueradeOptions},
-    daemon::{self, DaemonOptions},
+    daemon::{
+        self, DaemonOptions,
+        config_file::{self, DaemonSettings, NAT_TABLE_SIZES, PortRange},
+    },
     datapath::MapSizes,
+    logging::{self, LogFormat},
 };
 
+/// Flags win over the same keys of the config file, which win over the
+/// defaults shown here.
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
+    /// The daemon's JSON configuration file (keys in docs/cli.md); the
+    /// default one may be missing [default: /etc/ebpfnet/daemon.json].
+    #[arg(long, value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
     /// Host interface where outside traffic arrives (repeatable; default:
     /// the interface of the default route).
-    #[arg(long = "uplink", value_name = "IFACE")]
+    #[arg(long = "uplink", value_name = "IFACE", value_parser = config_file::parse_interface_name)]
     pub uplinks: Vec<String>,
-    /// Where the desired state is saved.
-    #[arg(long, default_value = "/var/lib/ebpfnet")]
-    pub state_dir: PathBuf,
-    /// Where maps and links are pinned (on bpffs).
-    #[arg(long, default_value = "/sys/fs/bpf/ebpfnet")]
-    pub pin_dir: PathBuf,
-    /// Subnet of the default `bridge` network (Docker's is 172.17.0.0/16).
-    #[arg(long, default_value = "10.214.0.0/16")]
-    pub default_subnet: Ipv4Network,
+    /// Where the desired state is saved [default: /var/lib/ebpfnet].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Where maps and links are pinned (on bpffs) [default: /sys/fs/bpf/ebpfnet].
+    #[arg(long, value_name = "DIR")]
+    pub pin_dir: Option<PathBuf>,
+    /// Subnet of the default `bridge` network (Docker's is 172.17.0.0/16)
+    /// [default: 10.214.0.0/16].
+    #[arg(long, value_name = "CIDR")]
+    pub default_subnet: Option<Ipv4Network>,
     /// Bridge device of the default network, made at first start (Docker's
-    /// `dockerd --bridge`); lets two daemons with separate state share a host.
-    #[arg(long, default_value = crate::names::DEFAULT_BRIDGE, value_parser = parse_bridge)]
-    pub bridge: String,
+    /// `dockerd --bridge`); lets two daemons with separate state share a
+    /// host [default: ebpfnet0].
+    #[arg(long, value_name = "NAME", value_parser = config_file::parse_interface_name)]
+    pub bridge: Option<String>,
+    /// Name server of containers created without `--dns` (repeatable;
+    /// default: the host's resolvers).
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<Ipv4Addr>,
     /// Entries in each NAT table (TCP, and UDP/ICMP); a flow takes two.
-    /// Tables never evict a flow: when full, new flows are refused.
-    #[arg(long, value_name = "ENTRIES", default_value_t = ebpfnet_common::names::NAT_CAPACITY,
-          value_parser = clap::value_parser!(u32).range(1024..=1 << 26))]
-    pub nat_table_size: u32,
+    /// Tables never evict a flow: when full, new flows are refused
+    /// [default: 1048576].
+    #[arg(long, value_name = "ENTRIES",
+          value_parser = clap::value_parser!(u32).range(*NAT_TABLE_SIZES.start() as i64..=*NAT_TABLE_SIZES.end() as i64))]
+    pub nat_table_size: Option<u32>,
     /// Masquerade source ports (default: every port above the host's
     /// net.ipv4.ip_local_port_range); must lie outside that range.
     #[arg(long, value_name = "LOW-HIGH", value_parser = parse_port_range)]
-    pub masquerade_port_range: Option<(u16, u16)>,
+    pub masquerade_port_range: Option<PortRange>,
     /// Masquerade ports one container may hold towards one destination
     /// (address, port, protocol); default: half the range.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -49,47 +69,67 @@ pub struct DaemonArgs {
     /// hosts that route to containers on purpose.
     #[arg(long, value_enum, default_value = "all")]
     pub guard_interfaces: GuardInterfaces,
+    /// Log lines as text or JSON objects (level from RUST_LOG) [default: text].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Serve Prometheus metrics on http://HOST:PORT/metrics (off by default).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
-fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
-    let parsed = text
-        .split_once('-')
-        .and_then(|(low, high)| Some((low.parse().ok()?, high.parse().ok()?)));
-    match parsed {
-        Some((low, high)) if low <= high => Ok((low, high)),
-        _ => Err("a port range LOW-HIGH, such as 61000-65535".into()),
-    }
+fn parse_port_range(text: &str) -> Result<PortRange, String> {
+    PortRange::try_from(text.to_string())
 }
 
-fn parse_bridge(name: &str) -> Result<String, String> {
-    let valid = !name.is_empty()
-        && name.len() <= 15
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if valid {
-        Ok(name.to_string())
-    } else {
-        Err("an interface name: 1 to 15 letters, digits, '-', '_' or '.'".into())
+impl DaemonArgs {
+    /// The flags given, as settings that win over the file's.
+    fn settings(&self) -> DaemonSettings {
+        DaemonSettings {
+            uplinks: (!self.uplinks.is_empty()).then(|| self.uplinks.clone()),
+            state_dir: self.state_dir.clone(),
+            pin_dir: self.pin_dir.clone(),
+            bip: None,
+            fixed_cidr: None,
+            bridge: self.bridge.clone(),
+            dns: (!self.dns.is_empty()).then(|| self.dns.clone()),
+            nat_table_size: self.nat_table_size,
+            masquerade_port_range: self.masquerade_port_range,
+            masquerade_ports_per_destination: self.masquerade_ports_per_destination,
+            log_format: self.log_format,
+            metrics_addr: self.metrics_addr,
+        }
     }
 }
 
 pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
+    // Everything is read and checked before anything is made.
+    let path = args
+        .config_file
+        .clone()
+        .unwrap_or_else(|| config_file::DEFAULT_CONFIG_FILE.into());
+    let file = config_file::load(&path, args.config_file.is_some())?;
+    let settings = args
+        .settings()
+        .over(file)
+        .resolve(args.default_subnet, &path)?;
+    logging::init(settings.log_format)?;
     daemon::run(DaemonOptions {
         socket,
-        uplinks: args.uplinks,
-        state_dir: args.state_dir,
-        pin_dir: args.pin_dir,
-        default_subnet: args.default_subnet,
-        default_bridge: args.bridge,
+        uplinks: settings.uplinks,
+        state_dir: settings.state_dir,
+        pin_dir: settings.pin_dir,
+        default_subnet: settings.default_subnet,
+        default_bridge: settings.bridge,
+        default_dns: settings.dns,
         map_sizes: MapSizes {
-            nat_entries: args.nat_table_size,
+            nat_entries: settings.nat_table_size,
         },
         masquerade: MasqueradeOptions {
-            range: args.masquerade_port_range,
-            per_destination: args.masquerade_ports_per_destination,
+            range: settings.masquerade_port_range,
+            per_destination: settings.masquerade_ports_per_destination,
         },
         guard_interfaces: args.guard_interfaces,
+        metrics_addr: settings.metrics_addr,
     })
     .await
 }

@@ -41,7 +41,11 @@ impl Controller {
             mode: NetMode::Owned,
             hostname: opts.hostname.clone(),
             extra_hosts: opts.extra_hosts.clone(),
-            dns: opts.dns.clone(),
+            dns: if opts.dns.is_empty() {
+                self.config.default_dns.clone()
+            } else {
+                opts.dns.clone()
+            },
             links: opts.links.clone(),
         };
         let (network, adopt) = match plan {

@@ -6,6 +6,7 @@
 mod containers;
 mod endpoints;
 mod error;
+mod events;
 mod files;
 pub mod masquerade;
 pub mod modes;
@@ -41,6 +42,8 @@ pub struct Config {
     pub default_subnet: Ipv4Network,
     /// Bridge device of the default network (Docker's `--bridge`).
     pub default_bridge: String,
+    /// Name servers of containers created without `--dns` (daemon `dns`).
+    pub default_dns: Vec<Ipv4Addr>,
     pub pin_dir: PathBuf,
     pub masquerade: masquerade::MasqueradeOptions,
     pub guard_interfaces: GuardInterfaces,
@@ -197,6 +200,7 @@ impl Controller {
     /// Saves `next` as the new state; on failure the old one stays in force.
     fn commit(&mut self, next: State) -> Result<()> {
         self.store.save(&next)?;
+        events::log_changes(&self.state, &next);
         self.state = next;
         self.sync_names();
         Ok(())

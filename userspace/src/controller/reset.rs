@@ -62,6 +62,7 @@ impl Controller {
             errors.push(e.to_string());
         }
         errors.extend(teardown(&self.state, &self.host, &self.store, &self.config.pin_dir).await);
+        super::events::log_changes(&self.state, &State::default());
         self.state = State::default();
         self.names.update(&self.state);
         errors

@@ -1,12 +1,15 @@
 //! `ebpfnet daemon`: loads the datapath, reconciles the host with the saved
 //! state, and serves the CLI over a Unix socket until SIGTERM.
 
+pub mod config_file;
+mod metrics;
 mod server;
 mod systemd;
 mod watch;
 
 use std::{
     fs::{self, File},
+    net::{Ipv4Addr, SocketAddr},
     os::unix::fs::PermissionsExt as _,
     path::{Path, PathBuf},
     sync::Arc,
@@ -35,9 +38,13 @@ pub struct DaemonOptions {
     pub pin_dir: PathBuf,
     pub default_subnet: Ipv4Network,
     pub default_bridge: String,
+    /// Name servers of containers created without `--dns`.
+    pub default_dns: Vec<Ipv4Addr>,
     pub map_sizes: MapSizes,
     pub masquerade: MasqueradeOptions,
     pub guard_interfaces: controller::GuardInterfaces,
+    /// `--metrics-addr`: where Prometheus scrapes `/metrics`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
@@ -51,6 +58,10 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         options.masquerade.range,
     )
     .map_err(anyhow::Error::msg)?;
+    let metrics = options
+        .metrics_addr
+        .map(metrics::MetricsListener::bind)
+        .transpose()?;
     fs::create_dir_all(&options.state_dir)
         .with_context(|| format!("cannot create state dir {}", options.state_dir.display()))?;
     let store = Store::new(&options.state_dir);
@@ -74,6 +85,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         uplinks,
         default_subnet: options.default_subnet,
         default_bridge: options.default_bridge.clone(),
+        default_dns: options.default_dns.clone(),
         pin_dir: options.pin_dir.clone(),
         masquerade: options.masquerade,
         guard_interfaces: options.guard_interfaces,
@@ -86,6 +98,9 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     log::info!("ebpfnet daemon listening on {}", options.socket.display());
     systemd::ready(&options.socket);
     let controller = Arc::new(Mutex::new(controller));
+    let _metrics = metrics
+        .map(|listener| listener.serve(Arc::clone(&controller)))
+        .transpose()?;
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
     let host_watch = watch::spawn(Arc::clone(&controller))?;
     let shutdown = Arc::new(Notify::new());

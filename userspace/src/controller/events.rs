@@ -1,0 +1,130 @@
+//! One log event per state change (network, container, endpoint, published
+//! port made or removed), found by comparing the state before and after a
+//! commit, so every path that changes the state is covered.
+
+use crate::{
+    portspec::PortMapping,
+    state::{Container, Endpoint, Network, State},
+};
+
+/// One change between two states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<'a> {
+    NetworkCreated(&'a Network),
+    NetworkRemoved(&'a Network),
+    ContainerCreated(&'a Container),
+    ContainerRemoved(&'a Container),
+    /// An endpoint of the container on a network.
+    Connected(&'a Container, &'a Endpoint),
+    Disconnected(&'a Container, &'a Endpoint),
+    PortPublished(&'a Container, &'a PortMapping),
+    PortUnpublished(&'a Container, &'a PortMapping),
+}
+
+/// What changed from `before` to `after`: creations parent first,
+/// removals children first.
+pub fn changes<'a>(before: &'a State, after: &'a State) -> Vec<Change<'a>> {
+    let mut out = Vec::new();
+    for network in after.networks.values() {
+        if before.networks.get(&network.name).map(|n| &n.id) != Some(&network.id) {
+            out.push(Change::NetworkCreated(network));
+        }
+    }
+    for container in after.containers.values() {
+        let old = before
+            .containers
+            .get(&container.name)
+            .filter(|old| old.id == container.id);
+        if old.is_none() {
+            out.push(Change::ContainerCreated(container));
+        }
+        for endpoint in &container.endpoints {
+            if !old.is_some_and(|old| has_endpoint(old, endpoint)) {
+                out.push(Change::Connected(container, endpoint));
+            }
+        }
+        for port in &container.ports {
+            if !old.is_some_and(|old| old.ports.contains(port)) {
+                out.push(Change::PortPublished(container, port));
+            }
+        }
+    }
+    for container in before.containers.values() {
+        let new = after
+            .containers
+            .get(&container.name)
+            .filter(|new| new.id == container.id);
+        for port in &container.ports {
+            if !new.is_some_and(|new| new.ports.contains(port)) {
+                out.push(Change::PortUnpublished(container, port));
+            }
+        }
+        for endpoint in &container.endpoints {
+            if !new.is_some_and(|new| has_endpoint(new, endpoint)) {
+                out.push(Change::Disconnected(container, endpoint));
+            }
+        }
+        if new.is_none() {
+            out.push(Change::ContainerRemoved(container));
+        }
+    }
+    for network in before.networks.values() {
+        if after.networks.get(&network.name).map(|n| &n.id) != Some(&network.id) {
+            out.push(Change::NetworkRemoved(network));
+        }
+    }
+    out
+}
+
+/// An endpoint is the same while its id is (its aliases may change).
+fn has_endpoint(container: &Container, endpoint: &Endpoint) -> bool {
+    container.endpoints.iter().any(|e| e.id == endpoint.id)
+}
+
+/// Logs every change from `before` to `after`, one event each.
+pub fn log_changes(before: &State, after: &State) {
+    for change in changes(before, after) {
+        log_change(&change);
+    }
+}
+
+fn log_change(change: &Change<'_>) {
+    match *change {
+        Change::NetworkCreated(n) => tracing::info!(
+            network = %n.name, id = %n.id, subnet = %n.subnet, bridge = %n.bridge,
+            "network created"
+        ),
+        Change::NetworkRemoved(n) => tracing::info!(
+            network = %n.name, id = %n.id, subnet = %n.subnet, bridge = %n.bridge,
+            "network removed"
+        ),
+        Change::ContainerCreated(c) => {
+            tracing::info!(container = %c.name, id = %c.id, "container created")
+        }
+        Change::ContainerRemoved(c) => {
+            tracing::info!(container = %c.name, id = %c.id, "container removed")
+        }
+        Change::Connected(c, e) => tracing::info!(
+            container = %c.name, id = %c.id, network = %e.network, endpoint = %e.id,
+            ip = %e.ip, "container connected"
+        ),
+        Change::Disconnected(c, e) => tracing::info!(
+            container = %c.name, id = %c.id, network = %e.network, endpoint = %e.id,
+            ip = %e.ip, "container disconnected"
+        ),
+        Change::PortPublished(c, p) => tracing::info!(
+            container = %c.name, id = %c.id, port = %p, host_ip = %p.host_ip,
+            host_port = p.host_port, container_port = p.container_port,
+            protocol = %p.protocol, "port published"
+        ),
+        Change::PortUnpublished(c, p) => tracing::info!(
+            container = %c.name, id = %c.id, port = %p, host_ip = %p.host_ip,
+            host_port = p.host_port, container_port = p.container_port,
+            protocol = %p.protocol, "port unpublished"
+        ),
+    }
+}
+
+#[cfg(test)]
+#[path = "events_tests.rs"]
+mod tests;

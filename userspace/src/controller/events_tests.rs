@@ -1,0 +1,188 @@
+use std::net::Ipv4Addr;
+
+use super::*;
+use crate::{
+    portspec::Protocol,
+    state::{Container, Endpoint, NetMode, Network},
+};
+
+fn network(name: &str, id: &str) -> Network {
+    Network {
+        id: id.into(),
+        name: name.into(),
+        subnet: "10.9.0.0/16".parse().expect("cidr"),
+        gateway: Ipv4Addr::new(10, 9, 0, 1),
+        internal: false,
+        bridge: format!("br-{name}"),
+        created: String::new(),
+        number: 1,
+    }
+}
+
+fn endpoint(network: &str, last: u8) -> Endpoint {
+    Endpoint {
+        id: format!("ep-{network}-{last}"),
+        network: network.into(),
+        ip: Ipv4Addr::new(10, 9, 0, last),
+        mac: [2, 0x42, 10, 9, 0, last],
+        ifname: "eth0".into(),
+        host_veth: format!("veth{last}"),
+        aliases: Vec::new(),
+    }
+}
+
+fn port(host_port: u16) -> PortMapping {
+    PortMapping {
+        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_port,
+        container_port: 80,
+        protocol: Protocol::Tcp,
+    }
+}
+
+fn container(name: &str, id: &str, endpoints: Vec<Endpoint>, ports: Vec<PortMapping>) -> Container {
+    Container {
+        id: id.into(),
+        name: name.into(),
+        created: String::new(),
+        endpoints,
+        ports,
+        mode: NetMode::Owned,
+        hostname: None,
+        extra_hosts: Vec::new(),
+        dns: Vec::new(),
+        links: Vec::new(),
+    }
+}
+
+fn state(networks: Vec<Network>, containers: Vec<Container>) -> State {
+    State {
+        networks: networks.into_iter().map(|n| (n.name.clone(), n)).collect(),
+        containers: containers
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect(),
+    }
+}
+
+/// Each change as `what name detail`, for readable assertions.
+fn described(before: &State, after: &State) -> Vec<String> {
+    changes(before, after)
+        .into_iter()
+        .map(|change| match change {
+            Change::NetworkCreated(n) => format!("network created {}", n.name),
+            Change::NetworkRemoved(n) => format!("network removed {}", n.name),
+            Change::ContainerCreated(c) => format!("container created {}", c.name),
+            Change::ContainerRemoved(c) => format!("container removed {}", c.name),
+            Change::Connected(c, e) => format!("connected {} {}", c.name, e.network),
+            Change::Disconnected(c, e) => format!("disconnected {} {}", c.name, e.network),
+            Change::PortPublished(c, p) => format!("published {} {p}", c.name),
+            Change::PortUnpublished(c, p) => format!("unpublished {} {p}", c.name),
+        })
+        .collect()
+}
+
+#[test]
+fn no_change_no_event() {
+    let s = state(
+        vec![network("web", "n1")],
+        vec![container(
+            "a",
+            "c1",
+            vec![endpoint("web", 2)],
+            vec![port(8080)],
+        )],
+    );
+    assert!(changes(&s, &s.clone()).is_empty());
+}
+
+#[test]
+fn a_new_container_comes_with_its_endpoints_and_ports() {
+    let before = state(vec![network("web", "n1")], Vec::new());
+    let after = state(
+        vec![network("web", "n1")],
+        vec![container(
+            "a",
+            "c1",
+            vec![endpoint("web", 2)],
+            vec![port(8080)],
+        )],
+    );
+    assert_eq!(
+        described(&before, &after),
+        [
+            "container created a",
+            "connected a web",
+            "published a 80/tcp -> 0.0.0.0:8080"
+        ]
+    );
+    assert_eq!(
+        described(&after, &before),
+        [
+            "unpublished a 80/tcp -> 0.0.0.0:8080",
+            "disconnected a web",
+            "container removed a"
+        ]
+    );
+}
+
+#[test]
+fn networks_created_and_removed() {
+    let before = state(vec![network("old", "n1")], Vec::new());
+    let after = state(vec![network("new", "n2")], Vec::new());
+    assert_eq!(
+        described(&before, &after),
+        ["network created new", "network removed old"]
+    );
+}
+
+#[test]
+fn a_name_reused_with_another_id_is_a_removal_and_a_creation() {
+    let before = state(
+        vec![network("web", "n1")],
+        vec![container("a", "c1", vec![], vec![])],
+    );
+    let after = state(
+        vec![network("web", "n2")],
+        vec![container("a", "c2", vec![], vec![])],
+    );
+    assert_eq!(
+        described(&before, &after),
+        [
+            "network created web",
+            "container created a",
+            "container removed a",
+            "network removed web"
+        ]
+    );
+}
+
+#[test]
+fn publish_connect_and_disconnect_on_a_kept_container() {
+    let before = state(
+        vec![network("web", "n1"), network("db", "n2")],
+        vec![container(
+            "a",
+            "c1",
+            vec![endpoint("web", 2)],
+            vec![port(8080)],
+        )],
+    );
+    let after = state(
+        vec![network("web", "n1"), network("db", "n2")],
+        vec![container(
+            "a",
+            "c1",
+            vec![endpoint("db", 3)],
+            vec![port(8080), port(9090)],
+        )],
+    );
+    assert_eq!(
+        described(&before, &after),
+        [
+            "connected a db",
+            "published a 80/tcp -> 0.0.0.0:9090",
+            "disconnected a web"
+        ]
+    );
+}
