@@ -13,6 +13,12 @@ use crate::{
 
 pub const DEFAULT_SOCKET: &str = "/run/ebpfnet/ebpfnet.sock";
 
+/// The request in one line a client sent (the daemon's only parser of
+/// client input; pure, so the fuzz targets can feed it anything).
+pub fn decode_request(line: &str) -> Result<Request, serde_json::Error> {
+    serde_json::from_str(line)
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {

@@ -10,7 +10,7 @@ use tokio::{
 };
 
 use crate::{
-    api::{BatchResult, Request, Response},
+    api::{BatchResult, Request, Response, decode_request},
     controller::{Controller, ControllerError, views},
 };
 
@@ -25,7 +25,7 @@ pub async fn serve(stream: UnixStream, controller: Arc<Mutex<Controller>>, shutd
         .await
     {
         Err(e) => Response::Error(format!("cannot read request: {e}")),
-        Ok(_) => match serde_json::from_str::<Request>(&line) {
+        Ok(_) => match decode_request(&line) {
             Err(e) => Response::Error(format!("malformed request: {e}")),
             Ok(request) => {
                 let is_reset = matches!(request, Request::Reset);
