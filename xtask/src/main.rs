@@ -6,6 +6,7 @@ mod build_ebpf;
 mod cmd;
 mod demo;
 mod demo_env;
+mod fuzz;
 mod interrupt;
 mod process;
 mod setup;
@@ -47,6 +48,14 @@ enum Task {
     Demo,
     /// Benchmark ebpfnet against a direct veth, iptables and nft (as root)
     Bench(bench::Options),
+    /// Build the fuzz targets (fuzz/) and run each for a bounded time
+    Fuzz {
+        /// How long each target runs
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Only these targets (default: all of them)
+        targets: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -57,6 +66,7 @@ fn main() -> ExitCode {
         Task::Test { e2e_args } => test::test(&e2e_args),
         Task::Demo => demo::demo(),
         Task::Bench(options) => bench::bench(&options),
+        Task::Fuzz { seconds, targets } => fuzz::fuzz(seconds, &targets),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
