@@ -2,8 +2,6 @@
 //! with cargo-fuzz (libFuzzer), run each for a bounded time from its seed
 //! corpus, fail on any crash, and print how many inputs each one ran.
 
-use std::path::Path;
-
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{command, describe, display, output, run, scrub_cargo_env, workspace_root};
@@ -53,10 +51,16 @@ pub fn fuzz(seconds: u64, only: &[String]) -> Result<()> {
         let mut args = vec!["run"];
         args.extend(BUILD_FLAGS);
         args.extend([target, &corpus]);
-        if Path::new(&dir.join(&seeds)).is_dir() {
+        if dir.join(&seeds).is_dir() {
             args.push(&seeds);
         }
         args.extend(["--", &max_time, &timeout, "-print_final_stats=1"]);
+        // Tokens libFuzzer splices in: JSON keys, non-ASCII text.
+        let dict = format!("dicts/{target}.dict");
+        let dict_arg = format!("-dict={dict}");
+        if dir.join(&dict).is_file() {
+            args.push(&dict_arg);
+        }
         let mut cmd = cargo_fuzz(&args);
         println!("$ {}", display(&cmd));
         let out = cmd

@@ -187,8 +187,12 @@ fn install_cargo_fuzz() -> Result<()> {
         CARGO_FUZZ_VERSION,
         "--locked",
     ]);
-    run(&mut install)
-        .with_context(|| format!("could not install cargo-fuzz; by hand: `{by_hand}`"))?;
+    // One retry: crates.io is sometimes out of reach for a few seconds.
+    if let Err(err) = run(&mut install) {
+        eprintln!("setup: {err:#}; trying once more");
+        run(&mut install)
+            .with_context(|| format!("could not install cargo-fuzz; by hand: `{by_hand}`"))?;
+    }
     if !cargo_fuzz_installed() {
         bail!(
             "cargo-fuzz was installed, but `cargo fuzz --version` does not run; is cargo's bin \
