@@ -9,12 +9,16 @@
 //!
 //! The packet tests (`tests/packets_*.rs`) need no daemon: [`testrun`] loads
 //! the eBPF object with private maps and runs its programs on frames built
-//! with [`packet`] through `BPF_PROG_TEST_RUN`.
+//! with [`packet`] through `BPF_PROG_TEST_RUN`; `packets_fuzz.rs` feeds them
+//! frames mutated by [`mutate`].
 
 pub mod checks;
 pub mod cli;
 pub mod daemon;
 mod env_cli;
+pub mod fuzzer;
+pub mod invariants;
+pub mod mutate;
 pub mod netns;
 pub mod packet;
 pub mod packet6;

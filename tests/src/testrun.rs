@@ -15,8 +15,8 @@ use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
 use aya::{Ebpf, EbpfLoader};
 use ebpfnet_common::DropReason;
 use ebpfnet_common::maps::{
-    Config, EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey, PublishedValue,
-    SubnetKey, UplinkInfo, proto,
+    Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey,
+    PublishedValue, SubnetKey, UplinkInfo, proto,
 };
 use serde_json::Value;
 
@@ -130,6 +130,16 @@ impl Datapath {
         self.run_skb(program, frame, ifindex, fields)
     }
 
+    /// Like [`Self::run`], but the kernel refusing the frame is an error.
+    pub fn try_run(
+        &self,
+        program: &str,
+        frame: &[u8],
+        ifindex: Option<u32>,
+    ) -> Result<Outcome, aya::programs::ProgramError> {
+        self.try_run_skb(program, frame, ifindex, SkbFields::default())
+    }
+
     /// Runs `program` on `frame` with these `__sk_buff` fields set.
     fn run_skb(
         &self,
@@ -138,6 +148,17 @@ impl Datapath {
         ifindex: Option<u32>,
         fields: SkbFields,
     ) -> Outcome {
+        self.try_run_skb(program, frame, ifindex, fields)
+            .unwrap_or_else(|e| panic!("test_run of {program}: {e:?}"))
+    }
+
+    fn try_run_skb(
+        &self,
+        program: &str,
+        frame: &[u8],
+        ifindex: Option<u32>,
+        fields: SkbFields,
+    ) -> Result<Outcome, aya::programs::ProgramError> {
         let prog: &SchedClassifier = self
             .ebpf
             .program(program)
@@ -160,19 +181,17 @@ impl Datapath {
                 .copy_from_slice(&gso_size.to_ne_bytes());
         }
         let mut out = vec![0u8; frame.len() + 256];
-        let result = prog
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                data_out: Some(&mut out),
-                ctx_in: (ifindex.is_some() || fields != SkbFields::default()).then_some(&ctx[..]),
-                ..Default::default()
-            })
-            .unwrap_or_else(|e| panic!("test_run of {program}: {e:?}"));
+        let result = prog.test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ctx_in: (ifindex.is_some() || fields != SkbFields::default()).then_some(&ctx[..]),
+            ..Default::default()
+        })?;
         out.truncate(result.data_size_out as usize);
-        Outcome {
+        Ok(Outcome {
             verdict: result.return_value,
             out,
-        }
+        })
     }
 
     fn hash<K: aya::Pod, V: aya::Pod>(
@@ -226,6 +245,18 @@ impl Datapath {
             .expect("UPLINKS insert");
     }
 
+    /// `ENDPOINT_IPS[ip] = where`: a container address delivered to directly.
+    pub fn add_endpoint_ip(&mut self, ip: [u8; 4], ifindex: u32, mac: [u8; 6]) {
+        let addr = EndpointAddr {
+            ifindex,
+            mac,
+            ..Default::default()
+        };
+        self.hash::<[u8; 4], EndpointAddr>("ENDPOINT_IPS")
+            .insert(ip, addr, 0)
+            .expect("ENDPOINT_IPS insert");
+    }
+
     pub fn set_config(&mut self, config: Config) {
         let map = self.ebpf.map_mut("CONFIG").expect("no map CONFIG");
         let mut array: Array<_, Config> = Array::try_from(map).expect("CONFIG");
@@ -251,6 +282,19 @@ impl Datapath {
     pub fn nat_get(&mut self, key: &FlowKey) -> Option<NatEntry> {
         let name = Self::nat_map(key.protocol);
         self.hash::<FlowKey, NatEntry>(name).get(key, 0).ok()
+    }
+
+    /// Every entry of `NAT_TCP` and `NAT_OTHER`.
+    pub fn nat_entries(&mut self) -> Vec<(FlowKey, NatEntry)> {
+        ["NAT_TCP", "NAT_OTHER"]
+            .iter()
+            .flat_map(|name| {
+                self.hash::<FlowKey, NatEntry>(name)
+                    .iter()
+                    .filter_map(Result::ok)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// How many entries `NAT_TCP` + `NAT_OTHER` hold.

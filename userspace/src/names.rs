@@ -63,21 +63,28 @@ pub fn hex(bytes: &[u8]) -> String {
     })
 }
 
+/// At most the first `max_bytes` bytes of `id`. Ids we make are hex, but
+/// ids also come from the state file and the daemon's answers: cut on a
+/// character boundary so a non-ASCII one cannot panic.
+fn id_prefix(id: &str, max_bytes: usize) -> &str {
+    &id[..id.floor_char_boundary(max_bytes)]
+}
+
 /// The short form of an id shown in listings.
 pub fn short_id(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    id_prefix(id, 12)
 }
 
 /// Bridge device of a user-defined network.
 pub fn bridge_name(network_id: &str) -> String {
-    let name = format!("ebr-{}", &network_id[..11.min(network_id.len())]);
+    let name = format!("ebr-{}", id_prefix(network_id, 11));
     debug_assert!(name.len() <= IFNAMSIZ_MAX);
     name
 }
 
 /// Host side of a container's veth pair.
 pub fn host_veth_name(endpoint_id: &str) -> String {
-    format!("veth{}", &endpoint_id[..8.min(endpoint_id.len())])
+    format!("veth{}", id_prefix(endpoint_id, 8))
 }
 
 /// Docker derives a container's MAC from its IPv4 address: 02:42 + the four
@@ -125,6 +132,18 @@ mod tests {
         assert_eq!(bridge_name(&id), "ebr-0123456789a");
         assert_eq!(host_veth_name(&id), "veth01234567");
         assert!(bridge_name(&id).len() <= IFNAMSIZ_MAX);
+    }
+
+    /// Found with the `state_file` fuzz target: a state file whose container
+    /// id has a multi-byte character across byte 12 made the daemon panic
+    /// building the name servers' view.
+    #[test]
+    fn non_ascii_ids_are_cut_on_a_character_boundary() {
+        let id = "abcdefghijk\u{e9}zz"; // 'é' is bytes 11 and 12
+        assert_eq!(short_id(id), "abcdefghijk");
+        assert_eq!(bridge_name(id), "ebr-abcdefghijk");
+        assert_eq!(host_veth_name("abcdefg\u{e9}"), "vethabcdefg");
+        assert_eq!(short_id("ab"), "ab");
     }
 
     #[test]

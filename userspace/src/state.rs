@@ -213,18 +213,7 @@ impl Store {
                 });
             }
         };
-        let file: StateFile =
-            serde_json::from_slice(&text).map_err(|source| StoreError::Corrupt {
-                path: path.clone(),
-                source,
-            })?;
-        if file.version != FORMAT_VERSION {
-            return Err(StoreError::Version {
-                path,
-                found: file.version,
-            });
-        }
-        Ok(file.state)
+        decode(&path, &text)
     }
 
     /// Atomically replaces the saved state.
@@ -240,11 +229,7 @@ impl Store {
         fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
         let path = self.path();
         let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
-        let file = StateFile {
-            version: FORMAT_VERSION,
-            state: state.clone(),
-        };
-        let text = serde_json::to_vec_pretty(&file).expect("state serializes to JSON");
+        let text = encode(state);
         let mut out = File::create(&tmp).map_err(io("create", &tmp))?;
         out.write_all(&text).map_err(io("write", &tmp))?;
         out.sync_all().map_err(io("sync", &tmp))?;
@@ -280,6 +265,31 @@ impl Store {
     pub fn lock_path(&self) -> PathBuf {
         self.dir.join(LOCK_FILE)
     }
+}
+
+/// The state in the bytes of a state file read from `path` (named in
+/// errors only). Pure, so the fuzz targets can feed it anything.
+pub fn decode(path: &Path, text: &[u8]) -> Result<State, StoreError> {
+    let file: StateFile = serde_json::from_slice(text).map_err(|source| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if file.version != FORMAT_VERSION {
+        return Err(StoreError::Version {
+            path: path.to_path_buf(),
+            found: file.version,
+        });
+    }
+    Ok(file.state)
+}
+
+/// The bytes [`Store::save`] writes for `state`.
+pub fn encode(state: &State) -> Vec<u8> {
+    let file = StateFile {
+        version: FORMAT_VERSION,
+        state: state.clone(),
+    };
+    serde_json::to_vec_pretty(&file).expect("state serializes to JSON")
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod build_ebpf;
 mod cmd;
 mod demo;
 mod demo_env;
+mod fuzz;
 mod install;
 mod interrupt;
 mod process;
@@ -50,6 +51,14 @@ enum Task {
     Install(install::Options),
     /// Benchmark ebpfnet against a direct veth, iptables and nft (as root)
     Bench(bench::Options),
+    /// Build the fuzz targets (fuzz/) and run each for a bounded time
+    Fuzz {
+        /// How long each target runs
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Only these targets (default: all of them)
+        targets: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -61,6 +70,7 @@ fn main() -> ExitCode {
         Task::Demo => demo::demo(),
         Task::Install(options) => install::install(&options),
         Task::Bench(options) => bench::bench(&options),
+        Task::Fuzz { seconds, targets } => fuzz::fuzz(seconds, &targets),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

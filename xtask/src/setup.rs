@@ -32,6 +32,10 @@ const BPF_LINKER_VERSION: &str = "0.13.0";
 const BPF_LINKER_VERSION_PREFIX: &str = "bpf-linker 0.13.";
 const LLVM_PREFIX: &str = "/usr/lib/llvm-22";
 
+/// Builds and runs the fuzz targets (`cargo xtask fuzz`); 0.13.2 builds
+/// with rustc 1.95.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
 pub fn setup() -> Result<()> {
     install_apt_packages()?;
     if !rust_src_installed() {
@@ -39,6 +43,9 @@ pub fn setup() -> Result<()> {
     }
     if !bpf_linker_installed() {
         install_bpf_linker()?;
+    }
+    if !cargo_fuzz_installed() {
+        install_cargo_fuzz()?;
     }
     Ok(())
 }
@@ -162,6 +169,38 @@ fn install_bpf_linker() -> Result<()> {
         bail!(
             "bpf-linker {BPF_LINKER_VERSION} was installed, but `bpf-linker --version` does not \
              report it; is cargo's bin directory (~/.cargo/bin) on PATH?"
+        );
+    }
+    Ok(())
+}
+
+/// Any cargo-fuzz will do: the fuzz targets use no newer flag than 0.13's.
+pub fn cargo_fuzz_installed() -> bool {
+    output(command("cargo").args(["fuzz", "--version"]))
+        .is_ok_and(|version| version.trim().starts_with("cargo-fuzz "))
+}
+
+fn install_cargo_fuzz() -> Result<()> {
+    println!("setup: installing cargo-fuzz {CARGO_FUZZ_VERSION} (takes about a minute)");
+    let by_hand = format!("cargo install cargo-fuzz --version {CARGO_FUZZ_VERSION} --locked");
+    let mut install = command("cargo");
+    scrub_cargo_env(&mut install).args([
+        "install",
+        "cargo-fuzz",
+        "--version",
+        CARGO_FUZZ_VERSION,
+        "--locked",
+    ]);
+    // One retry: crates.io is sometimes out of reach for a few seconds.
+    if let Err(err) = run(&mut install) {
+        eprintln!("setup: {err:#}; trying once more");
+        run(&mut install)
+            .with_context(|| format!("could not install cargo-fuzz; by hand: `{by_hand}`"))?;
+    }
+    if !cargo_fuzz_installed() {
+        bail!(
+            "cargo-fuzz was installed, but `cargo fuzz --version` does not run; is cargo's bin \
+             directory (~/.cargo/bin) on PATH? By hand: `{by_hand}`"
         );
     }
     Ok(())

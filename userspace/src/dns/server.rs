@@ -7,7 +7,6 @@ use std::{
     time::Duration,
 };
 
-use hickory_proto::op::Message;
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::{TcpListener, TcpStream, UdpSocket},
@@ -16,7 +15,7 @@ use tokio::{
     time::timeout,
 };
 
-use super::view::{Answer, DNS_PORT, View, answer, servfail};
+use super::view::{DNS_PORT, Decision, View, decide, servfail};
 
 /// How long one upstream server gets to answer.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
@@ -155,37 +154,24 @@ async fn respond(
     bytes: &[u8],
     transport: Transport,
 ) -> Option<Vec<u8>> {
-    let query = Message::from_vec(bytes).ok()?;
-    let answer = answer(view, source, &query);
-    log::debug!(
-        "dns: {source} asks {:?}: {}",
-        query.queries().first().map(|q| q.name().to_ascii()),
-        match &answer {
-            Answer::Ignore => "ignored",
-            Answer::Reply(_) => "answered",
-            Answer::Forward(_) => "forwarded",
-        }
-    );
-    let message = match answer {
-        Answer::Ignore => return None,
-        Answer::Reply(message) => message,
-        Answer::Forward(upstreams) => {
-            for upstream in upstreams {
-                let relayed = match transport {
-                    Transport::Udp => forward_udp(upstream, bytes).await,
-                    Transport::Tcp => forward_tcp(upstream, bytes).await,
-                };
-                match relayed {
-                    // The same id: the answer to this very query.
-                    Ok(reply) if reply.get(..2) == bytes.get(..2) => return Some(reply),
-                    Ok(_) => log::debug!("dns: {upstream} answered another query"),
-                    Err(e) => log::debug!("dns: upstream {upstream}: {e}"),
-                }
-            }
-            servfail(&query)
-        }
+    let (query, upstreams) = match decide(view, source, bytes) {
+        Decision::Ignore => return None,
+        Decision::Reply(reply) => return Some(reply),
+        Decision::Forward { query, upstreams } => (query, upstreams),
     };
-    message.to_vec().ok()
+    for upstream in upstreams {
+        let relayed = match transport {
+            Transport::Udp => forward_udp(upstream, bytes).await,
+            Transport::Tcp => forward_tcp(upstream, bytes).await,
+        };
+        match relayed {
+            // The same id: the answer to this very query.
+            Ok(reply) if reply.get(..2) == bytes.get(..2) => return Some(reply),
+            Ok(_) => log::debug!("dns: {upstream} answered another query"),
+            Err(e) => log::debug!("dns: upstream {upstream}: {e}"),
+        }
+    }
+    servfail(&query).to_vec().ok()
 }
 
 fn unspecified_for(upstream: SocketAddr) -> SocketAddr {

@@ -210,6 +210,44 @@ pub fn answer(view: &View, source: Ipv4Addr, query: &Message) -> Answer {
     Answer::Forward(client.upstreams.clone())
 }
 
+/// What the server does with the bytes of one query, decided without I/O.
+#[derive(Debug)]
+pub enum Decision {
+    /// Send these bytes back.
+    Reply(Vec<u8>),
+    /// Relay the query's bytes to these servers (in order); SERVFAIL for
+    /// `query` when none answers.
+    Forward {
+        query: Message,
+        upstreams: Vec<SocketAddr>,
+    },
+    /// Send nothing: not a DNS query, not from a container, or no answer
+    /// that serializes.
+    Ignore,
+}
+
+/// Parses `bytes` from the container at `source` and answers from `view`.
+pub fn decide(view: &View, source: Ipv4Addr, bytes: &[u8]) -> Decision {
+    let Ok(query) = Message::from_vec(bytes) else {
+        return Decision::Ignore;
+    };
+    let answer = answer(view, source, &query);
+    log::debug!(
+        "dns: {source} asks {:?}: {}",
+        query.queries().first().map(|q| q.name().to_ascii()),
+        match &answer {
+            Answer::Ignore => "ignored",
+            Answer::Reply(_) => "answered",
+            Answer::Forward(_) => "forwarded",
+        }
+    );
+    match answer {
+        Answer::Ignore => Decision::Ignore,
+        Answer::Reply(message) => message.to_vec().map_or(Decision::Ignore, Decision::Reply),
+        Answer::Forward(upstreams) => Decision::Forward { query, upstreams },
+    }
+}
+
 /// SERVFAIL for a query no upstream server answered.
 pub fn servfail(query: &Message) -> Message {
     reply(query, ResponseCode::ServFail)
