@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: ebpfnet side by side with a direct veth, Docker-style
 //! iptables (nft and legacy backends) and nft with a verdict map, in one
-//! interleaved run; see README's Performance section.
+//! interleaved run; see docs/performance.md.
 //!
 //! Phases: build; make every variant's namespaces (topology.rs) and the
 //! isolated ebpfnet daemon (ebpfnet.rs); control-plane timings (control.rs);
