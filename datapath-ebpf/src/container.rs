@@ -136,9 +136,11 @@ fn to_host(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex: u
         forward: Forward::Peer,
         ifindex,
         mac: endpoint.mac,
-        hook: Hook::Container,
         source,
     };
+    if packet.ttl <= 1 {
+        return nat::answer_ttl_expired(ctx, packet, Hook::Container);
+    }
     let started = nat::start_published(packet, &target, any_ip, &path);
     nat::finish(ctx, packet, started, Hook::Container)
 }
@@ -169,7 +171,7 @@ fn to_outside(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex
     }
     // The host's stack answers "time exceeded", as a router does.
     if packet.ttl <= 1 {
-        return nat::ttl_expired(Hook::Container);
+        return nat::answer_ttl_expired(ctx, packet, Hook::Container);
     }
     // A stray TCP segment of no flow (as conntrack's INVALID packets leak):
     // only a SYN opens one.

@@ -14,6 +14,7 @@ mod frag;
 mod guard;
 mod hook;
 mod icmp;
+mod icmp_reply;
 mod isolation;
 mod maps;
 mod masquerade_quota;

@@ -3,25 +3,18 @@
 //! frame larger than its MTU without a word; a router answers ICMP
 //! "fragmentation needed" instead, and Path MTU Discovery relies on it.
 //!
-//! The packet cannot simply be handed to the host's stack to answer: a
-//! container's veth is a bridge port, so the stack would route it from the
-//! bridge, where forwarding is off (and must stay off, or every packet the
-//! programs pass on would leave untranslated): it drops it silently. So the
-//! error is written here, from the untranslated packet, as `ip_forward`
-//! would: from the container's gateway, quoting the IP header and the start
-//! of the datagram (RFC 792), with the next-hop MTU (RFC 1191).
+//! The error is written here (`icmp_reply`), from the untranslated packet,
+//! as `ip_forward` would: from the container's gateway, quoting the IP
+//! header and the start of the datagram (RFC 792), with the next-hop MTU
+//! (RFC 1191). Writing it here rather than handing the packet to the
+//! host's stack keeps it independent of the host's forwarding settings and
+//! of what its FORWARD chain holds.
 //!
 //! Packets that enter a container (`Forward::Peer`) are not checked:
 //! `bpf_redirect_peer` delivers into the container's stack, which accepts a
 //! packet larger than its MTU (only a transmitting veth enforces it).
 
-use aya_ebpf::{
-    helpers::{
-        bpf_check_mtu, bpf_redirect_peer, bpf_skb_adjust_room, bpf_skb_change_tail,
-        bpf_skb_load_bytes,
-    },
-    programs::TcContext,
-};
+use aya_ebpf::{helpers::bpf_check_mtu, programs::TcContext};
 use ebpfnet_common::{
     DropReason,
     maps::{Forward, NatEntry, proto},
@@ -29,20 +22,11 @@ use ebpfnet_common::{
 
 use crate::{
     counters::drop_packet,
-    icmp::{self, Sum},
-    maps, scratch,
-    parse::{ETH_LEN, ETH_P_IP, IP_DF, IP_FRAG_OFF, IP_OFF, Packet},
+    icmp,
+    icmp_reply::{self, ErrorReply, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, Toward},
+    maps,
+    parse::{ETH_LEN, IP_DF, IP_FRAG_OFF, IP_OFF, Packet},
 };
-
-/// `BPF_ADJ_ROOM_MAC`: room between the L2 and L3 headers.
-const BPF_ADJ_ROOM_MAC: u32 = 1;
-
-const ICMP_DEST_UNREACH: u8 = 3;
-const ICMP_FRAG_NEEDED: u8 = 4;
-/// `IPTOS_PREC_INTERNETCONTROL`, the TOS Linux gives its ICMP errors.
-const TOS_INTERNETCONTROL: u8 = 0xc0;
-/// Outer IPv4 header (20) + ICMP header (8) put in front of the quote.
-const ERROR_HEADROOM: u32 = 28;
 
 /// `Some(verdict)` when the packet is too big for the uplink `entry` sends
 /// it out of: answered with "fragmentation needed" (without DF, counted as
@@ -100,89 +84,18 @@ fn segments_too_big(ctx: &TcContext, packet: &Packet, mtu: u32) -> bool {
 }
 
 /// Turns the packet into ICMP "fragmentation needed" (`mtu`) back to the
-/// container that sent it, behind this hook's veth. A subprogram of its
-/// own: building the error takes stack the translation paths that inline
-/// `nat::apply` cannot spare.
-#[inline(never)]
+/// container that sent it, from its gateway.
+#[inline(always)]
 fn frag_needed(ctx: &TcContext, packet: &Packet, mtu: u32) -> i32 {
     let Some(network) = maps::network_of(packet.src_ip) else {
         return drop_packet(DropReason::TooBig);
     };
-    // The IP header and 8 bytes of the datagram (RFC 792); 20 for TCP,
-    // whose checksum field must stay inside a CHECKSUM_PARTIAL packet
-    // (bpf_skb_change_tail refuses to cut before it).
-    let tcp = packet.protocol == proto::TCP && !packet.fragment;
-    let l4_len: usize = if tcp { 20 } else { 8 };
-    let Some(buf) = scratch::error_buf() else {
-        return drop_packet(DropReason::TooBig);
+    let reply = ErrorReply {
+        icmp_type: ICMP_DEST_UNREACH,
+        code: ICMP_FRAG_NEEDED,
+        mtu: mtu as u16,
+        source: network.gateway,
+        toward: Toward::Container,
     };
-    // Fixed lengths (aya's load_bytes clamps to what is left, which the
-    // verifier refuses as possibly zero).
-    // SAFETY: the destinations are this CPU's map value, as long as stated.
-    let copied = unsafe {
-        bpf_skb_load_bytes(ctx.skb.skb.cast(), 0, buf.macs.as_mut_ptr().cast(), 12) == 0
-            && bpf_skb_load_bytes(
-                ctx.skb.skb.cast(),
-                packet.l4_off as u32,
-                buf.quoted_l4.as_mut_ptr().cast(),
-                20,
-            ) == 0
-    };
-    if !copied {
-        return drop_packet(DropReason::Malformed);
-    }
-    let quote_len = (packet.l4_off - IP_OFF + l4_len) as u32;
-    let skb = ctx.skb.skb;
-    // SAFETY: helper calls on this invocation's skb; every later access
-    // goes through load/store helpers, so no packet pointer goes stale.
-    // change_tail also resets a GSO packet's segmentation state; the room
-    // goes between the Ethernet and IP headers (the network header moves
-    // with it: what follows is the quote).
-    let resized = unsafe {
-        bpf_skb_change_tail(skb, ETH_LEN as u32 + quote_len, 0) == 0
-            && bpf_skb_adjust_room(skb, ERROR_HEADROOM as i32, BPF_ADJ_ROOM_MAC, 0) == 0
-    };
-    if !resized {
-        return drop_packet(DropReason::Malformed);
-    }
-    let total = (ERROR_HEADROOM + quote_len) as u16;
-    let (head, macs, quoted_l4) = (&mut buf.head, &buf.macs, &buf.quoted_l4);
-    *head = [0u8; ETH_LEN + ERROR_HEADROOM as usize];
-    // Ethernet: back to the container, from the MAC it sent to.
-    head[0..6].copy_from_slice(&macs[6..12]);
-    head[6..12].copy_from_slice(&macs[0..6]);
-    head[12..14].copy_from_slice(&ETH_P_IP.to_be_bytes());
-    // IPv4: gateway → container, no options, not fragmented.
-    let ip = &mut head[ETH_LEN..ETH_LEN + 20];
-    ip[0] = 0x45;
-    ip[1] = TOS_INTERNETCONTROL;
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip[8] = 64;
-    ip[9] = proto::ICMP;
-    ip[12..16].copy_from_slice(&network.gateway);
-    ip[16..20].copy_from_slice(&packet.src_ip);
-    let ip_csum = Sum::of(ip).checksum();
-    ip[10..12].copy_from_slice(&ip_csum.to_be_bytes());
-    // ICMP: type 3 code 4, next-hop MTU in the low half of the second word.
-    let icmp = &mut head[ETH_LEN + 20..];
-    icmp[0] = ICMP_DEST_UNREACH;
-    icmp[1] = ICMP_FRAG_NEEDED;
-    icmp[6..8].copy_from_slice(&(mtu as u16).to_be_bytes());
-    // The quoted IP header sums to 0xffff (its own checksum makes it so),
-    // which adds nothing in ones' complement: the ICMP checksum needs only
-    // the ICMP header and the quoted bytes of the datagram.
-    let mut sum = Sum::of(icmp);
-    sum.add(&quoted_l4[..8]);
-    if tcp {
-        sum.add(&quoted_l4[8..]);
-    }
-    let icmp_csum = sum.checksum();
-    icmp[2..4].copy_from_slice(&icmp_csum.to_be_bytes());
-    if ctx.store(0, head, 0).is_err() {
-        return drop_packet(DropReason::Malformed);
-    }
-    // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
-    let ifindex = unsafe { (*skb).ifindex };
-    // SAFETY: plain helper call.
-    unsafe { bpf_redirect_peer(ifindex, 0) as i32 }
+    icmp_reply::send(ctx, packet, &reply)
 }

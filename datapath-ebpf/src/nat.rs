@@ -19,6 +19,7 @@ use crate::{
     csum::{self, Addr},
     frag,
     hook::Hook,
+    icmp_reply::{self, ErrorReply, ICMP_TIME_EXCEEDED, ICMP_TTL_EXCEEDED, Toward},
     maps, masquerade_quota, mtu,
     parse::Packet,
     scratch,
@@ -33,14 +34,37 @@ const ICMP_ID_OFF: usize = 4;
 const MASQ_TRIES: u32 = 32;
 
 /// What to do with a routed packet whose TTL runs out here (`hook`: where
-/// it came in). A container's goes to the host's stack untranslated, which
-/// answers "time exceeded" as a router does (cloud metadata services rely
-/// on that hop limit); another host's is dropped, counted.
+/// it came in), when no error may be sent about it (an ICMP error itself,
+/// a later fragment): a container's goes to the host's stack untranslated
+/// (which routes it no further); another host's is dropped, counted.
 #[inline(always)]
 pub fn ttl_expired(hook: Hook) -> i32 {
     match hook {
         Hook::Container => TCX_NEXT,
         Hook::Uplink => drop_packet(DropReason::TtlExceeded),
+    }
+}
+
+/// A routed packet whose TTL runs out here, answered as a router does
+/// (cloud metadata services rely on that hop limit): a container's goes to
+/// the host's stack untranslated, which answers "time exceeded" from the
+/// gateway; another host's is answered "time exceeded" from the host
+/// address it was sent to (counted as `ttl_exceeded`: it goes no further).
+#[inline(always)]
+pub fn answer_ttl_expired(ctx: &TcContext, packet: &Packet, hook: Hook) -> i32 {
+    match hook {
+        Hook::Container => TCX_NEXT,
+        Hook::Uplink => {
+            let _ = drop_packet(DropReason::TtlExceeded);
+            let reply = ErrorReply {
+                icmp_type: ICMP_TIME_EXCEEDED,
+                code: ICMP_TTL_EXCEEDED,
+                mtu: 0,
+                source: packet.dst_ip,
+                toward: Toward::Uplink,
+            };
+            icmp_reply::send(ctx, packet, &reply)
+        }
     }
 }
 
@@ -50,7 +74,7 @@ pub fn ttl_expired(hook: Hook) -> i32 {
 #[inline(never)]
 pub fn apply(ctx: &TcContext, packet: &Packet, entry: &NatEntry, hook: Hook) -> i32 {
     if packet.ttl <= 1 {
-        return ttl_expired(hook);
+        return answer_ttl_expired(ctx, packet, hook);
     }
     // Client → container packets of a published flow, from an uplink or a
     // container (hairpin), count on their mapping; an entry not yet tracked
@@ -151,8 +175,6 @@ pub struct ReplyPath {
     pub forward: Forward,
     pub ifindex: u32,
     pub mac: [u8; 6],
-    /// Where the request came in.
-    pub hook: Hook,
     /// For a container reaching its own published port: the address its
     /// request appears to come from (its gateway), as Docker masquerades
     /// that path, since a container drops packets from its own address.
@@ -200,9 +222,6 @@ pub fn start_published(
     any_ip: bool,
     path: &ReplyPath,
 ) -> Started {
-    if packet.ttl <= 1 {
-        return Started::Verdict(ttl_expired(path.hook));
-    }
     let Some(flow) = scratch::new_flow() else {
         return Started::Verdict(drop_packet(DropReason::NatInsertFailed));
     };

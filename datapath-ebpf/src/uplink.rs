@@ -76,9 +76,11 @@ pub fn handle(ctx: &TcContext) -> i32 {
             // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
             ifindex: unsafe { (*ctx.skb.skb).ifindex },
             mac: [0; 6],
-            hook: Hook::Uplink,
             source: [0; 4],
         };
+        if packet.ttl <= 1 {
+            return nat::answer_ttl_expired(ctx, &packet, Hook::Uplink);
+        }
         let started = nat::start_published(&packet, &target, any_ip, &path);
         return nat::finish(ctx, &packet, started, Hook::Uplink);
     }

@@ -194,14 +194,33 @@ fn routed_packets_lose_a_hop_and_the_last_hop_goes_to_the_stack() {
         );
         assert_eq!(dp.nat_len(), before, "a TTL-1 packet started a flow");
 
-        // From an uplink, TTL 1 to a published port is dropped, counted.
+        // From an uplink, TTL 1 to a published port: answered "time
+        // exceeded" from the host address it was sent to, back out of the
+        // uplink, quoting the packet; counted, and no flow starts.
         let mut inbound = Ipv4Builder::new(CLIENT, HOST);
         inbound.ttl = 1;
-        dp.expect_drop(
-            UPLINK_INGRESS,
-            &inbound.tcp(40000, 8080, TCP_SYN),
-            None,
-            DropReason::TtlExceeded,
+        let sent = inbound.tcp(40000, 8080, TCP_SYN);
+        let before = (dp.drops(DropReason::TtlExceeded), dp.nat_len());
+        let outcome = dp.run(UPLINK_INGRESS, &sent, None);
+        assert_eq!(
+            outcome.verdict, TC_ACT_REDIRECT,
+            "time exceeded goes back out"
+        );
+        let v = View(&outcome.out);
+        assert_eq!((v.src_ip(), v.dst_ip(), v.protocol()), (HOST, CLIENT, 1));
+        assert_eq!(
+            (v.dst_mac(), v.src_mac()),
+            (inbound.src_mac, inbound.dst_mac)
+        );
+        assert_eq!(&v.l4()[..2], &[11, 0], "ICMP time exceeded, TTL in transit");
+        assert_eq!(&v.l4()[8..28], &sent[14..34], "quotes the IP header");
+        assert!(
+            v.ipv4_checksum_ok() && v.l4_checksum_ok(),
+            "checksums of the error"
+        );
+        assert_eq!(
+            (dp.drops(DropReason::TtlExceeded), dp.nat_len()),
+            (before.0 + 1, before.1)
         );
         inbound.ttl = 9;
         let outcome = dp.run(UPLINK_INGRESS, &inbound.tcp(40000, 8080, TCP_SYN), None);

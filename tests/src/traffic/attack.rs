@@ -78,6 +78,37 @@ except socket.timeout:
     print("timeout")
 "#;
 
+/// `IP PORT`: a UDP datagram with TTL 1 to IP:PORT, then listens (raw
+/// ICMP socket, 2 s) for "time exceeded" about it; prints `time-exceeded
+/// from ADDR` or `none`.
+const TTL_PROBE: &str = r#"
+import socket, struct, sys, time
+ip, port = sys.argv[1], int(sys.argv[2])
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+raw.settimeout(0.2)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 1)
+u.sendto(b"ttl-1", (ip, port))
+sport = u.getsockname()[1]
+end = time.time() + 2
+while time.time() < end:
+    try:
+        d, a = raw.recvfrom(2048)
+    except socket.timeout:
+        continue
+    ihl = (d[0] & 15) * 4
+    icmp = d[ihl:]
+    if icmp[0] != 11 or len(icmp) < 8 + 28:
+        continue
+    inner = icmp[8:]
+    iihl = (inner[0] & 15) * 4
+    isp, idp = struct.unpack("!HH", inner[iihl:iihl + 4])
+    if socket.inet_ntoa(inner[16:20]) == ip and (isp, idp) == (sport, port):
+        print("time-exceeded from %s" % a[0])
+        sys.exit(0)
+print("none")
+"#;
+
 /// Who sends a flood, and as what.
 pub struct Flood<'a> {
     pub ns: &'a str,
@@ -159,4 +190,22 @@ pub fn assert_frames_dropped(env: &TestEnv, ns: &str, frame: &[u8], count: u32, 
         before,
         drop_count(env, reason)
     );
+}
+
+/// A UDP datagram with TTL 1 from `ns` to `ip:port`: `time-exceeded from
+/// ADDR` when a hop answered so, else `none`.
+pub fn ttl_probe(ns: &str, ip: &str, port: u16) -> String {
+    let out = run(
+        Command::new("ip").args(["netns", "exec", ns]).args([
+            python(),
+            "-c",
+            TTL_PROBE,
+            ip,
+            &port.to_string(),
+        ]),
+        None,
+        Duration::from_secs(10),
+    );
+    assert!(out.status.success(), "{}", describe("TTL probe", &out));
+    out.stdout_str().trim().to_string()
 }
