@@ -24,6 +24,7 @@ pub mod packet;
 pub mod packet6;
 pub mod packet_frag;
 pub mod packet_icmp;
+pub mod packet_netns;
 pub mod paths;
 pub mod testrun;
 pub mod topology;
