@@ -20,7 +20,10 @@ use ebpfnet_common::{
     names::NAT_CAPACITY,
 };
 
-use crate::parse::{Packet, TCP_ACK, TCP_FIN, TCP_RST};
+use crate::{
+    masquerade_quota,
+    parse::{Packet, TCP_ACK, TCP_FIN, TCP_RST},
+};
 
 type NatTable =
     HashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }, { BPF_F_NO_PREALLOC as usize }>;
@@ -92,6 +95,7 @@ pub fn track(packet: &Packet, len: u32) -> Result<Option<&'static NatEntry>, Dro
             return Ok(None);
         }
         if packet.protocol == proto::TCP {
+            let was_closed = is_closed(entry);
             if packet.tcp_flags & TCP_RST != 0 {
                 // A spoofed reset must not end a live flow (and free its
                 // tuple for someone else).
@@ -105,6 +109,12 @@ pub fn track(packet: &Packet, len: u32) -> Result<Option<&'static NatEntry>, Dro
             }
             if packet.tcp_flags & TCP_FIN != 0 {
                 entry.tcp_flags |= TCP_FIN_SEEN;
+            }
+            // This direction just closed: if that ends the flow, a
+            // masqueraded one no longer holds its port (the quota counts
+            // live flows; a SYN may take the tuple over).
+            if !was_closed && is_closed(entry) {
+                flow_closed(packet, entry);
             }
         }
         entry.last_seen_ns = bpf_ktime_get_ns();
@@ -194,11 +204,20 @@ fn is_closed(entry: &NatEntry) -> bool {
 /// tuple (so two live flows never share a translation). With
 /// `reuse_closed` (a TCP SYN), the tuple of a TCP flow that is over is
 /// taken over, so closed flows do not hold masquerade ports until they are
-/// collected (as conntrack lets a SYN reopen a TIME_WAIT tuple). A
-/// subprogram of its own: the entries it reads to judge an old flow would
-/// otherwise add to the stack of every caller it is inlined into.
+/// collected (as conntrack lets a SYN reopen a TIME_WAIT tuple).
+/// `claimed`: the new flow's other direction when it is claimed already;
+/// an old entry whose other direction was that very tuple belonged to the
+/// old flow just taken over there (its "over" can no longer be read, as
+/// that direction now holds the new flow). A subprogram of its own: the
+/// entries it reads to judge an old flow would otherwise add to the stack
+/// of every caller it is inlined into.
 #[inline(never)]
-pub fn claim(key: &FlowKey, entry: &NatEntry, reuse_closed: bool) -> bool {
+pub fn claim(
+    key: &FlowKey,
+    entry: &NatEntry,
+    reuse_closed: bool,
+    claimed: Option<&FlowKey>,
+) -> bool {
     let table = table(key.protocol);
     if table.insert(key, entry, u64::from(BPF_NOEXIST)).is_ok() {
         return true;
@@ -209,10 +228,42 @@ pub fn claim(key: &FlowKey, entry: &NatEntry, reuse_closed: bool) -> bool {
     let Some(old) = lookup(key) else {
         return false;
     };
-    if !flow_is_over(&old) {
+    let taken_over = claimed.is_some_and(|other| old.twin_key(key.protocol) == *other);
+    if !taken_over && !flow_is_over(&old) {
         return false;
     }
     table.insert(key, entry, 0).is_ok()
+}
+
+/// A direction of a flow closed (its first FIN or RST): when the whole flow
+/// is over by that, a masqueraded flow stops counting against its
+/// container's share of ports. A subprogram of its own: it reads the other
+/// direction.
+#[inline(never)]
+fn flow_closed(packet: &Packet, entry: &NatEntry) {
+    let request = entry.kind == NatKind::MasqueradeRequest as u8;
+    if !request && entry.kind != NatKind::MasqueradeReply as u8 {
+        return;
+    }
+    // The other direction decides: a reset there ended the flow already
+    // (and released it then); a FIN there means this close ends it now; a
+    // FIN here while the other direction is open is only half a close.
+    let Some(twin) = lookup(&entry.twin_key(proto::TCP)) else {
+        return;
+    };
+    if twin.tcp_flags & TCP_RST_SEEN != 0 {
+        return;
+    }
+    if entry.tcp_flags & TCP_RST_SEEN == 0 && twin.tcp_flags & TCP_FIN_SEEN == 0 {
+        return;
+    }
+    let usage = if request {
+        masquerade_quota::key(packet)
+    } else {
+        // An answer from outside: its source is the flow's destination.
+        masquerade_quota::key_for(entry.new_dst_ip, packet.src_ip, packet.src_port, packet.protocol)
+    };
+    masquerade_quota::release(&usage);
 }
 
 /// Whether the flow that `entry` (one direction's entry) belongs to is over:

@@ -1,8 +1,9 @@
 //! How many masquerade ports each container holds towards each
 //! destination, so one container cannot take every port to a busy
-//! destination (a DNS resolver, say) from all the others. The programs
-//! count up as flows start; the controller recounts from the NAT tables as
-//! it collects idle flows, which also counts flows that ended down.
+//! destination (a DNS resolver, say) from all the others. Only live flows
+//! count: the programs count up as flows start and down as a TCP flow ends
+//! (its port may then be taken over by any SYN); the controller recounts
+//! from the NAT tables as it collects idle flows.
 
 use aya_ebpf::{bindings::BPF_NOEXIST, btf_maps::HashMap, macros::btf_map};
 use ebpfnet_common::{
@@ -18,16 +19,18 @@ static MASQ_USAGE: HashMap<MasqUsageKey, u32, { MASQ_USAGE_CAPACITY as usize }> 
 /// The counter `packet`'s new masqueraded flow counts on.
 #[inline(always)]
 pub fn key(packet: &Packet) -> MasqUsageKey {
+    key_for(packet.src_ip, packet.dst_ip, packet.dst_port, packet.protocol)
+}
+
+/// The counter of `container`'s flows to `dst_ip:dst_port`.
+#[inline(always)]
+pub fn key_for(container: [u8; 4], dst_ip: [u8; 4], dst_port: u16, protocol: u8) -> MasqUsageKey {
     MasqUsageKey {
-        container_ip: packet.src_ip,
-        dst_ip: packet.dst_ip,
+        container_ip: container,
+        dst_ip,
         // Echo identifiers are per flow; the destination is the address.
-        dst_port: if packet.protocol == proto::ICMP {
-            0
-        } else {
-            packet.dst_port
-        },
-        protocol: packet.protocol,
+        dst_port: if protocol == proto::ICMP { 0 } else { dst_port },
+        protocol,
         _pad: 0,
     }
 }
@@ -58,5 +61,15 @@ pub fn count(key: &MasqUsageKey) {
         // once may lose one count (the BPF target has no atomic add in
         // `core`); the controller's recount puts it right.
         unsafe { *count = (*count).wrapping_add(1) };
+    }
+}
+
+/// A counted flow ended (a TCP flow closed both ways or reset): it no longer
+/// holds its port. Concurrent updates may lose a count, as in [`count`].
+#[inline(always)]
+pub fn release(key: &MasqUsageKey) {
+    if let Some(count) = MASQ_USAGE.get_ptr_mut(key) {
+        // SAFETY: as in `count`.
+        unsafe { *count = (*count).saturating_sub(1) };
     }
 }

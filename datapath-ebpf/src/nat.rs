@@ -256,12 +256,12 @@ pub fn start_published(
         path.mac,
     );
     let reopen = packet.opens_tcp();
-    if !conntrack::claim(&request_key, &flow.request, reopen) {
+    if !conntrack::claim(&request_key, &flow.request, reopen, None) {
         return Started::Existing;
     }
     // The tuple the container's replies carry must be no other flow's.
     let back = flow.request.twin_key(packet.protocol);
-    if !conntrack::claim(&back, &flow.reply, reopen) {
+    if !conntrack::claim(&back, &flow.reply, reopen, Some(&request_key)) {
         conntrack::release(&request_key);
         return Started::Verdict(drop_packet(DropReason::NatInsertFailed));
     }
@@ -354,7 +354,7 @@ pub fn start_masquerade(packet: &Packet, path: &MasqueradePath) -> Started {
             dst_port,
             packet.protocol,
         );
-        if conntrack::claim(&back, &flow.reply, packet.opens_tcp()) {
+        if conntrack::claim(&back, &flow.reply, packet.opens_tcp(), None) {
             port = candidate;
             break;
         }
@@ -381,7 +381,7 @@ pub fn start_masquerade(packet: &Packet, path: &MasqueradePath) -> Started {
         conntrack::record_sequence(packet, request);
     }
     let request_key = conntrack::key_of(packet);
-    if !conntrack::claim(&request_key, &flow.request, packet.opens_tcp()) {
+    if !conntrack::claim(&request_key, &flow.request, packet.opens_tcp(), Some(&back)) {
         // Another CPU masqueraded this very flow first: its port wins.
         conntrack::release(&back);
         return Started::Existing;

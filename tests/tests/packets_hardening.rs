@@ -350,3 +350,36 @@ fn two_live_flows_never_share_a_translation() {
         );
     });
 }
+
+#[test]
+fn a_syn_reopens_the_tuple_of_a_flow_that_is_over() {
+    with_container(0, |dp, ifindex| {
+        dp.publish(HOST, 8081, proto::TCP, target(C2, 80, ifindex, C2_MAC));
+        let client = Ipv4Builder::new(CLIENT, HOST);
+        let server = from_c2(CLIENT);
+        const TCP_FIN: u8 = 0x01;
+        for round in 0..3u32 {
+            let isn = 1000 + round * 100_000;
+            let syn = client.tcp_seq(40000, 8081, TCP_SYN, isn, 0);
+            let before = dp.drops(DropReason::NatInsertFailed);
+            assert_eq!(
+                dp.run(UPLINK_INGRESS, &syn, None).verdict,
+                TC_ACT_REDIRECT,
+                "round {round}: the SYN on a closed flow's tuple"
+            );
+            assert_eq!(
+                dp.drops(DropReason::NatInsertFailed),
+                before,
+                "round {round}"
+            );
+            // Both ends close: the flow is over, its tuple free again.
+            let fin = client.tcp_seq(40000, 8081, TCP_FIN | TCP_ACK, isn + 5, 1);
+            assert_eq!(dp.run(UPLINK_INGRESS, &fin, None).verdict, TC_ACT_REDIRECT);
+            let fin_back = server.tcp_seq(80, 40000, TCP_FIN | TCP_ACK, 0, isn + 10);
+            assert_eq!(
+                dp.run(CONTAINER_INGRESS, &fin_back, Some(ifindex)).verdict,
+                TC_ACT_REDIRECT
+            );
+        }
+    });
+}

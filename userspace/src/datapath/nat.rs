@@ -117,12 +117,27 @@ pub fn flows_of_address(records: &[NatRecord], ip: [u8; 4]) -> Vec<FlowKey> {
         .collect()
 }
 
-/// Masqueraded flows per container and destination, counted from the
-/// requests' entries: what `MASQ_USAGE` must hold.
+/// Whether a TCP flow is over: reset, or closed by both ends (`twin`
+/// absent: its other direction is gone).
+fn tcp_flow_is_over(entry: &NatEntry, twin: Option<&NatEntry>) -> bool {
+    let flags = entry.tcp_flags | twin.map_or(0, |t| t.tcp_flags);
+    flags & TCP_RST_SEEN != 0
+        || twin
+            .is_none_or(|t| entry.tcp_flags & TCP_FIN_SEEN != 0 && t.tcp_flags & TCP_FIN_SEEN != 0)
+}
+
+/// Live masqueraded flows per container and destination, counted from the
+/// requests' entries: what `MASQ_USAGE` must hold. A TCP flow that is over
+/// holds no port (a SYN may take its tuple over), as the programs count.
 pub fn masquerade_usage(records: &[NatRecord]) -> BTreeMap<MasqUsageKey, u32> {
+    let by_key = index(records);
     let mut usage = BTreeMap::new();
     for r in records {
         if kind(&r.entry) != Some(NatKind::MasqueradeRequest) {
+            continue;
+        }
+        let twin = by_key.get(&twin_key(&r.key, &r.entry));
+        if r.key.protocol == proto::TCP && tcp_flow_is_over(&r.entry, twin) {
             continue;
         }
         let key = MasqUsageKey {
@@ -337,6 +352,13 @@ mod tests {
             flow[0].entry.kind = NatKind::MasqueradeRequest as u8;
             records.extend(flow);
         }
+        // A TCP flow that is over holds no port.
+        let mut over = published_flow(proto::TCP, (0, 0));
+        over[0].key.src_port = 5;
+        over[0].key.dst_port = 443;
+        over[0].entry.kind = NatKind::MasqueradeRequest as u8;
+        over[0].entry.tcp_flags = TCP_RST_SEEN;
+        records.extend(over);
         let usage = masquerade_usage(&records);
         let count = |dst_port, protocol| {
             usage
