@@ -13,6 +13,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod cni;
 pub mod daemon;
 mod env_cli;
 pub mod netns;
