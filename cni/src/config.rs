@@ -39,7 +39,11 @@ pub struct NetConf {
     pub prev_result: Option<Value>,
     /// GC: the attachments the runtime still has.
     #[serde(default, rename = "cni.dev/valid-attachments")]
-    pub valid_attachments: Option<Vec<Attachment>>,
+    valid_attachments: Option<Vec<Attachment>>,
+    /// The same list under the name an earlier spec text gave it; libcni
+    /// sends both (containernetworking/cni#1101).
+    #[serde(default, rename = "cni.dev/attachments")]
+    attachments: Option<Vec<Attachment>>,
 }
 
 /// What the runtime supplies for the declared `capabilities`.
@@ -102,6 +106,13 @@ impl NetConf {
             return Err(CniError::invalid_config("name is empty"));
         }
         Ok(conf)
+    }
+
+    /// GC's list of the attachments the runtime still has.
+    pub fn valid_attachments(&self) -> Option<&[Attachment]> {
+        self.valid_attachments
+            .as_deref()
+            .or(self.attachments.as_deref())
     }
 
     pub fn network(&self) -> &str {
@@ -217,5 +228,47 @@ impl CniEnv {
         self.netns
             .as_deref()
             .ok_or_else(|| CniError::invalid_env("CNI_NETNS is not set"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gc_configuration_from_libcni_reads_its_valid_attachments() {
+        let list = r#"[{"containerID": "3f69", "ifname": "eth0"}]"#;
+        let conf = NetConf::parse(&format!(
+            r#"{{"cniVersion": "1.1.0", "name": "web", "type": "ebpfnet",
+                "cni.dev/valid-attachments": {list}, "cni.dev/attachments": {list}}}"#
+        ))
+        .expect("parses");
+        let want = Attachment {
+            container_id: "3f69".into(),
+            ifname: "eth0".into(),
+        };
+        assert_eq!(conf.valid_attachments(), Some(&[want][..]));
+        assert_eq!(conf.network(), "web", "network defaults to the name");
+    }
+
+    #[test]
+    fn bad_configurations_get_the_specs_codes() {
+        let code_of = |text: &str| NetConf::parse(text).expect_err(text).code;
+        assert_eq!(
+            code_of(r#"{"cniVersion": "1.1.0", "na"#),
+            code::DECODE_FAILED
+        );
+        assert_eq!(
+            code_of(r#"{"cniVersion": "1.1.0", "name": "web"}"#),
+            code::INVALID_CONFIG
+        );
+        assert_eq!(
+            code_of(r#"{"cniVersion": "1.1.0", "name": "web", "type": "bridge"}"#),
+            code::INVALID_CONFIG
+        );
+        assert_eq!(
+            code_of(r#"{"cniVersion": "0.4.0", "name": "web", "type": "ebpfnet"}"#),
+            code::INCOMPATIBLE_VERSION
+        );
     }
 }

@@ -12,7 +12,7 @@ use crate::{
 };
 
 pub async fn run(conf: &NetConf, daemon: &Daemon) -> Result<(), CniError> {
-    let valid = conf.valid_attachments.as_deref().ok_or_else(|| {
+    let valid = conf.valid_attachments().ok_or_else(|| {
         CniError::invalid_config("GC needs cni.dev/valid-attachments in the configuration")
     })?;
     let mut failures = Vec::new();
