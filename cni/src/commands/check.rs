@@ -13,7 +13,7 @@ use crate::{
     config::{Attachment, CniEnv, NetConf},
     daemon::Daemon,
     error::{CniError, code},
-    result::{self, CniResult, SANDBOX_INTERFACE},
+    result::{self, CniResult},
 };
 
 fn differs(details: impl Into<String>) -> CniError {
@@ -66,9 +66,14 @@ pub async fn run(conf: &NetConf, env: &CniEnv, daemon: &Daemon) -> Result<(), Cn
     if !Path::new("/sys/class/net").join(host_veth).exists() {
         return Err(differs(format!("the host has no interface {host_veth}")));
     }
-    if prev.interfaces.get(SANDBOX_INTERFACE).map(|i| &i.name) != Some(&attachment.ifname) {
+    let sandbox = netns_path.display().to_string();
+    if !prev
+        .interfaces
+        .iter()
+        .any(|i| i.name == attachment.ifname && i.sandbox.as_ref() == Some(&sandbox))
+    {
         return Err(differs(format!(
-            "prevResult does not list interface {} in the sandbox",
+            "prevResult does not list interface {} in sandbox {sandbox}",
             attachment.ifname
         )));
     }
