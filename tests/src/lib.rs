@@ -14,6 +14,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod cni;
 pub mod daemon;
 mod env_cli;
 pub mod fuzzer;

@@ -132,6 +132,18 @@ fn install_into_a_destdir_puts_every_file_in_place_and_is_idempotent() {
         installed.stdout_str()
     );
     assert_eq!(installed.stdout_str(), version(&bin()).stdout_str());
+    // The CNI plugin, where `type: ebpfnet` finds it, answering VERSION.
+    let plugin = root.join("lib/cni/ebpfnet");
+    let answer = run(
+        Command::new(&plugin).env("CNI_COMMAND", "VERSION"),
+        Some(br#"{"cniVersion":"1.0.0"}"#),
+        Duration::from_secs(10),
+    );
+    assert!(
+        answer.status.success() && answer.stdout_str().contains("supportedVersions"),
+        "{}",
+        describe_output("ebpfnet-cni VERSION", &answer)
+    );
 
     // The unit refers to the prefix, never to the staging directory.
     let unit = read(&root.join("lib/systemd/system/ebpfnet.service"));

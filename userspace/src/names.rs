@@ -99,6 +99,20 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
     parts.join(":")
 }
 
+/// Reads `02:42:0a:d6:00:02` (either case); `None` unless six hex pairs.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +158,22 @@ mod tests {
         assert_eq!(bridge_name(id), "ebr-abcdefghijk");
         assert_eq!(host_veth_name("abcdefg\u{e9}"), "vethabcdefg");
         assert_eq!(short_id("ab"), "ab");
+    }
+
+    #[test]
+    fn macs_parse_back_from_their_text() {
+        let mac = [0x02, 0x42, 0x0a, 0xd6, 0x00, 0xff];
+        assert_eq!(parse_mac(&format_mac(&mac)), Some(mac));
+        assert_eq!(parse_mac("02:42:0A:D6:00:FF"), Some(mac));
+        for bad in [
+            "",
+            "02:42:0a:d6:00",
+            "02:42:0a:d6:00:ff:01",
+            "2:42:0a:d6:00:ff",
+            "zz:42:0a:d6:00:ff",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
     }
 
     #[test]

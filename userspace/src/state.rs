@@ -109,6 +109,9 @@ pub struct Container {
     /// `--link NAME[:ALIAS]` (default bridge network only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkSpec>,
+    /// Docker's `Config.Labels` (the CNI plugin marks its containers).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Container {

@@ -1,5 +1,5 @@
 //! `cargo xtask build`: the eBPF object first (the userspace crate embeds
-//! it), then the `ebpfnet` binary. A release build is one meant to be
+//! it), then the `ebpfnet` binary and the `ebpfnet-cni` plugin. A release build is one meant to be
 //! installed, so its build script must find the object (see
 //! userspace/embed_object.rs); debug builds keep the development leniency so
 //! that they share build-script output with plain `cargo build`/`cargo test`.
@@ -14,7 +14,7 @@ use crate::cmd::{command, run, workspace_root};
 pub fn build(release: bool) -> Result<()> {
     build_ebpf()?;
     let mut cargo = command("cargo");
-    cargo.args(["build", "-p", "ebpfnet"]);
+    cargo.args(["build", "-p", "ebpfnet", "-p", "ebpfnet-cni"]);
     if release {
         cargo.arg("--release").env(REQUIRE_OBJECT_VAR, "1");
     }
@@ -23,6 +23,11 @@ pub fn build(release: bool) -> Result<()> {
 
 /// Makes the userspace build script fail when the eBPF object is missing.
 pub const REQUIRE_OBJECT_VAR: &str = "EBPFNET_REQUIRE_OBJECT";
+
+/// The CNI plugin built beside `ebpfnet` (same directory).
+pub fn cni_plugin_beside(ebpfnet: &std::path::Path) -> PathBuf {
+    ebpfnet.with_file_name("ebpfnet-cni")
+}
 
 /// The binary that [`build`] produces.
 pub fn ebpfnet_binary(release: bool) -> PathBuf {

@@ -1,7 +1,9 @@
 //! `cargo xtask install [--prefix PREFIX] [--destdir DIR]`: a release build
 //! with its eBPF object (the build fails without one), installed with its
 //! systemd unit, shell completions and man pages where the usual tools find
-//! them under the prefix. Idempotent: files already right are left alone,
+//! them under the prefix, and the CNI plugin as `PREFIX/lib/cni/ebpfnet`
+//! (a runtime finds it once that directory is in its plugin path, or a
+//! link to it is in `/opt/cni/bin`). Idempotent: files already right are left alone,
 //! man pages of commands that no longer exist are removed.
 
 use std::fs;
@@ -11,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::build::{build, ebpfnet_binary};
+use crate::build::{build, cni_plugin_beside, ebpfnet_binary};
 use crate::cmd::{command, output, workspace_root};
 
 /// The unit, with `@BINDIR@` standing for the installed bin directory.
@@ -28,7 +30,8 @@ pub struct Options {
     #[arg(long, env = "DESTDIR", value_name = "DIR")]
     pub destdir: Option<PathBuf>,
     /// Install this already built `ebpfnet` instead of building a release
-    /// one (it must embed its eBPF object, as `cargo xtask build` makes).
+    /// one (it must embed its eBPF object, as `cargo xtask build` makes);
+    /// the `ebpfnet-cni` beside it is installed with it.
     #[arg(long, value_name = "PATH")]
     pub binary: Option<PathBuf>,
 }
@@ -42,6 +45,8 @@ pub struct Layout {
     pub zsh_completion: PathBuf,
     pub fish_completion: PathBuf,
     pub man1: PathBuf,
+    /// The CNI plugin, named as its `type` in network configurations.
+    pub cni_plugin: PathBuf,
 }
 
 impl Layout {
@@ -55,6 +60,7 @@ impl Layout {
             zsh_completion: root.join("share/zsh/site-functions/_ebpfnet"),
             fish_completion: root.join("share/fish/vendor_completions.d/ebpfnet.fish"),
             man1: root.join("share/man/man1"),
+            cni_plugin: root.join("lib/cni/ebpfnet"),
         }
     }
 }
@@ -100,6 +106,14 @@ pub fn install(options: &Options) -> Result<()> {
     let layout = Layout::under(&root);
     let bytes = fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
     install_bytes(&layout.binary, &bytes, 0o755)?;
+    let plugin = cni_plugin_beside(&binary);
+    let plugin_bytes = fs::read(&plugin).with_context(|| {
+        format!(
+            "reading the CNI plugin {} (`cargo xtask build` builds it beside ebpfnet)",
+            plugin.display()
+        )
+    })?;
+    install_bytes(&layout.cni_plugin, &plugin_bytes, 0o755)?;
     install_bytes(&layout.unit, unit.as_bytes(), 0o644)?;
     for (shell, path) in [
         ("bash", &layout.bash_completion),
@@ -111,6 +125,12 @@ pub fn install(options: &Options) -> Result<()> {
     }
     install_man_pages(&binary, &layout.man1)?;
     println!("installed ebpfnet under {}", root.display());
+    println!(
+        "CNI runtimes look for plugins in /opt/cni/bin (containerd, kubelet) or their \
+         cni_plugin_dirs (Podman): add {} there, or link it: ln -s {} /opt/cni/bin/ebpfnet",
+        options.prefix.join("lib/cni").display(),
+        options.prefix.join("lib/cni/ebpfnet").display()
+    );
     // systemd looks for units only under /usr and /usr/local (and /etc).
     if options.destdir.is_none()
         && ["/usr", "/usr/local"]
@@ -220,6 +240,7 @@ mod tests {
             Path::new("/usr/local/share/fish/vendor_completions.d/ebpfnet.fish")
         );
         assert_eq!(layout.man1, Path::new("/usr/local/share/man/man1"));
+        assert_eq!(layout.cni_plugin, Path::new("/usr/local/lib/cni/ebpfnet"));
     }
 
     #[test]

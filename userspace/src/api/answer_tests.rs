@@ -128,6 +128,7 @@ fn container_view() -> ContainerView {
         created: "2026-01-02T03:04:06Z".into(),
         config: ContainerConfig {
             hostname: "web".into(),
+            labels: [("tier".to_string(), "front".to_string())].into(),
         },
         host_config: HostConfig {
             network_mode: "front".into(),

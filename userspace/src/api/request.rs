@@ -1,6 +1,6 @@
 //! Requests: one type per command, each tied to the type of its answer.
 
-use std::{net::Ipv4Addr, path::PathBuf};
+use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf};
 
 use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,10 @@ use crate::{
 macro_rules! requests {
     ($($(#[$doc:meta])* $name:ident => $answer:ty,)*) => {
         /// Any request; `op` names it on the wire (`network_create`, …).
+        #[allow(
+            clippy::large_enum_variant,
+            reason = "one request per connection: boxing would save nothing worth a less plain API"
+        )]
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
         #[serde(tag = "op", rename_all = "snake_case")]
         pub enum Request {
@@ -136,6 +140,16 @@ pub struct ContainerOptions {
     /// Adopt the network namespace of this process.
     #[serde(default)]
     pub pid: Option<i32>,
+    /// The interface name inside the container (default `eth0`, or the
+    /// first free `ethN` in an adopted namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ifname: Option<String>,
+    /// The interface's MAC address (default: Docker's, from the address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<[u8; 6]>,
+    /// Docker's `Config.Labels`: free-form, shown by `container inspect`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

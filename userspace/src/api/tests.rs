@@ -53,6 +53,9 @@ pub(super) fn every_request() -> Vec<Request> {
         dns: vec![Ipv4Addr::new(1, 1, 1, 1)],
         netns: Some("/run/netns/other".into()),
         pid: Some(42),
+        ifname: Some("net1".into()),
+        mac: Some([0x02, 0, 0, 0, 0, 0x09]),
+        labels: [("tier".to_string(), "front".to_string())].into(),
     };
     vec![
         NetworkCreate {

@@ -92,6 +92,7 @@ impl CreateArgs {
             dns: self.dns,
             netns: self.netns,
             pid: self.pid,
+            ..ContainerOptions::default()
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use super::{
-    Controller, ControllerError, Result,
+    Controller, ControllerError, Result, interface,
     modes::{self, Plan},
     next_ifname, now_rfc3339,
     sync::endpoint_info,
@@ -47,6 +47,7 @@ impl Controller {
                 opts.dns.clone()
             },
             links: opts.links.clone(),
+            labels: opts.labels.clone(),
         };
         let (network, adopt) = match plan {
             Plan::Attach { network, adopt } => (network, adopt),
@@ -81,12 +82,21 @@ impl Controller {
             Some(NetMode::Adopted { path, .. }) => path.clone(),
             _ => netns::netns_path(name),
         };
-        let ifname = match &adopt {
-            Some(_) => self.free_ifname(&path, &[]).await?,
-            None => "eth0".to_string(),
+        let ifname = match (&opts.ifname, &adopt) {
+            (Some(ifname), Some(_)) => {
+                self.check_ifname_free(&path, ifname).await?;
+                ifname.clone()
+            }
+            (Some(ifname), None) => ifname.clone(),
+            (None, Some(_)) => self.free_ifname(&path, &[]).await?,
+            (None, None) => "eth0".to_string(),
         };
         let mut endpoint = new_endpoint(&self.state, &network, opts.ip, &ifname)?;
         endpoint.aliases = opts.aliases.clone();
+        if let Some(mac) = opts.mac {
+            interface::check_mac_unused(&self.state, &network, mac)?;
+            endpoint.mac = mac;
+        }
         let ports = self.plan_ports(&network, &opts.ports)?;
         container.endpoints = vec![endpoint.clone()];
         container.ports = ports.clone();

@@ -52,6 +52,7 @@ fn container(name: &str, id: &str, endpoints: Vec<Endpoint>, ports: Vec<PortMapp
         extra_hosts: Vec::new(),
         dns: Vec::new(),
         links: Vec::new(),
+        labels: Default::default(),
     }
 }
 

@@ -142,6 +142,7 @@ mod tests {
             extra_hosts: Vec::new(),
             dns: Vec::new(),
             links: Vec::new(),
+            labels: Default::default(),
         }
     }
 

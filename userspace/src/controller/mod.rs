@@ -8,6 +8,7 @@ mod endpoints;
 mod error;
 mod events;
 mod files;
+mod interface;
 pub mod masquerade;
 pub mod modes;
 mod networks;

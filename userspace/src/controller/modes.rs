@@ -81,6 +81,12 @@ impl Controller {
         for alias in &opts.aliases {
             netconf::validate_hostname("--alias", alias)?;
         }
+        if let Some(ifname) = &opts.ifname {
+            super::interface::validate_ifname(ifname)?;
+        }
+        if let Some(mac) = opts.mac {
+            super::interface::validate_mac(mac)?;
+        }
         let requested = opts.network.as_deref().unwrap_or(DEFAULT_NETWORK);
         let adopting = opts.netns.is_some() || opts.pid.is_some();
         if opts.netns.is_some() && opts.pid.is_some() {
@@ -145,6 +151,12 @@ impl Controller {
         }
         if opts.ip.is_some() {
             return conflict("--ip");
+        }
+        if opts.ifname.is_some() {
+            return conflict("an interface name");
+        }
+        if opts.mac.is_some() {
+            return conflict("a MAC address");
         }
         if !opts.aliases.is_empty() {
             return conflict("--alias");

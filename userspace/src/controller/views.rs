@@ -151,6 +151,7 @@ pub fn container_inspect(state: &State, container: &Container) -> ContainerView 
         created: container.created.clone(),
         config: ContainerConfig {
             hostname: container.hostname().to_string(),
+            labels: container.labels.clone(),
         },
         host_config: HostConfig {
             network_mode: mode,

@@ -75,6 +75,7 @@ fn web() -> Container {
                 alias: None,
             },
         ],
+        labels: [("tier".to_string(), "front".to_string())].into(),
     }
 }
 
@@ -90,6 +91,7 @@ fn none_mode() -> Container {
         extra_hosts: Vec::new(),
         dns: Vec::new(),
         links: Vec::new(),
+        labels: Default::default(),
     }
 }
 
@@ -201,7 +203,8 @@ fn container_inspect_of_an_owned_namespace() {
         &container_inspect(&state, &state.containers["web"]),
         json!({
             "Config": {
-                "Hostname": "webhost"
+                "Hostname": "webhost",
+                "Labels": {"tier": "front"}
             },
             "Created": "2026-01-02T03:04:06Z",
             "HostConfig": {
@@ -266,7 +269,8 @@ fn container_inspect_of_mode_none_shows_the_mode_as_its_network() {
         &container_inspect(&state, &state.containers["box"]),
         json!({
             "Config": {
-                "Hostname": "fedcba987654"
+                "Hostname": "fedcba987654",
+                "Labels": {}
             },
             "Created": "2026-01-02T03:04:07Z",
             "HostConfig": {
@@ -306,7 +310,8 @@ fn container_inspect_of_an_adopted_namespace() {
         &container_inspect(&state, &state.containers["sandbox"]),
         json!({
             "Config": {
-                "Hostname": "aaaabbbbcccc"
+                "Hostname": "aaaabbbbcccc",
+                "Labels": {}
             },
             "Created": "2026-01-02T03:04:08Z",
             "HostConfig": {

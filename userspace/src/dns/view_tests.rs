@@ -49,6 +49,7 @@ fn container(name: &str, endpoints: &[(&str, &str, &[&str])]) -> Container {
         extra_hosts: Vec::new(),
         dns: Vec::new(),
         links: Vec::new(),
+        labels: Default::default(),
     }
 }
 

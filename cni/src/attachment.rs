@@ -1,0 +1,232 @@
+//! One CNI attachment as an ebpfnet container: its name, the labels that
+//! mark it as the plugin's, and the create options from `runtimeConfig`.
+
+use std::{collections::BTreeMap, net::Ipv4Addr, path::Path};
+
+use ebpfnet::{
+    api::{ContainerOptions, views::ContainerView},
+    names,
+    portspec::{PortRequest, Protocol},
+};
+
+use crate::{
+    config::{Attachment, NetConf, PortMappingEntry},
+    error::CniError,
+    result::Dns,
+};
+
+/// The configuration (`name`) that made the container.
+pub const LABEL_CONFIG: &str = "dev.ebpfnet.cni.config";
+/// The runtime's container id, unshortened.
+pub const LABEL_CONTAINER_ID: &str = "dev.ebpfnet.cni.container-id";
+pub const LABEL_IFNAME: &str = "dev.ebpfnet.cni.ifname";
+
+/// ebpfnet container names are `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, at most 64
+/// characters: other characters become `-`, a leading one that may not
+/// start a name gets a `c` before it, and the rest is cut at 64.
+pub fn container_name(container_id: &str) -> String {
+    let mut name: String = container_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        name.insert(0, 'c');
+    }
+    name.truncate(64);
+    name
+}
+
+pub fn labels(conf: &NetConf, attachment: &Attachment) -> BTreeMap<String, String> {
+    [
+        (LABEL_CONFIG, conf.name.as_str()),
+        (LABEL_CONTAINER_ID, attachment.container_id.as_str()),
+        (LABEL_IFNAME, attachment.ifname.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// The attachment a container of configuration `config` stands for;
+/// `None` for a container the plugin did not make for it.
+pub fn attachment_of(view: &ContainerView, config: &str) -> Option<Attachment> {
+    let labels = &view.config.labels;
+    if labels.get(LABEL_CONFIG).map(String::as_str) != Some(config) {
+        return None;
+    }
+    Some(Attachment {
+        container_id: labels.get(LABEL_CONTAINER_ID)?.clone(),
+        ifname: labels.get(LABEL_IFNAME)?.clone(),
+    })
+}
+
+/// The create options of an attachment: the namespace to adopt, the
+/// interface name, and what the declared capabilities let the runtime ask.
+pub fn create_options(
+    conf: &NetConf,
+    attachment: &Attachment,
+    netns: &Path,
+) -> Result<ContainerOptions, CniError> {
+    let runtime = &conf.runtime_config;
+    let ports = if conf.has_capability("portMappings") {
+        runtime
+            .port_mappings
+            .iter()
+            .map(port_request)
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let ip = if conf.has_capability("ips") {
+        requested_ip(&runtime.ips)?
+    } else {
+        None
+    };
+    let mac = match (&runtime.mac, conf.has_capability("mac")) {
+        (Some(mac), true) => Some(names::parse_mac(mac).ok_or_else(|| {
+            CniError::invalid_config(format!("runtimeConfig.mac {mac:?} is not a MAC address"))
+        })?),
+        _ => None,
+    };
+    Ok(ContainerOptions {
+        network: Some(conf.network().to_string()),
+        ip,
+        ports,
+        dns: runtime_dns(conf).nameservers,
+        netns: Some(netns.to_path_buf()),
+        ifname: Some(attachment.ifname.clone()),
+        mac,
+        labels: labels(conf, attachment),
+        ..ContainerOptions::default()
+    })
+}
+
+/// The name servers and search domains of the `dns` capability.
+pub fn runtime_dns(conf: &NetConf) -> Dns {
+    match (&conf.runtime_config.dns, conf.has_capability("dns")) {
+        (Some(dns), true) => Dns {
+            nameservers: dns.servers.iter().filter_map(|s| s.parse().ok()).collect(),
+            search: dns.searches.clone(),
+        },
+        _ => Dns::default(),
+    }
+}
+
+fn port_request(entry: &PortMappingEntry) -> Result<PortRequest, CniError> {
+    let protocol = match entry.protocol.as_deref().map(str::to_ascii_lowercase) {
+        None => Protocol::Tcp,
+        Some(p) if p.is_empty() || p == "tcp" => Protocol::Tcp,
+        Some(p) if p == "udp" => Protocol::Udp,
+        Some(p) => {
+            return Err(CniError::invalid_config(format!(
+                "portMappings: protocol {p:?} is not supported (tcp or udp)"
+            )));
+        }
+    };
+    let host_ip = match entry.host_ip.as_deref() {
+        None | Some("") => Ipv4Addr::UNSPECIFIED,
+        Some(ip) => ip.parse().map_err(|_| {
+            CniError::invalid_config(format!(
+                "portMappings: hostIP {ip:?} is not an IPv4 address"
+            ))
+        })?,
+    };
+    if entry.host_port == 0 || entry.container_port == 0 {
+        return Err(CniError::invalid_config(
+            "portMappings: hostPort and containerPort must be 1-65535",
+        ));
+    }
+    Ok(PortRequest {
+        host_ip,
+        host_port: Some(entry.host_port),
+        container_port: entry.container_port,
+        protocol,
+    })
+}
+
+/// The IPv4 address of the `ips` capability (`10.89.0.5/24` or bare).
+fn requested_ip(ips: &[String]) -> Result<Option<Ipv4Addr>, CniError> {
+    let mut found = None;
+    for text in ips {
+        let address = text.split_once('/').map_or(text.as_str(), |(ip, _)| ip);
+        match address.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) if found.is_none() => found = Some(ip),
+            Ok(std::net::IpAddr::V4(_)) => {
+                return Err(CniError::invalid_config(
+                    "runtimeConfig.ips: one IPv4 address per attachment",
+                ));
+            }
+            Ok(std::net::IpAddr::V6(_)) => {
+                return Err(CniError::invalid_config(format!(
+                    "runtimeConfig.ips: {text}: ebpfnet has no IPv6 yet"
+                )));
+            }
+            Err(_) => {
+                return Err(CniError::invalid_config(format!(
+                    "runtimeConfig.ips: {text:?} is not an IP address"
+                )));
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_ids_become_valid_container_names() {
+        let id = "a".repeat(70);
+        assert_eq!(container_name(&id).len(), 64);
+        assert_eq!(container_name("0f3c-pod_1.x"), "0f3c-pod_1.x");
+        assert_eq!(container_name("_x:y"), "c_x-y");
+        for id in ["0f3c", "_x:y", "k8s/pod", &id] {
+            assert!(
+                names::validate("container", &container_name(id)).is_ok(),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn port_mappings_become_published_ports() {
+        let entry = |protocol: Option<&str>, host_ip: Option<&str>| PortMappingEntry {
+            host_port: 8080,
+            container_port: 80,
+            protocol: protocol.map(str::to_string),
+            host_ip: host_ip.map(str::to_string),
+        };
+        let tcp = port_request(&entry(None, Some(""))).expect("tcp");
+        assert_eq!(
+            (tcp.host_ip, tcp.host_port, tcp.container_port, tcp.protocol),
+            (Ipv4Addr::UNSPECIFIED, Some(8080), 80, Protocol::Tcp)
+        );
+        let udp = port_request(&entry(Some("UDP"), Some("127.0.0.1"))).expect("udp");
+        assert_eq!(
+            (udp.host_ip, udp.protocol),
+            (Ipv4Addr::LOCALHOST, Protocol::Udp)
+        );
+        for (protocol, host_ip) in [(Some("sctp"), None), (None, Some("::1"))] {
+            let err = port_request(&entry(protocol, host_ip)).expect_err("refused");
+            assert_eq!(err.code, crate::error::code::INVALID_CONFIG);
+        }
+    }
+
+    #[test]
+    fn requested_ips_take_one_ipv4_address() {
+        assert_eq!(
+            requested_ip(&["10.89.0.5/24".into()]).expect("ip"),
+            Some(Ipv4Addr::new(10, 89, 0, 5))
+        );
+        assert_eq!(requested_ip(&[]).expect("none"), None);
+        assert!(requested_ip(&["fd00::5/64".into()]).is_err());
+        assert!(requested_ip(&["10.0.0.1".into(), "10.0.0.2".into()]).is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! ADD: a container adopting the runtime's namespace, with the interface
+//! named as the runtime asks; nothing is left behind when a step fails.
+
+use ebpfnet::api::request::ContainerCreate;
+
+use super::{inspect_container, remove_container, require_network};
+use crate::{
+    attachment::{self, container_name},
+    config::{Attachment, CniEnv, NetConf},
+    daemon::Daemon,
+    error::{CniError, code},
+    result::{self, CniResult},
+};
+
+pub async fn run(conf: &NetConf, env: &CniEnv, daemon: &Daemon) -> Result<CniResult, CniError> {
+    let attachment = Attachment {
+        container_id: env.container_id()?.to_string(),
+        ifname: env.ifname()?.to_string(),
+    };
+    let netns = env.netns()?;
+    let options = attachment::create_options(conf, &attachment, netns)?;
+    require_network(daemon, conf.network()).await?;
+    let name = container_name(&attachment.container_id);
+    daemon
+        .call(ContainerCreate {
+            name: name.clone(),
+            options,
+        })
+        .await?;
+    let made = async {
+        let view = inspect_container(daemon, &name).await?.ok_or_else(|| {
+            CniError::new(
+                code::DAEMON_REFUSED,
+                "the container vanished right after it was made",
+                name.clone(),
+            )
+        })?;
+        // A daemon from before `ifname`/`labels` ignores them (the request
+        // format is otherwise unchanged): refuse what it made.
+        if attachment::attachment_of(&view, &conf.name).as_ref() != Some(&attachment) {
+            return Err(CniError::new(
+                code::DAEMON_REFUSED,
+                "the ebpfnet daemon is older than this plugin",
+                format!(
+                    "it ignored the interface name and labels of container {name}; \
+                     run the daemon of the same ebpfnet release"
+                ),
+            ));
+        }
+        result::build(
+            &conf.cni_version,
+            &view,
+            conf.network(),
+            netns,
+            attachment::runtime_dns(conf),
+        )
+    };
+    match made.await {
+        Ok(result) => Ok(result),
+        Err(e) => {
+            if let Err(undo) = remove_container(daemon, &name).await {
+                eprintln!("ebpfnet-cni: cannot remove {name} after a failed ADD: {undo}");
+            }
+            Err(e)
+        }
+    }
+}

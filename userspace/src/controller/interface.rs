@@ -1,0 +1,116 @@
+//! The container-side interface a create may ask for: its name (`ifname`,
+//! as a CNI runtime gives it) and its MAC address, checked before anything
+//! is made.
+
+use std::path::Path;
+
+use super::{Controller, ControllerError, Result};
+use crate::{
+    host::{HostError, netlink},
+    state::{Network, State},
+};
+
+/// Linux limits interface names to 15 bytes (IFNAMSIZ - 1).
+const IFNAME_MAX: usize = 15;
+
+fn refused(message: String) -> ControllerError {
+    ControllerError::Refused(message)
+}
+
+/// Checks a requested interface name as the kernel would
+/// (`dev_valid_name`), and keeps `lo` for loopback.
+pub(super) fn validate_ifname(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > IFNAME_MAX {
+        Some("it is longer than 15 bytes")
+    } else if name == "." || name == ".." {
+        Some("it is . or ..")
+    } else if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        Some("it contains '/', ':' or a blank")
+    } else if name == "lo" {
+        Some("lo is the loopback interface")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(refused(format!(
+            "invalid interface name {name:?}: {reason}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Checks a requested MAC address: a unicast one, not all zeros.
+pub(super) fn validate_mac(mac: [u8; 6]) -> Result<()> {
+    if mac[0] & 1 == 1 || mac == [0; 6] {
+        return Err(refused(format!(
+            "invalid MAC address {}: give a unicast, non-zero address",
+            crate::names::format_mac(&mac)
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a MAC address another endpoint on `network` already has: the
+/// datapath tells containers apart by it (anti-spoofing).
+pub(super) fn check_mac_unused(state: &State, network: &Network, mac: [u8; 6]) -> Result<()> {
+    let user = state.containers_on(&network.name).find(|c| {
+        c.endpoint(&network.name)
+            .is_some_and(|endpoint| endpoint.mac == mac)
+    });
+    match user {
+        Some(user) => Err(refused(format!(
+            "MAC address {} is already container {}'s on network {}",
+            crate::names::format_mac(&mac),
+            user.name,
+            network.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+impl Controller {
+    /// Refuses an interface name an adopted namespace already has.
+    pub(super) async fn check_ifname_free(&self, netns_path: &Path, ifname: &str) -> Result<()> {
+        let path = netns_path.to_path_buf();
+        let name = ifname.to_string();
+        let taken = crate::host::netns::in_netns(&path, move |handle| async move {
+            Ok::<_, HostError>(netlink::link_index(&handle, &name).await?.is_some())
+        })
+        .await?;
+        if taken {
+            return Err(refused(format!(
+                "the namespace at {} already has an interface {ifname}",
+                netns_path.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_names_follow_the_kernels_rule() {
+        for good in ["eth0", "net1", "a", "cni-ebpfnet-01"] {
+            assert!(validate_ifname(good).is_ok(), "{good}");
+        }
+        for bad in ["", "lo", ".", "..", "a/b", "a b", "x:1", "sixteen-chars-xx"] {
+            let err = validate_ifname(bad).expect_err(bad);
+            assert!(err.to_string().contains("invalid interface name"), "{err}");
+        }
+    }
+
+    #[test]
+    fn multicast_and_zero_macs_are_refused() {
+        assert!(validate_mac([0x02, 0, 0, 0, 0, 1]).is_ok());
+        assert!(validate_mac([0x01, 0, 0x5e, 0, 0, 1]).is_err());
+        assert!(validate_mac([0; 6]).is_err());
+    }
+}
