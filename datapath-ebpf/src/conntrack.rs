@@ -229,7 +229,7 @@ pub fn claim(
         return false;
     };
     let taken_over = claimed.is_some_and(|other| old.twin_key(key.protocol) == *other);
-    if !taken_over && !flow_is_over(&old) {
+    if !taken_over && !flow_is_over(key, &old) {
         return false;
     }
     table.insert(key, entry, 0).is_ok()
@@ -248,10 +248,11 @@ fn flow_closed(packet: &Packet, entry: &NatEntry) {
     // The other direction decides: a reset there ended the flow already
     // (and released it then); a FIN there means this close ends it now; a
     // FIN here while the other direction is open is only half a close.
+    // Gone, or taken over by a newer flow: this one ended before.
     let Some(twin) = lookup(&entry.twin_key(proto::TCP)) else {
         return;
     };
-    if twin.tcp_flags & TCP_RST_SEEN != 0 {
+    if twin.twin_key(proto::TCP) != key_of(packet) || twin.tcp_flags & TCP_RST_SEEN != 0 {
         return;
     }
     if entry.tcp_flags & TCP_RST_SEEN == 0 && twin.tcp_flags & TCP_FIN_SEEN == 0 {
@@ -269,8 +270,11 @@ fn flow_closed(packet: &Packet, entry: &NatEntry) {
 /// Whether the flow that `entry` (one direction's entry) belongs to is over:
 /// reset, or closed with a FIN in both directions. A half-closed flow may
 /// still carry data the other way, so its tuple stays taken.
+/// `key` is the entry's own: the entry at its other direction's tuple is
+/// its twin only if it points back (that tuple may belong to a newer flow
+/// by now, which only took it over because this one was over).
 #[inline(always)]
-fn flow_is_over(entry: &NatEntry) -> bool {
+fn flow_is_over(key: &FlowKey, entry: &NatEntry) -> bool {
     if entry.tcp_flags & TCP_RST_SEEN != 0 {
         return true;
     }
@@ -278,9 +282,11 @@ fn flow_is_over(entry: &NatEntry) -> bool {
         return false;
     }
     match lookup(&entry.twin_key(proto::TCP)) {
-        Some(other) => other.tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0,
-        // The other direction is gone already (collected).
-        None => true,
+        Some(other) if other.twin_key(proto::TCP) == *key => {
+            other.tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0
+        }
+        // Gone already (collected), or taken over by a newer flow.
+        _ => true,
     }
 }
 

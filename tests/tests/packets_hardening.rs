@@ -383,3 +383,55 @@ fn a_syn_reopens_the_tuple_of_a_flow_that_is_over() {
         }
     });
 }
+
+#[test]
+fn a_closed_flow_whose_port_a_newer_flow_took_is_over() {
+    with_uplink(0, |dp, ifindex, uplink| {
+        use ebpfnet_common::maps::{Forward, NatEntry, NatKind, TCP_FIN_SEEN};
+        dp.set_config(Config {
+            masq_port_min: 61001,
+            masq_port_max: 61001,
+            ..Default::default()
+        });
+        // Flow A (C2:45000 -> OUTSIDE:443) closed; its masquerade port 61000
+        // was then taken over by flow B (C2:45001), still live.
+        let a_request = flow(C2, 45000, OUTSIDE, 443, proto::TCP);
+        dp.nat_insert(
+            a_request,
+            NatEntry {
+                new_src_ip: HOST,
+                new_src_port: 61000,
+                new_dst_ip: OUTSIDE,
+                new_dst_port: 443,
+                ifindex: uplink,
+                kind: NatKind::MasqueradeRequest as u8,
+                forward: Forward::Neigh as u8,
+                tcp_flags: TCP_FIN_SEEN,
+                ..Default::default()
+            },
+        );
+        dp.nat_insert(
+            flow(OUTSIDE, 443, HOST, 61000, proto::TCP),
+            NatEntry {
+                new_src_ip: OUTSIDE,
+                new_src_port: 443,
+                new_dst_ip: C2,
+                new_dst_port: 45001,
+                ifindex,
+                kind: NatKind::MasqueradeReply as u8,
+                forward: Forward::Peer as u8,
+                dst_mac: C2_MAC,
+                ..Default::default()
+            },
+        );
+        // A's port is reused: its SYN starts a new flow on port 61001.
+        let syn = from_c2(OUTSIDE).tcp(45000, 443, TCP_SYN);
+        let outcome = dp.run(CONTAINER_INGRESS, &syn, Some(ifindex));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "the reused port's SYN");
+        assert_eq!(View(&outcome.out).src_port(), 61001);
+        let b_reply = dp
+            .nat_get(&flow(OUTSIDE, 443, HOST, 61000, proto::TCP))
+            .expect("B's reply entry");
+        assert_eq!(b_reply.new_dst_port, 45001, "B's flow was disturbed");
+    });
+}

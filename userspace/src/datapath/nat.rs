@@ -76,6 +76,16 @@ pub fn index(records: &[NatRecord]) -> HashMap<FlowKey, NatEntry> {
     records.iter().map(|r| (r.key, r.entry)).collect()
 }
 
+/// The other direction of `record`'s flow, if it is still there: the entry
+/// at its tuple must point back (a SYN may have given that tuple to a newer
+/// flow once this one was over).
+fn twin_of<'a>(by_key: &'a HashMap<FlowKey, NatEntry>, record: &NatRecord) -> Option<&'a NatEntry> {
+    let key = twin_key(&record.key, &record.entry);
+    by_key
+        .get(&key)
+        .filter(|twin| twin_key(&key, twin) == record.key)
+}
+
 /// The records of the flows idle for longer than their timeout, both
 /// directions, as read (so the caller can check they are unchanged before
 /// deleting). A flow's last activity is that of its two entries together,
@@ -85,7 +95,7 @@ pub fn expired(records: &[NatRecord], now_ns: u64) -> Vec<NatRecord> {
     records
         .iter()
         .filter(|r| {
-            let twin = by_key.get(&twin_key(&r.key, &r.entry));
+            let twin = twin_of(&by_key, r);
             let last_seen = twin.map_or(r.entry.last_seen_ns, |t| {
                 t.last_seen_ns.max(r.entry.last_seen_ns)
             });
@@ -136,7 +146,7 @@ pub fn masquerade_usage(records: &[NatRecord]) -> BTreeMap<MasqUsageKey, u32> {
         if kind(&r.entry) != Some(NatKind::MasqueradeRequest) {
             continue;
         }
-        let twin = by_key.get(&twin_key(&r.key, &r.entry));
+        let twin = twin_of(&by_key, r);
         if r.key.protocol == proto::TCP && tcp_flow_is_over(&r.entry, twin) {
             continue;
         }
@@ -301,6 +311,22 @@ mod tests {
     }
 
     #[test]
+    fn a_twin_taken_over_by_a_newer_flow_is_not_the_old_flows() {
+        let now = 1000 * SECOND_NS;
+        // An old closed flow whose reply tuple a newer, live flow now holds.
+        let mut old = published_flow(proto::TCP, (now - 11 * SECOND_NS, now - 11 * SECOND_NS));
+        old[0].entry.tcp_flags = TCP_FIN_SEEN;
+        let mut newer = old[1];
+        newer.entry.new_dst_port = 40001;
+        newer.entry.last_seen_ns = now;
+        let records = [old[0], newer];
+        // The old request is alone: expired after the closed timeout, not
+        // kept alive by the newer flow's activity.
+        let gone: Vec<FlowKey> = expired(&records, now).iter().map(|r| r.key).collect();
+        assert_eq!(gone, vec![old[0].key]);
+    }
+
+    #[test]
     fn gc_spares_an_entry_taken_over_or_revived_after_it_was_read() {
         let [read, _] = published_flow(proto::TCP, (100, 100));
         let mut now = read.entry;
@@ -337,6 +363,20 @@ mod tests {
         assert!(flows_of_address(&records, [10, 214, 0, 77]).is_empty());
     }
 
+    /// A masqueraded flow `CLIENT:port -> HOST:dst_port`, both directions
+    /// pointing at each other.
+    fn masquerade_flow(protocol: u8, port: u16, dst_port: u16) -> [NatRecord; 2] {
+        let mut flow = published_flow(protocol, (0, 0));
+        flow[0].key.src_port = port;
+        flow[0].key.dst_port = dst_port;
+        flow[0].entry.kind = NatKind::MasqueradeRequest as u8;
+        flow[0].entry.new_src_port = port;
+        flow[1].key.dst_port = port;
+        flow[1].entry.new_dst_port = port;
+        flow[1].entry.new_src_port = dst_port;
+        flow
+    }
+
     #[test]
     fn masquerade_usage_counts_requests_per_container_and_destination() {
         let mut records = Vec::new();
@@ -346,17 +386,10 @@ mod tests {
             (3, 443, proto::TCP),
             (4, 9, proto::ICMP),
         ] {
-            let mut flow = published_flow(protocol, (0, 0));
-            flow[0].key.src_port = port;
-            flow[0].key.dst_port = dst_port;
-            flow[0].entry.kind = NatKind::MasqueradeRequest as u8;
-            records.extend(flow);
+            records.extend(masquerade_flow(protocol, port, dst_port));
         }
         // A TCP flow that is over holds no port.
-        let mut over = published_flow(proto::TCP, (0, 0));
-        over[0].key.src_port = 5;
-        over[0].key.dst_port = 443;
-        over[0].entry.kind = NatKind::MasqueradeRequest as u8;
+        let mut over = masquerade_flow(proto::TCP, 5, 443);
         over[0].entry.tcp_flags = TCP_RST_SEEN;
         records.extend(over);
         let usage = masquerade_usage(&records);
