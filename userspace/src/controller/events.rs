@@ -2,6 +2,8 @@
 //! port made or removed), found by comparing the state before and after a
 //! commit, so every path that changes the state is covered.
 
+use std::collections::HashSet;
+
 use crate::{
     portspec::PortMapping,
     state::{Container, Endpoint, Network, State},
@@ -43,8 +45,12 @@ pub fn changes<'a>(before: &'a State, after: &'a State) -> Vec<Change<'a>> {
                 out.push(Change::Connected(container, endpoint));
             }
         }
+        // A set: a container may hold every port of an address, and a
+        // list scan per port would make each commit quadratic.
+        let old_ports: HashSet<&PortMapping> =
+            old.map_or_else(HashSet::new, |old| old.ports.iter().collect());
         for port in &container.ports {
-            if !old.is_some_and(|old| old.ports.contains(port)) {
+            if !old_ports.contains(port) {
                 out.push(Change::PortPublished(container, port));
             }
         }
@@ -54,8 +60,10 @@ pub fn changes<'a>(before: &'a State, after: &'a State) -> Vec<Change<'a>> {
             .containers
             .get(&container.name)
             .filter(|new| new.id == container.id);
+        let new_ports: HashSet<&PortMapping> =
+            new.map_or_else(HashSet::new, |new| new.ports.iter().collect());
         for port in &container.ports {
-            if !new.is_some_and(|new| new.ports.contains(port)) {
+            if !new_ports.contains(port) {
                 out.push(Change::PortUnpublished(container, port));
             }
         }
