@@ -262,7 +262,12 @@ fn flow_closed(packet: &Packet, entry: &NatEntry) {
         masquerade_quota::key(packet)
     } else {
         // An answer from outside: its source is the flow's destination.
-        masquerade_quota::key_for(entry.new_dst_ip, packet.src_ip, packet.src_port, packet.protocol)
+        masquerade_quota::key_for(
+            entry.new_dst_ip,
+            packet.src_ip,
+            packet.src_port,
+            packet.protocol,
+        )
     };
     masquerade_quota::release(&usage);
 }

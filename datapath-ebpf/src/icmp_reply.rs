@@ -73,8 +73,19 @@ pub fn send(ctx: &TcContext, packet: &Packet, reply: &ErrorReply) -> i32 {
     let quoted = buf.quoted_l4.as_mut_ptr().cast();
     let l4_off = packet.l4_off as u32;
     // SAFETY: the destinations are this CPU's map value, as long as stated.
+    // Only a header without options is quoted (the checksum below sums
+    // exactly those 20 bytes); a packet with options goes unanswered.
+    if packet.l4_off != IP_OFF + 20 {
+        return drop_packet(DropReason::Malformed);
+    }
     let copied = unsafe {
         bpf_skb_load_bytes(skb.cast(), 0, buf.macs.as_mut_ptr().cast(), 12) == 0
+            && bpf_skb_load_bytes(
+                skb.cast(),
+                IP_OFF as u32,
+                buf.quoted_ip.as_mut_ptr().cast(),
+                20,
+            ) == 0
             && if tcp {
                 bpf_skb_load_bytes(skb.cast(), l4_off, quoted, 20) == 0
             } else {
@@ -98,7 +109,8 @@ pub fn send(ctx: &TcContext, packet: &Packet, reply: &ErrorReply) -> i32 {
         return drop_packet(DropReason::Malformed);
     }
     let total = (ERROR_HEADROOM + quote_len) as u16;
-    let (head, macs, quoted_l4) = (&mut buf.head, &buf.macs, &buf.quoted_l4);
+    let (head, macs, quoted_l4, quoted_ip) =
+        (&mut buf.head, &buf.macs, &buf.quoted_l4, &buf.quoted_ip);
     *head = [0u8; ETH_LEN + ERROR_HEADROOM as usize];
     // Ethernet: back to the sender, from the MAC it sent to.
     head[0..6].copy_from_slice(&macs[6..12]);
@@ -121,10 +133,11 @@ pub fn send(ctx: &TcContext, packet: &Packet, reply: &ErrorReply) -> i32 {
     icmp[0] = reply.icmp_type;
     icmp[1] = reply.code;
     icmp[6..8].copy_from_slice(&reply.mtu.to_be_bytes());
-    // The quoted IP header sums to 0xffff (its own checksum makes it so),
-    // which adds nothing in ones' complement: the ICMP checksum needs only
-    // the ICMP header and the quoted bytes of the datagram.
+    // The ICMP checksum covers the header and the whole quote. The quoted
+    // IP header is summed as received: its own checksum may be wrong (a
+    // crafted packet), so it cannot be taken to sum to 0xffff.
     let mut sum = Sum::of(icmp);
+    sum.add(quoted_ip);
     sum.add(&quoted_l4[..8]);
     if tcp {
         sum.add(&quoted_l4[8..]);

@@ -19,7 +19,12 @@ static MASQ_USAGE: HashMap<MasqUsageKey, u32, { MASQ_USAGE_CAPACITY as usize }> 
 /// The counter `packet`'s new masqueraded flow counts on.
 #[inline(always)]
 pub fn key(packet: &Packet) -> MasqUsageKey {
-    key_for(packet.src_ip, packet.dst_ip, packet.dst_port, packet.protocol)
+    key_for(
+        packet.src_ip,
+        packet.dst_ip,
+        packet.dst_port,
+        packet.protocol,
+    )
 }
 
 /// The counter of `container`'s flows to `dst_ip:dst_port`.

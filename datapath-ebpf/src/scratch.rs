@@ -34,6 +34,8 @@ pub struct ErrorBuf {
     pub macs: [u8; 12],
     /// The first 20 bytes after the packet's IP header.
     pub quoted_l4: [u8; 20],
+    /// The packet's IP header (without options), as received.
+    pub quoted_ip: [u8; 20],
 }
 
 #[btf_map]

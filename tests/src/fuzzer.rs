@@ -101,6 +101,21 @@ impl Rules {
         if self.same_network.contains(&before.dst) && forwarded_unchanged(input, out) {
             return Ok(());
         }
+        // An error the datapath answered itself ("time exceeded", or
+        // "fragmentation needed"): back to the sender, quoting its packet.
+        if after.is_icmp_error() && after.dst == before.src && quotes(out, input) {
+            return Ok(());
+        }
+        // A later fragment follows its first one's flow: addresses only.
+        if before.later_fragment
+            && dp.nat_entries().iter().any(|(key, entry)| {
+                (key.src_ip, key.dst_ip, key.protocol) == (before.src, before.dst, before.protocol)
+                    && self.nat_kinds.iter().any(|kind| *kind as u8 == entry.kind)
+                    && before.addresses_translated_by(entry, &after)
+            })
+        {
+            return Ok(());
+        }
         // An ICMP error about a tracked flow goes to one of its ends.
         if before.is_icmp_error() {
             let ends: Vec<[u8; 4]> = dp.nat_entries().iter().map(|(_, e)| e.new_dst_ip).collect();
@@ -188,4 +203,21 @@ pub fn run(
         "only {drops} of {run} frames were dropped"
     );
     (run, redirects)
+}
+
+/// Whether the ICMP message in `out` quotes the IPv4 header of `input`.
+fn quotes(out: &[u8], input: &[u8]) -> bool {
+    const ETH: usize = 14;
+    let (Some(&out_vihl), Some(&in_vihl)) = (out.get(ETH), input.get(ETH)) else {
+        return false;
+    };
+    let quote_at = ETH + usize::from(out_vihl & 0x0f) * 4 + 8;
+    let header = usize::from(in_vihl & 0x0f) * 4;
+    match (
+        out.get(quote_at..quote_at + header),
+        input.get(ETH..ETH + header),
+    ) {
+        (Some(quoted), Some(original)) => quoted == original,
+        _ => false,
+    }
 }

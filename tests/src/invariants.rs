@@ -23,8 +23,11 @@ pub struct Tuple {
     pub protocol: u8,
     pub src: [u8; 4],
     pub dst: [u8; 4],
-    /// `(src, dst)`; `None` for fragments, other protocols, short headers.
+    /// `(src, dst)`; `None` for later fragments (a first fragment carries
+    /// the L4 header), other protocols, short headers.
     pub ports: Option<(u16, u16)>,
+    /// A later fragment (non-zero offset): no L4 header.
+    pub later_fragment: bool,
     /// The ICMP type, for ICMP.
     pub icmp_type: Option<u8>,
 }
@@ -37,7 +40,7 @@ impl Tuple {
         let u16_at = |at: usize| Some(u16::from_be_bytes(frame.get(at..at + 2)?.try_into().ok()?));
         let addr = |at: usize| -> Option<[u8; 4]> { frame.get(at..at + 4)?.try_into().ok() };
         let protocol = frame[IP + 9];
-        let fragment = u16_at(IP + 6)? & 0x3fff != 0;
+        let fragment = u16_at(IP + 6)? & 0x1fff != 0;
         let l4 = IP + ihl;
         let icmp_type = (protocol == ICMP && !fragment)
             .then(|| frame.get(l4).copied())
@@ -54,6 +57,7 @@ impl Tuple {
             dst: addr(IP + 16)?,
             ports,
             icmp_type,
+            later_fragment: fragment,
         })
     }
 
@@ -74,6 +78,12 @@ impl Tuple {
         out.protocol == self.protocol
             && (out.src, out.dst) == (entry.new_src_ip, entry.new_dst_ip)
             && out.ports == Some((entry.new_src_port, entry.new_dst_port))
+    }
+
+    /// Whether `entry` translates this tuple's addresses into `out`'s (a
+    /// later fragment, which has no ports).
+    pub fn addresses_translated_by(&self, entry: &NatEntry, out: &Tuple) -> bool {
+        out.protocol == self.protocol && (out.src, out.dst) == (entry.new_src_ip, entry.new_dst_ip)
     }
 
     /// An ICMP message other than echo (an error about another packet).
