@@ -169,6 +169,13 @@ fn rst_in_window(packet: &Packet, entry: &NatEntry, peer: Option<&NatEntry>) -> 
             && peer.tcp_flags & TCP_SEQ_SEEN != 0
             && packet.tcp_ack == peer.tcp_seq_end;
     }
+    // The answer to the peer's last ACK: an endpoint that does not know the
+    // connection the ACK speaks of (a challenge ACK to a SYN on a reused
+    // tuple, say) resets with exactly that acknowledgement as its sequence
+    // number, as Linux conntrack accepts.
+    if peer.tcp_flags & TCP_ACK_SEEN != 0 && packet.tcp_seq == peer.tcp_ack {
+        return true;
+    }
     let acked = if peer.tcp_flags & TCP_ACK_SEEN != 0 {
         peer.tcp_ack
     } else {
@@ -176,6 +183,12 @@ fn rst_in_window(packet: &Packet, entry: &NatEntry, peer: Option<&NatEntry>) -> 
     };
     let low = acked.wrapping_sub(RST_SLACK);
     let high = entry.tcp_seq_end.wrapping_add(1);
+    // An acknowledgement beyond what the sender sent (from another
+    // connection on the tuple) makes no window: the range would wrap to
+    // nearly every sequence number.
+    if seq_after(low, high) {
+        return false;
+    }
     packet.tcp_seq.wrapping_sub(low) <= high.wrapping_sub(low)
 }
 
