@@ -5,8 +5,8 @@ use std::{collections::BTreeMap, fmt::Debug, net::Ipv4Addr};
 
 use super::{
     observe::{
-        Attachment, DropCount, EntryView, FlowView, InterfaceCounters, MapFill, MappingStats,
-        ProgramCounters, StatsView, StatusView, Uplink,
+        Attachment, EntryView, FlowView, InterfaceCounters, MapFill, ProgramCounters, StatsView,
+        StatusView, Uplink, samples,
     },
     tests::{every_request, mapping},
     views::*,
@@ -194,26 +194,9 @@ fn flow() -> FlowView {
 
 fn stats() -> StatsView {
     StatsView {
-        programs: vec![ProgramCounters {
-            program: "uplink_ingress".into(),
-            packets: 3,
-            bytes: 180,
-        }],
-        mappings: vec![MappingStats {
-            mapping: "0.0.0.0:8080/tcp -> web:80".into(),
-            host_ip: Ipv4Addr::UNSPECIFIED,
-            host_port: 8080,
-            protocol: "tcp".into(),
-            container: "web".into(),
-            container_port: 80,
-            packets: 2,
-            bytes: 120,
-            flows: 1,
-        }],
-        drops: vec![DropCount {
-            reason: "isolation".into(),
-            count: 4,
-        }],
+        programs: vec![samples::uplink_program()],
+        mappings: vec![samples::web_mapping(2, 120, 1)],
+        drops: vec![samples::drop_count("isolation", 4)],
     }
 }
 

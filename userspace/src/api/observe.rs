@@ -140,3 +140,43 @@ pub struct EntryView {
     pub packets: u64,
     pub bytes: u64,
 }
+
+/// Sample values shared by the tests of the answers' users (the CLI's text
+/// forms, the metrics).
+#[cfg(test)]
+pub mod samples {
+    use std::net::Ipv4Addr;
+
+    use super::{DropCount, MappingStats, ProgramCounters};
+
+    /// `uplink_ingress`: 3 packets, 180 bytes.
+    pub fn uplink_program() -> ProgramCounters {
+        ProgramCounters {
+            program: "uplink_ingress".into(),
+            packets: 3,
+            bytes: 180,
+        }
+    }
+
+    /// `0.0.0.0:8080/tcp -> web:80` with these counters.
+    pub fn web_mapping(packets: u64, bytes: u64, flows: u64) -> MappingStats {
+        MappingStats {
+            mapping: "0.0.0.0:8080/tcp -> web:80".into(),
+            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_port: 8080,
+            protocol: "tcp".into(),
+            container: "web".into(),
+            container_port: 80,
+            packets,
+            bytes,
+            flows,
+        }
+    }
+
+    pub fn drop_count(reason: &str, count: u64) -> DropCount {
+        DropCount {
+            reason: reason.into(),
+            count,
+        }
+    }
+}

@@ -53,39 +53,17 @@ pub async fn run(client: &Client, format: Format) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
-
     use super::*;
-    use crate::api::observe::{DropCount, MappingStats, ProgramCounters};
+    use crate::api::observe::samples;
 
     #[test]
     fn text_form() {
         let stats = StatsView {
-            programs: vec![ProgramCounters {
-                program: "uplink_ingress".into(),
-                packets: 3,
-                bytes: 180,
-            }],
-            mappings: vec![MappingStats {
-                mapping: "0.0.0.0:8080/tcp -> web:80".into(),
-                host_ip: Ipv4Addr::UNSPECIFIED,
-                host_port: 8080,
-                protocol: "tcp".into(),
-                container: "web".into(),
-                container_port: 80,
-                packets: 2,
-                bytes: 120,
-                flows: 1,
-            }],
+            programs: vec![samples::uplink_program()],
+            mappings: vec![samples::web_mapping(2, 120, 1)],
             drops: vec![
-                DropCount {
-                    reason: "spoofed_ip".into(),
-                    count: 0,
-                },
-                DropCount {
-                    reason: "isolation".into(),
-                    count: 4,
-                },
+                samples::drop_count("spoofed_ip", 0),
+                samples::drop_count("isolation", 4),
             ],
         };
         assert_eq!(

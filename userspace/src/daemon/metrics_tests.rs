@@ -1,35 +1,13 @@
-use std::net::Ipv4Addr;
-
 use super::*;
-use crate::api::observe::{DropCount, MapFill, MappingStats, ProgramCounters};
+use crate::api::observe::{MapFill, samples};
 
 fn sample() -> (StatsView, StatusView) {
     let stats = StatsView {
-        programs: vec![ProgramCounters {
-            program: "uplink_ingress".into(),
-            packets: 3,
-            bytes: 180,
-        }],
-        mappings: vec![MappingStats {
-            mapping: "0.0.0.0:8080/tcp -> web:80".into(),
-            host_ip: Ipv4Addr::UNSPECIFIED,
-            host_port: 8080,
-            protocol: "tcp".into(),
-            container: "web".into(),
-            container_port: 80,
-            packets: 7,
-            bytes: 420,
-            flows: 2,
-        }],
+        programs: vec![samples::uplink_program()],
+        mappings: vec![samples::web_mapping(7, 420, 2)],
         drops: vec![
-            DropCount {
-                reason: "isolation".into(),
-                count: 4,
-            },
-            DropCount {
-                reason: "spoofed_ip".into(),
-                count: 0,
-            },
+            samples::drop_count("isolation", 4),
+            samples::drop_count("spoofed_ip", 0),
         ],
     };
     let status = StatusView {
