@@ -96,7 +96,11 @@ impl Controller {
         let options = self.config.masquerade;
         let range = masquerade::masquerade_range(&masquerade::read_port_range(), options.range)
             .map_err(ControllerError::Refused)?;
-        let cookie = crate::host::netns_cookie()?;
+        // The host's namespace never changes: read its cookie once.
+        let cookie = match self.datapath_config {
+            Some(config) => config.host_netns_cookie,
+            None => crate::host::netns_cookie()?,
+        };
         let config = masquerade::datapath_config(range, options.per_destination, cookie);
         if self.datapath_config != Some(config) {
             self.datapath.set_config(config)?;
