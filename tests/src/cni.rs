@@ -158,3 +158,13 @@ pub fn with_prev_result(conf: &Value, result: &Value) -> Value {
     conf["prevResult"] = result.clone();
     conf
 }
+
+/// The names `container ls` lists.
+pub fn container_names(env: &TestEnv) -> Vec<String> {
+    env.json(&["container", "ls"])
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["Name"].as_str().map(str::to_string))
+        .collect()
+}

@@ -24,15 +24,6 @@ fn runtime_config() -> Value {
     })
 }
 
-fn container_names(env: &TestEnv) -> Vec<String> {
-    env.json(&["container", "ls"])
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["Name"].as_str().map(str::to_string))
-        .collect()
-}
-
 #[test]
 fn add_attaches_the_namespace_traffic_flows_and_del_removes_it() {
     let env = TestEnv::new("cni-add");

@@ -9,15 +9,6 @@ use ebpfnet_tests::*;
 use resolve::*;
 use serde_json::{Value, json};
 
-fn container_names(env: &TestEnv) -> Vec<String> {
-    env.json(&["container", "ls"])
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["Name"].as_str().map(str::to_string))
-        .collect()
-}
-
 /// Only `lo` in the namespace: no interface was left behind.
 #[track_caller]
 fn assert_untouched(ns: &str) {
