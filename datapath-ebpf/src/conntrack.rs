@@ -262,10 +262,10 @@ fn flow_closed(packet: &Packet, entry: &NatEntry) {
     // (and released it then); a FIN there means this close ends it now; a
     // FIN here while the other direction is open is only half a close.
     // Gone, or taken over by a newer flow: this one ended before.
-    let Some(twin) = lookup(&entry.twin_key(proto::TCP)) else {
+    let Some(twin) = twin_of(&key_of(packet), entry) else {
         return;
     };
-    if twin.twin_key(proto::TCP) != key_of(packet) || twin.tcp_flags & TCP_RST_SEEN != 0 {
+    if twin.tcp_flags & TCP_RST_SEEN != 0 {
         return;
     }
     if entry.tcp_flags & TCP_RST_SEEN == 0 && twin.tcp_flags & TCP_FIN_SEEN == 0 {
@@ -285,12 +285,19 @@ fn flow_closed(packet: &Packet, entry: &NatEntry) {
     masquerade_quota::release(&usage);
 }
 
-/// Whether the flow that `entry` (one direction's entry) belongs to is over:
-/// reset, or closed with a FIN in both directions. A half-closed flow may
-/// still carry data the other way, so its tuple stays taken.
-/// `key` is the entry's own: the entry at its other direction's tuple is
-/// its twin only if it points back (that tuple may belong to a newer flow
-/// by now, which only took it over because this one was over).
+/// The other direction of the TCP flow whose entry at `key` is `entry`:
+/// the entry at its other tuple is its twin only if it points back (that
+/// tuple may belong to a newer flow by now, which only took it over
+/// because this one was over).
+#[inline(always)]
+fn twin_of(key: &FlowKey, entry: &NatEntry) -> Option<NatEntry> {
+    lookup(&entry.twin_key(proto::TCP)).filter(|twin| twin.twin_key(proto::TCP) == *key)
+}
+
+/// Whether the flow that `entry` (one direction's entry, at `key`) belongs
+/// to is over: reset, or closed with a FIN in both directions. A
+/// half-closed flow may still carry data the other way, so its tuple stays
+/// taken.
 #[inline(always)]
 fn flow_is_over(key: &FlowKey, entry: &NatEntry) -> bool {
     if entry.tcp_flags & TCP_RST_SEEN != 0 {
@@ -299,13 +306,8 @@ fn flow_is_over(key: &FlowKey, entry: &NatEntry) -> bool {
     if entry.tcp_flags & TCP_FIN_SEEN == 0 {
         return false;
     }
-    match lookup(&entry.twin_key(proto::TCP)) {
-        Some(other) if other.twin_key(proto::TCP) == *key => {
-            other.tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0
-        }
-        // Gone already (collected), or taken over by a newer flow.
-        _ => true,
-    }
+    // Gone already (collected), or taken over by a newer flow: over.
+    twin_of(key, entry).is_none_or(|twin| twin.tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0)
 }
 
 /// Removes a claimed direction when the flow's other one could not be
