@@ -4,6 +4,7 @@
 use std::{
     collections::{BTreeMap, HashSet},
     net::Ipv4Addr,
+    os::fd::AsFd,
 };
 
 use ebpfnet_common::{
@@ -15,8 +16,16 @@ use super::{
     AyaDatapath, DatapathError, NatRecord,
     maps::{describe, hash, hash_mut, map_err, removed, write_err},
     nat,
+    take::take,
 };
-use aya::maps::PerCpuHashMap;
+use aya::{
+    maps::{IterableMap, MapError, PerCpuHashMap},
+    sys::SyscallError,
+};
+use libc::EEXIST;
+
+/// `BPF_NOEXIST` (`include/uapi/linux/bpf.h`): write only a new key.
+const BPF_NOEXIST: u64 = 1;
 
 /// The NAT table of a protocol's flows.
 fn table_of(protocol: u8) -> &'static str {
@@ -97,7 +106,11 @@ impl AyaDatapath {
 
     /// Deletes each record's key unless its entry changed since it was
     /// read: a SYN may have taken the tuple over for a new flow, or a
-    /// packet revived the flow, in the meantime.
+    /// packet revived the flow, in the meantime. The entry is taken out
+    /// and read in one step; one that changed after all is put back (unless
+    /// a new flow claimed the tuple in that instant). Left is a window of
+    /// nanoseconds: a packet that found the entry before it was taken and
+    /// writes to it after.
     fn delete_if_unchanged(
         &mut self,
         name: &'static str,
@@ -114,7 +127,21 @@ impl AyaDatapath {
                     continue;
                 }
             }
-            deleted += usize::from(remove_flow(&mut map, name, &record.key)?);
+            let taken = take::<FlowKey, NatEntry>(map.map().fd().as_fd(), &record.key).map_err(
+                |source| DatapathError::Io {
+                    action: format!("take an idle flow out of map {name}"),
+                    source,
+                },
+            )?;
+            match taken {
+                Some(entry) if nat::unchanged(&record.entry, &entry) => deleted += 1,
+                Some(entry) => match map.insert(record.key, entry, BPF_NOEXIST) {
+                    Ok(()) => {}
+                    Err(e) if already_there(&e) => {}
+                    Err(e) => return Err(write_err(name, "put a revived flow back")(e)),
+                },
+                None => {}
+            }
         }
         Ok(deleted)
     }
@@ -155,6 +182,11 @@ impl AyaDatapath {
         }
         Ok(deleted)
     }
+}
+
+/// A `BPF_NOEXIST` write refused because the key is there.
+fn already_there(e: &MapError) -> bool {
+    matches!(e, MapError::SyscallError(SyscallError { io_error, .. }) if io_error.raw_os_error() == Some(EEXIST))
 }
 
 /// Removes one direction's entry; whether it was there.

@@ -8,6 +8,7 @@ mod maps;
 pub mod nat;
 mod pins;
 mod stats;
+mod take;
 mod types;
 
 use std::net::Ipv4Addr;
