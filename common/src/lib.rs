@@ -8,6 +8,7 @@
 pub mod counters;
 pub mod fragments;
 pub mod maps;
+pub mod maps6;
 pub mod names;
 
 pub use counters::{DropReason, IfaceCounters, ProgramId, TrafficCounter};

@@ -28,6 +28,7 @@ pub mod packet_icmp;
 pub mod packet_netns;
 pub mod paths;
 pub mod testrun;
+mod testrun6;
 pub mod topology;
 pub mod traffic;
 mod uplink;

@@ -60,7 +60,7 @@ pub struct Outcome {
 
 /// The datapath object with private maps and both TC programs loaded.
 pub struct Datapath {
-    ebpf: Ebpf,
+    pub(crate) ebpf: Ebpf,
 }
 
 impl Datapath {
@@ -189,7 +189,7 @@ impl Datapath {
         })
     }
 
-    fn hash<K: aya::Pod, V: aya::Pod>(
+    pub(crate) fn hash<K: aya::Pod, V: aya::Pod>(
         &mut self,
         name: &str,
     ) -> HashMap<&mut aya::maps::MapData, K, V> {
@@ -337,8 +337,18 @@ impl Datapath {
 
     /// Runs `frame` and asserts it passes (`TCX_NEXT`) byte for byte unchanged.
     pub fn expect_pass(&self, program: &str, frame: &[u8], ifindex: Option<u32>) {
+        let before: Vec<u64> = DropReason::ALL.iter().map(|r| self.drops(*r)).collect();
         let outcome = self.run(program, frame, ifindex);
-        assert_eq!(outcome.verdict, TCX_NEXT, "{program}: expected TCX_NEXT");
+        let counted: Vec<&str> = DropReason::ALL
+            .iter()
+            .zip(before)
+            .filter(|(reason, before)| self.drops(**reason) != *before)
+            .map(|(reason, _)| reason.name())
+            .collect();
+        assert_eq!(
+            outcome.verdict, TCX_NEXT,
+            "{program}: expected TCX_NEXT (drops counted: {counted:?})"
+        );
         assert_eq!(outcome.out, frame, "{program}: a passed frame was modified");
     }
 }
