@@ -6,7 +6,7 @@ use ebpfnet::api::request::ContainerCreate;
 use super::{inspect_container, remove_container, require_network};
 use crate::{
     attachment::{self, container_name},
-    config::{Attachment, CniEnv, NetConf},
+    config::{ARG_POD_NAME, Attachment, CniEnv, NetConf},
     daemon::Daemon,
     error::{CniError, code},
     result::{self, CniResult},
@@ -18,7 +18,8 @@ pub async fn run(conf: &NetConf, env: &CniEnv, daemon: &Daemon) -> Result<CniRes
         ifname: env.ifname()?.to_string(),
     };
     let netns = env.netns()?;
-    let options = attachment::create_options(conf, &attachment, netns)?;
+    let pod_name = env.arg(ARG_POD_NAME);
+    let options = attachment::create_options(conf, &attachment, netns, pod_name)?;
     require_network(daemon, conf.network()).await?;
     let name = container_name(&attachment.container_id);
     daemon
