@@ -15,6 +15,7 @@
 pub mod checks;
 pub mod cli;
 pub mod cni;
+pub mod containerd;
 pub mod daemon;
 mod env_cli;
 pub mod fuzzer;
