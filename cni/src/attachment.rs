@@ -76,6 +76,12 @@ pub fn create_options(
     pod_name: Option<&str>,
 ) -> Result<ContainerOptions, CniError> {
     let runtime = &conf.runtime_config;
+    if conf.has_capability("bandwidth") && runtime.bandwidth.is_some() {
+        return Err(CniError::invalid_config(
+            "runtimeConfig.bandwidth: ebpfnet-cni cannot limit bandwidth (the datapath has no \
+             EDT pacing); remove the bandwidth capability from the configuration",
+        ));
+    }
     let ports = if conf.has_capability("portMappings") {
         runtime
             .port_mappings
@@ -292,5 +298,27 @@ mod tests {
             aliases(&bad, None).expect_err("refused").code,
             crate::error::code::INVALID_CONFIG
         );
+    }
+
+    #[test]
+    fn a_bandwidth_limit_asked_for_is_refused() {
+        let conf = |capability: bool| {
+            NetConf::parse(&format!(
+                r#"{{"cniVersion": "1.1.0", "name": "podnet", "type": "ebpfnet",
+                    "capabilities": {{"bandwidth": {capability}}},
+                    "runtimeConfig": {{"bandwidth": {{"ingressRate": 1000000, "ingressBurst": 1000}}}}}}"#
+            ))
+            .expect("parses")
+        };
+        let attachment = Attachment {
+            container_id: "c1".into(),
+            ifname: "eth0".into(),
+        };
+        let netns = Path::new("/run/netns/x");
+        let err = create_options(&conf(true), &attachment, netns, None).expect_err("refused");
+        assert_eq!(err.code, crate::error::code::INVALID_CONFIG);
+        assert!(err.details.contains("bandwidth"), "{err}");
+        // Not declared: the runtime would not send it; ignored as the spec says.
+        assert!(create_options(&conf(false), &attachment, netns, None).is_ok());
     }
 }

@@ -62,6 +62,9 @@ pub struct RuntimeConfig {
     /// Extra names per network (`{"NAME": ["db"]}`), as Podman sends them.
     #[serde(default)]
     pub aliases: BTreeMap<String, Vec<String>>,
+    /// A rate limit the plugin cannot apply (kept only to refuse it).
+    #[serde(default)]
+    pub bandwidth: Option<Value>,
 }
 
 /// One `portMappings` entry (CONVENTIONS.md).

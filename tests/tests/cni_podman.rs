@@ -67,6 +67,8 @@ fn a_podman_container_serves_its_published_port_and_podman_rm_leaves_nothing() {
         "pweb",
         "--network",
         "podnet",
+        "--network-alias",
+        "www",
         "-p",
         "8080:80",
         "--pull",
@@ -116,11 +118,13 @@ fn a_podman_container_serves_its_published_port_and_podman_rm_leaves_nothing() {
     assert_eq!(fetch(&[], "http://127.0.0.1:8080/").as_deref(), Ok(PAGE));
 
     // An ebpfnet container, by Podman's name for the container (CNI_ARGS
-    // K8S_POD_NAME) and by address; and the other way round by name.
+    // K8S_POD_NAME), by its alias and by address; and the other way round by name.
     let bin = env.bin.display().to_string();
     let sock = env.sock.display().to_string();
     let client = [bin.as_str(), "--socket", &sock, "exec", "client", "--"];
     assert_eq!(fetch(&client, "http://pweb/").as_deref(), Ok(PAGE));
+    // --network-alias arrives as the `aliases` capability.
+    assert_eq!(fetch(&client, "http://www/").as_deref(), Ok(PAGE));
     assert_eq!(
         fetch(&client, &format!("http://{ip}/")).as_deref(),
         Ok(PAGE)
