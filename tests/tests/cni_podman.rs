@@ -129,6 +129,9 @@ fn a_podman_container_serves_its_published_port_and_podman_rm_leaves_nothing() {
         fetch(&client, &format!("http://{ip}/")).as_deref(),
         Ok(PAGE)
     );
+    // Podman brings lo up itself: no loopback plugin in its plugin dir.
+    let lo = podman.ok(&["exec", "pweb", "ip", "-o", "-4", "addr", "show", "lo"]);
+    assert!(lo.contains("127.0.0.1/8"), "lo in pweb: {lo}");
     let resolv = podman.ok(&["exec", "pweb", "cat", "/etc/resolv.conf"]);
     assert!(
         resolv.lines().next() == Some(&format!("nameserver {GATEWAY}")),
