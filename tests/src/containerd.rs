@@ -127,7 +127,9 @@ impl Containerd {
             .args(["--namespace", NAMESPACE])
             .args(args)
             .env_remove("CONTAINERD_ADDRESS")
-            .env_remove("CONTAINERD_NAMESPACE");
+            .env_remove("CONTAINERD_NAMESPACE")
+            // Plain copies: no overlay mounts, whatever /tmp is on.
+            .env("CONTAINERD_SNAPSHOTTER", "native");
         cmd
     }
 
