@@ -14,6 +14,7 @@ pub mod logging;
 pub mod names;
 pub mod netconf;
 pub mod portspec;
+pub mod remote;
 pub mod state;
 
 /// The build script's decision about the embedded eBPF object, compiled here
