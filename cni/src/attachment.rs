@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::Ipv4Addr, path::Path};
 
 use ebpfnet::{
     api::{ContainerOptions, views::ContainerView},
-    names,
+    ids,
     portspec::{PortRequest, Protocol},
 };
 
@@ -89,7 +89,7 @@ pub fn create_options(
         None
     };
     let mac = match (&runtime.mac, conf.has_capability("mac")) {
-        (Some(mac), true) => Some(names::parse_mac(mac).ok_or_else(|| {
+        (Some(mac), true) => Some(ids::parse_mac(mac).ok_or_else(|| {
             CniError::invalid_config(format!("runtimeConfig.mac {mac:?} is not a MAC address"))
         })?),
         _ => None,
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(container_name("_x:y"), "c_x-y");
         for id in ["0f3c", "_x:y", "k8s/pod", &id] {
             assert!(
-                names::validate("container", &container_name(id)).is_ok(),
+                ids::validate("container", &container_name(id)).is_ok(),
                 "{id}"
             );
         }

@@ -12,8 +12,8 @@ use super::{
 use crate::{
     api::ContainerOptions,
     host::{HostError, netlink, netns},
+    ids::{self, DEFAULT_NETWORK},
     ipam::Pool,
-    names::{self, DEFAULT_NETWORK},
     state::{Container, Endpoint, NetMode, Network, State},
 };
 
@@ -23,7 +23,7 @@ impl Controller {
         name: &str,
         opts: &ContainerOptions,
     ) -> Result<String> {
-        names::validate("container", name)?;
+        ids::validate("container", name)?;
         if self.state.containers.contains_key(name) {
             return Err(ControllerError::Exists {
                 kind: "container",
@@ -31,7 +31,7 @@ impl Controller {
             });
         }
         let plan = self.plan(name, opts)?;
-        let id = names::new_id().map_err(HostError::io("read /dev/urandom"))?;
+        let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
         let mut container = Container {
             id: id.clone(),
             name: name.to_string(),
@@ -347,13 +347,13 @@ fn new_endpoint(
         }
         None => pool.allocate()?,
     };
-    let id = names::new_id().map_err(HostError::io("read /dev/urandom"))?;
+    let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
     Ok(Endpoint {
-        host_veth: names::host_veth_name(&id),
+        host_veth: ids::host_veth_name(&id),
         id,
         network: network.name.clone(),
         ip,
-        mac: names::mac_for(ip),
+        mac: ids::mac_for(ip),
         ifname: ifname.to_string(),
         aliases: Vec::new(),
     })

@@ -4,7 +4,7 @@
 use super::Controller;
 use crate::{
     host::etc,
-    names::DEFAULT_NETWORK,
+    ids::DEFAULT_NETWORK,
     netconf::{self, Hosts, ResolvConf},
     state::{Container, NetMode, State},
 };

@@ -49,7 +49,7 @@ pub(super) fn validate_mac(mac: [u8; 6]) -> Result<()> {
     if mac[0] & 1 == 1 || mac == [0; 6] {
         return Err(refused(format!(
             "invalid MAC address {}: give a unicast, non-zero address",
-            crate::names::format_mac(&mac)
+            crate::ids::format_mac(&mac)
         )));
     }
     Ok(())
@@ -65,7 +65,7 @@ pub(super) fn check_mac_unused(state: &State, network: &Network, mac: [u8; 6]) -
     match user {
         Some(user) => Err(refused(format!(
             "MAC address {} is already container {}'s on network {}",
-            crate::names::format_mac(&mac),
+            crate::ids::format_mac(&mac),
             user.name,
             network.name
         ))),

@@ -30,7 +30,7 @@ use crate::{
         HostError,
         netlink::{self, HostAddress},
     },
-    names::DEFAULT_NETWORK,
+    ids::DEFAULT_NETWORK,
     state::{State, Store},
 };
 use ebpfnet_common::ProgramId;

@@ -7,7 +7,7 @@ use super::{Controller, ControllerError, Result, next_ifname};
 use crate::{
     api::ContainerOptions,
     host::{HostError, netlink, netns},
-    names::DEFAULT_NETWORK,
+    ids::DEFAULT_NETWORK,
     netconf,
     state::{Container, NetMode, Network, State},
 };

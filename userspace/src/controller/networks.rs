@@ -7,8 +7,8 @@ use ipnetwork::Ipv4Network;
 use super::{Controller, ControllerError, Result, now_rfc3339, overlaps, sync::network_info};
 use crate::{
     host::netlink,
+    ids::{self, DEFAULT_NETWORK},
     ipam,
-    names::{self, DEFAULT_NETWORK},
     state::Network,
 };
 
@@ -24,7 +24,7 @@ impl Controller {
         gateway: Option<Ipv4Addr>,
         internal: bool,
     ) -> Result<String> {
-        names::validate("network", name)?;
+        ids::validate("network", name)?;
         if matches!(name, "host" | "none") {
             return Err(ControllerError::Refused(format!(
                 "network name {name} is a network mode (--network {name}); pick another name"
@@ -54,11 +54,11 @@ impl Controller {
             }
             None => ipam::default_gateway(subnet)?,
         };
-        let id = names::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
+        let id = ids::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
         let bridge = if name == DEFAULT_NETWORK {
             self.config.default_bridge.clone()
         } else {
-            names::bridge_name(&id)
+            ids::bridge_name(&id)
         };
         let network = Network {
             id: id.clone(),

@@ -3,14 +3,14 @@
 use super::{Controller, Result, portalloc, views};
 use crate::{
     api::observe::{FlowView, MappingStats, StatsView},
-    flows,
+    flow_view,
     host::monotonic_ns,
 };
 
 impl Controller {
     pub fn flows(&self) -> Result<Vec<FlowView>> {
         let records = self.datapath.flows()?;
-        Ok(flows::build(&records, monotonic_ns()?))
+        Ok(flow_view::build(&records, monotonic_ns()?))
     }
 
     pub fn stats(&self) -> Result<StatsView> {

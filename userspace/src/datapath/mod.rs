@@ -3,9 +3,9 @@
 
 mod aya_impl;
 mod cgroup;
-mod flows;
 mod maps;
 pub mod nat;
+mod nat_tables;
 mod pins;
 mod stats;
 mod types;

@@ -113,7 +113,7 @@ pub async fn ensure_bridge(
 /// The bridge's MAC: 02:42 + the gateway's address, as containers' MACs
 /// are 02:42 + theirs (the gateway is never a container's address).
 fn bridge_mac(gateway: Ipv4Addr) -> Vec<u8> {
-    crate::names::mac_for(gateway).to_vec()
+    crate::ids::mac_for(gateway).to_vec()
 }
 
 pub async fn set_up(handle: &Handle, index: u32, name: &str) -> Result<(), HostError> {

@@ -66,7 +66,7 @@ fn entry_view(table: &str, key: &FlowKey, e: &NatEntry) -> EntryView {
         forward: e.forward,
         ifindex: e.ifindex,
         tcp_flags: e.tcp_flags,
-        dst_mac: crate::names::format_mac(&e.dst_mac),
+        dst_mac: crate::ids::format_mac(&e.dst_mac),
         created_ns: e.created_ns,
         last_seen_ns: e.last_seen_ns,
         packets: e.packets,
