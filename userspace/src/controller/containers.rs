@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     api::ContainerOptions,
-    host::{HostError, netlink, netns},
+    host::{HostError, netns},
     ids::{self, DEFAULT_NETWORK},
     ipam::Pool,
     state::{Container, Endpoint, NetMode, Network, State},
@@ -64,15 +64,15 @@ impl Controller {
             }
             Plan::None => {
                 container.mode = NetMode::None;
-                let path = netns::create_netns(name)?;
+                let path = self.host.create_netns(name)?;
                 let made = async {
-                    netns::in_netns(&path, loopback_up).await?;
+                    self.host.loopback_up(&path).await?;
                     let mut next = self.state.clone();
                     next.containers.insert(name.to_string(), container);
                     self.commit(next)
                 };
                 if let Err(e) = made.await {
-                    let _ = netns::delete_netns(name);
+                    let _ = self.host.delete_netns(name);
                     return Err(e);
                 }
                 return Ok(id);
@@ -103,7 +103,7 @@ impl Controller {
         if let Some(mode) = adopt.clone() {
             container.mode = mode;
         } else {
-            netns::create_netns(name)?;
+            self.host.create_netns(name)?;
         }
         let mut next = self.state.clone();
         next.containers.insert(name.to_string(), container);
@@ -119,7 +119,7 @@ impl Controller {
         if let Err(e) = made {
             let _ = self.unplumb_endpoint(&endpoint).await;
             if adopt.is_none()
-                && let Err(undo) = netns::delete_netns(name)
+                && let Err(undo) = self.host.delete_netns(name)
             {
                 log::error!("cannot remove namespace {name} after a failed create: {undo}");
             }
@@ -242,28 +242,30 @@ impl Controller {
     pub(super) async fn restore_container(&mut self, container: &Container) -> Result<()> {
         let path = match &container.mode {
             NetMode::Host | NetMode::Container { .. } => return Ok(()),
-            NetMode::Adopted { path, .. } if !modes::adopted_alive(&container.mode) => {
+            NetMode::Adopted { path, .. }
+                if !modes::adopted_alive(&*self.host, &container.mode) =>
+            {
                 return self.drop_orphan(container, path).await;
             }
             NetMode::Adopted { path, .. } => path.clone(),
             NetMode::Owned | NetMode::None => {
                 let path = netns::netns_path(&container.name);
-                if !path.exists() {
+                if !self.host.netns_exists(&container.name) {
                     log::warn!(
                         "namespace of container {} is missing; re-creating it",
                         container.name
                     );
-                    netns::create_netns(&container.name)?;
-                    netns::in_netns(&path, loopback_up).await?;
+                    self.host.create_netns(&container.name)?;
+                    self.host.loopback_up(&path).await?;
                 }
                 path
             }
         };
         for (position, endpoint) in container.endpoints.iter().enumerate() {
             let network = self.network(&endpoint.network)?.clone();
-            match netlink::link_index(&self.host, &endpoint.host_veth).await? {
+            match self.host.link_index(&endpoint.host_veth).await? {
                 Some(index) => {
-                    crate::host::enable_forwarding(&endpoint.host_veth)?;
+                    self.host.enable_forwarding(&endpoint.host_veth)?;
                     self.datapath
                         .set_endpoint(index, endpoint_info(endpoint, &network))?;
                     self.attach_endpoint_programs(&endpoint.host_veth, index)?;
@@ -357,10 +359,4 @@ fn new_endpoint(
         ifname: ifname.to_string(),
         aliases: Vec::new(),
     })
-}
-
-/// Brings `lo` up in a namespace (its only interface in `--network none`).
-async fn loopback_up(handle: rtnetlink::Handle) -> Result<(), HostError> {
-    let lo = netlink::require_link(&handle, "lo").await?;
-    netlink::set_up(&handle, lo, "lo").await
 }

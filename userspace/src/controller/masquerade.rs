@@ -7,10 +7,6 @@ use super::portalloc::ephemeral_range;
 
 /// The sysctl whose range masquerade ports must stay out of.
 pub const PORT_RANGE_SYSCTL: &str = "net.ipv4.ip_local_port_range";
-/// The host's ephemeral port range, as the kernel's file has it.
-pub fn read_port_range() -> String {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default()
-}
 
 /// Fewest ports a masquerade range may have when ebpfnet picks it.
 const MIN_PICKED_PORTS: u32 = 1024;

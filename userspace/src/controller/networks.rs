@@ -71,7 +71,10 @@ impl Controller {
             number: self.state.free_network_number(),
         };
         let info = network_info(&network);
-        let made = netlink::ensure_bridge(&self.host, &bridge, gateway, subnet.prefix()).await;
+        let made = self
+            .host
+            .ensure_bridge(&bridge, gateway, subnet.prefix())
+            .await;
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network);
         if let Err(e) = made
@@ -80,7 +83,7 @@ impl Controller {
             .and_then(|_| self.commit(next))
         {
             let _ = self.datapath.remove_network(subnet);
-            if let Err(undo) = netlink::delete_link(&self.host, &bridge).await {
+            if let Err(undo) = self.host.delete_link(&bridge).await {
                 log::error!("cannot remove bridge {bridge} after a failed create: {undo}");
             }
             return Err(e);
@@ -161,7 +164,7 @@ impl Controller {
         next.networks.remove(name);
         self.commit(next)?;
         self.datapath.remove_network(network.subnet)?;
-        netlink::delete_link(&self.host, &network.bridge).await?;
+        self.host.delete_link(&network.bridge).await?;
         self.refresh_host_logged().await;
         Ok(())
     }

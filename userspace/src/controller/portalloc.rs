@@ -6,20 +6,10 @@ use std::net::Ipv4Addr;
 use ebpfnet_common::maps::{PublishedKey, PublishedValue, proto};
 
 use crate::{
+    host::Probe,
     portspec::{PortMapping, PortRequest, Protocol},
     state::Endpoint,
 };
-
-/// What binding a host socket on a candidate address and port said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Probe {
-    Free,
-    /// EADDRINUSE: a process on the host holds the port.
-    InUse,
-    /// EADDRNOTAVAIL: the address is not one of the host's.
-    NotLocal,
-    Failed(String),
-}
 
 /// A mapping already in force, and whose it is.
 pub struct Taken<'a> {

@@ -1,38 +1,17 @@
 //! Published ports: `publish`, `unpublish`, `port`, and keeping the
 //! `PUBLISHED` map in line with the containers' mappings.
 
-use std::{
-    io::ErrorKind,
-    net::{SocketAddr, UdpSocket},
-};
+use std::net::SocketAddr;
 
 use super::{
     Controller, ControllerError, Result,
-    masquerade::read_port_range,
-    portalloc::{self, Probe, Taken},
+    portalloc::{self, Taken},
 };
 use crate::{
-    host::netlink,
-    portspec::{PortMapping, PortRequest, Protocol},
+    host::HostError,
+    portspec::{PortMapping, PortRequest},
     state::{Container, Endpoint, Network},
 };
-
-/// Binds a socket of the mapping's protocol on its host address and port
-/// (without SO_REUSEADDR, so a port any host socket uses counts as taken)
-/// and lets it go again.
-fn probe(m: &PortMapping) -> Probe {
-    let addr = SocketAddr::from((m.host_ip, m.host_port));
-    let bound = match m.protocol {
-        Protocol::Tcp => tokio::net::TcpSocket::new_v4().and_then(|s| s.bind(addr)),
-        Protocol::Udp => UdpSocket::bind(addr).map(drop),
-    };
-    match bound {
-        Ok(()) => Probe::Free,
-        Err(e) if e.kind() == ErrorKind::AddrInUse => Probe::InUse,
-        Err(e) if e.kind() == ErrorKind::AddrNotAvailable => Probe::NotLocal,
-        Err(e) => Probe::Failed(e.to_string()),
-    }
-}
 
 impl Controller {
     /// Where a container's mappings lead: its first endpoint (eth0's).
@@ -76,7 +55,11 @@ impl Controller {
                 })
             })
             .collect();
-        let ephemeral = portalloc::ephemeral_range(&read_port_range());
+        let ephemeral = portalloc::ephemeral_range(&self.host.ip_local_port_range());
+        let mut probe = |m: &PortMapping| {
+            self.host
+                .probe_port(m.protocol, SocketAddr::from((m.host_ip, m.host_port)))
+        };
         portalloc::resolve_ports(&taken, requests, ephemeral, &mut probe)
             .map_err(ControllerError::Refused)
     }
@@ -131,7 +114,7 @@ impl Controller {
             .filter(|(_, network)| !network.internal)
             .map(|(endpoint, _)| endpoint.clone());
         let ifindex = match &target {
-            Some(endpoint) => netlink::link_index(&self.host, &endpoint.host_veth).await?,
+            Some(endpoint) => self.host.link_index(&endpoint.host_veth).await?,
             None => None,
         };
         match (target, ifindex) {
@@ -165,7 +148,11 @@ impl Controller {
         if unknown {
             self.refresh_host_logged().await;
         }
-        let ifindex = netlink::require_link(&self.host, &endpoint.host_veth).await?;
+        let ifindex = self
+            .host
+            .link_index(&endpoint.host_veth)
+            .await?
+            .ok_or_else(|| HostError::NoSuchLink(endpoint.host_veth.clone()))?;
         self.write_ports(&mappings, &endpoint, ifindex)?;
         let mut next = self.state.clone();
         if let Some(c) = next.containers.get_mut(name) {

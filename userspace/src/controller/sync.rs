@@ -8,7 +8,7 @@ use ebpfnet_common::maps::{EndpointInfo, NETWORK_INTERNAL, NetworkInfo, UplinkIn
 
 use super::{Controller, ControllerError, Result, masquerade, portalloc, uplinks};
 use crate::{
-    host::netlink::{self, HostAddress},
+    host::netlink::HostAddress,
     state::{Endpoint, Network},
 };
 
@@ -66,7 +66,7 @@ impl Controller {
             self.datapath
                 .set_network(network.subnet, network_info(network))?;
         }
-        let addresses = netlink::ipv4_addresses(&self.host).await?;
+        let addresses = self.host.ipv4_addresses().await?;
         for uplink in &self.uplinks {
             let ip = first_address(&addresses, uplink.ifindex).ok_or_else(|| {
                 ControllerError::Refused(format!("uplink {} has no IPv4 address", uplink.name))
@@ -94,12 +94,12 @@ impl Controller {
     /// range disjoint from the host's ephemeral ports is left.
     fn write_config(&mut self) -> Result<()> {
         let options = self.config.masquerade;
-        let range = masquerade::masquerade_range(&masquerade::read_port_range(), options.range)
+        let range = masquerade::masquerade_range(&self.host.ip_local_port_range(), options.range)
             .map_err(ControllerError::Refused)?;
         // The host's namespace never changes: read its cookie once.
         let cookie = match self.datapath_config {
             Some(config) => config.host_netns_cookie,
-            None => crate::host::netns_cookie()?,
+            None => self.host.netns_cookie()?,
         };
         let config = masquerade::datapath_config(range, options.per_destination, cookie);
         if self.datapath_config != Some(config) {
@@ -136,7 +136,7 @@ impl Controller {
     /// and now and then as a safety net.
     pub async fn refresh_host(&mut self) -> Result<()> {
         self.follow_uplinks().await?;
-        let addresses = netlink::ipv4_addresses(&self.host).await?;
+        let addresses = self.host.ipv4_addresses().await?;
         let uplinks = self.uplinks.clone();
         for uplink in uplinks.iter().filter(|u| u.ifindex != uplinks::ABSENT) {
             let current = first_address(&addresses, uplink.ifindex);
@@ -172,7 +172,7 @@ impl Controller {
         let mut endpoints = BTreeSet::new();
         for container in self.state.containers.values() {
             for endpoint in &container.endpoints {
-                if let Some(index) = netlink::link_index(&self.host, &endpoint.host_veth).await? {
+                if let Some(index) = self.host.link_index(&endpoint.host_veth).await? {
                     endpoints.insert(index);
                 }
             }
