@@ -141,10 +141,12 @@ impl Controller {
                 sharers.join(", ")
             )));
         }
+        // Taken down first, saved after: a failure leaves the container
+        // saved, and `rm` again (or a restart) finishes the job.
+        self.detach_container(&container).await?;
         let mut next = self.state.clone();
         next.containers.remove(name);
-        self.commit(next)?;
-        self.detach_container(&container).await
+        self.commit(next)
     }
 
     /// Takes down what ebpfnet made for a container no longer in the state:
@@ -156,7 +158,7 @@ impl Controller {
         }
         self.remove_files(container);
         if matches!(container.mode, NetMode::Owned | NetMode::None) {
-            netns::delete_netns(&container.name)?;
+            self.host.delete_netns(&container.name)?;
         }
         unpublished.map_or(Ok(()), Err)
     }
@@ -198,19 +200,24 @@ impl Controller {
         let mut endpoint = new_endpoint(&self.state, &network, ip, &ifname)?;
         endpoint.aliases = aliases.to_vec();
         let default_route = current.endpoints.is_empty();
+        let mut updated = current.clone();
+        updated.endpoints.push(endpoint.clone());
         self.plumb_endpoint(&path, &endpoint, &network, default_route)
             .await?;
+        // Its first endpoint: the published ports lead there now.
+        let pointed = if default_route {
+            self.point_ports(&updated).await
+        } else {
+            Ok(())
+        };
         let mut next = self.state.clone();
-        if let Some(c) = next.containers.get_mut(container) {
-            c.endpoints.push(endpoint.clone());
-        }
-        if let Err(e) = self.commit(next) {
+        next.containers.insert(container.to_string(), updated);
+        if let Err(e) = pointed.and_then(|()| self.commit(next)) {
+            if default_route {
+                self.clear_ports(&current.ports);
+            }
             let _ = self.unplumb_endpoint(&endpoint).await;
             return Err(e);
-        }
-        if default_route {
-            // Its first endpoint: the published ports lead there now.
-            self.sync_container_ports(container).await?;
         }
         Ok(())
     }
@@ -224,16 +231,17 @@ impl Controller {
             ))
         })?;
         let was_first = current.endpoints.first().map(|e| &e.id) == Some(&endpoint.id);
-        let mut next = self.state.clone();
-        if let Some(c) = next.containers.get_mut(container) {
-            c.endpoints.retain(|e| e.network != network);
-        }
-        self.commit(next)?;
+        let mut updated = current.clone();
+        updated.endpoints.retain(|e| e.network != network);
+        // Taken down first, saved after: a failure leaves the endpoint
+        // saved, and `disconnect` again (or a restart) finishes the job.
         self.unplumb_endpoint(&endpoint).await?;
         if was_first {
-            self.sync_container_ports(container).await?;
+            self.point_ports(&updated).await?;
         }
-        Ok(())
+        let mut next = self.state.clone();
+        next.containers.insert(container.to_string(), updated);
+        self.commit(next)
     }
 
     /// Re-creates what is missing of a saved container (after a reboot, or
@@ -299,15 +307,14 @@ impl Controller {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        for c in &gone {
+            self.detach_container(c).await?;
+        }
         let mut next = self.state.clone();
         for c in &gone {
             next.containers.remove(&c.name);
         }
-        self.commit(next)?;
-        for c in &gone {
-            self.detach_container(c).await?;
-        }
-        Ok(())
+        self.commit(next)
     }
 
     pub(super) fn network(&self, name: &str) -> Result<&Network> {

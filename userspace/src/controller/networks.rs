@@ -160,11 +160,13 @@ impl Controller {
                 attached.join(", ")
             )));
         }
+        // Taken down first, saved after: a failure leaves the network
+        // saved, and `rm` again (or a restart) finishes the job.
+        self.datapath.remove_network(network.subnet)?;
+        self.host.delete_link(&network.bridge).await?;
         let mut next = self.state.clone();
         next.networks.remove(name);
         self.commit(next)?;
-        self.datapath.remove_network(network.subnet)?;
-        self.host.delete_link(&network.bridge).await?;
         self.refresh_host_logged().await;
         Ok(())
     }

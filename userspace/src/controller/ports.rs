@@ -105,11 +105,18 @@ impl Controller {
     /// takes them out of the datapath while it has none that may publish.
     pub(super) async fn sync_container_ports(&mut self, name: &str) -> Result<()> {
         let container = self.container(name)?.clone();
+        self.point_ports(&container).await
+    }
+
+    /// Points `container`'s mappings at its first endpoint (as given, which
+    /// may be the one about to be saved), or takes them out of the datapath.
+    pub(super) async fn point_ports(&mut self, container: &Container) -> Result<()> {
+        let name = &container.name;
         if container.ports.is_empty() {
             return Ok(());
         }
         let target = self
-            .publish_target(&container)
+            .publish_target(container)
             .ok()
             .filter(|(_, network)| !network.internal)
             .map(|(endpoint, _)| endpoint.clone());
@@ -173,14 +180,16 @@ impl Controller {
         let container = self.container(name)?.clone();
         let gone = portalloc::match_unpublish(name, &container.ports, requests)
             .map_err(ControllerError::Refused)?;
+        // Out of the datapath first, saved after: a failure leaves the
+        // mappings saved, and `unpublish` again finishes the job.
+        if let Some(e) = self.clear_ports(&gone) {
+            return Err(e);
+        }
         let mut next = self.state.clone();
         if let Some(c) = next.containers.get_mut(name) {
             c.ports.retain(|m| !gone.contains(m));
         }
         self.commit(next)?;
-        if let Some(e) = self.clear_ports(&gone) {
-            return Err(e);
-        }
         Ok(gone)
     }
 
