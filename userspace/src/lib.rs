@@ -15,6 +15,9 @@ pub mod logging;
 pub mod netconf;
 pub mod portspec;
 pub mod state;
+/// In-memory fakes of the host and the datapath, for unit tests.
+#[cfg(test)]
+pub mod testing;
 
 /// The build script's decision about the embedded eBPF object, compiled here
 /// too so that its unit tests run with the crate's.

@@ -3,19 +3,29 @@
 //! Every change is made on the host first and persisted after; when a step
 //! fails, what was made is taken down again so nothing half-made remains.
 
+#[cfg(test)]
+mod consistency;
 mod containers;
 mod endpoints;
 mod error;
 mod events;
 mod files;
+#[cfg(test)]
+mod harness;
 mod interface;
+#[cfg(test)]
+mod lifecycle_tests;
 pub mod masquerade;
 pub mod modes;
 mod networks;
 mod observe;
 mod portalloc;
 mod ports;
+#[cfg(test)]
+mod reconcile_tests;
 mod reset;
+#[cfg(test)]
+mod rollback_tests;
 mod sync;
 mod uplinks;
 pub mod views;
@@ -102,6 +112,18 @@ impl Controller {
         datapath: Box<dyn Datapath>,
         config: Config,
     ) -> Result<Self> {
+        Self::start_with_names(store, host, datapath, config, NameService::new()).await
+    }
+
+    /// [`Controller::start`] with the name service given (unit tests give
+    /// one that binds no socket).
+    pub(crate) async fn start_with_names(
+        store: Store,
+        host: Box<dyn Host>,
+        datapath: Box<dyn Datapath>,
+        config: Config,
+        names: NameService,
+    ) -> Result<Self> {
         let state = store.load()?;
         let mut uplinks = Vec::new();
         for name in &config.uplinks {
@@ -123,7 +145,7 @@ impl Controller {
             config,
             host_addrs: Vec::new(),
             uplink_ips: BTreeMap::new(),
-            names: NameService::new(),
+            names,
             datapath_config: None,
         };
         controller.reconcile().await?;
