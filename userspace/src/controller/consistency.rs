@@ -9,10 +9,10 @@ use ebpfnet_common::ProgramId;
 
 use super::{
     harness::{Snapshot, UPLINK, UPLINK_INDEX, UPLINK_IP},
-    modes, portalloc,
-    sync::{endpoint_info, network_info},
+    modes,
 };
 use crate::{
+    datapath::encoding::{endpoint_info, network_info, published_key, published_value},
     host::netns,
     state::NetMode,
     testing::{LinkKind, Namespace},
@@ -135,8 +135,8 @@ pub fn assert_consistent(s: &Snapshot) {
         if let Some(endpoint) = target {
             let ifindex = host.links[&endpoint.host_veth].index;
             for m in &container.ports {
-                let key = portalloc::published_key(m);
-                let value = portalloc::published_value(m, endpoint, ifindex);
+                let key = published_key(m);
+                let value = published_value(m, endpoint, ifindex);
                 published.insert((key.host_ip, key.host_port, key.protocol), (key, value));
             }
         }

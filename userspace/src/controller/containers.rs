@@ -7,10 +7,10 @@ use super::{
     Controller, ControllerError, Result, interface,
     modes::{self, Plan},
     next_ifname, now_rfc3339,
-    sync::endpoint_info,
 };
 use crate::{
     api::ContainerOptions,
+    datapath::encoding::endpoint_info,
     host::{HostError, netns},
     ids::{self, DEFAULT_NETWORK},
     ipam::Pool,

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use ebpfnet_common::ProgramId;
 
-use super::{Controller, GuardInterfaces, Result, sync::endpoint_info};
+use super::{Controller, GuardInterfaces, Result};
 use crate::{
+    datapath::encoding::endpoint_info,
     host::{HostError, InterfaceAddress, VethSpec},
     state::{Endpoint, Network},
 };

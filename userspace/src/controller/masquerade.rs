@@ -71,13 +71,7 @@ pub fn datapath_config(
     let size = u32::from(range.1 - range.0) + 1;
     // Half the range: one container cannot starve the others.
     let share = per_destination.unwrap_or((size / 2).clamp(1, u32::from(u16::MAX)) as u16);
-    Config {
-        masq_port_min: range.0,
-        masq_port_max: range.1,
-        masq_ports_per_destination: share,
-        _pad: 0,
-        host_netns_cookie,
-    }
+    Config::new(range, share, host_netns_cookie)
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use super::{Controller, ControllerError, Result, now_rfc3339, overlaps, sync::network_info};
+use super::{Controller, ControllerError, Result, now_rfc3339, overlaps};
 use crate::{
+    datapath::encoding::network_info,
     host::netlink,
     ids::{self, DEFAULT_NETWORK},
     ipam,

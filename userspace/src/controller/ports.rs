@@ -8,6 +8,7 @@ use super::{
     portalloc::{self, Taken},
 };
 use crate::{
+    datapath::encoding::{published_key, published_value},
     host::HostError,
     portspec::{PortMapping, PortRequest},
     state::{Container, Endpoint, Network},
@@ -72,10 +73,9 @@ impl Controller {
         ifindex: u32,
     ) -> Result<()> {
         for (done, m) in mappings.iter().enumerate() {
-            let written = self.datapath.publish(
-                portalloc::published_key(m),
-                portalloc::published_value(m, endpoint, ifindex),
-            );
+            let written = self
+                .datapath
+                .publish(published_key(m), published_value(m, endpoint, ifindex));
             if let Err(e) = written {
                 self.clear_ports(&mappings[..done]);
                 return Err(e.into());
@@ -89,7 +89,7 @@ impl Controller {
     pub(super) fn clear_ports(&mut self, mappings: &[PortMapping]) -> Option<ControllerError> {
         let mut first = None;
         for m in mappings {
-            match self.datapath.unpublish(portalloc::published_key(m)) {
+            match self.datapath.unpublish(published_key(m)) {
                 Ok(cut) if cut > 0 => log::info!("unpublished {m}: {cut} NAT entries removed"),
                 Ok(_) => {}
                 Err(e) => {

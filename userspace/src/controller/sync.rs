@@ -4,35 +4,12 @@
 
 use std::{collections::BTreeSet, net::Ipv4Addr};
 
-use ebpfnet_common::maps::{EndpointInfo, NETWORK_INTERNAL, NetworkInfo, UplinkInfo};
-
-use super::{Controller, ControllerError, Result, masquerade, portalloc, uplinks};
+use super::{Controller, ControllerError, Result, masquerade, uplinks};
 use crate::{
+    datapath::encoding::{describe_key, network_info, published_key, uplink_info},
     host::netlink::HostAddress,
-    state::{Endpoint, Network},
+    state::Network,
 };
-
-pub(super) fn network_info(network: &Network) -> NetworkInfo {
-    NetworkInfo {
-        network_id: network.number,
-        gateway: network.gateway.octets(),
-        flags: if network.internal {
-            NETWORK_INTERNAL
-        } else {
-            0
-        },
-    }
-}
-
-pub(super) fn endpoint_info(endpoint: &Endpoint, network: &Network) -> EndpointInfo {
-    EndpointInfo {
-        ip: endpoint.ip.octets(),
-        mac: endpoint.mac,
-        _pad: [0; 2],
-        network_id: network.number,
-        flags: network_info(network).flags,
-    }
-}
 
 impl Controller {
     /// Gives a number to networks saved before numbers existed.
@@ -187,14 +164,14 @@ impl Controller {
             .state
             .containers
             .values()
-            .flat_map(|c| c.ports.iter().map(portalloc::published_key))
+            .flat_map(|c| c.ports.iter().map(published_key))
             .map(|k| (k.host_ip, k.host_port, k.protocol))
             .collect();
         for (key, _) in self.datapath.published()? {
             if !published.contains(&(key.host_ip, key.host_port, key.protocol)) {
                 log::info!(
                     "removing stale mapping {} from the datapath",
-                    portalloc::describe_key(&key)
+                    describe_key(&key)
                 );
                 self.datapath.unpublish(key)?;
             }
@@ -215,11 +192,4 @@ fn first_address(addresses: &[HostAddress], ifindex: u32) -> Option<Ipv4Addr> {
         .iter()
         .find(|a| a.ifindex == ifindex)
         .map(|a| a.ip)
-}
-
-fn uplink_info(ip: Ipv4Addr) -> UplinkInfo {
-    UplinkInfo {
-        ip: ip.octets(),
-        _pad: 0,
-    }
 }

@@ -16,7 +16,8 @@ use ipnetwork::Ipv4Network;
 
 use super::{Faults, lock};
 use crate::datapath::{
-    Attachment, Datapath, DatapathError, DatapathStats, DatapathStatus, NatRecord, nat,
+    Attachment, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, NatRecord, Programs,
+    Publishing, Topology, nat,
 };
 
 /// Everything the fake datapath holds; two snapshots compare equal when
@@ -99,7 +100,7 @@ impl FakeDatapath {
     }
 }
 
-impl Datapath for FakeDatapath {
+impl Programs for FakeDatapath {
     fn attach(
         &mut self,
         program: ProgramId,
@@ -146,7 +147,9 @@ impl Datapath for FakeDatapath {
             interfaces: Vec::new(),
         })
     }
+}
 
+impl Topology for FakeDatapath {
     fn set_config(&mut self, config: Config) -> Result<(), DatapathError> {
         self.with("set_config", |w| w.config = Some(config))
     }
@@ -211,7 +214,9 @@ impl Datapath for FakeDatapath {
             w.host_addrs = addrs.iter().copied().collect();
         })
     }
+}
 
+impl Publishing for FakeDatapath {
     fn publish(&mut self, key: PublishedKey, value: PublishedValue) -> Result<(), DatapathError> {
         self.with("publish", |w| {
             w.published.insert(published_index(&key), (key, value));
@@ -230,15 +235,12 @@ impl Datapath for FakeDatapath {
         self.check("published")?;
         Ok(lock(&self.world).published.values().copied().collect())
     }
+}
 
+impl Flows for FakeDatapath {
     fn flows(&self) -> Result<Vec<NatRecord>, DatapathError> {
         self.check("flows")?;
         Ok(lock(&self.world).flows.clone())
-    }
-
-    fn stats(&self) -> Result<DatapathStats, DatapathError> {
-        self.check("stats")?;
-        Ok(DatapathStats::default())
     }
 
     fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
@@ -256,5 +258,12 @@ impl Datapath for FakeDatapath {
             let keys = nat::flows_of_address(&w.flows, ip.octets());
             Self::delete_flows(w, &keys)
         })
+    }
+}
+
+impl Counters for FakeDatapath {
+    fn stats(&self) -> Result<DatapathStats, DatapathError> {
+        self.check("stats")?;
+        Ok(DatapathStats::default())
     }
 }
