@@ -33,6 +33,37 @@ pub fn tcp(host_port: u16, container_port: u16) -> PortRequest {
     }
 }
 
+/// Networks front and spare (empty); web on bridge and front publishing
+/// 8080; db on front; lonely with a saved port and no network; quiet in
+/// mode none.
+pub async fn populated() -> Harness {
+    let mut h = Harness::start().await;
+    let c = &mut h.controller;
+    for (name, subnet) in [("front", "10.1.0.0/24"), ("spare", "10.3.0.0/24")] {
+        c.create_network(name, Some(net(subnet)), None, false)
+            .await
+            .expect(name);
+    }
+    let mut web = on("bridge");
+    web.ports = vec![tcp(8080, 80)];
+    c.create_container("web", &web).await.expect("web");
+    c.connect("front", "web", None, &[])
+        .await
+        .expect("web on front");
+    c.create_container("db", &on("front")).await.expect("db");
+    let mut lonely = on("bridge");
+    lonely.ports = vec![tcp(7070, 70)];
+    c.create_container("lonely", &lonely).await.expect("lonely");
+    c.disconnect("bridge", "lonely")
+        .await
+        .expect("lonely alone");
+    c.create_container("quiet", &on("none"))
+        .await
+        .expect("quiet");
+    assert_consistent(&h.snapshot());
+    h
+}
+
 #[tokio::test]
 async fn a_first_start_makes_the_default_network_and_attaches_the_uplink() {
     let h = Harness::start().await;

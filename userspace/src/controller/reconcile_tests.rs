@@ -12,34 +12,12 @@ use ebpfnet_common::{
 use super::{
     consistency::assert_consistent,
     harness::{Harness, TempDir, UPLINK, UPLINK_INDEX, bare_host, net},
-    lifecycle_tests::{on, tcp},
+    lifecycle_tests::{on, populated},
 };
 use crate::{
     host::netns::netns_path,
     testing::{DatapathWorld, LinkKind},
 };
-
-/// Network front; web on bridge (publishing 8080) and front; db on
-/// front; quiet in mode none.
-async fn populated() -> Harness {
-    let mut h = Harness::start().await;
-    let c = &mut h.controller;
-    c.create_network("front", Some(net("10.1.0.0/24")), None, false)
-        .await
-        .expect("front");
-    let mut web = on("bridge");
-    web.ports = vec![tcp(8080, 80)];
-    c.create_container("web", &web).await.expect("web");
-    c.connect("front", "web", None, &[])
-        .await
-        .expect("web on front");
-    c.create_container("db", &on("front")).await.expect("db");
-    c.create_container("quiet", &on("none"))
-        .await
-        .expect("quiet");
-    assert_consistent(&h.snapshot());
-    h
-}
 
 #[tokio::test]
 async fn after_a_reboot_everything_is_made_again() {

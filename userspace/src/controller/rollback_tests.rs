@@ -13,7 +13,7 @@ use super::{
     ControllerError, Result,
     consistency::assert_consistent,
     harness::{Harness, assert_same, net},
-    lifecycle_tests::{on, tcp},
+    lifecycle_tests::{on, populated, tcp},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,33 +97,11 @@ impl Op {
     }
 }
 
-/// Networks front and spare (empty); web on bridge and front publishing
-/// 8080; db on front; lonely with a saved port and no network; a
-/// namespace someone made, to adopt.
+/// [`populated`], the failure log emptied, and a namespace someone made,
+/// to adopt.
 async fn scene() -> Harness {
-    let mut h = Harness::start().await;
-    let c = &mut h.controller;
-    c.create_network("front", Some(net("10.1.0.0/24")), None, false)
-        .await
-        .expect("front");
-    c.create_network("spare", Some(net("10.3.0.0/24")), None, false)
-        .await
-        .expect("spare");
-    let mut web = on("bridge");
-    web.ports = vec![tcp(8080, 80)];
-    c.create_container("web", &web).await.expect("web");
-    c.connect("front", "web", None, &[])
-        .await
-        .expect("web on front");
-    c.create_container("db", &on("front")).await.expect("db");
-    let mut lonely = on("bridge");
-    lonely.ports = vec![tcp(7070, 70)];
-    c.create_container("lonely", &lonely).await.expect("lonely");
-    c.disconnect("bridge", "lonely")
-        .await
-        .expect("lonely alone");
+    let h = populated().await;
     h.host.add_namespace(std::path::Path::new(ADOPTED));
-    assert_consistent(&h.snapshot());
     h.faults.take_log();
     h
 }
