@@ -15,7 +15,7 @@ use crate::{
     },
     datapath,
     host::etc,
-    names::{format_mac, short_id},
+    ids::{format_mac, short_id},
     portspec::PortMapping,
     state::{Container, NetMode, Network, State},
 };

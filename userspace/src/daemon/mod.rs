@@ -28,6 +28,7 @@ use tokio::{
 use crate::{
     controller::{self, Config, Controller, masquerade::MasqueradeOptions},
     datapath::{AyaDatapath, MapSizes},
+    host::NetlinkHost,
     state::Store,
 };
 
@@ -54,7 +55,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     crate::host::requirements::require_supported_host()?;
     // Refused before anything is made: no disjoint masquerade range.
     controller::masquerade::masquerade_range(
-        &controller::masquerade::read_port_range(),
+        &crate::host::ip_local_port_range(),
         options.masquerade.range,
     )
     .map_err(anyhow::Error::msg)?;
@@ -67,8 +68,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let store = Store::new(&options.state_dir);
     let _lock = lock_state_dir(&store.lock_path())?;
 
-    let (connection, host, _) = rtnetlink::new_connection().context("cannot open netlink")?;
-    tokio::spawn(connection);
+    let host = NetlinkHost::connect().context("cannot open netlink")?;
 
     let uplinks = if options.uplinks.is_empty() {
         vec![controller::default_uplink(&host).await?]
@@ -90,7 +90,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         masquerade: options.masquerade,
         guard_interfaces: options.guard_interfaces,
     };
-    let controller = Controller::start(store, host, Box::new(datapath), config)
+    let controller = Controller::start(store, Box::new(host), Box::new(datapath), config)
         .await
         .context("cannot bring the host in line with the saved state")?;
 
