@@ -1,5 +1,6 @@
 //! A controller over the in-memory host and datapath, with its state in a
-//! temporary directory: what the controller's unit tests drive.
+//! temporary directory: what unit tests of the controller (and of what
+//! drives it) run against, and a populated setup to start from.
 
 use std::{
     net::Ipv4Addr,
@@ -11,8 +12,10 @@ use ipnetwork::Ipv4Network;
 
 use super::{Config, Controller, GuardInterfaces, masquerade::MasqueradeOptions};
 use crate::{
+    api::ContainerOptions,
     dns::NameService,
     host::netlink::Route,
+    portspec::{PortRequest, Protocol},
     state::{State, Store},
     testing::{DatapathWorld, FakeDatapath, FakeHost, Faults, HostWorld, Link, LinkKind},
 };
@@ -214,4 +217,51 @@ pub fn assert_same(after: &Snapshot, before: &Snapshot, what: &str) {
         only(&a, &b).join("\n"),
         only(&b, &a).join("\n")
     );
+}
+
+pub fn on(network: &str) -> ContainerOptions {
+    ContainerOptions {
+        network: Some(network.into()),
+        ..ContainerOptions::default()
+    }
+}
+
+pub fn tcp(host_port: u16, container_port: u16) -> PortRequest {
+    PortRequest {
+        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_port: Some(host_port),
+        container_port,
+        protocol: Protocol::Tcp,
+    }
+}
+
+/// Networks front and spare (empty); web on bridge and front publishing
+/// 8080; db on front; lonely with a saved port and no network; quiet in
+/// mode none.
+pub async fn populated() -> Harness {
+    let mut h = Harness::start().await;
+    let c = &mut h.controller;
+    for (name, subnet) in [("front", "10.1.0.0/24"), ("spare", "10.3.0.0/24")] {
+        c.create_network(name, Some(net(subnet)), None, false)
+            .await
+            .expect(name);
+    }
+    let mut web = on("bridge");
+    web.ports = vec![tcp(8080, 80)];
+    c.create_container("web", &web).await.expect("web");
+    c.connect("front", "web", None, &[])
+        .await
+        .expect("web on front");
+    c.create_container("db", &on("front")).await.expect("db");
+    let mut lonely = on("bridge");
+    lonely.ports = vec![tcp(7070, 70)];
+    c.create_container("lonely", &lonely).await.expect("lonely");
+    c.disconnect("bridge", "lonely")
+        .await
+        .expect("lonely alone");
+    c.create_container("quiet", &on("none"))
+        .await
+        .expect("quiet");
+    super::consistency::assert_consistent(&h.snapshot());
+    h
 }

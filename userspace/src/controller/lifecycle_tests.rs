@@ -8,61 +8,13 @@ use ebpfnet_common::ProgramId;
 use super::{
     ControllerError,
     consistency::assert_consistent,
-    harness::{Harness, UPLINK, UPLINK_INDEX, assert_same, net},
+    harness::{Harness, UPLINK, UPLINK_INDEX, assert_same, net, on, tcp},
 };
 use crate::{
-    api::ContainerOptions,
     host::{netlink::Route, netns::netns_path},
-    portspec::{PortMapping, PortRequest, Protocol},
+    portspec::{PortMapping, Protocol},
     testing::LinkKind,
 };
-
-pub fn on(network: &str) -> ContainerOptions {
-    ContainerOptions {
-        network: Some(network.into()),
-        ..ContainerOptions::default()
-    }
-}
-
-pub fn tcp(host_port: u16, container_port: u16) -> PortRequest {
-    PortRequest {
-        host_ip: Ipv4Addr::UNSPECIFIED,
-        host_port: Some(host_port),
-        container_port,
-        protocol: Protocol::Tcp,
-    }
-}
-
-/// Networks front and spare (empty); web on bridge and front publishing
-/// 8080; db on front; lonely with a saved port and no network; quiet in
-/// mode none.
-pub async fn populated() -> Harness {
-    let mut h = Harness::start().await;
-    let c = &mut h.controller;
-    for (name, subnet) in [("front", "10.1.0.0/24"), ("spare", "10.3.0.0/24")] {
-        c.create_network(name, Some(net(subnet)), None, false)
-            .await
-            .expect(name);
-    }
-    let mut web = on("bridge");
-    web.ports = vec![tcp(8080, 80)];
-    c.create_container("web", &web).await.expect("web");
-    c.connect("front", "web", None, &[])
-        .await
-        .expect("web on front");
-    c.create_container("db", &on("front")).await.expect("db");
-    let mut lonely = on("bridge");
-    lonely.ports = vec![tcp(7070, 70)];
-    c.create_container("lonely", &lonely).await.expect("lonely");
-    c.disconnect("bridge", "lonely")
-        .await
-        .expect("lonely alone");
-    c.create_container("quiet", &on("none"))
-        .await
-        .expect("quiet");
-    assert_consistent(&h.snapshot());
-    h
-}
 
 #[tokio::test]
 async fn a_first_start_makes_the_default_network_and_attaches_the_uplink() {

@@ -4,14 +4,14 @@
 //! fails, what was made is taken down again so nothing half-made remains.
 
 #[cfg(test)]
-mod consistency;
+pub(crate) mod consistency;
 mod containers;
 mod endpoints;
 mod error;
 mod events;
 mod files;
 #[cfg(test)]
-mod harness;
+pub(crate) mod harness;
 mod interface;
 #[cfg(test)]
 mod lifecycle_tests;

@@ -11,8 +11,7 @@ use ebpfnet_common::{
 
 use super::{
     consistency::assert_consistent,
-    harness::{Harness, TempDir, UPLINK, UPLINK_INDEX, bare_host, net},
-    lifecycle_tests::{on, populated},
+    harness::{Harness, TempDir, UPLINK, UPLINK_INDEX, bare_host, net, on, populated},
 };
 use crate::{
     host::netns::netns_path,

@@ -12,8 +12,7 @@
 use super::{
     ControllerError, Result,
     consistency::assert_consistent,
-    harness::{Harness, assert_same, net},
-    lifecycle_tests::{on, populated, tcp},
+    harness::{Harness, assert_same, net, on, populated, tcp},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
