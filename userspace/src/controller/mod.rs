@@ -4,6 +4,7 @@
 //! fails, what was made is taken down again so nothing half-made remains.
 
 mod containers;
+mod docker;
 mod endpoints;
 mod error;
 mod events;
@@ -33,6 +34,7 @@ use crate::{
     names::DEFAULT_NETWORK,
     state::{State, Store},
 };
+pub use docker::{HostEndpoint, MadeEndpoint};
 use ebpfnet_common::ProgramId;
 pub use error::{ControllerError, Result};
 use ipnetwork::Ipv4Network;

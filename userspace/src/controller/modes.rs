@@ -307,6 +307,10 @@ impl Controller {
 /// adopted (the process is alive, the mount still there).
 pub(super) fn adopted_alive(mode: &NetMode) -> bool {
     match mode {
+        // Made by a runtime after its endpoint (Docker): alive once there.
+        NetMode::Adopted { path, .. } if super::docker::is_pending(mode) => {
+            netns::is_netns(path).is_ok()
+        }
         NetMode::Adopted { path, dev, ino, .. } => {
             netns::ns_id(path).ok()
                 == Some(netns::NsId {
