@@ -16,6 +16,7 @@ pub mod checks;
 pub mod cli;
 pub mod cni;
 pub mod daemon;
+pub mod docker;
 mod env_cli;
 pub mod fuzzer;
 pub mod invariants;

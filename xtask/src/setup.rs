@@ -10,7 +10,8 @@ use crate::cmd::{command, is_root, output, run, scrub_cargo_env};
 
 /// LLVM for bpf-linker, bpftool to check BTF, and what the end-to-end tests
 /// and the demo run (ip and ss, python3 servers, ping, iptables/nft; the
-/// install test's `systemd-analyze verify` and `man -l`). Debian's systemd
+/// install test's `systemd-analyze verify` and `man -l`; dockerd and busybox
+/// for the Docker driver's tests, which start their own). Debian's systemd
 /// package installs without systemd as PID 1 (its scripts start nothing).
 const APT_PACKAGES: &[&str] = &[
     "llvm-22-dev",
@@ -25,6 +26,10 @@ const APT_PACKAGES: &[&str] = &[
     "nftables",
     "systemd",
     "man-db",
+    // The Docker network driver's tests: their own dockerd, and an image
+    // made offline from a static busybox.
+    "docker.io",
+    "busybox-static",
 ];
 
 /// bpf-linker must use the same LLVM major version as rustc (22 for 1.95).
