@@ -86,6 +86,26 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
     );
     assert_eq!(net["IPAM"]["Config"][0]["Gateway"], "10.231.0.1", "{net:#}");
 
+    // --internal is ebpfnet's; an option it does not know is refused.
+    docker.ok(&[
+        "network",
+        "create",
+        "-d",
+        &d,
+        "--internal",
+        "--subnet",
+        "10.236.0.0/24",
+        "-o",
+        "ebpfnet.name=dint",
+        "dint",
+    ]);
+    assert_eq!(env.inspect_network("dint")["Internal"], true);
+    let refused = docker.fails(&["network", "create", "-d", &d, "-o", "mtu=1400", "dbad"]);
+    assert!(
+        refused.contains("unknown network option -o mtu"),
+        "{refused}"
+    );
+
     httpd(&docker, "web", "dweb", &["8080:80"]);
     let web_ip = docker.ip_on("web", "dweb");
     let web = docker.ebpfnet_name("web");
