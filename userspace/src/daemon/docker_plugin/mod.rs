@@ -10,6 +10,7 @@ mod api;
 mod driver;
 mod network_options;
 mod portmap;
+mod ports;
 mod records;
 
 use std::{
