@@ -135,6 +135,25 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
     );
     let ports = env.ok(&["port", &web]);
     assert!(ports.contains("80/tcp -> 0.0.0.0:8080"), "{ports}");
+    // What the driver tells Docker about the endpoint (Docker 20.10 does
+    // not show a remote driver's mappings in `docker port`: docs/docker.md).
+    let (_, socket) = plugin_for_this_run();
+    let info = format!(
+        r#"{{"NetworkID":"{}","EndpointID":"{}"}}"#,
+        docker.ok(&["network", "inspect", "-f", "{{.Id}}", "dweb"]),
+        docker.inspect(
+            "web",
+            "{{(index .NetworkSettings.Networks \"dweb\").EndpointID}}"
+        )
+    );
+    let (_, info) = plugin_call(&socket, "/NetworkDriver.EndpointOperInfo", &info);
+    let info: Value = serde_json::from_str(&info).expect("EndpointOperInfo JSON");
+    assert_eq!(
+        info["Value"]["com.docker.network.portmap"],
+        serde_json::json!([{"Proto": 6, "IP": web_ip, "Port": 80, "HostIP": "0.0.0.0",
+            "HostPort": 8080, "HostPortEnd": 8080}]),
+        "{info:#}"
+    );
 
     // From the outside, with the client's address kept, and from the host.
     let outside_url = format!("http://{}:8080/", env.uplink_ip);
