@@ -194,6 +194,31 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
         "cli cannot fetch web by name"
     );
 
+    // Out to the uplink, masqueraded; not from an --internal network.
+    let _outside = tcp_server(&env.outside_ns, "0.0.0.0", 9100);
+    let out_cmd = format!("echo hi | nc -w 3 {} 9100", env.outside_ip);
+    let reply = docker.ok(&["exec", "cli", "sh", "-c", &out_cmd]);
+    assert!(
+        reply.contains(&format!("peer={} ", env.uplink_ip)),
+        "{reply}"
+    );
+    docker.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "inner",
+        "--network",
+        "dint",
+        IMAGE,
+        "sleep",
+        "600",
+    ]);
+    let reply = docker.docker(&["exec", "inner", "sh", "-c", &out_cmd]);
+    assert!(
+        !String::from_utf8_lossy(&reply.stdout).contains("hello"),
+        "--internal reached the outside"
+    );
+
     // An ebpfnet container on the same network talks with them.
     env.create_container("native", &["--network", "dweb"]);
     let native_ip = env.ip_of("native", "dweb");
@@ -292,13 +317,22 @@ fn docker_cleanup_is_complete_and_a_daemon_restart_keeps_traffic() {
     );
     let keep = docker.ebpfnet_name("keep");
     assert!(env.ok(&["port", &keep]).contains("0.0.0.0:8081"));
-    httpd(&docker, "late", "dkeep", &["8082:80"]);
-    let late_url = format!("http://{}:8082/", env.uplink_ip);
-    assert!(wait_for(Duration::from_secs(5), || http_get(
-        Some(&env.outside_ns),
-        &late_url
-    )
-    .contains(PAGE)));
+    // A free host port on 127.0.0.1, chosen by ebpfnet.
+    httpd(&docker, "late", "dkeep", &["127.0.0.1::80"]);
+    let late = env
+        .ok(&["port", &docker.ebpfnet_name("late")])
+        .trim()
+        .to_string();
+    let port = late
+        .strip_prefix("80/tcp -> 127.0.0.1:")
+        .unwrap_or_else(|| panic!("ebpfnet port late: {late}"));
+    let late_url = format!("http://127.0.0.1:{port}/");
+    assert!(
+        wait_for(Duration::from_secs(5), || http_get(None, &late_url)
+            .contains(PAGE)),
+        "the host cannot fetch {late_url}: {:?}",
+        http_get(None, &late_url)
+    );
 
     let veths: Vec<String> = ["keep", "late"]
         .iter()
