@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use ebpfnet_tests::docker::{Dockerd, IMAGE, PAGE, plugin_for_this_run};
+use ebpfnet_tests::docker::{Dockerd, IMAGE, PAGE, plugin_call, plugin_for_this_run};
 use ebpfnet_tests::traffic::{bpftool_dump, wait_for};
 use ebpfnet_tests::*;
 use serde_json::Value;
@@ -366,96 +366,4 @@ fn docker_cleanup_is_complete_and_a_daemon_restart_keeps_traffic() {
     let records: Value = serde_json::from_str(&records).expect("records JSON");
     assert_eq!(records["networks"], serde_json::json!({}), "{records:#}");
     assert_eq!(records["endpoints"], serde_json::json!({}), "{records:#}");
-}
-
-/// One raw HTTP POST on the plugin socket: (status line, body).
-fn plugin_call(socket: &std::path::Path, path: &str, body: &str) -> (String, String) {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::os::unix::net::UnixStream::connect(socket)
-        .unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: plugin\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).expect("send");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("read answer");
-    let status = answer.lines().next().unwrap_or_default().to_string();
-    let body = answer
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    (status, body)
-}
-
-#[test]
-fn the_driver_answers_the_protocol_as_libnetwork_specifies() {
-    let env = env_with_plugin("docker-api");
-    let (_, socket) = plugin_for_this_run();
-    let call = |path: &str, body: &str| plugin_call(&socket, path, body);
-    let json = |text: &str| -> Value {
-        serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-    };
-    let (status, body) = call("/Plugin.Activate", "");
-    assert!(status.contains(" 200 "), "{status}");
-    assert_eq!(
-        json(&body),
-        serde_json::json!({"Implements": ["NetworkDriver"]})
-    );
-    let (_, body) = call("/NetworkDriver.GetCapabilities", "");
-    assert_eq!(
-        json(&body),
-        serde_json::json!({"Scope": "local", "ConnectivityScope": "local"})
-    );
-    for quiet in [
-        "/NetworkDriver.DiscoverNew",
-        "/NetworkDriver.DiscoverDelete",
-    ] {
-        let (status, body) = call(quiet, r#"{"DiscoveryType":1,"DiscoveryData":{}}"#);
-        assert!(status.contains(" 200 "), "{quiet}: {status}");
-        assert_eq!(json(&body), serde_json::json!({}), "{quiet}");
-    }
-    let (_, body) = call("/NetworkDriver.AllocateNetwork", r#"{"NetworkID":"x"}"#);
-    assert!(
-        json(&body)["Err"]
-            .as_str()
-            .is_some_and(|e| e.contains("local-scope")),
-        "{body}"
-    );
-    // Unknown calls are 404 (libnetwork then skips them), bodies that do
-    // not decode 400, and calls about unknown objects an "Err".
-    let (status, _) = call("/NetworkDriver.Nope", "{}");
-    assert!(status.contains(" 404 "), "{status}");
-    let (status, body) = call("/NetworkDriver.CreateNetwork", "{");
-    assert!(status.contains(" 400 "), "{status}");
-    assert!(json(&body)["Err"].is_string(), "{body}");
-    let (status, body) = call(
-        "/NetworkDriver.Join",
-        r#"{"NetworkID":"n","EndpointID":"e","SandboxKey":"/nowhere/x"}"#,
-    );
-    assert!(status.contains(" 200 "), "{status}");
-    assert_eq!(
-        json(&body)["Err"],
-        "ebpfnet knows no Docker endpoint e",
-        "{body}"
-    );
-    let (_, body) = call(
-        "/NetworkDriver.CreateNetwork",
-        r#"{"NetworkID":"n1","IPv4Data":[{"Pool":"10.237.0.0/24","Gateway":"10.237.0.1/24"}],
-            "IPv6Data":[{"Pool":"fd00::/64"}],"Options":{}}"#,
-    );
-    assert!(
-        json(&body)["Err"]
-            .as_str()
-            .is_some_and(|e| e.contains("IPv4 only")),
-        "{body}"
-    );
-    // Nothing was made by the refused calls.
-    let networks = env.json(&["network", "ls"]).to_string();
-    assert!(!networks.contains("docker-n1"), "{networks}");
 }
