@@ -26,11 +26,12 @@ const APT_PACKAGES: &[&str] = &[
     "nftables",
     "systemd",
     "man-db",
-    // The Docker network driver's tests: their own dockerd, and an image
-    // made offline from a static busybox.
-    "docker.io",
-    "busybox-static",
 ];
+
+/// The Docker network driver's tests: their own dockerd, and an image made
+/// offline from a static busybox. Installed without recommends: docker.io's
+/// (apparmor, git, needrestart, …) serve nothing a test's dockerd needs.
+const APT_PACKAGES_NO_RECOMMENDS: &[&str] = &["docker.io", "busybox-static"];
 
 /// bpf-linker must use the same LLVM major version as rustc (22 for 1.95).
 const BPF_LINKER_VERSION: &str = "0.13.0";
@@ -60,8 +61,8 @@ pub fn ebpf_toolchain_ready() -> bool {
     rust_src_installed() && bpf_linker_installed()
 }
 
-fn missing_apt_packages() -> Vec<&'static str> {
-    APT_PACKAGES
+fn missing_apt_packages(packages: &[&'static str]) -> Vec<&'static str> {
+    packages
         .iter()
         .copied()
         .filter(|package| {
@@ -72,12 +73,22 @@ fn missing_apt_packages() -> Vec<&'static str> {
 }
 
 fn install_apt_packages() -> Result<()> {
-    let missing = missing_apt_packages();
-    if missing.is_empty() {
+    let missing = missing_apt_packages(APT_PACKAGES);
+    let lean = missing_apt_packages(APT_PACKAGES_NO_RECOMMENDS);
+    if missing.is_empty() && lean.is_empty() {
         return Ok(());
     }
-    let list = missing.join(" ");
-    let by_hand = format!("apt-get update && apt-get install -y {list}");
+    let list = [missing.as_slice(), lean.as_slice()].concat().join(" ");
+    let mut by_hand = "apt-get update".to_string();
+    if !missing.is_empty() {
+        by_hand.push_str(&format!(" && apt-get install -y {}", missing.join(" ")));
+    }
+    if !lean.is_empty() {
+        by_hand.push_str(&format!(
+            " && apt-get install -y --no-install-recommends {}",
+            lean.join(" ")
+        ));
+    }
     if !is_root() {
         bail!(
             "missing apt packages: {list}; installing them needs root: run `cargo xtask setup` \
@@ -90,15 +101,26 @@ fn install_apt_packages() -> Result<()> {
         cmd.env("DEBIAN_FRONTEND", "noninteractive").args(args);
         cmd
     };
-    let mut install = apt_get(&["install", "-y", "-q"]);
-    install.args(&missing);
-    run(&mut apt_get(&["update", "-q"]))
-        .and_then(|()| run(&mut install))
-        .with_context(|| {
-            format!("could not install apt packages; by hand (as root): `{by_hand}`")
-        })?;
+    let mut installed = run(&mut apt_get(&["update", "-q"]));
+    if installed.is_ok() && !missing.is_empty() {
+        let mut install = apt_get(&["install", "-y", "-q"]);
+        install.args(&missing);
+        installed = run(&mut install);
+    }
+    if installed.is_ok() && !lean.is_empty() {
+        let mut install = apt_get(&["install", "-y", "-q", "--no-install-recommends"]);
+        install.args(&lean);
+        installed = run(&mut install);
+    }
+    installed.with_context(|| {
+        format!("could not install apt packages; by hand (as root): `{by_hand}`")
+    })?;
 
-    let still_missing = missing_apt_packages();
+    let still_missing = [
+        missing_apt_packages(APT_PACKAGES),
+        missing_apt_packages(APT_PACKAGES_NO_RECOMMENDS),
+    ]
+    .concat();
     if !still_missing.is_empty() {
         bail!(
             "apt-get finished but these packages are still not installed: {}; \
