@@ -100,6 +100,26 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
         "dint",
     ]);
     assert_eq!(env.inspect_network("dint")["Internal"], true);
+    // Without --subnet, Docker's IPAM picks the subnet; the ebpfnet network
+    // is named after Docker's id.
+    let auto_id = docker.ok(&["network", "create", "-d", &d, "dauto"]);
+    let auto = env.inspect_network(&format!("docker-{}", &auto_id[..12]));
+    assert_eq!(
+        auto["IPAM"]["Config"][0]["Subnet"].as_str(),
+        Some(
+            docker
+                .ok(&[
+                    "network",
+                    "inspect",
+                    "-f",
+                    "{{(index .IPAM.Config 0).Subnet}}",
+                    "dauto"
+                ])
+                .as_str()
+        ),
+        "{auto:#}"
+    );
+    docker.ok(&["network", "rm", "dauto"]);
     let refused = docker.fails(&["network", "create", "-d", &d, "-o", "mtu=1400", "dbad"]);
     assert!(
         refused.contains("unknown network option -o mtu"),
