@@ -17,6 +17,7 @@ pub mod cli;
 pub mod cni;
 pub mod containerd;
 pub mod daemon;
+pub mod docker;
 mod env_cli;
 pub mod fuzzer;
 pub mod images;

@@ -6,6 +6,7 @@
 #[cfg(test)]
 pub(crate) mod consistency;
 mod containers;
+mod docker;
 mod endpoints;
 mod error;
 mod events;
@@ -43,6 +44,7 @@ use crate::{
     ids::DEFAULT_NETWORK,
     state::{State, Store},
 };
+pub use docker::{HostEndpoint, MadeEndpoint};
 use ebpfnet_common::ProgramId;
 pub use error::{ControllerError, Result};
 use ipnetwork::Ipv4Network;

@@ -296,6 +296,10 @@ impl Controller {
 /// adopted (the process is alive, the mount still there).
 pub(super) fn adopted_alive(host: &dyn Host, mode: &NetMode) -> bool {
     match mode {
+        // Made by a runtime after its endpoint (Docker): alive once there.
+        NetMode::Adopted { path, .. } if super::docker::is_pending(mode) => {
+            host.is_netns(path).is_ok()
+        }
         NetMode::Adopted { path, dev, ino, .. } => {
             host.ns_id(path).ok()
                 == Some(netns::NsId {

@@ -2,6 +2,7 @@
 //! state, and serves the CLI over a Unix socket until SIGTERM.
 
 pub mod config_file;
+pub mod docker_plugin;
 mod metrics;
 mod server;
 mod systemd;
@@ -46,6 +47,8 @@ pub struct DaemonOptions {
     pub guard_interfaces: controller::GuardInterfaces,
     /// `--metrics-addr`: where Prometheus scrapes `/metrics`.
     pub metrics_addr: Option<SocketAddr>,
+    /// `--docker-plugin`: where Docker's remote network driver is served.
+    pub docker_plugin: Option<PathBuf>,
 }
 
 pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
@@ -62,6 +65,11 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let metrics = options
         .metrics_addr
         .map(metrics::MetricsListener::bind)
+        .transpose()?;
+    let docker_plugin = options
+        .docker_plugin
+        .as_deref()
+        .map(docker_plugin::PluginListener::bind)
         .transpose()?;
     fs::create_dir_all(&options.state_dir)
         .with_context(|| format!("cannot create state dir {}", options.state_dir.display()))?;
@@ -101,6 +109,15 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let _metrics = metrics
         .map(|listener| listener.serve(Arc::clone(&controller)))
         .transpose()?;
+    let docker_plugin = docker_plugin
+        .map(|listener| {
+            listener.serve(
+                Arc::clone(&controller),
+                &options.state_dir,
+                tokio::runtime::Handle::current(),
+            )
+        })
+        .transpose()?;
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
     let host_watch = watch::spawn(Arc::clone(&controller))?;
     let shutdown = Arc::new(Notify::new());
@@ -124,6 +141,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     systemd::stopping();
     housekeeping.abort();
     host_watch.abort();
+    drop(docker_plugin);
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);
     let _ = fs::remove_file(&options.socket);
@@ -160,6 +178,7 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
         }
         controller.refresh_names();
         controller.refresh_port_range();
+        drop_vanished(&mut controller).await;
         ticks = ticks.wrapping_add(1);
         if ticks.is_multiple_of(GC_EVERY_REFRESHES) {
             match controller.collect_garbage() {
@@ -168,6 +187,21 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
                 Err(e) => log::warn!("cannot remove idle flows: {e}"),
             }
         }
+    }
+}
+
+/// Removes containers whose adopted namespace is gone (a process that
+/// exited, a Docker sandbox removed while the daemon was not told).
+pub(crate) async fn drop_vanished(controller: &mut Controller) {
+    match controller.drop_vanished().await {
+        Ok(gone) if !gone.is_empty() => {
+            log::info!(
+                "removed containers whose namespace is gone: {}",
+                gone.join(", ")
+            );
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot remove containers whose namespace is gone: {e}"),
     }
 }
 
