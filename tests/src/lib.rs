@@ -12,6 +12,7 @@
 //! with [`packet`] through `BPF_PROG_TEST_RUN`; `packets_fuzz.rs` feeds them
 //! frames mutated by [`mutate`].
 
+pub mod certs;
 pub mod checks;
 pub mod cli;
 pub mod cni;

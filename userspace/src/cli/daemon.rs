@@ -107,7 +107,11 @@ impl DaemonArgs {
     }
 }
 
-pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
+pub async fn run(
+    args: DaemonArgs,
+    socket: PathBuf,
+    remote: Option<crate::daemon::RemoteListen>,
+) -> anyhow::Result<()> {
     // Everything is read and checked before anything is made.
     let path = args
         .config_file
@@ -137,6 +141,7 @@ pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
         guard_interfaces: args.guard_interfaces,
         metrics_addr: settings.metrics_addr,
         docker_plugin: args.docker_plugin,
+        remote,
     })
     .await
 }

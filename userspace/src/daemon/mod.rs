@@ -30,6 +30,7 @@ use crate::{
     controller::{self, Config, Controller, masquerade::MasqueradeOptions},
     datapath::{AyaDatapath, MapSizes},
     host::NetlinkHost,
+    remote::{TlsFiles, TlsListener},
     state::Store,
 };
 
@@ -49,6 +50,14 @@ pub struct DaemonOptions {
     pub metrics_addr: Option<SocketAddr>,
     /// `--docker-plugin`: where Docker's remote network driver is served.
     pub docker_plugin: Option<PathBuf>,
+    /// `-H tcp://…`: remote control, with mutual TLS only.
+    pub remote: Option<RemoteListen>,
+}
+
+/// Where remote clients connect, and the files of the daemon's TLS end.
+pub struct RemoteListen {
+    pub address: SocketAddr,
+    pub tls: TlsFiles,
 }
 
 pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
@@ -71,6 +80,11 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         .as_deref()
         .map(docker_plugin::PluginListener::bind)
         .transpose()?;
+    // Certificates checked and the port taken before anything is made.
+    let remote = match &options.remote {
+        Some(remote) => Some(TlsListener::bind(remote.address, &remote.tls).await?),
+        None => None,
+    };
     fs::create_dir_all(&options.state_dir)
         .with_context(|| format!("cannot create state dir {}", options.state_dir.display()))?;
     let store = Store::new(&options.state_dir);
@@ -121,6 +135,16 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
     let host_watch = watch::spawn(Arc::clone(&controller))?;
     let shutdown = Arc::new(Notify::new());
+    let remote = remote.map(|listener| {
+        if let Ok(address) = listener.local_addr() {
+            log::info!("ebpfnet daemon listening on tcp://{address} (mutual TLS)");
+        }
+        tokio::spawn(server::serve_tls(
+            listener,
+            Arc::clone(&controller),
+            Arc::clone(&shutdown),
+        ))
+    });
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let reset = loop {
@@ -141,6 +165,9 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     systemd::stopping();
     housekeeping.abort();
     host_watch.abort();
+    if let Some(remote) = remote {
+        remote.abort();
+    }
     drop(docker_plugin);
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);

@@ -1,11 +1,14 @@
-//! One CLI connection: read a request line, answer with a response line.
+//! One CLI connection (the Unix socket, or a mutual-TLS one): read a
+//! request line, answer with a response line.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::{
-    io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
-    net::UnixStream,
+    io::{
+        AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _,
+        BufReader, WriteHalf,
+    },
     sync::{Mutex, Notify},
 };
 
@@ -15,13 +18,44 @@ use crate::{
         response::unversioned_refusal,
     },
     controller::{Controller, ControllerError, views},
+    remote::TlsListener,
 };
+
+/// Serves remote clients: each connection is served once its TLS
+/// handshake proved the client holds a certificate the CA signed.
+pub async fn serve_tls(
+    listener: TlsListener,
+    controller: Arc<Mutex<Controller>>,
+    shutdown: Arc<Notify>,
+) {
+    loop {
+        let (handshake, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                log::warn!("TCP accept failed: {e}");
+                continue;
+            }
+        };
+        let controller = Arc::clone(&controller);
+        let shutdown = Arc::clone(&shutdown);
+        tokio::spawn(async move {
+            match handshake.run().await {
+                Ok(stream) => serve(stream, controller, shutdown).await,
+                Err(e) => log::warn!("refused a remote client at {peer}: {e}"),
+            }
+        });
+    }
+}
 
 /// Requests are small; a longer line is refused rather than buffered.
 const MAX_REQUEST: u64 = 1 << 20;
 
-pub async fn serve(stream: UnixStream, controller: Arc<Mutex<Controller>>, shutdown: Arc<Notify>) {
-    let (read, write) = stream.into_split();
+pub async fn serve<S: AsyncRead + AsyncWrite>(
+    stream: S,
+    controller: Arc<Mutex<Controller>>,
+    shutdown: Arc<Notify>,
+) {
+    let (read, write) = tokio::io::split(stream);
     let mut line = String::new();
     let outcome = match BufReader::new(read.take(MAX_REQUEST))
         .read_line(&mut line)
@@ -48,10 +82,7 @@ pub async fn serve(stream: UnixStream, controller: Arc<Mutex<Controller>>, shutd
     send(write, ResponseEnvelope::new(outcome).encode()).await;
 }
 
-async fn send(
-    mut write: tokio::net::unix::OwnedWriteHalf,
-    text: Result<String, serde_json::Error>,
-) {
+async fn send<S: AsyncWrite>(mut write: WriteHalf<S>, text: Result<String, serde_json::Error>) {
     let mut text = match text {
         Ok(text) => text,
         Err(e) => {
@@ -62,7 +93,10 @@ async fn send(
     text.push('\n');
     if let Err(e) = write.write_all(text.as_bytes()).await {
         log::warn!("cannot answer a client: {e}");
+        return;
     }
+    // A TLS stream sends its close_notify only when shut down.
+    let _ = write.shutdown().await;
 }
 
 /// The answer to `request`, encoded; its type is `C::Answer`, checked at
