@@ -11,6 +11,7 @@ pub mod flows;
 pub mod host;
 pub mod ipam;
 pub mod logging;
+pub mod lookup;
 pub mod names;
 pub mod netconf;
 pub mod portspec;

@@ -3,11 +3,14 @@
 mod completion;
 mod container;
 mod daemon;
+mod display;
 mod exec;
 mod flows;
+mod listing;
 mod network;
 mod output;
 mod port;
+mod prune;
 mod publish;
 mod stats;
 mod status;

@@ -15,6 +15,7 @@ mod networks;
 mod observe;
 mod portalloc;
 mod ports;
+pub mod predefined;
 mod reset;
 mod sync;
 mod uplinks;
@@ -141,6 +142,7 @@ impl Controller {
                     ))
                 })?;
         }
+        self.ensure_predefined()?;
         for network in self.state.networks.values() {
             netlink::ensure_bridge(
                 &self.host,

@@ -1,0 +1,152 @@
+//! `container ls` and `network ls` as Docker prints them: the table, `-q`
+//! (ids only) and `--format json` (one object a line, with the keys and
+//! string values of `docker ps --format json` / `docker network ls
+//! --format json` that ebpfnet has).
+
+use clap::Args;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{
+    Format,
+    display::{displayable_ports, go_time, labels, natural_cmp, running_for},
+    output::table_lines,
+};
+use crate::{
+    api::views::{ContainerSummary, NetworkSummary},
+    names::short_id,
+};
+
+/// The options both `ls` take.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct ListArgs {
+    /// Only display ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Do not truncate ids.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+impl ListArgs {
+    fn id<'a>(&self, id: &'a str) -> &'a str {
+        if self.no_trunc { id } else { short_id(id) }
+    }
+}
+
+/// Newest first, as `docker ps`.
+fn sort_containers(containers: &mut [ContainerSummary]) {
+    let time = |c: &ContainerSummary| c.created.parse::<Timestamp>().ok();
+    containers.sort_by(|a, b| time(b).cmp(&time(a)).then_with(|| a.name.cmp(&b.name)));
+}
+
+/// The networks of a container as Docker names them: `container:X` mode
+/// has none of its own.
+fn network_names(c: &ContainerSummary) -> Vec<&str> {
+    c.networks
+        .keys()
+        .map(String::as_str)
+        .filter(|n| !n.starts_with("container:"))
+        .collect()
+}
+
+/// One `docker ps --format json` object.
+pub fn container_json(c: &ContainerSummary, args: ListArgs, now: Timestamp) -> Value {
+    json!({
+        "CreatedAt": go_time(&c.created, false),
+        "ID": args.id(&c.id),
+        "Labels": labels(&c.labels),
+        "Names": c.name,
+        "Networks": network_names(c).join(","),
+        "Ports": displayable_ports(&c.ports),
+        "RunningFor": running_for(&c.created, now),
+    })
+}
+
+/// The lines `container ls` prints.
+pub fn container_lines(
+    mut containers: Vec<ContainerSummary>,
+    args: ListArgs,
+    format: Format,
+) -> Vec<String> {
+    sort_containers(&mut containers);
+    if args.quiet {
+        return containers.iter().map(|c| args.id(&c.id).into()).collect();
+    }
+    match format {
+        Format::Json => {
+            let now = Timestamp::now();
+            containers
+                .iter()
+                .map(|c| container_json(c, args, now).to_string())
+                .collect()
+        }
+        Format::Table => {
+            let rows: Vec<Vec<String>> = containers
+                .iter()
+                .map(|c| {
+                    vec![
+                        args.id(&c.id).to_string(),
+                        c.name.clone(),
+                        c.networks.keys().cloned().collect::<Vec<_>>().join(","),
+                        c.networks.values().cloned().collect::<Vec<_>>().join(","),
+                        displayable_ports(&c.ports),
+                    ]
+                })
+                .collect();
+            let headers = ["CONTAINER ID", "NAME", "NETWORKS", "IP ADDRESS", "PORTS"];
+            table_lines(&headers, &rows)
+        }
+    }
+}
+
+/// One `docker network ls --format json` object.
+pub fn network_json(n: &NetworkSummary, args: ListArgs) -> Value {
+    json!({
+        "CreatedAt": go_time(&n.created, true),
+        "Driver": n.driver,
+        "ID": args.id(&n.id),
+        "IPv4": n.subnet.is_some().to_string(),
+        "IPv6": "false",
+        "Internal": n.internal.to_string(),
+        "Labels": "",
+        "Name": n.name,
+        "Scope": n.scope,
+    })
+}
+
+/// The lines `network ls` prints, by name in natural order.
+pub fn network_lines(
+    mut networks: Vec<NetworkSummary>,
+    args: ListArgs,
+    format: Format,
+) -> Vec<String> {
+    networks.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+    if args.quiet {
+        return networks.iter().map(|n| args.id(&n.id).into()).collect();
+    }
+    match format {
+        Format::Json => networks
+            .iter()
+            .map(|n| network_json(n, args).to_string())
+            .collect(),
+        Format::Table => {
+            let rows: Vec<Vec<String>> = networks
+                .iter()
+                .map(|n| {
+                    vec![
+                        args.id(&n.id).to_string(),
+                        n.name.clone(),
+                        n.driver.clone(),
+                        n.scope.clone(),
+                    ]
+                })
+                .collect();
+            table_lines(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "listing_tests.rs"]
+mod tests;
