@@ -285,7 +285,11 @@ impl Controller {
 
     /// An adopted namespace that is gone (its process exited, its mount was
     /// removed): the container goes, with the containers sharing it.
-    async fn drop_orphan(&mut self, container: &Container, path: &std::path::Path) -> Result<()> {
+    pub(super) async fn drop_orphan(
+        &mut self,
+        container: &Container,
+        path: &std::path::Path,
+    ) -> Result<()> {
         let mut gone = vec![container.clone()];
         gone.extend(self.state.sharers_of(&container.name).cloned());
         log::warn!(

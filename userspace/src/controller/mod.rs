@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod files;
 mod interface;
+mod lifecycle;
 pub mod masquerade;
 pub mod modes;
 mod networks;
