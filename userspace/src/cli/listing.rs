@@ -106,7 +106,9 @@ pub fn network_json(n: &NetworkSummary, args: ListArgs) -> Value {
         "CreatedAt": go_time(&n.created, true),
         "Driver": n.driver,
         "ID": args.id(&n.id),
-        "IPv4": n.subnet.is_some().to_string(),
+        // Docker's predefined networks have EnableIPv4 too (libnetwork's
+        // default), and every ebpfnet network is IPv4.
+        "IPv4": "true",
         "IPv6": "false",
         "Internal": n.internal.to_string(),
         "Labels": "",

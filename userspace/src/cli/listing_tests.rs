@@ -197,5 +197,5 @@ fn network_json_has_docker_keys() {
         })
     );
     assert_eq!(values[4]["Driver"], "null");
-    assert_eq!(values[4]["IPv4"], "false");
+    assert_eq!(values[4]["IPv4"], "true", "as Docker's none");
 }
