@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         // The daemon sets up its logs once its config file is read.
         if let Err(e) = logging::init(LogFormat::Text) {
             eprintln!("Error: {e}");
-            return ExitCode::FAILURE;
+            return failure;
         }
         // A CLI piped into `head` should end quietly, as other tools do. The
         // daemon keeps ignoring SIGPIPE: a client hanging up must not kill it.
@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("Error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return failure;
         }
     };
     match runtime.block_on(cli::run(cli)) {
