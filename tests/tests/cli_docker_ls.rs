@@ -71,12 +71,10 @@ fn ls_prints_what_docker_prints() {
     .map(|(name, driver)| (id_of_network(&env, name), name, driver))
     .collect();
     assert_eq!(ids[1].0, net);
-    let mut want = String::from("NETWORK ID     NAME     DRIVER   SCOPE\n");
+    // Docker's tabwriter: columns at least 10 wide, 3 spaces of padding.
+    let mut want = String::from("NETWORK ID     NAME      DRIVER    SCOPE\n");
     for (id, name, driver) in &ids {
-        want.push_str(&format!(
-            "{}   {name:<6}   {driver:<6}   local\n",
-            &id[..12]
-        ));
+        want.push_str(&format!("{}   {name:<10}{driver:<10}local\n", &id[..12]));
     }
     assert_eq!(env.ok(&["network", "ls"]), want);
     let short: Vec<&str> = ids.iter().map(|(id, _, _)| &id[..12]).collect();
@@ -154,6 +152,11 @@ fn ls_prints_what_docker_prints() {
     assert!(
         row.ends_with("   0.0.0.0:8000-8002->8000-8002/tcp, 0.0.0.0:8080->80/tcp"),
         "{row}"
+    );
+    // Docker's layout: columns at least 10 wide, 3 spaces after the widest.
+    assert!(
+        table.starts_with("CONTAINER ID   NAME      NETWORKS   IP ADDRESS   PORTS\n"),
+        "{table}"
     );
 
     // host and none are networks to inspect, not to remove.

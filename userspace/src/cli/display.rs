@@ -188,6 +188,36 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     (a.len() - i).cmp(&(b.len() - j))
 }
 
+/// Docker's tables (`tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)` over
+/// tab-separated cells): every column but the last as wide as its widest
+/// cell plus 3, and at least 10; the last cell unpadded; nothing trimmed.
+pub fn docker_table(rows: &[Vec<String>]) -> Vec<String> {
+    const MIN_WIDTH: usize = 10;
+    const PADDING: usize = 3;
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns.saturating_sub(1))
+        .map(|column| {
+            rows.iter()
+                .filter(|row| column + 1 < row.len())
+                .map(|row| row[column].chars().count() + PADDING)
+                .fold(MIN_WIDTH, usize::max)
+        })
+        .collect();
+    rows.iter()
+        .map(|row| {
+            let mut line = String::new();
+            for (column, cell) in row.iter().enumerate() {
+                line.push_str(cell);
+                if column + 1 < row.len() {
+                    let pad = widths[column] - cell.chars().count();
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            line
+        })
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "display_tests.rs"]
 mod tests;

@@ -154,3 +154,27 @@ fn labels_sorted_and_joined() {
     assert_eq!(labels(&l), "a=1,b=2");
     assert_eq!(labels(&BTreeMap::new()), "");
 }
+
+#[test]
+fn tables_as_docker_tabwriter() {
+    let rows = |cells: &[&[&str]]| -> Vec<Vec<String>> {
+        cells
+            .iter()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect()
+    };
+    assert_eq!(
+        docker_table(&rows(&[
+            &["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+            &["17e324f45964", "bridge", "bridge", "local"],
+            &["7092879f2cc8", "a-long-name", "null", "local"],
+        ])),
+        [
+            "NETWORK ID     NAME          DRIVER    SCOPE",
+            "17e324f45964   bridge        bridge    local",
+            "7092879f2cc8   a-long-name   null      local",
+        ]
+    );
+    assert_eq!(docker_table(&rows(&[&["ID"], &["x"]])), ["ID", "x"]);
+    assert!(docker_table(&[]).is_empty());
+}

@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 
 use super::{
     Format,
-    display::{displayable_ports, go_time, labels, natural_cmp, running_for},
-    output::table_lines,
+    display::{displayable_ports, docker_table, go_time, labels, natural_cmp, running_for},
 };
 use crate::{
     api::views::{ContainerSummary, NetworkSummary},
@@ -32,6 +31,12 @@ impl ListArgs {
     fn id<'a>(&self, id: &'a str) -> &'a str {
         if self.no_trunc { id } else { short_id(id) }
     }
+}
+
+fn with_header(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<Vec<String>> {
+    let mut all = vec![header.iter().map(|h| h.to_string()).collect()];
+    all.extend(rows);
+    all
 }
 
 /// Newest first, as `docker ps`.
@@ -82,20 +87,17 @@ pub fn container_lines(
                 .collect()
         }
         Format::Table => {
-            let rows: Vec<Vec<String>> = containers
-                .iter()
-                .map(|c| {
-                    vec![
-                        args.id(&c.id).to_string(),
-                        c.name.clone(),
-                        c.networks.keys().cloned().collect::<Vec<_>>().join(","),
-                        c.networks.values().cloned().collect::<Vec<_>>().join(","),
-                        displayable_ports(&c.ports),
-                    ]
-                })
-                .collect();
-            let headers = ["CONTAINER ID", "NAME", "NETWORKS", "IP ADDRESS", "PORTS"];
-            table_lines(&headers, &rows)
+            let header = ["CONTAINER ID", "NAME", "NETWORKS", "IP ADDRESS", "PORTS"];
+            let rows = containers.iter().map(|c| {
+                vec![
+                    args.id(&c.id).to_string(),
+                    c.name.clone(),
+                    c.networks.keys().cloned().collect::<Vec<_>>().join(","),
+                    c.networks.values().cloned().collect::<Vec<_>>().join(","),
+                    displayable_ports(&c.ports),
+                ]
+            });
+            docker_table(&with_header(&header, rows))
         }
     }
 }
@@ -133,18 +135,18 @@ pub fn network_lines(
             .map(|n| network_json(n, args).to_string())
             .collect(),
         Format::Table => {
-            let rows: Vec<Vec<String>> = networks
-                .iter()
-                .map(|n| {
-                    vec![
-                        args.id(&n.id).to_string(),
-                        n.name.clone(),
-                        n.driver.clone(),
-                        n.scope.clone(),
-                    ]
-                })
-                .collect();
-            table_lines(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
+            let rows = networks.iter().map(|n| {
+                vec![
+                    args.id(&n.id).to_string(),
+                    n.name.clone(),
+                    n.driver.clone(),
+                    n.scope.clone(),
+                ]
+            });
+            docker_table(&with_header(
+                &["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+                rows,
+            ))
         }
     }
 }

@@ -89,9 +89,10 @@ fn container_table_newest_first_with_docker_ports() {
     assert_eq!(
         lines,
         [
-            "CONTAINER ID   NAME   NETWORKS        IP ADDRESS              PORTS",
-            "fedcba987654   side   container:web",
-            "0123456789ab   web    back,front      10.215.0.2,10.216.0.2   \
+            "CONTAINER ID   NAME      NETWORKS        IP ADDRESS              PORTS",
+            // Docker pads an empty cell too, and trims nothing.
+            "fedcba987654   side      container:web                           ",
+            "0123456789ab   web       back,front      10.215.0.2,10.216.0.2   \
              0.0.0.0:8000-8002->8000-8002/tcp, 0.0.0.0:8080->80/tcp",
         ]
     );
@@ -163,12 +164,13 @@ fn network_table_in_natural_order_with_the_modes() {
     assert_eq!(
         lines,
         [
-            "NETWORK ID     NAME     DRIVER   SCOPE",
-            "2edcba987654   bridge   bridge   local",
-            "fedcba987654   host     host     local",
-            "0123456789ab   net9     bridge   local",
-            "a123456789ab   net10    bridge   local",
-            "1edcba987654   none     null     local",
+            // `docker network ls` to the space: columns at least 10 wide.
+            "NETWORK ID     NAME      DRIVER    SCOPE",
+            "2edcba987654   bridge    bridge    local",
+            "fedcba987654   host      host      local",
+            "0123456789ab   net9      bridge    local",
+            "a123456789ab   net10     bridge    local",
+            "1edcba987654   none      null      local",
         ]
     );
 }
