@@ -159,6 +159,28 @@ fn ls_prints_what_docker_prints() {
         "{table}"
     );
 
+    // Docker's Go templates.
+    assert_eq!(
+        env.ok(&["container", "ls", "--format", "{{.Names}}"]),
+        "dk1b\ndk1a\n"
+    );
+    assert_eq!(
+        env.ok(&["network", "ls", "--format", "table {{.Name}}\\t{{.Driver}}"]),
+        "NAME      DRIVER\nbridge    bridge\ndk1net    bridge\nhost      host\nnone      null\n"
+    );
+    assert_eq!(
+        env.ok(&["network", "ls", "--format", "{{json .Name}}"]),
+        "\"bridge\"\n\"dk1net\"\n\"host\"\n\"none\"\n"
+    );
+    env.fails_with(
+        &["container", "ls", "--format", "{{.Names"],
+        &["template parsing error"],
+    );
+    env.fails_with(
+        &["stats", "--format", "{{.Names}}"],
+        &["Go templates work with"],
+    );
+
     // host and none are networks to inspect, not to remove.
     let host = env.inspect_network("host");
     assert_eq!(

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::{
-    Format,
+    FormatArg,
     listing::{ListArgs, container_lines},
     output::print_json,
     report_batch,
@@ -129,7 +129,7 @@ impl CreateArgs {
 pub async fn run(
     command: ContainerCommand,
     client: &Client,
-    format: Format,
+    format: &FormatArg,
 ) -> anyhow::Result<i32> {
     match command {
         ContainerCommand::Create { name, options } => {
@@ -144,7 +144,7 @@ pub async fn run(
         }
         ContainerCommand::Ls(args) => {
             let containers = client.call(ContainerList).await?;
-            for line in container_lines(containers, args, format) {
+            for line in container_lines(containers, args, format)? {
                 println!("{line}");
             }
         }

@@ -7,8 +7,9 @@ use clap::Args;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::template::GoFormat;
 use super::{
-    Format,
+    FormatArg,
     display::{displayable_ports, docker_table, go_time, labels, natural_cmp, running_for},
 };
 use crate::{
@@ -68,25 +69,63 @@ pub fn container_json(c: &ContainerSummary, args: ListArgs, now: Timestamp) -> V
     })
 }
 
+/// Docker's column headers of `docker ps`'s fields, for `table TEMPLATE`.
+const CONTAINER_HEADERS: [(&str, &str); 7] = [
+    ("CreatedAt", "CREATED AT"),
+    ("ID", "CONTAINER ID"),
+    ("Labels", "LABELS"),
+    ("Names", "NAMES"),
+    ("Networks", "NETWORKS"),
+    ("Ports", "PORTS"),
+    ("RunningFor", "CREATED"),
+];
+
+/// Docker's column headers of `docker network ls`'s fields.
+const NETWORK_HEADERS: [(&str, &str); 9] = [
+    ("CreatedAt", "CREATED AT"),
+    ("Driver", "DRIVER"),
+    ("ID", "NETWORK ID"),
+    ("IPv4", "IPV4"),
+    ("IPv6", "IPV6"),
+    ("Internal", "INTERNAL"),
+    ("Labels", "LABELS"),
+    ("Name", "NAME"),
+    ("Scope", "SCOPE"),
+];
+
+/// A Go template's output, as lines.
+fn go_lines(
+    template: &str,
+    headers: &[(&str, &str)],
+    items: &[Value],
+) -> anyhow::Result<Vec<String>> {
+    let text = GoFormat::parse(template)
+        .and_then(|format| format.render(headers, items))
+        .map_err(anyhow::Error::msg)?;
+    Ok(text.split_terminator('\n').map(str::to_string).collect())
+}
+
 /// The lines `container ls` prints.
 pub fn container_lines(
     mut containers: Vec<ContainerSummary>,
     args: ListArgs,
-    format: Format,
-) -> Vec<String> {
+    format: &FormatArg,
+) -> anyhow::Result<Vec<String>> {
     sort_containers(&mut containers);
     if args.quiet {
-        return containers.iter().map(|c| args.id(&c.id).into()).collect();
+        return Ok(containers.iter().map(|c| args.id(&c.id).into()).collect());
     }
-    match format {
-        Format::Json => {
-            let now = Timestamp::now();
-            containers
-                .iter()
-                .map(|c| container_json(c, args, now).to_string())
-                .collect()
-        }
-        Format::Table => {
+    let now = Timestamp::now();
+    let json = || -> Vec<Value> {
+        containers
+            .iter()
+            .map(|c| container_json(c, args, now))
+            .collect()
+    };
+    Ok(match format {
+        FormatArg::Json => json().iter().map(Value::to_string).collect(),
+        FormatArg::Go(template) => go_lines(template, &CONTAINER_HEADERS, &json())?,
+        FormatArg::Table => {
             let header = ["CONTAINER ID", "NAME", "NETWORKS", "IP ADDRESS", "PORTS"];
             let rows = containers.iter().map(|c| {
                 vec![
@@ -99,7 +138,7 @@ pub fn container_lines(
             });
             docker_table(&with_header(&header, rows))
         }
-    }
+    })
 }
 
 /// One `docker network ls --format json` object.
@@ -123,18 +162,17 @@ pub fn network_json(n: &NetworkSummary, args: ListArgs) -> Value {
 pub fn network_lines(
     mut networks: Vec<NetworkSummary>,
     args: ListArgs,
-    format: Format,
-) -> Vec<String> {
+    format: &FormatArg,
+) -> anyhow::Result<Vec<String>> {
     networks.sort_by(|a, b| natural_cmp(&a.name, &b.name));
     if args.quiet {
-        return networks.iter().map(|n| args.id(&n.id).into()).collect();
+        return Ok(networks.iter().map(|n| args.id(&n.id).into()).collect());
     }
-    match format {
-        Format::Json => networks
-            .iter()
-            .map(|n| network_json(n, args).to_string())
-            .collect(),
-        Format::Table => {
+    let json = || -> Vec<Value> { networks.iter().map(|n| network_json(n, args)).collect() };
+    Ok(match format {
+        FormatArg::Json => json().iter().map(Value::to_string).collect(),
+        FormatArg::Go(template) => go_lines(template, &NETWORK_HEADERS, &json())?,
+        FormatArg::Table => {
             let rows = networks.iter().map(|n| {
                 vec![
                     args.id(&n.id).to_string(),
@@ -148,7 +186,7 @@ pub fn network_lines(
                 rows,
             ))
         }
-    }
+    })
 }
 
 #[cfg(test)]

@@ -85,7 +85,8 @@ fn networks() -> Vec<NetworkSummary> {
 
 #[test]
 fn container_table_newest_first_with_docker_ports() {
-    let lines = container_lines(containers(), ListArgs::default(), Format::Table);
+    let lines =
+        container_lines(containers(), ListArgs::default(), &FormatArg::Table).expect("lines");
     assert_eq!(
         lines,
         [
@@ -106,7 +107,7 @@ fn quiet_lists_ids_only() {
     };
     // -q wins over --format, as in Docker.
     assert_eq!(
-        container_lines(containers(), quiet, Format::Json),
+        container_lines(containers(), quiet, &FormatArg::Json).expect("lines"),
         [&BOX_ID[..12], &WEB_ID[..12]]
     );
     let full = ListArgs {
@@ -114,7 +115,7 @@ fn quiet_lists_ids_only() {
         no_trunc: true,
     };
     assert_eq!(
-        network_lines(networks(), full, Format::Table)[0],
+        network_lines(networks(), full, &FormatArg::Table).expect("lines")[0],
         BOX_ID.replace('f', "2")
     );
 }
@@ -149,7 +150,8 @@ fn container_json_has_docker_keys() {
     );
     assert_eq!(side["Ports"], "");
     // One object a line.
-    let lines = container_lines(containers(), ListArgs::default(), Format::Json);
+    let lines =
+        container_lines(containers(), ListArgs::default(), &FormatArg::Json).expect("lines");
     assert_eq!(lines.len(), 2);
     assert!(
         lines
@@ -160,7 +162,7 @@ fn container_json_has_docker_keys() {
 
 #[test]
 fn network_table_in_natural_order_with_the_modes() {
-    let lines = network_lines(networks(), ListArgs::default(), Format::Table);
+    let lines = network_lines(networks(), ListArgs::default(), &FormatArg::Table).expect("lines");
     assert_eq!(
         lines,
         [
@@ -177,7 +179,7 @@ fn network_table_in_natural_order_with_the_modes() {
 
 #[test]
 fn network_json_has_docker_keys() {
-    let lines = network_lines(networks(), ListArgs::default(), Format::Json);
+    let lines = network_lines(networks(), ListArgs::default(), &FormatArg::Json).expect("lines");
     let values: Vec<Value> = lines
         .iter()
         .map(|l| serde_json::from_str(l).expect("a JSON object a line"))
@@ -200,4 +202,39 @@ fn network_json_has_docker_keys() {
     );
     assert_eq!(values[4]["Driver"], "null");
     assert_eq!(values[4]["IPv4"], "true", "as Docker's none");
+}
+
+#[test]
+fn go_templates_on_docker_keys() {
+    let go = |t: &str| FormatArg::Go(t.into());
+    assert_eq!(
+        container_lines(
+            containers(),
+            ListArgs::default(),
+            &go("{{.Names}} {{.Ports}}")
+        )
+        .expect("lines"),
+        [
+            "side ",
+            "web 0.0.0.0:8000-8002->8000-8002/tcp, 0.0.0.0:8080->80/tcp"
+        ]
+    );
+    assert_eq!(
+        network_lines(
+            networks(),
+            ListArgs::default(),
+            &go("table {{.Name}}\t{{.Driver}}")
+        )
+        .expect("lines"),
+        [
+            "NAME      DRIVER",
+            "bridge    bridge",
+            "host      host",
+            "net9      bridge",
+            "net10     bridge",
+            "none      null",
+        ]
+    );
+    let err = network_lines(networks(), ListArgs::default(), &go("{{.Name"));
+    assert!(err.is_err());
 }

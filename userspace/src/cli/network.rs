@@ -7,7 +7,7 @@ use clap::Subcommand;
 use ipnetwork::Ipv4Network;
 
 use super::{
-    Format,
+    FormatArg,
     listing::{ListArgs, network_lines},
     output::print_json,
     prune, report_batch,
@@ -65,7 +65,11 @@ pub enum NetworkCommand {
     Disconnect { network: String, container: String },
 }
 
-pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> anyhow::Result<i32> {
+pub async fn run(
+    command: NetworkCommand,
+    client: &Client,
+    format: &FormatArg,
+) -> anyhow::Result<i32> {
     match command {
         NetworkCommand::Create {
             name,
@@ -86,7 +90,7 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
         }
         NetworkCommand::Ls(args) => {
             let networks = client.call(NetworkList).await?;
-            for line in network_lines(networks, args, format) {
+            for line in network_lines(networks, args, format)? {
                 println!("{line}");
             }
         }

@@ -10,6 +10,41 @@ pub enum Format {
     Json,
 }
 
+/// The global `--format`: `table`, `json`, or a Go template (Docker's
+/// `--format '{{.Names}}'`), which only the `ls` commands take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    Table,
+    Json,
+    Go(String),
+}
+
+impl std::str::FromStr for FormatArg {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(match text {
+            "table" | "" => Self::Table,
+            "json" => Self::Json,
+            other => Self::Go(other.to_string()),
+        })
+    }
+}
+
+impl FormatArg {
+    /// `table` or `json`, for the commands that take no template.
+    pub fn plain(&self) -> anyhow::Result<Format> {
+        match self {
+            Self::Table => Ok(Format::Table),
+            Self::Json => Ok(Format::Json),
+            Self::Go(text) => anyhow::bail!(
+                "--format {text:?}: Go templates work with `container ls` and `network ls` \
+                 only; this command takes table or json"
+            ),
+        }
+    }
+}
+
 /// Prints rows under headers, columns padded to their widest cell plus three
 /// spaces, as `docker ls` does.
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
