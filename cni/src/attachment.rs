@@ -181,6 +181,7 @@ fn port_request(entry: &PortMappingEntry) -> Result<PortRequest, CniError> {
     Ok(PortRequest {
         host_ip,
         host_port: Some(entry.host_port),
+        host_port_end: None,
         container_port: entry.container_port,
         protocol,
     })

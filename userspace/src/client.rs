@@ -235,7 +235,7 @@ mod tests {
     async fn sends_a_versioned_request_and_reads_the_typed_answer() {
         let (result, request) = against_daemon(
             "typed",
-            r#"{"api_version":1,"ok":"3f9c"}"#,
+            r#"{"api_version":2,"ok":"3f9c"}"#,
             async |client| {
                 client
                     .call(NetworkCreate {
@@ -251,26 +251,26 @@ mod tests {
         assert_eq!(result.expect("answer"), "3f9c");
         assert!(
             request
-                .starts_with(r#"{"api_version":1,"request":{"op":"network_create","name":"front""#),
+                .starts_with(r#"{"api_version":2,"request":{"op":"network_create","name":"front""#),
             "{request}"
         );
     }
 
     #[tokio::test]
     async fn a_daemon_of_another_version_is_refused_with_both_versions() {
-        let (result, _) = against_daemon("newer", r#"{"api_version":2,"ok":[]}"#, async |c| {
+        let (result, _) = against_daemon("newer", r#"{"api_version":3,"ok":[]}"#, async |c| {
             c.call(Flows).await
         })
         .await;
-        let err = result.expect_err("version 2");
+        let err = result.expect_err("version 3");
         assert!(
             matches!(err, ClientError::VersionMismatch { .. }),
             "{err:?}"
         );
         let message = err.to_string();
         assert!(
-            message.contains("API version mismatch: this ebpfnet CLI speaks version 1")
-                && message.contains("the daemon speaks version 2")
+            message.contains("API version mismatch: this ebpfnet CLI speaks version 2")
+                && message.contains("the daemon speaks version 3")
                 && message.contains("daemon.sock"),
             "{message}"
         );
@@ -288,7 +288,7 @@ mod tests {
     async fn a_refusal_is_the_daemons_message_alone() {
         let (result, _) = against_daemon(
             "refused",
-            r#"{"api_version":1,"error":"network front not found"}"#,
+            r#"{"api_version":2,"error":"network front not found"}"#,
             async |c| c.call(Flows).await,
         )
         .await;

@@ -12,6 +12,7 @@ pub mod host;
 pub mod ids;
 pub mod ipam;
 pub mod logging;
+pub mod lookup;
 pub mod netconf;
 pub mod portspec;
 pub mod remote;

@@ -230,6 +230,7 @@ pub fn tcp(host_port: u16, container_port: u16) -> PortRequest {
     PortRequest {
         host_ip: Ipv4Addr::UNSPECIFIED,
         host_port: Some(host_port),
+        host_port_end: None,
         container_port,
         protocol: Protocol::Tcp,
     }

@@ -22,6 +22,7 @@ mod networks;
 mod observe;
 mod portalloc;
 mod ports;
+pub mod predefined;
 #[cfg(test)]
 mod reconcile_tests;
 mod reset;
@@ -166,6 +167,7 @@ impl Controller {
                     ))
                 })?;
         }
+        self.ensure_predefined()?;
         for network in self.state.networks.values() {
             self.host
                 .ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix())

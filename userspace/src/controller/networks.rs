@@ -139,6 +139,7 @@ impl Controller {
     }
 
     pub async fn remove_network(&mut self, name: &str) -> Result<()> {
+        super::predefined::refuse_removal(name)?;
         let network = self
             .state
             .networks

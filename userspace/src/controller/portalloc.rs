@@ -68,15 +68,18 @@ pub fn resolve_ports(
             container_port: request.container_port,
             protocol: request.protocol,
         };
-        let chosen = match request.host_port {
-            Some(port) => {
+        let chosen = match request.host_range() {
+            Some((port, end)) if port == end => {
                 let m = mapping(port);
                 if let Some(e) = clash(&out, &m).or_else(|| probe_error(&m, probe(&m))) {
                     return Err(e);
                 }
                 m
             }
-            None => {
+            // A range given (`8000-8010:80`) or none (the ephemeral range):
+            // the first port of it that is neither published nor held.
+            range => {
+                let (low, high) = range.unwrap_or((low, high));
                 let mut found = None;
                 for m in (low..=high).map(mapping) {
                     if clash(&out, &m).is_some() {
@@ -119,17 +122,22 @@ pub fn match_unpublish(
             .filter(|m| {
                 m.protocol == r.protocol
                     && m.container_port == r.container_port
-                    && r.host_port.is_none_or(|p| p == m.host_port)
+                    && r.host_range()
+                        .is_none_or(|(low, high)| (low..=high).contains(&m.host_port))
                     && (r.host_ip.is_unspecified() || r.host_ip == m.host_ip)
             })
             .copied()
             .collect();
         if matching.is_empty() {
-            let host = match (r.host_ip.is_unspecified(), r.host_port) {
-                (true, None) => String::new(),
-                (true, Some(p)) => format!("{p}:"),
-                (false, None) => format!("{}::", r.host_ip),
-                (false, Some(p)) => format!("{}:{p}:", r.host_ip),
+            let ports = match r.host_range() {
+                None => String::new(),
+                Some((low, high)) if low == high => low.to_string(),
+                Some((low, high)) => format!("{low}-{high}"),
+            };
+            let host = match (r.host_ip.is_unspecified(), ports.is_empty()) {
+                (true, true) => String::new(),
+                (true, false) => format!("{ports}:"),
+                (false, _) => format!("{}:{ports}:", r.host_ip),
             };
             return Err(format!(
                 "container {container} has no published port {host}{}/{}",

@@ -190,7 +190,8 @@ const GC_EVERY_REFRESHES: u32 = 5;
 const HOST_POLL_EVERY_REFRESHES: u32 = 30;
 
 /// Background upkeep: the name servers' view of the host, idle NAT flows,
-/// and the safety poll of the host's links and addresses.
+/// containers of adopted namespaces that are gone, and the safety poll of
+/// the host's links and addresses.
 async fn housekeeping(controller: Arc<Mutex<Controller>>) {
     let mut ticker = tokio::time::interval(REFRESH_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

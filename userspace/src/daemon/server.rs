@@ -17,7 +17,8 @@ use crate::{
         BatchResult, Call, Outcome, Request, RequestEnvelope, RequestError, ResponseEnvelope,
         response::unversioned_refusal,
     },
-    controller::{Controller, ControllerError, views},
+    controller::{Controller, ControllerError, predefined, views},
+    lookup,
     remote::TlsListener,
 };
 
@@ -110,6 +111,11 @@ fn answer<C: Call>(_request: &C, answer: Result<C::Answer, ControllerError>) -> 
 }
 
 async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
+    // Ids and unique id prefixes name what names do.
+    let request = match lookup::resolve(c.state(), request) {
+        Ok(request) => request,
+        Err(e) => return Outcome::Error(e.to_string()),
+    };
     match request {
         Request::NetworkCreate(r) => answer(
             &r,
@@ -117,22 +123,32 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
                 .await,
         ),
         Request::NetworkList(r) => {
-            let networks = c.state().networks.values();
-            answer(&r, Ok(networks.map(views::network_summary).collect()))
+            let state = c.state();
+            let mut networks: Vec<_> = state
+                .networks
+                .values()
+                .map(views::network_summary)
+                .collect();
+            networks.extend(predefined::summaries(state));
+            answer(&r, Ok(networks))
         }
         Request::NetworkRemove(r) => {
             let mut result = BatchResult::default();
             for name in &r.names {
-                let outcome = c.remove_network(name).await;
+                let outcome = match lookup::network(c.state(), name) {
+                    Ok(target) => c.remove_network(&target).await,
+                    Err(e) => Err(ControllerError::Refused(e.to_string())),
+                };
                 result.record(name.clone(), outcome);
             }
             answer(&r, Ok(result))
         }
+        Request::NetworkPrune(r) => answer(&r, Ok(c.prune_networks().await)),
         Request::NetworkInspect(r) => {
             let state = c.state();
-            let views = inspect_each(&r.names, "network", |name| {
-                let network = state.networks.get(name)?;
-                Some(views::network_inspect(state, network))
+            let views = inspect_each(&r.names, "network", |name| match state.networks.get(name) {
+                Some(network) => Some(views::network_inspect(state, network)),
+                None => predefined::inspect(state, name),
             });
             answer(&r, views)
         }
@@ -149,7 +165,10 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
         Request::ContainerRemove(r) => {
             let mut result = BatchResult::default();
             for name in &r.names {
-                let outcome = c.remove_container(name).await;
+                let outcome = match lookup::container(c.state(), name) {
+                    Ok(target) => c.remove_container(&target).await,
+                    Err(e) => Err(ControllerError::Refused(e.to_string())),
+                };
                 result.record(name.clone(), outcome);
             }
             answer(&r, Ok(result))

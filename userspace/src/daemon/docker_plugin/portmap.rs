@@ -49,16 +49,19 @@ pub fn plan(binding: &PortBinding) -> Result<Plan, String> {
             Err(e) => return Err(format!("bad HostIP {text:?}: {e}")),
         },
     };
-    let request = |host_port| PortRequest {
+    let request = |host_port, host_port_end| PortRequest {
         host_ip,
         host_port,
+        host_port_end,
         container_port: binding.port,
         protocol,
     };
+    // `-p 8000-8010:80` is one binding: a free port of the range, as
+    // Docker's own proxy picks.
     let requests = match (binding.host_port, binding.host_port_end) {
-        (0, _) => vec![request(None)],
-        (start, end) if end > start => (start..=end).map(|p| request(Some(p))).collect(),
-        (start, _) => vec![request(Some(start))],
+        (0, _) => vec![request(None, None)],
+        (start, end) if end > start => vec![request(Some(start), Some(end))],
+        (start, _) => vec![request(Some(start), None)],
     };
     Ok(Plan::Publish(requests))
 }
@@ -105,6 +108,7 @@ mod tests {
             [PortRequest {
                 host_ip: Ipv4Addr::UNSPECIFIED,
                 host_port: Some(8080),
+                host_port_end: None,
                 container_port: 80,
                 protocol: Protocol::Tcp,
             }]
@@ -113,9 +117,13 @@ mod tests {
         assert_eq!(any[0].host_port, None);
         assert_eq!(any[0].host_ip, Ipv4Addr::LOCALHOST);
         assert_eq!(any[0].protocol, Protocol::Udp);
+        // -p 8000-8002:80: one port, a free one of the range.
         let range = requests(plan(&asked(6, "0.0.0.0", 80, 8000, 8002)).expect("plan"));
-        let ports: Vec<_> = range.iter().map(|r| r.host_port).collect();
-        assert_eq!(ports, [Some(8000), Some(8001), Some(8002)]);
+        let ports: Vec<_> = range
+            .iter()
+            .map(|r| (r.host_port, r.host_port_end))
+            .collect();
+        assert_eq!(ports, [(Some(8000), Some(8002))]);
     }
 
     #[test]

@@ -113,6 +113,7 @@ pub(super) async fn unpublish(
         .map(|m| PortRequest {
             host_ip: m.host_ip,
             host_port: Some(m.host_port),
+            host_port_end: None,
             container_port: m.container_port,
             protocol: m.protocol,
         })
