@@ -205,6 +205,11 @@ impl Controller {
             self.drop_orphan(&container, &path).await?;
             names.push(container.name);
         }
+        if !names.is_empty() {
+            // The endpoint entries of veths that went with the namespace
+            // can no longer be found by their name.
+            self.prune_stale().await?;
+        }
         Ok(names)
     }
 
