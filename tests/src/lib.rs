@@ -14,10 +14,12 @@
 
 pub mod checks;
 pub mod cli;
+pub mod cluster_node;
 pub mod cni;
 pub mod containerd;
 pub mod daemon;
 mod env_cli;
+pub mod etcd;
 pub mod fuzzer;
 pub mod images;
 pub mod invariants;
@@ -31,6 +33,7 @@ pub mod packet_netns;
 pub mod paths;
 pub mod podman;
 pub mod runtime_host;
+pub mod tcp_proxy;
 pub mod testrun;
 mod testrun6;
 pub mod topology;

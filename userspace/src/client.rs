@@ -147,6 +147,7 @@ mod tests {
                         subnet: None,
                         gateway: None,
                         internal: false,
+                        driver: None,
                     })
                     .await
             },

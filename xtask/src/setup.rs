@@ -25,6 +25,10 @@ const APT_PACKAGES: &[&str] = &[
     "nftables",
     "systemd",
     "man-db",
+    // protoc, for the etcd client's generated gRPC code (etcd-client).
+    "protobuf-compiler",
+    // etcd 3.4, started by the cluster tests on loopback (no service runs).
+    "etcd-server",
 ];
 
 /// The container runtimes the CNI tests drive, installed without their

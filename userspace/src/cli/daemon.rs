@@ -1,7 +1,7 @@
 //! `ebpfnet daemon`.
 
 use std::{
-    net::{Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
 };
 
@@ -75,6 +75,14 @@ pub struct DaemonArgs {
     /// Serve Prometheus metrics on http://HOST:PORT/metrics (off by default).
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Join a cluster whose state is kept in etcd (v3 API) at these
+    /// members; needs --advertise-addr (docs/cluster.md).
+    #[arg(long, value_name = "etcd://HOST:PORT[,HOST:PORT...]",
+          value_parser = crate::cluster::endpoints::parse_cluster_store)]
+    pub cluster_store: Option<crate::cluster::ClusterStore>,
+    /// This host's address for the other hosts of the cluster.
+    #[arg(long, value_name = "IP")]
+    pub advertise_addr: Option<IpAddr>,
 }
 
 fn parse_port_range(text: &str) -> Result<PortRange, String> {
@@ -97,6 +105,8 @@ impl DaemonArgs {
             masquerade_ports_per_destination: self.masquerade_ports_per_destination,
             log_format: self.log_format,
             metrics_addr: self.metrics_addr,
+            cluster_store: self.cluster_store.clone(),
+            cluster_advertise: self.advertise_addr,
         }
     }
 }
@@ -130,6 +140,7 @@ pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
         },
         guard_interfaces: args.guard_interfaces,
         metrics_addr: settings.metrics_addr,
+        cluster: settings.cluster,
     })
     .await
 }

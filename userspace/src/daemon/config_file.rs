@@ -5,7 +5,7 @@
 use std::{
     fs,
     io::ErrorKind,
-    net::{Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
 };
 
@@ -13,7 +13,11 @@ use ipnetwork::Ipv4Network;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::{ipam, logging::LogFormat};
+use crate::{
+    cluster::{ClusterOptions, ClusterStore},
+    ipam,
+    logging::LogFormat,
+};
 
 /// Read when `--config-file` is not given; may be missing.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/ebpfnet/daemon.json";
@@ -45,6 +49,11 @@ pub struct DaemonSettings {
     pub masquerade_ports_per_destination: Option<u16>,
     pub log_format: Option<LogFormat>,
     pub metrics_addr: Option<SocketAddr>,
+    /// Docker's `cluster-store`: `etcd://HOST:PORT[,HOST:PORT…]`.
+    pub cluster_store: Option<ClusterStore>,
+    /// Docker's `cluster-advertise` (`--advertise-addr`): this host's
+    /// address for the others.
+    pub cluster_advertise: Option<IpAddr>,
 }
 
 /// What the daemon runs with once flags, file and defaults are merged.
@@ -61,6 +70,7 @@ pub struct Resolved {
     pub masquerade_ports_per_destination: Option<u16>,
     pub log_format: LogFormat,
     pub metrics_addr: Option<SocketAddr>,
+    pub cluster: Option<ClusterOptions>,
 }
 
 #[derive(Debug, Error)]
@@ -148,6 +158,7 @@ impl DaemonSettings {
             ));
         }
         default_subnet(self.bip, self.fixed_cidr)?;
+        cluster(self.cluster_store.clone(), self.cluster_advertise)?;
         Ok(())
     }
 
@@ -168,6 +179,8 @@ impl DaemonSettings {
                 .or(file.masquerade_ports_per_destination),
             log_format: self.log_format.or(file.log_format),
             metrics_addr: self.metrics_addr.or(file.metrics_addr),
+            cluster_store: self.cluster_store.or(file.cluster_store),
+            cluster_advertise: self.cluster_advertise.or(file.cluster_advertise),
         }
     }
 
@@ -208,6 +221,7 @@ impl DaemonSettings {
             masquerade_ports_per_destination: self.masquerade_ports_per_destination,
             log_format: self.log_format.unwrap_or_default(),
             metrics_addr: self.metrics_addr,
+            cluster: cluster(self.cluster_store, self.cluster_advertise).map_err(error)?,
         })
     }
 }
@@ -282,6 +296,36 @@ fn default_subnet(
     }
     ipam::default_gateway(fixed).map_err(|e| ("fixed-cidr", e.to_string()))?;
     Ok(Some(fixed))
+}
+
+/// The cluster to join: the store and the advertised address go together.
+fn cluster(
+    store: Option<ClusterStore>,
+    advertise_addr: Option<IpAddr>,
+) -> Result<Option<ClusterOptions>, (&'static str, String)> {
+    match (store, advertise_addr) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err((
+            "cluster-advertise",
+            "missing: a cluster store (--cluster-store) needs this host's address \
+             (--advertise-addr / cluster-advertise)"
+                .into(),
+        )),
+        (None, Some(_)) => Err((
+            "cluster-store",
+            "missing: an advertised address (--advertise-addr / cluster-advertise) needs \
+             a cluster store (--cluster-store / cluster-store)"
+                .into(),
+        )),
+        (Some(_), Some(ip)) if ip.is_unspecified() || ip.is_multicast() => Err((
+            "cluster-advertise",
+            format!("{ip} is not an address other hosts can reach this one at"),
+        )),
+        (Some(store), Some(advertise_addr)) => Ok(Some(ClusterOptions {
+            store,
+            advertise_addr,
+        })),
+    }
 }
 
 /// `LOW-HIGH` with LOW <= HIGH.

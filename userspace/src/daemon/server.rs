@@ -14,13 +14,19 @@ use crate::{
         BatchResult, Call, Outcome, Request, RequestEnvelope, RequestError, ResponseEnvelope,
         response::unversioned_refusal,
     },
+    cluster::Cluster,
     controller::{Controller, ControllerError, views},
 };
 
 /// Requests are small; a longer line is refused rather than buffered.
 const MAX_REQUEST: u64 = 1 << 20;
 
-pub async fn serve(stream: UnixStream, controller: Arc<Mutex<Controller>>, shutdown: Arc<Notify>) {
+pub async fn serve(
+    stream: UnixStream,
+    controller: Arc<Mutex<Controller>>,
+    cluster: Option<Arc<Cluster>>,
+    shutdown: Arc<Notify>,
+) {
     let (read, write) = stream.into_split();
     let mut line = String::new();
     let outcome = match BufReader::new(read.take(MAX_REQUEST))
@@ -37,7 +43,16 @@ pub async fn serve(stream: UnixStream, controller: Arc<Mutex<Controller>>, shutd
             Ok(RequestEnvelope { request, .. }) => {
                 let is_reset = matches!(request, Request::Reset(_));
                 let mut controller = controller.lock().await;
-                let outcome = handle(&mut controller, request).await;
+                let outcome = match super::cluster_requests::handle(
+                    cluster.as_deref(),
+                    &mut controller,
+                    &request,
+                )
+                .await
+                {
+                    Some(outcome) => outcome,
+                    None => handle(&mut controller, request).await,
+                };
                 if is_reset {
                     shutdown.notify_one();
                 }
@@ -67,7 +82,10 @@ async fn send(
 
 /// The answer to `request`, encoded; its type is `C::Answer`, checked at
 /// compile time, whatever JSON carries it.
-fn answer<C: Call>(_request: &C, answer: Result<C::Answer, ControllerError>) -> Outcome<Value> {
+pub(super) fn answer<C: Call>(
+    _request: &C,
+    answer: Result<C::Answer, ControllerError>,
+) -> Outcome<Value> {
     match answer.map(serde_json::to_value) {
         Ok(Ok(value)) => Outcome::Ok(value),
         Ok(Err(e)) => Outcome::Error(format!("cannot encode the answer: {e}")),
@@ -146,7 +164,7 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
 }
 
 /// The view of every named object, or an error naming the first unknown one.
-fn inspect_each<V>(
+pub(super) fn inspect_each<V>(
     names: &[String],
     kind: &'static str,
     view: impl Fn(&str) -> Option<V>,
