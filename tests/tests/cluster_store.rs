@@ -303,3 +303,37 @@ fn store_down_then_back_daemons_keep_working_and_catch_up() {
     drop(env);
     drop(etcd);
 }
+
+#[test]
+fn a_daemon_started_while_the_store_is_down_joins_when_it_is_back() {
+    // No TestEnv here: hold the host lock the end-to-end tests share.
+    let _serial = serial();
+    let mut etcd = Etcd::start("late");
+    etcd.stop();
+    let store = format!("etcd://{}", etcd.endpoint());
+    let b = ClusterNode::start("d", "10.239.0.0/16", &cluster_args(&store, "127.0.0.4"));
+    let status = b_status(&b);
+    assert_eq!(cluster_of(&status)["Connected"], false, "{status}");
+    assert_eq!(node_ids(&status).len(), 0, "{status}");
+    let out = b.cli(&["network", "create", "-d", "overlay", "early"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cluster store {store} is unreachable")),
+        "{err}"
+    );
+    // Local work goes on meanwhile.
+    b.cli_ok(&["network", "create", "--subnet", "10.240.0.0/24", "localD"]);
+
+    etcd.resume();
+    let id = cluster_of(&status)["NodeID"]
+        .as_str()
+        .expect("node id")
+        .to_string();
+    wait_for("B joins", Duration::from_secs(15), || {
+        node_ids(&b_status(&b)) == [id.clone()]
+    });
+    b.cli_ok(&["network", "create", "-d", "overlay", "late"]);
+    assert!(has_global(&b_networks(&b), "late"));
+    drop(b);
+    drop(etcd);
+}

@@ -74,6 +74,16 @@ pub fn ebpf_toolchain_ready() -> bool {
     rust_src_installed() && bpf_linker_installed()
 }
 
+/// Whether protoc, which the etcd client's build script runs, is there
+/// (`PROTOC` or `protoc` on the PATH).
+pub fn protoc_ready() -> bool {
+    let protoc = std::env::var_os("PROTOC").unwrap_or_else(|| "protoc".into());
+    Command::new(protoc)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 fn missing_apt_packages(packages: &[&'static str]) -> Vec<&'static str> {
     packages
         .iter()
