@@ -69,6 +69,28 @@ fn cluster_args(store: &str, advertise: &str) -> Vec<String> {
         .to_vec()
 }
 
+/// Compacts etcd's history up to its current revision.
+fn compact_now(etcd: &Etcd) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let url = format!("http://{}", etcd.endpoint());
+        let mut client = etcd_client::Client::connect([url], None)
+            .await
+            .expect("etcd client");
+        let revision = client
+            .get("/", None)
+            .await
+            .expect("get")
+            .header()
+            .expect("header")
+            .revision();
+        client.compact(revision, None).await.expect("compact");
+    });
+}
+
 #[test]
 fn two_daemons_share_global_networks_and_forget_a_dead_node() {
     let etcd = Etcd::start("share");
@@ -202,7 +224,21 @@ fn two_daemons_share_global_networks_and_forget_a_dead_node() {
     wait_for("B catches up", Duration::from_secs(15), || {
         has_global(&b_networks(&b), "ovB") && node_ids(&a_status(&env)) == both
     });
-    assert_eq!(cluster_of(&b_status(&b))["Connected"], true);
+    wait_for("B connected", Duration::from_secs(5), || {
+        cluster_of(&b_status(&b))["Connected"] == true
+    });
+
+    // Cut again, and etcd compacts away the history B would resume from:
+    // B's watch is cancelled, and B lists the networks again.
+    relay.cut();
+    env.ok(&["network", "create", "-d", "overlay", "ovC"]);
+    compact_now(&etcd);
+    relay.restore();
+    wait_for(
+        "B lists again after compaction",
+        Duration::from_secs(10),
+        || has_global(&b_networks(&b), "ovC"),
+    );
 
     // Removal is seen everywhere.
     env.ok(&["network", "rm", "ovA"]);
@@ -219,7 +255,7 @@ fn two_daemons_share_global_networks_and_forget_a_dead_node() {
         || node_ids(&a_status(&env)) == [id_a.clone()],
     );
     eprintln!("killed node gone after {:?}", killed_at.elapsed());
-    env.ok(&["network", "rm", "ovB"]);
+    env.ok(&["network", "rm", "ovB", "ovC"]);
     drop(b);
     drop(relay);
     drop(env);

@@ -44,7 +44,7 @@ pub struct Health {
 
 pub type SharedHealth = Arc<Mutex<Health>>;
 
-fn record(health: &SharedHealth, outcome: Result<(), &StoreError>) {
+pub(super) fn record(health: &SharedHealth, outcome: Result<(), &StoreError>) {
     let mut health = health
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -109,18 +109,27 @@ impl Store {
 /// status message and the root cause ("tcp connect error: Connection
 /// refused (os error 111)").
 pub fn short(error: &etcd_client::Error) -> String {
-    let mut root: &dyn std::error::Error = error;
-    while let Some(source) = root.source() {
-        root = source;
+    use std::error::Error as _;
+    fn deepest<'a>(
+        mut error: &'a (dyn std::error::Error + 'static),
+    ) -> &'a (dyn std::error::Error + 'static) {
+        while let Some(source) = error.source() {
+            error = source;
+        }
+        error
     }
-    let top = match error {
-        etcd_client::Error::GRpcStatus(status) => status.message().to_string(),
+    match error {
+        etcd_client::Error::GRpcStatus(status) => {
+            let message = match status.message() {
+                "" => status.code().description().to_string(),
+                message => message.to_string(),
+            };
+            match status.source() {
+                Some(source) => format!("{message}: {}", deepest(source)),
+                None => message,
+            }
+        }
+        etcd_client::Error::TransportError(e) => format!("{e}: {}", deepest(e)),
         other => other.to_string(),
-    };
-    let root = root.to_string();
-    if root.is_empty() || top.contains(&root) {
-        top
-    } else {
-        format!("{top}: {root}")
     }
 }

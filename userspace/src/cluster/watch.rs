@@ -47,13 +47,9 @@ fn update(mirror: &Mirror, change: impl FnOnce(&mut Snapshot)) {
 pub async fn follow(store: Store, prefix: &'static str, mirror: Mirror, health: SharedHealth) {
     let mut listed = false;
     loop {
-        if let Err(e) = follow_once(&store, prefix, &mirror, &mut listed).await {
+        if let Err(e) = follow_once(&store, prefix, &mirror, &mut listed, &health).await {
             log::warn!("watch of {prefix}: {e}; resuming");
-            let mut health = health
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            health.connected = false;
-            health.error = Some(e.to_string());
+            super::liveness::record(&health, Err(&e));
         }
         tokio::time::sleep(RETRY_AFTER).await;
     }
@@ -66,6 +62,7 @@ async fn follow_once(
     prefix: &str,
     mirror: &Mirror,
     listed: &mut bool,
+    health: &SharedHealth,
 ) -> Result<(), StoreError> {
     let mut client = store.client.clone();
     if !*listed {
@@ -87,6 +84,7 @@ async fn follow_once(
     let from = read(mirror).revision + 1;
     let options = WatchOptions::new().with_prefix().with_start_revision(from);
     let mut stream = store.request(client.watch(prefix, Some(options))).await?;
+    super::liveness::record(health, Ok(()));
     loop {
         let Some(answer) = stream.message().await.map_err(|e| store.broken(&e))? else {
             return Err(store.unreachable("the watch stream ended"));
@@ -94,7 +92,9 @@ async fn follow_once(
         if answer.compact_revision() > 0 || answer.canceled() {
             // What we missed is gone from etcd's history: list again.
             log::info!(
-                "watch of {prefix} from revision {from} cancelled ({}); listing again",
+                "watch of {prefix} from revision {from} cancelled (compacted up to {}, reason {:?}); \
+                 listing again",
+                answer.compact_revision(),
                 answer.cancel_reason()
             );
             *listed = false;
