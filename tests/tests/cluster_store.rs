@@ -373,3 +373,31 @@ fn a_daemon_started_while_the_store_is_down_joins_when_it_is_back() {
     drop(b);
     drop(etcd);
 }
+
+#[test]
+fn overlay_networks_need_a_cluster_store() {
+    let env = TestEnv::new("cluster-none");
+    env.fails_with(
+        &["network", "create", "-d", "overlay", "ov"],
+        &[
+            "cannot create network ov",
+            "overlay networks need a cluster store",
+            "--cluster-store",
+        ],
+    );
+    env.fails_with(
+        &["network", "create", "-d", "vxlan", "ov"],
+        &["unknown network driver \"vxlan\""],
+    );
+    let ls = env.json(&["network", "ls"]);
+    assert_eq!(
+        ls.as_array().map(Vec::len),
+        Some(1),
+        "only the default network: {ls}"
+    );
+    let status = env.json(&["status"]);
+    assert!(
+        status.get("Cluster").is_none(),
+        "no cluster section: {status}"
+    );
+}
