@@ -83,6 +83,10 @@ pub enum ConfigError {
     },
     #[error("daemon config file {path}: {message}")]
     Syntax { path: String, message: String },
+    /// `--cluster-store`/`--advertise-addr` (or their keys) that do not go
+    /// together.
+    #[error("{0}")]
+    Cluster(String),
     #[error("daemon config file {path}: key \"{key}\": {message}")]
     Value {
         path: String,
@@ -158,7 +162,6 @@ impl DaemonSettings {
             ));
         }
         default_subnet(self.bip, self.fixed_cidr)?;
-        cluster(self.cluster_store.clone(), self.cluster_advertise)?;
         Ok(())
     }
 
@@ -221,7 +224,9 @@ impl DaemonSettings {
             masquerade_ports_per_destination: self.masquerade_ports_per_destination,
             log_format: self.log_format.unwrap_or_default(),
             metrics_addr: self.metrics_addr,
-            cluster: cluster(self.cluster_store, self.cluster_advertise).map_err(error)?,
+            // From the flags, the file or both: the error names flag and key.
+            cluster: cluster(self.cluster_store, self.cluster_advertise)
+                .map_err(ConfigError::Cluster)?,
         })
     }
 }
@@ -302,24 +307,20 @@ fn default_subnet(
 fn cluster(
     store: Option<ClusterStore>,
     advertise_addr: Option<IpAddr>,
-) -> Result<Option<ClusterOptions>, (&'static str, String)> {
+) -> Result<Option<ClusterOptions>, String> {
     match (store, advertise_addr) {
         (None, None) => Ok(None),
-        (Some(_), None) => Err((
-            "cluster-advertise",
-            "missing: a cluster store (--cluster-store) needs this host's address \
-             (--advertise-addr / cluster-advertise)"
-                .into(),
+        (Some(store), None) => Err(format!(
+            "cluster store {store} (--cluster-store / key \"cluster-store\") needs this host's \
+             address: --advertise-addr IP (key \"cluster-advertise\")"
         )),
-        (None, Some(_)) => Err((
-            "cluster-store",
-            "missing: an advertised address (--advertise-addr / cluster-advertise) needs \
-             a cluster store (--cluster-store / cluster-store)"
-                .into(),
+        (None, Some(ip)) => Err(format!(
+            "advertise address {ip} (--advertise-addr / key \"cluster-advertise\") needs a \
+             cluster store: --cluster-store etcd://HOST:PORT (key \"cluster-store\")"
         )),
-        (Some(_), Some(ip)) if ip.is_unspecified() || ip.is_multicast() => Err((
-            "cluster-advertise",
-            format!("{ip} is not an address other hosts can reach this one at"),
+        (Some(_), Some(ip)) if ip.is_unspecified() || ip.is_multicast() => Err(format!(
+            "advertise address {ip} (--advertise-addr / key \"cluster-advertise\") is not an \
+             address other hosts can reach this one at"
         )),
         (Some(store), Some(advertise_addr)) => Ok(Some(ClusterOptions {
             store,
