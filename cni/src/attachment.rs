@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::Ipv4Addr, path::Path};
 
 use ebpfnet::{
     api::{ContainerOptions, views::ContainerView},
-    names, netconf,
+    ids, netconf,
     portspec::{PortRequest, Protocol},
 };
 
@@ -97,7 +97,7 @@ pub fn create_options(
         None
     };
     let mac = match (&runtime.mac, conf.has_capability("mac")) {
-        (Some(mac), true) => Some(names::parse_mac(mac).ok_or_else(|| {
+        (Some(mac), true) => Some(ids::parse_mac(mac).ok_or_else(|| {
             CniError::invalid_config(format!("runtimeConfig.mac {mac:?} is not a MAC address"))
         })?),
         _ => None,
@@ -122,7 +122,7 @@ pub fn create_options(
 /// name, and the `aliases` capability's names for this network. The
 /// default network resolves no names, so there are none on it.
 fn aliases(conf: &NetConf, pod_name: Option<&str>) -> Result<Vec<String>, CniError> {
-    if conf.network() == names::DEFAULT_NETWORK {
+    if conf.network() == ids::DEFAULT_NETWORK {
         return Ok(Vec::new());
     }
     let mut found: Vec<String> = pod_name
@@ -181,6 +181,7 @@ fn port_request(entry: &PortMappingEntry) -> Result<PortRequest, CniError> {
     Ok(PortRequest {
         host_ip,
         host_port: Some(entry.host_port),
+        host_port_end: None,
         container_port: entry.container_port,
         protocol,
     })
@@ -225,7 +226,7 @@ mod tests {
         assert_eq!(container_name("_x:y"), "c_x-y");
         for id in ["0f3c", "_x:y", "k8s/pod", &id] {
             assert!(
-                names::validate("container", &container_name(id)).is_ok(),
+                ids::validate("container", &container_name(id)).is_ok(),
                 "{id}"
             );
         }

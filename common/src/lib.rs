@@ -5,6 +5,7 @@
 //! names (the programs carry BTF). Byte order is documented on each field.
 #![cfg_attr(not(test), no_std)]
 
+mod constructors;
 pub mod counters;
 pub mod fragments;
 pub mod maps;

@@ -1,9 +1,11 @@
-//! IPv6 from a container: from its own addresses only (its global one on
+//! IPv6 through the datapath. From a container: from its own addresses only (its global one on
 //! networks with IPv6, its link-local one from its MAC everywhere), with
 //! neighbour discovery that claims nothing but its own address and MAC,
 //! never a router message, and nowhere beyond its own networks' IPv6
 //! subnets (NAT66 and routed mode are not there yet). On a network without
 //! IPv6 that leaves what Docker allows: link-local traffic on the link.
+//! From an uplink: nothing to container addresses or loopback, nothing
+//! from a container subnet.
 
 use aya_ebpf::programs::TcContext;
 use ebpfnet_common::{
@@ -38,6 +40,34 @@ const MAX_ND_OPTIONS: usize = 3;
 /// Extension headers looked through before giving up (and dropping): a
 /// longer chain is how RA guards get evaded (RFC 7113).
 const MAX_EXTENSION_HEADERS: usize = 4;
+
+/// The verdict on an IPv6 packet from an uplink. Nothing outside reaches a
+/// container's IPv6 address yet (IPv6 publishing and NAT66 are not there),
+/// nor speaks for one, nor reaches the host's loopback (the IPv6 form of
+/// CVE-2020-8558). A subprogram of its own, as [`from_container`].
+#[inline(never)]
+pub fn from_uplink(ctx: &TcContext) -> i32 {
+    let Ok(dst) = ctx.load::<[u8; 16]>(IPV6_DST_OFF) else {
+        // Malformed packets are the stack's to drop.
+        return TCX_NEXT;
+    };
+    if dst == LOOPBACK {
+        return drop_packet(DropReason::LoopbackFromUplink);
+    }
+    let Ok(src) = ctx.load::<[u8; 16]>(IPV6_SRC_OFF) else {
+        return TCX_NEXT;
+    };
+    if maps::network6_of(src).is_some() {
+        return drop_packet(DropReason::SpoofedIp);
+    }
+    if maps::network6_of(dst).is_some() {
+        return drop_packet(DropReason::Unsolicited);
+    }
+    TCX_NEXT
+}
+
+/// ::1.
+const LOOPBACK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// Where an allowed packet goes.
 enum Way {

@@ -15,6 +15,20 @@ fuzz_target!(|data: &[u8]| {
     let (Some(first), Some(last)) = (requests.first(), requests.last()) else {
         panic!("{text:?} parsed to no request at all");
     };
+    if let Some(end) = first.host_port_end {
+        // `START-END:PORT`: one request, a free host port of the range.
+        let start = first.host_port.expect("a range has a start");
+        assert!(requests.len() == 1 && start < end, "{text:?}: {requests:?}");
+        let canonical = format!(
+            "{}:{start}-{end}:{}/{}",
+            first.host_ip, first.container_port, first.protocol
+        );
+        match canonical.parse::<PortSpec>() {
+            Ok(PortSpec(again)) => assert_eq!(again, requests, "{text:?} vs {canonical:?}"),
+            Err(e) => panic!("{text:?} parsed, but its canonical form does not: {e}"),
+        }
+        return;
+    }
     for (i, request) in requests.iter().enumerate() {
         let step = u16::try_from(i).expect("at most 65535 ports");
         assert_eq!(

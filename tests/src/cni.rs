@@ -165,6 +165,6 @@ pub fn container_names(env: &TestEnv) -> Vec<String> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| c["Name"].as_str().map(str::to_string))
+        .filter_map(|c| c["Names"].as_str().map(str::to_string))
         .collect()
 }

@@ -328,17 +328,29 @@ impl TestEnv {
             }
             serde_json::from_slice(&out.stdout).ok()
         };
-        if let Some(v) = list(&["container", "ls", "--format", "json"]) {
-            for c in v.as_array().into_iter().flatten() {
-                if let Some(n) = c["Name"].as_str() {
-                    containers.push(n.to_string());
-                }
-            }
-        }
-        if let Some(v) = list(&["network", "ls", "--format", "json"]) {
+        // `ls` prints one object a line.
+        let names = |args: &[&str], key: &str| -> Vec<String> {
+            let out = run_timeout(&mut self.command(args), None, Duration::from_secs(10));
+            let Ok(out) = out.map(|o| o.stdout) else {
+                return Vec::new();
+            };
+            String::from_utf8_lossy(&out)
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .filter_map(|v| v[key].as_str().map(str::to_string))
+                .collect()
+        };
+        containers.extend(names(&["container", "ls", "--format", "json"], "Names"));
+        let networks = names(&["network", "ls", "--format", "json"], "Name");
+        let mut args = vec!["network", "inspect"];
+        args.extend(networks.iter().map(String::as_str));
+        if let Some(v) = list(&args) {
             for n in v.as_array().into_iter().flatten() {
                 // Global (overlay) networks have no bridge on this host.
-                if let Some(b) = n["Bridge"].as_str().filter(|b| !b.is_empty()) {
+                if let Some(b) = n["Options"]["com.docker.network.bridge.name"]
+                    .as_str()
+                    .filter(|b| !b.is_empty())
+                {
                     bridges.push(b.to_string());
                 }
             }

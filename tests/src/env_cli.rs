@@ -57,9 +57,20 @@ impl TestEnv {
     /// `Error: ...` mentioning every string in `needles`. Returns stderr.
     #[track_caller]
     pub fn fails_with(&self, args: &[&str], needles: &[&str]) -> String {
+        self.fails_with_status(1, args, needles)
+    }
+
+    /// [`Self::fails_with`] with another exit status: 2 for a command line
+    /// the CLI refuses to parse, 125 for `exec`'s own errors.
+    #[track_caller]
+    pub fn fails_with_status(&self, status: i32, args: &[&str], needles: &[&str]) -> String {
         let out = self.cli(args);
         let what = describe(&format!("ebpfnet {}", args.join(" ")), &out);
-        assert_eq!(out.code(), Some(1), "expected exit status 1: {what}");
+        assert_eq!(
+            out.code(),
+            Some(status),
+            "expected exit status {status}: {what}"
+        );
         let err = out.stderr_str();
         assert!(
             err.contains("Error:"),
@@ -72,7 +83,8 @@ impl TestEnv {
     }
 
     /// Runs the CLI and parses stdout as JSON. Adds `--format json` except
-    /// for `inspect` (always JSON) or when already given.
+    /// for `inspect` (always JSON) or when already given. `ls` prints one
+    /// object a line, as Docker: they come back as one array.
     #[track_caller]
     pub fn json(&self, args: &[&str]) -> Value {
         let mut args: Vec<&str> = args.to_vec();
@@ -80,8 +92,15 @@ impl TestEnv {
             args.extend(["--format", "json"]);
         }
         let text = self.ok(&args);
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("ebpfnet {}: bad JSON ({e}):\n{text}", args.join(" ")))
+        let bad =
+            |e: serde_json::Error| panic!("ebpfnet {}: bad JSON ({e}):\n{text}", args.join(" "));
+        if args.contains(&"ls") {
+            let lines = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(bad));
+            return Value::Array(lines.collect());
+        }
+        serde_json::from_str(&text).unwrap_or_else(bad)
     }
 
     /// `network create NAME ARGS...` → the printed id (checked to be 64 hex).

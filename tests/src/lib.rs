@@ -12,12 +12,14 @@
 //! with [`packet`] through `BPF_PROG_TEST_RUN`; `packets_fuzz.rs` feeds them
 //! frames mutated by [`mutate`].
 
+pub mod certs;
 pub mod checks;
 pub mod cli;
 pub mod cluster_node;
 pub mod cni;
 pub mod containerd;
 pub mod daemon;
+pub mod docker;
 mod env_cli;
 pub mod etcd;
 pub mod fuzzer;

@@ -43,9 +43,10 @@ fn check_pair(env: &TestEnv, net: &str, a: &str, b: &str) {
     for (name, ip) in [(a, &ip_a), (b, &ip_b)] {
         let e = ls
             .as_array()
-            .and_then(|l| l.iter().find(|e| e["Name"] == name))
+            .and_then(|l| l.iter().find(|e| e["Names"] == name))
             .unwrap_or_else(|| panic!("{name} not in container ls: {ls:#}"));
-        assert_eq!(e["Networks"][net], ip.as_str(), "{e:#}");
+        assert_eq!(e["Networks"], net, "{e:#}");
+        assert_eq!(env.ip_of(name, net), *ip);
     }
 
     // Traffic.
@@ -270,6 +271,6 @@ fn exec_in_container() {
     assert!(out.status.success(), "{}", cli::describe("exec cat", &out));
     assert_eq!(out.stdout_str(), "hi\n");
 
-    let err = env.fails_with(&["exec", "nosuchctr", "--", "true"], &["nosuchctr"]);
+    let err = env.fails_with_status(125, &["exec", "nosuchctr", "--", "true"], &["nosuchctr"]);
     assert!(!err.is_empty());
 }

@@ -26,7 +26,7 @@ fn bad_input_is_refused_and_nothing_is_lost() {
     let before = snapshot();
     // Contract violations are collected so one run reports all of them.
     let problems = std::cell::RefCell::new(Vec::<String>::new());
-    let refused = |args: &[&str], needles: &[&str]| {
+    let refused_with = |status: i32, args: &[&str], needles: &[&str]| {
         let out = env.cli(args);
         let what = cli::describe(&format!("ebpfnet {}", args.join(" ")), &out);
         let err = out.stderr_str();
@@ -34,8 +34,8 @@ fn bad_input_is_refused_and_nothing_is_lost() {
             panic!("accepted bad input: {what}");
         }
         let mut bad = Vec::new();
-        if out.code() != Some(1) {
-            bad.push("exit status is not 1");
+        if out.code() != Some(status) {
+            bad.push("wrong exit status");
         }
         if !err.starts_with("Error: ") {
             bad.push("stderr does not start with `Error: `");
@@ -50,6 +50,12 @@ fn bad_input_is_refused_and_nothing_is_lost() {
         }
         err
     };
+    // Usage errors (what the command line parser refuses) exit 2, exec's
+    // own errors 125, the rest 1.
+    let refused = |args: &[&str], needles: &[&str]| {
+        refused_with(if args[0] == "exec" { 125 } else { 1 }, args, needles)
+    };
+    let usage = |args: &[&str], needles: &[&str]| refused_with(2, args, needles);
 
     let still_fine = |what: &str| {
         assert_eq!(snapshot(), before, "after {what}: links/netns changed");
@@ -95,14 +101,15 @@ fn bad_input_is_refused_and_nothing_is_lost() {
         &["10.237.0.1"],
     );
     still_fine("gateway outside subnet");
-    refused(
+    usage(
         &["network", "create", "e1cidr", "--subnet", "10.236.0.0/33"],
         &["10.236.0.0/33"],
     );
-    refused(
+    usage(
         &["network", "create", "e1cidr", "--subnet", "notacidr"],
         &["notacidr"],
     );
+    usage(&["network", "ls", "--bogus"], &["--bogus"]);
     still_fine("invalid CIDR");
     for gone in ["e1over", "e1over2", "e1gw", "e1cidr"] {
         env.fails(&["network", "inspect", gone]);
@@ -144,7 +151,7 @@ fn bad_input_is_refused_and_nothing_is_lost() {
     let problems = problems.into_inner();
     assert!(
         problems.is_empty(),
-        "{} error(s) break the CLI contract (`Error: ...`, exit 1, naming the input):\n{}",
+        "{} error(s) break the CLI contract (`Error: ...`, exit 1 (2 usage, 125 exec), naming the input):\n{}",
         problems.len(),
         problems.join("\n")
     );
@@ -216,7 +223,7 @@ fn clients_of_another_protocol_version_are_told_so() {
         &env.sock,
         r#"{"api_version":999,"request":{"op":"network_list"}}"#,
     );
-    assert_eq!(answer["api_version"], 1, "{answer}");
+    assert_eq!(answer["api_version"], 2, "{answer}");
     let message = answer["error"].as_str().unwrap_or_default();
     assert!(
         message.contains("API version mismatch") && message.contains("version 999"),

@@ -248,7 +248,8 @@ fn default_bridge_resolves_only_links_and_added_hosts() {
         &["container", "create", "lky", "--alias", "foo"],
         &["--alias", "user-defined"],
     );
-    env.fails_with(
+    env.fails_with_status(
+        2,
         &["container", "create", "lkz", "--add-host", "bad"],
         &["--add-host"],
     );

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use aya::maps::{HashMap, MapData};
-use ebpfnet::datapath::{AyaDatapath, Datapath, MapSizes, remove_pins};
+use ebpfnet::datapath::{AyaDatapath, Flows, MapSizes, remove_pins};
 use ebpfnet::host::monotonic_ns;
 use ebpfnet_common::maps::{
     FlowKey, NatEntry, NatKind, TCP_ACK_SEEN, TCP_FIN_SEEN, TCP_SEQ_SEEN, proto,

@@ -74,18 +74,24 @@ fn create_ls_inspect_with_explicit_subnet() {
     // JSON ls.
     let ls = env.json(&["network", "ls"]);
     let n1 = find_by_name(&ls, "n1a");
-    assert_eq!(n1["Id"], id.as_str(), "{n1:#}");
+    assert_eq!(n1["ID"], &id[..12], "{n1:#}");
     assert_eq!(n1["Driver"], "bridge", "{n1:#}");
     assert_eq!(n1["Scope"], "local", "{n1:#}");
-    assert_eq!(n1["Internal"], false, "{n1:#}");
-    assert_eq!(n1["Subnet"], "10.231.0.0/24", "{n1:#}");
-    assert_eq!(n1["Gateway"], "10.231.0.1", "{n1:#}");
+    assert_eq!(n1["Internal"], "false", "{n1:#}");
+    let n1 = env.inspect_network("n1a");
+    assert_eq!(n1["IPAM"]["Config"][0]["Subnet"], "10.231.0.0/24", "{n1:#}");
+    assert_eq!(n1["IPAM"]["Config"][0]["Gateway"], "10.231.0.1", "{n1:#}");
     let want_bridge = format!("ebr-{}", &id[..11]);
-    assert_eq!(n1["Bridge"], want_bridge.as_str(), "{n1:#}");
-    let def = find_by_name(&ls, "bridge");
-    assert_eq!(def["Subnet"], "10.214.0.0/16", "{def:#}");
-    assert_eq!(def["Gateway"], "10.214.0.1", "{def:#}");
-    assert_eq!(def["Bridge"], "ebpfnet0", "{def:#}");
+    let bridge = &n1["Options"]["com.docker.network.bridge.name"];
+    assert_eq!(*bridge, want_bridge.as_str(), "{n1:#}");
+    let def = env.inspect_network("bridge");
+    assert_eq!(
+        def["IPAM"]["Config"][0]["Subnet"], "10.214.0.0/16",
+        "{def:#}"
+    );
+    assert_eq!(def["IPAM"]["Config"][0]["Gateway"], "10.214.0.1", "{def:#}");
+    let bridge = &def["Options"]["com.docker.network.bridge.name"];
+    assert_eq!(*bridge, "ebpfnet0", "{def:#}");
 
     // Inspect.
     let n = env.inspect_network("n1a");
@@ -182,8 +188,8 @@ fn internal_network() {
     );
     assert_eq!(env.inspect_network("n3ext")["Internal"], false);
     let ls = env.json(&["network", "ls"]);
-    assert_eq!(find_by_name(&ls, "n3int")["Internal"], true);
-    assert_eq!(find_by_name(&ls, "n3ext")["Internal"], false);
+    assert_eq!(find_by_name(&ls, "n3int")["Internal"], "true");
+    assert_eq!(find_by_name(&ls, "n3ext")["Internal"], "false");
     let bridge = env.bridge_of("n3int");
     assert_bridge_has(&bridge, "10.237.0.1", "10.237.0.0/24");
 

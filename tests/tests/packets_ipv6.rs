@@ -12,7 +12,7 @@ use ebpfnet_tests::packet6::{
     ALL_NODES, ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION,
     icmpv6_frame, link_local, neighbor_body, solicited_node,
 };
-use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT};
+use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{C2_MAC, C3_IFINDEX, C3_MAC, GW_MAC, with_container};
 
 /// fd00:e1::/64 is network 1's (C2's), fd00:e2::/64 network 2's.
@@ -193,5 +193,35 @@ fn neighbour_discovery_claims_only_what_is_the_containers() {
             &solicit([0; 16], C2_V6, C2_MAC),
             Some(ifindex),
         );
+    });
+}
+
+#[test]
+fn from_an_uplink_no_ipv6_reaches_containers_or_loopback() {
+    with_container(0, |dp, ifindex| {
+        dual_stack(dp, ifindex);
+        let from_outside = |src, dst| {
+            icmpv6_frame(
+                ([0x02, 0, 0, 0, 0, 9], GW_MAC),
+                src,
+                dst,
+                ICMPV6_ECHO_REQUEST,
+                &[0, 1, 0, 1],
+                false,
+            )
+        };
+        let host_v6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let mut loopback = [0u8; 16];
+        loopback[15] = 1;
+        for (src, dst, reason) in [
+            (OUTSIDE_V6, loopback, DropReason::LoopbackFromUplink),
+            (OUTSIDE_V6, C3_V6, DropReason::Unsolicited),
+            (OUTSIDE_V6, v6(2, 7), DropReason::Unsolicited),
+            (C3_V6, host_v6, DropReason::SpoofedIp),
+        ] {
+            dp.expect_drop(UPLINK_INGRESS, &from_outside(src, dst), None, reason);
+        }
+        // The host's own IPv6 traffic is the host's.
+        dp.expect_pass(UPLINK_INGRESS, &from_outside(OUTSIDE_V6, host_v6), None);
     });
 }

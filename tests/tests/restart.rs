@@ -6,12 +6,16 @@ use std::time::Duration;
 use ebpfnet_tests::*;
 use serde_json::Value;
 
+/// `NAME ID` of each network (`Name`) or container (`Names`) listed.
 fn names_and_ids(list: &Value) -> Vec<String> {
     let mut v: Vec<String> = list
         .as_array()
         .unwrap_or_else(|| panic!("not an array: {list:#}"))
         .iter()
-        .map(|e| e.to_string())
+        .map(|e| {
+            let name = e.get("Name").unwrap_or(&e["Names"]);
+            format!("{name} {}", e["ID"])
+        })
         .collect();
     v.sort();
     v
@@ -188,7 +192,11 @@ fn system_reset_removes_everything() {
         .iter()
         .map(|n| n["Name"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(names, ["bridge"], "only the default network after reset");
+    assert_eq!(
+        names,
+        ["bridge", "host", "none"],
+        "only the default network (and the modes) after reset"
+    );
     env.create_container("s1c", &[]);
     assert_eq!(env.ip_of("s1c", "bridge"), "10.214.0.2");
 }

@@ -22,13 +22,25 @@ impl fmt::Display for Protocol {
 }
 
 /// One requested mapping. `host_port: None` asks for a free port from the
-/// host's ephemeral range, chosen when the mapping is published.
+/// host's ephemeral range, chosen when the mapping is published;
+/// `host_port_end: Some(end)` (with `host_port: Some(start)`) for a free
+/// one from `start..=end`, as Docker's `-p 8000-8010:80`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRequest {
     pub host_ip: Ipv4Addr,
     pub host_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_port_end: Option<u16>,
     pub container_port: u16,
     pub protocol: Protocol,
+}
+
+impl PortRequest {
+    /// The host ports this request may get, when it names any.
+    pub fn host_range(&self) -> Option<(u16, u16)> {
+        self.host_port
+            .map(|start| (start, self.host_port_end.unwrap_or(start)))
+    }
 }
 
 /// A mapping in force: every field decided.
@@ -95,26 +107,55 @@ fn parse(spec: &str) -> Result<Vec<PortRequest>, String> {
     };
     let (c_start, c_end) = port_range(container_ports, "container port")?;
     let count = c_end - c_start + 1;
-    let host: Vec<Option<u16>> = if host_ports.is_empty() {
-        vec![None; usize::from(count)]
-    } else {
-        let (h_start, h_end) = port_range(host_ports, "host port")?;
-        if h_end - h_start + 1 != count {
-            return Err(format!(
-                "host range {host_ports} and container range {container_ports} differ in length"
-            ));
-        }
-        (h_start..=h_end).map(Some).collect()
+    let request = |container_port, host_port, host_port_end| PortRequest {
+        host_ip,
+        host_port,
+        host_port_end,
+        container_port,
+        protocol,
     };
+    if host_ports.is_empty() {
+        return Ok((c_start..=c_end).map(|c| request(c, None, None)).collect());
+    }
+    let (h_start, h_end) = port_range(host_ports, "host port")?;
+    if count == 1 && h_end > h_start {
+        // Docker's `-p 8000-8010:80`: one mapping, on a free port of the range.
+        return Ok(vec![request(c_start, Some(h_start), Some(h_end))]);
+    }
+    if h_end - h_start + 1 != count {
+        return Err(format!(
+            "host range {host_ports} and container range {container_ports} differ in length"
+        ));
+    }
     Ok((c_start..=c_end)
-        .zip(host)
-        .map(|(container_port, host_port)| PortRequest {
-            host_ip,
-            host_port,
-            container_port,
-            protocol,
-        })
+        .zip(h_start..=h_end)
+        .map(|(c, h)| request(c, Some(h), None))
         .collect())
+}
+
+/// Docker's `--expose PORT[-END][/PROTO]`: the container ports it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExposeSpec(pub Vec<(u16, Protocol)>);
+
+impl FromStr for ExposeSpec {
+    type Err = PortSpecError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let error = |reason: String| PortSpecError {
+            spec: spec.to_string(),
+            reason,
+        };
+        let (ports, protocol) = match spec.rsplit_once('/') {
+            Some((ports, "tcp")) => (ports, Protocol::Tcp),
+            Some((ports, "udp")) => (ports, Protocol::Udp),
+            Some((_, other)) => {
+                return Err(error(format!("unknown protocol {other:?} (tcp or udp)")));
+            }
+            None => (spec, Protocol::Tcp),
+        };
+        let (start, end) = port_range(ports, "port").map_err(error)?;
+        Ok(ExposeSpec((start..=end).map(|p| (p, protocol)).collect()))
+    }
 }
 
 fn port_range(text: &str, what: &str) -> Result<(u16, u16), String> {
@@ -165,6 +206,37 @@ mod tests {
     }
 
     #[test]
+    fn a_host_range_for_one_port_is_a_choice() {
+        let r = one("8000-8010:80/udp");
+        assert_eq!(
+            (r.host_port, r.host_port_end, r.container_port, r.protocol),
+            (Some(8000), Some(8010), 80, Protocol::Udp)
+        );
+        assert_eq!(r.host_range(), Some((8000, 8010)));
+        assert_eq!(one("8000:80").host_range(), Some((8000, 8000)));
+        assert_eq!(one("80").host_range(), None);
+    }
+
+    #[test]
+    fn expose_forms() {
+        let ExposeSpec(p) = "80".parse().expect("80");
+        assert_eq!(p, [(80, Protocol::Tcp)]);
+        let ExposeSpec(p) = "8000-8002/udp".parse().expect("range");
+        assert_eq!(
+            p,
+            [
+                (8000, Protocol::Udp),
+                (8001, Protocol::Udp),
+                (8002, Protocol::Udp)
+            ]
+        );
+        for bad in ["", "0", "80/sctp", "90-80", "1:2"] {
+            let err = bad.parse::<ExposeSpec>().expect_err(bad).to_string();
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
+    }
+
+    #[test]
     fn ranges_map_one_to_one() {
         let PortSpec(r) = "8000-8002:80-82".parse().expect("range");
         let pairs: Vec<_> = r.iter().map(|r| (r.host_port, r.container_port)).collect();
@@ -182,7 +254,7 @@ mod tests {
             ("8080:70000", "container port"),
             ("8080:80/sctp", "unknown protocol"),
             ("1.2.3:80:80", "not an IPv4"),
-            ("8000-8001:80", "differ in length"),
+            ("8000-8001:80-82", "differ in length"),
             ("90-80", "ends before"),
             ("a:b:c:d", "too many"),
         ] {

@@ -122,7 +122,7 @@ impl Container {
     pub fn hostname(&self) -> &str {
         self.hostname
             .as_deref()
-            .unwrap_or_else(|| crate::names::short_id(&self.id))
+            .unwrap_or_else(|| crate::ids::short_id(&self.id))
     }
 }
 
@@ -130,7 +130,22 @@ impl Container {
 pub struct State {
     pub networks: BTreeMap<String, Network>,
     pub containers: BTreeMap<String, Container>,
+    /// Docker's predefined networks `host` and `none` (the network modes),
+    /// listed and inspected as networks: their ids, made once.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub predefined: BTreeMap<String, PredefinedNetwork>,
 }
+
+/// The id and creation time of `host` or `none`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PredefinedNetwork {
+    pub id: String,
+    /// RFC 3339.
+    pub created: String,
+}
+
+/// The predefined networks' names, in `network ls` order, and their drivers.
+pub const PREDEFINED_NETWORKS: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
 
 impl State {
     /// Containers with an endpoint on `network`, by name.

@@ -31,13 +31,15 @@ const APT_PACKAGES: &[&str] = &[
     "etcd-server",
 ];
 
-/// The container runtimes the CNI tests drive, installed without their
-/// recommendations (Podman's would add buildah, fuse-overlayfs, slirp4netns
-/// and more that the tests never use): Podman 4.3 (CNI backend) with conmon
-/// and runc, containerd 1.6 with `ctr`, Debian's CNI plugins (they make
-/// `/usr/lib/cni`) and the static busybox the tests' images are made of.
-/// Debian's packages start no service here.
+/// The container runtimes the CNI and Docker driver tests drive, installed
+/// without their recommendations (Podman's would add buildah,
+/// fuse-overlayfs, slirp4netns; docker.io's apparmor, git, needrestart —
+/// nothing the tests use): Podman 4.3 (CNI backend) with conmon and runc,
+/// containerd 1.6 with `ctr`, Docker (the tests start their own dockerd),
+/// Debian's CNI plugins (they make `/usr/lib/cni`) and the static busybox
+/// the tests' images are made of. Debian's packages start no service here.
 const RUNTIME_PACKAGES: &[&str] = &[
+    "docker.io",
     "podman",
     "conmon",
     "runc",

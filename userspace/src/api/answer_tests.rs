@@ -51,6 +51,7 @@ fn every_answer_survives_the_wire() {
             Request::Stats(r) => assert_answer_round_trips(r, stats()),
             Request::Status(r) => assert_answer_round_trips(r, status()),
             Request::Reset(r) => assert_answer_round_trips(r, batch.clone()),
+            Request::NetworkPrune(r) => assert_answer_round_trips(r, batch.clone()),
         }
     }
 }
@@ -62,9 +63,10 @@ fn network_summary() -> NetworkSummary {
         driver: DRIVER_BRIDGE.into(),
         scope: SCOPE_LOCAL.into(),
         internal: false,
-        subnet: "10.1.0.0/24".parse().expect("cidr"),
-        gateway: Ipv4Addr::new(10, 1, 0, 1),
-        bridge: "ebn-front".into(),
+        created: "2026-01-02T03:04:05Z".into(),
+        subnet: Some("10.1.0.0/24".parse().expect("cidr")),
+        gateway: Some(Ipv4Addr::new(10, 1, 0, 1)),
+        bridge: Some("ebn-front".into()),
     }
 }
 
@@ -106,7 +108,9 @@ fn container_summary() -> ContainerSummary {
         short_id: "0123".into(),
         name: "web".into(),
         networks: BTreeMap::from([("front".into(), "10.1.0.2".into())]),
-        ports: vec!["0.0.0.0:8080->80/tcp".into()],
+        ports: vec![super::tests::mapping()],
+        created: "2026-01-02T03:04:06Z".into(),
+        labels: [("tier".to_string(), "front".to_string())].into(),
     }
 }
 

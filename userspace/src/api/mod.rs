@@ -44,7 +44,7 @@ pub const DEFAULT_SOCKET: &str = "/run/ebpfnet/ebpfnet.sock";
 /// when theirs are equal; bump it whenever a request or an answer changes
 /// in a way the other side could misread. (ebpfnet before versioning sent
 /// no version at all, and is told so.)
-pub const API_VERSION: u32 = 1;
+pub const API_VERSION: u32 = 2;
 
 /// A request the daemon answers with a value of type `Answer`.
 pub trait Call: Into<Request> {

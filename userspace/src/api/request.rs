@@ -71,6 +71,8 @@ requests! {
     Status => StatusView,
     /// Removes everything ebpfnet made; the daemon exits afterwards.
     Reset => BatchResult,
+    /// Removes every network no container uses; answers their names.
+    NetworkPrune => BatchResult,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +199,9 @@ pub struct Status;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reset;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkPrune;
 
 /// A request line: `{"api_version":1,"request":{"op":…}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,7 +19,8 @@ fn names() -> Vec<String> {
 fn port_request() -> PortRequest {
     PortRequest {
         host_ip: Ipv4Addr::LOCALHOST,
-        host_port: None,
+        host_port: Some(8000),
+        host_port_end: Some(8010),
         container_port: 80,
         protocol: Protocol::Udp,
     }
@@ -115,6 +116,7 @@ pub(super) fn every_request() -> Vec<Request> {
         Stats.into(),
         Status.into(),
         Reset.into(),
+        NetworkPrune.into(),
     ]
 }
 
@@ -130,7 +132,7 @@ fn every_request_survives_the_wire() {
         assert_eq!(&decoded.request, request, "{line}");
     }
     // The match fails to compile when a request is added without a sample.
-    let mut covered = [false; 17];
+    let mut covered = [false; 18];
     for request in &requests {
         let index = match request {
             Request::NetworkCreate(_) => 0,
@@ -150,6 +152,7 @@ fn every_request_survives_the_wire() {
             Request::Stats(_) => 14,
             Request::Status(_) => 15,
             Request::Reset(_) => 16,
+            Request::NetworkPrune(_) => 17,
         };
         covered[index] = true;
     }
@@ -170,11 +173,11 @@ fn a_request_line_wraps_the_unversioned_request_unchanged() {
     let value: serde_json::Value = serde_json::from_str(&line).expect("JSON");
     assert_eq!(
         value,
-        json!({"api_version": 1, "request": {"op": "network_create", "name": "front",
+        json!({"api_version": 2, "request": {"op": "network_create", "name": "front",
                "subnet": null, "gateway": "10.1.0.1", "internal": false}})
     );
     let line = RequestEnvelope::new(Flows).encode().expect("encodes");
-    assert_eq!(line, r#"{"api_version":1,"request":{"op":"flows"}}"#);
+    assert_eq!(line, r#"{"api_version":2,"request":{"op":"flows"}}"#);
     // Options sit next to the name, as before versioning.
     let line = RequestEnvelope::new(ContainerCreate {
         name: "web".into(),
@@ -204,7 +207,7 @@ fn a_daemon_from_before_versioning_cannot_act_on_a_versioned_request() {
 
 #[test]
 fn optional_request_fields_may_be_left_out() {
-    let line = r#"{"api_version":1,"request":{"op":"network_connect","network":"n","container":"c","ip":null}}"#;
+    let line = r#"{"api_version":2,"request":{"op":"network_connect","network":"n","container":"c","ip":null}}"#;
     let decoded = RequestEnvelope::decode(line).expect("decodes");
     assert_eq!(
         decoded.request,
@@ -220,15 +223,15 @@ fn optional_request_fields_may_be_left_out() {
 #[test]
 fn the_daemon_refuses_a_request_of_another_version_by_its_version() {
     // Checked before the op, which another version may not have.
-    let err = RequestEnvelope::decode(r#"{"api_version":2,"request":{"op":"frobnicate"}}"#)
-        .expect_err("version 2");
+    let err = RequestEnvelope::decode(r#"{"api_version":3,"request":{"op":"frobnicate"}}"#)
+        .expect_err("version 3");
     assert!(
-        matches!(err, RequestError::VersionMismatch { client: 2 }),
+        matches!(err, RequestError::VersionMismatch { client: 3 }),
         "{err:?}"
     );
     let message = err.to_string();
     assert!(
-        message.contains("version mismatch") && message.contains("version 2"),
+        message.contains("version mismatch") && message.contains("version 3"),
         "{message}"
     );
     assert!(
@@ -251,9 +254,9 @@ fn the_daemon_tells_an_unversioned_cli_so_in_the_shape_it_reads() {
 fn malformed_requests_are_refused_as_such() {
     for line in [
         "not json",
-        r#"{"api_version":1,"request":{"op":"frobnicate"}}"#,
-        r#"{"api_version":1,"request":{"op":"network_remove"}}"#,
-        r#"{"api_version":1,"op":"flows"}"#,
+        r#"{"api_version":2,"request":{"op":"frobnicate"}}"#,
+        r#"{"api_version":2,"request":{"op":"network_remove"}}"#,
+        r#"{"api_version":2,"op":"flows"}"#,
         r#"{"api_version":"1","request":{"op":"flows"}}"#,
     ] {
         let err = RequestEnvelope::decode(line).expect_err(line);
@@ -264,14 +267,14 @@ fn malformed_requests_are_refused_as_such() {
 
 #[test]
 fn the_cli_refuses_an_answer_of_another_version_by_its_version() {
-    let err = ResponseEnvelope::<Vec<FlowView>>::decode(r#"{"api_version":2,"ok":{"New":1}}"#)
-        .expect_err("version 2");
+    let err = ResponseEnvelope::<Vec<FlowView>>::decode(r#"{"api_version":3,"ok":{"New":1}}"#)
+        .expect_err("version 3");
     assert!(
-        matches!(err, ResponseError::VersionMismatch { daemon: Some(2) }),
+        matches!(err, ResponseError::VersionMismatch { daemon: Some(3) }),
         "{err:?}"
     );
     assert!(
-        err.to_string().contains("the daemon speaks version 2"),
+        err.to_string().contains("the daemon speaks version 3"),
         "{err}"
     );
     // A daemon from before versioning answers `{"ok": …}`.
@@ -288,15 +291,15 @@ fn refusals_and_garbage_are_told_apart() {
     let line = ResponseEnvelope::<String>::new(Outcome::Error("no such network x".into()))
         .encode()
         .expect("encodes");
-    assert_eq!(line, r#"{"api_version":1,"error":"no such network x"}"#);
+    assert_eq!(line, r#"{"api_version":2,"error":"no such network x"}"#);
     let err = ResponseEnvelope::<String>::decode(&line).expect_err("refusal");
     assert!(matches!(&err, ResponseError::Refused(m) if m == "no such network x"));
     assert_eq!(err.to_string(), "no such network x");
     for line in [
         "",
         "{",
-        r#"{"api_version":1,"ok":42}"#,
-        r#"{"api_version":1}"#,
+        r#"{"api_version":2,"ok":42}"#,
+        r#"{"api_version":2}"#,
     ] {
         let err = ResponseEnvelope::<String>::decode(line).expect_err(line);
         assert!(

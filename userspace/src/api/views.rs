@@ -7,11 +7,18 @@ use std::{collections::BTreeMap, net::Ipv4Addr};
 use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
 
+use crate::portspec::PortMapping;
+
 /// Docker's network driver and scope, the only ones ebpfnet has.
 pub const DRIVER_BRIDGE: &str = "bridge";
 pub const SCOPE_LOCAL: &str = "local";
 
-/// One row of `network ls`.
+/// Docker's drivers of the predefined networks `host` and `none`.
+pub const DRIVER_HOST: &str = "host";
+pub const DRIVER_NULL: &str = "null";
+
+/// One row of `network ls`: a bridge network, or the predefined `host` or
+/// `none` (no subnet, gateway or bridge).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NetworkSummary {
@@ -20,9 +27,11 @@ pub struct NetworkSummary {
     pub driver: String,
     pub scope: String,
     pub internal: bool,
-    pub subnet: Ipv4Network,
-    pub gateway: Ipv4Addr,
-    pub bridge: String,
+    /// RFC 3339.
+    pub created: String,
+    pub subnet: Option<Ipv4Network>,
+    pub gateway: Option<Ipv4Addr>,
+    pub bridge: Option<String>,
 }
 
 /// `network inspect`.
@@ -88,8 +97,10 @@ pub struct ContainerSummary {
     /// Network (or mode: `none`, `host`, `container:X`) -> address, or ""
     /// for a mode.
     pub networks: BTreeMap<String, String>,
-    /// `0.0.0.0:8080->80/tcp`.
-    pub ports: Vec<String>,
+    pub ports: Vec<PortMapping>,
+    /// RFC 3339.
+    pub created: String,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// `container inspect`.

@@ -6,19 +6,19 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::{
-    Format,
-    output::{print_json, print_list},
+    FormatArg,
+    listing::{ListArgs, container_lines},
+    output::print_json,
     report_batch,
 };
 use crate::{
     api::{
         ContainerOptions,
         request::{ContainerCreate, ContainerInspect, ContainerList, ContainerRemove},
-        views::ContainerSummary,
     },
     client::Client,
     netconf::{HostEntry, LinkSpec},
-    portspec::PortSpec,
+    portspec::{ExposeSpec, PortRequest, PortSpec},
 };
 
 #[derive(Debug, Subcommand)]
@@ -29,9 +29,9 @@ pub enum ContainerCommand {
         #[command(flatten)]
         options: Box<CreateArgs>,
     },
-    /// List containers.
+    /// List containers, newest first.
     #[command(alias = "list")]
-    Ls,
+    Ls(ListArgs),
     /// Remove containers.
     #[command(alias = "remove")]
     Rm {
@@ -56,6 +56,12 @@ pub struct CreateArgs {
     /// Publish a port: [HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp].
     #[arg(short = 'p', long = "publish", value_name = "SPEC")]
     publish: Vec<PortSpec>,
+    /// Publish every exposed port (--expose) on a free host port.
+    #[arg(short = 'P', long = "publish-all")]
+    publish_all: bool,
+    /// A container port that -P publishes (repeatable): PORT[-END][/tcp|/udp].
+    #[arg(long = "expose", value_name = "PORT")]
+    expose: Vec<ExposeSpec>,
     /// Host name in its /etc/hosts and inspect (default: the short id).
     #[arg(long)]
     hostname: Option<String>,
@@ -80,11 +86,34 @@ pub struct CreateArgs {
 }
 
 impl CreateArgs {
+    /// `-p` mappings, then with `-P` one on a free host port for each
+    /// exposed port that `-p` does not publish, as `docker run -P`.
+    fn ports(&self) -> Vec<PortRequest> {
+        let mut ports: Vec<PortRequest> = self.publish.iter().flat_map(|p| p.0.clone()).collect();
+        if self.publish_all {
+            for &(container_port, protocol) in self.expose.iter().flat_map(|e| &e.0) {
+                let published = ports
+                    .iter()
+                    .any(|p| p.container_port == container_port && p.protocol == protocol);
+                if !published {
+                    ports.push(PortRequest {
+                        host_ip: Ipv4Addr::UNSPECIFIED,
+                        host_port: None,
+                        host_port_end: None,
+                        container_port,
+                        protocol,
+                    });
+                }
+            }
+        }
+        ports
+    }
+
     fn into_options(self) -> ContainerOptions {
         ContainerOptions {
-            network: Some(self.network),
+            network: Some(self.network.clone()),
             ip: self.ip,
-            ports: self.publish.into_iter().flat_map(|PortSpec(p)| p).collect(),
+            ports: self.ports(),
             hostname: self.hostname,
             aliases: self.aliases,
             links: self.links,
@@ -100,7 +129,7 @@ impl CreateArgs {
 pub async fn run(
     command: ContainerCommand,
     client: &Client,
-    format: Format,
+    format: &FormatArg,
 ) -> anyhow::Result<i32> {
     match command {
         ContainerCommand::Create { name, options } => {
@@ -113,10 +142,11 @@ pub async fn run(
                 .with_context(|| format!("cannot create container {name}"))?;
             println!("{id}");
         }
-        ContainerCommand::Ls => {
+        ContainerCommand::Ls(args) => {
             let containers = client.call(ContainerList).await?;
-            let headers = ["CONTAINER ID", "NAME", "NETWORKS", "IP ADDRESS", "PORTS"];
-            print_list(format, &containers, &headers, summary_row)?;
+            for line in container_lines(containers, args, format)? {
+                println!("{line}");
+            }
         }
         ContainerCommand::Rm { names } => {
             let result = client.call(ContainerRemove { names }).await?;
@@ -127,18 +157,4 @@ pub async fn run(
         }
     }
     Ok(0)
-}
-
-/// A `container ls` row; networks and their addresses in the same
-/// (name) order.
-fn summary_row(c: &ContainerSummary) -> Vec<String> {
-    let names: Vec<&str> = c.networks.keys().map(String::as_str).collect();
-    let addresses: Vec<&str> = c.networks.values().map(String::as_str).collect();
-    vec![
-        c.short_id.clone(),
-        c.name.clone(),
-        names.join(","),
-        addresses.join(","),
-        c.ports.join(", "),
-    ]
 }

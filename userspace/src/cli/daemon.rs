@@ -75,6 +75,12 @@ pub struct DaemonArgs {
     /// Serve Prometheus metrics on http://HOST:PORT/metrics (off by default).
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Serve Docker's remote network driver API on this Unix socket
+    /// (`docker network create -d NAME`, NAME being the socket's file name
+    /// without .sock); off by default.
+    #[arg(long, value_name = "PATH", num_args = 0..=1,
+          default_missing_value = crate::daemon::docker_plugin::DEFAULT_SOCKET)]
+    pub docker_plugin: Option<PathBuf>,
     /// Join a cluster whose state is kept in etcd (v3 API) at these
     /// members; needs --advertise-addr (docs/cluster.md).
     #[arg(long, value_name = "etcd://HOST:PORT[,HOST:PORT...]",
@@ -111,7 +117,11 @@ impl DaemonArgs {
     }
 }
 
-pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
+pub async fn run(
+    args: DaemonArgs,
+    socket: PathBuf,
+    remote: Option<crate::daemon::RemoteListen>,
+) -> anyhow::Result<()> {
     // Everything is read and checked before anything is made.
     let path = args
         .config_file
@@ -140,6 +150,8 @@ pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
         },
         guard_interfaces: args.guard_interfaces,
         metrics_addr: settings.metrics_addr,
+        docker_plugin: args.docker_plugin,
+        remote,
         cluster: settings.cluster,
     })
     .await

@@ -3,26 +3,28 @@
 mod completion;
 mod container;
 mod daemon;
+mod display;
 mod exec;
 mod flows;
+mod listing;
 mod network;
 mod output;
 mod port;
+mod prune;
 mod publish;
+mod remote;
 mod stats;
 mod status;
 mod system;
+mod template;
 mod unpublish;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-pub use output::Format;
+pub use output::{Format, FormatArg};
 
-use crate::{
-    api::{BatchResult, DEFAULT_SOCKET},
-    client::Client,
-};
+use crate::api::{BatchResult, DEFAULT_SOCKET};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,9 +36,16 @@ pub struct Cli {
     /// The daemon's Unix socket.
     #[arg(long, global = true, env = "EBPFNET_SOCKET", default_value = DEFAULT_SOCKET)]
     pub socket: PathBuf,
-    /// Output format.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Output format: table, json, or (ls) a Go template as Docker's.
+    #[arg(
+        long,
+        global = true,
+        default_value = "table",
+        value_name = "table|json|TEMPLATE"
+    )]
+    pub format: FormatArg,
+    #[command(flatten)]
+    pub remote: remote::RemoteArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -77,19 +86,31 @@ pub enum Command {
 
 /// Runs the command; `Ok(code)` is the process exit status.
 pub async fn run(cli: Cli) -> anyhow::Result<i32> {
-    let client = Client::new(&cli.socket);
+    // Made only for the commands that talk to a daemon: `-H tcp://…`
+    // means something else to `ebpfnet daemon` (where to listen).
+    let client = || cli.remote.client(&cli.socket);
+    let format = &cli.format;
     match cli.command {
-        Command::Daemon(args) => daemon::run(args, cli.socket).await.map(|()| 0),
-        Command::Network(command) => network::run(command, &client, cli.format).await,
-        Command::Container(command) => container::run(command, &client, cli.format).await,
-        Command::Exec(args) => exec::run(args, &client).await,
-        Command::Publish(args) => publish::run(args, &client, cli.format).await.map(|()| 0),
-        Command::Unpublish(args) => unpublish::run(args, &client, cli.format).await.map(|()| 0),
-        Command::Port(args) => port::run(args, &client, cli.format).await,
-        Command::Flows => flows::run(&client, cli.format).await.map(|()| 0),
-        Command::Stats => stats::run(&client, cli.format).await.map(|()| 0),
-        Command::Status => status::run(&client, cli.format).await.map(|()| 0),
-        Command::System(command) => system::run(command, &client).await.map(|()| 0),
+        Command::Daemon(args) => {
+            let remote = cli.remote.listen()?;
+            daemon::run(args, cli.socket.clone(), remote)
+                .await
+                .map(|()| 0)
+        }
+        Command::Network(command) => network::run(command, &client()?, format).await,
+        Command::Container(command) => container::run(command, &client()?, format).await,
+        Command::Exec(args) => exec::run(args, &client()?).await,
+        Command::Publish(args) => publish::run(args, &client()?, format.plain()?)
+            .await
+            .map(|()| 0),
+        Command::Unpublish(args) => unpublish::run(args, &client()?, format.plain()?)
+            .await
+            .map(|()| 0),
+        Command::Port(args) => port::run(args, &client()?, format.plain()?).await,
+        Command::Flows => flows::run(&client()?, format.plain()?).await.map(|()| 0),
+        Command::Stats => stats::run(&client()?, format.plain()?).await.map(|()| 0),
+        Command::Status => status::run(&client()?, format.plain()?).await.map(|()| 0),
+        Command::System(command) => system::run(command, &client()?).await.map(|()| 0),
         Command::Completion(args) => completion::run_completion(args).map(|()| 0),
         Command::Man(args) => completion::run_man(args).map(|()| 0),
     }

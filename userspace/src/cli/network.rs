@@ -7,9 +7,10 @@ use clap::Subcommand;
 use ipnetwork::Ipv4Network;
 
 use super::{
-    Format,
-    output::{print_json, print_list},
-    report_batch,
+    FormatArg,
+    listing::{ListArgs, network_lines},
+    output::print_json,
+    prune, report_batch,
 };
 use crate::{
     api::request::{
@@ -17,7 +18,6 @@ use crate::{
         NetworkRemove,
     },
     client::Client,
-    names::short_id,
 };
 
 #[derive(Debug, Subcommand)]
@@ -39,9 +39,11 @@ pub enum NetworkCommand {
         #[arg(long)]
         internal: bool,
     },
-    /// List networks.
+    /// List networks, with the predefined host and none.
     #[command(alias = "list")]
-    Ls,
+    Ls(ListArgs),
+    /// Remove every network no container is connected to.
+    Prune(prune::PruneArgs),
     /// Remove networks.
     #[command(alias = "remove")]
     Rm {
@@ -67,7 +69,11 @@ pub enum NetworkCommand {
     Disconnect { network: String, container: String },
 }
 
-pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> anyhow::Result<i32> {
+pub async fn run(
+    command: NetworkCommand,
+    client: &Client,
+    format: &FormatArg,
+) -> anyhow::Result<i32> {
     match command {
         NetworkCommand::Create {
             name,
@@ -89,18 +95,13 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
                 .with_context(|| format!("cannot create network {name}"))?;
             println!("{id}");
         }
-        NetworkCommand::Ls => {
+        NetworkCommand::Ls(args) => {
             let networks = client.call(NetworkList).await?;
-            let headers = ["NETWORK ID", "NAME", "DRIVER", "SCOPE"];
-            print_list(format, &networks, &headers, |n| {
-                vec![
-                    short_id(&n.id).to_string(),
-                    n.name.clone(),
-                    n.driver.clone(),
-                    n.scope.clone(),
-                ]
-            })?;
+            for line in network_lines(networks, args, format)? {
+                println!("{line}");
+            }
         }
+        NetworkCommand::Prune(args) => return prune::run(args, client).await,
         NetworkCommand::Rm { names } => {
             let result = client.call(NetworkRemove { names }).await?;
             return Ok(report_batch(result));

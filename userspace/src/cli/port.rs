@@ -3,8 +3,12 @@
 use anyhow::bail;
 use clap::Args;
 
-use super::{Format, publish::print_mappings};
-use crate::{api::request::Port, client::Client, portspec::Protocol};
+use super::{Format, display::natural_cmp, output::print_json};
+use crate::{
+    api::request::Port,
+    client::Client,
+    portspec::{PortMapping, Protocol},
+};
 
 #[derive(Debug, Args)]
 pub struct PortArgs {
@@ -25,6 +29,21 @@ fn parse_filter(text: &str) -> Option<(u16, Protocol)> {
     Some((port.parse().ok()?, protocol))
 }
 
+/// `docker port`'s lines: `80/tcp -> 0.0.0.0:8080` for every mapping, or
+/// only the host side, `0.0.0.0:8080`, when one container port is asked
+/// for; in natural order.
+pub fn lines(mappings: &[PortMapping], only_host: bool) -> Vec<String> {
+    let mut lines: Vec<String> = mappings
+        .iter()
+        .map(|m| {
+            let host = format!("{}:{}", m.host_ip, m.host_port);
+            if only_host { host } else { m.to_string() }
+        })
+        .collect();
+    lines.sort_by(|a, b| natural_cmp(a, b));
+    lines
+}
+
 pub async fn run(args: PortArgs, client: &Client, format: Format) -> anyhow::Result<i32> {
     let mut mappings = client
         .call(Port {
@@ -37,13 +56,17 @@ pub async fn run(args: PortArgs, client: &Client, format: Format) -> anyhow::Res
         };
         mappings.retain(|m| m.container_port == port && m.protocol == protocol);
         if mappings.is_empty() {
-            bail!(
-                "no public port '{port}/{protocol}' published for {}",
-                args.container
-            );
+            bail!("no public port '{filter}' published for {}", args.container);
         }
     }
-    print_mappings(&mappings, format)?;
+    match format {
+        Format::Json => print_json(&mappings)?,
+        Format::Table => {
+            for line in lines(&mappings, args.port.is_some()) {
+                println!("{line}");
+            }
+        }
+    }
     Ok(0)
 }
 
@@ -57,5 +80,34 @@ mod tests {
         assert_eq!(parse_filter("53/udp"), Some((53, Protocol::Udp)));
         assert_eq!(parse_filter("53/sctp"), None);
         assert_eq!(parse_filter("x"), None);
+    }
+
+    #[test]
+    fn lines_as_docker_port() {
+        let m = |ip: [u8; 4], host_port, container_port, protocol| PortMapping {
+            host_ip: ip.into(),
+            host_port,
+            container_port,
+            protocol,
+        };
+        let mappings = [
+            m([0; 4], 8443, 443, Protocol::Tcp),
+            m([127, 0, 0, 1], 8081, 80, Protocol::Tcp),
+            m([0; 4], 8080, 80, Protocol::Tcp),
+            m([0; 4], 5353, 53, Protocol::Udp),
+        ];
+        assert_eq!(
+            lines(&mappings, false),
+            [
+                "53/udp -> 0.0.0.0:5353",
+                "80/tcp -> 0.0.0.0:8080",
+                "80/tcp -> 127.0.0.1:8081",
+                "443/tcp -> 0.0.0.0:8443",
+            ]
+        );
+        assert_eq!(
+            lines(&mappings[1..3], true),
+            ["0.0.0.0:8080", "127.0.0.1:8081"]
+        );
     }
 }

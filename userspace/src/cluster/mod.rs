@@ -230,8 +230,8 @@ fn node_id(state_dir: &Path) -> anyhow::Result<String> {
         Err(e) if e.kind() == ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
-    let id = crate::names::new_id().context("cannot make a node id")?;
-    let id = crate::names::short_id(&id).to_string();
+    let id = crate::ids::new_id().context("cannot make a node id")?;
+    let id = crate::ids::short_id(&id).to_string();
     fs::write(&path, format!("{id}\n"))
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(id)

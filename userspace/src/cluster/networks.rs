@@ -80,7 +80,7 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
             None => ipam::default_gateway(subnet),
         }
         .map_err(|e| refused(e.to_string()))?;
-        let id = crate::names::new_id().map_err(|e| refused(format!("cannot make an id: {e}")))?;
+        let id = crate::ids::new_id().map_err(|e| refused(format!("cannot make an id: {e}")))?;
         let network = GlobalNetwork {
             name: request.name.to_string(),
             id: id.clone(),
@@ -185,9 +185,10 @@ pub fn summary(network: &GlobalNetwork) -> NetworkSummary {
         driver: network.driver.clone(),
         scope: SCOPE_GLOBAL.into(),
         internal: network.internal,
-        subnet: network.subnet,
-        gateway: network.gateway,
-        bridge: String::new(),
+        created: network.created.clone(),
+        subnet: Some(network.subnet),
+        gateway: Some(network.gateway),
+        bridge: None,
     }
 }
 

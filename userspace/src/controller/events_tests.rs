@@ -63,6 +63,7 @@ fn state(networks: Vec<Network>, containers: Vec<Container>) -> State {
             .into_iter()
             .map(|c| (c.name.clone(), c))
             .collect(),
+        ..State::default()
     }
 }
 

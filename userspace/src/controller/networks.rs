@@ -4,11 +4,12 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use super::{Controller, ControllerError, Result, now_rfc3339, overlaps, sync::network_info};
+use super::{Controller, ControllerError, Result, now_rfc3339, overlaps};
 use crate::{
+    datapath::encoding::network_info,
     host::netlink,
+    ids::{self, DEFAULT_NETWORK},
     ipam,
-    names::{self, DEFAULT_NETWORK},
     state::Network,
 };
 
@@ -24,7 +25,7 @@ impl Controller {
         gateway: Option<Ipv4Addr>,
         internal: bool,
     ) -> Result<String> {
-        names::validate("network", name)?;
+        ids::validate("network", name)?;
         if matches!(name, "host" | "none") {
             return Err(ControllerError::Refused(format!(
                 "network name {name} is a network mode (--network {name}); pick another name"
@@ -54,11 +55,11 @@ impl Controller {
             }
             None => ipam::default_gateway(subnet)?,
         };
-        let id = names::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
+        let id = ids::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
         let bridge = if name == DEFAULT_NETWORK {
             self.config.default_bridge.clone()
         } else {
-            names::bridge_name(&id)
+            ids::bridge_name(&id)
         };
         let network = Network {
             id: id.clone(),
@@ -71,7 +72,10 @@ impl Controller {
             number: self.state.free_network_number(),
         };
         let info = network_info(&network);
-        let made = netlink::ensure_bridge(&self.host, &bridge, gateway, subnet.prefix()).await;
+        let made = self
+            .host
+            .ensure_bridge(&bridge, gateway, subnet.prefix())
+            .await;
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network);
         if let Err(e) = made
@@ -80,7 +84,7 @@ impl Controller {
             .and_then(|_| self.commit(next))
         {
             let _ = self.datapath.remove_network(subnet);
-            if let Err(undo) = netlink::delete_link(&self.host, &bridge).await {
+            if let Err(undo) = self.host.delete_link(&bridge).await {
                 log::error!("cannot remove bridge {bridge} after a failed create: {undo}");
             }
             return Err(e);
@@ -135,6 +139,7 @@ impl Controller {
     }
 
     pub async fn remove_network(&mut self, name: &str) -> Result<()> {
+        super::predefined::refuse_removal(name)?;
         let network = self
             .state
             .networks
@@ -157,11 +162,13 @@ impl Controller {
                 attached.join(", ")
             )));
         }
+        // Taken down first, saved after: a failure leaves the network
+        // saved, and `rm` again (or a restart) finishes the job.
+        self.datapath.remove_network(network.subnet)?;
+        self.host.delete_link(&network.bridge).await?;
         let mut next = self.state.clone();
         next.networks.remove(name);
         self.commit(next)?;
-        self.datapath.remove_network(network.subnet)?;
-        netlink::delete_link(&self.host, &network.bridge).await?;
         self.refresh_host_logged().await;
         Ok(())
     }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::portspec::PortSpec;
+use crate::portspec::{PortSpec, Protocol};
 
 fn requests(spec: &str) -> Vec<PortRequest> {
     let PortSpec(r) = spec.parse().expect(spec);
@@ -112,6 +112,38 @@ fn auto_ports_skip_published_and_busy_ones() {
 }
 
 #[test]
+fn a_host_range_gives_its_first_free_port() {
+    let taken = [Taken {
+        container: "web",
+        mapping: mapping([0; 4], 8000, 80, Protocol::Tcp),
+    }];
+    let mut probe = |m: &PortMapping| {
+        if m.host_port == 8001 {
+            Probe::InUse
+        } else {
+            Probe::Free
+        }
+    };
+    // Not the ephemeral range: the one given.
+    let got = resolve_ports(
+        &taken,
+        &requests("8000-8010:80"),
+        (40000, 40010),
+        &mut probe,
+    )
+    .expect("8002 is free");
+    assert_eq!(got, [mapping([0; 4], 8002, 80, Protocol::Tcp)]);
+    let err = resolve_ports(
+        &taken,
+        &requests("8000-8001:80"),
+        (40000, 40010),
+        &mut probe,
+    )
+    .expect_err("both taken");
+    assert_eq!(err, "no free host port left in 8000-8001 for 80/tcp");
+}
+
+#[test]
 fn a_port_requested_twice_is_refused() {
     let err = resolve_ports(
         &[],
@@ -137,6 +169,12 @@ fn unpublish_matching() {
     assert_eq!(m("8081:80").expect("8081"), mappings[1..2]);
     assert_eq!(m("127.0.0.1::80").expect("by ip"), mappings[1..2]);
     assert_eq!(m("80/udp").expect("udp"), mappings[2..3]);
+    // A host range for one port: whichever port of it the mapping got.
+    assert_eq!(m("8081-8090:80").expect("range"), mappings[1..2]);
+    assert_eq!(
+        m("8082-8090:80").unwrap_err(),
+        "container web has no published port 8082-8090:80/tcp"
+    );
     assert_eq!(
         m("8080-8081:80-81").unwrap_err(),
         "container web has no published port 8081:81/tcp"
@@ -161,37 +199,6 @@ fn unpublish_matching() {
         .len(),
         2
     );
-}
-
-#[test]
-fn map_encoding() {
-    let m = mapping([10, 0, 0, 5], 8080, 80, Protocol::Udp);
-    let key = published_key(&m);
-    assert_eq!(
-        key,
-        PublishedKey {
-            host_ip: [10, 0, 0, 5],
-            host_port: 8080,
-            protocol: 17,
-            _pad: 0
-        }
-    );
-    assert_eq!(describe_key(&key), "10.0.0.5:8080/udp");
-    let endpoint = Endpoint {
-        id: "e".into(),
-        network: "bridge".into(),
-        ip: Ipv4Addr::new(10, 214, 0, 2),
-        mac: [2, 0x42, 10, 214, 0, 2],
-        ifname: "eth0".into(),
-        host_veth: "veth01234567".into(),
-        aliases: Vec::new(),
-    };
-    let value = published_value(&m, &endpoint, 42);
-    assert_eq!(value.container_ip, [10, 214, 0, 2]);
-    assert_eq!(value.container_port, 80);
-    assert_eq!(value.ifindex, 42);
-    assert_eq!(value.container_mac, [2, 0x42, 10, 214, 0, 2]);
-    assert_eq!((value._pad, value._pad2), (0, [0; 2]));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::Controller;
 use crate::{
     datapath,
-    host::{etc, netlink, netns},
+    host::Host,
     state::{NetMode, State, Store},
 };
 
@@ -14,14 +14,14 @@ use crate::{
 /// stuck device does not keep the rest in place.
 pub async fn teardown(
     state: &State,
-    host: &rtnetlink::Handle,
+    host: &dyn Host,
     store: &Store,
     pin_dir: &Path,
 ) -> Vec<String> {
     let mut errors = Vec::new();
     for container in state.containers.values() {
         for endpoint in &container.endpoints {
-            if let Err(e) = netlink::delete_link(host, &endpoint.host_veth).await {
+            if let Err(e) = host.delete_link(&endpoint.host_veth).await {
                 errors.push(format!("container {}: {e}", container.name));
             }
         }
@@ -32,15 +32,15 @@ pub async fn teardown(
             NetMode::Adopted { .. } => (false, true),
             NetMode::Host | NetMode::Container { .. } => (false, false),
         };
-        if owned && let Err(e) = netns::delete_netns(&container.name) {
+        if owned && let Err(e) = host.delete_netns(&container.name) {
             errors.push(format!("container {}: {e}", container.name));
         }
-        if files && let Err(e) = etc::remove_files(&container.name) {
+        if files && let Err(e) = host.remove_etc_files(&container.name) {
             errors.push(format!("container {}: {e}", container.name));
         }
     }
     for network in state.networks.values() {
-        if let Err(e) = netlink::delete_link(host, &network.bridge).await {
+        if let Err(e) = host.delete_link(&network.bridge).await {
             errors.push(format!("network {}: {e}", network.name));
         }
     }
@@ -61,7 +61,7 @@ impl Controller {
         if let Err(e) = self.datapath.prune(&[]) {
             errors.push(e.to_string());
         }
-        errors.extend(teardown(&self.state, &self.host, &self.store, &self.config.pin_dir).await);
+        errors.extend(teardown(&self.state, &*self.host, &self.store, &self.config.pin_dir).await);
         super::events::log_changes(&self.state, &State::default());
         self.state = State::default();
         self.names.update(&self.state);

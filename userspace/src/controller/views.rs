@@ -15,7 +15,7 @@ use crate::{
     },
     datapath,
     host::etc,
-    names::{format_mac, short_id},
+    ids::{format_mac, short_id},
     portspec::PortMapping,
     state::{Container, NetMode, Network, State},
 };
@@ -67,9 +67,10 @@ pub fn network_summary(network: &Network) -> NetworkSummary {
         driver: DRIVER_BRIDGE.into(),
         scope: SCOPE_LOCAL.into(),
         internal: network.internal,
-        subnet: network.subnet,
-        gateway: network.gateway,
-        bridge: network.bridge.clone(),
+        created: network.created.clone(),
+        subnet: Some(network.subnet),
+        gateway: Some(network.gateway),
+        bridge: Some(network.bridge.clone()),
     }
 }
 
@@ -190,22 +191,14 @@ pub fn container_summary(container: &Container) -> ContainerSummary {
     if !matches!(container.mode, NetMode::Owned | NetMode::Adopted { .. }) {
         networks.insert(modes::mode_name(container), String::new());
     }
-    let ports = container
-        .ports
-        .iter()
-        .map(|p| {
-            format!(
-                "{}:{}->{}/{}",
-                p.host_ip, p.host_port, p.container_port, p.protocol
-            )
-        })
-        .collect();
     ContainerSummary {
         id: container.id.clone(),
         short_id: short_id(&container.id).to_string(),
         name: container.name.clone(),
         networks,
-        ports,
+        ports: container.ports.clone(),
+        created: container.created.clone(),
+        labels: container.labels.clone(),
     }
 }
 

@@ -184,6 +184,7 @@ fn network_ls_row_keys() {
         &network_summary(&state.networks["front"]),
         json!({
             "Bridge": "ebn-front",
+            "Created": "2026-01-02T03:04:05Z",
             "Driver": "bridge",
             "Gateway": "10.231.0.1",
             "Id": "9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a",
@@ -347,14 +348,16 @@ fn container_ls_rows() {
     assert_golden(
         &web,
         json!({
+            "Created": "2026-01-02T03:04:06Z",
             "Id": "0123456789ab0123456789ab0123456789ab0123456789ab0123456789abcdef",
+            "Labels": {"tier": "front"},
             "Name": "web",
             "Networks": {
                 "front": "10.231.0.2"
             },
             "Ports": [
-                "0.0.0.0:8080->80/tcp",
-                "127.0.0.1:5353->53/udp"
+                {"container_port": 80, "host_ip": "0.0.0.0", "host_port": 8080, "protocol": "tcp"},
+                {"container_port": 53, "host_ip": "127.0.0.1", "host_port": 5353, "protocol": "udp"}
             ],
             "ShortId": "0123456789ab"
         }),
@@ -362,7 +365,9 @@ fn container_ls_rows() {
     assert_golden(
         &none,
         json!({
+            "Created": "2026-01-02T03:04:07Z",
             "Id": "fedcba987654fedcba987654fedcba987654fedcba987654fedcba9876543210",
+            "Labels": {},
             "Name": "box",
             "Networks": {
                 "none": ""

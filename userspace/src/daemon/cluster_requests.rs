@@ -103,7 +103,7 @@ async fn create_global(
     c: &Controller,
     r: &crate::api::request::NetworkCreate,
 ) -> Result<String, ControllerError> {
-    crate::names::validate("network", &r.name)?;
+    crate::ids::validate("network", &r.name)?;
     if c.state().networks.contains_key(&r.name) {
         return Err(ControllerError::Refused(format!(
             "network {} already exists on this host (local scope)",

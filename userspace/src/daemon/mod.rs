@@ -3,6 +3,7 @@
 
 mod cluster_requests;
 pub mod config_file;
+pub mod docker_plugin;
 mod metrics;
 mod server;
 mod systemd;
@@ -30,6 +31,8 @@ use crate::{
     cluster::{Cluster, ClusterOptions},
     controller::{self, Config, Controller, masquerade::MasqueradeOptions},
     datapath::{AyaDatapath, MapSizes},
+    host::NetlinkHost,
+    remote::{TlsFiles, TlsListener},
     state::Store,
 };
 
@@ -49,6 +52,16 @@ pub struct DaemonOptions {
     pub metrics_addr: Option<SocketAddr>,
     /// `--cluster-store` and `--advertise-addr`: join a cluster.
     pub cluster: Option<ClusterOptions>,
+    /// `--docker-plugin`: where Docker's remote network driver is served.
+    pub docker_plugin: Option<PathBuf>,
+    /// `-H tcp://…`: remote control, with mutual TLS only.
+    pub remote: Option<RemoteListen>,
+}
+
+/// Where remote clients connect, and the files of the daemon's TLS end.
+pub struct RemoteListen {
+    pub address: SocketAddr,
+    pub tls: TlsFiles,
 }
 
 pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
@@ -58,7 +71,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     crate::host::requirements::require_supported_host()?;
     // Refused before anything is made: no disjoint masquerade range.
     controller::masquerade::masquerade_range(
-        &controller::masquerade::read_port_range(),
+        &crate::host::ip_local_port_range(),
         options.masquerade.range,
     )
     .map_err(anyhow::Error::msg)?;
@@ -66,13 +79,22 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         .metrics_addr
         .map(metrics::MetricsListener::bind)
         .transpose()?;
+    let docker_plugin = options
+        .docker_plugin
+        .as_deref()
+        .map(docker_plugin::PluginListener::bind)
+        .transpose()?;
+    // Certificates checked and the port taken before anything is made.
+    let remote = match &options.remote {
+        Some(remote) => Some(TlsListener::bind(remote.address, &remote.tls).await?),
+        None => None,
+    };
     fs::create_dir_all(&options.state_dir)
         .with_context(|| format!("cannot create state dir {}", options.state_dir.display()))?;
     let store = Store::new(&options.state_dir);
     let _lock = lock_state_dir(&store.lock_path())?;
 
-    let (connection, host, _) = rtnetlink::new_connection().context("cannot open netlink")?;
-    tokio::spawn(connection);
+    let host = NetlinkHost::connect().context("cannot open netlink")?;
 
     let uplinks = if options.uplinks.is_empty() {
         vec![controller::default_uplink(&host).await?]
@@ -94,7 +116,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         masquerade: options.masquerade,
         guard_interfaces: options.guard_interfaces,
     };
-    let controller = Controller::start(store, host, Box::new(datapath), config)
+    let controller = Controller::start(store, Box::new(host), Box::new(datapath), config)
         .await
         .context("cannot bring the host in line with the saved state")?;
 
@@ -113,9 +135,29 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let _metrics = metrics
         .map(|listener| listener.serve(Arc::clone(&controller)))
         .transpose()?;
+    let docker_plugin = docker_plugin
+        .map(|listener| {
+            listener.serve(
+                Arc::clone(&controller),
+                &options.state_dir,
+                tokio::runtime::Handle::current(),
+            )
+        })
+        .transpose()?;
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
     let host_watch = watch::spawn(Arc::clone(&controller))?;
     let shutdown = Arc::new(Notify::new());
+    let remote = remote.map(|listener| {
+        if let Ok(address) = listener.local_addr() {
+            log::info!("ebpfnet daemon listening on tcp://{address} (mutual TLS)");
+        }
+        tokio::spawn(server::serve_tls(
+            listener,
+            Arc::clone(&controller),
+            cluster.clone(),
+            Arc::clone(&shutdown),
+        ))
+    });
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let reset = loop {
@@ -137,6 +179,10 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     systemd::stopping();
     housekeeping.abort();
     host_watch.abort();
+    if let Some(remote) = remote {
+        remote.abort();
+    }
+    drop(docker_plugin);
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);
     let _ = fs::remove_file(&options.socket);
@@ -161,7 +207,8 @@ const GC_EVERY_REFRESHES: u32 = 5;
 const HOST_POLL_EVERY_REFRESHES: u32 = 30;
 
 /// Background upkeep: the name servers' view of the host, idle NAT flows,
-/// and the safety poll of the host's links and addresses.
+/// containers of adopted namespaces that are gone, and the safety poll of
+/// the host's links and addresses.
 async fn housekeeping(controller: Arc<Mutex<Controller>>) {
     let mut ticker = tokio::time::interval(REFRESH_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -176,6 +223,7 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
         }
         controller.refresh_names();
         controller.refresh_port_range();
+        drop_vanished(&mut controller).await;
         ticks = ticks.wrapping_add(1);
         if ticks.is_multiple_of(GC_EVERY_REFRESHES) {
             match controller.collect_garbage() {
@@ -184,6 +232,21 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
                 Err(e) => log::warn!("cannot remove idle flows: {e}"),
             }
         }
+    }
+}
+
+/// Removes containers whose adopted namespace is gone (a process that
+/// exited, a Docker sandbox removed while the daemon was not told).
+pub(crate) async fn drop_vanished(controller: &mut Controller) {
+    match controller.drop_vanished().await {
+        Ok(gone) if !gone.is_empty() => {
+            log::info!(
+                "removed containers whose namespace is gone: {}",
+                gone.join(", ")
+            );
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot remove containers whose namespace is gone: {e}"),
     }
 }
 

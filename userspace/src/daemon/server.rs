@@ -1,11 +1,14 @@
-//! One CLI connection: read a request line, answer with a response line.
+//! One CLI connection (the Unix socket, or a mutual-TLS one): read a
+//! request line, answer with a response line.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::{
-    io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader},
-    net::UnixStream,
+    io::{
+        AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _,
+        BufReader, WriteHalf,
+    },
     sync::{Mutex, Notify},
 };
 
@@ -15,19 +18,49 @@ use crate::{
         response::unversioned_refusal,
     },
     cluster::Cluster,
-    controller::{Controller, ControllerError, views},
+    controller::{Controller, ControllerError, predefined, views},
+    lookup,
+    remote::TlsListener,
 };
 
-/// Requests are small; a longer line is refused rather than buffered.
-const MAX_REQUEST: u64 = 1 << 20;
-
-pub async fn serve(
-    stream: UnixStream,
+/// Serves remote clients: each connection is served once its TLS
+/// handshake proved the client holds a certificate the CA signed.
+pub async fn serve_tls(
+    listener: TlsListener,
     controller: Arc<Mutex<Controller>>,
     cluster: Option<Arc<Cluster>>,
     shutdown: Arc<Notify>,
 ) {
-    let (read, write) = stream.into_split();
+    loop {
+        let (handshake, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                log::warn!("TCP accept failed: {e}");
+                continue;
+            }
+        };
+        let controller = Arc::clone(&controller);
+        let cluster = cluster.clone();
+        let shutdown = Arc::clone(&shutdown);
+        tokio::spawn(async move {
+            match handshake.run().await {
+                Ok(stream) => serve(stream, controller, cluster, shutdown).await,
+                Err(e) => log::warn!("refused a remote client at {peer}: {e}"),
+            }
+        });
+    }
+}
+
+/// Requests are small; a longer line is refused rather than buffered.
+const MAX_REQUEST: u64 = 1 << 20;
+
+pub async fn serve<S: AsyncRead + AsyncWrite>(
+    stream: S,
+    controller: Arc<Mutex<Controller>>,
+    cluster: Option<Arc<Cluster>>,
+    shutdown: Arc<Notify>,
+) {
+    let (read, write) = tokio::io::split(stream);
     let mut line = String::new();
     let outcome = match BufReader::new(read.take(MAX_REQUEST))
         .read_line(&mut line)
@@ -63,10 +96,7 @@ pub async fn serve(
     send(write, ResponseEnvelope::new(outcome).encode()).await;
 }
 
-async fn send(
-    mut write: tokio::net::unix::OwnedWriteHalf,
-    text: Result<String, serde_json::Error>,
-) {
+async fn send<S: AsyncWrite>(mut write: WriteHalf<S>, text: Result<String, serde_json::Error>) {
     let mut text = match text {
         Ok(text) => text,
         Err(e) => {
@@ -77,7 +107,10 @@ async fn send(
     text.push('\n');
     if let Err(e) = write.write_all(text.as_bytes()).await {
         log::warn!("cannot answer a client: {e}");
+        return;
     }
+    // A TLS stream sends its close_notify only when shut down.
+    let _ = write.shutdown().await;
 }
 
 /// The answer to `request`, encoded; its type is `C::Answer`, checked at
@@ -94,6 +127,11 @@ pub(super) fn answer<C: Call>(
 }
 
 async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
+    // Ids and unique id prefixes name what names do.
+    let request = match lookup::resolve(c.state(), request) {
+        Ok(request) => request,
+        Err(e) => return Outcome::Error(e.to_string()),
+    };
     match request {
         Request::NetworkCreate(r) => answer(
             &r,
@@ -101,22 +139,32 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
                 .await,
         ),
         Request::NetworkList(r) => {
-            let networks = c.state().networks.values();
-            answer(&r, Ok(networks.map(views::network_summary).collect()))
+            let state = c.state();
+            let mut networks: Vec<_> = state
+                .networks
+                .values()
+                .map(views::network_summary)
+                .collect();
+            networks.extend(predefined::summaries(state));
+            answer(&r, Ok(networks))
         }
         Request::NetworkRemove(r) => {
             let mut result = BatchResult::default();
             for name in &r.names {
-                let outcome = c.remove_network(name).await;
+                let outcome = match lookup::network(c.state(), name) {
+                    Ok(target) => c.remove_network(&target).await,
+                    Err(e) => Err(ControllerError::Refused(e.to_string())),
+                };
                 result.record(name.clone(), outcome);
             }
             answer(&r, Ok(result))
         }
+        Request::NetworkPrune(r) => answer(&r, Ok(c.prune_networks().await)),
         Request::NetworkInspect(r) => {
             let state = c.state();
-            let views = inspect_each(&r.names, "network", |name| {
-                let network = state.networks.get(name)?;
-                Some(views::network_inspect(state, network))
+            let views = inspect_each(&r.names, "network", |name| match state.networks.get(name) {
+                Some(network) => Some(views::network_inspect(state, network)),
+                None => predefined::inspect(state, name),
             });
             answer(&r, views)
         }
@@ -133,7 +181,10 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
         Request::ContainerRemove(r) => {
             let mut result = BatchResult::default();
             for name in &r.names {
-                let outcome = c.remove_container(name).await;
+                let outcome = match lookup::container(c.state(), name) {
+                    Ok(target) => c.remove_container(&target).await,
+                    Err(e) => Err(ControllerError::Refused(e.to_string())),
+                };
                 result.record(name.clone(), outcome);
             }
             answer(&r, Ok(result))

@@ -13,8 +13,9 @@ use ebpfnet_common::{
 };
 
 use super::{
-    AyaDatapath, DatapathError, NatRecord,
-    maps::{describe, hash, hash_mut, map_err, removed, write_err},
+    AyaDatapath, DatapathError, Flows, NatRecord, Publishing,
+    encoding::describe_key,
+    maps::{hash, hash_mut, map_err, removed, write_err},
     nat,
     take::take,
 };
@@ -45,12 +46,6 @@ impl AyaDatapath {
             .map_err(map_err(name))
     }
 
-    pub(super) fn all_nat_records(&self) -> Result<Vec<NatRecord>, DatapathError> {
-        let mut records = self.nat_records(names::NAT_TCP_MAP)?;
-        records.extend(self.nat_records(names::NAT_OTHER_MAP)?);
-        Ok(records)
-    }
-
     /// Deletes `keys` from table `name`; returns how many were there.
     fn delete_flows(
         &mut self,
@@ -62,45 +57,6 @@ impl AyaDatapath {
         for key in keys {
             deleted += usize::from(remove_flow(&mut map, name, key)?);
         }
-        Ok(deleted)
-    }
-
-    pub(super) fn remove_published(&mut self, key: PublishedKey) -> Result<usize, DatapathError> {
-        // The mapping goes first: no new flow can start through it meanwhile.
-        let name = names::PUBLISHED_MAP;
-        removed(hash_mut::<PublishedKey, PublishedValue>(&mut self.ebpf, name)?.remove(&key))
-            .map_err(write_err(name, format!("unpublish {}", describe(&key))))?;
-        let stats = names::PUBLISHED_STATS_MAP;
-        let mut counters: PerCpuHashMap<_, PublishedKey, PublishedStats> =
-            PerCpuHashMap::try_from(super::maps::map_mut(&mut self.ebpf, stats)?)
-                .map_err(map_err(stats))?;
-        removed(counters.remove(&key)).map_err(write_err(
-            stats,
-            format!("remove the counters of {}", describe(&key)),
-        ))?;
-        let table = table_of(key.protocol);
-        let records = self.nat_records(table)?;
-        let keys = nat::flows_of_mapping(&records, &key);
-        self.delete_flows(table, &keys)
-    }
-
-    /// Removes idle flows, then recounts each container's masquerade
-    /// ports per destination from what is left.
-    pub(super) fn collect_garbage(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
-        let mut deleted = 0;
-        let mut usage = BTreeMap::new();
-        for table in [names::NAT_TCP_MAP, names::NAT_OTHER_MAP] {
-            let records = self.nat_records(table)?;
-            let idle = nat::expired(&records, now_ns);
-            deleted += self.delete_if_unchanged(table, &idle)?;
-            let gone: HashSet<FlowKey> = idle.iter().map(|r| r.key).collect();
-            let left: Vec<NatRecord> = records
-                .into_iter()
-                .filter(|r| !gone.contains(&r.key))
-                .collect();
-            usage.extend(nat::masquerade_usage(&left));
-        }
-        self.write_masquerade_usage(&usage)?;
         Ok(deleted)
     }
 
@@ -169,11 +125,75 @@ impl AyaDatapath {
         }
         Ok(())
     }
+}
+
+impl Publishing for AyaDatapath {
+    fn publish(&mut self, key: PublishedKey, value: PublishedValue) -> Result<(), DatapathError> {
+        let name = names::PUBLISHED_MAP;
+        hash_mut::<PublishedKey, PublishedValue>(&mut self.ebpf, name)?
+            .insert(key, value, 0)
+            .map_err(write_err(name, format!("publish {}", describe_key(&key))))
+    }
+
+    fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError> {
+        let name = names::PUBLISHED_MAP;
+        hash::<PublishedKey, PublishedValue>(&self.ebpf, name)?
+            .iter()
+            .collect::<Result<_, _>>()
+            .map_err(map_err(name))
+    }
+
+    fn unpublish(&mut self, key: PublishedKey) -> Result<usize, DatapathError> {
+        // The mapping goes first: no new flow can start through it meanwhile.
+        let name = names::PUBLISHED_MAP;
+        removed(hash_mut::<PublishedKey, PublishedValue>(&mut self.ebpf, name)?.remove(&key))
+            .map_err(write_err(name, format!("unpublish {}", describe_key(&key))))?;
+        let stats = names::PUBLISHED_STATS_MAP;
+        let mut counters: PerCpuHashMap<_, PublishedKey, PublishedStats> =
+            PerCpuHashMap::try_from(super::maps::map_mut(&mut self.ebpf, stats)?)
+                .map_err(map_err(stats))?;
+        removed(counters.remove(&key)).map_err(write_err(
+            stats,
+            format!("remove the counters of {}", describe_key(&key)),
+        ))?;
+        let table = table_of(key.protocol);
+        let records = self.nat_records(table)?;
+        let keys = nat::flows_of_mapping(&records, &key);
+        self.delete_flows(table, &keys)
+    }
+}
+
+impl Flows for AyaDatapath {
+    fn flows(&self) -> Result<Vec<NatRecord>, DatapathError> {
+        let mut records = self.nat_records(names::NAT_TCP_MAP)?;
+        records.extend(self.nat_records(names::NAT_OTHER_MAP)?);
+        Ok(records)
+    }
+
+    /// Removes idle flows, then recounts each container's masquerade
+    /// ports per destination from what is left.
+    fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
+        let mut deleted = 0;
+        let mut usage = BTreeMap::new();
+        for table in [names::NAT_TCP_MAP, names::NAT_OTHER_MAP] {
+            let records = self.nat_records(table)?;
+            let idle = nat::expired(&records, now_ns);
+            deleted += self.delete_if_unchanged(table, &idle)?;
+            let gone: HashSet<FlowKey> = idle.iter().map(|r| r.key).collect();
+            let left: Vec<NatRecord> = records
+                .into_iter()
+                .filter(|r| !gone.contains(&r.key))
+                .collect();
+            usage.extend(nat::masquerade_usage(&left));
+        }
+        self.write_masquerade_usage(&usage)?;
+        Ok(deleted)
+    }
 
     /// Removes both directions of every flow of a container address that
     /// is going away, so a container given that address later inherits
     /// none of them.
-    pub(super) fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError> {
+    fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError> {
         let mut deleted = 0;
         for table in [names::NAT_TCP_MAP, names::NAT_OTHER_MAP] {
             let records = self.nat_records(table)?;
