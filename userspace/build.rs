@@ -18,6 +18,23 @@ fn main() -> ExitCode {
         println!("cargo::error=CARGO_MANIFEST_DIR and OUT_DIR must be set (run through cargo)");
         return ExitCode::FAILURE;
     };
+    // etcd-client compiles etcd's .proto files with protoc; say so plainly
+    // instead of leaving it to a panic deep in its build script.
+    println!("cargo::rerun-if-env-changed=PROTOC");
+    let protoc = env::var_os("PROTOC").unwrap_or_else(|| "protoc".into());
+    if std::process::Command::new(&protoc)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!(
+            "cargo::error=protoc ({}) not found: the etcd client (etcd-client) needs the protobuf \
+             compiler to build. Run `cargo xtask setup`, or `apt-get install protobuf-compiler` \
+             (or set PROTOC to its path)",
+            protoc.to_string_lossy()
+        );
+        return ExitCode::FAILURE;
+    }
     let object = PathBuf::from(manifest).join("../target/ebpf/ebpfnet.bpf.o");
     let out = PathBuf::from(out_dir).join("ebpfnet.bpf.o");
     println!("cargo::rerun-if-changed={}", object.display());

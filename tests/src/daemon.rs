@@ -346,7 +346,11 @@ impl TestEnv {
         args.extend(networks.iter().map(String::as_str));
         if let Some(v) = list(&args) {
             for n in v.as_array().into_iter().flatten() {
-                if let Some(b) = n["Options"]["com.docker.network.bridge.name"].as_str() {
+                // Global (overlay) networks have no bridge on this host.
+                if let Some(b) = n["Options"]["com.docker.network.bridge.name"]
+                    .as_str()
+                    .filter(|b| !b.is_empty())
+                {
                     bridges.push(b.to_string());
                 }
             }

@@ -243,6 +243,7 @@ mod tests {
                         subnet: None,
                         gateway: None,
                         internal: false,
+                        driver: None,
                     })
                     .await
             },

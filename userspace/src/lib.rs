@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod controller;
 pub mod daemon;
 pub mod datapath;

@@ -6,13 +6,22 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result, bail};
 
 use crate::build_ebpf::build_ebpf;
 use crate::cmd::{command, run, workspace_root};
 
 pub fn build(release: bool) -> Result<()> {
     build_ebpf()?;
+    if !crate::setup::protoc_ready() {
+        crate::setup::setup().context("protoc (protobuf-compiler) is missing")?;
+        if !crate::setup::protoc_ready() {
+            bail!(
+                "protoc not found after `cargo xtask setup`: the etcd client (etcd-client) needs \
+                 it to build; install protobuf-compiler or set PROTOC"
+            );
+        }
+    }
     let mut cargo = command("cargo");
     cargo.args(["build", "-p", "ebpfnet", "-p", "ebpfnet-cni"]);
     if release {

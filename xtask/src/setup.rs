@@ -25,6 +25,10 @@ const APT_PACKAGES: &[&str] = &[
     "nftables",
     "systemd",
     "man-db",
+    // protoc, for the etcd client's generated gRPC code (etcd-client).
+    "protobuf-compiler",
+    // etcd 3.4, started by the cluster tests on loopback (no service runs).
+    "etcd-server",
 ];
 
 /// The container runtimes the CNI and Docker driver tests drive, installed
@@ -70,6 +74,16 @@ pub fn setup() -> Result<()> {
 /// Whether the eBPF crate can be built without running [`setup`] first.
 pub fn ebpf_toolchain_ready() -> bool {
     rust_src_installed() && bpf_linker_installed()
+}
+
+/// Whether protoc, which the etcd client's build script runs, is there
+/// (`PROTOC` or `protoc` on the PATH).
+pub fn protoc_ready() -> bool {
+    let protoc = std::env::var_os("PROTOC").unwrap_or_else(|| "protoc".into());
+    Command::new(protoc)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn missing_apt_packages(packages: &[&'static str]) -> Vec<&'static str> {

@@ -235,5 +235,6 @@ fn status() -> StatusView {
             packets: 1,
             bytes: 60,
         }],
+        cluster: None,
     }
 }

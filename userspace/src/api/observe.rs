@@ -21,6 +21,38 @@ pub struct StatusView {
     pub maps: Vec<MapFill>,
     pub counters: Vec<ProgramCounters>,
     pub interfaces: Vec<InterfaceCounters>,
+    /// The cluster this daemon joined (`--cluster-store`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterView>,
+}
+
+/// `status` of a daemon in a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClusterView {
+    /// `etcd://HOST:PORT[,…]`.
+    pub store: String,
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub advertise_addr: String,
+    /// The last request to the store succeeded.
+    pub connected: bool,
+    /// Why the last request failed, while the store is unreachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub lease_ttl_seconds: u64,
+    /// The live nodes, this one included (as last seen while unreachable).
+    pub nodes: Vec<ClusterNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ClusterNode {
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub advertise_addr: String,
+    pub hostname: String,
+    pub version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -81,6 +81,10 @@ pub struct NetworkCreate {
     pub subnet: Option<Ipv4Network>,
     pub gateway: Option<Ipv4Addr>,
     pub internal: bool,
+    /// `bridge` (when absent) or `overlay` (a global network, in the
+    /// cluster store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

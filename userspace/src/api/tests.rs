@@ -64,6 +64,15 @@ pub(super) fn every_request() -> Vec<Request> {
             subnet: Some("10.1.0.0/24".parse().expect("cidr")),
             gateway: Some(Ipv4Addr::new(10, 1, 0, 1)),
             internal: true,
+            driver: None,
+        }
+        .into(),
+        NetworkCreate {
+            name: "ov".into(),
+            subnet: None,
+            gateway: None,
+            internal: false,
+            driver: Some("overlay".into()),
         }
         .into(),
         NetworkList.into(),
@@ -157,6 +166,7 @@ fn a_request_line_wraps_the_unversioned_request_unchanged() {
         subnet: None,
         gateway: Some(Ipv4Addr::new(10, 1, 0, 1)),
         internal: false,
+        driver: None,
     })
     .encode()
     .expect("encodes");

@@ -1,7 +1,7 @@
 //! `ebpfnet daemon`.
 
 use std::{
-    net::{Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::PathBuf,
 };
 
@@ -81,6 +81,14 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "PATH", num_args = 0..=1,
           default_missing_value = crate::daemon::docker_plugin::DEFAULT_SOCKET)]
     pub docker_plugin: Option<PathBuf>,
+    /// Join a cluster whose state is kept in etcd (v3 API) at these
+    /// members; needs --advertise-addr (docs/cluster.md).
+    #[arg(long, value_name = "etcd://HOST:PORT[,HOST:PORT...]",
+          value_parser = crate::cluster::endpoints::parse_cluster_store)]
+    pub cluster_store: Option<crate::cluster::ClusterStore>,
+    /// This host's address for the other hosts of the cluster.
+    #[arg(long, value_name = "IP")]
+    pub advertise_addr: Option<IpAddr>,
 }
 
 fn parse_port_range(text: &str) -> Result<PortRange, String> {
@@ -103,6 +111,8 @@ impl DaemonArgs {
             masquerade_ports_per_destination: self.masquerade_ports_per_destination,
             log_format: self.log_format,
             metrics_addr: self.metrics_addr,
+            cluster_store: self.cluster_store.clone(),
+            cluster_advertise: self.advertise_addr,
         }
     }
 }
@@ -142,6 +152,7 @@ pub async fn run(
         metrics_addr: settings.metrics_addr,
         docker_plugin: args.docker_plugin,
         remote,
+        cluster: settings.cluster,
     })
     .await
 }

@@ -22,9 +22,13 @@ use crate::{
 
 #[derive(Debug, Subcommand)]
 pub enum NetworkCommand {
-    /// Create a bridge network; prints its id.
+    /// Create a network; prints its id.
     Create {
         name: String,
+        /// `bridge` (this host) or `overlay` (every host of the cluster;
+        /// needs a daemon started with --cluster-store).
+        #[arg(short, long, default_value = "bridge")]
+        driver: String,
         /// Subnet in CIDR form; a free private one when omitted.
         #[arg(long)]
         subnet: Option<Ipv4Network>,
@@ -73,6 +77,7 @@ pub async fn run(
     match command {
         NetworkCommand::Create {
             name,
+            driver,
             subnet,
             gateway,
             internal,
@@ -83,6 +88,8 @@ pub async fn run(
                     subnet,
                     gateway,
                     internal,
+                    // Absent for bridge, so an older daemon still answers.
+                    driver: (driver != "bridge").then_some(driver),
                 })
                 .await
                 .with_context(|| format!("cannot create network {name}"))?;

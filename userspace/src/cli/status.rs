@@ -2,7 +2,10 @@
 
 use super::{Format, output::print_json};
 use crate::{
-    api::{observe::StatusView, request::Status},
+    api::{
+        observe::{ClusterView, StatusView},
+        request::Status,
+    },
     client::Client,
 };
 
@@ -61,6 +64,40 @@ fn lines(status: &StatusView) -> Vec<String> {
             m.name, m.entries, m.max_entries
         ));
     }
+    if let Some(cluster) = &status.cluster {
+        out.extend(cluster_lines(cluster));
+    }
+    out
+}
+
+/// The cluster part: the store and whether it answers, this node, the
+/// live nodes.
+fn cluster_lines(cluster: &ClusterView) -> Vec<String> {
+    let state = match (&cluster.error, cluster.connected) {
+        (_, true) => "connected",
+        (Some(_), false) => "UNREACHABLE",
+        (None, false) => "connecting",
+    };
+    let mut out = vec![format!("cluster store: {} ({state})", cluster.store)];
+    if let (false, Some(error)) = (cluster.connected, &cluster.error) {
+        out.push(format!("  last error: {error}"));
+    }
+    out.extend([
+        format!(
+            "this node: {} advertising {} (lease TTL {} s)",
+            cluster.node_id, cluster.advertise_addr, cluster.lease_ttl_seconds
+        ),
+        match cluster.connected {
+            true => format!("live nodes: {}", cluster.nodes.len()),
+            false => format!("live nodes (as last seen): {}", cluster.nodes.len()),
+        },
+    ]);
+    for node in &cluster.nodes {
+        out.push(format!(
+            "  {:<14} {:<16} {} ({})",
+            node.node_id, node.advertise_addr, node.hostname, node.version
+        ));
+    }
     out
 }
 
@@ -104,6 +141,7 @@ mod tests {
                 bytes: 420,
             }],
             interfaces: Vec::new(),
+            cluster: None,
         };
         assert_eq!(
             lines(&status),
@@ -120,6 +158,42 @@ mod tests {
                 "  uplink_ingress       7 packets, 420 bytes",
                 "maps:",
                 "  PUBLISHED            2/65536 entries",
+            ]
+        );
+    }
+
+    #[test]
+    fn cluster_lines_name_the_store_and_the_nodes() {
+        let mut cluster = ClusterView {
+            store: "etcd://10.0.0.5:2379".into(),
+            node_id: "3f9c0a1b2c3d".into(),
+            advertise_addr: "10.0.0.7".into(),
+            connected: true,
+            error: None,
+            lease_ttl_seconds: 10,
+            nodes: vec![crate::api::observe::ClusterNode {
+                node_id: "3f9c0a1b2c3d".into(),
+                advertise_addr: "10.0.0.7".into(),
+                hostname: "h1".into(),
+                version: "0.1.0".into(),
+            }],
+        };
+        assert_eq!(
+            cluster_lines(&cluster),
+            [
+                "cluster store: etcd://10.0.0.5:2379 (connected)",
+                "this node: 3f9c0a1b2c3d advertising 10.0.0.7 (lease TTL 10 s)",
+                "live nodes: 1",
+                "  3f9c0a1b2c3d   10.0.0.7         h1 (0.1.0)",
+            ]
+        );
+        cluster.connected = false;
+        cluster.error = Some("cluster store etcd://10.0.0.5:2379 is unreachable: refused".into());
+        assert_eq!(
+            cluster_lines(&cluster)[..2],
+            [
+                "cluster store: etcd://10.0.0.5:2379 (UNREACHABLE)",
+                "  last error: cluster store etcd://10.0.0.5:2379 is unreachable: refused",
             ]
         );
     }

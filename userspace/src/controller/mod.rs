@@ -214,6 +214,8 @@ impl Controller {
                 .iter()
                 .map(views::interface_counters)
                 .collect(),
+            // Filled in by the daemon, which owns the cluster membership.
+            cluster: None,
         })
     }
 

@@ -5,7 +5,7 @@
 use std::{
     fs,
     io::ErrorKind,
-    net::{Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
 };
 
@@ -13,7 +13,11 @@ use ipnetwork::Ipv4Network;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::{ipam, logging::LogFormat};
+use crate::{
+    cluster::{ClusterOptions, ClusterStore},
+    ipam,
+    logging::LogFormat,
+};
 
 /// Read when `--config-file` is not given; may be missing.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/ebpfnet/daemon.json";
@@ -45,6 +49,11 @@ pub struct DaemonSettings {
     pub masquerade_ports_per_destination: Option<u16>,
     pub log_format: Option<LogFormat>,
     pub metrics_addr: Option<SocketAddr>,
+    /// Docker's `cluster-store`: `etcd://HOST:PORT[,HOST:PORT…]`.
+    pub cluster_store: Option<ClusterStore>,
+    /// Docker's `cluster-advertise` (`--advertise-addr`): this host's
+    /// address for the others.
+    pub cluster_advertise: Option<IpAddr>,
 }
 
 /// What the daemon runs with once flags, file and defaults are merged.
@@ -61,6 +70,7 @@ pub struct Resolved {
     pub masquerade_ports_per_destination: Option<u16>,
     pub log_format: LogFormat,
     pub metrics_addr: Option<SocketAddr>,
+    pub cluster: Option<ClusterOptions>,
 }
 
 #[derive(Debug, Error)]
@@ -73,6 +83,10 @@ pub enum ConfigError {
     },
     #[error("daemon config file {path}: {message}")]
     Syntax { path: String, message: String },
+    /// `--cluster-store`/`--advertise-addr` (or their keys) that do not go
+    /// together.
+    #[error("{0}")]
+    Cluster(String),
     #[error("daemon config file {path}: key \"{key}\": {message}")]
     Value {
         path: String,
@@ -168,6 +182,8 @@ impl DaemonSettings {
                 .or(file.masquerade_ports_per_destination),
             log_format: self.log_format.or(file.log_format),
             metrics_addr: self.metrics_addr.or(file.metrics_addr),
+            cluster_store: self.cluster_store.or(file.cluster_store),
+            cluster_advertise: self.cluster_advertise.or(file.cluster_advertise),
         }
     }
 
@@ -208,6 +224,9 @@ impl DaemonSettings {
             masquerade_ports_per_destination: self.masquerade_ports_per_destination,
             log_format: self.log_format.unwrap_or_default(),
             metrics_addr: self.metrics_addr,
+            // From the flags, the file or both: the error names flag and key.
+            cluster: cluster(self.cluster_store, self.cluster_advertise)
+                .map_err(ConfigError::Cluster)?,
         })
     }
 }
@@ -282,6 +301,32 @@ fn default_subnet(
     }
     ipam::default_gateway(fixed).map_err(|e| ("fixed-cidr", e.to_string()))?;
     Ok(Some(fixed))
+}
+
+/// The cluster to join: the store and the advertised address go together.
+fn cluster(
+    store: Option<ClusterStore>,
+    advertise_addr: Option<IpAddr>,
+) -> Result<Option<ClusterOptions>, String> {
+    match (store, advertise_addr) {
+        (None, None) => Ok(None),
+        (Some(store), None) => Err(format!(
+            "cluster store {store} (--cluster-store / key \"cluster-store\") needs this host's \
+             address: --advertise-addr IP (key \"cluster-advertise\")"
+        )),
+        (None, Some(ip)) => Err(format!(
+            "advertise address {ip} (--advertise-addr / key \"cluster-advertise\") needs a \
+             cluster store: --cluster-store etcd://HOST:PORT (key \"cluster-store\")"
+        )),
+        (Some(_), Some(ip)) if ip.is_unspecified() || ip.is_multicast() => Err(format!(
+            "advertise address {ip} (--advertise-addr / key \"cluster-advertise\") is not an \
+             address other hosts can reach this one at"
+        )),
+        (Some(store), Some(advertise_addr)) => Ok(Some(ClusterOptions {
+            store,
+            advertise_addr,
+        })),
+    }
 }
 
 /// `LOW-HIGH` with LOW <= HIGH.

@@ -187,3 +187,40 @@ fn only_the_default_file_may_be_missing() {
     let _ = fs::remove_dir_all(&dir);
     assert_eq!(read.expect("valid").nat_table_size, Some(2048));
 }
+
+#[test]
+fn cluster_store_and_advertise_address_go_together() {
+    let r = resolved(
+        DaemonSettings::default(),
+        r#"{"cluster-store": "etcd://10.0.0.5:2379,10.0.0.6:2379", "cluster-advertise": "10.0.0.7"}"#,
+    )
+    .expect("valid");
+    let cluster = r.cluster.expect("a cluster");
+    assert_eq!(
+        cluster.store.to_string(),
+        "etcd://10.0.0.5:2379,10.0.0.6:2379"
+    );
+    assert_eq!(cluster.advertise_addr.to_string(), "10.0.0.7");
+
+    let alone = error_of(r#"{"cluster-store": "etcd://10.0.0.5:2379"}"#);
+    assert!(
+        alone.starts_with("cluster store etcd://10.0.0.5:2379 (--cluster-store")
+            && alone.contains("--advertise-addr IP (key \"cluster-advertise\")"),
+        "{alone}"
+    );
+    let alone = error_of(r#"{"cluster-advertise": "10.0.0.7"}"#);
+    assert!(
+        alone.contains("needs a cluster store: --cluster-store"),
+        "{alone}"
+    );
+    let bad = error_of(r#"{"cluster-store": "consul://x:8500", "cluster-advertise": "10.0.0.7"}"#);
+    assert!(
+        bad.contains("key \"cluster-store\"") && bad.contains("only etcd"),
+        "{bad}"
+    );
+    let any = error_of(r#"{"cluster-store": "etcd://x:2379", "cluster-advertise": "0.0.0.0"}"#);
+    assert!(
+        any.contains("advertise address 0.0.0.0") && any.contains("is not an"),
+        "{any}"
+    );
+}

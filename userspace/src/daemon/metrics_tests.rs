@@ -25,6 +25,7 @@ fn sample() -> (StatsView, StatusView) {
         }],
         counters: Vec::new(),
         interfaces: Vec::new(),
+        cluster: None,
     };
     (stats, status)
 }

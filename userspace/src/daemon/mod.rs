@@ -1,6 +1,7 @@
 //! `ebpfnet daemon`: loads the datapath, reconciles the host with the saved
 //! state, and serves the CLI over a Unix socket until SIGTERM.
 
+mod cluster_requests;
 pub mod config_file;
 pub mod docker_plugin;
 mod metrics;
@@ -27,6 +28,7 @@ use tokio::{
 };
 
 use crate::{
+    cluster::{Cluster, ClusterOptions},
     controller::{self, Config, Controller, masquerade::MasqueradeOptions},
     datapath::{AyaDatapath, MapSizes},
     host::NetlinkHost,
@@ -48,6 +50,8 @@ pub struct DaemonOptions {
     pub guard_interfaces: controller::GuardInterfaces,
     /// `--metrics-addr`: where Prometheus scrapes `/metrics`.
     pub metrics_addr: Option<SocketAddr>,
+    /// `--cluster-store` and `--advertise-addr`: join a cluster.
+    pub cluster: Option<ClusterOptions>,
     /// `--docker-plugin`: where Docker's remote network driver is served.
     pub docker_plugin: Option<PathBuf>,
     /// `-H tcp://…`: remote control, with mutual TLS only.
@@ -116,6 +120,14 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         .await
         .context("cannot bring the host in line with the saved state")?;
 
+    let cluster = match &options.cluster {
+        Some(cluster) => Some(Arc::new(
+            Cluster::join(cluster, &options.state_dir)
+                .await
+                .with_context(|| format!("cannot join the cluster store {}", cluster.store))?,
+        )),
+        None => None,
+    };
     let listener = bind(&options.socket).await?;
     log::info!("ebpfnet daemon listening on {}", options.socket.display());
     systemd::ready(&options.socket);
@@ -142,6 +154,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         tokio::spawn(server::serve_tls(
             listener,
             Arc::clone(&controller),
+            cluster.clone(),
             Arc::clone(&shutdown),
         ))
     });
@@ -153,7 +166,8 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
                 Ok((stream, _)) => {
                     let controller = Arc::clone(&controller);
                     let shutdown = Arc::clone(&shutdown);
-                    tokio::spawn(server::serve(stream, controller, shutdown));
+                    let cluster = cluster.clone();
+                    tokio::spawn(server::serve(stream, controller, cluster, shutdown));
                 }
                 Err(e) => log::warn!("accept failed: {e}"),
             },
@@ -172,6 +186,9 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);
     let _ = fs::remove_file(&options.socket);
+    if let Some(cluster) = &cluster {
+        cluster.leave().await;
+    }
     if reset {
         log::info!("ebpfnet daemon stopped after a reset");
     } else {

@@ -17,6 +17,7 @@ use crate::{
         BatchResult, Call, Outcome, Request, RequestEnvelope, RequestError, ResponseEnvelope,
         response::unversioned_refusal,
     },
+    cluster::Cluster,
     controller::{Controller, ControllerError, predefined, views},
     lookup,
     remote::TlsListener,
@@ -27,6 +28,7 @@ use crate::{
 pub async fn serve_tls(
     listener: TlsListener,
     controller: Arc<Mutex<Controller>>,
+    cluster: Option<Arc<Cluster>>,
     shutdown: Arc<Notify>,
 ) {
     loop {
@@ -38,10 +40,11 @@ pub async fn serve_tls(
             }
         };
         let controller = Arc::clone(&controller);
+        let cluster = cluster.clone();
         let shutdown = Arc::clone(&shutdown);
         tokio::spawn(async move {
             match handshake.run().await {
-                Ok(stream) => serve(stream, controller, shutdown).await,
+                Ok(stream) => serve(stream, controller, cluster, shutdown).await,
                 Err(e) => log::warn!("refused a remote client at {peer}: {e}"),
             }
         });
@@ -54,6 +57,7 @@ const MAX_REQUEST: u64 = 1 << 20;
 pub async fn serve<S: AsyncRead + AsyncWrite>(
     stream: S,
     controller: Arc<Mutex<Controller>>,
+    cluster: Option<Arc<Cluster>>,
     shutdown: Arc<Notify>,
 ) {
     let (read, write) = tokio::io::split(stream);
@@ -72,7 +76,16 @@ pub async fn serve<S: AsyncRead + AsyncWrite>(
             Ok(RequestEnvelope { request, .. }) => {
                 let is_reset = matches!(request, Request::Reset(_));
                 let mut controller = controller.lock().await;
-                let outcome = handle(&mut controller, request).await;
+                let outcome = match super::cluster_requests::handle(
+                    cluster.as_deref(),
+                    &mut controller,
+                    &request,
+                )
+                .await
+                {
+                    Some(outcome) => outcome,
+                    None => handle(&mut controller, request).await,
+                };
                 if is_reset {
                     shutdown.notify_one();
                 }
@@ -102,7 +115,10 @@ async fn send<S: AsyncWrite>(mut write: WriteHalf<S>, text: Result<String, serde
 
 /// The answer to `request`, encoded; its type is `C::Answer`, checked at
 /// compile time, whatever JSON carries it.
-fn answer<C: Call>(_request: &C, answer: Result<C::Answer, ControllerError>) -> Outcome<Value> {
+pub(super) fn answer<C: Call>(
+    _request: &C,
+    answer: Result<C::Answer, ControllerError>,
+) -> Outcome<Value> {
     match answer.map(serde_json::to_value) {
         Ok(Ok(value)) => Outcome::Ok(value),
         Ok(Err(e)) => Outcome::Error(format!("cannot encode the answer: {e}")),
@@ -199,7 +215,7 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
 }
 
 /// The view of every named object, or an error naming the first unknown one.
-fn inspect_each<V>(
+pub(super) fn inspect_each<V>(
     names: &[String],
     kind: &'static str,
     view: impl Fn(&str) -> Option<V>,

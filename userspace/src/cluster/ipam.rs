@@ -1,0 +1,103 @@
+//! Cluster-wide IPAM of global networks: an address belongs to whoever
+//! claimed it first, and a claim is a create-if-absent in the store (in
+//! etcd a transaction on `create_revision == 0`), so two daemons never
+//! hand out one address, even when they race for it.
+//!
+//! Claims are not under the node's lease: a daemon cut off from etcd for
+//! longer than the lease TTL still runs its containers, and their
+//! addresses must not be handed to another host meanwhile. A claim is
+//! released when its container goes; claims of a node that never comes
+//! back stay until its network is removed.
+
+use std::{collections::BTreeSet, future::Future, net::Ipv4Addr};
+
+use ipnetwork::Ipv4Network;
+use serde::{Deserialize, Serialize};
+
+use super::store::StoreError;
+use crate::ipam::{IpamError, Pool};
+
+/// Who holds an address: the value of a claim key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    pub node: String,
+    pub container: String,
+}
+
+/// Where claims are kept; [`super::ipam_etcd::EtcdClaims`] in the daemon.
+pub trait ClaimStore {
+    /// Claims `ip` on `network`: `Ok(true)` if it was free and is now
+    /// `claim`'s, `Ok(false)` if someone else holds it.
+    fn claim(
+        &self,
+        network: &str,
+        ip: Ipv4Addr,
+        claim: &Claim,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The addresses claimed on `network`.
+    fn claimed(
+        &self,
+        network: &str,
+    ) -> impl Future<Output = Result<BTreeSet<Ipv4Addr>, StoreError>> + Send;
+    /// Gives `ip` back, if `claim` still holds it: `Ok(false)` if not.
+    fn release(
+        &self,
+        network: &str,
+        ip: Ipv4Addr,
+        claim: &Claim,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// The address plan of one global network.
+#[derive(Debug, Clone)]
+pub struct AddressSpace {
+    pub network: String,
+    pub subnet: Ipv4Network,
+    pub gateway: Ipv4Addr,
+}
+
+impl AddressSpace {
+    fn pool(&self, used: BTreeSet<Ipv4Addr>) -> Pool<'_> {
+        Pool {
+            network: &self.network,
+            subnet: self.subnet,
+            gateway: self.gateway,
+            used,
+        }
+    }
+}
+
+/// Claims `wanted`, or the lowest address nobody holds, for `claim`.
+pub async fn allocate<S: ClaimStore>(
+    store: &S,
+    space: &AddressSpace,
+    claim: &Claim,
+    wanted: Option<Ipv4Addr>,
+) -> Result<Ipv4Addr, StoreError> {
+    if let Some(ip) = wanted {
+        space.pool(BTreeSet::new()).check(ip)?;
+        return if store.claim(&space.network, ip, claim).await? {
+            Ok(ip)
+        } else {
+            Err(IpamError::InUse {
+                ip,
+                network: space.network.clone(),
+            }
+            .into())
+        };
+    }
+    let mut used = store.claimed(&space.network).await?;
+    loop {
+        // Lowest free first; an address lost to a racing daemon is marked
+        // used and the next one tried, so this ends when the pool is full.
+        let ip = space.pool(used.clone()).allocate()?;
+        if store.claim(&space.network, ip, claim).await? {
+            return Ok(ip);
+        }
+        used.insert(ip);
+    }
+}
+
+#[cfg(test)]
+#[path = "ipam_tests.rs"]
+mod tests;

@@ -1,0 +1,249 @@
+//! Global-scope networks: one key per network under
+//! `/ebpfnet/v1/networks/`, created by a transaction that fails if the
+//! name was taken or any network was added since the subnets were checked.
+
+use std::{collections::BTreeMap, net::Ipv4Addr};
+
+use etcd_client::{Compare, CompareOp, DeleteOptions, GetOptions, Txn, TxnOp};
+use ipnetwork::Ipv4Network;
+use serde::{Deserialize, Serialize};
+
+use super::store::{IPAM, NETWORKS, Store, StoreError};
+use crate::{
+    api::views::{Ipam, IpamConfig, NetworkSummary, NetworkView},
+    ipam,
+};
+
+pub const DRIVER_OVERLAY: &str = "overlay";
+pub const SCOPE_GLOBAL: &str = "global";
+
+/// Subnets of overlay networks created without `--subnet`: the first /24
+/// of this pool that no global network (nor a local one of this host)
+/// overlaps.
+pub const OVERLAY_POOL: Ipv4Network =
+    match Ipv4Network::new_checked(Ipv4Addr::new(10, 128, 0, 0), 12) {
+        Some(pool) => pool,
+        None => panic!("10.128.0.0/12 is a valid subnet"),
+    };
+const OVERLAY_PREFIX: u8 = 24;
+/// Tries of the create transaction when other networks keep appearing.
+const CREATE_TRIES: usize = 5;
+
+/// The value of a network key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalNetwork {
+    pub name: String,
+    pub id: String,
+    pub driver: String,
+    pub subnet: Ipv4Network,
+    pub gateway: Ipv4Addr,
+    pub internal: bool,
+    /// RFC 3339.
+    pub created: String,
+    /// The node whose daemon created it.
+    pub created_by: String,
+}
+
+/// What `network create -d overlay` asks for.
+pub struct NetworkRequest<'a> {
+    pub name: &'a str,
+    pub subnet: Option<Ipv4Network>,
+    pub gateway: Option<Ipv4Addr>,
+    pub internal: bool,
+    /// This host's own networks' subnets, which a global one must not overlap.
+    pub local_subnets: Vec<Ipv4Network>,
+    pub node_id: &'a str,
+}
+
+/// Creates the network in the store; answers its id.
+pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String, StoreError> {
+    let key = format!("{NETWORKS}{}", request.name);
+    for _ in 0..CREATE_TRIES {
+        let mut client = store.client.clone();
+        let listed = store
+            .request(client.get(NETWORKS, Some(GetOptions::new().with_prefix())))
+            .await?;
+        let revision = listed.header().map_or(0, |h| h.revision());
+        let mut taken = Vec::new();
+        for kv in listed.kvs() {
+            let network: GlobalNetwork =
+                serde_json::from_slice(kv.value()).map_err(|e| store.bad_value(kv.key(), e))?;
+            if network.name == request.name {
+                return Err(refused(format!("network {} already exists", request.name)));
+            }
+            taken.push((network.subnet, format!("network {}", network.name)));
+        }
+        let subnet =
+            choose_subnet(request.subnet, &taken, &request.local_subnets).map_err(refused)?;
+        let gateway = match request.gateway {
+            Some(gateway) => ipam::check_gateway(subnet, gateway).map(|()| gateway),
+            None => ipam::default_gateway(subnet),
+        }
+        .map_err(|e| refused(e.to_string()))?;
+        let id = crate::ids::new_id().map_err(|e| refused(format!("cannot make an id: {e}")))?;
+        let network = GlobalNetwork {
+            name: request.name.to_string(),
+            id: id.clone(),
+            driver: DRIVER_OVERLAY.into(),
+            subnet,
+            gateway,
+            internal: request.internal,
+            created: jiff::Timestamp::now().to_string(),
+            created_by: request.node_id.to_string(),
+        };
+        let value = serde_json::to_vec(&network).map_err(|e| refused(e.to_string()))?;
+        let txn = Txn::new()
+            .when([
+                Compare::create_revision(key.as_str(), CompareOp::Equal, 0),
+                Compare::mod_revision(NETWORKS, CompareOp::Less, revision + 1).with_prefix(),
+            ])
+            .and_then([TxnOp::put(key.as_str(), value, None)]);
+        if store.request(client.txn(txn)).await?.succeeded() {
+            return Ok(id);
+        }
+        // Another daemon created a network in between: check again.
+    }
+    Err(refused(format!(
+        "network {} not created: other networks kept being created at the same time; try again",
+        request.name
+    )))
+}
+
+/// Removes the network and its address claims.
+pub async fn remove(store: &Store, name: &str) -> Result<(), StoreError> {
+    let mut client = store.client.clone();
+    let key = format!("{NETWORKS}{name}");
+    let claims = format!("{IPAM}{name}/");
+    let txn = Txn::new()
+        .when([Compare::create_revision(
+            key.as_str(),
+            CompareOp::Greater,
+            0,
+        )])
+        .and_then([
+            TxnOp::delete(key.as_str(), None),
+            TxnOp::delete(claims, Some(DeleteOptions::new().with_prefix())),
+        ]);
+    if store.request(client.txn(txn)).await?.succeeded() {
+        Ok(())
+    } else {
+        Err(refused(format!("network {name} not found")))
+    }
+}
+
+fn refused(message: impl Into<String>) -> StoreError {
+    StoreError::Refused(message.into())
+}
+
+/// The given subnet if it overlaps nothing, else the first free /24 of
+/// [`OVERLAY_POOL`].
+fn choose_subnet(
+    wanted: Option<Ipv4Network>,
+    taken: &[(Ipv4Network, String)],
+    local: &[Ipv4Network],
+) -> Result<Ipv4Network, String> {
+    let clash = |subnet: Ipv4Network| {
+        taken
+            .iter()
+            .find(|(other, _)| overlaps(subnet, *other))
+            .map(|(other, what)| format!("{what} ({other})"))
+            .or_else(|| {
+                local
+                    .iter()
+                    .find(|other| overlaps(subnet, **other))
+                    .map(|other| format!("a network of this host ({other})"))
+            })
+    };
+    if let Some(subnet) = wanted {
+        if subnet.ip() != subnet.network() {
+            return Err(format!(
+                "subnet {subnet}: use the subnet's own address, {}",
+                subnet.network()
+            ));
+        }
+        return match clash(subnet) {
+            Some(what) => Err(format!("subnet {subnet} overlaps {what}")),
+            None => Ok(subnet),
+        };
+    }
+    let step = 1u32 << (32 - OVERLAY_PREFIX);
+    let first = u32::from(OVERLAY_POOL.network());
+    (0..OVERLAY_POOL.size() / step)
+        .filter_map(|i| Ipv4Network::new(Ipv4Addr::from(first + i * step), OVERLAY_PREFIX).ok())
+        .find(|subnet| clash(*subnet).is_none())
+        .ok_or_else(|| format!("no free /{OVERLAY_PREFIX} left in the overlay pool {OVERLAY_POOL}"))
+}
+
+fn overlaps(a: Ipv4Network, b: Ipv4Network) -> bool {
+    a.contains(b.network()) || b.contains(a.network())
+}
+
+pub fn summary(network: &GlobalNetwork) -> NetworkSummary {
+    NetworkSummary {
+        id: network.id.clone(),
+        name: network.name.clone(),
+        driver: network.driver.clone(),
+        scope: SCOPE_GLOBAL.into(),
+        internal: network.internal,
+        created: network.created.clone(),
+        subnet: Some(network.subnet),
+        gateway: Some(network.gateway),
+        bridge: None,
+    }
+}
+
+pub fn inspect(network: &GlobalNetwork) -> NetworkView {
+    NetworkView {
+        name: network.name.clone(),
+        id: network.id.clone(),
+        created: network.created.clone(),
+        scope: SCOPE_GLOBAL.into(),
+        driver: network.driver.clone(),
+        enable_ipv6: false,
+        internal: network.internal,
+        ipam: Ipam {
+            driver: "default".into(),
+            options: BTreeMap::new(),
+            config: vec![IpamConfig {
+                subnet: network.subnet,
+                gateway: network.gateway,
+            }],
+        },
+        containers: BTreeMap::new(),
+        options: BTreeMap::new(),
+        labels: BTreeMap::from([("ebpfnet.created-by".to_string(), network.created_by.clone())]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(text: &str) -> Ipv4Network {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn first_free_slash24_of_the_pool() {
+        let taken = vec![(net("10.128.0.0/24"), "network a".to_string())];
+        let local = vec![net("10.128.1.0/25")];
+        assert_eq!(
+            choose_subnet(None, &taken, &local),
+            Ok(net("10.128.2.0/24"))
+        );
+    }
+
+    #[test]
+    fn given_subnet_must_not_overlap() {
+        let taken = vec![(net("10.20.0.0/16"), "network a".to_string())];
+        let e = choose_subnet(Some(net("10.20.5.0/24")), &taken, &[]).unwrap_err();
+        assert_eq!(e, "subnet 10.20.5.0/24 overlaps network a (10.20.0.0/16)");
+        let e = choose_subnet(Some(net("10.0.0.0/8")), &[], &[net("10.214.0.0/16")]).unwrap_err();
+        assert!(e.contains("a network of this host (10.214.0.0/16)"), "{e}");
+        assert_eq!(
+            choose_subnet(Some(net("10.21.0.0/16")), &taken, &[]),
+            Ok(net("10.21.0.0/16"))
+        );
+        assert!(choose_subnet(Some(net("10.21.0.1/16")), &[], &[]).is_err());
+    }
+}
