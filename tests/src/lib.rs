@@ -19,6 +19,7 @@ pub mod daemon;
 mod env_cli;
 pub mod fuzzer;
 pub mod invariants;
+pub mod lan;
 pub mod mutate;
 pub mod netns;
 pub mod packet;

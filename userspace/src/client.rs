@@ -147,6 +147,8 @@ mod tests {
                         subnet: None,
                         gateway: None,
                         internal: false,
+                        driver: None,
+                        options: Default::default(),
                     })
                     .await
             },

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod flows;
 pub mod host;
 pub mod ipam;
+pub mod lan;
 pub mod logging;
 pub mod names;
 pub mod netconf;

@@ -79,6 +79,12 @@ pub struct NetworkCreate {
     pub subnet: Option<Ipv4Network>,
     pub gateway: Option<Ipv4Addr>,
     pub internal: bool,
+    /// `bridge` (when absent), `macvlan` or `ipvlan`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// The driver's options (`-o parent=eth0`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

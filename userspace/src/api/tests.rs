@@ -63,6 +63,17 @@ pub(super) fn every_request() -> Vec<Request> {
             subnet: Some("10.1.0.0/24".parse().expect("cidr")),
             gateway: Some(Ipv4Addr::new(10, 1, 0, 1)),
             internal: true,
+            driver: None,
+            options: Default::default(),
+        }
+        .into(),
+        NetworkCreate {
+            name: "lan".into(),
+            subnet: Some("192.168.1.0/24".parse().expect("cidr")),
+            gateway: Some(Ipv4Addr::new(192, 168, 1, 1)),
+            internal: false,
+            driver: Some("macvlan".into()),
+            options: [("parent".to_string(), "eth0".to_string())].into(),
         }
         .into(),
         NetworkList.into(),
@@ -154,6 +165,8 @@ fn a_request_line_wraps_the_unversioned_request_unchanged() {
         subnet: None,
         gateway: Some(Ipv4Addr::new(10, 1, 0, 1)),
         internal: false,
+        driver: None,
+        options: Default::default(),
     })
     .encode()
     .expect("encodes");

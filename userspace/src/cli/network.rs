@@ -22,9 +22,17 @@ use crate::{
 
 #[derive(Debug, Subcommand)]
 pub enum NetworkCommand {
-    /// Create a bridge network; prints its id.
+    /// Create a network (bridge, macvlan or ipvlan); prints its id.
     Create {
         name: String,
+        /// Driver: bridge, macvlan or ipvlan.
+        #[arg(short = 'd', long, value_name = "DRIVER")]
+        driver: Option<String>,
+        /// Driver option KEY=VALUE (repeatable): parent=IFACE,
+        /// macvlan_mode=bridge|private|vepa|passthru, ipvlan_mode=l2|l3|l3s,
+        /// ipvlan_flag=bridge|private|vepa.
+        #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE", value_parser = parse_option)]
+        options: Vec<(String, String)>,
         /// Subnet in CIDR form; a free private one when omitted.
         #[arg(long)]
         subnet: Option<Ipv4Network>,
@@ -67,6 +75,8 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
     match command {
         NetworkCommand::Create {
             name,
+            driver,
+            options,
             subnet,
             gateway,
             internal,
@@ -77,6 +87,8 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
                     subnet,
                     gateway,
                     internal,
+                    driver,
+                    options: options.into_iter().collect(),
                 })
                 .await
                 .with_context(|| format!("cannot create network {name}"))?;
@@ -128,4 +140,12 @@ pub async fn run(command: NetworkCommand, client: &Client, format: Format) -> an
         }
     }
     Ok(0)
+}
+
+/// `KEY=VALUE` of `-o`; a key given twice keeps the last value, as Docker.
+fn parse_option(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
 }

@@ -8,6 +8,7 @@ use super::{
     modes::{self, Plan},
     next_ifname, now_rfc3339,
     sync::endpoint_info,
+    views,
 };
 use crate::{
     api::ContainerOptions,
@@ -152,6 +153,7 @@ impl Controller {
     async fn detach_container(&mut self, container: &Container) -> Result<()> {
         let unpublished = self.clear_ports(&container.ports);
         for endpoint in &container.endpoints {
+            self.unplumb_lan_endpoint(container, endpoint).await;
             self.unplumb_endpoint(endpoint).await?;
         }
         self.remove_files(container);
@@ -198,6 +200,14 @@ impl Controller {
         let mut endpoint = new_endpoint(&self.state, &network, ip, &ifname)?;
         endpoint.aliases = aliases.to_vec();
         let default_route = current.endpoints.is_empty();
+        if default_route && network.lan.is_some() && !current.ports.is_empty() {
+            return Err(ControllerError::Refused(format!(
+                "container {container} has published ports and no other network: they cannot \
+                 lead to network {} ({}: no published ports)",
+                network.name,
+                views::network_driver(&network)
+            )));
+        }
         self.plumb_endpoint(&path, &endpoint, &network, default_route)
             .await?;
         let mut next = self.state.clone();
@@ -217,7 +227,7 @@ impl Controller {
 
     pub async fn disconnect(&mut self, network: &str, container: &str) -> Result<()> {
         self.network(network)?;
-        let current = self.container(container)?;
+        let current = self.container(container)?.clone();
         let endpoint = current.endpoint(network).cloned().ok_or_else(|| {
             ControllerError::Refused(format!(
                 "container {container} is not connected to network {network}"
@@ -229,6 +239,7 @@ impl Controller {
             c.endpoints.retain(|e| e.network != network);
         }
         self.commit(next)?;
+        self.unplumb_lan_endpoint(&current, &endpoint).await;
         self.unplumb_endpoint(&endpoint).await?;
         if was_first {
             self.sync_container_ports(container).await?;
@@ -261,6 +272,11 @@ impl Controller {
         };
         for (position, endpoint) in container.endpoints.iter().enumerate() {
             let network = self.network(&endpoint.network)?.clone();
+            if network.lan.is_some() {
+                self.plumb_endpoint(&path, endpoint, &network, position == 0)
+                    .await?;
+                continue;
+            }
             match netlink::link_index(&self.host, &endpoint.host_veth).await? {
                 Some(index) => {
                     crate::host::enable_forwarding(&endpoint.host_veth)?;
@@ -349,7 +365,11 @@ fn new_endpoint(
     };
     let id = names::new_id().map_err(HostError::io("read /dev/urandom"))?;
     Ok(Endpoint {
-        host_veth: names::host_veth_name(&id),
+        // macvlan and ipvlan endpoints have no host side.
+        host_veth: match network.lan {
+            Some(_) => String::new(),
+            None => names::host_veth_name(&id),
+        },
         id,
         network: network.name.clone(),
         ip,

@@ -25,6 +25,11 @@ impl Controller {
         network: &Network,
         default_route: bool,
     ) -> Result<u32> {
+        if let Some(lan) = &network.lan {
+            return self
+                .plumb_lan_endpoint(netns_path, endpoint, network, lan, default_route)
+                .await;
+        }
         let made = self
             .plumb_endpoint_inner(netns_path, endpoint, network, default_route)
             .await;

@@ -9,6 +9,7 @@ mod error;
 mod events;
 mod files;
 mod interface;
+mod lan;
 pub mod masquerade;
 pub mod modes;
 mod networks;
@@ -142,6 +143,10 @@ impl Controller {
                 })?;
         }
         for network in self.state.networks.values() {
+            if network.lan.is_some() {
+                self.restore_lan_parent(network).await?;
+                continue;
+            }
             netlink::ensure_bridge(
                 &self.host,
                 &network.bridge,

@@ -24,18 +24,7 @@ impl Controller {
         gateway: Option<Ipv4Addr>,
         internal: bool,
     ) -> Result<String> {
-        names::validate("network", name)?;
-        if matches!(name, "host" | "none") {
-            return Err(ControllerError::Refused(format!(
-                "network name {name} is a network mode (--network {name}); pick another name"
-            )));
-        }
-        if self.state.networks.contains_key(name) {
-            return Err(ControllerError::Exists {
-                kind: "network",
-                name: name.to_string(),
-            });
-        }
+        self.check_new_network_name(name)?;
         let subnet = match subnet {
             Some(subnet) => {
                 // Normalise 10.1.2.3/24 to 10.1.2.0/24, as Docker does.
@@ -69,6 +58,7 @@ impl Controller {
             bridge: bridge.clone(),
             created: now_rfc3339(),
             number: self.state.free_network_number(),
+            lan: None,
         };
         let info = network_info(&network);
         let made = netlink::ensure_bridge(&self.host, &bridge, gateway, subnet.prefix()).await;
@@ -87,6 +77,23 @@ impl Controller {
         }
         self.refresh_host_logged().await;
         Ok(id)
+    }
+
+    /// A valid name no network has, and not a network mode.
+    pub(super) fn check_new_network_name(&self, name: &str) -> Result<()> {
+        names::validate("network", name)?;
+        if matches!(name, "host" | "none") {
+            return Err(ControllerError::Refused(format!(
+                "network name {name} is a network mode (--network {name}); pick another name"
+            )));
+        }
+        if self.state.networks.contains_key(name) {
+            return Err(ControllerError::Exists {
+                kind: "network",
+                name: name.to_string(),
+            });
+        }
+        Ok(())
     }
 
     async fn check_subnet_free(
@@ -114,7 +121,7 @@ impl Controller {
         Ok(())
     }
 
-    async fn pick_subnet(&self) -> Result<Ipv4Network> {
+    pub(super) async fn pick_subnet(&self) -> Result<Ipv4Network> {
         let routes = self.foreign_routes().await?;
         for second in AUTO_SUBNETS {
             let subnet = Ipv4Network::new(Ipv4Addr::new(10, second, 0, 0), 16)
@@ -162,6 +169,7 @@ impl Controller {
         self.commit(next)?;
         self.datapath.remove_network(network.subnet)?;
         netlink::delete_link(&self.host, &network.bridge).await?;
+        self.remove_lan_parent(&network).await;
         self.refresh_host_logged().await;
         Ok(())
     }

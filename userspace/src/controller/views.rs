@@ -40,7 +40,7 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
         id: network.id.clone(),
         created: network.created.clone(),
         scope: SCOPE_LOCAL.into(),
-        driver: DRIVER_BRIDGE.into(),
+        driver: network_driver(network).into(),
         enable_ipv6: false,
         internal: network.internal,
         ipam: Ipam {
@@ -52,19 +52,30 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
             }],
         },
         containers,
-        options: BTreeMap::from([(
-            "com.docker.network.bridge.name".to_string(),
-            network.bridge.clone(),
-        )]),
+        options: match &network.lan {
+            Some(lan) => lan.options(),
+            None => BTreeMap::from([(
+                "com.docker.network.bridge.name".to_string(),
+                network.bridge.clone(),
+            )]),
+        },
         labels: BTreeMap::new(),
     }
+}
+
+/// Docker's driver name of `network`.
+pub fn network_driver(network: &Network) -> &'static str {
+    network
+        .lan
+        .as_ref()
+        .map_or(DRIVER_BRIDGE, |lan| lan.kind.driver())
 }
 
 pub fn network_summary(network: &Network) -> NetworkSummary {
     NetworkSummary {
         id: network.id.clone(),
         name: network.name.clone(),
-        driver: DRIVER_BRIDGE.into(),
+        driver: network_driver(network).into(),
         scope: SCOPE_LOCAL.into(),
         internal: network.internal,
         subnet: network.subnet,
@@ -118,7 +129,8 @@ pub fn container_inspect(state: &State, container: &Container) -> ContainerView 
                 ip_prefix_len: network.map(|n| n.subnet.prefix()).unwrap_or_default(),
                 mac_address: format_mac(&e.mac),
                 interface_name: Some(e.ifname.clone()),
-                host_interface: Some(e.host_veth.clone()),
+                // None on macvlan and ipvlan networks: no host side.
+                host_interface: Some(e.host_veth.clone()).filter(|v| !v.is_empty()),
                 aliases: e.aliases.clone(),
             };
             (e.network.clone(), settings)

@@ -1,6 +1,7 @@
 //! The host's network: namespaces, links, addresses and routes over netlink.
 
 pub mod etc;
+pub mod lan;
 pub mod netlink;
 pub mod netns;
 pub mod requirements;

@@ -1,0 +1,343 @@
+//! macvlan and ipvlan networks (`network create -d macvlan|ipvlan`): their
+//! parent link, and containers' interfaces made on it. No bridge, no NAT,
+//! no published ports, and nothing in the datapath's maps: the containers
+//! are hosts of the parent's LAN (docs/drivers.md says what the datapath
+//! can and cannot see of their traffic).
+
+use std::{collections::BTreeMap, net::Ipv4Addr, path::Path};
+
+use ipnetwork::Ipv4Network;
+
+use super::{Controller, ControllerError, Result, modes, now_rfc3339, overlaps};
+use crate::{
+    host::{
+        HostError,
+        lan::{self as host_lan, LanDeviceSpec},
+        netlink, netns,
+    },
+    ipam,
+    lan::{self, DRIVER_BRIDGE, LanNetwork, MadeParent},
+    names,
+    state::{Container, Endpoint, Network},
+};
+
+fn refused(message: String) -> ControllerError {
+    ControllerError::Refused(message)
+}
+
+impl Controller {
+    /// `network create` with a driver (`-d`) and its options (`-o`): a
+    /// bridge network without options, else a macvlan or ipvlan one.
+    pub async fn create_network_with_driver(
+        &mut self,
+        name: &str,
+        subnet: Option<Ipv4Network>,
+        gateway: Option<Ipv4Addr>,
+        internal: bool,
+        driver: Option<&str>,
+        options: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let id = names::new_id().map_err(HostError::io("read /dev/urandom"))?;
+        let driver = driver.unwrap_or(DRIVER_BRIDGE);
+        let lan = lan::parse(driver, options, internal, &id).map_err(|e| refused(e.to_string()))?;
+        match lan {
+            None => self.create_network(name, subnet, gateway, internal).await,
+            Some(lan) => {
+                self.create_lan_network(id, name, subnet, gateway, internal, lan)
+                    .await
+            }
+        }
+    }
+
+    async fn create_lan_network(
+        &mut self,
+        id: String,
+        name: &str,
+        subnet: Option<Ipv4Network>,
+        gateway: Option<Ipv4Addr>,
+        internal: bool,
+        mut lan: LanNetwork,
+    ) -> Result<String> {
+        self.check_new_network_name(name)?;
+        self.check_parent_free(&lan.parent)?;
+        let subnet = match subnet {
+            Some(subnet) => {
+                let subnet = Ipv4Network::new(subnet.network(), subnet.prefix())
+                    .expect("a network address with its own prefix is valid");
+                // The LAN's subnet is the host's too (a route on the
+                // parent): only other networks' subnets are in the way.
+                if let Some(other) = self
+                    .state
+                    .networks
+                    .values()
+                    .find(|n| overlaps(n.subnet, subnet))
+                {
+                    return Err(refused(format!(
+                        "subnet {subnet} overlaps subnet {} of network {}",
+                        other.subnet, other.name
+                    )));
+                }
+                subnet
+            }
+            None => self.pick_subnet().await?,
+        };
+        let gateway = match gateway {
+            Some(gateway) => {
+                ipam::check_gateway(subnet, gateway)?;
+                gateway
+            }
+            None => ipam::default_gateway(subnet)?,
+        };
+        if lan.made_parent.is_none() {
+            lan.made_parent = self.missing_parent(&lan.parent).await?;
+        }
+        if let Some(made) = &lan.made_parent {
+            host_lan::ensure_parent(&self.host, &lan.parent, made)
+                .await
+                .map_err(|e| match made {
+                    MadeParent::Vlan { .. } if host_lan::unsupported(&e) => refused(format!(
+                        "cannot make VLAN interface {}: this kernel has no VLAN support \
+                         (CONFIG_VLAN_8021Q)",
+                        lan.parent
+                    )),
+                    _ => e.into(),
+                })?;
+        }
+        let network = Network {
+            id: id.clone(),
+            name: name.to_string(),
+            subnet,
+            gateway,
+            internal,
+            bridge: String::new(),
+            created: now_rfc3339(),
+            number: self.state.free_network_number(),
+            lan: Some(Box::new(lan)),
+        };
+        let mut next = self.state.clone();
+        next.networks.insert(name.to_string(), network.clone());
+        let probed = match &network.lan {
+            Some(lan) => self.probe_parent(&id, lan).await,
+            None => Ok(()),
+        };
+        if let Err(e) = probed.and_then(|()| self.commit(next)) {
+            self.remove_lan_parent(&network).await;
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Makes one interface of the network's kind on its parent, in a
+    /// throwaway namespace, and deletes it: the kernel says now, not at the
+    /// first container, whether it has the driver and takes the parent (not
+    /// a bridge's port, not a parent of the other kind).
+    async fn probe_parent(&self, id: &str, lan: &LanNetwork) -> Result<()> {
+        let parent_index = netlink::require_link(&self.host, &lan.parent).await?;
+        let name = format!("ebpfnet-probe-{}", &id[..12.min(id.len())]);
+        let path = netns::create_netns(&name)?;
+        let made = async {
+            let ns = netns::open_netns(&path)?;
+            let spec = LanDeviceSpec {
+                lan,
+                parent_index,
+                ifname: "probe0",
+                mac: None,
+                netns: &ns,
+            };
+            host_lan::create_device(&self.host, &spec).await?;
+            // Gone now, not when the namespace is cleaned up later: the
+            // parent may take one passthru device only.
+            netns::in_netns(&path, |handle| async move {
+                netlink::delete_link(&handle, "probe0").await
+            })
+            .await
+        }
+        .await;
+        if let Err(e) = netns::delete_netns(&name) {
+            log::error!("cannot remove the probe namespace {name}: {e}");
+        }
+        made.map_err(|e| {
+            let kind = lan.kind.driver();
+            if host_lan::unsupported(&e) {
+                refused(format!(
+                    "this kernel cannot make {kind} interfaces (CONFIG_{} is off)",
+                    kind.to_uppercase()
+                ))
+            } else {
+                refused(format!(
+                    "cannot make a {kind} interface on {}: {e}",
+                    lan.parent
+                ))
+            }
+        })
+    }
+
+    /// One network per parent, as Docker: two would share one set of MAC
+    /// (or IP) addresses on the link without knowing of each other.
+    fn check_parent_free(&self, parent: &str) -> Result<()> {
+        for network in self.state.networks.values() {
+            if network.lan.as_ref().is_some_and(|l| l.parent == parent) {
+                return Err(refused(format!(
+                    "network {} is already using parent interface {parent}",
+                    network.name
+                )));
+            }
+            if network.bridge == parent {
+                return Err(refused(format!(
+                    "{parent} is the bridge of network {}: it cannot be a parent",
+                    network.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `None` when the parent exists; a VLAN sub-interface to make when it
+    /// is `LINK.ID` and LINK exists (as Docker); else the error.
+    async fn missing_parent(&self, parent: &str) -> Result<Option<MadeParent>> {
+        if netlink::link_index(&self.host, parent).await?.is_some() {
+            return Ok(None);
+        }
+        if let Some((link, id)) = lan::parse_vlan(parent) {
+            if netlink::link_index(&self.host, link).await?.is_some() {
+                return Ok(Some(MadeParent::Vlan {
+                    link: link.to_string(),
+                    id,
+                }));
+            }
+            return Err(refused(format!(
+                "parent interface {parent} not found, nor {link} to make it on as VLAN {id}"
+            )));
+        }
+        Err(refused(format!("parent interface {parent} not found")))
+    }
+
+    /// Removes the parent ebpfnet made for `network`, if any (logged: the
+    /// network is gone from the state already).
+    pub(super) async fn remove_lan_parent(&self, network: &Network) {
+        let Some(lan) = &network.lan else { return };
+        if lan.made_parent.is_some()
+            && let Err(e) = netlink::delete_link(&self.host, &lan.parent).await
+        {
+            log::error!(
+                "network {}: cannot remove {}: {e}",
+                network.name,
+                lan.parent
+            );
+        }
+    }
+
+    /// At start: makes again a parent ebpfnet made that is gone (a reboot).
+    pub(super) async fn restore_lan_parent(&self, network: &Network) -> Result<()> {
+        if let Some(lan) = &network.lan
+            && let Some(made) = &lan.made_parent
+        {
+            host_lan::ensure_parent(&self.host, &lan.parent, made).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes the container's interface on the parent, with its address and
+    /// route; returns 0 (there is no host side). Leaves it as it is when it
+    /// exists (a restart). On failure, what was made is removed.
+    pub(super) async fn plumb_lan_endpoint(
+        &mut self,
+        netns_path: &Path,
+        endpoint: &Endpoint,
+        network: &Network,
+        lan: &LanNetwork,
+        default_route: bool,
+    ) -> Result<u32> {
+        let parent_index = match &lan.made_parent {
+            Some(made) => host_lan::ensure_parent(&self.host, &lan.parent, made).await?,
+            None => netlink::link_index(&self.host, &lan.parent)
+                .await?
+                .ok_or_else(|| {
+                    refused(format!(
+                        "parent interface {} of network {} not found",
+                        lan.parent, network.name
+                    ))
+                })?,
+        };
+        let path = netns_path.to_path_buf();
+        let ifname = endpoint.ifname.clone();
+        let exists = netns::in_netns(&path, move |handle| async move {
+            netlink::link_index(&handle, &ifname).await
+        })
+        .await?;
+        if exists.is_none() {
+            let ns = netns::open_netns(netns_path)?;
+            let spec = LanDeviceSpec {
+                lan,
+                parent_index,
+                ifname: &endpoint.ifname,
+                mac: Some(endpoint.mac),
+                netns: &ns,
+            };
+            host_lan::create_device(&self.host, &spec).await?;
+        }
+        let route = match (default_route && !network.internal, lan.routes_via_gateway()) {
+            (false, _) => None,
+            (true, true) => Some(Some(network.gateway)),
+            (true, false) => Some(None),
+        };
+        let ifname = endpoint.ifname.clone();
+        let (ip, prefix) = (endpoint.ip, network.subnet.prefix());
+        let configured = netns::in_netns(&path, move |handle| async move {
+            let lo = netlink::require_link(&handle, "lo").await?;
+            netlink::set_up(&handle, lo, "lo").await?;
+            let index = netlink::require_link(&handle, &ifname).await?;
+            netlink::add_address(&handle, index, ip, prefix).await?;
+            netlink::set_up(&handle, index, &ifname).await?;
+            match route {
+                Some(Some(gateway)) => netlink::add_default_route(&handle, gateway).await?,
+                Some(None) => host_lan::add_device_default_route(&handle, index, &ifname).await?,
+                None => {}
+            }
+            Ok::<_, HostError>(())
+        })
+        .await;
+        if let Err(e) = configured {
+            if exists.is_none() {
+                self.delete_lan_device(netns_path, endpoint).await;
+            }
+            return Err(e.into());
+        }
+        Ok(0)
+    }
+
+    /// Removes a container's interface on a macvlan or ipvlan network
+    /// (`disconnect`, `rm`): deleting an owned namespace would take it
+    /// along, an adopted one would keep it.
+    pub(super) async fn unplumb_lan_endpoint(&self, container: &Container, endpoint: &Endpoint) {
+        let on_lan = self
+            .state
+            .networks
+            .get(&endpoint.network)
+            .is_some_and(|n| n.lan.is_some());
+        if !on_lan {
+            return;
+        }
+        if let Some(path) = modes::sandbox_path(&self.state, container) {
+            self.delete_lan_device(&path, endpoint).await;
+        }
+    }
+
+    async fn delete_lan_device(&self, netns_path: &Path, endpoint: &Endpoint) {
+        if !netns_path.exists() {
+            return;
+        }
+        let ifname = endpoint.ifname.clone();
+        let deleted = netns::in_netns(netns_path, move |handle| async move {
+            host_lan::delete_device(&handle, &ifname).await
+        })
+        .await;
+        if let Err(e) = deleted {
+            log::error!(
+                "cannot remove {} in {}: {e}",
+                endpoint.ifname,
+                netns_path.display()
+            );
+        }
+    }
+}
