@@ -160,6 +160,22 @@ fn macvlan_refuses_what_docker_refuses_and_leaves_nothing() {
         ],
         &["parent interface nosuch0 not found"],
     );
+    // The kernel's own refusal (a loopback parent), asked at create time
+    // in a throwaway namespace: nothing made, no probe namespace left.
+    let namespaces = netns_list();
+    env.fails_with(
+        &[
+            "network",
+            "create",
+            "mvx",
+            "-d",
+            "macvlan",
+            "-o",
+            "parent=lo",
+        ],
+        &["cannot make a macvlan interface on lo"],
+    );
+    assert_eq!(netns_list(), namespaces, "the probe namespace was left");
     env.fails_with(
         &[
             "network",

@@ -15,9 +15,10 @@ use crate::{
     },
     datapath,
     host::etc,
+    lan::LanKind,
     names::{format_mac, short_id},
     portspec::PortMapping,
-    state::{Container, NetMode, Network, State},
+    state::{Container, Endpoint, NetMode, Network, State},
 };
 
 pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
@@ -28,7 +29,7 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
             let member = NetworkMember {
                 name: c.name.clone(),
                 endpoint_id: e.id.clone(),
-                mac_address: format_mac(&e.mac),
+                mac_address: endpoint_mac(network, e),
                 ipv4_address: format!("{}/{}", e.ip, network.subnet.prefix()),
                 ipv6_address: String::new(),
             };
@@ -60,6 +61,15 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
             )]),
         },
         labels: BTreeMap::new(),
+    }
+}
+
+/// An endpoint's MAC as inspect shows it: none on ipvlan networks, whose
+/// interfaces have their parent's.
+fn endpoint_mac(network: &Network, endpoint: &Endpoint) -> String {
+    match &network.lan {
+        Some(lan) if lan.kind == LanKind::Ipvlan => String::new(),
+        _ => format_mac(&endpoint.mac),
     }
 }
 
@@ -127,7 +137,7 @@ pub fn container_inspect(state: &State, container: &Container) -> ContainerView 
                 gateway: network.map(|n| n.gateway.to_string()).unwrap_or_default(),
                 ip_address: e.ip.to_string(),
                 ip_prefix_len: network.map(|n| n.subnet.prefix()).unwrap_or_default(),
-                mac_address: format_mac(&e.mac),
+                mac_address: network.map(|n| endpoint_mac(n, e)).unwrap_or_default(),
                 interface_name: Some(e.ifname.clone()),
                 // None on macvlan and ipvlan networks: no host side.
                 host_interface: Some(e.host_veth.clone()).filter(|v| !v.is_empty()),
