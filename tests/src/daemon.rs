@@ -338,7 +338,8 @@ impl TestEnv {
         }
         if let Some(v) = list(&["network", "ls", "--format", "json"]) {
             for n in v.as_array().into_iter().flatten() {
-                if let Some(b) = n["Bridge"].as_str() {
+                // macvlan and ipvlan networks have no bridge ("").
+                if let Some(b) = n["Bridge"].as_str().filter(|b| !b.is_empty()) {
                     bridges.push(b.to_string());
                 }
             }

@@ -273,8 +273,18 @@ impl Controller {
         for (position, endpoint) in container.endpoints.iter().enumerate() {
             let network = self.network(&endpoint.network)?.clone();
             if network.lan.is_some() {
-                self.plumb_endpoint(&path, endpoint, &network, position == 0)
-                    .await?;
+                // A parent gone (the host's NIC renamed, unplugged) must
+                // not keep the daemon down: the container waits for it.
+                if let Err(e) = self
+                    .plumb_endpoint(&path, endpoint, &network, position == 0)
+                    .await
+                {
+                    log::warn!(
+                        "container {}: no interface on network {}: {e}",
+                        container.name,
+                        network.name
+                    );
+                }
                 continue;
             }
             match netlink::link_index(&self.host, &endpoint.host_veth).await? {

@@ -6,6 +6,7 @@
 
 use std::{collections::BTreeMap, net::Ipv4Addr, path::Path};
 
+use ebpfnet_common::ProgramId;
 use ipnetwork::Ipv4Network;
 
 use super::{Controller, ControllerError, Result, modes, now_rfc3339, overlaps};
@@ -16,7 +17,7 @@ use crate::{
         netlink, netns,
     },
     ipam,
-    lan::{self, DRIVER_BRIDGE, LanNetwork, MadeParent},
+    lan::{self, DRIVER_BRIDGE, LanKind, LanNetwork, MadeParent},
     names,
     state::{Container, Endpoint, Network},
 };
@@ -116,11 +117,14 @@ impl Controller {
         };
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network.clone());
-        let probed = match &network.lan {
-            Some(lan) => self.probe_parent(&id, lan).await,
+        let made = match &network.lan {
+            Some(lan) => match self.probe_parent(&id, lan).await {
+                Ok(()) => self.attach_lan_parent(lan).await,
+                Err(e) => Err(e),
+            },
             None => Ok(()),
         };
-        if let Err(e) = probed.and_then(|()| self.commit(next)) {
+        if let Err(e) = made.and_then(|()| self.commit(next)) {
             self.remove_lan_parent(&network).await;
             return Err(e);
         }
@@ -212,10 +216,30 @@ impl Controller {
         Err(refused(format!("parent interface {parent} not found")))
     }
 
-    /// Removes the parent ebpfnet made for `network`, if any (logged: the
-    /// network is gone from the state already).
-    pub(super) async fn remove_lan_parent(&self, network: &Network) {
+    /// The anti-spoofing program on a macvlan network's parent, where every
+    /// frame its containers send to the LAN passes (ipvlan: see
+    /// docs/drivers.md).
+    async fn attach_lan_parent(&mut self, lan: &LanNetwork) -> Result<()> {
+        if lan.kind != LanKind::Macvlan {
+            return Ok(());
+        }
+        let index = netlink::require_link(&self.host, &lan.parent).await?;
+        self.datapath
+            .attach(ProgramId::LanParentEgress, &lan.parent, index)?;
+        Ok(())
+    }
+
+    /// Takes the program off `network`'s parent and removes the parent
+    /// ebpfnet made for it, if any (logged: the network is gone from the
+    /// state already).
+    pub(super) async fn remove_lan_parent(&mut self, network: &Network) {
         let Some(lan) = &network.lan else { return };
+        if let Err(e) = self
+            .datapath
+            .detach_program(ProgramId::LanParentEgress, &lan.parent)
+        {
+            log::error!("network {}: {e}", network.name);
+        }
         if lan.made_parent.is_some()
             && let Err(e) = netlink::delete_link(&self.host, &lan.parent).await
         {
@@ -227,12 +251,54 @@ impl Controller {
         }
     }
 
-    /// At start: makes again a parent ebpfnet made that is gone (a reboot).
-    pub(super) async fn restore_lan_parent(&self, network: &Network) -> Result<()> {
-        if let Some(lan) = &network.lan
-            && let Some(made) = &lan.made_parent
-        {
+    /// At start: makes again a parent ebpfnet made that is gone (a reboot),
+    /// and attaches the program to it again.
+    pub(super) async fn restore_lan_parent(&mut self, network: &Network) -> Result<()> {
+        let Some(lan) = &network.lan else {
+            return Ok(());
+        };
+        if let Some(made) = &lan.made_parent {
             host_lan::ensure_parent(&self.host, &lan.parent, made).await?;
+        }
+        match netlink::link_index(&self.host, &lan.parent).await? {
+            Some(_) => self.attach_lan_parent(lan).await,
+            None => {
+                log::warn!(
+                    "parent interface {} of network {} is missing; its containers stay unplugged \
+                     until it is back and the daemon restarts",
+                    lan.parent,
+                    network.name
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// The macvlan parents the datapath is attached to, for the start's
+    /// pruning of attachments.
+    pub(super) fn lan_parents(&self) -> Vec<String> {
+        self.state
+            .networks
+            .values()
+            .filter_map(|n| n.lan.as_ref())
+            .filter(|l| l.kind == LanKind::Macvlan)
+            .map(|l| l.parent.clone())
+            .collect()
+    }
+
+    /// At start: drops the `LAN_HOSTS` entries of containers gone.
+    pub(super) fn prune_lan_hosts(&mut self) -> Result<()> {
+        let wanted: Vec<([u8; 6], [u8; 4])> = self
+            .state
+            .containers
+            .values()
+            .flat_map(|c| c.endpoints.iter())
+            .map(|e| (e.mac, e.ip.octets()))
+            .collect();
+        for (_, mac, ip) in self.datapath.lan_hosts()? {
+            if !wanted.contains(&(mac, ip)) {
+                self.datapath.remove_lan_host(mac, ip)?;
+            }
         }
         Ok(())
     }
@@ -276,6 +342,17 @@ impl Controller {
             };
             host_lan::create_device(&self.host, &spec).await?;
         }
+        // Before the interface comes up: its first frame is checked.
+        if lan.kind == LanKind::Macvlan
+            && let Err(e) =
+                self.datapath
+                    .set_lan_host(parent_index, endpoint.mac, endpoint.ip.octets())
+        {
+            if exists.is_none() {
+                self.delete_lan_device(netns_path, endpoint).await;
+            }
+            return Err(e.into());
+        }
         let route = match (default_route && !network.internal, lan.routes_via_gateway()) {
             (false, _) => None,
             (true, true) => Some(Some(network.gateway)),
@@ -300,6 +377,9 @@ impl Controller {
         if let Err(e) = configured {
             if exists.is_none() {
                 self.delete_lan_device(netns_path, endpoint).await;
+                let _ = self
+                    .datapath
+                    .remove_lan_host(endpoint.mac, endpoint.ip.octets());
             }
             return Err(e.into());
         }
@@ -309,7 +389,11 @@ impl Controller {
     /// Removes a container's interface on a macvlan or ipvlan network
     /// (`disconnect`, `rm`): deleting an owned namespace would take it
     /// along, an adopted one would keep it.
-    pub(super) async fn unplumb_lan_endpoint(&self, container: &Container, endpoint: &Endpoint) {
+    pub(super) async fn unplumb_lan_endpoint(
+        &mut self,
+        container: &Container,
+        endpoint: &Endpoint,
+    ) {
         let on_lan = self
             .state
             .networks
@@ -320,6 +404,12 @@ impl Controller {
         }
         if let Some(path) = modes::sandbox_path(&self.state, container) {
             self.delete_lan_device(&path, endpoint).await;
+        }
+        if let Err(e) = self
+            .datapath
+            .remove_lan_host(endpoint.mac, endpoint.ip.octets())
+        {
+            log::error!("container {}: {e}", container.name);
         }
     }
 

@@ -142,7 +142,8 @@ impl Controller {
                     ))
                 })?;
         }
-        for network in self.state.networks.values() {
+        let networks: Vec<_> = self.state.networks.values().cloned().collect();
+        for network in &networks {
             if network.lan.is_some() {
                 self.restore_lan_parent(network).await?;
                 continue;
@@ -171,7 +172,9 @@ impl Controller {
                 .iter()
                 .flat_map(|c| c.endpoints.iter().map(|e| e.host_veth.clone())),
         );
+        attached.extend(self.lan_parents());
         self.datapath.prune(&attached)?;
+        self.prune_lan_hosts()?;
         self.prune_stale().await
     }
 

@@ -243,6 +243,23 @@ impl Datapath for AyaDatapath {
         hash_keys::<u32, EndpointInfo>(&self.ebpf, ebpfnet_common::names::ENDPOINTS_MAP)
     }
 
+    fn set_lan_host(
+        &mut self,
+        parent: u32,
+        mac: [u8; 6],
+        ip: [u8; 4],
+    ) -> Result<(), DatapathError> {
+        self.write_lan_host(parent, mac, ip)
+    }
+
+    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError> {
+        self.delete_lan_host(mac, ip)
+    }
+
+    fn lan_hosts(&self) -> Result<Vec<super::LanHost>, DatapathError> {
+        self.read_lan_hosts()
+    }
+
     fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError> {
         self.write_uplink(ifindex, info)
     }

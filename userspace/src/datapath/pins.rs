@@ -11,9 +11,9 @@ use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
     fragments::{FragKey, FragValue},
     maps::{
-        Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, MasqUsageKey, NatEntry, NetworkInfo,
-        PublishedKey, PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey,
-        UplinkInfo,
+        Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey,
+        MasqUsageKey, NatEntry, NetworkInfo, PublishedKey, PublishedStats, PublishedValue,
+        SockReverseKey, SockReverseValue, SubnetKey, UplinkInfo,
     },
     names,
 };
@@ -78,6 +78,8 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
         ),
         layout::<u32, EndpointInfo>(ENDPOINTS_MAP, MapType::Hash, ENDPOINTS_CAPACITY),
         layout::<[u8; 4], EndpointAddr>(ENDPOINT_IPS_MAP, MapType::Hash, ENDPOINTS_CAPACITY),
+        layout::<LanMacKey, [u8; 4]>(LAN_HOSTS_MAP, MapType::Hash, LAN_HOSTS_CAPACITY),
+        layout::<LanIpKey, LanMac>(LAN_IPS_MAP, MapType::Hash, LAN_HOSTS_CAPACITY),
         layout::<Key<SubnetKey>, NetworkInfo>(NETWORKS_MAP, MapType::LpmTrie, NETWORKS_CAPACITY),
         layout::<u32, UplinkInfo>(UPLINKS_MAP, MapType::Hash, UPLINKS_CAPACITY),
         layout::<[u8; 4], HostAddr>(HOST_ADDRS_MAP, MapType::Hash, HOST_ADDRS_CAPACITY),
