@@ -55,9 +55,16 @@ fn pid_alive(pid: &str) -> bool {
 /// Name prefixes (before the harness's pid) of the namespaces and host
 /// links tests make: the outside namespace and uplink veth, the side
 /// namespace and veth of the interface-guard tests, and the LAN segment of
-/// the macvlan and ipvlan tests.
-const HARNESS_NETNS_PREFIXES: [&str; 3] = ["ebnt-out-", "ebnt-side-", "ebnt-lan-"];
-const HARNESS_LINK_PREFIXES: [&str; 3] = ["ebntup", "ebntsd", "ebln"];
+/// the macvlan and ipvlan tests, and the "hosts" of the many-daemon tests
+/// (`hosts`).
+const HARNESS_NETNS_PREFIXES: [&str; 5] = [
+    "ebnt-out-",
+    "ebnt-side-",
+    "ebnt-lan-",
+    "ebnt-hostA-",
+    "ebnt-hostB-",
+];
+const HARNESS_LINK_PREFIXES: [&str; 6] = ["ebntup", "ebntsd", "ebln", "ebhbr", "ebhA", "ebhB"];
 
 /// Removes namespaces and links left by harness processes that no longer
 /// exist (a crashed earlier run).

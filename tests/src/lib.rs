@@ -18,6 +18,7 @@ pub mod cni;
 pub mod daemon;
 mod env_cli;
 pub mod fuzzer;
+pub mod hosts;
 pub mod invariants;
 pub mod lan;
 pub mod mutate;
