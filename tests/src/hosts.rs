@@ -26,7 +26,7 @@ pub struct Underlay {
 }
 
 impl Underlay {
-    pub fn new() -> Underlay {
+    pub fn create() -> Underlay {
         let serial = serial();
         require_root();
         let bridge = format!("ebhbr{}", std::process::id());

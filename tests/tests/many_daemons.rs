@@ -26,7 +26,7 @@ fn container(host: &Host, name: &str) {
 
 #[test]
 fn two_daemons_side_by_side_do_not_interfere() {
-    let underlay = Underlay::new();
+    let underlay = Underlay::create();
     let a = underlay.host('A', 1);
     let b = underlay.host('B', 2);
     for host in [&a, &b] {
