@@ -314,7 +314,7 @@ fn a_vlan_parent_is_made_and_removed_with_the_network() {
 
 #[test]
 fn an_internal_network_gets_a_closed_parent_of_its_own() {
-    let env = TestEnv::new("mvint");
+    let mut env = TestEnv::new("mvint");
     let lan = LanSegment::new(&format!("{LAN}.1/24"), None);
     // --internal ignores the parent, as Docker: a dummy one (a veth pair
     // on kernels without dummy links), containers reach each other only,
@@ -345,6 +345,17 @@ fn an_internal_network_gets_a_closed_parent_of_its_own() {
     env.create_container("mvI2", &["--network", "mvi"]);
     let other = env.ip_of("mvI2", "mvi");
     assert!(ping("mvI1", &other), "containers of an internal network");
+    // The parent ebpfnet made is gone at a restart (a reboot): made
+    // again, and the containers' interfaces with it.
+    env.stop_daemon();
+    delete_link(&dummy);
+    assert!(
+        !netns_link_exists("mvI1", "eth0"),
+        "eth0 outlived its parent"
+    );
+    env.start_daemon();
+    assert!(link_exists(&dummy), "{dummy} not made again");
+    assert!(ping("mvI1", &other), "after the parent came back");
     let reply = {
         let _srv = tcp_server("mvI2", "0.0.0.0", 7003);
         tcp_request("mvI1", &other, 7003)

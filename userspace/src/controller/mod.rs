@@ -10,6 +10,7 @@ mod events;
 mod files;
 mod interface;
 mod lan;
+mod lan_endpoints;
 pub mod masquerade;
 pub mod modes;
 mod networks;
