@@ -55,12 +55,13 @@ fn pid_alive(pid: &str) -> bool {
 /// Name prefixes (before the harness's pid) of the namespaces and host
 /// links tests make: the outside namespace and uplink veth, the side
 /// namespace and veth of the interface-guard tests, and the LAN segment of
-/// the macvlan and ipvlan tests, and the "hosts" of the many-daemon tests
-/// (`hosts`).
-const HARNESS_NETNS_PREFIXES: [&str; 5] = [
+/// the macvlan and ipvlan tests (and the namespace one adopts), and the
+/// "hosts" of the many-daemon tests (`hosts`).
+const HARNESS_NETNS_PREFIXES: [&str; 6] = [
     "ebnt-out-",
     "ebnt-side-",
     "ebnt-lan-",
+    "ebnt-adopt-",
     "ebnt-hostA-",
     "ebnt-hostB-",
 ];
