@@ -1,8 +1,8 @@
 //! macvlan and ipvlan networks (`network create -d macvlan|ipvlan`): their
-//! parent link, and containers' interfaces made on it. No bridge, no NAT,
-//! no published ports, and nothing in the datapath's maps: the containers
-//! are hosts of the parent's LAN (docs/drivers.md says what the datapath
-//! can and cannot see of their traffic).
+//! parent link and the anti-spoofing program on it (macvlan). No bridge,
+//! no NAT, no published ports, no entry in `NETWORKS`: the containers are
+//! hosts of the parent's LAN (docs/drivers.md says what the datapath can
+//! and cannot see of their traffic). Their interfaces: `lan_endpoints`.
 
 use std::{collections::BTreeMap, net::Ipv4Addr};
 
@@ -92,17 +92,21 @@ impl Controller {
         if lan.made_parent.is_none() {
             lan.made_parent = self.missing_parent(&lan.parent).await?;
         }
-        if let Some(made) = &lan.made_parent {
-            host_lan::ensure_parent(&self.host, &lan.parent, made)
-                .await
-                .map_err(|e| match made {
-                    MadeParent::Vlan { .. } if host_lan::unsupported(&e) => refused(format!(
-                        "cannot make VLAN interface {}: this kernel has no VLAN support \
+        if let Some(made) = &lan.made_parent
+            && let Err(e) = host_lan::ensure_parent(&self.host, &lan.parent, made).await
+        {
+            // Half of a veth pair, say: the parent is ours, it goes.
+            if let Err(undo) = netlink::delete_link(&self.host, &lan.parent).await {
+                log::error!("cannot remove {} after a failed create: {undo}", lan.parent);
+            }
+            return Err(match made {
+                MadeParent::Vlan { .. } if host_lan::unsupported(&e) => refused(format!(
+                    "cannot make VLAN interface {}: this kernel has no VLAN support \
                          (CONFIG_VLAN_8021Q)",
-                        lan.parent
-                    )),
-                    _ => e.into(),
-                })?;
+                    lan.parent
+                )),
+                _ => e.into(),
+            });
         }
         let network = Network {
             id: id.clone(),
