@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, net::Ipv4Addr, path::Path};
 
 use ebpfnet::{
     api::{ContainerOptions, views::ContainerView},
-    names,
+    ids, netconf,
     portspec::{PortRequest, Protocol},
 };
 
@@ -67,13 +67,21 @@ pub fn attachment_of(view: &ContainerView, config: &str) -> Option<Attachment> {
 }
 
 /// The create options of an attachment: the namespace to adopt, the
-/// interface name, and what the declared capabilities let the runtime ask.
+/// interface name, the names it answers to, and what the declared
+/// capabilities let the runtime ask.
 pub fn create_options(
     conf: &NetConf,
     attachment: &Attachment,
     netns: &Path,
+    pod_name: Option<&str>,
 ) -> Result<ContainerOptions, CniError> {
     let runtime = &conf.runtime_config;
+    if conf.has_capability("bandwidth") && runtime.bandwidth.is_some() {
+        return Err(CniError::invalid_config(
+            "runtimeConfig.bandwidth: ebpfnet-cni cannot limit bandwidth (the datapath has no \
+             EDT pacing); remove the bandwidth capability from the configuration",
+        ));
+    }
     let ports = if conf.has_capability("portMappings") {
         runtime
             .port_mappings
@@ -89,7 +97,7 @@ pub fn create_options(
         None
     };
     let mac = match (&runtime.mac, conf.has_capability("mac")) {
-        (Some(mac), true) => Some(names::parse_mac(mac).ok_or_else(|| {
+        (Some(mac), true) => Some(ids::parse_mac(mac).ok_or_else(|| {
             CniError::invalid_config(format!("runtimeConfig.mac {mac:?} is not a MAC address"))
         })?),
         _ => None,
@@ -102,9 +110,37 @@ pub fn create_options(
         netns: Some(netns.to_path_buf()),
         ifname: Some(attachment.ifname.clone()),
         mac,
+        aliases: aliases(conf, pod_name)?,
         labels: labels(conf, attachment),
         ..ContainerOptions::default()
     })
+}
+
+/// The names the container answers to on its network, besides its
+/// container id: the runtime's name for it (`K8S_POD_NAME` in `CNI_ARGS`:
+/// Podman's container name, a kubelet's pod name) when it is a valid host
+/// name, and the `aliases` capability's names for this network. The
+/// default network resolves no names, so there are none on it.
+fn aliases(conf: &NetConf, pod_name: Option<&str>) -> Result<Vec<String>, CniError> {
+    if conf.network() == ids::DEFAULT_NETWORK {
+        return Ok(Vec::new());
+    }
+    let mut found: Vec<String> = pod_name
+        .filter(|name| netconf::validate_hostname("K8S_POD_NAME", name).is_ok())
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    if conf.has_capability("aliases") {
+        let given = conf.runtime_config.aliases.get(&conf.name);
+        for alias in given.into_iter().flatten() {
+            netconf::validate_hostname("runtimeConfig.aliases", alias)
+                .map_err(|e| CniError::invalid_config(e.to_string()))?;
+            if !found.contains(alias) {
+                found.push(alias.clone());
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The name servers and search domains of the `dns` capability.
@@ -189,7 +225,7 @@ mod tests {
         assert_eq!(container_name("_x:y"), "c_x-y");
         for id in ["0f3c", "_x:y", "k8s/pod", &id] {
             assert!(
-                names::validate("container", &container_name(id)).is_ok(),
+                ids::validate("container", &container_name(id)).is_ok(),
                 "{id}"
             );
         }
@@ -228,5 +264,61 @@ mod tests {
         assert_eq!(requested_ip(&[]).expect("none"), None);
         assert!(requested_ip(&["fd00::5/64".into()]).is_err());
         assert!(requested_ip(&["10.0.0.1".into(), "10.0.0.2".into()]).is_err());
+    }
+
+    #[test]
+    fn the_runtimes_names_become_aliases_on_user_networks() {
+        let conf = |network: &str| {
+            NetConf::parse(&format!(
+                r#"{{"cniVersion": "1.1.0", "name": "podnet", "type": "ebpfnet",
+                    "network": "{network}", "capabilities": {{"aliases": true}},
+                    "runtimeConfig": {{"aliases": {{"podnet": ["db", "web"], "other": ["x"]}}}}}}"#
+            ))
+            .expect("parses")
+        };
+        assert_eq!(
+            aliases(&conf("podnet"), Some("web")).expect("aliases"),
+            ["web", "db"]
+        );
+        assert_eq!(
+            aliases(&conf("podnet"), Some("not a name")).expect("aliases"),
+            ["db", "web"],
+            "an invalid pod name is no alias"
+        );
+        assert!(
+            aliases(&conf("bridge"), Some("web"))
+                .expect("none")
+                .is_empty()
+        );
+        let mut bad = conf("podnet");
+        bad.runtime_config
+            .aliases
+            .insert("podnet".into(), vec!["-bad".into()]);
+        assert_eq!(
+            aliases(&bad, None).expect_err("refused").code,
+            crate::error::code::INVALID_CONFIG
+        );
+    }
+
+    #[test]
+    fn a_bandwidth_limit_asked_for_is_refused() {
+        let conf = |capability: bool| {
+            NetConf::parse(&format!(
+                r#"{{"cniVersion": "1.1.0", "name": "podnet", "type": "ebpfnet",
+                    "capabilities": {{"bandwidth": {capability}}},
+                    "runtimeConfig": {{"bandwidth": {{"ingressRate": 1000000, "ingressBurst": 1000}}}}}}"#
+            ))
+            .expect("parses")
+        };
+        let attachment = Attachment {
+            container_id: "c1".into(),
+            ifname: "eth0".into(),
+        };
+        let netns = Path::new("/run/netns/x");
+        let err = create_options(&conf(true), &attachment, netns, None).expect_err("refused");
+        assert_eq!(err.code, crate::error::code::INVALID_CONFIG);
+        assert!(err.details.contains("bandwidth"), "{err}");
+        // Not declared: the runtime would not send it; ignored as the spec says.
+        assert!(create_options(&conf(false), &attachment, netns, None).is_ok());
     }
 }

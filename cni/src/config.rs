@@ -59,6 +59,12 @@ pub struct RuntimeConfig {
     pub mac: Option<String>,
     #[serde(default)]
     pub dns: Option<DnsConfig>,
+    /// Extra names per network (`{"NAME": ["db"]}`), as Podman sends them.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, Vec<String>>,
+    /// A rate limit the plugin cannot apply (kept only to refuse it).
+    #[serde(default)]
+    pub bandwidth: Option<Value>,
 }
 
 /// One `portMappings` entry (CONVENTIONS.md).
@@ -182,7 +188,13 @@ pub struct CniEnv {
     pub container_id: Option<String>,
     pub netns: Option<PathBuf>,
     pub ifname: Option<String>,
+    /// `CNI_ARGS`: `KEY=VALUE` pairs separated by `;`.
+    pub args: Vec<(String, String)>,
 }
+
+/// The `CNI_ARGS` key under which Podman passes the container's name and a
+/// kubelet the pod's.
+pub const ARG_POD_NAME: &str = "K8S_POD_NAME";
 
 impl Command {
     pub fn from_env(value: Option<&str>) -> Result<Self, CniError> {
@@ -209,7 +221,17 @@ impl CniEnv {
             container_id: var("CNI_CONTAINERID"),
             netns: var("CNI_NETNS").map(PathBuf::from),
             ifname: var("CNI_IFNAME"),
+            args: var("CNI_ARGS").map(|a| parse_args(&a)).unwrap_or_default(),
         }
+    }
+
+    /// The value of `key` in `CNI_ARGS`, if given and not empty.
+    pub fn arg(&self, key: &str) -> Option<&str> {
+        self.args
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
     }
 
     pub fn container_id(&self) -> Result<&str, CniError> {
@@ -231,9 +253,30 @@ impl CniEnv {
     }
 }
 
+/// `CNI_ARGS` (`IgnoreUnknown=1;K8S_POD_NAME=web`) as pairs; a part
+/// without `=` is skipped (the spec makes no use of one).
+fn parse_args(text: &str) -> Vec<(String, String)> {
+    text.split(';')
+        .filter_map(|part| part.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cni_args_give_the_pod_name() {
+        let env = CniEnv::from_vars(|name| {
+            (name == "CNI_ARGS")
+                .then(|| "IgnoreUnknown=1;K8S_POD_NAME=web;odd;K8S_POD_NAMESPACE=".into())
+        });
+        assert_eq!(env.arg(ARG_POD_NAME), Some("web"));
+        assert_eq!(env.arg("K8S_POD_NAMESPACE"), None, "empty counts as unset");
+        assert_eq!(env.arg("IgnoreUnknown"), Some("1"));
+        assert_eq!(CniEnv::default().arg(ARG_POD_NAME), None);
+    }
 
     #[test]
     fn a_gc_configuration_from_libcni_reads_its_valid_attachments() {

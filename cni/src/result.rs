@@ -87,7 +87,7 @@ pub fn build(
     let host_mac = std::fs::read_to_string(format!("/sys/class/net/{host_veth}/address"))
         .ok()
         .map(|mac| mac.trim().to_string());
-    let dns = if network == ebpfnet::names::DEFAULT_NETWORK {
+    let dns = if network == ebpfnet::ids::DEFAULT_NETWORK {
         runtime_dns
     } else {
         Dns {

@@ -147,7 +147,9 @@ pub enum DropReason {
     /// A container sent a router advertisement or an ICMPv6 redirect
     /// (RA guard, CVE-2020-13401).
     RouterAdvertisement = 12,
-    /// IPv6 from a container beyond its own link (link-local only).
+    /// IPv6 from a container beyond where it may go: a source that is not
+    /// its own on a network without IPv6 (link-local only there), or a
+    /// destination outside its IPv6 networks (no NAT66 or routed mode yet).
     Ipv6Disabled = 13,
     /// A TCP RST whose sequence number is outside the flow's window.
     TcpOutOfWindow = 14,
@@ -170,11 +172,14 @@ pub enum DropReason {
     /// fragment, so the packet is lost (its sender still gets "fragmentation
     /// needed", and a Linux sender fragments smaller from then on).
     TooBig = 20,
+    /// A container's neighbour discovery claimed an address or a MAC that
+    /// is not its own (NA/NS spoofing, the IPv6 form of ARP spoofing).
+    SpoofedNeighbor = 21,
 }
 
 impl DropReason {
-    pub const COUNT: u32 = 21;
-    pub const ALL: [DropReason; 21] = [
+    pub const COUNT: u32 = 22;
+    pub const ALL: [DropReason; 22] = [
         DropReason::SpoofedIp,
         DropReason::SpoofedMac,
         DropReason::SpoofedArp,
@@ -196,6 +201,7 @@ impl DropReason {
         DropReason::Untranslatable,
         DropReason::ForwardedFromHostInterface,
         DropReason::TooBig,
+        DropReason::SpoofedNeighbor,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -221,6 +227,7 @@ impl DropReason {
             DropReason::Untranslatable => "untranslatable",
             DropReason::ForwardedFromHostInterface => "forwarded_from_host_interface",
             DropReason::TooBig => "too_big",
+            DropReason::SpoofedNeighbor => "spoofed_neighbor",
         }
     }
 }

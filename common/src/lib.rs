@@ -5,9 +5,11 @@
 //! names (the programs carry BTF). Byte order is documented on each field.
 #![cfg_attr(not(test), no_std)]
 
+mod constructors;
 pub mod counters;
 pub mod fragments;
 pub mod maps;
+pub mod maps6;
 pub mod names;
 
 pub use counters::{DropReason, IfaceCounters, ProgramId, TrafficCounter};

@@ -6,8 +6,11 @@ pub const PROG_STATS_MAP: &str = "PROG_STATS";
 /// Per-CPU hash `ifindex -> [`crate::IfaceCounters`]`.
 pub const IFACE_STATS_MAP: &str = "IFACE_STATS";
 pub const IFACE_STATS_CAPACITY: u32 = 4096;
-/// Per-CPU array of `u64` indexed by [`crate::DropReason`].
+/// Per-CPU array of `u64` indexed by [`crate::DropReason`]; room for
+/// reasons to come, so a daemon that counts a new one still opens the
+/// maps an older one pinned.
 pub const DROPS_MAP: &str = "DROPS";
+pub const DROPS_CAPACITY: u32 = 64;
 /// Hash [`crate::maps::PublishedKey`] -> [`crate::maps::PublishedValue`].
 pub const PUBLISHED_MAP: &str = "PUBLISHED";
 pub const PUBLISHED_CAPACITY: u32 = 65536;
@@ -27,6 +30,12 @@ pub const LAN_HOSTS_CAPACITY: u32 = 4096;
 /// LPM trie subnet -> [`crate::maps::NetworkInfo`].
 pub const NETWORKS_MAP: &str = "NETWORKS";
 pub const NETWORKS_CAPACITY: u32 = 1024;
+/// Hash host-veth ifindex (`u32`) -> [`crate::maps6::EndpointInfo6`].
+pub const ENDPOINTS6_MAP: &str = "ENDPOINTS6";
+/// Hash container IPv6 address (`[u8; 16]`) -> [`crate::maps::EndpointAddr`].
+pub const ENDPOINT_IPS6_MAP: &str = "ENDPOINT_IPS6";
+/// LPM trie IPv6 subnet -> [`crate::maps6::NetworkInfo6`].
+pub const NETWORKS6_MAP: &str = "NETWORKS6";
 /// Hash uplink ifindex (`u32`) -> [`crate::maps::UplinkInfo`].
 pub const UPLINKS_MAP: &str = "UPLINKS";
 pub const UPLINKS_CAPACITY: u32 = 64;

@@ -213,11 +213,26 @@ fn is_closed(entry: &NatEntry) -> bool {
     entry.tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0
 }
 
+/// When a new flow may take a tuple that another flow's entry holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Never (not a TCP SYN).
+    Never,
+    /// The opener reopens its own tuple (a SYN on it): once the old flow is
+    /// closed, as conntrack lets a SYN reopen a TIME_WAIT tuple — the
+    /// opener's own stack has decided the old connection is gone.
+    Closed,
+    /// A different flow takes a tuple (a masquerade port): only once both
+    /// ends are done with the old flow — reset, or each FIN acknowledged.
+    /// A peer still in LAST_ACK would answer the new SYN with a challenge
+    /// ACK, and the opener would wait a second to retransmit it.
+    Finished,
+}
+
 /// Claims `key` for a new flow; fails when another flow already holds that
-/// tuple (so two live flows never share a translation). With
-/// `reuse_closed` (a TCP SYN), the tuple of a TCP flow that is over is
-/// taken over, so closed flows do not hold masquerade ports until they are
-/// collected (as conntrack lets a SYN reopen a TIME_WAIT tuple).
+/// tuple (so two live flows never share a translation), unless `reuse`
+/// lets the new flow take over a flow that is over, so closed flows do not
+/// hold masquerade ports until they are collected.
 /// `claimed`: the new flow's other direction when it is claimed already;
 /// an old entry whose other direction was that very tuple belonged to the
 /// old flow just taken over there (its "over" can no longer be read, as
@@ -225,24 +240,19 @@ fn is_closed(entry: &NatEntry) -> bool {
 /// entries it reads to judge an old flow would otherwise add to the stack
 /// of every caller it is inlined into.
 #[inline(never)]
-pub fn claim(
-    key: &FlowKey,
-    entry: &NatEntry,
-    reuse_closed: bool,
-    claimed: Option<&FlowKey>,
-) -> bool {
+pub fn claim(key: &FlowKey, entry: &NatEntry, reuse: Reuse, claimed: Option<&FlowKey>) -> bool {
     let table = table(key.protocol);
     if table.insert(key, entry, u64::from(BPF_NOEXIST)).is_ok() {
         return true;
     }
-    if !reuse_closed {
+    if reuse == Reuse::Never {
         return false;
     }
     let Some(old) = lookup(key) else {
         return false;
     };
     let taken_over = claimed.is_some_and(|other| old.twin_key(key.protocol) == *other);
-    if !taken_over && !flow_is_over(key, &old) {
+    if !taken_over && !flow_is_over(key, &old, reuse == Reuse::Finished) {
         return false;
     }
     table.insert(key, entry, 0).is_ok()
@@ -295,11 +305,12 @@ fn twin_of(key: &FlowKey, entry: &NatEntry) -> Option<NatEntry> {
 }
 
 /// Whether the flow that `entry` (one direction's entry, at `key`) belongs
-/// to is over: reset, or closed with a FIN in both directions. A
-/// half-closed flow may still carry data the other way, so its tuple stays
-/// taken.
+/// to is over: reset, or closed with a FIN in both directions — and with
+/// `finished`, each FIN acknowledged too, so neither end still waits for
+/// the last ACK. A half-closed flow may still carry data the other way, so
+/// its tuple stays taken.
 #[inline(always)]
-fn flow_is_over(key: &FlowKey, entry: &NatEntry) -> bool {
+fn flow_is_over(key: &FlowKey, entry: &NatEntry, finished: bool) -> bool {
     if entry.tcp_flags & TCP_RST_SEEN != 0 {
         return true;
     }
@@ -307,7 +318,23 @@ fn flow_is_over(key: &FlowKey, entry: &NatEntry) -> bool {
         return false;
     }
     // Gone already (collected), or taken over by a newer flow: over.
-    twin_of(key, entry).is_none_or(|twin| twin.tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0)
+    let Some(twin) = twin_of(key, entry) else {
+        return true;
+    };
+    if twin.tcp_flags & TCP_RST_SEEN != 0 {
+        return true;
+    }
+    if twin.tcp_flags & TCP_FIN_SEEN == 0 {
+        return false;
+    }
+    !finished || (acknowledged(entry, &twin) && acknowledged(&twin, entry))
+}
+
+/// Whether `by` has acknowledged everything `sender` sent (its FIN
+/// included).
+#[inline(always)]
+fn acknowledged(sender: &NatEntry, by: &NatEntry) -> bool {
+    by.tcp_flags & TCP_ACK_SEEN != 0 && !seq_after(sender.tcp_seq_end, by.tcp_ack)
 }
 
 /// Removes a claimed direction when the flow's other one could not be

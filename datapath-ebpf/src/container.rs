@@ -18,7 +18,7 @@ use crate::{
     counters::drop_packet,
     frag,
     hook::Hook,
-    icmp, isolation, maps,
+    icmp, ipv6, isolation, maps,
     nat::{self, MasqueradePath, ReplyPath},
     parse::{self, Packet},
 };
@@ -39,7 +39,7 @@ pub fn handle(ctx: &TcContext) -> i32 {
     let other = match parse::ethertype(ctx) {
         Some(parse::ETH_P_IP) => None,
         Some(parse::ETH_P_ARP) => Some(isolation::check_arp(ctx, &endpoint)),
-        Some(parse::ETH_P_IPV6) => Some(isolation::check_ipv6(ctx)),
+        Some(parse::ETH_P_IPV6) => return ipv6::from_container(ctx, &endpoint, ifindex),
         // Other protocols stay on the bridge, with the container's MAC.
         _ => Some(Ok(())),
     };

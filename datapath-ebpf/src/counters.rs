@@ -7,7 +7,8 @@ use aya_ebpf::{
     programs::TcContext,
 };
 use ebpfnet_common::{
-    DropReason, IfaceCounters, ProgramId, TrafficCounter, names::IFACE_STATS_CAPACITY,
+    DropReason, IfaceCounters, ProgramId, TrafficCounter,
+    names::{DROPS_CAPACITY, IFACE_STATS_CAPACITY},
 };
 
 #[btf_map]
@@ -55,7 +56,7 @@ fn bump(counter: &mut TrafficCounter, bytes: u64) {
 }
 
 #[btf_map]
-static DROPS: PerCpuArray<u64, { DropReason::COUNT as usize }> = PerCpuArray::new();
+static DROPS: PerCpuArray<u64, { DROPS_CAPACITY as usize }> = PerCpuArray::new();
 
 /// Counts a drop and returns the TC verdict for it.
 #[inline(always)]

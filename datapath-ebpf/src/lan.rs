@@ -39,11 +39,7 @@ fn check(ctx: &TcContext) -> Result<(), DropReason> {
     let Some(src_mac) = parse::src_mac(ctx) else {
         return Ok(());
     };
-    let key = LanMacKey {
-        ifindex,
-        mac: src_mac,
-        _pad: [0; 2],
-    };
+    let key = LanMacKey::new(ifindex, src_mac);
     // SAFETY: copied out at once.
     let owner = unsafe { maps::LAN_HOSTS.get(key) }.copied();
     match parse::ethertype(ctx) {
@@ -84,7 +80,7 @@ fn check_holder(
     reason: DropReason,
 ) -> Result<(), DropReason> {
     // SAFETY: copied out at once.
-    let holder = unsafe { maps::LAN_IPS.get(LanIpKey { ifindex, ip }) }.copied();
+    let holder = unsafe { maps::LAN_IPS.get(LanIpKey::new(ifindex, ip)) }.copied();
     match holder {
         Some(holder) if holder.mac != mac => Err(reason),
         _ => Ok(()),

@@ -15,6 +15,7 @@ mod guard;
 mod hook;
 mod icmp;
 mod icmp_reply;
+mod ipv6;
 mod isolation;
 mod lan;
 mod maps;

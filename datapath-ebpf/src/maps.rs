@@ -11,6 +11,7 @@ use ebpfnet_common::{
         Config, EndpointAddr, EndpointInfo, HostAddr, LanIpKey, LanMac, LanMacKey, NetworkInfo,
         PublishedKey, PublishedStats, PublishedValue, SubnetKey, UplinkInfo,
     },
+    maps6::{EndpointInfo6, NetworkInfo6, SubnetKey6},
     names::{
         ENDPOINTS_CAPACITY, HOST_ADDRS_CAPACITY, LAN_HOSTS_CAPACITY, NETWORKS_CAPACITY,
         PUBLISHED_CAPACITY, UPLINKS_CAPACITY,
@@ -47,6 +48,18 @@ pub static NETWORKS: LpmTrie<SubnetKey, NetworkInfo, { NETWORKS_CAPACITY as usiz
     LpmTrie::new();
 
 #[btf_map]
+pub static ENDPOINTS6: HashMap<u32, EndpointInfo6, { ENDPOINTS_CAPACITY as usize }> =
+    HashMap::new();
+
+#[btf_map]
+pub static ENDPOINT_IPS6: HashMap<[u8; 16], EndpointAddr, { ENDPOINTS_CAPACITY as usize }> =
+    HashMap::new();
+
+#[btf_map]
+pub static NETWORKS6: LpmTrie<SubnetKey6, NetworkInfo6, { NETWORKS_CAPACITY as usize }> =
+    LpmTrie::new();
+
+#[btf_map]
 pub static UPLINKS: HashMap<u32, UplinkInfo, { UPLINKS_CAPACITY as usize }> = HashMap::new();
 
 #[btf_map]
@@ -59,6 +72,11 @@ pub static CONFIG: Array<Config, 1> = Array::new();
 #[inline(always)]
 pub fn network_of(ip: [u8; 4]) -> Option<NetworkInfo> {
     NETWORKS.get(&Key::new(32, SubnetKey { addr: ip })).copied()
+}
+
+#[inline(always)]
+pub fn network6_of(ip: [u8; 16]) -> Option<NetworkInfo6> {
+    NETWORKS6.get(&Key::new(128, SubnetKey6 { addr: ip })).copied()
 }
 
 #[inline(always)]

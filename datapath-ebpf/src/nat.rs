@@ -14,7 +14,8 @@ use ebpfnet_common::{
 };
 
 use crate::{
-    TCX_NEXT, conntrack,
+    TCX_NEXT,
+    conntrack::{self, Reuse},
     counters::drop_packet,
     csum::{self, Addr},
     frag,
@@ -255,7 +256,13 @@ pub fn start_published(
         path.ifindex,
         path.mac,
     );
-    let reopen = packet.opens_tcp();
+    // Both tuples follow from the client's: a SYN on them is the client
+    // reopening its own.
+    let reopen = if packet.opens_tcp() {
+        Reuse::Closed
+    } else {
+        Reuse::Never
+    };
     if !conntrack::claim(&request_key, &flow.request, reopen, None) {
         return Started::Existing;
     }
@@ -330,6 +337,11 @@ pub fn start_masquerade(packet: &Packet, path: &MasqueradePath) -> Started {
         container_ifindex,
         container_mac,
     );
+    let (take_port, reopen) = if packet.opens_tcp() {
+        (Reuse::Finished, Reuse::Closed)
+    } else {
+        (Reuse::Never, Reuse::Never)
+    };
     let mut port = 0u16;
     let mut back = FlowKey::default();
     for _ in 0..MASQ_TRIES {
@@ -354,7 +366,7 @@ pub fn start_masquerade(packet: &Packet, path: &MasqueradePath) -> Started {
             dst_port,
             packet.protocol,
         );
-        if conntrack::claim(&back, &flow.reply, packet.opens_tcp(), None) {
+        if conntrack::claim(&back, &flow.reply, take_port, None) {
             port = candidate;
             break;
         }
@@ -381,7 +393,7 @@ pub fn start_masquerade(packet: &Packet, path: &MasqueradePath) -> Started {
         conntrack::record_sequence(packet, request);
     }
     let request_key = conntrack::key_of(packet);
-    if !conntrack::claim(&request_key, &flow.request, packet.opens_tcp(), Some(&back)) {
+    if !conntrack::claim(&request_key, &flow.request, reopen, Some(&back)) {
         // Another CPU masqueraded this very flow first: its port wins.
         conntrack::release(&back);
         return Started::Existing;

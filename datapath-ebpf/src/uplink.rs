@@ -11,15 +11,17 @@ use crate::{
     counters::drop_packet,
     frag,
     hook::Hook,
-    icmp, maps,
+    icmp, ipv6, maps,
     nat::{self, ReplyPath},
     parse,
 };
 
 #[inline(always)]
 pub fn handle(ctx: &TcContext) -> i32 {
-    if parse::ethertype(ctx) != Some(parse::ETH_P_IP) {
-        return TCX_NEXT;
+    match parse::ethertype(ctx) {
+        Some(parse::ETH_P_IP) => {}
+        Some(parse::ETH_P_IPV6) => return ipv6::from_uplink(ctx),
+        _ => return TCX_NEXT,
     }
     // Malformed packets are not ours to judge here: the stack drops them.
     let Ok(packet) = parse::ipv4(ctx) else {

@@ -15,10 +15,13 @@
 pub mod checks;
 pub mod cli;
 pub mod cni;
+pub mod containerd;
 pub mod daemon;
+pub mod docker;
 mod env_cli;
 pub mod fuzzer;
 pub mod hosts;
+pub mod images;
 pub mod invariants;
 pub mod lan;
 pub mod mutate;
@@ -29,10 +32,14 @@ pub mod packet_frag;
 pub mod packet_icmp;
 pub mod packet_netns;
 pub mod paths;
+pub mod podman;
+pub mod runtime_host;
 pub mod testrun;
+mod testrun6;
 pub mod topology;
 pub mod traffic;
 mod uplink;
+pub mod web;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};

@@ -128,7 +128,19 @@ impl Ipv4Builder {
     /// A TCP segment with `flags`, sequence and acknowledgement numbers,
     /// and a 4-byte payload.
     pub fn tcp_seq(&self, src_port: u16, dst_port: u16, flags: u8, seq: u32, ack: u32) -> Vec<u8> {
-        let mut tcp = Vec::with_capacity(24);
+        self.tcp_segment((src_port, dst_port), flags, (seq, ack), b"ping")
+    }
+
+    /// A TCP segment with `flags`, (sequence, acknowledgement) numbers and
+    /// `payload` (empty for a pure ACK or FIN).
+    pub fn tcp_segment(
+        &self,
+        (src_port, dst_port): (u16, u16),
+        flags: u8,
+        (seq, ack): (u32, u32),
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut tcp = Vec::with_capacity(20 + payload.len());
         tcp.extend_from_slice(&src_port.to_be_bytes());
         tcp.extend_from_slice(&dst_port.to_be_bytes());
         tcp.extend_from_slice(&seq.to_be_bytes());
@@ -137,7 +149,7 @@ impl Ipv4Builder {
         tcp.push(flags);
         tcp.extend_from_slice(&64240u16.to_be_bytes()); // window
         tcp.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent
-        tcp.extend_from_slice(b"ping");
+        tcp.extend_from_slice(payload);
         let sum = pseudo_header_sum(self.src_ip, self.dst_ip, TCP, tcp.len());
         let csum = internet_checksum(&tcp, sum);
         tcp[16..18].copy_from_slice(&csum.to_be_bytes());

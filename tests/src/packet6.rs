@@ -9,6 +9,7 @@ pub const ICMPV6: u8 = 58;
 pub const ICMPV6_ECHO_REQUEST: u8 = 128;
 pub const ICMPV6_ROUTER_ADVERTISEMENT: u8 = 134;
 pub const ICMPV6_NEIGHBOR_SOLICITATION: u8 = 135;
+pub const ICMPV6_NEIGHBOR_ADVERTISEMENT: u8 = 136;
 pub const ICMPV6_REDIRECT: u8 = 137;
 const HOP_BY_HOP: u8 = 0;
 
@@ -26,6 +27,26 @@ pub fn link_local(mac: [u8; 6]) -> [u8; 16] {
     ip[14] = mac[4];
     ip[15] = mac[5];
     ip
+}
+
+/// A neighbour solicitation or advertisement body: flags (`0x60`:
+/// solicited and override, for an advertisement), the target, and a
+/// link-layer address option (1: source, 2: target) with `mac`.
+pub fn neighbor_body(flags: u8, target: [u8; 16], option: Option<(u8, [u8; 6])>) -> Vec<u8> {
+    let mut body = vec![flags, 0, 0, 0];
+    body.extend_from_slice(&target);
+    if let Some((kind, mac)) = option {
+        body.extend_from_slice(&[kind, 1]);
+        body.extend_from_slice(&mac);
+    }
+    body
+}
+
+/// The solicited-node multicast group of `ip` (ff02::1:ffXX:XXXX).
+pub fn solicited_node(ip: [u8; 16]) -> [u8; 16] {
+    let mut group = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0];
+    group[13..].copy_from_slice(&ip[13..]);
+    group
 }
 
 /// ff02::1, every node on the link.

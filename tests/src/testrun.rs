@@ -61,7 +61,7 @@ pub struct Outcome {
 
 /// The datapath object with private maps and both TC programs loaded.
 pub struct Datapath {
-    ebpf: Ebpf,
+    pub(crate) ebpf: Ebpf,
 }
 
 impl Datapath {
@@ -195,7 +195,7 @@ impl Datapath {
         })
     }
 
-    fn hash<K: aya::Pod, V: aya::Pod>(
+    pub(crate) fn hash<K: aya::Pod, V: aya::Pod>(
         &mut self,
         name: &str,
     ) -> HashMap<&mut aya::maps::MapData, K, V> {
@@ -260,16 +260,11 @@ impl Datapath {
 
     /// A macvlan container (`mac`, `ip`) on the parent `ifindex`.
     pub fn add_lan_host(&mut self, ifindex: u32, mac: [u8; 6], ip: [u8; 4]) {
-        let key = LanMacKey {
-            ifindex,
-            mac,
-            _pad: [0; 2],
-        };
         self.hash::<LanMacKey, [u8; 4]>("LAN_HOSTS")
-            .insert(key, ip, 0)
+            .insert(LanMacKey::new(ifindex, mac), ip, 0)
             .expect("LAN_HOSTS insert");
         self.hash::<LanIpKey, LanMac>("LAN_IPS")
-            .insert(LanIpKey { ifindex, ip }, LanMac { mac, _pad: [0; 2] }, 0)
+            .insert(LanIpKey::new(ifindex, ip), LanMac::new(mac), 0)
             .expect("LAN_IPS insert");
     }
 
@@ -358,8 +353,18 @@ impl Datapath {
 
     /// Runs `frame` and asserts it passes (`TCX_NEXT`) byte for byte unchanged.
     pub fn expect_pass(&self, program: &str, frame: &[u8], ifindex: Option<u32>) {
+        let before: Vec<u64> = DropReason::ALL.iter().map(|r| self.drops(*r)).collect();
         let outcome = self.run(program, frame, ifindex);
-        assert_eq!(outcome.verdict, TCX_NEXT, "{program}: expected TCX_NEXT");
+        let counted: Vec<&str> = DropReason::ALL
+            .iter()
+            .zip(before)
+            .filter(|(reason, before)| self.drops(**reason) != *before)
+            .map(|(reason, _)| reason.name())
+            .collect();
+        assert_eq!(
+            outcome.verdict, TCX_NEXT,
+            "{program}: expected TCX_NEXT (drops counted: {counted:?})"
+        );
         assert_eq!(outcome.out, frame, "{program}: a passed frame was modified");
     }
 }

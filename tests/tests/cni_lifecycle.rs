@@ -156,6 +156,19 @@ fn bad_calls_get_error_objects_and_leave_nothing_behind() {
 
     // After all that, the same attachment still works.
     cni("ADD", &vars, &conf).result();
+    // A second attachment of the container (another interface) is refused
+    // and leaves the first as it was.
+    let second = CniVars::attachment(id, &own.0, "eth1");
+    let error = cni("ADD", &second, &conf).assert_error(101);
+    assert!(
+        error["details"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already attached as eth0"),
+        "{error:#}"
+    );
+    assert!(netns_link_exists(&own.0, "eth0") && !netns_link_exists(&own.0, "eth1"));
+    assert!(container_names(&env).contains(&id.to_string()));
     cni("DEL", &vars, &conf).assert_silent_success();
     check_nothing_left("ADD and DEL");
 

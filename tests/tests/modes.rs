@@ -264,3 +264,35 @@ fn adopted_pid_namespace_goes_when_the_process_does() {
         "no log line about mq"
     );
 }
+
+#[test]
+fn adopted_namespace_that_goes_is_noticed_within_seconds() {
+    let env = TestEnv::new("modes-gone");
+    let mut process = OwnProcess::unshared();
+    let pid = process.pid().to_string();
+    env.create_container("mg", &["--pid", &pid, "-p", "8086:80"]);
+    let veth = env.host_veth_of("mg", "bridge");
+    assert!(link_exists(&veth));
+    // The process exits while the daemon runs: its namespace goes, with the
+    // veth; the daemon drops the container without a restart.
+    process.kill();
+    let started = std::time::Instant::now();
+    let gone = ebpfnet_tests::traffic::wait_for(std::time::Duration::from_secs(5), || {
+        !env.json(&["container", "ls"])
+            .to_string()
+            .contains("\"mg\"")
+    });
+    assert!(
+        gone,
+        "container of a vanished namespace still listed after 5 s: {}",
+        env.json(&["container", "ls"])
+    );
+    eprintln!("dropped after {:?}", started.elapsed());
+    assert!(!link_exists(&veth), "{veth} left");
+    let published = ebpfnet_tests::traffic::bpftool_dump(&env.pin_dir.join("PUBLISHED"));
+    assert_eq!(published, serde_json::json!([]), "{published:#}");
+    assert!(
+        env.daemon_log().contains("is gone; removing mg"),
+        "no log line about mg"
+    );
+}

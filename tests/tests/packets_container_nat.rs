@@ -216,3 +216,53 @@ fn masquerade_skips_published_ports_and_round_trips() {
         dp.expect_drop(CONTAINER_INGRESS, &frame, Some(ifindex), reason);
     });
 }
+
+#[test]
+fn a_masquerade_port_waits_for_the_last_ack_before_another_flow_takes_it() {
+    with_uplink(0, |dp, ifindex, _uplink| {
+        const TCP_FIN: u8 = 0x01;
+        // One port: the second flow can only have the first one's.
+        dp.set_config(Config {
+            masq_port_min: 61000,
+            masq_port_max: 61000,
+            ..Default::default()
+        });
+        let container = from_c2(OUTSIDE);
+        let outside = Ipv4Builder::new(OUTSIDE, HOST);
+        let send = |dp: &mut ebpfnet_tests::testrun::Datapath, frame: Vec<u8>, from_c2: bool| {
+            let outcome = if from_c2 {
+                dp.run(CONTAINER_INGRESS, &frame, Some(ifindex))
+            } else {
+                dp.run(UPLINK_INGRESS, &frame, None)
+            };
+            assert_eq!(outcome.verdict, TC_ACT_REDIRECT);
+        };
+        // A whole connection without data, the container closing first.
+        let c2 = |flags, seq_ack| container.tcp_segment((45000, 443), flags, seq_ack, b"");
+        let back = |flags, seq_ack| outside.tcp_segment((443, 61000), flags, seq_ack, b"");
+        send(dp, c2(TCP_SYN, (100, 0)), true);
+        send(dp, back(TCP_SYN | TCP_ACK, (900, 101)), false);
+        send(dp, c2(TCP_ACK, (101, 901)), true);
+        send(dp, c2(TCP_FIN | TCP_ACK, (101, 901)), true);
+        send(dp, back(TCP_FIN | TCP_ACK, (901, 102)), false);
+        // Both FINs seen, the outside's not yet acknowledged: the server is
+        // in LAST_ACK and would answer a new SYN on the tuple with a
+        // challenge ACK. The port stays taken.
+        let second = container.tcp_seq(45001, 443, TCP_SYN, 5000, 0);
+        dp.expect_drop(
+            CONTAINER_INGRESS,
+            &second,
+            Some(ifindex),
+            DropReason::MasqueradePortsExhausted,
+        );
+        // The last ACK: both ends are done, the port is free for another flow.
+        send(dp, c2(TCP_ACK, (102, 902)), true);
+        let outcome = dp.run(CONTAINER_INGRESS, &second, Some(ifindex));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "the freed port's SYN");
+        assert_eq!(View(&outcome.out).src_port(), 61000);
+        let reply = dp
+            .nat_get(&flow(OUTSIDE, 443, HOST, 61000, proto::TCP))
+            .expect("the new flow's reply entry");
+        assert_eq!(reply.new_dst_port, 45001);
+    });
+}

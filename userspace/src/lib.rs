@@ -7,15 +7,19 @@ pub mod controller;
 pub mod daemon;
 pub mod datapath;
 pub mod dns;
-pub mod flows;
+pub mod flow_view;
 pub mod host;
+pub mod ids;
 pub mod ipam;
 pub mod lan;
 pub mod logging;
-pub mod names;
 pub mod netconf;
 pub mod portspec;
+pub mod remote;
 pub mod state;
+/// In-memory fakes of the host and the datapath, for unit tests.
+#[cfg(test)]
+pub mod testing;
 
 /// The build script's decision about the embedded eBPF object, compiled here
 /// too so that its unit tests run with the crate's.

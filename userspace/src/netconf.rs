@@ -113,7 +113,7 @@ impl FromStr for LinkSpec {
             Some((container, alias)) => (container, Some(alias)),
             None => (text, None),
         };
-        if crate::names::validate("container", container).is_err() {
+        if crate::ids::validate("container", container).is_err() {
             return Err(invalid(KIND, text, "NAME must be a container name"));
         }
         if let Some(alias) = alias {

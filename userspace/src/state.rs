@@ -126,7 +126,7 @@ impl Container {
     pub fn hostname(&self) -> &str {
         self.hostname
             .as_deref()
-            .unwrap_or_else(|| crate::names::short_id(&self.id))
+            .unwrap_or_else(|| crate::ids::short_id(&self.id))
     }
 }
 

@@ -27,6 +27,23 @@ const APT_PACKAGES: &[&str] = &[
     "man-db",
 ];
 
+/// The container runtimes the CNI and Docker driver tests drive, installed
+/// without their recommendations (Podman's would add buildah,
+/// fuse-overlayfs, slirp4netns; docker.io's apparmor, git, needrestart —
+/// nothing the tests use): Podman 4.3 (CNI backend) with conmon and runc,
+/// containerd 1.6 with `ctr`, Docker (the tests start their own dockerd),
+/// Debian's CNI plugins (they make `/usr/lib/cni`) and the static busybox
+/// the tests' images are made of. Debian's packages start no service here.
+const RUNTIME_PACKAGES: &[&str] = &[
+    "docker.io",
+    "podman",
+    "conmon",
+    "runc",
+    "containerd",
+    "containernetworking-plugins",
+    "busybox-static",
+];
+
 /// bpf-linker must use the same LLVM major version as rustc (22 for 1.95).
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const BPF_LINKER_VERSION_PREFIX: &str = "bpf-linker 0.13.";
@@ -55,8 +72,8 @@ pub fn ebpf_toolchain_ready() -> bool {
     rust_src_installed() && bpf_linker_installed()
 }
 
-fn missing_apt_packages() -> Vec<&'static str> {
-    APT_PACKAGES
+fn missing_apt_packages(packages: &[&'static str]) -> Vec<&'static str> {
+    packages
         .iter()
         .copied()
         .filter(|package| {
@@ -67,12 +84,24 @@ fn missing_apt_packages() -> Vec<&'static str> {
 }
 
 fn install_apt_packages() -> Result<()> {
-    let missing = missing_apt_packages();
-    if missing.is_empty() {
+    let missing = missing_apt_packages(APT_PACKAGES);
+    let missing_runtimes = missing_apt_packages(RUNTIME_PACKAGES);
+    if missing.is_empty() && missing_runtimes.is_empty() {
         return Ok(());
     }
-    let list = missing.join(" ");
-    let by_hand = format!("apt-get update && apt-get install -y {list}");
+    let list = [missing.as_slice(), missing_runtimes.as_slice()]
+        .concat()
+        .join(" ");
+    let mut by_hand = String::from("apt-get update");
+    if !missing.is_empty() {
+        by_hand += &format!(" && apt-get install -y {}", missing.join(" "));
+    }
+    if !missing_runtimes.is_empty() {
+        by_hand += &format!(
+            " && apt-get install -y --no-install-recommends {}",
+            missing_runtimes.join(" ")
+        );
+    }
     if !is_root() {
         bail!(
             "missing apt packages: {list}; installing them needs root: run `cargo xtask setup` \
@@ -85,15 +114,29 @@ fn install_apt_packages() -> Result<()> {
         cmd.env("DEBIAN_FRONTEND", "noninteractive").args(args);
         cmd
     };
-    let mut install = apt_get(&["install", "-y", "-q"]);
-    install.args(&missing);
+    let install = |packages: &[&str], recommends: bool| {
+        if packages.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = apt_get(&["install", "-y", "-q"]);
+        if !recommends {
+            cmd.arg("--no-install-recommends");
+        }
+        cmd.args(packages);
+        run(&mut cmd)
+    };
     run(&mut apt_get(&["update", "-q"]))
-        .and_then(|()| run(&mut install))
+        .and_then(|()| install(&missing, true))
+        .and_then(|()| install(&missing_runtimes, false))
         .with_context(|| {
             format!("could not install apt packages; by hand (as root): `{by_hand}`")
         })?;
 
-    let still_missing = missing_apt_packages();
+    let still_missing = [
+        missing_apt_packages(APT_PACKAGES),
+        missing_apt_packages(RUNTIME_PACKAGES),
+    ]
+    .concat();
     if !still_missing.is_empty() {
         bail!(
             "apt-get finished but these packages are still not installed: {}; \

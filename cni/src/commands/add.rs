@@ -1,12 +1,12 @@
 //! ADD: a container adopting the runtime's namespace, with the interface
 //! named as the runtime asks; nothing is left behind when a step fails.
 
-use ebpfnet::api::request::ContainerCreate;
+use ebpfnet::api::{request::ContainerCreate, views::ContainerView};
 
 use super::{inspect_container, remove_container, require_network};
 use crate::{
     attachment::{self, container_name},
-    config::{Attachment, CniEnv, NetConf},
+    config::{ARG_POD_NAME, Attachment, CniEnv, NetConf},
     daemon::Daemon,
     error::{CniError, code},
     result::{self, CniResult},
@@ -18,9 +18,13 @@ pub async fn run(conf: &NetConf, env: &CniEnv, daemon: &Daemon) -> Result<CniRes
         ifname: env.ifname()?.to_string(),
     };
     let netns = env.netns()?;
-    let options = attachment::create_options(conf, &attachment, netns)?;
+    let pod_name = env.arg(ARG_POD_NAME);
+    let options = attachment::create_options(conf, &attachment, netns, pod_name)?;
     require_network(daemon, conf.network()).await?;
     let name = container_name(&attachment.container_id);
+    if let Some(existing) = inspect_container(daemon, &name).await? {
+        return Err(second_attachment(&existing, &name, &attachment));
+    }
     daemon
         .call(ContainerCreate {
             name: name.clone(),
@@ -64,4 +68,30 @@ pub async fn run(conf: &NetConf, env: &CniEnv, daemon: &Daemon) -> Result<CniRes
             Err(e)
         }
     }
+}
+
+/// The error for an ADD whose container already has an attachment (or
+/// whose name an ebpfnet container already has): one attachment per
+/// container, so a second network (another `CNI_IFNAME`) is refused.
+fn second_attachment(existing: &ContainerView, name: &str, attachment: &Attachment) -> CniError {
+    let labels = &existing.config.labels;
+    let details = match (
+        labels.get(attachment::LABEL_CONTAINER_ID),
+        labels.get(attachment::LABEL_IFNAME),
+        labels.get(attachment::LABEL_CONFIG),
+    ) {
+        (Some(id), Some(ifname), Some(config)) if *id == attachment.container_id => format!(
+            "container {id} is already attached as {ifname} by configuration {config}; \
+             ebpfnet-cni attaches a container to one network only"
+        ),
+        _ => format!("ebpfnet already has a container named {name} that this plugin did not make"),
+    };
+    CniError::new(
+        code::DAEMON_REFUSED,
+        format!(
+            "cannot attach {} as {}",
+            attachment.container_id, attachment.ifname
+        ),
+        details,
+    )
 }

@@ -75,6 +75,12 @@ pub struct DaemonArgs {
     /// Serve Prometheus metrics on http://HOST:PORT/metrics (off by default).
     #[arg(long, value_name = "HOST:PORT")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Serve Docker's remote network driver API on this Unix socket
+    /// (`docker network create -d NAME`, NAME being the socket's file name
+    /// without .sock); off by default.
+    #[arg(long, value_name = "PATH", num_args = 0..=1,
+          default_missing_value = crate::daemon::docker_plugin::DEFAULT_SOCKET)]
+    pub docker_plugin: Option<PathBuf>,
 }
 
 fn parse_port_range(text: &str) -> Result<PortRange, String> {
@@ -130,6 +136,7 @@ pub async fn run(args: DaemonArgs, socket: PathBuf) -> anyhow::Result<()> {
         },
         guard_interfaces: args.guard_interfaces,
         metrics_addr: settings.metrics_addr,
+        docker_plugin: args.docker_plugin,
     })
     .await
 }

@@ -7,7 +7,7 @@ use super::{
 use crate::{
     api::{observe::FlowView, request::Flows},
     client::Client,
-    flows::format_duration,
+    flow_view::format_duration,
 };
 
 const HEADERS: [&str; 7] = [

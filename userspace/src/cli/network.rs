@@ -17,7 +17,7 @@ use crate::{
         NetworkRemove,
     },
     client::Client,
-    names::short_id,
+    ids::short_id,
 };
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ use crate::{
     api::request::Reset,
     client::{Client, ClientError},
     controller::teardown,
+    host::NetlinkHost,
     state::Store,
 };
 
@@ -48,7 +49,6 @@ async fn offline_reset(state_dir: PathBuf, pin_dir: PathBuf) -> anyhow::Result<V
     }
     let store = Store::new(state_dir);
     let state = store.load().context("cannot read what ebpfnet created")?;
-    let (connection, host, _) = rtnetlink::new_connection().context("cannot open netlink")?;
-    tokio::spawn(connection);
+    let host = NetlinkHost::connect().context("cannot open netlink")?;
     Ok(teardown(&state, &host, &store, &pin_dir).await)
 }

@@ -6,15 +6,14 @@ use std::net::Ipv4Addr;
 use super::{
     Controller, ControllerError, Result, interface,
     modes::{self, Plan},
-    next_ifname, now_rfc3339,
-    sync::endpoint_info,
-    views,
+    next_ifname, now_rfc3339, views,
 };
 use crate::{
     api::ContainerOptions,
-    host::{HostError, netlink, netns},
+    datapath::encoding::endpoint_info,
+    host::{HostError, netns},
+    ids::{self, DEFAULT_NETWORK},
     ipam::Pool,
-    names::{self, DEFAULT_NETWORK},
     state::{Container, Endpoint, NetMode, Network, State},
 };
 
@@ -24,7 +23,7 @@ impl Controller {
         name: &str,
         opts: &ContainerOptions,
     ) -> Result<String> {
-        names::validate("container", name)?;
+        ids::validate("container", name)?;
         if self.state.containers.contains_key(name) {
             return Err(ControllerError::Exists {
                 kind: "container",
@@ -32,7 +31,7 @@ impl Controller {
             });
         }
         let plan = self.plan(name, opts)?;
-        let id = names::new_id().map_err(HostError::io("read /dev/urandom"))?;
+        let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
         let mut container = Container {
             id: id.clone(),
             name: name.to_string(),
@@ -65,15 +64,15 @@ impl Controller {
             }
             Plan::None => {
                 container.mode = NetMode::None;
-                let path = netns::create_netns(name)?;
+                let path = self.host.create_netns(name)?;
                 let made = async {
-                    netns::in_netns(&path, loopback_up).await?;
+                    self.host.loopback_up(&path).await?;
                     let mut next = self.state.clone();
                     next.containers.insert(name.to_string(), container);
                     self.commit(next)
                 };
                 if let Err(e) = made.await {
-                    let _ = netns::delete_netns(name);
+                    let _ = self.host.delete_netns(name);
                     return Err(e);
                 }
                 return Ok(id);
@@ -104,7 +103,7 @@ impl Controller {
         if let Some(mode) = adopt.clone() {
             container.mode = mode;
         } else {
-            netns::create_netns(name)?;
+            self.host.create_netns(name)?;
         }
         let mut next = self.state.clone();
         next.containers.insert(name.to_string(), container);
@@ -118,9 +117,9 @@ impl Controller {
             Err(e) => Err(e),
         };
         if let Err(e) = made {
-            let _ = self.unplumb_endpoint(&endpoint).await;
+            let _ = self.take_down_endpoint(Some(&path), &endpoint).await;
             if adopt.is_none()
-                && let Err(undo) = netns::delete_netns(name)
+                && let Err(undo) = self.host.delete_netns(name)
             {
                 log::error!("cannot remove namespace {name} after a failed create: {undo}");
             }
@@ -142,23 +141,25 @@ impl Controller {
                 sharers.join(", ")
             )));
         }
+        // Taken down first, saved after: a failure leaves the container
+        // saved, and `rm` again (or a restart) finishes the job.
+        self.detach_container(&container).await?;
         let mut next = self.state.clone();
         next.containers.remove(name);
-        self.commit(next)?;
-        self.detach_container(&container).await
+        self.commit(next)
     }
 
     /// Takes down what ebpfnet made for a container no longer in the state:
     /// mappings, veths, its files, and the namespace only if ebpfnet made it.
     async fn detach_container(&mut self, container: &Container) -> Result<()> {
         let unpublished = self.clear_ports(&container.ports);
+        let path = modes::sandbox_path(&self.state, container);
         for endpoint in &container.endpoints {
-            self.unplumb_lan_endpoint(container, endpoint).await;
-            self.unplumb_endpoint(endpoint).await?;
+            self.take_down_endpoint(path.as_deref(), endpoint).await?;
         }
         self.remove_files(container);
         if matches!(container.mode, NetMode::Owned | NetMode::None) {
-            netns::delete_netns(&container.name)?;
+            self.host.delete_netns(&container.name)?;
         }
         unpublished.map_or(Ok(()), Err)
     }
@@ -208,19 +209,24 @@ impl Controller {
                 views::network_driver(&network)
             )));
         }
+        let mut updated = current.clone();
+        updated.endpoints.push(endpoint.clone());
         self.plumb_endpoint(&path, &endpoint, &network, default_route)
             .await?;
+        // Its first endpoint: the published ports lead there now.
+        let pointed = if default_route {
+            self.point_ports(&updated).await
+        } else {
+            Ok(())
+        };
         let mut next = self.state.clone();
-        if let Some(c) = next.containers.get_mut(container) {
-            c.endpoints.push(endpoint.clone());
-        }
-        if let Err(e) = self.commit(next) {
-            let _ = self.unplumb_endpoint(&endpoint).await;
+        next.containers.insert(container.to_string(), updated);
+        if let Err(e) = pointed.and_then(|()| self.commit(next)) {
+            if default_route {
+                self.clear_ports(&current.ports);
+            }
+            let _ = self.take_down_endpoint(Some(&path), &endpoint).await;
             return Err(e);
-        }
-        if default_route {
-            // Its first endpoint: the published ports lead there now.
-            self.sync_container_ports(container).await?;
         }
         Ok(())
     }
@@ -234,17 +240,18 @@ impl Controller {
             ))
         })?;
         let was_first = current.endpoints.first().map(|e| &e.id) == Some(&endpoint.id);
-        let mut next = self.state.clone();
-        if let Some(c) = next.containers.get_mut(container) {
-            c.endpoints.retain(|e| e.network != network);
-        }
-        self.commit(next)?;
-        self.unplumb_lan_endpoint(&current, &endpoint).await;
-        self.unplumb_endpoint(&endpoint).await?;
+        let mut updated = current.clone();
+        updated.endpoints.retain(|e| e.network != network);
+        // Taken down first, saved after: a failure leaves the endpoint
+        // saved, and `disconnect` again (or a restart) finishes the job.
+        let path = modes::sandbox_path(&self.state, &current);
+        self.take_down_endpoint(path.as_deref(), &endpoint).await?;
         if was_first {
-            self.sync_container_ports(container).await?;
+            self.point_ports(&updated).await?;
         }
-        Ok(())
+        let mut next = self.state.clone();
+        next.containers.insert(container.to_string(), updated);
+        self.commit(next)
     }
 
     /// Re-creates what is missing of a saved container (after a reboot, or
@@ -253,19 +260,21 @@ impl Controller {
     pub(super) async fn restore_container(&mut self, container: &Container) -> Result<()> {
         let path = match &container.mode {
             NetMode::Host | NetMode::Container { .. } => return Ok(()),
-            NetMode::Adopted { path, .. } if !modes::adopted_alive(&container.mode) => {
+            NetMode::Adopted { path, .. }
+                if !modes::adopted_alive(&*self.host, &container.mode) =>
+            {
                 return self.drop_orphan(container, path).await;
             }
             NetMode::Adopted { path, .. } => path.clone(),
             NetMode::Owned | NetMode::None => {
                 let path = netns::netns_path(&container.name);
-                if !path.exists() {
+                if !self.host.netns_exists(&container.name) {
                     log::warn!(
                         "namespace of container {} is missing; re-creating it",
                         container.name
                     );
-                    netns::create_netns(&container.name)?;
-                    netns::in_netns(&path, loopback_up).await?;
+                    self.host.create_netns(&container.name)?;
+                    self.host.loopback_up(&path).await?;
                 }
                 path
             }
@@ -287,9 +296,9 @@ impl Controller {
                 }
                 continue;
             }
-            match netlink::link_index(&self.host, &endpoint.host_veth).await? {
+            match self.host.link_index(&endpoint.host_veth).await? {
                 Some(index) => {
-                    crate::host::enable_forwarding(&endpoint.host_veth)?;
+                    self.host.enable_forwarding(&endpoint.host_veth)?;
                     self.datapath
                         .set_endpoint(index, endpoint_info(endpoint, &network))?;
                     self.attach_endpoint_programs(&endpoint.host_veth, index)?;
@@ -311,7 +320,11 @@ impl Controller {
 
     /// An adopted namespace that is gone (its process exited, its mount was
     /// removed): the container goes, with the containers sharing it.
-    async fn drop_orphan(&mut self, container: &Container, path: &std::path::Path) -> Result<()> {
+    pub(super) async fn drop_orphan(
+        &mut self,
+        container: &Container,
+        path: &std::path::Path,
+    ) -> Result<()> {
         let mut gone = vec![container.clone()];
         gone.extend(self.state.sharers_of(&container.name).cloned());
         log::warn!(
@@ -323,15 +336,14 @@ impl Controller {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        for c in &gone {
+            self.detach_container(c).await?;
+        }
         let mut next = self.state.clone();
         for c in &gone {
             next.containers.remove(&c.name);
         }
-        self.commit(next)?;
-        for c in &gone {
-            self.detach_container(c).await?;
-        }
-        Ok(())
+        self.commit(next)
     }
 
     pub(super) fn network(&self, name: &str) -> Result<&Network> {
@@ -373,24 +385,18 @@ fn new_endpoint(
         }
         None => pool.allocate()?,
     };
-    let id = names::new_id().map_err(HostError::io("read /dev/urandom"))?;
+    let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
     Ok(Endpoint {
         // macvlan and ipvlan endpoints have no host side.
         host_veth: match network.lan {
             Some(_) => String::new(),
-            None => names::host_veth_name(&id),
+            None => ids::host_veth_name(&id),
         },
         id,
         network: network.name.clone(),
         ip,
-        mac: names::mac_for(ip),
+        mac: ids::mac_for(ip),
         ifname: ifname.to_string(),
         aliases: Vec::new(),
     })
-}
-
-/// Brings `lo` up in a namespace (its only interface in `--network none`).
-async fn loopback_up(handle: rtnetlink::Handle) -> Result<(), HostError> {
-    let lo = netlink::require_link(&handle, "lo").await?;
-    netlink::set_up(&handle, lo, "lo").await
 }

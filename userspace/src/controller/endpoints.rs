@@ -4,13 +4,10 @@ use std::path::Path;
 
 use ebpfnet_common::ProgramId;
 
-use super::{Controller, GuardInterfaces, Result, sync::endpoint_info};
+use super::{Controller, GuardInterfaces, Result};
 use crate::{
-    host::{
-        HostError,
-        netlink::{self, VethSpec},
-        netns,
-    },
+    datapath::encoding::endpoint_info,
+    host::{HostError, InterfaceAddress, VethSpec},
     state::{Endpoint, Network},
 };
 
@@ -35,10 +32,10 @@ impl Controller {
             .await;
         if made.is_err() {
             let _ = self.datapath.detach(&endpoint.host_veth);
-            if let Ok(Some(index)) = netlink::link_index(&self.host, &endpoint.host_veth).await {
+            if let Ok(Some(index)) = self.host.link_index(&endpoint.host_veth).await {
                 let _ = self.datapath.remove_endpoint(index);
             }
-            if let Err(undo) = netlink::delete_link(&self.host, &endpoint.host_veth).await {
+            if let Err(undo) = self.host.delete_link(&endpoint.host_veth).await {
                 log::error!(
                     "cannot remove {} after a failed attach: {undo}",
                     endpoint.host_veth
@@ -55,41 +52,38 @@ impl Controller {
         network: &Network,
         default_route: bool,
     ) -> Result<u32> {
-        let ns = netns::open_netns(netns_path)?;
-        let bridge_index = netlink::require_link(&self.host, &network.bridge).await?;
-        let host_index = netlink::create_veth(
-            &self.host,
-            &VethSpec {
+        let bridge_index = self
+            .host
+            .link_index(&network.bridge)
+            .await?
+            .ok_or_else(|| HostError::NoSuchLink(network.bridge.clone()))?;
+        let host_index = self
+            .host
+            .create_veth(&VethSpec {
                 host_name: &endpoint.host_veth,
                 bridge_index,
                 peer_name: &endpoint.ifname,
                 peer_mac: endpoint.mac,
-                peer_netns: &ns,
-            },
-        )
-        .await?;
+                peer_netns: netns_path,
+            })
+            .await?;
         // The program is in place before the container's side comes up, so
         // its very first packet meets anti-spoofing and isolation; it may
         // route packets out (masquerade) only with forwarding on.
-        crate::host::enable_forwarding(&endpoint.host_veth)?;
-        crate::host::refuse_router_advertisements(&endpoint.host_veth)?;
+        self.host.enable_forwarding(&endpoint.host_veth)?;
+        self.host
+            .refuse_router_advertisements(&endpoint.host_veth)?;
         self.datapath
             .set_endpoint(host_index, endpoint_info(endpoint, network))?;
         self.attach_endpoint_programs(&endpoint.host_veth, host_index)?;
-        let ifname = endpoint.ifname.clone();
-        let (ip, prefix, gateway) = (endpoint.ip, network.subnet.prefix(), network.gateway);
-        netns::in_netns(netns_path, move |handle| async move {
-            let lo = netlink::require_link(&handle, "lo").await?;
-            netlink::set_up(&handle, lo, "lo").await?;
-            let index = netlink::require_link(&handle, &ifname).await?;
-            netlink::add_address(&handle, index, ip, prefix).await?;
-            netlink::set_up(&handle, index, &ifname).await?;
-            if default_route {
-                netlink::add_default_route(&handle, gateway).await?;
-            }
-            Ok::<_, HostError>(())
-        })
-        .await?;
+        let address = InterfaceAddress {
+            ip: endpoint.ip,
+            prefix: network.subnet.prefix(),
+            default_route: default_route.then_some(network.gateway),
+        };
+        self.host
+            .configure_interface(netns_path, &endpoint.ifname, address)
+            .await?;
         Ok(host_index)
     }
 
@@ -113,13 +107,33 @@ impl Controller {
         Ok(())
     }
 
+    /// Takes an endpoint down whatever its network's driver; `netns_path`
+    /// is the container's namespace (a macvlan or ipvlan interface is in
+    /// there, and goes with an owned one anyway).
+    pub(super) async fn take_down_endpoint(
+        &mut self,
+        netns_path: Option<&Path>,
+        endpoint: &Endpoint,
+    ) -> Result<()> {
+        let on_lan = self
+            .state
+            .networks
+            .get(&endpoint.network)
+            .is_some_and(|n| n.lan.is_some());
+        if on_lan {
+            self.unplumb_lan_endpoint(netns_path, endpoint).await
+        } else {
+            self.unplumb_endpoint(endpoint).await
+        }
+    }
+
     /// Removes an endpoint's veth pair, its datapath attachment and entry.
     pub(super) async fn unplumb_endpoint(&mut self, endpoint: &Endpoint) -> Result<()> {
         self.datapath.detach(&endpoint.host_veth)?;
-        if let Some(index) = netlink::link_index(&self.host, &endpoint.host_veth).await? {
+        if let Some(index) = self.host.link_index(&endpoint.host_veth).await? {
             self.datapath.remove_endpoint(index)?;
         }
-        netlink::delete_link(&self.host, &endpoint.host_veth).await?;
+        self.host.delete_link(&endpoint.host_veth).await?;
         // After the veth: no packet of the address can start a flow again.
         let flows = self.datapath.remove_flows_of(endpoint.ip)?;
         if flows > 0 {

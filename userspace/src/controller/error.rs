@@ -1,7 +1,7 @@
 use thiserror::Error;
 
 use crate::{
-    datapath::DatapathError, host::HostError, ipam::IpamError, names::NameError,
+    datapath::DatapathError, host::HostError, ids::NameError, ipam::IpamError,
     netconf::NetconfError, state::StoreError,
 };
 

@@ -3,8 +3,7 @@
 
 use super::Controller;
 use crate::{
-    host::etc,
-    names::DEFAULT_NETWORK,
+    ids::DEFAULT_NETWORK,
     netconf::{self, Hosts, ResolvConf},
     state::{Container, NetMode, State},
 };
@@ -66,7 +65,7 @@ impl Controller {
                 continue;
             };
             for (file, content) in [("hosts", &hosts), ("resolv.conf", &resolv)] {
-                if let Err(e) = etc::write_file(&container.name, file, content) {
+                if let Err(e) = self.host.write_etc_file(&container.name, file, content) {
                     log::error!("container {}: {e}", container.name);
                 }
             }
@@ -91,7 +90,7 @@ impl Controller {
             container.mode,
             NetMode::Owned | NetMode::None | NetMode::Adopted { .. }
         );
-        if has_files && let Err(e) = etc::remove_files(&container.name) {
+        if has_files && let Err(e) = self.host.remove_etc_files(&container.name) {
             log::error!("container {}: {e}", container.name);
         }
     }

@@ -5,10 +5,7 @@
 use std::path::Path;
 
 use super::{Controller, ControllerError, Result};
-use crate::{
-    host::{HostError, netlink},
-    state::{Network, State},
-};
+use crate::state::{Network, State};
 
 /// Linux limits interface names to 15 bytes (IFNAMSIZ - 1).
 const IFNAME_MAX: usize = 15;
@@ -49,7 +46,7 @@ pub(super) fn validate_mac(mac: [u8; 6]) -> Result<()> {
     if mac[0] & 1 == 1 || mac == [0; 6] {
         return Err(refused(format!(
             "invalid MAC address {}: give a unicast, non-zero address",
-            crate::names::format_mac(&mac)
+            crate::ids::format_mac(&mac)
         )));
     }
     Ok(())
@@ -65,7 +62,7 @@ pub(super) fn check_mac_unused(state: &State, network: &Network, mac: [u8; 6]) -
     match user {
         Some(user) => Err(refused(format!(
             "MAC address {} is already container {}'s on network {}",
-            crate::names::format_mac(&mac),
+            crate::ids::format_mac(&mac),
             user.name,
             network.name
         ))),
@@ -76,13 +73,8 @@ pub(super) fn check_mac_unused(state: &State, network: &Network, mac: [u8; 6]) -
 impl Controller {
     /// Refuses an interface name an adopted namespace already has.
     pub(super) async fn check_ifname_free(&self, netns_path: &Path, ifname: &str) -> Result<()> {
-        let path = netns_path.to_path_buf();
-        let name = ifname.to_string();
-        let taken = crate::host::netns::in_netns(&path, move |handle| async move {
-            Ok::<_, HostError>(netlink::link_index(&handle, &name).await?.is_some())
-        })
-        .await?;
-        if taken {
+        let names = self.host.interface_names(netns_path).await?;
+        if names.iter().any(|n| n == ifname) {
             return Err(refused(format!(
                 "the namespace at {} already has an interface {ifname}",
                 netns_path.display()

@@ -11,14 +11,9 @@ use ipnetwork::Ipv4Network;
 
 use super::{Controller, ControllerError, Result, now_rfc3339, overlaps};
 use crate::{
-    host::{
-        HostError,
-        lan::{self as host_lan, LanDeviceSpec},
-        netlink, netns,
-    },
-    ipam,
+    host::{HostError, LanDeviceSpec, lan as host_lan},
+    ids, ipam,
     lan::{self, DRIVER_BRIDGE, LanKind, LanNetwork, MadeParent},
-    names,
     state::Network,
 };
 
@@ -38,7 +33,7 @@ impl Controller {
         driver: Option<&str>,
         options: &BTreeMap<String, String>,
     ) -> Result<String> {
-        let id = names::new_id().map_err(HostError::io("read /dev/urandom"))?;
+        let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
         let driver = driver.unwrap_or(DRIVER_BRIDGE);
         let lan = lan::parse(driver, options, internal, &id).map_err(|e| refused(e.to_string()))?;
         match lan {
@@ -93,10 +88,10 @@ impl Controller {
             lan.made_parent = self.missing_parent(&lan.parent).await?;
         }
         if let Some(made) = &lan.made_parent
-            && let Err(e) = host_lan::ensure_parent(&self.host, &lan.parent, made).await
+            && let Err(e) = self.host.ensure_lan_parent(&lan.parent, made).await
         {
             // Half of a veth pair, say: the parent is ours, it goes.
-            if let Err(undo) = netlink::delete_link(&self.host, &lan.parent).await {
+            if let Err(undo) = self.host.delete_link(&lan.parent).await {
                 log::error!("cannot remove {} after a failed create: {undo}", lan.parent);
             }
             return Err(match made {
@@ -121,15 +116,24 @@ impl Controller {
         };
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network.clone());
+        let probe = probe_netns_name(&id);
         let made = match &network.lan {
-            Some(lan) => match self.probe_parent(&id, lan).await {
+            Some(lan) => match self.probe_parent(&probe, lan).await {
                 Ok(()) => self.attach_lan_parent(lan).await,
                 Err(e) => Err(e),
             },
             None => Ok(()),
         };
         if let Err(e) = made.and_then(|()| self.commit(next)) {
-            self.remove_lan_parent(&network).await;
+            // The probe's namespace, if it could not be removed before.
+            if self.host.netns_exists(&probe)
+                && let Err(undo) = self.host.delete_netns(&probe)
+            {
+                log::error!("cannot remove the probe namespace {probe}: {undo}");
+            }
+            if let Err(undo) = self.remove_lan_parent(&network).await {
+                log::error!("network {name}: {undo}");
+            }
             return Err(e);
         }
         Ok(id)
@@ -139,32 +143,30 @@ impl Controller {
     /// throwaway namespace, and deletes it: the kernel says now, not at the
     /// first container, whether it has the driver and takes the parent (not
     /// a bridge's port, not a parent of the other kind).
-    async fn probe_parent(&self, id: &str, lan: &LanNetwork) -> Result<()> {
-        let parent_index = netlink::require_link(&self.host, &lan.parent).await?;
-        let name = format!("ebpfnet-probe-{}", &id[..12.min(id.len())]);
-        let path = netns::create_netns(&name)?;
+    async fn probe_parent(&self, name: &str, lan: &LanNetwork) -> Result<()> {
+        let parent_index = self
+            .host
+            .link_index(&lan.parent)
+            .await?
+            .ok_or_else(|| HostError::NoSuchLink(lan.parent.clone()))?;
+        let path = self.host.create_netns(name)?;
         let made = async {
-            let ns = netns::open_netns(&path)?;
             let spec = LanDeviceSpec {
                 lan,
                 parent_index,
                 ifname: "probe0",
                 mac: None,
-                netns: &ns,
+                netns: &path,
             };
-            host_lan::create_device(&self.host, &spec).await?;
+            self.host.create_lan_device(&spec).await?;
             // Gone now, not when the namespace is cleaned up later: the
             // parent may take one passthru device only.
-            netns::in_netns(&path, |handle| async move {
-                netlink::delete_link(&handle, "probe0").await
-            })
-            .await
+            self.host.delete_lan_device(&path, "probe0").await
         }
         .await;
-        if let Err(e) = netns::delete_netns(&name) {
-            log::error!("cannot remove the probe namespace {name}: {e}");
-        }
-        made.map_err(|e| {
+        // A namespace left behind fails the create (its undo tries again).
+        let removed = self.host.delete_netns(name);
+        made.and(removed).map_err(|e| {
             let kind = lan.kind.driver();
             if host_lan::unsupported(&e) {
                 refused(format!(
@@ -203,11 +205,11 @@ impl Controller {
     /// `None` when the parent exists; a VLAN sub-interface to make when it
     /// is `LINK.ID` and LINK exists (as Docker); else the error.
     async fn missing_parent(&self, parent: &str) -> Result<Option<MadeParent>> {
-        if netlink::link_index(&self.host, parent).await?.is_some() {
+        if self.host.link_index(parent).await?.is_some() {
             return Ok(None);
         }
         if let Some((link, id)) = lan::parse_vlan(parent) {
-            if netlink::link_index(&self.host, link).await?.is_some() {
+            if self.host.link_index(link).await?.is_some() {
                 return Ok(Some(MadeParent::Vlan {
                     link: link.to_string(),
                     id,
@@ -227,32 +229,28 @@ impl Controller {
         if lan.kind != LanKind::Macvlan {
             return Ok(());
         }
-        let index = netlink::require_link(&self.host, &lan.parent).await?;
+        let index = self
+            .host
+            .link_index(&lan.parent)
+            .await?
+            .ok_or_else(|| HostError::NoSuchLink(lan.parent.clone()))?;
         self.datapath
             .attach(ProgramId::LanParentEgress, &lan.parent, index)?;
         Ok(())
     }
 
     /// Takes the program off `network`'s parent and removes the parent
-    /// ebpfnet made for it, if any (logged: the network is gone from the
-    /// state already).
-    pub(super) async fn remove_lan_parent(&mut self, network: &Network) {
-        let Some(lan) = &network.lan else { return };
-        if let Err(e) = self
-            .datapath
-            .detach_program(ProgramId::LanParentEgress, &lan.parent)
-        {
-            log::error!("network {}: {e}", network.name);
+    /// ebpfnet made for it, if any.
+    pub(super) async fn remove_lan_parent(&mut self, network: &Network) -> Result<()> {
+        let Some(lan) = &network.lan else {
+            return Ok(());
+        };
+        self.datapath
+            .detach_program(ProgramId::LanParentEgress, &lan.parent)?;
+        if lan.made_parent.is_some() {
+            self.host.delete_link(&lan.parent).await?;
         }
-        if lan.made_parent.is_some()
-            && let Err(e) = netlink::delete_link(&self.host, &lan.parent).await
-        {
-            log::error!(
-                "network {}: cannot remove {}: {e}",
-                network.name,
-                lan.parent
-            );
-        }
+        Ok(())
     }
 
     /// At start: makes again a parent ebpfnet made that is gone (a reboot),
@@ -262,12 +260,12 @@ impl Controller {
             return Ok(());
         };
         if let Some(made) = &lan.made_parent
-            && let Err(e) = host_lan::ensure_parent(&self.host, &lan.parent, made).await
+            && let Err(e) = self.host.ensure_lan_parent(&lan.parent, made).await
         {
             // (A VLAN's link gone, say.) The daemon starts all the same.
             log::warn!("network {}: {e}", network.name);
         }
-        match netlink::link_index(&self.host, &lan.parent).await? {
+        match self.host.link_index(&lan.parent).await? {
             Some(_) => self.attach_lan_parent(lan).await,
             None => {
                 log::warn!(
@@ -292,4 +290,9 @@ impl Controller {
             .map(|l| l.parent.clone())
             .collect()
     }
+}
+
+/// The throwaway namespace a new network's parent is tried in.
+fn probe_netns_name(id: &str) -> String {
+    format!("ebpfnet-probe-{}", &id[..12.min(id.len())])
 }

@@ -4,15 +4,11 @@
 
 use std::path::Path;
 
-use super::{Controller, ControllerError, Result, modes};
+use super::{Controller, ControllerError, Result};
 use crate::{
-    host::{
-        HostError,
-        lan::{self as host_lan, LanDeviceSpec},
-        netlink, netns,
-    },
+    host::{InterfaceAddress, LanDeviceSpec},
     lan::{LanKind, LanNetwork},
-    state::{Container, Endpoint, Network},
+    state::{Endpoint, Network},
 };
 
 fn refused(message: String) -> ControllerError {
@@ -49,114 +45,109 @@ impl Controller {
         default_route: bool,
     ) -> Result<u32> {
         let parent_index = match &lan.made_parent {
-            Some(made) => host_lan::ensure_parent(&self.host, &lan.parent, made).await?,
-            None => netlink::link_index(&self.host, &lan.parent)
-                .await?
-                .ok_or_else(|| {
-                    refused(format!(
-                        "parent interface {} of network {} not found",
-                        lan.parent, network.name
-                    ))
-                })?,
+            Some(made) => self.host.ensure_lan_parent(&lan.parent, made).await?,
+            None => self.host.link_index(&lan.parent).await?.ok_or_else(|| {
+                refused(format!(
+                    "parent interface {} of network {} not found",
+                    lan.parent, network.name
+                ))
+            })?,
         };
-        let path = netns_path.to_path_buf();
-        let ifname = endpoint.ifname.clone();
-        let exists = netns::in_netns(&path, move |handle| async move {
-            netlink::link_index(&handle, &ifname).await
-        })
-        .await?;
-        if exists.is_none() {
-            let ns = netns::open_netns(netns_path)?;
+        let exists = self
+            .host
+            .interface_names(netns_path)
+            .await?
+            .contains(&endpoint.ifname);
+        if !exists {
             let spec = LanDeviceSpec {
                 lan,
                 parent_index,
                 ifname: &endpoint.ifname,
                 mac: Some(endpoint.mac),
-                netns: &ns,
+                netns: netns_path,
             };
-            host_lan::create_device(&self.host, &spec).await?;
+            self.host.create_lan_device(&spec).await?;
         }
-        // Before the interface comes up: its first frame is checked.
-        if lan.kind == LanKind::Macvlan
-            && let Err(e) =
-                self.datapath
-                    .set_lan_host(parent_index, endpoint.mac, endpoint.ip.octets())
-        {
-            if exists.is_none() {
-                self.delete_lan_device(netns_path, endpoint).await;
+        // Entered before the interface comes up: its first frame is checked.
+        let entered = self.enter_lan_host(parent_index, endpoint, lan);
+        let configured = match entered {
+            Ok(()) => {
+                self.configure_lan_endpoint(netns_path, endpoint, network, lan, default_route)
+                    .await
             }
-            return Err(e.into());
-        }
-        let route = match (default_route && !network.internal, lan.routes_via_gateway()) {
-            (false, _) => None,
-            (true, true) => Some(Some(network.gateway)),
-            (true, false) => Some(None),
+            Err(e) => Err(e),
         };
-        let ifname = endpoint.ifname.clone();
-        let (ip, prefix) = (endpoint.ip, network.subnet.prefix());
-        let configured = netns::in_netns(&path, move |handle| async move {
-            let lo = netlink::require_link(&handle, "lo").await?;
-            netlink::set_up(&handle, lo, "lo").await?;
-            let index = netlink::require_link(&handle, &ifname).await?;
-            netlink::add_address(&handle, index, ip, prefix).await?;
-            netlink::set_up(&handle, index, &ifname).await?;
-            match route {
-                Some(Some(gateway)) => netlink::add_default_route(&handle, gateway).await?,
-                Some(None) => host_lan::add_device_default_route(&handle, index, &ifname).await?,
-                None => {}
-            }
-            Ok::<_, HostError>(())
-        })
-        .await;
         if let Err(e) = configured {
-            if exists.is_none() {
+            if !exists {
                 self.delete_lan_device(netns_path, endpoint).await;
-                let _ = self
-                    .datapath
-                    .remove_lan_host(endpoint.mac, endpoint.ip.octets());
+                if lan.kind == LanKind::Macvlan {
+                    let _ = self
+                        .datapath
+                        .remove_lan_host(endpoint.mac, endpoint.ip.octets());
+                }
             }
-            return Err(e.into());
+            return Err(e);
         }
         Ok(0)
     }
 
+    /// A macvlan container in `LAN_HOSTS` and `LAN_IPS`.
+    fn enter_lan_host(&mut self, parent: u32, endpoint: &Endpoint, lan: &LanNetwork) -> Result<()> {
+        if lan.kind == LanKind::Macvlan {
+            self.datapath
+                .set_lan_host(parent, endpoint.mac, endpoint.ip.octets())?;
+        }
+        Ok(())
+    }
+
+    async fn configure_lan_endpoint(
+        &mut self,
+        netns_path: &Path,
+        endpoint: &Endpoint,
+        network: &Network,
+        lan: &LanNetwork,
+        default_route: bool,
+    ) -> Result<()> {
+        let route = default_route && !network.internal;
+        let via_gateway = lan.routes_via_gateway();
+        let address = InterfaceAddress {
+            ip: endpoint.ip,
+            prefix: network.subnet.prefix(),
+            default_route: (route && via_gateway).then_some(network.gateway),
+        };
+        self.host
+            .configure_interface(netns_path, &endpoint.ifname, address)
+            .await?;
+        if route && !via_gateway {
+            self.host
+                .add_device_default_route(netns_path, &endpoint.ifname)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Removes a container's interface on a macvlan or ipvlan network
-    /// (`disconnect`, `rm`): deleting an owned namespace would take it
-    /// along, an adopted one would keep it.
+    /// (`disconnect`, `rm`) and its datapath entries: deleting an owned
+    /// namespace would take it along, an adopted one would keep it.
     pub(super) async fn unplumb_lan_endpoint(
         &mut self,
-        container: &Container,
+        netns_path: Option<&Path>,
         endpoint: &Endpoint,
-    ) {
-        let on_lan = self
-            .state
-            .networks
-            .get(&endpoint.network)
-            .is_some_and(|n| n.lan.is_some());
-        if !on_lan {
-            return;
+    ) -> Result<()> {
+        if let Some(path) = netns_path {
+            self.host.delete_lan_device(path, &endpoint.ifname).await?;
         }
-        if let Some(path) = modes::sandbox_path(&self.state, container) {
-            self.delete_lan_device(&path, endpoint).await;
-        }
-        if let Err(e) = self
-            .datapath
-            .remove_lan_host(endpoint.mac, endpoint.ip.octets())
-        {
-            log::error!("container {}: {e}", container.name);
-        }
+        self.datapath
+            .remove_lan_host(endpoint.mac, endpoint.ip.octets())?;
+        Ok(())
     }
 
     async fn delete_lan_device(&self, netns_path: &Path, endpoint: &Endpoint) {
-        if !netns_path.exists() {
-            return;
-        }
-        let ifname = endpoint.ifname.clone();
-        let deleted = netns::in_netns(netns_path, move |handle| async move {
-            host_lan::delete_device(&handle, &ifname).await
-        })
-        .await;
-        if let Err(e) = deleted {
+        if let Err(e) = self
+            .host
+            .delete_lan_device(netns_path, &endpoint.ifname)
+            .await
+        {
             log::error!(
                 "cannot remove {} in {}: {e}",
                 endpoint.ifname,

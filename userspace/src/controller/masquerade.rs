@@ -7,10 +7,6 @@ use super::portalloc::ephemeral_range;
 
 /// The sysctl whose range masquerade ports must stay out of.
 pub const PORT_RANGE_SYSCTL: &str = "net.ipv4.ip_local_port_range";
-/// The host's ephemeral port range, as the kernel's file has it.
-pub fn read_port_range() -> String {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default()
-}
 
 /// Fewest ports a masquerade range may have when ebpfnet picks it.
 const MIN_PICKED_PORTS: u32 = 1024;
@@ -75,13 +71,7 @@ pub fn datapath_config(
     let size = u32::from(range.1 - range.0) + 1;
     // Half the range: one container cannot starve the others.
     let share = per_destination.unwrap_or((size / 2).clamp(1, u32::from(u16::MAX)) as u16);
-    Config {
-        masq_port_min: range.0,
-        masq_port_max: range.1,
-        masq_ports_per_destination: share,
-        _pad: 0,
-        host_netns_cookie,
-    }
+    Config::new(range, share, host_netns_cookie)
 }
 
 #[cfg(test)]

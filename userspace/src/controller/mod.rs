@@ -3,21 +3,34 @@
 //! Every change is made on the host first and persisted after; when a step
 //! fails, what was made is taken down again so nothing half-made remains.
 
+#[cfg(test)]
+pub(crate) mod consistency;
 mod containers;
+mod docker;
 mod endpoints;
 mod error;
 mod events;
 mod files;
+#[cfg(test)]
+pub(crate) mod harness;
 mod interface;
 mod lan;
+#[cfg(test)]
+pub(crate) mod lan_consistency;
 mod lan_endpoints;
+#[cfg(test)]
+mod lifecycle_tests;
 pub mod masquerade;
 pub mod modes;
 mod networks;
 mod observe;
 mod portalloc;
 mod ports;
+#[cfg(test)]
+mod reconcile_tests;
 mod reset;
+#[cfg(test)]
+mod rollback_tests;
 mod sync;
 mod uplinks;
 pub mod views;
@@ -29,12 +42,13 @@ use crate::{
     datapath::Datapath,
     dns::NameService,
     host::{
-        HostError,
+        Host, HostError,
         netlink::{self, HostAddress},
     },
-    names::DEFAULT_NETWORK,
+    ids::DEFAULT_NETWORK,
     state::{State, Store},
 };
+pub use docker::{HostEndpoint, MadeEndpoint};
 use ebpfnet_common::ProgramId;
 pub use error::{ControllerError, Result};
 use ipnetwork::Ipv4Network;
@@ -81,7 +95,7 @@ impl Controller {
 pub struct Controller {
     state: State,
     store: Store,
-    host: rtnetlink::Handle,
+    host: Box<dyn Host>,
     datapath: Box<dyn Datapath>,
     uplinks: Vec<Uplink>,
     config: Config,
@@ -100,14 +114,27 @@ impl Controller {
     /// veths, and the datapath on every uplink and container veth.
     pub async fn start(
         store: Store,
-        host: rtnetlink::Handle,
+        host: Box<dyn Host>,
         datapath: Box<dyn Datapath>,
         config: Config,
+    ) -> Result<Self> {
+        Self::start_with_names(store, host, datapath, config, NameService::new()).await
+    }
+
+    /// [`Controller::start`] with the name service given (unit tests give
+    /// one that binds no socket).
+    pub(crate) async fn start_with_names(
+        store: Store,
+        host: Box<dyn Host>,
+        datapath: Box<dyn Datapath>,
+        config: Config,
+        names: NameService,
     ) -> Result<Self> {
         let state = store.load()?;
         let mut uplinks = Vec::new();
         for name in &config.uplinks {
-            let ifindex = netlink::link_index(&host, name)
+            let ifindex = host
+                .link_index(name)
                 .await?
                 .ok_or_else(|| ControllerError::Refused(format!("uplink {name} not found")))?;
             uplinks.push(Uplink {
@@ -124,7 +151,7 @@ impl Controller {
             config,
             host_addrs: Vec::new(),
             uplink_ips: BTreeMap::new(),
-            names: NameService::new(),
+            names,
             datapath_config: None,
         };
         controller.reconcile().await?;
@@ -149,13 +176,9 @@ impl Controller {
                 self.restore_lan_parent(network).await?;
                 continue;
             }
-            netlink::ensure_bridge(
-                &self.host,
-                &network.bridge,
-                network.gateway,
-                network.subnet.prefix(),
-            )
-            .await?;
+            self.host
+                .ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix())
+                .await?;
         }
         self.sync_topology().await?;
         let containers: Vec<_> = self.state.containers.values().cloned().collect();
@@ -223,11 +246,11 @@ impl Controller {
     async fn foreign_routes(&self) -> Result<Vec<netlink::Route>> {
         let mut ours = Vec::new();
         for network in self.state.networks.values() {
-            if let Some(index) = netlink::link_index(&self.host, &network.bridge).await? {
+            if let Some(index) = self.host.link_index(&network.bridge).await? {
                 ours.push(index);
             }
         }
-        let mut routes = netlink::routes(&self.host).await?;
+        let mut routes = self.host.routes().await?;
         routes.retain(|r| {
             r.destination.prefix() != 0 && !r.output.is_some_and(|o| ours.contains(&o))
         });
@@ -237,7 +260,9 @@ impl Controller {
     /// `route` as `10.0.0.0/8 on eth1`, for messages.
     async fn describe_route(&self, route: &netlink::Route) -> Result<String> {
         let dev = match route.output {
-            Some(index) => netlink::link_name(&self.host, index)
+            Some(index) => self
+                .host
+                .link_name(index)
                 .await?
                 .unwrap_or_else(|| format!("#{index}")),
             None => "?".into(),
@@ -251,8 +276,8 @@ pub fn overlaps(a: Ipv4Network, b: Ipv4Network) -> bool {
 }
 
 /// The interface of the default route: the uplink when none is given.
-pub async fn default_uplink(host: &rtnetlink::Handle) -> Result<String> {
-    let routes = netlink::routes(host).await?;
+pub async fn default_uplink(host: &dyn Host) -> Result<String> {
+    let routes = host.routes().await?;
     let index = routes
         .iter()
         .find(|r| r.destination.prefix() == 0 && r.output.is_some())
@@ -262,7 +287,7 @@ pub async fn default_uplink(host: &rtnetlink::Handle) -> Result<String> {
                 "the host has no default route; name the uplink with --uplink IFACE".into(),
             )
         })?;
-    netlink::link_name(host, index)
+    host.link_name(index)
         .await?
         .ok_or(ControllerError::Host(HostError::NoSuchLink(format!(
             "#{index}"

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use super::{Controller, ControllerError, Result, next_ifname};
 use crate::{
     api::ContainerOptions,
-    host::{HostError, netlink, netns},
-    names::DEFAULT_NETWORK,
+    host::{Host, HostError, netns},
+    ids::DEFAULT_NETWORK,
     netconf,
     state::{Container, NetMode, Network, State},
 };
@@ -120,7 +120,7 @@ impl Controller {
         let adopt = if adopting {
             Some(self.adoptable(opts)?)
         } else {
-            if netns::netns_exists(name) {
+            if self.host.netns_exists(name) {
                 return Err(refused(format!(
                     "network namespace {name} already exists and was not made by ebpfnet; \
                      pick another name, or adopt it with --netns /run/netns/{name}"
@@ -176,7 +176,7 @@ impl Controller {
         }
         match mode {
             "none" => {
-                if netns::netns_exists(name) {
+                if self.host.netns_exists(name) {
                     return Err(refused(format!(
                         "network namespace {name} already exists and was not made by ebpfnet; pick another name"
                     )));
@@ -224,7 +224,7 @@ impl Controller {
                 path.display()
             )));
         }
-        let id = match netns::ns_id(&path) {
+        let id = match self.host.ns_id(&path) {
             Ok(id) => id,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(refused(match pid {
@@ -234,18 +234,16 @@ impl Controller {
             }
             Err(e) => return Err(HostError::io(format!("read {}", path.display()))(e).into()),
         };
-        netns::is_netns(&path)?;
-        if netns::ns_id(Path::new("/proc/self/ns/net")).ok() == Some(id) {
+        self.host.is_netns(&path)?;
+        if self.host.ns_id(Path::new("/proc/self/ns/net")).ok() == Some(id) {
             return Err(refused(format!(
                 "{} is the host's network namespace; use --network host",
                 path.display()
             )));
         }
-        if let Some(user) =
-            self.state.containers.values().find(|c| {
-                sandbox_path(&self.state, c).and_then(|p| netns::ns_id(&p).ok()) == Some(id)
-            })
-        {
+        if let Some(user) = self.state.containers.values().find(|c| {
+            sandbox_path(&self.state, c).and_then(|p| self.host.ns_id(&p).ok()) == Some(id)
+        }) {
             return Err(refused(format!(
                 "the namespace at {} is already container {}'s",
                 path.display(),
@@ -289,26 +287,21 @@ impl Controller {
     /// namespace at `path` (an adopted one may have its own interfaces).
     pub(super) async fn free_ifname(&self, path: &Path, used: &[String]) -> Result<String> {
         let mut used = used.to_vec();
-        let path = path.to_path_buf();
-        Ok(netns::in_netns(&path, move |handle| async move {
-            loop {
-                let candidate = next_ifname(&used);
-                if netlink::link_index(&handle, &candidate).await?.is_none() {
-                    return Ok::<_, HostError>(candidate);
-                }
-                used.push(candidate);
-            }
-        })
-        .await?)
+        used.extend(self.host.interface_names(path).await?);
+        Ok(next_ifname(&used))
     }
 }
 
 /// Whether the namespace an adopted container names is still the one it
 /// adopted (the process is alive, the mount still there).
-pub(super) fn adopted_alive(mode: &NetMode) -> bool {
+pub(super) fn adopted_alive(host: &dyn Host, mode: &NetMode) -> bool {
     match mode {
+        // Made by a runtime after its endpoint (Docker): alive once there.
+        NetMode::Adopted { path, .. } if super::docker::is_pending(mode) => {
+            host.is_netns(path).is_ok()
+        }
         NetMode::Adopted { path, dev, ino, .. } => {
-            netns::ns_id(path).ok()
+            host.ns_id(path).ok()
                 == Some(netns::NsId {
                     dev: *dev,
                     ino: *ino,

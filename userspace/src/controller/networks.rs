@@ -4,11 +4,12 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use super::{Controller, ControllerError, Result, now_rfc3339, overlaps, sync::network_info};
+use super::{Controller, ControllerError, Result, now_rfc3339, overlaps};
 use crate::{
+    datapath::encoding::network_info,
     host::netlink,
+    ids::{self, DEFAULT_NETWORK},
     ipam,
-    names::{self, DEFAULT_NETWORK},
     state::Network,
 };
 
@@ -43,11 +44,11 @@ impl Controller {
             }
             None => ipam::default_gateway(subnet)?,
         };
-        let id = names::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
+        let id = ids::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
         let bridge = if name == DEFAULT_NETWORK {
             self.config.default_bridge.clone()
         } else {
-            names::bridge_name(&id)
+            ids::bridge_name(&id)
         };
         let network = Network {
             id: id.clone(),
@@ -61,7 +62,10 @@ impl Controller {
             lan: None,
         };
         let info = network_info(&network);
-        let made = netlink::ensure_bridge(&self.host, &bridge, gateway, subnet.prefix()).await;
+        let made = self
+            .host
+            .ensure_bridge(&bridge, gateway, subnet.prefix())
+            .await;
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network);
         if let Err(e) = made
@@ -70,7 +74,7 @@ impl Controller {
             .and_then(|_| self.commit(next))
         {
             let _ = self.datapath.remove_network(subnet);
-            if let Err(undo) = netlink::delete_link(&self.host, &bridge).await {
+            if let Err(undo) = self.host.delete_link(&bridge).await {
                 log::error!("cannot remove bridge {bridge} after a failed create: {undo}");
             }
             return Err(e);
@@ -81,7 +85,7 @@ impl Controller {
 
     /// A valid name no network has, and not a network mode.
     pub(super) fn check_new_network_name(&self, name: &str) -> Result<()> {
-        names::validate("network", name)?;
+        ids::validate("network", name)?;
         if matches!(name, "host" | "none") {
             return Err(ControllerError::Refused(format!(
                 "network name {name} is a network mode (--network {name}); pick another name"
@@ -164,12 +168,17 @@ impl Controller {
                 attached.join(", ")
             )));
         }
+        // Taken down first, saved after: a failure leaves the network
+        // saved, and `rm` again (or a restart) finishes the job.
+        if network.lan.is_some() {
+            self.remove_lan_parent(&network).await?;
+        } else {
+            self.datapath.remove_network(network.subnet)?;
+            self.host.delete_link(&network.bridge).await?;
+        }
         let mut next = self.state.clone();
         next.networks.remove(name);
         self.commit(next)?;
-        self.datapath.remove_network(network.subnet)?;
-        netlink::delete_link(&self.host, &network.bridge).await?;
-        self.remove_lan_parent(&network).await;
         self.refresh_host_logged().await;
         Ok(())
     }

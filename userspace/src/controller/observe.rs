@@ -1,16 +1,17 @@
 //! What the datapath is doing: flows, counters, and removing idle flows.
 
-use super::{Controller, Result, portalloc, views};
+use super::{Controller, Result, views};
 use crate::{
     api::observe::{FlowView, MappingStats, StatsView},
-    flows,
+    datapath::encoding::{describe_key, published_key},
+    flow_view,
     host::monotonic_ns,
 };
 
 impl Controller {
     pub fn flows(&self) -> Result<Vec<FlowView>> {
         let records = self.datapath.flows()?;
-        Ok(flows::build(&records, monotonic_ns()?))
+        Ok(flow_view::build(&records, monotonic_ns()?))
     }
 
     pub fn stats(&self) -> Result<StatsView> {
@@ -20,7 +21,7 @@ impl Controller {
             let mut ports = container.ports.clone();
             ports.sort_by_key(|m| (m.container_port, m.protocol, m.host_ip, m.host_port));
             for m in ports {
-                let key = portalloc::published_key(&m);
+                let key = published_key(&m);
                 let counters = stats
                     .published
                     .iter()
@@ -30,7 +31,7 @@ impl Controller {
                 mappings.push(MappingStats {
                     mapping: format!(
                         "{} -> {}:{}",
-                        portalloc::describe_key(&key),
+                        describe_key(&key),
                         container.name,
                         m.container_port
                     ),

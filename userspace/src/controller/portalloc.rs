@@ -1,25 +1,10 @@
 //! Pure decisions about published ports: choosing host ports, matching
-//! `unpublish` specs, encoding mappings for the maps, and port ranges.
-
-use std::net::Ipv4Addr;
-
-use ebpfnet_common::maps::{PublishedKey, PublishedValue, proto};
+//! `unpublish` specs, and port ranges.
 
 use crate::{
-    portspec::{PortMapping, PortRequest, Protocol},
-    state::Endpoint,
+    host::Probe,
+    portspec::{PortMapping, PortRequest},
 };
-
-/// What binding a host socket on a candidate address and port said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Probe {
-    Free,
-    /// EADDRINUSE: a process on the host holds the port.
-    InUse,
-    /// EADDRNOTAVAIL: the address is not one of the host's.
-    NotLocal,
-    Failed(String),
-}
 
 /// A mapping already in force, and whose it is.
 pub struct Taken<'a> {
@@ -158,50 +143,6 @@ pub fn match_unpublish(
         }
     }
     Ok(out)
-}
-
-pub fn protocol_number(protocol: Protocol) -> u8 {
-    match protocol {
-        Protocol::Tcp => proto::TCP,
-        Protocol::Udp => proto::UDP,
-    }
-}
-
-/// `PUBLISHED` key of a mapping.
-pub fn published_key(m: &PortMapping) -> PublishedKey {
-    PublishedKey {
-        host_ip: m.host_ip.octets(),
-        host_port: m.host_port,
-        protocol: protocol_number(m.protocol),
-        _pad: 0,
-    }
-}
-
-/// `PUBLISHED` value of a mapping into `endpoint`, whose host veth is
-/// interface `ifindex`.
-pub fn published_value(m: &PortMapping, endpoint: &Endpoint, ifindex: u32) -> PublishedValue {
-    PublishedValue {
-        container_ip: endpoint.ip.octets(),
-        container_port: m.container_port,
-        _pad: 0,
-        ifindex,
-        container_mac: endpoint.mac,
-        _pad2: [0; 2],
-    }
-}
-
-/// The mapping a `PUBLISHED` key stands for, without its container port.
-pub fn describe_key(key: &PublishedKey) -> String {
-    let protocol = match key.protocol {
-        proto::TCP => "tcp".to_string(),
-        proto::UDP => "udp".to_string(),
-        other => format!("proto-{other}"),
-    };
-    format!(
-        "{}:{}/{protocol}",
-        Ipv4Addr::from(key.host_ip),
-        key.host_port
-    )
 }
 
 const DEFAULT_EPHEMERAL: (u16, u16) = (32768, 60999);

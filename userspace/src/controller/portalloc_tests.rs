@@ -1,5 +1,5 @@
 use super::*;
-use crate::portspec::PortSpec;
+use crate::portspec::{PortSpec, Protocol};
 
 fn requests(spec: &str) -> Vec<PortRequest> {
     let PortSpec(r) = spec.parse().expect(spec);
@@ -161,37 +161,6 @@ fn unpublish_matching() {
         .len(),
         2
     );
-}
-
-#[test]
-fn map_encoding() {
-    let m = mapping([10, 0, 0, 5], 8080, 80, Protocol::Udp);
-    let key = published_key(&m);
-    assert_eq!(
-        key,
-        PublishedKey {
-            host_ip: [10, 0, 0, 5],
-            host_port: 8080,
-            protocol: 17,
-            _pad: 0
-        }
-    );
-    assert_eq!(describe_key(&key), "10.0.0.5:8080/udp");
-    let endpoint = Endpoint {
-        id: "e".into(),
-        network: "bridge".into(),
-        ip: Ipv4Addr::new(10, 214, 0, 2),
-        mac: [2, 0x42, 10, 214, 0, 2],
-        ifname: "eth0".into(),
-        host_veth: "veth01234567".into(),
-        aliases: Vec::new(),
-    };
-    let value = published_value(&m, &endpoint, 42);
-    assert_eq!(value.container_ip, [10, 214, 0, 2]);
-    assert_eq!(value.container_port, 80);
-    assert_eq!(value.ifindex, 42);
-    assert_eq!(value.container_mac, [2, 0x42, 10, 214, 0, 2]);
-    assert_eq!((value._pad, value._pad2), (0, [0; 2]));
 }
 
 #[test]

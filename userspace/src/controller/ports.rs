@@ -1,38 +1,18 @@
 //! Published ports: `publish`, `unpublish`, `port`, and keeping the
 //! `PUBLISHED` map in line with the containers' mappings.
 
-use std::{
-    io::ErrorKind,
-    net::{SocketAddr, UdpSocket},
-};
+use std::net::SocketAddr;
 
 use super::{
     Controller, ControllerError, Result,
-    masquerade::read_port_range,
-    portalloc::{self, Probe, Taken},
+    portalloc::{self, Taken},
 };
 use crate::{
-    host::netlink,
-    portspec::{PortMapping, PortRequest, Protocol},
+    datapath::encoding::{published_key, published_value},
+    host::HostError,
+    portspec::{PortMapping, PortRequest},
     state::{Container, Endpoint, Network},
 };
-
-/// Binds a socket of the mapping's protocol on its host address and port
-/// (without SO_REUSEADDR, so a port any host socket uses counts as taken)
-/// and lets it go again.
-fn probe(m: &PortMapping) -> Probe {
-    let addr = SocketAddr::from((m.host_ip, m.host_port));
-    let bound = match m.protocol {
-        Protocol::Tcp => tokio::net::TcpSocket::new_v4().and_then(|s| s.bind(addr)),
-        Protocol::Udp => UdpSocket::bind(addr).map(drop),
-    };
-    match bound {
-        Ok(()) => Probe::Free,
-        Err(e) if e.kind() == ErrorKind::AddrInUse => Probe::InUse,
-        Err(e) if e.kind() == ErrorKind::AddrNotAvailable => Probe::NotLocal,
-        Err(e) => Probe::Failed(e.to_string()),
-    }
-}
 
 impl Controller {
     /// Where a container's mappings lead: its first endpoint (eth0's).
@@ -85,7 +65,11 @@ impl Controller {
                 })
             })
             .collect();
-        let ephemeral = portalloc::ephemeral_range(&read_port_range());
+        let ephemeral = portalloc::ephemeral_range(&self.host.ip_local_port_range());
+        let mut probe = |m: &PortMapping| {
+            self.host
+                .probe_port(m.protocol, SocketAddr::from((m.host_ip, m.host_port)))
+        };
         portalloc::resolve_ports(&taken, requests, ephemeral, &mut probe)
             .map_err(ControllerError::Refused)
     }
@@ -98,10 +82,9 @@ impl Controller {
         ifindex: u32,
     ) -> Result<()> {
         for (done, m) in mappings.iter().enumerate() {
-            let written = self.datapath.publish(
-                portalloc::published_key(m),
-                portalloc::published_value(m, endpoint, ifindex),
-            );
+            let written = self
+                .datapath
+                .publish(published_key(m), published_value(m, endpoint, ifindex));
             if let Err(e) = written {
                 self.clear_ports(&mappings[..done]);
                 return Err(e.into());
@@ -115,7 +98,7 @@ impl Controller {
     pub(super) fn clear_ports(&mut self, mappings: &[PortMapping]) -> Option<ControllerError> {
         let mut first = None;
         for m in mappings {
-            match self.datapath.unpublish(portalloc::published_key(m)) {
+            match self.datapath.unpublish(published_key(m)) {
                 Ok(cut) if cut > 0 => log::info!("unpublished {m}: {cut} NAT entries removed"),
                 Ok(_) => {}
                 Err(e) => {
@@ -131,16 +114,23 @@ impl Controller {
     /// takes them out of the datapath while it has none that may publish.
     pub(super) async fn sync_container_ports(&mut self, name: &str) -> Result<()> {
         let container = self.container(name)?.clone();
+        self.point_ports(&container).await
+    }
+
+    /// Points `container`'s mappings at its first endpoint (as given, which
+    /// may be the one about to be saved), or takes them out of the datapath.
+    pub(super) async fn point_ports(&mut self, container: &Container) -> Result<()> {
+        let name = &container.name;
         if container.ports.is_empty() {
             return Ok(());
         }
         let target = self
-            .publish_target(&container)
+            .publish_target(container)
             .ok()
             .filter(|(_, network)| !network.internal)
             .map(|(endpoint, _)| endpoint.clone());
         let ifindex = match &target {
-            Some(endpoint) => netlink::link_index(&self.host, &endpoint.host_veth).await?,
+            Some(endpoint) => self.host.link_index(&endpoint.host_veth).await?,
             None => None,
         };
         match (target, ifindex) {
@@ -174,7 +164,11 @@ impl Controller {
         if unknown {
             self.refresh_host_logged().await;
         }
-        let ifindex = netlink::require_link(&self.host, &endpoint.host_veth).await?;
+        let ifindex = self
+            .host
+            .link_index(&endpoint.host_veth)
+            .await?
+            .ok_or_else(|| HostError::NoSuchLink(endpoint.host_veth.clone()))?;
         self.write_ports(&mappings, &endpoint, ifindex)?;
         let mut next = self.state.clone();
         if let Some(c) = next.containers.get_mut(name) {
@@ -195,14 +189,16 @@ impl Controller {
         let container = self.container(name)?.clone();
         let gone = portalloc::match_unpublish(name, &container.ports, requests)
             .map_err(ControllerError::Refused)?;
+        // Out of the datapath first, saved after: a failure leaves the
+        // mappings saved, and `unpublish` again finishes the job.
+        if let Some(e) = self.clear_ports(&gone) {
+            return Err(e);
+        }
         let mut next = self.state.clone();
         if let Some(c) = next.containers.get_mut(name) {
             c.ports.retain(|m| !gone.contains(m));
         }
         self.commit(next)?;
-        if let Some(e) = self.clear_ports(&gone) {
-            return Err(e);
-        }
         Ok(gone)
     }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::Controller;
 use crate::{
     datapath,
-    host::{etc, netlink, netns},
+    host::Host,
     state::{Container, NetMode, State, Store},
 };
 
@@ -14,14 +14,14 @@ use crate::{
 /// stuck device does not keep the rest in place.
 pub async fn teardown(
     state: &State,
-    host: &rtnetlink::Handle,
+    host: &dyn Host,
     store: &Store,
     pin_dir: &Path,
 ) -> Vec<String> {
     let mut errors = Vec::new();
     for container in state.containers.values() {
         for endpoint in &container.endpoints {
-            if let Err(e) = netlink::delete_link(host, &endpoint.host_veth).await {
+            if let Err(e) = host.delete_link(&endpoint.host_veth).await {
                 errors.push(format!("container {}: {e}", container.name));
             }
         }
@@ -33,22 +33,22 @@ pub async fn teardown(
             NetMode::Host | NetMode::Container { .. } => (false, false),
         };
         if let NetMode::Adopted { path, .. } = &container.mode {
-            errors.extend(remove_lan_devices(state, container, path).await);
+            errors.extend(remove_lan_devices(state, host, container, path).await);
         }
-        if owned && let Err(e) = netns::delete_netns(&container.name) {
+        if owned && let Err(e) = host.delete_netns(&container.name) {
             errors.push(format!("container {}: {e}", container.name));
         }
-        if files && let Err(e) = etc::remove_files(&container.name) {
+        if files && let Err(e) = host.remove_etc_files(&container.name) {
             errors.push(format!("container {}: {e}", container.name));
         }
     }
     for network in state.networks.values() {
-        if let Err(e) = netlink::delete_link(host, &network.bridge).await {
+        if let Err(e) = host.delete_link(&network.bridge).await {
             errors.push(format!("network {}: {e}", network.name));
         }
         // The parent of a macvlan or ipvlan network, if ebpfnet made it.
         if let Some(lan) = network.lan.as_ref().filter(|l| l.made_parent.is_some())
-            && let Err(e) = netlink::delete_link(host, &lan.parent).await
+            && let Err(e) = host.delete_link(&lan.parent).await
         {
             errors.push(format!("network {}: {e}", network.name));
         }
@@ -65,22 +65,22 @@ pub async fn teardown(
 
 /// The interfaces an adopted namespace has on macvlan and ipvlan networks
 /// (an owned namespace takes them along when it goes).
-async fn remove_lan_devices(state: &State, container: &Container, path: &Path) -> Vec<String> {
+async fn remove_lan_devices(
+    state: &State,
+    host: &dyn Host,
+    container: &Container,
+    path: &Path,
+) -> Vec<String> {
     let mut errors = Vec::new();
     for endpoint in &container.endpoints {
         let on_lan = state
             .networks
             .get(&endpoint.network)
             .is_some_and(|n| n.lan.is_some());
-        if !on_lan || !path.exists() {
+        if !on_lan {
             continue;
         }
-        let ifname = endpoint.ifname.clone();
-        let deleted = netns::in_netns(path, move |handle| async move {
-            crate::host::lan::delete_device(&handle, &ifname).await
-        })
-        .await;
-        if let Err(e) = deleted {
+        if let Err(e) = host.delete_lan_device(path, &endpoint.ifname).await {
             errors.push(format!("container {}: {e}", container.name));
         }
     }
@@ -94,7 +94,7 @@ impl Controller {
         if let Err(e) = self.datapath.prune(&[]) {
             errors.push(e.to_string());
         }
-        errors.extend(teardown(&self.state, &self.host, &self.store, &self.config.pin_dir).await);
+        errors.extend(teardown(&self.state, &*self.host, &self.store, &self.config.pin_dir).await);
         super::events::log_changes(&self.state, &State::default());
         self.state = State::default();
         self.names.update(&self.state);

@@ -4,35 +4,12 @@
 
 use std::{collections::BTreeSet, net::Ipv4Addr};
 
-use ebpfnet_common::maps::{EndpointInfo, NETWORK_INTERNAL, NetworkInfo, UplinkInfo};
-
-use super::{Controller, ControllerError, Result, masquerade, portalloc, uplinks};
+use super::{Controller, ControllerError, Result, masquerade, uplinks};
 use crate::{
-    host::netlink::{self, HostAddress},
-    state::{Endpoint, Network},
+    datapath::encoding::{describe_key, network_info, published_key, uplink_info},
+    host::netlink::HostAddress,
+    state::Network,
 };
-
-pub(super) fn network_info(network: &Network) -> NetworkInfo {
-    NetworkInfo {
-        network_id: network.number,
-        gateway: network.gateway.octets(),
-        flags: if network.internal {
-            NETWORK_INTERNAL
-        } else {
-            0
-        },
-    }
-}
-
-pub(super) fn endpoint_info(endpoint: &Endpoint, network: &Network) -> EndpointInfo {
-    EndpointInfo {
-        ip: endpoint.ip.octets(),
-        mac: endpoint.mac,
-        _pad: [0; 2],
-        network_id: network.number,
-        flags: network_info(network).flags,
-    }
-}
 
 impl Controller {
     /// Gives a number to networks saved before numbers existed.
@@ -68,7 +45,7 @@ impl Controller {
             self.datapath
                 .set_network(network.subnet, network_info(network))?;
         }
-        let addresses = netlink::ipv4_addresses(&self.host).await?;
+        let addresses = self.host.ipv4_addresses().await?;
         for uplink in &self.uplinks {
             let ip = first_address(&addresses, uplink.ifindex).ok_or_else(|| {
                 ControllerError::Refused(format!("uplink {} has no IPv4 address", uplink.name))
@@ -96,12 +73,12 @@ impl Controller {
     /// range disjoint from the host's ephemeral ports is left.
     fn write_config(&mut self) -> Result<()> {
         let options = self.config.masquerade;
-        let range = masquerade::masquerade_range(&masquerade::read_port_range(), options.range)
+        let range = masquerade::masquerade_range(&self.host.ip_local_port_range(), options.range)
             .map_err(ControllerError::Refused)?;
         // The host's namespace never changes: read its cookie once.
         let cookie = match self.datapath_config {
             Some(config) => config.host_netns_cookie,
-            None => crate::host::netns_cookie()?,
+            None => self.host.netns_cookie()?,
         };
         let config = masquerade::datapath_config(range, options.per_destination, cookie);
         if self.datapath_config != Some(config) {
@@ -138,7 +115,7 @@ impl Controller {
     /// and now and then as a safety net.
     pub async fn refresh_host(&mut self) -> Result<()> {
         self.follow_uplinks().await?;
-        let addresses = netlink::ipv4_addresses(&self.host).await?;
+        let addresses = self.host.ipv4_addresses().await?;
         let uplinks = self.uplinks.clone();
         for uplink in uplinks.iter().filter(|u| u.ifindex != uplinks::ABSENT) {
             let current = first_address(&addresses, uplink.ifindex);
@@ -174,7 +151,7 @@ impl Controller {
         let mut endpoints = BTreeSet::new();
         for container in self.state.containers.values() {
             for endpoint in &container.endpoints {
-                if let Some(index) = netlink::link_index(&self.host, &endpoint.host_veth).await? {
+                if let Some(index) = self.host.link_index(&endpoint.host_veth).await? {
                     endpoints.insert(index);
                 }
             }
@@ -189,14 +166,14 @@ impl Controller {
             .state
             .containers
             .values()
-            .flat_map(|c| c.ports.iter().map(portalloc::published_key))
+            .flat_map(|c| c.ports.iter().map(published_key))
             .map(|k| (k.host_ip, k.host_port, k.protocol))
             .collect();
         for (key, _) in self.datapath.published()? {
             if !published.contains(&(key.host_ip, key.host_port, key.protocol)) {
                 log::info!(
                     "removing stale mapping {} from the datapath",
-                    portalloc::describe_key(&key)
+                    describe_key(&key)
                 );
                 self.datapath.unpublish(key)?;
             }
@@ -217,11 +194,4 @@ fn first_address(addresses: &[HostAddress], ifindex: u32) -> Option<Ipv4Addr> {
         .iter()
         .find(|a| a.ifindex == ifindex)
         .map(|a| a.ip)
-}
-
-fn uplink_info(ip: Ipv4Addr) -> UplinkInfo {
-    UplinkInfo {
-        ip: ip.octets(),
-        _pad: 0,
-    }
 }

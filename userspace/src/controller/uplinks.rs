@@ -8,7 +8,6 @@
 use ebpfnet_common::ProgramId;
 
 use super::{Controller, Result};
-use crate::host::netlink;
 
 /// `Uplink::ifindex` of a configured uplink that does not exist right now.
 pub const ABSENT: u32 = 0;
@@ -22,9 +21,7 @@ impl Controller {
         for slot in 0..self.uplinks.len() {
             let name = self.uplinks[slot].name.clone();
             let known = self.uplinks[slot].ifindex;
-            let current = netlink::link_index(&self.host, &name)
-                .await?
-                .unwrap_or(ABSENT);
+            let current = self.host.link_index(&name).await?.unwrap_or(ABSENT);
             if current == known {
                 continue;
             }

@@ -15,8 +15,8 @@ use crate::{
     },
     datapath,
     host::etc,
+    ids::{format_mac, short_id},
     lan::LanKind,
-    names::{format_mac, short_id},
     portspec::PortMapping,
     state::{Container, Endpoint, NetMode, Network, State},
 };

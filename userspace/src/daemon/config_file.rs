@@ -199,7 +199,7 @@ impl DaemonSettings {
             default_subnet: subnet,
             bridge: self
                 .bridge
-                .unwrap_or_else(|| crate::names::DEFAULT_BRIDGE.to_string()),
+                .unwrap_or_else(|| crate::ids::DEFAULT_BRIDGE.to_string()),
             dns: self.dns.unwrap_or_default(),
             nat_table_size: self
                 .nat_table_size

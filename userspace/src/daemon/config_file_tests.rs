@@ -25,7 +25,7 @@ fn an_empty_file_gives_the_builtin_defaults() {
     assert_eq!(r.state_dir, Path::new(DEFAULT_STATE_DIR));
     assert_eq!(r.pin_dir, Path::new(DEFAULT_PIN_DIR));
     assert_eq!(r.default_subnet.to_string(), "10.214.0.0/16");
-    assert_eq!(r.bridge, crate::names::DEFAULT_BRIDGE);
+    assert_eq!(r.bridge, crate::ids::DEFAULT_BRIDGE);
     assert_eq!(r.nat_table_size, ebpfnet_common::names::NAT_CAPACITY);
     assert_eq!(r.log_format, LogFormat::Text);
     assert!(r.uplinks.is_empty() && r.dns.is_empty());

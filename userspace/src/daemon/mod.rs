@@ -2,6 +2,7 @@
 //! state, and serves the CLI over a Unix socket until SIGTERM.
 
 pub mod config_file;
+pub mod docker_plugin;
 mod metrics;
 mod server;
 mod systemd;
@@ -28,6 +29,7 @@ use tokio::{
 use crate::{
     controller::{self, Config, Controller, masquerade::MasqueradeOptions},
     datapath::{AyaDatapath, MapSizes},
+    host::NetlinkHost,
     state::Store,
 };
 
@@ -45,6 +47,8 @@ pub struct DaemonOptions {
     pub guard_interfaces: controller::GuardInterfaces,
     /// `--metrics-addr`: where Prometheus scrapes `/metrics`.
     pub metrics_addr: Option<SocketAddr>,
+    /// `--docker-plugin`: where Docker's remote network driver is served.
+    pub docker_plugin: Option<PathBuf>,
 }
 
 pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
@@ -54,7 +58,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     crate::host::requirements::require_supported_host()?;
     // Refused before anything is made: no disjoint masquerade range.
     controller::masquerade::masquerade_range(
-        &controller::masquerade::read_port_range(),
+        &crate::host::ip_local_port_range(),
         options.masquerade.range,
     )
     .map_err(anyhow::Error::msg)?;
@@ -62,13 +66,17 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         .metrics_addr
         .map(metrics::MetricsListener::bind)
         .transpose()?;
+    let docker_plugin = options
+        .docker_plugin
+        .as_deref()
+        .map(docker_plugin::PluginListener::bind)
+        .transpose()?;
     fs::create_dir_all(&options.state_dir)
         .with_context(|| format!("cannot create state dir {}", options.state_dir.display()))?;
     let store = Store::new(&options.state_dir);
     let _lock = lock_state_dir(&store.lock_path())?;
 
-    let (connection, host, _) = rtnetlink::new_connection().context("cannot open netlink")?;
-    tokio::spawn(connection);
+    let host = NetlinkHost::connect().context("cannot open netlink")?;
 
     let uplinks = if options.uplinks.is_empty() {
         vec![controller::default_uplink(&host).await?]
@@ -90,7 +98,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         masquerade: options.masquerade,
         guard_interfaces: options.guard_interfaces,
     };
-    let controller = Controller::start(store, host, Box::new(datapath), config)
+    let controller = Controller::start(store, Box::new(host), Box::new(datapath), config)
         .await
         .context("cannot bring the host in line with the saved state")?;
 
@@ -100,6 +108,15 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let controller = Arc::new(Mutex::new(controller));
     let _metrics = metrics
         .map(|listener| listener.serve(Arc::clone(&controller)))
+        .transpose()?;
+    let docker_plugin = docker_plugin
+        .map(|listener| {
+            listener.serve(
+                Arc::clone(&controller),
+                &options.state_dir,
+                tokio::runtime::Handle::current(),
+            )
+        })
         .transpose()?;
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
     let host_watch = watch::spawn(Arc::clone(&controller))?;
@@ -124,6 +141,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     systemd::stopping();
     housekeeping.abort();
     host_watch.abort();
+    drop(docker_plugin);
     // Wait for a request in flight (a reset, say) to finish.
     drop(controller.lock().await);
     let _ = fs::remove_file(&options.socket);
@@ -160,6 +178,7 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
         }
         controller.refresh_names();
         controller.refresh_port_range();
+        drop_vanished(&mut controller).await;
         ticks = ticks.wrapping_add(1);
         if ticks.is_multiple_of(GC_EVERY_REFRESHES) {
             match controller.collect_garbage() {
@@ -168,6 +187,21 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
                 Err(e) => log::warn!("cannot remove idle flows: {e}"),
             }
         }
+    }
+}
+
+/// Removes containers whose adopted namespace is gone (a process that
+/// exited, a Docker sandbox removed while the daemon was not told).
+pub(crate) async fn drop_vanished(controller: &mut Controller) {
+    match controller.drop_vanished().await {
+        Ok(gone) if !gone.is_empty() => {
+            log::info!(
+                "removed containers whose namespace is gone: {}",
+                gone.join(", ")
+            );
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot remove containers whose namespace is gone: {e}"),
     }
 }
 

@@ -51,9 +51,12 @@ pub fn spawn(controller: Arc<Mutex<Controller>>) -> anyhow::Result<JoinHandle<()
 }
 
 async fn resync(controller: &Mutex<Controller>) {
-    if let Err(e) = controller.lock().await.refresh_host().await {
+    let mut controller = controller.lock().await;
+    if let Err(e) = controller.refresh_host().await {
         log::warn!("cannot follow a host link or address change: {e}");
     }
+    // A veth that went with its namespace: was it an adopted one's?
+    super::drop_vanished(&mut controller).await;
 }
 
 /// Whether a notification can change what the datapath needs: any IPv4
@@ -65,9 +68,12 @@ fn matters(message: &NetlinkMessage<RouteNetlinkMessage>, uplinks: &[String]) ->
             RouteNetlinkMessage::NewAddress(a) | RouteNetlinkMessage::DelAddress(a) => {
                 a.header.family == AddressFamily::Inet
             }
-            RouteNetlinkMessage::NewLink(link) | RouteNetlinkMessage::DelLink(link) => {
+            RouteNetlinkMessage::NewLink(link) => {
                 link_name(link).is_some_and(|name| uplinks.iter().any(|u| u == name))
             }
+            // Any deleted link: an uplink, or the veth of a namespace that
+            // went away (an adopted one, a Docker sandbox).
+            RouteNetlinkMessage::DelLink(_) => true,
             _ => false,
         },
         NetlinkPayload::Overrun(_) | NetlinkPayload::Error(_) => true,

@@ -2,7 +2,6 @@
 
 use std::{
     collections::BTreeMap,
-    net::Ipv4Addr,
     path::{Path, PathBuf},
 };
 
@@ -14,15 +13,10 @@ use aya::{
         tc::{SchedClassifierLink, TcAttachOptions},
     },
 };
-use ebpfnet_common::{
-    ProgramId,
-    maps::{Config, EndpointInfo, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
-};
-use ipnetwork::Ipv4Network;
+use ebpfnet_common::ProgramId;
 
 use super::{
-    Attachment, Datapath, DatapathError, DatapathStats, DatapathStatus, NatRecord, cgroup,
-    maps::hash_keys,
+    Attachment, DatapathError, DatapathStatus, Programs, cgroup,
     pins::{self, MapSizes, link_pin},
 };
 
@@ -102,7 +96,7 @@ fn replace_pinned(
     prog.attach_to_link(link).ok()
 }
 
-impl Datapath for AyaDatapath {
+impl Programs for AyaDatapath {
     fn attach(
         &mut self,
         program: ProgramId,
@@ -213,94 +207,5 @@ impl Datapath for AyaDatapath {
             counters: self.prog_counters()?,
             interfaces,
         })
-    }
-
-    fn set_config(&mut self, config: Config) -> Result<(), DatapathError> {
-        self.write_config(config)
-    }
-
-    fn set_network(&mut self, subnet: Ipv4Network, info: NetworkInfo) -> Result<(), DatapathError> {
-        self.write_network(subnet, info)
-    }
-
-    fn remove_network(&mut self, subnet: Ipv4Network) -> Result<(), DatapathError> {
-        self.delete_network(subnet)
-    }
-
-    fn networks(&self) -> Result<Vec<Ipv4Network>, DatapathError> {
-        self.network_keys()
-    }
-
-    fn set_endpoint(&mut self, ifindex: u32, info: EndpointInfo) -> Result<(), DatapathError> {
-        self.write_endpoint(ifindex, info)
-    }
-
-    fn remove_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError> {
-        self.delete_endpoint(ifindex)
-    }
-
-    fn endpoints(&self) -> Result<Vec<u32>, DatapathError> {
-        hash_keys::<u32, EndpointInfo>(&self.ebpf, ebpfnet_common::names::ENDPOINTS_MAP)
-    }
-
-    fn set_lan_host(
-        &mut self,
-        parent: u32,
-        mac: [u8; 6],
-        ip: [u8; 4],
-    ) -> Result<(), DatapathError> {
-        self.write_lan_host(parent, mac, ip)
-    }
-
-    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError> {
-        self.delete_lan_host(mac, ip)
-    }
-
-    fn lan_hosts(&self) -> Result<Vec<super::LanHost>, DatapathError> {
-        self.read_lan_hosts()
-    }
-
-    fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError> {
-        self.write_uplink(ifindex, info)
-    }
-
-    fn remove_uplink(&mut self, ifindex: u32) -> Result<(), DatapathError> {
-        self.delete_uplink(ifindex)
-    }
-
-    fn uplinks(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError> {
-        self.uplink_entries()
-    }
-
-    fn set_host_addrs(&mut self, addrs: &[(Ipv4Addr, u32)]) -> Result<(), DatapathError> {
-        self.replace_host_addrs(addrs)
-    }
-
-    fn publish(&mut self, key: PublishedKey, value: PublishedValue) -> Result<(), DatapathError> {
-        self.write_published(key, value)
-    }
-
-    fn unpublish(&mut self, key: PublishedKey) -> Result<usize, DatapathError> {
-        self.remove_published(key)
-    }
-
-    fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError> {
-        self.published_entries()
-    }
-
-    fn flows(&self) -> Result<Vec<NatRecord>, DatapathError> {
-        self.all_nat_records()
-    }
-
-    fn stats(&self) -> Result<DatapathStats, DatapathError> {
-        self.all_stats()
-    }
-
-    fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
-        self.collect_garbage(now_ns)
-    }
-
-    fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError> {
-        AyaDatapath::remove_flows_of(self, ip)
     }
 }

@@ -10,7 +10,7 @@ use super::{
     AyaDatapath, DatapathError,
     maps::{hash_keys, hash_mut, removed, write_err},
 };
-use crate::names::format_mac;
+use crate::ids::format_mac;
 
 impl AyaDatapath {
     pub(super) fn write_lan_host(
@@ -24,26 +24,14 @@ impl AyaDatapath {
             format_mac(&mac),
             std::net::Ipv4Addr::from(ip)
         );
-        let key = LanMacKey {
-            ifindex: parent,
-            mac,
-            _pad: [0; 2],
-        };
+        let key = LanMacKey::new(parent, mac);
         let name = names::LAN_HOSTS_MAP;
         hash_mut::<LanMacKey, [u8; 4]>(&mut self.ebpf, name)?
             .insert(key, ip, 0)
             .map_err(write_err(name, &what))?;
         let name = names::LAN_IPS_MAP;
-        let value = LanMac { mac, _pad: [0; 2] };
         hash_mut::<LanIpKey, LanMac>(&mut self.ebpf, name)?
-            .insert(
-                LanIpKey {
-                    ifindex: parent,
-                    ip,
-                },
-                value,
-                0,
-            )
+            .insert(LanIpKey::new(parent, ip), LanMac::new(mac), 0)
             .map_err(write_err(name, &what))
     }
 

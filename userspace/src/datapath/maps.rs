@@ -4,20 +4,20 @@ use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use aya::{
     Ebpf,
-    maps::{Array, HashMap, LpmTrie, Map, MapData, MapError, lpm_trie::Key},
+    maps::{Array, HashMap, LpmTrie, Map, MapData, MapError},
     sys::SyscallError,
 };
 use ebpfnet_common::{
-    maps::{
-        Config, EndpointAddr, EndpointInfo, HostAddr, NetworkInfo, PublishedKey, PublishedValue,
-        SubnetKey, UplinkInfo,
-    },
+    maps::{Config, EndpointAddr, EndpointInfo, HostAddr, NetworkInfo, SubnetKey, UplinkInfo},
     names,
 };
 use ipnetwork::Ipv4Network;
 use nix::errno::Errno;
 
-use super::{AyaDatapath, DatapathError};
+use super::{
+    AyaDatapath, DatapathError, Topology,
+    encoding::{subnet_key, subnet_of},
+};
 
 pub(super) fn map<'a>(ebpf: &'a Ebpf, name: &'static str) -> Result<&'a Map, DatapathError> {
     ebpf.map(name).ok_or(DatapathError::MissingMap(name))
@@ -91,17 +91,17 @@ pub(super) fn hash_keys<K: aya::Pod, V: aya::Pod>(
         .map_err(map_err(name))
 }
 
-pub fn subnet_key(subnet: Ipv4Network) -> Key<SubnetKey> {
-    Key::new(
-        u32::from(subnet.prefix()),
-        SubnetKey {
-            addr: subnet.network().octets(),
-        },
-    )
+impl AyaDatapath {
+    fn networks_mut(
+        &mut self,
+    ) -> Result<LpmTrie<&mut MapData, SubnetKey, NetworkInfo>, DatapathError> {
+        let name = names::NETWORKS_MAP;
+        LpmTrie::try_from(map_mut(&mut self.ebpf, name)?).map_err(map_err(name))
+    }
 }
 
-impl AyaDatapath {
-    pub(super) fn write_config(&mut self, config: Config) -> Result<(), DatapathError> {
+impl Topology for AyaDatapath {
+    fn set_config(&mut self, config: Config) -> Result<(), DatapathError> {
         let name = names::CONFIG_MAP;
         let mut array: Array<_, Config> =
             Array::try_from(map_mut(&mut self.ebpf, name)?).map_err(map_err(name))?;
@@ -110,18 +110,7 @@ impl AyaDatapath {
             .map_err(write_err(name, "write the configuration"))
     }
 
-    fn networks_mut(
-        &mut self,
-    ) -> Result<LpmTrie<&mut MapData, SubnetKey, NetworkInfo>, DatapathError> {
-        let name = names::NETWORKS_MAP;
-        LpmTrie::try_from(map_mut(&mut self.ebpf, name)?).map_err(map_err(name))
-    }
-
-    pub(super) fn write_network(
-        &mut self,
-        subnet: Ipv4Network,
-        info: NetworkInfo,
-    ) -> Result<(), DatapathError> {
+    fn set_network(&mut self, subnet: Ipv4Network, info: NetworkInfo) -> Result<(), DatapathError> {
         self.networks_mut()?
             .insert(&subnet_key(subnet), info, 0)
             .map_err(write_err(
@@ -130,34 +119,27 @@ impl AyaDatapath {
             ))
     }
 
-    pub(super) fn delete_network(&mut self, subnet: Ipv4Network) -> Result<(), DatapathError> {
+    fn remove_network(&mut self, subnet: Ipv4Network) -> Result<(), DatapathError> {
         removed(self.networks_mut()?.remove(&subnet_key(subnet))).map_err(write_err(
             names::NETWORKS_MAP,
             format!("remove network {subnet}"),
         ))
     }
 
-    pub(super) fn network_keys(&self) -> Result<Vec<Ipv4Network>, DatapathError> {
+    fn networks(&self) -> Result<Vec<Ipv4Network>, DatapathError> {
         let name = names::NETWORKS_MAP;
         let trie: LpmTrie<_, SubnetKey, NetworkInfo> =
             LpmTrie::try_from(map(&self.ebpf, name)?).map_err(map_err(name))?;
         let mut out = Vec::new();
         for key in trie.keys() {
             let key = key.map_err(map_err(name))?;
-            let prefix = u8::try_from(key.prefix_len()).unwrap_or(u8::MAX);
             // A key this daemon did not write cannot be named; skip it.
-            if let Ok(subnet) = Ipv4Network::new(Ipv4Addr::from(key.data().addr), prefix) {
-                out.push(subnet);
-            }
+            out.extend(subnet_of(&key));
         }
         Ok(out)
     }
 
-    pub(super) fn write_endpoint(
-        &mut self,
-        ifindex: u32,
-        info: EndpointInfo,
-    ) -> Result<(), DatapathError> {
+    fn set_endpoint(&mut self, ifindex: u32, info: EndpointInfo) -> Result<(), DatapathError> {
         let name = names::ENDPOINTS_MAP;
         hash_mut::<u32, EndpointInfo>(&mut self.ebpf, name)?
             .insert(ifindex, info, 0)
@@ -166,11 +148,7 @@ impl AyaDatapath {
                 format!("add endpoint of interface #{ifindex}"),
             ))?;
         let name = names::ENDPOINT_IPS_MAP;
-        let addr = EndpointAddr {
-            ifindex,
-            mac: info.mac,
-            _pad: [0; 2],
-        };
+        let addr = EndpointAddr::new(ifindex, info.mac);
         hash_mut::<[u8; 4], EndpointAddr>(&mut self.ebpf, name)?
             .insert(info.ip, addr, 0)
             .map_err(write_err(
@@ -182,7 +160,11 @@ impl AyaDatapath {
             ))
     }
 
-    pub(super) fn delete_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+    fn endpoints(&self) -> Result<Vec<u32>, DatapathError> {
+        hash_keys::<u32, EndpointInfo>(&self.ebpf, names::ENDPOINTS_MAP)
+    }
+
+    fn remove_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError> {
         let name = names::ENDPOINTS_MAP;
         let found = hash_mut::<u32, EndpointInfo>(&mut self.ebpf, name)?.get(&ifindex, 0);
         if let Ok(info) = found {
@@ -201,24 +183,37 @@ impl AyaDatapath {
         )
     }
 
-    pub(super) fn write_uplink(
+    fn set_lan_host(
         &mut self,
-        ifindex: u32,
-        info: UplinkInfo,
+        parent: u32,
+        mac: [u8; 6],
+        ip: [u8; 4],
     ) -> Result<(), DatapathError> {
+        self.write_lan_host(parent, mac, ip)
+    }
+
+    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError> {
+        self.delete_lan_host(mac, ip)
+    }
+
+    fn lan_hosts(&self) -> Result<Vec<super::LanHost>, DatapathError> {
+        self.read_lan_hosts()
+    }
+
+    fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError> {
         let name = names::UPLINKS_MAP;
         hash_mut::<u32, UplinkInfo>(&mut self.ebpf, name)?
             .insert(ifindex, info, 0)
             .map_err(write_err(name, format!("add uplink #{ifindex}")))
     }
 
-    pub(super) fn delete_uplink(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+    fn remove_uplink(&mut self, ifindex: u32) -> Result<(), DatapathError> {
         let name = names::UPLINKS_MAP;
         removed(hash_mut::<u32, UplinkInfo>(&mut self.ebpf, name)?.remove(&ifindex))
             .map_err(write_err(name, format!("remove uplink #{ifindex}")))
     }
 
-    pub(super) fn uplink_entries(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError> {
+    fn uplinks(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError> {
         let name = names::UPLINKS_MAP;
         hash::<u32, UplinkInfo>(&self.ebpf, name)?
             .iter()
@@ -228,10 +223,7 @@ impl AyaDatapath {
 
     /// Inserts the new and changed addresses first, then deletes the stale
     /// ones, so an address that stays is never missing for a moment.
-    pub(super) fn replace_host_addrs(
-        &mut self,
-        addrs: &[(Ipv4Addr, u32)],
-    ) -> Result<(), DatapathError> {
+    fn set_host_addrs(&mut self, addrs: &[(Ipv4Addr, u32)]) -> Result<(), DatapathError> {
         let name = names::HOST_ADDRS_MAP;
         let wanted: BTreeMap<[u8; 4], u32> = addrs
             .iter()
@@ -260,35 +252,4 @@ impl AyaDatapath {
         }
         Ok(())
     }
-
-    pub(super) fn write_published(
-        &mut self,
-        key: PublishedKey,
-        value: PublishedValue,
-    ) -> Result<(), DatapathError> {
-        let name = names::PUBLISHED_MAP;
-        hash_mut::<PublishedKey, PublishedValue>(&mut self.ebpf, name)?
-            .insert(key, value, 0)
-            .map_err(write_err(name, format!("publish {}", describe(&key))))
-    }
-
-    pub(super) fn published_entries(
-        &self,
-    ) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError> {
-        let name = names::PUBLISHED_MAP;
-        hash::<PublishedKey, PublishedValue>(&self.ebpf, name)?
-            .iter()
-            .collect::<Result<_, _>>()
-            .map_err(map_err(name))
-    }
-}
-
-/// `10.0.0.5:8080/proto 6`, for error messages.
-pub(super) fn describe(key: &PublishedKey) -> String {
-    format!(
-        "{}:{}/proto {}",
-        Ipv4Addr::from(key.host_ip),
-        key.host_port,
-        key.protocol
-    )
 }

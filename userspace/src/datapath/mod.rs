@@ -3,12 +3,14 @@
 
 mod aya_impl;
 mod cgroup;
-mod flows;
+pub mod encoding;
 mod lan_maps;
 mod maps;
 pub mod nat;
+mod nat_tables;
 mod pins;
 mod stats;
+mod take;
 mod types;
 
 use std::net::Ipv4Addr;
@@ -93,9 +95,15 @@ pub enum DatapathError {
 /// A macvlan container in `LAN_HOSTS`: (parent ifindex, MAC, address).
 pub type LanHost = (u32, [u8; 6], [u8; 4]);
 
-/// What the controller needs from a datapath. Map writers replace whole
-/// entries; removing an entry that is not there is not an error.
-pub trait Datapath: Send + Sync {
+/// What the controller needs from a datapath, in five parts by what they
+/// touch. Map writers replace whole entries; removing an entry that is not
+/// there is not an error.
+pub trait Datapath: Programs + Topology + Publishing + Flows + Counters + Send + Sync {}
+
+impl<T: Programs + Topology + Publishing + Flows + Counters + Send + Sync> Datapath for T {}
+
+/// The programs on interfaces.
+pub trait Programs {
     /// Attaches `program` to the interface, replacing atomically what a
     /// previous daemon attached there, so no packet goes unhandled.
     fn attach(
@@ -111,14 +119,16 @@ pub trait Datapath: Send + Sync {
     /// Drops attachments left by an earlier daemon on interfaces not in `keep`.
     fn prune(&mut self, keep: &[String]) -> Result<(), DatapathError>;
     fn status(&self) -> Result<DatapathStatus, DatapathError>;
+}
 
-    /// `CONFIG`.
+/// What the programs know of the host: `CONFIG`, `NETWORKS`, `ENDPOINTS`
+/// (and `ENDPOINT_IPS`), `UPLINKS`, `HOST_ADDRS`.
+pub trait Topology {
     fn set_config(&mut self, config: Config) -> Result<(), DatapathError>;
-    /// `NETWORKS`.
     fn set_network(&mut self, subnet: Ipv4Network, info: NetworkInfo) -> Result<(), DatapathError>;
     fn remove_network(&mut self, subnet: Ipv4Network) -> Result<(), DatapathError>;
     fn networks(&self) -> Result<Vec<Ipv4Network>, DatapathError>;
-    /// `ENDPOINTS`, keyed by the host-side veth's ifindex.
+    /// Keyed by the host-side veth's ifindex.
     fn set_endpoint(&mut self, ifindex: u32, info: EndpointInfo) -> Result<(), DatapathError>;
     fn remove_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError>;
     fn endpoints(&self) -> Result<Vec<u32>, DatapathError>;
@@ -130,22 +140,27 @@ pub trait Datapath: Send + Sync {
     fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError>;
     /// Every (parent, MAC, address) in `LAN_HOSTS`.
     fn lan_hosts(&self) -> Result<Vec<LanHost>, DatapathError>;
-    /// `UPLINKS`.
     fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError>;
     fn remove_uplink(&mut self, ifindex: u32) -> Result<(), DatapathError>;
     fn uplinks(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError>;
     /// Makes `HOST_ADDRS` exactly `addrs` (address, ifindex).
     fn set_host_addrs(&mut self, addrs: &[(Ipv4Addr, u32)]) -> Result<(), DatapathError>;
-    /// `PUBLISHED`.
+}
+
+/// `PUBLISHED`.
+pub trait Publishing {
     fn publish(&mut self, key: PublishedKey, value: PublishedValue) -> Result<(), DatapathError>;
     /// Removes a mapping, its counters, and both directions of every flow
     /// that came in through it (established flows are cut at once).
     /// Returns how many NAT entries went.
     fn unpublish(&mut self, key: PublishedKey) -> Result<usize, DatapathError>;
     fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError>;
+}
+
+/// The NAT tables.
+pub trait Flows {
     /// Every entry of `NAT_TCP` and `NAT_OTHER`.
     fn flows(&self) -> Result<Vec<NatRecord>, DatapathError>;
-    fn stats(&self) -> Result<DatapathStats, DatapathError>;
     /// Removes flows idle too long (both directions); `now_ns` is
     /// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`. Returns how many
     /// NAT entries went.
@@ -153,4 +168,9 @@ pub trait Datapath: Send + Sync {
     /// Removes both directions of every flow to, from or through `ip` (a
     /// container address going away). Returns how many NAT entries went.
     fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError>;
+}
+
+/// The counters, each summed over the CPUs.
+pub trait Counters {
+    fn stats(&self) -> Result<DatapathStats, DatapathError>;
 }

@@ -8,13 +8,14 @@ use std::{
 
 use aya::maps::{MapData, MapType, lpm_trie::Key};
 use ebpfnet_common::{
-    DropReason, IfaceCounters, ProgramId, TrafficCounter,
+    IfaceCounters, ProgramId, TrafficCounter,
     fragments::{FragKey, FragValue},
     maps::{
         Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey,
         MasqUsageKey, NatEntry, NetworkInfo, PublishedKey, PublishedStats, PublishedValue,
         SockReverseKey, SockReverseValue, SubnetKey, UplinkInfo,
     },
+    maps6::{EndpointInfo6, NetworkInfo6, SubnetKey6},
     names,
 };
 use nix::{
@@ -69,7 +70,7 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
     vec![
         layout::<u32, TrafficCounter>(PROG_STATS_MAP, MapType::PerCpuArray, ProgramId::COUNT),
         layout::<u32, IfaceCounters>(IFACE_STATS_MAP, MapType::PerCpuHash, IFACE_STATS_CAPACITY),
-        layout::<u32, u64>(DROPS_MAP, MapType::PerCpuArray, DropReason::COUNT),
+        layout::<u32, u64>(DROPS_MAP, MapType::PerCpuArray, DROPS_CAPACITY),
         layout::<PublishedKey, PublishedValue>(PUBLISHED_MAP, MapType::Hash, PUBLISHED_CAPACITY),
         layout::<PublishedKey, PublishedStats>(
             PUBLISHED_STATS_MAP,
@@ -81,6 +82,9 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
         layout::<LanMacKey, [u8; 4]>(LAN_HOSTS_MAP, MapType::Hash, LAN_HOSTS_CAPACITY),
         layout::<LanIpKey, LanMac>(LAN_IPS_MAP, MapType::Hash, LAN_HOSTS_CAPACITY),
         layout::<Key<SubnetKey>, NetworkInfo>(NETWORKS_MAP, MapType::LpmTrie, NETWORKS_CAPACITY),
+        layout::<u32, EndpointInfo6>(ENDPOINTS6_MAP, MapType::Hash, ENDPOINTS_CAPACITY),
+        layout::<[u8; 16], EndpointAddr>(ENDPOINT_IPS6_MAP, MapType::Hash, ENDPOINTS_CAPACITY),
+        layout::<Key<SubnetKey6>, NetworkInfo6>(NETWORKS6_MAP, MapType::LpmTrie, NETWORKS_CAPACITY),
         layout::<u32, UplinkInfo>(UPLINKS_MAP, MapType::Hash, UPLINKS_CAPACITY),
         layout::<[u8; 4], HostAddr>(HOST_ADDRS_MAP, MapType::Hash, HOST_ADDRS_CAPACITY),
         layout::<FlowKey, NatEntry>(NAT_TCP_MAP, MapType::Hash, sizes.nat_entries),

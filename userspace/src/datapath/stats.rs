@@ -13,7 +13,7 @@ use ebpfnet_common::{
 };
 
 use super::{
-    AyaDatapath, DatapathError, DatapathStats, DropCount, InterfaceCounters, MapFill,
+    AyaDatapath, Counters, DatapathError, DatapathStats, DropCount, InterfaceCounters, MapFill,
     ProgramCounters,
     maps::{hash, map, map_err},
     pins,
@@ -98,14 +98,6 @@ impl AyaDatapath {
             .collect()
     }
 
-    pub(super) fn all_stats(&self) -> Result<DatapathStats, DatapathError> {
-        Ok(DatapathStats {
-            programs: self.prog_counters()?,
-            published: self.published_counters()?,
-            drops: self.drop_counters()?,
-        })
-    }
-
     /// How many entries each map holds. Arrays are always full; hashes and
     /// the LPM trie are counted key by key (LRU maps too: their keys are the
     /// live entries).
@@ -170,4 +162,14 @@ impl AyaDatapath {
 
 fn count_keys<K: aya::Pod>(mut keys: MapKeys<'_, K>) -> Result<usize, MapError> {
     keys.try_fold(0, |n, key| key.map(|_| n + 1))
+}
+
+impl Counters for AyaDatapath {
+    fn stats(&self) -> Result<DatapathStats, DatapathError> {
+        Ok(DatapathStats {
+            programs: self.prog_counters()?,
+            published: self.published_counters()?,
+            drops: self.drop_counters()?,
+        })
+    }
 }

@@ -29,6 +29,9 @@ pub struct NameService {
     view: watch::Sender<Arc<View>>,
     listeners: BTreeMap<Ipv4Addr, server::Listener>,
     host_conf: ResolvConf,
+    /// Whether to bind the gateways' port 53 (not in unit tests, which
+    /// must not serve on the machine's addresses).
+    listen: bool,
 }
 
 impl Default for NameService {
@@ -44,6 +47,16 @@ impl NameService {
             view,
             listeners: BTreeMap::new(),
             host_conf: read_host_conf(),
+            listen: true,
+        }
+    }
+
+    /// A name service that keeps its view up to date but binds nothing.
+    #[cfg(test)]
+    pub fn silent() -> Self {
+        Self {
+            listen: false,
+            ..Self::new()
         }
     }
 
@@ -73,6 +86,9 @@ impl NameService {
         self.view.send_replace(view);
         self.listeners
             .retain(|gateway, _| gateways.contains(gateway));
+        if !self.listen {
+            return;
+        }
         for gateway in gateways {
             if self.listeners.contains_key(&gateway) {
                 continue;

@@ -16,7 +16,7 @@ use hickory_proto::{
 use ipnetwork::Ipv4Network;
 
 use crate::{
-    names::{DEFAULT_NETWORK, short_id},
+    ids::{DEFAULT_NETWORK, short_id},
     state::State,
 };
 

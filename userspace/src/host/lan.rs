@@ -12,7 +12,7 @@ use rtnetlink::{
     packet_route::link::{InfoKind, IpVlanFlags, IpVlanMode, LinkAttribute, LinkInfo, MacVlanMode},
 };
 
-use super::{HostError, netlink};
+use super::{HostError, LanDeviceSpec, netlink};
 use crate::lan::{LanKind, LanNetwork, MadeParent};
 
 /// The kind of link `name` (`None` when there is none, or it has no kind:
@@ -95,21 +95,14 @@ pub fn unsupported(err: &HostError) -> bool {
     matches!(err, HostError::Netlink { source, .. } if is_errno(source, Errno::EOPNOTSUPP))
 }
 
-/// What a container's interface on a macvlan or ipvlan network looks like.
-pub struct LanDeviceSpec<'a> {
-    pub lan: &'a LanNetwork,
-    pub parent_index: u32,
-    /// Its name in the container (`eth0`).
-    pub ifname: &'a str,
-    /// macvlan only (ipvlan devices have their parent's address); the
-    /// kernel picks one when `None`.
-    pub mac: Option<[u8; 6]>,
-    pub netns: &'a std::fs::File,
-}
-
-/// Creates the container's interface on the parent, inside its namespace.
-pub async fn create_device(handle: &Handle, spec: &LanDeviceSpec<'_>) -> Result<(), HostError> {
-    let fd = spec.netns.as_raw_fd();
+/// Creates the container's interface on the parent, inside the namespace
+/// `netns` (open).
+pub async fn create_device(
+    handle: &Handle,
+    spec: &LanDeviceSpec<'_>,
+    netns: &std::fs::File,
+) -> Result<(), HostError> {
+    let fd = netns.as_raw_fd();
     let message = match spec.lan.kind {
         LanKind::Macvlan => {
             let link = LinkMacVlan::new(spec.ifname, spec.parent_index, macvlan_mode(spec.lan));

@@ -4,8 +4,10 @@ pub mod etc;
 pub mod lan;
 pub mod netlink;
 pub mod netns;
+mod ops;
 pub mod requirements;
 
+pub use ops::{Host, InterfaceAddress, LanDeviceSpec, NetlinkHost, Probe, VethSpec};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -102,6 +104,12 @@ pub fn refuse_router_advertisements(ifname: &str) -> Result<(), HostError> {
         return Ok(());
     }
     write_sysctl(&path, "0")
+}
+
+/// The host's ephemeral port range, as the kernel's file has it (empty
+/// when it cannot be read).
+pub fn ip_local_port_range() -> String {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default()
 }
 
 fn write_sysctl(path: &str, value: &str) -> Result<(), HostError> {

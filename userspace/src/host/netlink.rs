@@ -18,7 +18,7 @@ use rtnetlink::{
     },
 };
 
-use super::HostError;
+use super::{HostError, VethSpec};
 
 fn is_errno(err: &rtnetlink::Error, errno: Errno) -> bool {
     matches!(err, rtnetlink::Error::NetlinkError(msg) if msg.raw_code() == -(errno as i32))
@@ -43,6 +43,26 @@ pub async fn require_link(handle: &Handle, name: &str) -> Result<u32, HostError>
     link_index(handle, name)
         .await?
         .ok_or_else(|| HostError::NoSuchLink(name.to_string()))
+}
+
+/// The names of every interface of the namespace.
+pub async fn link_names(handle: &Handle) -> Result<Vec<String>, HostError> {
+    let links: Vec<LinkMessage> = handle
+        .link()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(HostError::netlink("list interfaces"))?;
+    Ok(links
+        .into_iter()
+        .filter_map(|l| {
+            l.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::IfName(name) => Some(name),
+                _ => None,
+            })
+        })
+        .collect())
 }
 
 /// The name of interface `index`.
@@ -117,7 +137,7 @@ pub async fn ensure_bridge(
 /// The bridge's MAC: 02:42 + the gateway's address, as containers' MACs
 /// are 02:42 + theirs (the gateway is never a container's address).
 fn bridge_mac(gateway: Ipv4Addr) -> Vec<u8> {
-    crate::names::mac_for(gateway).to_vec()
+    crate::ids::mac_for(gateway).to_vec()
 }
 
 pub async fn set_up(handle: &Handle, index: u32, name: &str) -> Result<(), HostError> {
@@ -142,23 +162,18 @@ pub async fn delete_link(handle: &Handle, name: &str) -> Result<(), HostError> {
     }
 }
 
-/// What a container's veth pair looks like.
-pub struct VethSpec<'a> {
-    pub host_name: &'a str,
-    pub bridge_index: u32,
-    pub peer_name: &'a str,
-    pub peer_mac: [u8; 6],
-    pub peer_netns: &'a std::fs::File,
-}
-
 /// Creates a veth pair whose host side is enslaved to a bridge and up, and
 /// whose peer is born inside the container's namespace (so its name never
 /// collides with a host interface). Returns the host side's index.
-pub async fn create_veth(handle: &Handle, spec: &VethSpec<'_>) -> Result<u32, HostError> {
+pub async fn create_veth(
+    handle: &Handle,
+    spec: &VethSpec<'_>,
+    peer_netns: &std::fs::File,
+) -> Result<u32, HostError> {
     let peer = LinkMessageBuilder::<LinkUnspec>::new()
         .name(spec.peer_name.to_string())
         .address(spec.peer_mac.to_vec())
-        .setns_by_fd(spec.peer_netns.as_raw_fd())
+        .setns_by_fd(peer_netns.as_raw_fd())
         .build();
     let message = LinkVeth::new(spec.host_name, spec.peer_name)
         .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))

@@ -8,38 +8,13 @@ use crate::{
     api::observe::{EntryView, FlowView},
     datapath::{
         NatRecord,
-        nat::{index, kind, twin_key},
+        encoding::{nat_kind_name, protocol_name},
+        nat,
     },
 };
 use ebpfnet_common::maps::{
-    FlowKey, NatEntry, NatKind, PUBLISHED_ANY_IP, REPLY_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto,
+    FlowKey, NatEntry, PUBLISHED_ANY_IP, REPLY_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto,
 };
-
-pub fn protocol_name(protocol: u8) -> String {
-    match protocol {
-        proto::TCP => "tcp".into(),
-        proto::UDP => "udp".into(),
-        proto::ICMP => "icmp".into(),
-        other => format!("proto-{other}"),
-    }
-}
-
-fn kind_name(entry: &NatEntry) -> &'static str {
-    match kind(entry) {
-        Some(NatKind::PublishedRequest) => "published",
-        Some(NatKind::PublishedReply) => "published-reply",
-        Some(NatKind::MasqueradeRequest) => "masquerade",
-        Some(NatKind::MasqueradeReply) => "masquerade-reply",
-        None => "unknown",
-    }
-}
-
-fn is_request(entry: &NatEntry) -> bool {
-    matches!(
-        kind(entry),
-        Some(NatKind::PublishedRequest | NatKind::MasqueradeRequest)
-    )
-}
 
 fn endpoint(ip: [u8; 4], port: u16, protocol: u8) -> String {
     if protocol == proto::ICMP {
@@ -62,11 +37,11 @@ fn entry_view(table: &str, key: &FlowKey, e: &NatEntry) -> EntryView {
         new_src_port: e.new_src_port,
         new_dst_ip: e.new_dst_ip.into(),
         new_dst_port: e.new_dst_port,
-        kind: kind_name(e).to_string(),
+        kind: nat_kind_name(e.kind).to_string(),
         forward: e.forward,
         ifindex: e.ifindex,
         tcp_flags: e.tcp_flags,
-        dst_mac: crate::names::format_mac(&e.dst_mac),
+        dst_mac: crate::ids::format_mac(&e.dst_mac),
         created_ns: e.created_ns,
         last_seen_ns: e.last_seen_ns,
         packets: e.packets,
@@ -94,15 +69,8 @@ pub fn state(protocol: u8, flags: u8) -> String {
 /// Joins the entries of both tables into flows, sorted by protocol and
 /// original tuple. `now_ns` is CLOCK_MONOTONIC.
 pub fn build(records: &[NatRecord], now_ns: u64) -> Vec<FlowView> {
-    let by_key = index(records);
     let mut flows = Vec::new();
-    for r in records {
-        let twin_key = twin_key(&r.key, &r.entry);
-        let twin = by_key.get(&twin_key);
-        // A pair is shown once, from its request; a lone entry by itself.
-        if twin.is_some() && !is_request(&r.entry) {
-            continue;
-        }
+    for (r, twin) in nat::flows(records) {
         let table = |protocol| {
             if protocol == proto::TCP {
                 "NAT_TCP"
@@ -115,8 +83,8 @@ pub fn build(records: &[NatRecord], now_ns: u64) -> Vec<FlowView> {
         let mut flags = r.entry.tcp_flags & !PUBLISHED_ANY_IP;
         let (mut created, mut last_seen) = (r.entry.created_ns, r.entry.last_seen_ns);
         let (mut packets, mut bytes) = (r.entry.packets, r.entry.bytes);
-        if let Some(t) = twin {
-            entries.push(entry_view(table(p), &twin_key, t));
+        if let Some(NatRecord { key, entry: t }) = twin {
+            entries.push(entry_view(table(p), &key, &t));
             flags |= t.tcp_flags & !PUBLISHED_ANY_IP;
             created = created.min(t.created_ns);
             last_seen = last_seen.max(t.last_seen_ns);
@@ -136,7 +104,7 @@ pub fn build(records: &[NatRecord], now_ns: u64) -> Vec<FlowView> {
                 endpoint(e.new_src_ip, e.new_src_port, p),
                 endpoint(e.new_dst_ip, e.new_dst_port, p)
             ),
-            kind: kind_name(e).to_string(),
+            kind: nat_kind_name(e.kind).to_string(),
             state: state(p, flags),
             age_ms: now_ns.saturating_sub(created) / 1_000_000,
             idle_ms: now_ns.saturating_sub(last_seen) / 1_000_000,
@@ -163,6 +131,8 @@ pub fn format_duration(ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use ebpfnet_common::maps::NatKind;
+
     use super::*;
 
     const SEC: u64 = 1_000_000_000;

@@ -1,0 +1,245 @@
+//! Building the map types (padding always zero) and reading back the enums
+//! stored as plain integers, so userspace never spells a padding field or
+//! a discriminant. Byte orders are those documented on the fields.
+
+use crate::{
+    DropReason, ProgramId,
+    maps::{
+        Config, EndpointAddr, EndpointInfo, Forward, LanIpKey, LanMac, LanMacKey, MasqUsageKey,
+        NETWORK_INTERNAL, NatKind, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo,
+    },
+};
+
+impl PublishedKey {
+    pub const fn new(host_ip: [u8; 4], host_port: u16, protocol: u8) -> Self {
+        Self {
+            host_ip,
+            host_port,
+            protocol,
+            _pad: 0,
+        }
+    }
+}
+
+impl PublishedValue {
+    pub const fn new(
+        container_ip: [u8; 4],
+        container_port: u16,
+        ifindex: u32,
+        mac: [u8; 6],
+    ) -> Self {
+        Self {
+            container_ip,
+            container_port,
+            _pad: 0,
+            ifindex,
+            container_mac: mac,
+            _pad2: [0; 2],
+        }
+    }
+}
+
+impl NetworkInfo {
+    pub const fn new(network_id: u32, gateway: [u8; 4], internal: bool) -> Self {
+        Self {
+            network_id,
+            gateway,
+            flags: if internal { NETWORK_INTERNAL } else { 0 },
+        }
+    }
+}
+
+impl EndpointInfo {
+    /// An endpoint on the network `network` describes.
+    pub const fn new(ip: [u8; 4], mac: [u8; 6], network: &NetworkInfo) -> Self {
+        Self {
+            ip,
+            mac,
+            _pad: [0; 2],
+            network_id: network.network_id,
+            flags: network.flags,
+        }
+    }
+}
+
+impl EndpointAddr {
+    pub const fn new(ifindex: u32, mac: [u8; 6]) -> Self {
+        Self {
+            ifindex,
+            mac,
+            _pad: [0; 2],
+        }
+    }
+}
+
+impl UplinkInfo {
+    pub const fn new(ip: [u8; 4]) -> Self {
+        Self { ip, _pad: 0 }
+    }
+}
+
+impl MasqUsageKey {
+    pub const fn new(container_ip: [u8; 4], dst_ip: [u8; 4], dst_port: u16, protocol: u8) -> Self {
+        Self {
+            container_ip,
+            dst_ip,
+            dst_port,
+            protocol,
+            _pad: 0,
+        }
+    }
+}
+
+impl LanMacKey {
+    /// A macvlan container's MAC on the parent `ifindex`.
+    pub const fn new(ifindex: u32, mac: [u8; 6]) -> Self {
+        Self {
+            ifindex,
+            mac,
+            _pad: [0; 2],
+        }
+    }
+}
+
+impl LanIpKey {
+    pub const fn new(ifindex: u32, ip: [u8; 4]) -> Self {
+        Self { ifindex, ip }
+    }
+}
+
+impl LanMac {
+    pub const fn new(mac: [u8; 6]) -> Self {
+        Self { mac, _pad: [0; 2] }
+    }
+}
+
+impl Config {
+    pub const fn new(
+        masq_ports: (u16, u16),
+        masq_ports_per_destination: u16,
+        host_netns_cookie: u64,
+    ) -> Self {
+        Self {
+            masq_port_min: masq_ports.0,
+            masq_port_max: masq_ports.1,
+            masq_ports_per_destination,
+            _pad: 0,
+            host_netns_cookie,
+        }
+    }
+}
+
+/// `NatEntry::kind`; the byte back when it names no kind.
+impl TryFrom<u8> for NatKind {
+    type Error = u8;
+
+    fn try_from(value: u8) -> Result<Self, u8> {
+        match value {
+            1 => Ok(Self::PublishedRequest),
+            2 => Ok(Self::PublishedReply),
+            3 => Ok(Self::MasqueradeRequest),
+            4 => Ok(Self::MasqueradeReply),
+            other => Err(other),
+        }
+    }
+}
+
+/// `NatEntry::forward`; the byte back when it names no way out.
+impl TryFrom<u8> for Forward {
+    type Error = u8;
+
+    fn try_from(value: u8) -> Result<Self, u8> {
+        match value {
+            1 => Ok(Self::Peer),
+            2 => Ok(Self::Neigh),
+            other => Err(other),
+        }
+    }
+}
+
+/// An index of `PROG_STATS`; the index back when it names no program.
+impl TryFrom<u32> for ProgramId {
+    type Error = u32;
+
+    fn try_from(value: u32) -> Result<Self, u32> {
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            if Self::ALL[i] as u32 == value {
+                return Ok(Self::ALL[i]);
+            }
+            i += 1;
+        }
+        Err(value)
+    }
+}
+
+/// An index of `DROPS`; the index back when it names no reason.
+impl TryFrom<i32> for DropReason {
+    type Error = i32;
+
+    fn try_from(value: i32) -> Result<Self, i32> {
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            if Self::ALL[i] as i32 == value {
+                return Ok(Self::ALL[i]);
+            }
+            i += 1;
+        }
+        Err(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_enum_reads_back_what_it_writes() {
+        for kind in [
+            NatKind::PublishedRequest,
+            NatKind::PublishedReply,
+            NatKind::MasqueradeRequest,
+            NatKind::MasqueradeReply,
+        ] {
+            assert_eq!(NatKind::try_from(kind as u8), Ok(kind));
+        }
+        assert_eq!(NatKind::try_from(0), Err(0));
+        assert_eq!(NatKind::try_from(5), Err(5));
+        for forward in [Forward::Peer, Forward::Neigh] {
+            assert_eq!(Forward::try_from(forward as u8), Ok(forward));
+        }
+        assert_eq!(Forward::try_from(3), Err(3));
+        for program in ProgramId::ALL {
+            assert_eq!(ProgramId::try_from(program as u32), Ok(program));
+        }
+        assert_eq!(ProgramId::try_from(ProgramId::COUNT), Err(ProgramId::COUNT));
+        for reason in DropReason::ALL {
+            assert_eq!(DropReason::try_from(reason as i32), Ok(reason));
+        }
+        assert_eq!(DropReason::try_from(-1), Err(-1));
+    }
+
+    #[test]
+    fn constructors_zero_the_padding() {
+        let network = NetworkInfo::new(7, [10, 1, 0, 1], true);
+        assert_eq!(network.flags, NETWORK_INTERNAL);
+        let endpoint = EndpointInfo::new([10, 1, 0, 2], [2, 66, 10, 1, 0, 2], &network);
+        assert_eq!(
+            (endpoint.network_id, endpoint.flags, endpoint._pad),
+            (7, 1, [0; 2])
+        );
+        let value = PublishedValue::new([10, 1, 0, 2], 80, 9, [1; 6]);
+        assert_eq!((value._pad, value._pad2), (0, [0; 2]));
+        assert_eq!(PublishedKey::new([0; 4], 8080, 6)._pad, 0);
+        assert_eq!(UplinkInfo::new([1, 2, 3, 4])._pad, 0);
+        assert_eq!(EndpointAddr::new(3, [1; 6])._pad, [0; 2]);
+        assert_eq!(MasqUsageKey::new([1; 4], [2; 4], 53, 17)._pad, 0);
+        assert_eq!(LanMacKey::new(4, [1; 6])._pad, [0; 2]);
+        assert_eq!(LanMac::new([1; 6])._pad, [0; 2]);
+        let config = Config::new((61000, 65535), 100, 5);
+        assert_eq!(
+            (config.masq_port_min, config.masq_port_max, config._pad),
+            (61000, 65535, 0)
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! IPv6 through the datapath. From a container: from its own addresses only (its global one on
+//! networks with IPv6, its link-local one from its MAC everywhere), with
+//! neighbour discovery that claims nothing but its own address and MAC,
+//! never a router message, and nowhere beyond its own networks' IPv6
+//! subnets (NAT66 and routed mode are not there yet). On a network without
+//! IPv6 that leaves what Docker allows: link-local traffic on the link.
+//! From an uplink: nothing to container addresses or loopback, nothing
+//! from a container subnet.
+
+use aya_ebpf::programs::TcContext;
+use ebpfnet_common::{
+    DropReason,
+    maps::{EndpointAddr, EndpointInfo},
+    maps6::{EndpointInfo6, link_local_of},
+};
+
+use crate::{TCX_NEXT, counters::drop_packet, maps, nat, parse};
+
+/// IPv6 next-header values walked to find the upper layer.
+const IPV6_HOP_BY_HOP: u8 = 0;
+const IPV6_ROUTING: u8 = 43;
+const IPV6_FRAGMENT: u8 = 44;
+const IPV6_DEST_OPTS: u8 = 60;
+const IPV6_ICMP: u8 = 58;
+const IPV6_HEADER_LEN: usize = 40;
+const IPV6_SRC_OFF: usize = parse::IP_OFF + 8;
+const IPV6_DST_OFF: usize = parse::IP_OFF + 24;
+const ICMPV6_ROUTER_ADVERTISEMENT: u8 = 134;
+const ICMPV6_NEIGHBOR_SOLICITATION: u8 = 135;
+const ICMPV6_NEIGHBOR_ADVERTISEMENT: u8 = 136;
+const ICMPV6_REDIRECT: u8 = 137;
+/// Neighbour discovery: the target address after type, code, checksum
+/// and 4 bytes of flags; options after it (RFC 4861 §4.3, §4.4).
+const ND_TARGET_OFF: usize = 8;
+const ND_OPTIONS_OFF: usize = 24;
+const ND_OPT_SOURCE_LINK_ADDR: u8 = 1;
+const ND_OPT_TARGET_LINK_ADDR: u8 = 2;
+/// Options looked at: a solicitation or advertisement carries one or two.
+const MAX_ND_OPTIONS: usize = 3;
+/// Extension headers looked through before giving up (and dropping): a
+/// longer chain is how RA guards get evaded (RFC 7113).
+const MAX_EXTENSION_HEADERS: usize = 4;
+
+/// The verdict on an IPv6 packet from an uplink. Nothing outside reaches a
+/// container's IPv6 address yet (IPv6 publishing and NAT66 are not there),
+/// nor speaks for one, nor reaches the host's loopback (the IPv6 form of
+/// CVE-2020-8558). A subprogram of its own, as [`from_container`].
+#[inline(never)]
+pub fn from_uplink(ctx: &TcContext) -> i32 {
+    let Ok(dst) = ctx.load::<[u8; 16]>(IPV6_DST_OFF) else {
+        // Malformed packets are the stack's to drop.
+        return TCX_NEXT;
+    };
+    if dst == LOOPBACK {
+        return drop_packet(DropReason::LoopbackFromUplink);
+    }
+    let Ok(src) = ctx.load::<[u8; 16]>(IPV6_SRC_OFF) else {
+        return TCX_NEXT;
+    };
+    if maps::network6_of(src).is_some() {
+        return drop_packet(DropReason::SpoofedIp);
+    }
+    if maps::network6_of(dst).is_some() {
+        return drop_packet(DropReason::Unsolicited);
+    }
+    TCX_NEXT
+}
+
+/// ::1.
+const LOOPBACK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+/// Where an allowed packet goes.
+enum Way {
+    /// Onto the bridge: link-local, multicast on the link, the gateway.
+    Link,
+    /// Straight into the peer container on the same network.
+    Peer(EndpointAddr),
+}
+
+/// The verdict on an IPv6 frame from the container behind `ifindex`. A
+/// subprogram of its own, so its header copies do not add to the IPv4
+/// path's stack.
+#[inline(never)]
+pub fn from_container(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
+    match check(ctx, endpoint, ifindex) {
+        Ok(Way::Link) => TCX_NEXT,
+        Ok(Way::Peer(peer)) => nat::deliver_to_container(ctx, peer.ifindex, peer.mac),
+        Err(reason) => drop_packet(reason),
+    }
+}
+
+/// The container's own IPv6 addresses on this network: its link-local
+/// one follows from its MAC, its global one (on a network with IPv6) is in
+/// `ENDPOINTS6`. Kept as references, not copies: the stack is tight.
+struct Own<'a> {
+    global: Option<&'a EndpointInfo6>,
+    mac: &'a [u8; 6],
+}
+
+impl Own<'_> {
+    #[inline(always)]
+    fn has(&self, ip: &[u8; 16]) -> bool {
+        *ip == link_local_of(*self.mac) || self.global.is_some_and(|own| own.ip == *ip)
+    }
+}
+
+#[inline(always)]
+fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, DropReason> {
+    // Version, traffic class, flow label, length, next header, hop limit.
+    let fixed: [u8; 8] = ctx.load(parse::IP_OFF).map_err(|_| DropReason::Malformed)?;
+    if fixed[0] >> 4 != 6 {
+        return Err(DropReason::Malformed);
+    }
+    let src: [u8; 16] = ctx.load(IPV6_SRC_OFF).map_err(|_| DropReason::Malformed)?;
+    let own = Own {
+        // SAFETY: a reference into the map, read within this run; the
+        // controller replaces whole entries.
+        global: unsafe { maps::ENDPOINTS6.get(ifindex) },
+        mac: &endpoint.mac,
+    };
+    // Duplicate address detection sends from the unspecified address.
+    let unspecified = src == [0; 16];
+    if !unspecified && !own.has(&src) {
+        return Err(if own.global.is_none() && !is_link_local(&src) {
+            DropReason::Ipv6Disabled
+        } else {
+            DropReason::SpoofedIp
+        });
+    }
+    check_upper_layer(ctx, fixed[6], unspecified, &own)?;
+    let dst: [u8; 16] = ctx.load(IPV6_DST_OFF).map_err(|_| DropReason::Malformed)?;
+    if is_link_local(&dst) || is_link_multicast(&dst) {
+        return Ok(Way::Link);
+    }
+    // Unicast beyond link-local: within the container's own network's
+    // subnet (on-link, so from its link-local address too, as neighbour
+    // discovery answers).
+    if unspecified {
+        return Err(DropReason::Ipv6Disabled);
+    }
+    let Some(network) = maps::network6_of(dst) else {
+        return Err(DropReason::Ipv6Disabled);
+    };
+    if network.network_id != endpoint.network_id {
+        return Err(DropReason::Isolation);
+    }
+    if network.gateway == dst {
+        return Ok(Way::Link);
+    }
+    // SAFETY: copied out at once.
+    Ok(match unsafe { maps::ENDPOINT_IPS6.get(dst) } {
+        Some(peer) => Way::Peer(*peer),
+        None => Way::Link,
+    })
+}
+
+/// Walks the extension headers to the upper layer: router messages never
+/// leave a container (RA guard, CVE-2020-13401), neighbour discovery
+/// speaks only for the container itself, and a fragment (which could hide
+/// the ICMPv6 type in a later piece) is refused.
+#[inline(always)]
+fn check_upper_layer(
+    ctx: &TcContext,
+    first: u8,
+    unspecified: bool,
+    own: &Own,
+) -> Result<(), DropReason> {
+    let mut next = first;
+    let mut offset = parse::IP_OFF + IPV6_HEADER_LEN;
+    for _ in 0..MAX_EXTENSION_HEADERS {
+        match next {
+            IPV6_HOP_BY_HOP | IPV6_ROUTING | IPV6_DEST_OPTS => {
+                let ext: [u8; 2] = ctx.load(offset).map_err(|_| DropReason::Malformed)?;
+                next = ext[0];
+                offset += (usize::from(ext[1]) + 1) * 8;
+            }
+            IPV6_FRAGMENT => return Err(DropReason::Fragment),
+            IPV6_ICMP => {
+                let kind: u8 = ctx.load(offset).map_err(|_| DropReason::Malformed)?;
+                return match kind {
+                    ICMPV6_ROUTER_ADVERTISEMENT | ICMPV6_REDIRECT => {
+                        Err(DropReason::RouterAdvertisement)
+                    }
+                    ICMPV6_NEIGHBOR_SOLICITATION | ICMPV6_NEIGHBOR_ADVERTISEMENT => {
+                        check_neighbor(ctx, offset, kind, unspecified, own)
+                    }
+                    _ => Ok(()),
+                };
+            }
+            _ => return Ok(()),
+        }
+    }
+    Err(DropReason::Malformed)
+}
+
+/// An advertisement may only announce the container's own address; a
+/// duplicate address probe only probe for it (a probe for a neighbour's
+/// address would make the neighbour give it up); and a link-layer address
+/// option only carry the container's own MAC — else the host and the
+/// other containers would send a neighbour's traffic to the attacker. A
+/// subprogram of its own (its copies would add to the caller's stack).
+#[inline(never)]
+fn check_neighbor(
+    ctx: &TcContext,
+    icmp: usize,
+    kind: u8,
+    unspecified: bool,
+    own: &Own,
+) -> Result<(), DropReason> {
+    let target: [u8; 16] = ctx
+        .load(icmp + ND_TARGET_OFF)
+        .map_err(|_| DropReason::Malformed)?;
+    let claims = kind == ICMPV6_NEIGHBOR_ADVERTISEMENT || unspecified;
+    if claims && !own.has(&target) {
+        return Err(DropReason::SpoofedNeighbor);
+    }
+    let mut option = icmp + ND_OPTIONS_OFF;
+    for _ in 0..MAX_ND_OPTIONS {
+        // No more options: the frame ends here.
+        let Ok(head) = ctx.load::<[u8; 2]>(option) else {
+            return Ok(());
+        };
+        if head[1] == 0 {
+            // A zero-length option is invalid (RFC 4861 §4.6): hosts drop
+            // the whole message.
+            return Err(DropReason::Malformed);
+        }
+        if head[0] == ND_OPT_SOURCE_LINK_ADDR || head[0] == ND_OPT_TARGET_LINK_ADDR {
+            let mac: [u8; 6] = ctx.load(option + 2).map_err(|_| DropReason::Malformed)?;
+            if mac != *own.mac {
+                return Err(DropReason::SpoofedNeighbor);
+            }
+        }
+        option += usize::from(head[1]) * 8;
+    }
+    Ok(())
+}
+
+/// fe80::/10.
+#[inline(always)]
+fn is_link_local(ip: &[u8; 16]) -> bool {
+    ip[0] == 0xfe && ip[1] & 0xc0 == 0x80
+}
+
+/// ff0X::/16 with scope 1 (interface) or 2 (link).
+#[inline(always)]
+fn is_link_multicast(ip: &[u8; 16]) -> bool {
+    ip[0] == 0xff && ip[1] & 0x0f <= 2
+}

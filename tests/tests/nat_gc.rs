@@ -1,0 +1,113 @@
+//! The collector of idle flows on real (pinned) NAT tables: what is idle
+//! past its timeout goes, both directions together; what is live stays.
+//! Run as root: the tests fail (never skip) otherwise.
+
+use std::path::PathBuf;
+
+use aya::maps::{HashMap, MapData};
+use ebpfnet::datapath::{AyaDatapath, Flows, MapSizes, remove_pins};
+use ebpfnet::host::monotonic_ns;
+use ebpfnet_common::maps::{
+    FlowKey, NatEntry, NatKind, TCP_ACK_SEEN, TCP_FIN_SEEN, TCP_SEQ_SEEN, proto,
+};
+use ebpfnet_common::names;
+use ebpfnet_tests::topology::{C2, CLIENT, HOST, flow};
+use ebpfnet_tests::{require_root, serial};
+
+const SECOND_NS: u64 = 1_000_000_000;
+
+/// A datapath loaded on its own pin directory, removed afterwards (also
+/// when the test fails).
+struct PinnedDatapath {
+    dp: Option<AyaDatapath>,
+    pin_dir: PathBuf,
+}
+
+impl PinnedDatapath {
+    fn load() -> Self {
+        let pin_dir = PathBuf::from(format!("/sys/fs/bpf/ebnt-gc-{}", std::process::id()));
+        let dp = AyaDatapath::load(&pin_dir, MapSizes::default())
+            .unwrap_or_else(|e| panic!("loading the datapath on {}: {e}", pin_dir.display()));
+        Self {
+            dp: Some(dp),
+            pin_dir,
+        }
+    }
+
+    fn tcp_table(&self) -> HashMap<MapData, FlowKey, NatEntry> {
+        let path = self.pin_dir.join(names::NAT_TCP_MAP);
+        let data =
+            MapData::from_pin(&path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+        HashMap::try_from(aya::maps::Map::HashMap(data)).expect("NAT_TCP is a hash map")
+    }
+}
+
+impl Drop for PinnedDatapath {
+    fn drop(&mut self) {
+        drop(self.dp.take());
+        if let Err(e) = remove_pins(&self.pin_dir) {
+            eprintln!("removing {}: {e}", self.pin_dir.display());
+        }
+    }
+}
+
+/// Both directions of a published TCP flow CLIENT:40000 -> HOST:8080 ->
+/// C2:80, with `flags` and last seen at `last_seen`.
+fn published_flow(client_port: u16, flags: u8, last_seen: u64) -> [(FlowKey, NatEntry); 2] {
+    let entry =
+        |kind: NatKind, (src, sport): ([u8; 4], u16), (dst, dport): ([u8; 4], u16)| NatEntry {
+            new_src_ip: src,
+            new_src_port: sport,
+            new_dst_ip: dst,
+            new_dst_port: dport,
+            kind: kind as u8,
+            tcp_flags: flags,
+            created_ns: last_seen,
+            last_seen_ns: last_seen,
+            ..Default::default()
+        };
+    [
+        (
+            flow(CLIENT, client_port, HOST, 8080, proto::TCP),
+            entry(NatKind::PublishedRequest, (CLIENT, client_port), (C2, 80)),
+        ),
+        (
+            flow(C2, 80, CLIENT, client_port, proto::TCP),
+            entry(NatKind::PublishedReply, (HOST, 8080), (CLIENT, client_port)),
+        ),
+    ]
+}
+
+#[test]
+fn idle_flows_go_and_live_ones_stay() {
+    let _serial = serial();
+    require_root();
+    let mut pinned = PinnedDatapath::load();
+    let mut table = pinned.tcp_table();
+    let now = monotonic_ns().expect("CLOCK_MONOTONIC");
+    let open = TCP_SEQ_SEEN | TCP_ACK_SEEN;
+    // Closed 20 s ago (closed flows live 10 s), established 20 s ago (5
+    // days), and closed just now.
+    let closed_long_ago = published_flow(40000, open | TCP_FIN_SEEN, now - 20 * SECOND_NS);
+    let established = published_flow(40001, open, now - 20 * SECOND_NS);
+    let closed_now = published_flow(40002, open | TCP_FIN_SEEN, now);
+    for (key, entry) in closed_long_ago
+        .iter()
+        .chain(&established)
+        .chain(&closed_now)
+    {
+        table.insert(key, entry, 0).expect("writing a flow");
+    }
+    let dp = pinned.dp.as_mut().expect("loaded");
+    let deleted = dp.gc(now).expect("collecting");
+    assert_eq!(deleted, 2, "both directions of the idle flow, nothing else");
+    for (key, _) in &closed_long_ago {
+        assert!(table.get(key, 0).is_err(), "{key:?} outlived its timeout");
+    }
+    for (key, entry) in established.iter().chain(&closed_now) {
+        let left = table.get(key, 0).expect("a live flow was collected");
+        assert_eq!(left.last_seen_ns, entry.last_seen_ns);
+    }
+    // A second pass finds nothing more to do.
+    assert_eq!(dp.gc(now).expect("collecting again"), 0);
+}

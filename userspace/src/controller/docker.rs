@@ -1,0 +1,286 @@
+//! Endpoints whose container side another runtime moves into its sandbox
+//! (Docker's remote network driver): ebpfnet makes the veth pair on the
+//! host, programs the datapath for it, and hands the peer's name over;
+//! Docker moves it into the container's namespace, names it `ethN` and
+//! gives it the address and routes.
+
+use std::{
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+};
+
+use super::{Controller, ControllerError, Result, interface, now_rfc3339};
+use crate::{
+    datapath::encoding::endpoint_info,
+    host::{Host, HostError, VethSpec},
+    ids,
+    state::{Container, Endpoint, NetMode},
+};
+
+/// The daemon's own network namespace, where the peer waits for the
+/// runtime to move it.
+const HOST_NETNS: &str = "/proc/self/ns/net";
+
+/// What the runtime asks for: one endpoint on `network` for the sandbox
+/// at `sandbox`, known to ebpfnet as container `container`.
+pub struct HostEndpoint<'a> {
+    pub container: &'a str,
+    pub sandbox: &'a Path,
+    pub network: &'a str,
+    /// The runtime's endpoint id, kept as ebpfnet's endpoint id.
+    pub endpoint_id: &'a str,
+    pub ip: Ipv4Addr,
+    pub mac: [u8; 6],
+}
+
+/// The host-side names of a made endpoint.
+#[derive(Debug, Clone)]
+pub struct MadeEndpoint {
+    /// The peer, left in the host's namespace for the runtime to move.
+    pub peer: String,
+    pub gateway: Ipv4Addr,
+}
+
+/// The name the peer has on the host until the runtime moves it.
+pub fn peer_name(endpoint_id: &str) -> String {
+    let short = &endpoint_id[..endpoint_id.floor_char_boundary(8)];
+    format!("vdk{short}")
+}
+
+impl Controller {
+    /// Makes the veth pair of `request` (host side on the network's bridge,
+    /// peer in the host's namespace), puts it in the datapath and saves it;
+    /// the container is made (adopting `sandbox`) with its first endpoint.
+    pub async fn attach_host_endpoint(
+        &mut self,
+        request: &HostEndpoint<'_>,
+    ) -> Result<MadeEndpoint> {
+        ids::validate("container", request.container)?;
+        let network = self.network(request.network)?.clone();
+        if let Some(lan) = &network.lan {
+            return Err(ControllerError::Refused(format!(
+                "network {} is a {} network: Docker's driver joins bridge networks only",
+                network.name,
+                lan.kind.driver()
+            )));
+        }
+        let existing = self.state.containers.get(request.container).cloned();
+        if let Some(c) = &existing {
+            if c.endpoint(request.network).is_some() {
+                return Err(ControllerError::Refused(format!(
+                    "container {} is already connected to network {}",
+                    c.name, request.network
+                )));
+            }
+            if !matches!(&c.mode, NetMode::Adopted { path, .. } if path == request.sandbox) {
+                return Err(ControllerError::Exists {
+                    kind: "container",
+                    name: request.container.to_string(),
+                });
+            }
+        }
+        let mode = adopted_mode(self.host.as_ref(), request.sandbox)?;
+        let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
+        let pool = crate::ipam::Pool {
+            network: &network.name,
+            subnet: network.subnet,
+            gateway: network.gateway,
+            used: self
+                .state
+                .containers_on(&network.name)
+                .filter_map(|c| c.endpoint(&network.name))
+                .map(|e| e.ip)
+                .collect(),
+        };
+        pool.check(request.ip)?;
+        interface::validate_mac(request.mac)?;
+        interface::check_mac_unused(&self.state, &network, request.mac)?;
+        let position = existing.as_ref().map_or(0, |c| c.endpoints.len());
+        let endpoint = Endpoint {
+            id: request.endpoint_id.to_string(),
+            network: network.name.clone(),
+            ip: request.ip,
+            mac: request.mac,
+            ifname: format!("eth{position}"),
+            host_veth: ids::host_veth_name(request.endpoint_id),
+            aliases: Vec::new(),
+        };
+        let peer = peer_name(request.endpoint_id);
+        let made = self.make_host_pair(&endpoint, &network, &peer).await;
+        let saved = made.and_then(|()| {
+            let mut next = self.state.clone();
+            let container = next
+                .containers
+                .entry(request.container.to_string())
+                .or_insert_with(|| new_container(request.container, &id, mode));
+            container.endpoints.push(endpoint.clone());
+            self.commit(next)
+        });
+        if let Err(e) = saved {
+            let _ = self.unplumb_endpoint(&endpoint).await;
+            return Err(e);
+        }
+        if position == 0 {
+            self.sync_container_ports(request.container).await?;
+        }
+        Ok(MadeEndpoint {
+            peer,
+            gateway: network.gateway,
+        })
+    }
+
+    async fn make_host_pair(
+        &mut self,
+        endpoint: &Endpoint,
+        network: &crate::state::Network,
+        peer: &str,
+    ) -> Result<()> {
+        let bridge_index = self
+            .host
+            .link_index(&network.bridge)
+            .await?
+            .ok_or_else(|| HostError::NoSuchLink(network.bridge.clone()))?;
+        let host_index = self
+            .host
+            .create_veth(&VethSpec {
+                host_name: &endpoint.host_veth,
+                bridge_index,
+                peer_name: peer,
+                peer_mac: endpoint.mac,
+                peer_netns: Path::new(HOST_NETNS),
+            })
+            .await?;
+        let programmed = (|| {
+            self.host.enable_forwarding(&endpoint.host_veth)?;
+            self.host
+                .refuse_router_advertisements(&endpoint.host_veth)?;
+            self.datapath
+                .set_endpoint(host_index, endpoint_info(endpoint, network))?;
+            self.attach_endpoint_programs(&endpoint.host_veth, host_index)
+        })();
+        if programmed.is_err() {
+            let _ = self.unplumb_endpoint(endpoint).await;
+        }
+        programmed
+    }
+
+    /// Takes the endpoint of `container` on `network` down (veth pair,
+    /// datapath entries, flows); the container goes with its last endpoint.
+    /// Nothing to do is no error: the namespace may have gone first.
+    pub async fn detach_host_endpoint(&mut self, container: &str, network: &str) -> Result<()> {
+        let Some(current) = self.state.containers.get(container) else {
+            return Ok(());
+        };
+        if current.endpoint(network).is_none() {
+            return Ok(());
+        }
+        if current.endpoints.len() > 1 {
+            return self.disconnect(network, container).await;
+        }
+        self.remove_container(container).await
+    }
+
+    /// Containers in namespaces ebpfnet did not make whose namespace is
+    /// gone (the process exited, the runtime removed its sandbox): they
+    /// are removed with their map entries and ports, and named in the log.
+    /// A sandbox the runtime has not made yet is kept while its veth is.
+    pub async fn drop_vanished(&mut self) -> Result<Vec<String>> {
+        self.settle_pending()?;
+        let mut gone: Vec<(Container, PathBuf)> = Vec::new();
+        for c in self.state.containers.values() {
+            let NetMode::Adopted { path, .. } = &c.mode else {
+                continue;
+            };
+            let vanished = if is_pending(&c.mode) {
+                let mut any = false;
+                for e in &c.endpoints {
+                    any |= self.host.link_index(&e.host_veth).await?.is_some();
+                }
+                !any
+            } else {
+                !super::modes::adopted_alive(self.host.as_ref(), &c.mode)
+            };
+            if vanished {
+                gone.push((c.clone(), path.clone()));
+            }
+        }
+        let mut names = Vec::new();
+        for (container, path) in gone {
+            if !self.state.containers.contains_key(&container.name) {
+                continue;
+            }
+            self.drop_orphan(&container, &path).await?;
+            names.push(container.name);
+        }
+        Ok(names)
+    }
+
+    /// Records the identity of sandboxes the runtime has made since their
+    /// endpoint was: from then on they are adopted namespaces like others.
+    fn settle_pending(&mut self) -> Result<()> {
+        let mut next = self.state.clone();
+        let mut settled = false;
+        for c in next.containers.values_mut() {
+            if !is_pending(&c.mode) {
+                continue;
+            }
+            let NetMode::Adopted { path, dev, ino, .. } = &mut c.mode else {
+                continue;
+            };
+            if self.host.is_netns(path).is_err() {
+                continue;
+            }
+            if let Ok(id) = self.host.ns_id(path) {
+                (*dev, *ino) = (id.dev, id.ino);
+                settled = true;
+            }
+        }
+        if settled {
+            self.commit(next)?;
+        }
+        Ok(())
+    }
+}
+
+/// A sandbox whose namespace did not exist yet when its first endpoint was
+/// made (Docker makes the namespace after Join): no identity recorded.
+pub fn is_pending(mode: &NetMode) -> bool {
+    matches!(mode, NetMode::Adopted { dev: 0, ino: 0, .. })
+}
+
+/// The mode of a container in `sandbox`: its identity if the runtime made
+/// the namespace already, else pending (settled by [`Controller::drop_vanished`]).
+fn adopted_mode(host: &dyn Host, sandbox: &Path) -> Result<NetMode> {
+    if !sandbox.is_absolute() {
+        return Err(ControllerError::Refused(format!(
+            "sandbox {}: give an absolute path",
+            sandbox.display()
+        )));
+    }
+    let (dev, ino) = match host.is_netns(sandbox).map(|()| host.ns_id(sandbox)) {
+        Ok(Ok(id)) => (id.dev, id.ino),
+        _ => (0, 0),
+    };
+    Ok(NetMode::Adopted {
+        path: sandbox.to_path_buf(),
+        pid: None,
+        dev,
+        ino,
+    })
+}
+
+fn new_container(name: &str, id: &str, mode: NetMode) -> Container {
+    Container {
+        id: id.to_string(),
+        name: name.to_string(),
+        created: now_rfc3339(),
+        endpoints: Vec::new(),
+        ports: Vec::new(),
+        mode,
+        hostname: None,
+        extra_hosts: Vec::new(),
+        dns: Vec::new(),
+        links: Vec::new(),
+        labels: [("ebpfnet.runtime".to_string(), "docker".to_string())].into(),
+    }
+}

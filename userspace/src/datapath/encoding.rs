@@ -1,0 +1,176 @@
+//! The one place where ebpfnet's objects become map entries and map
+//! entries become words: networks, endpoints, uplinks and published ports
+//! as the maps hold them, and the names of protocols and NAT kinds. The
+//! constructors and enum decoding live with the types, in
+//! `ebpfnet_common`; the views and the controller use only this.
+
+use std::net::Ipv4Addr;
+
+use aya::maps::lpm_trie::Key;
+use ebpfnet_common::maps::{
+    EndpointInfo, NatKind, NetworkInfo, PublishedKey, PublishedValue, SubnetKey, UplinkInfo, proto,
+};
+use ipnetwork::Ipv4Network;
+
+use crate::{
+    portspec::{PortMapping, Protocol},
+    state::{Endpoint, Network},
+};
+
+/// `NETWORKS` value of a network.
+pub fn network_info(network: &Network) -> NetworkInfo {
+    NetworkInfo::new(network.number, network.gateway.octets(), network.internal)
+}
+
+/// `ENDPOINTS` value of an endpoint on `network`.
+pub fn endpoint_info(endpoint: &Endpoint, network: &Network) -> EndpointInfo {
+    EndpointInfo::new(endpoint.ip.octets(), endpoint.mac, &network_info(network))
+}
+
+/// `UPLINKS` value of an uplink masquerading as `ip`.
+pub fn uplink_info(ip: Ipv4Addr) -> UplinkInfo {
+    UplinkInfo::new(ip.octets())
+}
+
+/// `NETWORKS` key of a subnet.
+pub fn subnet_key(subnet: Ipv4Network) -> Key<SubnetKey> {
+    Key::new(
+        u32::from(subnet.prefix()),
+        SubnetKey {
+            addr: subnet.network().octets(),
+        },
+    )
+}
+
+/// The subnet of a `NETWORKS` key; `None` for one no daemon writes.
+pub fn subnet_of(key: &Key<SubnetKey>) -> Option<Ipv4Network> {
+    let prefix = u8::try_from(key.prefix_len()).ok()?;
+    Ipv4Network::new(Ipv4Addr::from(key.data().addr), prefix).ok()
+}
+
+pub fn protocol_number(protocol: Protocol) -> u8 {
+    match protocol {
+        Protocol::Tcp => proto::TCP,
+        Protocol::Udp => proto::UDP,
+    }
+}
+
+/// `tcp`, `udp`, `icmp`, or `proto-N`.
+pub fn protocol_name(protocol: u8) -> String {
+    match protocol {
+        proto::TCP => "tcp".into(),
+        proto::UDP => "udp".into(),
+        proto::ICMP => "icmp".into(),
+        other => format!("proto-{other}"),
+    }
+}
+
+/// `PUBLISHED` key of a mapping.
+pub fn published_key(m: &PortMapping) -> PublishedKey {
+    PublishedKey::new(m.host_ip.octets(), m.host_port, protocol_number(m.protocol))
+}
+
+/// `PUBLISHED` value of a mapping into `endpoint`, whose host veth is
+/// interface `ifindex`.
+pub fn published_value(m: &PortMapping, endpoint: &Endpoint, ifindex: u32) -> PublishedValue {
+    PublishedValue::new(
+        endpoint.ip.octets(),
+        m.container_port,
+        ifindex,
+        endpoint.mac,
+    )
+}
+
+/// The mapping a `PUBLISHED` key stands for, without its container port:
+/// `10.0.0.5:8080/udp`.
+pub fn describe_key(key: &PublishedKey) -> String {
+    format!(
+        "{}:{}/{}",
+        Ipv4Addr::from(key.host_ip),
+        key.host_port,
+        protocol_name(key.protocol)
+    )
+}
+
+/// What a NAT entry's kind byte says, as `ebpfnet flows` shows it.
+pub fn nat_kind_name(kind: u8) -> &'static str {
+    match NatKind::try_from(kind) {
+        Ok(NatKind::PublishedRequest) => "published",
+        Ok(NatKind::PublishedReply) => "published-reply",
+        Ok(NatKind::MasqueradeRequest) => "masquerade",
+        Ok(NatKind::MasqueradeReply) => "masquerade-reply",
+        Err(_) => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ebpfnet_common::maps::NETWORK_INTERNAL;
+
+    use super::*;
+
+    #[test]
+    fn mappings_encode_as_the_programs_read_them() {
+        let m = PortMapping {
+            host_ip: Ipv4Addr::new(10, 0, 0, 5),
+            host_port: 8080,
+            container_port: 80,
+            protocol: Protocol::Udp,
+        };
+        let key = published_key(&m);
+        assert_eq!(key, PublishedKey::new([10, 0, 0, 5], 8080, 17));
+        assert_eq!(describe_key(&key), "10.0.0.5:8080/udp");
+        let endpoint = Endpoint {
+            id: "e".into(),
+            network: "bridge".into(),
+            ip: Ipv4Addr::new(10, 214, 0, 2),
+            mac: [2, 0x42, 10, 214, 0, 2],
+            ifname: "eth0".into(),
+            host_veth: "veth01234567".into(),
+            aliases: Vec::new(),
+        };
+        let value = published_value(&m, &endpoint, 42);
+        assert_eq!(value.container_ip, [10, 214, 0, 2]);
+        assert_eq!(value.container_port, 80);
+        assert_eq!(value.ifindex, 42);
+        assert_eq!(value.container_mac, [2, 0x42, 10, 214, 0, 2]);
+        let network = Network {
+            id: String::new(),
+            name: "bridge".into(),
+            subnet: "10.214.0.0/16".parse().expect("cidr"),
+            gateway: Ipv4Addr::new(10, 214, 0, 1),
+            internal: true,
+            bridge: "ebpfnet0".into(),
+            created: String::new(),
+            number: 3,
+            lan: None,
+        };
+        let info = endpoint_info(&endpoint, &network);
+        assert_eq!(
+            (info.ip, info.network_id, info.flags),
+            ([10, 214, 0, 2], 3, NETWORK_INTERNAL)
+        );
+        assert_eq!(network_info(&network).gateway, [10, 214, 0, 1]);
+    }
+
+    #[test]
+    fn subnets_go_both_ways() {
+        let subnet: Ipv4Network = "10.1.2.0/24".parse().expect("cidr");
+        let key = subnet_key(subnet);
+        assert_eq!((key.prefix_len(), key.data().addr), (24, [10, 1, 2, 0]));
+        assert_eq!(subnet_of(&key), Some(subnet));
+        assert_eq!(subnet_of(&Key::new(33, SubnetKey { addr: [0; 4] })), None);
+    }
+
+    #[test]
+    fn names_of_protocols_and_kinds() {
+        assert_eq!(protocol_name(6), "tcp");
+        assert_eq!(protocol_name(1), "icmp");
+        assert_eq!(protocol_name(47), "proto-47");
+        assert_eq!(
+            nat_kind_name(NatKind::MasqueradeReply as u8),
+            "masquerade-reply"
+        );
+        assert_eq!(nat_kind_name(0), "unknown");
+    }
+}

@@ -1,0 +1,320 @@
+//! Everything the controller asks of the host, as one trait: links,
+//! addresses and routes of the host's namespace, named and adopted
+//! namespaces and the interfaces inside them, per-interface sysctls,
+//! `/etc/netns` files and probing host ports. [`NetlinkHost`] is the real
+//! host; the controller's unit tests use an in-memory one.
+
+use std::{
+    io::ErrorKind,
+    net::{Ipv4Addr, SocketAddr, UdpSocket},
+    path::{Path, PathBuf},
+};
+
+use async_trait::async_trait;
+
+use super::{
+    HostError, etc, lan,
+    netlink::{self, HostAddress, Route},
+    netns::{self, NsId},
+};
+use crate::{
+    lan::{LanNetwork, MadeParent},
+    portspec::Protocol,
+};
+
+/// A container's veth pair: the host side enslaved to a bridge, the peer
+/// born inside the namespace at `peer_netns` with its name and MAC.
+pub struct VethSpec<'a> {
+    pub host_name: &'a str,
+    pub bridge_index: u32,
+    pub peer_name: &'a str,
+    pub peer_mac: [u8; 6],
+    pub peer_netns: &'a Path,
+}
+
+/// A container's interface on the parent of a macvlan or ipvlan network,
+/// born inside the namespace at `netns` under its final name.
+pub struct LanDeviceSpec<'a> {
+    pub lan: &'a LanNetwork,
+    pub parent_index: u32,
+    /// Its name in the container (`eth0`).
+    pub ifname: &'a str,
+    /// macvlan only (ipvlan devices have their parent's address); the
+    /// kernel picks one when `None`.
+    pub mac: Option<[u8; 6]>,
+    pub netns: &'a Path,
+}
+
+/// The address (and default route) of an interface inside a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterfaceAddress {
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    /// The default route's gateway, for a container's first interface.
+    pub default_route: Option<Ipv4Addr>,
+}
+
+/// What binding a host socket on a candidate address and port said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Free,
+    /// EADDRINUSE: a process on the host holds the port.
+    InUse,
+    /// EADDRNOTAVAIL: the address is not one of the host's.
+    NotLocal,
+    Failed(String),
+}
+
+/// What the controller needs from the host. Removals of what is not there
+/// are not errors.
+#[async_trait]
+pub trait Host: Send + Sync {
+    /// The index of interface `name` in the host's namespace.
+    async fn link_index(&self, name: &str) -> Result<Option<u32>, HostError>;
+    async fn link_name(&self, index: u32) -> Result<Option<String>, HostError>;
+    /// Creates bridge `name` if missing, with `gateway/prefix` on it, its
+    /// fixed MAC, forwarding on and router advertisements off, and up.
+    async fn ensure_bridge(
+        &self,
+        name: &str,
+        gateway: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<u32, HostError>;
+    /// Creates a veth pair; returns the host side's index.
+    async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32, HostError>;
+    async fn delete_link(&self, name: &str) -> Result<(), HostError>;
+    /// The unicast IPv4 routes of the main table.
+    async fn routes(&self) -> Result<Vec<Route>, HostError>;
+    /// Every IPv4 address, an interface's primary one first.
+    async fn ipv4_addresses(&self) -> Result<Vec<HostAddress>, HostError>;
+
+    /// IPv4 forwarding on for one interface (`conf/IF/forwarding`).
+    fn enable_forwarding(&self, ifname: &str) -> Result<(), HostError>;
+    /// `conf/IF/accept_ra` = 0 (CVE-2020-13401).
+    fn refuse_router_advertisements(&self, ifname: &str) -> Result<(), HostError>;
+    /// `net.ipv4.ip_local_port_range`, as its file has it ("" if unreadable).
+    fn ip_local_port_range(&self) -> String;
+    /// The cookie of the host's network namespace.
+    fn netns_cookie(&self) -> Result<u64, HostError>;
+
+    fn netns_exists(&self, name: &str) -> bool;
+    /// Creates the named namespace `/run/netns/NAME`; fails if it exists.
+    fn create_netns(&self, name: &str) -> Result<PathBuf, HostError>;
+    fn delete_netns(&self, name: &str) -> Result<(), HostError>;
+    /// The identity of the namespace at `path`.
+    fn ns_id(&self, path: &Path) -> std::io::Result<NsId>;
+    /// Whether `path` is a network namespace one can enter.
+    fn is_netns(&self, path: &Path) -> Result<(), HostError>;
+    /// Brings `lo` up inside the namespace at `netns`.
+    async fn loopback_up(&self, netns: &Path) -> Result<(), HostError>;
+    /// Inside `netns`: `lo` up, `address` on `ifname`, `ifname` up, and
+    /// the default route if asked for.
+    async fn configure_interface(
+        &self,
+        netns: &Path,
+        ifname: &str,
+        address: InterfaceAddress,
+    ) -> Result<(), HostError>;
+    /// The names of the interfaces inside `netns`.
+    async fn interface_names(&self, netns: &Path) -> Result<Vec<String>, HostError>;
+
+    /// Makes the parent ebpfnet owns for a macvlan or ipvlan network (a
+    /// dummy, a VLAN sub-interface) if missing, brings it up; its index.
+    async fn ensure_lan_parent(&self, name: &str, made: &MadeParent) -> Result<u32, HostError>;
+    /// Creates a macvlan or ipvlan interface on its parent, inside the
+    /// container's namespace.
+    async fn create_lan_device(&self, spec: &LanDeviceSpec<'_>) -> Result<(), HostError>;
+    /// Deletes `ifname` inside `netns` if it is a macvlan or ipvlan
+    /// interface (an adopted namespace may have made another of that name).
+    async fn delete_lan_device(&self, netns: &Path, ifname: &str) -> Result<(), HostError>;
+    /// Inside `netns`: the default route out of `ifname`, with no gateway
+    /// (ipvlan l3 and l3s: the host routes for the container).
+    async fn add_device_default_route(&self, netns: &Path, ifname: &str) -> Result<(), HostError>;
+
+    /// Writes `/etc/netns/NAME/FILE` when it differs; whether it wrote.
+    fn write_etc_file(&self, name: &str, file: &str, content: &str) -> Result<bool, HostError>;
+    /// Removes ebpfnet's `/etc/netns/NAME` files.
+    fn remove_etc_files(&self, name: &str) -> Result<(), HostError>;
+
+    /// Whether a host socket could bind `addr` for `protocol`.
+    fn probe_port(&self, protocol: Protocol, addr: SocketAddr) -> Probe;
+}
+
+/// The real host, over a netlink connection of the calling namespace.
+pub struct NetlinkHost {
+    handle: rtnetlink::Handle,
+}
+
+impl NetlinkHost {
+    /// Opens a netlink connection (served by a task on the current tokio
+    /// runtime).
+    pub fn connect() -> Result<Self, HostError> {
+        let (connection, handle, _) =
+            rtnetlink::new_connection().map_err(HostError::io("open a netlink socket"))?;
+        tokio::spawn(connection);
+        Ok(Self { handle })
+    }
+}
+
+#[async_trait]
+impl Host for NetlinkHost {
+    async fn link_index(&self, name: &str) -> Result<Option<u32>, HostError> {
+        netlink::link_index(&self.handle, name).await
+    }
+
+    async fn link_name(&self, index: u32) -> Result<Option<String>, HostError> {
+        netlink::link_name(&self.handle, index).await
+    }
+
+    async fn ensure_bridge(
+        &self,
+        name: &str,
+        gateway: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<u32, HostError> {
+        netlink::ensure_bridge(&self.handle, name, gateway, prefix).await
+    }
+
+    async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32, HostError> {
+        let ns = netns::open_netns(spec.peer_netns)?;
+        netlink::create_veth(&self.handle, spec, &ns).await
+    }
+
+    async fn delete_link(&self, name: &str) -> Result<(), HostError> {
+        netlink::delete_link(&self.handle, name).await
+    }
+
+    async fn routes(&self) -> Result<Vec<Route>, HostError> {
+        netlink::routes(&self.handle).await
+    }
+
+    async fn ipv4_addresses(&self) -> Result<Vec<HostAddress>, HostError> {
+        netlink::ipv4_addresses(&self.handle).await
+    }
+
+    fn enable_forwarding(&self, ifname: &str) -> Result<(), HostError> {
+        super::enable_forwarding(ifname)
+    }
+
+    fn refuse_router_advertisements(&self, ifname: &str) -> Result<(), HostError> {
+        super::refuse_router_advertisements(ifname)
+    }
+
+    fn ip_local_port_range(&self) -> String {
+        super::ip_local_port_range()
+    }
+
+    fn netns_cookie(&self) -> Result<u64, HostError> {
+        super::netns_cookie()
+    }
+
+    fn netns_exists(&self, name: &str) -> bool {
+        netns::netns_exists(name)
+    }
+
+    fn create_netns(&self, name: &str) -> Result<PathBuf, HostError> {
+        netns::create_netns(name)
+    }
+
+    fn delete_netns(&self, name: &str) -> Result<(), HostError> {
+        netns::delete_netns(name)
+    }
+
+    fn ns_id(&self, path: &Path) -> std::io::Result<NsId> {
+        netns::ns_id(path)
+    }
+
+    fn is_netns(&self, path: &Path) -> Result<(), HostError> {
+        netns::is_netns(path)
+    }
+
+    async fn loopback_up(&self, netns: &Path) -> Result<(), HostError> {
+        netns::in_netns(netns, |handle| async move {
+            let lo = netlink::require_link(&handle, "lo").await?;
+            netlink::set_up(&handle, lo, "lo").await
+        })
+        .await
+    }
+
+    async fn configure_interface(
+        &self,
+        netns: &Path,
+        ifname: &str,
+        address: InterfaceAddress,
+    ) -> Result<(), HostError> {
+        let ifname = ifname.to_string();
+        netns::in_netns(netns, move |handle| async move {
+            let lo = netlink::require_link(&handle, "lo").await?;
+            netlink::set_up(&handle, lo, "lo").await?;
+            let index = netlink::require_link(&handle, &ifname).await?;
+            netlink::add_address(&handle, index, address.ip, address.prefix).await?;
+            netlink::set_up(&handle, index, &ifname).await?;
+            if let Some(gateway) = address.default_route {
+                netlink::add_default_route(&handle, gateway).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn interface_names(&self, netns: &Path) -> Result<Vec<String>, HostError> {
+        netns::in_netns(
+            netns,
+            |handle| async move { netlink::link_names(&handle).await },
+        )
+        .await
+    }
+
+    async fn ensure_lan_parent(&self, name: &str, made: &MadeParent) -> Result<u32, HostError> {
+        lan::ensure_parent(&self.handle, name, made).await
+    }
+
+    async fn create_lan_device(&self, spec: &LanDeviceSpec<'_>) -> Result<(), HostError> {
+        let ns = netns::open_netns(spec.netns)?;
+        lan::create_device(&self.handle, spec, &ns).await
+    }
+
+    async fn delete_lan_device(&self, netns: &Path, ifname: &str) -> Result<(), HostError> {
+        // A namespace gone took its interfaces along.
+        if !netns.exists() {
+            return Ok(());
+        }
+        let ifname = ifname.to_string();
+        netns::in_netns(netns, move |handle| async move {
+            lan::delete_device(&handle, &ifname).await
+        })
+        .await
+    }
+
+    async fn add_device_default_route(&self, netns: &Path, ifname: &str) -> Result<(), HostError> {
+        let ifname = ifname.to_string();
+        netns::in_netns(netns, move |handle| async move {
+            let index = netlink::require_link(&handle, &ifname).await?;
+            lan::add_device_default_route(&handle, index, &ifname).await
+        })
+        .await
+    }
+
+    fn write_etc_file(&self, name: &str, file: &str, content: &str) -> Result<bool, HostError> {
+        etc::write_file(name, file, content)
+    }
+
+    fn remove_etc_files(&self, name: &str) -> Result<(), HostError> {
+        etc::remove_files(name)
+    }
+
+    /// Binds a socket (without SO_REUSEADDR, so a port any host socket
+    /// uses counts as taken) and lets it go again.
+    fn probe_port(&self, protocol: Protocol, addr: SocketAddr) -> Probe {
+        let bound = match protocol {
+            Protocol::Tcp => tokio::net::TcpSocket::new_v4().and_then(|s| s.bind(addr)),
+            Protocol::Udp => UdpSocket::bind(addr).map(drop),
+        };
+        match bound {
+            Ok(()) => Probe::Free,
+            Err(e) if e.kind() == ErrorKind::AddrInUse => Probe::InUse,
+            Err(e) if e.kind() == ErrorKind::AddrNotAvailable => Probe::NotLocal,
+            Err(e) => Probe::Failed(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! A datapath in memory: which program is attached where, and the entries
+//! of every map the controller writes, as the kernel maps would hold them.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashSet},
+    io,
+    net::Ipv4Addr,
+    sync::{Arc, Mutex},
+};
+
+use ebpfnet_common::{
+    ProgramId,
+    maps::{Config, EndpointInfo, FlowKey, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
+};
+use ipnetwork::Ipv4Network;
+
+use super::{Faults, lock};
+use crate::datapath::{
+    Attachment, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, LanHost, NatRecord,
+    Programs, Publishing, Topology, nat,
+};
+
+/// Everything the fake datapath holds; two snapshots compare equal when
+/// the datapath is the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatapathWorld {
+    /// (interface, program name) -> ifindex.
+    pub attached: BTreeMap<(String, &'static str), u32>,
+    pub config: Option<Config>,
+    pub networks: BTreeMap<Ipv4Network, NetworkInfo>,
+    pub endpoints: BTreeMap<u32, EndpointInfo>,
+    /// `LAN_HOSTS` and `LAN_IPS`: (parent ifindex, MAC, address).
+    pub lan_hosts: BTreeSet<LanHost>,
+    pub uplinks: BTreeMap<u32, UplinkInfo>,
+    pub host_addrs: BTreeMap<Ipv4Addr, u32>,
+    /// `PUBLISHED`, by (address, port, protocol).
+    pub published: BTreeMap<([u8; 4], u16, u8), (PublishedKey, PublishedValue)>,
+    /// Both NAT tables.
+    pub flows: Vec<NatRecord>,
+}
+
+impl DatapathWorld {
+    /// The programs attached to `ifname`.
+    pub fn programs_on(&self, ifname: &str) -> Vec<&'static str> {
+        self.attached
+            .keys()
+            .filter(|(i, _)| i == ifname)
+            .map(|(_, p)| *p)
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct FakeDatapath {
+    world: Arc<Mutex<DatapathWorld>>,
+    faults: Faults,
+}
+
+fn published_index(key: &PublishedKey) -> ([u8; 4], u16, u8) {
+    (key.host_ip, key.host_port, key.protocol)
+}
+
+impl FakeDatapath {
+    pub fn new(world: DatapathWorld, faults: Faults) -> Self {
+        Self {
+            world: Arc::new(Mutex::new(world)),
+            faults,
+        }
+    }
+
+    pub fn world(&self) -> DatapathWorld {
+        lock(&self.world).clone()
+    }
+
+    /// Changes the maps behind the controller's back.
+    pub fn edit(&self, change: impl FnOnce(&mut DatapathWorld)) {
+        change(&mut lock(&self.world));
+    }
+
+    fn check(&self, op: &str) -> Result<(), DatapathError> {
+        self.faults.check(op).map_err(|why| DatapathError::Io {
+            action: op.to_string(),
+            source: io::Error::other(why),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        op: &str,
+        f: impl FnOnce(&mut DatapathWorld) -> T,
+    ) -> Result<T, DatapathError> {
+        self.check(op)?;
+        Ok(f(&mut lock(&self.world)))
+    }
+
+    /// Deletes `keys` from the NAT tables; how many were there.
+    fn delete_flows(world: &mut DatapathWorld, keys: &[FlowKey]) -> usize {
+        let keys: HashSet<_> = keys.iter().collect();
+        let before = world.flows.len();
+        world.flows.retain(|r| !keys.contains(&r.key));
+        before - world.flows.len()
+    }
+}
+
+impl Programs for FakeDatapath {
+    fn attach(
+        &mut self,
+        program: ProgramId,
+        ifname: &str,
+        ifindex: u32,
+    ) -> Result<(), DatapathError> {
+        self.with("attach", |w| {
+            w.attached
+                .insert((ifname.to_string(), program.program_name()), ifindex);
+        })
+    }
+
+    fn detach(&mut self, ifname: &str) -> Result<(), DatapathError> {
+        self.with("detach", |w| w.attached.retain(|(i, _), _| i != ifname))
+    }
+
+    fn detach_program(&mut self, program: ProgramId, ifname: &str) -> Result<(), DatapathError> {
+        self.with("detach_program", |w| {
+            w.attached
+                .remove(&(ifname.to_string(), program.program_name()));
+        })
+    }
+
+    fn prune(&mut self, keep: &[String]) -> Result<(), DatapathError> {
+        self.with("prune", |w| w.attached.retain(|(i, _), _| keep.contains(i)))
+    }
+
+    fn status(&self) -> Result<DatapathStatus, DatapathError> {
+        self.check("status")?;
+        let world = lock(&self.world);
+        let programs = world
+            .attached
+            .iter()
+            .map(|((interface, program), ifindex)| Attachment {
+                program,
+                interface: interface.clone(),
+                ifindex: *ifindex,
+            })
+            .collect();
+        Ok(DatapathStatus {
+            programs,
+            maps: Vec::new(),
+            counters: Vec::new(),
+            interfaces: Vec::new(),
+        })
+    }
+}
+
+impl Topology for FakeDatapath {
+    fn set_config(&mut self, config: Config) -> Result<(), DatapathError> {
+        self.with("set_config", |w| w.config = Some(config))
+    }
+
+    fn set_network(&mut self, subnet: Ipv4Network, info: NetworkInfo) -> Result<(), DatapathError> {
+        self.with("set_network", |w| {
+            w.networks.insert(subnet, info);
+        })
+    }
+
+    fn remove_network(&mut self, subnet: Ipv4Network) -> Result<(), DatapathError> {
+        self.with("remove_network", |w| {
+            w.networks.remove(&subnet);
+        })
+    }
+
+    fn networks(&self) -> Result<Vec<Ipv4Network>, DatapathError> {
+        self.check("networks")?;
+        Ok(lock(&self.world).networks.keys().copied().collect())
+    }
+
+    fn set_endpoint(&mut self, ifindex: u32, info: EndpointInfo) -> Result<(), DatapathError> {
+        self.with("set_endpoint", |w| {
+            w.endpoints.insert(ifindex, info);
+        })
+    }
+
+    fn remove_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        self.with("remove_endpoint", |w| {
+            w.endpoints.remove(&ifindex);
+        })
+    }
+
+    fn endpoints(&self) -> Result<Vec<u32>, DatapathError> {
+        self.check("endpoints")?;
+        Ok(lock(&self.world).endpoints.keys().copied().collect())
+    }
+
+    fn set_lan_host(
+        &mut self,
+        parent: u32,
+        mac: [u8; 6],
+        ip: [u8; 4],
+    ) -> Result<(), DatapathError> {
+        self.with("set_lan_host", |w| {
+            w.lan_hosts.insert((parent, mac, ip));
+        })
+    }
+
+    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError> {
+        self.with("remove_lan_host", |w| {
+            w.lan_hosts.retain(|(_, m, i)| *m != mac && *i != ip);
+        })
+    }
+
+    fn lan_hosts(&self) -> Result<Vec<LanHost>, DatapathError> {
+        self.check("lan_hosts")?;
+        Ok(lock(&self.world).lan_hosts.iter().copied().collect())
+    }
+
+    fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError> {
+        self.with("set_uplink", |w| {
+            w.uplinks.insert(ifindex, info);
+        })
+    }
+
+    fn remove_uplink(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        self.with("remove_uplink", |w| {
+            w.uplinks.remove(&ifindex);
+        })
+    }
+
+    fn uplinks(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError> {
+        self.check("uplinks")?;
+        Ok(lock(&self.world)
+            .uplinks
+            .iter()
+            .map(|(i, u)| (*i, *u))
+            .collect())
+    }
+
+    fn set_host_addrs(&mut self, addrs: &[(Ipv4Addr, u32)]) -> Result<(), DatapathError> {
+        self.with("set_host_addrs", |w| {
+            w.host_addrs = addrs.iter().copied().collect();
+        })
+    }
+}
+
+impl Publishing for FakeDatapath {
+    fn publish(&mut self, key: PublishedKey, value: PublishedValue) -> Result<(), DatapathError> {
+        self.with("publish", |w| {
+            w.published.insert(published_index(&key), (key, value));
+        })
+    }
+
+    fn unpublish(&mut self, key: PublishedKey) -> Result<usize, DatapathError> {
+        self.with("unpublish", |w| {
+            w.published.remove(&published_index(&key));
+            let keys = nat::flows_of_mapping(&w.flows, &key);
+            Self::delete_flows(w, &keys)
+        })
+    }
+
+    fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError> {
+        self.check("published")?;
+        Ok(lock(&self.world).published.values().copied().collect())
+    }
+}
+
+impl Flows for FakeDatapath {
+    fn flows(&self) -> Result<Vec<NatRecord>, DatapathError> {
+        self.check("flows")?;
+        Ok(lock(&self.world).flows.clone())
+    }
+
+    fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
+        self.with("gc", |w| {
+            let idle: Vec<_> = nat::expired(&w.flows, now_ns)
+                .iter()
+                .map(|r| r.key)
+                .collect();
+            Self::delete_flows(w, &idle)
+        })
+    }
+
+    fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError> {
+        self.with("remove_flows_of", |w| {
+            let keys = nat::flows_of_address(&w.flows, ip.octets());
+            Self::delete_flows(w, &keys)
+        })
+    }
+}
+
+impl Counters for FakeDatapath {
+    fn stats(&self) -> Result<DatapathStats, DatapathError> {
+        self.check("stats")?;
+        Ok(DatapathStats::default())
+    }
+}

@@ -1,0 +1,416 @@
+//! A host in memory: the links of the host's namespace with their
+//! addresses and sysctls, namespaces with the interfaces inside them,
+//! routes, `/etc/netns` files and the ports host processes hold. It keeps
+//! the kernel's rules the controller relies on: names are unique, a veth's
+//! two ends go together, a namespace takes its veths along when it goes.
+
+use std::{
+    collections::BTreeMap,
+    io,
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU32, AtomicU64, Ordering},
+    },
+};
+
+use async_trait::async_trait;
+use ipnetwork::Ipv4Network;
+
+use super::{
+    Faults,
+    host_world::{HostWorld, LinkKind, Namespace, NsLink, new_link},
+    lock,
+};
+use crate::{
+    host::{
+        Host, HostError, InterfaceAddress, LanDeviceSpec, Probe, VethSpec,
+        netlink::{HostAddress, Route},
+        netns::{self, NsId},
+    },
+    lan::MadeParent,
+    portspec::Protocol,
+};
+
+/// The identity `/proc/self/ns/net` has: the host's namespace.
+pub const HOST_NS: NsId = NsId { dev: 4, ino: 1 };
+
+#[derive(Clone)]
+pub struct FakeHost {
+    world: Arc<Mutex<HostWorld>>,
+    faults: Faults,
+    next_index: Arc<AtomicU32>,
+    next_ino: Arc<AtomicU64>,
+}
+
+fn refused(op: &str, why: impl Into<String>) -> HostError {
+    HostError::Io {
+        action: op.to_string(),
+        source: io::Error::other(why.into()),
+    }
+}
+
+impl FakeHost {
+    pub fn new(world: HostWorld, faults: Faults) -> Self {
+        let next = world.links.values().map(|l| l.index).max().unwrap_or(1) + 1;
+        Self {
+            world: Arc::new(Mutex::new(world)),
+            faults,
+            next_index: Arc::new(AtomicU32::new(next)),
+            next_ino: Arc::new(AtomicU64::new(100)),
+        }
+    }
+
+    /// A copy of what the host holds now.
+    pub fn world(&self) -> HostWorld {
+        lock(&self.world).clone()
+    }
+
+    /// Changes the host behind the controller's back (a crash, an admin).
+    pub fn edit(&self, change: impl FnOnce(&mut HostWorld)) {
+        change(&mut lock(&self.world));
+    }
+
+    /// A namespace made by someone else (for adoption), at `path`, with
+    /// `lo` up as runtimes leave it.
+    pub fn add_namespace(&self, path: &Path) -> NsId {
+        let id = self.new_ns_id();
+        let lo = NsLink {
+            up: true,
+            ..NsLink::default()
+        };
+        let lo = (String::from("lo"), lo);
+        lock(&self.world).namespaces.insert(
+            path.to_path_buf(),
+            Namespace {
+                id,
+                links: BTreeMap::from([lo]),
+                default_route: None,
+            },
+        );
+        id
+    }
+
+    fn new_ns_id(&self) -> NsId {
+        NsId {
+            dev: 4,
+            ino: self.next_ino.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    fn check(&self, op: &str) -> Result<(), HostError> {
+        self.faults.check(op).map_err(|why| refused(op, why))
+    }
+}
+
+#[async_trait]
+impl Host for FakeHost {
+    async fn link_index(&self, name: &str) -> Result<Option<u32>, HostError> {
+        self.check("link_index")?;
+        Ok(lock(&self.world).links.get(name).map(|l| l.index))
+    }
+
+    async fn link_name(&self, index: u32) -> Result<Option<String>, HostError> {
+        self.check("link_name")?;
+        Ok(lock(&self.world)
+            .link_by_index(index)
+            .map(|(n, _)| n.clone()))
+    }
+
+    async fn ensure_bridge(
+        &self,
+        name: &str,
+        gateway: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<u32, HostError> {
+        self.check("ensure_bridge")?;
+        let mut world = lock(&self.world);
+        let mac = Some(crate::ids::mac_for(gateway));
+        let link = world.links.entry(name.to_string()).or_insert_with(|| {
+            let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+            new_link(index, LinkKind::Bridge, mac)
+        });
+        if link.kind != LinkKind::Bridge {
+            return Err(refused("ensure_bridge", format!("{name} is no bridge")));
+        }
+        if !link.addresses.contains(&(gateway, prefix)) {
+            link.addresses.push((gateway, prefix));
+        }
+        link.mac = mac;
+        (link.forwarding, link.accept_ra, link.up) = (true, false, true);
+        Ok(link.index)
+    }
+
+    async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32, HostError> {
+        self.check("create_veth")?;
+        let mut world = lock(&self.world);
+        if world.links.contains_key(spec.host_name) {
+            return Err(refused("create_veth", format!("{} exists", spec.host_name)));
+        }
+        if !matches!(world.link_by_index(spec.bridge_index), Some((_, l)) if l.kind == LinkKind::Bridge)
+        {
+            return Err(HostError::NoSuchLink(format!("#{}", spec.bridge_index)));
+        }
+        let ns = world
+            .namespaces
+            .get_mut(spec.peer_netns)
+            .ok_or_else(|| refused("create_veth", "no such namespace"))?;
+        if ns.links.contains_key(spec.peer_name) {
+            return Err(refused("create_veth", format!("{} exists", spec.peer_name)));
+        }
+        ns.links.insert(
+            spec.peer_name.to_string(),
+            NsLink {
+                mac: Some(spec.peer_mac),
+                ..NsLink::default()
+            },
+        );
+        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        let kind = LinkKind::Veth {
+            bridge: spec.bridge_index,
+            peer: spec.peer_name.to_string(),
+            peer_netns: spec.peer_netns.to_path_buf(),
+        };
+        let mut link = new_link(index, kind, None);
+        link.up = true;
+        world.links.insert(spec.host_name.to_string(), link);
+        Ok(index)
+    }
+
+    async fn delete_link(&self, name: &str) -> Result<(), HostError> {
+        self.check("delete_link")?;
+        lock(&self.world).remove_link(name);
+        Ok(())
+    }
+
+    async fn routes(&self) -> Result<Vec<Route>, HostError> {
+        self.check("routes")?;
+        let world = lock(&self.world);
+        let mut routes = world.static_routes.clone();
+        for link in world.links.values() {
+            for (ip, prefix) in &link.addresses {
+                let net =
+                    Ipv4Network::new(*ip, *prefix).map_err(|e| refused("routes", e.to_string()))?;
+                routes.push(Route {
+                    destination: Ipv4Network::new(net.network(), *prefix)
+                        .map_err(|e| refused("routes", e.to_string()))?,
+                    output: Some(link.index),
+                });
+            }
+        }
+        Ok(routes)
+    }
+
+    async fn ipv4_addresses(&self) -> Result<Vec<HostAddress>, HostError> {
+        self.check("ipv4_addresses")?;
+        let world = lock(&self.world);
+        Ok(world
+            .links
+            .values()
+            .flat_map(|l| {
+                l.addresses.iter().map(|(ip, _)| HostAddress {
+                    ip: *ip,
+                    ifindex: l.index,
+                })
+            })
+            .collect())
+    }
+
+    fn enable_forwarding(&self, ifname: &str) -> Result<(), HostError> {
+        self.check("enable_forwarding")?;
+        let mut world = lock(&self.world);
+        let link = world
+            .links
+            .get_mut(ifname)
+            .ok_or_else(|| HostError::NoSuchLink(ifname.to_string()))?;
+        link.forwarding = true;
+        Ok(())
+    }
+
+    fn refuse_router_advertisements(&self, ifname: &str) -> Result<(), HostError> {
+        self.check("refuse_router_advertisements")?;
+        if let Some(link) = lock(&self.world).links.get_mut(ifname) {
+            link.accept_ra = false;
+        }
+        Ok(())
+    }
+
+    fn ip_local_port_range(&self) -> String {
+        lock(&self.world).port_range.clone()
+    }
+
+    fn netns_cookie(&self) -> Result<u64, HostError> {
+        self.check("netns_cookie")?;
+        Ok(4096)
+    }
+
+    fn netns_exists(&self, name: &str) -> bool {
+        lock(&self.world)
+            .namespaces
+            .contains_key(&netns::netns_path(name))
+    }
+
+    fn create_netns(&self, name: &str) -> Result<PathBuf, HostError> {
+        self.check("create_netns")?;
+        let path = netns::netns_path(name);
+        let mut world = lock(&self.world);
+        if world.namespaces.contains_key(&path) {
+            return Err(HostError::NetnsExists(name.to_string()));
+        }
+        let lo = (String::from("lo"), NsLink::default());
+        let namespace = Namespace {
+            id: self.new_ns_id(),
+            links: BTreeMap::from([lo]),
+            default_route: None,
+        };
+        world.namespaces.insert(path.clone(), namespace);
+        Ok(path)
+    }
+
+    fn delete_netns(&self, name: &str) -> Result<(), HostError> {
+        self.check("delete_netns")?;
+        let path = netns::netns_path(name);
+        let mut world = lock(&self.world);
+        if world.namespaces.remove(&path).is_some() {
+            // The veths whose peers were inside go with it.
+            world.links.retain(
+                |_, l| !matches!(&l.kind, LinkKind::Veth { peer_netns, .. } if *peer_netns == path),
+            );
+        }
+        Ok(())
+    }
+
+    fn ns_id(&self, path: &Path) -> io::Result<NsId> {
+        self.faults.check("ns_id").map_err(io::Error::other)?;
+        if path == Path::new("/proc/self/ns/net") {
+            return Ok(HOST_NS);
+        }
+        lock(&self.world)
+            .namespaces
+            .get(path)
+            .map(|ns| ns.id)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+    }
+
+    fn is_netns(&self, path: &Path) -> Result<(), HostError> {
+        self.check("is_netns")?;
+        let world = lock(&self.world);
+        if world.namespaces.contains_key(path) || path == Path::new("/proc/self/ns/net") {
+            return Ok(());
+        }
+        Err(refused(
+            "is_netns",
+            format!("{} is no namespace", path.display()),
+        ))
+    }
+
+    async fn loopback_up(&self, netns: &Path) -> Result<(), HostError> {
+        self.check("loopback_up")?;
+        let mut world = lock(&self.world);
+        let ns = world
+            .namespaces
+            .get_mut(netns)
+            .ok_or_else(|| refused("loopback_up", "no such namespace"))?;
+        ns.links.entry("lo".into()).or_default().up = true;
+        Ok(())
+    }
+
+    async fn configure_interface(
+        &self,
+        netns: &Path,
+        ifname: &str,
+        address: InterfaceAddress,
+    ) -> Result<(), HostError> {
+        self.check("configure_interface")?;
+        let mut world = lock(&self.world);
+        let ns = world
+            .namespaces
+            .get_mut(netns)
+            .ok_or_else(|| refused("configure_interface", "no such namespace"))?;
+        ns.links.entry("lo".into()).or_default().up = true;
+        let link = ns
+            .links
+            .get_mut(ifname)
+            .ok_or_else(|| HostError::NoSuchLink(ifname.to_string()))?;
+        if !link.addresses.contains(&(address.ip, address.prefix)) {
+            link.addresses.push((address.ip, address.prefix));
+        }
+        link.up = true;
+        if let Some(gateway) = address.default_route {
+            ns.default_route = Some((gateway, ifname.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn interface_names(&self, netns: &Path) -> Result<Vec<String>, HostError> {
+        self.check("interface_names")?;
+        let world = lock(&self.world);
+        let ns = world
+            .namespaces
+            .get(netns)
+            .ok_or_else(|| refused("interface_names", "no such namespace"))?;
+        Ok(ns.links.keys().cloned().collect())
+    }
+
+    async fn ensure_lan_parent(&self, name: &str, made: &MadeParent) -> Result<u32, HostError> {
+        self.check("ensure_lan_parent")?;
+        let next = || self.next_index.fetch_add(1, Ordering::Relaxed);
+        lock(&self.world)
+            .ensure_lan_parent(name, made, next)
+            .map_err(|why| refused("ensure_lan_parent", why))
+    }
+
+    async fn create_lan_device(&self, spec: &LanDeviceSpec<'_>) -> Result<(), HostError> {
+        self.check("create_lan_device")?;
+        lock(&self.world)
+            .create_lan_device(spec)
+            .map_err(|why| refused("create_lan_device", why))
+    }
+
+    async fn delete_lan_device(&self, netns: &Path, ifname: &str) -> Result<(), HostError> {
+        self.check("delete_lan_device")?;
+        lock(&self.world).delete_lan_device(netns, ifname);
+        Ok(())
+    }
+
+    async fn add_device_default_route(&self, netns: &Path, ifname: &str) -> Result<(), HostError> {
+        self.check("add_device_default_route")?;
+        lock(&self.world)
+            .add_device_default_route(netns, ifname)
+            .map_err(|why| refused("add_device_default_route", why))
+    }
+
+    fn write_etc_file(&self, name: &str, file: &str, content: &str) -> Result<bool, HostError> {
+        self.check("write_etc_file")?;
+        let key = (name.to_string(), file.to_string());
+        let mut world = lock(&self.world);
+        if world.etc_files.get(&key).is_some_and(|old| old == content) {
+            return Ok(false);
+        }
+        world.etc_files.insert(key, content.to_string());
+        Ok(true)
+    }
+
+    fn remove_etc_files(&self, name: &str) -> Result<(), HostError> {
+        self.check("remove_etc_files")?;
+        lock(&self.world)
+            .etc_files
+            .retain(|(owner, _), _| owner != name);
+        Ok(())
+    }
+
+    fn probe_port(&self, protocol: Protocol, addr: SocketAddr) -> Probe {
+        let world = lock(&self.world);
+        if world.busy_ports.contains(&(protocol, addr)) {
+            return Probe::InUse;
+        }
+        let local = addr.ip().is_unspecified()
+            || addr.ip().is_loopback()
+            || world
+                .links
+                .values()
+                .any(|l| l.addresses.iter().any(|(ip, _)| addr.ip() == *ip));
+        if local { Probe::Free } else { Probe::NotLocal }
+    }
+}
