@@ -5,8 +5,8 @@
 use crate::{
     DropReason, ProgramId,
     maps::{
-        Config, EndpointAddr, EndpointInfo, Forward, MasqUsageKey, NETWORK_INTERNAL, NatKind,
-        NetworkInfo, PublishedKey, PublishedValue, UplinkInfo,
+        Config, EndpointAddr, EndpointInfo, Forward, LanIpKey, LanMac, LanMacKey, MasqUsageKey,
+        NETWORK_INTERNAL, NatKind, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo,
     },
 };
 
@@ -87,6 +87,29 @@ impl MasqUsageKey {
             protocol,
             _pad: 0,
         }
+    }
+}
+
+impl LanMacKey {
+    /// A macvlan container's MAC on the parent `ifindex`.
+    pub const fn new(ifindex: u32, mac: [u8; 6]) -> Self {
+        Self {
+            ifindex,
+            mac,
+            _pad: [0; 2],
+        }
+    }
+}
+
+impl LanIpKey {
+    pub const fn new(ifindex: u32, ip: [u8; 4]) -> Self {
+        Self { ifindex, ip }
+    }
+}
+
+impl LanMac {
+    pub const fn new(mac: [u8; 6]) -> Self {
+        Self { mac, _pad: [0; 2] }
     }
 }
 
@@ -211,6 +234,8 @@ mod tests {
         assert_eq!(UplinkInfo::new([1, 2, 3, 4])._pad, 0);
         assert_eq!(EndpointAddr::new(3, [1; 6])._pad, [0; 2]);
         assert_eq!(MasqUsageKey::new([1; 4], [2; 4], 53, 17)._pad, 0);
+        assert_eq!(LanMacKey::new(4, [1; 6])._pad, [0; 2]);
+        assert_eq!(LanMac::new([1; 6])._pad, [0; 2]);
         let config = Config::new((61000, 65535), 100, 5);
         assert_eq!(
             (config.masq_port_min, config.masq_port_max, config._pad),

@@ -26,11 +26,14 @@ pub enum ProgramId {
     /// TC egress on a container's host-side veth: packets the host
     /// forwarded from a non-container interface, refused.
     ContainerEgress = 8,
+    /// TC egress on the parent of a macvlan network: what its containers
+    /// send to the LAN, checked against their addresses.
+    LanParentEgress = 9,
 }
 
 impl ProgramId {
-    pub const COUNT: u32 = 9;
-    pub const ALL: [ProgramId; 9] = [
+    pub const COUNT: u32 = 10;
+    pub const ALL: [ProgramId; 10] = [
         ProgramId::UplinkIngress,
         ProgramId::ContainerIngress,
         ProgramId::SockConnect,
@@ -40,18 +43,23 @@ impl ProgramId {
         ProgramId::SockSendmsg6,
         ProgramId::SockRecvmsg6,
         ProgramId::ContainerEgress,
+        ProgramId::LanParentEgress,
     ];
     /// The TC programs, attached per interface.
-    pub const TC: [ProgramId; 3] = [
+    pub const TC: [ProgramId; 4] = [
         ProgramId::UplinkIngress,
         ProgramId::ContainerIngress,
         ProgramId::ContainerEgress,
+        ProgramId::LanParentEgress,
     ];
 
     /// Whether the program runs on packets an interface sends (TC egress)
     /// rather than on those it receives.
     pub const fn is_egress(self) -> bool {
-        matches!(self, ProgramId::ContainerEgress)
+        matches!(
+            self,
+            ProgramId::ContainerEgress | ProgramId::LanParentEgress
+        )
     }
 
     /// The ELF symbol name of the program attached at this hook.
@@ -66,6 +74,7 @@ impl ProgramId {
             ProgramId::SockSendmsg6 => "sock_sendmsg6",
             ProgramId::SockRecvmsg6 => "sock_recvmsg6",
             ProgramId::ContainerEgress => "container_egress",
+            ProgramId::LanParentEgress => "lan_parent_egress",
         }
     }
 }

@@ -298,6 +298,33 @@ pub struct PublishedStats {
     pub flows: u64,
 }
 
+/// Key of `LAN_HOSTS`: a macvlan container's MAC on the parent (by
+/// ifindex) of its network. The value is its IPv4 address (`[u8; 4]`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LanMacKey {
+    pub ifindex: u32,
+    pub mac: [u8; 6],
+    pub _pad: [u8; 2],
+}
+
+/// Key of `LAN_IPS`: a macvlan container's address on the parent (by
+/// ifindex) of its network. The value is its MAC ([`LanMac`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LanIpKey {
+    pub ifindex: u32,
+    pub ip: [u8; 4],
+}
+
+/// Value of `LAN_IPS`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LanMac {
+    pub mac: [u8; 6],
+    pub _pad: [u8; 2],
+}
+
 #[cfg(feature = "user")]
 mod pod {
     use super::*;
@@ -318,6 +345,9 @@ mod pod {
     unsafe impl aya::Pod for SockReverseKey {}
     unsafe impl aya::Pod for SockReverseValue {}
     unsafe impl aya::Pod for MasqUsageKey {}
+    unsafe impl aya::Pod for LanMacKey {}
+    unsafe impl aya::Pod for LanIpKey {}
+    unsafe impl aya::Pod for LanMac {}
 }
 
 #[cfg(test)]

@@ -21,6 +21,12 @@ pub const ENDPOINTS_MAP: &str = "ENDPOINTS";
 pub const ENDPOINTS_CAPACITY: u32 = 4096;
 /// Hash container address (`[u8; 4]`) -> [`crate::maps::EndpointAddr`].
 pub const ENDPOINT_IPS_MAP: &str = "ENDPOINT_IPS";
+/// Hash [`crate::maps::LanMacKey`] -> IPv4 address (`[u8; 4]`): the
+/// macvlan containers, as the program on their parents checks them.
+pub const LAN_HOSTS_MAP: &str = "LAN_HOSTS";
+/// Hash [`crate::maps::LanIpKey`] -> [`crate::maps::LanMac`].
+pub const LAN_IPS_MAP: &str = "LAN_IPS";
+pub const LAN_HOSTS_CAPACITY: u32 = 4096;
 /// LPM trie subnet -> [`crate::maps::NetworkInfo`].
 pub const NETWORKS_MAP: &str = "NETWORKS";
 pub const NETWORKS_CAPACITY: u32 = 1024;

@@ -17,6 +17,7 @@ mod icmp;
 mod icmp_reply;
 mod ipv6;
 mod isolation;
+mod lan;
 mod maps;
 mod masquerade_quota;
 mod mtu;
@@ -52,6 +53,14 @@ pub fn uplink_ingress(ctx: TcContext) -> i32 {
 pub fn container_ingress(ctx: TcContext) -> i32 {
     counters::count(&ctx, ProgramId::ContainerIngress);
     container::handle(&ctx)
+}
+
+/// TC egress on the parent of a macvlan network: its containers' frames
+/// to the LAN carry their own MAC and address.
+#[classifier]
+pub fn lan_parent_egress(ctx: TcContext) -> i32 {
+    counters::count_program(ProgramId::LanParentEgress, u64::from(ctx.len()));
+    lan::handle(&ctx)
 }
 
 /// TC egress on a container's host-side veth: refuses what the host

@@ -8,13 +8,13 @@ use aya_ebpf::{
 };
 use ebpfnet_common::{
     maps::{
-        Config, EndpointAddr, EndpointInfo, HostAddr, NetworkInfo, PublishedKey, PublishedStats,
-        PublishedValue, SubnetKey, UplinkInfo,
+        Config, EndpointAddr, EndpointInfo, HostAddr, LanIpKey, LanMac, LanMacKey, NetworkInfo,
+        PublishedKey, PublishedStats, PublishedValue, SubnetKey, UplinkInfo,
     },
     maps6::{EndpointInfo6, NetworkInfo6, SubnetKey6},
     names::{
-        ENDPOINTS_CAPACITY, HOST_ADDRS_CAPACITY, NETWORKS_CAPACITY, PUBLISHED_CAPACITY,
-        UPLINKS_CAPACITY,
+        ENDPOINTS_CAPACITY, HOST_ADDRS_CAPACITY, LAN_HOSTS_CAPACITY, NETWORKS_CAPACITY,
+        PUBLISHED_CAPACITY, UPLINKS_CAPACITY,
     },
 };
 
@@ -35,6 +35,13 @@ pub static ENDPOINTS: HashMap<u32, EndpointInfo, { ENDPOINTS_CAPACITY as usize }
 #[btf_map]
 pub static ENDPOINT_IPS: HashMap<[u8; 4], EndpointAddr, { ENDPOINTS_CAPACITY as usize }> =
     HashMap::new();
+
+#[btf_map]
+pub static LAN_HOSTS: HashMap<LanMacKey, [u8; 4], { LAN_HOSTS_CAPACITY as usize }> =
+    HashMap::new();
+
+#[btf_map]
+pub static LAN_IPS: HashMap<LanIpKey, LanMac, { LAN_HOSTS_CAPACITY as usize }> = HashMap::new();
 
 #[btf_map]
 pub static NETWORKS: LpmTrie<SubnetKey, NetworkInfo, { NETWORKS_CAPACITY as usize }> =

@@ -53,10 +53,19 @@ fn pid_alive(pid: &str) -> bool {
 }
 
 /// Name prefixes (before the harness's pid) of the namespaces and host
-/// links tests make: the outside namespace and uplink veth, and the side
-/// namespace and veth of the interface-guard tests.
-const HARNESS_NETNS_PREFIXES: [&str; 2] = ["ebnt-out-", "ebnt-side-"];
-const HARNESS_LINK_PREFIXES: [&str; 2] = ["ebntup", "ebntsd"];
+/// links tests make: the outside namespace and uplink veth, the side
+/// namespace and veth of the interface-guard tests, and the LAN segment of
+/// the macvlan and ipvlan tests (and the namespace one adopts), and the
+/// "hosts" of the many-daemon tests (`hosts`).
+const HARNESS_NETNS_PREFIXES: [&str; 6] = [
+    "ebnt-out-",
+    "ebnt-side-",
+    "ebnt-lan-",
+    "ebnt-adopt-",
+    "ebnt-hostA-",
+    "ebnt-hostB-",
+];
+const HARNESS_LINK_PREFIXES: [&str; 6] = ["ebntup", "ebntsd", "ebln", "ebhbr", "ebhA", "ebhB"];
 
 /// Removes namespaces and links left by harness processes that no longer
 /// exist (a crashed earlier run).

@@ -11,8 +11,8 @@ use aya::programs::{SchedClassifier, TestRun, TestRunOptions};
 use aya::{Ebpf, EbpfLoader};
 use ebpfnet_common::DropReason;
 use ebpfnet_common::maps::{
-    Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, NatEntry, NetworkInfo, PublishedKey,
-    PublishedValue, SubnetKey, UplinkInfo, proto,
+    Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey, NatEntry,
+    NetworkInfo, PublishedKey, PublishedValue, SubnetKey, UplinkInfo, proto,
 };
 
 pub use crate::packet_netns::PacketNetns;
@@ -25,6 +25,7 @@ pub const TC_ACT_REDIRECT: u32 = 7;
 pub const UPLINK_INGRESS: &str = "uplink_ingress";
 pub const CONTAINER_INGRESS: &str = "container_ingress";
 pub const CONTAINER_EGRESS: &str = "container_egress";
+pub const LAN_PARENT_EGRESS: &str = "lan_parent_egress";
 
 /// `sizeof(struct __sk_buff)` and the offsets of `ingress_ifindex` and
 /// `ifindex` in it, as in `<linux/bpf.h>` (after len, pkt_type, mark,
@@ -75,7 +76,12 @@ impl Datapath {
         let mut ebpf = EbpfLoader::new()
             .load(&bytes)
             .unwrap_or_else(|e| panic!("loading {}: {e:?}", path.display()));
-        for name in [UPLINK_INGRESS, CONTAINER_INGRESS, CONTAINER_EGRESS] {
+        for name in [
+            UPLINK_INGRESS,
+            CONTAINER_INGRESS,
+            CONTAINER_EGRESS,
+            LAN_PARENT_EGRESS,
+        ] {
             let prog: &mut SchedClassifier = ebpf
                 .program_mut(name)
                 .unwrap_or_else(|| panic!("no program {name} in the object"))
@@ -250,6 +256,16 @@ impl Datapath {
         self.hash::<[u8; 4], EndpointAddr>("ENDPOINT_IPS")
             .insert(ip, addr, 0)
             .expect("ENDPOINT_IPS insert");
+    }
+
+    /// A macvlan container (`mac`, `ip`) on the parent `ifindex`.
+    pub fn add_lan_host(&mut self, ifindex: u32, mac: [u8; 6], ip: [u8; 4]) {
+        self.hash::<LanMacKey, [u8; 4]>("LAN_HOSTS")
+            .insert(LanMacKey::new(ifindex, mac), ip, 0)
+            .expect("LAN_HOSTS insert");
+        self.hash::<LanIpKey, LanMac>("LAN_IPS")
+            .insert(LanIpKey::new(ifindex, ip), LanMac::new(mac), 0)
+            .expect("LAN_IPS insert");
     }
 
     pub fn set_config(&mut self, config: Config) {

@@ -244,6 +244,7 @@ mod tests {
                         gateway: None,
                         internal: false,
                         driver: None,
+                        options: Default::default(),
                     })
                     .await
             },

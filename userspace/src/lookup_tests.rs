@@ -20,6 +20,7 @@ fn a_network(name: &str, id: &str) -> Network {
         bridge: format!("ebr-{name}"),
         created: "2026-01-02T03:04:05Z".into(),
         number: 1,
+        lan: None,
     }
 }
 

@@ -42,6 +42,10 @@ pub struct Network {
     /// daemon assigns one at start.
     #[serde(default)]
     pub number: u32,
+    /// A macvlan or ipvlan network (`-d macvlan|ipvlan`); `None` for a
+    /// bridge network. Such a network has no bridge (`bridge` is empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lan: Option<Box<crate::lan::LanNetwork>>,
 }
 
 /// A container's attachment to one network.
@@ -333,6 +337,7 @@ mod tests {
                 bridge: "ebpfnet0".into(),
                 created: "2026-01-01T00:00:00Z".into(),
                 number: 1,
+                lan: None,
             },
         );
         state

@@ -81,10 +81,13 @@ pub struct NetworkCreate {
     pub subnet: Option<Ipv4Network>,
     pub gateway: Option<Ipv4Addr>,
     pub internal: bool,
-    /// `bridge` (when absent) or `overlay` (a global network, in the
-    /// cluster store).
+    /// `bridge` (when absent), `macvlan`, `ipvlan`, or `overlay` (a global
+    /// network, in the cluster store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver: Option<String>,
+    /// The driver's options (`-o parent=eth0`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

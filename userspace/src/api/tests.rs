@@ -65,6 +65,7 @@ pub(super) fn every_request() -> Vec<Request> {
             gateway: Some(Ipv4Addr::new(10, 1, 0, 1)),
             internal: true,
             driver: None,
+            options: Default::default(),
         }
         .into(),
         NetworkCreate {
@@ -73,6 +74,16 @@ pub(super) fn every_request() -> Vec<Request> {
             gateway: None,
             internal: false,
             driver: Some("overlay".into()),
+            options: Default::default(),
+        }
+        .into(),
+        NetworkCreate {
+            name: "lan".into(),
+            subnet: Some("192.168.1.0/24".parse().expect("cidr")),
+            gateway: Some(Ipv4Addr::new(192, 168, 1, 1)),
+            internal: false,
+            driver: Some("macvlan".into()),
+            options: [("parent".to_string(), "eth0".to_string())].into(),
         }
         .into(),
         NetworkList.into(),
@@ -167,6 +178,7 @@ fn a_request_line_wraps_the_unversioned_request_unchanged() {
         gateway: Some(Ipv4Addr::new(10, 1, 0, 1)),
         internal: false,
         driver: None,
+        options: Default::default(),
     })
     .encode()
     .expect("encodes");

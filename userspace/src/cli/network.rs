@@ -22,13 +22,18 @@ use crate::{
 
 #[derive(Debug, Subcommand)]
 pub enum NetworkCommand {
-    /// Create a network; prints its id.
+    /// Create a network (bridge, macvlan, ipvlan, or overlay); prints its id.
     Create {
         name: String,
-        /// `bridge` (this host) or `overlay` (every host of the cluster;
-        /// needs a daemon started with --cluster-store).
-        #[arg(short, long, default_value = "bridge")]
-        driver: String,
+        /// Driver: bridge (default), macvlan, ipvlan, or overlay (every host
+        /// of the cluster; needs a daemon started with --cluster-store).
+        #[arg(short = 'd', long, value_name = "DRIVER")]
+        driver: Option<String>,
+        /// Driver option KEY=VALUE (repeatable): parent=IFACE,
+        /// macvlan_mode=bridge|private|vepa|passthru, ipvlan_mode=l2|l3|l3s,
+        /// ipvlan_flag=bridge|private|vepa.
+        #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE", value_parser = parse_option)]
+        options: Vec<(String, String)>,
         /// Subnet in CIDR form; a free private one when omitted.
         #[arg(long)]
         subnet: Option<Ipv4Network>,
@@ -78,6 +83,7 @@ pub async fn run(
         NetworkCommand::Create {
             name,
             driver,
+            options,
             subnet,
             gateway,
             internal,
@@ -89,7 +95,8 @@ pub async fn run(
                     gateway,
                     internal,
                     // Absent for bridge, so an older daemon still answers.
-                    driver: (driver != "bridge").then_some(driver),
+                    driver: driver.filter(|d| d != "bridge"),
+                    options: options.into_iter().collect(),
                 })
                 .await
                 .with_context(|| format!("cannot create network {name}"))?;
@@ -136,4 +143,12 @@ pub async fn run(
         }
     }
     Ok(0)
+}
+
+/// `KEY=VALUE` of `-o`; a key given twice keeps the last value, as Docker.
+fn parse_option(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
 }

@@ -9,7 +9,7 @@ use ebpfnet_common::ProgramId;
 
 use super::{
     harness::{Snapshot, UPLINK, UPLINK_INDEX, UPLINK_IP},
-    modes,
+    lan_consistency, modes,
 };
 use crate::{
     datapath::encoding::{endpoint_info, network_info, published_key, published_value},
@@ -32,10 +32,23 @@ pub fn assert_consistent(s: &Snapshot) {
         .filter(|(_, l)| l.kind == LinkKind::Bridge)
         .map(|(n, _)| n.as_str())
         .collect();
-    let wanted: BTreeSet<&str> = state.networks.values().map(|n| n.bridge.as_str()).collect();
+    let wanted: BTreeSet<&str> = state
+        .networks
+        .values()
+        .filter(|n| n.lan.is_none())
+        .map(|n| n.bridge.as_str())
+        .collect();
     assert_eq!(bridges, wanted, "bridges on the host");
     let mut networks = BTreeMap::new();
+    let mut attached = BTreeMap::from([(
+        (UPLINK.to_string(), ProgramId::UplinkIngress.program_name()),
+        UPLINK_INDEX,
+    )]);
     for network in state.networks.values() {
+        if network.lan.is_some() {
+            attached.extend(lan_consistency::parent(host, network));
+            continue;
+        }
         let bridge = &host.links[&network.bridge];
         let address = (network.gateway, network.subnet.prefix());
         assert!(
@@ -52,10 +65,7 @@ pub fn assert_consistent(s: &Snapshot) {
 
     let mut veths = BTreeSet::new();
     let mut endpoints = BTreeMap::new();
-    let mut attached = BTreeMap::from([(
-        (UPLINK.to_string(), ProgramId::UplinkIngress.program_name()),
-        UPLINK_INDEX,
-    )]);
+    let mut lan_hosts = BTreeSet::new();
     let mut published = BTreeMap::new();
     let mut named = BTreeSet::new();
     for container in state.containers.values() {
@@ -89,6 +99,10 @@ pub fn assert_consistent(s: &Snapshot) {
         }
         for endpoint in &container.endpoints {
             let network = &state.networks[&endpoint.network];
+            if network.lan.is_some() {
+                lan_hosts.extend(lan_consistency::endpoint(host, ns, network, endpoint));
+                continue;
+            }
             let veth = host
                 .links
                 .get(&endpoint.host_veth)
@@ -132,7 +146,7 @@ pub fn assert_consistent(s: &Snapshot) {
             .endpoints
             .first()
             .filter(|e| !state.networks[&e.network].internal);
-        if let Some(endpoint) = target {
+        if let Some(endpoint) = target.filter(|e| state.networks[&e.network].lan.is_none()) {
             let ifindex = host.links[&endpoint.host_veth].index;
             for m in &container.ports {
                 let key = published_key(m);
@@ -156,6 +170,7 @@ pub fn assert_consistent(s: &Snapshot) {
         .collect();
     assert_eq!(named_now, named, "namespaces under /run/netns");
     assert_eq!(dp.endpoints, endpoints, "ENDPOINTS");
+    assert_eq!(dp.lan_hosts, lan_hosts, "LAN_HOSTS");
     assert_eq!(dp.attached, attached, "programs attached");
     assert_eq!(dp.published, published, "PUBLISHED");
     let uplink = dp.uplinks.get(&UPLINK_INDEX).map(|u| u.ip);

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use super::{
     Controller, ControllerError, Result, interface,
     modes::{self, Plan},
-    next_ifname, now_rfc3339,
+    next_ifname, now_rfc3339, views,
 };
 use crate::{
     api::ContainerOptions,
@@ -117,7 +117,7 @@ impl Controller {
             Err(e) => Err(e),
         };
         if let Err(e) = made {
-            let _ = self.unplumb_endpoint(&endpoint).await;
+            let _ = self.take_down_endpoint(Some(&path), &endpoint).await;
             if adopt.is_none()
                 && let Err(undo) = self.host.delete_netns(name)
             {
@@ -153,8 +153,9 @@ impl Controller {
     /// mappings, veths, its files, and the namespace only if ebpfnet made it.
     async fn detach_container(&mut self, container: &Container) -> Result<()> {
         let unpublished = self.clear_ports(&container.ports);
+        let path = modes::sandbox_path(&self.state, container);
         for endpoint in &container.endpoints {
-            self.unplumb_endpoint(endpoint).await?;
+            self.take_down_endpoint(path.as_deref(), endpoint).await?;
         }
         self.remove_files(container);
         if matches!(container.mode, NetMode::Owned | NetMode::None) {
@@ -200,6 +201,14 @@ impl Controller {
         let mut endpoint = new_endpoint(&self.state, &network, ip, &ifname)?;
         endpoint.aliases = aliases.to_vec();
         let default_route = current.endpoints.is_empty();
+        if default_route && network.lan.is_some() && !current.ports.is_empty() {
+            return Err(ControllerError::Refused(format!(
+                "container {container} has published ports and no other network: they cannot \
+                 lead to network {} ({}: no published ports)",
+                network.name,
+                views::network_driver(&network)
+            )));
+        }
         let mut updated = current.clone();
         updated.endpoints.push(endpoint.clone());
         self.plumb_endpoint(&path, &endpoint, &network, default_route)
@@ -216,7 +225,7 @@ impl Controller {
             if default_route {
                 self.clear_ports(&current.ports);
             }
-            let _ = self.unplumb_endpoint(&endpoint).await;
+            let _ = self.take_down_endpoint(Some(&path), &endpoint).await;
             return Err(e);
         }
         Ok(())
@@ -224,7 +233,7 @@ impl Controller {
 
     pub async fn disconnect(&mut self, network: &str, container: &str) -> Result<()> {
         self.network(network)?;
-        let current = self.container(container)?;
+        let current = self.container(container)?.clone();
         let endpoint = current.endpoint(network).cloned().ok_or_else(|| {
             ControllerError::Refused(format!(
                 "container {container} is not connected to network {network}"
@@ -235,7 +244,8 @@ impl Controller {
         updated.endpoints.retain(|e| e.network != network);
         // Taken down first, saved after: a failure leaves the endpoint
         // saved, and `disconnect` again (or a restart) finishes the job.
-        self.unplumb_endpoint(&endpoint).await?;
+        let path = modes::sandbox_path(&self.state, &current);
+        self.take_down_endpoint(path.as_deref(), &endpoint).await?;
         if was_first {
             self.point_ports(&updated).await?;
         }
@@ -271,6 +281,21 @@ impl Controller {
         };
         for (position, endpoint) in container.endpoints.iter().enumerate() {
             let network = self.network(&endpoint.network)?.clone();
+            if network.lan.is_some() {
+                // A parent gone (the host's NIC renamed, unplugged) must
+                // not keep the daemon down: the container waits for it.
+                if let Err(e) = self
+                    .plumb_endpoint(&path, endpoint, &network, position == 0)
+                    .await
+                {
+                    log::warn!(
+                        "container {}: no interface on network {}: {e}",
+                        container.name,
+                        network.name
+                    );
+                }
+                continue;
+            }
             match self.host.link_index(&endpoint.host_veth).await? {
                 Some(index) => {
                     self.host.enable_forwarding(&endpoint.host_veth)?;
@@ -362,7 +387,11 @@ fn new_endpoint(
     };
     let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
     Ok(Endpoint {
-        host_veth: ids::host_veth_name(&id),
+        // macvlan and ipvlan endpoints have no host side.
+        host_veth: match network.lan {
+            Some(_) => String::new(),
+            None => ids::host_veth_name(&id),
+        },
         id,
         network: network.name.clone(),
         ip,

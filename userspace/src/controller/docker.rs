@@ -57,6 +57,13 @@ impl Controller {
     ) -> Result<MadeEndpoint> {
         ids::validate("container", request.container)?;
         let network = self.network(request.network)?.clone();
+        if let Some(lan) = &network.lan {
+            return Err(ControllerError::Refused(format!(
+                "network {} is a {} network: Docker's driver joins bridge networks only",
+                network.name,
+                lan.kind.driver()
+            )));
+        }
         let existing = self.state.containers.get(request.container).cloned();
         if let Some(c) = &existing {
             if c.endpoint(request.network).is_some() {

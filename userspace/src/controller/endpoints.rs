@@ -22,6 +22,11 @@ impl Controller {
         network: &Network,
         default_route: bool,
     ) -> Result<u32> {
+        if let Some(lan) = &network.lan {
+            return self
+                .plumb_lan_endpoint(netns_path, endpoint, network, lan, default_route)
+                .await;
+        }
         let made = self
             .plumb_endpoint_inner(netns_path, endpoint, network, default_route)
             .await;
@@ -100,6 +105,26 @@ impl Controller {
             }
         }
         Ok(())
+    }
+
+    /// Takes an endpoint down whatever its network's driver; `netns_path`
+    /// is the container's namespace (a macvlan or ipvlan interface is in
+    /// there, and goes with an owned one anyway).
+    pub(super) async fn take_down_endpoint(
+        &mut self,
+        netns_path: Option<&Path>,
+        endpoint: &Endpoint,
+    ) -> Result<()> {
+        let on_lan = self
+            .state
+            .networks
+            .get(&endpoint.network)
+            .is_some_and(|n| n.lan.is_some());
+        if on_lan {
+            self.unplumb_lan_endpoint(netns_path, endpoint).await
+        } else {
+            self.unplumb_endpoint(endpoint).await
+        }
     }
 
     /// Removes an endpoint's veth pair, its datapath attachment and entry.

@@ -16,6 +16,7 @@ fn network(name: &str, id: &str) -> Network {
         bridge: format!("br-{name}"),
         created: String::new(),
         number: 1,
+        lan: None,
     }
 }
 

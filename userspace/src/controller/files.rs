@@ -44,7 +44,8 @@ pub fn render_files(
         .endpoints
         .iter()
         .filter(|e| e.network != DEFAULT_NETWORK)
-        .find_map(|e| state.networks.get(&e.network));
+        .filter_map(|e| state.networks.get(&e.network))
+        .find(|n| n.lan.is_none());
     let resolv = match embedded {
         Some(network) => netconf::render_resolv_embedded(network.gateway, host),
         None => netconf::render_resolv_plain(&container.dns, host),
@@ -115,6 +116,7 @@ mod tests {
             bridge: String::new(),
             created: String::new(),
             number: 1,
+            lan: None,
         }
     }
 

@@ -14,6 +14,10 @@ mod files;
 #[cfg(test)]
 pub(crate) mod harness;
 mod interface;
+mod lan;
+#[cfg(test)]
+pub(crate) mod lan_consistency;
+mod lan_endpoints;
 #[cfg(test)]
 mod lifecycle_tests;
 pub mod masquerade;
@@ -168,7 +172,12 @@ impl Controller {
                 })?;
         }
         self.ensure_predefined()?;
-        for network in self.state.networks.values() {
+        let networks: Vec<_> = self.state.networks.values().cloned().collect();
+        for network in &networks {
+            if network.lan.is_some() {
+                self.restore_lan_parent(network).await?;
+                continue;
+            }
             self.host
                 .ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix())
                 .await?;
@@ -189,7 +198,9 @@ impl Controller {
                 .iter()
                 .flat_map(|c| c.endpoints.iter().map(|e| e.host_veth.clone())),
         );
+        attached.extend(self.lan_parents());
         self.datapath.prune(&attached)?;
+        self.prune_lan_hosts()?;
         self.prune_stale().await
     }
 

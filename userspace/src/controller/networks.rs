@@ -25,18 +25,7 @@ impl Controller {
         gateway: Option<Ipv4Addr>,
         internal: bool,
     ) -> Result<String> {
-        ids::validate("network", name)?;
-        if matches!(name, "host" | "none") {
-            return Err(ControllerError::Refused(format!(
-                "network name {name} is a network mode (--network {name}); pick another name"
-            )));
-        }
-        if self.state.networks.contains_key(name) {
-            return Err(ControllerError::Exists {
-                kind: "network",
-                name: name.to_string(),
-            });
-        }
+        self.check_new_network_name(name)?;
         let subnet = match subnet {
             Some(subnet) => {
                 // Normalise 10.1.2.3/24 to 10.1.2.0/24, as Docker does.
@@ -70,6 +59,7 @@ impl Controller {
             bridge: bridge.clone(),
             created: now_rfc3339(),
             number: self.state.free_network_number(),
+            lan: None,
         };
         let info = network_info(&network);
         let made = self
@@ -91,6 +81,23 @@ impl Controller {
         }
         self.refresh_host_logged().await;
         Ok(id)
+    }
+
+    /// A valid name no network has, and not a network mode.
+    pub(super) fn check_new_network_name(&self, name: &str) -> Result<()> {
+        ids::validate("network", name)?;
+        if matches!(name, "host" | "none") {
+            return Err(ControllerError::Refused(format!(
+                "network name {name} is a network mode (--network {name}); pick another name"
+            )));
+        }
+        if self.state.networks.contains_key(name) {
+            return Err(ControllerError::Exists {
+                kind: "network",
+                name: name.to_string(),
+            });
+        }
+        Ok(())
     }
 
     async fn check_subnet_free(
@@ -118,7 +125,7 @@ impl Controller {
         Ok(())
     }
 
-    async fn pick_subnet(&self) -> Result<Ipv4Network> {
+    pub(super) async fn pick_subnet(&self) -> Result<Ipv4Network> {
         let routes = self.foreign_routes().await?;
         for second in AUTO_SUBNETS {
             let subnet = Ipv4Network::new(Ipv4Addr::new(10, second, 0, 0), 16)
@@ -164,8 +171,12 @@ impl Controller {
         }
         // Taken down first, saved after: a failure leaves the network
         // saved, and `rm` again (or a restart) finishes the job.
-        self.datapath.remove_network(network.subnet)?;
-        self.host.delete_link(&network.bridge).await?;
+        if network.lan.is_some() {
+            self.remove_lan_parent(&network).await?;
+        } else {
+            self.datapath.remove_network(network.subnet)?;
+            self.host.delete_link(&network.bridge).await?;
+        }
         let mut next = self.state.clone();
         next.networks.remove(name);
         self.commit(next)?;

@@ -45,6 +45,15 @@ impl Controller {
                 network.name
             )));
         }
+        if let Some(lan) = &network.lan {
+            return Err(ControllerError::Refused(format!(
+                "network {} is a {} network: its containers are reachable at their own \
+                 address on {}'s LAN and publish no ports",
+                network.name,
+                lan.kind.driver(),
+                lan.parent
+            )));
+        }
         let taken: Vec<Taken<'_>> = self
             .state
             .containers

@@ -162,3 +162,46 @@ async fn a_missing_uplink_is_refused_at_start() {
         .expect("no uplink, no start");
     assert_eq!(err.to_string(), "uplink eth0 not found");
 }
+
+#[tokio::test]
+async fn a_reboot_brings_back_made_parents_and_lan_interfaces_and_prunes_stale_lan_hosts() {
+    let mut h = populated().await;
+    let none = std::collections::BTreeMap::new();
+    let c = &mut h.controller;
+    c.create_network_with_driver(
+        "lan",
+        Some(net("10.5.0.0/24")),
+        None,
+        false,
+        Some("macvlan"),
+        &none,
+    )
+    .await
+    .expect("macvlan on a dummy");
+    c.create_container("mac", &on("lan")).await.expect("mac");
+    c.connect("lan", "db", None, &[]).await.expect("db on lan");
+    let saved = h.saved();
+    let lan = saved.networks["lan"]
+        .lan
+        .clone()
+        .expect("a macvlan network");
+    assert!(lan.made_parent.is_some(), "{lan:?}");
+    let h = h
+        .restart(|host, datapath| {
+            let files = std::mem::take(&mut host.etc_files);
+            *host = bare_host();
+            host.etc_files = files;
+            *datapath = DatapathWorld::default();
+            // Left by a container removed while the daemon was down.
+            datapath
+                .lan_hosts
+                .insert((9, [2, 0, 0, 0, 0, 9], [10, 5, 0, 99]));
+        })
+        .await
+        .expect("restart");
+    let s = h.snapshot();
+    assert_eq!(s.state, saved, "the state is the one saved");
+    assert_consistent(&s);
+    assert_eq!(s.host.links[&lan.parent].kind, LinkKind::Dummy);
+    assert_eq!(s.datapath.lan_hosts.len(), 2, "{:?}", s.datapath.lan_hosts);
+}

@@ -6,7 +6,7 @@ use super::Controller;
 use crate::{
     datapath,
     host::Host,
-    state::{NetMode, State, Store},
+    state::{Container, NetMode, State, Store},
 };
 
 /// Removes the containers' namespaces and veths, the bridges, ebpfnet's pins
@@ -32,6 +32,9 @@ pub async fn teardown(
             NetMode::Adopted { .. } => (false, true),
             NetMode::Host | NetMode::Container { .. } => (false, false),
         };
+        if let NetMode::Adopted { path, .. } = &container.mode {
+            errors.extend(remove_lan_devices(state, host, container, path).await);
+        }
         if owned && let Err(e) = host.delete_netns(&container.name) {
             errors.push(format!("container {}: {e}", container.name));
         }
@@ -43,6 +46,12 @@ pub async fn teardown(
         if let Err(e) = host.delete_link(&network.bridge).await {
             errors.push(format!("network {}: {e}", network.name));
         }
+        // The parent of a macvlan or ipvlan network, if ebpfnet made it.
+        if let Some(lan) = network.lan.as_ref().filter(|l| l.made_parent.is_some())
+            && let Err(e) = host.delete_link(&lan.parent).await
+        {
+            errors.push(format!("network {}: {e}", network.name));
+        }
     }
     // Removing the link pins detaches the programs once no fd holds them.
     if let Err(e) = datapath::remove_pins(pin_dir) {
@@ -50,6 +59,30 @@ pub async fn teardown(
     }
     if let Err(e) = store.remove() {
         errors.push(e.to_string());
+    }
+    errors
+}
+
+/// The interfaces an adopted namespace has on macvlan and ipvlan networks
+/// (an owned namespace takes them along when it goes).
+async fn remove_lan_devices(
+    state: &State,
+    host: &dyn Host,
+    container: &Container,
+    path: &Path,
+) -> Vec<String> {
+    let mut errors = Vec::new();
+    for endpoint in &container.endpoints {
+        let on_lan = state
+            .networks
+            .get(&endpoint.network)
+            .is_some_and(|n| n.lan.is_some());
+        if !on_lan {
+            continue;
+        }
+        if let Err(e) = host.delete_lan_device(path, &endpoint.ifname).await {
+            errors.push(format!("container {}: {e}", container.name));
+        }
     }
     errors
 }

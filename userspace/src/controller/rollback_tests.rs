@@ -9,10 +9,12 @@
 //! - an operation that succeeds past a failure (one it only logs) leaves
 //!   the host and datapath consistent with the state.
 
+use std::collections::BTreeMap;
+
 use super::{
     ControllerError, Result,
     consistency::assert_consistent,
-    harness::{Harness, assert_same, net, on, populated, tcp},
+    harness::{Harness, UPLINK, assert_same, net, on, populated, tcp},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,9 +32,17 @@ enum Op {
     DisconnectFirst,
     Publish,
     Unpublish,
+    CreateMacvlanOnVlan,
+    CreateIpvlanOnDummy,
+    RemoveLanNetwork,
+    CreateMacvlanContainer,
+    CreateIpvlanContainer,
+    RemoveLanContainer,
+    ConnectLan,
+    DisconnectLan,
 }
 
-const OPS: [Op; 13] = [
+const OPS: [Op; 21] = [
     Op::CreateNetwork,
     Op::CreateNetworkAuto,
     Op::RemoveNetwork,
@@ -46,6 +56,14 @@ const OPS: [Op; 13] = [
     Op::DisconnectFirst,
     Op::Publish,
     Op::Unpublish,
+    Op::CreateMacvlanOnVlan,
+    Op::CreateIpvlanOnDummy,
+    Op::RemoveLanNetwork,
+    Op::CreateMacvlanContainer,
+    Op::CreateIpvlanContainer,
+    Op::RemoveLanContainer,
+    Op::ConnectLan,
+    Op::DisconnectLan,
 ];
 
 const ADOPTED: &str = "/proc/4242/ns/net";
@@ -60,6 +78,22 @@ impl Op {
                 | Op::Disconnect
                 | Op::DisconnectFirst
                 | Op::Unpublish
+                | Op::RemoveLanNetwork
+                | Op::RemoveLanContainer
+                | Op::DisconnectLan
+        )
+    }
+
+    /// Run over [`lan_scene`] rather than [`scene`].
+    fn on_lan(self) -> bool {
+        matches!(
+            self,
+            Op::RemoveLanNetwork
+                | Op::CreateMacvlanContainer
+                | Op::CreateIpvlanContainer
+                | Op::RemoveLanContainer
+                | Op::ConnectLan
+                | Op::DisconnectLan
         )
     }
 
@@ -92,6 +126,25 @@ impl Op {
             Op::DisconnectFirst => c.disconnect("bridge", "web").await,
             Op::Publish => c.publish("web", &[tcp(8081, 81)]).await.map(drop),
             Op::Unpublish => c.unpublish("web", &[tcp(8080, 80)]).await.map(drop),
+            Op::CreateMacvlanOnVlan => {
+                let options = opts(&[("parent", "eth0.10")]);
+                let subnet = Some(net("10.7.0.0/24"));
+                c.create_network_with_driver("vlan", subnet, None, false, Some("macvlan"), &options)
+                    .await
+                    .map(drop)
+            }
+            Op::CreateIpvlanOnDummy => {
+                let options = opts(&[("ipvlan_mode", "l3")]);
+                c.create_network_with_driver("l3b", None, None, false, Some("ipvlan"), &options)
+                    .await
+                    .map(drop)
+            }
+            Op::RemoveLanNetwork => c.remove_network("lan-spare").await,
+            Op::CreateMacvlanContainer => c.create_container("mac2", &on("lan")).await.map(drop),
+            Op::CreateIpvlanContainer => c.create_container("ip2", &on("l3")).await.map(drop),
+            Op::RemoveLanContainer => c.remove_container("mac").await,
+            Op::ConnectLan => c.connect("lan", "db", None, &[]).await,
+            Op::DisconnectLan => c.disconnect("lan", "web").await,
         }
     }
 }
@@ -105,13 +158,59 @@ async fn scene() -> Harness {
     h
 }
 
+fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// [`scene`] with macvlan network lan on the uplink (mac on it, web on it
+/// second), ipvlan l3 network l3 on a dummy parent (ip on it), and an
+/// empty macvlan network lan-spare on a dummy parent.
+async fn lan_scene() -> Harness {
+    let mut h = scene().await;
+    let c = &mut h.controller;
+    let networks = [
+        ("lan", "10.5.0.0/24", "macvlan", opts(&[("parent", UPLINK)])),
+        (
+            "l3",
+            "10.6.0.0/24",
+            "ipvlan",
+            opts(&[("ipvlan_mode", "l3")]),
+        ),
+        ("lan-spare", "10.8.0.0/24", "macvlan", opts(&[])),
+    ];
+    for (name, subnet, driver, options) in networks {
+        c.create_network_with_driver(name, Some(net(subnet)), None, false, Some(driver), &options)
+            .await
+            .expect(name);
+    }
+    c.create_container("mac", &on("lan")).await.expect("mac");
+    c.create_container("ip", &on("l3")).await.expect("ip");
+    c.connect("lan", "web", None, &[])
+        .await
+        .expect("web on lan");
+    assert_consistent(&h.snapshot());
+    h.faults.take_log();
+    h
+}
+
+async fn scene_for(op: Op) -> Harness {
+    if op.on_lan() {
+        lan_scene().await
+    } else {
+        scene().await
+    }
+}
+
 fn injected(e: &ControllerError) -> bool {
     e.to_string().contains("injected failure")
 }
 
 /// Runs `op` once per step it takes, that step failing.
 async fn fail_each_step(op: Op) {
-    let mut h = scene().await;
+    let mut h = scene_for(op).await;
     op.run(&mut h)
         .await
         .unwrap_or_else(|e| panic!("{op:?} without failures: {e}"));
@@ -120,7 +219,7 @@ async fn fail_each_step(op: Op) {
     assert!(!steps.is_empty(), "{op:?} calls the host or the datapath");
     for (n, step) in steps.iter().enumerate() {
         let what = format!("{op:?} with step {n} ({step}) failing");
-        let mut h = scene().await;
+        let mut h = scene_for(op).await;
         let before = h.snapshot();
         h.faults.fail_call(n);
         let result = op.run(&mut h).await;
@@ -208,9 +307,49 @@ async fn every_step_of_unpublish() {
 }
 
 #[tokio::test]
+async fn every_step_of_create_a_macvlan_network_on_a_vlan_it_makes() {
+    fail_each_step(Op::CreateMacvlanOnVlan).await;
+}
+
+#[tokio::test]
+async fn every_step_of_create_an_ipvlan_network_on_a_dummy() {
+    fail_each_step(Op::CreateIpvlanOnDummy).await;
+}
+
+#[tokio::test]
+async fn every_step_of_remove_a_macvlan_network() {
+    fail_each_step(Op::RemoveLanNetwork).await;
+}
+
+#[tokio::test]
+async fn every_step_of_create_a_macvlan_container() {
+    fail_each_step(Op::CreateMacvlanContainer).await;
+}
+
+#[tokio::test]
+async fn every_step_of_create_an_ipvlan_l3_container() {
+    fail_each_step(Op::CreateIpvlanContainer).await;
+}
+
+#[tokio::test]
+async fn every_step_of_remove_a_macvlan_container() {
+    fail_each_step(Op::RemoveLanContainer).await;
+}
+
+#[tokio::test]
+async fn every_step_of_connect_to_a_macvlan_network() {
+    fail_each_step(Op::ConnectLan).await;
+}
+
+#[tokio::test]
+async fn every_step_of_disconnect_from_a_macvlan_network() {
+    fail_each_step(Op::DisconnectLan).await;
+}
+
+#[tokio::test]
 async fn a_failed_save_leaves_nothing_half_made() {
     for op in OPS {
-        let mut h = scene().await;
+        let mut h = scene_for(op).await;
         let before = h.snapshot();
         h.break_store();
         let err = op.run(&mut h).await.expect_err("nothing can be saved");

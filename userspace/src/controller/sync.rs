@@ -39,7 +39,9 @@ impl Controller {
         self.number_networks()?;
         self.write_config()?;
         let networks: Vec<Network> = self.state.networks.values().cloned().collect();
-        for network in &networks {
+        // macvlan and ipvlan subnets are the LAN's: no container subnet
+        // the programs would guard or isolate.
+        for network in networks.iter().filter(|n| n.lan.is_none()) {
             self.datapath
                 .set_network(network.subnet, network_info(network))?;
         }

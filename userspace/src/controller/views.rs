@@ -16,8 +16,9 @@ use crate::{
     datapath,
     host::etc,
     ids::{format_mac, short_id},
+    lan::LanKind,
     portspec::PortMapping,
-    state::{Container, NetMode, Network, State},
+    state::{Container, Endpoint, NetMode, Network, State},
 };
 
 pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
@@ -28,7 +29,7 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
             let member = NetworkMember {
                 name: c.name.clone(),
                 endpoint_id: e.id.clone(),
-                mac_address: format_mac(&e.mac),
+                mac_address: endpoint_mac(network, e),
                 ipv4_address: format!("{}/{}", e.ip, network.subnet.prefix()),
                 ipv6_address: String::new(),
             };
@@ -40,7 +41,7 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
         id: network.id.clone(),
         created: network.created.clone(),
         scope: SCOPE_LOCAL.into(),
-        driver: DRIVER_BRIDGE.into(),
+        driver: network_driver(network).into(),
         enable_ipv6: false,
         internal: network.internal,
         ipam: Ipam {
@@ -52,19 +53,39 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
             }],
         },
         containers,
-        options: BTreeMap::from([(
-            "com.docker.network.bridge.name".to_string(),
-            network.bridge.clone(),
-        )]),
+        options: match &network.lan {
+            Some(lan) => lan.options(),
+            None => BTreeMap::from([(
+                "com.docker.network.bridge.name".to_string(),
+                network.bridge.clone(),
+            )]),
+        },
         labels: BTreeMap::new(),
     }
+}
+
+/// An endpoint's MAC as inspect shows it: none on ipvlan networks, whose
+/// interfaces have their parent's.
+fn endpoint_mac(network: &Network, endpoint: &Endpoint) -> String {
+    match &network.lan {
+        Some(lan) if lan.kind == LanKind::Ipvlan => String::new(),
+        _ => format_mac(&endpoint.mac),
+    }
+}
+
+/// Docker's driver name of `network`.
+pub fn network_driver(network: &Network) -> &'static str {
+    network
+        .lan
+        .as_ref()
+        .map_or(DRIVER_BRIDGE, |lan| lan.kind.driver())
 }
 
 pub fn network_summary(network: &Network) -> NetworkSummary {
     NetworkSummary {
         id: network.id.clone(),
         name: network.name.clone(),
-        driver: DRIVER_BRIDGE.into(),
+        driver: network_driver(network).into(),
         scope: SCOPE_LOCAL.into(),
         internal: network.internal,
         created: network.created.clone(),
@@ -117,9 +138,10 @@ pub fn container_inspect(state: &State, container: &Container) -> ContainerView 
                 gateway: network.map(|n| n.gateway.to_string()).unwrap_or_default(),
                 ip_address: e.ip.to_string(),
                 ip_prefix_len: network.map(|n| n.subnet.prefix()).unwrap_or_default(),
-                mac_address: format_mac(&e.mac),
+                mac_address: network.map(|n| endpoint_mac(n, e)).unwrap_or_default(),
                 interface_name: Some(e.ifname.clone()),
-                host_interface: Some(e.host_veth.clone()),
+                // None on macvlan and ipvlan networks: no host side.
+                host_interface: Some(e.host_veth.clone()).filter(|v| !v.is_empty()),
                 aliases: e.aliases.clone(),
             };
             (e.network.clone(), settings)

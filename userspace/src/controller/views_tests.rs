@@ -27,6 +27,7 @@ fn front() -> Network {
         bridge: "ebn-front".into(),
         created: "2026-01-02T03:04:05Z".into(),
         number: 2,
+        lan: None,
     }
 }
 

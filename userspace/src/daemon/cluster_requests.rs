@@ -15,9 +15,6 @@ use crate::{
     controller::{Controller, ControllerError, views},
 };
 
-/// Docker's driver of local networks, the default.
-const DRIVER_BRIDGE: &str = "bridge";
-
 /// The answer to `request` if it involves the cluster; `None` leaves it to
 /// the controller.
 pub async fn handle(
@@ -27,10 +24,6 @@ pub async fn handle(
 ) -> Option<Outcome<Value>> {
     match request {
         Request::NetworkCreate(r) => match r.driver.as_deref() {
-            None | Some(DRIVER_BRIDGE) => {
-                let global = cluster.and_then(|cluster| cluster.network(&r.name));
-                global.map(|_| refuse(format!("network {} already exists (global scope)", r.name)))
-            }
             Some(DRIVER_OVERLAY) => Some(match cluster {
                 None => refuse(format!(
                     "cannot create network {}: overlay networks need a cluster store; start the \
@@ -39,9 +32,12 @@ pub async fn handle(
                 )),
                 Some(cluster) => answer(r, create_global(cluster, c, r).await),
             }),
-            Some(other) => Some(refuse(format!(
-                "unknown network driver {other:?}: use bridge or overlay"
-            ))),
+            // Local drivers (bridge, macvlan, ipvlan; the controller names
+            // an unknown one), under a name no global network has.
+            _ => {
+                let global = cluster.and_then(|cluster| cluster.network(&r.name));
+                global.map(|_| refuse(format!("network {} already exists (global scope)", r.name)))
+            }
         },
         Request::NetworkList(r) => {
             let cluster = cluster?;

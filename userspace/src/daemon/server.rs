@@ -135,8 +135,15 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
     match request {
         Request::NetworkCreate(r) => answer(
             &r,
-            c.create_network(&r.name, r.subnet, r.gateway, r.internal)
-                .await,
+            c.create_network_with_driver(
+                &r.name,
+                r.subnet,
+                r.gateway,
+                r.internal,
+                r.driver.as_deref(),
+                &r.options,
+            )
+            .await,
         ),
         Request::NetworkList(r) => {
             let state = c.state();

@@ -143,6 +143,7 @@ mod tests {
             bridge: "ebpfnet0".into(),
             created: String::new(),
             number: 3,
+            lan: None,
         };
         let info = endpoint_info(&endpoint, &network);
         assert_eq!(

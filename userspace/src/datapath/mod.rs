@@ -4,6 +4,7 @@
 mod aya_impl;
 mod cgroup;
 pub mod encoding;
+mod lan_maps;
 mod maps;
 pub mod nat;
 mod nat_tables;
@@ -91,6 +92,9 @@ pub enum DatapathError {
     },
 }
 
+/// A macvlan container in `LAN_HOSTS`: (parent ifindex, MAC, address).
+pub type LanHost = (u32, [u8; 6], [u8; 4]);
+
 /// What the controller needs from a datapath, in five parts by what they
 /// touch. Map writers replace whole entries; removing an entry that is not
 /// there is not an error.
@@ -128,6 +132,14 @@ pub trait Topology {
     fn set_endpoint(&mut self, ifindex: u32, info: EndpointInfo) -> Result<(), DatapathError>;
     fn remove_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError>;
     fn endpoints(&self) -> Result<Vec<u32>, DatapathError>;
+    /// `LAN_HOSTS` and `LAN_IPS`: a macvlan container's MAC and address on
+    /// its network's parent (by ifindex).
+    fn set_lan_host(&mut self, parent: u32, mac: [u8; 6], ip: [u8; 4])
+    -> Result<(), DatapathError>;
+    /// Removes a macvlan container's entries, whatever parent they are on.
+    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError>;
+    /// Every (parent, MAC, address) in `LAN_HOSTS`.
+    fn lan_hosts(&self) -> Result<Vec<LanHost>, DatapathError>;
     fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError>;
     fn remove_uplink(&mut self, ifindex: u32) -> Result<(), DatapathError>;
     fn uplinks(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError>;

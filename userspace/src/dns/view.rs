@@ -59,7 +59,9 @@ impl View {
         let mut view = View::default();
         let mut index = HashMap::new();
         for network in state.networks.values() {
-            if network.name == DEFAULT_NETWORK {
+            // The servers listen on the gateway, which is the host's on
+            // bridges only: a macvlan or ipvlan gateway is the LAN's router.
+            if network.name == DEFAULT_NETWORK || network.lan.is_some() {
                 continue;
             }
             index.insert(network.name.as_str(), view.networks.len());

@@ -22,6 +22,7 @@ fn network(name: &str, third: u8, internal: bool) -> Network {
         bridge: format!("br-{name}"),
         created: String::new(),
         number: u32::from(third),
+        lan: None,
     }
 }
 

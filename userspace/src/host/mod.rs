@@ -1,12 +1,13 @@
 //! The host's network: namespaces, links, addresses and routes over netlink.
 
 pub mod etc;
+pub mod lan;
 pub mod netlink;
 pub mod netns;
 mod ops;
 pub mod requirements;
 
-pub use ops::{Host, InterfaceAddress, NetlinkHost, Probe, VethSpec};
+pub use ops::{Host, InterfaceAddress, LanDeviceSpec, NetlinkHost, Probe, VethSpec};
 use thiserror::Error;
 
 #[derive(Debug, Error)]

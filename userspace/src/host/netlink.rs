@@ -26,6 +26,10 @@ fn is_errno(err: &rtnetlink::Error, errno: Errno) -> bool {
 
 /// The index of interface `name`, or `None` when there is none.
 pub async fn link_index(handle: &Handle, name: &str) -> Result<Option<u32>, HostError> {
+    // No interface has an empty name (a macvlan endpoint's host side).
+    if name.is_empty() {
+        return Ok(None);
+    }
     let mut links = handle.link().get().match_name(name.to_string()).execute();
     match links.try_next().await {
         Ok(Some(link)) => Ok(Some(link.header.index)),

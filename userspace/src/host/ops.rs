@@ -13,11 +13,14 @@ use std::{
 use async_trait::async_trait;
 
 use super::{
-    HostError, etc,
+    HostError, etc, lan,
     netlink::{self, HostAddress, Route},
     netns::{self, NsId},
 };
-use crate::portspec::Protocol;
+use crate::{
+    lan::{LanNetwork, MadeParent},
+    portspec::Protocol,
+};
 
 /// A container's veth pair: the host side enslaved to a bridge, the peer
 /// born inside the namespace at `peer_netns` with its name and MAC.
@@ -27,6 +30,19 @@ pub struct VethSpec<'a> {
     pub peer_name: &'a str,
     pub peer_mac: [u8; 6],
     pub peer_netns: &'a Path,
+}
+
+/// A container's interface on the parent of a macvlan or ipvlan network,
+/// born inside the namespace at `netns` under its final name.
+pub struct LanDeviceSpec<'a> {
+    pub lan: &'a LanNetwork,
+    pub parent_index: u32,
+    /// Its name in the container (`eth0`).
+    pub ifname: &'a str,
+    /// macvlan only (ipvlan devices have their parent's address); the
+    /// kernel picks one when `None`.
+    pub mac: Option<[u8; 6]>,
+    pub netns: &'a Path,
 }
 
 /// The address (and default route) of an interface inside a namespace.
@@ -101,6 +117,19 @@ pub trait Host: Send + Sync {
     ) -> Result<(), HostError>;
     /// The names of the interfaces inside `netns`.
     async fn interface_names(&self, netns: &Path) -> Result<Vec<String>, HostError>;
+
+    /// Makes the parent ebpfnet owns for a macvlan or ipvlan network (a
+    /// dummy, a VLAN sub-interface) if missing, brings it up; its index.
+    async fn ensure_lan_parent(&self, name: &str, made: &MadeParent) -> Result<u32, HostError>;
+    /// Creates a macvlan or ipvlan interface on its parent, inside the
+    /// container's namespace.
+    async fn create_lan_device(&self, spec: &LanDeviceSpec<'_>) -> Result<(), HostError>;
+    /// Deletes `ifname` inside `netns` if it is a macvlan or ipvlan
+    /// interface (an adopted namespace may have made another of that name).
+    async fn delete_lan_device(&self, netns: &Path, ifname: &str) -> Result<(), HostError>;
+    /// Inside `netns`: the default route out of `ifname`, with no gateway
+    /// (ipvlan l3 and l3s: the host routes for the container).
+    async fn add_device_default_route(&self, netns: &Path, ifname: &str) -> Result<(), HostError>;
 
     /// Writes `/etc/netns/NAME/FILE` when it differs; whether it wrote.
     fn write_etc_file(&self, name: &str, file: &str, content: &str) -> Result<bool, HostError>;
@@ -233,6 +262,36 @@ impl Host for NetlinkHost {
             netns,
             |handle| async move { netlink::link_names(&handle).await },
         )
+        .await
+    }
+
+    async fn ensure_lan_parent(&self, name: &str, made: &MadeParent) -> Result<u32, HostError> {
+        lan::ensure_parent(&self.handle, name, made).await
+    }
+
+    async fn create_lan_device(&self, spec: &LanDeviceSpec<'_>) -> Result<(), HostError> {
+        let ns = netns::open_netns(spec.netns)?;
+        lan::create_device(&self.handle, spec, &ns).await
+    }
+
+    async fn delete_lan_device(&self, netns: &Path, ifname: &str) -> Result<(), HostError> {
+        // A namespace gone took its interfaces along.
+        if !netns.exists() {
+            return Ok(());
+        }
+        let ifname = ifname.to_string();
+        netns::in_netns(netns, move |handle| async move {
+            lan::delete_device(&handle, &ifname).await
+        })
+        .await
+    }
+
+    async fn add_device_default_route(&self, netns: &Path, ifname: &str) -> Result<(), HostError> {
+        let ifname = ifname.to_string();
+        netns::in_netns(netns, move |handle| async move {
+            let index = netlink::require_link(&handle, &ifname).await?;
+            lan::add_device_default_route(&handle, index, &ifname).await
+        })
         .await
     }
 

@@ -2,7 +2,7 @@
 //! of every map the controller writes, as the kernel maps would hold them.
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashSet},
     io,
     net::Ipv4Addr,
     sync::{Arc, Mutex},
@@ -16,8 +16,8 @@ use ipnetwork::Ipv4Network;
 
 use super::{Faults, lock};
 use crate::datapath::{
-    Attachment, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, NatRecord, Programs,
-    Publishing, Topology, nat,
+    Attachment, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, LanHost, NatRecord,
+    Programs, Publishing, Topology, nat,
 };
 
 /// Everything the fake datapath holds; two snapshots compare equal when
@@ -29,6 +29,8 @@ pub struct DatapathWorld {
     pub config: Option<Config>,
     pub networks: BTreeMap<Ipv4Network, NetworkInfo>,
     pub endpoints: BTreeMap<u32, EndpointInfo>,
+    /// `LAN_HOSTS` and `LAN_IPS`: (parent ifindex, MAC, address).
+    pub lan_hosts: BTreeSet<LanHost>,
     pub uplinks: BTreeMap<u32, UplinkInfo>,
     pub host_addrs: BTreeMap<Ipv4Addr, u32>,
     /// `PUBLISHED`, by (address, port, protocol).
@@ -186,6 +188,28 @@ impl Topology for FakeDatapath {
     fn endpoints(&self) -> Result<Vec<u32>, DatapathError> {
         self.check("endpoints")?;
         Ok(lock(&self.world).endpoints.keys().copied().collect())
+    }
+
+    fn set_lan_host(
+        &mut self,
+        parent: u32,
+        mac: [u8; 6],
+        ip: [u8; 4],
+    ) -> Result<(), DatapathError> {
+        self.with("set_lan_host", |w| {
+            w.lan_hosts.insert((parent, mac, ip));
+        })
+    }
+
+    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError> {
+        self.with("remove_lan_host", |w| {
+            w.lan_hosts.retain(|(_, m, i)| *m != mac && *i != ip);
+        })
+    }
+
+    fn lan_hosts(&self) -> Result<Vec<LanHost>, DatapathError> {
+        self.check("lan_hosts")?;
+        Ok(lock(&self.world).lan_hosts.iter().copied().collect())
     }
 
     fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError> {

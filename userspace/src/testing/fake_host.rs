@@ -25,10 +25,11 @@ use super::{
 };
 use crate::{
     host::{
-        Host, HostError, InterfaceAddress, Probe, VethSpec,
+        Host, HostError, InterfaceAddress, LanDeviceSpec, Probe, VethSpec,
         netlink::{HostAddress, Route},
         netns::{self, NsId},
     },
+    lan::MadeParent,
     portspec::Protocol,
 };
 
@@ -350,6 +351,34 @@ impl Host for FakeHost {
             .get(netns)
             .ok_or_else(|| refused("interface_names", "no such namespace"))?;
         Ok(ns.links.keys().cloned().collect())
+    }
+
+    async fn ensure_lan_parent(&self, name: &str, made: &MadeParent) -> Result<u32, HostError> {
+        self.check("ensure_lan_parent")?;
+        let next = || self.next_index.fetch_add(1, Ordering::Relaxed);
+        lock(&self.world)
+            .ensure_lan_parent(name, made, next)
+            .map_err(|why| refused("ensure_lan_parent", why))
+    }
+
+    async fn create_lan_device(&self, spec: &LanDeviceSpec<'_>) -> Result<(), HostError> {
+        self.check("create_lan_device")?;
+        lock(&self.world)
+            .create_lan_device(spec)
+            .map_err(|why| refused("create_lan_device", why))
+    }
+
+    async fn delete_lan_device(&self, netns: &Path, ifname: &str) -> Result<(), HostError> {
+        self.check("delete_lan_device")?;
+        lock(&self.world).delete_lan_device(netns, ifname);
+        Ok(())
+    }
+
+    async fn add_device_default_route(&self, netns: &Path, ifname: &str) -> Result<(), HostError> {
+        self.check("add_device_default_route")?;
+        lock(&self.world)
+            .add_device_default_route(netns, ifname)
+            .map_err(|why| refused("add_device_default_route", why))
     }
 
     fn write_etc_file(&self, name: &str, file: &str, content: &str) -> Result<bool, HostError> {

@@ -10,6 +10,7 @@ use std::{
 
 use crate::{
     host::{netlink::Route, netns::NsId},
+    lan::LanKind,
     portspec::Protocol,
 };
 
@@ -55,14 +56,22 @@ pub enum LinkKind {
         peer: String,
         peer_netns: PathBuf,
     },
+    /// The parent ebpfnet made for a macvlan or ipvlan network.
+    Dummy,
+    /// A VLAN sub-interface on the link of index `link`.
+    Vlan {
+        link: u32,
+        id: u16,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
     pub id: NsId,
     pub links: BTreeMap<String, NsLink>,
-    /// The default route: its gateway and the interface it goes out of
-    /// (it goes with that interface).
+    /// The default route: its gateway (0.0.0.0 for a route out of the
+    /// device, with none) and the interface it goes out of (it goes with
+    /// that interface).
     pub default_route: Option<(Ipv4Addr, String)>,
 }
 
@@ -71,6 +80,9 @@ pub struct NsLink {
     pub mac: Option<[u8; 6]>,
     pub addresses: Vec<(Ipv4Addr, u8)>,
     pub up: bool,
+    /// A macvlan or ipvlan interface: its kind and its parent's index
+    /// (it goes with the parent).
+    pub lan: Option<(LanKind, u32)>,
 }
 
 impl HostWorld {
@@ -78,22 +90,43 @@ impl HostWorld {
         self.links.iter().find(|(_, l)| l.index == index)
     }
 
-    /// Removes a host link; a veth takes its peer along.
+    /// Removes a host link; a veth takes its peer along, a parent the
+    /// macvlan and ipvlan interfaces on it.
     pub(super) fn remove_link(&mut self, name: &str) {
-        if let Some(link) = self.links.remove(name)
-            && let LinkKind::Veth {
-                peer, peer_netns, ..
-            } = link.kind
+        let Some(link) = self.links.remove(name) else {
+            return;
+        };
+        if let LinkKind::Veth {
+            peer, peer_netns, ..
+        } = link.kind
             && let Some(ns) = self.namespaces.get_mut(&peer_netns)
         {
-            ns.links.remove(&peer);
-            if ns
-                .default_route
-                .as_ref()
-                .is_some_and(|(_, dev)| *dev == peer)
-            {
-                ns.default_route = None;
+            ns.remove_link(&peer);
+        }
+        for ns in self.namespaces.values_mut() {
+            let on_it: Vec<String> = ns
+                .links
+                .iter()
+                .filter(|(_, l)| l.lan.is_some_and(|(_, parent)| parent == link.index))
+                .map(|(n, _)| n.clone())
+                .collect();
+            for name in on_it {
+                ns.remove_link(&name);
             }
+        }
+    }
+}
+
+impl Namespace {
+    /// Removes an interface, and the default route out of it.
+    pub(super) fn remove_link(&mut self, name: &str) {
+        self.links.remove(name);
+        if self
+            .default_route
+            .as_ref()
+            .is_some_and(|(_, dev)| *dev == name)
+        {
+            self.default_route = None;
         }
     }
 }

@@ -6,6 +6,7 @@
 mod fake_datapath;
 mod fake_host;
 mod host_world;
+mod lan_world;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

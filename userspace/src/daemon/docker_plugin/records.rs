@@ -149,6 +149,7 @@ mod tests {
             bridge: "ebr-x".into(),
             created: String::new(),
             number: 1,
+            lan: None,
         }
     }
 

@@ -1,0 +1,78 @@
+//! A test-made LAN segment for macvlan and ipvlan networks: a veth whose
+//! host end (`eblnPID`, no address unless asked) is the parent, and whose
+//! other end is `eth0` of an "outside" namespace (`ebnt-lan-PID`) on the
+//! same L2 segment. Removed on drop; the harness sweeps its names after a
+//! crash.
+
+use serde_json::Value;
+
+use crate::netns::{delete_link, delete_netns, ip_ok, netns_exec_ok};
+
+pub struct LanSegment {
+    /// The namespace on the segment (a host of the LAN).
+    pub ns: String,
+    /// The host end of the veth: the networks' parent.
+    pub parent: String,
+}
+
+impl LanSegment {
+    /// The segment, with `outside_cidr` (`192.0.2.1/24`) on the outside
+    /// namespace's `eth0`, and `host_cidr` on the parent if given.
+    pub fn new(outside_cidr: &str, host_cidr: Option<&str>) -> LanSegment {
+        let pid = std::process::id();
+        let segment = LanSegment {
+            ns: format!("ebnt-lan-{pid}"),
+            parent: format!("ebln{pid}"),
+        };
+        delete_netns(&segment.ns);
+        delete_link(&segment.parent);
+        ip_ok(&["netns", "add", &segment.ns]);
+        let (ns, parent) = (segment.ns.as_str(), segment.parent.as_str());
+        ip_ok(&[
+            "link", "add", parent, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ]);
+        if let Some(cidr) = host_cidr {
+            ip_ok(&["addr", "add", cidr, "dev", parent]);
+        }
+        ip_ok(&["link", "set", parent, "up"]);
+        netns_exec_ok(ns, &["ip", "link", "set", "lo", "up"]);
+        netns_exec_ok(ns, &["ip", "addr", "add", outside_cidr, "dev", "eth0"]);
+        netns_exec_ok(ns, &["ip", "link", "set", "eth0", "up"]);
+        segment
+    }
+
+    /// Runs `ip ARGS` in the outside namespace.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut cmd = vec!["ip"];
+        cmd.extend_from_slice(args);
+        netns_exec_ok(&self.ns, &cmd)
+    }
+}
+
+impl Drop for LanSegment {
+    fn drop(&mut self) {
+        delete_netns(&self.ns);
+        delete_link(&self.parent);
+    }
+}
+
+/// The kind (`macvlan`, `ipvlan`, `veth`, …) of `dev` in `ns`, or of the
+/// host's `dev` when `ns` is `None`.
+pub fn link_kind(ns: Option<&str>, dev: &str) -> String {
+    let args = ["ip", "-d", "-j", "link", "show", "dev", dev];
+    let text = match ns {
+        Some(ns) => netns_exec_ok(ns, &args),
+        None => ip_ok(&args[1..]),
+    };
+    let v: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("ip -d -j link show {dev}: bad JSON ({e}): {text}"));
+    v[0]["linkinfo"]["info_kind"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The IPv4 routes of `ns`, one `ip route` line each.
+pub fn routes(ns: &str) -> String {
+    netns_exec_ok(ns, &["ip", "-4", "route", "show"])
+}
