@@ -2,7 +2,9 @@
 //! ports (DNAT, source kept) and masquerade (SNAT to the uplink address).
 
 use aya_ebpf::{
+    btf_maps::Array,
     helpers::{bpf_get_prandom_u32, bpf_redirect_neigh, bpf_redirect_peer},
+    macros::btf_map,
     programs::TcContext,
 };
 use ebpfnet_common::{
@@ -302,6 +304,27 @@ fn count_published(packet: &Packet, any_ip: bool, len: u32, new_flow: bool) {
     }
 }
 
+/// The masquerade port handed out last, as an offset into the range.
+#[btf_map]
+static MASQ_CURSOR: Array<u32, 1> = Array::new();
+
+/// The offset after the one handed out last. Not atomic: two CPUs that
+/// read the same value probe the same port first, their claims settle it
+/// and the loser goes on probing at random.
+#[inline(always)]
+fn next_masquerade_offset(range: u32) -> u32 {
+    let Some(cursor) = MASQ_CURSOR.get_ptr_mut(0) else {
+        // SAFETY: plain helper call.
+        return unsafe { bpf_get_prandom_u32() } % range;
+    };
+    // SAFETY: the array's one slot, valid for this run.
+    unsafe {
+        let next = (*cursor).wrapping_add(1) % range;
+        *cursor = next;
+        next
+    }
+}
+
 /// Where a masqueraded flow leaves and whose it is.
 pub struct MasqueradePath {
     /// The uplink it leaves by, and the address it takes there.
@@ -344,12 +367,21 @@ pub fn start_masquerade(packet: &Packet, path: &MasqueradePath) -> Started {
     };
     let mut port = 0u16;
     let mut back = FlowKey::default();
-    for _ in 0..MASQ_TRIES {
-        // Independent random probes: a run of published ports or busy
-        // tuples inside the range cannot swallow every try.
-        // SAFETY: plain helper call.
-        let random = unsafe { bpf_get_prandom_u32() };
-        let candidate = config.masq_port_min + (random % range) as u16;
+    // The first probe takes the port after the one handed out last, so a
+    // port comes round again only after the whole range: the tuple of a
+    // flow that just ended (its last ACK perhaps still on its way through
+    // another CPU) is not given to a new flow at once. The rest are
+    // independent random probes: a run of published ports or busy tuples
+    // inside the range cannot swallow every try.
+    let first = next_masquerade_offset(range);
+    for try_number in 0..MASQ_TRIES {
+        let offset = if try_number == 0 {
+            first
+        } else {
+            // SAFETY: plain helper call.
+            (unsafe { bpf_get_prandom_u32() }) % range
+        };
+        let candidate = config.masq_port_min + offset as u16;
         // A masquerade port never shadows a published one (cilium#34041).
         if maps::port_is_published(uplink_ip, candidate, packet.protocol) {
             continue;
