@@ -223,27 +223,33 @@ impl Controller {
     /// Records the identity of sandboxes the runtime has made since their
     /// endpoint was: from then on they are adopted namespaces like others.
     fn settle_pending(&mut self) -> Result<()> {
+        // Runs every 2 s: the state is copied only when a sandbox settles.
+        let settled: Vec<(String, u64, u64)> = self
+            .state
+            .containers
+            .values()
+            .filter(|c| is_pending(&c.mode))
+            .filter_map(|c| {
+                let NetMode::Adopted { path, .. } = &c.mode else {
+                    return None;
+                };
+                self.host.is_netns(path).ok()?;
+                let id = self.host.ns_id(path).ok()?;
+                Some((c.name.clone(), id.dev, id.ino))
+            })
+            .collect();
+        if settled.is_empty() {
+            return Ok(());
+        }
         let mut next = self.state.clone();
-        let mut settled = false;
-        for c in next.containers.values_mut() {
-            if !is_pending(&c.mode) {
-                continue;
-            }
-            let NetMode::Adopted { path, dev, ino, .. } = &mut c.mode else {
-                continue;
-            };
-            if self.host.is_netns(path).is_err() {
-                continue;
-            }
-            if let Ok(id) = self.host.ns_id(path) {
-                (*dev, *ino) = (id.dev, id.ino);
-                settled = true;
+        for (name, new_dev, new_ino) in settled {
+            if let Some(NetMode::Adopted { dev, ino, .. }) =
+                next.containers.get_mut(&name).map(|c| &mut c.mode)
+            {
+                (*dev, *ino) = (new_dev, new_ino);
             }
         }
-        if settled {
-            self.commit(next)?;
-        }
-        Ok(())
+        self.commit(next)
     }
 }
 
