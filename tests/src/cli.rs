@@ -101,6 +101,14 @@ pub fn run(cmd: &mut Command, stdin: Option<&[u8]>, timeout: Duration) -> Output
 }
 
 /// Human-readable summary of a finished command, for assertion messages.
+/// The stdout of `out`, which must have succeeded (else a panic that
+/// describes `what` and its output).
+#[track_caller]
+pub fn success_stdout(what: &str, out: &Output) -> String {
+    assert!(out.status.success(), "{}", describe(what, out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub fn describe(what: &str, out: &Output) -> String {
     format!(
         "{what}\n  status: {}\n  stdout: {}\n  stderr: {}",

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cli::{describe, run_timeout};
+use crate::cli::{run_timeout, success_stdout};
 use crate::cni::cni_bin;
 use crate::daemon::TestEnv;
 use crate::images::{busybox_rootfs, oci_archive, tar_dir};
@@ -141,13 +141,7 @@ impl Containerd {
     /// stdout of a successful `ctr ARGS`, else a panic with the output.
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{}",
-            describe(&format!("ctr {}", args.join(" ")), &out)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        success_stdout(&format!("ctr {}", args.join(" ")), &self.run(args))
     }
 
     /// Imports a busybox image serving `page` as `image` from an OCI

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::cli::{describe, run_timeout};
+use crate::cli::{describe, run_timeout, success_stdout};
 use crate::cni::cni_bin;
 use crate::daemon::TestEnv;
 use crate::images::{busybox_rootfs, tar_dir};
@@ -114,13 +114,7 @@ impl Podman {
     /// stdout of a successful `podman ARGS`, else a panic with the output.
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{}",
-            describe(&format!("podman {}", args.join(" ")), &out)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        success_stdout(&format!("podman {}", args.join(" ")), &self.run(args))
     }
 
     /// `podman inspect NAME` (the first object).
