@@ -5,7 +5,11 @@
 //! tables, `counters` for statistics and drop reasons.
 #![no_std]
 #![no_main]
+// Atomic fetch-and-add on map values (see `atomic`).
+#![allow(internal_features)]
+#![feature(core_intrinsics)]
 
+mod atomic;
 mod conntrack;
 mod container;
 mod counters;

@@ -37,8 +37,7 @@ pub static ENDPOINT_IPS: HashMap<[u8; 4], EndpointAddr, { ENDPOINTS_CAPACITY as 
     HashMap::new();
 
 #[btf_map]
-pub static LAN_HOSTS: HashMap<LanMacKey, [u8; 4], { LAN_HOSTS_CAPACITY as usize }> =
-    HashMap::new();
+pub static LAN_HOSTS: HashMap<LanMacKey, [u8; 4], { LAN_HOSTS_CAPACITY as usize }> = HashMap::new();
 
 #[btf_map]
 pub static LAN_IPS: HashMap<LanIpKey, LanMac, { LAN_HOSTS_CAPACITY as usize }> = HashMap::new();
@@ -76,7 +75,9 @@ pub fn network_of(ip: [u8; 4]) -> Option<NetworkInfo> {
 
 #[inline(always)]
 pub fn network6_of(ip: [u8; 16]) -> Option<NetworkInfo6> {
-    NETWORKS6.get(&Key::new(128, SubnetKey6 { addr: ip })).copied()
+    NETWORKS6
+        .get(&Key::new(128, SubnetKey6 { addr: ip }))
+        .copied()
 }
 
 #[inline(always)]

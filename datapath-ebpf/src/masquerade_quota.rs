@@ -11,7 +11,7 @@ use ebpfnet_common::{
     names::MASQ_USAGE_CAPACITY,
 };
 
-use crate::parse::Packet;
+use crate::{atomic, parse::Packet};
 
 #[btf_map]
 static MASQ_USAGE: HashMap<MasqUsageKey, u32, { MASQ_USAGE_CAPACITY as usize }> = HashMap::new();
@@ -40,41 +40,47 @@ pub fn key_for(container: [u8; 4], dst_ip: [u8; 4], dst_port: u16, protocol: u8)
     }
 }
 
-/// Whether the container may start one more flow to that destination;
-/// `quota` 0 means no limit.
+/// Takes one of the container's ports to that destination, or reports
+/// that it holds its whole share; `quota` 0 means no limit. A taken port is
+/// given back with [`release`] when the flow ends or cannot start. The add
+/// is atomic and its result decides, so CPUs racing for the last port
+/// cannot both take it.
 #[inline(always)]
-pub fn has_room(key: &MasqUsageKey, quota: u16) -> bool {
-    if quota == 0 {
+pub fn take(key: &MasqUsageKey, quota: u16) -> bool {
+    if MASQ_USAGE.insert(key, 1, u64::from(BPF_NOEXIST)).is_ok() {
         return true;
     }
-    // SAFETY: read once, as a copy.
-    match MASQ_USAGE.get_ptr(key).map(|count| unsafe { *count }) {
-        Some(count) => count < u32::from(quota),
-        None => true,
+    let Some(count) = MASQ_USAGE.get_ptr_mut(key) else {
+        // The table is full: the quota does not bind until the controller
+        // recounts; the flow is never refused for it.
+        return true;
+    };
+    // SAFETY: a live map value, 4-aligned, only ever added to atomically
+    // here or replaced whole by the controller.
+    let before = unsafe { atomic::fetch_add(count, 1) };
+    if quota != 0 && before >= u32::from(quota) {
+        // SAFETY: as above.
+        unsafe { atomic::fetch_add(count, u32::MAX) };
+        return false;
     }
+    true
 }
 
-/// Counts a started flow. A full map loses the count (the quota then
-/// does not bind until the controller recounts), never the flow.
-#[inline(always)]
-pub fn count(key: &MasqUsageKey) {
-    if MASQ_USAGE.insert(key, 1, u64::from(BPF_NOEXIST)).is_ok() {
-        return;
-    }
-    if let Some(count) = MASQ_USAGE.get_ptr_mut(key) {
-        // SAFETY: the value lives as long as its entry. Two CPUs adding at
-        // once may lose one count (the BPF target has no atomic add in
-        // `core`); the controller's recount puts it right.
-        unsafe { *count = (*count).wrapping_add(1) };
-    }
-}
-
-/// A counted flow ended (a TCP flow closed both ways or reset): it no longer
-/// holds its port. Concurrent updates may lose a count, as in [`count`].
+/// Gives a port back: its flow ended (closed both ways or reset) or could
+/// not start.
 #[inline(always)]
 pub fn release(key: &MasqUsageKey) {
-    if let Some(count) = MASQ_USAGE.get_ptr_mut(key) {
-        // SAFETY: as in `count`.
-        unsafe { *count = (*count).saturating_sub(1) };
+    let Some(count) = MASQ_USAGE.get_ptr_mut(key) else {
+        return;
+    };
+    // SAFETY: as in `take`.
+    let before = unsafe { atomic::fetch_add(count, u32::MAX) };
+    if before == 0 {
+        // The controller's recount had set it lower than the flows the
+        // programs knew of: undo, so it never wraps below 0. Another CPU may
+        // see the wrapped value for those few instructions and refuse one
+        // flow, which then retries.
+        // SAFETY: as in `take`.
+        unsafe { atomic::fetch_add(count, 1) };
     }
 }

@@ -339,16 +339,30 @@ pub struct MasqueradePath {
 /// uplink's address.
 #[inline(never)]
 pub fn start_masquerade(packet: &Packet, path: &MasqueradePath) -> Started {
-    let (uplink, uplink_ip) = (path.uplink, path.uplink_ip);
-    let (container_ifindex, container_mac) = (path.container_ifindex, path.container_mac);
     let config = maps::config();
     if config.masq_port_max < config.masq_port_min {
         return Started::Verdict(drop_packet(DropReason::MasqueradePortsExhausted));
     }
     let usage = masquerade_quota::key(packet);
-    if !masquerade_quota::has_room(&usage, config.masq_ports_per_destination) {
+    if !masquerade_quota::take(&usage, config.masq_ports_per_destination) {
         return Started::Verdict(drop_packet(DropReason::MasqueradeQuota));
     }
+    let started = claim_masquerade_port(packet, path, &config);
+    if !matches!(started, Started::New) {
+        masquerade_quota::release(&usage);
+    }
+    started
+}
+
+/// Finds a free port for the flow and claims both of its NAT entries.
+#[inline(always)]
+fn claim_masquerade_port(
+    packet: &Packet,
+    path: &MasqueradePath,
+    config: &ebpfnet_common::maps::Config,
+) -> Started {
+    let (uplink, uplink_ip) = (path.uplink, path.uplink_ip);
+    let (container_ifindex, container_mac) = (path.container_ifindex, path.container_mac);
     let range = u32::from(config.masq_port_max - config.masq_port_min) + 1;
     let Some(flow) = scratch::new_flow() else {
         return Started::Verdict(drop_packet(DropReason::NatInsertFailed));
@@ -430,6 +444,5 @@ pub fn start_masquerade(packet: &Packet, path: &MasqueradePath) -> Started {
         conntrack::release(&back);
         return Started::Existing;
     }
-    masquerade_quota::count(&usage);
     Started::New
 }
