@@ -13,7 +13,9 @@ pub const DROPS_MAP: &str = "DROPS";
 pub const DROPS_CAPACITY: u32 = 64;
 /// Hash [`crate::maps::PublishedKey`] -> [`crate::maps::PublishedValue`].
 pub const PUBLISHED_MAP: &str = "PUBLISHED";
-pub const PUBLISHED_CAPACITY: u32 = 65536;
+/// Every port of an address for both protocols is 131,070 mappings; this
+/// leaves room for two such addresses. Not preallocated.
+pub const PUBLISHED_CAPACITY: u32 = 1 << 18;
 /// Per-CPU hash [`crate::maps::PublishedKey`] -> [`crate::maps::PublishedStats`].
 pub const PUBLISHED_STATS_MAP: &str = "PUBLISHED_STATS";
 /// Hash host-veth ifindex (`u32`) -> [`crate::maps::EndpointInfo`].

@@ -2,6 +2,7 @@
 //! live in `counters`, connection state in `conntrack`.)
 
 use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
     btf_maps::{Array, HashMap, LpmTrie, PerCpuHashMap},
     macros::btf_map,
     maps::lpm_trie::Key,
@@ -18,15 +19,22 @@ use ebpfnet_common::{
     },
 };
 
+// Not preallocated: room for every port of several addresses, memory only
+// for the mappings that exist (and, per CPU, for those that saw traffic).
 #[btf_map]
-pub static PUBLISHED: HashMap<PublishedKey, PublishedValue, { PUBLISHED_CAPACITY as usize }> =
-    HashMap::new();
+pub static PUBLISHED: HashMap<
+    PublishedKey,
+    PublishedValue,
+    { PUBLISHED_CAPACITY as usize },
+    { BPF_F_NO_PREALLOC as usize },
+> = HashMap::new();
 
 #[btf_map]
 pub static PUBLISHED_STATS: PerCpuHashMap<
     PublishedKey,
     PublishedStats,
     { PUBLISHED_CAPACITY as usize },
+    { BPF_F_NO_PREALLOC as usize },
 > = PerCpuHashMap::new();
 
 #[btf_map]

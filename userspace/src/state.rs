@@ -15,6 +15,8 @@ use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod port_runs;
+
 use crate::{
     netconf::{HostEntry, LinkSpec},
     portspec::PortMapping,
@@ -96,7 +98,7 @@ pub struct Container {
     pub name: String,
     pub created: String,
     pub endpoints: Vec<Endpoint>,
-    #[serde(default)]
+    #[serde(default, with = "port_runs")]
     pub ports: Vec<PortMapping>,
     #[serde(default)]
     pub mode: NetMode,

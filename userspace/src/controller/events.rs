@@ -46,7 +46,11 @@ pub fn changes<'a>(before: &'a State, after: &'a State) -> Vec<Change<'a>> {
             }
         }
         // A set: a container may hold every port of an address, and a
-        // list scan per port would make each commit quadratic.
+        // list scan per port would make each commit quadratic. Unchanged
+        // ports (the common case) cost one comparison, no set.
+        if old.is_some_and(|old| old.ports == container.ports) {
+            continue;
+        }
         let old_ports: HashSet<&PortMapping> =
             old.map_or_else(HashSet::new, |old| old.ports.iter().collect());
         for port in &container.ports {
@@ -60,11 +64,13 @@ pub fn changes<'a>(before: &'a State, after: &'a State) -> Vec<Change<'a>> {
             .containers
             .get(&container.name)
             .filter(|new| new.id == container.id);
-        let new_ports: HashSet<&PortMapping> =
-            new.map_or_else(HashSet::new, |new| new.ports.iter().collect());
-        for port in &container.ports {
-            if !new_ports.contains(port) {
-                out.push(Change::PortUnpublished(container, port));
+        if new.is_none_or(|new| new.ports != container.ports) {
+            let new_ports: HashSet<&PortMapping> =
+                new.map_or_else(HashSet::new, |new| new.ports.iter().collect());
+            for port in &container.ports {
+                if !new_ports.contains(port) {
+                    out.push(Change::PortUnpublished(container, port));
+                }
             }
         }
         for endpoint in &container.endpoints {

@@ -1,9 +1,11 @@
 //! Pure decisions about published ports: choosing host ports, matching
 //! `unpublish` specs, and port ranges.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::{
     host::Probe,
-    portspec::{PortMapping, PortRequest},
+    portspec::{PortMapping, PortRequest, Protocol},
 };
 
 /// A mapping already in force, and whose it is.
@@ -16,6 +18,35 @@ fn clashes(a: &PortMapping, b: &PortMapping) -> bool {
     a.protocol == b.protocol
         && a.host_port == b.host_port
         && (a.host_ip == b.host_ip || a.host_ip.is_unspecified() || b.host_ip.is_unspecified())
+}
+
+/// Mappings by protocol and host port, so a clash check is one lookup
+/// whatever the number of ports (every port of an address is 65,535).
+struct ByHostPort<T> {
+    slots: HashMap<(Protocol, u16), Vec<(PortMapping, T)>>,
+}
+
+impl<T: Copy> ByHostPort<T> {
+    fn new() -> Self {
+        Self {
+            slots: HashMap::new(),
+        }
+    }
+
+    fn insert(&mut self, mapping: PortMapping, owner: T) {
+        self.slots
+            .entry((mapping.protocol, mapping.host_port))
+            .or_default()
+            .push((mapping, owner));
+    }
+
+    fn clash(&self, m: &PortMapping) -> Option<(PortMapping, T)> {
+        self.slots
+            .get(&(m.protocol, m.host_port))?
+            .iter()
+            .find(|(other, _)| clashes(other, m))
+            .copied()
+    }
 }
 
 fn probe_error(m: &PortMapping, probe: Probe) -> Option<String> {
@@ -45,15 +76,20 @@ pub fn resolve_ports(
     ephemeral: (u16, u16),
     probe: &mut dyn FnMut(&PortMapping) -> Probe,
 ) -> Result<Vec<PortMapping>, String> {
+    let mut published = ByHostPort::new();
+    for t in taken {
+        published.insert(t.mapping, t.container);
+    }
     let mut out: Vec<PortMapping> = Vec::new();
-    let clash = |out: &[PortMapping], m: &PortMapping| -> Option<String> {
-        if let Some(t) = taken.iter().find(|t| clashes(&t.mapping, m)) {
+    let mut requested = ByHostPort::new();
+    let clash = |requested: &ByHostPort<()>, m: &PortMapping| -> Option<String> {
+        if let Some((mapping, container)) = published.clash(m) {
             return Some(format!(
-                "host port {}:{}/{} is already published (by container {}: {})",
-                m.host_ip, m.host_port, m.protocol, t.container, t.mapping
+                "host port {}:{}/{} is already published (by container {container}: {mapping})",
+                m.host_ip, m.host_port, m.protocol
             ));
         }
-        out.iter().find(|o| clashes(o, m)).map(|_| {
+        requested.clash(m).map(|_| {
             format!(
                 "host port {}:{}/{} is requested twice",
                 m.host_ip, m.host_port, m.protocol
@@ -71,7 +107,7 @@ pub fn resolve_ports(
         let chosen = match request.host_range() {
             Some((port, end)) if port == end => {
                 let m = mapping(port);
-                if let Some(e) = clash(&out, &m).or_else(|| probe_error(&m, probe(&m))) {
+                if let Some(e) = clash(&requested, &m).or_else(|| probe_error(&m, probe(&m))) {
                     return Err(e);
                 }
                 m
@@ -82,7 +118,7 @@ pub fn resolve_ports(
                 let (low, high) = range.unwrap_or((low, high));
                 let mut found = None;
                 for m in (low..=high).map(mapping) {
-                    if clash(&out, &m).is_some() {
+                    if clash(&requested, &m).is_some() {
                         continue;
                     }
                     match probe(&m) {
@@ -102,6 +138,7 @@ pub fn resolve_ports(
                 })?
             }
         };
+        requested.insert(chosen, ());
         out.push(chosen);
     }
     Ok(out)
@@ -115,15 +152,25 @@ pub fn match_unpublish(
     mappings: &[PortMapping],
     requests: &[PortRequest],
 ) -> Result<Vec<PortMapping>, String> {
+    // By container port and protocol: one lookup per request, whatever the
+    // number of mappings.
+    let mut by_container_port: HashMap<(Protocol, u16), Vec<PortMapping>> = HashMap::new();
+    for m in mappings {
+        by_container_port
+            .entry((m.protocol, m.container_port))
+            .or_default()
+            .push(*m);
+    }
     let mut out: Vec<PortMapping> = Vec::new();
+    let mut seen = HashSet::new();
     for r in requests {
-        let matching: Vec<PortMapping> = mappings
-            .iter()
+        let matching: Vec<PortMapping> = by_container_port
+            .get(&(r.protocol, r.container_port))
+            .into_iter()
+            .flatten()
             .filter(|m| {
-                m.protocol == r.protocol
-                    && m.container_port == r.container_port
-                    && r.host_range()
-                        .is_none_or(|(low, high)| (low..=high).contains(&m.host_port))
+                r.host_range()
+                    .is_none_or(|(low, high)| (low..=high).contains(&m.host_port))
                     && (r.host_ip.is_unspecified() || r.host_ip == m.host_ip)
             })
             .copied()
@@ -145,7 +192,7 @@ pub fn match_unpublish(
             ));
         }
         for m in matching {
-            if !out.contains(&m) {
+            if seen.insert(m) {
                 out.push(m);
             }
         }

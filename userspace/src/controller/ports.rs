@@ -1,6 +1,7 @@
 //! Published ports: `publish`, `unpublish`, `port`, and keeping the
 //! `PUBLISHED` map in line with the containers' mappings.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use super::{
@@ -195,8 +196,9 @@ impl Controller {
             return Err(e);
         }
         let mut next = self.state.clone();
+        let gone_set: HashSet<&PortMapping> = gone.iter().collect();
         if let Some(c) = next.containers.get_mut(name) {
-            c.ports.retain(|m| !gone.contains(m));
+            c.ports.retain(|m| !gone_set.contains(m));
         }
         self.commit(next)?;
         Ok(gone)
