@@ -5,10 +5,14 @@
 //! run for a fixed time and print one JSON line of results:
 //! - `rr`: one connection, SIZE-byte request, SIZE-byte reply, repeat (TCP_RR);
 //! - `crr`: connect, one request/reply, close, repeat (TCP_CRR);
-//! - `stream`: one connection, write as fast as possible (bulk throughput).
+//! - `stream`: one connection, write as fast as possible (bulk throughput);
+//! - `spray`: one UDP datagram from each of many source pairs (flows resident).
+//!
+//! The server also discards UDP datagrams on its port (the sprayed flows' end).
 
 mod client;
 mod server;
+mod spray;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -42,6 +46,8 @@ enum Mode {
     Crr(client::Args),
     /// Bulk transfer on one connection
     Stream(client::Args),
+    /// One UDP datagram from each of many (address, port) sources
+    Spray(spray::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +56,9 @@ fn main() -> ExitCode {
         Mode::Rr(args) => client::rr(&args).map(|r| println!("{}", r.json("rr"))),
         Mode::Crr(args) => client::crr(&args).map(|r| println!("{}", r.json("crr"))),
         Mode::Stream(args) => client::stream(&args).map(|r| println!("{}", r.json("stream"))),
+        Mode::Spray(args) => spray::spray(&args).map(|(sent, seconds)| {
+            println!("{{\"mode\":\"spray\",\"sent\":{sent},\"seconds\":{seconds:.4}}}")
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,12 +2,14 @@
 //! connection it got until the client closes it.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::thread;
 
 pub fn serve(listen: SocketAddr, threads: usize) -> io::Result<()> {
     let listener = Arc::new(TcpListener::bind(listen)?);
+    let datagrams = UdpSocket::bind(listen)?;
+    thread::spawn(move || discard(&datagrams));
     eprintln!("listening on {listen} with {threads} threads");
     let workers: Vec<_> = (0..threads.max(1))
         .map(|_| {
@@ -47,4 +49,11 @@ fn handle(mut stream: TcpStream, buf: &mut [u8]) -> io::Result<()> {
             stream.write_all(&buf[..n])?;
         }
     }
+}
+
+/// Takes in and forgets UDP datagrams (the bench's sprayed flows end here,
+/// so the container answers them with no ICMP error).
+fn discard(socket: &UdpSocket) {
+    let mut buf = [0u8; 2048];
+    while socket.recv(&mut buf).is_ok() {}
 }

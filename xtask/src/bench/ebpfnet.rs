@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use super::extremes::NAT_TABLE_SIZE;
 use super::lab::{DIR, Lab, PIN_DIR, quiet};
 use super::topology::{EBPFNET_BRIDGE, EBPFNET_UPLINK, Kind};
 use crate::cmd::{command, output, succeeds};
@@ -39,7 +40,8 @@ impl Ebpfnet {
             .arg(Path::new(DIR).join("state"))
             .args(["--pin-dir", PIN_DIR, "--uplink", EBPFNET_UPLINK])
             .args(["--bridge", EBPFNET_BRIDGE])
-            .args(["--default-subnet", &Kind::Ebpfnet.subnet()]);
+            .args(["--default-subnet", &Kind::Ebpfnet.subnet()])
+            .args(["--nat-table-size", &NAT_TABLE_SIZE.to_string()]);
         lab.spawn_daemon(self.binary.clone(), &mut daemon)?;
         let deadline = Instant::now() + Duration::from_secs(15);
         while !succeeds(&mut self.cli(["status"])) {

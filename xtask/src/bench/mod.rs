@@ -6,13 +6,16 @@
 //! isolated ebpfnet daemon (ebpfnet.rs); control-plane timings (control.rs);
 //! then per scale (1, 1,000, 10,000 published ports) install the rules and
 //! run every test on every variant, repetitions interleaved (load.rs), and
-//! a bpf_stats pass for ebpfnet's per-packet cost; write the report
+//! a bpf_stats pass for ebpfnet's per-packet cost; then every port of an
+//! address and a million resident flows (extremes.rs); write the report
 //! (report.rs) and the SVG chart (chart.rs). Everything made is removed by the
 //! guard in lab.rs, also on error and Ctrl-C.
 
 mod chart;
 mod control;
 mod ebpfnet;
+mod extremes;
+mod extremes_report;
 mod lab;
 mod load;
 mod report;
@@ -213,6 +216,10 @@ fn run_all(lab: &mut Lab, ebpfnet: &Ebpfnet, loadgen: &Path, config: &Config) ->
         }
         bpf_pass(lab, loadgen, scale, config.seconds, &mut results)?;
     }
+    let (x, control) =
+        extremes::measure(lab, ebpfnet, loadgen, fillers, config.reps, config.seconds)?;
+    results.extremes = Some(x);
+    results.control.extend(control);
     Ok(results)
 }
 

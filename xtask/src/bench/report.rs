@@ -8,9 +8,10 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use super::control::CpRow;
+use super::extremes::Extremes;
 use super::load::{Sample, Test};
 use super::topology::Kind;
-use super::{chart, targets};
+use super::{chart, extremes_report, targets};
 use crate::cmd::{command, output, workspace_root};
 
 pub struct Run {
@@ -35,6 +36,8 @@ pub struct Results {
     pub traffic: Vec<Run>,
     pub bpf: Vec<BpfRow>,
     pub control: Vec<CpRow>,
+    /// Every port of an address, a million flows (full runs).
+    pub extremes: Option<Extremes>,
     pub minutes: f64,
 }
 
@@ -74,6 +77,7 @@ impl Results {
             traffic: Vec::new(),
             bpf: Vec::new(),
             control: Vec::new(),
+            extremes: None,
             minutes: 0.0,
         }
     }
@@ -197,6 +201,10 @@ pub fn markdown(r: &Results) -> String {
             let _ = writeln!(md, " {change:.2}× |");
         }
     }
+    if let Some(x) = &r.extremes {
+        md.push('\n');
+        md.push_str(&extremes_report::markdown(r, x));
+    }
     md.push_str("\n### Control plane\n\n| what | tool | ports | median (min–max) |\n");
     md.push_str("|---|---|---|---|\n");
     for row in &r.control {
@@ -306,6 +314,7 @@ pub fn json(r: &Results) -> Value {
         "repetitions": r.reps, "seconds_per_run": r.seconds, "scales": r.scales,
         "total_minutes": r.minutes,
         "traffic": traffic, "control_plane": control, "bpf_cost": bpf, "targets": targets,
+        "extremes": r.extremes.as_ref().map(|x| extremes_report::json(r, x)),
     })
 }
 

@@ -1,5 +1,6 @@
 //! The targets, checked against figures of the same run.
 
+use super::extremes_report;
 use super::load::Test;
 use super::report::{Results, spread};
 use super::topology::Kind;
@@ -48,7 +49,29 @@ pub fn evaluate(r: &Results) -> Vec<Target> {
             met: s.median < 1.0,
         });
     }
-    if let Some(row) = r.control_row("add 1 port", "ebpfnet", 1) {
+    if let Some(x) = &r.extremes {
+        let udp = x.published[1];
+        if let Some(row) = r.control_row("publish N ports, one command", "ebpfnet", udp) {
+            let s = spread(&row.seconds);
+            out.push(Target {
+                name: format!("publish {udp} ports < 1 s (ebpfnet CLI, one command)"),
+                measured: format!("{:.3} s", s.median),
+                met: s.median < 1.0,
+            });
+        }
+        if let Some(row) = r.control_row("add 1 port when all others", "ebpfnet", 1) {
+            let s = spread(&row.seconds);
+            out.push(Target {
+                name: format!("one more port at {udp} < 10 ms (CLI included)"),
+                measured: format!("{:.1} ms", s.median * 1000.0),
+                met: s.median < 0.010,
+            });
+        }
+    }
+    if let Some(x) = &r.extremes {
+        out.extend(extremes_report::targets(r, x));
+    }
+    if let Some(row) = r.control_row("add 1 port when 10,000", "ebpfnet", 1) {
         let s = spread(&row.seconds);
         out.push(Target {
             name: "one more port at 10,000 < 10 ms (CLI included)".into(),
