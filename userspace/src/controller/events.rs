@@ -45,34 +45,24 @@ pub fn changes<'a>(before: &'a State, after: &'a State) -> Vec<Change<'a>> {
                 out.push(Change::Connected(container, endpoint));
             }
         }
-        // A set: a container may hold every port of an address, and a
-        // list scan per port would make each commit quadratic. Unchanged
-        // ports (the common case) cost one comparison, no set.
-        if old.is_some_and(|old| old.ports == container.ports) {
-            continue;
-        }
-        let old_ports: HashSet<&PortMapping> =
-            old.map_or_else(HashSet::new, |old| old.ports.iter().collect());
-        for port in &container.ports {
-            if !old_ports.contains(port) {
-                out.push(Change::PortPublished(container, port));
-            }
-        }
+        let old_ports = old.map_or(&[][..], |old| &old.ports[..]);
+        out.extend(
+            added(old_ports, &container.ports)
+                .into_iter()
+                .map(|port| Change::PortPublished(container, port)),
+        );
     }
     for container in before.containers.values() {
         let new = after
             .containers
             .get(&container.name)
             .filter(|new| new.id == container.id);
-        if new.is_none_or(|new| new.ports != container.ports) {
-            let new_ports: HashSet<&PortMapping> =
-                new.map_or_else(HashSet::new, |new| new.ports.iter().collect());
-            for port in &container.ports {
-                if !new_ports.contains(port) {
-                    out.push(Change::PortUnpublished(container, port));
-                }
-            }
-        }
+        let new_ports = new.map_or(&[][..], |new| &new.ports[..]);
+        out.extend(
+            added(new_ports, &container.ports)
+                .into_iter()
+                .map(|port| Change::PortUnpublished(container, port)),
+        );
         for endpoint in &container.endpoints {
             if !new.is_some_and(|new| has_endpoint(new, endpoint)) {
                 out.push(Change::Disconnected(container, endpoint));
@@ -137,6 +127,28 @@ fn log_change(change: &Change<'_>) {
             protocol = %p.protocol, "port unpublished"
         ),
     }
+}
+
+/// The mappings in `after` that are not in `before`. A container may hold
+/// every port of an address, so the usual changes are found in one walk
+/// without hashing: when `before` is `after` with some entries taken out,
+/// order kept (ports appended by a publish, or seen from the other side,
+/// taken out by an unpublish). Anything else goes through a set.
+fn added<'a>(before: &[PortMapping], after: &'a [PortMapping]) -> Vec<&'a PortMapping> {
+    let mut rest = before.iter().peekable();
+    let mut extra = Vec::new();
+    for m in after {
+        if rest.peek() == Some(&m) {
+            rest.next();
+        } else {
+            extra.push(m);
+        }
+    }
+    if rest.peek().is_none() {
+        return extra;
+    }
+    let before: HashSet<&PortMapping> = before.iter().collect();
+    after.iter().filter(|m| !before.contains(m)).collect()
 }
 
 #[cfg(test)]

@@ -189,3 +189,27 @@ fn publish_connect_and_disconnect_on_a_kept_container() {
         ]
     );
 }
+
+fn udp(port: u16) -> PortMapping {
+    PortMapping {
+        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_port: port,
+        container_port: port,
+        protocol: Protocol::Udp,
+    }
+}
+
+#[test]
+fn added_ports_are_found_in_one_walk_or_through_a_set() {
+    let before: Vec<PortMapping> = (1..=5).map(udp).collect();
+    // Appended.
+    let after: Vec<PortMapping> = (1..=7).map(udp).collect();
+    assert_eq!(super::added(&before, &after), [&udp(6), &udp(7)]);
+    // Taken out, order kept: nothing added; seen the other way, what went.
+    let after = vec![udp(1), udp(3), udp(5)];
+    assert!(super::added(&before, &after).is_empty());
+    assert_eq!(super::added(&after, &before), [&udp(2), &udp(4)]);
+    // Reordered with one new: the set finds exactly the new one.
+    let after = vec![udp(5), udp(4), udp(9), udp(3), udp(2), udp(1)];
+    assert_eq!(super::added(&before, &after), [&udp(9)]);
+}

@@ -76,9 +76,21 @@ pub fn resolve_ports(
     ephemeral: (u16, u16),
     probe: &mut dyn FnMut(&PortMapping) -> Probe,
 ) -> Result<Vec<PortMapping>, String> {
+    // Only the slots a request can land in: one more port beside every
+    // port of an address indexes one slot, not 131,070.
+    let fixed: Option<HashSet<(Protocol, u16)>> = requests
+        .iter()
+        .map(|r| match r.host_range() {
+            Some((port, end)) if port == end => Some((r.protocol, port)),
+            _ => None,
+        })
+        .collect();
     let mut published = ByHostPort::new();
     for t in taken {
-        published.insert(t.mapping, t.container);
+        let key = (t.mapping.protocol, t.mapping.host_port);
+        if fixed.as_ref().is_none_or(|fixed| fixed.contains(&key)) {
+            published.insert(t.mapping, t.container);
+        }
     }
     let mut out: Vec<PortMapping> = Vec::new();
     let mut requested = ByHostPort::new();
@@ -154,8 +166,15 @@ pub fn match_unpublish(
 ) -> Result<Vec<PortMapping>, String> {
     // By container port and protocol: one lookup per request, whatever the
     // number of mappings.
+    let wanted: HashSet<(Protocol, u16)> = requests
+        .iter()
+        .map(|r| (r.protocol, r.container_port))
+        .collect();
     let mut by_container_port: HashMap<(Protocol, u16), Vec<PortMapping>> = HashMap::new();
     for m in mappings {
+        if !wanted.contains(&(m.protocol, m.container_port)) {
+            continue;
+        }
         by_container_port
             .entry((m.protocol, m.container_port))
             .or_default()
