@@ -15,6 +15,19 @@ fn env_with_plugin(tag: &str) -> TestEnv {
     TestEnv::with_daemon_args(tag, &[&format!("--docker-plugin={}", socket.display())])
 }
 
+/// As [`env_with_plugin`], the socket given by daemon.json's
+/// `docker-plugin` key instead of the flag.
+fn env_with_plugin_key(tag: &str) -> TestEnv {
+    let (_, socket) = plugin_for_this_run();
+    let mut env = TestEnv::without_daemon(tag);
+    let config = env.dir.join("daemon.json");
+    let text = serde_json::json!({ "docker-plugin": socket }).to_string();
+    std::fs::write(&config, text).unwrap_or_else(|e| panic!("write {}: {e}", config.display()));
+    env.daemon_args = vec!["--config-file".into(), config.display().to_string()];
+    env.start_daemon();
+    env
+}
+
 /// `GET url` with python3, from `ns` or the host; the body, or "" on failure.
 fn http_get(ns: Option<&str>, url: &str) -> String {
     let script = "import sys,urllib.request\n\
@@ -100,6 +113,30 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
         "dint",
     ]);
     assert_eq!(env.inspect_network("dint")["Internal"], true);
+
+    // Docker's networks are Docker's: inspect names the owner, `network rm`
+    // refuses and says what to run, `network prune` passes them by.
+    let dweb_id = docker.ok(&["network", "inspect", "-f", "{{.Id}}", "dweb"]);
+    let labels = env.inspect_network("dweb")["Labels"].clone();
+    assert_eq!(
+        labels,
+        serde_json::json!({"ebpfnet.owner": "docker", "ebpfnet.docker.network-id": dweb_id}),
+        "{labels:#}"
+    );
+    env.fails_with(
+        &["network", "rm", "dweb"],
+        &[
+            "network dweb belongs to Docker",
+            &format!("`docker network rm {}`", &dweb_id[..12]),
+        ],
+    );
+    env.create_network("spare", &[]);
+    let pruned = env.ok(&["network", "prune", "-f"]);
+    assert_eq!(pruned, "Deleted Networks:\nspare\n\n");
+    let left = env.ok(&["network", "ls", "--format", "{{.Name}} {{.Labels}}"]);
+    let owned = format!("dweb ebpfnet.docker.network-id={dweb_id},ebpfnet.owner=docker");
+    assert!(left.lines().any(|l| l == owned), "{left}");
+    assert!(left.lines().any(|l| l.starts_with("dint ")), "{left}");
     // Without --subnet, Docker's IPAM picks the subnet; the ebpfnet network
     // is named after Docker's id.
     let auto_id = docker.ok(&["network", "create", "-d", &d, "dauto"]);
@@ -301,7 +338,7 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
 
 #[test]
 fn docker_cleanup_is_complete_and_a_daemon_restart_keeps_traffic() {
-    let mut env = env_with_plugin("docker-life");
+    let mut env = env_with_plugin_key("docker-life");
     let docker = Dockerd::start(&env);
     let d = docker.driver.clone();
     docker.ok(&[

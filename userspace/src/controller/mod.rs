@@ -24,6 +24,8 @@ pub mod masquerade;
 pub mod modes;
 mod networks;
 mod observe;
+#[cfg(test)]
+mod owner_tests;
 mod portalloc;
 mod ports;
 pub mod predefined;
