@@ -7,6 +7,8 @@
 pub(crate) mod consistency;
 mod containers;
 mod docker;
+#[cfg(test)]
+mod docker_tests;
 mod endpoints;
 mod error;
 mod events;
@@ -24,8 +26,6 @@ pub mod masquerade;
 pub mod modes;
 mod networks;
 mod observe;
-#[cfg(test)]
-mod owner_tests;
 mod portalloc;
 mod ports;
 pub mod predefined;
