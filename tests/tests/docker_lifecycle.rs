@@ -13,7 +13,7 @@ use serde_json::Value;
 #[test]
 fn docker_cleanup_is_complete_and_a_daemon_restart_keeps_traffic() {
     let mut env = env_with_plugin_key("docker-life");
-    let docker = Dockerd::start(&env);
+    let mut docker = Dockerd::start(&env);
     let d = docker.driver.clone();
     docker.ok(&[
         "network",
@@ -101,6 +101,34 @@ fn docker_cleanup_is_complete_and_a_daemon_restart_keeps_traffic() {
             .contains(PAGE)),
         "the host cannot fetch {late_url}: {:?}",
         http_get(None, &late_url)
+    );
+
+    // dockerd crashes: no Leave. Its containers serve on while it is down.
+    // Back, it stops them (no restart policy) and removes their sandboxes:
+    // ebpfnet notices, their endpoints and ports go, and `docker start`
+    // publishes the same port again.
+    docker.crash();
+    assert!(
+        http_get(Some(&env.outside_ns), &url).contains(PAGE),
+        "dockerd down: no traffic"
+    );
+    docker.restart();
+    assert!(
+        wait_for(Duration::from_secs(10), || env.json(&["container", "ls"])
+            == serde_json::json!([])),
+        "the crashed dockerd's containers stay: {:#}",
+        env.json(&["container", "ls"])
+    );
+    let published = bpftool_dump(&env.pin_dir.join("PUBLISHED"));
+    assert_eq!(published, serde_json::json!([]), "{published:#}");
+    docker.ok(&["start", "keep", "late"]);
+    assert!(
+        wait_for(Duration::from_secs(5), || http_get(
+            Some(&env.outside_ns),
+            &url
+        )
+        .contains(PAGE)),
+        "started after the crash: no traffic"
     );
 
     let veths: Vec<String> = ["keep", "late"]
