@@ -88,33 +88,15 @@ impl Dockerd {
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         let log = dir.join("dockerd.log");
         let sock = dir.join("docker.sock");
-        let log_file = fs::File::create(&log).expect("dockerd log");
-        let ns = format!("ebpfnet-test-{pid}");
-        let child = Command::new(DOCKERD)
-            .arg("--data-root")
-            .arg(dir.join("data"))
-            .arg("--exec-root")
-            .arg(dir.join("exec"))
-            .arg("-H")
-            .arg(format!("unix://{}", sock.display()))
-            .arg("--pidfile")
-            .arg(dir.join("dockerd.pid"))
-            .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
-            .args(["--containerd-namespace", &ns])
-            .args(["--containerd-plugins-namespace", &format!("{ns}-plugins")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log_file.try_clone().expect("log fd")))
-            .stderr(Stdio::from(log_file))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {DOCKERD}: {e} (run `cargo xtask setup`)"));
-        let dockerd = Dockerd {
+        let mut dockerd = Dockerd {
             dir,
             host: format!("unix://{}", sock.display()),
             driver,
             plugin_socket,
-            child: Some(child),
+            child: None,
             log,
         };
+        dockerd.spawn();
         dockerd.wait_ready();
         assert!(
             dockerd.plugin_socket.exists(),
@@ -124,6 +106,67 @@ impl Dockerd {
         );
         dockerd.import_image();
         dockerd
+    }
+
+    /// Starts dockerd on this one's directories (appending to its log).
+    fn spawn(&mut self) {
+        let log_file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("dockerd log");
+        let ns = format!("ebpfnet-test-{}", std::process::id());
+        let child = Command::new(DOCKERD)
+            .arg("--data-root")
+            .arg(self.dir.join("data"))
+            .arg("--exec-root")
+            .arg(self.dir.join("exec"))
+            .args(["-H", &self.host])
+            .arg("--pidfile")
+            .arg(self.dir.join("dockerd.pid"))
+            .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
+            .args(["--containerd-namespace", &ns])
+            .args(["--containerd-plugins-namespace", &format!("{ns}-plugins")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log_file.try_clone().expect("log fd")))
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {DOCKERD}: {e} (run `cargo xtask setup`)"));
+        self.child = Some(child);
+    }
+
+    /// dockerd dies (SIGKILL: no Leave for anything), and the containerd it
+    /// runs with it (left alone, that one dies at its next log line, on
+    /// the broken pipe, too late for a restarted dockerd that found it
+    /// still there); the containers' shims outlive both.
+    pub fn crash(&mut self) {
+        let mut child = self.child.take().expect("dockerd runs");
+        child.kill().expect("SIGKILL dockerd");
+        child.wait().expect("reap dockerd");
+        let pid_file = self.dir.join("exec/containerd/containerd.pid");
+        let Some(pid) = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<libc::pid_t>().ok())
+        else {
+            return;
+        };
+        // SAFETY: kill(2) on the pid of the containerd this dockerd started.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while proc_dir.exists() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+        }
+        assert!(!proc_dir.exists(), "containerd {pid} outlived SIGKILL");
+    }
+
+    /// Starts dockerd again on the same data after [`Self::crash`].
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "dockerd runs already");
+        self.spawn();
+        self.wait_ready();
     }
 
     fn wait_ready(&self) {

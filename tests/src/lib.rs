@@ -20,6 +20,7 @@ pub mod cni;
 pub mod containerd;
 pub mod daemon;
 pub mod docker;
+pub mod docker_use;
 mod env_cli;
 pub mod etcd;
 pub mod fuzzer;

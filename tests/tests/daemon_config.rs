@@ -95,6 +95,7 @@ fn an_unknown_key_or_a_bad_value_stops_the_daemon_before_it_makes_anything() {
         ),
         (r#"{ "nat-table-size": 12 }"#, "nat-table-size"),
         (r#"{ "bip": "10.214.0.9/16" }"#, "bip"),
+        (r#"{ "docker-plugin": "ebpfnet.sock" }"#, "docker-plugin"),
     ] {
         let path = use_config_file(&mut env, text);
         let log = refused_start(&mut env);

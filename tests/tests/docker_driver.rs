@@ -6,62 +6,12 @@
 use std::time::Duration;
 
 use ebpfnet_tests::docker::{Dockerd, IMAGE, PAGE, plugin_call, plugin_for_this_run};
-use ebpfnet_tests::traffic::{bpftool_dump, wait_for};
+use ebpfnet_tests::docker_use::{
+    docker_logs, endpoint_entries, env_with_plugin, fetch_in, http_get, httpd,
+};
+use ebpfnet_tests::traffic::wait_for;
 use ebpfnet_tests::*;
 use serde_json::Value;
-
-fn env_with_plugin(tag: &str) -> TestEnv {
-    let (_, socket) = plugin_for_this_run();
-    TestEnv::with_daemon_args(tag, &[&format!("--docker-plugin={}", socket.display())])
-}
-
-/// `GET url` with python3, from `ns` or the host; the body, or "" on failure.
-fn http_get(ns: Option<&str>, url: &str) -> String {
-    let script = "import sys,urllib.request\n\
-        print(urllib.request.urlopen(sys.argv[1], timeout=3).read().decode(), end='')";
-    let out = match ns {
-        Some(ns) => netns_exec(ns, &[python(), "-c", script, url]),
-        None => std::process::Command::new(python())
-            .args(["-c", script, url])
-            .output()
-            .expect("python3"),
-    };
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn httpd(docker: &Dockerd, name: &str, network: &str, publish: &[&str]) {
-    let mut args = vec!["run", "-d", "--name", name, "--network", network];
-    for p in publish {
-        args.extend(["-p", p]);
-    }
-    args.extend([IMAGE, "httpd", "-f", "-v", "-p", "80", "-h", "/www"]);
-    docker.ok(&args);
-}
-
-/// `GET /` on port 80 of `target` (a name or an address) from inside a
-/// Docker container, with busybox `nc` (the static busybox's `wget`
-/// crashes in glibc's resolver); the response, or "" on failure.
-fn fetch_in(docker: &Dockerd, container: &str, target: &str) -> String {
-    let out = docker.docker(&[
-        "exec",
-        container,
-        "sh",
-        "-c",
-        &format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {target} 80"),
-    ]);
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// Entries of a pinned hash map whose key is `ifindex`.
-fn endpoint_entries(env: &TestEnv, ifindex: u32) -> Vec<Value> {
-    let dump = bpftool_dump(&env.pin_dir.join("ENDPOINTS"));
-    dump.as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["formatted"]["key"].as_u64() == Some(u64::from(ifindex)))
-        .cloned()
-        .collect()
-}
 
 #[test]
 fn docker_containers_publish_resolve_talk_and_stay_isolated() {
@@ -100,6 +50,30 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
         "dint",
     ]);
     assert_eq!(env.inspect_network("dint")["Internal"], true);
+
+    // Docker's networks are Docker's: inspect names the owner, `network rm`
+    // refuses and says what to run, `network prune` passes them by.
+    let dweb_id = docker.ok(&["network", "inspect", "-f", "{{.Id}}", "dweb"]);
+    let labels = env.inspect_network("dweb")["Labels"].clone();
+    assert_eq!(
+        labels,
+        serde_json::json!({"ebpfnet.owner": "docker", "ebpfnet.docker.network-id": dweb_id}),
+        "{labels:#}"
+    );
+    env.fails_with(
+        &["network", "rm", "dweb"],
+        &[
+            "network dweb belongs to Docker",
+            &format!("`docker network rm {}`", &dweb_id[..12]),
+        ],
+    );
+    env.create_network("spare", &[]);
+    let pruned = env.ok(&["network", "prune", "-f"]);
+    assert_eq!(pruned, "Deleted Networks:\nspare\n\n");
+    let left = env.ok(&["network", "ls", "--format", "{{.Name}} {{.Labels}}"]);
+    let owned = format!("dweb ebpfnet.docker.network-id={dweb_id},ebpfnet.owner=docker");
+    assert!(left.lines().any(|l| l == owned), "{left}");
+    assert!(left.lines().any(|l| l.starts_with("dint ")), "{left}");
     // Without --subnet, Docker's IPAM picks the subnet; the ebpfnet network
     // is named after Docker's id.
     let auto_id = docker.ok(&["network", "create", "-d", &d, "dauto"]);
@@ -185,9 +159,7 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
         .contains(PAGE)),
         "outside cannot fetch the published port"
     );
-    let logs = docker.docker(&["logs", "web"]);
-    let logs =
-        String::from_utf8_lossy(&logs.stderr).to_string() + &String::from_utf8_lossy(&logs.stdout);
+    let logs = docker_logs(&docker, "web");
     assert!(
         logs.contains(&format!("{}]:", env.outside_ip)),
         "httpd saw no request from {}: {logs}",
@@ -297,93 +269,35 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
         fetch_in(&docker, "cli", "web").contains(PAGE),
         "disconnect broke dweb"
     );
-}
 
-#[test]
-fn docker_cleanup_is_complete_and_a_daemon_restart_keeps_traffic() {
-    let mut env = env_with_plugin("docker-life");
-    let docker = Dockerd::start(&env);
-    let d = docker.driver.clone();
-    docker.ok(&[
-        "network",
-        "create",
-        "-d",
-        &d,
-        "--subnet",
-        "10.233.0.0/24",
-        "-o",
-        "ebpfnet.name=dkeep",
-        "dkeep",
-    ]);
-    httpd(&docker, "keep", "dkeep", &["8081:80"]);
-    let url = format!("http://{}:8081/", env.uplink_ip);
-    assert!(wait_for(Duration::from_secs(5), || http_get(
-        Some(&env.outside_ns),
-        &url
-    )
-    .contains(PAGE)));
-
-    // The datapath is pinned: the container serves while the daemon is down
-    // and after it is back, and the driver answers Docker again.
-    env.stop_daemon();
-    assert!(
-        http_get(Some(&env.outside_ns), &url).contains(PAGE),
-        "down: no traffic"
-    );
-    env.start_daemon();
-    assert!(
-        http_get(Some(&env.outside_ns), &url).contains(PAGE),
-        "restarted: no traffic"
-    );
-    let keep = docker.ebpfnet_name("keep");
-    assert!(env.ok(&["port", &keep]).contains("0.0.0.0:8081"));
-    // A free host port on 127.0.0.1, chosen by ebpfnet.
-    httpd(&docker, "late", "dkeep", &["127.0.0.1::80"]);
-    let late = env
-        .ok(&["port", &docker.ebpfnet_name("late")])
-        .trim()
-        .to_string();
-    let port = late
-        .strip_prefix("80/tcp -> 127.0.0.1:")
-        .unwrap_or_else(|| panic!("ebpfnet port late: {late}"));
-    let late_url = format!("http://127.0.0.1:{port}/");
-    assert!(
-        wait_for(Duration::from_secs(5), || http_get(None, &late_url)
-            .contains(PAGE)),
-        "the host cannot fetch {late_url}: {:?}",
-        http_get(None, &late_url)
-    );
-
-    let veths: Vec<String> = ["keep", "late"]
-        .iter()
-        .map(|c| env.host_veth_of(&docker.ebpfnet_name(c), "dkeep"))
-        .collect();
-    let ifindexes: Vec<u32> = veths.iter().map(|v| link_ifindex(v)).collect();
-    let bridge = env.bridge_of("dkeep");
-
-    docker.ok(&["rm", "-f", "keep", "late"]);
-    let containers = env.json(&["container", "ls"]);
-    assert_eq!(containers, serde_json::json!([]), "{containers:#}");
-    for (veth, index) in veths.iter().zip(&ifindexes) {
-        assert!(!link_exists(veth), "{veth} left after docker rm");
+    // Connecting web, which publishes 8080, to dother: dother sorts before
+    // dweb, so Docker moves web's default route and external connectivity
+    // (Revoke, then Program on the new endpoint): the port follows.
+    docker.ok(&["network", "connect", "dother", "web"]);
+    let route = docker.ok(&["exec", "web", "ip", "route", "show", "default"]);
+    assert!(route.starts_with("default via 10.232.0.1 "), "{route}");
+    let fetched_via = |what: &str| {
         assert!(
-            endpoint_entries(&env, *index).is_empty(),
-            "ENDPOINTS keeps #{index}"
+            wait_for(Duration::from_secs(5), || http_get(
+                Some(&env.outside_ns),
+                &outside_url
+            )
+            .contains(PAGE)),
+            "{what}: outside cannot fetch the published port"
         );
-    }
-    let published = bpftool_dump(&env.pin_dir.join("PUBLISHED"));
-    assert_eq!(published, serde_json::json!([]), "{published:#}");
-    assert_eq!(http_get(Some(&env.outside_ns), &url), "");
-
-    docker.ok(&["network", "rm", "dkeep"]);
-    assert!(!env.ok(&["network", "ls"]).contains("dkeep"));
+    };
+    fetched_via("connected to dother");
+    assert!(env.ok(&["port", &web, "80/tcp"]).trim() == "0.0.0.0:8080");
+    docker.ok(&["network", "disconnect", "dother", "web"]);
+    let route = docker.ok(&["exec", "web", "ip", "route", "show", "default"]);
+    assert!(route.starts_with("default via 10.231.0.1 "), "{route}");
+    fetched_via("disconnected from dother");
+    let seen = docker_logs(&docker, "web")
+        .matches(&format!("{}]:", env.outside_ip))
+        .count();
     assert!(
-        !link_exists(&bridge),
-        "bridge {bridge} left after docker network rm"
+        seen >= 3,
+        "httpd saw {seen} requests from {}",
+        env.outside_ip
     );
-    let records =
-        std::fs::read_to_string(env.state_dir.join("docker-plugin.json")).expect("driver records");
-    let records: Value = serde_json::from_str(&records).expect("records JSON");
-    assert_eq!(records["networks"], serde_json::json!({}), "{records:#}");
-    assert_eq!(records["endpoints"], serde_json::json!({}), "{records:#}");
 }

@@ -48,6 +48,18 @@ pub struct Network {
     /// bridge network. Such a network has no bridge (`bridge` is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lan: Option<Box<crate::lan::LanNetwork>>,
+    /// Who removes it when not ebpfnet's own commands: `None` in files
+    /// written before owners were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<NetworkOwner>,
+}
+
+/// A network another program made through ebpfnet and removes itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NetworkOwner {
+    /// `docker network create -d ebpfnet`: Docker's network id.
+    Docker { network_id: String },
 }
 
 /// A container's attachment to one network.
@@ -340,6 +352,7 @@ mod tests {
                 created: "2026-01-01T00:00:00Z".into(),
                 number: 1,
                 lan: None,
+                owner: None,
             },
         );
         state

@@ -67,6 +67,7 @@ fn network_summary() -> NetworkSummary {
         subnet: Some("10.1.0.0/24".parse().expect("cidr")),
         gateway: Some(Ipv4Addr::new(10, 1, 0, 1)),
         bridge: Some("ebn-front".into()),
+        labels: Default::default(),
     }
 }
 

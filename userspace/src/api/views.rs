@@ -32,6 +32,9 @@ pub struct NetworkSummary {
     pub subnet: Option<Ipv4Network>,
     pub gateway: Option<Ipv4Addr>,
     pub bridge: Option<String>,
+    /// As in `network inspect` (the owner of a network Docker made).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// `network inspect`.

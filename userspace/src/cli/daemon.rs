@@ -13,6 +13,7 @@ use crate::{
     daemon::{
         self, DaemonOptions,
         config_file::{self, DaemonSettings, NAT_TABLE_SIZES, PortRange},
+        docker_plugin::PluginSetting,
     },
     datapath::MapSizes,
     logging::{self, LogFormat},
@@ -77,9 +78,10 @@ pub struct DaemonArgs {
     pub metrics_addr: Option<SocketAddr>,
     /// Serve Docker's remote network driver API on this Unix socket
     /// (`docker network create -d NAME`, NAME being the socket's file name
-    /// without .sock); off by default.
+    /// without .sock); off by default (key `docker-plugin`).
     #[arg(long, value_name = "PATH", num_args = 0..=1,
-          default_missing_value = crate::daemon::docker_plugin::DEFAULT_SOCKET)]
+          default_missing_value = crate::daemon::docker_plugin::DEFAULT_SOCKET,
+          value_parser = crate::daemon::docker_plugin::parse_socket_path)]
     pub docker_plugin: Option<PathBuf>,
     /// Join a cluster whose state is kept in etcd (v3 API) at these
     /// members; needs --advertise-addr (docs/cluster.md).
@@ -113,6 +115,7 @@ impl DaemonArgs {
             metrics_addr: self.metrics_addr,
             cluster_store: self.cluster_store.clone(),
             cluster_advertise: self.advertise_addr,
+            docker_plugin: self.docker_plugin.clone().map(PluginSetting::Socket),
         }
     }
 }
@@ -150,7 +153,7 @@ pub async fn run(
         },
         guard_interfaces: args.guard_interfaces,
         metrics_addr: settings.metrics_addr,
-        docker_plugin: args.docker_plugin,
+        docker_plugin: settings.docker_plugin,
         remote,
         cluster: settings.cluster,
     })

@@ -152,7 +152,7 @@ pub fn network_json(n: &NetworkSummary, args: ListArgs) -> Value {
         "IPv4": "true",
         "IPv6": "false",
         "Internal": n.internal.to_string(),
-        "Labels": "",
+        "Labels": labels(&n.labels),
         "Name": n.name,
         "Scope": n.scope,
     })

@@ -61,6 +61,7 @@ fn networks() -> Vec<NetworkSummary> {
             subnet: subnet.map(|s| s.parse().expect("cidr")),
             gateway: None,
             bridge: None,
+            labels: Default::default(),
         };
     vec![
         network(
@@ -202,6 +203,26 @@ fn network_json_has_docker_keys() {
     );
     assert_eq!(values[4]["Driver"], "null");
     assert_eq!(values[4]["IPv4"], "true", "as Docker's none");
+}
+
+#[test]
+fn network_labels_show_as_docker_shows_them() {
+    let mut networks = networks();
+    networks[0].labels = [
+        ("ebpfnet.owner".to_string(), "docker".to_string()),
+        ("ebpfnet.docker.network-id".to_string(), "3f1e".to_string()),
+    ]
+    .into();
+    let lines = network_lines(
+        networks,
+        ListArgs::default(),
+        &FormatArg::Go("{{.Name}} {{.Labels}}".into()),
+    )
+    .expect("lines");
+    assert!(
+        lines.contains(&"net10 ebpfnet.docker.network-id=3f1e,ebpfnet.owner=docker".to_string()),
+        "{lines:?}"
+    );
 }
 
 #[test]

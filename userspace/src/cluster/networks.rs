@@ -189,6 +189,7 @@ pub fn summary(network: &GlobalNetwork) -> NetworkSummary {
         subnet: Some(network.subnet),
         gateway: Some(network.gateway),
         bridge: None,
+        labels: Default::default(),
     }
 }
 

@@ -20,6 +20,8 @@ use crate::{
 /// The daemon's own network namespace, where the peer waits for the
 /// runtime to move it.
 const HOST_NETNS: &str = "/proc/self/ns/net";
+/// The label of containers a runtime made through its driver.
+pub const RUNTIME_LABEL: &str = "ebpfnet.runtime";
 
 /// What the runtime asks for: one endpoint on `network` for the sandbox
 /// at `sandbox`, known to ebpfnet as container `container`.
@@ -180,6 +182,58 @@ impl Controller {
         self.remove_container(container).await
     }
 
+    /// Refuses a change by ebpfnet's own commands to a container Docker made
+    /// through the driver: Docker would go on believing in endpoints and
+    /// ports that are gone. `instead` is Docker's command for it.
+    pub fn refuse_docker_container(&self, container: &str, instead: &str) -> Result<()> {
+        let Some(c) = self.state.containers.get(container) else {
+            return Ok(());
+        };
+        if c.labels.get(RUNTIME_LABEL).map(String::as_str) != Some("docker") {
+            return Ok(());
+        }
+        let sandbox = c.name.strip_prefix("docker-").unwrap_or(&c.name);
+        Err(ControllerError::Refused(format!(
+            "container {container} belongs to Docker (the Docker container whose \
+             SandboxKey ends in {sandbox}): use `{instead}`"
+        )))
+    }
+
+    /// Makes the endpoint of `container` on `network` its first, where its
+    /// published ports lead: the runtime gave that endpoint the container's
+    /// external connectivity and its default route (Docker moves both to
+    /// the network a `network connect` adds when that one sorts first).
+    pub async fn lead_ports_to(&mut self, container: &str, network: &str) -> Result<()> {
+        let current = self.container(container)?.clone();
+        let position = current
+            .endpoints
+            .iter()
+            .position(|e| e.network == network)
+            .ok_or_else(|| {
+                ControllerError::Refused(format!(
+                    "container {container} is not connected to network {network}"
+                ))
+            })?;
+        if position == 0 {
+            return Ok(());
+        }
+        let mut updated = current.clone();
+        let endpoint = updated.endpoints.remove(position);
+        updated.endpoints.insert(0, endpoint);
+        self.point_ports(&updated).await?;
+        let mut next = self.state.clone();
+        next.containers.insert(container.to_string(), updated);
+        if let Err(e) = self.commit(next) {
+            // Back to where the saved state says they lead.
+            if let Err(undo) = self.point_ports(&current).await {
+                log::error!("cannot point the ports of {container} back: {undo}");
+            }
+            return Err(e);
+        }
+        log::info!("container {container}: published ports lead to network {network} now");
+        Ok(())
+    }
+
     /// Containers in namespaces ebpfnet did not make whose namespace is
     /// gone (the process exited, the runtime removed its sandbox): they
     /// are removed with their map entries and ports, and named in the log.
@@ -292,6 +346,6 @@ fn new_container(name: &str, id: &str, mode: NetMode) -> Container {
         extra_hosts: Vec::new(),
         dns: Vec::new(),
         links: Vec::new(),
-        labels: [("ebpfnet.runtime".to_string(), "docker".to_string())].into(),
+        labels: [(RUNTIME_LABEL.to_string(), "docker".to_string())].into(),
     }
 }

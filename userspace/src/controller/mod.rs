@@ -7,6 +7,8 @@
 pub(crate) mod consistency;
 mod containers;
 mod docker;
+#[cfg(test)]
+mod docker_tests;
 mod endpoints;
 mod error;
 mod events;

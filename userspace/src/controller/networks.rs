@@ -10,7 +10,7 @@ use crate::{
     host::netlink,
     ids::{self, DEFAULT_NETWORK},
     ipam,
-    state::Network,
+    state::{Network, NetworkOwner},
 };
 
 /// Where subnets come from when `--subnet` is not given: 10.215.0.0/16,
@@ -24,6 +24,19 @@ impl Controller {
         subnet: Option<Ipv4Network>,
         gateway: Option<Ipv4Addr>,
         internal: bool,
+    ) -> Result<String> {
+        self.create_owned_network(name, subnet, gateway, internal, None)
+            .await
+    }
+
+    /// A bridge network that `owner` (when given) made and alone removes.
+    pub async fn create_owned_network(
+        &mut self,
+        name: &str,
+        subnet: Option<Ipv4Network>,
+        gateway: Option<Ipv4Addr>,
+        internal: bool,
+        owner: Option<NetworkOwner>,
     ) -> Result<String> {
         self.check_new_network_name(name)?;
         let subnet = match subnet {
@@ -60,6 +73,7 @@ impl Controller {
             created: now_rfc3339(),
             number: self.state.free_network_number(),
             lan: None,
+            owner,
         };
         let info = network_info(&network);
         let made = self
@@ -145,7 +159,18 @@ impl Controller {
         ))
     }
 
+    /// `network rm`: not a network another program owns.
     pub async fn remove_network(&mut self, name: &str) -> Result<()> {
+        super::predefined::refuse_removal(name)?;
+        if let Some(owner) = self.state.networks.get(name).and_then(|n| n.owner.as_ref()) {
+            return Err(ControllerError::Refused(owned_by(name, owner)));
+        }
+        self.remove_any_network(name).await
+    }
+
+    /// Removes `name` whoever owns it: for the owner itself (Docker's
+    /// DeleteNetwork).
+    pub async fn remove_any_network(&mut self, name: &str) -> Result<()> {
         super::predefined::refuse_removal(name)?;
         let network = self
             .state
@@ -182,6 +207,45 @@ impl Controller {
         self.commit(next)?;
         self.refresh_host_logged().await;
         Ok(())
+    }
+}
+
+impl Controller {
+    /// Marks networks made by Docker before owners were kept (`ids`:
+    /// Docker's network id -> ebpfnet name); a network with an owner is left
+    /// as it is.
+    pub fn claim_docker_networks(
+        &mut self,
+        ids: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Vec<String>> {
+        let mut next = self.state.clone();
+        let mut claimed = Vec::new();
+        for (network_id, name) in ids {
+            if let Some(network) = next.networks.get_mut(name)
+                && network.owner.is_none()
+            {
+                network.owner = Some(NetworkOwner::Docker {
+                    network_id: network_id.clone(),
+                });
+                claimed.push(name.clone());
+            }
+        }
+        if !claimed.is_empty() {
+            self.commit(next)?;
+        }
+        Ok(claimed)
+    }
+}
+
+/// Why `network rm` leaves an owned network alone.
+pub fn owned_by(name: &str, owner: &NetworkOwner) -> String {
+    match owner {
+        NetworkOwner::Docker { network_id } => format!(
+            "network {name} belongs to Docker (Docker network {}): remove it with \
+             `docker network rm {}`",
+            ids::short_id(network_id),
+            ids::short_id(network_id)
+        ),
     }
 }
 

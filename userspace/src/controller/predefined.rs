@@ -35,15 +35,16 @@ impl Controller {
     }
 
     /// Docker's `network prune`: removes every network but the predefined
-    /// ones that no container is connected to. Goes on past failures.
+    /// ones that no container is connected to, and none that another
+    /// program (Docker) owns. Goes on past failures.
     pub async fn prune_networks(&mut self) -> BatchResult {
         let unused: Vec<String> = self
             .state
             .networks
-            .keys()
-            .filter(|name| *name != DEFAULT_NETWORK)
-            .filter(|name| self.state.containers_on(name).next().is_none())
-            .cloned()
+            .values()
+            .filter(|n| n.name != DEFAULT_NETWORK && n.owner.is_none())
+            .filter(|n| self.state.containers_on(&n.name).next().is_none())
+            .map(|n| n.name.clone())
             .collect();
         let mut result = BatchResult::default();
         for name in unused {
@@ -86,6 +87,7 @@ pub fn summaries(state: &State) -> Vec<NetworkSummary> {
             subnet: None,
             gateway: None,
             bridge: None,
+            labels: BTreeMap::new(),
         })
         .collect()
 }

@@ -18,8 +18,13 @@ use crate::{
     ids::{format_mac, short_id},
     lan::LanKind,
     portspec::PortMapping,
-    state::{Container, Endpoint, NetMode, Network, State},
+    state::{Container, Endpoint, NetMode, Network, NetworkOwner, State},
 };
+
+/// Label of a network another program owns: who (`docker`).
+pub const OWNER_LABEL: &str = "ebpfnet.owner";
+/// Label of a network Docker owns: Docker's network id.
+pub const DOCKER_NETWORK_LABEL: &str = "ebpfnet.docker.network-id";
 
 pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
     let containers = state
@@ -60,7 +65,18 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
                 network.bridge.clone(),
             )]),
         },
-        labels: BTreeMap::new(),
+        labels: owner_labels(network),
+    }
+}
+
+/// Labels naming the program that owns `network`, if any.
+fn owner_labels(network: &Network) -> BTreeMap<String, String> {
+    match &network.owner {
+        None => BTreeMap::new(),
+        Some(NetworkOwner::Docker { network_id }) => BTreeMap::from([
+            (OWNER_LABEL.to_string(), "docker".to_string()),
+            (DOCKER_NETWORK_LABEL.to_string(), network_id.clone()),
+        ]),
     }
 }
 
@@ -92,6 +108,7 @@ pub fn network_summary(network: &Network) -> NetworkSummary {
         subnet: Some(network.subnet),
         gateway: Some(network.gateway),
         bridge: Some(network.bridge.clone()),
+        labels: owner_labels(network),
     }
 }
 

@@ -13,6 +13,7 @@ use ipnetwork::Ipv4Network;
 use serde::Deserialize;
 use thiserror::Error;
 
+use super::docker_plugin::PluginSetting;
 use crate::{
     cluster::{ClusterOptions, ClusterStore},
     ipam,
@@ -54,6 +55,8 @@ pub struct DaemonSettings {
     /// Docker's `cluster-advertise` (`--advertise-addr`): this host's
     /// address for the others.
     pub cluster_advertise: Option<IpAddr>,
+    /// `true` (the default socket), `false`, or a socket's absolute path.
+    pub docker_plugin: Option<PluginSetting>,
 }
 
 /// What the daemon runs with once flags, file and defaults are merged.
@@ -71,6 +74,8 @@ pub struct Resolved {
     pub log_format: LogFormat,
     pub metrics_addr: Option<SocketAddr>,
     pub cluster: Option<ClusterOptions>,
+    /// Where Docker's network driver is served, if it is.
+    pub docker_plugin: Option<PathBuf>,
 }
 
 #[derive(Debug, Error)]
@@ -184,6 +189,7 @@ impl DaemonSettings {
             metrics_addr: self.metrics_addr.or(file.metrics_addr),
             cluster_store: self.cluster_store.or(file.cluster_store),
             cluster_advertise: self.cluster_advertise.or(file.cluster_advertise),
+            docker_plugin: self.docker_plugin.or(file.docker_plugin),
         }
     }
 
@@ -227,6 +233,7 @@ impl DaemonSettings {
             // From the flags, the file or both: the error names flag and key.
             cluster: cluster(self.cluster_store, self.cluster_advertise)
                 .map_err(ConfigError::Cluster)?,
+            docker_plugin: self.docker_plugin.and_then(PluginSetting::socket),
         })
     }
 }

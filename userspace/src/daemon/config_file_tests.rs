@@ -1,4 +1,9 @@
-use std::{fs, path::Path};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use super::super::docker_plugin::PluginSetting;
 
 use super::*;
 
@@ -223,4 +228,59 @@ fn cluster_store_and_advertise_address_go_together() {
         any.contains("advertise address 0.0.0.0") && any.contains("is not an"),
         "{any}"
     );
+}
+
+#[test]
+fn the_docker_plugin_key_and_its_flag() {
+    let none = resolved(DaemonSettings::default(), "{}").expect("valid");
+    assert_eq!(none.docker_plugin, None, "off by default");
+    let off = resolved(DaemonSettings::default(), r#"{"docker-plugin": false}"#);
+    assert_eq!(off.expect("valid").docker_plugin, None);
+    let on = resolved(DaemonSettings::default(), r#"{"docker-plugin": true}"#);
+    assert_eq!(
+        on.expect("valid").docker_plugin,
+        Some(PathBuf::from(super::super::docker_plugin::DEFAULT_SOCKET))
+    );
+    let file = r#"{"docker-plugin": "/run/docker/plugins/ebpf2.sock"}"#;
+    let path = resolved(DaemonSettings::default(), file).expect("valid");
+    assert_eq!(
+        path.docker_plugin,
+        Some(PathBuf::from("/run/docker/plugins/ebpf2.sock"))
+    );
+    // The flag's socket wins over the key's, also over `false`.
+    for file in [file, r#"{"docker-plugin": false}"#] {
+        let flags = DaemonSettings {
+            docker_plugin: Some(PluginSetting::Socket(
+                "/run/docker/plugins/flag.sock".into(),
+            )),
+            ..DaemonSettings::default()
+        };
+        assert_eq!(
+            resolved(flags, file).expect("valid").docker_plugin,
+            Some(PathBuf::from("/run/docker/plugins/flag.sock"))
+        );
+    }
+    for (text, says) in [
+        (
+            r#"{"docker-plugin": "ebpfnet.sock"}"#,
+            "is not an absolute path",
+        ),
+        (
+            r#"{"docker-plugin": 1}"#,
+            "is not true, false or the absolute path",
+        ),
+        (
+            r#"{"docker-plugin": "/run/docker/plugins/"}"#,
+            "names no socket file",
+        ),
+    ] {
+        let e = error_of(text);
+        assert!(
+            e.starts_with(&format!(
+                "daemon config file {FILE}: key \"docker-plugin\": "
+            )),
+            "{text}: {e}"
+        );
+        assert!(e.contains(says), "{text}: {e}");
+    }
 }

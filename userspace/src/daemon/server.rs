@@ -177,11 +177,21 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
             });
             answer(&r, views)
         }
-        Request::NetworkConnect(r) => answer(
-            &r,
-            c.connect(&r.network, &r.container, r.ip, &r.aliases).await,
-        ),
-        Request::NetworkDisconnect(r) => answer(&r, c.disconnect(&r.network, &r.container).await),
+        Request::NetworkConnect(r) => {
+            let outcome = match c.refuse_docker_container(&r.container, "docker network connect") {
+                Ok(()) => c.connect(&r.network, &r.container, r.ip, &r.aliases).await,
+                Err(e) => Err(e),
+            };
+            answer(&r, outcome)
+        }
+        Request::NetworkDisconnect(r) => {
+            let outcome = match c.refuse_docker_container(&r.container, "docker network disconnect")
+            {
+                Ok(()) => c.disconnect(&r.network, &r.container).await,
+                Err(e) => Err(e),
+            };
+            answer(&r, outcome)
+        }
         Request::ContainerCreate(r) => answer(&r, c.create_container(&r.name, &r.options).await),
         Request::ContainerList(r) => {
             let containers = c.state().containers.values();
@@ -191,7 +201,10 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
             let mut result = BatchResult::default();
             for name in &r.names {
                 let outcome = match lookup::container(c.state(), name) {
-                    Ok(target) => c.remove_container(&target).await,
+                    Ok(target) => match c.refuse_docker_container(&target, "docker rm") {
+                        Ok(()) => c.remove_container(&target).await,
+                        Err(e) => Err(e),
+                    },
                     Err(e) => Err(ControllerError::Refused(e.to_string())),
                 };
                 result.record(name.clone(), outcome);
@@ -206,8 +219,21 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
             });
             answer(&r, views)
         }
-        Request::Publish(r) => answer(&r, c.publish(&r.container, &r.ports).await),
-        Request::Unpublish(r) => answer(&r, c.unpublish(&r.container, &r.ports).await),
+        Request::Publish(r) => {
+            let outcome = match c.refuse_docker_container(&r.container, "docker run -p") {
+                Ok(()) => c.publish(&r.container, &r.ports).await,
+                Err(e) => Err(e),
+            };
+            answer(&r, outcome)
+        }
+        Request::Unpublish(r) => {
+            let outcome =
+                match c.refuse_docker_container(&r.container, "docker rm, then docker run -p") {
+                    Ok(()) => c.unpublish(&r.container, &r.ports).await,
+                    Err(e) => Err(e),
+                };
+            answer(&r, outcome)
+        }
         Request::Port(r) => answer(&r, c.ports(&r.container)),
         Request::Flows(r) => answer(&r, c.flows()),
         Request::Stats(r) => answer(&r, c.stats()),

@@ -20,6 +20,7 @@ use super::{
 use crate::{
     controller::{Controller, ControllerError, HostEndpoint},
     ids,
+    state::NetworkOwner,
 };
 
 #[derive(Debug, Error)]
@@ -124,14 +125,17 @@ impl Driver {
         let name = options
             .name
             .unwrap_or_else(|| format!("docker-{}", ids::short_id(&r.network_id)));
-        c.create_network(&name, Some(subnet), gateway, options.internal)
+        let owner = NetworkOwner::Docker {
+            network_id: r.network_id.clone(),
+        };
+        c.create_owned_network(&name, Some(subnet), gateway, options.internal, Some(owner))
             .await?;
         self.records
             .networks
             .insert(r.network_id.clone(), name.clone());
         if let Err(e) = self.save() {
             self.records.networks.remove(&r.network_id);
-            if let Err(undo) = c.remove_network(&name).await {
+            if let Err(undo) = c.remove_any_network(&name).await {
                 log::error!("cannot remove network {name} after a failed save: {undo}");
             }
             return Err(e);
@@ -151,7 +155,7 @@ impl Driver {
             );
             return Ok(json!({}));
         };
-        match c.remove_network(&name).await {
+        match c.remove_any_network(&name).await {
             Ok(()) | Err(ControllerError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }

@@ -12,6 +12,7 @@ mod network_options;
 mod portmap;
 mod ports;
 mod records;
+mod setting;
 
 use std::{
     fs,
@@ -31,6 +32,7 @@ use tokio::{runtime::Handle, sync::Mutex};
 use crate::controller::Controller;
 use driver::{Driver, DriverError};
 pub use records::RECORDS_FILE;
+pub use setting::{PluginSetting, parse_socket_path};
 
 pub const DEFAULT_SOCKET: &str = "/run/docker/plugins/ebpfnet.sock";
 const CONTENT_TYPE: &str = "application/vnd.docker.plugins.v1.2+json";
@@ -104,6 +106,7 @@ impl PluginListener {
         thread::Builder::new()
             .name("docker-plugin".into())
             .spawn(move || {
+                runtime.block_on(claim_networks(&driver, &controller));
                 for mut request in server.incoming_requests() {
                     let (status, body) =
                         runtime.block_on(answer(&mut driver, &controller, &mut request));
@@ -127,6 +130,22 @@ impl Drop for PluginServer {
     fn drop(&mut self) {
         self.server.unblock();
         let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Networks Docker made before ebpfnet kept owners become Docker's.
+async fn claim_networks(driver: &Driver, controller: &Mutex<Controller>) {
+    match controller
+        .lock()
+        .await
+        .claim_docker_networks(&driver.records.networks)
+    {
+        Ok(claimed) => {
+            for name in claimed {
+                log::info!("docker: network {name} is marked as Docker's");
+            }
+        }
+        Err(e) => log::warn!("docker plugin: cannot mark Docker's networks: {e}"),
     }
 }
 

@@ -31,6 +31,10 @@ impl Driver {
         if !record.ports.is_empty() {
             unpublish(c, &container, &record.ports).await?;
         }
+        // Docker programs the endpoint that has the container's default
+        // route; the ports lead there.
+        let network = self.network_name(&record.network_id)?;
+        c.lead_ports_to(&container, &network).await?;
         let mut made: Vec<PortMapping> = Vec::new();
         for binding in &asked {
             match publish_one(c, &container, binding).await {
