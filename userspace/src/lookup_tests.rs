@@ -21,6 +21,7 @@ fn a_network(name: &str, id: &str) -> Network {
         created: "2026-01-02T03:04:05Z".into(),
         number: 1,
         lan: None,
+        ipv6: None,
     }
 }
 
@@ -113,6 +114,7 @@ fn requests_name_what_the_controller_knows() {
         network: "f1".into(),
         container: "abc1".into(),
         ip: None,
+        ip6: None,
         aliases: Vec::new(),
     };
     let Request::NetworkConnect(r) = resolve(&state, connect.into()).expect("resolves") else {

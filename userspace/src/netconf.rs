@@ -208,9 +208,17 @@ impl ResolvConf {
 }
 
 /// resolv.conf of a container on a user-defined network: the network's
-/// name server on its gateway, as Docker's 127.0.0.11.
-pub fn render_resolv_embedded(gateway: Ipv4Addr, host: &ResolvConf) -> String {
+/// name server on its gateway, as Docker's 127.0.0.11, and on its IPv6
+/// gateway when the network has one.
+pub fn render_resolv_embedded(
+    gateway: Ipv4Addr,
+    gateway6: Option<std::net::Ipv6Addr>,
+    host: &ResolvConf,
+) -> String {
     let mut out = format!("nameserver {gateway}\n");
+    if let Some(gateway6) = gateway6 {
+        let _ = writeln!(out, "nameserver {gateway6}");
+    }
     if !host.search.is_empty() {
         let _ = writeln!(out, "search {}", host.search.join(" "));
     }
@@ -340,8 +348,16 @@ mod tests {
             "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
         );
         assert_eq!(
-            render_resolv_embedded(Ipv4Addr::new(10, 215, 0, 1), &host),
+            render_resolv_embedded(Ipv4Addr::new(10, 215, 0, 1), None, &host),
             "nameserver 10.215.0.1\nsearch corp.example\noptions ndots:0\n"
+        );
+        assert_eq!(
+            render_resolv_embedded(
+                Ipv4Addr::new(10, 215, 0, 1),
+                "fd00:eb:0:1::1".parse().ok(),
+                &host
+            ),
+            "nameserver 10.215.0.1\nnameserver fd00:eb:0:1::1\nsearch corp.example\noptions ndots:0\n"
         );
     }
 }

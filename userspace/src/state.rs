@@ -7,11 +7,11 @@ use std::{
     collections::BTreeMap,
     fs::{self, File},
     io::Write as _,
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr},
     path::{Path, PathBuf},
 };
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -46,6 +46,17 @@ pub struct Network {
     /// bridge network. Such a network has no bridge (`bridge` is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lan: Option<Box<crate::lan::LanNetwork>>,
+    /// The network's IPv6 subnet and gateway (`--ipv6`); `None` for an
+    /// IPv4-only network (and in files written before IPv6 existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Config>,
+}
+
+/// A network's IPv6 side: its subnet and the gateway address on its bridge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ipv6Config {
+    pub subnet: Ipv6Network,
+    pub gateway: Ipv6Addr,
 }
 
 /// A container's attachment to one network.
@@ -54,6 +65,9 @@ pub struct Endpoint {
     pub id: String,
     pub network: String,
     pub ip: Ipv4Addr,
+    /// Its IPv6 address, on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     pub mac: [u8; 6],
     /// Interface name inside the container (`eth0`, `eth1`, …).
     pub ifname: String,
@@ -338,6 +352,7 @@ mod tests {
                 created: "2026-01-01T00:00:00Z".into(),
                 number: 1,
                 lan: None,
+                ipv6: None,
             },
         );
         state
@@ -371,6 +386,31 @@ mod tests {
         other.number = 3;
         state.networks.insert("other".into(), other);
         assert_eq!(state.free_network_number(), 2);
+    }
+
+    #[test]
+    fn ipv6_fields_round_trip_and_older_files_have_none() {
+        let mut state = sample();
+        let six = Ipv6Config {
+            subnet: "fd00:eb::/64".parse().expect("cidr"),
+            gateway: "fd00:eb::1".parse().expect("ip"),
+        };
+        if let Some(n) = state.networks.get_mut("bridge") {
+            n.ipv6 = Some(six);
+        }
+        let text = encode(&state);
+        assert!(String::from_utf8_lossy(&text).contains("fd00:eb::/64"));
+        let back = decode(Path::new("state.json"), &text).expect("decode");
+        assert_eq!(back.networks["bridge"].ipv6, Some(six));
+        // A file of a daemon without IPv6: no `ipv6` key, no `ip6` key.
+        let old = br#"{"version":1,"networks":{"n":{"id":"x","name":"n",
+            "subnet":"10.1.0.0/24","gateway":"10.1.0.1","internal":false,"bridge":"b",
+            "created":"c","number":1}},"containers":{"c":{"id":"y","name":"c","created":"c",
+            "endpoints":[{"id":"e","network":"n","ip":"10.1.0.2","mac":[2,66,10,1,0,2],
+            "ifname":"eth0","host_veth":"v"}]}}}"#;
+        let old = decode(Path::new("state.json"), old).expect("old file loads");
+        assert_eq!(old.networks["n"].ipv6, None);
+        assert_eq!(old.containers["c"].endpoints[0].ip6, None);
     }
 
     #[test]

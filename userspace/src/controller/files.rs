@@ -47,7 +47,11 @@ pub fn render_files(
         .filter_map(|e| state.networks.get(&e.network))
         .find(|n| n.lan.is_none());
     let resolv = match embedded {
-        Some(network) => netconf::render_resolv_embedded(network.gateway, host),
+        Some(network) => netconf::render_resolv_embedded(
+            network.gateway,
+            network.ipv6.map(|six| six.gateway),
+            host,
+        ),
         None => netconf::render_resolv_plain(&container.dns, host),
     };
     Some((hosts, resolv))
@@ -117,6 +121,7 @@ mod tests {
             created: String::new(),
             number: 1,
             lan: None,
+            ipv6: None,
         }
     }
 
@@ -134,6 +139,7 @@ mod tests {
                     mac: [0; 6],
                     ifname: "eth0".into(),
                     host_veth: String::new(),
+                    ip6: None,
                     aliases: Vec::new(),
                 })
                 .collect(),

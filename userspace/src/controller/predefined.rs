@@ -120,6 +120,7 @@ pub fn inspect(state: &State, name: &str) -> Option<NetworkView> {
         scope: SCOPE_LOCAL.into(),
         driver: driver(name).into(),
         enable_ipv6: false,
+        enable_ipv4: true,
         internal: false,
         ipam: Ipam {
             driver: "default".into(),

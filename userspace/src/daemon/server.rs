@@ -133,18 +133,7 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
         Err(e) => return Outcome::Error(e.to_string()),
     };
     match request {
-        Request::NetworkCreate(r) => answer(
-            &r,
-            c.create_network_with_driver(
-                &r.name,
-                r.subnet,
-                r.gateway,
-                r.internal,
-                r.driver.as_deref(),
-                &r.options,
-            )
-            .await,
-        ),
+        Request::NetworkCreate(r) => answer(&r, c.create_network_from(&r).await),
         Request::NetworkList(r) => {
             let state = c.state();
             let mut networks: Vec<_> = state
@@ -177,7 +166,8 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
         }
         Request::NetworkConnect(r) => answer(
             &r,
-            c.connect(&r.network, &r.container, r.ip, &r.aliases).await,
+            c.connect6(&r.network, &r.container, (r.ip, r.ip6), &r.aliases)
+                .await,
         ),
         Request::NetworkDisconnect(r) => answer(&r, c.disconnect(&r.network, &r.container).await),
         Request::ContainerCreate(r) => answer(&r, c.create_container(&r.name, &r.options).await),

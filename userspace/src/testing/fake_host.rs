@@ -7,7 +7,7 @@
 use std::{
     collections::BTreeMap,
     io,
-    net::{Ipv4Addr, SocketAddr},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
@@ -27,6 +27,7 @@ use crate::{
     host::{
         Host, HostError, InterfaceAddress, LanDeviceSpec, Probe, VethSpec,
         netlink::{HostAddress, Route},
+        netlink6::Route6,
         netns::{self, NsId},
     },
     lan::MadeParent,
@@ -87,6 +88,7 @@ impl FakeHost {
                 id,
                 links: BTreeMap::from([lo]),
                 default_route: None,
+                default_route6: None,
             },
         );
         id
@@ -142,6 +144,26 @@ impl Host for FakeHost {
         Ok(link.index)
     }
 
+    async fn ensure_bridge6(
+        &self,
+        name: &str,
+        gateway: Ipv6Addr,
+        prefix: u8,
+    ) -> Result<(), HostError> {
+        self.check("ensure_bridge6")?;
+        let mut world = lock(&self.world);
+        let link = world
+            .links
+            .get_mut(name)
+            .filter(|l| l.kind == LinkKind::Bridge)
+            .ok_or_else(|| HostError::NoSuchLink(name.to_string()))?;
+        if !link.addresses6.contains(&(gateway, prefix)) {
+            link.addresses6.push((gateway, prefix));
+        }
+        link.accept_ra = false;
+        Ok(())
+    }
+
     async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32, HostError> {
         self.check("create_veth")?;
         let mut world = lock(&self.world);
@@ -195,6 +217,24 @@ impl Host for FakeHost {
                 routes.push(Route {
                     destination: Ipv4Network::new(net.network(), *prefix)
                         .map_err(|e| refused("routes", e.to_string()))?,
+                    output: Some(link.index),
+                });
+            }
+        }
+        Ok(routes)
+    }
+
+    async fn routes6(&self) -> Result<Vec<Route6>, HostError> {
+        self.check("routes6")?;
+        let world = lock(&self.world);
+        let mut routes = world.static_routes6.clone();
+        for link in world.links.values() {
+            for (ip, prefix) in &link.addresses6 {
+                let net = ipnetwork::Ipv6Network::new(*ip, *prefix)
+                    .map_err(|e| refused("routes6", e.to_string()))?;
+                routes.push(Route6 {
+                    destination: ipnetwork::Ipv6Network::new(net.network(), *prefix)
+                        .map_err(|e| refused("routes6", e.to_string()))?,
                     output: Some(link.index),
                 });
             }
@@ -263,6 +303,7 @@ impl Host for FakeHost {
             id: self.new_ns_id(),
             links: BTreeMap::from([lo]),
             default_route: None,
+            default_route6: None,
         };
         world.namespaces.insert(path.clone(), namespace);
         Ok(path)
@@ -336,9 +377,17 @@ impl Host for FakeHost {
         if !link.addresses.contains(&(address.ip, address.prefix)) {
             link.addresses.push((address.ip, address.prefix));
         }
+        if let Some(six) = address.ipv6
+            && !link.addresses6.contains(&(six.ip, six.prefix))
+        {
+            link.addresses6.push((six.ip, six.prefix));
+        }
         link.up = true;
         if let Some(gateway) = address.default_route {
             ns.default_route = Some((gateway, ifname.to_string()));
+        }
+        if let Some(gateway) = address.ipv6.and_then(|six| six.default_route) {
+            ns.default_route6 = Some((gateway, ifname.to_string()));
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use std::{
     collections::BTreeMap,
-    net::{Ipv4Addr, SocketAddr},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
     path::PathBuf,
 };
 
@@ -22,6 +22,8 @@ pub struct HostWorld {
     pub links: BTreeMap<String, Link>,
     /// Routes besides the connected ones of addressed links.
     pub static_routes: Vec<Route>,
+    /// IPv6 routes besides the connected ones of addressed links.
+    pub static_routes6: Vec<crate::host::netlink6::Route6>,
     /// Namespaces, named (`/run/netns/NAME`) or adopted, by path.
     pub namespaces: BTreeMap<PathBuf, Namespace>,
     /// `/etc/netns` files: (container, file) -> content.
@@ -38,6 +40,8 @@ pub struct Link {
     pub kind: LinkKind,
     pub mac: Option<[u8; 6]>,
     pub addresses: Vec<(Ipv4Addr, u8)>,
+    /// IPv6 addresses, each added without duplicate address detection.
+    pub addresses6: Vec<(Ipv6Addr, u8)>,
     pub up: bool,
     /// `conf/IF/forwarding`.
     pub forwarding: bool,
@@ -73,12 +77,16 @@ pub struct Namespace {
     /// device, with none) and the interface it goes out of (it goes with
     /// that interface).
     pub default_route: Option<(Ipv4Addr, String)>,
+    /// The IPv6 default route: its gateway and interface.
+    pub default_route6: Option<(Ipv6Addr, String)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NsLink {
     pub mac: Option<[u8; 6]>,
     pub addresses: Vec<(Ipv4Addr, u8)>,
+    /// IPv6 addresses; the interface has `accept_dad` 0 once it has one.
+    pub addresses6: Vec<(Ipv6Addr, u8)>,
     pub up: bool,
     /// A macvlan or ipvlan interface: its kind and its parent's index
     /// (it goes with the parent).
@@ -128,6 +136,13 @@ impl Namespace {
         {
             self.default_route = None;
         }
+        if self
+            .default_route6
+            .as_ref()
+            .is_some_and(|(_, dev)| *dev == name)
+        {
+            self.default_route6 = None;
+        }
     }
 }
 
@@ -137,6 +152,7 @@ pub(super) fn new_link(index: u32, kind: LinkKind, mac: Option<[u8; 6]>) -> Link
         kind,
         mac,
         addresses: Vec::new(),
+        addresses6: Vec::new(),
         up: false,
         forwarding: false,
         accept_ra: true,

@@ -150,6 +150,7 @@ mod tests {
             created: String::new(),
             number: 1,
             lan: None,
+            ipv6: None,
         }
     }
 
@@ -181,6 +182,7 @@ mod tests {
                     mac: [2, 0x42, 10, 9, 0, 2],
                     ifname: "eth0".into(),
                     host_veth: "veth1".into(),
+                    ip6: None,
                     aliases: Vec::new(),
                 }],
                 ports: Vec::new(),
