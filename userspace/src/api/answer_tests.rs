@@ -58,6 +58,7 @@ fn every_answer_survives_the_wire() {
 
 fn network_summary() -> NetworkSummary {
     NetworkSummary {
+        enable_ipv6: false,
         id: "9f2c".into(),
         name: "front".into(),
         driver: DRIVER_BRIDGE.into(),

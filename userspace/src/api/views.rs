@@ -30,6 +30,9 @@ pub struct NetworkSummary {
     pub driver: String,
     pub scope: String,
     pub internal: bool,
+    /// A network made with `--ipv6` (absent from older daemons: false).
+    #[serde(rename = "EnableIPv6", default)]
+    pub enable_ipv6: bool,
     /// RFC 3339.
     pub created: String,
     pub subnet: Option<Ipv4Network>,

@@ -180,6 +180,7 @@ fn overlaps(a: Ipv4Network, b: Ipv4Network) -> bool {
 
 pub fn summary(network: &GlobalNetwork) -> NetworkSummary {
     NetworkSummary {
+        enable_ipv6: false,
         id: network.id.clone(),
         name: network.name.clone(),
         driver: network.driver.clone(),

@@ -4,7 +4,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{
-    Controller, ControllerError, Result, interface,
+    Controller, ControllerError, Result,
+    interface::{self, new_endpoint},
     modes::{self, Plan},
     next_ifname, now_rfc3339, views,
 };
@@ -13,8 +14,7 @@ use crate::{
     datapath::encoding::endpoint_info,
     host::{HostError, netns},
     ids::{self, DEFAULT_NETWORK},
-    ipam::Pool,
-    state::{Container, Endpoint, NetMode, Network, State},
+    state::{Container, NetMode, Network},
 };
 
 impl Controller {
@@ -372,47 +372,4 @@ impl Controller {
             .get(name)
             .ok_or_else(|| ControllerError::not_found("container", name))
     }
-}
-
-/// A new endpoint on `network` with `ip` and `ip6` (checked) or the
-/// lowest free ones.
-fn new_endpoint(
-    state: &State,
-    network: &Network,
-    (ip, ip6): (Option<Ipv4Addr>, Option<Ipv6Addr>),
-    ifname: &str,
-) -> Result<Endpoint> {
-    let ip6 = super::ipv6::endpoint_ip6(state, network, ip6)?;
-    let pool = Pool {
-        network: &network.name,
-        subnet: network.subnet,
-        gateway: network.gateway,
-        used: state
-            .containers_on(&network.name)
-            .filter_map(|c| c.endpoint(&network.name))
-            .map(|e| e.ip)
-            .collect(),
-    };
-    let ip = match ip {
-        Some(ip) => {
-            pool.check(ip)?;
-            ip
-        }
-        None => pool.allocate()?,
-    };
-    let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
-    Ok(Endpoint {
-        // macvlan and ipvlan endpoints have no host side.
-        host_veth: match network.lan {
-            Some(_) => String::new(),
-            None => ids::host_veth_name(&id),
-        },
-        id,
-        network: network.name.clone(),
-        ip,
-        ip6,
-        mac: ids::mac_for(ip),
-        ifname: ifname.to_string(),
-        aliases: Vec::new(),
-    })
 }

@@ -77,6 +77,7 @@ pub fn summaries(state: &State) -> Vec<NetworkSummary> {
         .predefined
         .iter()
         .map(|(name, p)| NetworkSummary {
+            enable_ipv6: false,
             id: p.id.clone(),
             name: name.clone(),
             driver: driver(name).into(),

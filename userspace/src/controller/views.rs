@@ -92,6 +92,7 @@ pub fn network_driver(network: &Network) -> &'static str {
 
 pub fn network_summary(network: &Network) -> NetworkSummary {
     NetworkSummary {
+        enable_ipv6: network.ipv6.is_some(),
         id: network.id.clone(),
         name: network.name.clone(),
         driver: network_driver(network).into(),

@@ -197,6 +197,7 @@ fn network_ls_row_keys() {
             "Bridge": "ebn-front",
             "Created": "2026-01-02T03:04:05Z",
             "Driver": "bridge",
+            "EnableIPv6": true,
             "Gateway": "10.231.0.1",
             "Id": "9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a",
             "Internal": true,

@@ -151,17 +151,7 @@ impl Host for FakeHost {
         prefix: u8,
     ) -> Result<(), HostError> {
         self.check("ensure_bridge6")?;
-        let mut world = lock(&self.world);
-        let link = world
-            .links
-            .get_mut(name)
-            .filter(|l| l.kind == LinkKind::Bridge)
-            .ok_or_else(|| HostError::NoSuchLink(name.to_string()))?;
-        if !link.addresses6.contains(&(gateway, prefix)) {
-            link.addresses6.push((gateway, prefix));
-        }
-        link.accept_ra = false;
-        Ok(())
+        lock(&self.world).ensure_bridge6(name, gateway, prefix)
     }
 
     async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32, HostError> {
@@ -226,20 +216,9 @@ impl Host for FakeHost {
 
     async fn routes6(&self) -> Result<Vec<Route6>, HostError> {
         self.check("routes6")?;
-        let world = lock(&self.world);
-        let mut routes = world.static_routes6.clone();
-        for link in world.links.values() {
-            for (ip, prefix) in &link.addresses6 {
-                let net = ipnetwork::Ipv6Network::new(*ip, *prefix)
-                    .map_err(|e| refused("routes6", e.to_string()))?;
-                routes.push(Route6 {
-                    destination: ipnetwork::Ipv6Network::new(net.network(), *prefix)
-                        .map_err(|e| refused("routes6", e.to_string()))?,
-                    output: Some(link.index),
-                });
-            }
-        }
-        Ok(routes)
+        lock(&self.world)
+            .routes6()
+            .map_err(|why| refused("routes6", why))
     }
 
     async fn ipv4_addresses(&self) -> Result<Vec<HostAddress>, HostError> {

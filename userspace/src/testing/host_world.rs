@@ -8,8 +8,10 @@ use std::{
     path::PathBuf,
 };
 
+use ipnetwork::Ipv6Network;
+
 use crate::{
-    host::{netlink::Route, netns::NsId},
+    host::{netlink::Route, netlink6::Route6, netns::NsId},
     lan::LanKind,
     portspec::Protocol,
 };
@@ -23,7 +25,7 @@ pub struct HostWorld {
     /// Routes besides the connected ones of addressed links.
     pub static_routes: Vec<Route>,
     /// IPv6 routes besides the connected ones of addressed links.
-    pub static_routes6: Vec<crate::host::netlink6::Route6>,
+    pub static_routes6: Vec<Route6>,
     /// Namespaces, named (`/run/netns/NAME`) or adopted, by path.
     pub namespaces: BTreeMap<PathBuf, Namespace>,
     /// `/etc/netns` files: (container, file) -> content.
@@ -94,6 +96,42 @@ pub struct NsLink {
 }
 
 impl HostWorld {
+    /// The fake's `ensure_bridge6`: the gateway on an existing bridge.
+    pub(super) fn ensure_bridge6(
+        &mut self,
+        name: &str,
+        gateway: Ipv6Addr,
+        prefix: u8,
+    ) -> Result<(), crate::host::HostError> {
+        let link = self
+            .links
+            .get_mut(name)
+            .filter(|l| l.kind == LinkKind::Bridge)
+            .ok_or_else(|| crate::host::HostError::NoSuchLink(name.to_string()))?;
+        if !link.addresses6.contains(&(gateway, prefix)) {
+            link.addresses6.push((gateway, prefix));
+        }
+        link.accept_ra = false;
+        Ok(())
+    }
+
+    /// The fake's `routes6`: the static ones and those of addressed links.
+    pub(super) fn routes6(&self) -> Result<Vec<Route6>, String> {
+        let mut routes = self.static_routes6.clone();
+        for link in self.links.values() {
+            for (ip, prefix) in &link.addresses6 {
+                let net = Ipv6Network::new(*ip, *prefix).map_err(|e| e.to_string())?;
+                let destination =
+                    Ipv6Network::new(net.network(), *prefix).map_err(|e| e.to_string())?;
+                routes.push(Route6 {
+                    destination,
+                    output: Some(link.index),
+                });
+            }
+        }
+        Ok(routes)
+    }
+
     pub fn link_by_index(&self, index: u32) -> Option<(&String, &Link)> {
         self.links.iter().find(|(_, l)| l.index == index)
     }
