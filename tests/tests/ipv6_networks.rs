@@ -209,6 +209,9 @@ fn dual_stack_containers_talk_over_ipv6_by_address_and_name() {
     assert!(ahosts.starts_with("fd00:e6:1::b"), "{ahosts}");
     let ptr = netns_exec_ok("v6a", &["getent", "hosts", "fd00:e6:1::b"]);
     assert!(ptr.contains("v6b.d6"), "PTR: {ptr}");
+    // Its own IPv6 address is in its /etc/hosts, as Docker writes it.
+    let hosts = netns_exec_ok("v6a", &["cat", "/etc/hosts"]);
+    assert!(hosts.contains("\nfd00:e6:1::2\t"), "{hosts}");
 
     // --ip6 checked: taken, the gateway, outside the subnet, on a network
     // without IPv6; nothing is left of a refused container.

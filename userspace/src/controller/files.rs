@@ -37,6 +37,7 @@ pub fn render_files(
         .collect();
     let hosts = netconf::render_hosts(&Hosts {
         own,
+        own6: container.endpoints.first().and_then(|e| e.ip6),
         links,
         extra: container.extra_hosts.clone(),
     });
