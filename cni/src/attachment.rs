@@ -1,7 +1,11 @@
 //! One CNI attachment as an ebpfnet container: its name, the labels that
 //! mark it as the plugin's, and the create options from `runtimeConfig`.
 
-use std::{collections::BTreeMap, net::Ipv4Addr, path::Path};
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, Ipv6Addr},
+    path::Path,
+};
 
 use ebpfnet::{
     api::{ContainerOptions, views::ContainerView},
@@ -91,10 +95,10 @@ pub fn create_options(
     } else {
         Vec::new()
     };
-    let ip = if conf.has_capability("ips") {
-        requested_ip(&runtime.ips)?
+    let (ip, ip6) = if conf.has_capability("ips") {
+        requested_ips(&runtime.ips)?
     } else {
-        None
+        (None, None)
     };
     let mac = match (&runtime.mac, conf.has_capability("mac")) {
         (Some(mac), true) => Some(ids::parse_mac(mac).ok_or_else(|| {
@@ -105,6 +109,7 @@ pub fn create_options(
     Ok(ContainerOptions {
         network: Some(conf.network().to_string()),
         ip,
+        ip6,
         ports,
         dns: runtime_dns(conf).nameservers,
         netns: Some(netns.to_path_buf()),
@@ -187,31 +192,28 @@ fn port_request(entry: &PortMappingEntry) -> Result<PortRequest, CniError> {
     })
 }
 
-/// The IPv4 address of the `ips` capability (`10.89.0.5/24` or bare).
-fn requested_ip(ips: &[String]) -> Result<Option<Ipv4Addr>, CniError> {
-    let mut found = None;
+/// The addresses of the `ips` capability (`10.89.0.5/24` or bare): at
+/// most one IPv4 and one IPv6 (for a network with IPv6).
+fn requested_ips(ips: &[String]) -> Result<(Option<Ipv4Addr>, Option<Ipv6Addr>), CniError> {
+    let (mut v4, mut v6) = (None, None);
     for text in ips {
         let address = text.split_once('/').map_or(text.as_str(), |(ip, _)| ip);
-        match address.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V4(ip)) if found.is_none() => found = Some(ip),
-            Ok(std::net::IpAddr::V4(_)) => {
-                return Err(CniError::invalid_config(
-                    "runtimeConfig.ips: one IPv4 address per attachment",
-                ));
-            }
-            Ok(std::net::IpAddr::V6(_)) => {
-                return Err(CniError::invalid_config(format!(
-                    "runtimeConfig.ips: {text}: ebpfnet has no IPv6 yet"
-                )));
-            }
+        let twice = match address.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => v4.replace(ip).is_some(),
+            Ok(std::net::IpAddr::V6(ip)) => v6.replace(ip).is_some(),
             Err(_) => {
                 return Err(CniError::invalid_config(format!(
                     "runtimeConfig.ips: {text:?} is not an IP address"
                 )));
             }
+        };
+        if twice {
+            return Err(CniError::invalid_config(
+                "runtimeConfig.ips: one IPv4 and one IPv6 address per attachment",
+            ));
         }
     }
-    Ok(found)
+    Ok((v4, v6))
 }
 
 #[cfg(test)]
@@ -259,12 +261,16 @@ mod tests {
     #[test]
     fn requested_ips_take_one_ipv4_address() {
         assert_eq!(
-            requested_ip(&["10.89.0.5/24".into()]).expect("ip"),
+            requested_ips(&["10.89.0.5/24".into()]).expect("ip").0,
             Some(Ipv4Addr::new(10, 89, 0, 5))
         );
-        assert_eq!(requested_ip(&[]).expect("none"), None);
-        assert!(requested_ip(&["fd00::5/64".into()]).is_err());
-        assert!(requested_ip(&["10.0.0.1".into(), "10.0.0.2".into()]).is_err());
+        assert_eq!(requested_ips(&[]).expect("none"), (None, None));
+        assert_eq!(
+            requested_ips(&["fd00::5/64".into(), "10.0.0.1".into()]).expect("one each"),
+            (Some(Ipv4Addr::new(10, 0, 0, 1)), "fd00::5".parse().ok())
+        );
+        assert!(requested_ips(&["fd00::5".into(), "fd00::6".into()]).is_err());
+        assert!(requested_ips(&["10.0.0.1".into(), "10.0.0.2".into()]).is_err());
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The success result of ADD (SPEC.md, "Success"), built from what the
 //! daemon reports of the container, and read back as CHECK's `prevResult`.
 
-use std::{net::Ipv4Addr, path::Path};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    path::Path,
+};
 
 use ebpfnet::api::views::{ContainerView, EndpointSettings};
-use ipnetwork::Ipv4Network;
+use ipnetwork::{IpNetwork, Ipv4Network, Ipv6Network};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CniError;
@@ -35,10 +38,10 @@ pub struct Interface {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpConfig {
-    /// `10.89.0.5/24`.
-    pub address: Ipv4Network,
+    /// `10.89.0.5/24`, or `fd00:eb::5/64` on a network with IPv6.
+    pub address: IpNetwork,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<Ipv4Addr>,
+    pub gateway: Option<IpAddr>,
     /// Index into `interfaces`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<usize>,
@@ -46,9 +49,9 @@ pub struct IpConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
-    pub dst: Ipv4Network,
+    pub dst: IpNetwork,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gw: Option<Ipv4Addr>,
+    pub gw: Option<IpAddr>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +86,7 @@ pub fn build(
     let gateway: Ipv4Addr = parse(&endpoint.gateway, "gateway")?;
     let address = Ipv4Network::new(ip, endpoint.ip_prefix_len)
         .map_err(|e| unexpected(format!("address {ip}/{}: {e}", endpoint.ip_prefix_len)))?;
+    let six = ipv6_of(endpoint)?;
     let host_veth = endpoint.host_interface.clone().unwrap_or_default();
     let host_mac = std::fs::read_to_string(format!("/sys/class/net/{host_veth}/address"))
         .ok()
@@ -109,18 +113,48 @@ pub fn build(
                 sandbox: Some(netns.display().to_string()),
             },
         ],
-        ips: vec![IpConfig {
-            address,
-            gateway: Some(gateway),
+        ips: std::iter::once(IpConfig {
+            address: address.into(),
+            gateway: Some(gateway.into()),
             interface: Some(SANDBOX_INTERFACE),
-        }],
-        routes: vec![Route {
-            dst: Ipv4Network::new(Ipv4Addr::UNSPECIFIED, 0)
-                .map_err(|e| unexpected(e.to_string()))?,
-            gw: Some(gateway),
-        }],
+        })
+        .chain(six.map(|(address, gateway)| IpConfig {
+            address: address.into(),
+            gateway: Some(gateway.into()),
+            interface: Some(SANDBOX_INTERFACE),
+        }))
+        .collect(),
+        routes: std::iter::once(Route {
+            dst: IpNetwork::V4(
+                Ipv4Network::new(Ipv4Addr::UNSPECIFIED, 0)
+                    .map_err(|e| unexpected(e.to_string()))?,
+            ),
+            gw: Some(gateway.into()),
+        })
+        .chain(six.and_then(|(_, gateway)| {
+            let any = Ipv6Network::new(Ipv6Addr::UNSPECIFIED, 0).ok()?;
+            Some(Route {
+                dst: IpNetwork::V6(any),
+                gw: Some(gateway.into()),
+            })
+        }))
+        .collect(),
         dns,
     })
+}
+
+/// The endpoint's IPv6 address (with its prefix) and gateway, on a network
+/// with IPv6.
+fn ipv6_of(endpoint: &EndpointSettings) -> Result<Option<(Ipv6Network, Ipv6Addr)>, CniError> {
+    if endpoint.global_ipv6_address.is_empty() {
+        return Ok(None);
+    }
+    let ip: Ipv6Addr = parse(&endpoint.global_ipv6_address, "IPv6 address")?;
+    let gateway: Ipv6Addr = parse(&endpoint.ipv6_gateway, "IPv6 gateway")?;
+    let prefix = endpoint.global_ipv6_prefix_len;
+    let address = Ipv6Network::new(ip, prefix)
+        .map_err(|e| unexpected(format!("address {ip}/{prefix}: {e}")))?;
+    Ok(Some((address, gateway)))
 }
 
 pub fn endpoint_on<'a>(

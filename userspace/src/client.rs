@@ -245,6 +245,7 @@ mod tests {
                         internal: false,
                         driver: None,
                         options: Default::default(),
+                        ipv6: Default::default(),
                     })
                     .await
             },

@@ -12,6 +12,7 @@ pub mod flow_view;
 pub mod host;
 pub mod ids;
 pub mod ipam;
+pub mod ipam6;
 pub mod lan;
 pub mod logging;
 pub mod lookup;

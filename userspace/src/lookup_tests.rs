@@ -22,6 +22,7 @@ fn a_network(name: &str, id: &str) -> Network {
         number: 1,
         lan: None,
         owner: None,
+        ipv6: None,
     }
 }
 
@@ -114,6 +115,7 @@ fn requests_name_what_the_controller_knows() {
         network: "f1".into(),
         container: "abc1".into(),
         ip: None,
+        ip6: None,
         aliases: Vec::new(),
     };
     let Request::NetworkConnect(r) = resolve(&state, connect.into()).expect("resolves") else {

@@ -131,6 +131,8 @@ impl FromStr for LinkSpec {
 pub struct Hosts {
     /// Its own address and names (hostname first).
     pub own: Option<(Ipv4Addr, Vec<String>)>,
+    /// Its own IPv6 address (same names), on a network with IPv6.
+    pub own6: Option<std::net::Ipv6Addr>,
     /// Linked containers: address and names (alias first).
     pub links: Vec<(Ipv4Addr, Vec<String>)>,
     pub extra: Vec<HostEntry>,
@@ -152,6 +154,9 @@ pub fn render_hosts(hosts: &Hosts) -> String {
     };
     if let Some((ip, names)) = &hosts.own {
         line(ip, names);
+        if let Some(ip6) = &hosts.own6 {
+            line(ip6, names);
+        }
     }
     for (ip, names) in &hosts.links {
         line(ip, names);
@@ -208,9 +213,17 @@ impl ResolvConf {
 }
 
 /// resolv.conf of a container on a user-defined network: the network's
-/// name server on its gateway, as Docker's 127.0.0.11.
-pub fn render_resolv_embedded(gateway: Ipv4Addr, host: &ResolvConf) -> String {
+/// name server on its gateway, as Docker's 127.0.0.11, and on its IPv6
+/// gateway when the network has one.
+pub fn render_resolv_embedded(
+    gateway: Ipv4Addr,
+    gateway6: Option<std::net::Ipv6Addr>,
+    host: &ResolvConf,
+) -> String {
     let mut out = format!("nameserver {gateway}\n");
+    if let Some(gateway6) = gateway6 {
+        let _ = writeln!(out, "nameserver {gateway6}");
+    }
     if !host.search.is_empty() {
         let _ = writeln!(out, "search {}", host.search.join(" "));
     }
@@ -304,6 +317,7 @@ mod tests {
                 Ipv4Addr::new(10, 214, 0, 3),
                 vec!["app".into(), "app".into()],
             )),
+            own6: "fd00:eb::3".parse().ok(),
             links: vec![(Ipv4Addr::new(10, 214, 0, 2), vec!["db".into(), "pg".into()])],
             extra: vec!["gw:192.0.2.1".parse().expect("entry")],
         };
@@ -312,7 +326,10 @@ mod tests {
             text.starts_with("127.0.0.1\tlocalhost\n::1\tlocalhost"),
             "{text}"
         );
-        assert!(text.contains("\n10.214.0.3\tapp\n"), "{text}");
+        assert!(
+            text.contains("\n10.214.0.3\tapp\nfd00:eb::3\tapp\n"),
+            "{text}"
+        );
         assert!(text.contains("\n10.214.0.2\tdb pg\n"), "{text}");
         assert!(text.ends_with("192.0.2.1\tgw\n"), "{text}");
         let bare = render_hosts(&Hosts::default());
@@ -340,8 +357,16 @@ mod tests {
             "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
         );
         assert_eq!(
-            render_resolv_embedded(Ipv4Addr::new(10, 215, 0, 1), &host),
+            render_resolv_embedded(Ipv4Addr::new(10, 215, 0, 1), None, &host),
             "nameserver 10.215.0.1\nsearch corp.example\noptions ndots:0\n"
+        );
+        assert_eq!(
+            render_resolv_embedded(
+                Ipv4Addr::new(10, 215, 0, 1),
+                "fd00:eb:0:1::1".parse().ok(),
+                &host
+            ),
+            "nameserver 10.215.0.1\nnameserver fd00:eb:0:1::1\nsearch corp.example\noptions ndots:0\n"
         );
     }
 }

@@ -7,11 +7,11 @@ use std::{
     collections::BTreeMap,
     fs::{self, File},
     io::Write as _,
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr},
     path::{Path, PathBuf},
 };
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -52,6 +52,10 @@ pub struct Network {
     /// written before owners were kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<NetworkOwner>,
+    /// The network's IPv6 subnet and gateway (`--ipv6`); `None` for an
+    /// IPv4-only network (and in files written before IPv6 existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Config>,
 }
 
 /// A network another program made through ebpfnet and removes itself.
@@ -62,12 +66,22 @@ pub enum NetworkOwner {
     Docker { network_id: String },
 }
 
+/// A network's IPv6 side: its subnet and the gateway address on its bridge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ipv6Config {
+    pub subnet: Ipv6Network,
+    pub gateway: Ipv6Addr,
+}
+
 /// A container's attachment to one network.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: String,
     pub network: String,
     pub ip: Ipv4Addr,
+    /// Its IPv6 address, on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     pub mac: [u8; 6],
     /// Interface name inside the container (`eth0`, `eth1`, …).
     pub ifname: String,
@@ -329,79 +343,5 @@ pub fn encode(state: &State) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("ebpfnet-state-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        dir
-    }
-
-    fn sample() -> State {
-        let mut state = State::default();
-        state.networks.insert(
-            "bridge".into(),
-            Network {
-                id: "ab".repeat(32),
-                name: "bridge".into(),
-                subnet: "10.214.0.0/16".parse().expect("cidr"),
-                gateway: Ipv4Addr::new(10, 214, 0, 1),
-                internal: false,
-                bridge: "ebpfnet0".into(),
-                created: "2026-01-01T00:00:00Z".into(),
-                number: 1,
-                lan: None,
-                owner: None,
-            },
-        );
-        state
-    }
-
-    #[test]
-    fn round_trips() {
-        let dir = temp_dir("rt");
-        let store = Store::new(&dir);
-        assert_eq!(store.load().expect("empty"), State::default());
-        store.save(&sample()).expect("save");
-        assert_eq!(store.load().expect("load"), sample());
-        assert!(!dir.join("state.json.tmp").exists());
-        store.remove().expect("remove");
-        assert_eq!(store.load().expect("empty again"), State::default());
-        assert!(!dir.exists(), "an emptied state dir is removed");
-    }
-
-    #[test]
-    fn older_files_get_number_zero_and_numbers_fill_gaps() {
-        let mut state = sample();
-        let mut text = serde_json::to_value(&state).expect("json");
-        text["networks"]["bridge"]
-            .as_object_mut()
-            .expect("object")
-            .remove("number");
-        let old: State = serde_json::from_value(text).expect("old file");
-        assert_eq!(old.networks["bridge"].number, 0);
-        assert_eq!(state.free_network_number(), 2);
-        let mut other = state.networks["bridge"].clone();
-        other.number = 3;
-        state.networks.insert("other".into(), other);
-        assert_eq!(state.free_network_number(), 2);
-    }
-
-    #[test]
-    fn corrupt_and_future_files_are_refused() {
-        let dir = temp_dir("bad");
-        fs::create_dir_all(&dir).expect("mkdir");
-        fs::write(dir.join(STATE_FILE), b"{not json").expect("write");
-        let err = Store::new(&dir).load().expect_err("corrupt");
-        assert!(err.to_string().contains("is corrupt"), "{err}");
-        fs::write(
-            dir.join(STATE_FILE),
-            br#"{"version":99,"networks":{},"containers":{}}"#,
-        )
-        .expect("write");
-        let err = Store::new(&dir).load().expect_err("future");
-        assert!(err.to_string().contains("format version 99"), "{err}");
-        fs::remove_dir_all(&dir).expect("cleanup");
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

@@ -60,7 +60,12 @@ pub async fn run(conf: &NetConf, env: &CniEnv, daemon: &Daemon) -> Result<(), Cn
             prev.ips, now.ips
         )));
     }
-    let ip = now.ips[0].address.ip();
+    let Some(ip) = now.ips.iter().find_map(|c| match c.address {
+        ipnetwork::IpNetwork::V4(net) => Some(net.ip()),
+        ipnetwork::IpNetwork::V6(_) => None,
+    }) else {
+        return Err(differs("the daemon reports no IPv4 address"));
+    };
     check_in_namespace(netns_path, &attachment.ifname, ip).await?;
     let host_veth = &now.interfaces[0].name;
     if !Path::new("/sys/class/net").join(host_veth).exists() {

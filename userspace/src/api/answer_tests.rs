@@ -58,6 +58,7 @@ fn every_answer_survives_the_wire() {
 
 fn network_summary() -> NetworkSummary {
     NetworkSummary {
+        enable_ipv6: false,
         id: "9f2c".into(),
         name: "front".into(),
         driver: DRIVER_BRIDGE.into(),
@@ -79,13 +80,14 @@ fn network_view() -> NetworkView {
         scope: SCOPE_LOCAL.into(),
         driver: DRIVER_BRIDGE.into(),
         enable_ipv6: false,
+        enable_ipv4: true,
         internal: true,
         ipam: Ipam {
             driver: "default".into(),
             options: BTreeMap::new(),
             config: vec![IpamConfig {
                 subnet: "10.1.0.0/24".parse().expect("cidr"),
-                gateway: Ipv4Addr::new(10, 1, 0, 1),
+                gateway: Ipv4Addr::new(10, 1, 0, 1).into(),
             }],
         },
         containers: BTreeMap::from([(
@@ -122,6 +124,9 @@ fn container_view() -> ContainerView {
         gateway: "10.1.0.1".into(),
         ip_address: "10.1.0.2".into(),
         ip_prefix_len: 24,
+        ipv6_gateway: "fd00:eb::1".into(),
+        global_ipv6_address: "fd00:eb::2".into(),
+        global_ipv6_prefix_len: 64,
         mac_address: "02:42:0a:01:00:02".into(),
         interface_name: Some("eth0".into()),
         host_interface: Some("ebn-veth1".into()),

@@ -1,6 +1,10 @@
 //! Requests: one type per command, each tied to the type of its answer.
 
-use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf};
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, Ipv6Addr},
+    path::PathBuf,
+};
 
 use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
@@ -14,6 +18,7 @@ use super::{
     views::{ContainerSummary, ContainerView, NetworkSummary, NetworkView},
 };
 use crate::{
+    controller::ipv6::Ipv6Request,
     netconf::{HostEntry, LinkSpec},
     portspec::{PortMapping, PortRequest},
 };
@@ -88,6 +93,13 @@ pub struct NetworkCreate {
     /// The driver's options (`-o parent=eth0`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
+    /// `--ipv6` with the IPv6 `--subnet` and `--gateway`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub ipv6: Ipv6Request,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +120,8 @@ pub struct NetworkConnect {
     pub network: String,
     pub container: String,
     pub ip: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     #[serde(default)]
     pub aliases: Vec<String>,
 }
@@ -131,6 +145,9 @@ pub struct ContainerOptions {
     /// A network, or a mode: `none`, `host`, `container:OTHER`.
     pub network: Option<String>,
     pub ip: Option<Ipv4Addr>,
+    /// `--ip6`: the IPv6 address on a network with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     #[serde(default)]
     pub ports: Vec<PortRequest>,
     #[serde(default)]

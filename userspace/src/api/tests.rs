@@ -40,6 +40,7 @@ pub(super) fn every_request() -> Vec<Request> {
     let options = ContainerOptions {
         network: Some("front".into()),
         ip: Some(Ipv4Addr::new(10, 1, 0, 9)),
+        ip6: Some("fd00:1::9".parse().expect("ip")),
         ports: vec![port_request()],
         hostname: Some("web".into()),
         aliases: vec!["www".into()],
@@ -66,6 +67,11 @@ pub(super) fn every_request() -> Vec<Request> {
             internal: true,
             driver: None,
             options: Default::default(),
+            ipv6: crate::controller::ipv6::Ipv6Request {
+                enable: true,
+                subnet: Some("fd00:1::/64".parse().expect("cidr")),
+                gateway: Some("fd00:1::fe".parse().expect("ip")),
+            },
         }
         .into(),
         NetworkCreate {
@@ -75,6 +81,7 @@ pub(super) fn every_request() -> Vec<Request> {
             internal: false,
             driver: Some("overlay".into()),
             options: Default::default(),
+            ipv6: Default::default(),
         }
         .into(),
         NetworkCreate {
@@ -84,6 +91,7 @@ pub(super) fn every_request() -> Vec<Request> {
             internal: false,
             driver: Some("macvlan".into()),
             options: [("parent".to_string(), "eth0".to_string())].into(),
+            ipv6: Default::default(),
         }
         .into(),
         NetworkList.into(),
@@ -93,6 +101,7 @@ pub(super) fn every_request() -> Vec<Request> {
             network: "front".into(),
             container: "web".into(),
             ip: Some(Ipv4Addr::new(10, 1, 0, 5)),
+            ip6: Some("fd00:1::5".parse().expect("ip")),
             aliases: vec!["www".into()],
         }
         .into(),
@@ -179,6 +188,7 @@ fn a_request_line_wraps_the_unversioned_request_unchanged() {
         internal: false,
         driver: None,
         options: Default::default(),
+        ipv6: Default::default(),
     })
     .encode()
     .expect("encodes");
@@ -227,6 +237,7 @@ fn optional_request_fields_may_be_left_out() {
             network: "n".into(),
             container: "c".into(),
             ip: None,
+            ip6: None,
             aliases: Vec::new(),
         })
     );

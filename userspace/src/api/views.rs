@@ -2,9 +2,12 @@
 //! types of `docker network inspect`, `docker inspect` and their listings,
 //! as far as ebpfnet has them.
 
-use std::{collections::BTreeMap, net::Ipv4Addr};
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr},
+};
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::{IpNetwork, Ipv4Network};
 use serde::{Deserialize, Serialize};
 
 use crate::portspec::PortMapping;
@@ -27,6 +30,9 @@ pub struct NetworkSummary {
     pub driver: String,
     pub scope: String,
     pub internal: bool,
+    /// A network made with `--ipv6` (absent from older daemons: false).
+    #[serde(rename = "EnableIPv6", default)]
+    pub enable_ipv6: bool,
     /// RFC 3339.
     pub created: String,
     pub subnet: Option<Ipv4Network>,
@@ -49,6 +55,9 @@ pub struct NetworkView {
     pub driver: String,
     #[serde(rename = "EnableIPv6")]
     pub enable_ipv6: bool,
+    /// Docker 28's key; false only for an IPv6-only network.
+    #[serde(rename = "EnableIPv4", default = "yes")]
+    pub enable_ipv4: bool,
     pub internal: bool,
     #[serde(rename = "IPAM")]
     pub ipam: Ipam,
@@ -70,8 +79,12 @@ pub struct Ipam {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct IpamConfig {
-    pub subnet: Ipv4Network,
-    pub gateway: Ipv4Addr,
+    pub subnet: IpNetwork,
+    pub gateway: IpAddr,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A container as `network inspect` lists it.
@@ -85,7 +98,7 @@ pub struct NetworkMember {
     /// `10.214.0.2/16`.
     #[serde(rename = "IPv4Address")]
     pub ipv4_address: String,
-    /// Always empty: no IPv6 yet.
+    /// `fd00:eb::2/64`; empty on a network without IPv6.
     #[serde(rename = "IPv6Address")]
     pub ipv6_address: String,
 }
@@ -185,6 +198,13 @@ pub struct EndpointSettings {
     pub ip_address: String,
     #[serde(rename = "IPPrefixLen")]
     pub ip_prefix_len: u8,
+    /// Empty on a network without IPv6 (and for a mode).
+    #[serde(rename = "IPv6Gateway", default)]
+    pub ipv6_gateway: String,
+    #[serde(rename = "GlobalIPv6Address", default)]
+    pub global_ipv6_address: String,
+    #[serde(rename = "GlobalIPv6PrefixLen", default)]
+    pub global_ipv6_prefix_len: u8,
     pub mac_address: String,
     /// `eth0` inside the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -53,6 +53,10 @@ pub struct CreateArgs {
     /// Address on that network (default: the lowest free one).
     #[arg(long)]
     ip: Option<Ipv4Addr>,
+    /// IPv6 address on that network, if it has IPv6 (default: the lowest
+    /// free one).
+    #[arg(long)]
+    ip6: Option<std::net::Ipv6Addr>,
     /// Publish a port: [HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp].
     #[arg(short = 'p', long = "publish", value_name = "SPEC")]
     publish: Vec<PortSpec>,
@@ -113,6 +117,7 @@ impl CreateArgs {
         ContainerOptions {
             network: Some(self.network.clone()),
             ip: self.ip,
+            ip6: self.ip6,
             ports: self.ports(),
             hostname: self.hostname,
             aliases: self.aliases,

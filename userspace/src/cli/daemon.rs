@@ -6,7 +6,7 @@ use std::{
 };
 
 use clap::Args;
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 
 use crate::{
     controller::{GuardInterfaces, masquerade::MasqueradeOptions},
@@ -46,6 +46,13 @@ pub struct DaemonArgs {
     /// host [default: ebpfnet0].
     #[arg(long, value_name = "NAME", value_parser = config_file::parse_interface_name)]
     pub bridge: Option<String>,
+    /// IPv6 on the default network too (Docker's `dockerd --ipv6`): a /64
+    /// of fd00:eb::/48 unless --fixed-cidr-v6 names one.
+    #[arg(long)]
+    pub ipv6: bool,
+    /// IPv6 subnet of the default network (with --ipv6).
+    #[arg(long, value_name = "CIDR")]
+    pub fixed_cidr_v6: Option<Ipv6Network>,
     /// Name server of containers created without `--dns` (repeatable;
     /// default: the host's resolvers).
     #[arg(long = "dns", value_name = "IP")]
@@ -106,6 +113,9 @@ impl DaemonArgs {
             pin_dir: self.pin_dir.clone(),
             bip: None,
             fixed_cidr: None,
+            // Absent, the file's `ipv6` holds.
+            ipv6: self.ipv6.then_some(true),
+            fixed_cidr_v6: self.fixed_cidr_v6,
             bridge: self.bridge.clone(),
             dns: (!self.dns.is_empty()).then(|| self.dns.clone()),
             nat_table_size: self.nat_table_size,
@@ -142,6 +152,7 @@ pub async fn run(
         state_dir: settings.state_dir,
         pin_dir: settings.pin_dir,
         default_subnet: settings.default_subnet,
+        default_ipv6: settings.default_ipv6,
         default_bridge: settings.bridge,
         default_dns: settings.dns,
         map_sizes: MapSizes {

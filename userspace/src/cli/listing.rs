@@ -150,7 +150,7 @@ pub fn network_json(n: &NetworkSummary, args: ListArgs) -> Value {
         // Docker's predefined networks have EnableIPv4 too (libnetwork's
         // default), and every ebpfnet network is IPv4.
         "IPv4": "true",
-        "IPv6": "false",
+        "IPv6": n.enable_ipv6.to_string(),
         "Internal": n.internal.to_string(),
         "Labels": labels(&n.labels),
         "Name": n.name,

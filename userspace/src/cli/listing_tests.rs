@@ -52,6 +52,7 @@ fn containers() -> Vec<ContainerSummary> {
 fn networks() -> Vec<NetworkSummary> {
     let network =
         |name: &str, id: &str, driver: &str, subnet: Option<&str>, internal| NetworkSummary {
+            enable_ipv6: false,
             id: id.into(),
             name: name.into(),
             driver: driver.into(),

@@ -180,6 +180,7 @@ fn overlaps(a: Ipv4Network, b: Ipv4Network) -> bool {
 
 pub fn summary(network: &GlobalNetwork) -> NetworkSummary {
     NetworkSummary {
+        enable_ipv6: false,
         id: network.id.clone(),
         name: network.name.clone(),
         driver: network.driver.clone(),
@@ -201,13 +202,14 @@ pub fn inspect(network: &GlobalNetwork) -> NetworkView {
         scope: SCOPE_GLOBAL.into(),
         driver: network.driver.clone(),
         enable_ipv6: false,
+        enable_ipv4: true,
         internal: network.internal,
         ipam: Ipam {
             driver: "default".into(),
             options: BTreeMap::new(),
             config: vec![IpamConfig {
-                subnet: network.subnet,
-                gateway: network.gateway,
+                subnet: network.subnet.into(),
+                gateway: network.gateway.into(),
             }],
         },
         containers: BTreeMap::new(),

@@ -12,9 +12,11 @@ use super::{
     lan_consistency, modes,
 };
 use crate::{
-    datapath::encoding::{endpoint_info, network_info, published_key, published_value},
+    datapath::encoding::{
+        endpoint_info, network_info, network_info6, published_key, published_value,
+    },
     host::netns,
-    state::NetMode,
+    state::{Endpoint, NetMode, Network},
     testing::{LinkKind, Namespace},
 };
 
@@ -40,6 +42,8 @@ pub fn assert_consistent(s: &Snapshot) {
         .collect();
     assert_eq!(bridges, wanted, "bridges on the host");
     let mut networks = BTreeMap::new();
+    let mut networks6 = BTreeMap::new();
+    let mut endpoints6 = BTreeMap::new();
     let mut attached = BTreeMap::from([(
         (UPLINK.to_string(), ProgramId::UplinkIngress.program_name()),
         UPLINK_INDEX,
@@ -60,8 +64,17 @@ pub fn assert_consistent(s: &Snapshot) {
             "{bridge:?}"
         );
         networks.insert(network.subnet, network_info(network));
+        let gateway6 = network.ipv6.map(|six| (six.gateway, six.subnet.prefix()));
+        assert_eq!(
+            bridge.addresses6,
+            Vec::from_iter(gateway6),
+            "IPv6 on bridge {}",
+            network.bridge
+        );
+        networks6.extend(network_info6(network));
     }
     assert_eq!(dp.networks, networks, "NETWORKS");
+    assert_eq!(dp.networks6, networks6, "NETWORKS6");
 
     let mut veths = BTreeSet::new();
     let mut endpoints = BTreeMap::new();
@@ -133,6 +146,10 @@ pub fn assert_consistent(s: &Snapshot) {
                     container.name
                 );
             }
+            check_ipv6(ns, endpoint, network, &container.name);
+            if let Some(ip6) = endpoint.ip6 {
+                endpoints6.insert(veth.index, (ip6, endpoint.mac));
+            }
             veths.insert(endpoint.host_veth.as_str());
             endpoints.insert(veth.index, endpoint_info(endpoint, network));
             for program in [ProgramId::ContainerIngress, ProgramId::ContainerEgress] {
@@ -170,6 +187,7 @@ pub fn assert_consistent(s: &Snapshot) {
         .collect();
     assert_eq!(named_now, named, "namespaces under /run/netns");
     assert_eq!(dp.endpoints, endpoints, "ENDPOINTS");
+    assert_eq!(dp.endpoints6, endpoints6, "ENDPOINTS6");
     assert_eq!(dp.lan_hosts, lan_hosts, "LAN_HOSTS");
     assert_eq!(dp.attached, attached, "programs attached");
     assert_eq!(dp.published, published, "PUBLISHED");
@@ -177,4 +195,29 @@ pub fn assert_consistent(s: &Snapshot) {
     assert_eq!(dp.uplinks.len(), 1, "UPLINKS: {:?}", dp.uplinks);
     assert_eq!(uplink, Some(UPLINK_IP.octets()), "UPLINKS");
     assert!(dp.config.is_some(), "CONFIG is written");
+}
+
+/// An endpoint's IPv6 address inside the container (on a network with
+/// IPv6 only, in its subnet) and the IPv6 default route with the IPv4 one.
+fn check_ipv6(ns: &Namespace, endpoint: &Endpoint, network: &Network, container: &str) {
+    let inside = &ns.links[&endpoint.ifname];
+    let want = match (endpoint.ip6, network.ipv6) {
+        (Some(ip6), Some(six)) => {
+            assert!(six.subnet.contains(ip6), "{endpoint:?} in {six:?}");
+            vec![(ip6, six.subnet.prefix())]
+        }
+        (None, _) => Vec::new(),
+        (Some(_), None) => panic!("{endpoint:?}: an IPv6 address on a network without IPv6"),
+    };
+    assert_eq!(inside.addresses6, want, "IPv6 of {container}");
+    let route4 = ns.default_route.as_ref().map(|(_, dev)| dev);
+    let route6 = ns.default_route6.as_ref();
+    if let Some((gateway, dev)) = route6.filter(|(_, dev)| *dev == endpoint.ifname) {
+        assert_eq!(
+            Some(*gateway),
+            network.ipv6.map(|six| six.gateway),
+            "IPv6 default route of {container}"
+        );
+        assert_eq!(route4, Some(dev), "both default routes leave by {dev}");
+    }
 }

@@ -1,10 +1,11 @@
 //! `container create` / `rm`, `network connect` / `disconnect`, and bringing
 //! containers back after a restart.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{
-    Controller, ControllerError, Result, interface,
+    Controller, ControllerError, Result,
+    interface::{self, new_endpoint},
     modes::{self, Plan},
     next_ifname, now_rfc3339, views,
 };
@@ -13,8 +14,7 @@ use crate::{
     datapath::encoding::endpoint_info,
     host::{HostError, netns},
     ids::{self, DEFAULT_NETWORK},
-    ipam::Pool,
-    state::{Container, Endpoint, NetMode, Network, State},
+    state::{Container, NetMode, Network},
 };
 
 impl Controller {
@@ -91,7 +91,7 @@ impl Controller {
             (None, Some(_)) => self.free_ifname(&path, &[]).await?,
             (None, None) => "eth0".to_string(),
         };
-        let mut endpoint = new_endpoint(&self.state, &network, opts.ip, &ifname)?;
+        let mut endpoint = new_endpoint(&self.state, &network, (opts.ip, opts.ip6), &ifname)?;
         endpoint.aliases = opts.aliases.clone();
         if let Some(mac) = opts.mac {
             interface::check_mac_unused(&self.state, &network, mac)?;
@@ -164,11 +164,23 @@ impl Controller {
         unpublished.map_or(Ok(()), Err)
     }
 
+    /// `network connect` without `--ip6`.
     pub async fn connect(
         &mut self,
         network: &str,
         container: &str,
         ip: Option<Ipv4Addr>,
+        aliases: &[String],
+    ) -> Result<()> {
+        self.connect6(network, container, (ip, None), aliases).await
+    }
+
+    /// `network connect` with the addresses asked for (`--ip`, `--ip6`).
+    pub async fn connect6(
+        &mut self,
+        network: &str,
+        container: &str,
+        (ip, ip6): (Option<Ipv4Addr>, Option<Ipv6Addr>),
         aliases: &[String],
     ) -> Result<()> {
         let current = self.container(container)?.clone();
@@ -198,7 +210,7 @@ impl Controller {
             NetMode::Adopted { .. } => self.free_ifname(&path, &used).await?,
             _ => next_ifname(&used),
         };
-        let mut endpoint = new_endpoint(&self.state, &network, ip, &ifname)?;
+        let mut endpoint = new_endpoint(&self.state, &network, (ip, ip6), &ifname)?;
         endpoint.aliases = aliases.to_vec();
         let default_route = current.endpoints.is_empty();
         if default_route && network.lan.is_some() && !current.ports.is_empty() {
@@ -301,6 +313,7 @@ impl Controller {
                     self.host.enable_forwarding(&endpoint.host_veth)?;
                     self.datapath
                         .set_endpoint(index, endpoint_info(endpoint, &network))?;
+                    self.write_endpoint6(index, endpoint)?;
                     self.attach_endpoint_programs(&endpoint.host_veth, index)?;
                 }
                 None => {
@@ -359,44 +372,4 @@ impl Controller {
             .get(name)
             .ok_or_else(|| ControllerError::not_found("container", name))
     }
-}
-
-/// A new endpoint on `network` with `ip` (checked) or the lowest free one.
-fn new_endpoint(
-    state: &State,
-    network: &Network,
-    ip: Option<Ipv4Addr>,
-    ifname: &str,
-) -> Result<Endpoint> {
-    let pool = Pool {
-        network: &network.name,
-        subnet: network.subnet,
-        gateway: network.gateway,
-        used: state
-            .containers_on(&network.name)
-            .filter_map(|c| c.endpoint(&network.name))
-            .map(|e| e.ip)
-            .collect(),
-    };
-    let ip = match ip {
-        Some(ip) => {
-            pool.check(ip)?;
-            ip
-        }
-        None => pool.allocate()?,
-    };
-    let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
-    Ok(Endpoint {
-        // macvlan and ipvlan endpoints have no host side.
-        host_veth: match network.lan {
-            Some(_) => String::new(),
-            None => ids::host_veth_name(&id),
-        },
-        id,
-        network: network.name.clone(),
-        ip,
-        mac: ids::mac_for(ip),
-        ifname: ifname.to_string(),
-        aliases: Vec::new(),
-    })
 }

@@ -105,6 +105,7 @@ impl Controller {
             mac: request.mac,
             ifname: format!("eth{position}"),
             host_veth: ids::host_veth_name(request.endpoint_id),
+            ip6: None,
             aliases: Vec::new(),
         };
         let peer = peer_name(request.endpoint_id);

@@ -197,6 +197,7 @@ async fn ebpfnets_own_commands_leave_dockers_containers_to_docker() {
             id: NsId { dev: 4, ino: 1 },
             links: BTreeMap::new(),
             default_route: None,
+            default_route6: None,
         };
         w.namespaces.insert("/proc/self/ns/net".into(), host);
     });

@@ -33,6 +33,7 @@ impl Controller {
         if made.is_err() {
             let _ = self.datapath.detach(&endpoint.host_veth);
             if let Ok(Some(index)) = self.host.link_index(&endpoint.host_veth).await {
+                let _ = self.datapath.remove_endpoint6(index);
                 let _ = self.datapath.remove_endpoint(index);
             }
             if let Err(undo) = self.host.delete_link(&endpoint.host_veth).await {
@@ -75,11 +76,13 @@ impl Controller {
             .refuse_router_advertisements(&endpoint.host_veth)?;
         self.datapath
             .set_endpoint(host_index, endpoint_info(endpoint, network))?;
+        self.write_endpoint6(host_index, endpoint)?;
         self.attach_endpoint_programs(&endpoint.host_veth, host_index)?;
         let address = InterfaceAddress {
             ip: endpoint.ip,
             prefix: network.subnet.prefix(),
             default_route: default_route.then_some(network.gateway),
+            ipv6: super::ipv6::interface_address6(endpoint, network, default_route),
         };
         self.host
             .configure_interface(netns_path, &endpoint.ifname, address)
@@ -131,6 +134,7 @@ impl Controller {
     pub(super) async fn unplumb_endpoint(&mut self, endpoint: &Endpoint) -> Result<()> {
         self.datapath.detach(&endpoint.host_veth)?;
         if let Some(index) = self.host.link_index(&endpoint.host_veth).await? {
+            self.datapath.remove_endpoint6(index)?;
             self.datapath.remove_endpoint(index)?;
         }
         self.host.delete_link(&endpoint.host_veth).await?;

@@ -1,7 +1,7 @@
 use thiserror::Error;
 
 use crate::{
-    datapath::DatapathError, host::HostError, ids::NameError, ipam::IpamError,
+    datapath::DatapathError, host::HostError, ids::NameError, ipam::IpamError, ipam6::Ipam6Error,
     netconf::NetconfError, state::StoreError,
 };
 
@@ -19,6 +19,8 @@ pub enum ControllerError {
     Netconf(#[from] NetconfError),
     #[error(transparent)]
     Ipam(#[from] IpamError),
+    #[error(transparent)]
+    Ipam6(#[from] Ipam6Error),
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]

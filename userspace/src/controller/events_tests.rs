@@ -18,6 +18,7 @@ fn network(name: &str, id: &str) -> Network {
         number: 1,
         lan: None,
         owner: None,
+        ipv6: None,
     }
 }
 
@@ -29,6 +30,7 @@ fn endpoint(network: &str, last: u8) -> Endpoint {
         mac: [2, 0x42, 10, 9, 0, last],
         ifname: "eth0".into(),
         host_veth: format!("veth{last}"),
+        ip6: None,
         aliases: Vec::new(),
     }
 }

@@ -37,6 +37,7 @@ pub fn render_files(
         .collect();
     let hosts = netconf::render_hosts(&Hosts {
         own,
+        own6: container.endpoints.first().and_then(|e| e.ip6),
         links,
         extra: container.extra_hosts.clone(),
     });
@@ -47,7 +48,11 @@ pub fn render_files(
         .filter_map(|e| state.networks.get(&e.network))
         .find(|n| n.lan.is_none());
     let resolv = match embedded {
-        Some(network) => netconf::render_resolv_embedded(network.gateway, host),
+        Some(network) => netconf::render_resolv_embedded(
+            network.gateway,
+            network.ipv6.map(|six| six.gateway),
+            host,
+        ),
         None => netconf::render_resolv_plain(&container.dns, host),
     };
     Some((hosts, resolv))
@@ -118,6 +123,7 @@ mod tests {
             number: 1,
             lan: None,
             owner: None,
+            ipv6: None,
         }
     }
 
@@ -135,6 +141,7 @@ mod tests {
                     mac: [0; 6],
                     ifname: "eth0".into(),
                     host_veth: String::new(),
+                    ip6: None,
                     aliases: Vec::new(),
                 })
                 .collect(),

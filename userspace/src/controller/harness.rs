@@ -36,6 +36,7 @@ pub fn bare_host() -> HostWorld {
         kind: LinkKind::Device,
         mac: None,
         addresses: vec![address],
+        addresses6: Vec::new(),
         up: true,
         forwarding: false,
         accept_ra: true,
@@ -104,6 +105,7 @@ fn config(dir: &Path) -> Config {
         uplinks: vec![UPLINK.into()],
         default_subnet: net("10.214.0.0/16"),
         default_bridge: "ebpfnet0".into(),
+        default_ipv6: Default::default(),
         default_dns: Vec::new(),
         pin_dir: dir.join("pins"),
         masquerade: MasqueradeOptions::default(),
@@ -126,6 +128,19 @@ impl Harness {
         datapath: DatapathWorld,
         dir: TempDir,
     ) -> super::Result<Self> {
+        Self::start_ipv6(host, datapath, dir, Default::default()).await
+    }
+
+    /// [`Harness::start_on`] of a daemon given `--ipv6` (and
+    /// `--fixed-cidr-v6`) as `ipv6` says.
+    pub async fn start_ipv6(
+        host: HostWorld,
+        datapath: DatapathWorld,
+        dir: TempDir,
+        ipv6: super::ipv6::Ipv6Request,
+    ) -> super::Result<Self> {
+        let mut config = config(dir.path());
+        config.default_ipv6 = ipv6;
         let faults = Faults::default();
         let host = FakeHost::new(host, faults.clone());
         let datapath = FakeDatapath::new(datapath, faults.clone());
@@ -133,7 +148,7 @@ impl Harness {
             Store::new(dir.path().join("state")),
             Box::new(host.clone()),
             Box::new(datapath.clone()),
-            config(dir.path()),
+            config,
             NameService::silent(),
         )
         .await?;
@@ -158,6 +173,15 @@ impl Harness {
         let dir = self.dir;
         drop(self.controller);
         Self::start_on(host, datapath, dir).await
+    }
+
+    /// [`Harness::restart`] with nothing changed, of a daemon given
+    /// `--ipv6` as `ipv6` says.
+    pub async fn restart_ipv6(self, ipv6: super::ipv6::Ipv6Request) -> super::Result<Self> {
+        let (host, datapath) = (self.host.world(), self.datapath.world());
+        let dir = self.dir;
+        drop(self.controller);
+        Self::start_ipv6(host, datapath, dir, ipv6).await
     }
 
     pub fn snapshot(&self) -> Snapshot {

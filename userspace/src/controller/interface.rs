@@ -1,11 +1,19 @@
 //! The container-side interface a create may ask for: its name (`ifname`,
 //! as a CNI runtime gives it) and its MAC address, checked before anything
-//! is made.
+//! is made; and a new endpoint's addresses.
 
-use std::path::Path;
+use std::{
+    net::{Ipv4Addr, Ipv6Addr},
+    path::Path,
+};
 
 use super::{Controller, ControllerError, Result};
-use crate::state::{Network, State};
+use crate::{
+    host::HostError,
+    ids,
+    ipam::Pool,
+    state::{Endpoint, Network, State},
+};
 
 /// Linux limits interface names to 15 bytes (IFNAMSIZ - 1).
 const IFNAME_MAX: usize = 15;
@@ -82,6 +90,49 @@ impl Controller {
         }
         Ok(())
     }
+}
+
+/// A new endpoint on `network` with `ip` and `ip6` (checked) or the
+/// lowest free ones.
+pub(super) fn new_endpoint(
+    state: &State,
+    network: &Network,
+    (ip, ip6): (Option<Ipv4Addr>, Option<Ipv6Addr>),
+    ifname: &str,
+) -> Result<Endpoint> {
+    let ip6 = super::ipv6::endpoint_ip6(state, network, ip6)?;
+    let pool = Pool {
+        network: &network.name,
+        subnet: network.subnet,
+        gateway: network.gateway,
+        used: state
+            .containers_on(&network.name)
+            .filter_map(|c| c.endpoint(&network.name))
+            .map(|e| e.ip)
+            .collect(),
+    };
+    let ip = match ip {
+        Some(ip) => {
+            pool.check(ip)?;
+            ip
+        }
+        None => pool.allocate()?,
+    };
+    let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
+    Ok(Endpoint {
+        // macvlan and ipvlan endpoints have no host side.
+        host_veth: match network.lan {
+            Some(_) => String::new(),
+            None => ids::host_veth_name(&id),
+        },
+        id,
+        network: network.name.clone(),
+        ip,
+        ip6,
+        mac: ids::mac_for(ip),
+        ifname: ifname.to_string(),
+        aliases: Vec::new(),
+    })
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use ipnetwork::Ipv4Network;
 
 use super::{Controller, ControllerError, Result, now_rfc3339, overlaps};
 use crate::{
+    api::request::NetworkCreate,
     host::{HostError, LanDeviceSpec, lan as host_lan},
     ids, ipam,
     lan::{self, DRIVER_BRIDGE, LanKind, LanNetwork, MadeParent},
@@ -24,6 +25,7 @@ fn refused(message: String) -> ControllerError {
 impl Controller {
     /// `network create` with a driver (`-d`) and its options (`-o`): a
     /// bridge network without options, else a macvlan or ipvlan one.
+    /// IPv4 only; [`Controller::create_network_from`] takes IPv6 too.
     pub async fn create_network_with_driver(
         &mut self,
         name: &str,
@@ -33,13 +35,35 @@ impl Controller {
         driver: Option<&str>,
         options: &BTreeMap<String, String>,
     ) -> Result<String> {
+        self.create_network_from(&NetworkCreate {
+            name: name.to_string(),
+            subnet,
+            gateway,
+            internal,
+            driver: driver.map(str::to_string),
+            options: options.clone(),
+            ipv6: Default::default(),
+        })
+        .await
+    }
+
+    /// `network create` as the API asks it.
+    pub async fn create_network_from(&mut self, r: &NetworkCreate) -> Result<String> {
+        let (name, internal) = (r.name.as_str(), r.internal);
         let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
-        let driver = driver.unwrap_or(DRIVER_BRIDGE);
-        let lan = lan::parse(driver, options, internal, &id).map_err(|e| refused(e.to_string()))?;
+        let driver = r.driver.as_deref().unwrap_or(DRIVER_BRIDGE);
+        let lan =
+            lan::parse(driver, &r.options, internal, &id).map_err(|e| refused(e.to_string()))?;
         match lan {
-            None => self.create_network(name, subnet, gateway, internal).await,
+            None => {
+                self.create_network_ipv6(name, r.subnet, r.gateway, internal, &r.ipv6)
+                    .await
+            }
+            Some(_) if r.ipv6.enable => Err(refused(format!(
+                "cannot give {driver} network {name} IPv6: only bridge networks have IPv6 yet"
+            ))),
             Some(lan) => {
-                self.create_lan_network(id, name, subnet, gateway, internal, lan)
+                self.create_lan_network(id, name, r.subnet, r.gateway, internal, lan)
                     .await
             }
         }
@@ -114,6 +138,7 @@ impl Controller {
             number: self.state.free_network_number(),
             lan: Some(Box::new(lan)),
             owner: None,
+            ipv6: None,
         };
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network.clone());

@@ -114,6 +114,7 @@ impl Controller {
             ip: endpoint.ip,
             prefix: network.subnet.prefix(),
             default_route: (route && via_gateway).then_some(network.gateway),
+            ipv6: None,
         };
         self.host
             .configure_interface(netns_path, &endpoint.ifname, address)

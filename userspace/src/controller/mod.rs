@@ -16,6 +16,9 @@ mod files;
 #[cfg(test)]
 pub(crate) mod harness;
 mod interface;
+pub mod ipv6;
+#[cfg(test)]
+mod ipv6_tests;
 mod lan;
 #[cfg(test)]
 pub(crate) mod lan_consistency;
@@ -60,6 +63,8 @@ pub use reset::teardown;
 pub struct Config {
     pub uplinks: Vec<String>,
     pub default_subnet: Ipv4Network,
+    /// The default network's IPv6 (daemon `--ipv6`, `--fixed-cidr-v6`).
+    pub default_ipv6: ipv6::Ipv6Request,
     /// Bridge device of the default network (Docker's `--bridge`).
     pub default_bridge: String,
     /// Name servers of containers created without `--dns` (daemon `dns`).
@@ -165,7 +170,8 @@ impl Controller {
     async fn reconcile(&mut self) -> Result<()> {
         if !self.state.networks.contains_key(DEFAULT_NETWORK) {
             let subnet = self.config.default_subnet;
-            self.create_network(DEFAULT_NETWORK, Some(subnet), None, false)
+            let ipv6 = self.config.default_ipv6;
+            self.create_network_ipv6(DEFAULT_NETWORK, Some(subnet), None, false, &ipv6)
                 .await
                 .map_err(|e| {
                     ControllerError::Refused(format!(
@@ -174,6 +180,7 @@ impl Controller {
                 })?;
         }
         self.ensure_predefined()?;
+        self.default_network_ipv6().await?;
         let networks: Vec<_> = self.state.networks.values().cloned().collect();
         for network in &networks {
             if network.lan.is_some() {
@@ -183,6 +190,11 @@ impl Controller {
             self.host
                 .ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix())
                 .await?;
+            if let Some(six) = network.ipv6 {
+                self.host
+                    .ensure_bridge6(&network.bridge, six.gateway, six.subnet.prefix())
+                    .await?;
+            }
         }
         self.sync_topology().await?;
         let containers: Vec<_> = self.state.containers.values().cloned().collect();

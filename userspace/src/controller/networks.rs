@@ -4,9 +4,9 @@ use std::net::Ipv4Addr;
 
 use ipnetwork::Ipv4Network;
 
-use super::{Controller, ControllerError, Result, now_rfc3339, overlaps};
+use super::{Controller, ControllerError, Result, ipv6::Ipv6Request, now_rfc3339, overlaps};
 use crate::{
-    datapath::encoding::network_info,
+    datapath::encoding::{network_info, network_info6},
     host::netlink,
     ids::{self, DEFAULT_NETWORK},
     ipam,
@@ -18,6 +18,7 @@ use crate::{
 const AUTO_SUBNETS: std::ops::RangeInclusive<u8> = 215..=254;
 
 impl Controller {
+    /// An IPv4-only bridge network.
     pub async fn create_network(
         &mut self,
         name: &str,
@@ -25,7 +26,27 @@ impl Controller {
         gateway: Option<Ipv4Addr>,
         internal: bool,
     ) -> Result<String> {
-        self.create_owned_network(name, subnet, gateway, internal, None)
+        self.create_network_with(
+            name,
+            subnet,
+            gateway,
+            internal,
+            None,
+            &Ipv6Request::default(),
+        )
+        .await
+    }
+
+    /// A bridge network, with IPv6 as `ipv6` asks.
+    pub async fn create_network_ipv6(
+        &mut self,
+        name: &str,
+        subnet: Option<Ipv4Network>,
+        gateway: Option<Ipv4Addr>,
+        internal: bool,
+        ipv6: &Ipv6Request,
+    ) -> Result<String> {
+        self.create_network_with(name, subnet, gateway, internal, None, ipv6)
             .await
     }
 
@@ -37,6 +58,21 @@ impl Controller {
         gateway: Option<Ipv4Addr>,
         internal: bool,
         owner: Option<NetworkOwner>,
+    ) -> Result<String> {
+        let ipv6 = Ipv6Request::default();
+        self.create_network_with(name, subnet, gateway, internal, owner, &ipv6)
+            .await
+    }
+
+    /// A bridge network: IPv6 as `ipv6` asks, made by `owner` when given.
+    async fn create_network_with(
+        &mut self,
+        name: &str,
+        subnet: Option<Ipv4Network>,
+        gateway: Option<Ipv4Addr>,
+        internal: bool,
+        owner: Option<NetworkOwner>,
+        ipv6: &Ipv6Request,
     ) -> Result<String> {
         self.check_new_network_name(name)?;
         let subnet = match subnet {
@@ -57,6 +93,7 @@ impl Controller {
             }
             None => ipam::default_gateway(subnet)?,
         };
+        let ipv6 = self.plan_ipv6(ipv6).await?;
         let id = ids::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
         let bridge = if name == DEFAULT_NETWORK {
             self.config.default_bridge.clone()
@@ -74,20 +111,27 @@ impl Controller {
             number: self.state.free_network_number(),
             lan: None,
             owner,
+            ipv6,
         };
         let info = network_info(&network);
-        let made = self
+        let made = match self
             .host
             .ensure_bridge(&bridge, gateway, subnet.prefix())
-            .await;
+            .await
+        {
+            Ok(_) => self.make_network6(&network).await,
+            Err(e) => Err(e.into()),
+        };
         let mut next = self.state.clone();
-        next.networks.insert(name.to_string(), network);
+        next.networks.insert(name.to_string(), network.clone());
         if let Err(e) = made
-            .map_err(ControllerError::from)
             .and_then(|_| Ok(self.datapath.set_network(subnet, info)?))
             .and_then(|_| self.commit(next))
         {
             let _ = self.datapath.remove_network(subnet);
+            if let Some((subnet6, _)) = network_info6(&network) {
+                let _ = self.datapath.remove_network6(subnet6);
+            }
             if let Err(undo) = self.host.delete_link(&bridge).await {
                 log::error!("cannot remove bridge {bridge} after a failed create: {undo}");
             }
@@ -200,6 +244,9 @@ impl Controller {
             self.remove_lan_parent(&network).await?;
         } else {
             self.datapath.remove_network(network.subnet)?;
+            if let Some((subnet6, _)) = network_info6(&network) {
+                self.datapath.remove_network6(subnet6)?;
+            }
             self.host.delete_link(&network.bridge).await?;
         }
         let mut next = self.state.clone();

@@ -78,6 +78,7 @@ pub fn summaries(state: &State) -> Vec<NetworkSummary> {
         .predefined
         .iter()
         .map(|(name, p)| NetworkSummary {
+            enable_ipv6: false,
             id: p.id.clone(),
             name: name.clone(),
             driver: driver(name).into(),
@@ -122,6 +123,7 @@ pub fn inspect(state: &State, name: &str) -> Option<NetworkView> {
         scope: SCOPE_LOCAL.into(),
         driver: driver(name).into(),
         enable_ipv6: false,
+        enable_ipv4: true,
         internal: false,
         ipam: Ipam {
             driver: "default".into(),

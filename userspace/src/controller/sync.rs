@@ -6,7 +6,7 @@ use std::{collections::BTreeSet, net::Ipv4Addr};
 
 use super::{Controller, ControllerError, Result, masquerade, uplinks};
 use crate::{
-    datapath::encoding::{describe_key, network_info, published_key, uplink_info},
+    datapath::encoding::{describe_key, network_info, network_info6, published_key, uplink_info},
     host::netlink::HostAddress,
     state::Network,
 };
@@ -44,6 +44,9 @@ impl Controller {
         for network in networks.iter().filter(|n| n.lan.is_none()) {
             self.datapath
                 .set_network(network.subnet, network_info(network))?;
+            if let Some((subnet, info)) = network_info6(network) {
+                self.datapath.set_network6(subnet, info)?;
+            }
         }
         let addresses = self.host.ipv4_addresses().await?;
         for uplink in &self.uplinks {
@@ -148,12 +151,34 @@ impl Controller {
                 self.datapath.remove_network(subnet)?;
             }
         }
+        let subnets6: BTreeSet<_> = self
+            .state
+            .networks
+            .values()
+            .filter_map(|n| n.ipv6.map(|six| six.subnet))
+            .collect();
+        for subnet in self.datapath.networks6()? {
+            if !subnets6.contains(&subnet) {
+                log::info!("removing stale network {subnet} from the datapath");
+                self.datapath.remove_network6(subnet)?;
+            }
+        }
         let mut endpoints = BTreeSet::new();
+        let mut endpoints6 = BTreeSet::new();
         for container in self.state.containers.values() {
             for endpoint in &container.endpoints {
                 if let Some(index) = self.host.link_index(&endpoint.host_veth).await? {
                     endpoints.insert(index);
+                    if endpoint.ip6.is_some() {
+                        endpoints6.insert(index);
+                    }
                 }
+            }
+        }
+        for index in self.datapath.endpoints6()? {
+            if !endpoints6.contains(&index) {
+                log::info!("removing stale IPv6 endpoint #{index} from the datapath");
+                self.datapath.remove_endpoint6(index)?;
             }
         }
         for index in self.datapath.endpoints()? {

@@ -36,7 +36,10 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
                 endpoint_id: e.id.clone(),
                 mac_address: endpoint_mac(network, e),
                 ipv4_address: format!("{}/{}", e.ip, network.subnet.prefix()),
-                ipv6_address: String::new(),
+                ipv6_address: match (e.ip6, network.ipv6) {
+                    (Some(ip), Some(six)) => format!("{ip}/{}", six.subnet.prefix()),
+                    _ => String::new(),
+                },
             };
             (c.id.clone(), member)
         })
@@ -47,15 +50,21 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
         created: network.created.clone(),
         scope: SCOPE_LOCAL.into(),
         driver: network_driver(network).into(),
-        enable_ipv6: false,
+        enable_ipv6: network.ipv6.is_some(),
+        enable_ipv4: true,
         internal: network.internal,
         ipam: Ipam {
             driver: "default".into(),
             options: BTreeMap::new(),
-            config: vec![IpamConfig {
-                subnet: network.subnet,
-                gateway: network.gateway,
-            }],
+            config: std::iter::once(IpamConfig {
+                subnet: network.subnet.into(),
+                gateway: network.gateway.into(),
+            })
+            .chain(network.ipv6.map(|six| IpamConfig {
+                subnet: six.subnet.into(),
+                gateway: six.gateway.into(),
+            }))
+            .collect(),
         },
         containers,
         options: match &network.lan {
@@ -99,6 +108,7 @@ pub fn network_driver(network: &Network) -> &'static str {
 
 pub fn network_summary(network: &Network) -> NetworkSummary {
     NetworkSummary {
+        enable_ipv6: network.ipv6.is_some(),
         id: network.id.clone(),
         name: network.name.clone(),
         driver: network_driver(network).into(),
@@ -136,6 +146,9 @@ fn mode_endpoint() -> EndpointSettings {
         gateway: String::new(),
         ip_address: String::new(),
         ip_prefix_len: 0,
+        ipv6_gateway: String::new(),
+        global_ipv6_address: String::new(),
+        global_ipv6_prefix_len: 0,
         mac_address: String::new(),
         interface_name: None,
         host_interface: None,
@@ -149,12 +162,16 @@ pub fn container_inspect(state: &State, container: &Container) -> ContainerView 
         .iter()
         .map(|e| {
             let network = state.networks.get(&e.network);
+            let six = network.and_then(|n| n.ipv6).filter(|_| e.ip6.is_some());
             let settings = EndpointSettings {
                 network_id: network.map(|n| n.id.clone()).unwrap_or_default(),
                 endpoint_id: e.id.clone(),
                 gateway: network.map(|n| n.gateway.to_string()).unwrap_or_default(),
                 ip_address: e.ip.to_string(),
                 ip_prefix_len: network.map(|n| n.subnet.prefix()).unwrap_or_default(),
+                ipv6_gateway: six.map(|s| s.gateway.to_string()).unwrap_or_default(),
+                global_ipv6_address: e.ip6.map(|ip| ip.to_string()).unwrap_or_default(),
+                global_ipv6_prefix_len: six.map(|s| s.subnet.prefix()).unwrap_or_default(),
                 mac_address: network.map(|n| endpoint_mac(n, e)).unwrap_or_default(),
                 interface_name: Some(e.ifname.clone()),
                 // None on macvlan and ipvlan networks: no host side.

@@ -29,6 +29,10 @@ fn front() -> Network {
         number: 2,
         lan: None,
         owner: None,
+        ipv6: Some(crate::state::Ipv6Config {
+            subnet: "fd00:eb:0:1::/64".parse().expect("cidr"),
+            gateway: "fd00:eb:0:1::1".parse().expect("ip"),
+        }),
     }
 }
 
@@ -41,6 +45,7 @@ fn web() -> Container {
             id: "e1e1e1e1".into(),
             network: "front".into(),
             ip: Ipv4Addr::new(10, 231, 0, 2),
+            ip6: "fd00:eb:0:1::2".parse().ok(),
             mac: [0x02, 0x42, 10, 231, 0, 2],
             ifname: "eth0".into(),
             host_veth: "ebn-veth1".into(),
@@ -149,19 +154,24 @@ fn network_inspect_is_docker_shaped() {
                 "0123456789ab0123456789ab0123456789ab0123456789ab0123456789abcdef": {
                     "EndpointID": "e1e1e1e1",
                     "IPv4Address": "10.231.0.2/24",
-                    "IPv6Address": "",
+                    "IPv6Address": "fd00:eb:0:1::2/64",
                     "MacAddress": "02:42:0a:e7:00:02",
                     "Name": "web"
                 }
             },
             "Created": "2026-01-02T03:04:05Z",
             "Driver": "bridge",
-            "EnableIPv6": false,
+            "EnableIPv4": true,
+            "EnableIPv6": true,
             "IPAM": {
                 "Config": [
                     {
                         "Gateway": "10.231.0.1",
                         "Subnet": "10.231.0.0/24"
+                    },
+                    {
+                        "Gateway": "fd00:eb:0:1::1",
+                        "Subnet": "fd00:eb:0:1::/64"
                     }
                 ],
                 "Driver": "default",
@@ -188,6 +198,7 @@ fn network_ls_row_keys() {
             "Bridge": "ebn-front",
             "Created": "2026-01-02T03:04:05Z",
             "Driver": "bridge",
+            "EnableIPv6": true,
             "Gateway": "10.231.0.1",
             "Id": "9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a",
             "Internal": true,
@@ -235,9 +246,12 @@ fn container_inspect_of_an_owned_namespace() {
                         ],
                         "EndpointID": "e1e1e1e1",
                         "Gateway": "10.231.0.1",
+                        "GlobalIPv6Address": "fd00:eb:0:1::2",
+                        "GlobalIPv6PrefixLen": 64,
                         "HostInterface": "ebn-veth1",
                         "IPAddress": "10.231.0.2",
                         "IPPrefixLen": 24,
+                        "IPv6Gateway": "fd00:eb:0:1::1",
                         "InterfaceName": "eth0",
                         "MacAddress": "02:42:0a:e7:00:02",
                         "NetworkID": "9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a"
@@ -292,8 +306,11 @@ fn container_inspect_of_mode_none_shows_the_mode_as_its_network() {
                         "Aliases": [],
                         "EndpointID": "",
                         "Gateway": "",
+                        "GlobalIPv6Address": "",
+                        "GlobalIPv6PrefixLen": 0,
                         "IPAddress": "",
                         "IPPrefixLen": 0,
+                        "IPv6Gateway": "",
                         "MacAddress": "",
                         "NetworkID": ""
                     }

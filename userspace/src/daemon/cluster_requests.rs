@@ -100,6 +100,12 @@ async fn create_global(
     r: &crate::api::request::NetworkCreate,
 ) -> Result<String, ControllerError> {
     crate::ids::validate("network", &r.name)?;
+    if r.ipv6.enable {
+        return Err(ControllerError::Refused(format!(
+            "cannot create network {}: overlay networks have no IPv6 yet (drop --ipv6)",
+            r.name
+        )));
+    }
     if c.state().networks.contains_key(&r.name) {
         return Err(ControllerError::Refused(format!(
             "network {} already exists on this host (local scope)",

@@ -9,14 +9,15 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 use serde::Deserialize;
 use thiserror::Error;
 
 use super::docker_plugin::PluginSetting;
 use crate::{
     cluster::{ClusterOptions, ClusterStore},
-    ipam,
+    controller::ipv6::Ipv6Request,
+    ipam, ipam6,
     logging::LogFormat,
 };
 
@@ -41,6 +42,10 @@ pub struct DaemonSettings {
     pub bip: Option<Ipv4Network>,
     /// Docker's subnet of the default network, e.g. `10.214.0.0/16`.
     pub fixed_cidr: Option<Ipv4Network>,
+    /// Docker's `ipv6`: the default network has IPv6 too.
+    pub ipv6: Option<bool>,
+    /// Docker's IPv6 subnet of the default network (with `ipv6`).
+    pub fixed_cidr_v6: Option<Ipv6Network>,
     pub bridge: Option<String>,
     /// Name servers of containers created without `--dns`.
     pub dns: Option<Vec<Ipv4Addr>>,
@@ -66,6 +71,8 @@ pub struct Resolved {
     pub state_dir: PathBuf,
     pub pin_dir: PathBuf,
     pub default_subnet: Ipv4Network,
+    /// The default network's IPv6 (`ipv6`, `fixed-cidr-v6`).
+    pub default_ipv6: Ipv6Request,
     pub bridge: String,
     pub dns: Vec<Ipv4Addr>,
     pub nat_table_size: u32,
@@ -167,6 +174,7 @@ impl DaemonSettings {
             ));
         }
         default_subnet(self.bip, self.fixed_cidr)?;
+        default_ipv6(self.ipv6, self.fixed_cidr_v6)?;
         Ok(())
     }
 
@@ -178,6 +186,8 @@ impl DaemonSettings {
             pin_dir: self.pin_dir.or(file.pin_dir),
             bip: self.bip.or(file.bip),
             fixed_cidr: self.fixed_cidr.or(file.fixed_cidr),
+            ipv6: self.ipv6.or(file.ipv6),
+            fixed_cidr_v6: self.fixed_cidr_v6.or(file.fixed_cidr_v6),
             bridge: self.bridge.or(file.bridge),
             dns: self.dns.or(file.dns),
             nat_table_size: self.nat_table_size.or(file.nat_table_size),
@@ -219,6 +229,7 @@ impl DaemonSettings {
             state_dir: self.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
             pin_dir: self.pin_dir.unwrap_or_else(|| DEFAULT_PIN_DIR.into()),
             default_subnet: subnet,
+            default_ipv6: default_ipv6(self.ipv6, self.fixed_cidr_v6).map_err(error)?,
             bridge: self
                 .bridge
                 .unwrap_or_else(|| crate::ids::DEFAULT_BRIDGE.to_string()),
@@ -236,6 +247,32 @@ impl DaemonSettings {
             docker_plugin: self.docker_plugin.and_then(PluginSetting::socket),
         })
     }
+}
+
+/// The default network's IPv6 from Docker's `ipv6` and `fixed-cidr-v6`
+/// (a subnet without `ipv6` is refused, not ignored).
+fn default_ipv6(
+    ipv6: Option<bool>,
+    fixed: Option<Ipv6Network>,
+) -> Result<Ipv6Request, (&'static str, String)> {
+    let enable = ipv6.unwrap_or(false);
+    if let Some(fixed) = fixed {
+        if !enable {
+            return Err(("fixed-cidr-v6", format!("{fixed} needs ipv6 (--ipv6) on")));
+        }
+        if fixed.ip() != fixed.network() {
+            return Err((
+                "fixed-cidr-v6",
+                format!("{fixed}: use the subnet's own address, {}", fixed.network()),
+            ));
+        }
+        ipam6::normalise(fixed).map_err(|e| ("fixed-cidr-v6", e.to_string()))?;
+    }
+    Ok(Ipv6Request {
+        enable,
+        subnet: fixed,
+        gateway: None,
+    })
 }
 
 /// `LOW-HIGH` ports, given in the file as a string.

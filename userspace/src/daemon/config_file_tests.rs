@@ -284,3 +284,37 @@ fn the_docker_plugin_key_and_its_flag() {
         assert!(e.contains(says), "{text}: {e}");
     }
 }
+
+#[test]
+fn ipv6_keys_give_the_default_network_ipv6() {
+    let r = resolved(DaemonSettings::default(), "{}").expect("defaults");
+    assert!(!r.default_ipv6.enable, "IPv6 is off unless asked for");
+    let r = resolved(
+        DaemonSettings::default(),
+        r#"{"ipv6": true, "fixed-cidr-v6": "fd00:d::/64"}"#,
+    )
+    .expect("valid");
+    assert!(r.default_ipv6.enable);
+    assert_eq!(
+        r.default_ipv6.subnet.map(|s| s.to_string()),
+        Some("fd00:d::/64".into())
+    );
+    // The flag turns it on over a file without the key.
+    let flags = DaemonSettings {
+        ipv6: Some(true),
+        ..DaemonSettings::default()
+    };
+    assert!(resolved(flags, "{}").expect("valid").default_ipv6.enable);
+    let err = error_of(r#"{"fixed-cidr-v6": "fd00:d::/64"}"#);
+    assert!(
+        err.contains("\"fixed-cidr-v6\"") && err.contains("needs ipv6"),
+        "{err}"
+    );
+    let err = error_of(r#"{"ipv6": true, "fixed-cidr-v6": "fd00:d::5/64"}"#);
+    assert!(
+        err.contains("use the subnet's own address, fd00:d::"),
+        "{err}"
+    );
+    let err = error_of(r#"{"ipv6": "yes"}"#);
+    assert!(err.contains("ipv6"), "{err}");
+}

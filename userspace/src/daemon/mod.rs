@@ -42,6 +42,8 @@ pub struct DaemonOptions {
     pub state_dir: PathBuf,
     pub pin_dir: PathBuf,
     pub default_subnet: Ipv4Network,
+    /// `--ipv6` and `--fixed-cidr-v6`: the default network's IPv6.
+    pub default_ipv6: controller::ipv6::Ipv6Request,
     pub default_bridge: String,
     /// Name servers of containers created without `--dns`.
     pub default_dns: Vec<Ipv4Addr>,
@@ -110,6 +112,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let config = Config {
         uplinks,
         default_subnet: options.default_subnet,
+        default_ipv6: options.default_ipv6,
         default_bridge: options.default_bridge.clone(),
         default_dns: options.default_dns.clone(),
         pin_dir: options.pin_dir.clone(),

@@ -135,18 +135,7 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
         Err(e) => return Outcome::Error(e.to_string()),
     };
     match request {
-        Request::NetworkCreate(r) => answer(
-            &r,
-            c.create_network_with_driver(
-                &r.name,
-                r.subnet,
-                r.gateway,
-                r.internal,
-                r.driver.as_deref(),
-                &r.options,
-            )
-            .await,
-        ),
+        Request::NetworkCreate(r) => answer(&r, c.create_network_from(&r).await),
         Request::NetworkList(r) => {
             let state = c.state();
             let mut networks: Vec<_> = state
@@ -179,7 +168,10 @@ async fn handle(c: &mut Controller, request: Request) -> Outcome<Value> {
         }
         Request::NetworkConnect(r) => {
             let outcome = match c.refuse_docker_container(&r.container, "docker network connect") {
-                Ok(()) => c.connect(&r.network, &r.container, r.ip, &r.aliases).await,
+                Ok(()) => {
+                    c.connect6(&r.network, &r.container, (r.ip, r.ip6), &r.aliases)
+                        .await
+                }
                 Err(e) => Err(e),
             };
             answer(&r, outcome)

@@ -4,13 +4,17 @@
 //! constructors and enum decoding live with the types, in
 //! `ebpfnet_common`; the views and the controller use only this.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use aya::maps::lpm_trie::Key;
-use ebpfnet_common::maps::{
-    EndpointInfo, NatKind, NetworkInfo, PublishedKey, PublishedValue, SubnetKey, UplinkInfo, proto,
+use ebpfnet_common::{
+    maps::{
+        EndpointInfo, NETWORK_INTERNAL, NatKind, NetworkInfo, PublishedKey, PublishedValue,
+        SubnetKey, UplinkInfo, proto,
+    },
+    maps6::{NetworkInfo6, SubnetKey6},
 };
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 
 use crate::{
     portspec::{PortMapping, Protocol},
@@ -20,6 +24,37 @@ use crate::{
 /// `NETWORKS` value of a network.
 pub fn network_info(network: &Network) -> NetworkInfo {
     NetworkInfo::new(network.number, network.gateway.octets(), network.internal)
+}
+
+/// `NETWORKS6` entry of a network with IPv6: its subnet and value.
+pub fn network_info6(network: &Network) -> Option<(Ipv6Network, NetworkInfo6)> {
+    let six = network.ipv6?;
+    let info = NetworkInfo6 {
+        network_id: network.number,
+        flags: if network.internal {
+            NETWORK_INTERNAL
+        } else {
+            0
+        },
+        gateway: six.gateway.octets(),
+    };
+    Some((six.subnet, info))
+}
+
+/// `NETWORKS6` key of an IPv6 subnet.
+pub fn subnet6_key(subnet: Ipv6Network) -> Key<SubnetKey6> {
+    Key::new(
+        u32::from(subnet.prefix()),
+        SubnetKey6 {
+            addr: subnet.network().octets(),
+        },
+    )
+}
+
+/// The subnet of a `NETWORKS6` key; `None` for one no daemon writes.
+pub fn subnet6_of(key: &Key<SubnetKey6>) -> Option<Ipv6Network> {
+    let prefix = u8::try_from(key.prefix_len()).ok()?;
+    Ipv6Network::new(Ipv6Addr::from(key.data().addr), prefix).ok()
 }
 
 /// `ENDPOINTS` value of an endpoint on `network`.
@@ -127,6 +162,7 @@ mod tests {
             mac: [2, 0x42, 10, 214, 0, 2],
             ifname: "eth0".into(),
             host_veth: "veth01234567".into(),
+            ip6: None,
             aliases: Vec::new(),
         };
         let value = published_value(&m, &endpoint, 42);
@@ -145,6 +181,7 @@ mod tests {
             number: 3,
             lan: None,
             owner: None,
+            ipv6: None,
         };
         let info = endpoint_info(&endpoint, &network);
         assert_eq!(

@@ -6,6 +6,7 @@ mod cgroup;
 pub mod encoding;
 mod lan_maps;
 mod maps;
+mod maps6;
 pub mod nat;
 mod nat_tables;
 mod pins;
@@ -13,14 +14,15 @@ mod stats;
 mod take;
 mod types;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use aya_impl::AyaDatapath;
 use ebpfnet_common::{
     ProgramId,
     maps::{Config, EndpointInfo, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
+    maps6::NetworkInfo6,
 };
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 pub use pins::{MapSizes, remove_pins};
 use thiserror::Error;
 pub use types::{
@@ -95,12 +97,18 @@ pub enum DatapathError {
 /// A macvlan container in `LAN_HOSTS`: (parent ifindex, MAC, address).
 pub type LanHost = (u32, [u8; 6], [u8; 4]);
 
-/// What the controller needs from a datapath, in five parts by what they
+/// What the controller needs from a datapath, in six parts by what they
 /// touch. Map writers replace whole entries; removing an entry that is not
 /// there is not an error.
-pub trait Datapath: Programs + Topology + Publishing + Flows + Counters + Send + Sync {}
+pub trait Datapath:
+    Programs + Topology + Topology6 + Publishing + Flows + Counters + Send + Sync
+{
+}
 
-impl<T: Programs + Topology + Publishing + Flows + Counters + Send + Sync> Datapath for T {}
+impl<T: Programs + Topology + Topology6 + Publishing + Flows + Counters + Send + Sync> Datapath
+    for T
+{
+}
 
 /// The programs on interfaces.
 pub trait Programs {
@@ -145,6 +153,27 @@ pub trait Topology {
     fn uplinks(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError>;
     /// Makes `HOST_ADDRS` exactly `addrs` (address, ifindex).
     fn set_host_addrs(&mut self, addrs: &[(Ipv4Addr, u32)]) -> Result<(), DatapathError>;
+}
+
+/// The IPv6 topology: `NETWORKS6`, `ENDPOINTS6` and `ENDPOINT_IPS6`.
+pub trait Topology6 {
+    fn set_network6(
+        &mut self,
+        subnet: Ipv6Network,
+        info: NetworkInfo6,
+    ) -> Result<(), DatapathError>;
+    fn remove_network6(&mut self, subnet: Ipv6Network) -> Result<(), DatapathError>;
+    fn networks6(&self) -> Result<Vec<Ipv6Network>, DatapathError>;
+    /// A container's IPv6 address behind the host-side veth `ifindex`
+    /// (whose `ENDPOINTS` entry has its MAC).
+    fn set_endpoint6(
+        &mut self,
+        ifindex: u32,
+        ip: Ipv6Addr,
+        mac: [u8; 6],
+    ) -> Result<(), DatapathError>;
+    fn remove_endpoint6(&mut self, ifindex: u32) -> Result<(), DatapathError>;
+    fn endpoints6(&self) -> Result<Vec<u32>, DatapathError>;
 }
 
 /// `PUBLISHED`.

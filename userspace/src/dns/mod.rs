@@ -1,7 +1,8 @@
 //! The embedded name server: one per user-defined network, on its gateway
 //! address, port 53 (UDP and TCP), built on hickory-proto's messages.
 //!
-//! It answers A (and PTR) for the container names and aliases of the
+//! It listens on the IPv6 gateway too on networks with IPv6, and
+//! answers A, AAAA (and PTR, under in-addr.arpa and ip6.arpa) for the container names and aliases of the
 //! networks the asking container is on, found by the query's source
 //! address; other names are relayed to the container's `--dns` servers or
 //! the host's. A query whose source is not a container address of a user
@@ -12,11 +13,7 @@
 mod server;
 pub mod view;
 
-use std::{
-    collections::BTreeMap,
-    net::{IpAddr, Ipv4Addr},
-    sync::Arc,
-};
+use std::{collections::BTreeMap, net::IpAddr, sync::Arc};
 
 use tokio::sync::watch;
 pub use view::View;
@@ -27,7 +24,7 @@ pub const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
 
 pub struct NameService {
     view: watch::Sender<Arc<View>>,
-    listeners: BTreeMap<Ipv4Addr, server::Listener>,
+    listeners: BTreeMap<IpAddr, server::Listener>,
     host_conf: ResolvConf,
     /// Whether to bind the gateways' port 53 (not in unit tests, which
     /// must not serve on the machine's addresses).
@@ -95,10 +92,11 @@ impl NameService {
             }
             match server::listen(gateway, self.view.subscribe()) {
                 Ok(listener) => {
-                    log::info!("name server listening on {gateway}:53 (udp, tcp)");
+                    let at = std::net::SocketAddr::new(gateway, view::DNS_PORT);
+                    log::info!("name server listening on {at} (udp, tcp)");
                     self.listeners.insert(gateway, listener);
                 }
-                Err(e) => log::warn!("cannot serve names on {gateway}:53 (will retry): {e}"),
+                Err(e) => log::warn!("cannot serve names on {gateway} port 53 (will retry): {e}"),
             }
         }
     }

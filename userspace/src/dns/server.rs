@@ -40,7 +40,7 @@ impl Drop for Listener {
 
 /// Binds UDP and TCP port 53 on `gateway` (a host address on a bridge, so
 /// never on an uplink's address) and serves queries from containers.
-pub fn listen(gateway: Ipv4Addr, view: ViewRx) -> std::io::Result<Listener> {
+pub fn listen(gateway: IpAddr, view: ViewRx) -> std::io::Result<Listener> {
     let addr = SocketAddr::from((gateway, DNS_PORT));
     let udp = std::net::UdpSocket::bind(addr)?;
     udp.set_nonblocking(true)?;
@@ -57,10 +57,11 @@ pub fn listen(gateway: Ipv4Addr, view: ViewRx) -> std::io::Result<Listener> {
     })
 }
 
-fn client_v4(peer: SocketAddr) -> Option<Ipv4Addr> {
+/// The client's address, an IPv4-mapped one as IPv4.
+fn client_addr(peer: SocketAddr) -> IpAddr {
     match peer.ip() {
-        IpAddr::V4(ip) => Some(ip),
-        IpAddr::V6(ip) => ip.to_ipv4_mapped(),
+        IpAddr::V6(ip) => ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4),
+        v4 => v4,
     }
 }
 
@@ -74,9 +75,7 @@ async fn serve_udp(socket: Arc<UdpSocket>, view: ViewRx) {
                 continue;
             }
         };
-        let Some(source) = client_v4(peer) else {
-            continue;
-        };
+        let source = client_addr(peer);
         let query = buf[..len].to_vec();
         let snapshot = Arc::clone(&view.borrow());
         let socket = Arc::clone(&socket);
@@ -100,9 +99,7 @@ async fn serve_tcp(listener: TcpListener, view: ViewRx) {
                 continue;
             }
         };
-        let Some(source) = client_v4(peer) else {
-            continue;
-        };
+        let source = client_addr(peer);
         if !view.borrow().clients.contains_key(&source) {
             // Not a container of a user network: hang up at once.
             continue;
@@ -118,7 +115,7 @@ async fn serve_tcp(listener: TcpListener, view: ViewRx) {
 
 async fn serve_tcp_client(
     mut stream: TcpStream,
-    source: Ipv4Addr,
+    source: IpAddr,
     view: ViewRx,
 ) -> std::io::Result<()> {
     loop {
@@ -150,7 +147,7 @@ enum Transport {
 /// The bytes to send back for one query, or `None` for no answer.
 async fn respond(
     view: &View,
-    source: Ipv4Addr,
+    source: IpAddr,
     bytes: &[u8],
     transport: Transport,
 ) -> Option<Vec<u8>> {

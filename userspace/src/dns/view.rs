@@ -3,17 +3,17 @@
 
 use std::{
     collections::HashMap,
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
 };
 
 use hickory_proto::{
     op::{Message, MessageType, OpCode, ResponseCode},
     rr::{
         Name, RData, Record, RecordType,
-        rdata::{A, PTR},
+        rdata::{A, AAAA, PTR},
     },
 };
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 
 use crate::{
     ids::{DEFAULT_NETWORK, short_id},
@@ -29,11 +29,15 @@ pub const DNS_PORT: u16 = 53;
 pub struct NetworkNames {
     pub name: String,
     pub subnet: Ipv4Network,
+    /// On a network with IPv6.
+    pub subnet6: Option<Ipv6Network>,
     pub internal: bool,
     /// Lowercase name (container name, alias, short id) → address.
     pub names: HashMap<String, Ipv4Addr>,
-    /// Address → container name, for PTR.
-    pub reverse: HashMap<Ipv4Addr, String>,
+    /// The same names → IPv6 address, for AAAA.
+    pub names6: HashMap<String, Ipv6Addr>,
+    /// Address (of either family) → container name, for PTR.
+    pub reverse: HashMap<IpAddr, String>,
 }
 
 /// A container that may ask: the user networks it is on (indexes into
@@ -47,10 +51,12 @@ pub struct Client {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct View {
     pub networks: Vec<NetworkNames>,
-    /// A container's address on a user network → the container.
-    pub clients: HashMap<Ipv4Addr, Client>,
-    /// The gateways the servers listen on.
-    pub gateways: Vec<Ipv4Addr>,
+    /// A container's address (either family) on a user network → the
+    /// container.
+    pub clients: HashMap<IpAddr, Client>,
+    /// The gateways the servers listen on (IPv4, and IPv6 where a network
+    /// has it).
+    pub gateways: Vec<IpAddr>,
 }
 
 impl View {
@@ -65,12 +71,16 @@ impl View {
                 continue;
             }
             index.insert(network.name.as_str(), view.networks.len());
-            view.gateways.push(network.gateway);
+            view.gateways.push(IpAddr::V4(network.gateway));
+            view.gateways
+                .extend(network.ipv6.map(|six| IpAddr::V6(six.gateway)));
             view.networks.push(NetworkNames {
                 name: network.name.clone(),
                 subnet: network.subnet,
+                subnet6: network.ipv6.map(|six| six.subnet),
                 internal: network.internal,
                 names: HashMap::new(),
+                names6: HashMap::new(),
                 reverse: HashMap::new(),
             });
         }
@@ -98,14 +108,24 @@ impl View {
                     .chain(endpoint.aliases.iter().map(String::as_str))
                 {
                     names.names.insert(name.to_ascii_lowercase(), endpoint.ip);
+                    if let Some(ip6) = endpoint.ip6 {
+                        names.names6.insert(name.to_ascii_lowercase(), ip6);
+                    }
                 }
-                names.reverse.insert(endpoint.ip, container.name.clone());
+                names
+                    .reverse
+                    .insert(IpAddr::V4(endpoint.ip), container.name.clone());
+                if let Some(ip6) = endpoint.ip6 {
+                    names
+                        .reverse
+                        .insert(IpAddr::V6(ip6), container.name.clone());
+                }
             }
-            let addresses: Vec<Ipv4Addr> = container
+            let addresses: Vec<IpAddr> = container
                 .endpoints
                 .iter()
                 .filter(|e| index.contains_key(e.network.as_str()))
-                .map(|e| e.ip)
+                .flat_map(|e| std::iter::once(IpAddr::V4(e.ip)).chain(e.ip6.map(IpAddr::V6)))
                 .collect();
             for ip in addresses {
                 view.clients.insert(ip, client.clone());
@@ -114,18 +134,19 @@ impl View {
         view
     }
 
-    fn lookup(&self, client: &Client, name: &str) -> Option<Ipv4Addr> {
+    /// The network that has `name`, and the name as it is kept there.
+    fn lookup<'a>(&self, client: &Client, name: &'a str) -> Option<(&NetworkNames, &'a str)> {
         for &i in &client.networks {
             let network = &self.networks[i];
-            if let Some(ip) = network.names.get(name) {
-                return Some(*ip);
+            if network.names.contains_key(name) {
+                return Some((network, name));
             }
             // `web.backend`: the name on that network only.
             let scoped = name
                 .strip_suffix(network.name.to_ascii_lowercase().as_str())
                 .and_then(|n| n.strip_suffix('.'));
-            if let Some(ip) = scoped.and_then(|n| network.names.get(n)) {
-                return Some(*ip);
+            if let Some(n) = scoped.filter(|n| network.names.contains_key(*n)) {
+                return Some((network, n));
             }
         }
         None
@@ -152,8 +173,8 @@ fn reply(query: &Message, code: ResponseCode) -> Message {
 }
 
 /// Answers `query` from the container at `source`.
-pub fn answer(view: &View, source: Ipv4Addr, query: &Message) -> Answer {
-    let Some(client) = view.clients.get(&source) else {
+pub fn answer(view: &View, source: impl Into<IpAddr>, query: &Message) -> Answer {
+    let Some(client) = view.clients.get(&source.into()) else {
         return Answer::Ignore;
     };
     if query.message_type() != MessageType::Query {
@@ -169,23 +190,37 @@ pub fn answer(view: &View, source: Ipv4Addr, query: &Message) -> Answer {
     let text = qname.to_lowercase().to_ascii();
     let text = text.trim_end_matches('.');
     let mut message = reply(query, ResponseCode::NoError);
-    if let Some(ip) = view.lookup(client, text) {
-        // Ours: A when asked, and an empty NOERROR for other types of an
-        // existing name (AAAA above all), never a forward.
+    if let Some((network, key)) = view.lookup(client, text) {
+        // Ours: A and AAAA when asked (AAAA on networks with IPv6), and
+        // an empty NOERROR for other types of an existing name, never a
+        // forward.
         message.set_authoritative(true);
-        if matches!(question.query_type(), RecordType::A | RecordType::ANY) {
-            message.add_answer(Record::from_rdata(qname.clone(), TTL, RData::A(A(ip))));
+        let kind = question.query_type();
+        if matches!(kind, RecordType::A | RecordType::ANY)
+            && let Some(ip) = network.names.get(key)
+        {
+            message.add_answer(Record::from_rdata(qname.clone(), TTL, RData::A(A(*ip))));
+        }
+        if matches!(kind, RecordType::AAAA | RecordType::ANY)
+            && let Some(ip) = network.names6.get(key)
+        {
+            let rdata = RData::AAAA(AAAA(*ip));
+            message.add_answer(Record::from_rdata(qname.clone(), TTL, rdata));
         }
         return Answer::Reply(message);
     }
     if question.query_type() == RecordType::PTR
         && let Ok(net) = qname.parse_arpa_name()
-        && let IpAddr::V4(ip) = net.addr()
-        && net.prefix_len() == 32
+        && net.prefix_len() == net.max_prefix_len()
     {
+        let ip = net.addr();
         for &i in &client.networks {
             let network = &view.networks[i];
-            if !network.subnet.contains(ip) {
+            let inside = match ip {
+                IpAddr::V4(ip) => network.subnet.contains(ip),
+                IpAddr::V6(ip) => network.subnet6.is_some_and(|s| s.contains(ip)),
+            };
+            if !inside {
                 continue;
             }
             message.set_authoritative(true);
@@ -229,7 +264,7 @@ pub enum Decision {
 }
 
 /// Parses `bytes` from the container at `source` and answers from `view`.
-pub fn decide(view: &View, source: Ipv4Addr, bytes: &[u8]) -> Decision {
+pub fn decide(view: &View, source: IpAddr, bytes: &[u8]) -> Decision {
     let Ok(query) = Message::from_vec(bytes) else {
         return Decision::Ignore;
     };

@@ -24,6 +24,7 @@ fn network(name: &str, third: u8, internal: bool) -> Network {
         number: u32::from(third),
         lan: None,
         owner: None,
+        ipv6: None,
     }
 }
 
@@ -39,6 +40,7 @@ fn container(name: &str, endpoints: &[(&str, &str, &[&str])]) -> Container {
                 id: String::new(),
                 network: (*net).into(),
                 ip: ip(addr),
+                ip6: None,
                 mac: [0; 6],
                 ifname: format!("eth{i}"),
                 host_veth: String::new(),
@@ -223,5 +225,98 @@ fn upstreams_follow_dns_option_and_internal_networks() {
         other => panic!("{other:?}"),
     }
     // The default bridge network has no server.
-    assert!(!view().gateways.contains(&ip("10.214.0.1")));
+    assert!(!view().gateways.contains(&ip("10.214.0.1").into()));
+}
+
+/// front with IPv6 (fd00:1::/64): web fd00:1::2, app fd00:1::3.
+fn dual_view() -> View {
+    let mut state = state();
+    if let Some(front) = state.networks.get_mut("front") {
+        front.ipv6 = Some(crate::state::Ipv6Config {
+            subnet: "fd00:1::/64".parse().expect("cidr"),
+            gateway: "fd00:1::1".parse().expect("ip"),
+        });
+    }
+    for (name, ip6) in [("web", "fd00:1::2"), ("app", "fd00:1::3")] {
+        if let Some(e) = state
+            .containers
+            .get_mut(name)
+            .and_then(|c| c.endpoints.iter_mut().find(|e| e.network == "front"))
+        {
+            e.ip6 = ip6.parse().ok();
+        }
+    }
+    View::build(&state, &[IpAddr::V4(ip("192.0.2.53"))])
+}
+
+fn dual_reply(from: &str, name: &str, kind: RecordType) -> Message {
+    let from: IpAddr = from.parse().expect("ip");
+    match answer(&dual_view(), from, &query(name, kind)) {
+        Answer::Reply(message) => message,
+        other => panic!("{from} asking {name}: expected a reply, got {other:?}"),
+    }
+}
+
+fn aaaa_records(message: &Message) -> Vec<std::net::Ipv6Addr> {
+    message
+        .answers()
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::AAAA(a) => Some(a.0),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn aaaa_and_ip6_arpa_on_networks_with_ipv6() {
+    let view = dual_view();
+    assert!(view.gateways.contains(&"fd00:1::1".parse().expect("ip")));
+    // Asked over IPv6 or IPv4, by name, alias or scoped name.
+    for from in ["fd00:1::3", "10.1.0.3"] {
+        for name in ["web.", "www.", "web.front."] {
+            let m = dual_reply(from, name, RecordType::AAAA);
+            assert_eq!(
+                aaaa_records(&m),
+                vec!["fd00:1::2".parse::<std::net::Ipv6Addr>().expect("ip")]
+            );
+            assert!(a_records(&m).is_empty());
+        }
+    }
+    let m = dual_reply("fd00:1::3", "web.", RecordType::A);
+    assert_eq!(a_records(&m), vec![ip("10.1.0.2")]);
+    // db is on back (no IPv6): its name is not app's on front, and has
+    // no AAAA where app shares a network with it.
+    let m = dual_reply("10.2.0.3", "db.", RecordType::AAAA);
+    assert_eq!(m.response_code(), ResponseCode::NoError);
+    assert!(m.answers().is_empty());
+    // PTR under ip6.arpa: a container's name, NXDOMAIN for a free address.
+    let arpa = |ip: &str| {
+        let ip: std::net::Ipv6Addr = ip.parse().expect("ip");
+        let nibbles: Vec<String> = ip
+            .octets()
+            .iter()
+            .rev()
+            .flat_map(|b| [format!("{:x}", b & 0xf), format!("{:x}", b >> 4)])
+            .collect();
+        format!("{}.ip6.arpa.", nibbles.join("."))
+    };
+    let m = dual_reply("fd00:1::3", &arpa("fd00:1::2"), RecordType::PTR);
+    let names: Vec<String> = m
+        .answers()
+        .iter()
+        .filter_map(|r| match r.data() {
+            RData::PTR(ptr) => Some(ptr.0.to_ascii()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, vec!["web.front.".to_string()]);
+    let m = dual_reply("fd00:1::3", &arpa("fd00:1::99"), RecordType::PTR);
+    assert_eq!(m.response_code(), ResponseCode::NXDomain);
+    // An IPv6 address that is no container's gets no answer at all.
+    let stranger: IpAddr = "fd00:1::77".parse().expect("ip");
+    assert!(matches!(
+        answer(&view, stranger, &query("web.", RecordType::AAAA)),
+        Answer::Ignore
+    ));
 }

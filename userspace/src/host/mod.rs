@@ -3,11 +3,14 @@
 pub mod etc;
 pub mod lan;
 pub mod netlink;
+pub mod netlink6;
 pub mod netns;
 mod ops;
 pub mod requirements;
 
-pub use ops::{Host, InterfaceAddress, LanDeviceSpec, NetlinkHost, Probe, VethSpec};
+pub use ops::{
+    Host, InterfaceAddress, InterfaceAddress6, LanDeviceSpec, NetlinkHost, Probe, VethSpec,
+};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -104,6 +107,17 @@ pub fn refuse_router_advertisements(ifname: &str) -> Result<(), HostError> {
         return Ok(());
     }
     write_sysctl(&path, "0")
+}
+
+/// Turns IPv6 on for an interface of ours (a host may default
+/// `disable_ipv6` to 1) and duplicate address detection off: the
+/// controller's addresses are unique per network and must work at once.
+/// Written from a thread inside the interface's namespace, it sets the
+/// interface there.
+pub fn enable_ipv6_nodad(ifname: &str) -> Result<(), HostError> {
+    let conf = format!("/proc/sys/net/ipv6/conf/{ifname}");
+    write_sysctl(&format!("{conf}/disable_ipv6"), "0")?;
+    write_sysctl(&format!("{conf}/accept_dad"), "0")
 }
 
 /// The host's ephemeral port range, as the kernel's file has it (empty

@@ -6,7 +6,7 @@
 
 use std::{
     io::ErrorKind,
-    net::{Ipv4Addr, SocketAddr, UdpSocket},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket},
     path::{Path, PathBuf},
 };
 
@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use super::{
     HostError, etc, lan,
     netlink::{self, HostAddress, Route},
+    netlink6::{self, Route6},
     netns::{self, NsId},
 };
 use crate::{
@@ -52,6 +53,17 @@ pub struct InterfaceAddress {
     pub prefix: u8,
     /// The default route's gateway, for a container's first interface.
     pub default_route: Option<Ipv4Addr>,
+    /// Its IPv6 address too, on a network with IPv6.
+    pub ipv6: Option<InterfaceAddress6>,
+}
+
+/// An interface's IPv6 address (without duplicate address detection) and
+/// IPv6 default route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterfaceAddress6 {
+    pub ip: Ipv6Addr,
+    pub prefix: u8,
+    pub default_route: Option<Ipv6Addr>,
 }
 
 /// What binding a host socket on a candidate address and port said.
@@ -80,11 +92,21 @@ pub trait Host: Send + Sync {
         gateway: Ipv4Addr,
         prefix: u8,
     ) -> Result<u32, HostError>;
+    /// Puts `gateway/prefix` on bridge `name` (made by `ensure_bridge`)
+    /// without duplicate address detection, IPv6 on, RAs off.
+    async fn ensure_bridge6(
+        &self,
+        name: &str,
+        gateway: Ipv6Addr,
+        prefix: u8,
+    ) -> Result<(), HostError>;
     /// Creates a veth pair; returns the host side's index.
     async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32, HostError>;
     async fn delete_link(&self, name: &str) -> Result<(), HostError>;
     /// The unicast IPv4 routes of the main table.
     async fn routes(&self) -> Result<Vec<Route>, HostError>;
+    /// The unicast IPv6 routes of the main table (not link-local).
+    async fn routes6(&self) -> Result<Vec<Route6>, HostError>;
     /// Every IPv4 address, an interface's primary one first.
     async fn ipv4_addresses(&self) -> Result<Vec<HostAddress>, HostError>;
 
@@ -175,6 +197,18 @@ impl Host for NetlinkHost {
         netlink::ensure_bridge(&self.handle, name, gateway, prefix).await
     }
 
+    async fn ensure_bridge6(
+        &self,
+        name: &str,
+        gateway: Ipv6Addr,
+        prefix: u8,
+    ) -> Result<(), HostError> {
+        let index = netlink::require_link(&self.handle, name).await?;
+        super::enable_ipv6_nodad(name)?;
+        super::refuse_router_advertisements(name)?;
+        netlink6::add_address(&self.handle, index, gateway, prefix).await
+    }
+
     async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32, HostError> {
         let ns = netns::open_netns(spec.peer_netns)?;
         netlink::create_veth(&self.handle, spec, &ns).await
@@ -186,6 +220,10 @@ impl Host for NetlinkHost {
 
     async fn routes(&self) -> Result<Vec<Route>, HostError> {
         netlink::routes(&self.handle).await
+    }
+
+    async fn routes6(&self) -> Result<Vec<Route6>, HostError> {
+        netlink6::routes(&self.handle).await
     }
 
     async fn ipv4_addresses(&self) -> Result<Vec<HostAddress>, HostError> {
@@ -248,9 +286,18 @@ impl Host for NetlinkHost {
             netlink::set_up(&handle, lo, "lo").await?;
             let index = netlink::require_link(&handle, &ifname).await?;
             netlink::add_address(&handle, index, address.ip, address.prefix).await?;
+            if let Some(six) = address.ipv6 {
+                // Before the link comes up: its link-local address skips
+                // DAD too. This thread is inside the namespace.
+                super::enable_ipv6_nodad(&ifname)?;
+                netlink6::add_address(&handle, index, six.ip, six.prefix).await?;
+            }
             netlink::set_up(&handle, index, &ifname).await?;
             if let Some(gateway) = address.default_route {
                 netlink::add_default_route(&handle, gateway).await?;
+            }
+            if let Some(gateway) = address.ipv6.and_then(|six| six.default_route) {
+                netlink6::add_default_route(&handle, gateway).await?;
             }
             Ok(())
         })

@@ -4,20 +4,21 @@
 use std::{
     collections::{BTreeMap, BTreeSet, HashSet},
     io,
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr},
     sync::{Arc, Mutex},
 };
 
 use ebpfnet_common::{
     ProgramId,
     maps::{Config, EndpointInfo, FlowKey, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
+    maps6::NetworkInfo6,
 };
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 
 use super::{Faults, lock};
 use crate::datapath::{
     Attachment, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, LanHost, NatRecord,
-    Programs, Publishing, Topology, nat,
+    Programs, Publishing, Topology, Topology6, nat,
 };
 
 /// Everything the fake datapath holds; two snapshots compare equal when
@@ -29,6 +30,10 @@ pub struct DatapathWorld {
     pub config: Option<Config>,
     pub networks: BTreeMap<Ipv4Network, NetworkInfo>,
     pub endpoints: BTreeMap<u32, EndpointInfo>,
+    /// `NETWORKS6`.
+    pub networks6: BTreeMap<Ipv6Network, NetworkInfo6>,
+    /// `ENDPOINTS6` with the MAC `ENDPOINT_IPS6` holds: ifindex -> (address, MAC).
+    pub endpoints6: BTreeMap<u32, (Ipv6Addr, [u8; 6])>,
     /// `LAN_HOSTS` and `LAN_IPS`: (parent ifindex, MAC, address).
     pub lan_hosts: BTreeSet<LanHost>,
     pub uplinks: BTreeMap<u32, UplinkInfo>,
@@ -237,6 +242,51 @@ impl Topology for FakeDatapath {
         self.with("set_host_addrs", |w| {
             w.host_addrs = addrs.iter().copied().collect();
         })
+    }
+}
+
+impl Topology6 for FakeDatapath {
+    fn set_network6(
+        &mut self,
+        subnet: Ipv6Network,
+        info: NetworkInfo6,
+    ) -> Result<(), DatapathError> {
+        self.with("set_network6", |w| {
+            w.networks6.insert(subnet, info);
+        })
+    }
+
+    fn remove_network6(&mut self, subnet: Ipv6Network) -> Result<(), DatapathError> {
+        self.with("remove_network6", |w| {
+            w.networks6.remove(&subnet);
+        })
+    }
+
+    fn networks6(&self) -> Result<Vec<Ipv6Network>, DatapathError> {
+        self.check("networks6")?;
+        Ok(lock(&self.world).networks6.keys().copied().collect())
+    }
+
+    fn set_endpoint6(
+        &mut self,
+        ifindex: u32,
+        ip: Ipv6Addr,
+        mac: [u8; 6],
+    ) -> Result<(), DatapathError> {
+        self.with("set_endpoint6", |w| {
+            w.endpoints6.insert(ifindex, (ip, mac));
+        })
+    }
+
+    fn remove_endpoint6(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        self.with("remove_endpoint6", |w| {
+            w.endpoints6.remove(&ifindex);
+        })
+    }
+
+    fn endpoints6(&self) -> Result<Vec<u32>, DatapathError> {
+        self.check("endpoints6")?;
+        Ok(lock(&self.world).endpoints6.keys().copied().collect())
     }
 }
 

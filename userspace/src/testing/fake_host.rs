@@ -7,7 +7,7 @@
 use std::{
     collections::BTreeMap,
     io,
-    net::{Ipv4Addr, SocketAddr},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
@@ -27,6 +27,7 @@ use crate::{
     host::{
         Host, HostError, InterfaceAddress, LanDeviceSpec, Probe, VethSpec,
         netlink::{HostAddress, Route},
+        netlink6::Route6,
         netns::{self, NsId},
     },
     lan::MadeParent,
@@ -87,6 +88,7 @@ impl FakeHost {
                 id,
                 links: BTreeMap::from([lo]),
                 default_route: None,
+                default_route6: None,
             },
         );
         id
@@ -140,6 +142,16 @@ impl Host for FakeHost {
         link.mac = mac;
         (link.forwarding, link.accept_ra, link.up) = (true, false, true);
         Ok(link.index)
+    }
+
+    async fn ensure_bridge6(
+        &self,
+        name: &str,
+        gateway: Ipv6Addr,
+        prefix: u8,
+    ) -> Result<(), HostError> {
+        self.check("ensure_bridge6")?;
+        lock(&self.world).ensure_bridge6(name, gateway, prefix)
     }
 
     async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32, HostError> {
@@ -200,6 +212,13 @@ impl Host for FakeHost {
             }
         }
         Ok(routes)
+    }
+
+    async fn routes6(&self) -> Result<Vec<Route6>, HostError> {
+        self.check("routes6")?;
+        lock(&self.world)
+            .routes6()
+            .map_err(|why| refused("routes6", why))
     }
 
     async fn ipv4_addresses(&self) -> Result<Vec<HostAddress>, HostError> {
@@ -263,6 +282,7 @@ impl Host for FakeHost {
             id: self.new_ns_id(),
             links: BTreeMap::from([lo]),
             default_route: None,
+            default_route6: None,
         };
         world.namespaces.insert(path.clone(), namespace);
         Ok(path)
@@ -336,9 +356,17 @@ impl Host for FakeHost {
         if !link.addresses.contains(&(address.ip, address.prefix)) {
             link.addresses.push((address.ip, address.prefix));
         }
+        if let Some(six) = address.ipv6
+            && !link.addresses6.contains(&(six.ip, six.prefix))
+        {
+            link.addresses6.push((six.ip, six.prefix));
+        }
         link.up = true;
         if let Some(gateway) = address.default_route {
             ns.default_route = Some((gateway, ifname.to_string()));
+        }
+        if let Some(gateway) = address.ipv6.and_then(|six| six.default_route) {
+            ns.default_route6 = Some((gateway, ifname.to_string()));
         }
         Ok(())
     }

@@ -4,12 +4,14 @@
 
 use std::{
     collections::BTreeMap,
-    net::{Ipv4Addr, SocketAddr},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
     path::PathBuf,
 };
 
+use ipnetwork::Ipv6Network;
+
 use crate::{
-    host::{netlink::Route, netns::NsId},
+    host::{netlink::Route, netlink6::Route6, netns::NsId},
     lan::LanKind,
     portspec::Protocol,
 };
@@ -22,6 +24,8 @@ pub struct HostWorld {
     pub links: BTreeMap<String, Link>,
     /// Routes besides the connected ones of addressed links.
     pub static_routes: Vec<Route>,
+    /// IPv6 routes besides the connected ones of addressed links.
+    pub static_routes6: Vec<Route6>,
     /// Namespaces, named (`/run/netns/NAME`) or adopted, by path.
     pub namespaces: BTreeMap<PathBuf, Namespace>,
     /// `/etc/netns` files: (container, file) -> content.
@@ -38,6 +42,8 @@ pub struct Link {
     pub kind: LinkKind,
     pub mac: Option<[u8; 6]>,
     pub addresses: Vec<(Ipv4Addr, u8)>,
+    /// IPv6 addresses, each added without duplicate address detection.
+    pub addresses6: Vec<(Ipv6Addr, u8)>,
     pub up: bool,
     /// `conf/IF/forwarding`.
     pub forwarding: bool,
@@ -73,12 +79,16 @@ pub struct Namespace {
     /// device, with none) and the interface it goes out of (it goes with
     /// that interface).
     pub default_route: Option<(Ipv4Addr, String)>,
+    /// The IPv6 default route: its gateway and interface.
+    pub default_route6: Option<(Ipv6Addr, String)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NsLink {
     pub mac: Option<[u8; 6]>,
     pub addresses: Vec<(Ipv4Addr, u8)>,
+    /// IPv6 addresses; the interface has `accept_dad` 0 once it has one.
+    pub addresses6: Vec<(Ipv6Addr, u8)>,
     pub up: bool,
     /// A macvlan or ipvlan interface: its kind and its parent's index
     /// (it goes with the parent).
@@ -86,6 +96,42 @@ pub struct NsLink {
 }
 
 impl HostWorld {
+    /// The fake's `ensure_bridge6`: the gateway on an existing bridge.
+    pub(super) fn ensure_bridge6(
+        &mut self,
+        name: &str,
+        gateway: Ipv6Addr,
+        prefix: u8,
+    ) -> Result<(), crate::host::HostError> {
+        let link = self
+            .links
+            .get_mut(name)
+            .filter(|l| l.kind == LinkKind::Bridge)
+            .ok_or_else(|| crate::host::HostError::NoSuchLink(name.to_string()))?;
+        if !link.addresses6.contains(&(gateway, prefix)) {
+            link.addresses6.push((gateway, prefix));
+        }
+        link.accept_ra = false;
+        Ok(())
+    }
+
+    /// The fake's `routes6`: the static ones and those of addressed links.
+    pub(super) fn routes6(&self) -> Result<Vec<Route6>, String> {
+        let mut routes = self.static_routes6.clone();
+        for link in self.links.values() {
+            for (ip, prefix) in &link.addresses6 {
+                let net = Ipv6Network::new(*ip, *prefix).map_err(|e| e.to_string())?;
+                let destination =
+                    Ipv6Network::new(net.network(), *prefix).map_err(|e| e.to_string())?;
+                routes.push(Route6 {
+                    destination,
+                    output: Some(link.index),
+                });
+            }
+        }
+        Ok(routes)
+    }
+
     pub fn link_by_index(&self, index: u32) -> Option<(&String, &Link)> {
         self.links.iter().find(|(_, l)| l.index == index)
     }
@@ -128,6 +174,13 @@ impl Namespace {
         {
             self.default_route = None;
         }
+        if self
+            .default_route6
+            .as_ref()
+            .is_some_and(|(_, dev)| *dev == name)
+        {
+            self.default_route6 = None;
+        }
     }
 }
 
@@ -137,6 +190,7 @@ pub(super) fn new_link(index: u32, kind: LinkKind, mac: Option<[u8; 6]>) -> Link
         kind,
         mac,
         addresses: Vec::new(),
+        addresses6: Vec::new(),
         up: false,
         forwarding: false,
         accept_ra: true,

@@ -151,6 +151,7 @@ mod tests {
             number: 1,
             lan: None,
             owner: None,
+            ipv6: None,
         }
     }
 
@@ -182,6 +183,7 @@ mod tests {
                     mac: [2, 0x42, 10, 9, 0, 2],
                     ifname: "eth0".into(),
                     host_veth: "veth1".into(),
+                    ip6: None,
                     aliases: Vec::new(),
                 }],
                 ports: Vec::new(),

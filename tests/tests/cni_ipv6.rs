@@ -1,0 +1,80 @@
+//! The CNI plugin on a dual-stack network: ADD reports and configures the
+//! IPv6 address (the one the runtime asked for) and IPv6 default route
+//! beside the IPv4 ones, CHECK follows it, traffic flows over IPv6, DEL
+//! removes it.
+
+mod resolve;
+
+use ebpfnet_tests::cli::CmdOutput;
+use ebpfnet_tests::cni::*;
+use ebpfnet_tests::*;
+use resolve::*;
+use serde_json::json;
+
+#[test]
+fn add_on_a_dual_stack_network_reports_and_sets_ipv6() {
+    let env = TestEnv::new("cni-v6");
+    env.create_network(
+        "cni6",
+        &[
+            "--ipv6",
+            "--subnet",
+            "10.231.76.0/24",
+            "--subnet",
+            "fd00:e6:76::/64",
+        ],
+    );
+    env.create_container("peer6", &["--network", "cni6"]);
+    let own = OwnNetns::new(&format!("ebnt-cni6-{}", std::process::id()));
+    let id = format!("cni-v6-{}", std::process::id());
+    let vars = CniVars::attachment(&id, &own.0, "net1");
+    let asked = json!({"ips": ["10.231.76.40/24", "fd00:e6:76::40/64"]});
+    let conf = netconf(&env, "cni6-conf", "cni6", asked);
+
+    let result = cni("ADD", &vars, &conf).result();
+    assert_eq!(
+        result["ips"],
+        json!([
+            {"address": "10.231.76.40/24", "gateway": "10.231.76.1", "interface": 1},
+            {"address": "fd00:e6:76::40/64", "gateway": "fd00:e6:76::1", "interface": 1}
+        ]),
+        "{result:#}"
+    );
+    assert_eq!(
+        result["routes"],
+        json!([{"dst": "0.0.0.0/0", "gw": "10.231.76.1"}, {"dst": "::/0", "gw": "fd00:e6:76::1"}]),
+        "{result:#}"
+    );
+    let addr = netns_exec_ok(&own.0, &["ip", "-6", "addr", "show", "dev", "net1"]);
+    assert!(
+        addr.contains("fd00:e6:76::40/64") && !addr.contains("tentative"),
+        "{addr}"
+    );
+    let route = netns_exec_ok(&own.0, &["ip", "-6", "route", "show", "default"]);
+    assert!(route.contains("via fd00:e6:76::1 dev net1"), "{route}");
+    let peer = env.endpoint("peer6", "cni6")["GlobalIPv6Address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let ping = netns_exec(&own.0, &["ping", "-6", "-n", "-c", "1", "-W", "2", &peer]);
+    assert!(ping.status.success(), "ping6 {peer}: {}", ping.stdout_str());
+
+    let check_conf = with_prev_result(&conf, &result);
+    cni("CHECK", &vars, &check_conf).assert_silent_success();
+
+    // Two IPv6 addresses asked for: refused, nothing made.
+    let twice = json!({"ips": ["fd00:e6:76::41", "fd00:e6:76::42"]});
+    let other = CniVars::attachment(&format!("{id}-b"), &own.0, "net2");
+    let reply = cni("ADD", &other, &netconf(&env, "cni6-conf", "cni6", twice));
+    let error = reply.assert_error(4);
+    assert!(
+        error.to_string().contains("one IPv4 and one IPv6"),
+        "{error}"
+    );
+    assert!(!netns_link_exists(&own.0, "net2"));
+
+    cni("DEL", &vars, &conf).assert_silent_success();
+    assert!(!netns_link_exists(&own.0, "net1"), "DEL left net1");
+    let members = env.inspect_network("cni6")["Containers"].to_string();
+    assert!(!members.contains("fd00:e6:76::40"), "{members}");
+}
