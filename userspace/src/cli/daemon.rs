@@ -14,7 +14,7 @@ use crate::{
         self, DaemonOptions,
         config_file::{self, DaemonSettings, NAT_TABLE_SIZES, PortRange},
     },
-    datapath::MapSizes,
+    datapath::{MapSizes, TcAttachMode},
     logging::{self, LogFormat},
 };
 
@@ -89,6 +89,10 @@ pub struct DaemonArgs {
     /// This host's address for the other hosts of the cluster.
     #[arg(long, value_name = "IP")]
     pub advertise_addr: Option<IpAddr>,
+    /// How TC programs attach: TCX links (Linux 6.6+), or netlink filters
+    /// in a clsact qdisc (older kernels) [default: auto].
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub tc_attach: Option<TcAttachMode>,
 }
 
 fn parse_port_range(text: &str) -> Result<PortRange, String> {
@@ -113,6 +117,7 @@ impl DaemonArgs {
             metrics_addr: self.metrics_addr,
             cluster_store: self.cluster_store.clone(),
             cluster_advertise: self.advertise_addr,
+            tc_attach: self.tc_attach,
         }
     }
 }
@@ -153,6 +158,7 @@ pub async fn run(
         docker_plugin: args.docker_plugin,
         remote,
         cluster: settings.cluster,
+        tc_attach: settings.tc_attach,
     })
     .await
 }

@@ -15,6 +15,7 @@ use thiserror::Error;
 
 use crate::{
     cluster::{ClusterOptions, ClusterStore},
+    datapath::TcAttachMode,
     ipam,
     logging::LogFormat,
 };
@@ -54,6 +55,8 @@ pub struct DaemonSettings {
     /// Docker's `cluster-advertise` (`--advertise-addr`): this host's
     /// address for the others.
     pub cluster_advertise: Option<IpAddr>,
+    /// `auto`, `tcx` or `netlink`: how TC programs are attached.
+    pub tc_attach: Option<TcAttachMode>,
 }
 
 /// What the daemon runs with once flags, file and defaults are merged.
@@ -71,6 +74,7 @@ pub struct Resolved {
     pub log_format: LogFormat,
     pub metrics_addr: Option<SocketAddr>,
     pub cluster: Option<ClusterOptions>,
+    pub tc_attach: TcAttachMode,
 }
 
 #[derive(Debug, Error)]
@@ -184,6 +188,7 @@ impl DaemonSettings {
             metrics_addr: self.metrics_addr.or(file.metrics_addr),
             cluster_store: self.cluster_store.or(file.cluster_store),
             cluster_advertise: self.cluster_advertise.or(file.cluster_advertise),
+            tc_attach: self.tc_attach.or(file.tc_attach),
         }
     }
 
@@ -227,6 +232,7 @@ impl DaemonSettings {
             // From the flags, the file or both: the error names flag and key.
             cluster: cluster(self.cluster_store, self.cluster_advertise)
                 .map_err(ConfigError::Cluster)?,
+            tc_attach: self.tc_attach.unwrap_or_default(),
         })
     }
 }
