@@ -101,6 +101,13 @@ fn use_attach(env: &mut TestEnv, how: &str) {
     env.daemon_args = vec!["--tc-attach".into(), how.into()];
 }
 
+/// `system reset`, and the daemon's exit after it.
+fn reset(env: &mut TestEnv) {
+    let out = env.reset().expect("system reset runs");
+    assert!(out.status.success(), "{}", cli::describe("reset", &out));
+    assert!(env.wait_daemon_exit(Duration::from_secs(10)).is_some());
+}
+
 fn published_port_answers(env: &TestEnv, container: &str, port: u16) {
     let reply = tcp_request(&env.outside_ns, &env.uplink_ip, port);
     assert!(
@@ -170,9 +177,7 @@ fn filters_are_replaced_on_restart_moved_by_a_switch_and_removed_with_their_qdis
     one_filter(&env.uplink, "ingress", "uplink_ingress");
     one_filter(&veth, "ingress", "container_ingress");
     published_port_answers(&env, "tnl1", 8080);
-    let out = env.reset().expect("system reset runs");
-    assert!(out.status.success(), "{}", cli::describe("reset", &out));
-    assert!(env.wait_daemon_exit(Duration::from_secs(10)).is_some());
+    reset(&mut env);
     assert_eq!(bpf_filters(&env.uplink, "ingress"), []);
     assert!(!has_clsact(&env.uplink), "reset left the clsact qdisc");
 }
@@ -195,9 +200,7 @@ fn a_users_qdisc_and_filter_stay_and_still_act() {
         "the user's filter was skipped"
     );
 
-    let out = env.reset().expect("system reset runs");
-    assert!(out.status.success(), "{}", cli::describe("reset", &out));
-    assert!(env.wait_daemon_exit(Duration::from_secs(10)).is_some());
+    reset(&mut env);
     assert_eq!(bpf_filters(&env.uplink, "ingress"), []);
     assert!(
         user_filter_present(&env.uplink, 100),
@@ -225,9 +228,7 @@ fn a_qdisc_ebpfnet_added_stays_while_another_filter_uses_it() {
     env.start_daemon();
     assert!(has_clsact(&env.uplink));
     add_user_filter(&env.uplink, "200");
-    let out = env.reset().expect("system reset runs");
-    assert!(out.status.success(), "{}", cli::describe("reset", &out));
-    assert!(env.wait_daemon_exit(Duration::from_secs(10)).is_some());
+    reset(&mut env);
     assert_eq!(bpf_filters(&env.uplink, "ingress"), []);
     assert!(
         user_filter_present(&env.uplink, 200),
