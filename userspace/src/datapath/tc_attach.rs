@@ -8,16 +8,18 @@
 //! A filter, unlike a TCX link, is not a BPF object to pin; the pin dir
 //! records it by pinning the program at the path the link would have
 //! (`links/PROGRAM@IFACE`), and a clsact qdisc the daemon added by a
-//! `links/clsact@IFACE` pin, so the qdisc goes when its last filter does.
+//! `links/clsact@IFACE` pin (of a map), so the qdisc goes when its last
+//! filter does.
 
 use std::path::Path;
 
+use aya::maps::MapData;
 use aya::programs::{
     SchedClassifier, TcAttachType,
     links::{FdLink, PinnedLink},
     tc::{self, NlOptions, SchedClassifierLink, TcAttachOptions, TcError, TcHandle},
 };
-use ebpfnet_common::ProgramId;
+use ebpfnet_common::{ProgramId, names};
 use serde::Deserialize;
 
 use super::{DatapathError, pins, tc_netlink};
@@ -139,9 +141,7 @@ pub fn attach(
         TcHandle::from(filter_handle(pin_dir, program)),
     );
     if ensure_clsact(ifname)? {
-        let marker = pins::link_pin(pin_dir, CLSACT_PIN, ifname);
-        pins::unpin(&marker)?;
-        pin_program(prog, &marker)?;
+        pin_marker(pin_dir, ifname)?;
     }
     let old = SchedClassifierLink::attached(ifname, direction(program), priority, handle, None)
         .map_err(|e| error(TcError::IoError(e).into()))?;
@@ -183,6 +183,22 @@ pub fn attach(
     // Unpinning a TCX link of an earlier daemon detaches it.
     pins::unpin(&path)?;
     pin_program(prog, &path)
+}
+
+/// Records that ebpfnet added the clsact qdisc of `ifname`: a second pin of
+/// the (pinned anyway) `CONFIG` map, which keeps nothing else alive.
+fn pin_marker(pin_dir: &Path, ifname: &str) -> Result<(), DatapathError> {
+    let marker = pins::link_pin(pin_dir, CLSACT_PIN, ifname);
+    pins::unpin(&marker)?;
+    let pin_error = |source: Box<dyn std::error::Error + Send + Sync>| DatapathError::Pin {
+        what: format!("the record of the clsact qdisc added to {ifname}"),
+        path: marker.display().to_string(),
+        source,
+    };
+    MapData::from_pin(pin_dir.join(names::CONFIG_MAP))
+        .map_err(|e| pin_error(Box::new(e)))?
+        .pin(&marker)
+        .map_err(|e| pin_error(Box::new(e)))
 }
 
 fn pin_program(prog: &mut SchedClassifier, path: &Path) -> Result<(), DatapathError> {
