@@ -236,3 +236,31 @@ fn a_qdisc_ebpfnet_added_stays_while_another_filter_uses_it() {
     );
     assert!(has_clsact(&env.uplink));
 }
+
+#[test]
+fn masquerade_and_isolation_hold_on_the_netlink_path() {
+    let mut env = TestEnv::without_daemon("tcnm");
+    use_attach(&mut env, "netlink");
+    env.start_daemon();
+    env.create_network("tnA", &["--subnet", "10.241.0.0/24"]);
+    env.create_container("tnma", &["--network", "tnA"]);
+    env.create_container("tnmb", &[]);
+    let veth = env.host_veth_of("tnma", "tnA");
+    one_filter(&veth, "ingress", "container_ingress");
+    let out = env.outside_ns.clone();
+    let _server = tcp_server(&out, "0.0.0.0", 9000);
+    assert_eq!(
+        tcp_request("tnma", &env.outside_ip, 9000).trim(),
+        format!("hello from {out} peer={} data=ping", env.uplink_ip),
+        "outbound TCP is masqueraded to the uplink's address"
+    );
+    // Across networks: dropped at tnma's veth, counted as such.
+    let b = env.ip_of("tnmb", "bridge");
+    let _server_b = tcp_server("tnmb", "0.0.0.0", 8080);
+    let before = traffic::drop_count(&env, "isolation");
+    assert_eq!(tcp_request("tnma", &b, 8080), "", "tnma reached {b}");
+    assert!(
+        traffic::drop_count(&env, "isolation") > before,
+        "the SYN to another network was not dropped as isolation"
+    );
+}
