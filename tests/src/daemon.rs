@@ -122,18 +122,6 @@ fn free_uplink_net() -> &'static str {
     );
 }
 
-/// `--tc-attach VALUE` when `EBPFNET_TEST_TC_ATTACH` asks every test daemon
-/// for an attach path (`netlink` runs the suite on the older kernels' path)
-/// and the test does not choose one itself.
-fn forced_tc_attach(daemon_args: &[String]) -> Vec<String> {
-    match std::env::var("EBPFNET_TEST_TC_ATTACH") {
-        Ok(value) if !daemon_args.iter().any(|a| a.starts_with("--tc-attach")) => {
-            vec!["--tc-attach".into(), value]
-        }
-        _ => Vec::new(),
-    }
-}
-
 impl TestEnv {
     /// Sets up dirs, the outside namespace and uplink, and starts a daemon.
     pub fn new(tag: &str) -> TestEnv {
@@ -221,7 +209,7 @@ impl TestEnv {
             .arg("--uplink")
             .arg(&self.uplink)
             .args(&self.daemon_args)
-            .args(forced_tc_attach(&self.daemon_args))
+            .args(crate::forced_tc_attach(&self.daemon_args))
             .env_remove("EBPFNET_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))

@@ -110,6 +110,18 @@ pub fn send_signal(pid: impl TryInto<i32>, signal: nix::sys::signal::Signal) {
     }
 }
 
+/// `--tc-attach VALUE` when `EBPFNET_TEST_TC_ATTACH` asks every test daemon
+/// for an attach path (`netlink` runs the suite on the older kernels' path)
+/// and the test does not choose one itself.
+pub fn forced_tc_attach(daemon_args: &[String]) -> Vec<String> {
+    match std::env::var("EBPFNET_TEST_TC_ATTACH") {
+        Ok(value) if !daemon_args.iter().any(|a| a.starts_with("--tc-attach")) => {
+            vec!["--tc-attach".into(), value]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Panics unless running as root. These tests create namespaces, links and
 /// BPF pins; skipping them silently would hide a broken datapath.
 pub fn require_root() {
