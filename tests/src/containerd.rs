@@ -239,10 +239,7 @@ impl Drop for Containerd {
             quiet(&["containers", "delete", container]);
         }
         if let Some(mut daemon) = self.daemon.take() {
-            // SAFETY: kill(2) on our own child's pid.
-            unsafe {
-                libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM);
-            }
+            crate::send_signal(daemon.id(), nix::sys::signal::Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(10);
             while matches!(daemon.try_wait(), Ok(None)) && Instant::now() < deadline {
                 thread::sleep(Duration::from_millis(50));

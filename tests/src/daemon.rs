@@ -209,6 +209,7 @@ impl TestEnv {
             .arg("--uplink")
             .arg(&self.uplink)
             .args(&self.daemon_args)
+            .args(crate::forced_tc_attach(&self.daemon_args))
             .env_remove("EBPFNET_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
@@ -258,10 +259,7 @@ impl TestEnv {
     /// Sends SIGTERM to the daemon and waits (10 s) for it to exit.
     pub fn stop_daemon(&mut self) -> ExitStatus {
         let mut child = self.daemon.take().expect("daemon not running");
-        // SAFETY: plain kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
+        crate::send_signal(child.id(), nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(status)) = child.try_wait() {

@@ -285,10 +285,7 @@ impl Dockerd {
         }
         let _ = self.docker(&["network", "prune", "-f"]);
         if let Some(mut child) = self.child.take() {
-            // SAFETY: kill(2) on our own child's pid.
-            unsafe {
-                libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-            }
+            crate::send_signal(child.id(), nix::sys::signal::Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(20);
             while !matches!(child.try_wait(), Ok(Some(_))) {
                 if Instant::now() >= deadline {

@@ -19,6 +19,7 @@ pub mod cluster_node;
 pub mod cni;
 pub mod containerd;
 pub mod daemon;
+pub mod dns;
 pub mod docker;
 pub mod docker_use;
 mod env_cli;
@@ -52,6 +53,7 @@ use std::sync::{Mutex, MutexGuard};
 pub use checks::check_endpoint;
 pub use cli::{CmdOutput, run, run_timeout};
 pub use daemon::TestEnv;
+pub use dns::dns_query;
 pub use netns::*;
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -66,7 +68,7 @@ const HOST_LOCK: &str = "/run/ebpfnet-tests.lock";
 /// this process and on this host.
 pub struct Serial {
     _thread: MutexGuard<'static, ()>,
-    _host: std::fs::File,
+    _host: nix::fcntl::Flock<std::fs::File>,
 }
 
 pub fn serial() -> Serial {
@@ -77,14 +79,9 @@ pub fn serial() -> Serial {
         .write(true)
         .open(HOST_LOCK)
         .unwrap_or_else(|e| panic!("cannot open {HOST_LOCK}: {e}"));
-    // SAFETY: flock on a file descriptor we own; released when it closes.
-    let locked = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&host), libc::LOCK_EX) };
-    assert_eq!(
-        locked,
-        0,
-        "cannot lock {HOST_LOCK}: {}",
-        std::io::Error::last_os_error()
-    );
+    // Released when the file closes, at the end of the test.
+    let host = nix::fcntl::Flock::lock(host, nix::fcntl::FlockArg::LockExclusive)
+        .unwrap_or_else(|(_, e)| panic!("cannot lock {HOST_LOCK}: {e}"));
     Serial {
         _thread: thread,
         _host: host,
@@ -106,13 +103,32 @@ pub fn bin() -> PathBuf {
     path
 }
 
+/// Sends `signal` to process `pid` (a child, or a leftover found by its
+/// command line); a process already gone is no error.
+pub fn send_signal(pid: impl TryInto<i32>, signal: nix::sys::signal::Signal) {
+    if let Ok(pid) = pid.try_into() {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+    }
+}
+
+/// `--tc-attach VALUE` when `EBPFNET_TEST_TC_ATTACH` asks every test daemon
+/// for an attach path (`netlink` runs the suite on the older kernels' path)
+/// and the test does not choose one itself.
+pub fn forced_tc_attach(daemon_args: &[String]) -> Vec<String> {
+    match std::env::var("EBPFNET_TEST_TC_ATTACH") {
+        Ok(value) if !daemon_args.iter().any(|a| a.starts_with("--tc-attach")) => {
+            vec!["--tc-attach".into(), value]
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Panics unless running as root. These tests create namespaces, links and
 /// BPF pins; skipping them silently would hide a broken datapath.
 pub fn require_root() {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
+    let euid = nix::unistd::geteuid();
+    assert!(
+        euid.is_root(),
         "the ebpfnet end-to-end tests must run as root (euid is {euid}); \
          run them with `sudo -E cargo xtask test` or as root"
     );

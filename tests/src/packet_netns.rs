@@ -2,7 +2,6 @@
 //! `skb->ifindex`: the interface must exist where the program runs.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 
@@ -68,23 +67,28 @@ impl PacketNetns {
         self.link_index("d1")
     }
 
-    /// Runs `f` on a new thread that has joined the namespace (`setns` is
-    /// per thread); a panic in `f` is re-raised here.
+    /// Runs `f` in the namespace ([`run_in_netns`]).
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        let path = format!("/run/netns/{}", self.name);
-        thread::scope(|scope| {
-            let handle = scope.spawn(move || {
-                let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
-                // SAFETY: a valid namespace fd; only this thread changes namespace.
-                let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-                f()
-            });
-            handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
+        run_in_netns(&self.name, f)
     }
+}
+
+/// Runs `f` on a new thread that has joined the named network namespace
+/// `ns` (`setns` is per thread); a panic in `f` is re-raised here.
+pub fn run_in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
+    let path = format!("/run/netns/{ns}");
+    thread::scope(|scope| {
+        let handle = scope.spawn(move || {
+            let file = File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+            // Only this thread changes namespace.
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .unwrap_or_else(|e| panic!("setns {path}: {e}"));
+            f()
+        });
+        handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 impl Default for PacketNetns {

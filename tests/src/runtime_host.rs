@@ -97,9 +97,6 @@ pub fn pids_with_arg(needle: &str) -> Vec<i32> {
 pub fn kill_with_arg(needle: &str) {
     for pid in pids_with_arg(needle) {
         eprintln!("cleanup: killing leftover process {pid} ({needle})");
-        // SAFETY: kill(2) on a pid; at worst it no longer exists.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
+        crate::send_signal(pid, nix::sys::signal::Signal::SIGKILL);
     }
 }

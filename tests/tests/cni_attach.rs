@@ -91,7 +91,7 @@ fn add_attaches_the_namespace_traffic_flows_and_del_removes_it() {
     // and the namespace reaches it.
     let cweb = env.ip_of("cweb", "cninet");
     assert_eq!(
-        dns_query_netns(&own.0, GATEWAY, "cweb", "udp"),
+        dns_query(&own.0, GATEWAY, "cweb", "udp"),
         Some(format!("answer 0 {cweb}"))
     );
     let _cweb_server = tcp_server("cweb", "0.0.0.0", 9000);

@@ -270,7 +270,14 @@ fn loopback_published_port_is_not_reachable_with_crafted_frames() {
     send_frame(&out, "eth0", &b.tcp(40001, 8081, TCP_SYN), 3);
     send_frame(&out, "eth0", &b.tcp(40002, 8080, TCP_SYN), 3);
     send_frame(&out, "eth0", &b.udp(40003, 8081, b"crafted", true), 3);
-    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        wait_for(Duration::from_secs(5), || drop_count(
+            &env,
+            "loopback_from_uplink"
+        ) >= before + 9),
+        "loopback_from_uplink drops went {before} -> {}, expected +9",
+        drop_count(&env, "loopback_from_uplink")
+    );
     let seen: Vec<String> = sniff
         .lines()
         .into_iter()
@@ -279,10 +286,5 @@ fn loopback_published_port_is_not_reachable_with_crafted_frames() {
     assert!(
         seen.is_empty(),
         "crafted frames to 127.0.0.1 reached the container: {seen:?}"
-    );
-    let after = drop_count(&env, "loopback_from_uplink");
-    assert!(
-        after >= before + 9,
-        "loopback_from_uplink drops went {before} -> {after}, expected +9"
     );
 }

@@ -61,13 +61,13 @@ fn user_networks_resolve_their_own_names_only() {
         "nmB resolved nmA's na1"
     );
     assert_eq!(
-        dns_query_exec(&env, "nb1", &gateway_of(&env, "nmB"), "web", "udp")
+        dns_query("nb1", &gateway_of(&env, "nmB"), "web", "udp")
             .and_then(|a| a.split_whitespace().nth(2).map(str::to_string)),
         None,
         "nmB's server gave nmA's alias"
     );
     // The server answers over TCP as well.
-    let tcp = dns_query_exec(&env, "na2", &gw, "na1", "tcp");
+    let tcp = dns_query("na2", &gw, "na1", "tcp");
     assert_eq!(tcp, Some(format!("answer 0 {a1}")), "over TCP");
     assert_eq!(py_lookup(&env, "nb1", "nb1").as_deref(), Some(b1.as_str()));
 }
@@ -103,7 +103,7 @@ fn names_follow_create_connect_disconnect_and_rm() {
         "nfb on two networks: {:?} {:?} {:?}",
         exec(&env, "nfb", &["cat", "/etc/resolv.conf"]),
         exec(&env, "nfb", &["ip", "addr"]),
-        dns_query_exec(&env, "nfb", &gateway_of(&env, "nfB"), "nf2", "udp"),
+        dns_query("nfb", &gateway_of(&env, "nfB"), "nf2", "udp"),
     );
     let aliases = &env.endpoint("nfb", "nfA")["Aliases"];
     assert_eq!(aliases, &serde_json::json!(["bee"]), "inspect Aliases");
@@ -160,7 +160,7 @@ fn dns_does_not_answer_the_uplink_side() {
     let ip1 = env.ip_of("nu1", "nuA");
     // From a container: answered.
     assert_eq!(
-        dns_query_exec(&env, "nu1", &gw, "nu1", "udp"),
+        dns_query("nu1", &gw, "nu1", "udp"),
         Some(format!("answer 0 {ip1}"))
     );
     // From the outside namespace, routed to the gateway through the
@@ -171,7 +171,7 @@ fn dns_does_not_answer_the_uplink_side() {
     );
     for proto in ["udp", "tcp"] {
         assert_eq!(
-            dns_query_netns(&env.outside_ns, &gw, "nu1", proto),
+            dns_query(&env.outside_ns, &gw, "nu1", proto),
             None,
             "the name server answered the uplink over {proto}"
         );
@@ -179,7 +179,7 @@ fn dns_does_not_answer_the_uplink_side() {
     // Nor does the default bridge network have a server.
     env.create_container("nud", &[]);
     assert_eq!(
-        dns_query_exec(&env, "nud", "10.214.0.1", "nud", "udp"),
+        dns_query("nud", "10.214.0.1", "nud", "udp"),
         None,
         "the default bridge network answered names"
     );

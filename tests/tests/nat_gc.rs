@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use aya::maps::{HashMap, MapData};
-use ebpfnet::datapath::{AyaDatapath, Flows, MapSizes, remove_pins};
+use ebpfnet::datapath::{AyaDatapath, Flows, MapSizes, TcPath, remove_pins};
 use ebpfnet::host::monotonic_ns;
 use ebpfnet_common::maps::{
     FlowKey, NatEntry, NatKind, TCP_ACK_SEEN, TCP_FIN_SEEN, TCP_SEQ_SEEN, proto,
@@ -26,7 +26,7 @@ struct PinnedDatapath {
 impl PinnedDatapath {
     fn load() -> Self {
         let pin_dir = PathBuf::from(format!("/sys/fs/bpf/ebnt-gc-{}", std::process::id()));
-        let dp = AyaDatapath::load(&pin_dir, MapSizes::default())
+        let dp = AyaDatapath::load(&pin_dir, MapSizes::default(), TcPath::Tcx)
             .unwrap_or_else(|e| panic!("loading the datapath on {}: {e}", pin_dir.display()));
         Self {
             dp: Some(dp),

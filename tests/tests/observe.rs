@@ -148,12 +148,15 @@ fn flows_stats_and_pinned_maps_show_a_published_flow() {
     assert_eq!(m0["Protocol"], "tcp", "{m0:#}");
     assert_eq!(m0["Container"], "ob", "{m0:#}");
     assert_eq!(num(&m0, "ContainerPort"), 80, "{m0:#}");
-    std::thread::sleep(Duration::from_secs(1));
-    let m1 = mapping_stats(&env, "0.0.0.0:8080/tcp");
+    let grown = |m: &Value| num(m, "Packets") >= num(&m0, "Packets") + 3;
     assert!(
-        num(&m1, "Packets") >= num(&m0, "Packets") + 3,
-        "{m0:#} -> {m1:#}"
+        wait_for(Duration::from_secs(5), || grown(&mapping_stats(
+            &env,
+            "0.0.0.0:8080/tcp"
+        ))),
+        "the mapping's packets did not grow from {m0:#}"
     );
+    let m1 = mapping_stats(&env, "0.0.0.0:8080/tcp");
     assert!(num(&m1, "Bytes") > num(&m0, "Bytes"), "{m0:#} -> {m1:#}");
     assert_eq!(num(&m1, "Flows"), num(&m0, "Flows"), "no new flow: {m1:#}");
     for _ in 0..3 {
@@ -249,15 +252,18 @@ fn per_mapping_counters_count_hairpin_traffic() {
     let (client, _) = hold_client("oc", &env.uplink_ip, 8080);
     assert!(wait_for(Duration::from_secs(3), || client.lines().len() >= 2));
     let m0 = mapping_stats(&env, "0.0.0.0:8080/tcp");
-    std::thread::sleep(Duration::from_secs(1));
-    assert!(
+    let replies = || {
         client
             .lines()
             .iter()
             .filter(|l| l.starts_with("reply oh"))
             .count()
-            >= 5,
-        "the hairpin flow gets no answers: {:?}",
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || replies() >= 5
+            && num(&mapping_stats(&env, "0.0.0.0:8080/tcp"), "Packets")
+                >= num(&m0, "Packets") + 3),
+        "the hairpin flow gets no answers, or they are not counted: {:?}",
         client.lines()
     );
     let m1 = mapping_stats(&env, "0.0.0.0:8080/tcp");

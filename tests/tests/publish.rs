@@ -330,15 +330,25 @@ fn unpublish_cuts_new_and_established_flows() {
     let r = outside_tcp(&env, &up, 8080);
     assert!(r.is_err(), "new connection after unpublish answered: {r:?}");
     assert!(host_tcp("127.0.0.1", 8080, "x").is_err());
-    // The established connection is cut: after an in-flight reply at most,
-    // no answer comes any more.
-    std::thread::sleep(Duration::from_millis(500));
-    client.drain();
-    std::thread::sleep(Duration::from_secs(2));
-    let after = client.lines();
+    // The established connection is cut: after replies in flight at most,
+    // a tick gets a reset (the client stops) or no answer, and no later
+    // tick is answered. Waits on the client's ticks (one line each).
+    let cut = |lines: &[String]| lines.iter().position(|l| !l.starts_with("reply ua"));
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let lines = client.lines();
+            cut(&lines).is_some_and(|i| {
+                lines[i].starts_with("error") || lines[i] == "closed" || lines.len() >= i + 3
+            })
+        }),
+        "the established flow was not cut by the unpublish: {:?}",
+        client.lines()
+    );
+    let lines = client.lines();
+    let after = &lines[cut(&lines).unwrap_or_default()..];
     assert!(
         !after.iter().any(|l| l.starts_with("reply ua")),
-        "the established flow still gets answers after unpublish: {after:?}"
+        "the established flow still gets answers after unpublish: {lines:?}"
     );
     // The port can be published again and works.
     env.ok(&["publish", "8080:80", "--container", "ua"]);

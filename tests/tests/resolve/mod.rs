@@ -1,6 +1,7 @@
 //! Helpers shared by `names.rs` and `modes.rs`: running commands in a
-//! container with `ebpfnet exec`, name lookups as plain tools do them, raw
-//! DNS queries, and guards for what a test makes itself.
+//! container with `ebpfnet exec`, name lookups as plain tools do them, and
+//! guards for what a test makes itself (raw DNS queries:
+//! `ebpfnet_tests::dns`).
 
 #![allow(dead_code)]
 
@@ -74,76 +75,6 @@ pub fn tcp_by_name(env: &TestEnv, container: &str, host: &str, port: u16) -> Str
         &[python(), "-c", TCP_CLIENT, host, &port.to_string()],
     );
     out.stdout_str()
-}
-
-/// One A query for NAME to SERVER:53 over UDP (`tcp` for TCP): prints
-/// `answer RCODE IP...` or exits 1 on no answer within 2 s.
-const DNS_QUERY: &str = r#"
-import socket, struct, sys
-server, name, proto = sys.argv[1], sys.argv[2], sys.argv[3]
-q = struct.pack("!HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
-try:
-    if proto == "tcp":
-        s = socket.create_connection((server, 53), timeout=2)
-        s.sendall(struct.pack("!H", len(q)) + q)
-        n = struct.unpack("!H", s.recv(2))[0]
-        d = b""
-        while len(d) < n:
-            chunk = s.recv(n - len(d))
-            if not chunk:
-                break
-            d += chunk
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(2)
-        s.sendto(q, (server, 53))
-        d, _ = s.recvfrom(4096)
-except (socket.timeout, ConnectionError, struct.error, OSError) as e:
-    print("no answer: %s" % e)
-    sys.exit(1)
-def skip_name(d, i):
-    while d[i] != 0:
-        if d[i] >= 0xC0:
-            return i + 2
-        i += d[i] + 1
-    return i + 1
-i = skip_name(d, 12) + 4
-ips = []
-for _ in range(struct.unpack("!H", d[6:8])[0]):
-    i = skip_name(d, i)
-    rtype, _, _, rdlen = struct.unpack("!HHIH", d[i:i + 10])
-    i += 10
-    if rtype == 1:
-        ips.append(socket.inet_ntoa(d[i:i + 4]))
-    i += rdlen
-print("answer", d[3] & 15, *ips)
-"#;
-
-/// Runs the raw query in namespace `ns` (or a container by exec when
-/// `container` is set). `Some("answer RCODE [IP]")` or `None`.
-pub fn dns_query_netns(ns: &str, server: &str, name: &str, proto: &str) -> Option<String> {
-    let out = netns_exec(ns, &[python(), "-c", DNS_QUERY, server, name, proto]);
-    out.status
-        .success()
-        .then(|| out.stdout_str().trim().to_string())
-}
-
-pub fn dns_query_exec(
-    env: &TestEnv,
-    container: &str,
-    server: &str,
-    name: &str,
-    proto: &str,
-) -> Option<String> {
-    let out = exec(
-        env,
-        container,
-        &[python(), "-c", DNS_QUERY, server, name, proto],
-    );
-    out.status
-        .success()
-        .then(|| out.stdout_str().trim().to_string())
 }
 
 /// A named namespace the test made itself (`ip netns add`), deleted on drop.

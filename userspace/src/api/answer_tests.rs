@@ -221,6 +221,7 @@ fn status() -> StatusView {
         state_dir: "/var/lib/ebpfnet".into(),
         networks: 2,
         containers: 1,
+        tc_attach: "tcx".into(),
         programs: vec![Attachment {
             program: "uplink_ingress".into(),
             interface: "eth0".into(),

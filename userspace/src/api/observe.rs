@@ -17,6 +17,9 @@ pub struct StatusView {
     /// How many networks and containers there are.
     pub networks: usize,
     pub containers: usize,
+    /// How the TC programs attach: `tcx` or `netlink`.
+    #[serde(default)]
+    pub tc_attach: String,
     pub programs: Vec<Attachment>,
     pub maps: Vec<MapFill>,
     pub counters: Vec<ProgramCounters>,

@@ -15,7 +15,7 @@ use crate::{
         config_file::{self, DaemonSettings, NAT_TABLE_SIZES, PortRange},
         docker_plugin::PluginSetting,
     },
-    datapath::MapSizes,
+    datapath::{MapSizes, TcAttachMode},
     logging::{self, LogFormat},
 };
 
@@ -98,6 +98,10 @@ pub struct DaemonArgs {
     /// This host's address for the other hosts of the cluster.
     #[arg(long, value_name = "IP")]
     pub advertise_addr: Option<IpAddr>,
+    /// How TC programs attach: TCX links (Linux 6.6+), or netlink filters
+    /// in a clsact qdisc (older kernels) [default: auto].
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub tc_attach: Option<TcAttachMode>,
 }
 
 fn parse_port_range(text: &str) -> Result<PortRange, String> {
@@ -126,6 +130,7 @@ impl DaemonArgs {
             cluster_store: self.cluster_store.clone(),
             cluster_advertise: self.advertise_addr,
             docker_plugin: self.docker_plugin.clone().map(PluginSetting::Socket),
+            tc_attach: self.tc_attach,
         }
     }
 }
@@ -167,6 +172,7 @@ pub async fn run(
         docker_plugin: settings.docker_plugin,
         remote,
         cluster: settings.cluster,
+        tc_attach: settings.tc_attach,
     })
     .await
 }

@@ -39,9 +39,13 @@ fn lines(status: &StatusView) -> Vec<String> {
         .map(|u| format!("{} (#{})", u.name, u.ifindex))
         .collect();
     out.push(format!("uplinks: {}", uplinks.join(", ")));
-    out.push(
-        "programs attached (TC ingress through TCX links; socket hooks on the cgroup):".into(),
-    );
+    let tc = match status.tc_attach.as_str() {
+        "netlink" => "netlink filters in clsact qdiscs",
+        _ => "TCX links",
+    };
+    out.push(format!(
+        "programs attached (TC hooks through {tc}; socket hooks on the cgroup):"
+    ));
     for p in &status.programs {
         // Socket programs hang off a cgroup, which has no ifindex.
         let index = match p.ifindex {
@@ -118,6 +122,7 @@ mod tests {
             state_dir: "/var/lib/ebpfnet".into(),
             networks: 1,
             containers: 3,
+            tc_attach: "tcx".into(),
             programs: vec![
                 Attachment {
                     program: "uplink_ingress".into(),
@@ -151,7 +156,7 @@ mod tests {
                 "pin dir:   /sys/fs/bpf/ebpfnet",
                 "networks: 1, containers: 3",
                 "uplinks: eth0 (#2)",
-                "programs attached (TC ingress through TCX links; socket hooks on the cgroup):",
+                "programs attached (TC hooks through TCX links; socket hooks on the cgroup):",
                 "  uplink_ingress       on eth0 (#2)",
                 "  sock_connect4        on cgroup",
                 "program counters:",

@@ -227,6 +227,7 @@ impl Controller {
             state_dir: self.store.dir().display().to_string(),
             networks: self.state.networks.len(),
             containers: self.state.containers.len(),
+            tc_attach: datapath.tc_attach.to_string(),
             programs: datapath.programs.iter().map(views::attachment).collect(),
             maps: datapath.maps.iter().map(views::map_fill).collect(),
             counters: datapath

@@ -17,6 +17,7 @@ use super::docker_plugin::PluginSetting;
 use crate::{
     cluster::{ClusterOptions, ClusterStore},
     controller::ipv6::Ipv6Request,
+    datapath::TcAttachMode,
     ipam, ipam6,
     logging::LogFormat,
 };
@@ -62,6 +63,8 @@ pub struct DaemonSettings {
     pub cluster_advertise: Option<IpAddr>,
     /// `true` (the default socket), `false`, or a socket's absolute path.
     pub docker_plugin: Option<PluginSetting>,
+    /// `auto`, `tcx` or `netlink`: how TC programs are attached.
+    pub tc_attach: Option<TcAttachMode>,
 }
 
 /// What the daemon runs with once flags, file and defaults are merged.
@@ -83,6 +86,7 @@ pub struct Resolved {
     pub cluster: Option<ClusterOptions>,
     /// Where Docker's network driver is served, if it is.
     pub docker_plugin: Option<PathBuf>,
+    pub tc_attach: TcAttachMode,
 }
 
 #[derive(Debug, Error)]
@@ -200,6 +204,7 @@ impl DaemonSettings {
             cluster_store: self.cluster_store.or(file.cluster_store),
             cluster_advertise: self.cluster_advertise.or(file.cluster_advertise),
             docker_plugin: self.docker_plugin.or(file.docker_plugin),
+            tc_attach: self.tc_attach.or(file.tc_attach),
         }
     }
 
@@ -245,6 +250,7 @@ impl DaemonSettings {
             cluster: cluster(self.cluster_store, self.cluster_advertise)
                 .map_err(ConfigError::Cluster)?,
             docker_plugin: self.docker_plugin.and_then(PluginSetting::socket),
+            tc_attach: self.tc_attach.unwrap_or_default(),
         })
     }
 }

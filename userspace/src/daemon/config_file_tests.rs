@@ -36,6 +36,7 @@ fn an_empty_file_gives_the_builtin_defaults() {
     assert!(r.uplinks.is_empty() && r.dns.is_empty());
     assert_eq!(r.metrics_addr, None);
     assert_eq!(r.masquerade_port_range, None);
+    assert_eq!(r.tc_attach, TcAttachMode::Auto);
 }
 
 #[test]
@@ -53,7 +54,8 @@ fn every_key_of_the_file_is_taken() {
             "masquerade-port-range": "62000-63000",
             "masquerade-ports-per-destination": 100,
             "log-format": "json",
-            "metrics-addr": "127.0.0.1:9323"
+            "metrics-addr": "127.0.0.1:9323",
+            "tc-attach": "netlink"
         }"#,
     )
     .expect("valid file");
@@ -68,6 +70,7 @@ fn every_key_of_the_file_is_taken() {
     assert_eq!(r.masquerade_ports_per_destination, Some(100));
     assert_eq!(r.log_format, LogFormat::Json);
     assert_eq!(r.metrics_addr, "127.0.0.1:9323".parse().ok());
+    assert_eq!(r.tc_attach, TcAttachMode::Netlink);
 }
 
 #[test]
@@ -76,14 +79,16 @@ fn flags_win_over_the_file() {
         nat_table_size: Some(2048),
         uplinks: Some(vec!["up0".into()]),
         log_format: Some(LogFormat::Text),
+        tc_attach: Some(TcAttachMode::Tcx),
         ..DaemonSettings::default()
     };
     let file = r#"{"nat-table-size": 8192, "uplinks": ["eth9"], "log-format": "json",
-                   "bridge": "br-file"}"#;
+                   "bridge": "br-file", "tc-attach": "netlink"}"#;
     let r = resolved(flags, file).expect("valid");
     assert_eq!(r.nat_table_size, 2048);
     assert_eq!(r.uplinks, ["up0"]);
     assert_eq!(r.log_format, LogFormat::Text);
+    assert_eq!(r.tc_attach, TcAttachMode::Tcx);
     assert_eq!(
         r.bridge, "br-file",
         "a key without a flag comes from the file"
@@ -152,6 +157,7 @@ fn bad_values_name_their_key_and_the_file() {
             "masquerade-ports-per-destination",
         ),
         (r#"{"log-format": "xml"}"#, "log-format"),
+        (r#"{"tc-attach": "legacy"}"#, "tc-attach"),
         (r#"{"metrics-addr": "localhost"}"#, "metrics-addr"),
         (r#"{"bridge": "a-name-far-too-long"}"#, "bridge"),
         (r#"{"uplinks": ["eth0", "bad name"]}"#, "uplinks"),

@@ -17,6 +17,7 @@ fn sample() -> (StatsView, StatusView) {
         state_dir: String::new(),
         networks: 2,
         containers: 1,
+        tc_attach: "tcx".into(),
         programs: Vec::new(),
         maps: vec![MapFill {
             name: "NAT_TCP".into(),

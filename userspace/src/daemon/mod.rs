@@ -30,7 +30,7 @@ use tokio::{
 use crate::{
     cluster::{Cluster, ClusterOptions},
     controller::{self, Config, Controller, masquerade::MasqueradeOptions},
-    datapath::{AyaDatapath, MapSizes},
+    datapath::{AyaDatapath, MapSizes, TcAttachMode},
     host::NetlinkHost,
     remote::{TlsFiles, TlsListener},
     state::Store,
@@ -58,6 +58,8 @@ pub struct DaemonOptions {
     pub docker_plugin: Option<PathBuf>,
     /// `-H tcp://…`: remote control, with mutual TLS only.
     pub remote: Option<RemoteListen>,
+    /// `--tc-attach`: TCX, netlink, or whichever the kernel has.
+    pub tc_attach: TcAttachMode,
 }
 
 /// Where remote clients connect, and the files of the daemon's TLS end.
@@ -70,7 +72,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     if !nix::unistd::geteuid().is_root() {
         bail!("the daemon must run as root (it creates namespaces, links and eBPF programs)");
     }
-    crate::host::requirements::require_supported_host()?;
+    let tc_path = crate::host::requirements::require_supported_host(options.tc_attach)?;
     // Refused before anything is made: no disjoint masquerade range.
     controller::masquerade::masquerade_range(
         &crate::host::ip_local_port_range(),
@@ -103,12 +105,13 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     } else {
         options.uplinks.clone()
     };
-    let datapath = AyaDatapath::load(&options.pin_dir, options.map_sizes).with_context(|| {
-        format!(
-            "cannot set up the datapath under {}",
-            options.pin_dir.display()
-        )
-    })?;
+    let datapath =
+        AyaDatapath::load(&options.pin_dir, options.map_sizes, tc_path).with_context(|| {
+            format!(
+                "cannot set up the datapath under {}",
+                options.pin_dir.display()
+            )
+        })?;
     let config = Config {
         uplinks,
         default_subnet: options.default_subnet,

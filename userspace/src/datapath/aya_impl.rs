@@ -1,4 +1,5 @@
-//! The kernel datapath, through aya: TC programs on TCX links, pinned.
+//! The kernel datapath, through aya: TC programs on TCX links (or, on older
+//! kernels, netlink filters: `tc_attach.rs`), pinned.
 
 use std::{
     collections::BTreeMap,
@@ -8,7 +9,7 @@ use std::{
 use aya::{
     Ebpf, EbpfLoader,
     programs::{
-        LinkOrder, SchedClassifier, TcAttachType,
+        LinkOrder, SchedClassifier,
         links::{FdLink, PinnedLink},
         tc::{SchedClassifierLink, TcAttachOptions},
     },
@@ -18,6 +19,7 @@ use ebpfnet_common::ProgramId;
 use super::{
     Attachment, DatapathError, DatapathStatus, Programs, cgroup,
     pins::{self, MapSizes, link_pin},
+    tc_attach::{self, TcPath},
 };
 
 /// The eBPF object built by `cargo xtask build-ebpf`, embedded by build.rs.
@@ -26,8 +28,10 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/eb
 pub struct AyaDatapath {
     pub(super) ebpf: Ebpf,
     pin_dir: PathBuf,
-    /// (interface, program) -> the pinned link keeping it attached.
-    links: BTreeMap<(String, &'static str), (u32, PinnedLink)>,
+    /// (interface, program) -> the pinned TCX link keeping it attached
+    /// (`None` for a netlink filter, which needs no fd).
+    links: BTreeMap<(String, &'static str), (u32, Option<PinnedLink>)>,
+    tc_path: TcPath,
     /// The socket programs' links on the root cgroup, and its path.
     sock_links: Vec<(&'static str, PinnedLink)>,
     cgroup_root: PathBuf,
@@ -37,7 +41,7 @@ pub struct AyaDatapath {
 impl AyaDatapath {
     /// Loads the programs, reusing the maps pinned under `pin_dir` by an
     /// earlier daemon so counters and (later) connection state survive.
-    pub fn load(pin_dir: &Path, sizes: MapSizes) -> Result<Self, DatapathError> {
+    pub fn load(pin_dir: &Path, sizes: MapSizes, tc_path: TcPath) -> Result<Self, DatapathError> {
         if OBJECT.is_empty() {
             return Err(DatapathError::NoObject);
         }
@@ -70,6 +74,7 @@ impl AyaDatapath {
             ebpf,
             pin_dir: pin_dir.to_path_buf(),
             links: BTreeMap::new(),
+            tc_path,
             sock_links,
             cgroup_root,
             sizes,
@@ -104,6 +109,13 @@ impl Programs for AyaDatapath {
         ifindex: u32,
     ) -> Result<(), DatapathError> {
         let name = program.program_name();
+        if self.tc_path == TcPath::Netlink {
+            let prog = classifier(&mut self.ebpf, program)?;
+            tc_attach::attach(prog, program, ifname, &self.pin_dir)?;
+            self.links
+                .insert((ifname.to_string(), name), (ifindex, None));
+            return Ok(());
+        }
         let path = link_pin(&self.pin_dir, name, ifname);
         let attach_err = |source| DatapathError::Attach {
             program: name,
@@ -114,19 +126,16 @@ impl Programs for AyaDatapath {
         let (link_id, already_pinned) = match replace_pinned(prog, &path) {
             Some(id) => (id, true),
             None => {
-                pins::unpin(&path)?;
-                let direction = if program.is_egress() {
-                    TcAttachType::Egress
-                } else {
-                    TcAttachType::Ingress
-                };
                 let id = prog
                     .attach_with_options(
                         ifname,
-                        direction,
+                        tc_attach::direction(program),
                         TcAttachOptions::TcxOrder(LinkOrder::default()),
                     )
                     .map_err(attach_err)?;
+                // A filter an earlier daemon attached over netlink goes
+                // now that the link is in place.
+                tc_attach::remove_pinned(&self.pin_dir, name, ifname)?;
                 (id, false)
             }
         };
@@ -151,8 +160,8 @@ impl Programs for AyaDatapath {
             })?
         };
         self.links
-            .insert((ifname.to_string(), name), (ifindex, pinned));
-        Ok(())
+            .insert((ifname.to_string(), name), (ifindex, Some(pinned)));
+        tc_attach::release_clsact(&self.pin_dir, ifname)
     }
 
     fn detach(&mut self, ifname: &str) -> Result<(), DatapathError> {
@@ -164,21 +173,27 @@ impl Programs for AyaDatapath {
 
     fn detach_program(&mut self, program: ProgramId, ifname: &str) -> Result<(), DatapathError> {
         let name = program.program_name();
-        // Dropping our fd after the pin is gone detaches the program.
+        // Dropping our fd after the pin is gone detaches a TCX link.
         self.links.remove(&(ifname.to_string(), name));
-        pins::unpin(&link_pin(&self.pin_dir, name, ifname))
+        tc_attach::remove_pinned(&self.pin_dir, name, ifname)?;
+        tc_attach::release_clsact(&self.pin_dir, ifname)
     }
 
     fn prune(&mut self, keep: &[String]) -> Result<(), DatapathError> {
-        for (ifname, path) in pins::pinned_links(&self.pin_dir)? {
+        let mut released = Vec::new();
+        for (ifname, program) in pins::pinned_links(&self.pin_dir)? {
             // The socket programs hang off the cgroup, not an interface.
-            if ifname == cgroup::CGROUP_PIN_SUFFIX {
+            if ifname == cgroup::CGROUP_PIN_SUFFIX || keep.contains(&ifname) {
                 continue;
             }
-            if !keep.contains(&ifname) {
-                self.links.retain(|(name, _), _| *name != ifname);
-                pins::unpin(&path)?;
+            self.links.retain(|(name, _), _| *name != ifname);
+            if program != tc_attach::CLSACT_PIN {
+                tc_attach::remove_pinned(&self.pin_dir, &program, &ifname)?;
             }
+            released.push(ifname);
+        }
+        for ifname in released {
+            tc_attach::release_clsact(&self.pin_dir, &ifname)?;
         }
         Ok(())
     }
@@ -202,6 +217,7 @@ impl Programs for AyaDatapath {
         let interfaces = self.iface_counters()?;
         let maps = self.map_fills()?;
         Ok(DatapathStatus {
+            tc_attach: self.tc_path.name(),
             programs,
             maps,
             counters: self.prog_counters()?,

@@ -12,6 +12,8 @@ mod nat_tables;
 mod pins;
 mod stats;
 mod take;
+mod tc_attach;
+mod tc_netlink;
 mod types;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -24,6 +26,7 @@ use ebpfnet_common::{
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
 pub use pins::{MapSizes, remove_pins};
+pub use tc_attach::{TcAttachMode, TcPath};
 use thiserror::Error;
 pub use types::{
     Attachment, DatapathStats, DatapathStatus, DropCount, InterfaceCounters, MapFill, NatRecord,

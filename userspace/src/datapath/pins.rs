@@ -23,7 +23,7 @@ use nix::{
     sys::statfs::statfs,
 };
 
-use super::DatapathError;
+use super::{DatapathError, tc_attach};
 
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
 const BPF_FS_ROOT: &str = "/sys/fs/bpf";
@@ -189,8 +189,8 @@ pub fn link_pin(pin_dir: &Path, program: &str, ifname: &str) -> PathBuf {
     pin_dir.join(LINKS_DIR).join(format!("{program}@{ifname}"))
 }
 
-/// Interfaces that have a pinned link, with the pin paths.
-pub fn pinned_links(pin_dir: &Path) -> Result<Vec<(String, PathBuf)>, DatapathError> {
+/// (interface, program) of every pin under `links/` (`PROGRAM@IFACE`).
+pub fn pinned_links(pin_dir: &Path) -> Result<Vec<(String, String)>, DatapathError> {
     let dir = pin_dir.join(LINKS_DIR);
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -201,8 +201,8 @@ pub fn pinned_links(pin_dir: &Path) -> Result<Vec<(String, PathBuf)>, DatapathEr
     for entry in entries {
         let entry = entry.map_err(io(format!("list {}", dir.display())))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some((_, ifname)) = name.split_once('@') {
-            links.push((ifname.to_string(), entry.path()));
+        if let Some((program, ifname)) = name.split_once('@') {
+            links.push((ifname.to_string(), program.to_string()));
         }
     }
     Ok(links)
@@ -221,11 +221,18 @@ pub fn unpin(path: &Path) -> Result<(), DatapathError> {
     remove_file(path)
 }
 
-/// Removes ebpfnet's own pins (links, then maps) and the directories if they
-/// are left empty. Anything else in the directory is left alone.
+/// Removes ebpfnet's own pins (links and the filters they stand for, then
+/// maps) and the directories if they are left empty. Anything else in the
+/// directory is left alone.
 pub fn remove_pins(pin_dir: &Path) -> Result<(), DatapathError> {
-    for (_, path) in pinned_links(pin_dir)? {
-        remove_file(&path)?;
+    let links = pinned_links(pin_dir)?;
+    for (ifname, program) in &links {
+        if program != tc_attach::CLSACT_PIN {
+            tc_attach::remove_pinned(pin_dir, program, ifname)?;
+        }
+    }
+    for (ifname, _) in &links {
+        tc_attach::release_clsact(pin_dir, ifname)?;
     }
     for layout in map_layouts(&MapSizes::default()) {
         remove_file(&pin_dir.join(layout.name))?;

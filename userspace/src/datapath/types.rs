@@ -34,6 +34,8 @@ pub struct InterfaceCounters {
 
 #[derive(Debug, Clone)]
 pub struct DatapathStatus {
+    /// `tcx` or `netlink`.
+    pub tc_attach: &'static str,
     pub programs: Vec<Attachment>,
     pub maps: Vec<MapFill>,
     pub counters: Vec<ProgramCounters>,

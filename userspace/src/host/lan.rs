@@ -173,16 +173,6 @@ pub async fn add_device_default_route(
     index: u32,
     ifname: &str,
 ) -> Result<(), HostError> {
-    let route = RouteMessageBuilder::<Ipv4Addr>::new()
-        .output_interface(index)
-        .build();
-    handle
-        .route()
-        .add(route)
-        .replace()
-        .execute()
-        .await
-        .map_err(HostError::netlink(format!(
-            "add default route dev {ifname}"
-        )))
+    let route = RouteMessageBuilder::<Ipv4Addr>::new().output_interface(index);
+    netlink::replace_route(handle, route, format!("add default route dev {ifname}")).await
 }

@@ -208,18 +208,24 @@ pub async fn add_address(
 }
 
 pub async fn add_default_route(handle: &Handle, gateway: Ipv4Addr) -> Result<(), HostError> {
-    let route = RouteMessageBuilder::<Ipv4Addr>::new()
-        .gateway(gateway)
-        .build();
+    let route = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gateway);
+    replace_route(handle, route, format!("add default route via {gateway}")).await
+}
+
+/// Adds `route`, or replaces the one with its destination; `what` names the
+/// request in an error.
+pub async fn replace_route(
+    handle: &Handle,
+    route: RouteMessageBuilder<Ipv4Addr>,
+    what: String,
+) -> Result<(), HostError> {
     handle
         .route()
-        .add(route)
+        .add(route.build())
         .replace()
         .execute()
         .await
-        .map_err(HostError::netlink(format!(
-            "add default route via {gateway}"
-        )))
+        .map_err(HostError::netlink(what))
 }
 
 /// An IPv4 route of the main table.

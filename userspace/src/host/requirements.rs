@@ -10,8 +10,16 @@ use std::{fmt, fs, path::Path};
 
 use thiserror::Error;
 
-/// TCX, through which the TC programs are attached, arrived in Linux 6.6.
-pub const MIN_KERNEL: KernelVersion = KernelVersion { major: 6, minor: 6 };
+use crate::datapath::{TcAttachMode, TcPath};
+
+/// The oldest kernel the datapath is meant for (Ubuntu 22.04's 5.15); before
+/// 6.6 its TC programs attach as netlink filters.
+pub const MIN_KERNEL: KernelVersion = KernelVersion {
+    major: 5,
+    minor: 15,
+};
+/// TCX, the TC programs' preferred attachment, arrived in Linux 6.6.
+pub const TCX_KERNEL: KernelVersion = KernelVersion { major: 6, minor: 6 };
 /// Kernel BTF, which the programs' CO-RE relocations and map BTF rely on.
 pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 
@@ -30,8 +38,13 @@ impl fmt::Display for KernelVersion {
 /// One thing the host lacks.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Missing {
-    #[error("Linux {MIN_KERNEL} or newer (for TCX links); this kernel is {release}")]
+    #[error("Linux {MIN_KERNEL} or newer; this kernel is {release}")]
     KernelTooOld { release: String },
+    #[error(
+        "TCX links (Linux {TCX_KERNEL} or newer) for --tc-attach tcx; this kernel is {release} \
+         (use --tc-attach netlink or auto)"
+    )]
+    NoTcx { release: String },
     #[error("a kernel version this daemon understands; `uname -r` says {release:?}")]
     UnknownKernel { release: String },
     #[error("kernel BTF at {VMLINUX_BTF} (a kernel built with CONFIG_DEBUG_INFO_BTF=y)")]
@@ -83,10 +96,26 @@ impl HostFacts {
     }
 }
 
-/// `Ok` when the host has everything, else every missing piece at once.
-pub fn check(facts: &HostFacts) -> Result<(), Unsupported> {
+/// The TC attach path for `mode` on this kernel, when the kernel has one.
+pub fn tc_path(mode: TcAttachMode, release: &str) -> Result<TcPath, Missing> {
+    let version = check_kernel(release)?;
+    match mode {
+        TcAttachMode::Netlink => Ok(TcPath::Netlink),
+        TcAttachMode::Auto if version < TCX_KERNEL => Ok(TcPath::Netlink),
+        TcAttachMode::Auto => Ok(TcPath::Tcx),
+        TcAttachMode::Tcx if version < TCX_KERNEL => Err(Missing::NoTcx {
+            release: release.trim().to_string(),
+        }),
+        TcAttachMode::Tcx => Ok(TcPath::Tcx),
+    }
+}
+
+/// The TC attach path when the host has everything, else every missing
+/// piece at once.
+pub fn check(facts: &HostFacts, mode: TcAttachMode) -> Result<TcPath, Unsupported> {
+    let path = tc_path(mode, &facts.kernel_release);
     let missing: Vec<Missing> = [
-        check_kernel(&facts.kernel_release).err(),
+        path.clone().err(),
         (!facts.has_vmlinux_btf).then_some(Missing::Btf),
         (!bpffs_possible(&facts.filesystems, &facts.mounts)).then_some(Missing::Bpffs),
         (!mount_types(&facts.mounts).any(|fstype| fstype == "cgroup2")).then_some(Missing::Cgroup2),
@@ -94,16 +123,31 @@ pub fn check(facts: &HostFacts) -> Result<(), Unsupported> {
     .into_iter()
     .flatten()
     .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(Unsupported(missing))
+    match path {
+        Ok(path) if missing.is_empty() => Ok(path),
+        _ => Err(Unsupported(missing)),
     }
 }
 
-/// The daemon's single entry point: reads this host and checks it.
-pub fn require_supported_host() -> Result<(), Unsupported> {
-    check(&HostFacts::read())
+/// The daemon's single entry point: reads this host, checks it and says
+/// which TC attach path it uses.
+pub fn require_supported_host(mode: TcAttachMode) -> Result<TcPath, Unsupported> {
+    let facts = HostFacts::read();
+    let path = check(&facts, mode)?;
+    let why = match (mode, path) {
+        (TcAttachMode::Auto, TcPath::Tcx) => "the kernel has TCX",
+        (TcAttachMode::Auto, TcPath::Netlink) => "the kernel has no TCX (Linux 6.6)",
+        _ => "as --tc-attach asks",
+    };
+    log::info!(
+        "host checks passed (kernel {}); TC programs attach through {} ({why})",
+        facts.kernel_release.trim(),
+        match path {
+            TcPath::Tcx => "TCX links",
+            TcPath::Netlink => "netlink filters in a clsact qdisc",
+        }
+    );
+    Ok(path)
 }
 
 /// Parses the leading `MAJOR.MINOR` of a kernel release such as
@@ -174,26 +218,56 @@ mod tests {
     }
 
     #[test]
-    fn tcx_needs_6_6_compared_numerically() {
+    fn kernels_from_5_15_compared_numerically() {
         assert!(check_kernel("6.6.0").is_ok());
+        assert!(check_kernel("5.15.0-91-generic").is_ok());
+        assert!(check_kernel("6.1.0-18-amd64").is_ok());
         assert!(check_kernel("6.18.3+deb13-amd64").is_ok());
         assert!(check_kernel("7.0.1").is_ok());
         // 6.10 > 6.6 although "10" < "6" as text.
         assert!(check_kernel("6.10.2").is_ok());
         assert_eq!(
-            check_kernel("6.1.0-18-amd64"),
+            check_kernel("5.10.0-28-amd64"),
             Err(Missing::KernelTooOld {
-                release: "6.1.0-18-amd64".into()
+                release: "5.10.0-28-amd64".into()
             })
         );
         assert!(matches!(
-            check_kernel("5.19.17"),
+            check_kernel("4.19.17"),
             Err(Missing::KernelTooOld { .. })
         ));
         assert!(matches!(
             check_kernel("weird"),
             Err(Missing::UnknownKernel { .. })
         ));
+    }
+
+    #[test]
+    fn the_attach_path_follows_the_kernel_unless_forced() {
+        use TcAttachMode::*;
+        let cases = [
+            (Auto, "6.18.3+deb13-amd64", Ok(TcPath::Tcx)),
+            (Auto, "6.6.0", Ok(TcPath::Tcx)),
+            (Auto, "6.1.0-18-amd64", Ok(TcPath::Netlink)),
+            (Auto, "5.15.0-91-generic", Ok(TcPath::Netlink)),
+            (Netlink, "6.18.3", Ok(TcPath::Netlink)),
+            (Tcx, "6.10.2", Ok(TcPath::Tcx)),
+            (
+                Tcx,
+                "6.5.13",
+                Err(Missing::NoTcx {
+                    release: "6.5.13".into(),
+                }),
+            ),
+        ];
+        for (mode, release, expected) in cases {
+            assert_eq!(tc_path(mode, release), expected, "{mode:?} on {release}");
+        }
+        let mut facts = good_host();
+        facts.kernel_release = "6.1.0-18-amd64".into();
+        let error = check(&facts, Tcx).expect_err("no TCX on 6.1");
+        assert!(error.to_string().contains("--tc-attach netlink"), "{error}");
+        assert_eq!(check(&facts, Auto).ok(), Some(TcPath::Netlink));
     }
 
     #[test]
@@ -208,7 +282,10 @@ mod tests {
 
     #[test]
     fn a_complete_host_passes() {
-        assert!(check(&good_host()).is_ok());
+        assert_eq!(
+            check(&good_host(), TcAttachMode::Auto).ok(),
+            Some(TcPath::Tcx)
+        );
     }
 
     /// Takes one piece away from a good host.
@@ -218,9 +295,9 @@ mod tests {
     fn each_missing_piece_is_named() {
         let cases: [(BreakHost, Missing); 4] = [
             (
-                |f| f.kernel_release = "6.5.13".into(),
+                |f| f.kernel_release = "5.10.13".into(),
                 Missing::KernelTooOld {
-                    release: "6.5.13".into(),
+                    release: "5.10.13".into(),
                 },
             ),
             (|f| f.has_vmlinux_btf = false, Missing::Btf),
@@ -240,7 +317,7 @@ mod tests {
         for (break_host, expected) in cases {
             let mut facts = good_host();
             break_host(&mut facts);
-            let Err(Unsupported(missing)) = check(&facts) else {
+            let Err(Unsupported(missing)) = check(&facts, TcAttachMode::Auto) else {
                 panic!("{expected:?} not reported");
             };
             assert!(
@@ -258,10 +335,10 @@ mod tests {
             filesystems: String::new(),
             mounts: String::new(),
         };
-        let error = check(&facts).expect_err("nothing is there");
+        let error = check(&facts, TcAttachMode::Auto).expect_err("nothing is there");
         assert_eq!(error.0.len(), 4);
         let message = error.to_string();
-        for needle in ["6.6", "5.10.0", VMLINUX_BTF, "bpffs", "cgroup v2"] {
+        for needle in ["5.15", "5.10.0", VMLINUX_BTF, "bpffs", "cgroup v2"] {
             assert!(message.contains(needle), "{message:?} lacks {needle}");
         }
     }

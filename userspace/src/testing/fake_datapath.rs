@@ -148,6 +148,7 @@ impl Programs for FakeDatapath {
             })
             .collect();
         Ok(DatapathStatus {
+            tc_attach: "tcx",
             programs,
             maps: Vec::new(),
             counters: Vec::new(),
