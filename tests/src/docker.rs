@@ -146,14 +146,12 @@ impl Dockerd {
         let pid_file = self.dir.join("exec/containerd/containerd.pid");
         let Some(pid) = fs::read_to_string(&pid_file)
             .ok()
-            .and_then(|p| p.trim().parse::<libc::pid_t>().ok())
+            .and_then(|p| p.trim().parse::<i32>().ok())
         else {
             return;
         };
-        // SAFETY: kill(2) on the pid of the containerd this dockerd started.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
+        // The containerd this dockerd started.
+        crate::send_signal(pid, nix::sys::signal::Signal::SIGKILL);
         let proc_dir = PathBuf::from(format!("/proc/{pid}"));
         let deadline = Instant::now() + Duration::from_secs(10);
         while proc_dir.exists() && Instant::now() < deadline {
