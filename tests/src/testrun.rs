@@ -14,6 +14,7 @@ use ebpfnet_common::maps::{
     Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey, NatEntry,
     NetworkInfo, PublishedKey, PublishedValue, SubnetKey, UplinkInfo, proto,
 };
+use ebpfnet_common::overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey};
 
 pub use crate::packet_netns::PacketNetns;
 
@@ -26,6 +27,7 @@ pub const UPLINK_INGRESS: &str = "uplink_ingress";
 pub const CONTAINER_INGRESS: &str = "container_ingress";
 pub const CONTAINER_EGRESS: &str = "container_egress";
 pub const LAN_PARENT_EGRESS: &str = "lan_parent_egress";
+pub const OVERLAY_INGRESS: &str = "overlay_ingress";
 
 /// `sizeof(struct __sk_buff)` and the offsets of `ingress_ifindex` and
 /// `ifindex` in it, as in `<linux/bpf.h>` (after len, pkt_type, mark,
@@ -81,6 +83,7 @@ impl Datapath {
             CONTAINER_INGRESS,
             CONTAINER_EGRESS,
             LAN_PARENT_EGRESS,
+            OVERLAY_INGRESS,
         ] {
             let prog: &mut SchedClassifier = ebpf
                 .program_mut(name)
@@ -256,6 +259,36 @@ impl Datapath {
         self.hash::<[u8; 4], EndpointAddr>("ENDPOINT_IPS")
             .insert(ip, addr, 0)
             .expect("ENDPOINT_IPS insert");
+    }
+
+    /// Overlay network `network_id` is VNI `vni` through `vxlan_ifindex`.
+    pub fn add_overlay_network(&mut self, network_id: u32, vni: u32, vxlan_ifindex: u32) {
+        let info = OverlayNetwork { vni, vxlan_ifindex };
+        self.hash::<u32, OverlayNetwork>("OVERLAY_NETWORKS")
+            .insert(network_id, info, 0)
+            .expect("OVERLAY_NETWORKS insert");
+        self.hash::<u32, u32>("OVERLAY_VNIS")
+            .insert(vni, network_id, 0)
+            .expect("OVERLAY_VNIS insert");
+    }
+
+    /// A container (`ip`, `mac`) of overlay network `network_id` on the
+    /// host at `host_ip`.
+    pub fn add_overlay_peer(
+        &mut self,
+        network_id: u32,
+        ip: [u8; 4],
+        mac: [u8; 6],
+        host_ip: [u8; 4],
+    ) {
+        let peer = OverlayPeer {
+            host_ip,
+            mac,
+            _pad: [0; 2],
+        };
+        self.hash::<OverlayPeerKey, OverlayPeer>("OVERLAY_PEERS")
+            .insert(OverlayPeerKey { network_id, ip }, peer, 0)
+            .expect("OVERLAY_PEERS insert");
     }
 
     /// A macvlan container (`mac`, `ip`) on the parent `ifindex`.

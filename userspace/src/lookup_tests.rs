@@ -21,6 +21,7 @@ fn a_network(name: &str, id: &str) -> Network {
         created: "2026-01-02T03:04:05Z".into(),
         number: 1,
         lan: None,
+        overlay: None,
     }
 }
 

@@ -46,6 +46,19 @@ pub struct Network {
     /// bridge network. Such a network has no bridge (`bridge` is empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lan: Option<Box<crate::lan::LanNetwork>>,
+    /// This host's side of a global overlay network (`-d overlay`, kept
+    /// in the cluster store): a bridge as a bridge network has, whose
+    /// containers reach the network's containers on other hosts over
+    /// VXLAN. `None` for a local network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<OverlayLink>,
+}
+
+/// What makes a network an overlay network's side on this host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverlayLink {
+    /// The network's VXLAN network identifier, as the cluster store has it.
+    pub vni: u32,
 }
 
 /// A container's attachment to one network.
@@ -338,6 +351,7 @@ mod tests {
                 created: "2026-01-01T00:00:00Z".into(),
                 number: 1,
                 lan: None,
+                overlay: None,
             },
         );
         state

@@ -17,6 +17,7 @@ fn network(name: &str, id: &str) -> Network {
         created: String::new(),
         number: 1,
         lan: None,
+        overlay: None,
     }
 }
 

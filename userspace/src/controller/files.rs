@@ -117,6 +117,7 @@ mod tests {
             created: String::new(),
             number: 1,
             lan: None,
+            overlay: None,
         }
     }
 

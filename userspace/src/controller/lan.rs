@@ -113,6 +113,7 @@ impl Controller {
             created: now_rfc3339(),
             number: self.state.free_network_number(),
             lan: Some(Box::new(lan)),
+            overlay: None,
         };
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network.clone());

@@ -24,6 +24,7 @@ pub mod masquerade;
 pub mod modes;
 mod networks;
 mod observe;
+pub mod overlay;
 mod portalloc;
 mod ports;
 pub mod predefined;
@@ -199,6 +200,7 @@ impl Controller {
                 .flat_map(|c| c.endpoints.iter().map(|e| e.host_veth.clone())),
         );
         attached.extend(self.lan_parents());
+        attached.extend(self.restore_overlay().await?);
         self.datapath.prune(&attached)?;
         self.prune_lan_hosts()?;
         self.prune_stale().await

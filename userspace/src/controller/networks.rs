@@ -60,6 +60,7 @@ impl Controller {
             created: now_rfc3339(),
             number: self.state.free_network_number(),
             lan: None,
+            overlay: None,
         };
         let info = network_info(&network);
         let made = self
@@ -100,7 +101,7 @@ impl Controller {
         Ok(())
     }
 
-    async fn check_subnet_free(
+    pub(super) async fn check_subnet_free(
         &self,
         subnet: Ipv4Network,
         routes: &[netlink::Route],
@@ -173,6 +174,8 @@ impl Controller {
         // saved, and `rm` again (or a restart) finishes the job.
         if network.lan.is_some() {
             self.remove_lan_parent(&network).await?;
+        } else if network.overlay.is_some() {
+            self.unplumb_overlay_network(&network).await;
         } else {
             self.datapath.remove_network(network.subnet)?;
             self.host.delete_link(&network.bridge).await?;

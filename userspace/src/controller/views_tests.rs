@@ -28,6 +28,7 @@ fn front() -> Network {
         created: "2026-01-02T03:04:05Z".into(),
         number: 2,
         lan: None,
+        overlay: None,
     }
 }
 

@@ -144,6 +144,7 @@ mod tests {
             created: String::new(),
             number: 3,
             lan: None,
+            overlay: None,
         };
         let info = endpoint_info(&endpoint, &network);
         assert_eq!(

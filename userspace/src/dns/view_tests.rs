@@ -23,6 +23,7 @@ fn network(name: &str, third: u8, internal: bool) -> Network {
         created: String::new(),
         number: u32::from(third),
         lan: None,
+        overlay: None,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod netlink;
 pub mod netns;
 mod ops;
 pub mod requirements;
+pub mod vxlan;
 
 pub use ops::{Host, InterfaceAddress, LanDeviceSpec, NetlinkHost, Probe, VethSpec};
 use thiserror::Error;

@@ -11,13 +11,14 @@ use std::{
 use ebpfnet_common::{
     ProgramId,
     maps::{Config, EndpointInfo, FlowKey, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
 use ipnetwork::Ipv4Network;
 
 use super::{Faults, lock};
 use crate::datapath::{
     Attachment, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, LanHost, NatRecord,
-    Programs, Publishing, Topology, nat,
+    Overlay, Programs, Publishing, Topology, nat,
 };
 
 /// Everything the fake datapath holds; two snapshots compare equal when
@@ -37,6 +38,9 @@ pub struct DatapathWorld {
     pub published: BTreeMap<([u8; 4], u16, u8), (PublishedKey, PublishedValue)>,
     /// Both NAT tables.
     pub flows: Vec<NatRecord>,
+    /// `OVERLAY_NETWORKS` (with `OVERLAY_VNIS` derived from it).
+    pub overlay_networks: BTreeMap<u32, OverlayNetwork>,
+    pub overlay_peers: BTreeMap<OverlayPeerKey, OverlayPeer>,
 }
 
 impl DatapathWorld {
@@ -148,6 +152,41 @@ impl Programs for FakeDatapath {
             counters: Vec::new(),
             interfaces: Vec::new(),
         })
+    }
+}
+
+impl Overlay for FakeDatapath {
+    fn set_overlay_network(
+        &mut self,
+        network_id: u32,
+        info: OverlayNetwork,
+    ) -> Result<(), DatapathError> {
+        self.with("set_overlay_network", |w| {
+            w.overlay_networks.insert(network_id, info);
+        })
+    }
+
+    fn remove_overlay_network(&mut self, network_id: u32) -> Result<(), DatapathError> {
+        self.with("remove_overlay_network", |w| {
+            w.overlay_networks.remove(&network_id);
+            w.overlay_peers.retain(|k, _| k.network_id != network_id);
+        })
+    }
+
+    fn set_overlay_peers(
+        &mut self,
+        peers: &BTreeMap<OverlayPeerKey, OverlayPeer>,
+    ) -> Result<usize, DatapathError> {
+        self.with("set_overlay_peers", |w| {
+            let changed = w.overlay_peers.len().abs_diff(peers.len());
+            w.overlay_peers = peers.clone();
+            changed
+        })
+    }
+
+    fn overlay_peers(&self) -> Result<BTreeMap<OverlayPeerKey, OverlayPeer>, DatapathError> {
+        self.check("overlay_peers")?;
+        Ok(lock(&self.world).overlay_peers.clone())
     }
 }
 

@@ -1,0 +1,250 @@
+//! Overlay networks across hosts: two "hosts" (namespaces with their own
+//! daemons, `tests/src/hosts.rs`) on an underlay bridge, joined by a real
+//! etcd. Containers of one overlay network on different hosts talk by
+//! address (ping, TCP, UDP) through VXLAN done by the eBPF programs; two
+//! overlay networks stay apart; an overlay container masquerades out of
+//! its own host and publishes ports on it; a host that dies takes its
+//! containers out of the other host's map within the lease TTL.
+
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ebpfnet_tests::etcd::Etcd;
+use ebpfnet_tests::hosts::{Host, Underlay};
+use ebpfnet_tests::*;
+use serde_json::Value;
+
+/// The lease TTL the daemon documents (docs/cluster.md).
+const LEASE_TTL: Duration = Duration::from_secs(10);
+
+fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
+        thread::sleep(Duration::from_millis(200));
+    }
+    start.elapsed()
+}
+
+fn cluster_host(underlay: &Underlay, etcd: &Etcd, letter: char, n: u8) -> Host {
+    let args = [
+        "--cluster-store".to_string(),
+        format!("etcd://{}", etcd.endpoint()),
+        "--advertise-addr".to_string(),
+        format!("{}.{n}", hosts::UNDERLAY),
+    ];
+    underlay.host_with(letter, n, &args)
+}
+
+/// The container's address on `eth0`.
+fn ip_of(container: &str) -> String {
+    let addrs = ipv4_addrs(Some(container), "eth0");
+    let first = addrs
+        .first()
+        .unwrap_or_else(|| panic!("{container} has no address"));
+    first.split('/').next().unwrap_or_default().to_string()
+}
+
+fn sees_network(host: &Host, name: &str) -> bool {
+    host.cli(&["network", "ls", "--format", "json"])
+        .stdout_str()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .any(|n| n["Name"] == name && n["Scope"] == "global")
+}
+
+/// `OVERLAY_PEERS` of `host`, as (remote container address, host address).
+fn peers(host: &Host) -> Vec<(String, String)> {
+    let map = host.pin_dir.join("OVERLAY_PEERS");
+    let out = Command::new("bpftool")
+        .args(["-j", "map", "dump", "pinned"])
+        .arg(&map)
+        .output()
+        .unwrap_or_else(|e| panic!("bpftool: {e}"));
+    assert!(out.status.success(), "bpftool map dump {}", map.display());
+    let entries: Value = serde_json::from_slice(&out.stdout).expect("bpftool JSON");
+    let dotted = |v: &Value| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|b| b.as_u64().unwrap_or(0).to_string())
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .unwrap_or_default()
+    };
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let f = &e["formatted"];
+            (dotted(&f["key"]["ip"]), dotted(&f["value"]["host_ip"]))
+        })
+        .collect()
+}
+
+fn drops(host: &Host, reason: &str) -> u64 {
+    let stats: Value =
+        serde_json::from_str(&host.ok(&["stats", "--format", "json"])).expect("stats JSON");
+    stats["Drops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["Reason"] == reason)
+        .and_then(|d| d["Count"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks() {
+    let underlay = Underlay::create();
+    let etcd = Etcd::start_on("overlay", &underlay.gateway());
+    let a = cluster_host(&underlay, &etcd, 'A', 1);
+    let b = cluster_host(&underlay, &etcd, 'B', 2);
+    a.ok(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "--subnet",
+        "10.129.7.0/24",
+        "ovl1",
+    ]);
+    a.ok(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "--subnet",
+        "10.129.8.0/24",
+        "ovl2",
+    ]);
+    wait_for(
+        "B sees both overlay networks",
+        Duration::from_secs(10),
+        || sees_network(&b, "ovl1") && sees_network(&b, "ovl2"),
+    );
+    a.ok(&[
+        "container",
+        "create",
+        "ovA1",
+        "--network",
+        "ovl1",
+        "-p",
+        "8081:80",
+    ]);
+    a.ok(&["container", "create", "ovA2", "--network", "ovl2"]);
+    b.ok(&["container", "create", "ovB1", "--network", "ovl1"]);
+    b.ok(&["container", "create", "ovB2", "--network", "ovl2"]);
+    let (a1, a2, b1, b2) = (ip_of("ovA1"), ip_of("ovA2"), ip_of("ovB1"), ip_of("ovB2"));
+    // Addresses come from the cluster's IPAM: never one twice.
+    assert!(a1 != b1 && a2 != b2, "{a1} {b1} {a2} {b2}");
+    for container in ["ovA1", "ovB2"] {
+        let link = netns_exec_ok(container, &["ip", "link", "show", "eth0"]);
+        assert!(link.contains("mtu 1450"), "{container}: {link}");
+    }
+    // Each host's map learns the other's containers from the store.
+    wait_for("A knows B's containers", Duration::from_secs(10), || {
+        let p = peers(&a);
+        p.contains(&(b1.clone(), "198.18.93.2".into()))
+            && p.contains(&(b2.clone(), "198.18.93.2".into()))
+    });
+    wait_for("B knows A's containers", Duration::from_secs(10), || {
+        peers(&b).contains(&(a1.clone(), "198.18.93.1".into()))
+    });
+    assert!(ping("ovA1", &b1), "ovA1 -> ovB1 ({b1})");
+    assert!(ping("ovB1", &a1), "ovB1 -> ovA1 ({a1})");
+    assert!(ping("ovB2", &a2), "ovB2 -> ovA2 ({a2})");
+    // The ARP entry came from the local answer, with the remote MAC.
+    let neigh = netns_exec_ok("ovA1", &["ip", "neigh", "show", &b1]);
+    assert!(neigh.contains(&netns_mac("ovB1", "eth0")), "{neigh}");
+
+    let _tcp = tcp_server("ovB1", "0.0.0.0", 80);
+    let reply = tcp_request("ovA1", &b1, 80);
+    assert!(
+        reply.contains(&format!("peer={a1}")),
+        "TCP ovA1 -> ovB1: {reply:?}"
+    );
+    let _udp = udp_echo_server("ovA1", 5353);
+    assert_eq!(
+        udp_request("ovB1", &a1, 5353, "overlay-udp").trim(),
+        "overlay-udp"
+    );
+
+    // Isolation: ovl1 and ovl2 share hosts and the VXLAN device, not traffic.
+    let before = drops(&a, "isolation");
+    assert!(!ping("ovA1", &b2), "ovA1 (ovl1) reached ovB2 (ovl2)");
+    assert!(!ping("ovB2", &a1), "ovB2 (ovl2) reached ovA1 (ovl1)");
+    assert!(
+        drops(&a, "isolation") > before,
+        "no isolation drop counted on A"
+    );
+    assert!(
+        tcp_request("ovA2", &b1, 80).is_empty(),
+        "ovA2 (ovl2) reached ovB1"
+    );
+
+    // Out of its own host (masquerade), as a bridge container: B's host
+    // sees A's underlay address.
+    let _outside = tcp_server(&b.ns, "0.0.0.0", 7070);
+    let reply = tcp_request("ovA1", "198.18.93.2", 7070);
+    assert!(reply.contains("peer=198.18.93.1"), "masquerade: {reply:?}");
+    // A port published on its own host, reached from the other host.
+    let _web = tcp_server("ovA1", "0.0.0.0", 80);
+    let reply = tcp_request(&b.ns, "198.18.93.1", 8081);
+    assert!(reply.contains("hello from ovA1"), "published: {reply:?}");
+
+    // A global network with containers on it is not removed.
+    let out = b.cli(&["network", "rm", "ovl1"]);
+    assert!(!out.status.success(), "network rm of a network in use");
+    for (host, name) in [(&a, "ovA1"), (&a, "ovA2"), (&b, "ovB1"), (&b, "ovB2")] {
+        host.ok(&["container", "rm", name]);
+    }
+    wait_for(
+        "the endpoints leave the store",
+        Duration::from_secs(10),
+        || peers(&a).is_empty() && peers(&b).is_empty(),
+    );
+    a.ok(&["network", "rm", "ovl1", "ovl2"]);
+    // The local sides go on every host, and the VXLAN device with them.
+    wait_for("the VXLAN devices go", Duration::from_secs(10), || {
+        [&a, &b].iter().all(|h| {
+            !netns_exec(&h.ns, &["ip", "link", "show", "ebpfnet-vxlan"])
+                .status
+                .success()
+        })
+    });
+}
+
+#[test]
+fn a_dead_host_leaves_the_other_hosts_maps_within_the_lease_ttl() {
+    let underlay = Underlay::create();
+    let etcd = Etcd::start_on("overlay-dead", &underlay.gateway());
+    let a = cluster_host(&underlay, &etcd, 'A', 1);
+    let mut b = cluster_host(&underlay, &etcd, 'B', 2);
+    a.ok(&["network", "create", "-d", "overlay", "ovl3"]);
+    wait_for("B sees ovl3", Duration::from_secs(10), || {
+        sees_network(&b, "ovl3")
+    });
+    a.ok(&["container", "create", "ovdA", "--network", "ovl3"]);
+    b.ok(&["container", "create", "ovdB", "--network", "ovl3"]);
+    let (ip_a, ip_b) = (ip_of("ovdA"), ip_of("ovdB"));
+    wait_for("A knows ovdB", Duration::from_secs(10), || {
+        peers(&a).iter().any(|(ip, _)| *ip == ip_b)
+    });
+    assert!(ping("ovdA", &ip_b), "ovdA -> ovdB before the kill");
+    assert!(ping("ovdB", &ip_a), "ovdB -> ovdA before the kill");
+    b.kill_daemon();
+    let took = wait_for(
+        "ovdB gone from A's map",
+        LEASE_TTL + Duration::from_secs(5),
+        || !peers(&a).iter().any(|(ip, _)| *ip == ip_b),
+    );
+    eprintln!("B's containers left A's map {took:?} after the kill");
+    assert!(
+        !ping("ovdA", &ip_b),
+        "ovdA still reaches the dead host's container"
+    );
+}
