@@ -1,10 +1,11 @@
 //! Overlay networks across hosts: two "hosts" (namespaces with their own
 //! daemons, `tests/src/hosts.rs`) on an underlay bridge, joined by a real
 //! etcd. Containers of one overlay network on different hosts talk by
-//! address (ping, TCP, UDP) through VXLAN done by the eBPF programs; two
-//! overlay networks stay apart; an overlay container masquerades out of
-//! its own host and publishes ports on it; a host that dies takes its
-//! containers out of the other host's map within the lease TTL.
+//! address (ping, TCP, UDP) and by name through VXLAN done by the eBPF
+//! programs; two overlay networks stay apart; an overlay container
+//! masquerades out of its own host and publishes ports on it; a host that
+//! dies takes its containers out of the other host's map within the lease
+//! TTL.
 
 use std::process::Command;
 use std::thread;
@@ -157,6 +158,17 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
     assert!(ping("ovA1", &b1), "ovA1 -> ovB1 ({b1})");
     assert!(ping("ovB1", &a1), "ovB1 -> ovA1 ({a1})");
     assert!(ping("ovB2", &a2), "ovB2 -> ovA2 ({a2})");
+    // Names of the other host's containers, from the store, on the
+    // network's own name server; not across overlay networks.
+    let found = netns_exec_ok("ovA1", &["getent", "hosts", "ovB1"]);
+    assert!(found.starts_with(&b1), "ovA1 resolving ovB1: {found:?}");
+    let found = netns_exec_ok("ovB2", &["getent", "hosts", "ovA2"]);
+    assert!(found.starts_with(&a2), "ovB2 resolving ovA2: {found:?}");
+    let other = netns_exec("ovA1", &["getent", "hosts", "ovB2"]);
+    assert!(
+        !other.status.success(),
+        "ovA1 resolved ovB2 of another network"
+    );
     // The ARP entry came from the local answer, with the remote MAC.
     let neigh = netns_exec_ok("ovA1", &["ip", "neigh", "show", &b1]);
     assert!(neigh.contains(&netns_mac("ovB1", "eth0")), "{neigh}");
@@ -231,9 +243,15 @@ fn a_dead_host_leaves_the_other_hosts_maps_within_the_lease_ttl() {
     a.ok(&["container", "create", "ovdA", "--network", "ovl3"]);
     b.ok(&["container", "create", "ovdB", "--network", "ovl3"]);
     let (ip_a, ip_b) = (ip_of("ovdA"), ip_of("ovdB"));
-    wait_for("A knows ovdB", Duration::from_secs(10), || {
-        peers(&a).iter().any(|(ip, _)| *ip == ip_b)
-    });
+    // Both ways: each host delivers only from containers it knows.
+    wait_for(
+        "A knows ovdB, B knows ovdA",
+        Duration::from_secs(10),
+        || {
+            peers(&a).iter().any(|(ip, _)| *ip == ip_b)
+                && peers(&b).iter().any(|(ip, _)| *ip == ip_a)
+        },
+    );
     assert!(ping("ovdA", &ip_b), "ovdA -> ovdB before the kill");
     assert!(ping("ovdB", &ip_a), "ovdB -> ovdA before the kill");
     b.kill_daemon();

@@ -127,11 +127,14 @@ impl Cluster {
                 if record.node == self.node.node_id {
                     return None;
                 }
+                let mut names = vec![record.container];
+                names.extend(record.aliases);
                 Some(RemoteOverlayEndpoint {
                     network: network.to_string(),
                     ip: ip.parse().ok()?,
                     mac: crate::ids::parse_mac(&record.mac)?,
                     host: record.host,
+                    names,
                 })
             })
             .collect();

@@ -17,6 +17,7 @@ use ipnetwork::Ipv4Network;
 use super::{Controller, ControllerError, Result, now_rfc3339};
 use crate::{
     datapath::encoding::network_info,
+    dns::remote::RemoteName,
     ids,
     state::{Network, OverlayLink},
 };
@@ -55,6 +56,8 @@ pub struct RemoteOverlayEndpoint {
     pub ip: Ipv4Addr,
     pub mac: [u8; 6],
     pub host: Ipv4Addr,
+    /// Its container name, then its aliases (for the name servers).
+    pub names: Vec<String>,
 }
 
 impl Controller {
@@ -200,9 +203,11 @@ impl Controller {
     }
 
     /// Makes `OVERLAY_PEERS` hold exactly `remote` (those of networks
-    /// with a local side); answers how many entries changed.
+    /// with a local side), and the name servers answer their names;
+    /// answers how many map entries changed.
     pub fn set_overlay_peers(&mut self, remote: &[RemoteOverlayEndpoint]) -> Result<usize> {
         let mut peers = BTreeMap::new();
+        let mut names = Vec::new();
         for endpoint in remote {
             let Some(network) = self.state.networks.get(&endpoint.network) else {
                 continue;
@@ -220,8 +225,15 @@ impl Controller {
                 _pad: [0; 2],
             };
             peers.insert(key, peer);
+            names.push(RemoteName {
+                network: endpoint.network.clone(),
+                ip: endpoint.ip,
+                names: endpoint.names.clone(),
+            });
         }
-        Ok(self.datapath.set_overlay_peers(&peers)?)
+        let changed = self.datapath.set_overlay_peers(&peers)?;
+        self.names.set_remote(&self.state, names);
+        Ok(changed)
     }
 
     /// Removes the local side of an overlay network that left the cluster
