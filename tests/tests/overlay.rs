@@ -198,6 +198,23 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
         "ovA2 (ovl2) reached ovB1"
     );
 
+    // Connected to ovl1 as well, ovA2 reaches ovB1 there (eth1), by
+    // address and name; disconnected, no longer.
+    a.ok(&["network", "connect", "ovl1", "ovA2"]);
+    let a2_on_1 = ipv4_addrs(Some("ovA2"), "eth1");
+    assert_eq!(a2_on_1.len(), 1, "ovA2 eth1: {a2_on_1:?}");
+    let a2_on_1 = a2_on_1[0].split('/').next().unwrap_or_default().to_string();
+    wait_for("B knows ovA2 on ovl1", Duration::from_secs(10), || {
+        peers(&b).contains(&(a2_on_1.clone(), "198.18.93.1".into()))
+    });
+    let reply = tcp_request("ovA2", &b1, 80);
+    assert!(
+        reply.contains(&format!("peer={a2_on_1}")),
+        "connected: {reply:?}"
+    );
+    a.ok(&["network", "disconnect", "ovl1", "ovA2"]);
+    assert!(!ping("ovA2", &b1), "ovA2 reached ovB1 after the disconnect");
+
     // Out of its own host (masquerade), as a bridge container: B's host
     // sees A's underlay address.
     let _outside = tcp_server(&b.ns, "0.0.0.0", 7070);

@@ -25,6 +25,8 @@ pub mod modes;
 mod networks;
 mod observe;
 pub mod overlay;
+#[cfg(test)]
+mod overlay_tests;
 mod portalloc;
 mod ports;
 pub mod predefined;
