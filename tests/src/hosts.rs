@@ -158,6 +158,12 @@ impl Host {
         }
     }
 
+    /// SIGKILL, then the daemon started again over what it left.
+    pub fn restart_daemon(&mut self) {
+        self.kill_daemon();
+        self.start_daemon();
+    }
+
     pub fn daemon_log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -5,7 +5,7 @@
 //! programs; two overlay networks stay apart; an overlay container
 //! masquerades out of its own host and publishes ports on it; a host that
 //! dies takes its containers out of the other host's map within the lease
-//! TTL.
+//! TTL, while a restarted daemon keeps its host's overlay going.
 
 use std::process::Command;
 use std::thread;
@@ -248,10 +248,10 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
 }
 
 #[test]
-fn a_dead_host_leaves_the_other_hosts_maps_within_the_lease_ttl() {
+fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_within_the_ttl() {
     let underlay = Underlay::create();
     let etcd = Etcd::start_on("overlay-dead", &underlay.gateway());
-    let a = cluster_host(&underlay, &etcd, 'A', 1);
+    let mut a = cluster_host(&underlay, &etcd, 'A', 1);
     let mut b = cluster_host(&underlay, &etcd, 'B', 2);
     a.ok(&["network", "create", "-d", "overlay", "ovl3"]);
     wait_for("B sees ovl3", Duration::from_secs(10), || {
@@ -271,6 +271,11 @@ fn a_dead_host_leaves_the_other_hosts_maps_within_the_lease_ttl() {
     );
     assert!(ping("ovdA", &ip_b), "ovdA -> ovdB before the kill");
     assert!(ping("ovdB", &ip_a), "ovdB -> ovdA before the kill");
+    // A daemon restart keeps its overlay: device, program and the pinned
+    // map are taken over, the endpoints advertised again.
+    a.restart_daemon();
+    assert!(ping("ovdA", &ip_b), "ovdA -> ovdB after A's restart");
+    assert!(ping("ovdB", &ip_a), "ovdB -> ovdA after A's restart");
     b.kill_daemon();
     let took = wait_for(
         "ovdB gone from A's map",
