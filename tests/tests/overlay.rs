@@ -5,7 +5,8 @@
 //! programs; two overlay networks stay apart; an overlay container
 //! masquerades out of its own host and publishes ports on it; a host that
 //! dies takes its containers out of the other host's map within the lease
-//! TTL, while a restarted daemon keeps its host's overlay going.
+//! TTL, while a restarted daemon, or one whose etcd is gone, keeps its
+//! host's overlay going.
 
 use std::process::Command;
 use std::thread;
@@ -250,7 +251,7 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
 #[test]
 fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_within_the_ttl() {
     let underlay = Underlay::create();
-    let etcd = Etcd::start_on("overlay-dead", &underlay.gateway());
+    let mut etcd = Etcd::start_on("overlay-dead", &underlay.gateway());
     let mut a = cluster_host(&underlay, &etcd, 'A', 1);
     let mut b = cluster_host(&underlay, &etcd, 'B', 2);
     a.ok(&["network", "create", "-d", "overlay", "ovl3"]);
@@ -276,6 +277,18 @@ fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_within_the_ttl() 
     a.restart_daemon();
     assert!(ping("ovdA", &ip_b), "ovdA -> ovdB after A's restart");
     assert!(ping("ovdB", &ip_a), "ovdB -> ovdA after A's restart");
+    // etcd gone: the overlay keeps forwarding what is set up; joining
+    // needs the store and says so.
+    etcd.stop();
+    assert!(ping("ovdA", &ip_b), "ovdA -> ovdB without etcd");
+    assert!(ping("ovdB", &ip_a), "ovdB -> ovdA without etcd");
+    let out = b.cli(&["container", "create", "ovdB2", "--network", "ovl3"]);
+    let err = out.stderr_str();
+    assert!(
+        !out.status.success() && err.contains("is unreachable"),
+        "{err}"
+    );
+    etcd.resume();
     b.kill_daemon();
     let took = wait_for(
         "ovdB gone from A's map",
