@@ -19,6 +19,8 @@ use serde_json::Value;
 
 /// The lease TTL the daemon documents (docs/cluster.md).
 const LEASE_TTL: Duration = Duration::from_secs(10);
+/// Bytes of the bulk transfers across hosts.
+const BULK: usize = 4 << 20;
 
 fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -180,6 +182,14 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
         reply.contains(&format!("peer={a1}")),
         "TCP ovA1 -> ovB1: {reply:?}"
     );
+    // Bulk both ways: full-size segments (MTU 1450, GSO through the
+    // VXLAN device) arrive whole.
+    let _sink = paths::sink("ovB1", 9000);
+    let sent = paths::upload("ovA1", &b1, 9000, BULK).unwrap_or_else(|e| panic!("upload: {e}"));
+    assert_eq!(sent, format!("got {BULK}"), "upload ovA1 -> ovB1");
+    let _source = paths::source("ovB1", 9001, BULK);
+    let got = paths::download("ovA1", &b1, 9001).unwrap_or_else(|e| panic!("download: {e}"));
+    assert_eq!(got, format!("got {BULK}"), "download ovB1 -> ovA1");
     let _udp = udp_echo_server("ovA1", 5353);
     assert_eq!(
         udp_request("ovB1", &a1, 5353, "overlay-udp").trim(),
