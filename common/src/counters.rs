@@ -29,11 +29,14 @@ pub enum ProgramId {
     /// TC egress on the parent of a macvlan network: what its containers
     /// send to the LAN, checked against their addresses.
     LanParentEgress = 9,
+    /// TC ingress on the host's VXLAN device: decapsulated packets of
+    /// overlay networks, delivered to a local container of their network.
+    OverlayIngress = 10,
 }
 
 impl ProgramId {
-    pub const COUNT: u32 = 10;
-    pub const ALL: [ProgramId; 10] = [
+    pub const COUNT: u32 = 11;
+    pub const ALL: [ProgramId; 11] = [
         ProgramId::UplinkIngress,
         ProgramId::ContainerIngress,
         ProgramId::SockConnect,
@@ -44,13 +47,15 @@ impl ProgramId {
         ProgramId::SockRecvmsg6,
         ProgramId::ContainerEgress,
         ProgramId::LanParentEgress,
+        ProgramId::OverlayIngress,
     ];
     /// The TC programs, attached per interface.
-    pub const TC: [ProgramId; 4] = [
+    pub const TC: [ProgramId; 5] = [
         ProgramId::UplinkIngress,
         ProgramId::ContainerIngress,
         ProgramId::ContainerEgress,
         ProgramId::LanParentEgress,
+        ProgramId::OverlayIngress,
     ];
 
     /// Whether the program runs on packets an interface sends (TC egress)
@@ -75,6 +80,7 @@ impl ProgramId {
             ProgramId::SockRecvmsg6 => "sock_recvmsg6",
             ProgramId::ContainerEgress => "container_egress",
             ProgramId::LanParentEgress => "lan_parent_egress",
+            ProgramId::OverlayIngress => "overlay_ingress",
         }
     }
 }
@@ -175,11 +181,17 @@ pub enum DropReason {
     /// A container's neighbour discovery claimed an address or a MAC that
     /// is not its own (NA/NS spoofing, the IPv6 form of ARP spoofing).
     SpoofedNeighbor = 21,
+    /// A VXLAN packet whose VNI is no overlay network of this host.
+    OverlayUnknownVni = 22,
+    /// A decapsulated packet not from a known container of its overlay
+    /// network on the sending host, or not for a local container of that
+    /// network (isolation between overlay networks).
+    OverlayIsolation = 23,
 }
 
 impl DropReason {
-    pub const COUNT: u32 = 22;
-    pub const ALL: [DropReason; 22] = [
+    pub const COUNT: u32 = 24;
+    pub const ALL: [DropReason; 24] = [
         DropReason::SpoofedIp,
         DropReason::SpoofedMac,
         DropReason::SpoofedArp,
@@ -202,6 +214,8 @@ impl DropReason {
         DropReason::ForwardedFromHostInterface,
         DropReason::TooBig,
         DropReason::SpoofedNeighbor,
+        DropReason::OverlayUnknownVni,
+        DropReason::OverlayIsolation,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -228,6 +242,8 @@ impl DropReason {
             DropReason::ForwardedFromHostInterface => "forwarded_from_host_interface",
             DropReason::TooBig => "too_big",
             DropReason::SpoofedNeighbor => "spoofed_neighbor",
+            DropReason::OverlayUnknownVni => "overlay_unknown_vni",
+            DropReason::OverlayIsolation => "overlay_isolation",
         }
     }
 }

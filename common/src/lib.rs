@@ -11,5 +11,6 @@ pub mod fragments;
 pub mod maps;
 pub mod maps6;
 pub mod names;
+pub mod overlay;
 
 pub use counters::{DropReason, IfaceCounters, ProgramId, TrafficCounter};

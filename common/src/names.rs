@@ -66,3 +66,12 @@ pub const SOCK_REVERSE_CAPACITY: u32 = 65_536;
 /// the ports of fragmented datagrams being translated.
 pub const FRAGMENTS_MAP: &str = "FRAGMENTS";
 pub const FRAGMENTS_CAPACITY: u32 = 8192;
+/// Hash [`crate::overlay::OverlayPeerKey`] -> [`crate::overlay::OverlayPeer`]:
+/// containers of overlay networks on other hosts, filled from the cluster
+/// store.
+pub const OVERLAY_PEERS_MAP: &str = "OVERLAY_PEERS";
+pub const OVERLAY_PEERS_CAPACITY: u32 = 16384;
+/// Hash local `network_id` (`u32`) -> [`crate::overlay::OverlayNetwork`].
+pub const OVERLAY_NETWORKS_MAP: &str = "OVERLAY_NETWORKS";
+/// Hash VNI (`u32`, host byte order) -> local `network_id` (`u32`).
+pub const OVERLAY_VNIS_MAP: &str = "OVERLAY_VNIS";

@@ -20,6 +20,7 @@ use crate::{
     hook::Hook,
     icmp, ipv6, isolation, maps,
     nat::{self, MasqueradePath, ReplyPath},
+    overlay,
     parse::{self, Packet},
 };
 
@@ -38,7 +39,14 @@ pub fn handle(ctx: &TcContext) -> i32 {
     }
     let other = match parse::ethertype(ctx) {
         Some(parse::ETH_P_IP) => None,
-        Some(parse::ETH_P_ARP) => Some(isolation::check_arp(ctx, &endpoint)),
+        Some(parse::ETH_P_ARP) => match isolation::check_arp(ctx, &endpoint) {
+            // ARP for a container on another host is answered here.
+            Ok(()) => match overlay::answer_arp(ctx, &endpoint, ifindex) {
+                Some(verdict) => return verdict,
+                None => Some(Ok(())),
+            },
+            Err(reason) => Some(Err(reason)),
+        },
         Some(parse::ETH_P_IPV6) => return ipv6::from_container(ctx, &endpoint, ifindex),
         // Other protocols stay on the bridge, with the container's MAC.
         _ => Some(Ok(())),
@@ -91,7 +99,10 @@ pub fn handle(ctx: &TcContext) -> i32 {
             // SAFETY: copied out at once.
             return match unsafe { maps::ENDPOINT_IPS.get(packet.dst_ip) }.copied() {
                 Some(peer) => nat::deliver_to_container(ctx, peer.ifindex, peer.mac),
-                None => TCX_NEXT,
+                // A container of its overlay network on another host.
+                None => {
+                    overlay::to_remote(ctx, network.network_id, packet.dst_ip).unwrap_or(TCX_NEXT)
+                }
             };
         }
         return drop_packet(DropReason::Isolation);

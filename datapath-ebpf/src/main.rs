@@ -2,7 +2,8 @@
 //! `parse` and `csum` for headers, `conntrack` and `nat` for translation,
 //! `isolation` for what containers may send, `icmp` for errors about
 //! translated flows, `frag` for fragments, `mtu` for the egress MTU, `maps` for the controller's
-//! tables, `counters` for statistics and drop reasons.
+//! tables, `counters` for statistics and drop reasons, `overlay` for
+//! VXLAN between hosts.
 #![no_std]
 #![no_main]
 // Atomic fetch-and-add on map values (see `atomic`).
@@ -26,6 +27,7 @@ mod maps;
 mod masquerade_quota;
 mod mtu;
 mod nat;
+mod overlay;
 mod parse;
 mod scratch;
 mod sock;
@@ -73,6 +75,14 @@ pub fn lan_parent_egress(ctx: TcContext) -> i32 {
 pub fn container_egress(ctx: TcContext) -> i32 {
     counters::count_program(ProgramId::ContainerEgress, u64::from(ctx.len()));
     guard::handle(&ctx)
+}
+
+/// TC ingress on the host's VXLAN device: decapsulated packets of overlay
+/// networks, only to a local container of the network their VNI names.
+#[classifier]
+pub fn overlay_ingress(ctx: TcContext) -> i32 {
+    counters::count(&ctx, ProgramId::OverlayIngress);
+    overlay::handle(&ctx)
 }
 
 /// cgroup `connect4`: host sockets to a published address go straight to

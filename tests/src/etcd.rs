@@ -17,6 +17,9 @@ pub struct Etcd {
     pub dir: PathBuf,
     pub client_port: u16,
     peer_port: u16,
+    /// Where clients connect (`127.0.0.1` unless started with
+    /// [`Etcd::start_on`]).
+    client_ip: String,
     child: Option<Child>,
 }
 
@@ -29,6 +32,12 @@ pub fn free_port() -> u16 {
 impl Etcd {
     /// Starts etcd and waits until it answers `/health`.
     pub fn start(tag: &str) -> Etcd {
+        Etcd::start_on(tag, "127.0.0.1")
+    }
+
+    /// As [`Etcd::start`], serving clients on `ip` (an address of this
+    /// machine that other namespaces reach).
+    pub fn start_on(tag: &str, ip: &str) -> Etcd {
         let dir = PathBuf::from(format!("/tmp/ebn-etcd-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
@@ -36,6 +45,7 @@ impl Etcd {
             dir,
             client_port: free_port(),
             peer_port: free_port(),
+            client_ip: ip.to_string(),
             child: None,
         };
         etcd.resume();
@@ -44,13 +54,13 @@ impl Etcd {
 
     /// `127.0.0.1:PORT`, for `--cluster-store etcd://…`.
     pub fn endpoint(&self) -> String {
-        format!("127.0.0.1:{}", self.client_port)
+        format!("{}:{}", self.client_ip, self.client_port)
     }
 
     /// Starts (again) on the same ports and data, and waits until ready.
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "etcd already running");
-        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let client = format!("http://{}:{}", self.client_ip, self.client_port);
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let log = File::options()
             .create(true)
@@ -101,7 +111,7 @@ impl Etcd {
 
     /// Whether `GET /health` answers `"health":"true"`.
     fn healthy(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.client_port)) else {
+        let Ok(mut stream) = TcpStream::connect((self.client_ip.as_str(), self.client_port)) else {
             return false;
         };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));

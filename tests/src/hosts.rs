@@ -42,6 +42,19 @@ impl Underlay {
     /// Host `letter` (`A`, `B`, …) number `n` (its address `.n`), with a
     /// running daemon.
     pub fn host(&self, letter: char, n: u8) -> Host {
+        self.host_with(letter, n, &[])
+    }
+
+    /// Gives the bridge an address on the underlay (`.254`), so the hosts
+    /// reach a service of this machine (a test's etcd) there; answers it.
+    pub fn gateway(&self) -> String {
+        let ip = format!("{UNDERLAY}.254");
+        ip_ok(&["addr", "replace", &format!("{ip}/24"), "dev", &self.bridge]);
+        ip
+    }
+
+    /// As [`Underlay::host`], the daemon started with `args` added.
+    pub fn host_with(&self, letter: char, n: u8, args: &[String]) -> Host {
         let pid = std::process::id();
         let ns = format!("ebnt-host{letter}-{pid}");
         let link = format!("ebh{letter}{pid}");
@@ -60,6 +73,7 @@ impl Underlay {
             dir,
             ns,
             link,
+            args: args.to_vec(),
             daemon: None,
         };
         ip_ok(&[
@@ -92,6 +106,7 @@ pub struct Host {
     pub state_dir: PathBuf,
     pub pin_dir: PathBuf,
     pub log: PathBuf,
+    args: Vec<String>,
     daemon: Option<Child>,
 }
 
@@ -115,6 +130,7 @@ impl Host {
             .arg("--pin-dir")
             .arg(&self.pin_dir)
             .args(["--uplink", "eth0"])
+            .args(&self.args)
             .env("RUST_LOG", "info")
             .env_remove("EBPFNET_SOCKET")
             .stdin(Stdio::null())
@@ -131,6 +147,21 @@ impl Host {
             );
             thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// SIGKILL to the daemon, as a host that dies: it leaves its devices
+    /// and its lease (until the TTL) behind.
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut child) = self.daemon.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGKILL, then the daemon started again over what it left.
+    pub fn restart_daemon(&mut self) {
+        self.kill_daemon();
+        self.start_daemon();
     }
 
     pub fn daemon_log(&self) -> String {

@@ -17,6 +17,8 @@ use ebpfnet_common::maps::{
 
 pub use crate::packet_netns::PacketNetns;
 
+mod overlay;
+
 /// `TCX_NEXT` (`TC_ACT_UNSPEC`, -1): hand the packet on unchanged.
 pub const TCX_NEXT: u32 = u32::MAX;
 pub const TC_ACT_SHOT: u32 = 2;
@@ -26,6 +28,7 @@ pub const UPLINK_INGRESS: &str = "uplink_ingress";
 pub const CONTAINER_INGRESS: &str = "container_ingress";
 pub const CONTAINER_EGRESS: &str = "container_egress";
 pub const LAN_PARENT_EGRESS: &str = "lan_parent_egress";
+pub const OVERLAY_INGRESS: &str = "overlay_ingress";
 
 /// `sizeof(struct __sk_buff)` and the offsets of `ingress_ifindex` and
 /// `ifindex` in it, as in `<linux/bpf.h>` (after len, pkt_type, mark,
@@ -81,6 +84,7 @@ impl Datapath {
             CONTAINER_INGRESS,
             CONTAINER_EGRESS,
             LAN_PARENT_EGRESS,
+            OVERLAY_INGRESS,
         ] {
             let prog: &mut SchedClassifier = ebpf
                 .program_mut(name)

@@ -158,7 +158,7 @@ fn two_daemons_share_global_networks_and_forget_a_dead_node() {
     assert_eq!(inspect[0]["Driver"], "overlay");
     assert_eq!(inspect[0]["IPAM"]["Config"][0]["Subnet"], "10.129.0.0/24");
     assert_eq!(inspect[0]["Labels"]["ebpfnet.created-by"], id_a.as_str());
-    // One name cluster-wide; overlapping subnets refused; no containers yet.
+    // One name cluster-wide; overlapping subnets refused.
     let out = b.cli(&["network", "create", "-d", "overlay", "ovA"]);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("network ovA already exists"),
@@ -176,9 +176,19 @@ fn two_daemons_share_global_networks_and_forget_a_dead_node() {
         ],
         &["overlaps network ovA (10.129.0.0/24)"],
     );
+    // An address the network cannot give is refused before anything is
+    // claimed or made (the overlay datapath itself: overlay.rs).
     env.fails_with(
-        &["container", "create", "--network", "ovA", "c1"],
-        &["overlay datapath not yet available"],
+        &[
+            "container",
+            "create",
+            "--network",
+            "ovA",
+            "--ip",
+            "10.129.1.5",
+            "c1",
+        ],
+        &["address 10.129.1.5 is not inside subnet 10.129.0.0/24"],
     );
     let ls = env.json(&["container", "ls"]);
     assert_eq!(

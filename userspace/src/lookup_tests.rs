@@ -23,6 +23,7 @@ fn a_network(name: &str, id: &str) -> Network {
         lan: None,
         owner: None,
         ipv6: None,
+        overlay: None,
     }
 }
 

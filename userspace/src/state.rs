@@ -56,6 +56,12 @@ pub struct Network {
     /// IPv4-only network (and in files written before IPv6 existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipv6: Option<Ipv6Config>,
+    /// This host's side of a global overlay network (`-d overlay`, kept
+    /// in the cluster store): a bridge as a bridge network has, whose
+    /// containers reach the network's containers on other hosts over
+    /// VXLAN. `None` for a local network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<OverlayLink>,
 }
 
 /// A network another program made through ebpfnet and removes itself.
@@ -71,6 +77,13 @@ pub enum NetworkOwner {
 pub struct Ipv6Config {
     pub subnet: Ipv6Network,
     pub gateway: Ipv6Addr,
+}
+
+/// What makes a network an overlay network's side on this host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverlayLink {
+    /// The network's VXLAN network identifier, as the cluster store has it.
+    pub vni: u32,
 }
 
 /// A container's attachment to one network.

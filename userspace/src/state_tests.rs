@@ -24,6 +24,7 @@ fn sample() -> State {
             lan: None,
             owner: None,
             ipv6: None,
+            overlay: None,
         },
     );
     state

@@ -57,6 +57,12 @@ pub struct AddressSpace {
 }
 
 impl AddressSpace {
+    /// Whether `ip` may be asked for at all (inside the subnet, not
+    /// reserved), before anything is claimed or made.
+    pub fn check(&self, ip: Ipv4Addr) -> Result<(), IpamError> {
+        self.pool(BTreeSet::new()).check(ip)
+    }
+
     fn pool(&self, used: BTreeSet<Ipv4Addr>) -> Pool<'_> {
         Pool {
             network: &self.network,

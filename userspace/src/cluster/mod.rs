@@ -14,6 +14,7 @@ pub mod ipam;
 pub mod ipam_etcd;
 pub mod liveness;
 pub mod networks;
+pub mod overlay;
 pub mod store;
 pub mod watch;
 
@@ -31,7 +32,7 @@ pub use self::endpoints::ClusterStore;
 use self::{
     liveness::{Health, NodeRecord, SharedHealth},
     networks::GlobalNetwork,
-    store::{NETWORKS, NODES, Store, StoreError},
+    store::{ENDPOINTS, NETWORKS, NODES, Store, StoreError},
     watch::Mirror,
 };
 use crate::api::observe::{ClusterNode, ClusterView};
@@ -51,6 +52,8 @@ pub struct Cluster {
     health: SharedHealth,
     nodes: Mirror,
     networks: Mirror,
+    /// The containers of overlay networks, of every host.
+    endpoints: Mirror,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -77,6 +80,7 @@ impl Cluster {
         let health = Arc::new(Mutex::new(Health::default()));
         let nodes = Mirror::default();
         let networks = Mirror::default();
+        let endpoints = Mirror::default();
         let tasks = vec![
             tokio::spawn(liveness::keep_alive(
                 store.clone(),
@@ -95,6 +99,12 @@ impl Cluster {
                 Arc::clone(&networks),
                 Arc::clone(&health),
             )),
+            tokio::spawn(watch::follow(
+                store.clone(),
+                ENDPOINTS,
+                Arc::clone(&endpoints),
+                Arc::clone(&health),
+            )),
         ];
         log::info!(
             "cluster store {}: this node is {} ({})",
@@ -108,6 +118,7 @@ impl Cluster {
             health,
             nodes,
             networks,
+            endpoints,
             tasks,
         })
     }
@@ -118,6 +129,11 @@ impl Cluster {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Whether the network list was read from the store at least once.
+    pub fn networks_listed(&self) -> bool {
+        watch::read(&self.networks).revision > 0
     }
 
     /// The global networks as last seen, by name.

@@ -42,7 +42,18 @@ pub struct GlobalNetwork {
     pub created: String,
     /// The node whose daemon created it.
     pub created_by: String,
+    /// Its VXLAN network identifier, unique in the cluster (0 in records
+    /// written before the overlay datapath: such a network takes no
+    /// containers).
+    #[serde(default)]
+    pub vni: u32,
 }
+
+/// VNIs are handed out from here up, lowest free first (Docker's overlay
+/// driver starts at 4096 too).
+pub const FIRST_VNI: u32 = 4096;
+/// VNIs are 24 bits.
+pub const LAST_VNI: u32 = (1 << 24) - 1;
 
 /// What `network create -d overlay` asks for.
 pub struct NetworkRequest<'a> {
@@ -65,6 +76,7 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
             .await?;
         let revision = listed.header().map_or(0, |h| h.revision());
         let mut taken = Vec::new();
+        let mut vnis = std::collections::BTreeSet::new();
         for kv in listed.kvs() {
             let network: GlobalNetwork =
                 serde_json::from_slice(kv.value()).map_err(|e| store.bad_value(kv.key(), e))?;
@@ -72,7 +84,11 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
                 return Err(refused(format!("network {} already exists", request.name)));
             }
             taken.push((network.subnet, format!("network {}", network.name)));
+            vnis.insert(network.vni);
         }
+        let vni = (FIRST_VNI..=LAST_VNI)
+            .find(|v| !vnis.contains(v))
+            .ok_or_else(|| refused("no free VXLAN network identifier left"))?;
         let subnet =
             choose_subnet(request.subnet, &taken, &request.local_subnets).map_err(refused)?;
         let gateway = match request.gateway {
@@ -90,6 +106,7 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
             internal: request.internal,
             created: jiff::Timestamp::now().to_string(),
             created_by: request.node_id.to_string(),
+            vni,
         };
         let value = serde_json::to_vec(&network).map_err(|e| refused(e.to_string()))?;
         let txn = Txn::new()
@@ -213,7 +230,10 @@ pub fn inspect(network: &GlobalNetwork) -> NetworkView {
             }],
         },
         containers: BTreeMap::new(),
-        options: BTreeMap::new(),
+        options: BTreeMap::from([(
+            "com.docker.network.driver.overlay.vxlanid_list".to_string(),
+            network.vni.to_string(),
+        )]),
         labels: BTreeMap::from([("ebpfnet.created-by".to_string(), network.created_by.clone())]),
     }
 }

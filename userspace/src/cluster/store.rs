@@ -14,6 +14,9 @@ pub const PREFIX: &str = "/ebpfnet/v1/";
 pub const NODES: &str = "/ebpfnet/v1/nodes/";
 /// `networks/<name>` → [`super::networks::GlobalNetwork`], no lease.
 pub const NETWORKS: &str = "/ebpfnet/v1/networks/";
+/// `endpoints/<network>/<address>` → [`super::overlay::EndpointRecord`],
+/// under the node's lease.
+pub const ENDPOINTS: &str = "/ebpfnet/v1/endpoints/";
 /// `ipam/<network>/<address>` → [`super::ipam::Claim`], no lease.
 pub const IPAM: &str = "/ebpfnet/v1/ipam/";
 

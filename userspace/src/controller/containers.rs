@@ -50,7 +50,7 @@ impl Controller {
             labels: opts.labels.clone(),
         };
         let (network, adopt) = match plan {
-            Plan::Attach { network, adopt } => (network, adopt),
+            Plan::Attach { network, adopt } => (*network, adopt),
             Plan::Host | Plan::Shared(_) => {
                 if let Plan::Shared(other) = plan {
                     container.mode = NetMode::Container { container: other };

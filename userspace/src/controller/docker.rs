@@ -151,6 +151,7 @@ impl Controller {
                 peer_name: peer,
                 peer_mac: endpoint.mac,
                 peer_netns: Path::new(HOST_NETNS),
+                mtu: None,
             })
             .await?;
         let programmed = (|| {

@@ -66,6 +66,7 @@ impl Controller {
                 peer_name: &endpoint.ifname,
                 peer_mac: endpoint.mac,
                 peer_netns: netns_path,
+                mtu: network.overlay.map(|_| super::overlay::OVERLAY_MTU),
             })
             .await?;
         // The program is in place before the container's side comes up, so

@@ -19,6 +19,7 @@ fn network(name: &str, id: &str) -> Network {
         lan: None,
         owner: None,
         ipv6: None,
+        overlay: None,
     }
 }
 

@@ -139,6 +139,7 @@ impl Controller {
             lan: Some(Box::new(lan)),
             owner: None,
             ipv6: None,
+            overlay: None,
         };
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network.clone());

@@ -29,6 +29,9 @@ pub mod masquerade;
 pub mod modes;
 mod networks;
 mod observe;
+pub mod overlay;
+#[cfg(test)]
+mod overlay_tests;
 mod portalloc;
 mod ports;
 pub mod predefined;
@@ -213,6 +216,7 @@ impl Controller {
                 .flat_map(|c| c.endpoints.iter().map(|e| e.host_veth.clone())),
         );
         attached.extend(self.lan_parents());
+        attached.extend(self.restore_overlay().await?);
         self.datapath.prune(&attached)?;
         self.prune_lan_hosts()?;
         self.prune_stale().await

@@ -17,7 +17,8 @@ pub(super) enum Plan {
     /// An endpoint on `network` in a namespace ebpfnet makes, or in the
     /// adopted one.
     Attach {
-        network: Network,
+        // Boxed: a network is large beside the other plans.
+        network: Box<Network>,
         adopt: Option<NetMode>,
     },
     None,
@@ -128,7 +129,10 @@ impl Controller {
             }
             None
         };
-        Ok(Plan::Attach { network, adopt })
+        Ok(Plan::Attach {
+            network: Box::new(network),
+            adopt,
+        })
     }
 
     fn plan_mode(

@@ -112,6 +112,7 @@ impl Controller {
             lan: None,
             owner,
             ipv6,
+            overlay: None,
         };
         let info = network_info(&network);
         let made = match self
@@ -158,7 +159,7 @@ impl Controller {
         Ok(())
     }
 
-    async fn check_subnet_free(
+    pub(super) async fn check_subnet_free(
         &self,
         subnet: Ipv4Network,
         routes: &[netlink::Route],
@@ -242,6 +243,8 @@ impl Controller {
         // saved, and `rm` again (or a restart) finishes the job.
         if network.lan.is_some() {
             self.remove_lan_parent(&network).await?;
+        } else if network.overlay.is_some() {
+            self.unplumb_overlay_network(&network).await;
         } else {
             self.datapath.remove_network(network.subnet)?;
             if let Some((subnet6, _)) = network_info6(&network) {

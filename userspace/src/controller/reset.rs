@@ -53,6 +53,11 @@ pub async fn teardown(
             errors.push(format!("network {}: {e}", network.name));
         }
     }
+    if state.networks.values().any(|n| n.overlay.is_some())
+        && let Err(e) = host.delete_link(super::overlay::VXLAN_DEVICE).await
+    {
+        errors.push(format!("{}: {e}", super::overlay::VXLAN_DEVICE));
+    }
     // Removing the link pins detaches the programs once no fd holds them.
     if let Err(e) = datapath::remove_pins(pin_dir) {
         errors.push(e.to_string());

@@ -33,6 +33,7 @@ fn front() -> Network {
             subnet: "fd00:eb:0:1::/64".parse().expect("cidr"),
             gateway: "fd00:eb:0:1::1".parse().expect("ip"),
         }),
+        overlay: None,
     }
 }
 

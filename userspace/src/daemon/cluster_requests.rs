@@ -4,7 +4,10 @@
 
 use serde_json::Value;
 
-use super::server::{answer, inspect_each};
+use super::{
+    overlay,
+    server::{answer, inspect_each},
+};
 use crate::{
     api::{BatchResult, Outcome, Request},
     cluster::{
@@ -41,10 +44,12 @@ pub async fn handle(
         },
         Request::NetworkList(r) => {
             let cluster = cluster?;
+            // Local sides of overlay networks are listed as the global ones.
             let mut list: Vec<_> = c
                 .state()
                 .networks
                 .values()
+                .filter(|n| n.overlay.is_none())
                 .map(views::network_summary)
                 .collect();
             list.extend(cluster.networks().iter().map(networks::summary));
@@ -55,7 +60,17 @@ pub async fn handle(
             let global = cluster.networks();
             let state = c.state();
             let views = inspect_each(&r.names, "network", |name| match state.networks.get(name) {
-                Some(network) => Some(views::network_inspect(state, network)),
+                Some(network) => {
+                    let mut view = views::network_inspect(state, network);
+                    if network.overlay.is_some()
+                        && let Some(global) = global.iter().find(|n| n.name == name)
+                    {
+                        let containers = std::mem::take(&mut view.containers);
+                        view = networks::inspect(global);
+                        view.containers = containers;
+                    }
+                    Some(view)
+                }
                 None => global
                     .iter()
                     .find(|n| n.name == name)
@@ -67,21 +82,43 @@ pub async fn handle(
             let cluster = cluster?;
             let mut result = BatchResult::default();
             for name in &r.names {
-                let outcome =
-                    if !c.state().networks.contains_key(name) && cluster.network(name).is_some() {
-                        let removed = cluster.remove_network(name).await;
-                        removed.map_err(|e| {
-                            ControllerError::Refused(format!("cannot remove network {name}: {e}"))
-                        })
-                    } else {
-                        c.remove_network(name).await
-                    };
+                let local = c.state().networks.get(name);
+                let global =
+                    cluster.network(name).is_some() && local.is_none_or(|n| n.overlay.is_some());
+                let outcome = if global {
+                    remove_global(cluster, c, name).await
+                } else {
+                    c.remove_network(name).await
+                };
                 result.record(name.clone(), outcome);
             }
             Some(answer(r, Ok(result)))
         }
-        Request::NetworkConnect(r) => refuse_overlay(cluster?, c, &r.network),
-        Request::ContainerCreate(r) => refuse_overlay(cluster?, c, r.options.network.as_deref()?),
+        Request::NetworkConnect(r) => {
+            let joined = overlay::join(cluster?, c, &r.network, &r.container, r.ip).await;
+            Some(match joined {
+                Ok(None) => return None,
+                Ok(Some(ip)) => answer(
+                    r,
+                    c.connect(&r.network, &r.container, Some(ip), &r.aliases)
+                        .await,
+                ),
+                Err(e) => answer(r, Err::<(), _>(e)),
+            })
+        }
+        Request::ContainerCreate(r) => {
+            let network = r.options.network.as_deref()?;
+            let joined = overlay::join(cluster?, c, network, &r.name, r.options.ip).await;
+            Some(match joined {
+                Ok(None) => return None,
+                Ok(Some(ip)) => {
+                    let mut options = r.options.clone();
+                    options.ip = Some(ip);
+                    answer(r, c.create_container(&r.name, &options).await)
+                }
+                Err(e) => answer(r, Err::<String, _>(e)),
+            })
+        }
         Request::Status(r) => {
             let cluster = cluster?;
             let status = c.status().map(|mut status| {
@@ -123,17 +160,35 @@ async fn create_global(
     cluster.create_network(request).await.map_err(store_error)
 }
 
-/// Containers cannot join a global network until the overlay datapath
-/// (VXLAN) exists.
-fn refuse_overlay(cluster: &Cluster, c: &Controller, network: &str) -> Option<Outcome<Value>> {
-    if c.state().networks.contains_key(network) {
-        return None;
+/// Removes a global network: refused while a container of any host is
+/// on it; the local side goes with it.
+async fn remove_global(
+    cluster: &Cluster,
+    c: &mut Controller,
+    name: &str,
+) -> Result<(), ControllerError> {
+    let attached: Vec<String> = c
+        .state()
+        .containers_on(name)
+        .map(|k| k.name.clone())
+        .collect();
+    if !attached.is_empty() {
+        return Err(ControllerError::Refused(format!(
+            "network {name} has containers attached on this host: {}; remove or disconnect them first",
+            attached.join(", ")
+        )));
     }
-    cluster.network(network)?;
-    Some(refuse(format!(
-        "network {network} is an overlay network: overlay datapath not yet available \
-         (containers can join bridge networks only)"
-    )))
+    if cluster.network_in_use(name) {
+        return Err(ControllerError::Refused(format!(
+            "network {name} has containers attached on other hosts; remove or disconnect them first"
+        )));
+    }
+    cluster
+        .remove_network(name)
+        .await
+        .map_err(|e| ControllerError::Refused(format!("cannot remove network {name}: {e}")))?;
+    c.drop_overlay_network(name).await?;
+    Ok(())
 }
 
 fn store_error(e: StoreError) -> ControllerError {

@@ -5,6 +5,7 @@ mod cluster_requests;
 pub mod config_file;
 pub mod docker_plugin;
 mod metrics;
+mod overlay;
 mod server;
 mod systemd;
 mod watch;
@@ -151,6 +152,9 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         })
         .transpose()?;
     let housekeeping = tokio::spawn(housekeeping(Arc::clone(&controller)));
+    let overlay_sync = cluster
+        .as_ref()
+        .map(|cluster| tokio::spawn(overlay::sync(Arc::clone(&controller), Arc::clone(cluster))));
     let host_watch = watch::spawn(Arc::clone(&controller))?;
     let shutdown = Arc::new(Notify::new());
     let remote = remote.map(|listener| {
@@ -185,6 +189,9 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     systemd::stopping();
     housekeeping.abort();
     host_watch.abort();
+    if let Some(task) = overlay_sync {
+        task.abort();
+    }
     if let Some(remote) = remote {
         remote.abort();
     }

@@ -182,6 +182,7 @@ mod tests {
             lan: None,
             owner: None,
             ipv6: None,
+            overlay: None,
         };
         let info = endpoint_info(&endpoint, &network);
         assert_eq!(

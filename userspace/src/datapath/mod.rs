@@ -9,6 +9,7 @@ mod maps;
 mod maps6;
 pub mod nat;
 mod nat_tables;
+mod overlay_maps;
 mod pins;
 mod stats;
 mod take;
@@ -16,13 +17,17 @@ mod tc_attach;
 mod tc_netlink;
 mod types;
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, Ipv6Addr},
+};
 
 pub use aya_impl::AyaDatapath;
 use ebpfnet_common::{
     ProgramId,
     maps::{Config, EndpointInfo, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
     maps6::NetworkInfo6,
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
 pub use pins::{MapSizes, remove_pins};
@@ -104,12 +109,12 @@ pub type LanHost = (u32, [u8; 6], [u8; 4]);
 /// touch. Map writers replace whole entries; removing an entry that is not
 /// there is not an error.
 pub trait Datapath:
-    Programs + Topology + Topology6 + Publishing + Flows + Counters + Send + Sync
+    Programs + Topology + Topology6 + Publishing + Flows + Counters + Overlay + Send + Sync
 {
 }
 
-impl<T: Programs + Topology + Topology6 + Publishing + Flows + Counters + Send + Sync> Datapath
-    for T
+impl<T: Programs + Topology + Topology6 + Publishing + Flows + Counters + Overlay + Send + Sync>
+    Datapath for T
 {
 }
 
@@ -200,6 +205,26 @@ pub trait Flows {
     /// Removes both directions of every flow to, from or through `ip` (a
     /// container address going away). Returns how many NAT entries went.
     fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError>;
+}
+
+/// The overlay maps: `OVERLAY_NETWORKS`, `OVERLAY_VNIS`, `OVERLAY_PEERS`.
+pub trait Overlay {
+    /// Overlay network `network_id` is VNI `info.vni`, encapsulated
+    /// through the VXLAN device `info.vxlan_ifindex`.
+    fn set_overlay_network(
+        &mut self,
+        network_id: u32,
+        info: OverlayNetwork,
+    ) -> Result<(), DatapathError>;
+    /// Removes the network, its VNI and its remote containers.
+    fn remove_overlay_network(&mut self, network_id: u32) -> Result<(), DatapathError>;
+    /// Makes `OVERLAY_PEERS` exactly `peers`; answers how many entries
+    /// were added, changed or removed.
+    fn set_overlay_peers(
+        &mut self,
+        peers: &BTreeMap<OverlayPeerKey, OverlayPeer>,
+    ) -> Result<usize, DatapathError>;
+    fn overlay_peers(&self) -> Result<BTreeMap<OverlayPeerKey, OverlayPeer>, DatapathError>;
 }
 
 /// The counters, each summed over the CPUs.

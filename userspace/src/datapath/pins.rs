@@ -17,6 +17,7 @@ use ebpfnet_common::{
     },
     maps6::{EndpointInfo6, NetworkInfo6, SubnetKey6},
     names,
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
 use nix::{
     mount::{MsFlags, mount},
@@ -97,6 +98,13 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
             SOCK_REVERSE_CAPACITY,
         ),
         layout::<FragKey, FragValue>(FRAGMENTS_MAP, MapType::LruHash, FRAGMENTS_CAPACITY),
+        layout::<OverlayPeerKey, OverlayPeer>(
+            OVERLAY_PEERS_MAP,
+            MapType::Hash,
+            OVERLAY_PEERS_CAPACITY,
+        ),
+        layout::<u32, OverlayNetwork>(OVERLAY_NETWORKS_MAP, MapType::Hash, NETWORKS_CAPACITY),
+        layout::<u32, u32>(OVERLAY_VNIS_MAP, MapType::Hash, NETWORKS_CAPACITY),
     ]
 }
 

@@ -10,6 +10,7 @@
 //! servers read a snapshot of the state through a watch channel, so every
 //! change answers at once.
 
+pub mod remote;
 mod server;
 pub mod view;
 
@@ -29,6 +30,8 @@ pub struct NameService {
     /// Whether to bind the gateways' port 53 (not in unit tests, which
     /// must not serve on the machine's addresses).
     listen: bool,
+    /// Containers of overlay networks on other hosts.
+    remote: Vec<remote::RemoteName>,
 }
 
 impl Default for NameService {
@@ -45,6 +48,7 @@ impl NameService {
             listeners: BTreeMap::new(),
             host_conf: read_host_conf(),
             listen: true,
+            remote: Vec::new(),
         }
     }
 
@@ -70,6 +74,14 @@ impl NameService {
         changed
     }
 
+    /// Serves `remote` beside `state`'s containers, if they changed.
+    pub fn set_remote(&mut self, state: &State, remote: Vec<remote::RemoteName>) {
+        if remote != self.remote {
+            self.remote = remote;
+            self.update(state);
+        }
+    }
+
     /// Serves `state` from now on: new names answer at once, servers start
     /// on new networks' gateways and stop on removed ones. Must run inside
     /// the daemon's runtime. A gateway that cannot be bound is logged and
@@ -78,7 +90,9 @@ impl NameService {
         // The daemon asks from the host's namespace, where the host's
         // loopback resolvers (systemd-resolved's 127.0.0.53) work too.
         let upstreams: Vec<IpAddr> = self.host_conf.nameservers.clone();
-        let view = Arc::new(View::build(state, &upstreams));
+        let mut view = View::build(state, &upstreams);
+        view.add_remote(&self.remote);
+        let view = Arc::new(view);
         let gateways = view.gateways.clone();
         self.view.send_replace(view);
         self.listeners

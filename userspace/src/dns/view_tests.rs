@@ -25,6 +25,7 @@ fn network(name: &str, third: u8, internal: bool) -> Network {
         lan: None,
         owner: None,
         ipv6: None,
+        overlay: None,
     }
 }
 

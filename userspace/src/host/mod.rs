@@ -7,6 +7,7 @@ pub mod netlink6;
 pub mod netns;
 mod ops;
 pub mod requirements;
+pub mod vxlan;
 
 pub use ops::{
     Host, InterfaceAddress, InterfaceAddress6, LanDeviceSpec, NetlinkHost, Probe, VethSpec,

@@ -170,13 +170,17 @@ pub async fn create_veth(
     spec: &VethSpec<'_>,
     peer_netns: &std::fs::File,
 ) -> Result<u32, HostError> {
-    let peer = LinkMessageBuilder::<LinkUnspec>::new()
+    let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
         .name(spec.peer_name.to_string())
         .address(spec.peer_mac.to_vec())
-        .setns_by_fd(peer_netns.as_raw_fd())
-        .build();
-    let message = LinkVeth::new(spec.host_name, spec.peer_name)
-        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+        .setns_by_fd(peer_netns.as_raw_fd());
+    let mut host = LinkVeth::new(spec.host_name, spec.peer_name);
+    if let Some(mtu) = spec.mtu {
+        peer = peer.mtu(mtu);
+        host = host.mtu(mtu);
+    }
+    let message = host
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
         .controller(spec.bridge_index)
         .up()
         .build();

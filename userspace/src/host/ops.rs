@@ -31,6 +31,9 @@ pub struct VethSpec<'a> {
     pub peer_name: &'a str,
     pub peer_mac: [u8; 6],
     pub peer_netns: &'a Path,
+    /// MTU of both ends (overlay networks: 1450); the kernel's default
+    /// when `None`.
+    pub mtu: Option<u32>,
 }
 
 /// A container's interface on the parent of a macvlan or ipvlan network,
@@ -103,6 +106,9 @@ pub trait Host: Send + Sync {
     /// Creates a veth pair; returns the host side's index.
     async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32, HostError>;
     async fn delete_link(&self, name: &str) -> Result<(), HostError>;
+    /// Makes the host's collect-metadata VXLAN device `name` (UDP 4789)
+    /// unless it exists; answers its index.
+    async fn ensure_vxlan(&self, name: &str) -> Result<u32, HostError>;
     /// The unicast IPv4 routes of the main table.
     async fn routes(&self) -> Result<Vec<Route>, HostError>;
     /// The unicast IPv6 routes of the main table (not link-local).
@@ -216,6 +222,10 @@ impl Host for NetlinkHost {
 
     async fn delete_link(&self, name: &str) -> Result<(), HostError> {
         netlink::delete_link(&self.handle, name).await
+    }
+
+    async fn ensure_vxlan(&self, name: &str) -> Result<u32, HostError> {
+        super::vxlan::ensure(&self.handle, name).await
     }
 
     async fn routes(&self) -> Result<Vec<Route>, HostError> {

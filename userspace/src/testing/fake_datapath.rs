@@ -12,13 +12,14 @@ use ebpfnet_common::{
     ProgramId,
     maps::{Config, EndpointInfo, FlowKey, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
     maps6::NetworkInfo6,
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
 
 use super::{Faults, lock};
 use crate::datapath::{
     Attachment, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, LanHost, NatRecord,
-    Programs, Publishing, Topology, Topology6, nat,
+    Overlay, Programs, Publishing, Topology, Topology6, nat,
 };
 
 /// Everything the fake datapath holds; two snapshots compare equal when
@@ -42,6 +43,9 @@ pub struct DatapathWorld {
     pub published: BTreeMap<([u8; 4], u16, u8), (PublishedKey, PublishedValue)>,
     /// Both NAT tables.
     pub flows: Vec<NatRecord>,
+    /// `OVERLAY_NETWORKS` (with `OVERLAY_VNIS` derived from it).
+    pub overlay_networks: BTreeMap<u32, OverlayNetwork>,
+    pub overlay_peers: BTreeMap<OverlayPeerKey, OverlayPeer>,
 }
 
 impl DatapathWorld {
@@ -154,6 +158,41 @@ impl Programs for FakeDatapath {
             counters: Vec::new(),
             interfaces: Vec::new(),
         })
+    }
+}
+
+impl Overlay for FakeDatapath {
+    fn set_overlay_network(
+        &mut self,
+        network_id: u32,
+        info: OverlayNetwork,
+    ) -> Result<(), DatapathError> {
+        self.with("set_overlay_network", |w| {
+            w.overlay_networks.insert(network_id, info);
+        })
+    }
+
+    fn remove_overlay_network(&mut self, network_id: u32) -> Result<(), DatapathError> {
+        self.with("remove_overlay_network", |w| {
+            w.overlay_networks.remove(&network_id);
+            w.overlay_peers.retain(|k, _| k.network_id != network_id);
+        })
+    }
+
+    fn set_overlay_peers(
+        &mut self,
+        peers: &BTreeMap<OverlayPeerKey, OverlayPeer>,
+    ) -> Result<usize, DatapathError> {
+        self.with("set_overlay_peers", |w| {
+            let changed = w.overlay_peers.len().abs_diff(peers.len());
+            w.overlay_peers = peers.clone();
+            changed
+        })
+    }
+
+    fn overlay_peers(&self) -> Result<BTreeMap<OverlayPeerKey, OverlayPeer>, DatapathError> {
+        self.check("overlay_peers")?;
+        Ok(lock(&self.world).overlay_peers.clone())
     }
 }
 

@@ -190,6 +190,23 @@ impl Host for FakeHost {
         Ok(index)
     }
 
+    async fn ensure_vxlan(&self, name: &str) -> Result<u32, HostError> {
+        self.check("ensure_vxlan")?;
+        let mut world = lock(&self.world);
+        let link = world.links.entry(name.to_string()).or_insert_with(|| {
+            let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+            new_link(index, LinkKind::Vxlan, None)
+        });
+        if link.kind != LinkKind::Vxlan {
+            return Err(refused(
+                "ensure_vxlan",
+                format!("{name} is no VXLAN device"),
+            ));
+        }
+        link.up = true;
+        Ok(link.index)
+    }
+
     async fn delete_link(&self, name: &str) -> Result<(), HostError> {
         self.check("delete_link")?;
         lock(&self.world).remove_link(name);

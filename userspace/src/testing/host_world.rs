@@ -64,6 +64,8 @@ pub enum LinkKind {
     },
     /// The parent ebpfnet made for a macvlan or ipvlan network.
     Dummy,
+    /// The collect-metadata VXLAN device of overlay networks.
+    Vxlan,
     /// A VLAN sub-interface on the link of index `link`.
     Vlan {
         link: u32,

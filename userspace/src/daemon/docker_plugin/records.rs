@@ -152,6 +152,7 @@ mod tests {
             lan: None,
             owner: None,
             ipv6: None,
+            overlay: None,
         }
     }
 

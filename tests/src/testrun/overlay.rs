@@ -1,0 +1,37 @@
+//! The overlay maps of the packet tests' datapath.
+
+use ebpfnet_common::overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey};
+
+use super::Datapath;
+
+impl Datapath {
+    /// Overlay network `network_id` is VNI `vni` through `vxlan_ifindex`.
+    pub fn add_overlay_network(&mut self, network_id: u32, vni: u32, vxlan_ifindex: u32) {
+        let info = OverlayNetwork { vni, vxlan_ifindex };
+        self.hash::<u32, OverlayNetwork>("OVERLAY_NETWORKS")
+            .insert(network_id, info, 0)
+            .expect("OVERLAY_NETWORKS insert");
+        self.hash::<u32, u32>("OVERLAY_VNIS")
+            .insert(vni, network_id, 0)
+            .expect("OVERLAY_VNIS insert");
+    }
+
+    /// A container (`ip`, `mac`) of overlay network `network_id` on the
+    /// host at `host_ip`.
+    pub fn add_overlay_peer(
+        &mut self,
+        network_id: u32,
+        ip: [u8; 4],
+        mac: [u8; 6],
+        host_ip: [u8; 4],
+    ) {
+        let peer = OverlayPeer {
+            host_ip,
+            mac,
+            _pad: [0; 2],
+        };
+        self.hash::<OverlayPeerKey, OverlayPeer>("OVERLAY_PEERS")
+            .insert(OverlayPeerKey { network_id, ip }, peer, 0)
+            .expect("OVERLAY_PEERS insert");
+    }
+}

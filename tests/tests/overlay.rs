@@ -1,0 +1,313 @@
+//! Overlay networks across hosts: two "hosts" (namespaces with their own
+//! daemons, `tests/src/hosts.rs`) on an underlay bridge, joined by a real
+//! etcd. Containers of one overlay network on different hosts talk by
+//! address (ping, TCP, UDP) and by name through VXLAN done by the eBPF
+//! programs; two overlay networks stay apart; an overlay container
+//! masquerades out of its own host and publishes ports on it; a host that
+//! dies takes its containers out of the other host's map within the lease
+//! TTL, while a restarted daemon, or one whose etcd is gone, keeps its
+//! host's overlay going.
+
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ebpfnet_tests::etcd::Etcd;
+use ebpfnet_tests::hosts::{Host, Underlay};
+use ebpfnet_tests::*;
+use serde_json::Value;
+
+/// The lease TTL the daemon documents (docs/cluster.md).
+const LEASE_TTL: Duration = Duration::from_secs(10);
+/// Bytes of the bulk transfers across hosts.
+const BULK: usize = 4 << 20;
+
+fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
+        thread::sleep(Duration::from_millis(200));
+    }
+    start.elapsed()
+}
+
+fn cluster_host(underlay: &Underlay, etcd: &Etcd, letter: char, n: u8) -> Host {
+    let args = [
+        "--cluster-store".to_string(),
+        format!("etcd://{}", etcd.endpoint()),
+        "--advertise-addr".to_string(),
+        format!("{}.{n}", hosts::UNDERLAY),
+    ];
+    underlay.host_with(letter, n, &args)
+}
+
+/// The container's address on `eth0`.
+fn ip_of(container: &str) -> String {
+    let addrs = ipv4_addrs(Some(container), "eth0");
+    let first = addrs
+        .first()
+        .unwrap_or_else(|| panic!("{container} has no address"));
+    first.split('/').next().unwrap_or_default().to_string()
+}
+
+fn sees_network(host: &Host, name: &str) -> bool {
+    host.cli(&["network", "ls", "--format", "json"])
+        .stdout_str()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .any(|n| n["Name"] == name && n["Scope"] == "global")
+}
+
+/// `OVERLAY_PEERS` of `host`, as (remote container address, host address).
+fn peers(host: &Host) -> Vec<(String, String)> {
+    let map = host.pin_dir.join("OVERLAY_PEERS");
+    let out = Command::new("bpftool")
+        .args(["-j", "map", "dump", "pinned"])
+        .arg(&map)
+        .output()
+        .unwrap_or_else(|e| panic!("bpftool: {e}"));
+    assert!(out.status.success(), "bpftool map dump {}", map.display());
+    let entries: Value = serde_json::from_slice(&out.stdout).expect("bpftool JSON");
+    let dotted = |v: &Value| {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|b| b.as_u64().unwrap_or(0).to_string())
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .unwrap_or_default()
+    };
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let f = &e["formatted"];
+            (dotted(&f["key"]["ip"]), dotted(&f["value"]["host_ip"]))
+        })
+        .collect()
+}
+
+fn drops(host: &Host, reason: &str) -> u64 {
+    let stats: Value =
+        serde_json::from_str(&host.ok(&["stats", "--format", "json"])).expect("stats JSON");
+    stats["Drops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["Reason"] == reason)
+        .and_then(|d| d["Count"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks() {
+    let underlay = Underlay::create();
+    let etcd = Etcd::start_on("overlay", &underlay.gateway());
+    let a = cluster_host(&underlay, &etcd, 'A', 1);
+    let b = cluster_host(&underlay, &etcd, 'B', 2);
+    a.ok(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "--subnet",
+        "10.129.7.0/24",
+        "ovl1",
+    ]);
+    a.ok(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "--subnet",
+        "10.129.8.0/24",
+        "ovl2",
+    ]);
+    wait_for(
+        "B sees both overlay networks",
+        Duration::from_secs(10),
+        || sees_network(&b, "ovl1") && sees_network(&b, "ovl2"),
+    );
+    a.ok(&[
+        "container",
+        "create",
+        "ovA1",
+        "--network",
+        "ovl1",
+        "-p",
+        "8081:80",
+    ]);
+    a.ok(&["container", "create", "ovA2", "--network", "ovl2"]);
+    b.ok(&["container", "create", "ovB1", "--network", "ovl1"]);
+    b.ok(&["container", "create", "ovB2", "--network", "ovl2"]);
+    let (a1, a2, b1, b2) = (ip_of("ovA1"), ip_of("ovA2"), ip_of("ovB1"), ip_of("ovB2"));
+    // Addresses come from the cluster's IPAM: never one twice.
+    assert!(a1 != b1 && a2 != b2, "{a1} {b1} {a2} {b2}");
+    for container in ["ovA1", "ovB2"] {
+        let link = netns_exec_ok(container, &["ip", "link", "show", "eth0"]);
+        assert!(link.contains("mtu 1450"), "{container}: {link}");
+    }
+    // Each host's map learns the other's containers from the store.
+    wait_for("A knows B's containers", Duration::from_secs(10), || {
+        let p = peers(&a);
+        p.contains(&(b1.clone(), "198.18.93.2".into()))
+            && p.contains(&(b2.clone(), "198.18.93.2".into()))
+    });
+    wait_for("B knows A's containers", Duration::from_secs(10), || {
+        peers(&b).contains(&(a1.clone(), "198.18.93.1".into()))
+    });
+    assert!(ping("ovA1", &b1), "ovA1 -> ovB1 ({b1})");
+    assert!(ping("ovB1", &a1), "ovB1 -> ovA1 ({a1})");
+    assert!(ping("ovB2", &a2), "ovB2 -> ovA2 ({a2})");
+    // Names of the other host's containers, from the store, on the
+    // network's own name server; not across overlay networks.
+    let found = netns_exec_ok("ovA1", &["getent", "hosts", "ovB1"]);
+    assert!(found.starts_with(&b1), "ovA1 resolving ovB1: {found:?}");
+    let found = netns_exec_ok("ovB2", &["getent", "hosts", "ovA2"]);
+    assert!(found.starts_with(&a2), "ovB2 resolving ovA2: {found:?}");
+    let other = netns_exec("ovA1", &["getent", "hosts", "ovB2"]);
+    assert!(
+        !other.status.success(),
+        "ovA1 resolved ovB2 of another network"
+    );
+    // The ARP entry came from the local answer, with the remote MAC.
+    let neigh = netns_exec_ok("ovA1", &["ip", "neigh", "show", &b1]);
+    assert!(neigh.contains(&netns_mac("ovB1", "eth0")), "{neigh}");
+
+    let _tcp = tcp_server("ovB1", "0.0.0.0", 80);
+    let reply = tcp_request("ovA1", &b1, 80);
+    assert!(
+        reply.contains(&format!("peer={a1}")),
+        "TCP ovA1 -> ovB1: {reply:?}"
+    );
+    // Bulk both ways: full-size segments (MTU 1450, GSO through the
+    // VXLAN device) arrive whole.
+    let _sink = paths::sink("ovB1", 9000);
+    let sent = paths::upload("ovA1", &b1, 9000, BULK).unwrap_or_else(|e| panic!("upload: {e}"));
+    assert_eq!(sent, format!("got {BULK}"), "upload ovA1 -> ovB1");
+    let _source = paths::source("ovB1", 9001, BULK);
+    let got = paths::download("ovA1", &b1, 9001).unwrap_or_else(|e| panic!("download: {e}"));
+    assert_eq!(got, format!("got {BULK}"), "download ovB1 -> ovA1");
+    let _udp = udp_echo_server("ovA1", 5353);
+    assert_eq!(
+        udp_request("ovB1", &a1, 5353, "overlay-udp").trim(),
+        "overlay-udp"
+    );
+
+    // Isolation: ovl1 and ovl2 share hosts and the VXLAN device, not traffic.
+    let before = drops(&a, "isolation");
+    assert!(!ping("ovA1", &b2), "ovA1 (ovl1) reached ovB2 (ovl2)");
+    assert!(!ping("ovB2", &a1), "ovB2 (ovl2) reached ovA1 (ovl1)");
+    assert!(
+        drops(&a, "isolation") > before,
+        "no isolation drop counted on A"
+    );
+    assert!(
+        tcp_request("ovA2", &b1, 80).is_empty(),
+        "ovA2 (ovl2) reached ovB1"
+    );
+
+    // Connected to ovl1 as well, ovA2 reaches ovB1 there (eth1), by
+    // address and name; disconnected, no longer.
+    a.ok(&["network", "connect", "ovl1", "ovA2"]);
+    let a2_on_1 = ipv4_addrs(Some("ovA2"), "eth1");
+    assert_eq!(a2_on_1.len(), 1, "ovA2 eth1: {a2_on_1:?}");
+    let a2_on_1 = a2_on_1[0].split('/').next().unwrap_or_default().to_string();
+    wait_for("B knows ovA2 on ovl1", Duration::from_secs(10), || {
+        peers(&b).contains(&(a2_on_1.clone(), "198.18.93.1".into()))
+    });
+    let reply = tcp_request("ovA2", &b1, 80);
+    assert!(
+        reply.contains(&format!("peer={a2_on_1}")),
+        "connected: {reply:?}"
+    );
+    a.ok(&["network", "disconnect", "ovl1", "ovA2"]);
+    assert!(!ping("ovA2", &b1), "ovA2 reached ovB1 after the disconnect");
+
+    // Out of its own host (masquerade), as a bridge container: B's host
+    // sees A's underlay address.
+    let _outside = tcp_server(&b.ns, "0.0.0.0", 7070);
+    let reply = tcp_request("ovA1", "198.18.93.2", 7070);
+    assert!(reply.contains("peer=198.18.93.1"), "masquerade: {reply:?}");
+    // A port published on its own host, reached from the other host.
+    let _web = tcp_server("ovA1", "0.0.0.0", 80);
+    let reply = tcp_request(&b.ns, "198.18.93.1", 8081);
+    assert!(reply.contains("hello from ovA1"), "published: {reply:?}");
+
+    // A global network with containers on it is not removed.
+    let out = b.cli(&["network", "rm", "ovl1"]);
+    assert!(!out.status.success(), "network rm of a network in use");
+    for (host, name) in [(&a, "ovA1"), (&a, "ovA2"), (&b, "ovB1"), (&b, "ovB2")] {
+        host.ok(&["container", "rm", name]);
+    }
+    wait_for(
+        "the endpoints leave the store",
+        Duration::from_secs(10),
+        || peers(&a).is_empty() && peers(&b).is_empty(),
+    );
+    a.ok(&["network", "rm", "ovl1", "ovl2"]);
+    // The local sides go on every host, and the VXLAN device with them.
+    wait_for("the VXLAN devices go", Duration::from_secs(10), || {
+        [&a, &b].iter().all(|h| {
+            !netns_exec(&h.ns, &["ip", "link", "show", "ebpfnet-vxlan"])
+                .status
+                .success()
+        })
+    });
+}
+
+#[test]
+fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_within_the_ttl() {
+    let underlay = Underlay::create();
+    let mut etcd = Etcd::start_on("overlay-dead", &underlay.gateway());
+    let mut a = cluster_host(&underlay, &etcd, 'A', 1);
+    let mut b = cluster_host(&underlay, &etcd, 'B', 2);
+    a.ok(&["network", "create", "-d", "overlay", "ovl3"]);
+    wait_for("B sees ovl3", Duration::from_secs(10), || {
+        sees_network(&b, "ovl3")
+    });
+    a.ok(&["container", "create", "ovdA", "--network", "ovl3"]);
+    b.ok(&["container", "create", "ovdB", "--network", "ovl3"]);
+    let (ip_a, ip_b) = (ip_of("ovdA"), ip_of("ovdB"));
+    // Both ways: each host delivers only from containers it knows.
+    wait_for(
+        "A knows ovdB, B knows ovdA",
+        Duration::from_secs(10),
+        || {
+            peers(&a).iter().any(|(ip, _)| *ip == ip_b)
+                && peers(&b).iter().any(|(ip, _)| *ip == ip_a)
+        },
+    );
+    assert!(ping("ovdA", &ip_b), "ovdA -> ovdB before the kill");
+    assert!(ping("ovdB", &ip_a), "ovdB -> ovdA before the kill");
+    // A daemon restart keeps its overlay: device, program and the pinned
+    // map are taken over, the endpoints advertised again.
+    a.restart_daemon();
+    assert!(ping("ovdA", &ip_b), "ovdA -> ovdB after A's restart");
+    assert!(ping("ovdB", &ip_a), "ovdB -> ovdA after A's restart");
+    // etcd gone: the overlay keeps forwarding what is set up; joining
+    // needs the store and says so.
+    etcd.stop();
+    assert!(ping("ovdA", &ip_b), "ovdA -> ovdB without etcd");
+    assert!(ping("ovdB", &ip_a), "ovdB -> ovdA without etcd");
+    let out = b.cli(&["container", "create", "ovdB2", "--network", "ovl3"]);
+    let err = out.stderr_str();
+    assert!(
+        !out.status.success() && err.contains("is unreachable"),
+        "{err}"
+    );
+    etcd.resume();
+    b.kill_daemon();
+    let took = wait_for(
+        "ovdB gone from A's map",
+        LEASE_TTL + Duration::from_secs(5),
+        || !peers(&a).iter().any(|(ip, _)| *ip == ip_b),
+    );
+    eprintln!("B's containers left A's map {took:?} after the kill");
+    assert!(
+        !ping("ovdA", &ip_b),
+        "ovdA still reaches the dead host's container"
+    );
+}

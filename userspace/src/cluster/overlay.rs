@@ -1,0 +1,211 @@
+//! The containers of overlay networks in the store: each host advertises
+//! its own under `/ebpfnet/v1/endpoints/<network>/<address>`, under its
+//! node lease (a host that dies takes them along within the TTL), and
+//! fills its `OVERLAY_PEERS` map from the others' (a watched mirror).
+//! Address claims (`ipam/`) of this node whose container is gone are
+//! given back here too.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::{IpAddr, Ipv4Addr},
+};
+
+use etcd_client::{GetOptions, PutOptions};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Cluster,
+    ipam::{Claim, ClaimStore as _},
+    ipam_etcd::EtcdClaims,
+    store::{ENDPOINTS, IPAM, StoreError},
+    watch,
+};
+use crate::{
+    controller::overlay::{LocalOverlayEndpoint, RemoteOverlayEndpoint},
+    ids::format_mac,
+};
+
+/// The value of an endpoint key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointRecord {
+    pub node: String,
+    /// The host's underlay address (its `--advertise-addr`).
+    pub host: Ipv4Addr,
+    /// `02:42:…`, as `ip link` prints it.
+    pub mac: String,
+    pub container: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+/// What this daemon has put in the store, and under which lease.
+#[derive(Debug, Default)]
+pub struct Advertised {
+    lease: Option<i64>,
+    keys: BTreeMap<String, Vec<u8>>,
+}
+
+fn key(network: &str, ip: Ipv4Addr) -> String {
+    format!("{ENDPOINTS}{network}/{ip}")
+}
+
+impl Cluster {
+    /// This host's underlay IPv4 address (VXLAN runs over IPv4 only).
+    pub fn underlay_ipv4(&self) -> Option<Ipv4Addr> {
+        match self.node.advertise_addr {
+            IpAddr::V4(ip) => Some(ip),
+            IpAddr::V6(_) => None,
+        }
+    }
+
+    /// Puts and deletes endpoint keys until the store holds exactly
+    /// `local` for this node (all again after the lease changed).
+    pub async fn advertise(
+        &self,
+        local: &[LocalOverlayEndpoint],
+        done: &mut Advertised,
+    ) -> Result<(), StoreError> {
+        let Some(host) = self.underlay_ipv4() else {
+            return Ok(());
+        };
+        let Some(lease) = super::liveness::snapshot(&self.health).lease else {
+            return Ok(());
+        };
+        if done.lease != Some(lease) {
+            done.keys.clear();
+            done.lease = Some(lease);
+        }
+        let mut wanted = BTreeMap::new();
+        for endpoint in local {
+            let record = EndpointRecord {
+                node: self.node.node_id.clone(),
+                host,
+                mac: format_mac(&endpoint.mac),
+                container: endpoint.container.clone(),
+                aliases: endpoint.aliases.clone(),
+            };
+            let value = serde_json::to_vec(&record)
+                .map_err(|e| StoreError::Refused(format!("cannot encode an endpoint: {e}")))?;
+            wanted.insert(key(&endpoint.network, endpoint.ip), value);
+        }
+        let mut client = self.store.client.clone();
+        let stale: Vec<String> = done
+            .keys
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in stale {
+            self.store
+                .request(client.delete(key.as_str(), None))
+                .await?;
+            done.keys.remove(&key);
+        }
+        for (key, value) in wanted {
+            if done.keys.get(&key) == Some(&value) {
+                continue;
+            }
+            let options = PutOptions::new().with_lease(lease);
+            self.store
+                .request(client.put(key.as_str(), value.clone(), Some(options)))
+                .await?;
+            done.keys.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// The other hosts' containers on overlay networks, as last seen,
+    /// and the revision of that view (0 before the first list).
+    pub fn remote_endpoints(&self) -> (Vec<RemoteOverlayEndpoint>, i64) {
+        let snapshot = watch::read(&self.endpoints);
+        let list = snapshot
+            .entries
+            .iter()
+            .filter_map(|(key, value)| {
+                let (network, ip) = key.rsplit_once('/')?;
+                let record: EndpointRecord = serde_json::from_slice(value).ok()?;
+                if record.node == self.node.node_id {
+                    return None;
+                }
+                let mut names = vec![record.container];
+                names.extend(record.aliases);
+                Some(RemoteOverlayEndpoint {
+                    network: network.to_string(),
+                    ip: ip.parse().ok()?,
+                    mac: crate::ids::parse_mac(&record.mac)?,
+                    host: record.host,
+                    names,
+                })
+            })
+            .collect();
+        (list, snapshot.revision)
+    }
+
+    /// Whether any host has a container on `network`, by the last view.
+    pub fn network_in_use(&self, network: &str) -> bool {
+        let prefix = format!("{network}/");
+        watch::read(&self.endpoints)
+            .entries
+            .keys()
+            .any(|k| k.starts_with(&prefix))
+    }
+
+    /// Claims an address on a global network for `container`.
+    pub async fn claim_address(
+        &self,
+        space: &super::ipam::AddressSpace,
+        container: &str,
+        wanted: Option<Ipv4Addr>,
+    ) -> Result<Ipv4Addr, StoreError> {
+        let claims = EtcdClaims {
+            store: self.store.clone(),
+        };
+        let claim = Claim {
+            node: self.node.node_id.clone(),
+            container: container.to_string(),
+        };
+        super::ipam::allocate(&claims, space, &claim, wanted).await
+    }
+
+    /// Gives back this node's claims that no local container holds.
+    /// Answers how many went.
+    pub async fn release_unused_claims(
+        &self,
+        held: &BTreeSet<(String, Ipv4Addr)>,
+    ) -> Result<usize, StoreError> {
+        let mut client = self.store.client.clone();
+        let answer = self
+            .store
+            .request(client.get(IPAM, Some(GetOptions::new().with_prefix())))
+            .await?;
+        let claims = EtcdClaims {
+            store: self.store.clone(),
+        };
+        let mut released = 0;
+        for kv in answer.kvs() {
+            let Some(rest) = std::str::from_utf8(kv.key())
+                .ok()
+                .and_then(|k| k.strip_prefix(IPAM))
+            else {
+                continue;
+            };
+            let Some((network, ip)) = rest.rsplit_once('/') else {
+                continue;
+            };
+            let (Ok(ip), Ok(claim)) = (
+                ip.parse::<Ipv4Addr>(),
+                serde_json::from_slice::<Claim>(kv.value()),
+            ) else {
+                continue;
+            };
+            if claim.node != self.node.node_id || held.contains(&(network.to_string(), ip)) {
+                continue;
+            }
+            if claims.release(network, ip, &claim).await? {
+                log::info!("released address {ip} of {network} ({})", claim.container);
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+}

@@ -1,0 +1,171 @@
+//! The local side of overlay networks over the in-memory host and
+//! datapath: made on first use with the VXLAN device and its program,
+//! container veths with MTU 1450, the peers map, a restart over a
+//! rebooted host, and the removal that takes the device along.
+
+use std::net::Ipv4Addr;
+
+use ebpfnet_common::{ProgramId, overlay::OverlayPeerKey};
+
+use super::{
+    harness::{Harness, bare_host, net, on},
+    overlay::{OverlaySpec, RemoteOverlayEndpoint, VXLAN_DEVICE},
+};
+use crate::testing::{DatapathWorld, LinkKind};
+
+fn spec(name: &str, subnet: &str, vni: u32) -> OverlaySpec {
+    let subnet = net(subnet);
+    OverlaySpec {
+        name: name.into(),
+        id: format!("{name:0>64}"),
+        subnet,
+        gateway: subnet.nth(1).expect("a gateway"),
+        internal: false,
+        vni,
+    }
+}
+
+fn remote(network: &str, ip: &str) -> RemoteOverlayEndpoint {
+    RemoteOverlayEndpoint {
+        network: network.into(),
+        ip: ip.parse().expect("an address"),
+        mac: [2, 0x42, 1, 2, 3, 4],
+        host: Ipv4Addr::new(198, 18, 0, 2),
+        names: vec!["far".into()],
+    }
+}
+
+#[tokio::test]
+async fn the_local_side_is_made_once_and_restored_after_a_reboot() {
+    let mut h = Harness::start().await;
+    let ov = spec("ov", "10.129.0.0/24", 4096);
+    h.controller
+        .ensure_overlay_network(&ov)
+        .await
+        .expect("made");
+    h.controller
+        .ensure_overlay_network(&ov)
+        .await
+        .expect("again: nothing to do");
+    let mut options = on("ov");
+    options.ip = Some("10.129.0.5".parse().expect("ip"));
+    h.controller
+        .create_container("c1", &options)
+        .await
+        .expect("c1");
+    let s = h.snapshot();
+    let vxlan = &s.host.links[VXLAN_DEVICE];
+    assert_eq!(vxlan.kind, LinkKind::Vxlan);
+    assert!(
+        s.datapath.programs_on(VXLAN_DEVICE) == [ProgramId::OverlayIngress.program_name()],
+        "{:?}",
+        s.datapath.attached
+    );
+    let network = &s.state.networks["ov"];
+    let info = s.datapath.overlay_networks[&network.number];
+    assert_eq!((info.vni, info.vxlan_ifindex), (4096, vxlan.index));
+    let endpoint = s.state.containers["c1"].endpoints[0].clone();
+    assert_eq!(endpoint.ip, Ipv4Addr::new(10, 129, 0, 5));
+    assert_eq!(h.controller.overlay_endpoints().len(), 1);
+
+    // Remote containers of its networks only, inside their subnets.
+    let peers = [
+        remote("ov", "10.129.0.9"),
+        remote("ov", "10.1.0.9"),
+        remote("elsewhere", "10.129.0.10"),
+    ];
+    h.controller.set_overlay_peers(&peers).expect("peers");
+    let key = OverlayPeerKey {
+        network_id: network.number,
+        ip: [10, 129, 0, 9],
+    };
+    let map = h.snapshot().datapath.overlay_peers;
+    assert_eq!(map.keys().copied().collect::<Vec<_>>(), [key]);
+
+    // A reboot: the device, the bridge and the maps are made again.
+    let h = h
+        .restart(|host, datapath| {
+            let files = std::mem::take(&mut host.etc_files);
+            *host = bare_host();
+            host.etc_files = files;
+            *datapath = DatapathWorld::default();
+        })
+        .await
+        .expect("restart");
+    let s = h.snapshot();
+    assert_eq!(s.host.links[VXLAN_DEVICE].kind, LinkKind::Vxlan);
+    assert!(s.host.links.contains_key(&s.state.networks["ov"].bridge));
+    assert_eq!(s.datapath.overlay_networks.len(), 1);
+    assert!(s.datapath.attached.contains_key(&(
+        VXLAN_DEVICE.to_string(),
+        ProgramId::OverlayIngress.program_name()
+    )));
+}
+
+#[tokio::test]
+async fn a_local_network_of_that_name_or_subnet_is_not_taken_over() {
+    let mut h = Harness::start().await;
+    h.controller
+        .create_network("ov", Some(net("10.129.0.0/24")), None, false)
+        .await
+        .expect("local");
+    let e = h
+        .controller
+        .ensure_overlay_network(&spec("ov", "10.129.1.0/24", 4096))
+        .await
+        .expect_err("a local network named ov");
+    assert!(
+        e.to_string()
+            .contains("exists on this host as a local network"),
+        "{e}"
+    );
+    let e = h
+        .controller
+        .ensure_overlay_network(&spec("ov2", "10.129.0.0/25", 4097))
+        .await
+        .expect_err("an overlapping subnet");
+    assert!(e.to_string().contains("overlaps"), "{e}");
+    let s = h.snapshot();
+    assert!(
+        !s.host.links.contains_key(VXLAN_DEVICE),
+        "no device left made"
+    );
+    assert!(s.datapath.overlay_networks.is_empty());
+}
+
+#[tokio::test]
+async fn the_last_overlay_network_takes_the_device_along() {
+    let mut h = Harness::start().await;
+    for (name, subnet, vni) in [("a", "10.129.0.0/24", 4096), ("b", "10.129.1.0/24", 4097)] {
+        let spec = spec(name, subnet, vni);
+        h.controller
+            .ensure_overlay_network(&spec)
+            .await
+            .expect("made");
+    }
+    h.controller
+        .create_container("c1", &on("a"))
+        .await
+        .expect("c1");
+    assert!(
+        !h.controller.drop_overlay_network("a").await.expect("kept"),
+        "in use"
+    );
+    assert!(
+        h.controller
+            .drop_overlay_network("b")
+            .await
+            .expect("dropped")
+    );
+    assert!(
+        h.snapshot().host.links.contains_key(VXLAN_DEVICE),
+        "a still needs it"
+    );
+    h.controller.remove_container("c1").await.expect("rm c1");
+    h.controller.remove_network("a").await.expect("rm a");
+    let s = h.snapshot();
+    assert!(!s.host.links.contains_key(VXLAN_DEVICE));
+    assert!(s.datapath.programs_on(VXLAN_DEVICE).is_empty());
+    assert!(s.datapath.overlay_networks.is_empty());
+    assert!(s.state.networks.values().all(|n| n.overlay.is_none()));
+}

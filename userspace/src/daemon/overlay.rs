@@ -1,0 +1,137 @@
+//! Containers on overlay networks: joining one (the local side of the
+//! network made, the address claimed in the cluster store), and the
+//! background sync between this host and the store — its containers
+//! advertised, the other hosts' containers in `OVERLAY_PEERS`, local
+//! sides of removed networks taken down, unused claims given back.
+
+use std::{collections::BTreeSet, net::Ipv4Addr, sync::Arc, time::Duration};
+
+use tokio::sync::Mutex;
+
+use crate::{
+    cluster::{Cluster, ipam::AddressSpace, overlay::Advertised},
+    controller::{Controller, ControllerError, overlay::OverlaySpec},
+};
+
+/// How often the store and the maps are brought in line.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// Unused address claims are looked for every this many syncs.
+const CLAIMS_EVERY_SYNCS: u32 = 5;
+
+/// For a container joining `network`: when it is a global network, makes
+/// its local side and claims the container's address in the store;
+/// answers that address. `None`: a local network (the controller's own).
+pub async fn join(
+    cluster: &Cluster,
+    c: &mut Controller,
+    network: &str,
+    container: &str,
+    wanted: Option<Ipv4Addr>,
+) -> Result<Option<Ipv4Addr>, ControllerError> {
+    if c.state()
+        .networks
+        .get(network)
+        .is_some_and(|n| n.overlay.is_none())
+    {
+        return Ok(None);
+    }
+    let Some(global) = cluster.network(network) else {
+        return Ok(None);
+    };
+    let refuse = |why: String| ControllerError::Refused(format!("network {network}: {why}"));
+    if global.vni == 0 {
+        return Err(refuse(
+            "it has no VXLAN id (made by an older ebpfnet); remove it and create it again".into(),
+        ));
+    }
+    if cluster.underlay_ipv4().is_none() {
+        return Err(refuse(
+            "overlay networks run over IPv4: start the daemon with an IPv4 --advertise-addr".into(),
+        ));
+    }
+    let space = AddressSpace {
+        network: global.name.clone(),
+        subnet: global.subnet,
+        gateway: global.gateway,
+    };
+    if let Some(ip) = wanted {
+        space
+            .check(ip)
+            .map_err(|e| ControllerError::Refused(format!("cannot attach {container}: {e}")))?;
+    }
+    let spec = OverlaySpec {
+        name: global.name.clone(),
+        id: global.id.clone(),
+        subnet: global.subnet,
+        gateway: global.gateway,
+        internal: global.internal,
+        vni: global.vni,
+    };
+    c.ensure_overlay_network(&spec).await?;
+    let ip = cluster
+        .claim_address(&space, container, wanted)
+        .await
+        .map_err(|e| ControllerError::Refused(format!("cannot attach {container}: {e}")))?;
+    Ok(Some(ip))
+}
+
+/// Runs for as long as the daemon does.
+pub async fn sync(controller: Arc<Mutex<Controller>>, cluster: Arc<Cluster>) {
+    let mut ticker = tokio::time::interval(SYNC_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut advertised = Advertised::default();
+    let mut ticks = 0u32;
+    loop {
+        ticker.tick().await;
+        let local = controller.lock().await.overlay_endpoints();
+        if let Err(e) = cluster.advertise(&local, &mut advertised).await {
+            log::warn!("cannot advertise this host's overlay containers: {e}");
+        }
+        let (remote, revision) = cluster.remote_endpoints();
+        let mut c = controller.lock().await;
+        // Before the first list (etcd down at start) the pinned map keeps
+        // what the last daemon wrote.
+        if revision > 0 {
+            match c.set_overlay_peers(&remote) {
+                Ok(0) => {}
+                Ok(n) => log::debug!("{n} remote overlay endpoints changed"),
+                Err(e) => log::warn!("cannot write the remote overlay endpoints: {e}"),
+            }
+        }
+        if cluster.networks_listed() {
+            drop_removed_networks(&mut c, &cluster).await;
+        }
+        ticks = ticks.wrapping_add(1);
+        // Under the lock: no claim is made meanwhile, so none is taken
+        // for unused just before its container exists.
+        if ticks.is_multiple_of(CLAIMS_EVERY_SYNCS) && cluster.view().connected {
+            let held: BTreeSet<(String, Ipv4Addr)> = c
+                .overlay_endpoints()
+                .into_iter()
+                .map(|e| (e.network, e.ip))
+                .collect();
+            if let Err(e) = cluster.release_unused_claims(&held).await {
+                log::warn!("cannot give back unused address claims: {e}");
+            }
+        }
+    }
+}
+
+/// Local sides of overlay networks the store no longer has, once empty.
+async fn drop_removed_networks(c: &mut Controller, cluster: &Cluster) {
+    let global: BTreeSet<String> = cluster.networks().into_iter().map(|n| n.name).collect();
+    let gone: Vec<String> = c
+        .state()
+        .networks
+        .values()
+        .filter(|n| n.overlay.is_some() && !global.contains(&n.name))
+        .map(|n| n.name.clone())
+        .collect();
+    for name in gone {
+        match c.drop_overlay_network(&name).await {
+            Ok(true) => log::info!("overlay network {name} was removed: its local side is gone"),
+            Ok(false) => {}
+            Err(e) => log::warn!("cannot remove the local side of overlay network {name}: {e}"),
+        }
+    }
+}
