@@ -115,12 +115,12 @@ pub fn bench(options: &Options) -> Result<()> {
             },
         }
     };
-    // A full run waits for end-to-end tests and keeps them off the machine.
-    let _lock = if options.quick {
-        None
-    } else {
-        Some(lab::host_lock()?)
-    };
+    // Every run, quick ones too, waits for end-to-end tests and keeps them
+    // off the machine: the bench daemon publishes 8080 on every host
+    // address, and its socket hooks (on the root cgroup, as every daemon's)
+    // would send a test's host connection to 127.0.0.1:8080 to the bench
+    // container.
+    let _lock = lab::host_lock()?;
     catch_interrupt()?;
     let started = Instant::now();
     let mut lab = Lab::new()?;
