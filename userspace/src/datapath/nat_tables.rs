@@ -102,13 +102,30 @@ impl AyaDatapath {
         Ok(deleted)
     }
 
-    /// Makes `MASQ_USAGE` exactly `usage`.
+    /// The counts in `MASQ_USAGE` now.
+    fn masquerade_counts(&self) -> Result<BTreeMap<MasqUsageKey, u32>, DatapathError> {
+        let name = names::MASQ_USAGE_MAP;
+        hash::<MasqUsageKey, u32>(&self.ebpf, name)?
+            .iter()
+            .collect::<Result<BTreeMap<_, _>, _>>()
+            .map_err(map_err(name))
+    }
+
+    /// Makes `MASQ_USAGE` hold `usage`, counted from the NAT tables read
+    /// after `before` was read. A count that moved since `before` belongs
+    /// to a flow that started or ended during the pass (the programs count
+    /// it atomically), which the tables read may or may not show: it is
+    /// left as the programs keep it, for the next pass.
     fn write_masquerade_usage(
         &mut self,
+        before: &BTreeMap<MasqUsageKey, u32>,
         usage: &BTreeMap<MasqUsageKey, u32>,
     ) -> Result<(), DatapathError> {
         let name = names::MASQ_USAGE_MAP;
         let mut map = hash_mut::<MasqUsageKey, u32>(&mut self.ebpf, name)?;
+        let unmoved =
+            |map: &aya::maps::HashMap<&mut aya::maps::MapData, MasqUsageKey, u32>,
+             key: &MasqUsageKey| { map.get(key, 0).ok() == before.get(key).copied() };
         let stale: Vec<MasqUsageKey> = map
             .keys()
             .collect::<Result<Vec<_>, _>>()
@@ -117,11 +134,15 @@ impl AyaDatapath {
             .filter(|key| !usage.contains_key(key))
             .collect();
         for key in stale {
-            removed(map.remove(&key)).map_err(write_err(name, "remove a count"))?;
+            if unmoved(&map, &key) {
+                removed(map.remove(&key)).map_err(write_err(name, "remove a count"))?;
+            }
         }
         for (key, count) in usage {
-            map.insert(key, count, 0)
-                .map_err(write_err(name, "write a count"))?;
+            if unmoved(&map, key) {
+                map.insert(key, count, 0)
+                    .map_err(write_err(name, "write a count"))?;
+            }
         }
         Ok(())
     }
@@ -175,6 +196,8 @@ impl Flows for AyaDatapath {
     fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
         let mut deleted = 0;
         let mut usage = BTreeMap::new();
+        // Read before the tables: see `write_masquerade_usage`.
+        let counts_before = self.masquerade_counts()?;
         for table in [names::NAT_TCP_MAP, names::NAT_OTHER_MAP] {
             let records = self.nat_records(table)?;
             let idle = nat::expired(&records, now_ns);
@@ -186,7 +209,7 @@ impl Flows for AyaDatapath {
                 .collect();
             usage.extend(nat::masquerade_usage(&left));
         }
-        self.write_masquerade_usage(&usage)?;
+        self.write_masquerade_usage(&counts_before, &usage)?;
         Ok(deleted)
     }
 
