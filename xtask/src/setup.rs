@@ -52,7 +52,7 @@ const RUNTIME_PACKAGES: &[&str] = &[
 /// Debian's nginx (on Debian 12 `nginx` is the server itself; `nginx-light`
 /// only adds the echo module to it) and wrk, without recommendations. The
 /// bench starts its own nginx in its namespaces with its own config; the
-/// package's service is not used (and not started here).
+/// package's own service is not used (its namespaces have their own ports).
 const BENCH_PACKAGES: &[&str] = &["nginx", "wrk"];
 
 /// bpf-linker must use the same LLVM major version as rustc (22 for 1.95).
