@@ -48,6 +48,13 @@ const RUNTIME_PACKAGES: &[&str] = &[
     "busybox-static",
 ];
 
+/// The bench's HTTP keep-alive workload (`cargo xtask bench`, test `http`):
+/// Debian's nginx (on Debian 12 `nginx` is the server itself; `nginx-light`
+/// only adds the echo module to it) and wrk, without recommendations. The
+/// bench starts its own nginx in its namespaces with its own config; the
+/// package's own service is not used (its namespaces have their own ports).
+const BENCH_PACKAGES: &[&str] = &["nginx", "wrk"];
+
 /// bpf-linker must use the same LLVM major version as rustc (22 for 1.95).
 const BPF_LINKER_VERSION: &str = "0.13.0";
 const BPF_LINKER_VERSION_PREFIX: &str = "bpf-linker 0.13.";
@@ -99,7 +106,11 @@ fn missing_apt_packages(packages: &[&'static str]) -> Vec<&'static str> {
 
 fn install_apt_packages() -> Result<()> {
     let missing = missing_apt_packages(APT_PACKAGES);
-    let missing_runtimes = missing_apt_packages(RUNTIME_PACKAGES);
+    let missing_runtimes = [
+        missing_apt_packages(RUNTIME_PACKAGES),
+        missing_apt_packages(BENCH_PACKAGES),
+    ]
+    .concat();
     if missing.is_empty() && missing_runtimes.is_empty() {
         return Ok(());
     }
@@ -149,6 +160,7 @@ fn install_apt_packages() -> Result<()> {
     let still_missing = [
         missing_apt_packages(APT_PACKAGES),
         missing_apt_packages(RUNTIME_PACKAGES),
+        missing_apt_packages(BENCH_PACKAGES),
     ]
     .concat();
     if !still_missing.is_empty() {

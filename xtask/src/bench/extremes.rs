@@ -26,7 +26,7 @@ use super::ebpfnet::Ebpfnet;
 use super::lab::{Lab, PIN_DIR, quiet};
 use super::load::{self, Test};
 use super::report::Run;
-use super::topology::{FILLER_BASE, Kind, PUBLISHED_PORT, in_ns};
+use super::topology::{FILLER_BASE, HTTP_PUBLISHED_PORT, Kind, PUBLISHED_PORT, in_ns};
 use crate::cmd::{command, output};
 use crate::interrupt::check_interrupted;
 
@@ -127,7 +127,7 @@ fn timed(cmd: &mut Command) -> Result<f64> {
 
 /// Publishes every port of the address (TCP and UDP) on `container`, with
 /// the control-plane figures of the UDP ports: all in one command, and one
-/// more port when all but one exist. TCP 8080 and the fillers
+/// more port when all but one exist. TCP 8080, 8081 (nginx) and the fillers
 /// `FILLER_BASE..FILLER_BASE + fillers` are published on every address
 /// already; they count among the TCP ports.
 fn publish_every_port(
@@ -139,6 +139,7 @@ fn publish_every_port(
     let mut tcp_taken = host_ports_in_use("tcp")?;
     let tcp_in_use = ports_in(&tcp_taken);
     tcp_taken.insert(u32::from(PUBLISHED_PORT));
+    tcp_taken.insert(u32::from(HTTP_PUBLISHED_PORT));
     tcp_taken.extend(u32::from(FILLER_BASE)..u32::from(FILLER_BASE) + fillers);
     let udp_taken = host_ports_in_use("udp")?;
     let counts = [tcp_in_use, ports_in(&udp_taken)];

@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
+use super::http;
 use super::topology::{Kind, in_ns};
 use crate::cmd::output;
 use crate::interrupt::check_interrupted;
@@ -13,6 +14,9 @@ use crate::interrupt::check_interrupted;
 pub enum Test {
     /// Outside -> published port, request/response on one connection.
     Rr,
+    /// Outside -> nginx's published port, wrk's HTTP keep-alive requests on
+    /// WRK_CONNECTIONS connections (http.rs).
+    Http,
     /// Outside -> published port, a new connection per request.
     Crr,
     /// Outside -> published port, bulk throughput.
@@ -22,11 +26,12 @@ pub enum Test {
 }
 
 impl Test {
-    pub const ALL: [Test; 4] = [Test::Rr, Test::Crr, Test::Stream, Test::MasqCrr];
+    pub const ALL: [Test; 5] = [Test::Rr, Test::Http, Test::Crr, Test::Stream, Test::MasqCrr];
 
     pub fn name(self) -> &'static str {
         match self {
             Test::Rr => "rr",
+            Test::Http => "http",
             Test::Crr => "crr",
             Test::Stream => "stream",
             Test::MasqCrr => "masq_crr",
@@ -36,6 +41,7 @@ impl Test {
     pub fn title(self) -> &'static str {
         match self {
             Test::Rr => "request/response (trans/s)",
+            Test::Http => "HTTP keep-alive, wrk (req/s)",
             Test::Crr => "new connections (conn/s)",
             Test::Stream => "throughput (Gbit/s)",
             Test::MasqCrr => "masquerade new conn. (conn/s)",
@@ -45,6 +51,7 @@ impl Test {
     pub fn unit(self) -> &'static str {
         match self {
             Test::Rr => "trans/s",
+            Test::Http => "req/s",
             Test::Crr | Test::MasqCrr => "conn/s",
             Test::Stream => "Gbit/s",
         }
@@ -62,10 +69,12 @@ pub struct Sample {
     pub errors: u64,
 }
 
-/// Runs one client of `test` against `kind` for `seconds`.
+/// Runs one client of `test` against `kind` for `seconds` (wrk for
+/// [`Test::Http`]: whole seconds, at least 1).
 pub fn run(loadgen: &Path, kind: Kind, test: Test, seconds: f64) -> Result<Sample> {
     check_interrupted()?;
     let (ns, mode, target) = match test {
+        Test::Http => return http::run_wrk(kind, seconds),
         Test::Rr => (kind.out_ns(), "rr", kind.inbound_target()),
         Test::Crr => (kind.out_ns(), "crr", kind.inbound_target()),
         Test::Stream => (kind.out_ns(), "stream", kind.inbound_target()),

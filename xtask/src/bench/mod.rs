@@ -4,7 +4,8 @@
 //!
 //! Phases: build; make every variant's namespaces (topology.rs) and the
 //! isolated ebpfnet daemon (ebpfnet.rs); control-plane timings (control.rs);
-//! then per scale (1, 1,000, 10,000 published ports) install the rules and
+//! then per scale (1, 1,000, 10,000 published ports, plus nginx's mapping
+//! for the HTTP test, http.rs) install the rules and
 //! run every test on every variant, repetitions interleaved (load.rs), and
 //! a bpf_stats pass for ebpfnet's per-packet cost; then every port of an
 //! address and a million resident flows (extremes.rs); write the report
@@ -16,6 +17,7 @@ mod control;
 mod ebpfnet;
 mod extremes;
 mod extremes_report;
+mod http;
 mod lab;
 mod load;
 mod report;
@@ -33,7 +35,7 @@ use self::ebpfnet::{Ebpfnet, prog_stats, range_spec, stats_delta};
 use self::lab::Lab;
 use self::load::Test;
 use self::report::{BpfRow, Results, Run};
-use self::topology::{FILLER_BASE, Kind};
+use self::topology::{FILLER_BASE, HTTP_PUBLISHED_PORT, HTTP_SERVER_PORT, Kind};
 use crate::build::{build, ebpfnet_binary};
 use crate::cmd::{command, is_root, run, scrub_cargo_env, workspace_root};
 use crate::interrupt::{catch_interrupt, check_interrupted};
@@ -156,8 +158,10 @@ fn run_all(lab: &mut Lab, ebpfnet: &Ebpfnet, loadgen: &Path, config: &Config) ->
     topology::tune_ns(&container, false)?;
     for kind in Kind::ALL {
         topology::start_servers(lab, kind, loadgen)?;
+        http::start_nginx(lab, kind)?;
     }
     lab::quiet(&mut ebpfnet.publish("8080:80", &container))?;
+    lab::quiet(&mut ebpfnet.publish(&http_mapping(), &container))?;
     sleep(Duration::from_millis(500));
     lab.check_children()?;
 
@@ -167,7 +171,7 @@ fn run_all(lab: &mut Lab, ebpfnet: &Ebpfnet, loadgen: &Path, config: &Config) ->
     let mut fillers = 0;
     for &scale in &config.scales {
         println!("bench: {scale} published port(s): installing rules");
-        let maps = rules::mappings(scale);
+        let maps = rules::with_http(scale);
         control::iptables_restore(Kind::IptablesNft, &maps)?;
         control::iptables_restore(Kind::IptablesLegacy, &maps)?;
         control::nft_load(&maps)?;
@@ -178,7 +182,7 @@ fn run_all(lab: &mut Lab, ebpfnet: &Ebpfnet, loadgen: &Path, config: &Config) ->
         }
         for kind in Kind::ALL {
             // Fails early, with the variant's name, if a path is broken.
-            for test in [Test::Rr, Test::MasqCrr] {
+            for test in [Test::Rr, Test::Http, Test::MasqCrr] {
                 let probe = load::run(loadgen, kind, test, 0.2);
                 if let Err(err) = probe {
                     bail!("{} does not work for {}: {err:#}", test.name(), kind.name());
@@ -221,6 +225,11 @@ fn run_all(lab: &mut Lab, ebpfnet: &Ebpfnet, loadgen: &Path, config: &Config) ->
     results.extremes = Some(x);
     results.control.extend(control);
     Ok(results)
+}
+
+/// nginx's mapping, published on ebpfnet like the measured one.
+fn http_mapping() -> String {
+    format!("{HTTP_PUBLISHED_PORT}:{HTTP_SERVER_PORT}")
 }
 
 /// ebpfnet's programs' ns per run, each test run once more with

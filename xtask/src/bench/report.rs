@@ -11,7 +11,7 @@ use super::control::CpRow;
 use super::extremes::Extremes;
 use super::load::{Sample, Test};
 use super::topology::Kind;
-use super::{chart, extremes_report, targets};
+use super::{chart, extremes_report, http, targets};
 use crate::cmd::{command, output, workspace_root};
 
 pub struct Run {
@@ -104,6 +104,18 @@ impl Results {
         self.median(kind, scale, test) / self.median(base, scale, test)
     }
 
+    /// `kind`'s figure over `base`'s in each repetition (the variants of
+    /// one repetition run back to back, so each pair shares the machine's
+    /// state of the moment).
+    pub fn paired_ratios(&self, kind: Kind, base: Kind, scale: u32, test: Test) -> Vec<f64> {
+        let of = |k| self.samples(k, scale, test);
+        of(kind)
+            .iter()
+            .zip(of(base).iter())
+            .map(|(a, b)| a.value / b.value)
+            .collect()
+    }
+
     pub fn control_row(&self, what_prefix: &str, tool_prefix: &str, ports: u32) -> Option<&CpRow> {
         self.control.iter().find(|r| {
             r.what.starts_with(what_prefix) && r.tool.starts_with(tool_prefix) && r.ports == ports
@@ -150,7 +162,9 @@ pub fn markdown(r: &Results) -> String {
         for test in Test::ALL {
             let _ = write!(md, " {} |", test.title());
         }
-        md.push_str(" RR latency p50/p90/p99 µs |\n|---|---|---|---|---|---|\n");
+        md.push_str(" RR latency p50/p90/p99 µs | HTTP latency p50/p90/p99 µs |\n|---|");
+        md.push_str(&"---|".repeat(Test::ALL.len() + 2));
+        md.push('\n');
         for kind in Kind::ALL {
             let _ = write!(md, "| {} |", kind.name());
             for test in Test::ALL {
@@ -160,20 +174,25 @@ pub fn markdown(r: &Results) -> String {
                     cell(test, r.stat(kind, scale, test, |s| s.value))
                 );
             }
-            let p = |f: fn(&Sample) -> f64| r.stat(kind, scale, Test::Rr, f).median;
-            let _ = writeln!(
-                md,
-                " {:.0} / {:.0} / {:.0} |",
-                p(|s| s.p50_us),
-                p(|s| s.p90_us),
-                p(|s| s.p99_us)
-            );
+            for test in [Test::Rr, Test::Http] {
+                let p = |f: fn(&Sample) -> f64| r.stat(kind, scale, test, f).median;
+                let _ = write!(
+                    md,
+                    " {:.0} / {:.0} / {:.0} |",
+                    p(|s| s.p50_us),
+                    p(|s| s.p90_us),
+                    p(|s| s.p99_us)
+                );
+            }
+            md.push('\n');
         }
         md.push_str("\n| ebpfnet ratio |");
         for test in Test::ALL {
             let _ = write!(md, " {} |", test.name());
         }
-        md.push_str("\n|---|---|---|---|---|\n");
+        md.push_str("\n|---|");
+        md.push_str(&"---|".repeat(Test::ALL.len()));
+        md.push('\n');
         for base in [Kind::IptablesNft, Kind::Direct] {
             let _ = write!(md, "| to {} |", base.name());
             for test in Test::ALL {
@@ -181,7 +200,12 @@ pub fn markdown(r: &Results) -> String {
             }
             md.push('\n');
         }
-        md.push('\n');
+        md.push_str("| to direct-veth, each repetition (min–max) |");
+        for test in Test::ALL {
+            let each = spread(&r.paired_ratios(Kind::Ebpfnet, Kind::Direct, scale, test));
+            let _ = write!(md, " {:.2}–{:.2}× |", each.min, each.max);
+        }
+        md.push_str("\n\n");
     }
     md.push_str("### Scaling (medians)\n\n| test | variant |");
     for scale in &r.scales {
@@ -279,6 +303,8 @@ pub fn json(r: &Results) -> Value {
                     "ratio_to_iptables_nft": r.ratio(kind, Kind::IptablesNft, scale, test),
                     "ratio_to_direct_veth": r.ratio(kind, Kind::Direct, scale, test),
                     "ratio_to_own_first_scale": s.median / r.median(kind, r.scales[0], test),
+                    "ratios_to_direct_veth_each_repetition":
+                        r.paired_ratios(kind, Kind::Direct, scale, test),
                     "repetitions": reps,
                 }));
             }
@@ -313,6 +339,13 @@ pub fn json(r: &Results) -> Value {
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
         "repetitions": r.reps, "seconds_per_run": r.seconds, "scales": r.scales,
         "total_minutes": r.minutes,
+        "http_workload": {
+            "software": http::versions(),
+            "body_bytes": http::BODY_BYTES,
+            "wrk_threads": http::WRK_THREADS,
+            "wrk_connections": http::WRK_CONNECTIONS,
+            "nginx_workers": http::NGINX_WORKERS,
+        },
         "traffic": traffic, "control_plane": control, "bpf_cost": bpf, "targets": targets,
         "extremes": r.extremes.as_ref().map(|x| extremes_report::json(r, x)),
     })

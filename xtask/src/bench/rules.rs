@@ -1,11 +1,16 @@
 //! The Docker-style rules: iptables as dockerd writes them (DNAT in the nat
 //! table's DOCKER chain, an ACCEPT per published port in the filter table's
 //! DOCKER chain, MASQUERADE, the isolation chains), and the nft variant with
-//! one verdict map. Mappings are appended, so the measured one comes last.
+//! one verdict map. Mappings are appended, so the measured one comes last
+//! but for nginx's (HTTP_PUBLISHED_PORT -> HTTP_SERVER_PORT, test `http`),
+//! appended after it: wrk's connections stay open, so only their first
+//! packets walk the chains, while `crr`'s mapping keeps its place.
 
 use std::fmt::Write as _;
 
-use super::topology::{FILLER_BASE, Kind, PUBLISHED_PORT, SERVER_PORT};
+use super::topology::{
+    FILLER_BASE, HTTP_PUBLISHED_PORT, HTTP_SERVER_PORT, Kind, PUBLISHED_PORT, SERVER_PORT,
+};
 
 /// One published port: host port -> container port on the variant's server.
 #[derive(Clone, Copy)]
@@ -30,6 +35,17 @@ pub fn mappings(ports: u32) -> Vec<Mapping> {
             container_port: SERVER_PORT,
         }])
         .collect()
+}
+
+/// The rules of a scale of `ports` published ports: [`mappings`], then
+/// nginx's mapping for the `http` test.
+pub fn with_http(ports: u32) -> Vec<Mapping> {
+    let mut maps = mappings(ports);
+    maps.push(Mapping {
+        host_port: HTTP_PUBLISHED_PORT,
+        container_port: HTTP_SERVER_PORT,
+    });
+    maps
 }
 
 pub fn nat_rule(kind: Kind, m: Mapping) -> String {
@@ -151,5 +167,11 @@ mod tests {
         let dnat: Vec<&str> = rules.lines().filter(|l| l.contains("DNAT")).collect();
         assert!(dnat[2].ends_with("10.201.0.2:80"), "{dnat:?}");
         assert_eq!(mappings(1).len(), 1);
+        let maps = with_http(3);
+        assert_eq!(maps[2].host_port, PUBLISHED_PORT);
+        assert_eq!(maps[3].host_port, HTTP_PUBLISHED_PORT);
+        let rules = iptables_ruleset(Kind::IptablesNft, &maps);
+        let dnat: Vec<&str> = rules.lines().filter(|l| l.contains("DNAT")).collect();
+        assert!(dnat[3].ends_with("10.201.0.2:81"), "{dnat:?}");
     }
 }

@@ -20,6 +20,41 @@ fn ratio_target(r: &Results, test: Test, base: Kind, min: f64) -> Target {
     }
 }
 
+/// Fewer repetitions than this give no spread worth the name.
+const MIN_REPS_FOR_SPREAD: usize = 3;
+
+/// Whether the repetitions resolve the gap to the direct veth that a
+/// request/response ratio claims: the per-repetition ratios' spread
+/// (max - min) must be narrower than the median ratio's distance from 1.
+fn spread_target(r: &Results, test: Test) -> Target {
+    let ratio = r.ratio(Kind::Ebpfnet, Kind::Direct, 1, test);
+    let pairs = r.paired_ratios(Kind::Ebpfnet, Kind::Direct, 1, test);
+    let each = spread(&pairs);
+    let (width, gap) = (each.max - each.min, (1.0 - ratio).abs());
+    let name = format!(
+        "1 port: {} / direct-veth, spread over repetitions < gap to 1×",
+        test.name()
+    );
+    if pairs.len() < MIN_REPS_FOR_SPREAD {
+        return Target {
+            name,
+            measured: format!(
+                "{} repetition(s): no spread to judge (needs {MIN_REPS_FOR_SPREAD})",
+                pairs.len()
+            ),
+            met: false,
+        };
+    }
+    Target {
+        name,
+        measured: format!(
+            "{ratio:.2}× (each {:.2}–{:.2}×): spread {width:.2}, gap {gap:.2}",
+            each.min, each.max
+        ),
+        met: width < gap,
+    }
+}
+
 pub fn evaluate(r: &Results) -> Vec<Target> {
     let mut out = vec![
         ratio_target(r, Test::Crr, Kind::IptablesNft, 1.3),
@@ -27,6 +62,10 @@ pub fn evaluate(r: &Results) -> Vec<Target> {
         ratio_target(r, Test::Rr, Kind::IptablesNft, 1.05),
         ratio_target(r, Test::Rr, Kind::Direct, 0.9),
         ratio_target(r, Test::Stream, Kind::IptablesNft, 1.0),
+        ratio_target(r, Test::Http, Kind::IptablesNft, 1.05),
+        ratio_target(r, Test::Http, Kind::Direct, 0.95),
+        spread_target(r, Test::Rr),
+        spread_target(r, Test::Http),
     ];
     let last = *r.scales.last().unwrap_or(&1);
     if last > 1 {
@@ -80,4 +119,45 @@ pub fn evaluate(r: &Results) -> Vec<Target> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::load::Sample;
+    use crate::bench::report::Run;
+
+    fn results(pairs: &[(f64, f64)]) -> Results {
+        let mut r = Results::new(pairs.len(), 3.0, vec![1]);
+        for &(direct, ebpfnet) in pairs {
+            for (kind, value) in [(Kind::Direct, direct), (Kind::Ebpfnet, ebpfnet)] {
+                r.traffic.push(Run {
+                    kind,
+                    scale: 1,
+                    test: Test::Http,
+                    sample: Sample {
+                        value,
+                        ..Sample::default()
+                    },
+                });
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn a_gap_wider_than_the_spread_is_resolved() {
+        // Ratios 0.80, 0.82, 0.84: spread 0.04, gap 0.18.
+        let r = results(&[(100.0, 80.0), (50.0, 41.0), (200.0, 168.0)]);
+        assert!(spread_target(&r, Test::Http).met);
+        // Ratios 0.90, 1.00, 0.97: spread 0.10, gap 0.03.
+        let r = results(&[(100.0, 90.0), (50.0, 50.0), (100.0, 97.0)]);
+        assert!(!spread_target(&r, Test::Http).met);
+    }
+
+    #[test]
+    fn one_repetition_judges_nothing() {
+        let t = spread_target(&results(&[(100.0, 80.0)]), Test::Http);
+        assert!(!t.met, "{}", t.measured);
+    }
 }

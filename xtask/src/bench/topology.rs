@@ -23,6 +23,10 @@ use crate::cmd::command;
 pub const SERVER_PORT: u16 = 80;
 /// Host port published for the measured mapping (-> SERVER_PORT).
 pub const PUBLISHED_PORT: u16 = 8080;
+/// Port nginx listens on in the server namespaces (test `http`).
+pub const HTTP_SERVER_PORT: u16 = 81;
+/// Host port published for nginx (-> HTTP_SERVER_PORT), on every variant.
+pub const HTTP_PUBLISHED_PORT: u16 = 8081;
 /// Port of the echo server in the outside namespace (masquerade runs).
 pub const OUTSIDE_PORT: u16 = 9000;
 /// First host port of the filler mappings used to scale.
@@ -92,6 +96,14 @@ impl Kind {
         match self {
             Kind::Direct => format!("{}:{SERVER_PORT}", self.server_ip()),
             _ => format!("198.18.{}.1:{PUBLISHED_PORT}", self.index()),
+        }
+    }
+
+    /// Where wrk connects for nginx's published port.
+    pub fn http_target(self) -> String {
+        match self {
+            Kind::Direct => format!("{}:{HTTP_SERVER_PORT}", self.server_ip()),
+            _ => format!("198.18.{}.1:{HTTP_PUBLISHED_PORT}", self.index()),
         }
     }
 
