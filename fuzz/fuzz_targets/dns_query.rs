@@ -3,7 +3,10 @@
 //! back as a response to the same query id.
 #![no_main]
 
-use std::{net::Ipv4Addr, sync::LazyLock};
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    sync::LazyLock,
+};
 
 use ebpfnet::{
     dns::{
@@ -71,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, bytes)) = data.split_first() else {
         return;
     };
-    let source = SOURCES[usize::from(pick) % SOURCES.len()];
+    let source = IpAddr::V4(SOURCES[usize::from(pick) % SOURCES.len()]);
     let view = &*VIEW;
     let decision = decide(view, source, bytes);
     if !view.clients.contains_key(&source) {
