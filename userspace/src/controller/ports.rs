@@ -97,18 +97,27 @@ impl Controller {
     /// Removes `mappings` from the datapath, cutting their flows. Goes on
     /// past failures, which it logs; returns the first.
     pub(super) fn clear_ports(&mut self, mappings: &[PortMapping]) -> Option<ControllerError> {
-        let mut first = None;
-        for m in mappings {
-            match self.datapath.unpublish(published_key(m)) {
-                Ok(cut) if cut > 0 => log::info!("unpublished {m}: {cut} NAT entries removed"),
-                Ok(_) => {}
-                Err(e) => {
-                    log::error!("cannot unpublish {m}: {e}");
-                    first.get_or_insert(e.into());
-                }
+        if mappings.is_empty() {
+            return None;
+        }
+        let keys: Vec<_> = mappings.iter().map(published_key).collect();
+        match self.datapath.unpublish(&keys) {
+            Ok(cut) if cut > 0 => {
+                log::info!(
+                    "unpublished {} mapping(s): {cut} NAT entries removed",
+                    keys.len()
+                );
+                None
+            }
+            Ok(_) => None,
+            Err(e) => {
+                log::error!(
+                    "cannot unpublish every one of {} mapping(s): {e}",
+                    keys.len()
+                );
+                Some(e.into())
             }
         }
-        first
     }
 
     /// Points the container's mappings at its current first endpoint, or

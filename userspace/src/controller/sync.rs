@@ -194,14 +194,18 @@ impl Controller {
             .flat_map(|c| c.ports.iter().map(published_key))
             .map(|k| (k.host_ip, k.host_port, k.protocol))
             .collect();
+        let mut stale = Vec::new();
         for (key, _) in self.datapath.published()? {
             if !published.contains(&(key.host_ip, key.host_port, key.protocol)) {
                 log::info!(
                     "removing stale mapping {} from the datapath",
                     describe_key(&key)
                 );
-                self.datapath.unpublish(key)?;
+                stale.push(key);
             }
+        }
+        if !stale.is_empty() {
+            self.datapath.unpublish(&stale)?;
         }
         let uplinks: BTreeSet<u32> = self.uplinks.iter().map(|u| u.ifindex).collect();
         for (index, _) in self.datapath.uplinks()? {

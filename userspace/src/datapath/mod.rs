@@ -187,10 +187,12 @@ pub trait Topology6 {
 /// `PUBLISHED`.
 pub trait Publishing {
     fn publish(&mut self, key: PublishedKey, value: PublishedValue) -> Result<(), DatapathError>;
-    /// Removes a mapping, its counters, and both directions of every flow
-    /// that came in through it (established flows are cut at once).
-    /// Returns how many NAT entries went.
-    fn unpublish(&mut self, key: PublishedKey) -> Result<usize, DatapathError>;
+    /// Removes mappings, their counters, and both directions of every flow
+    /// that came in through them (established flows are cut at once),
+    /// reading each NAT table once whatever the number of mappings. Goes
+    /// on past a mapping it cannot remove and returns the first error;
+    /// else how many NAT entries went.
+    fn unpublish(&mut self, keys: &[PublishedKey]) -> Result<usize, DatapathError>;
     fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError>;
 }
 

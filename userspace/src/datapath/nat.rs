@@ -1,7 +1,7 @@
 //! Pure decisions over NAT entries: which entry is a flow's other direction,
 //! when a flow is idle too long, which flows came through a mapping.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ebpfnet_common::maps::{
     FlowKey, MasqUsageKey, NatEntry, NatKind, PublishedKey, REPLY_SEEN, TCP_ACK_SEEN, TCP_FIN_SEEN,
@@ -169,14 +169,24 @@ pub fn flows(records: &[NatRecord]) -> Vec<(NatRecord, Option<NatRecord>)> {
 /// request entries whose destination is the published address and port
 /// (any host address for a `0.0.0.0` mapping), and their reply twins.
 pub fn flows_of_mapping(records: &[NatRecord], mapping: &PublishedKey) -> Vec<FlowKey> {
-    let wildcard = mapping.host_ip == [0; 4];
+    flows_of_mappings(records, std::slice::from_ref(mapping))
+}
+
+/// Both directions of every flow that came in through any of `mappings`,
+/// in one pass over the records (unpublishing every port of an address
+/// reads a table once, not once a port).
+pub fn flows_of_mappings(records: &[NatRecord], mappings: &[PublishedKey]) -> Vec<FlowKey> {
+    // (protocol, port, address); [0; 4] for a mapping on every address.
+    let wanted: HashSet<(u8, u16, [u8; 4])> = mappings
+        .iter()
+        .map(|m| (m.protocol, m.host_port, m.host_ip))
+        .collect();
     records
         .iter()
         .filter(|r| {
             NatKind::try_from(r.entry.kind) == Ok(NatKind::PublishedRequest)
-                && r.key.protocol == mapping.protocol
-                && r.key.dst_port == mapping.host_port
-                && (wildcard || r.key.dst_ip == mapping.host_ip)
+                && (wanted.contains(&(r.key.protocol, r.key.dst_port, r.key.dst_ip))
+                    || wanted.contains(&(r.key.protocol, r.key.dst_port, [0; 4])))
         })
         .flat_map(|r| [r.key, r.entry.twin_key(r.key.protocol)])
         .collect()

@@ -38,6 +38,21 @@ fn table_of(protocol: u8) -> &'static str {
 }
 
 impl AyaDatapath {
+    /// Takes one mapping and its counters out of `PUBLISHED`/`PUBLISHED_STATS`.
+    fn remove_mapping(&mut self, key: &PublishedKey) -> Result<(), DatapathError> {
+        let name = names::PUBLISHED_MAP;
+        removed(hash_mut::<PublishedKey, PublishedValue>(&mut self.ebpf, name)?.remove(key))
+            .map_err(write_err(name, format!("unpublish {}", describe_key(key))))?;
+        let stats = names::PUBLISHED_STATS_MAP;
+        let mut counters: PerCpuHashMap<_, PublishedKey, PublishedStats> =
+            PerCpuHashMap::try_from(super::maps::map_mut(&mut self.ebpf, stats)?)
+                .map_err(map_err(stats))?;
+        removed(counters.remove(key)).map_err(write_err(
+            stats,
+            format!("remove the counters of {}", describe_key(key)),
+        ))
+    }
+
     fn nat_records(&self, name: &'static str) -> Result<Vec<NatRecord>, DatapathError> {
         hash::<FlowKey, NatEntry>(&self.ebpf, name)?
             .iter()
@@ -164,23 +179,30 @@ impl Publishing for AyaDatapath {
             .map_err(map_err(name))
     }
 
-    fn unpublish(&mut self, key: PublishedKey) -> Result<usize, DatapathError> {
-        // The mapping goes first: no new flow can start through it meanwhile.
-        let name = names::PUBLISHED_MAP;
-        removed(hash_mut::<PublishedKey, PublishedValue>(&mut self.ebpf, name)?.remove(&key))
-            .map_err(write_err(name, format!("unpublish {}", describe_key(&key))))?;
-        let stats = names::PUBLISHED_STATS_MAP;
-        let mut counters: PerCpuHashMap<_, PublishedKey, PublishedStats> =
-            PerCpuHashMap::try_from(super::maps::map_mut(&mut self.ebpf, stats)?)
-                .map_err(map_err(stats))?;
-        removed(counters.remove(&key)).map_err(write_err(
-            stats,
-            format!("remove the counters of {}", describe_key(&key)),
-        ))?;
-        let table = table_of(key.protocol);
-        let records = self.nat_records(table)?;
-        let keys = nat::flows_of_mapping(&records, &key);
-        self.delete_flows(table, &keys)
+    fn unpublish(&mut self, keys: &[PublishedKey]) -> Result<usize, DatapathError> {
+        // The mappings go first: no new flow can start through them meanwhile.
+        let mut first_error = None;
+        for key in keys {
+            if let Err(e) = self.remove_mapping(key) {
+                log::error!("{e}");
+                first_error.get_or_insert(e);
+            }
+        }
+        let mut deleted = 0;
+        for table in [names::NAT_TCP_MAP, names::NAT_OTHER_MAP] {
+            let of_table: Vec<PublishedKey> = keys
+                .iter()
+                .filter(|k| table_of(k.protocol) == table)
+                .copied()
+                .collect();
+            if of_table.is_empty() {
+                continue;
+            }
+            let records = self.nat_records(table)?;
+            let flows = nat::flows_of_mappings(&records, &of_table);
+            deleted += self.delete_flows(table, &flows)?;
+        }
+        first_error.map_or(Ok(deleted), Err)
     }
 }
 

@@ -241,6 +241,14 @@ fn unpublish_finds_the_mapping_flows_both_ways() {
     assert_eq!(found, vec![udp[0].key, udp[1].key]);
     assert!(flows_of_mapping(&records, &mapping([127, 0, 0, 1], 8080, proto::TCP)).is_empty());
     assert!(flows_of_mapping(&records, &mapping(HOST, 8081, proto::TCP)).is_empty());
+    // Several mappings in one pass: each flow found once, none of another.
+    let both = [
+        mapping(HOST, 8080, proto::TCP),
+        mapping([0; 4], 8080, proto::UDP),
+        mapping(HOST, 9999, proto::TCP),
+    ];
+    let found = super::flows_of_mappings(&records, &both);
+    assert_eq!(found, vec![tcp[0].key, tcp[1].key, udp[0].key, udp[1].key]);
     // Masquerade entries never belong to a mapping.
     let mut masq = tcp;
     masq[0].entry.kind = NatKind::MasqueradeRequest as u8;

@@ -337,11 +337,13 @@ impl Publishing for FakeDatapath {
         })
     }
 
-    fn unpublish(&mut self, key: PublishedKey) -> Result<usize, DatapathError> {
+    fn unpublish(&mut self, keys: &[PublishedKey]) -> Result<usize, DatapathError> {
         self.with("unpublish", |w| {
-            w.published.remove(&published_index(&key));
-            let keys = nat::flows_of_mapping(&w.flows, &key);
-            Self::delete_flows(w, &keys)
+            for key in keys {
+                w.published.remove(&published_index(key));
+            }
+            let flows = nat::flows_of_mappings(&w.flows, keys);
+            Self::delete_flows(w, &flows)
         })
     }
 
