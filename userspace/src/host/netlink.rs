@@ -239,34 +239,64 @@ pub struct Route {
     pub output: Option<u32>,
 }
 
-/// The unicast IPv4 routes of the main table.
-pub async fn routes(handle: &Handle) -> Result<Vec<Route>, HostError> {
-    let request = RouteMessageBuilder::<Ipv4Addr>::new().build();
+/// A route of the main table as the kernel lists it: destination,
+/// prefix length and output interface.
+pub(super) struct MainRoute {
+    /// `None` for a default route (it carries no destination).
+    pub destination: Option<RouteAddress>,
+    pub prefix: u8,
+    pub output: Option<u32>,
+}
+
+/// The unicast routes of the main table that `request` (one family) dumps.
+pub(super) async fn main_unicast_routes(
+    handle: &Handle,
+    request: RouteMessage,
+    what: &'static str,
+) -> Result<Vec<MainRoute>, HostError> {
     let messages: Vec<RouteMessage> = handle
         .route()
         .get(request)
         .execute()
         .try_collect()
         .await
-        .map_err(HostError::netlink("list routes"))?;
+        .map_err(HostError::netlink(what))?;
     Ok(messages
         .into_iter()
         .filter(|m| m.header.table == 254 && m.header.kind == RouteType::Unicast)
-        .filter_map(|m| {
-            let prefix = m.header.destination_prefix_length;
-            let mut destination = Ipv4Addr::UNSPECIFIED;
+        .map(|m| {
+            let mut destination = None;
             let mut output = None;
             for attribute in &m.attributes {
                 match attribute {
-                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => destination = *ip,
+                    RouteAttribute::Destination(address) => destination = Some(address.clone()),
                     RouteAttribute::Oif(index) => output = Some(*index),
                     _ => {}
                 }
             }
-            let destination = Ipv4Network::new(destination, prefix).ok()?;
-            Some(Route {
+            MainRoute {
                 destination,
+                prefix: m.header.destination_prefix_length,
                 output,
+            }
+        })
+        .collect())
+}
+
+/// The unicast IPv4 routes of the main table.
+pub async fn routes(handle: &Handle) -> Result<Vec<Route>, HostError> {
+    let request = RouteMessageBuilder::<Ipv4Addr>::new().build();
+    let routes = main_unicast_routes(handle, request, "list routes").await?;
+    Ok(routes
+        .into_iter()
+        .filter_map(|r| {
+            let destination = match r.destination {
+                Some(RouteAddress::Inet(ip)) => ip,
+                _ => Ipv4Addr::UNSPECIFIED,
+            };
+            Some(Route {
+                destination: Ipv4Network::new(destination, r.prefix).ok()?,
+                output: r.output,
             })
         })
         .collect())

@@ -4,13 +4,12 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use futures::TryStreamExt;
 use ipnetwork::Ipv6Network;
 use rtnetlink::{
     Handle, RouteMessageBuilder,
     packet_route::{
         address::{AddressAttribute, AddressFlags},
-        route::{RouteAddress, RouteAttribute, RouteMessage, RouteType},
+        route::RouteAddress,
     },
 };
 
@@ -66,34 +65,20 @@ pub struct Route6 {
 /// multicast ones (every interface has those).
 pub async fn routes(handle: &Handle) -> Result<Vec<Route6>, HostError> {
     let request = RouteMessageBuilder::<Ipv6Addr>::new().build();
-    let messages: Vec<RouteMessage> = handle
-        .route()
-        .get(request)
-        .execute()
-        .try_collect()
-        .await
-        .map_err(HostError::netlink("list IPv6 routes"))?;
-    Ok(messages
+    let routes = super::netlink::main_unicast_routes(handle, request, "list IPv6 routes").await?;
+    Ok(routes
         .into_iter()
-        .filter(|m| m.header.table == 254 && m.header.kind == RouteType::Unicast)
-        .filter_map(|m| {
-            let prefix = m.header.destination_prefix_length;
-            let mut destination = Ipv6Addr::UNSPECIFIED;
-            let mut output = None;
-            for attribute in &m.attributes {
-                match attribute {
-                    RouteAttribute::Destination(RouteAddress::Inet6(ip)) => destination = *ip,
-                    RouteAttribute::Oif(index) => output = Some(*index),
-                    _ => {}
-                }
-            }
+        .filter_map(|r| {
+            let destination = match r.destination {
+                Some(RouteAddress::Inet6(ip)) => ip,
+                _ => Ipv6Addr::UNSPECIFIED,
+            };
             if destination.is_unicast_link_local() || destination.is_multicast() {
                 return None;
             }
-            let destination = Ipv6Network::new(destination, prefix).ok()?;
             Some(Route6 {
-                destination,
-                output,
+                destination: Ipv6Network::new(destination, r.prefix).ok()?,
+                output: r.output,
             })
         })
         .collect())
