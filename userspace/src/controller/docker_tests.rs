@@ -29,9 +29,17 @@ fn docker() -> Option<NetworkOwner> {
 async fn rm_and_prune_leave_a_docker_network_to_docker() {
     let mut h = Harness::start().await;
     let c = &mut h.controller;
-    c.create_owned_network("dweb", Some(net("10.1.0.0/24")), None, false, docker())
-        .await
-        .expect("create dweb");
+    let ipv4_only = crate::controller::ipv6::Ipv6Request::default();
+    c.create_network_with(
+        "dweb",
+        Some(net("10.1.0.0/24")),
+        None,
+        false,
+        docker(),
+        &ipv4_only,
+    )
+    .await
+    .expect("create dweb");
     c.create_network("spare", Some(net("10.2.0.0/24")), None, false)
         .await
         .expect("create spare");

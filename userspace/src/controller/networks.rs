@@ -50,22 +50,9 @@ impl Controller {
             .await
     }
 
-    /// A bridge network that `owner` (when given) made and alone removes.
-    pub async fn create_owned_network(
-        &mut self,
-        name: &str,
-        subnet: Option<Ipv4Network>,
-        gateway: Option<Ipv4Addr>,
-        internal: bool,
-        owner: Option<NetworkOwner>,
-    ) -> Result<String> {
-        let ipv6 = Ipv6Request::default();
-        self.create_network_with(name, subnet, gateway, internal, owner, &ipv6)
-            .await
-    }
-
-    /// A bridge network: IPv6 as `ipv6` asks, made by `owner` when given.
-    async fn create_network_with(
+    /// A bridge network: IPv6 as `ipv6` asks, made by `owner` (when given)
+    /// that alone removes it.
+    pub async fn create_network_with(
         &mut self,
         name: &str,
         subnet: Option<Ipv4Network>,

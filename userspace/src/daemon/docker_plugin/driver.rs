@@ -18,7 +18,7 @@ use super::{
     records::{EndpointRecord, Records, RecordsError},
 };
 use crate::{
-    controller::{Controller, ControllerError, HostEndpoint},
+    controller::{Controller, ControllerError, HostEndpoint, ipv6::Ipv6Request},
     ids,
     state::NetworkOwner,
 };
@@ -128,8 +128,17 @@ impl Driver {
         let owner = NetworkOwner::Docker {
             network_id: r.network_id.clone(),
         };
-        c.create_owned_network(&name, Some(subnet), gateway, options.internal, Some(owner))
-            .await?;
+        // Docker's networks are IPv4-only (the driver refuses IPv6 data).
+        let ipv6 = Ipv6Request::default();
+        c.create_network_with(
+            &name,
+            Some(subnet),
+            gateway,
+            options.internal,
+            Some(owner),
+            &ipv6,
+        )
+        .await?;
         self.records
             .networks
             .insert(r.network_id.clone(), name.clone());
