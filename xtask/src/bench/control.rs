@@ -56,7 +56,8 @@ fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> Result<T> + Send) -> Result<T
     })
 }
 
-fn timed(cmd: &mut Command) -> Result<f64> {
+/// A command, timed, in seconds.
+pub(super) fn timed(cmd: &mut Command) -> Result<f64> {
     check_interrupted()?;
     let start = Instant::now();
     output(cmd)?;

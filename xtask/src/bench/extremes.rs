@@ -15,13 +15,11 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
-use std::process::Command;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use super::control::CpRow;
+use super::control::{CpRow, timed};
 use super::ebpfnet::Ebpfnet;
 use super::lab::{Lab, PIN_DIR, quiet};
 use super::load::{self, Test};
@@ -115,14 +113,6 @@ fn specs_around(taken: &BTreeSet<u32>, protocol: &str) -> Vec<String> {
 /// How many ports the specs of [`specs_around`] cover.
 fn ports_in(taken: &BTreeSet<u32>) -> u32 {
     EVERY_PORT - taken.range(1..=EVERY_PORT).count() as u32
-}
-
-/// A command, timed, in seconds.
-fn timed(cmd: &mut Command) -> Result<f64> {
-    check_interrupted()?;
-    let start = Instant::now();
-    output(cmd)?;
-    Ok(start.elapsed().as_secs_f64())
 }
 
 /// Publishes every port of the address (TCP and UDP) on `container`, with
