@@ -5,8 +5,9 @@
 //! programs; two overlay networks stay apart; an overlay container
 //! masquerades out of its own host and publishes ports on it; a host that
 //! dies takes its containers out of the other host's map within the lease
-//! TTL, while a restarted daemon, or one whose etcd is gone, keeps its
-//! host's overlay going.
+//! TTL, and its address claims are given back after a grace period, while
+//! a restarted daemon, or one whose etcd is gone, keeps its host's overlay
+//! going.
 
 use std::process::Command;
 use std::thread;
@@ -19,6 +20,10 @@ use serde_json::Value;
 
 /// The lease TTL the daemon documents (docs/cluster.md).
 const LEASE_TTL: Duration = Duration::from_secs(10);
+/// How long a node stays gone before the others give its address claims
+/// back (docs/cluster.md), and how often they look (every 5 s).
+const CLAIM_GRACE: Duration = Duration::from_secs(30);
+const CLAIM_SWEEP: Duration = Duration::from_secs(5);
 /// Bytes of the bulk transfers across hosts.
 const BULK: usize = 4 << 20;
 
@@ -259,7 +264,7 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
 }
 
 #[test]
-fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_within_the_ttl() {
+fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_and_its_addresses() {
     let underlay = Underlay::create();
     let mut etcd = Etcd::start_on("overlay-dead", &underlay.gateway());
     let mut a = cluster_host(&underlay, &etcd, 'A', 1);
@@ -270,7 +275,8 @@ fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_within_the_ttl() 
     });
     a.ok(&["container", "create", "ovdA", "--network", "ovl3"]);
     b.ok(&["container", "create", "ovdB", "--network", "ovl3"]);
-    let (ip_a, ip_b) = (ip_of("ovdA"), ip_of("ovdB"));
+    b.ok(&["container", "create", "ovdB3", "--network", "ovl3"]);
+    let (ip_a, ip_b, ip_b3) = (ip_of("ovdA"), ip_of("ovdB"), ip_of("ovdB3"));
     // Both ways: each host delivers only from containers it knows.
     wait_for(
         "A knows ovdB, B knows ovdA",
@@ -309,5 +315,50 @@ fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_within_the_ttl() 
     assert!(
         !ping("ovdA", &ip_b),
         "ovdA still reaches the dead host's container"
+    );
+
+    // The dead host's address claims: kept for the grace period, then
+    // given back by the survivor, so its addresses can be handed out
+    // again; the survivor's own claims stay.
+    let create_with = |name: &str, ip: &str| {
+        a.cli(&["container", "create", name, "--network", "ovl3", "--ip", ip])
+    };
+    let out = create_with("ovdA2", &ip_b);
+    assert!(
+        !out.status.success() && out.stderr_str().contains("in use"),
+        "B's address was free again right after its lease expired: {}",
+        out.stderr_str()
+    );
+    let took = wait_for(
+        "B's address claims given back",
+        LEASE_TTL + CLAIM_GRACE + 2 * CLAIM_SWEEP + Duration::from_secs(5),
+        || create_with("ovdA2", &ip_b).status.success(),
+    );
+    eprintln!("B's address went to a new container {took:?} after its map entry");
+    let out = create_with("ovdA3", &ip_a);
+    assert!(
+        !out.status.success() && out.stderr_str().contains("in use"),
+        "A's own claim was given back: {}",
+        out.stderr_str()
+    );
+    // B comes back with its containers: the address nobody took is
+    // claimed again, the one taken meanwhile is reported as a conflict.
+    b.restart_daemon();
+    wait_for(
+        "B claims ovdB3's address again",
+        2 * CLAIM_SWEEP + Duration::from_secs(5),
+        || b.daemon_log().contains("claimed it again"),
+    );
+    let out = create_with("ovdA3", &ip_b3);
+    assert!(
+        !out.status.success() && out.stderr_str().contains("in use"),
+        "A got ovdB3's address {ip_b3} after B claimed it again: {}",
+        out.stderr_str()
+    );
+    assert!(
+        b.daemon_log()
+            .contains(&format!("{ip_b} of ovl3 of container ovdB is claimed by")),
+        "no conflict reported for ovdB:\n{}",
+        b.daemon_log()
     );
 }

@@ -6,8 +6,8 @@
 //! Claims are not under the node's lease: a daemon cut off from etcd for
 //! longer than the lease TTL still runs its containers, and their
 //! addresses must not be handed to another host meanwhile. A claim is
-//! released when its container goes; claims of a node that never comes
-//! back stay until its network is removed.
+//! released when its container goes; claims of a node gone for longer
+//! than a grace period are released by the others (`claims.rs`).
 
 use std::{collections::BTreeSet, future::Future, net::Ipv4Addr};
 

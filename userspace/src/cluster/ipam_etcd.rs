@@ -8,7 +8,7 @@ use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp};
 
 use super::{
     ipam::{Claim, ClaimStore},
-    store::{IPAM, Store, StoreError},
+    store::{IPAM, NODES, Store, StoreError},
 };
 
 pub struct EtcdClaims {
@@ -59,6 +59,30 @@ impl ClaimStore for EtcdClaims {
         let value = serde_json::to_vec(claim).map_err(|e| StoreError::Refused(e.to_string()))?;
         let txn = Txn::new()
             .when([Compare::value(key.as_str(), CompareOp::Equal, value)])
+            .and_then([TxnOp::delete(key.as_str(), None)]);
+        let mut client = self.store.client.clone();
+        Ok(self.store.request(client.txn(txn)).await?.succeeded())
+    }
+}
+
+impl EtcdClaims {
+    /// Gives `ip` back if `claim` still holds it and its node has no node
+    /// key (its lease expired and it did not come back): one transaction,
+    /// so a node that returns meanwhile keeps its claim.
+    pub async fn release_of_gone_node(
+        &self,
+        network: &str,
+        ip: Ipv4Addr,
+        claim: &Claim,
+    ) -> Result<bool, StoreError> {
+        let key = key(network, ip);
+        let node_key = format!("{NODES}{}", claim.node);
+        let value = serde_json::to_vec(claim).map_err(|e| StoreError::Refused(e.to_string()))?;
+        let txn = Txn::new()
+            .when([
+                Compare::value(key.as_str(), CompareOp::Equal, value),
+                Compare::create_revision(node_key.as_str(), CompareOp::Equal, 0),
+            ])
             .and_then([TxnOp::delete(key.as_str(), None)]);
         let mut client = self.store.client.clone();
         Ok(self.store.request(client.txn(txn)).await?.succeeded())

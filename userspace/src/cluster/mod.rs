@@ -9,6 +9,7 @@
 //! store fail with an error naming it, and the background tasks retry
 //! until etcd answers again, then catch up.
 
+pub mod claims;
 pub mod endpoints;
 pub mod ipam;
 pub mod ipam_etcd;

@@ -2,22 +2,20 @@
 //! its own under `/ebpfnet/v1/endpoints/<network>/<address>`, under its
 //! node lease (a host that dies takes them along within the TTL), and
 //! fills its `OVERLAY_PEERS` map from the others' (a watched mirror).
-//! Address claims (`ipam/`) of this node whose container is gone are
-//! given back here too.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeMap,
     net::{IpAddr, Ipv4Addr},
 };
 
-use etcd_client::{GetOptions, PutOptions};
+use etcd_client::PutOptions;
 use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster,
-    ipam::{Claim, ClaimStore as _},
+    ipam::Claim,
     ipam_etcd::EtcdClaims,
-    store::{ENDPOINTS, IPAM, StoreError},
+    store::{ENDPOINTS, StoreError},
     watch,
 };
 use crate::{
@@ -165,47 +163,5 @@ impl Cluster {
             container: container.to_string(),
         };
         super::ipam::allocate(&claims, space, &claim, wanted).await
-    }
-
-    /// Gives back this node's claims that no local container holds.
-    /// Answers how many went.
-    pub async fn release_unused_claims(
-        &self,
-        held: &BTreeSet<(String, Ipv4Addr)>,
-    ) -> Result<usize, StoreError> {
-        let mut client = self.store.client.clone();
-        let answer = self
-            .store
-            .request(client.get(IPAM, Some(GetOptions::new().with_prefix())))
-            .await?;
-        let claims = EtcdClaims {
-            store: self.store.clone(),
-        };
-        let mut released = 0;
-        for kv in answer.kvs() {
-            let Some(rest) = std::str::from_utf8(kv.key())
-                .ok()
-                .and_then(|k| k.strip_prefix(IPAM))
-            else {
-                continue;
-            };
-            let Some((network, ip)) = rest.rsplit_once('/') else {
-                continue;
-            };
-            let (Ok(ip), Ok(claim)) = (
-                ip.parse::<Ipv4Addr>(),
-                serde_json::from_slice::<Claim>(kv.value()),
-            ) else {
-                continue;
-            };
-            if claim.node != self.node.node_id || held.contains(&(network.to_string(), ip)) {
-                continue;
-            }
-            if claims.release(network, ip, &claim).await? {
-                log::info!("released address {ip} of {network} ({})", claim.container);
-                released += 1;
-            }
-        }
-        Ok(released)
     }
 }

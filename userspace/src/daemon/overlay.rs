@@ -2,20 +2,26 @@
 //! network made, the address claimed in the cluster store), and the
 //! background sync between this host and the store — its containers
 //! advertised, the other hosts' containers in `OVERLAY_PEERS`, local
-//! sides of removed networks taken down, unused claims given back.
+//! sides of removed networks taken down, address claims swept
+//! (`cluster/claims.rs`).
 
 use std::{collections::BTreeSet, net::Ipv4Addr, sync::Arc, time::Duration};
 
 use tokio::sync::Mutex;
 
 use crate::{
-    cluster::{Cluster, ipam::AddressSpace, overlay::Advertised},
+    cluster::{
+        Cluster,
+        claims::{Held, Sweep},
+        ipam::AddressSpace,
+        overlay::Advertised,
+    },
     controller::{Controller, ControllerError, overlay::OverlaySpec},
 };
 
 /// How often the store and the maps are brought in line.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
-/// Unused address claims are looked for every this many syncs.
+/// Address claims are swept every this many syncs.
 const CLAIMS_EVERY_SYNCS: u32 = 5;
 
 /// For a container joining `network`: when it is a global network, makes
@@ -80,6 +86,7 @@ pub async fn sync(controller: Arc<Mutex<Controller>>, cluster: Arc<Cluster>) {
     let mut ticker = tokio::time::interval(SYNC_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut advertised = Advertised::default();
+    let mut sweep = Sweep::default();
     let mut ticks = 0u32;
     loop {
         ticker.tick().await;
@@ -105,13 +112,13 @@ pub async fn sync(controller: Arc<Mutex<Controller>>, cluster: Arc<Cluster>) {
         // Under the lock: no claim is made meanwhile, so none is taken
         // for unused just before its container exists.
         if ticks.is_multiple_of(CLAIMS_EVERY_SYNCS) && cluster.view().connected {
-            let held: BTreeSet<(String, Ipv4Addr)> = c
+            let held: Held = c
                 .overlay_endpoints()
                 .into_iter()
-                .map(|e| (e.network, e.ip))
+                .map(|e| ((e.network, e.ip), e.container))
                 .collect();
-            if let Err(e) = cluster.release_unused_claims(&held).await {
-                log::warn!("cannot give back unused address claims: {e}");
+            if let Err(e) = cluster.sweep_claims(&held, &mut sweep).await {
+                log::warn!("cannot sweep the address claims: {e}");
             }
         }
     }
