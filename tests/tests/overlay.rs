@@ -163,6 +163,19 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
     wait_for("B knows A's containers", Duration::from_secs(10), || {
         peers(&b).contains(&(a1.clone(), "198.18.93.1".into()))
     });
+    // `status` counts the overlay maps' entries (two peers on A).
+    let status: Value =
+        serde_json::from_str(&a.ok(&["--format", "json", "status"])).expect("status JSON");
+    let fill = |map: &str| {
+        status["Maps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["Name"] == map)
+            .and_then(|m| m["Entries"].as_u64())
+    };
+    assert_eq!(fill("OVERLAY_PEERS"), Some(2), "status of A: {status}");
+    assert_eq!(fill("OVERLAY_NETWORKS"), Some(2), "status of A: {status}");
     assert!(ping("ovA1", &b1), "ovA1 -> ovB1 ({b1})");
     assert!(ping("ovB1", &a1), "ovB1 -> ovA1 ({a1})");
     assert!(ping("ovB2", &a2), "ovB2 -> ovA2 ({a2})");

@@ -5,11 +5,13 @@ use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
     fragments::{FragKey, FragValue},
     maps::{
-        EndpointAddr, EndpointInfo, FlowKey, HostAddr, MasqUsageKey, NatEntry, NetworkInfo,
-        PublishedKey, PublishedStats, PublishedValue, SockReverseKey, SockReverseValue, SubnetKey,
-        UplinkInfo,
+        EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey, MasqUsageKey,
+        NatEntry, NetworkInfo, PublishedKey, PublishedStats, PublishedValue, SockReverseKey,
+        SockReverseValue, SubnetKey, UplinkInfo,
     },
+    maps6::{EndpointInfo6, NetworkInfo6, SubnetKey6},
     names,
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
 
 use super::{
@@ -153,6 +155,25 @@ impl AyaDatapath {
             }
             names::UPLINKS_MAP => count_keys(hash::<u32, UplinkInfo>(ebpf, name)?.keys()),
             names::HOST_ADDRS_MAP => count_keys(hash::<[u8; 4], HostAddr>(ebpf, name)?.keys()),
+            names::ENDPOINTS6_MAP => count_keys(hash::<u32, EndpointInfo6>(ebpf, name)?.keys()),
+            names::ENDPOINT_IPS6_MAP => {
+                count_keys(hash::<[u8; 16], EndpointAddr>(ebpf, name)?.keys())
+            }
+            names::NETWORKS6_MAP => {
+                let m: LpmTrie<_, SubnetKey6, NetworkInfo6> =
+                    LpmTrie::try_from(map(ebpf, name)?).map_err(map_err(name))?;
+                count_keys(m.keys())
+            }
+            names::LAN_HOSTS_MAP => count_keys(hash::<LanMacKey, [u8; 4]>(ebpf, name)?.keys()),
+            names::LAN_IPS_MAP => count_keys(hash::<LanIpKey, LanMac>(ebpf, name)?.keys()),
+            names::OVERLAY_PEERS_MAP => {
+                count_keys(hash::<OverlayPeerKey, OverlayPeer>(ebpf, name)?.keys())
+            }
+            names::OVERLAY_NETWORKS_MAP => {
+                count_keys(hash::<u32, OverlayNetwork>(ebpf, name)?.keys())
+            }
+            names::OVERLAY_VNIS_MAP => count_keys(hash::<u32, u32>(ebpf, name)?.keys()),
+            // The arrays (counted as full by the caller).
             _ => return Ok(0),
         }
         .map_err(map_err(name))?;
