@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::extremes::NAT_TABLE_SIZE;
-use super::lab::{DIR, Lab, PIN_DIR, quiet};
+use super::lab::{DIR, DaemonFiles, Lab, PIN_DIR, quiet};
 use super::topology::{EBPFNET_BRIDGE, EBPFNET_UPLINK, Kind};
 use crate::cmd::{command, output, succeeds};
 use crate::interrupt::check_interrupted;
@@ -42,7 +42,7 @@ impl Ebpfnet {
             .args(["--bridge", EBPFNET_BRIDGE])
             .args(["--default-subnet", &Kind::Ebpfnet.subnet()])
             .args(["--nat-table-size", &NAT_TABLE_SIZE.to_string()]);
-        lab.spawn_daemon(self.binary.clone(), &mut daemon)?;
+        lab.spawn_daemon(self.binary.clone(), &DaemonFiles::main(), &mut daemon)?;
         let deadline = Instant::now() + Duration::from_secs(15);
         while !succeeds(&mut self.cli(["status"])) {
             check_interrupted()?;
@@ -87,12 +87,12 @@ pub struct ProgStats {
     pub run_cnt: u64,
 }
 
-/// The bench daemon's programs, by pinned link name (`program@interface`;
-/// bpftool 7.1 does not list TCX links under `net show`), with their
-/// counters now.
-pub fn prog_stats() -> Result<BTreeMap<String, ProgStats>> {
+/// A daemon's programs (pinned under `pin_dir`), by pinned link name
+/// (`program@interface`; bpftool 7.1 does not list TCX links under `net
+/// show`), with their counters now.
+pub fn prog_stats(pin_dir: &Path) -> Result<BTreeMap<String, ProgStats>> {
     let mut stats = BTreeMap::new();
-    let links = Path::new(PIN_DIR).join("links");
+    let links = pin_dir.join("links");
     let entries = std::fs::read_dir(&links).with_context(|| format!("{}", links.display()))?;
     for entry in entries {
         let path = entry?.path();

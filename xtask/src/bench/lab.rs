@@ -1,7 +1,9 @@
 //! The bench's guard: every namespace, host link, background process, host
 //! sysctl and ebpfnet daemon it makes is recorded here and removed (or
 //! restored) by [`Lab::cleanup`], which also runs on drop, so an error, a
-//! panic or Ctrl-C (see `interrupt.rs`) leaves nothing behind.
+//! panic or Ctrl-C (see `interrupt.rs`) leaves nothing behind. The daemons
+//! are reset first, while the processes they may need (the overlay phase's
+//! etcd) still run.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -21,6 +23,63 @@ pub const PREFIX: &str = "ebnb-";
 pub const DIR: &str = "/tmp/ebnb-bench";
 /// The bench daemon's pin dir.
 pub const PIN_DIR: &str = "/sys/fs/bpf/ebnb-bench";
+/// Where the daemons' pin dirs are (each `ebnb-…`).
+const BPF_FS: &str = "/sys/fs/bpf";
+/// The overlay phase's etcd writes its pid here, so `--clean` can stop an
+/// etcd a killed run left.
+pub const ETCD_PID_FILE: &str = "etcd.pid";
+
+/// An ebpfnet daemon of the bench: its files, and the network namespace
+/// it runs in (none: the host's).
+#[derive(Clone)]
+pub struct DaemonFiles {
+    /// Log name: `DIR/<name>.log`.
+    pub name: String,
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub pin_dir: PathBuf,
+    pub netns: Option<String>,
+}
+
+impl DaemonFiles {
+    /// The main bench daemon's (socket and state under `DIR`).
+    pub fn main() -> Self {
+        DaemonFiles {
+            name: "ebpfnet-daemon".into(),
+            socket: Path::new(DIR).join("ebpfnet.sock"),
+            state_dir: Path::new(DIR).join("state"),
+            pin_dir: PathBuf::from(PIN_DIR),
+            netns: None,
+        }
+    }
+
+    /// A daemon of its own in network namespace `ns` (a "host" of the
+    /// overlay phase): socket and state in `DIR/<ns>/`, pins in
+    /// `/sys/fs/bpf/<ns>`.
+    pub fn in_netns(ns: &str) -> Self {
+        let dir = Path::new(DIR).join(ns);
+        DaemonFiles {
+            name: format!("{ns}-daemon"),
+            socket: dir.join("sock"),
+            state_dir: dir.join("state"),
+            pin_dir: Path::new(BPF_FS).join(ns),
+            netns: Some(ns.to_string()),
+        }
+    }
+
+    /// `PROGRAM` run in the daemon's network namespace by `nsenter --net`
+    /// (not `ip netns exec`, which mounts another /sys and so hides bpffs).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        match &self.netns {
+            Some(ns) => {
+                let mut cmd = command("nsenter");
+                cmd.arg(format!("--net=/run/netns/{ns}")).arg(program);
+                cmd
+            }
+            None => command(program),
+        }
+    }
+}
 
 pub struct Lab {
     pub dir: PathBuf,
@@ -29,8 +88,8 @@ pub struct Lab {
     children: Vec<(String, Child)>,
     /// Host sysctls changed: name and the value to put back.
     sysctls: Vec<(String, String)>,
-    /// `ebpfnet` binary, when a bench daemon was started.
-    daemon: Option<(PathBuf, Child)>,
+    /// The `ebpfnet` daemons started: binary, files, process.
+    daemons: Vec<(PathBuf, DaemonFiles, Child)>,
     cleaned_up: bool,
 }
 
@@ -44,7 +103,7 @@ impl Lab {
             links: Vec::new(),
             children: Vec::new(),
             sysctls: Vec::new(),
-            daemon: None,
+            daemons: Vec::new(),
             cleaned_up: false,
         })
     }
@@ -89,12 +148,22 @@ impl Lab {
         Ok(())
     }
 
-    /// Starts the bench's ebpfnet daemon; cleanup resets it through its
-    /// socket (removing its container, bridge and pins) before stopping it.
-    pub fn spawn_daemon(&mut self, ebpfnet: PathBuf, cmd: &mut Command) -> Result<()> {
-        let child = spawn_logged(cmd, &self.dir.join("ebpfnet-daemon.log"))?;
-        self.daemon = Some((ebpfnet, child));
+    /// Starts an ebpfnet daemon; cleanup resets it through its socket
+    /// (removing its containers, bridges and pins) before stopping it.
+    pub fn spawn_daemon(
+        &mut self,
+        ebpfnet: PathBuf,
+        files: &DaemonFiles,
+        cmd: &mut Command,
+    ) -> Result<()> {
+        let child = spawn_logged(cmd, &self.dir.join(format!("{}.log", files.name)))?;
+        self.daemons.push((ebpfnet, files.clone(), child));
         Ok(())
+    }
+
+    /// The pid of the background process started last.
+    pub fn last_child_pid(&self) -> Option<u32> {
+        self.children.last().map(|(_, child)| child.id())
     }
 
     /// Whether a background process has died (its log then says why).
@@ -104,10 +173,14 @@ impl Lab {
                 bail!("background `{name}` exited ({status}); see {DIR}/{name}.log");
             }
         }
-        if let Some((_, daemon)) = &mut self.daemon
-            && let Some(status) = daemon.try_wait()?
-        {
-            bail!("the ebpfnet daemon exited ({status}); see {DIR}/ebpfnet-daemon.log");
+        for (_, files, daemon) in &mut self.daemons {
+            if let Some(status) = daemon.try_wait()? {
+                bail!(
+                    "the ebpfnet daemon {} exited ({status}); see {DIR}/{}.log",
+                    files.name,
+                    files.name
+                );
+            }
         }
         Ok(())
     }
@@ -119,16 +192,22 @@ impl Lab {
         }
         self.cleaned_up = true;
         let mut errors = Vec::new();
-        for (name, mut child) in self.children.drain(..).rev() {
-            stop(&mut child, &name, &mut errors);
-        }
-        if let Some((ebpfnet, mut daemon)) = self.daemon.take() {
-            if let Err(err) = reset_daemon(&ebpfnet, &self.dir) {
+        for (ebpfnet, files, mut daemon) in self.daemons.drain(..).rev() {
+            if let Err(err) = reset_daemon(&ebpfnet, &files) {
                 errors.push(format!("{err:#}"));
             }
             if wait_timeout(&mut daemon, Duration::from_secs(5)).is_none() {
-                stop(&mut daemon, "ebpfnet daemon", &mut errors);
+                stop(&mut daemon, &files.name, &mut errors);
             }
+            if files.pin_dir.exists() && fs::remove_dir(&files.pin_dir).is_err() {
+                errors.push(format!(
+                    "pin dir {} is left behind",
+                    files.pin_dir.display()
+                ));
+            }
+        }
+        for (name, mut child) in self.children.drain(..).rev() {
+            stop(&mut child, &name, &mut errors);
         }
         for netns in self.netns.drain(..).rev() {
             if let Err(err) = quiet(command("ip").args(["netns", "del", &netns])) {
@@ -152,9 +231,6 @@ impl Lab {
                 errors.push(format!("restoring {name}={value}: {err:#}"));
             }
         }
-        if Path::new(PIN_DIR).exists() && fs::remove_dir(PIN_DIR).is_err() {
-            errors.push(format!("pin dir {PIN_DIR} is left behind"));
-        }
         if errors.is_empty() {
             let _ = fs::remove_dir_all(&self.dir);
         }
@@ -170,15 +246,18 @@ impl Drop for Lab {
     }
 }
 
-/// `ebpfnet system reset` for the bench daemon: through its socket when it
-/// answers, else directly from its state dir.
-fn reset_daemon(ebpfnet: &Path, dir: &Path) -> Result<()> {
+/// `ebpfnet system reset` for a bench daemon: through its socket when it
+/// answers, else directly from its state dir (in its namespace).
+fn reset_daemon(ebpfnet: &Path, files: &DaemonFiles) -> Result<()> {
     quiet(
-        command(ebpfnet)
-            .env("EBPFNET_SOCKET", dir.join("ebpfnet.sock"))
+        files
+            .command(ebpfnet)
+            .arg("--socket")
+            .arg(&files.socket)
             .args(["system", "reset", "--state-dir"])
-            .arg(dir.join("state"))
-            .args(["--pin-dir", PIN_DIR]),
+            .arg(&files.state_dir)
+            .arg("--pin-dir")
+            .arg(&files.pin_dir),
     )
 }
 
@@ -205,21 +284,64 @@ pub fn leftovers() -> Vec<String> {
             .into_iter()
             .map(|l| format!("link {l}")),
     );
-    for path in [PIN_DIR, DIR] {
-        if Path::new(path).exists() {
-            found.push(path.to_string());
+    found.extend(
+        prefixed(BPF_FS)
+            .into_iter()
+            .map(|p| format!("pin dir {BPF_FS}/{p}")),
+    );
+    if Path::new(DIR).exists() {
+        found.push(DIR.to_string());
+    }
+    found
+}
+
+/// The daemons whose state a previous run left under `DIR`.
+fn leftover_daemons() -> Vec<DaemonFiles> {
+    let mut found = Vec::new();
+    if Path::new(DIR).join("state").exists() {
+        found.push(DaemonFiles::main());
+    }
+    for ns in prefixed(DIR) {
+        let mut files = DaemonFiles::in_netns(&ns);
+        if files.state_dir.exists() {
+            if !Path::new("/run/netns").join(&ns).exists() {
+                files.netns = None;
+            }
+            found.push(files);
         }
     }
     found
 }
 
+/// Stops the etcd a killed run left (its pid from `DIR/etcd.pid`, if that
+/// process still is an etcd with its data under `DIR`).
+fn stop_leftover_etcd() {
+    let Ok(pid) = fs::read_to_string(Path::new(DIR).join(ETCD_PID_FILE)) else {
+        return;
+    };
+    let Ok(pid) = pid.trim().parse::<i32>() else {
+        return;
+    };
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    let program = cmdline.split('\0').next().unwrap_or_default();
+    if program.ends_with("etcd") && cmdline.contains(DIR) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        println!("bench: stopped the etcd (pid {pid}) a previous run left");
+    }
+}
+
 /// `cargo xtask bench --clean`: removes only the bench's own objects.
 pub fn clean_leftovers(ebpfnet: &Path) -> Result<()> {
-    if Path::new(DIR).join("state").exists()
-        && let Err(err) = reset_daemon(ebpfnet, Path::new(DIR))
-    {
-        eprintln!("bench: ebpfnet reset of the bench daemon failed: {err:#}");
+    for files in leftover_daemons() {
+        if let Err(err) = reset_daemon(ebpfnet, &files) {
+            eprintln!("bench: ebpfnet reset of {} failed: {err:#}", files.name);
+        }
     }
+    stop_leftover_etcd();
     for netns in prefixed("/run/netns") {
         quiet(command("ip").args(["netns", "del", &netns]))?;
     }
@@ -229,8 +351,8 @@ pub fn clean_leftovers(ebpfnet: &Path) -> Result<()> {
             quiet(command("ip").args(["link", "del", &link]))?;
         }
     }
-    if Path::new(PIN_DIR).exists() {
-        quiet(command("rm").args(["-rf", PIN_DIR]))?;
+    for pins in prefixed(BPF_FS) {
+        quiet(command("rm").args(["-rf", &format!("{BPF_FS}/{pins}")]))?;
     }
     let _ = fs::remove_dir_all(DIR);
     let left = leftovers();

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::http;
@@ -73,19 +73,36 @@ pub struct Sample {
 /// [`Test::Http`]: whole seconds, at least 1).
 pub fn run(loadgen: &Path, kind: Kind, test: Test, seconds: f64) -> Result<Sample> {
     check_interrupted()?;
-    let (ns, mode, target) = match test {
+    let (ns, target) = match test {
         Test::Http => return http::run_wrk(kind, seconds),
-        Test::Rr => (kind.out_ns(), "rr", kind.inbound_target()),
-        Test::Crr => (kind.out_ns(), "crr", kind.inbound_target()),
-        Test::Stream => (kind.out_ns(), "stream", kind.inbound_target()),
-        Test::MasqCrr => (kind.srv_ns(), "crr", kind.outbound_target()),
+        Test::Rr | Test::Crr | Test::Stream => (kind.out_ns(), kind.inbound_target()),
+        Test::MasqCrr => (kind.srv_ns(), kind.outbound_target()),
+    };
+    run_client(loadgen, &ns, test, &target, seconds)
+}
+
+/// Runs the load generator's client of `test` (not [`Test::Http`]) in
+/// namespace `ns` against `target` for `seconds`.
+pub fn run_client(
+    loadgen: &Path,
+    ns: &str,
+    test: Test,
+    target: &str,
+    seconds: f64,
+) -> Result<Sample> {
+    check_interrupted()?;
+    let mode = match test {
+        Test::Rr => "rr",
+        Test::Crr | Test::MasqCrr => "crr",
+        Test::Stream => "stream",
+        Test::Http => bail!("the load generator has no HTTP client (wrk runs `http`)"),
     };
     let duration = format!("{seconds}");
-    let mut cmd = in_ns(&ns, loadgen);
+    let mut cmd = in_ns(ns, loadgen);
     cmd.args([
         mode,
         "--target",
-        &target,
+        target,
         "--duration",
         &duration,
         "--size",

@@ -9,17 +9,23 @@
 //! run every test on every variant, repetitions interleaved (load.rs), and
 //! a bpf_stats pass for ebpfnet's per-packet cost; then every port of an
 //! address and a million resident flows (extremes.rs); write the report
-//! (report.rs) and the SVG chart (chart.rs). Everything made is removed by the
-//! guard in lab.rs, also on error and Ctrl-C.
+//! (report.rs) and the SVG chart (chart.rs). Before all that, in a lab of
+//! its own, the overlay phase: container to container across two hosts
+//! (overlay.rs; alone with `--phase overlay`). Everything made is removed
+//! by the guard in lab.rs, also on error and Ctrl-C.
 
 mod chart;
 mod control;
 mod ebpfnet;
+mod etcd;
 mod extremes;
 mod extremes_report;
 mod http;
 mod lab;
 mod load;
+mod overlay;
+mod overlay_hosts;
+mod overlay_report;
 mod report;
 mod rules;
 mod targets;
@@ -32,7 +38,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use self::ebpfnet::{Ebpfnet, prog_stats, range_spec, stats_delta};
-use self::lab::Lab;
+use self::lab::{Lab, PIN_DIR};
 use self::load::Test;
 use self::report::{BpfRow, Results, Run};
 use self::topology::{FILLER_BASE, HTTP_PUBLISHED_PORT, HTTP_SERVER_PORT, Kind};
@@ -51,10 +57,21 @@ pub struct Options {
     /// Use this `ebpfnet` binary instead of building target/release/ebpfnet
     #[arg(long, value_name = "PATH")]
     ebpfnet_binary: Option<PathBuf>,
+    /// Run only this phase (its results go to bench-results/overlay.*
+    /// and, unless --quick, docs/bench/overlay.*)
+    #[arg(long, value_enum)]
+    phase: Option<Phase>,
     /// Only re-render scaling.svg beside this results.json (no bench run,
     /// no root), e.g. docs/bench/results.json
     #[arg(long, value_name = "RESULTS_JSON")]
     chart_from: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Phase {
+    /// Container to container across two hosts: ebpfnet's overlay, a plain
+    /// kernel VXLAN device, the underlay
+    Overlay,
 }
 
 struct Config {
@@ -125,6 +142,11 @@ pub fn bench(options: &Options) -> Result<()> {
     let _lock = lab::host_lock()?;
     catch_interrupt()?;
     let started = Instant::now();
+    let overlay = overlay::run(&binary, &loadgen, config.reps, config.seconds)?;
+    overlay_report::write(&overlay, options.quick)?;
+    if options.phase == Some(Phase::Overlay) {
+        return Ok(());
+    }
     let mut lab = Lab::new()?;
     let ebpfnet = Ebpfnet { binary };
     let result = run_all(&mut lab, &ebpfnet, &loadgen, &config);
@@ -140,6 +162,7 @@ pub fn bench(options: &Options) -> Result<()> {
     }
     let mut results = result?;
     results.minutes = started.elapsed().as_secs_f64() / 60.0;
+    results.overlay = Some(overlay);
     report::write(&results, options.quick)?;
     if !errors.is_empty() {
         bail!("the bench ran, but cleaning up failed (see above)");
@@ -245,9 +268,9 @@ fn bpf_pass(
     check_interrupted()?;
     lab.set_host_sysctl("kernel.bpf_stats_enabled", "1")?;
     for test in Test::ALL {
-        let before = prog_stats()?;
+        let before = prog_stats(Path::new(PIN_DIR))?;
         load::run(loadgen, Kind::Ebpfnet, test, seconds)?;
-        let after = prog_stats()?;
+        let after = prog_stats(Path::new(PIN_DIR))?;
         for (program, ns_per_run, runs) in stats_delta(&before, &after) {
             results.bpf.push(BpfRow {
                 scale,

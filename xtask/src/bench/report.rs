@@ -10,8 +10,9 @@ use serde_json::{Value, json};
 use super::control::CpRow;
 use super::extremes::Extremes;
 use super::load::{Sample, Test};
+use super::overlay::OverlayResults;
 use super::topology::Kind;
-use super::{chart, extremes_report, http, targets};
+use super::{chart, extremes_report, http, overlay_report, targets};
 use crate::cmd::{command, output, workspace_root};
 
 pub struct Run {
@@ -38,6 +39,8 @@ pub struct Results {
     pub control: Vec<CpRow>,
     /// Every port of an address, a million flows (full runs).
     pub extremes: Option<Extremes>,
+    /// Container to container across two hosts.
+    pub overlay: Option<OverlayResults>,
     pub minutes: f64,
 }
 
@@ -78,6 +81,7 @@ impl Results {
             bpf: Vec::new(),
             control: Vec::new(),
             extremes: None,
+            overlay: None,
             minutes: 0.0,
         }
     }
@@ -123,7 +127,7 @@ impl Results {
     }
 }
 
-fn fmt_value(test: Test, v: f64) -> String {
+pub(super) fn fmt_value(test: Test, v: f64) -> String {
     if test == Test::Stream {
         format!("{v:.2}")
     } else {
@@ -131,7 +135,7 @@ fn fmt_value(test: Test, v: f64) -> String {
     }
 }
 
-fn cell(test: Test, s: Spread) -> String {
+pub(super) fn cell(test: Test, s: Spread) -> String {
     format!(
         "{} ({}–{})",
         fmt_value(test, s.median),
@@ -228,6 +232,10 @@ pub fn markdown(r: &Results) -> String {
     if let Some(x) = &r.extremes {
         md.push('\n');
         md.push_str(&extremes_report::markdown(r, x));
+    }
+    if let Some(o) = &r.overlay {
+        md.push('\n');
+        md.push_str(&overlay_report::markdown(o));
     }
     md.push_str("\n### Control plane\n\n| what | tool | ports | median (min–max) |\n");
     md.push_str("|---|---|---|---|\n");
@@ -348,6 +356,7 @@ pub fn json(r: &Results) -> Value {
         },
         "traffic": traffic, "control_plane": control, "bpf_cost": bpf, "targets": targets,
         "extremes": r.extremes.as_ref().map(|x| extremes_report::json(r, x)),
+        "overlay": r.overlay.as_ref().map(overlay_report::json),
     })
 }
 

@@ -121,7 +121,7 @@ pub const EBPFNET_UPLINK: &str = "ebnb-up0";
 pub const EBPFNET_BRIDGE: &str = "ebnb-br0";
 
 /// `ip -n NS ARGS`.
-fn ip_n(ns: &str, args: &[&str]) -> Result<()> {
+pub fn ip_n(ns: &str, args: &[&str]) -> Result<()> {
     quiet(command("ip").args(["-n", ns]).args(args))
 }
 
@@ -143,7 +143,7 @@ pub fn tune_ns(ns: &str, conntrack: bool) -> Result<()> {
     quiet(in_ns(ns, "sysctl").arg("-qw").args(settings))
 }
 
-fn veth(ns_a: &str, a: &str, ns_b: &str, b: &str) -> Result<()> {
+pub fn veth(ns_a: &str, a: &str, ns_b: &str, b: &str) -> Result<()> {
     let mut cmd = command("ip");
     cmd.args(["link", "add", a]);
     if !ns_a.is_empty() {
@@ -153,7 +153,7 @@ fn veth(ns_a: &str, a: &str, ns_b: &str, b: &str) -> Result<()> {
     quiet(&mut cmd)
 }
 
-fn up(ns: &str, links: &[&str]) -> Result<()> {
+pub fn up(ns: &str, links: &[&str]) -> Result<()> {
     for link in links {
         ip_n(ns, &["link", "set", link, "up"])?;
     }
