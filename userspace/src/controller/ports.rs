@@ -63,23 +63,18 @@ impl Controller {
                 lan.parent
             )));
         }
-        let taken: Vec<Taken<'_>> = self
-            .state
-            .containers
-            .values()
-            .flat_map(|c| {
-                c.ports.iter().map(|m| Taken {
-                    container: &c.name,
-                    mapping: *m,
-                })
+        let taken = self.state.containers.values().flat_map(|c| {
+            c.ports.iter().map(|m| Taken {
+                container: &c.name,
+                mapping: *m,
             })
-            .collect();
+        });
         let ephemeral = portalloc::ephemeral_range(&self.host.ip_local_port_range());
         let mut probe = |m: &PortMapping| {
             self.host
                 .probe_port(m.protocol, SocketAddr::from((m.host_ip, m.host_port)))
         };
-        portalloc::resolve_ports(&taken, requests, ephemeral, &mut probe)
+        portalloc::resolve_ports(taken, requests, ephemeral, &mut probe)
             .map_err(ControllerError::Refused)
     }
 
