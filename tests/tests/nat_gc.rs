@@ -169,8 +169,7 @@ fn flows_changed_between_the_read_and_the_sweep_stay() {
 }
 
 /// A table of a million entries reads back whole, each entry once, many
-/// per system call (`BPF_MAP_LOOKUP_BATCH`); prints how long that and
-/// aya's key-by-key iteration take.
+/// per system call (`BPF_MAP_LOOKUP_BATCH`).
 #[test]
 fn a_million_entries_read_back_whole() {
     let _serial = serial();
@@ -201,11 +200,7 @@ fn a_million_entries_read_back_whole() {
     let started = Instant::now();
     let flows = dp.flows().expect("reading the tables");
     let batched = started.elapsed();
-    let started = Instant::now();
-    let iterated = table.iter().filter(Result::is_ok).count();
-    let one_by_one = started.elapsed();
-    eprintln!("read {ENTRIES} entries: batched {batched:?}, key by key {one_by_one:?}");
-    assert_eq!(iterated, ENTRIES as usize);
+    eprintln!("read {ENTRIES} entries in {batched:?}");
     assert_eq!(flows.len(), ENTRIES as usize);
     let mut seen: Vec<u64> = flows.iter().map(|r| r.entry.last_seen_ns).collect();
     seen.sort_unstable();
