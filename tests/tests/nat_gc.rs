@@ -2,7 +2,7 @@
 //! past its timeout goes, both directions together; what is live stays.
 //! Run as root: the tests fail (never skip) otherwise.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Instant};
 
 use aya::maps::{HashMap, MapData};
 use ebpfnet::datapath::{AyaDatapath, Flows, MapSizes, TcPath, remove_pins};
@@ -110,4 +110,100 @@ fn idle_flows_go_and_live_ones_stay() {
     }
     // A second pass finds nothing more to do.
     assert_eq!(dp.gc(now).expect("collecting again"), 0);
+}
+
+/// The collector reads the tables apart from its deletions: a flow a
+/// packet revives after the read, and one whose tuple a new flow takes,
+/// stay; one deleted meanwhile (by the controller) is no error.
+#[test]
+fn flows_changed_between_the_read_and_the_sweep_stay() {
+    let _serial = serial();
+    require_root();
+    let pinned = PinnedDatapath::load();
+    let mut table = pinned.tcp_table();
+    let now = monotonic_ns().expect("CLOCK_MONOTONIC");
+    let closed = TCP_SEQ_SEEN | TCP_ACK_SEEN | TCP_FIN_SEEN;
+    let long_ago = now - 20 * SECOND_NS;
+    let revived = published_flow(40010, closed, long_ago);
+    let taken_over = published_flow(40011, closed, long_ago);
+    let removed = published_flow(40012, closed, long_ago);
+    let idle = published_flow(40013, closed, long_ago);
+    let all = [&revived, &taken_over, &removed, &idle];
+    for (key, entry) in all.iter().copied().flatten() {
+        table.insert(key, entry, 0).expect("writing a flow");
+    }
+    let dp = pinned.dp.as_ref().expect("loaded");
+    let mut collector = dp.collector().expect("a collector");
+    let mut plan = collector.scan(now).expect("reading the tables");
+    // Meanwhile: a packet on the first flow, a SYN that takes the second's
+    // request tuple, the controller removing the third.
+    let (key, mut entry) = revived[1];
+    entry.last_seen_ns = now;
+    table.insert(key, entry, 0).expect("reviving");
+    let (key, mut entry) = taken_over[0];
+    entry.created_ns = now;
+    entry.last_seen_ns = now;
+    table.insert(key, entry, 0).expect("taking the tuple over");
+    for (key, _) in &removed {
+        table.remove(key).expect("removing");
+    }
+    let mut deleted = 0;
+    while !plan.swept() {
+        deleted += collector.sweep(&mut plan, 3).expect("sweeping");
+    }
+    collector.recount(&plan).expect("recounting");
+    // The revived flow's request, the taken-over flow's reply, and both
+    // directions of the idle one.
+    assert_eq!(deleted, 4);
+    assert_eq!(
+        table.get(&revived[1].0, 0).expect("revived").last_seen_ns,
+        now
+    );
+    assert_eq!(
+        table.get(&taken_over[0].0, 0).expect("new flow").created_ns,
+        now
+    );
+    for key in [revived[0].0, taken_over[1].0, idle[0].0, idle[1].0] {
+        assert!(table.get(&key, 0).is_err(), "{key:?} outlived its timeout");
+    }
+}
+
+/// A table of a million entries reads back whole, each entry once, many
+/// per system call (`BPF_MAP_LOOKUP_BATCH`).
+#[test]
+fn a_million_entries_read_back_whole() {
+    let _serial = serial();
+    require_root();
+    const ENTRIES: u32 = 1_000_000;
+    let pin_dir = PathBuf::from(format!("/sys/fs/bpf/ebnt-gc-big-{}", std::process::id()));
+    let sizes = MapSizes {
+        nat_entries: ENTRIES + 1024,
+    };
+    let dp = AyaDatapath::load(&pin_dir, sizes, TcPath::Tcx)
+        .unwrap_or_else(|e| panic!("loading the datapath on {}: {e}", pin_dir.display()));
+    let pinned = PinnedDatapath {
+        dp: Some(dp),
+        pin_dir,
+    };
+    let mut table = pinned.tcp_table();
+    let started = Instant::now();
+    for i in 0..ENTRIES {
+        let [(key, entry), _] = published_flow((i % 60_000) as u16, 0, u64::from(i));
+        let key = FlowKey {
+            src_ip: (i / 60_000 + 1).to_be_bytes(),
+            ..key
+        };
+        table.insert(key, entry, 0).expect("writing a flow");
+    }
+    eprintln!("wrote {ENTRIES} entries in {:?}", started.elapsed());
+    let dp = pinned.dp.as_ref().expect("loaded");
+    let started = Instant::now();
+    let flows = dp.flows().expect("reading the tables");
+    let batched = started.elapsed();
+    eprintln!("read {ENTRIES} entries in {batched:?}");
+    assert_eq!(flows.len(), ENTRIES as usize);
+    let mut seen: Vec<u64> = flows.iter().map(|r| r.entry.last_seen_ns).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen.len(), ENTRIES as usize, "an entry read twice or lost");
 }

@@ -217,11 +217,19 @@ impl State {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct StateFile {
     version: u32,
     #[serde(flatten)]
     state: State,
+}
+
+/// [`StateFile`] as written: borrowing the state, not a copy of it.
+#[derive(Serialize)]
+struct StateFileRef<'a> {
+    version: u32,
+    #[serde(flatten)]
+    state: &'a State,
 }
 
 #[derive(Debug, Error)]
@@ -348,9 +356,9 @@ pub fn decode(path: &Path, text: &[u8]) -> Result<State, StoreError> {
 
 /// The bytes [`Store::save`] writes for `state`.
 pub fn encode(state: &State) -> Vec<u8> {
-    let file = StateFile {
+    let file = StateFileRef {
         version: FORMAT_VERSION,
-        state: state.clone(),
+        state,
     };
     serde_json::to_vec_pretty(&file).expect("state serializes to JSON")
 }

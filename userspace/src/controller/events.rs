@@ -92,6 +92,17 @@ pub fn log_changes(before: &State, after: &State) {
     }
 }
 
+/// Logs mappings published and taken out of one container (a commit of
+/// its ports alone).
+pub fn log_ports(container: &Container, added: &[PortMapping], gone: &[PortMapping]) {
+    for port in added {
+        log_change(&Change::PortPublished(container, port));
+    }
+    for port in gone {
+        log_change(&Change::PortUnpublished(container, port));
+    }
+}
+
 fn log_change(change: &Change<'_>) {
     match *change {
         Change::NetworkCreated(n) => tracing::info!(

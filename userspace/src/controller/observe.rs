@@ -3,7 +3,10 @@
 use super::{Controller, Result, views};
 use crate::{
     api::observe::{FlowView, MappingStats, StatsView},
-    datapath::encoding::{describe_key, published_key},
+    datapath::{
+        Collector,
+        encoding::{describe_key, published_key},
+    },
     flow_view,
     host::monotonic_ns,
 };
@@ -53,10 +56,9 @@ impl Controller {
         })
     }
 
-    /// Removes flows idle longer than their timeout; returns how many NAT
-    /// entries went.
-    pub fn collect_garbage(&mut self) -> Result<usize> {
-        let now = monotonic_ns()?;
-        Ok(self.datapath.gc(now)?)
+    /// A collector of idle flows that works without the controller: the
+    /// daemon reads the tables with it while commands go on.
+    pub fn flow_collector(&self) -> Result<Box<dyn Collector>> {
+        Ok(self.datapath.collector()?)
     }
 }

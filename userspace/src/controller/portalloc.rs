@@ -8,7 +8,37 @@ use crate::{
     portspec::{PortMapping, PortRequest, Protocol},
 };
 
+/// A set of (protocol, host port) as one bit each (16 KiB).
+struct PortBits(Vec<u64>);
+
+impl PortBits {
+    fn index(protocol: Protocol, port: u16) -> usize {
+        let protocol = match protocol {
+            Protocol::Tcp => 0,
+            Protocol::Udp => 1,
+        };
+        protocol << 16 | usize::from(port)
+    }
+
+    fn contains(&self, protocol: Protocol, port: u16) -> bool {
+        let i = Self::index(protocol, port);
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+}
+
+impl FromIterator<(Protocol, u16)> for PortBits {
+    fn from_iter<I: IntoIterator<Item = (Protocol, u16)>>(pairs: I) -> Self {
+        let mut bits = PortBits(vec![0; 2 << 16 >> 6]);
+        for (protocol, port) in pairs {
+            let i = Self::index(protocol, port);
+            bits.0[i / 64] |= 1 << (i % 64);
+        }
+        bits
+    }
+}
+
 /// A mapping already in force, and whose it is.
+#[derive(Clone, Copy)]
 pub struct Taken<'a> {
     pub container: &'a str,
     pub mapping: PortMapping,
@@ -70,15 +100,16 @@ fn probe_error(m: &PortMapping, probe: Probe) -> Option<String> {
 /// Decides every host port, all or nothing: a requested one must not be
 /// published already nor held by a host process; a missing one is the first
 /// of `ephemeral` that is neither.
-pub fn resolve_ports(
-    taken: &[Taken<'_>],
+pub fn resolve_ports<'a>(
+    taken: impl IntoIterator<Item = Taken<'a>>,
     requests: &[PortRequest],
     ephemeral: (u16, u16),
     probe: &mut dyn FnMut(&PortMapping) -> Probe,
 ) -> Result<Vec<PortMapping>, String> {
     // Only the slots a request can land in: one more port beside every
-    // port of an address indexes one slot, not 131,070.
-    let fixed: Option<HashSet<(Protocol, u16)>> = requests
+    // port of an address indexes one slot, not 131,070, and passing over
+    // the others costs a bit test each.
+    let fixed: Option<PortBits> = requests
         .iter()
         .map(|r| match r.host_range() {
             Some((port, end)) if port == end => Some((r.protocol, port)),
@@ -87,8 +118,11 @@ pub fn resolve_ports(
         .collect();
     let mut published = ByHostPort::new();
     for t in taken {
-        let key = (t.mapping.protocol, t.mapping.host_port);
-        if fixed.as_ref().is_none_or(|fixed| fixed.contains(&key)) {
+        let (protocol, port) = (t.mapping.protocol, t.mapping.host_port);
+        if fixed
+            .as_ref()
+            .is_none_or(|fixed| fixed.contains(protocol, port))
+        {
             published.insert(t.mapping, t.container);
         }
     }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use super::{
-    Controller, ControllerError, Result,
+    Controller, ControllerError, Result, events,
     portalloc::{self, Taken},
 };
 use crate::{
@@ -14,6 +14,14 @@ use crate::{
     portspec::{PortMapping, PortRequest},
     state::{Container, Endpoint, Network},
 };
+
+/// How a failed save of a container's mappings is undone.
+enum Undo {
+    /// Only appended to: back to this length.
+    Truncate(usize),
+    /// The mappings before.
+    Restore(Vec<PortMapping>),
+}
 
 impl Controller {
     /// Where a container's mappings lead: its first endpoint (eth0's).
@@ -55,23 +63,18 @@ impl Controller {
                 lan.parent
             )));
         }
-        let taken: Vec<Taken<'_>> = self
-            .state
-            .containers
-            .values()
-            .flat_map(|c| {
-                c.ports.iter().map(|m| Taken {
-                    container: &c.name,
-                    mapping: *m,
-                })
+        let taken = self.state.containers.values().flat_map(|c| {
+            c.ports.iter().map(|m| Taken {
+                container: &c.name,
+                mapping: *m,
             })
-            .collect();
+        });
         let ephemeral = portalloc::ephemeral_range(&self.host.ip_local_port_range());
         let mut probe = |m: &PortMapping| {
             self.host
                 .probe_port(m.protocol, SocketAddr::from((m.host_ip, m.host_port)))
         };
-        portalloc::resolve_ports(&taken, requests, ephemeral, &mut probe)
+        portalloc::resolve_ports(taken, requests, ephemeral, &mut probe)
             .map_err(ControllerError::Refused)
     }
 
@@ -162,9 +165,12 @@ impl Controller {
         name: &str,
         requests: &[PortRequest],
     ) -> Result<Vec<PortMapping>> {
-        let container = self.container(name)?.clone();
-        let (endpoint, network) = self.publish_target(&container)?;
-        let (endpoint, network) = (endpoint.clone(), network.clone());
+        // The endpoint and network only: a container may hold every port
+        // of an address, which is not copied per request.
+        let (endpoint, network) = {
+            let (endpoint, network) = self.publish_target(self.container(name)?)?;
+            (endpoint.clone(), network.clone())
+        };
         let mappings = self.plan_ports(&network, requests)?;
         // A mapping on an address added since the last periodic refresh:
         // containers reach it through HOST_ADDRS, so refresh it now.
@@ -180,11 +186,7 @@ impl Controller {
             .await?
             .ok_or_else(|| HostError::NoSuchLink(endpoint.host_veth.clone()))?;
         self.write_ports(&mappings, &endpoint, ifindex)?;
-        let mut next = self.state.clone();
-        if let Some(c) = next.containers.get_mut(name) {
-            c.ports.extend(mappings.iter().copied());
-        }
-        if let Err(e) = self.commit(next) {
+        if let Err(e) = self.commit_ports(name, &mappings, &[]) {
             self.clear_ports(&mappings);
             return Err(e);
         }
@@ -196,21 +198,61 @@ impl Controller {
         name: &str,
         requests: &[PortRequest],
     ) -> Result<Vec<PortMapping>> {
-        let container = self.container(name)?.clone();
-        let gone = portalloc::match_unpublish(name, &container.ports, requests)
+        let gone = portalloc::match_unpublish(name, &self.container(name)?.ports, requests)
             .map_err(ControllerError::Refused)?;
         // Out of the datapath first, saved after: a failure leaves the
         // mappings saved, and `unpublish` again finishes the job.
         if let Some(e) = self.clear_ports(&gone) {
             return Err(e);
         }
-        let mut next = self.state.clone();
-        let gone_set: HashSet<&PortMapping> = gone.iter().collect();
-        if let Some(c) = next.containers.get_mut(name) {
-            c.ports.retain(|m| !gone_set.contains(m));
-        }
-        self.commit(next)?;
+        self.commit_ports(name, &[], &gone)?;
         Ok(gone)
+    }
+
+    /// Saves container `name` with `added` appended to its mappings and
+    /// `gone` taken out, changed in place rather than in a copy of the
+    /// whole state (a container may hold every port of an address); on
+    /// failure its mappings are as before. Mappings touch no name or
+    /// /etc file, so those are not redone.
+    fn commit_ports(
+        &mut self,
+        name: &str,
+        added: &[PortMapping],
+        gone: &[PortMapping],
+    ) -> Result<()> {
+        let container = self
+            .state
+            .containers
+            .get_mut(name)
+            .ok_or_else(|| ControllerError::not_found("container", name))?;
+        let undo = if gone.is_empty() {
+            Undo::Truncate(container.ports.len())
+        } else {
+            let gone: HashSet<&PortMapping> = gone.iter().collect();
+            let kept = container
+                .ports
+                .iter()
+                .filter(|m| !gone.contains(m))
+                .copied()
+                .collect();
+            Undo::Restore(std::mem::replace(&mut container.ports, kept))
+        };
+        container.ports.extend_from_slice(added);
+        let saved = self.store.save(&self.state);
+        let container = self
+            .state
+            .containers
+            .get_mut(name)
+            .ok_or_else(|| ControllerError::not_found("container", name))?;
+        if let Err(e) = saved {
+            match undo {
+                Undo::Restore(ports) => container.ports = ports,
+                Undo::Truncate(len) => container.ports.truncate(len),
+            }
+            return Err(e.into());
+        }
+        events::log_ports(container, added, gone);
+        Ok(())
     }
 
     /// A container's mappings, sorted by container port, as `docker port`.

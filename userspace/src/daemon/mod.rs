@@ -4,6 +4,7 @@
 mod cluster_requests;
 pub mod config_file;
 pub mod docker_plugin;
+mod gc;
 mod metrics;
 mod overlay;
 mod server;
@@ -222,13 +223,13 @@ const HOST_POLL_EVERY_REFRESHES: u32 = 30;
 /// Background upkeep: the name servers' view of the host, idle NAT flows,
 /// containers of adopted namespaces that are gone, and the safety poll of
 /// the host's links and addresses.
-async fn housekeeping(controller: Arc<Mutex<Controller>>) {
+async fn housekeeping(shared: Arc<Mutex<Controller>>) {
     let mut ticker = tokio::time::interval(REFRESH_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks = 0u32;
     loop {
         ticker.tick().await;
-        let mut controller = controller.lock().await;
+        let mut controller = shared.lock().await;
         if ticks.is_multiple_of(HOST_POLL_EVERY_REFRESHES)
             && let Err(e) = controller.refresh_host().await
         {
@@ -237,12 +238,13 @@ async fn housekeeping(controller: Arc<Mutex<Controller>>) {
         controller.refresh_names();
         controller.refresh_port_range();
         drop_vanished(&mut controller).await;
+        drop(controller);
         ticks = ticks.wrapping_add(1);
         if ticks.is_multiple_of(GC_EVERY_REFRESHES) {
-            match controller.collect_garbage() {
+            match gc::collect_garbage(&shared).await {
                 Ok(0) => {}
                 Ok(n) => log::debug!("removed {n} idle NAT entries"),
-                Err(e) => log::warn!("cannot remove idle flows: {e}"),
+                Err(e) => log::warn!("cannot remove idle flows: {e:#}"),
             }
         }
     }

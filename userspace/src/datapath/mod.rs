@@ -2,12 +2,15 @@
 //! the maps they use. [`AyaDatapath`] is the kernel one.
 
 mod aya_impl;
+mod batch;
 mod cgroup;
+pub mod collector;
 pub mod encoding;
 mod lan_maps;
 mod maps;
 mod maps6;
 pub mod nat;
+mod nat_collector;
 mod nat_tables;
 mod overlay_maps;
 mod pins;
@@ -23,6 +26,7 @@ use std::{
 };
 
 pub use aya_impl::AyaDatapath;
+pub use collector::{Collector, GcPlan};
 use ebpfnet_common::{
     ProgramId,
     maps::{Config, EndpointInfo, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
@@ -200,10 +204,15 @@ pub trait Publishing {
 pub trait Flows {
     /// Every entry of `NAT_TCP` and `NAT_OTHER`.
     fn flows(&self) -> Result<Vec<NatRecord>, DatapathError>;
-    /// Removes flows idle too long (both directions); `now_ns` is
-    /// CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`. Returns how many
-    /// NAT entries went.
-    fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError>;
+    /// A collector of idle flows with handles of its own on the tables,
+    /// for a pass that runs while the controller goes on.
+    fn collector(&self) -> Result<Box<dyn Collector>, DatapathError>;
+    /// Removes flows idle too long (both directions) in one pass; `now_ns`
+    /// is CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`. Returns how
+    /// many NAT entries went.
+    fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
+        collector::collect(self.collector()?.as_mut(), now_ns)
+    }
     /// Removes both directions of every flow to, from or through `ip` (a
     /// container address going away). Returns how many NAT entries went.
     fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError>;

@@ -2,7 +2,7 @@
 //! of every map the controller writes, as the kernel maps would hold them.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     io,
     net::{Ipv4Addr, Ipv6Addr},
     sync::{Arc, Mutex},
@@ -10,7 +10,10 @@ use std::{
 
 use ebpfnet_common::{
     ProgramId,
-    maps::{Config, EndpointInfo, FlowKey, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
+    maps::{
+        Config, EndpointInfo, FlowKey, NatEntry, NetworkInfo, PublishedKey, PublishedValue,
+        UplinkInfo,
+    },
     maps6::NetworkInfo6,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
@@ -18,8 +21,8 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 
 use super::{Faults, lock};
 use crate::datapath::{
-    Attachment, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, LanHost, NatRecord,
-    Overlay, Programs, Publishing, Topology, Topology6, nat,
+    Attachment, Collector, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, GcPlan,
+    LanHost, NatRecord, Overlay, Programs, Publishing, Topology, Topology6, nat,
 };
 
 /// Everything the fake datapath holds; two snapshots compare equal when
@@ -359,14 +362,9 @@ impl Flows for FakeDatapath {
         Ok(lock(&self.world).flows.clone())
     }
 
-    fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
-        self.with("gc", |w| {
-            let idle: Vec<_> = nat::expired(&w.flows, now_ns)
-                .iter()
-                .map(|r| r.key)
-                .collect();
-            Self::delete_flows(w, &idle)
-        })
+    fn collector(&self) -> Result<Box<dyn Collector>, DatapathError> {
+        self.check("collector")?;
+        Ok(Box::new(self.clone()))
     }
 
     fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError> {
@@ -374,6 +372,36 @@ impl Flows for FakeDatapath {
             let keys = nat::flows_of_address(&w.flows, ip.octets());
             Self::delete_flows(w, &keys)
         })
+    }
+}
+
+/// The fake keeps no masquerade counts: it sweeps what is unchanged.
+impl Collector for FakeDatapath {
+    fn scan(&mut self, now_ns: u64) -> Result<GcPlan, DatapathError> {
+        self.check("gc")?;
+        let flows = lock(&self.world).flows.clone();
+        Ok(GcPlan::decide(BTreeMap::new(), vec![flows], now_ns))
+    }
+
+    fn sweep(&mut self, plan: &mut GcPlan, limit: usize) -> Result<usize, DatapathError> {
+        let idle: HashMap<FlowKey, NatEntry> = plan
+            .next_idle(limit)
+            .into_iter()
+            .map(|(_, r)| (r.key, r.entry))
+            .collect();
+        self.with("gc", |w| {
+            let before = w.flows.len();
+            w.flows.retain(|now| {
+                !idle
+                    .get(&now.key)
+                    .is_some_and(|read| nat::unchanged(read, &now.entry))
+            });
+            before - w.flows.len()
+        })
+    }
+
+    fn recount(&mut self, _plan: &GcPlan) -> Result<(), DatapathError> {
+        self.check("gc")
     }
 }
 

@@ -1,0 +1,140 @@
+//! The collector of idle flows, in three steps so its caller need not hold
+//! the controller across the slow one: [`Collector::scan`] reads
+//! `MASQ_USAGE` and the NAT tables and decides (a million flows: most of a
+//! second, nothing written); [`Collector::sweep`] deletes what was decided,
+//! a bounded number of entries per call, each only if unchanged since it
+//! was read; [`Collector::recount`] writes the masquerade counts. The
+//! kernel orders the collector's map operations with the programs' and the
+//! controller's; the caller holds the controller while it sweeps and
+//! recounts, so those never interleave with the controller's own deletions.
+
+use std::collections::{BTreeMap, HashSet};
+
+use ebpfnet_common::maps::{FlowKey, MasqUsageKey};
+
+use super::{DatapathError, NatRecord, nat};
+
+/// What one pass decided: the idle entries as read, and the masquerade
+/// counts read before the tables and recounted from what stays.
+#[derive(Debug, Default)]
+pub struct GcPlan {
+    /// Idle entries not swept yet: (table index, entry as read).
+    idle: Vec<(usize, NatRecord)>,
+    counts_before: BTreeMap<MasqUsageKey, u32>,
+    usage: BTreeMap<MasqUsageKey, u32>,
+}
+
+impl GcPlan {
+    /// Decides from `counts_before` (`MASQ_USAGE` read before the tables)
+    /// and each table's entries (read after), as of `now_ns`.
+    pub fn decide(
+        counts_before: BTreeMap<MasqUsageKey, u32>,
+        tables: Vec<Vec<NatRecord>>,
+        now_ns: u64,
+    ) -> Self {
+        let mut plan = GcPlan {
+            counts_before,
+            ..Default::default()
+        };
+        for (table, records) in tables.into_iter().enumerate() {
+            let idle = nat::expired(&records, now_ns);
+            let gone: HashSet<FlowKey> = idle.iter().map(|r| r.key).collect();
+            let left: Vec<NatRecord> = records
+                .into_iter()
+                .filter(|r| !gone.contains(&r.key))
+                .collect();
+            for (key, count) in nat::masquerade_usage(&left) {
+                *plan.usage.entry(key).or_insert(0) += count;
+            }
+            plan.idle.extend(idle.into_iter().map(|r| (table, r)));
+        }
+        // Swept from the end.
+        plan.idle.reverse();
+        plan
+    }
+
+    /// Whether every idle entry was swept.
+    pub fn swept(&self) -> bool {
+        self.idle.is_empty()
+    }
+
+    /// Up to `limit` idle entries, taken out of the plan.
+    pub fn next_idle(&mut self, limit: usize) -> Vec<(usize, NatRecord)> {
+        let keep = self.idle.len().saturating_sub(limit);
+        self.idle.split_off(keep)
+    }
+
+    pub fn counts_before(&self) -> &BTreeMap<MasqUsageKey, u32> {
+        &self.counts_before
+    }
+
+    pub fn usage(&self) -> &BTreeMap<MasqUsageKey, u32> {
+        &self.usage
+    }
+}
+
+/// A handle on the NAT tables and `MASQ_USAGE` of its own, usable from
+/// another thread while the controller goes on.
+pub trait Collector: Send {
+    /// Reads the masquerade counts, then the NAT tables, and decides which
+    /// flows are idle as of `now_ns` (CLOCK_MONOTONIC). Writes nothing.
+    fn scan(&mut self, now_ns: u64) -> Result<GcPlan, DatapathError>;
+    /// Deletes up to `limit` of the plan's idle entries, each unless it
+    /// changed since it was read (a packet revived the flow, or a new flow
+    /// took the tuple); returns how many went.
+    fn sweep(&mut self, plan: &mut GcPlan, limit: usize) -> Result<usize, DatapathError>;
+    /// Makes `MASQ_USAGE` hold the plan's recount, leaving counts that
+    /// moved since they were read to the programs and the next pass.
+    fn recount(&mut self, plan: &GcPlan) -> Result<(), DatapathError>;
+}
+
+/// A whole pass at once: scan, sweep everything, recount.
+pub fn collect(collector: &mut dyn Collector, now_ns: u64) -> Result<usize, DatapathError> {
+    let mut plan = collector.scan(now_ns)?;
+    let deleted = collector.sweep(&mut plan, usize::MAX)?;
+    collector.recount(&plan)?;
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use ebpfnet_common::maps::{NatEntry, NatKind, proto};
+
+    use super::*;
+
+    /// One direction of a UDP flow from `port` with no other direction,
+    /// masqueraded, last seen at `last_seen`.
+    fn lone(port: u16, last_seen: u64) -> NatRecord {
+        NatRecord {
+            key: FlowKey::new([10, 0, 0, 2], port, [1, 1, 1, 1], 53, proto::UDP),
+            entry: NatEntry {
+                kind: NatKind::MasqueradeRequest as u8,
+                last_seen_ns: last_seen,
+                ..NatEntry::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_plan_hands_out_the_idle_entries_of_every_table_in_batches() {
+        const S: u64 = 1_000_000_000;
+        let now = 1000 * S;
+        // Unanswered UDP lives 30 s.
+        let tables = vec![
+            vec![lone(1, now - 40 * S), lone(2, now)],
+            vec![lone(3, now - 40 * S), lone(4, now - 31 * S), lone(5, now)],
+        ];
+        let mut plan = GcPlan::decide(BTreeMap::new(), tables, now);
+        // Only the two live flows hold a port toward 1.1.1.1:53.
+        let key = MasqUsageKey::new([10, 0, 0, 2], [1, 1, 1, 1], 53, proto::UDP);
+        assert_eq!(plan.usage(), &BTreeMap::from([(key, 2)]));
+        let mut seen = Vec::new();
+        while !plan.swept() {
+            let batch = plan.next_idle(2);
+            assert!(!batch.is_empty() && batch.len() <= 2);
+            seen.extend(batch.iter().map(|(table, r)| (*table, r.key.src_port)));
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, [(0, 1), (1, 3), (1, 4)]);
+    }
+}
