@@ -13,8 +13,8 @@ use ebpfnet_tests::packet6::{
 };
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{
-    C2, C2_MAC, C3, C3_MAC, CLIENT, HOST, OUTSIDE, flow, from_c2, target, with_container,
-    with_uplink,
+    C2, C2_MAC, C3, C3_MAC, CLIENT, HOST, OUTSIDE, flow, from_c2, masquerade_reply_to_c2, target,
+    with_container, with_uplink,
 };
 
 const TCP_RST: u8 = 0x04;
@@ -412,17 +412,7 @@ fn a_closed_flow_whose_port_a_newer_flow_took_is_over() {
         );
         dp.nat_insert(
             flow(OUTSIDE, 443, HOST, 61000, proto::TCP),
-            NatEntry {
-                new_src_ip: OUTSIDE,
-                new_src_port: 443,
-                new_dst_ip: C2,
-                new_dst_port: 45001,
-                ifindex,
-                kind: NatKind::MasqueradeReply as u8,
-                forward: Forward::Peer as u8,
-                dst_mac: C2_MAC,
-                ..Default::default()
-            },
+            masquerade_reply_to_c2(OUTSIDE, 443, 45001, ifindex),
         );
         // A's port is reused: its SYN starts a new flow on port 61001.
         let syn = from_c2(OUTSIDE).tcp(45000, 443, TCP_SYN);
