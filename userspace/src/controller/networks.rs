@@ -64,22 +64,14 @@ impl Controller {
         self.check_new_network_name(name)?;
         let subnet = match subnet {
             Some(subnet) => {
-                // Normalise 10.1.2.3/24 to 10.1.2.0/24, as Docker does.
-                let subnet = Ipv4Network::new(subnet.network(), subnet.prefix())
-                    .expect("a network address with its own prefix is valid");
+                let subnet = by_network_address(subnet);
                 let routes = self.foreign_routes().await?;
                 self.check_subnet_free(subnet, &routes).await?;
                 subnet
             }
             None => self.pick_subnet().await?,
         };
-        let gateway = match gateway {
-            Some(gateway) => {
-                ipam::check_gateway(subnet, gateway)?;
-                gateway
-            }
-            None => ipam::default_gateway(subnet)?,
-        };
+        let gateway = gateway_in(subnet, gateway)?;
         let ipv6 = self.plan_ipv6(ipv6).await?;
         let id = ids::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
         let bridge = if name == DEFAULT_NETWORK {
@@ -271,6 +263,25 @@ impl Controller {
             self.commit(next)?;
         }
         Ok(claimed)
+    }
+}
+
+/// `subnet` by its network address: 10.1.2.3/24 is 10.1.2.0/24, as Docker
+/// has it.
+pub(super) fn by_network_address(subnet: Ipv4Network) -> Ipv4Network {
+    Ipv4Network::new(subnet.network(), subnet.prefix())
+        .expect("a network address with its own prefix is valid")
+}
+
+/// `gateway`, checked to be a usable host of `subnet`, or else the
+/// subnet's default gateway.
+pub(super) fn gateway_in(subnet: Ipv4Network, gateway: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+    match gateway {
+        Some(gateway) => {
+            ipam::check_gateway(subnet, gateway)?;
+            Ok(gateway)
+        }
+        None => Ok(ipam::default_gateway(subnet)?),
     }
 }
 
