@@ -3,36 +3,24 @@ use std::net::Ipv4Addr;
 use super::*;
 use crate::{
     portspec::Protocol,
-    state::{Container, Endpoint, NetMode, Network},
+    state::{Container, Endpoint, Network},
+    testing::fixtures,
 };
 
 fn network(name: &str, id: &str) -> Network {
     Network {
         id: id.into(),
-        name: name.into(),
-        subnet: "10.9.0.0/16".parse().expect("cidr"),
-        gateway: Ipv4Addr::new(10, 9, 0, 1),
-        internal: false,
         bridge: format!("br-{name}"),
-        created: String::new(),
-        number: 1,
-        lan: None,
-        owner: None,
-        ipv6: None,
-        overlay: None,
+        ..fixtures::network(name, "10.9.0.0/16")
     }
 }
 
 fn endpoint(network: &str, last: u8) -> Endpoint {
     Endpoint {
         id: format!("ep-{network}-{last}"),
-        network: network.into(),
-        ip: Ipv4Addr::new(10, 9, 0, last),
         mac: [2, 0x42, 10, 9, 0, last],
-        ifname: "eth0".into(),
         host_veth: format!("veth{last}"),
-        ip6: None,
-        aliases: Vec::new(),
+        ..fixtures::endpoint(network, Ipv4Addr::new(10, 9, 0, last))
     }
 }
 
@@ -47,17 +35,9 @@ fn port(host_port: u16) -> PortMapping {
 
 fn container(name: &str, id: &str, endpoints: Vec<Endpoint>, ports: Vec<PortMapping>) -> Container {
     Container {
-        id: id.into(),
-        name: name.into(),
-        created: String::new(),
         endpoints,
         ports,
-        mode: NetMode::Owned,
-        hostname: None,
-        extra_hosts: Vec::new(),
-        dns: Vec::new(),
-        links: Vec::new(),
-        labels: Default::default(),
+        ..fixtures::container(name, id)
     }
 }
 

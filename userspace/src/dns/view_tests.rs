@@ -6,7 +6,10 @@ use hickory_proto::{
 };
 
 use super::{Answer, View, answer};
-use crate::state::{Container, Endpoint, NetMode, Network, State};
+use crate::{
+    state::{Container, Endpoint, Network, State},
+    testing::fixtures,
+};
 
 fn ip(text: &str) -> Ipv4Addr {
     text.parse().expect("ip")
@@ -15,46 +18,25 @@ fn ip(text: &str) -> Ipv4Addr {
 fn network(name: &str, third: u8, internal: bool) -> Network {
     Network {
         id: format!("{name:0>64}"),
-        name: name.into(),
-        subnet: format!("10.{third}.0.0/16").parse().expect("cidr"),
-        gateway: Ipv4Addr::new(10, third, 0, 1),
         internal,
         bridge: format!("br-{name}"),
-        created: String::new(),
         number: u32::from(third),
-        lan: None,
-        owner: None,
-        ipv6: None,
-        overlay: None,
+        ..fixtures::network(name, &format!("10.{third}.0.0/16"))
     }
 }
 
 fn container(name: &str, endpoints: &[(&str, &str, &[&str])]) -> Container {
     Container {
-        id: format!("{:x<64}", "abc".to_string() + name),
-        name: name.into(),
-        created: String::new(),
         endpoints: endpoints
             .iter()
             .enumerate()
             .map(|(i, (net, addr, aliases))| Endpoint {
-                id: String::new(),
-                network: (*net).into(),
-                ip: ip(addr),
-                ip6: None,
-                mac: [0; 6],
                 ifname: format!("eth{i}"),
-                host_veth: String::new(),
                 aliases: aliases.iter().map(|a| a.to_string()).collect(),
+                ..fixtures::endpoint(net, ip(addr))
             })
             .collect(),
-        ports: Vec::new(),
-        mode: NetMode::Owned,
-        hostname: None,
-        extra_hosts: Vec::new(),
-        dns: Vec::new(),
-        links: Vec::new(),
-        labels: Default::default(),
+        ..fixtures::container(name, &format!("{:x<64}", "abc".to_string() + name))
     }
 }
 
