@@ -69,9 +69,9 @@ fn described(before: &State, after: &State) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn no_change_no_event() {
-    let s = state(
+/// Network web (n1) and container a (c1) on it, publishing 8080.
+fn a_on_web() -> State {
+    state(
         vec![network("web", "n1")],
         vec![container(
             "a",
@@ -79,22 +79,19 @@ fn no_change_no_event() {
             vec![endpoint("web", 2)],
             vec![port(8080)],
         )],
-    );
+    )
+}
+
+#[test]
+fn no_change_no_event() {
+    let s = a_on_web();
     assert!(changes(&s, &s.clone()).is_empty());
 }
 
 #[test]
 fn a_new_container_comes_with_its_endpoints_and_ports() {
     let before = state(vec![network("web", "n1")], Vec::new());
-    let after = state(
-        vec![network("web", "n1")],
-        vec![container(
-            "a",
-            "c1",
-            vec![endpoint("web", 2)],
-            vec![port(8080)],
-        )],
-    );
+    let after = a_on_web();
     assert_eq!(
         described(&before, &after),
         [

@@ -165,18 +165,21 @@ fn other_types_of_known_names_are_empty_not_forwarded() {
     assert!(m.authoritative());
 }
 
-#[test]
-fn ptr_answers_names_and_keeps_subnets_private() {
-    let m = reply("10.1.0.3", "2.0.1.10.in-addr.arpa.", RecordType::PTR);
-    let names: Vec<String> = m
-        .answers()
+/// The names of the PTR records in `m`'s answer.
+fn ptr_names(m: &Message) -> Vec<String> {
+    m.answers()
         .iter()
         .filter_map(|r| match r.data() {
             RData::PTR(ptr) => Some(ptr.0.to_ascii()),
             _ => None,
         })
-        .collect();
-    assert_eq!(names, vec!["web.front.".to_string()]);
+        .collect()
+}
+
+#[test]
+fn ptr_answers_names_and_keeps_subnets_private() {
+    let m = reply("10.1.0.3", "2.0.1.10.in-addr.arpa.", RecordType::PTR);
+    assert_eq!(ptr_names(&m), vec!["web.front.".to_string()]);
     let m = reply("10.1.0.3", "99.0.1.10.in-addr.arpa.", RecordType::PTR);
     assert_eq!(m.response_code(), ResponseCode::NXDomain);
     assert!(matches!(
@@ -285,15 +288,7 @@ fn aaaa_and_ip6_arpa_on_networks_with_ipv6() {
         format!("{}.ip6.arpa.", nibbles.join("."))
     };
     let m = dual_reply("fd00:1::3", &arpa("fd00:1::2"), RecordType::PTR);
-    let names: Vec<String> = m
-        .answers()
-        .iter()
-        .filter_map(|r| match r.data() {
-            RData::PTR(ptr) => Some(ptr.0.to_ascii()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(names, vec!["web.front.".to_string()]);
+    assert_eq!(ptr_names(&m), vec!["web.front.".to_string()]);
     let m = dual_reply("fd00:1::3", &arpa("fd00:1::99"), RecordType::PTR);
     assert_eq!(m.response_code(), ResponseCode::NXDomain);
     // An IPv6 address that is no container's gets no answer at all.
