@@ -88,8 +88,7 @@ impl Controller {
             gateway: network.gateway,
             used: self
                 .state
-                .containers_on(&network.name)
-                .filter_map(|c| c.endpoint(&network.name))
+                .endpoints_on(&network.name)
                 .map(|e| e.ip)
                 .collect(),
         };

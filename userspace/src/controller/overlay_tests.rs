@@ -8,10 +8,10 @@ use std::net::Ipv4Addr;
 use ebpfnet_common::{ProgramId, overlay::OverlayPeerKey};
 
 use super::{
-    harness::{Harness, bare_host, net, on},
+    harness::{Harness, net, on},
     overlay::{OverlaySpec, RemoteOverlayEndpoint, VXLAN_DEVICE},
 };
-use crate::testing::{DatapathWorld, LinkKind};
+use crate::testing::LinkKind;
 
 fn spec(name: &str, subnet: &str, vni: u32) -> OverlaySpec {
     let subnet = net(subnet);
