@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::cli::{describe, run_timeout};
+use crate::daemon::daemon_args;
 use crate::netns::{delete_link, ip_ok, link_exists};
 
 pub struct ClusterNode {
@@ -72,13 +73,7 @@ impl ClusterNode {
             .unwrap_or_else(|e| panic!("daemon log: {e}"));
         let log2 = log.try_clone().expect("clone log fd");
         let child = Command::new(&self.bin)
-            .arg("daemon")
-            .arg("--socket")
-            .arg(&self.sock)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .arg("--pin-dir")
-            .arg(&self.pin_dir)
+            .args(daemon_args(&self.sock, &self.state_dir, &self.pin_dir))
             .args(["--bridge", &self.bridge, "--uplink", &self.uplink])
             .args(&self.args)
             .env_remove("EBPFNET_SOCKET")

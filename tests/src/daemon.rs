@@ -1,7 +1,8 @@
 //! [`TestEnv`]: one daemon with its own state, socket, pins and uplink.
 
+use std::ffi::OsStr;
 use std::fs::{self, OpenOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,6 +24,20 @@ pub const DEFAULT_BRIDGE: &str = "ebpfnet0";
 
 pub(crate) const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// `daemon --socket SOCK --state-dir STATE --pin-dir PINS`: the start of a
+/// test daemon's command line, on dirs of its own.
+pub fn daemon_args<'a>(sock: &'a Path, state_dir: &'a Path, pin_dir: &'a Path) -> [&'a OsStr; 7] {
+    [
+        OsStr::new("daemon"),
+        OsStr::new("--socket"),
+        sock.as_os_str(),
+        OsStr::new("--state-dir"),
+        state_dir.as_os_str(),
+        OsStr::new("--pin-dir"),
+        pin_dir.as_os_str(),
+    ]
+}
 
 /// Everything one test needs; cleaned up on drop, also after a panic.
 pub struct TestEnv {
@@ -199,13 +214,7 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("open {}: {e}", self.log.display()));
         let log2 = log.try_clone().expect("clone log fd");
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("daemon")
-            .arg("--socket")
-            .arg(&self.sock)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .arg("--pin-dir")
-            .arg(&self.pin_dir)
+        cmd.args(daemon_args(&self.sock, &self.state_dir, &self.pin_dir))
             .arg("--uplink")
             .arg(&self.uplink)
             .args(&self.daemon_args)

@@ -176,6 +176,18 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Polls `check` every 200 ms until it holds, and fails the test naming
+/// `what` when `timeout` passes first; returns how long it took.
+#[track_caller]
+pub fn wait_within(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
+        thread::sleep(Duration::from_millis(200));
+    }
+    start.elapsed()
+}
+
 /// `ebpfnet port NAME` lines.
 pub fn port_lines(env: &TestEnv, container: &str) -> Vec<String> {
     env.ok(&["port", container])
