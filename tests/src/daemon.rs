@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cli::{describe, run_timeout};
+use crate::cli::{describe, kill_and_reap, last_lines, run_timeout};
 use crate::netns::{delete_link, delete_netns, ip_ok, link_exists, netns_exists};
 use crate::uplink::make_uplink;
 use crate::{bin, require_root, serial};
@@ -317,9 +317,7 @@ impl TestEnv {
     }
 
     pub(crate) fn log_tail(&self) -> String {
-        let log = self.daemon_log();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
+        last_lines(&self.daemon_log(), 60)
     }
 
     /// Runs `ebpfnet system reset` for this env's dirs (best effort).
@@ -398,11 +396,10 @@ impl Drop for TestEnv {
             Err(e) => eprintln!("cleanup: ebpfnet system reset: {e}"),
         }
         if self.wait_daemon_exit(Duration::from_secs(5)).is_none()
-            && let Some(mut child) = self.daemon.take()
+            && let Some(child) = self.daemon.take()
         {
             eprintln!("cleanup: daemon still running after reset; killing it");
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_and_reap(child);
         }
         for c in &containers {
             if netns_exists(c) {

@@ -204,7 +204,7 @@ fn masquerade_skips_published_ports_and_round_trips() {
         });
         let frame = b.tcp(45679, 443, TCP_SYN);
         let reason = DropReason::MasqueradePortsExhausted;
-        dp.expect_drop(CONTAINER_INGRESS, &frame, Some(ifindex), reason);
+        dp.expect_container_drop(ifindex, &frame, reason);
     });
 }
 
@@ -240,12 +240,7 @@ fn a_masquerade_port_waits_for_the_last_ack_before_another_flow_takes_it() {
         // in LAST_ACK and would answer a new SYN on the tuple with a
         // challenge ACK. The port stays taken.
         let second = container.tcp_seq(45001, 443, TCP_SYN, 5000, 0);
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &second,
-            Some(ifindex),
-            DropReason::MasqueradePortsExhausted,
-        );
+        dp.expect_container_drop(ifindex, &second, DropReason::MasqueradePortsExhausted);
         // The last ACK: both ends are done, the port is free for another flow.
         send(dp, c2(TCP_ACK, (102, 902)), true);
         let outcome = dp.run(CONTAINER_INGRESS, &second, Some(ifindex));
