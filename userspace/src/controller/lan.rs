@@ -12,7 +12,7 @@ use ipnetwork::Ipv4Network;
 use super::{
     Controller, ControllerError, Result,
     networks::{by_network_address, gateway_in},
-    now_rfc3339, overlaps,
+    overlaps,
 };
 use crate::{
     api::request::NetworkCreate,
@@ -125,18 +125,8 @@ impl Controller {
             });
         }
         let network = Network {
-            id: id.clone(),
-            name: name.to_string(),
-            subnet,
-            gateway,
-            internal,
-            bridge: String::new(),
-            created: now_rfc3339(),
-            number: self.state.free_network_number(),
             lan: Some(Box::new(lan)),
-            owner: None,
-            ipv6: None,
-            overlay: None,
+            ..self.network_record(&id, name, subnet, gateway, internal)
         };
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network.clone());

@@ -80,18 +80,10 @@ impl Controller {
             ids::bridge_name(&id)
         };
         let network = Network {
-            id: id.clone(),
-            name: name.to_string(),
-            subnet,
-            gateway,
-            internal,
             bridge: bridge.clone(),
-            created: now_rfc3339(),
-            number: self.state.free_network_number(),
-            lan: None,
             owner,
             ipv6,
-            overlay: None,
+            ..self.network_record(&id, name, subnet, gateway, internal)
         };
         let info = network_info(&network);
         let made = match self
@@ -298,6 +290,32 @@ pub fn owned_by(name: &str, owner: &NetworkOwner) -> String {
 }
 
 impl Controller {
+    /// The record of a network made now, numbered with the lowest free
+    /// number: no bridge, driver options, owner, IPv6 or overlay yet.
+    pub(super) fn network_record(
+        &self,
+        id: &str,
+        name: &str,
+        subnet: Ipv4Network,
+        gateway: Ipv4Addr,
+        internal: bool,
+    ) -> Network {
+        Network {
+            id: id.to_string(),
+            name: name.to_string(),
+            subnet,
+            gateway,
+            internal,
+            bridge: String::new(),
+            created: now_rfc3339(),
+            number: self.state.free_network_number(),
+            lan: None,
+            owner: None,
+            ipv6: None,
+            overlay: None,
+        }
+    }
+
     /// Host addresses change with bridges; a failure here is retried by the
     /// daemon's periodic refresh, so it only gets logged.
     pub(super) async fn refresh_host_logged(&mut self) {
