@@ -152,6 +152,22 @@ pub fn masq_range(env: &TestEnv) -> (u16, u16) {
     (get("masq_port_min"), get("masq_port_max"))
 }
 
+/// Field `field` (`Entries`, `MaxEntries`) of pinned map `map` in
+/// `ebpfnet status --format json`.
+pub fn status_map_field(env: &TestEnv, map: &str, field: &str) -> u64 {
+    let status = env.json(&["status"]);
+    status["Maps"]
+        .as_array()
+        .and_then(|maps| maps.iter().find(|m| m["Name"] == map))
+        .and_then(|m| m[field].as_u64())
+        .unwrap_or_else(|| panic!("status has no {field} of map {map}: {status:#}"))
+}
+
+/// Entries of pinned map `map`, from `ebpfnet status`.
+pub fn map_entries(env: &TestEnv, map: &str) -> u64 {
+    status_map_field(env, map, "Entries")
+}
+
 /// Count of drop reason `reason` in `ebpfnet stats --format json`.
 pub fn drop_count(env: &TestEnv, reason: &str) -> u64 {
     let st = env.json(&["stats"]);
