@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::cli::{describe, kill_and_reap, last_lines, reap_within, run_timeout};
-use crate::daemon::daemon_args;
+use crate::daemon_args;
 use crate::netns::{delete_link, ip_ok, link_exists};
 
 pub struct ClusterNode {

@@ -1,8 +1,7 @@
 //! [`TestEnv`]: one daemon with its own state, socket, pins and uplink.
 
-use std::ffi::OsStr;
 use std::fs::{self, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,7 +11,7 @@ use serde_json::Value;
 use crate::cli::{describe, kill_and_reap, last_lines, run_timeout};
 use crate::netns::{delete_link, delete_netns, ip_ok, link_exists, netns_exists};
 use crate::uplink::make_uplink;
-use crate::{bin, require_root, serial};
+use crate::{bin, daemon_args, require_root, serial};
 
 /// Uplink subnets (/24) tried in order: the host side of the uplink veth
 /// gets `.1`, `eth0` in the outside namespace `.2`. The first is the normal
@@ -24,20 +23,6 @@ pub const DEFAULT_BRIDGE: &str = "ebpfnet0";
 
 pub(crate) const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// `daemon --socket SOCK --state-dir STATE --pin-dir PINS`: the start of a
-/// test daemon's command line, on dirs of its own.
-pub fn daemon_args<'a>(sock: &'a Path, state_dir: &'a Path, pin_dir: &'a Path) -> [&'a OsStr; 7] {
-    [
-        OsStr::new("daemon"),
-        OsStr::new("--socket"),
-        sock.as_os_str(),
-        OsStr::new("--state-dir"),
-        state_dir.as_os_str(),
-        OsStr::new("--pin-dir"),
-        pin_dir.as_os_str(),
-    ]
-}
 
 /// Everything one test needs; cleaned up on drop, also after a panic.
 pub struct TestEnv {

@@ -45,7 +45,7 @@ fn daemon_on_a_host_without_btf_or_cgroup2_names_both_and_makes_nothing() {
     );
     let mut cmd = private_mounts_sh(HIDE_AND_RUN);
     cmd.arg(bin())
-        .args(daemon::daemon_args(&sock, &state, &pins))
+        .args(daemon_args(&sock, &state, &pins))
         .env_remove("EBPFNET_SOCKET")
         .env_remove("NOTIFY_SOCKET");
     let out = run(&mut cmd, None, Duration::from_secs(30));
