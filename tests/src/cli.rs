@@ -2,7 +2,7 @@
 //! test run.
 
 use std::io::{Read, Write};
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -116,4 +116,26 @@ pub fn describe(what: &str, out: &Output) -> String {
         out.stdout_str().trim_end(),
         out.stderr_str().trim_end()
     )
+}
+
+/// SIGKILL to `child` (when it still runs), then waits for it.
+pub fn kill_and_reap(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Gives `child` up to `timeout` to exit on its own, then
+/// [`kill_and_reap`]s it.
+pub fn reap_within(mut child: Child, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    kill_and_reap(child);
+}
+
+/// The last `n` lines of `text`.
+pub fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }

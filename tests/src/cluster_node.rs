@@ -9,7 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cli::{describe, run_timeout};
+use crate::cli::{describe, kill_and_reap, last_lines, reap_within, run_timeout};
+use crate::daemon_args;
 use crate::netns::{delete_link, ip_ok, link_exists};
 
 pub struct ClusterNode {
@@ -72,13 +73,7 @@ impl ClusterNode {
             .unwrap_or_else(|e| panic!("daemon log: {e}"));
         let log2 = log.try_clone().expect("clone log fd");
         let child = Command::new(&self.bin)
-            .arg("daemon")
-            .arg("--socket")
-            .arg(&self.sock)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .arg("--pin-dir")
-            .arg(&self.pin_dir)
+            .args(daemon_args(&self.sock, &self.state_dir, &self.pin_dir))
             .args(["--bridge", &self.bridge, "--uplink", &self.uplink])
             .args(&self.args)
             .env_remove("EBPFNET_SOCKET")
@@ -133,19 +128,17 @@ impl ClusterNode {
     /// SIGKILL: the daemon leaves nothing behind in the store but its
     /// lease, which expires.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            kill_and_reap(child);
         }
     }
 
     pub fn log(&self) -> String {
         let text = fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
         format!(
             "--- daemon log {} (tail) ---\n{}",
             self.dir.display(),
-            lines[lines.len().saturating_sub(40)..].join("\n")
+            last_lines(&text, 40)
         )
     }
 }
@@ -168,13 +161,8 @@ impl Drop for ClusterNode {
             Ok(out) => eprintln!("cleanup: {}", describe("ebpfnet system reset", &out)),
             Err(e) => eprintln!("cleanup: ebpfnet system reset: {e}"),
         }
-        if let Some(mut child) = self.child.take() {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            reap_within(child, Duration::from_secs(5));
         }
         for link in [&self.bridge, &self.uplink] {
             if link_exists(link) {

@@ -22,6 +22,7 @@ use crate::cli::{run_timeout, success_stdout};
 use crate::cni::cni_bin;
 use crate::daemon::TestEnv;
 use crate::images::{busybox_rootfs, oci_archive, tar_dir};
+use crate::netns::private_mounts_sh;
 use crate::runtime_host::{HostPaths, kill_with_arg, unmount_under};
 
 /// The containerd namespace the tests use; CNI container ids are
@@ -181,30 +182,21 @@ impl Containerd {
             .unwrap_or_else(|e| panic!("create ctr-run.log: {e}"));
         let log2 = log.try_clone().unwrap_or_else(|e| panic!("dup log: {e}"));
         let ctr = self.ctr(&[]);
-        let mut cmd = Command::new("unshare");
-        cmd.args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            BIND_CNI_DIRS,
-            "sh",
-        ])
-        .arg(&self.net_dir)
-        .arg(&self.plugin_dir)
-        .args([CTR_CONF_DIR, CTR_PLUGIN_DIR])
-        .arg(ctr.get_program())
-        .args(ctr.get_args())
-        .arg(verb)
-        .arg("--fifo-dir")
-        .arg(self.dir.join("fifo"))
-        .arg("--runc-root")
-        .arg(self.dir.join("runc"))
-        .args(rest)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log2);
+        let mut cmd = private_mounts_sh(BIND_CNI_DIRS);
+        cmd.arg(&self.net_dir)
+            .arg(&self.plugin_dir)
+            .args([CTR_CONF_DIR, CTR_PLUGIN_DIR])
+            .arg(ctr.get_program())
+            .args(ctr.get_args())
+            .arg(verb)
+            .arg("--fifo-dir")
+            .arg(self.dir.join("fifo"))
+            .arg("--runc-root")
+            .arg(self.dir.join("runc"))
+            .args(rest)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
         cmd.spawn()
             .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
     }

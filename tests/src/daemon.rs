@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cli::{describe, run_timeout};
+use crate::cli::{describe, kill_and_reap, last_lines, run_timeout};
 use crate::netns::{delete_link, delete_netns, ip_ok, link_exists, netns_exists};
 use crate::uplink::make_uplink;
-use crate::{bin, require_root, serial};
+use crate::{bin, daemon_args, require_root, serial};
 
 /// Uplink subnets (/24) tried in order: the host side of the uplink veth
 /// gets `.1`, `eth0` in the outside namespace `.2`. The first is the normal
@@ -199,13 +199,7 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("open {}: {e}", self.log.display()));
         let log2 = log.try_clone().expect("clone log fd");
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("daemon")
-            .arg("--socket")
-            .arg(&self.sock)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .arg("--pin-dir")
-            .arg(&self.pin_dir)
+        cmd.args(daemon_args(&self.sock, &self.state_dir, &self.pin_dir))
             .arg("--uplink")
             .arg(&self.uplink)
             .args(&self.daemon_args)
@@ -308,9 +302,7 @@ impl TestEnv {
     }
 
     pub(crate) fn log_tail(&self) -> String {
-        let log = self.daemon_log();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
+        last_lines(&self.daemon_log(), 60)
     }
 
     /// Runs `ebpfnet system reset` for this env's dirs (best effort).
@@ -389,11 +381,10 @@ impl Drop for TestEnv {
             Err(e) => eprintln!("cleanup: ebpfnet system reset: {e}"),
         }
         if self.wait_daemon_exit(Duration::from_secs(5)).is_none()
-            && let Some(mut child) = self.daemon.take()
+            && let Some(child) = self.daemon.take()
         {
             eprintln!("cleanup: daemon still running after reset; killing it");
-            let _ = child.kill();
-            let _ = child.wait();
+            kill_and_reap(child);
         }
         for c in &containers {
             if netns_exists(c) {

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cli::{describe, run_timeout};
+use crate::cli::{describe, last_lines, run_timeout};
 use crate::daemon::TestEnv;
 
 /// Debian's docker CLI (another `docker` may come first on PATH).
@@ -270,9 +270,7 @@ impl Dockerd {
     }
 
     pub fn log_tail(&self) -> String {
-        let log = fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        last_lines(&fs::read_to_string(&self.log).unwrap_or_default(), 40)
     }
 
     fn stop(&mut self) {

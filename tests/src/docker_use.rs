@@ -2,12 +2,14 @@
 //! (by flag or by daemon.json), busybox httpd containers, and requests from
 //! outside, from the host and from inside Docker's containers.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::daemon::TestEnv;
-use crate::docker::{Dockerd, IMAGE, plugin_for_this_run};
+use crate::docker::{Dockerd, IMAGE, PAGE, plugin_for_this_run};
 use crate::netns::{netns_exec, python};
-use crate::traffic::bpftool_dump;
+use crate::traffic::{bpftool_dump, wait_for};
 
 /// A test env whose daemon serves the driver (`--docker-plugin=SOCKET`).
 pub fn env_with_plugin(tag: &str) -> TestEnv {
@@ -42,6 +44,28 @@ pub fn http_get(ns: Option<&str>, url: &str) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// Whether `url` serves the image's [`PAGE`] from `ns` (or the host)
+/// within 5 s.
+pub fn serves_page_soon(ns: Option<&str>, url: &str) -> bool {
+    wait_for(Duration::from_secs(5), || http_get(ns, url).contains(PAGE))
+}
+
+/// `docker network create -d DRIVER ARGS... NAME` with this run's ebpfnet
+/// driver.
+pub fn docker_network(docker: &Dockerd, name: &str, args: &[&str]) {
+    let mut create = vec!["network", "create", "-d", &docker.driver];
+    create.extend_from_slice(args);
+    create.push(name);
+    docker.ok(&create);
+}
+
+/// A Docker container on `network` that only sleeps: clients run in it.
+pub fn sleeper(docker: &Dockerd, name: &str, network: &str) {
+    let run = ["run", "-d", "--name", name, "--network", network, IMAGE];
+    docker.ok(&[&run[..], &["sleep", "600"]].concat());
+}
+
+/// A busybox httpd serving [`PAGE`] on port 80, publishing `publish`.
 pub fn httpd(docker: &Dockerd, name: &str, network: &str, publish: &[&str]) {
     let mut args = vec!["run", "-d", "--name", name, "--network", network];
     for p in publish {

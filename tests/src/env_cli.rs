@@ -106,25 +106,23 @@ impl TestEnv {
     /// `network create NAME ARGS...` → the printed id (checked to be 64 hex).
     #[track_caller]
     pub fn create_network(&self, name: &str, extra: &[&str]) -> String {
-        let mut args = vec!["network", "create", name];
-        args.extend_from_slice(extra);
-        let id = self.ok(&args).trim().to_string();
-        assert!(
-            crate::is_hex_id(&id),
-            "network create printed {id:?}, not a 64-hex id"
-        );
-        id
+        self.create("network", name, extra)
     }
 
     /// `container create NAME ARGS...` → the printed id (checked to be 64 hex).
     #[track_caller]
     pub fn create_container(&self, name: &str, extra: &[&str]) -> String {
-        let mut args = vec!["container", "create", name];
-        args.extend_from_slice(extra);
+        self.create("container", name, extra)
+    }
+
+    /// `KIND create NAME ARGS...` → the printed id (checked to be 64 hex).
+    #[track_caller]
+    fn create(&self, kind: &str, name: &str, extra: &[&str]) -> String {
+        let args = [&[kind, "create", name][..], extra].concat();
         let id = self.ok(&args).trim().to_string();
         assert!(
             crate::is_hex_id(&id),
-            "container create printed {id:?}, not a 64-hex id"
+            "{kind} create printed {id:?}, not a 64-hex id"
         );
         id
     }
@@ -132,23 +130,23 @@ impl TestEnv {
     /// `network inspect NAME` → the single object.
     #[track_caller]
     pub fn inspect_network(&self, name: &str) -> Value {
-        let v = self.json(&["network", "inspect", name]);
-        assert_eq!(
-            v.as_array().map(|a| a.len()),
-            Some(1),
-            "network inspect {name}: expected a one-element array: {v:#}"
-        );
-        v[0].clone()
+        self.inspect("network", name)
     }
 
     /// `container inspect NAME` → the single object.
     #[track_caller]
     pub fn inspect_container(&self, name: &str) -> Value {
-        let v = self.json(&["container", "inspect", name]);
+        self.inspect("container", name)
+    }
+
+    /// `KIND inspect NAME` → the single object.
+    #[track_caller]
+    fn inspect(&self, kind: &str, name: &str) -> Value {
+        let v = self.json(&[kind, "inspect", name]);
         assert_eq!(
             v.as_array().map(|a| a.len()),
             Some(1),
-            "container inspect {name}: expected a one-element array: {v:#}"
+            "{kind} inspect {name}: expected a one-element array: {v:#}"
         );
         v[0].clone()
     }

@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::cli::{kill_and_reap, last_lines};
+
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Etcd {
@@ -126,19 +128,14 @@ impl Etcd {
 
     /// Kills etcd (SIGKILL: no goodbye to the clients) and waits for it.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            kill_and_reap(child);
         }
     }
 
     pub fn log(&self) -> String {
         let text = fs::read_to_string(self.dir.join("etcd.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        format!(
-            "--- etcd log (tail) ---\n{}",
-            lines[lines.len().saturating_sub(30)..].join("\n")
-        )
+        format!("--- etcd log (tail) ---\n{}", last_lines(&text, 30))
     }
 }
 

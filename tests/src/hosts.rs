@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cli::{CmdOutput, describe, run_timeout};
+use crate::cli::{CmdOutput, describe, kill_and_reap, reap_within, run_timeout};
 use crate::netns::{delete_link, delete_netns, ip_ok, netns_exec_ok};
 use crate::{bin, require_root, serial};
 
@@ -152,9 +152,8 @@ impl Host {
     /// SIGKILL to the daemon, as a host that dies: it leaves its devices
     /// and its lease (until the TTL) behind.
     pub fn kill_daemon(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.daemon.take() {
+            kill_and_reap(child);
         }
     }
 
@@ -217,13 +216,8 @@ impl Drop for Host {
         {
             eprintln!("cleanup: {}", describe("ebpfnet system reset", &out));
         }
-        if let Some(mut child) = self.daemon.take() {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.daemon.take() {
+            reap_within(child, Duration::from_secs(5));
         }
         delete_netns(&self.ns);
         delete_link(&self.link);

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use crate::TestEnv;
 use crate::netns::{delete_link, delete_netns, ip_ok, netns_exec_ok};
 
 pub struct LanSegment {
@@ -75,4 +76,21 @@ pub fn link_kind(ns: Option<&str>, dev: &str) -> String {
 /// The IPv4 routes of `ns`, one `ip route` line each.
 pub fn routes(ns: &str) -> String {
     netns_exec_ok(ns, &["ip", "-4", "route", "show"])
+}
+
+/// The arguments of `network create NAME -d DRIVER OPTS...`.
+pub fn create_args<'a>(name: &'a str, driver: &'a str, opts: &[&'a str]) -> Vec<&'a str> {
+    [&["network", "create", name, "-d", driver][..], opts].concat()
+}
+
+/// The row named `name` of a `network ls` answer, if it is listed.
+pub fn network_row<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
+    list.as_array()?.iter().find(|n| n["Name"] == name)
+}
+
+/// Asserts that `network ls` does not list `name`.
+#[track_caller]
+pub fn assert_unlisted(env: &TestEnv, name: &str) {
+    let ls = env.json(&["network", "ls"]);
+    assert!(network_row(&ls, name).is_none(), "{ls:#}");
 }

@@ -47,7 +47,8 @@ pub mod traffic;
 mod uplink;
 pub mod web;
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 pub use checks::check_endpoint;
@@ -101,6 +102,20 @@ pub fn bin() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// `daemon --socket SOCK --state-dir STATE --pin-dir PINS`: the start of a
+/// test daemon's command line, on dirs of its own.
+pub fn daemon_args<'a>(sock: &'a Path, state_dir: &'a Path, pin_dir: &'a Path) -> [&'a OsStr; 7] {
+    [
+        OsStr::new("daemon"),
+        OsStr::new("--socket"),
+        sock.as_os_str(),
+        OsStr::new("--state-dir"),
+        state_dir.as_os_str(),
+        OsStr::new("--pin-dir"),
+        pin_dir.as_os_str(),
+    ]
 }
 
 /// Sends `signal` to process `pid` (a child, or a leftover found by its

@@ -15,6 +15,23 @@ use serde_json::Value;
 
 use crate::cli::{CmdOutput, describe, run, run_timeout};
 
+/// `unshare --mount --propagation private sh -c SCRIPT sh`: `script` in a
+/// mount namespace of its own, so that nothing it mounts reaches the host;
+/// the arguments added to the command are its `$@`.
+pub fn private_mounts_sh(script: &str) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+        "sh",
+    ]);
+    cmd
+}
+
 const CMD_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// python3 to run inside namespaces (the system one; pyenv shims are slow).

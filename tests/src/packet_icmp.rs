@@ -28,6 +28,50 @@ pub fn icmp_error(
     outer.clone().frag(0).ipv4(ICMP, &icmp)
 }
 
+/// What an ICMP error says: its type, its code and the second word of its
+/// header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorKind {
+    pub icmp_type: u8,
+    pub code: u8,
+    pub rest: [u8; 4],
+}
+
+impl ErrorKind {
+    pub const PORT_UNREACH: Self = Self {
+        icmp_type: ICMP_DEST_UNREACH,
+        code: ICMP_PORT_UNREACH,
+        rest: [0; 4],
+    };
+    pub const TIME_EXCEEDED: Self = Self {
+        icmp_type: ICMP_TIME_EXCEEDED,
+        code: 0,
+        rest: [0; 4],
+    };
+
+    /// "Fragmentation needed" with next-hop MTU `mtu`.
+    pub fn frag_needed(mtu: u16) -> Self {
+        Self {
+            icmp_type: ICMP_DEST_UNREACH,
+            code: ICMP_FRAG_NEEDED,
+            rest: mtu_word(mtu),
+        }
+    }
+
+    /// This error from `outer` quoting the first `quote_len` bytes of the
+    /// IP packet inside `quoted`, as [`icmp_error`] builds it.
+    pub fn frame(self, outer: &Ipv4Builder, quoted: &[u8], quote_len: usize) -> Vec<u8> {
+        icmp_error(
+            outer,
+            self.icmp_type,
+            self.code,
+            self.rest,
+            quoted,
+            quote_len,
+        )
+    }
+}
+
 /// The next-hop MTU word of "fragmentation needed".
 pub fn mtu_word(mtu: u16) -> [u8; 4] {
     let b = mtu.to_be_bytes();

@@ -355,6 +355,12 @@ impl Datapath {
         );
     }
 
+    /// [`Self::expect_drop`] by `container_ingress` of what the container
+    /// behind `ifindex` sends.
+    pub fn expect_container_drop(&self, ifindex: u32, frame: &[u8], reason: DropReason) {
+        self.expect_drop(CONTAINER_INGRESS, frame, Some(ifindex), reason);
+    }
+
     /// Runs `frame` and asserts it passes (`TCX_NEXT`) byte for byte unchanged.
     pub fn expect_pass(&self, program: &str, frame: &[u8], ifindex: Option<u32>) {
         let before: Vec<u64> = DropReason::ALL.iter().map(|r| self.drops(*r)).collect();

@@ -2,7 +2,9 @@
 //! client, containers C2 and C3, and helpers that set it up in a fresh
 //! [`Datapath`] (inside a throwaway namespace for `container_ingress`).
 
-use ebpfnet_common::maps::{EndpointInfo, FlowKey, NetworkInfo, PublishedValue, proto};
+use ebpfnet_common::maps::{
+    EndpointInfo, FlowKey, Forward, NatEntry, NatKind, NetworkInfo, PublishedValue, proto,
+};
 
 use crate::packet::Ipv4Builder;
 use crate::testrun::{Datapath, PacketNetns};
@@ -36,6 +38,42 @@ pub fn target(container: [u8; 4], port: u16, ifindex: u32, mac: [u8; 6]) -> Publ
         container_port: port,
         ifindex,
         container_mac: mac,
+        ..Default::default()
+    }
+}
+
+/// The answer direction of a flow C2:`c2_port` masqueraded to
+/// `remote`:`remote_port`: rewritten back to C2 (behind `ifindex`, a peer).
+pub fn masquerade_reply_to_c2(
+    remote: [u8; 4],
+    remote_port: u16,
+    c2_port: u16,
+    ifindex: u32,
+) -> NatEntry {
+    NatEntry {
+        new_src_ip: remote,
+        new_src_port: remote_port,
+        new_dst_ip: C2,
+        new_dst_port: c2_port,
+        ifindex,
+        kind: NatKind::MasqueradeReply as u8,
+        forward: Forward::Peer as u8,
+        dst_mac: C2_MAC,
+        ..Default::default()
+    }
+}
+
+/// The reply direction of a port published as `HOST`:`host_port`, to
+/// `client`:`client_port`: it leaves as `HOST`:`host_port` through `uplink`.
+pub fn published_reply(host_port: u16, client: [u8; 4], client_port: u16, uplink: u32) -> NatEntry {
+    NatEntry {
+        new_src_ip: HOST,
+        new_src_port: host_port,
+        new_dst_ip: client,
+        new_dst_port: client_port,
+        ifindex: uplink,
+        kind: NatKind::PublishedReply as u8,
+        forward: Forward::Neigh as u8,
         ..Default::default()
     }
 }

@@ -6,6 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use crate::TestEnv;
 use crate::cli::{CmdOutput, run_timeout};
 use crate::netns::python;
 use crate::traffic::wait_for;
@@ -62,6 +63,60 @@ pub fn peer_address(reply: &str) -> Option<String> {
     ip.parse::<std::net::Ipv4Addr>()
         .ok()
         .map(|ip| ip.to_string())
+}
+
+/// `ebpfnet --socket S exec CONTAINER --` against a [`TestEnv`]'s daemon:
+/// a [`fetch`] prefix that runs the client in an ebpfnet container.
+pub struct InContainer {
+    bin: String,
+    sock: String,
+    container: String,
+}
+
+impl InContainer {
+    pub fn new(env: &TestEnv, container: &str) -> Self {
+        InContainer {
+            bin: env.bin.display().to_string(),
+            sock: env.sock.display().to_string(),
+            container: container.to_string(),
+        }
+    }
+
+    /// The prefix to hand [`fetch`].
+    pub fn prefix(&self) -> [&str; 6] {
+        [
+            &self.bin,
+            "--socket",
+            &self.sock,
+            "exec",
+            &self.container,
+            "--",
+        ]
+    }
+}
+
+/// Asserts that the host's port `port`, published for a web container,
+/// serves `page` to the outside namespace through the uplink (which sees
+/// the outside's own address: `/cgi-bin/peer`) and to the host on
+/// 127.0.0.1. Returns the outside's URL of the port, `http://UPLINK:PORT`.
+#[track_caller]
+pub fn assert_published_page(env: &TestEnv, port: u16, page: &str) -> String {
+    let outside = in_netns(&env.outside_ns);
+    let url = format!("http://{}:{port}", env.uplink_ip);
+    assert_eq!(
+        fetch_soon(&outside, &format!("{url}/")).as_deref(),
+        Ok(page)
+    );
+    let peer = fetch(&outside, &format!("{url}{}", crate::images::PEER_PATH))
+        .unwrap_or_else(|e| panic!("peer from outside: {e}"));
+    assert_eq!(
+        peer_address(&peer),
+        Some(env.outside_ip.clone()),
+        "the client address was not kept: {peer:?}"
+    );
+    let local = format!("http://127.0.0.1:{port}/");
+    assert_eq!(fetch(&[], &local).as_deref(), Ok(page));
+    url
 }
 
 #[cfg(test)]

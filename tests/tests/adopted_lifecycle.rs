@@ -10,16 +10,6 @@ use ebpfnet_tests::traffic::*;
 use ebpfnet_tests::*;
 use resolve::*;
 
-/// Entries of a pinned map, from `ebpfnet status`.
-fn map_entries(env: &TestEnv, map: &str) -> u64 {
-    let status = env.json(&["status"]);
-    status["Maps"]
-        .as_array()
-        .and_then(|maps| maps.iter().find(|m| m["Name"] == map))
-        .and_then(|m| m["Entries"].as_u64())
-        .unwrap_or_else(|| panic!("no map {map} in status: {status:#}"))
-}
-
 fn container_names(env: &TestEnv) -> Vec<String> {
     env.ok(&["container", "ls", "--format", "json"])
         .lines()

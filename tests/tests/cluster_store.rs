@@ -4,27 +4,17 @@
 //! fails naming it, the rest goes on, and both catch up when it is back.
 
 use std::net::SocketAddr;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use ebpfnet_tests::cluster_node::ClusterNode;
 use ebpfnet_tests::etcd::Etcd;
 use ebpfnet_tests::tcp_proxy::TcpProxy;
+use ebpfnet_tests::traffic::wait_within;
 use ebpfnet_tests::*;
 use serde_json::Value;
 
 /// The lease TTL the daemon documents (docs/cluster.md).
 const LEASE_TTL: Duration = Duration::from_secs(10);
-
-/// Polls `check` every 200 ms until it holds or `timeout` passes.
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
-        thread::sleep(Duration::from_millis(200));
-    }
-    start.elapsed()
-}
 
 fn json_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"))
@@ -120,7 +110,7 @@ fn two_daemons_share_global_networks_and_forget_a_dead_node() {
         .to_string();
     let mut both = vec![id_a.clone(), id_b.clone()];
     both.sort();
-    wait_for(
+    wait_within(
         "both nodes listed on A and B",
         Duration::from_secs(10),
         || node_ids(&a_status(&env)) == both && node_ids(&b_status(&b)) == both,
@@ -150,7 +140,7 @@ fn two_daemons_share_global_networks_and_forget_a_dead_node() {
         "10.129.0.0/24",
         "ovA",
     ]);
-    wait_for("ovA on B", Duration::from_secs(5), || {
+    wait_within("ovA on B", Duration::from_secs(5), || {
         has_global(&b_networks(&b), "ovA")
     });
     let inspect = json_of(&b.cli_ok(&["network", "inspect", "ovA"]));
@@ -213,7 +203,7 @@ fn two_daemons_share_global_networks_and_forget_a_dead_node() {
         "{err}"
     );
     b.cli_ok(&["network", "create", "--subnet", "10.237.0.0/24", "localB"]);
-    wait_for("A forgets B", LEASE_TTL + Duration::from_secs(5), || {
+    wait_within("A forgets B", LEASE_TTL + Duration::from_secs(5), || {
         node_ids(&a_status(&env)) == [id_a.clone()]
     });
     let gone_after = cut_at.elapsed();
@@ -234,10 +224,10 @@ fn two_daemons_share_global_networks_and_forget_a_dead_node() {
 
     // Back: B's watch resumes (ovB appears), its lease is granted anew.
     relay.restore();
-    wait_for("B catches up", Duration::from_secs(15), || {
+    wait_within("B catches up", Duration::from_secs(15), || {
         has_global(&b_networks(&b), "ovB") && node_ids(&a_status(&env)) == both
     });
-    wait_for("B connected", Duration::from_secs(5), || {
+    wait_within("B connected", Duration::from_secs(5), || {
         cluster_of(&b_status(&b))["Connected"] == true
     });
 
@@ -247,7 +237,7 @@ fn two_daemons_share_global_networks_and_forget_a_dead_node() {
     env.ok(&["network", "create", "-d", "overlay", "ovC"]);
     compact_now(&etcd);
     relay.restore();
-    wait_for(
+    wait_within(
         "B lists again after compaction",
         Duration::from_secs(10),
         || has_global(&b_networks(&b), "ovC"),
@@ -255,14 +245,14 @@ fn two_daemons_share_global_networks_and_forget_a_dead_node() {
 
     // Removal is seen everywhere.
     env.ok(&["network", "rm", "ovA"]);
-    wait_for("ovA gone from B", Duration::from_secs(5), || {
+    wait_within("ovA gone from B", Duration::from_secs(5), || {
         !has_global(&b_networks(&b), "ovA")
     });
 
     // B killed: A forgets it within the TTL.
     b.kill();
     let killed_at = Instant::now();
-    wait_for(
+    wait_within(
         "A forgets the killed B",
         LEASE_TTL + Duration::from_secs(4),
         || node_ids(&a_status(&env)) == [id_a.clone()],
@@ -285,7 +275,7 @@ fn store_down_then_back_daemons_keep_working_and_catch_up() {
         &args_a.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     let b = ClusterNode::start("c", "10.238.0.0/16", &cluster_args(&store, "127.0.0.3"));
-    wait_for("both joined", Duration::from_secs(10), || {
+    wait_within("both joined", Duration::from_secs(10), || {
         node_ids(&a_status(&env)).len() == 2
     });
     env.ok(&["network", "create", "-d", "overlay", "before"]);
@@ -309,7 +299,7 @@ fn store_down_then_back_daemons_keep_working_and_catch_up() {
         &["network", "rm", "before"],
         &[&format!("cluster store {store}")],
     );
-    wait_for(
+    wait_within(
         "A reports the store unreachable",
         Duration::from_secs(10),
         || cluster_of(&a_status(&env))["Connected"] == false,
@@ -334,17 +324,17 @@ fn store_down_then_back_daemons_keep_working_and_catch_up() {
 
     // Back (same data): both reconnect, re-watch and renew their leases.
     etcd.resume();
-    wait_for("A and B reconnected", Duration::from_secs(20), || {
+    wait_within("A and B reconnected", Duration::from_secs(20), || {
         cluster_of(&a_status(&env))["Connected"] == true
             && cluster_of(&b_status(&b))["Connected"] == true
     });
     env.ok(&["network", "create", "-d", "overlay", "after"]);
-    wait_for(
+    wait_within(
         "B sees the network made after the outage",
         Duration::from_secs(10),
         || has_global(&b_networks(&b), "after"),
     );
-    wait_for("both nodes live again", Duration::from_secs(15), || {
+    wait_within("both nodes live again", Duration::from_secs(15), || {
         node_ids(&a_status(&env)).len() == 2 && node_ids(&b_status(&b)).len() == 2
     });
     env.ok(&["network", "rm", "before", "after"]);
@@ -378,7 +368,7 @@ fn a_daemon_started_while_the_store_is_down_joins_when_it_is_back() {
         .as_str()
         .expect("node id")
         .to_string();
-    wait_for("B joins", Duration::from_secs(15), || {
+    wait_within("B joins", Duration::from_secs(15), || {
         node_ids(&b_status(&b)) == [id.clone()]
     });
     b.cli_ok(&["network", "create", "-d", "overlay", "late"]);

@@ -71,23 +71,10 @@ fn ctr_run_cni_attaches_to_an_ebpfnet_network_and_its_del_removes_everything() {
 
     // ctr publishes no port; the CLI does, on the container CNI made.
     env.ok(&["publish", "8082:80", "--container", &name]);
+    let url = assert_published_page(&env, 8082, PAGE);
     let outside = in_netns(&env.outside_ns);
-    let url = format!("http://{}:8082", env.uplink_ip);
-    assert_eq!(
-        fetch_soon(&outside, &format!("{url}/")).as_deref(),
-        Ok(PAGE)
-    );
-    let peer = fetch(&outside, &format!("{url}{}", images::PEER_PATH))
-        .unwrap_or_else(|e| panic!("peer from outside: {e}"));
-    assert_eq!(
-        peer_address(&peer),
-        Some(env.outside_ip.clone()),
-        "the client address was not kept: {peer:?}"
-    );
-    assert_eq!(fetch(&[], "http://127.0.0.1:8082/").as_deref(), Ok(PAGE));
-    let bin = env.bin.display().to_string();
-    let sock = env.sock.display().to_string();
-    let client = [bin.as_str(), "--socket", &sock, "exec", "client", "--"];
+    let client = InContainer::new(&env, "client");
+    let client = client.prefix();
     assert_eq!(
         fetch(&client, &format!("http://{name}/")).as_deref(),
         Ok(PAGE)

@@ -100,28 +100,15 @@ fn a_podman_container_serves_its_published_port_and_podman_rm_leaves_nothing() {
     assert_eq!(port_lines(&env, &id), ["80/tcp -> 0.0.0.0:8080"]);
     let host_veth = env.host_veth_of(&id, "podnet");
 
-    // The outside, through the uplink, with its address kept.
+    // The outside, through the uplink, with its address kept; the host,
+    // on 127.0.0.1.
+    let url = assert_published_page(&env, 8080, PAGE);
     let outside = in_netns(&env.outside_ns);
-    let url = format!("http://{}:8080", env.uplink_ip);
-    assert_eq!(
-        fetch_soon(&outside, &format!("{url}/")).as_deref(),
-        Ok(PAGE)
-    );
-    let peer = fetch(&outside, &format!("{url}{}", images::PEER_PATH))
-        .unwrap_or_else(|e| panic!("peer from outside: {e}"));
-    assert_eq!(
-        peer_address(&peer),
-        Some(env.outside_ip.clone()),
-        "the client address was not kept: {peer:?}"
-    );
-    // The host, on 127.0.0.1.
-    assert_eq!(fetch(&[], "http://127.0.0.1:8080/").as_deref(), Ok(PAGE));
 
     // An ebpfnet container, by Podman's name for the container (CNI_ARGS
     // K8S_POD_NAME), by its alias and by address; and the other way round by name.
-    let bin = env.bin.display().to_string();
-    let sock = env.sock.display().to_string();
-    let client = [bin.as_str(), "--socket", &sock, "exec", "client", "--"];
+    let client = InContainer::new(&env, "client");
+    let client = client.prefix();
     assert_eq!(fetch(&client, "http://pweb/").as_deref(), Ok(PAGE));
     // --network-alias arrives as the `aliases` capability.
     assert_eq!(fetch(&client, "http://www/").as_deref(), Ok(PAGE));

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ebpfnet_tests::traffic::status_map_field;
 use ebpfnet_tests::*;
 
 /// Writes `text` as the env's config file and passes it with `--config-file`.
@@ -18,18 +19,6 @@ fn use_config_file(env: &mut TestEnv, text: &str) -> PathBuf {
     path
 }
 
-/// `MaxEntries` of map `name` in `ebpfnet status`.
-fn max_entries(env: &TestEnv, name: &str) -> u64 {
-    let status = env.json(&["status"]);
-    status["Maps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|m| m["Name"] == name)
-        .and_then(|m| m["MaxEntries"].as_u64())
-        .unwrap_or_else(|| panic!("status has no map {name}: {status:#}"))
-}
-
 #[test]
 fn config_file_values_reach_the_datapath_and_flags_win() {
     let mut env = TestEnv::without_daemon("cfgfile");
@@ -38,8 +27,8 @@ fn config_file_values_reach_the_datapath_and_flags_win() {
         r#"{ "nat-table-size": 4096, "bridge": "ebpfnet0", "dns": ["192.0.2.53"], "log-format": "text" }"#,
     );
     env.start_daemon();
-    assert_eq!(max_entries(&env, "NAT_TCP"), 4096);
-    assert_eq!(max_entries(&env, "NAT_OTHER"), 4096);
+    assert_eq!(status_map_field(&env, "NAT_TCP", "MaxEntries"), 4096);
+    assert_eq!(status_map_field(&env, "NAT_OTHER", "MaxEntries"), 4096);
     // `dns` is the name server of containers created without `--dns`.
     env.create_container("cfgdns", &[]);
     env.create_container("cfgown", &["--dns", "192.0.2.54"]);
@@ -61,7 +50,7 @@ fn config_file_values_reach_the_datapath_and_flags_win() {
     env.daemon_args
         .extend(["--nat-table-size".to_string(), "2048".to_string()]);
     env.start_daemon();
-    assert_eq!(max_entries(&env, "NAT_TCP"), 2048);
+    assert_eq!(status_map_field(&env, "NAT_TCP", "MaxEntries"), 2048);
 }
 
 /// Nothing of a daemon's is left: no pins, no socket, no state or lock.

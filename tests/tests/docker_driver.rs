@@ -3,13 +3,11 @@
 //! `--docker-plugin` socket; containers run from a busybox image built
 //! offline.
 
-use std::time::Duration;
-
-use ebpfnet_tests::docker::{Dockerd, IMAGE, PAGE, plugin_call, plugin_for_this_run};
+use ebpfnet_tests::docker::{Dockerd, PAGE, plugin_call, plugin_for_this_run};
 use ebpfnet_tests::docker_use::{
-    docker_logs, endpoint_entries, env_with_plugin, fetch_in, http_get, httpd,
+    docker_logs, docker_network, endpoint_entries, env_with_plugin, fetch_in, http_get, httpd,
+    serves_page_soon, sleeper,
 };
-use ebpfnet_tests::traffic::wait_for;
 use ebpfnet_tests::*;
 use serde_json::Value;
 
@@ -18,17 +16,11 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
     let env = env_with_plugin("docker");
     let docker = Dockerd::start(&env);
     let d = docker.driver.clone();
-    docker.ok(&[
-        "network",
-        "create",
-        "-d",
-        &d,
-        "--subnet",
-        "10.231.0.0/24",
-        "-o",
-        "ebpfnet.name=dweb",
+    docker_network(
+        &docker,
         "dweb",
-    ]);
+        &["--subnet", "10.231.0.0/24", "-o", "ebpfnet.name=dweb"],
+    );
     let net = env.inspect_network("dweb");
     assert_eq!(
         net["IPAM"]["Config"][0]["Subnet"], "10.231.0.0/24",
@@ -37,18 +29,17 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
     assert_eq!(net["IPAM"]["Config"][0]["Gateway"], "10.231.0.1", "{net:#}");
 
     // --internal is ebpfnet's; an option it does not know is refused.
-    docker.ok(&[
-        "network",
-        "create",
-        "-d",
-        &d,
-        "--internal",
-        "--subnet",
-        "10.236.0.0/24",
-        "-o",
-        "ebpfnet.name=dint",
+    docker_network(
+        &docker,
         "dint",
-    ]);
+        &[
+            "--internal",
+            "--subnet",
+            "10.236.0.0/24",
+            "-o",
+            "ebpfnet.name=dint",
+        ],
+    );
     assert_eq!(env.inspect_network("dint")["Internal"], true);
 
     // Docker's networks are Docker's: inspect names the owner, `network rm`
@@ -152,11 +143,7 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
     // From the outside, with the client's address kept, and from the host.
     let outside_url = format!("http://{}:8080/", env.uplink_ip);
     assert!(
-        wait_for(Duration::from_secs(5), || http_get(
-            Some(&env.outside_ns),
-            &outside_url
-        )
-        .contains(PAGE)),
+        serves_page_soon(Some(&env.outside_ns), &outside_url),
         "outside cannot fetch the published port"
     );
     let logs = docker_logs(&docker, "web");
@@ -168,17 +155,7 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
     assert!(http_get(None, "http://127.0.0.1:8080/").contains(PAGE));
 
     // Between Docker containers, by name through Docker's embedded DNS.
-    docker.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "cli",
-        "--network",
-        "dweb",
-        IMAGE,
-        "sleep",
-        "600",
-    ]);
+    sleeper(&docker, "cli", "dweb");
     let looked_up = docker.ok(&["exec", "cli", "nslookup", "web"]);
     assert!(looked_up.contains(&web_ip), "{looked_up}");
     assert!(
@@ -194,17 +171,7 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
         reply.contains(&format!("peer={} ", env.uplink_ip)),
         "{reply}"
     );
-    docker.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "inner",
-        "--network",
-        "dint",
-        IMAGE,
-        "sleep",
-        "600",
-    ]);
+    sleeper(&docker, "inner", "dint");
     let reply = docker.docker(&["exec", "inner", "sh", "-c", &out_cmd]);
     assert!(
         !String::from_utf8_lossy(&reply.stdout).contains("hello"),
@@ -227,15 +194,7 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
     assert!(http_get(Some("native"), &format!("http://{web_ip}/")).contains(PAGE));
 
     // Another ebpfnet network (made by Docker or by ebpfnet) is isolated.
-    docker.ok(&[
-        "network",
-        "create",
-        "-d",
-        &d,
-        "--subnet",
-        "10.232.0.0/24",
-        "dother",
-    ]);
+    docker_network(&docker, "dother", &["--subnet", "10.232.0.0/24"]);
     let other = format!(
         "docker-{}",
         &docker.ok(&["network", "inspect", "-f", "{{.Id}}", "dother"])[..12]
@@ -278,11 +237,7 @@ fn docker_containers_publish_resolve_talk_and_stay_isolated() {
     assert!(route.starts_with("default via 10.232.0.1 "), "{route}");
     let fetched_via = |what: &str| {
         assert!(
-            wait_for(Duration::from_secs(5), || http_get(
-                Some(&env.outside_ns),
-                &outside_url
-            )
-            .contains(PAGE)),
+            serves_page_soon(Some(&env.outside_ns), &outside_url),
             "{what}: outside cannot fetch the published port"
         );
     };

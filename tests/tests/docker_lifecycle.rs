@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use ebpfnet_tests::docker::{Dockerd, PAGE};
-use ebpfnet_tests::docker_use::{endpoint_entries, env_with_plugin_key, http_get, httpd};
+use ebpfnet_tests::docker_use::{
+    docker_network, endpoint_entries, env_with_plugin_key, http_get, httpd, serves_page_soon,
+};
 use ebpfnet_tests::traffic::{bpftool_dump, wait_for};
 use ebpfnet_tests::*;
 use serde_json::Value;
@@ -14,25 +16,14 @@ use serde_json::Value;
 fn docker_cleanup_is_complete_and_a_daemon_restart_keeps_traffic() {
     let mut env = env_with_plugin_key("docker-life");
     let mut docker = Dockerd::start(&env);
-    let d = docker.driver.clone();
-    docker.ok(&[
-        "network",
-        "create",
-        "-d",
-        &d,
-        "--subnet",
-        "10.233.0.0/24",
-        "-o",
-        "ebpfnet.name=dkeep",
+    docker_network(
+        &docker,
         "dkeep",
-    ]);
+        &["--subnet", "10.233.0.0/24", "-o", "ebpfnet.name=dkeep"],
+    );
     httpd(&docker, "keep", "dkeep", &["8081:80"]);
     let url = format!("http://{}:8081/", env.uplink_ip);
-    assert!(wait_for(Duration::from_secs(5), || http_get(
-        Some(&env.outside_ns),
-        &url
-    )
-    .contains(PAGE)));
+    assert!(serves_page_soon(Some(&env.outside_ns), &url));
 
     // ebpfnet's own commands leave Docker's container to Docker.
     let keep = docker.ebpfnet_name("keep");
@@ -63,11 +54,7 @@ fn docker_cleanup_is_complete_and_a_daemon_restart_keeps_traffic() {
     let restarted = docker.ebpfnet_name("keep");
     assert_ne!(restarted, keep, "a new sandbox");
     assert!(
-        wait_for(Duration::from_secs(5), || http_get(
-            Some(&env.outside_ns),
-            &url
-        )
-        .contains(PAGE)),
+        serves_page_soon(Some(&env.outside_ns), &url),
         "started again: no traffic"
     );
 
@@ -97,8 +84,7 @@ fn docker_cleanup_is_complete_and_a_daemon_restart_keeps_traffic() {
         .unwrap_or_else(|| panic!("ebpfnet port late: {late}"));
     let late_url = format!("http://127.0.0.1:{port}/");
     assert!(
-        wait_for(Duration::from_secs(5), || http_get(None, &late_url)
-            .contains(PAGE)),
+        serves_page_soon(None, &late_url),
         "the host cannot fetch {late_url}: {:?}",
         http_get(None, &late_url)
     );
@@ -123,11 +109,7 @@ fn docker_cleanup_is_complete_and_a_daemon_restart_keeps_traffic() {
     assert_eq!(published, serde_json::json!([]), "{published:#}");
     docker.ok(&["start", "keep", "late"]);
     assert!(
-        wait_for(Duration::from_secs(5), || http_get(
-            Some(&env.outside_ns),
-            &url
-        )
-        .contains(PAGE)),
+        serves_page_soon(Some(&env.outside_ns), &url),
         "started after the crash: no traffic"
     );
 

@@ -8,7 +8,7 @@
 //! the LAN's own ipvlan link; there ebpfnet must refuse the network with
 //! a clear error and make nothing, and that is what these tests check.
 
-use ebpfnet_tests::lan::{LanSegment, link_kind, routes};
+use ebpfnet_tests::lan::{LanSegment, assert_unlisted, create_args, link_kind, routes};
 use ebpfnet_tests::*;
 use serde_json::Value;
 
@@ -48,13 +48,7 @@ fn check_refused(env: &TestEnv, create: &[&str]) {
         namespaces,
         "a refused create left a namespace"
     );
-    let ls = env.json(&["network", "ls"]);
-    let listed = ls
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|n| n["Name"] == create[2]);
-    assert!(!listed, "{ls:#}");
+    assert_unlisted(env, create[2]);
 }
 
 #[test]
@@ -63,9 +57,7 @@ fn ipvlan_l2_containers_are_hosts_of_the_lan_with_the_parents_mac() {
     let lan = LanSegment::new(&format!("{LAN}.1/24"), None);
     let opt = format!("parent={}", lan.parent);
     let subnet = format!("{LAN}.0/24");
-    let create = [
-        "network", "create", "ivnet", "-d", "ipvlan", "-o", &opt, "--subnet", &subnet,
-    ];
+    let create = create_args("ivnet", "ipvlan", &["-o", &opt, "--subnet", &subnet]);
     if !kernel_has_ipvlan(&lan) {
         return check_refused(&env, &create);
     }
@@ -134,19 +126,8 @@ fn ipvlan_l3_containers_are_routed_by_the_host() {
     let host_cidr = format!("{L3_LAN}.1/24");
     let lan = LanSegment::new(&format!("{L3_LAN}.2/24"), Some(&host_cidr));
     let opt = format!("parent={}", lan.parent);
-    let create = [
-        "network",
-        "create",
-        "ivl3",
-        "-d",
-        "ipvlan",
-        "-o",
-        &opt,
-        "-o",
-        "ipvlan_mode=l3",
-        "--subnet",
-        L3_SUBNET,
-    ];
+    let l3 = ["-o", &opt, "-o", "ipvlan_mode=l3", "--subnet", L3_SUBNET];
+    let create = create_args("ivl3", "ipvlan", &l3);
     if !kernel_has_ipvlan(&lan) {
         return check_refused(&env, &create);
     }
@@ -182,44 +163,19 @@ fn ipvlan_options_are_checked_before_anything_is_made() {
     let lan = LanSegment::new(&format!("{LAN}.1/24"), None);
     let opt = format!("parent={}", lan.parent);
     let links = host_links();
-    env.fails_with(
-        &[
-            "network",
-            "create",
-            "ivx",
-            "-d",
-            "ipvlan",
-            "-o",
-            &opt,
-            "-o",
-            "ipvlan_mode=l4",
-        ],
+    let refused = |opts: &[&str], needles: &[&str]| {
+        env.fails_with(&create_args("ivx", "ipvlan", opts), needles);
+    };
+    refused(
+        &["-o", &opt, "-o", "ipvlan_mode=l4"],
         &["ipvlan_mode", "l2, l3, l3s"],
     );
-    env.fails_with(
-        &[
-            "network",
-            "create",
-            "ivx",
-            "-d",
-            "ipvlan",
-            "-o",
-            &opt,
-            "-o",
-            "macvlan_mode=bridge",
-        ],
+    refused(
+        &["-o", &opt, "-o", "macvlan_mode=bridge"],
         &["macvlan_mode"],
     );
-    env.fails_with(
-        &[
-            "network",
-            "create",
-            "ivx",
-            "-d",
-            "ipvlan",
-            "-o",
-            "parent=nosuch1",
-        ],
+    refused(
+        &["-o", "parent=nosuch1"],
         &["parent interface nosuch1 not found"],
     );
     assert_eq!(host_links(), links, "a refused create made a link");

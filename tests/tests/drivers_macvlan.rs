@@ -5,16 +5,14 @@
 //! published ports, VLAN and dummy parents made and removed with the
 //! network, nothing left after `rm`.
 
-use ebpfnet_tests::lan::{LanSegment, link_kind, routes};
+use ebpfnet_tests::lan::{
+    LanSegment, assert_unlisted, create_args, link_kind, network_row, routes,
+};
 use ebpfnet_tests::*;
 use serde_json::Value;
 
 /// TEST-NET-1: the outside namespace is the LAN's router, `.1`.
 const LAN: &str = "192.0.2";
-
-fn network_row<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
-    list.as_array()?.iter().find(|n| n["Name"] == name)
-}
 
 #[test]
 fn macvlan_containers_are_hosts_of_the_parents_lan() {
@@ -109,8 +107,7 @@ fn macvlan_containers_are_hosts_of_the_parents_lan() {
     assert!(!ping(&lan.ns, &a), "{a} still answers after rm");
     env.ok(&["network", "rm", "mvnet", "mvbr"]);
     assert!(link_exists(parent), "the user's parent must stay");
-    let ls = env.json(&["network", "ls"]);
-    assert!(network_row(&ls, "mvnet").is_none(), "{ls:#}");
+    assert_unlisted(&env, "mvnet");
 }
 
 /// Outside ⇄ containers and container ⇄ container: ping and TCP, each
@@ -147,86 +144,37 @@ fn macvlan_refuses_what_docker_refuses_and_leaves_nothing() {
     let parent = lan.parent.as_str();
     let opt = format!("parent={parent}");
     let links_before = host_links();
+    let refused = |opts: &[&str], needles: &[&str]| {
+        env.fails_with(&create_args("mvx", "macvlan", opts), needles);
+    };
 
-    env.fails_with(
-        &[
-            "network",
-            "create",
-            "mvx",
-            "-d",
-            "macvlan",
-            "-o",
-            "parent=nosuch0",
-        ],
+    refused(
+        &["-o", "parent=nosuch0"],
         &["parent interface nosuch0 not found"],
     );
     // The kernel's own refusal (a loopback parent), asked at create time
     // in a throwaway namespace: nothing made, no probe namespace left.
     let namespaces = netns_list();
-    env.fails_with(
-        &[
-            "network",
-            "create",
-            "mvx",
-            "-d",
-            "macvlan",
-            "-o",
-            "parent=lo",
-        ],
+    refused(
+        &["-o", "parent=lo"],
         &["cannot make a macvlan interface on lo"],
     );
     assert_eq!(netns_list(), namespaces, "the probe namespace was left");
-    env.fails_with(
-        &[
-            "network",
-            "create",
-            "mvx",
-            "-d",
-            "macvlan",
-            "-o",
-            "parent=nosuch0.7",
-        ],
-        &["nosuch0.7", "nosuch0"],
-    );
-    env.fails_with(
-        &[
-            "network",
-            "create",
-            "mvx",
-            "-d",
-            "macvlan",
-            "-o",
-            &opt,
-            "-o",
-            "macvlan_mode=l3",
-        ],
+    refused(&["-o", "parent=nosuch0.7"], &["nosuch0.7", "nosuch0"]);
+    refused(
+        &["-o", &opt, "-o", "macvlan_mode=l3"],
         &["macvlan_mode", "bridge, private, vepa, passthru"],
     );
-    env.fails_with(
-        &[
-            "network", "create", "mvx", "-d", "macvlan", "-o", &opt, "-o", "mtu=9000",
-        ],
-        &["mtu"],
-    );
+    refused(&["-o", &opt, "-o", "mtu=9000"], &["mtu"]);
     env.fails_with(&["network", "create", "mvx", "-d", "weave"], &["weave"]);
-    let ls = env.json(&["network", "ls"]);
-    assert!(network_row(&ls, "mvx").is_none(), "{ls:#}");
+    assert_unlisted(&env, "mvx");
     assert_eq!(host_links(), links_before, "a refused create made a link");
 
     let subnet = format!("{LAN}.0/24");
     env.create_network("mvok", &["-d", "macvlan", "-o", &opt, "--subnet", &subnet]);
+    let second = ["-o", &opt, "--subnet", "192.0.3.0/24"];
     env.fails_with(
-        &[
-            "network",
-            "create",
-            "mvtwo",
-            "-d",
-            "macvlan",
-            "-o",
-            &opt,
-            "--subnet",
-            "192.0.3.0/24",
-        ],
+        &create_args("mvtwo", "macvlan", &second),
         &["already using parent interface", parent],
     );
     // Published ports: the container's own address is on the LAN.
@@ -256,17 +204,7 @@ fn a_vlan_parent_is_made_and_removed_with_the_network() {
     let lan = LanSegment::new(&format!("{LAN}.1/24"), None);
     let vlan = format!("{}.10", lan.parent);
     let opt = format!("parent={vlan}");
-    let create = [
-        "network",
-        "create",
-        "mvv",
-        "-d",
-        "macvlan",
-        "-o",
-        &opt,
-        "--subnet",
-        "192.0.3.0/24",
-    ];
+    let create = create_args("mvv", "macvlan", &["-o", &opt, "--subnet", "192.0.3.0/24"]);
     // The LAN's end of VLAN 10; a kernel without 802.1Q support (no
     // CONFIG_VLAN_8021Q) refuses it, and must refuse ebpfnet's too.
     let tagged = netns_exec(
@@ -284,8 +222,7 @@ fn a_vlan_parent_is_made_and_removed_with_the_network() {
         let links_before = host_links();
         env.fails_with(&create, &["no VLAN support", &vlan]);
         assert_eq!(host_links(), links_before, "a refused create made a link");
-        let ls = env.json(&["network", "ls"]);
-        assert!(network_row(&ls, "mvv").is_none(), "{ls:#}");
+        assert_unlisted(&env, "mvv");
         return;
     }
     lan.ip(&["addr", "add", "192.0.3.1/24", "dev", "eth0.10"]);

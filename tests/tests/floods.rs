@@ -31,15 +31,6 @@ fn still_answers(client: &Recorder, what: &str) {
     );
 }
 
-fn nat_entries(env: &TestEnv, table: &str) -> u64 {
-    let status = env.json(&["status"]);
-    status["Maps"]
-        .as_array()
-        .and_then(|maps| maps.iter().find(|m| m["Name"] == table))
-        .and_then(|m| m["Entries"].as_u64())
-        .unwrap_or_else(|| panic!("status has no map {table}: {status:#}"))
-}
-
 #[test]
 fn established_flows_survive_floods_from_a_container_and_from_outside() {
     let env = TestEnv::new("flood");
@@ -70,12 +61,12 @@ fn established_flows_survive_floods_from_a_container_and_from_outside() {
         dst_ip: &env.outside_ip,
         port: 20000,
     };
-    let before = nat_entries(&env, "NAT_TCP");
+    let before = map_entries(&env, "NAT_TCP");
     let sent = from_container.send("flows", 150_000);
     assert_eq!(sent, 150_000, "the container flood did not leave");
     // Each new flow holds two entries: far beyond the old 65,536-entry LRU
     // tables, which evicted the established flows here.
-    let after = nat_entries(&env, "NAT_TCP");
+    let after = map_entries(&env, "NAT_TCP");
     assert!(
         after >= before + 200_000,
         "the flood made {} entries",

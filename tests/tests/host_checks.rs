@@ -5,7 +5,6 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use ebpfnet_tests::*;
@@ -44,26 +43,11 @@ fn daemon_on_a_host_without_btf_or_cgroup2_names_both_and_makes_nothing() {
         scratch.0.join("state"),
         PathBuf::from(format!("/sys/fs/bpf/ebn-hostcheck-{}", std::process::id())),
     );
-    let mut cmd = Command::new("unshare");
-    cmd.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        HIDE_AND_RUN,
-        "sh",
-    ])
-    .arg(bin())
-    .arg("daemon")
-    .arg("--socket")
-    .arg(&sock)
-    .arg("--state-dir")
-    .arg(&state)
-    .arg("--pin-dir")
-    .arg(&pins)
-    .env_remove("EBPFNET_SOCKET")
-    .env_remove("NOTIFY_SOCKET");
+    let mut cmd = private_mounts_sh(HIDE_AND_RUN);
+    cmd.arg(bin())
+        .args(daemon_args(&sock, &state, &pins))
+        .env_remove("EBPFNET_SOCKET")
+        .env_remove("NOTIFY_SOCKET");
     let out = run(&mut cmd, None, Duration::from_secs(30));
     let pins_made = pins.exists();
     if pins_made {

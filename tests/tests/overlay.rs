@@ -10,11 +10,11 @@
 //! going.
 
 use std::process::Command;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ebpfnet_tests::etcd::Etcd;
 use ebpfnet_tests::hosts::{Host, Underlay};
+use ebpfnet_tests::traffic::wait_within;
 use ebpfnet_tests::*;
 use serde_json::Value;
 
@@ -26,15 +26,6 @@ const CLAIM_GRACE: Duration = Duration::from_secs(30);
 const CLAIM_SWEEP: Duration = Duration::from_secs(5);
 /// Bytes of the bulk transfers across hosts.
 const BULK: usize = 4 << 20;
-
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
-        thread::sleep(Duration::from_millis(200));
-    }
-    start.elapsed()
-}
 
 fn cluster_host(underlay: &Underlay, etcd: &Etcd, letter: char, n: u8) -> Host {
     let args = [
@@ -112,25 +103,12 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
     let etcd = Etcd::start_on("overlay", &underlay.gateway());
     let a = cluster_host(&underlay, &etcd, 'A', 1);
     let b = cluster_host(&underlay, &etcd, 'B', 2);
-    a.ok(&[
-        "network",
-        "create",
-        "-d",
-        "overlay",
-        "--subnet",
-        "10.129.7.0/24",
-        "ovl1",
-    ]);
-    a.ok(&[
-        "network",
-        "create",
-        "-d",
-        "overlay",
-        "--subnet",
-        "10.129.8.0/24",
-        "ovl2",
-    ]);
-    wait_for(
+    for (subnet, name) in [("10.129.7.0/24", "ovl1"), ("10.129.8.0/24", "ovl2")] {
+        a.ok(&[
+            "network", "create", "-d", "overlay", "--subnet", subnet, name,
+        ]);
+    }
+    wait_within(
         "B sees both overlay networks",
         Duration::from_secs(10),
         || sees_network(&b, "ovl1") && sees_network(&b, "ovl2"),
@@ -155,12 +133,12 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
         assert!(link.contains("mtu 1450"), "{container}: {link}");
     }
     // Each host's map learns the other's containers from the store.
-    wait_for("A knows B's containers", Duration::from_secs(10), || {
+    wait_within("A knows B's containers", Duration::from_secs(10), || {
         let p = peers(&a);
         p.contains(&(b1.clone(), "198.18.93.2".into()))
             && p.contains(&(b2.clone(), "198.18.93.2".into()))
     });
-    wait_for("B knows A's containers", Duration::from_secs(10), || {
+    wait_within("B knows A's containers", Duration::from_secs(10), || {
         peers(&b).contains(&(a1.clone(), "198.18.93.1".into()))
     });
     // `status` counts the overlay maps' entries (two peers on A).
@@ -233,7 +211,7 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
     let a2_on_1 = ipv4_addrs(Some("ovA2"), "eth1");
     assert_eq!(a2_on_1.len(), 1, "ovA2 eth1: {a2_on_1:?}");
     let a2_on_1 = a2_on_1[0].split('/').next().unwrap_or_default().to_string();
-    wait_for("B knows ovA2 on ovl1", Duration::from_secs(10), || {
+    wait_within("B knows ovA2 on ovl1", Duration::from_secs(10), || {
         peers(&b).contains(&(a2_on_1.clone(), "198.18.93.1".into()))
     });
     let reply = tcp_request("ovA2", &b1, 80);
@@ -260,14 +238,14 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
     for (host, name) in [(&a, "ovA1"), (&a, "ovA2"), (&b, "ovB1"), (&b, "ovB2")] {
         host.ok(&["container", "rm", name]);
     }
-    wait_for(
+    wait_within(
         "the endpoints leave the store",
         Duration::from_secs(10),
         || peers(&a).is_empty() && peers(&b).is_empty(),
     );
     a.ok(&["network", "rm", "ovl1", "ovl2"]);
     // The local sides go on every host, and the VXLAN device with them.
-    wait_for("the VXLAN devices go", Duration::from_secs(10), || {
+    wait_within("the VXLAN devices go", Duration::from_secs(10), || {
         [&a, &b].iter().all(|h| {
             !netns_exec(&h.ns, &["ip", "link", "show", "ebpfnet-vxlan"])
                 .status
@@ -283,7 +261,7 @@ fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_and_its_addresses
     let mut a = cluster_host(&underlay, &etcd, 'A', 1);
     let mut b = cluster_host(&underlay, &etcd, 'B', 2);
     a.ok(&["network", "create", "-d", "overlay", "ovl3"]);
-    wait_for("B sees ovl3", Duration::from_secs(10), || {
+    wait_within("B sees ovl3", Duration::from_secs(10), || {
         sees_network(&b, "ovl3")
     });
     a.ok(&["container", "create", "ovdA", "--network", "ovl3"]);
@@ -291,7 +269,7 @@ fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_and_its_addresses
     b.ok(&["container", "create", "ovdB3", "--network", "ovl3"]);
     let (ip_a, ip_b, ip_b3) = (ip_of("ovdA"), ip_of("ovdB"), ip_of("ovdB3"));
     // Both ways: each host delivers only from containers it knows.
-    wait_for(
+    wait_within(
         "A knows ovdB, B knows ovdA",
         Duration::from_secs(10),
         || {
@@ -319,7 +297,7 @@ fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_and_its_addresses
     );
     etcd.resume();
     b.kill_daemon();
-    let took = wait_for(
+    let took = wait_within(
         "ovdB gone from A's map",
         LEASE_TTL + Duration::from_secs(5),
         || !peers(&a).iter().any(|(ip, _)| *ip == ip_b),

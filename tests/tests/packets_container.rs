@@ -31,12 +31,7 @@ fn same_network_passes_unchanged() {
 fn other_network_dropped_but_its_gateway_reachable() {
     with_container(0, |dp, ifindex| {
         let frame = from_c2([10, 215, 0, 2]).tcp(40000, 80, TCP_SYN);
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &frame,
-            Some(ifindex),
-            DropReason::Isolation,
-        );
+        dp.expect_container_drop(ifindex, &frame, DropReason::Isolation);
         let gateway = from_c2([10, 215, 0, 1]).tcp(40000, 80, TCP_SYN);
         dp.expect_pass(CONTAINER_INGRESS, &gateway, Some(ifindex));
     });
@@ -48,21 +43,11 @@ fn spoofed_ip_and_mac_dropped() {
         let mut b = from_c2(C3);
         b.src_ip = [10, 214, 0, 9];
         let frame = b.tcp(40000, 80, TCP_SYN);
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &frame,
-            Some(ifindex),
-            DropReason::SpoofedIp,
-        );
+        dp.expect_container_drop(ifindex, &frame, DropReason::SpoofedIp);
         let frame = from_c2(C3)
             .macs([0x02, 0x42, 0x0a, 0xd6, 0x00, 0x09], GW_MAC)
             .tcp(1, 80, 0);
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &frame,
-            Some(ifindex),
-            DropReason::SpoofedMac,
-        );
+        dp.expect_container_drop(ifindex, &frame, DropReason::SpoofedMac);
     });
 }
 
@@ -72,12 +57,7 @@ fn arp_must_be_honest() {
         let foreign_mac = [0x02, 0x42, 0x0a, 0xd6, 0x00, 0x09];
         let run = |frame: Vec<u8>, drop: bool| {
             if drop {
-                dp.expect_drop(
-                    CONTAINER_INGRESS,
-                    &frame,
-                    Some(ifindex),
-                    DropReason::SpoofedArp,
-                );
+                dp.expect_container_drop(ifindex, &frame, DropReason::SpoofedArp);
             } else {
                 dp.expect_pass(CONTAINER_INGRESS, &frame, Some(ifindex));
             }
@@ -90,12 +70,7 @@ fn arp_must_be_honest() {
         // A foreign MAC on the frame itself is a spoofed MAC, whatever it
         // carries.
         let frame = arp_request(foreign_mac, C2_MAC, C2, C3);
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &frame,
-            Some(ifindex),
-            DropReason::SpoofedMac,
-        );
+        dp.expect_container_drop(ifindex, &frame, DropReason::SpoofedMac);
     });
 }
 
@@ -103,19 +78,9 @@ fn arp_must_be_honest() {
 fn internal_network_cannot_leave() {
     with_container(NETWORK_INTERNAL, |dp, ifindex| {
         let frame = from_c2(OUTSIDE).tcp(40000, 443, TCP_SYN);
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &frame,
-            Some(ifindex),
-            DropReason::InternalNetwork,
-        );
+        dp.expect_container_drop(ifindex, &frame, DropReason::InternalNetwork);
         let ping = from_c2(OUTSIDE).icmp_echo(8, 7, 1);
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &ping,
-            Some(ifindex),
-            DropReason::InternalNetwork,
-        );
+        dp.expect_container_drop(ifindex, &ping, DropReason::InternalNetwork);
         // Its own network is still reachable.
         dp.expect_pass(
             CONTAINER_INGRESS,
@@ -130,19 +95,9 @@ fn malformed_ipv4_from_container_dropped() {
     with_container(0, |dp, ifindex| {
         let frame = from_c2(C3).tcp(40000, 80, TCP_SYN);
         let cut = frame[..40].to_vec();
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &cut,
-            Some(ifindex),
-            DropReason::Malformed,
-        );
+        dp.expect_container_drop(ifindex, &cut, DropReason::Malformed);
         let bad_ihl = from_c2(C3).version_ihl(0x44).tcp(40000, 80, TCP_SYN);
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &bad_ihl,
-            Some(ifindex),
-            DropReason::Malformed,
-        );
+        dp.expect_container_drop(ifindex, &bad_ihl, DropReason::Malformed);
     });
 }
 

@@ -5,28 +5,19 @@
 //! Run as root: the tests fail (never skip) otherwise.
 
 use ebpfnet_common::DropReason;
-use ebpfnet_common::maps::{Config, Forward, NatEntry, NatKind, PublishedValue, proto};
+use ebpfnet_common::maps::{Config, Forward, NatKind, PublishedValue, proto};
 use ebpfnet_tests::packet::{Ipv4Builder, TCP_ACK, TCP_SYN, View, assert_rewritten};
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{
-    C2, C2_MAC, C3, C3_IFINDEX, C3_MAC, CLIENT, HOST, OUTSIDE, flow, from_c2, target,
-    with_container, with_uplink,
+    C2, C2_MAC, C3, C3_IFINDEX, C3_MAC, CLIENT, HOST, OUTSIDE, flow, from_c2, published_reply,
+    target, with_container, with_uplink,
 };
 
 #[test]
 fn published_reply_is_rewritten_and_redirected() {
     with_container(0, |dp, ifindex| {
         let uplink = ifindex; // any interface: bpf_redirect_neigh only records it
-        let reply = NatEntry {
-            new_src_ip: HOST,
-            new_src_port: 8080,
-            new_dst_ip: CLIENT,
-            new_dst_port: 40000,
-            ifindex: uplink,
-            kind: NatKind::PublishedReply as u8,
-            forward: Forward::Neigh as u8,
-            ..Default::default()
-        };
+        let reply = published_reply(8080, CLIENT, 40000, uplink);
         dp.nat_insert(flow(C2, 80, CLIENT, 40000, proto::TCP), reply);
         let b = from_c2(CLIENT);
         let outcome = dp.run(
@@ -213,7 +204,7 @@ fn masquerade_skips_published_ports_and_round_trips() {
         });
         let frame = b.tcp(45679, 443, TCP_SYN);
         let reason = DropReason::MasqueradePortsExhausted;
-        dp.expect_drop(CONTAINER_INGRESS, &frame, Some(ifindex), reason);
+        dp.expect_container_drop(ifindex, &frame, reason);
     });
 }
 
@@ -249,12 +240,7 @@ fn a_masquerade_port_waits_for_the_last_ack_before_another_flow_takes_it() {
         // in LAST_ACK and would answer a new SYN on the tuple with a
         // challenge ACK. The port stays taken.
         let second = container.tcp_seq(45001, 443, TCP_SYN, 5000, 0);
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &second,
-            Some(ifindex),
-            DropReason::MasqueradePortsExhausted,
-        );
+        dp.expect_container_drop(ifindex, &second, DropReason::MasqueradePortsExhausted);
         // The last ACK: both ends are done, the port is free for another flow.
         send(dp, c2(TCP_ACK, (102, 902)), true);
         let outcome = dp.run(CONTAINER_INGRESS, &second, Some(ifindex));

@@ -11,7 +11,7 @@
 //! `EBPFNET_PACKET_FUZZ_SEED` and `EBPFNET_PACKET_FUZZ_FRAMES` replay or
 //! extend a run. Run as root: the tests fail (never skip) otherwise.
 
-use ebpfnet_common::maps::{Config, Forward, NatEntry, NatKind, proto};
+use ebpfnet_common::maps::{Config, NatEntry, NatKind, proto};
 use ebpfnet_tests::fuzzer::{self, Published, Rules};
 use ebpfnet_tests::invariants::checksums_kept;
 use ebpfnet_tests::mutate::{Interesting, fix_checksums};
@@ -19,7 +19,7 @@ use ebpfnet_tests::packet::{ICMP, Ipv4Builder, TCP_ACK, TCP_SYN, arp_request, ip
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{
     C2, C2_IFINDEX, C2_MAC, C3, C3_IFINDEX, C3_MAC, CLIENT, HOST, OUTSIDE, add_networks, flow,
-    from_c2, target, with_uplink,
+    from_c2, masquerade_reply_to_c2, published_reply, target, with_uplink,
 };
 use ebpfnet_tests::{require_root, serial};
 
@@ -28,17 +28,7 @@ const UPLINK_IFINDEX: u32 = 1;
 const GATEWAYS: [[u8; 4]; 2] = [[10, 214, 0, 1], [10, 215, 0, 1]];
 
 fn masquerade_reply(dst_port: u16, protocol_port: u16) -> NatEntry {
-    NatEntry {
-        new_src_ip: OUTSIDE,
-        new_src_port: protocol_port,
-        new_dst_ip: C2,
-        new_dst_port: dst_port,
-        ifindex: C2_IFINDEX,
-        kind: NatKind::MasqueradeReply as u8,
-        forward: Forward::Peer as u8,
-        dst_mac: C2_MAC,
-        ..Default::default()
-    }
+    masquerade_reply_to_c2(OUTSIDE, protocol_port, dst_port, C2_IFINDEX)
 }
 
 /// The uplink's maps: three published ports (one on every host address,
@@ -184,16 +174,7 @@ fn container_ingress_keeps_its_invariants_on_mutated_frames() {
         rules.publish(dp, [0; 4], 9090, proto::TCP, c3(80));
         rules.publish(dp, HOST, 5353, proto::UDP, c3(53));
         // C2 serves a published port: its replies to CLIENT:40000 leave as HOST:8082.
-        let reply = NatEntry {
-            new_src_ip: HOST,
-            new_src_port: 8082,
-            new_dst_ip: CLIENT,
-            new_dst_port: 40000,
-            ifindex: uplink,
-            kind: NatKind::PublishedReply as u8,
-            forward: Forward::Neigh as u8,
-            ..Default::default()
-        };
+        let reply = published_reply(8082, CLIENT, 40000, uplink);
         dp.nat_insert(flow(C2, 80, CLIENT, 40000, proto::TCP), reply);
 
         let bases = [

@@ -13,8 +13,8 @@ use ebpfnet_tests::packet6::{
 };
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{
-    C2, C2_MAC, C3, C3_MAC, CLIENT, HOST, OUTSIDE, flow, from_c2, target, with_container,
-    with_uplink,
+    C2, C2_MAC, C3, C3_MAC, CLIENT, HOST, OUTSIDE, flow, from_c2, masquerade_reply_to_c2, target,
+    with_container, with_uplink,
 };
 
 const TCP_RST: u8 = 0x04;
@@ -31,21 +31,11 @@ fn every_ethertype_must_carry_the_container_mac() {
             &[0; 20],
             false,
         );
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &ns,
-            Some(ifindex),
-            DropReason::SpoofedMac,
-        );
+        dp.expect_container_drop(ifindex, &ns, DropReason::SpoofedMac);
         // Any ethertype: a neighbour's MAC never leaves this port.
         let mut lldp = ns.clone();
         lldp[12..14].copy_from_slice(&0x88ccu16.to_be_bytes());
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &lldp,
-            Some(ifindex),
-            DropReason::SpoofedMac,
-        );
+        dp.expect_container_drop(ifindex, &lldp, DropReason::SpoofedMac);
         // The container's own MAC passes, on its link.
         let own = icmpv6_frame(
             (C2_MAC, multicast_mac(ALL_NODES)),
@@ -76,19 +66,9 @@ fn router_advertisements_and_redirects_never_leave_a_container() {
                 &ra,
                 hop_by_hop,
             );
-            dp.expect_drop(
-                CONTAINER_INGRESS,
-                &frame,
-                Some(ifindex),
-                DropReason::RouterAdvertisement,
-            );
+            dp.expect_container_drop(ifindex, &frame, DropReason::RouterAdvertisement);
             let frame = icmpv6_frame(macs, src, ALL_NODES, ICMPV6_REDIRECT, &[0; 36], hop_by_hop);
-            dp.expect_drop(
-                CONTAINER_INGRESS,
-                &frame,
-                Some(ifindex),
-                DropReason::RouterAdvertisement,
-            );
+            dp.expect_container_drop(ifindex, &frame, DropReason::RouterAdvertisement);
         }
         // An echo on the link is fine, also behind a Hop-by-Hop header.
         let dst = link_local(C3_MAC);
@@ -149,12 +129,7 @@ fn a_container_never_reaches_loopback() {
         dp.publish([127, 0, 0, 1], 8080, proto::TCP, target(C3, 80, 43, C3_MAC));
         for dst in [[127, 0, 0, 1], [127, 1, 2, 3]] {
             let frame = from_c2(dst).tcp(40000, 8080, TCP_SYN);
-            dp.expect_drop(
-                CONTAINER_INGRESS,
-                &frame,
-                Some(ifindex),
-                DropReason::LoopbackFromContainer,
-            );
+            dp.expect_container_drop(ifindex, &frame, DropReason::LoopbackFromContainer);
         }
         assert_eq!(dp.nat_len(), 0, "no flow may start");
     });
@@ -240,7 +215,7 @@ fn only_a_flows_first_packet_creates_state() {
         dp.expect_pass(UPLINK_INGRESS, &stray, None);
         // A stray segment from a container would leak its own address.
         let leak = from_c2(OUTSIDE).tcp(45000, 443, TCP_ACK);
-        dp.expect_drop(CONTAINER_INGRESS, &leak, Some(ifindex), DropReason::NoFlow);
+        dp.expect_container_drop(ifindex, &leak, DropReason::NoFlow);
         assert_eq!(dp.nat_len(), 0);
         let syn = Ipv4Builder::new(CLIENT, HOST).tcp(40000, 8080, TCP_SYN);
         assert_eq!(dp.run(UPLINK_INGRESS, &syn, None).verdict, TC_ACT_REDIRECT);
@@ -308,12 +283,7 @@ fn a_refused_syn_is_reset_only_by_its_answer() {
         // The server's refusal acknowledges exactly the SYN.
         let server = from_c2(CLIENT);
         let wrong = server.tcp_seq(80, 40001, TCP_RST | TCP_ACK, 0, 9_999);
-        dp.expect_drop(
-            CONTAINER_INGRESS,
-            &wrong,
-            Some(ifindex),
-            DropReason::TcpOutOfWindow,
-        );
+        dp.expect_container_drop(ifindex, &wrong, DropReason::TcpOutOfWindow);
         let refusal = server.tcp_seq(80, 40001, TCP_RST | TCP_ACK, 0, 505);
         assert_eq!(
             dp.run(CONTAINER_INGRESS, &refusal, Some(ifindex)).verdict,
@@ -412,17 +382,7 @@ fn a_closed_flow_whose_port_a_newer_flow_took_is_over() {
         );
         dp.nat_insert(
             flow(OUTSIDE, 443, HOST, 61000, proto::TCP),
-            NatEntry {
-                new_src_ip: OUTSIDE,
-                new_src_port: 443,
-                new_dst_ip: C2,
-                new_dst_port: 45001,
-                ifindex,
-                kind: NatKind::MasqueradeReply as u8,
-                forward: Forward::Peer as u8,
-                dst_mac: C2_MAC,
-                ..Default::default()
-            },
+            masquerade_reply_to_c2(OUTSIDE, 443, 45001, ifindex),
         );
         // A's port is reused: its SYN starts a new flow on port 61001.
         let syn = from_c2(OUTSIDE).tcp(45000, 443, TCP_SYN);

@@ -5,13 +5,13 @@
 //! Run as root: the tests fail (never skip) otherwise.
 
 use ebpfnet_common::DropReason;
-use ebpfnet_common::maps::{Config, Forward, NatEntry, NatKind, proto};
+use ebpfnet_common::maps::{Config, proto};
 use ebpfnet_tests::packet::{Ipv4Builder, TCP_ACK, TCP_SYN, View};
 use ebpfnet_tests::packet_icmp::*;
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{
-    C2, C2_IFINDEX, C2_MAC, C3, CLIENT, HOST, OUTSIDE, add_networks, flow, from_c2, target,
-    with_container, with_uplink,
+    C2, C2_IFINDEX, C2_MAC, C3, CLIENT, HOST, OUTSIDE, add_networks, flow, from_c2,
+    masquerade_reply_to_c2, target, with_container, with_uplink,
 };
 use ebpfnet_tests::{require_root, serial};
 
@@ -29,33 +29,80 @@ fn setup() -> Datapath {
 /// The answer direction of C2:`port` masqueraded as HOST:`masq` to
 /// OUTSIDE:`remote`: what an error from the outside is translated by.
 fn masquerade_reply(dp: &mut Datapath, protocol: u8, remote: u16, masq: u16, port: u16) {
-    let entry = NatEntry {
-        new_src_ip: OUTSIDE,
-        new_src_port: remote,
-        new_dst_ip: C2,
-        new_dst_port: port,
-        ifindex: C2_IFINDEX,
-        kind: NatKind::MasqueradeReply as u8,
-        forward: Forward::Peer as u8,
-        dst_mac: C2_MAC,
-        ..Default::default()
-    };
+    let entry = masquerade_reply_to_c2(OUTSIDE, remote, port, C2_IFINDEX);
     dp.nat_insert(flow(OUTSIDE, remote, HOST, masq, protocol), entry);
 }
 
-fn expect_error_redirect(
+/// What a program must do with an ICMP error: `kind` from `sender` quoting
+/// `quote` bytes of `sent` must leave redirected as the same error from
+/// `translated` quoting as many bytes of `original`, every checksum
+/// rewritten.
+struct Translation<'a> {
+    kind: ErrorKind,
+    quote: usize,
+    sender: &'a Ipv4Builder,
+    sent: &'a [u8],
+    translated: &'a Ipv4Builder,
+    original: &'a [u8],
+}
+
+impl Translation<'_> {
+    fn expect(&self, dp: &Datapath, program: &str, ifindex: Option<u32>) {
+        let error = self.kind.frame(self.sender, self.sent, self.quote);
+        let expected = self.kind.frame(self.translated, self.original, self.quote);
+        let outcome = dp.run(program, &error, ifindex);
+        assert_eq!(
+            outcome.verdict, TC_ACT_REDIRECT,
+            "{program}: expected a redirect"
+        );
+        assert_error_rewritten(&outcome.out, &expected);
+    }
+}
+
+/// A router's `kind` error to the host quoting `quote` bytes of `sent`
+/// (what left the uplink) must reach C2, with C2's MAC, quoting as many
+/// bytes of `original` (what C2 had sent).
+fn expect_router_error_reaches_c2(
     dp: &Datapath,
-    program: &str,
-    frame: &[u8],
-    ifindex: Option<u32>,
-    expected: &[u8],
+    kind: ErrorKind,
+    quote: usize,
+    sent: &[u8],
+    original: &[u8],
 ) {
-    let outcome = dp.run(program, frame, ifindex);
-    assert_eq!(
-        outcome.verdict, TC_ACT_REDIRECT,
-        "{program}: expected a redirect"
-    );
-    assert_error_rewritten(&outcome.out, expected);
+    let mut to_c2 = Ipv4Builder::new(ROUTER, C2);
+    to_c2.dst_mac = C2_MAC;
+    Translation {
+        kind,
+        quote,
+        sender: &Ipv4Builder::new(ROUTER, HOST),
+        sent,
+        translated: &to_c2,
+        original,
+    }
+    .expect(dp, UPLINK_INGRESS, None);
+}
+
+/// C2's "port unreachable" to `peer` about the whole of `received` (what
+/// reached C2 from `peer`) must leave as the host's, about `original` (what
+/// the host received).
+fn expect_port_unreachable_leaves_as_host(
+    dp: &Datapath,
+    ifindex: u32,
+    peer: [u8; 4],
+    received: &[u8],
+    original: &[u8],
+) {
+    let mut from_host = from_c2(peer);
+    from_host.src_ip = HOST;
+    Translation {
+        kind: ErrorKind::PORT_UNREACH,
+        quote: received.len() - 14,
+        sender: &from_c2(peer),
+        sent: received,
+        translated: &from_host,
+        original,
+    }
+    .expect(dp, CONTAINER_INGRESS, Some(ifindex));
 }
 
 #[test]
@@ -67,29 +114,11 @@ fn frag_needed_from_a_router_reaches_the_masqueraded_container() {
     // What left the uplink, and what C2 had sent.
     let sent = Ipv4Builder::new(HOST, OUTSIDE).tcp(61000, 443, TCP_ACK);
     let original = Ipv4Builder::new(C2, OUTSIDE).tcp(45678, 443, TCP_ACK);
-    let router = Ipv4Builder::new(ROUTER, HOST);
-    let mut to_c2 = Ipv4Builder::new(ROUTER, C2);
-    to_c2.dst_mac = C2_MAC;
     // The whole segment quoted (the TCP checksum verifies on its own), and
     // the RFC 792 minimum, where the TCP checksum is not in the quote.
     for quote in [sent.len() - 14, 28] {
-        let error = icmp_error(
-            &router,
-            ICMP_DEST_UNREACH,
-            ICMP_FRAG_NEEDED,
-            mtu_word(1280),
-            &sent,
-            quote,
-        );
-        let expected = icmp_error(
-            &to_c2,
-            ICMP_DEST_UNREACH,
-            ICMP_FRAG_NEEDED,
-            mtu_word(1280),
-            &original,
-            quote,
-        );
-        expect_error_redirect(&dp, UPLINK_INGRESS, &error, None, &expected);
+        let kind = ErrorKind::frag_needed(1280);
+        expect_router_error_reaches_c2(&dp, kind, quote, &sent, &original);
     }
     // An error ICMP does not count as a packet of the flow.
     let reply = dp
@@ -109,19 +138,8 @@ fn time_exceeded_about_a_masqueraded_ping() {
     masquerade_reply(&mut dp, proto::ICMP, 61001, 61001, 7);
     let sent = Ipv4Builder::new(HOST, OUTSIDE).icmp_echo(8, 61001, 3);
     let original = Ipv4Builder::new(C2, OUTSIDE).icmp_echo(8, 7, 3);
-    let mut to_c2 = Ipv4Builder::new(ROUTER, C2);
-    to_c2.dst_mac = C2_MAC;
-    let len = sent.len() - 14;
-    let error = icmp_error(
-        &Ipv4Builder::new(ROUTER, HOST),
-        ICMP_TIME_EXCEEDED,
-        0,
-        [0; 4],
-        &sent,
-        len,
-    );
-    let expected = icmp_error(&to_c2, ICMP_TIME_EXCEEDED, 0, [0; 4], &original, len);
-    expect_error_redirect(&dp, UPLINK_INGRESS, &error, None, &expected);
+    let kind = ErrorKind::TIME_EXCEEDED;
+    expect_router_error_reaches_c2(&dp, kind, sent.len() - 14, &sent, &original);
 }
 
 #[test]
@@ -135,26 +153,8 @@ fn frag_needed_about_a_published_flow_reaches_its_container() {
     // C2's answer left as HOST:8080; a router on the way cannot carry it.
     let sent = Ipv4Builder::new(HOST, CLIENT).tcp(8080, 40000, TCP_ACK);
     let original = Ipv4Builder::new(C2, CLIENT).tcp(80, 40000, TCP_ACK);
-    let mut to_c2 = Ipv4Builder::new(ROUTER, C2);
-    to_c2.dst_mac = C2_MAC;
-    let quote = sent.len() - 14;
-    let error = icmp_error(
-        &Ipv4Builder::new(ROUTER, HOST),
-        ICMP_DEST_UNREACH,
-        ICMP_FRAG_NEEDED,
-        mtu_word(1400),
-        &sent,
-        quote,
-    );
-    let expected = icmp_error(
-        &to_c2,
-        ICMP_DEST_UNREACH,
-        ICMP_FRAG_NEEDED,
-        mtu_word(1400),
-        &original,
-        quote,
-    );
-    expect_error_redirect(&dp, UPLINK_INGRESS, &error, None, &expected);
+    let kind = ErrorKind::frag_needed(1400);
+    expect_router_error_reaches_c2(&dp, kind, sent.len() - 14, &sent, &original);
 }
 
 #[test]
@@ -166,25 +166,12 @@ fn errors_about_unknown_flows_pass_unchanged() {
     let router = Ipv4Builder::new(ROUTER, HOST);
     // No flow has this tuple: the host's own traffic, say.
     let sent = Ipv4Builder::new(HOST, OUTSIDE).udp(61003, 53, b"query", true);
-    let error = icmp_error(
-        &router,
-        ICMP_DEST_UNREACH,
-        ICMP_PORT_UNREACH,
-        [0; 4],
-        &sent,
-        36,
-    );
+    let error = ErrorKind::PORT_UNREACH.frame(&router, &sent, 36);
     dp.expect_pass(UPLINK_INGRESS, &error, None);
     // The flow exists, but the error is not addressed to its sender.
     let sent = Ipv4Builder::new(HOST, OUTSIDE).udp(61002, 53, b"query", true);
-    let error = icmp_error(
-        &Ipv4Builder::new(ROUTER, [203, 0, 113, 9]),
-        ICMP_DEST_UNREACH,
-        ICMP_PORT_UNREACH,
-        [0; 4],
-        &sent,
-        36,
-    );
+    let elsewhere = Ipv4Builder::new(ROUTER, [203, 0, 113, 9]);
+    let error = ErrorKind::PORT_UNREACH.frame(&elsewhere, &sent, 36);
     dp.expect_pass(UPLINK_INGRESS, &error, None);
 }
 
@@ -199,40 +186,14 @@ fn port_unreachable_from_a_container_leaves_as_the_published_address() {
         );
         // C2 has no server on 53: its stack answers about what it got.
         let received = Ipv4Builder::new(CLIENT, C2).udp(40000, 53, b"query", true);
-        let quote = received.len() - 14;
-        let error = icmp_error(
-            &from_c2(CLIENT),
-            ICMP_DEST_UNREACH,
-            ICMP_PORT_UNREACH,
-            [0; 4],
-            &received,
-            quote,
-        );
-        let mut from_host = from_c2(CLIENT);
-        from_host.src_ip = HOST;
-        let expected = icmp_error(
-            &from_host,
-            ICMP_DEST_UNREACH,
-            ICMP_PORT_UNREACH,
-            [0; 4],
-            &query,
-            quote,
-        );
-        expect_error_redirect(dp, CONTAINER_INGRESS, &error, Some(ifindex), &expected);
+        expect_port_unreachable_leaves_as_host(dp, ifindex, CLIENT, &received, &query);
 
         // A container speaks only about packets it received: an error
         // about C3's published flow is not translated into it.
         let syn = Ipv4Builder::new(CLIENT, HOST).tcp(40001, 8080, TCP_SYN);
         assert_eq!(dp.run(UPLINK_INGRESS, &syn, None).verdict, TC_ACT_REDIRECT);
         let to_c3 = Ipv4Builder::new(CLIENT, C3).tcp(40001, 80, TCP_SYN);
-        let forged = icmp_error(
-            &from_c2(CLIENT),
-            ICMP_DEST_UNREACH,
-            ICMP_PORT_UNREACH,
-            [0; 4],
-            &to_c3,
-            28,
-        );
+        let forged = ErrorKind::PORT_UNREACH.frame(&from_c2(CLIENT), &to_c3, 28);
         // Not translated: it would leave untranslated, so it is dropped.
         let reason = DropReason::Untranslatable;
         dp.expect_drop(CONTAINER_INGRESS, &forged, Some(ifindex), reason);
@@ -258,26 +219,7 @@ fn port_unreachable_from_a_container_about_a_masquerade_reply() {
             TC_ACT_REDIRECT
         );
         let received = Ipv4Builder::new(OUTSIDE, C2).udp(53, 45000, b"answer", true);
-        let quote = received.len() - 14;
-        let error = icmp_error(
-            &from_c2(OUTSIDE),
-            ICMP_DEST_UNREACH,
-            ICMP_PORT_UNREACH,
-            [0; 4],
-            &received,
-            quote,
-        );
         // It leaves as the host's, about what the host received.
-        let mut from_host = from_c2(OUTSIDE);
-        from_host.src_ip = HOST;
-        let expected = icmp_error(
-            &from_host,
-            ICMP_DEST_UNREACH,
-            ICMP_PORT_UNREACH,
-            [0; 4],
-            &answer,
-            quote,
-        );
-        expect_error_redirect(dp, CONTAINER_INGRESS, &error, Some(ifindex), &expected);
+        expect_port_unreachable_leaves_as_host(dp, ifindex, OUTSIDE, &received, &answer);
     });
 }

@@ -179,7 +179,7 @@ fn neighbour_discovery_claims_only_what_is_the_containers() {
         ];
         for (i, frame) in attacks.iter().enumerate() {
             let before = dp.drops(spoofed);
-            dp.expect_drop(CONTAINER_INGRESS, frame, Some(ifindex), spoofed);
+            dp.expect_container_drop(ifindex, frame, spoofed);
             assert_eq!(dp.drops(spoofed), before + 1, "attack {i}");
         }
         // Asking for a neighbour, and probing its own address: fine.

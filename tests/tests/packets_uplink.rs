@@ -9,7 +9,8 @@ use ebpfnet_tests::packet::{
 };
 use ebpfnet_tests::testrun::{Datapath, TC_ACT_REDIRECT, TC_ACT_SHOT, TCX_NEXT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{
-    C2, C2_IFINDEX, C2_MAC, CLIENT, HOST, OUTSIDE as REMOTE, add_networks, flow, target,
+    C2, C2_IFINDEX, C2_MAC, CLIENT, HOST, OUTSIDE as REMOTE, add_networks, flow,
+    masquerade_reply_to_c2, target,
 };
 use ebpfnet_tests::{require_root, serial};
 
@@ -254,17 +255,7 @@ fn unsolicited_to_container_dropped_masquerade_reply_redirected() {
     dp.expect_drop(UPLINK_INGRESS, &direct, None, DropReason::Unsolicited);
 
     // C2:45678 → REMOTE:443 left as HOST:61000; REMOTE answers.
-    let entry = NatEntry {
-        new_src_ip: REMOTE,
-        new_src_port: 443,
-        new_dst_ip: C2,
-        new_dst_port: 45678,
-        ifindex: C2_IFINDEX,
-        kind: NatKind::MasqueradeReply as u8,
-        forward: Forward::Peer as u8,
-        dst_mac: C2_MAC,
-        ..Default::default()
-    };
+    let entry = masquerade_reply_to_c2(REMOTE, 443, 45678, C2_IFINDEX);
     dp.nat_insert(flow(REMOTE, 443, HOST, 61000, proto::TCP), entry);
     let b = Ipv4Builder::new(REMOTE, HOST);
     let expected = dnat(&b, 45678, |b, p| b.tcp(443, p, TCP_SYN | TCP_ACK));

@@ -1,5 +1,3 @@
-use std::net::Ipv4Addr;
-
 use super::*;
 use crate::{
     api::{
@@ -8,38 +6,22 @@ use crate::{
     },
     netconf::LinkSpec,
     state::{Container, Network, PredefinedNetwork},
+    testing::fixtures,
 };
 
 fn a_network(name: &str, id: &str) -> Network {
     Network {
         id: id.into(),
-        name: name.into(),
-        subnet: "10.231.0.0/24".parse().expect("cidr"),
-        gateway: Ipv4Addr::new(10, 231, 0, 1),
-        internal: false,
         bridge: format!("ebr-{name}"),
         created: "2026-01-02T03:04:05Z".into(),
-        number: 1,
-        lan: None,
-        owner: None,
-        ipv6: None,
-        overlay: None,
+        ..fixtures::network(name, "10.231.0.0/24")
     }
 }
 
 fn a_container(name: &str, id: &str) -> Container {
     Container {
-        id: id.into(),
-        name: name.into(),
         created: "2026-01-02T03:04:06Z".into(),
-        endpoints: Vec::new(),
-        ports: Vec::new(),
-        mode: Default::default(),
-        hostname: None,
-        extra_hosts: Vec::new(),
-        dns: Vec::new(),
-        links: Vec::new(),
-        labels: Default::default(),
+        ..fixtures::container(name, id)
     }
 }
 

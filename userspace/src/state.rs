@@ -200,6 +200,13 @@ impl State {
             .filter(move |c| c.endpoint(network).is_some())
     }
 
+    /// The endpoints on `network`, one a container attached to it.
+    pub fn endpoints_on<'a>(&'a self, network: &'a str) -> impl Iterator<Item = &'a Endpoint> {
+        self.containers
+            .values()
+            .filter_map(move |c| c.endpoint(network))
+    }
+
     /// Containers that use `name`'s network namespace (`container:NAME`).
     pub fn sharers_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Container> {
         self.containers.values().filter(

@@ -1,6 +1,7 @@
 //! The state file: round trips, older files, refused ones.
 
 use super::*;
+use crate::testing::fixtures;
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ebpfnet-state-{tag}-{}", std::process::id()));
@@ -14,17 +15,9 @@ fn sample() -> State {
         "bridge".into(),
         Network {
             id: "ab".repeat(32),
-            name: "bridge".into(),
-            subnet: "10.214.0.0/16".parse().expect("cidr"),
-            gateway: Ipv4Addr::new(10, 214, 0, 1),
-            internal: false,
             bridge: "ebpfnet0".into(),
             created: "2026-01-01T00:00:00Z".into(),
-            number: 1,
-            lan: None,
-            owner: None,
-            ipv6: None,
-            overlay: None,
+            ..fixtures::network("bridge", "10.214.0.0/16")
         },
     );
     state

@@ -152,6 +152,22 @@ pub fn masq_range(env: &TestEnv) -> (u16, u16) {
     (get("masq_port_min"), get("masq_port_max"))
 }
 
+/// Field `field` (`Entries`, `MaxEntries`) of pinned map `map` in
+/// `ebpfnet status --format json`.
+pub fn status_map_field(env: &TestEnv, map: &str, field: &str) -> u64 {
+    let status = env.json(&["status"]);
+    status["Maps"]
+        .as_array()
+        .and_then(|maps| maps.iter().find(|m| m["Name"] == map))
+        .and_then(|m| m[field].as_u64())
+        .unwrap_or_else(|| panic!("status has no {field} of map {map}: {status:#}"))
+}
+
+/// Entries of pinned map `map`, from `ebpfnet status`.
+pub fn map_entries(env: &TestEnv, map: &str) -> u64 {
+    status_map_field(env, map, "Entries")
+}
+
 /// Count of drop reason `reason` in `ebpfnet stats --format json`.
 pub fn drop_count(env: &TestEnv, reason: &str) -> u64 {
     let st = env.json(&["stats"]);
@@ -174,6 +190,18 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Polls `check` every 200 ms until it holds, and fails the test naming
+/// `what` when `timeout` passes first; returns how long it took.
+#[track_caller]
+pub fn wait_within(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "{what}: not within {timeout:?}");
+        thread::sleep(Duration::from_millis(200));
+    }
+    start.elapsed()
 }
 
 /// `ebpfnet port NAME` lines.

@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, fmt::Debug, net::Ipv4Addr};
 use super::{
     observe::{
         Attachment, EntryView, FlowView, InterfaceCounters, MapFill, ProgramCounters, StatsView,
-        StatusView, Uplink, samples,
+        StatusView, samples,
     },
     tests::{every_request, mapping},
     views::*,
@@ -188,18 +188,7 @@ fn flow() -> FlowView {
         packets: 10,
         bytes: 1000,
     };
-    FlowView {
-        protocol: "tcp".into(),
-        original: "203.0.113.2:40000 -> 203.0.113.1:8080".into(),
-        translated: "203.0.113.2:40000 -> 10.1.0.2:80".into(),
-        kind: "published".into(),
-        state: "established,replied".into(),
-        age_ms: 65_000,
-        idle_ms: 1_500,
-        packets: 10,
-        bytes: 1000,
-        entries: vec![entry],
-    }
+    samples::published_flow("10.1.0.2", vec![entry])
 }
 
 fn stats() -> StatsView {
@@ -212,16 +201,6 @@ fn stats() -> StatsView {
 
 fn status() -> StatusView {
     StatusView {
-        version: "0.1.0".into(),
-        uplinks: vec![Uplink {
-            name: "eth0".into(),
-            ifindex: 2,
-        }],
-        pin_dir: "/sys/fs/bpf/ebpfnet".into(),
-        state_dir: "/var/lib/ebpfnet".into(),
-        networks: 2,
-        containers: 1,
-        tc_attach: "tcx".into(),
         programs: vec![Attachment {
             program: "uplink_ingress".into(),
             interface: "eth0".into(),
@@ -242,6 +221,6 @@ fn status() -> StatusView {
             packets: 1,
             bytes: 60,
         }],
-        cluster: None,
+        ..samples::status(2, 1)
     }
 }

@@ -182,7 +182,50 @@ pub struct EntryView {
 pub mod samples {
     use std::net::Ipv4Addr;
 
-    use super::{DropCount, MappingStats, ProgramCounters};
+    use super::{
+        DropCount, EntryView, FlowView, MappingStats, ProgramCounters, StatusView, Uplink,
+    };
+
+    /// `ebpfnet daemon 0.1.0` with `networks` and `containers`, on uplink
+    /// eth0 (#2), the default state and pin dirs, TC programs through TCX;
+    /// nothing attached, counted or filled, no cluster.
+    pub fn status(networks: usize, containers: usize) -> StatusView {
+        StatusView {
+            version: "0.1.0".into(),
+            uplinks: vec![Uplink {
+                name: "eth0".into(),
+                ifindex: 2,
+            }],
+            pin_dir: "/sys/fs/bpf/ebpfnet".into(),
+            state_dir: "/var/lib/ebpfnet".into(),
+            networks,
+            containers,
+            tc_attach: "tcx".into(),
+            programs: Vec::new(),
+            maps: Vec::new(),
+            counters: Vec::new(),
+            interfaces: Vec::new(),
+            cluster: None,
+        }
+    }
+
+    /// The TCP flow 203.0.113.2:40000 -> 203.0.113.1:8080 published to
+    /// `container`:80, established and replied, 65 s old and idle for
+    /// 1.5 s, 10 packets and 1000 bytes; its NAT entries are `entries`.
+    pub fn published_flow(container: &str, entries: Vec<EntryView>) -> FlowView {
+        FlowView {
+            protocol: "tcp".into(),
+            original: "203.0.113.2:40000 -> 203.0.113.1:8080".into(),
+            translated: format!("203.0.113.2:40000 -> {container}:80"),
+            kind: "published".into(),
+            state: "established,replied".into(),
+            age_ms: 65_000,
+            idle_ms: 1_500,
+            packets: 10,
+            bytes: 1000,
+            entries,
+        }
+    }
 
     /// `uplink_ingress`: 3 packets, 180 bytes.
     pub fn uplink_program() -> ProgramCounters {

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::{
-    FormatArg,
+    FormatArg, NamesArgs,
     listing::{ListArgs, container_lines},
     output::print_json,
     report_batch,
@@ -34,15 +34,9 @@ pub enum ContainerCommand {
     Ls(ListArgs),
     /// Remove containers.
     #[command(alias = "remove")]
-    Rm {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    Rm(NamesArgs),
     /// Show containers in detail (JSON).
-    Inspect {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    Inspect(NamesArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -153,11 +147,11 @@ pub async fn run(
                 println!("{line}");
             }
         }
-        ContainerCommand::Rm { names } => {
+        ContainerCommand::Rm(NamesArgs { names }) => {
             let result = client.call(ContainerRemove { names }).await?;
             return Ok(report_batch(result));
         }
-        ContainerCommand::Inspect { names } => {
+        ContainerCommand::Inspect(NamesArgs { names }) => {
             print_json(&client.call(ContainerInspect { names }).await?)?;
         }
     }

@@ -47,21 +47,11 @@ pub async fn run(client: &Client, format: Format) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::observe::samples;
 
     #[test]
     fn a_row_per_flow() {
-        let flow = FlowView {
-            protocol: "tcp".into(),
-            original: "203.0.113.2:40000 -> 203.0.113.1:8080".into(),
-            translated: "203.0.113.2:40000 -> 10.214.0.2:80".into(),
-            kind: "published".into(),
-            state: "established,replied".into(),
-            age_ms: 65_000,
-            idle_ms: 1_500,
-            packets: 10,
-            bytes: 1000,
-            entries: Vec::new(),
-        };
+        let flow = samples::published_flow("10.214.0.2", Vec::new());
         assert_eq!(
             row(&flow),
             [

@@ -116,6 +116,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
+/// The names `rm` and `inspect` take: one at least.
+#[derive(Debug, clap::Args)]
+pub struct NamesArgs {
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
 /// Prints what a multi-name command did and failed to do; exit 1 on any failure.
 fn report_batch(result: BatchResult) -> i32 {
     for name in &result.done {

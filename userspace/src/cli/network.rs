@@ -9,7 +9,7 @@ use clap::Subcommand;
 use ipnetwork::IpNetwork;
 
 use super::{
-    FormatArg,
+    FormatArg, NamesArgs,
     listing::{ListArgs, network_lines},
     output::print_json,
     prune, report_batch,
@@ -66,15 +66,9 @@ pub enum NetworkCommand {
     Prune(prune::PruneArgs),
     /// Remove networks.
     #[command(alias = "remove")]
-    Rm {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    Rm(NamesArgs),
     /// Show networks in detail (JSON).
-    Inspect {
-        #[arg(required = true)]
-        names: Vec<String>,
-    },
+    Inspect(NamesArgs),
     /// Connect a container to a network.
     Connect {
         network: String,
@@ -142,11 +136,11 @@ pub async fn run(
             }
         }
         NetworkCommand::Prune(args) => return prune::run(args, client).await,
-        NetworkCommand::Rm { names } => {
+        NetworkCommand::Rm(NamesArgs { names }) => {
             let result = client.call(NetworkRemove { names }).await?;
             return Ok(report_batch(result));
         }
-        NetworkCommand::Inspect { names } => {
+        NetworkCommand::Inspect(NamesArgs { names }) => {
             print_json(&client.call(NetworkInspect { names }).await?)?;
         }
         NetworkCommand::Connect {

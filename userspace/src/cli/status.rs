@@ -108,21 +108,11 @@ fn cluster_lines(cluster: &ClusterView) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::observe::{Attachment, MapFill, ProgramCounters, Uplink};
+    use crate::api::observe::{Attachment, MapFill, ProgramCounters, samples};
 
     #[test]
     fn text_form() {
         let status = StatusView {
-            version: "0.1.0".into(),
-            uplinks: vec![Uplink {
-                name: "eth0".into(),
-                ifindex: 2,
-            }],
-            pin_dir: "/sys/fs/bpf/ebpfnet".into(),
-            state_dir: "/var/lib/ebpfnet".into(),
-            networks: 1,
-            containers: 3,
-            tc_attach: "tcx".into(),
             programs: vec![
                 Attachment {
                     program: "uplink_ingress".into(),
@@ -145,8 +135,7 @@ mod tests {
                 packets: 7,
                 bytes: 420,
             }],
-            interfaces: Vec::new(),
-            cluster: None,
+            ..samples::status(1, 3)
         };
         assert_eq!(
             lines(&status),

@@ -90,16 +90,23 @@ fn ip(text: &str) -> Ipv4Addr {
     text.parse().unwrap()
 }
 
+/// The address `allocate` gives `claim` in [`space`], asking for `wanted`.
+async fn allocated(store: &impl ClaimStore, claim: Claim, wanted: Option<Ipv4Addr>) -> Ipv4Addr {
+    allocate(store, &space(), &claim, wanted).await.unwrap()
+}
+
+/// Why `allocate` refuses `claim` in [`space`], asking for `wanted`.
+async fn refused(store: &impl ClaimStore, claim: Claim, wanted: Option<Ipv4Addr>) -> String {
+    let e = allocate(store, &space(), &claim, wanted).await.unwrap_err();
+    e.to_string()
+}
+
 #[tokio::test]
 async fn lowest_free_first_then_exhausted() {
     let store = MemoryClaims::default();
     let mut got = Vec::new();
     for i in 0..5 {
-        got.push(
-            allocate(&store, &space(), &claim("a", &format!("c{i}")), None)
-                .await
-                .unwrap(),
-        );
+        got.push(allocated(&store, claim("a", &format!("c{i}")), None).await);
     }
     // .0 network, .1 gateway, .7 broadcast.
     assert_eq!(
@@ -113,11 +120,8 @@ async fn lowest_free_first_then_exhausted() {
         ]
         .map(ip)
     );
-    let e = allocate(&store, &space(), &claim("a", "c5"), None)
-        .await
-        .unwrap_err();
     assert_eq!(
-        e.to_string(),
+        refused(&store, claim("a", "c5"), None).await,
         "no free address left in subnet 10.128.0.0/29 of network ov"
     );
 }
@@ -125,15 +129,11 @@ async fn lowest_free_first_then_exhausted() {
 #[tokio::test]
 async fn a_stale_view_loses_the_race_and_takes_the_next_address() {
     let shared = MemoryClaims::default();
-    let first = allocate(&shared, &space(), &claim("a", "x"), None)
-        .await
-        .unwrap();
+    let first = allocated(&shared, claim("a", "x"), None).await;
     let stale = StaleView {
         inner: shared.clone(),
     };
-    let second = allocate(&stale, &space(), &claim("b", "y"), None)
-        .await
-        .unwrap();
+    let second = allocated(&stale, claim("b", "y"), None).await;
     assert_eq!((first, second), (ip("10.128.0.2"), ip("10.128.0.3")));
 }
 
@@ -142,30 +142,19 @@ async fn wanted_address_checked_and_claimed_once() {
     let store = MemoryClaims::default();
     let wanted = Some(ip("10.128.0.5"));
     assert_eq!(
-        allocate(&store, &space(), &claim("a", "x"), wanted)
-            .await
-            .unwrap(),
+        allocated(&store, claim("a", "x"), wanted).await,
         ip("10.128.0.5")
     );
-    let e = allocate(&store, &space(), &claim("b", "y"), wanted)
-        .await
-        .unwrap_err();
     assert_eq!(
-        e.to_string(),
+        refused(&store, claim("b", "y"), wanted).await,
         "address 10.128.0.5 is already in use on network ov"
     );
-    let e = allocate(&store, &space(), &claim("b", "y"), Some(ip("10.128.0.1")))
-        .await
-        .unwrap_err();
     assert_eq!(
-        e.to_string(),
+        refused(&store, claim("b", "y"), Some(ip("10.128.0.1"))).await,
         "address 10.128.0.1 is the gateway address of subnet 10.128.0.0/29"
     );
-    let e = allocate(&store, &space(), &claim("b", "y"), Some(ip("10.9.0.1")))
-        .await
-        .unwrap_err();
     assert_eq!(
-        e.to_string(),
+        refused(&store, claim("b", "y"), Some(ip("10.9.0.1"))).await,
         "address 10.9.0.1 is not inside subnet 10.128.0.0/29"
     );
 }
@@ -173,15 +162,8 @@ async fn wanted_address_checked_and_claimed_once() {
 #[tokio::test]
 async fn release_only_by_the_holder() {
     let store = MemoryClaims::default();
-    let got = allocate(&store, &space(), &claim("a", "x"), None)
-        .await
-        .unwrap();
+    let got = allocated(&store, claim("a", "x"), None).await;
     assert!(!store.release("ov", got, &claim("b", "x")).await.unwrap());
     assert!(store.release("ov", got, &claim("a", "x")).await.unwrap());
-    assert_eq!(
-        allocate(&store, &space(), &claim("b", "y"), None)
-            .await
-            .unwrap(),
-        got
-    );
+    assert_eq!(allocated(&store, claim("b", "y"), None).await, got);
 }

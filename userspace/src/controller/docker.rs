@@ -11,8 +11,7 @@ use std::{
 
 use super::{Controller, ControllerError, Result, interface, now_rfc3339};
 use crate::{
-    datapath::encoding::endpoint_info,
-    host::{Host, HostError, VethSpec},
+    host::{Host, HostError},
     ids,
     state::{Container, Endpoint, NetMode},
 };
@@ -89,8 +88,7 @@ impl Controller {
             gateway: network.gateway,
             used: self
                 .state
-                .containers_on(&network.name)
-                .filter_map(|c| c.endpoint(&network.name))
+                .endpoints_on(&network.name)
                 .map(|e| e.ip)
                 .collect(),
         };
@@ -138,28 +136,11 @@ impl Controller {
         network: &crate::state::Network,
         peer: &str,
     ) -> Result<()> {
-        let bridge_index = self
-            .host
-            .link_index(&network.bridge)
-            .await?
-            .ok_or_else(|| HostError::NoSuchLink(network.bridge.clone()))?;
         let host_index = self
-            .host
-            .create_veth(&VethSpec {
-                host_name: &endpoint.host_veth,
-                bridge_index,
-                peer_name: peer,
-                peer_mac: endpoint.mac,
-                peer_netns: Path::new(HOST_NETNS),
-                mtu: None,
-            })
+            .create_endpoint_veth(endpoint, network, peer, Path::new(HOST_NETNS), None)
             .await?;
         let programmed = (|| {
-            self.host.enable_forwarding(&endpoint.host_veth)?;
-            self.host
-                .refuse_router_advertisements(&endpoint.host_veth)?;
-            self.datapath
-                .set_endpoint(host_index, endpoint_info(endpoint, network))?;
+            self.program_endpoint_entry(endpoint, network, host_index)?;
             self.attach_endpoint_programs(&endpoint.host_veth, host_index)
         })();
         if programmed.is_err() {

@@ -53,30 +53,14 @@ impl Controller {
         network: &Network,
         default_route: bool,
     ) -> Result<u32> {
-        let bridge_index = self
-            .host
-            .link_index(&network.bridge)
-            .await?
-            .ok_or_else(|| HostError::NoSuchLink(network.bridge.clone()))?;
+        let mtu = network.overlay.map(|_| super::overlay::OVERLAY_MTU);
         let host_index = self
-            .host
-            .create_veth(&VethSpec {
-                host_name: &endpoint.host_veth,
-                bridge_index,
-                peer_name: &endpoint.ifname,
-                peer_mac: endpoint.mac,
-                peer_netns: netns_path,
-                mtu: network.overlay.map(|_| super::overlay::OVERLAY_MTU),
-            })
+            .create_endpoint_veth(endpoint, network, &endpoint.ifname, netns_path, mtu)
             .await?;
         // The program is in place before the container's side comes up, so
         // its very first packet meets anti-spoofing and isolation; it may
         // route packets out (masquerade) only with forwarding on.
-        self.host.enable_forwarding(&endpoint.host_veth)?;
-        self.host
-            .refuse_router_advertisements(&endpoint.host_veth)?;
-        self.datapath
-            .set_endpoint(host_index, endpoint_info(endpoint, network))?;
+        self.program_endpoint_entry(endpoint, network, host_index)?;
         self.write_endpoint6(host_index, endpoint)?;
         self.attach_endpoint_programs(&endpoint.host_veth, host_index)?;
         let address = InterfaceAddress {
@@ -89,6 +73,49 @@ impl Controller {
             .configure_interface(netns_path, &endpoint.ifname, address)
             .await?;
         Ok(host_index)
+    }
+
+    /// Makes `endpoint`'s veth pair on `network`'s bridge, the peer named
+    /// `peer_name` in the namespace at `peer_netns`; returns the index of
+    /// the host side.
+    pub(super) async fn create_endpoint_veth(
+        &mut self,
+        endpoint: &Endpoint,
+        network: &Network,
+        peer_name: &str,
+        peer_netns: &Path,
+        mtu: Option<u32>,
+    ) -> Result<u32> {
+        let bridge_index = self
+            .host
+            .link_index(&network.bridge)
+            .await?
+            .ok_or_else(|| HostError::NoSuchLink(network.bridge.clone()))?;
+        let spec = VethSpec {
+            host_name: &endpoint.host_veth,
+            bridge_index,
+            peer_name,
+            peer_mac: endpoint.mac,
+            peer_netns,
+            mtu,
+        };
+        Ok(self.host.create_veth(&spec).await?)
+    }
+
+    /// The host side of `endpoint`'s veth (index `host_index`) forwards and
+    /// takes no router advertisements; the datapath has its entry.
+    pub(super) fn program_endpoint_entry(
+        &mut self,
+        endpoint: &Endpoint,
+        network: &Network,
+        host_index: u32,
+    ) -> Result<()> {
+        self.host.enable_forwarding(&endpoint.host_veth)?;
+        self.host
+            .refuse_router_advertisements(&endpoint.host_veth)?;
+        self.datapath
+            .set_endpoint(host_index, endpoint_info(endpoint, network))?;
+        Ok(())
     }
 
     /// The programs on a container's host-side veth: anti-spoofing,

@@ -3,36 +3,24 @@ use std::net::Ipv4Addr;
 use super::*;
 use crate::{
     portspec::Protocol,
-    state::{Container, Endpoint, NetMode, Network},
+    state::{Container, Endpoint, Network},
+    testing::fixtures,
 };
 
 fn network(name: &str, id: &str) -> Network {
     Network {
         id: id.into(),
-        name: name.into(),
-        subnet: "10.9.0.0/16".parse().expect("cidr"),
-        gateway: Ipv4Addr::new(10, 9, 0, 1),
-        internal: false,
         bridge: format!("br-{name}"),
-        created: String::new(),
-        number: 1,
-        lan: None,
-        owner: None,
-        ipv6: None,
-        overlay: None,
+        ..fixtures::network(name, "10.9.0.0/16")
     }
 }
 
 fn endpoint(network: &str, last: u8) -> Endpoint {
     Endpoint {
         id: format!("ep-{network}-{last}"),
-        network: network.into(),
-        ip: Ipv4Addr::new(10, 9, 0, last),
         mac: [2, 0x42, 10, 9, 0, last],
-        ifname: "eth0".into(),
         host_veth: format!("veth{last}"),
-        ip6: None,
-        aliases: Vec::new(),
+        ..fixtures::endpoint(network, Ipv4Addr::new(10, 9, 0, last))
     }
 }
 
@@ -47,17 +35,9 @@ fn port(host_port: u16) -> PortMapping {
 
 fn container(name: &str, id: &str, endpoints: Vec<Endpoint>, ports: Vec<PortMapping>) -> Container {
     Container {
-        id: id.into(),
-        name: name.into(),
-        created: String::new(),
         endpoints,
         ports,
-        mode: NetMode::Owned,
-        hostname: None,
-        extra_hosts: Vec::new(),
-        dns: Vec::new(),
-        links: Vec::new(),
-        labels: Default::default(),
+        ..fixtures::container(name, id)
     }
 }
 
@@ -89,9 +69,9 @@ fn described(before: &State, after: &State) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn no_change_no_event() {
-    let s = state(
+/// Network web (n1) and container a (c1) on it, publishing 8080.
+fn a_on_web() -> State {
+    state(
         vec![network("web", "n1")],
         vec![container(
             "a",
@@ -99,22 +79,19 @@ fn no_change_no_event() {
             vec![endpoint("web", 2)],
             vec![port(8080)],
         )],
-    );
+    )
+}
+
+#[test]
+fn no_change_no_event() {
+    let s = a_on_web();
     assert!(changes(&s, &s.clone()).is_empty());
 }
 
 #[test]
 fn a_new_container_comes_with_its_endpoints_and_ports() {
     let before = state(vec![network("web", "n1")], Vec::new());
-    let after = state(
-        vec![network("web", "n1")],
-        vec![container(
-            "a",
-            "c1",
-            vec![endpoint("web", 2)],
-            vec![port(8080)],
-        )],
-    );
+    let after = a_on_web();
     assert_eq!(
         described(&before, &after),
         [

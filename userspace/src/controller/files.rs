@@ -108,51 +108,21 @@ mod tests {
     use super::*;
     use crate::{
         netconf::LinkSpec,
-        state::{Container, Endpoint, Network},
+        state::{Container, Network},
+        testing::fixtures,
     };
 
     fn network(name: &str, third: u8) -> Network {
-        Network {
-            id: String::new(),
-            name: name.into(),
-            subnet: format!("10.{third}.0.0/16").parse().expect("cidr"),
-            gateway: Ipv4Addr::new(10, third, 0, 1),
-            internal: false,
-            bridge: String::new(),
-            created: String::new(),
-            number: 1,
-            lan: None,
-            owner: None,
-            ipv6: None,
-            overlay: None,
-        }
+        fixtures::network(name, &format!("10.{third}.0.0/16"))
     }
 
     fn container(name: &str, endpoints: &[(&str, Ipv4Addr)]) -> Container {
         Container {
-            id: "0123456789abcdef".repeat(4),
-            name: name.into(),
-            created: String::new(),
             endpoints: endpoints
                 .iter()
-                .map(|(net, ip)| Endpoint {
-                    id: String::new(),
-                    network: (*net).into(),
-                    ip: *ip,
-                    mac: [0; 6],
-                    ifname: "eth0".into(),
-                    host_veth: String::new(),
-                    ip6: None,
-                    aliases: Vec::new(),
-                })
+                .map(|(net, ip)| fixtures::endpoint(net, *ip))
                 .collect(),
-            ports: Vec::new(),
-            mode: NetMode::Owned,
-            hostname: None,
-            extra_hosts: Vec::new(),
-            dns: Vec::new(),
-            links: Vec::new(),
-            labels: Default::default(),
+            ..fixtures::container(name, &"0123456789abcdef".repeat(4))
         }
     }
 

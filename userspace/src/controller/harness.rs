@@ -177,6 +177,28 @@ impl Harness {
 
     /// [`Harness::restart`] with nothing changed, of a daemon given
     /// `--ipv6` as `ipv6` says.
+    /// [`Self::restart`] after a reboot: no bridge, veth, namespace or map
+    /// survives; the files in /etc do.
+    pub async fn reboot(self) -> super::Result<Self> {
+        self.reboot_with(|_, _| ()).await
+    }
+
+    /// [`Self::reboot`], with `also` changing the rebooted host and
+    /// datapath before the start.
+    pub async fn reboot_with(
+        self,
+        also: impl FnOnce(&mut HostWorld, &mut DatapathWorld),
+    ) -> super::Result<Self> {
+        self.restart(|host, datapath| {
+            let files = std::mem::take(&mut host.etc_files);
+            *host = bare_host();
+            host.etc_files = files;
+            *datapath = DatapathWorld::default();
+            also(host, datapath);
+        })
+        .await
+    }
+
     pub async fn restart_ipv6(self, ipv6: super::ipv6::Ipv6Request) -> super::Result<Self> {
         let (host, datapath) = (self.host.world(), self.datapath.world());
         let dir = self.dir;

@@ -105,11 +105,7 @@ pub(super) fn new_endpoint(
         network: &network.name,
         subnet: network.subnet,
         gateway: network.gateway,
-        used: state
-            .containers_on(&network.name)
-            .filter_map(|c| c.endpoint(&network.name))
-            .map(|e| e.ip)
-            .collect(),
+        used: state.endpoints_on(&network.name).map(|e| e.ip).collect(),
     };
     let ip = match ip {
         Some(ip) => {

@@ -210,8 +210,7 @@ pub(super) fn endpoint_ip6(
         subnet: six.subnet,
         gateway: six.gateway,
         used: state
-            .containers_on(&network.name)
-            .filter_map(|c| c.endpoint(&network.name))
+            .endpoints_on(&network.name)
             .filter_map(|e| e.ip6)
             .collect(),
     };

@@ -10,6 +10,7 @@ use super::{
     consistency::assert_consistent,
     harness::{Harness, assert_same, net, on, populated},
     ipv6::Ipv6Request,
+    step_failures::{Plan, fail_each_step},
 };
 use crate::{host::netlink6::Route6, ipam6};
 
@@ -272,9 +273,13 @@ enum Op {
     RemoveContainer,
 }
 
-impl Op {
+impl Plan for Op {
     fn removes(self) -> bool {
         matches!(self, Op::Remove | Op::Disconnect | Op::RemoveContainer)
+    }
+
+    async fn scene(self) -> Harness {
+        scene().await
     }
 
     async fn run(self, h: &mut Harness) -> Result<()> {
@@ -303,37 +308,6 @@ impl Op {
             Op::Connect => c.connect6("dual", "web", (None, None), &[]).await,
             Op::Disconnect => c.disconnect("dual", "db").await,
             Op::RemoveContainer => c.remove_container("a").await,
-        }
-    }
-}
-
-/// As `rollback_tests`: `op` once per step it takes, that step failing.
-async fn fail_each_step(op: Op) {
-    let mut h = scene().await;
-    op.run(&mut h).await.expect("without failures");
-    assert_consistent(&h.snapshot());
-    let steps = h.faults.take_log();
-    for (n, step) in steps.iter().enumerate() {
-        let what = format!("{op:?} with step {n} ({step}) failing");
-        let mut h = scene().await;
-        let before = h.snapshot();
-        h.faults.fail_call(n);
-        let result = op.run(&mut h).await;
-        h.faults.clear();
-        let after = h.snapshot();
-        match result {
-            Ok(()) => assert_consistent(&after),
-            Err(e) if !e.to_string().contains("injected failure") => panic!("{what}: {e}"),
-            Err(_) if !op.removes() => assert_same(&after, &before, &what),
-            Err(_) => {
-                assert_eq!(after.state, before.state, "{what}");
-                assert_eq!(after.saved, before.saved, "{what}");
-                // Removals finish when run again.
-                op.run(&mut h)
-                    .await
-                    .unwrap_or_else(|e| panic!("{what}, then again: {e}"));
-                assert_consistent(&h.snapshot());
-            }
         }
     }
 }

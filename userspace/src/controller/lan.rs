@@ -9,11 +9,15 @@ use std::{collections::BTreeMap, net::Ipv4Addr};
 use ebpfnet_common::ProgramId;
 use ipnetwork::Ipv4Network;
 
-use super::{Controller, ControllerError, Result, now_rfc3339, overlaps};
+use super::{
+    Controller, ControllerError, Result,
+    networks::{by_network_address, gateway_in},
+    overlaps,
+};
 use crate::{
     api::request::NetworkCreate,
     host::{HostError, LanDeviceSpec, lan as host_lan},
-    ids, ipam,
+    ids,
     lan::{self, DRIVER_BRIDGE, LanKind, LanNetwork, MadeParent},
     state::Network,
 };
@@ -82,8 +86,7 @@ impl Controller {
         self.check_parent_free(&lan.parent)?;
         let subnet = match subnet {
             Some(subnet) => {
-                let subnet = Ipv4Network::new(subnet.network(), subnet.prefix())
-                    .expect("a network address with its own prefix is valid");
+                let subnet = by_network_address(subnet);
                 // The LAN's subnet is the host's too (a route on the
                 // parent): only other networks' subnets are in the way.
                 if let Some(other) = self
@@ -101,13 +104,7 @@ impl Controller {
             }
             None => self.pick_subnet().await?,
         };
-        let gateway = match gateway {
-            Some(gateway) => {
-                ipam::check_gateway(subnet, gateway)?;
-                gateway
-            }
-            None => ipam::default_gateway(subnet)?,
-        };
+        let gateway = gateway_in(subnet, gateway)?;
         if lan.made_parent.is_none() {
             lan.made_parent = self.missing_parent(&lan.parent).await?;
         }
@@ -128,18 +125,8 @@ impl Controller {
             });
         }
         let network = Network {
-            id: id.clone(),
-            name: name.to_string(),
-            subnet,
-            gateway,
-            internal,
-            bridge: String::new(),
-            created: now_rfc3339(),
-            number: self.state.free_network_number(),
             lan: Some(Box::new(lan)),
-            owner: None,
-            ipv6: None,
-            overlay: None,
+            ..self.network_record(&id, name, subnet, gateway, internal)
         };
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network.clone());

@@ -40,6 +40,8 @@ mod reconcile_tests;
 mod reset;
 #[cfg(test)]
 mod rollback_tests;
+#[cfg(test)]
+mod step_failures;
 mod sync;
 mod uplinks;
 pub mod views;

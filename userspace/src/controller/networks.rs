@@ -64,22 +64,14 @@ impl Controller {
         self.check_new_network_name(name)?;
         let subnet = match subnet {
             Some(subnet) => {
-                // Normalise 10.1.2.3/24 to 10.1.2.0/24, as Docker does.
-                let subnet = Ipv4Network::new(subnet.network(), subnet.prefix())
-                    .expect("a network address with its own prefix is valid");
+                let subnet = by_network_address(subnet);
                 let routes = self.foreign_routes().await?;
                 self.check_subnet_free(subnet, &routes).await?;
                 subnet
             }
             None => self.pick_subnet().await?,
         };
-        let gateway = match gateway {
-            Some(gateway) => {
-                ipam::check_gateway(subnet, gateway)?;
-                gateway
-            }
-            None => ipam::default_gateway(subnet)?,
-        };
+        let gateway = gateway_in(subnet, gateway)?;
         let ipv6 = self.plan_ipv6(ipv6).await?;
         let id = ids::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
         let bridge = if name == DEFAULT_NETWORK {
@@ -88,18 +80,10 @@ impl Controller {
             ids::bridge_name(&id)
         };
         let network = Network {
-            id: id.clone(),
-            name: name.to_string(),
-            subnet,
-            gateway,
-            internal,
             bridge: bridge.clone(),
-            created: now_rfc3339(),
-            number: self.state.free_network_number(),
-            lan: None,
             owner,
             ipv6,
-            overlay: None,
+            ..self.network_record(&id, name, subnet, gateway, internal)
         };
         let info = network_info(&network);
         let made = match self
@@ -274,6 +258,25 @@ impl Controller {
     }
 }
 
+/// `subnet` by its network address: 10.1.2.3/24 is 10.1.2.0/24, as Docker
+/// has it.
+pub(super) fn by_network_address(subnet: Ipv4Network) -> Ipv4Network {
+    Ipv4Network::new(subnet.network(), subnet.prefix())
+        .expect("a network address with its own prefix is valid")
+}
+
+/// `gateway`, checked to be a usable host of `subnet`, or else the
+/// subnet's default gateway.
+pub(super) fn gateway_in(subnet: Ipv4Network, gateway: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+    match gateway {
+        Some(gateway) => {
+            ipam::check_gateway(subnet, gateway)?;
+            Ok(gateway)
+        }
+        None => Ok(ipam::default_gateway(subnet)?),
+    }
+}
+
 /// Why `network rm` leaves an owned network alone.
 pub fn owned_by(name: &str, owner: &NetworkOwner) -> String {
     match owner {
@@ -287,6 +290,32 @@ pub fn owned_by(name: &str, owner: &NetworkOwner) -> String {
 }
 
 impl Controller {
+    /// The record of a network made now, numbered with the lowest free
+    /// number: no bridge, driver options, owner, IPv6 or overlay yet.
+    pub(super) fn network_record(
+        &self,
+        id: &str,
+        name: &str,
+        subnet: Ipv4Network,
+        gateway: Ipv4Addr,
+        internal: bool,
+    ) -> Network {
+        Network {
+            id: id.to_string(),
+            name: name.to_string(),
+            subnet,
+            gateway,
+            internal,
+            bridge: String::new(),
+            created: now_rfc3339(),
+            number: self.state.free_network_number(),
+            lan: None,
+            owner: None,
+            ipv6: None,
+            overlay: None,
+        }
+    }
+
     /// Host addresses change with bridges; a failure here is retried by the
     /// daemon's periodic refresh, so it only gets logged.
     pub(super) async fn refresh_host_logged(&mut self) {

@@ -14,7 +14,7 @@ use ebpfnet_common::{
 };
 use ipnetwork::Ipv4Network;
 
-use super::{Controller, ControllerError, Result, now_rfc3339};
+use super::{Controller, ControllerError, Result};
 use crate::{
     datapath::encoding::network_info,
     dns::remote::RemoteName,
@@ -78,18 +78,15 @@ impl Controller {
         self.check_subnet_free(spec.subnet, &routes).await?;
         let vxlan_index = self.ensure_vxlan_device().await?;
         let network = Network {
-            id: spec.id.clone(),
-            name: spec.name.clone(),
-            subnet: spec.subnet,
-            gateway: spec.gateway,
-            internal: spec.internal,
             bridge: ids::bridge_name(&spec.id),
-            created: now_rfc3339(),
-            number: self.state.free_network_number(),
-            lan: None,
-            owner: None,
-            ipv6: None,
             overlay: Some(OverlayLink { vni: spec.vni }),
+            ..self.network_record(
+                &spec.id,
+                &spec.name,
+                spec.subnet,
+                spec.gateway,
+                spec.internal,
+            )
         };
         let made = self.plumb_overlay_network(&network, vxlan_index).await;
         let mut next = self.state.clone();

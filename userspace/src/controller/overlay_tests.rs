@@ -8,10 +8,10 @@ use std::net::Ipv4Addr;
 use ebpfnet_common::{ProgramId, overlay::OverlayPeerKey};
 
 use super::{
-    harness::{Harness, bare_host, net, on},
+    harness::{Harness, net, on},
     overlay::{OverlaySpec, RemoteOverlayEndpoint, VXLAN_DEVICE},
 };
-use crate::testing::{DatapathWorld, LinkKind};
+use crate::testing::LinkKind;
 
 fn spec(name: &str, subnet: &str, vni: u32) -> OverlaySpec {
     let subnet = net(subnet);
@@ -83,15 +83,7 @@ async fn the_local_side_is_made_once_and_restored_after_a_reboot() {
     assert_eq!(map.keys().copied().collect::<Vec<_>>(), [key]);
 
     // A reboot: the device, the bridge and the maps are made again.
-    let h = h
-        .restart(|host, datapath| {
-            let files = std::mem::take(&mut host.etc_files);
-            *host = bare_host();
-            host.etc_files = files;
-            *datapath = DatapathWorld::default();
-        })
-        .await
-        .expect("restart");
+    let h = h.reboot().await.expect("restart");
     let s = h.snapshot();
     assert_eq!(s.host.links[VXLAN_DEVICE].kind, LinkKind::Vxlan);
     assert!(s.host.links.contains_key(&s.state.networks["ov"].bridge));

@@ -23,15 +23,7 @@ async fn after_a_reboot_everything_is_made_again() {
     let h = populated().await;
     let saved = h.saved();
     // A reboot: no bridge, veth, namespace or map survives; /etc does.
-    let h = h
-        .restart(|host, datapath| {
-            let files = std::mem::take(&mut host.etc_files);
-            *host = bare_host();
-            host.etc_files = files;
-            *datapath = DatapathWorld::default();
-        })
-        .await
-        .expect("restart");
+    let h = h.reboot().await.expect("restart");
     let s = h.snapshot();
     assert_eq!(s.state, saved, "the state is the one saved");
     assert_consistent(&s);
@@ -187,11 +179,7 @@ async fn a_reboot_brings_back_made_parents_and_lan_interfaces_and_prunes_stale_l
         .expect("a macvlan network");
     assert!(lan.made_parent.is_some(), "{lan:?}");
     let h = h
-        .restart(|host, datapath| {
-            let files = std::mem::take(&mut host.etc_files);
-            *host = bare_host();
-            host.etc_files = files;
-            *datapath = DatapathWorld::default();
+        .reboot_with(|_, datapath| {
             // Left by a container removed while the daemon was down.
             datapath
                 .lan_hosts

@@ -1,5 +1,6 @@
-//! Every step of every plan, failed in turn. An operation is run once to
-//! learn its steps (the calls it makes on the host and the datapath), then
+//! Every step of every plan, failed in turn (by
+//! [`fail_each_step`](super::step_failures::fail_each_step)). An operation
+//! is run once to learn its steps (the calls it makes on the host and the datapath), then
 //! once per step with that step failing, so a step added later is covered
 //! without a new test. What must hold:
 //! - a failed create, connect or publish leaves the host, the datapath,
@@ -12,9 +13,10 @@
 use std::collections::BTreeMap;
 
 use super::{
-    ControllerError, Result,
+    Result,
     consistency::assert_consistent,
     harness::{Harness, UPLINK, assert_same, net, on, populated, tcp},
+    step_failures::{Plan, fail_each_step},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +71,21 @@ const OPS: [Op; 21] = [
 const ADOPTED: &str = "/proc/4242/ns/net";
 
 impl Op {
-    /// Removals undo nothing: they finish when run again.
+    /// Run over [`lan_scene`] rather than [`scene`].
+    fn on_lan(self) -> bool {
+        matches!(
+            self,
+            Op::RemoveLanNetwork
+                | Op::CreateMacvlanContainer
+                | Op::CreateIpvlanContainer
+                | Op::RemoveLanContainer
+                | Op::ConnectLan
+                | Op::DisconnectLan
+        )
+    }
+}
+
+impl Plan for Op {
     fn removes(self) -> bool {
         matches!(
             self,
@@ -84,17 +100,13 @@ impl Op {
         )
     }
 
-    /// Run over [`lan_scene`] rather than [`scene`].
-    fn on_lan(self) -> bool {
-        matches!(
-            self,
-            Op::RemoveLanNetwork
-                | Op::CreateMacvlanContainer
-                | Op::CreateIpvlanContainer
-                | Op::RemoveLanContainer
-                | Op::ConnectLan
-                | Op::DisconnectLan
-        )
+    /// [`lan_scene`] for what runs on LAN networks, else [`scene`].
+    async fn scene(self) -> Harness {
+        if self.on_lan() {
+            lan_scene().await
+        } else {
+            scene().await
+        }
     }
 
     async fn run(self, h: &mut Harness) -> Result<()> {
@@ -194,51 +206,6 @@ async fn lan_scene() -> Harness {
     assert_consistent(&h.snapshot());
     h.faults.take_log();
     h
-}
-
-async fn scene_for(op: Op) -> Harness {
-    if op.on_lan() {
-        lan_scene().await
-    } else {
-        scene().await
-    }
-}
-
-fn injected(e: &ControllerError) -> bool {
-    e.to_string().contains("injected failure")
-}
-
-/// Runs `op` once per step it takes, that step failing.
-async fn fail_each_step(op: Op) {
-    let mut h = scene_for(op).await;
-    op.run(&mut h)
-        .await
-        .unwrap_or_else(|e| panic!("{op:?} without failures: {e}"));
-    assert_consistent(&h.snapshot());
-    let steps = h.faults.take_log();
-    assert!(!steps.is_empty(), "{op:?} calls the host or the datapath");
-    for (n, step) in steps.iter().enumerate() {
-        let what = format!("{op:?} with step {n} ({step}) failing");
-        let mut h = scene_for(op).await;
-        let before = h.snapshot();
-        h.faults.fail_call(n);
-        let result = op.run(&mut h).await;
-        h.faults.clear();
-        let after = h.snapshot();
-        match result {
-            Ok(()) => assert_consistent(&after),
-            Err(e) if !injected(&e) => panic!("{what}: unexpected error {e}"),
-            Err(_) if !op.removes() => assert_same(&after, &before, &what),
-            Err(_) => {
-                assert_eq!(after.state, before.state, "{what}");
-                assert_eq!(after.saved, before.saved, "{what}");
-                op.run(&mut h)
-                    .await
-                    .unwrap_or_else(|e| panic!("{what}, then again: {e}"));
-                assert_consistent(&h.snapshot());
-            }
-        }
-    }
 }
 
 #[tokio::test]
@@ -349,7 +316,7 @@ async fn every_step_of_disconnect_from_a_macvlan_network() {
 #[tokio::test]
 async fn a_failed_save_leaves_nothing_half_made() {
     for op in OPS {
-        let mut h = scene_for(op).await;
+        let mut h = op.scene().await;
         let before = h.snapshot();
         h.break_store();
         let err = op.run(&mut h).await.expect_err("nothing can be saved");

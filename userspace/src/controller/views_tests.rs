@@ -10,6 +10,7 @@ use crate::{
     netconf::{HostEntry, LinkSpec},
     portspec::{PortMapping, Protocol},
     state::{Container, Endpoint, NetMode, Network, State},
+    testing::fixtures,
 };
 
 const NETWORK_ID: &str = "9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a9f2c1a7e4b3d2c1a";
@@ -89,17 +90,9 @@ fn web() -> Container {
 
 fn none_mode() -> Container {
     Container {
-        id: BOX_ID.into(),
-        name: "box".into(),
         created: "2026-01-02T03:04:07Z".into(),
-        endpoints: Vec::new(),
-        ports: Vec::new(),
         mode: NetMode::None,
-        hostname: None,
-        extra_hosts: Vec::new(),
-        dns: Vec::new(),
-        links: Vec::new(),
-        labels: Default::default(),
+        ..fixtures::container("box", BOX_ID)
     }
 }
 

@@ -11,22 +11,15 @@ fn sample() -> (StatsView, StatusView) {
         ],
     };
     let status = StatusView {
-        version: "0.1.0".into(),
         uplinks: Vec::new(),
         pin_dir: String::new(),
         state_dir: String::new(),
-        networks: 2,
-        containers: 1,
-        tc_attach: "tcx".into(),
-        programs: Vec::new(),
         maps: vec![MapFill {
             name: "NAT_TCP".into(),
             entries: 6,
             max_entries: 4096,
         }],
-        counters: Vec::new(),
-        interfaces: Vec::new(),
-        cluster: None,
+        ..samples::status(2, 1)
     };
     (stats, status)
 }

@@ -6,7 +6,10 @@ use hickory_proto::{
 };
 
 use super::{Answer, View, answer};
-use crate::state::{Container, Endpoint, NetMode, Network, State};
+use crate::{
+    state::{Container, Endpoint, Network, State},
+    testing::fixtures,
+};
 
 fn ip(text: &str) -> Ipv4Addr {
     text.parse().expect("ip")
@@ -15,46 +18,25 @@ fn ip(text: &str) -> Ipv4Addr {
 fn network(name: &str, third: u8, internal: bool) -> Network {
     Network {
         id: format!("{name:0>64}"),
-        name: name.into(),
-        subnet: format!("10.{third}.0.0/16").parse().expect("cidr"),
-        gateway: Ipv4Addr::new(10, third, 0, 1),
         internal,
         bridge: format!("br-{name}"),
-        created: String::new(),
         number: u32::from(third),
-        lan: None,
-        owner: None,
-        ipv6: None,
-        overlay: None,
+        ..fixtures::network(name, &format!("10.{third}.0.0/16"))
     }
 }
 
 fn container(name: &str, endpoints: &[(&str, &str, &[&str])]) -> Container {
     Container {
-        id: format!("{:x<64}", "abc".to_string() + name),
-        name: name.into(),
-        created: String::new(),
         endpoints: endpoints
             .iter()
             .enumerate()
             .map(|(i, (net, addr, aliases))| Endpoint {
-                id: String::new(),
-                network: (*net).into(),
-                ip: ip(addr),
-                ip6: None,
-                mac: [0; 6],
                 ifname: format!("eth{i}"),
-                host_veth: String::new(),
                 aliases: aliases.iter().map(|a| a.to_string()).collect(),
+                ..fixtures::endpoint(net, ip(addr))
             })
             .collect(),
-        ports: Vec::new(),
-        mode: NetMode::Owned,
-        hostname: None,
-        extra_hosts: Vec::new(),
-        dns: Vec::new(),
-        links: Vec::new(),
-        labels: Default::default(),
+        ..fixtures::container(name, &format!("{:x<64}", "abc".to_string() + name))
     }
 }
 
@@ -183,18 +165,21 @@ fn other_types_of_known_names_are_empty_not_forwarded() {
     assert!(m.authoritative());
 }
 
-#[test]
-fn ptr_answers_names_and_keeps_subnets_private() {
-    let m = reply("10.1.0.3", "2.0.1.10.in-addr.arpa.", RecordType::PTR);
-    let names: Vec<String> = m
-        .answers()
+/// The names of the PTR records in `m`'s answer.
+fn ptr_names(m: &Message) -> Vec<String> {
+    m.answers()
         .iter()
         .filter_map(|r| match r.data() {
             RData::PTR(ptr) => Some(ptr.0.to_ascii()),
             _ => None,
         })
-        .collect();
-    assert_eq!(names, vec!["web.front.".to_string()]);
+        .collect()
+}
+
+#[test]
+fn ptr_answers_names_and_keeps_subnets_private() {
+    let m = reply("10.1.0.3", "2.0.1.10.in-addr.arpa.", RecordType::PTR);
+    assert_eq!(ptr_names(&m), vec!["web.front.".to_string()]);
     let m = reply("10.1.0.3", "99.0.1.10.in-addr.arpa.", RecordType::PTR);
     assert_eq!(m.response_code(), ResponseCode::NXDomain);
     assert!(matches!(
@@ -303,15 +288,7 @@ fn aaaa_and_ip6_arpa_on_networks_with_ipv6() {
         format!("{}.ip6.arpa.", nibbles.join("."))
     };
     let m = dual_reply("fd00:1::3", &arpa("fd00:1::2"), RecordType::PTR);
-    let names: Vec<String> = m
-        .answers()
-        .iter()
-        .filter_map(|r| match r.data() {
-            RData::PTR(ptr) => Some(ptr.0.to_ascii()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(names, vec!["web.front.".to_string()]);
+    assert_eq!(ptr_names(&m), vec!["web.front.".to_string()]);
     let m = dual_reply("fd00:1::3", &arpa("fd00:1::99"), RecordType::PTR);
     assert_eq!(m.response_code(), ResponseCode::NXDomain);
     // An IPv6 address that is no container's gets no answer at all.

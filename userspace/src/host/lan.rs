@@ -62,14 +62,8 @@ pub async fn ensure_parent(
             // uses is as closed a segment (and goes when `name` goes).
             let peer = dummy_veth_peer(name);
             let pair = LinkVeth::new(name, &peer).up().build();
-            handle
-                .link()
-                .add(pair)
-                .execute()
-                .await
-                .map_err(HostError::netlink(format!(
-                    "create parent interface {name}"
-                )))?;
+            let what = format!("create parent interface {name}");
+            netlink::add_link(handle, pair, what).await?;
             let peer_index = netlink::require_link(handle, &peer).await?;
             netlink::set_up(handle, peer_index, &peer).await?;
         }
@@ -118,17 +112,13 @@ pub async fn create_device(
             .setns_by_fd(fd)
             .build(),
     };
-    handle
-        .link()
-        .add(message)
-        .execute()
-        .await
-        .map_err(HostError::netlink(format!(
-            "create {} interface {} on {}",
-            spec.lan.kind.driver(),
-            spec.ifname,
-            spec.lan.parent
-        )))
+    let what = format!(
+        "create {} interface {} on {}",
+        spec.lan.kind.driver(),
+        spec.ifname,
+        spec.lan.parent
+    );
+    netlink::add_link(handle, message, what).await
 }
 
 /// Deletes the container's interface `name` (run inside its namespace),

@@ -24,6 +24,20 @@ fn is_errno(err: &rtnetlink::Error, errno: Errno) -> bool {
     matches!(err, rtnetlink::Error::NetlinkError(msg) if msg.raw_code() == -(errno as i32))
 }
 
+/// Adds the link `message` describes; `what` names it in the error.
+pub async fn add_link(
+    handle: &Handle,
+    message: LinkMessage,
+    what: String,
+) -> Result<(), HostError> {
+    handle
+        .link()
+        .add(message)
+        .execute()
+        .await
+        .map_err(HostError::netlink(what))
+}
+
 /// The index of interface `name`, or `None` when there is none.
 pub async fn link_index(handle: &Handle, name: &str) -> Result<Option<u32>, HostError> {
     // No interface has an empty name (a macvlan endpoint's host side).
@@ -91,12 +105,8 @@ pub async fn ensure_bridge(
     let index = match link_index(handle, name).await? {
         Some(index) => index,
         None => {
-            handle
-                .link()
-                .add(LinkBridge::new(name).address(bridge_mac(gateway)).build())
-                .execute()
-                .await
-                .map_err(HostError::netlink(format!("create bridge {name}")))?;
+            let bridge = LinkBridge::new(name).address(bridge_mac(gateway)).build();
+            add_link(handle, bridge, format!("create bridge {name}")).await?;
             require_link(handle, name).await?
         }
     };
@@ -184,15 +194,7 @@ pub async fn create_veth(
         .controller(spec.bridge_index)
         .up()
         .build();
-    handle
-        .link()
-        .add(message)
-        .execute()
-        .await
-        .map_err(HostError::netlink(format!(
-            "create veth {}",
-            spec.host_name
-        )))?;
+    add_link(handle, message, format!("create veth {}", spec.host_name)).await?;
     require_link(handle, spec.host_name).await
 }
 

@@ -5,6 +5,7 @@
 
 mod fake_datapath;
 mod fake_host;
+pub mod fixtures;
 mod host_world;
 mod lan_world;
 

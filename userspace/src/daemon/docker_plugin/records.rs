@@ -137,22 +137,16 @@ impl Records {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{Container, Endpoint, NetMode, Network};
+    use crate::{
+        state::{Container, Endpoint, Network},
+        testing::fixtures,
+    };
 
     fn network(name: &str) -> Network {
         Network {
             id: "n".repeat(64),
-            name: name.into(),
-            subnet: "10.9.0.0/24".parse().expect("cidr"),
-            gateway: Ipv4Addr::new(10, 9, 0, 1),
-            internal: false,
             bridge: "ebr-x".into(),
-            created: String::new(),
-            number: 1,
-            lan: None,
-            owner: None,
-            ipv6: None,
-            overlay: None,
+            ..fixtures::network(name, "10.9.0.0/24")
         }
     }
 
@@ -174,26 +168,13 @@ mod tests {
         state.containers.insert(
             "docker-a".into(),
             Container {
-                id: "c".repeat(64),
-                name: "docker-a".into(),
-                created: String::new(),
                 endpoints: vec![Endpoint {
                     id: "e1".into(),
-                    network: "web".into(),
-                    ip: Ipv4Addr::new(10, 9, 0, 2),
                     mac: [2, 0x42, 10, 9, 0, 2],
-                    ifname: "eth0".into(),
                     host_veth: "veth1".into(),
-                    ip6: None,
-                    aliases: Vec::new(),
+                    ..fixtures::endpoint("web", Ipv4Addr::new(10, 9, 0, 2))
                 }],
-                ports: Vec::new(),
-                mode: NetMode::Owned,
-                hostname: None,
-                extra_hosts: Vec::new(),
-                dns: Vec::new(),
-                links: Vec::new(),
-                labels: BTreeMap::new(),
+                ..fixtures::container("docker-a", &"c".repeat(64))
             },
         );
         let mut records = Records::default();
