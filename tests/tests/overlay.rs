@@ -320,7 +320,7 @@ fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_and_its_addresses
         "B's address was free again right after its lease expired: {}",
         out.stderr_str()
     );
-    let took = wait_for(
+    let took = wait_within(
         "B's address claims given back",
         LEASE_TTL + CLAIM_GRACE + 2 * CLAIM_SWEEP + Duration::from_secs(5),
         || create_with("ovdA2", &ip_b).status.success(),
@@ -335,7 +335,7 @@ fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_and_its_addresses
     // B comes back with its containers: the address nobody took is
     // claimed again, the one taken meanwhile is reported as a conflict.
     b.restart_daemon();
-    wait_for(
+    wait_within(
         "B claims ovdB3's address again",
         2 * CLAIM_SWEEP + Duration::from_secs(5),
         || b.daemon_log().contains("claimed it again"),
