@@ -10,7 +10,7 @@ use aya_ebpf::{
 };
 use ebpfnet_common::{
     DropReason,
-    maps::{EndpointInfo, Forward, NETWORK_INTERNAL, NatKind, proto},
+    maps::{EndpointInfo, Forward, NETWORK_INTERNAL, proto},
 };
 
 use crate::{
@@ -77,12 +77,10 @@ pub fn handle(ctx: &TcContext) -> i32 {
     // Every direction a container starts or answers; never the one that
     // enters from an uplink.
     if packet.translatable() {
-        match conntrack::track(&packet, ctx.len()) {
-            Ok(Some(entry)) if entry.kind != NatKind::MasqueradeReply as u8 => {
-                return nat::apply(ctx, &packet, entry, Hook::Container);
-            }
+        match conntrack::track(&packet, ctx.len(), Hook::Container) {
+            Ok(Some(entry)) => return nat::apply(ctx, &packet, entry, Hook::Container),
             Err(reason) => return drop_packet(reason),
-            _ => {}
+            Ok(None) => {}
         }
     }
     if let Some(network) = maps::network_of(packet.dst_ip) {
