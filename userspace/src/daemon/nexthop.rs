@@ -101,7 +101,7 @@ pub fn spawn(pin_dir: &Path, uplinks: Vec<String>) -> anyhow::Result<JoinHandle<
 /// probe: every few seconds per neighbour) move nothing.
 #[derive(Default)]
 struct Neighbours {
-    known: HashMap<(u32, Ipv4Addr), Vec<u8>>,
+    known: HashMap<NeighbourKey, Vec<u8>>,
 }
 
 impl Neighbours {
@@ -146,8 +146,11 @@ impl Neighbours {
     }
 }
 
+/// A neighbour: its interface and address.
+type NeighbourKey = (u32, Ipv4Addr);
+
 /// An IPv4 neighbour's key and its link-layer address, if it has one.
-fn neighbour(message: &NeighbourMessage) -> Option<((u32, Ipv4Addr), Option<Vec<u8>>)> {
+fn neighbour(message: &NeighbourMessage) -> Option<(NeighbourKey, Option<Vec<u8>>)> {
     if message.header.family != AddressFamily::Inet {
         return None;
     }
