@@ -451,6 +451,8 @@ fn claim_masquerade_port(
     if packet.protocol == proto::TCP {
         conntrack::record_sequence(packet, request);
     }
+    // The next hop the route lookup just found (container.rs `egress`).
+    nexthop::seed(request);
     let request_key = conntrack::key_of(packet);
     if !conntrack::claim(&request_key, &flow.request, reopen, Some(&back)) {
         // Another CPU masqueraded this very flow first: its port wins.

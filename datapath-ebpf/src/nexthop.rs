@@ -42,8 +42,63 @@ static FIB_REQUEST: PerCpuArray<[u64; 8], 1> = PerCpuArray::new();
 
 const _: () = assert!(size_of::<FibParams>() == size_of::<[u64; 8]>());
 
+/// The next hop a new masqueraded flow's route lookup found (container.rs
+/// `egress`), for its entry: written by every such lookup, read right
+/// after it in the same program run.
+#[repr(C)]
+pub struct Found {
+    /// 0: nothing found (or next hops are not cached).
+    pub generation: u8,
+    pub dst_mac: [u8; 6],
+    pub src_mac: [u8; 6],
+    pub _pad: [u8; 3],
+    pub ifindex: u32,
+}
+
+#[btf_map]
+static FOUND: PerCpuArray<Found, 1> = PerCpuArray::new();
+
+/// Records what a route lookup made under `generation` (read before it)
+/// found: the MACs of a next hop out of `ifindex`, or nothing.
 #[inline(always)]
-fn generation() -> u8 {
+pub fn remember(generation: u8, params: Option<&FibParams>) {
+    let Some(slot) = FOUND.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: this CPU's slot, used by one program run at a time.
+    let found = unsafe { &mut *slot };
+    match params {
+        Some(params) if generation != 0 => {
+            found.dst_mac = params.dmac;
+            found.src_mac = params.smac;
+            found.ifindex = params.ifindex;
+            found.generation = generation;
+        }
+        _ => found.generation = 0,
+    }
+}
+
+/// Caches in a new flow's `entry` the next hop [`remember`] recorded, if
+/// it leaves by the entry's interface: its packets, the first included,
+/// then need no lookup of their own.
+#[inline(always)]
+pub fn seed(entry: &mut NatEntry) {
+    let Some(slot) = FOUND.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: as in `remember`.
+    let found = unsafe { &mut *slot };
+    if found.generation != 0 && found.ifindex == entry.ifindex {
+        entry.dst_mac = found.dst_mac;
+        entry.src_mac = found.src_mac;
+        entry.nh_gen = found.generation;
+    }
+    found.generation = 0;
+}
+
+/// The current generation; 0: cache nothing.
+#[inline(always)]
+pub fn generation() -> u8 {
     // An array lookup, inlined by the verifier.
     match NEXTHOP_GEN.get(0) {
         Some(&generation) if generation <= u32::from(u8::MAX) => generation as u8,
