@@ -183,12 +183,20 @@ pub struct NatEntry {
     /// A [`Forward`].
     pub forward: u8,
     /// Bits: [`TCP_FIN_SEEN`], [`TCP_RST_SEEN`], [`REPLY_SEEN`],
-    /// [`PUBLISHED_ANY_IP`], [`TCP_SEQ_SEEN`], [`TCP_ACK_SEEN`].
+    /// [`PUBLISHED_ANY_IP`], [`TCP_SEQ_SEEN`], [`TCP_ACK_SEEN`],
+    /// [`FROM_CONTAINER`].
     pub tcp_flags: u8,
-    pub _pad: u8,
-    /// Destination MAC for `Forward::Peer` (the container's).
+    /// `Forward::Neigh` only: the next-hop generation (`NEXTHOP_GEN`, 1 to
+    /// 255) under which `dst_mac`/`src_mac` were resolved by
+    /// `bpf_fib_lookup`; 0: nothing cached. While it equals the map's
+    /// value, packets leave with those MACs and a plain `bpf_redirect`.
+    pub nh_gen: u8,
+    /// Destination MAC: for `Forward::Peer` the container's; for
+    /// `Forward::Neigh` the cached next hop's (valid with `nh_gen`).
     pub dst_mac: [u8; 6],
-    pub _pad2: [u8; 2],
+    /// `Forward::Neigh` only: the cached source MAC (the egress device's),
+    /// valid with `nh_gen`; zero otherwise.
+    pub src_mac: [u8; 6],
     /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) at creation and last packet.
     pub created_ns: u64,
     pub last_seen_ns: u64,
@@ -229,6 +237,10 @@ pub const TCP_SEQ_SEEN: u8 = 16;
 /// directions with it mean the handshake is over (the opener's third
 /// packet is its first ACK).
 pub const TCP_ACK_SEEN: u8 = 32;
+/// On a `PublishedRequest` entry: the client is a container (hairpin, or a
+/// container of another network through a host address), so the flow's
+/// packets enter from a container's veth, never from an uplink.
+pub const FROM_CONTAINER: u8 = 64;
 
 /// Value of `CONFIG` (an array of one).
 #[repr(C)]

@@ -75,3 +75,8 @@ pub const OVERLAY_PEERS_CAPACITY: u32 = 16384;
 pub const OVERLAY_NETWORKS_MAP: &str = "OVERLAY_NETWORKS";
 /// Hash VNI (`u32`, host byte order) -> local `network_id` (`u32`).
 pub const OVERLAY_VNIS_MAP: &str = "OVERLAY_VNIS";
+/// Array of one `u32`: the next-hop generation, 1 to 255 (0: next hops are
+/// not cached). The daemon moves it on whenever a route, a neighbour's
+/// link-layer address or an uplink changes; NAT entries that cached a next
+/// hop under another generation resolve it again (see `NatEntry::nh_gen`).
+pub const NEXTHOP_GEN_MAP: &str = "NEXTHOP_GEN";

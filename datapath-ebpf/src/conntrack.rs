@@ -8,7 +8,7 @@
 use aya_ebpf::{
     bindings::{BPF_F_NO_PREALLOC, BPF_NOEXIST},
     btf_maps::HashMap,
-    helpers::bpf_ktime_get_ns,
+    helpers::bpf_ktime_get_coarse_ns,
     macros::btf_map,
 };
 use ebpfnet_common::{
@@ -21,6 +21,7 @@ use ebpfnet_common::{
 };
 
 use crate::{
+    hook::Hook,
     masquerade_quota,
     parse::{Packet, TCP_ACK, TCP_FIN, TCP_RST},
 };
@@ -70,15 +71,31 @@ pub fn lookup(key: &FlowKey) -> Option<NatEntry> {
         .map(|entry| unsafe { *entry })
 }
 
+/// The entry for `key`, read in place (no copy on the caller's stack),
+/// without touching it. Valid for this program run, as `track`'s.
+#[inline(always)]
+pub fn peek(key: &FlowKey) -> Option<&'static NatEntry> {
+    // SAFETY: see `track`: plain hash entries stay readable until the end
+    // of this program run.
+    table(key.protocol)
+        .get_ptr(key)
+        .map(|entry| unsafe { &*entry })
+}
+
 /// The entry for `packet`'s direction, updated for this packet. The
 /// reference is into the map (a copy would not fit the programs' stack):
 /// the tables are plain hashes, whose entries stay readable until the end
 /// of this program run even when deleted meanwhile (freed after an RCU
 /// grace period, never recycled in place as LRU entries are).
-/// `Ok(None)`: no flow (or a SYN reopening a closed one). `Err`: a TCP
-/// reset that does not fit the flow's sequence space, to be dropped.
+/// `Ok(None)`: no flow `hook` applies (or a SYN reopening a closed one);
+/// an entry of another hook is left untouched. `Err`: a TCP reset that
+/// does not fit the flow's sequence space, to be dropped.
 #[inline(always)]
-pub fn track(packet: &Packet, len: u32) -> Result<Option<&'static NatEntry>, DropReason> {
+pub fn track(
+    packet: &Packet,
+    len: u32,
+    hook: Hook,
+) -> Result<Option<&'static mut NatEntry>, DropReason> {
     let key = key_of(packet);
     let table = table(packet.protocol);
     let Some(entry) = table.get_ptr_mut(key) else {
@@ -89,6 +106,11 @@ pub fn track(packet: &Packet, len: u32) -> Result<Option<&'static NatEntry>, Dro
     // never corrupt state.
     unsafe {
         let entry: &'static mut NatEntry = &mut *entry;
+        // Checked before any write: a packet at the wrong hook (a forged
+        // one on an uplink, say) must not move a flow's state.
+        if !hook.applies(entry) {
+            return Ok(None);
+        }
         // A new connection on the tuple of a closed one is a new flow, with
         // a translation of its own.
         if packet.opens_tcp() && is_closed(entry) {
@@ -117,15 +139,19 @@ pub fn track(packet: &Packet, len: u32) -> Result<Option<&'static NatEntry>, Dro
                 flow_closed(packet, entry);
             }
         }
-        entry.last_seen_ns = bpf_ktime_get_ns();
+        // Jiffy resolution is plenty for idle collection, and the coarse
+        // clock is a read of a variable, not of the clock source.
+        entry.last_seen_ns = bpf_ktime_get_coarse_ns();
         entry.packets = entry.packets.wrapping_add(1);
         entry.bytes = entry.bytes.wrapping_add(u64::from(len));
-        if entry.kind == NatKind::PublishedReply as u8
-            || entry.kind == NatKind::MasqueradeReply as u8
+        // Written once: later replies leave the flag (and its line) alone.
+        if entry.tcp_flags & REPLY_SEEN == 0
+            && (entry.kind == NatKind::PublishedReply as u8
+                || entry.kind == NatKind::MasqueradeReply as u8)
         {
             entry.tcp_flags |= REPLY_SEEN;
         }
-        Ok(Some(&*entry))
+        Ok(Some(entry))
     }
 }
 
@@ -192,11 +218,12 @@ fn rst_in_window(packet: &Packet, entry: &NatEntry, peer: Option<&NatEntry>) -> 
     packet.tcp_seq.wrapping_sub(low) <= high.wrapping_sub(low)
 }
 
-/// A new entry for one direction, stamped now.
+/// A new entry for one direction, stamped now (the coarse clock, as
+/// `track`'s, so `created_ns` never lies after `last_seen_ns`).
 #[inline(always)]
 pub fn new_entry(kind: u8, forward: u8, ifindex: u32, dst_mac: [u8; 6]) -> NatEntry {
     // SAFETY: plain helper call.
-    let now = unsafe { bpf_ktime_get_ns() };
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
     NatEntry {
         ifindex,
         kind,

@@ -10,7 +10,7 @@ use aya_ebpf::{
 };
 use ebpfnet_common::{
     DropReason,
-    maps::{EndpointInfo, Forward, NETWORK_INTERNAL, NatKind, proto},
+    maps::{EndpointInfo, Forward, NETWORK_INTERNAL, proto},
 };
 
 use crate::{
@@ -20,7 +20,7 @@ use crate::{
     hook::Hook,
     icmp, ipv6, isolation, maps,
     nat::{self, MasqueradePath, ReplyPath},
-    overlay,
+    nexthop, overlay,
     parse::{self, Packet},
 };
 
@@ -77,12 +77,10 @@ pub fn handle(ctx: &TcContext) -> i32 {
     // Every direction a container starts or answers; never the one that
     // enters from an uplink.
     if packet.translatable() {
-        match conntrack::track(&packet, ctx.len()) {
-            Ok(Some(entry)) if entry.kind != NatKind::MasqueradeReply as u8 => {
-                return nat::apply(ctx, &packet, entry, Hook::Container);
-            }
+        match conntrack::track(&packet, ctx.len(), Hook::Container) {
+            Ok(Some(entry)) => return nat::apply(ctx, &packet, entry, Hook::Container),
             Err(reason) => return drop_packet(reason),
-            _ => {}
+            Ok(None) => {}
         }
     }
     if let Some(network) = maps::network_of(packet.dst_ip) {
@@ -206,6 +204,8 @@ fn to_outside(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex
 /// the program's frame beside everything else.
 #[inline(never)]
 fn egress(ctx: &TcContext, packet: &Packet, ifindex: u32) -> Option<u32> {
+    // Read before the lookup: a change that lands meanwhile is a newer one.
+    let generation = nexthop::generation();
     // SAFETY: a zeroed `bpf_fib_lookup` is a valid request to fill in.
     let mut params: FibParams = unsafe { core::mem::zeroed() };
     params.family = AF_INET;
@@ -221,9 +221,12 @@ fn egress(ctx: &TcContext, packet: &Packet, ifindex: u32) -> Option<u32> {
             0,
         )
     };
+    // A next hop with MACs: the new flow's entry caches it (nexthop.rs).
+    let found = ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS);
+    nexthop::remember(generation, found.then_some(&params));
     // FRAG_NEEDED: the route is found (and `params.ifindex` filled) but the
     // packet is larger than that device's MTU; `mtu` answers the sender.
-    if ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS)
+    if found
         || ret == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH)
         || ret == i64::from(BPF_FIB_LKUP_RET_FRAG_NEEDED)
     {

@@ -70,7 +70,9 @@ pub fn remember(ctx: &TcContext, packet: &Packet) {
 
 /// Translates and forwards a later fragment whose first fragment was
 /// translated at this hook; `None` when there is no such record or flow.
-#[inline(always)]
+/// A subprogram of its own: its copy of the flow's entry would otherwise
+/// sit in the programs' frames beside everything else.
+#[inline(never)]
 pub fn follow(ctx: &TcContext, packet: &Packet, hook: Hook) -> Option<i32> {
     if !packet.fragment {
         return None;

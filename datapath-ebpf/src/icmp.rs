@@ -191,18 +191,19 @@ pub fn translate_error(ctx: &TcContext, packet: &Packet, hook: Hook) -> Option<i
         inner.src_port,
         inner.protocol,
     );
-    let entry = conntrack::lookup(&key)?;
-    if !hook.applies(&entry) {
+    // In place: a copy would not fit this subprogram's share of the stack.
+    let entry = conntrack::peek(&key)?;
+    if !hook.applies(entry) {
         return None;
     }
     // Routed like the flow's packets: one hop less.
     if packet.ttl <= 1 {
         return Some(nat::ttl_expired(hook));
     }
-    if rewrite(ctx, packet, &inner, &entry).is_err() || csum::decrement_ttl(ctx, packet).is_err() {
+    if rewrite(ctx, packet, &inner, entry).is_err() || csum::decrement_ttl(ctx, packet).is_err() {
         return Some(drop_packet(DropReason::Malformed));
     }
-    Some(nat::forward(ctx, &entry))
+    Some(nat::forward(ctx, entry))
 }
 
 #[inline(always)]

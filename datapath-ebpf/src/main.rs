@@ -27,6 +27,7 @@ mod maps;
 mod masquerade_quota;
 mod mtu;
 mod nat;
+mod nexthop;
 mod overlay;
 mod parse;
 mod scratch;

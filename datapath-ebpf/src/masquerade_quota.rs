@@ -44,17 +44,29 @@ pub fn key_for(container: [u8; 4], dst_ip: [u8; 4], dst_port: u16, protocol: u8)
 /// that it holds its whole share; `quota` 0 means no limit. A taken port is
 /// given back with [`release`] when the flow ends or cannot start. The add
 /// is atomic and its result decides, so CPUs racing for the last port
-/// cannot both take it.
+/// cannot both take it. Looked up first: a destination already counted
+/// (the busy one the quota is for) costs no insert, which would take the
+/// bucket lock only to fail.
 #[inline(always)]
 pub fn take(key: &MasqUsageKey, quota: u16) -> bool {
+    if let Some(count) = MASQ_USAGE.get_ptr_mut(key) {
+        return add(count, quota);
+    }
     if MASQ_USAGE.insert(key, 1, u64::from(BPF_NOEXIST)).is_ok() {
         return true;
     }
+    // Another CPU counted it first (or the table is full).
     let Some(count) = MASQ_USAGE.get_ptr_mut(key) else {
         // The table is full: the quota does not bind until the controller
         // recounts; the flow is never refused for it.
         return true;
     };
+    add(count, quota)
+}
+
+/// Counts one more flow on `count` unless that goes past `quota`.
+#[inline(always)]
+fn add(count: *mut u32, quota: u16) -> bool {
     // SAFETY: a live map value, 4-aligned, only ever added to atomically
     // here or replaced whole by the controller.
     let before = unsafe { atomic::fetch_add(count, 1) };

@@ -3,15 +3,15 @@
 
 use aya_ebpf::{
     btf_maps::Array,
-    helpers::{bpf_get_prandom_u32, bpf_redirect_neigh, bpf_redirect_peer},
+    helpers::{bpf_get_prandom_u32, bpf_redirect_peer},
     macros::btf_map,
     programs::TcContext,
 };
 use ebpfnet_common::{
     DropReason,
     maps::{
-        FlowKey, Forward, NatEntry, NatKind, PUBLISHED_ANY_IP, PublishedKey, PublishedStats,
-        PublishedValue, proto,
+        FROM_CONTAINER, FlowKey, Forward, NatEntry, NatKind, PUBLISHED_ANY_IP, PublishedKey,
+        PublishedStats, PublishedValue, proto,
     },
 };
 
@@ -23,7 +23,7 @@ use crate::{
     frag,
     hook::Hook,
     icmp_reply::{self, ErrorReply, ICMP_TIME_EXCEEDED, ICMP_TTL_EXCEEDED, Toward},
-    maps, masquerade_quota, mtu,
+    maps, masquerade_quota, mtu, nexthop,
     parse::Packet,
     scratch,
 };
@@ -72,10 +72,12 @@ pub fn answer_ttl_expired(ctx: &TcContext, packet: &Packet, hook: Hook) -> i32 {
 }
 
 /// Rewrites `packet` as `entry` says and sends it on. Returns the verdict.
+/// `entry` is the flow's own (in the map, or the scratch copy of a new
+/// flow): a next hop resolved on the way out is cached in it (nexthop.rs).
 /// A subprogram of its own, called at the programs' top level only, so
 /// that the "fragmentation needed" it may build (`mtu`) has the stack left.
 #[inline(never)]
-pub fn apply(ctx: &TcContext, packet: &Packet, entry: &NatEntry, hook: Hook) -> i32 {
+pub fn apply(ctx: &TcContext, packet: &Packet, entry: &mut NatEntry, hook: Hook) -> i32 {
     if packet.ttl <= 1 {
         return answer_ttl_expired(ctx, packet, hook);
     }
@@ -97,7 +99,11 @@ pub fn apply(ctx: &TcContext, packet: &Packet, entry: &NatEntry, hook: Hook) -> 
     if rewrite(ctx, packet, entry).is_err() {
         return drop_packet(DropReason::Malformed);
     }
-    forward(ctx, entry)
+    if entry.forward == Forward::Peer as u8 {
+        deliver_to_container(ctx, entry.ifindex, entry.dst_mac)
+    } else {
+        nexthop::send(ctx, entry, hook)
+    }
 }
 
 #[inline(always)]
@@ -143,14 +149,16 @@ pub fn deliver_to_container(ctx: &TcContext, ifindex: u32, mac: [u8; 6]) -> i32 
     unsafe { bpf_redirect_peer(ifindex, 0) as i32 }
 }
 
-/// Sends a rewritten packet where `entry` says its direction goes.
+/// Sends a rewritten packet where `entry` (a copy) says its direction
+/// goes: a packet that belongs to a flow without being one of its own (an
+/// ICMP error about it, a later fragment) uses the flow's cached next hop
+/// but never resolves one.
 #[inline(always)]
 pub fn forward(ctx: &TcContext, entry: &NatEntry) -> i32 {
     if entry.forward == Forward::Peer as u8 {
         deliver_to_container(ctx, entry.ifindex, entry.dst_mac)
     } else {
-        // SAFETY: plain helper call; no neighbour parameters given.
-        unsafe { bpf_redirect_neigh(entry.ifindex, core::ptr::null_mut(), 0, 0) as i32 }
+        nexthop::send_cached(ctx, entry)
     }
 }
 
@@ -204,10 +212,10 @@ pub fn finish(ctx: &TcContext, packet: &Packet, started: Started, hook: Hook) ->
     match started {
         Started::Verdict(verdict) => verdict,
         Started::New => match scratch::new_flow() {
-            Some(flow) => apply(ctx, packet, &flow.request, hook),
+            Some(flow) => apply(ctx, packet, &mut flow.request, hook),
             None => drop_packet(DropReason::NatInsertFailed),
         },
-        Started::Existing => match conntrack::track(packet, ctx.len()) {
+        Started::Existing => match conntrack::track(packet, ctx.len(), hook) {
             Ok(Some(entry)) => apply(ctx, packet, entry, hook),
             Ok(None) => drop_packet(DropReason::NatInsertFailed),
             Err(reason) => drop_packet(reason),
@@ -246,6 +254,11 @@ pub fn start_published(
     request.new_dst_port = target.container_port;
     if any_ip {
         request.tcp_flags |= PUBLISHED_ANY_IP;
+    }
+    // Replies into a container: the client is one, so this direction's
+    // packets come from a container's veth, never from an uplink (hook.rs).
+    if path.forward == Forward::Peer {
+        request.tcp_flags |= FROM_CONTAINER;
     }
     if packet.protocol == proto::TCP {
         conntrack::record_sequence(packet, request);
@@ -438,6 +451,8 @@ fn claim_masquerade_port(
     if packet.protocol == proto::TCP {
         conntrack::record_sequence(packet, request);
     }
+    // The next hop the route lookup just found (container.rs `egress`).
+    nexthop::seed(request);
     let request_key = conntrack::key_of(packet);
     if !conntrack::claim(&request_key, &flow.request, reopen, Some(&back)) {
         // Another CPU masqueraded this very flow first: its port wins.

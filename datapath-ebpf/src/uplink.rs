@@ -3,7 +3,7 @@
 use aya_ebpf::programs::TcContext;
 use ebpfnet_common::{
     DropReason,
-    maps::{Forward, NatKind, proto},
+    maps::{Forward, proto},
 };
 
 use crate::{
@@ -43,27 +43,26 @@ pub fn handle(ctx: &TcContext) -> i32 {
             TCX_NEXT
         };
     }
-    // Nobody outside may speak for a container (nor inject into its flows).
+    // Only the directions that enter through an uplink: requests to
+    // published ports and replies of masqueraded flows. Looked up before
+    // the anti-spoof check below: the entries an uplink applies are all
+    // keyed by outside sources (hook.rs), so a packet that matches one
+    // cannot be speaking for a container, and established flows skip the
+    // LPM walk.
+    if packet.translatable() {
+        match conntrack::track(&packet, ctx.len(), Hook::Uplink) {
+            Ok(Some(entry)) => return nat::apply(ctx, &packet, entry, Hook::Uplink),
+            Err(reason) => return drop_packet(reason),
+            Ok(None) => {}
+        }
+    }
+    // Nobody outside may speak for a container (nor start a flow for one).
     if maps::network_of(packet.src_ip).is_some() {
         return drop_packet(DropReason::SpoofedIp);
     }
     // ICMP errors about translated flows (PMTU from routers on the path).
     if let Some(verdict) = icmp::translate_error(ctx, &packet, Hook::Uplink) {
         return verdict;
-    }
-    // Only the directions that enter through an uplink: requests to
-    // published ports and replies of masqueraded flows.
-    if packet.translatable() {
-        match conntrack::track(&packet, ctx.len()) {
-            Ok(Some(entry))
-                if entry.kind == NatKind::PublishedRequest as u8
-                    || entry.kind == NatKind::MasqueradeReply as u8 =>
-            {
-                return nat::apply(ctx, &packet, entry, Hook::Uplink);
-            }
-            Err(reason) => return drop_packet(reason),
-            _ => {}
-        }
     }
     // Only a flow's first packet creates state: a stray segment to a
     // published port is the host's to answer (with a reset), and a flood of

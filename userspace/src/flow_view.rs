@@ -42,6 +42,8 @@ fn entry_view(table: &str, key: &FlowKey, e: &NatEntry) -> EntryView {
         ifindex: e.ifindex,
         tcp_flags: e.tcp_flags,
         dst_mac: crate::ids::format_mac(&e.dst_mac),
+        src_mac: crate::ids::format_mac(&e.src_mac),
+        nexthop_generation: e.nh_gen,
         created_ns: e.created_ns,
         last_seen_ns: e.last_seen_ns,
         packets: e.packets,

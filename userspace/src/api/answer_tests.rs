@@ -183,6 +183,8 @@ fn flow() -> FlowView {
         ifindex: 7,
         tcp_flags: 3,
         dst_mac: "02:42:0a:01:00:02".into(),
+        src_mac: "00:00:00:00:00:00".into(),
+        nexthop_generation: 0,
         created_ns: u64::MAX,
         last_seen_ns: 1 << 60,
         packets: 10,

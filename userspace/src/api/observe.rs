@@ -169,7 +169,13 @@ pub struct EntryView {
     pub forward: u8,
     pub ifindex: u32,
     pub tcp_flags: u8,
+    /// `Peer`: the container's MAC; `Neigh`: the cached next hop's, valid
+    /// while `NexthopGeneration` is the datapath's current one (0: none).
     pub dst_mac: String,
+    #[serde(default)]
+    pub src_mac: String,
+    #[serde(default)]
+    pub nexthop_generation: u8,
     pub created_ns: u64,
     pub last_seen_ns: u64,
     pub packets: u64,

@@ -6,6 +6,7 @@ pub mod config_file;
 pub mod docker_plugin;
 mod gc;
 mod metrics;
+mod nexthop;
 mod overlay;
 mod server;
 mod systemd;
@@ -114,6 +115,10 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
                 options.pin_dir.display()
             )
         })?;
+    // Before anything else changes the host: every next hop cached by an
+    // earlier daemon is resolved again, and changes are followed from now.
+    let nexthop_watch = nexthop::spawn(&options.pin_dir, uplinks.clone())
+        .context("cannot follow route and neighbour changes for cached next hops")?;
     let config = Config {
         uplinks,
         default_subnet: options.default_subnet,
@@ -190,6 +195,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     systemd::stopping();
     housekeeping.abort();
     host_watch.abort();
+    nexthop_watch.abort();
     if let Some(task) = overlay_sync {
         task.abort();
     }

@@ -92,6 +92,7 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
         layout::<FlowKey, NatEntry>(NAT_OTHER_MAP, MapType::Hash, sizes.nat_entries),
         layout::<MasqUsageKey, u32>(MASQ_USAGE_MAP, MapType::Hash, MASQ_USAGE_CAPACITY),
         layout::<u32, Config>(CONFIG_MAP, MapType::Array, 1),
+        layout::<u32, u32>(NEXTHOP_GEN_MAP, MapType::Array, 1),
         layout::<SockReverseKey, SockReverseValue>(
             SOCK_REVERSE_MAP,
             MapType::LruHash,

@@ -1,0 +1,218 @@
+//! The next hop of a flow leaving by an uplink, cached in its NAT entry.
+//!
+//! `bpf_redirect_neigh(ifindex, NULL)` does a route lookup and a neighbour
+//! lookup for every packet. A flow's next hop rarely changes, so its first
+//! packets resolve it with `bpf_fib_lookup` (route and neighbour, the MACs
+//! filled in) and keep the egress MACs in the entry (`dst_mac`, `src_mac`,
+//! under `nh_gen`); later packets get those MACs written and leave with a
+//! plain `bpf_redirect`.
+//!
+//! Invalidation: `NEXTHOP_GEN` holds a generation (1 to 255) that the
+//! daemon moves on whenever a route, a neighbour's link-layer address or
+//! an uplink changes (rtnetlink notifications). An entry cached under
+//! another generation resolves again on its next packet. While the map
+//! holds 0 (no daemon has started watching yet) nothing is cached. A next
+//! hop the FIB cannot give MACs for (neighbour not resolved, NO_NEIGH; a
+//! route out of another interface than the flow's) keeps using
+//! `bpf_redirect_neigh`, which resolves the neighbour in the kernel.
+
+use core::mem::offset_of;
+
+use aya_ebpf::{
+    bindings::{BPF_FIB_LKUP_RET_SUCCESS, bpf_fib_lookup as FibParams},
+    btf_maps::{Array, PerCpuArray},
+    helpers::{bpf_fib_lookup, bpf_redirect, bpf_redirect_neigh},
+    macros::btf_map,
+    programs::TcContext,
+};
+use ebpfnet_common::{DropReason, maps::NatEntry};
+
+use crate::{counters::drop_packet, hook::Hook};
+
+const AF_INET: u8 = 2;
+
+/// The generation next hops are cached under (see the module's text).
+#[btf_map]
+static NEXTHOP_GEN: Array<u32, 1> = Array::new();
+
+/// Room for the FIB request: in the frame of `resolve` its 64 bytes would
+/// take the container program's call chain past the 512-byte stack.
+#[btf_map]
+static FIB_REQUEST: PerCpuArray<[u64; 8], 1> = PerCpuArray::new();
+
+const _: () = assert!(size_of::<FibParams>() == size_of::<[u64; 8]>());
+
+/// The next hop a new masqueraded flow's route lookup found (container.rs
+/// `egress`), for its entry: written by every such lookup, read right
+/// after it in the same program run.
+#[repr(C)]
+pub struct Found {
+    /// 0: nothing found (or next hops are not cached).
+    pub generation: u8,
+    pub dst_mac: [u8; 6],
+    pub src_mac: [u8; 6],
+    pub _pad: [u8; 3],
+    pub ifindex: u32,
+}
+
+#[btf_map]
+static FOUND: PerCpuArray<Found, 1> = PerCpuArray::new();
+
+/// Records what a route lookup made under `generation` (read before it)
+/// found: the MACs of a next hop out of `ifindex`, or nothing.
+#[inline(always)]
+pub fn remember(generation: u8, params: Option<&FibParams>) {
+    let Some(slot) = FOUND.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: this CPU's slot, used by one program run at a time.
+    let found = unsafe { &mut *slot };
+    match params {
+        Some(params) if generation != 0 => {
+            found.dst_mac = params.dmac;
+            found.src_mac = params.smac;
+            found.ifindex = params.ifindex;
+            found.generation = generation;
+        }
+        _ => found.generation = 0,
+    }
+}
+
+/// Caches in a new flow's `entry` the next hop [`remember`] recorded, if
+/// it leaves by the entry's interface: its packets, the first included,
+/// then need no lookup of their own.
+#[inline(always)]
+pub fn seed(entry: &mut NatEntry) {
+    let Some(slot) = FOUND.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: as in `remember`.
+    let found = unsafe { &mut *slot };
+    if found.generation != 0 && found.ifindex == entry.ifindex {
+        entry.dst_mac = found.dst_mac;
+        entry.src_mac = found.src_mac;
+        entry.nh_gen = found.generation;
+    }
+    found.generation = 0;
+}
+
+/// The current generation; 0: cache nothing.
+#[inline(always)]
+pub fn generation() -> u8 {
+    // An array lookup, inlined by the verifier.
+    match NEXTHOP_GEN.get(0) {
+        Some(&generation) if generation <= u32::from(u8::MAX) => generation as u8,
+        _ => 0,
+    }
+}
+
+/// Sends a rewritten packet of `entry`'s flow out of `entry.ifindex`: with
+/// the cached MACs while they are current, else resolving the next hop
+/// again and caching it (at a container's hook, where the packets that
+/// leave by an uplink come in; the route lookup is an input lookup from
+/// its veth, as the first packet's).
+#[inline(always)]
+pub fn send(ctx: &TcContext, entry: &mut NatEntry, hook: Hook) -> i32 {
+    let generation = generation();
+    if generation != 0 && entry.nh_gen == generation {
+        return redirect_cached(ctx, entry);
+    }
+    if generation != 0 && hook == Hook::Container && resolve(ctx, entry, generation) {
+        return redirect_cached(ctx, entry);
+    }
+    redirect_neigh(entry.ifindex)
+}
+
+/// As [`send`], for a copy of the entry: its cached next hop if current,
+/// else the kernel resolves it. The MACs are written field by field: the
+/// callers (ICMP errors, later fragments) are inlined into the programs'
+/// frames, where a reference to the whole copy would keep all of it on the
+/// stack.
+#[inline(always)]
+pub fn send_cached(ctx: &TcContext, entry: &NatEntry) -> i32 {
+    let generation = generation();
+    if generation != 0 && entry.nh_gen == generation {
+        if ctx.store(0, &entry.dst_mac, 0).is_err() || ctx.store(6, &entry.src_mac, 0).is_err() {
+            return drop_packet(DropReason::Malformed);
+        }
+        // SAFETY: plain helper call.
+        return unsafe { bpf_redirect(entry.ifindex, 0) as i32 };
+    }
+    redirect_neigh(entry.ifindex)
+}
+
+// The cached MACs sit in the entry as in an Ethernet header: destination,
+// then source.
+const MACS_OFF: usize = offset_of!(NatEntry, dst_mac);
+const _: () = assert!(offset_of!(NatEntry, src_mac) == MACS_OFF + 6);
+
+#[inline(always)]
+fn redirect_cached(ctx: &TcContext, entry: &NatEntry) -> i32 {
+    // SAFETY: derived from the whole entry; `dst_mac` and `src_mac` are 12
+    // adjacent bytes inside it (asserted above). Written straight from
+    // there: a copy would take stack the callers do not have.
+    let macs = unsafe {
+        &*(entry as *const NatEntry)
+            .cast::<u8>()
+            .add(MACS_OFF)
+            .cast::<[u8; 12]>()
+    };
+    if ctx.store(0, macs, 0).is_err() {
+        return drop_packet(DropReason::Malformed);
+    }
+    // SAFETY: plain helper call.
+    unsafe { bpf_redirect(entry.ifindex, 0) as i32 }
+}
+
+#[inline(always)]
+fn redirect_neigh(ifindex: u32) -> i32 {
+    // SAFETY: plain helper call; no neighbour parameters given.
+    unsafe { bpf_redirect_neigh(ifindex, core::ptr::null_mut(), 0, 0) as i32 }
+}
+
+/// Looks the flow's next hop up and caches it in `entry` under
+/// `generation` (read before the lookup, so a change that lands meanwhile
+/// leaves an entry that resolves again). `false`: no next hop with MACs
+/// out of the flow's interface; nothing cached.
+#[inline(never)]
+fn resolve(ctx: &TcContext, entry: &mut NatEntry, generation: u8) -> bool {
+    let Some(slot) = FIB_REQUEST.get_ptr_mut(0) else {
+        return false;
+    };
+    // SAFETY: this CPU's slot, 8-aligned and exactly the request's size
+    // (asserted above), used by one program run at a time; every bit
+    // pattern is a valid request, and it is zeroed before use.
+    let params = unsafe {
+        let params = &mut *slot.cast::<FibParams>();
+        *params = core::mem::zeroed();
+        params
+    };
+    params.family = AF_INET;
+    // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
+    params.ifindex = unsafe { (*ctx.skb.skb).ifindex };
+    // A length that fits any MTU: `mtu.rs` has checked the packet already,
+    // and a GSO packet must not make the lookup fail with FRAG_NEEDED.
+    params.__bindgen_anon_1.tot_len = 20;
+    params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(entry.new_src_ip);
+    params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(entry.new_dst_ip);
+    // SAFETY: `params` is a valid request of the size given.
+    let ret = unsafe {
+        bpf_fib_lookup(
+            ctx.skb.skb.cast(),
+            params,
+            size_of::<FibParams>() as i32,
+            0,
+        )
+    };
+    if ret != i64::from(BPF_FIB_LKUP_RET_SUCCESS) || params.ifindex != entry.ifindex {
+        return false;
+    }
+    // The generation last: a CPU that sees it current sees these MACs (up
+    // to two CPUs resolving one flow across a change at the same instant,
+    // which the next change, or the next resolve, puts right).
+    entry.dst_mac = params.dmac;
+    entry.src_mac = params.smac;
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Release);
+    entry.nh_gen = generation;
+    true
+}

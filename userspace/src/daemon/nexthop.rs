@@ -1,0 +1,182 @@
+//! Keeps the next hops cached in NAT entries honest: the programs cache a
+//! flow's egress MACs under the generation in the pinned `NEXTHOP_GEN`
+//! map (datapath-ebpf `nexthop.rs`), and this task moves that generation
+//! on whenever an IPv4 route, a neighbour's link-layer address or an
+//! uplink changes (rtnetlink notifications), so every flow resolves its
+//! next hop again on its next packet.
+//!
+//! It opens the map from its pin and runs without the controller's lock:
+//! a change is followed at once, whatever the controller is busy with.
+
+use std::{
+    collections::HashMap,
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context as _;
+use aya::maps::{Array, Map, MapData};
+use ebpfnet_common::names::NEXTHOP_GEN_MAP;
+use futures::{FutureExt as _, StreamExt as _};
+use rtnetlink::{
+    MulticastGroup,
+    packet_core::{NetlinkMessage, NetlinkPayload},
+    packet_route::{
+        AddressFamily, RouteNetlinkMessage,
+        link::LinkAttribute,
+        neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage},
+    },
+};
+use tokio::task::JoinHandle;
+
+/// The pinned generation map.
+pub struct Generation {
+    map: Array<MapData, u32>,
+    path: PathBuf,
+}
+
+impl Generation {
+    pub fn open(pin_dir: &Path) -> anyhow::Result<Self> {
+        let path = pin_dir.join(NEXTHOP_GEN_MAP);
+        let data = MapData::from_pin(&path)
+            .with_context(|| format!("cannot open the pinned map {}", path.display()))?;
+        let map = Array::try_from(Map::Array(data))
+            .with_context(|| format!("{} is not an array of u32", path.display()))?;
+        Ok(Self { map, path })
+    }
+
+    /// Moves the generation on (1 to 255, never 0, which means "cache
+    /// nothing"): every cached next hop is stale from now on.
+    pub fn bump(&mut self) -> anyhow::Result<u32> {
+        let now = self
+            .map
+            .get(&0, 0)
+            .with_context(|| format!("cannot read {}", self.path.display()))?;
+        let next = next_generation(now);
+        self.map
+            .set(0, next, 0)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        Ok(next)
+    }
+}
+
+fn next_generation(now: u32) -> u32 {
+    now % 255 + 1
+}
+
+/// Subscribes to route, neighbour and link notifications and spawns the
+/// task that bumps the generation after each burst that can move a next
+/// hop. Bumps once when subscribed: changes made while no daemon ran (or
+/// before the subscription) are covered too.
+pub fn spawn(pin_dir: &Path, uplinks: Vec<String>) -> anyhow::Result<JoinHandle<()>> {
+    let mut generation = Generation::open(pin_dir)?;
+    let (connection, _handle, mut notifications) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Ipv4Route,
+        MulticastGroup::Neigh,
+        MulticastGroup::Link,
+    ])
+    .context("cannot subscribe to netlink route and neighbour notifications")?;
+    let connection = tokio::spawn(connection);
+    generation
+        .bump()
+        .context("cannot start caching next hops")?;
+    Ok(tokio::spawn(async move {
+        let mut neighbours = Neighbours::default();
+        while let Some((first, _)) = notifications.next().await {
+            let mut changed = neighbours.moves_next_hop(&first, &uplinks);
+            while let Some(Some((next, _))) = notifications.next().now_or_never() {
+                changed |= neighbours.moves_next_hop(&next, &uplinks);
+            }
+            if changed && let Err(e) = generation.bump() {
+                log::warn!("cannot invalidate cached next hops: {e:#}");
+            }
+        }
+        log::warn!("netlink route notifications ended; cached next hops are no longer followed");
+        connection.abort();
+    }))
+}
+
+/// The link-layer address last seen for each IPv4 neighbour, so that the
+/// state changes of a neighbour that keeps its address (reachable, stale,
+/// probe: every few seconds per neighbour) move nothing.
+#[derive(Default)]
+struct Neighbours {
+    known: HashMap<NeighbourKey, Vec<u8>>,
+}
+
+impl Neighbours {
+    /// Whether a notification can change a flow's next hop: an IPv4 route
+    /// added or removed, a neighbour whose link-layer address is new,
+    /// changed or gone, an uplink changed (its MAC) or any link removed,
+    /// or lost notifications.
+    fn moves_next_hop(
+        &mut self,
+        message: &NetlinkMessage<RouteNetlinkMessage>,
+        uplinks: &[String],
+    ) -> bool {
+        match &message.payload {
+            NetlinkPayload::InnerMessage(inner) => match inner {
+                RouteNetlinkMessage::NewRoute(r) | RouteNetlinkMessage::DelRoute(r) => {
+                    r.header.address_family == AddressFamily::Inet
+                }
+                RouteNetlinkMessage::NewNeighbour(n) => match neighbour(n) {
+                    Some((key, Some(lladdr))) => {
+                        self.known.insert(key, lladdr.clone()) != Some(lladdr)
+                    }
+                    // Unresolved (incomplete, failed): its address is gone.
+                    Some((key, None)) => self.known.remove(&key).is_some(),
+                    None => false,
+                },
+                RouteNetlinkMessage::DelNeighbour(n) => match neighbour(n) {
+                    Some((key, _)) => {
+                        self.known.remove(&key);
+                        true
+                    }
+                    None => false,
+                },
+                RouteNetlinkMessage::NewLink(link) => link.attributes.iter().any(|a| {
+                    matches!(a, LinkAttribute::IfName(name) if uplinks.iter().any(|u| u == name))
+                }),
+                RouteNetlinkMessage::DelLink(_) => true,
+                _ => false,
+            },
+            NetlinkPayload::Overrun(_) | NetlinkPayload::Error(_) => true,
+            _ => false,
+        }
+    }
+}
+
+/// A neighbour: its interface and address.
+type NeighbourKey = (u32, Ipv4Addr);
+
+/// An IPv4 neighbour's key and its link-layer address, if it has one.
+fn neighbour(message: &NeighbourMessage) -> Option<(NeighbourKey, Option<Vec<u8>>)> {
+    if message.header.family != AddressFamily::Inet {
+        return None;
+    }
+    let mut ip = None;
+    let mut lladdr = None;
+    for attribute in &message.attributes {
+        match attribute {
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => ip = Some(*a),
+            NeighbourAttribute::LinkLayerAddress(a) if !a.is_empty() => lladdr = Some(a.clone()),
+            _ => {}
+        }
+    }
+    Some(((message.header.ifindex, ip?), lladdr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_generation;
+
+    #[test]
+    fn generation_cycles_through_1_to_255_and_never_0() {
+        assert_eq!(next_generation(0), 1);
+        assert_eq!(next_generation(1), 2);
+        assert_eq!(next_generation(254), 255);
+        assert_eq!(next_generation(255), 1);
+        // A value no daemon writes (an old pin, a hand edit) still lands in range.
+        assert_eq!(next_generation(1000), 236);
+    }
+}
