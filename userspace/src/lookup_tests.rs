@@ -14,8 +14,8 @@ fn a_network(name: &str, id: &str) -> Network {
     Network {
         id: id.into(),
         name: name.into(),
-        subnet: "10.231.0.0/24".parse().expect("cidr"),
-        gateway: Ipv4Addr::new(10, 231, 0, 1),
+        subnet: Some("10.231.0.0/24".parse().expect("cidr")),
+        gateway: Some(Ipv4Addr::new(10, 231, 0, 1)),
         internal: false,
         bridge: format!("ebr-{name}"),
         created: "2026-01-02T03:04:05Z".into(),

@@ -32,8 +32,12 @@ const FORMAT_VERSION: u32 = 1;
 pub struct Network {
     pub id: String,
     pub name: String,
-    pub subnet: Ipv4Network,
-    pub gateway: Ipv4Addr,
+    /// The network's IPv4 subnet and gateway; both `None` on an IPv6-only
+    /// network (`--ipv4=false`), both there on every other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<Ipv4Network>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<Ipv4Addr>,
     pub internal: bool,
     /// Host bridge device.
     pub bridge: String,
@@ -64,6 +68,36 @@ pub struct Network {
     pub overlay: Option<OverlayLink>,
 }
 
+/// A network's IPv4 side: its subnet and the gateway address on its bridge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Config {
+    pub subnet: Ipv4Network,
+    pub gateway: Ipv4Addr,
+}
+
+impl Network {
+    /// Its IPv4 subnet and gateway; `None` on an IPv6-only network.
+    pub fn ipv4(&self) -> Option<Ipv4Config> {
+        Some(Ipv4Config {
+            subnet: self.subnet?,
+            gateway: self.gateway?,
+        })
+    }
+
+    /// Its bridge's MAC: 02:42 + the gateway's IPv4 address (its IPv6
+    /// one's last 32 bits on an IPv6-only network), as containers' MACs are
+    /// 02:42 + theirs (the gateway is never a container's address). Fixed,
+    /// as Docker sets it: a bridge without an address of its own takes its
+    /// ports' lowest and changes it as veths come and go.
+    pub fn bridge_mac(&self) -> [u8; 6] {
+        match (self.gateway, self.ipv6) {
+            (Some(gateway), _) => crate::ids::mac_for(gateway),
+            (None, Some(six)) => crate::ids::mac_for6(six.gateway),
+            (None, None) => crate::ids::mac_for(Ipv4Addr::UNSPECIFIED),
+        }
+    }
+}
+
 /// A network another program made through ebpfnet and removes itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -91,7 +125,9 @@ pub struct OverlayLink {
 pub struct Endpoint {
     pub id: String,
     pub network: String,
-    pub ip: Ipv4Addr,
+    /// Its IPv4 address; `None` on an IPv6-only network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
     /// Its IPv6 address, on a network with IPv6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip6: Option<Ipv6Addr>,
@@ -237,6 +273,8 @@ pub enum StoreError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("state file {path} is invalid: {reason}")]
+    Invalid { path: PathBuf, reason: String },
     #[error(
         "state file {path} has format version {found}; this ebpfnet reads version {FORMAT_VERSION}"
     )]
@@ -341,6 +379,17 @@ pub fn decode(path: &Path, text: &[u8]) -> Result<State, StoreError> {
         return Err(StoreError::Version {
             path: path.to_path_buf(),
             found: file.version,
+        });
+    }
+    if let Some(network) = file.state.networks.values().find(|n| {
+        n.subnet.is_some() != n.gateway.is_some() || (n.subnet.is_none() && n.ipv6.is_none())
+    }) {
+        return Err(StoreError::Invalid {
+            path: path.to_path_buf(),
+            reason: format!(
+                "network {} needs an IPv4 subnet with its gateway, or IPv6",
+                network.name
+            ),
         });
     }
     Ok(file.state)

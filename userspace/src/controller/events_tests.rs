@@ -10,8 +10,8 @@ fn network(name: &str, id: &str) -> Network {
     Network {
         id: id.into(),
         name: name.into(),
-        subnet: "10.9.0.0/16".parse().expect("cidr"),
-        gateway: Ipv4Addr::new(10, 9, 0, 1),
+        subnet: Some("10.9.0.0/16".parse().expect("cidr")),
+        gateway: Some(Ipv4Addr::new(10, 9, 0, 1)),
         internal: false,
         bridge: format!("br-{name}"),
         created: String::new(),
@@ -27,7 +27,7 @@ fn endpoint(network: &str, last: u8) -> Endpoint {
     Endpoint {
         id: format!("ep-{network}-{last}"),
         network: network.into(),
-        ip: Ipv4Addr::new(10, 9, 0, last),
+        ip: Some(Ipv4Addr::new(10, 9, 0, last)),
         mac: [2, 0x42, 10, 9, 0, last],
         ifname: "eth0".into(),
         host_veth: format!("veth{last}"),

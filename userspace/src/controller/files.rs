@@ -32,7 +32,7 @@ pub fn render_files(
             let endpoint = target.endpoint(DEFAULT_NETWORK)?;
             let mut names: Vec<String> = link.alias.iter().cloned().collect();
             names.push(target.name.clone());
-            Some((endpoint.ip, names))
+            Some((endpoint.ip?, names))
         })
         .collect();
     let hosts = netconf::render_hosts(&Hosts {
@@ -115,8 +115,8 @@ mod tests {
         Network {
             id: String::new(),
             name: name.into(),
-            subnet: format!("10.{third}.0.0/16").parse().expect("cidr"),
-            gateway: Ipv4Addr::new(10, third, 0, 1),
+            subnet: Some(format!("10.{third}.0.0/16").parse().expect("cidr")),
+            gateway: Some(Ipv4Addr::new(10, third, 0, 1)),
             internal: false,
             bridge: String::new(),
             created: String::new(),
@@ -138,7 +138,7 @@ mod tests {
                 .map(|(net, ip)| Endpoint {
                     id: String::new(),
                     network: (*net).into(),
-                    ip: *ip,
+                    ip: Some(*ip),
                     mac: [0; 6],
                     ifname: "eth0".into(),
                     host_veth: String::new(),

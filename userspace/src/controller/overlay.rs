@@ -80,8 +80,8 @@ impl Controller {
         let network = Network {
             id: spec.id.clone(),
             name: spec.name.clone(),
-            subnet: spec.subnet,
-            gateway: spec.gateway,
+            subnet: Some(spec.subnet),
+            gateway: Some(spec.gateway),
             internal: spec.internal,
             bridge: ids::bridge_name(&spec.id),
             created: now_rfc3339(),
@@ -108,11 +108,11 @@ impl Controller {
     }
 
     async fn plumb_overlay_network(&mut self, network: &Network, vxlan_index: u32) -> Result<()> {
-        self.host
-            .ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix())
-            .await?;
-        self.datapath
-            .set_network(network.subnet, network_info(network))?;
+        self.ensure_network_bridge(network).await?;
+        if let Some(v4) = network.ipv4() {
+            self.datapath
+                .set_network(v4.subnet, network_info(network))?;
+        }
         let vni = network.overlay.map_or(0, |o| o.vni);
         let info = OverlayNetwork {
             vni,
@@ -129,7 +129,9 @@ impl Controller {
         if let Err(e) = self.datapath.remove_overlay_network(network.number) {
             log::error!("overlay network {}: {e}", network.name);
         }
-        if let Err(e) = self.datapath.remove_network(network.subnet) {
+        if let Some(v4) = network.ipv4()
+            && let Err(e) = self.datapath.remove_network(v4.subnet)
+        {
             log::error!("overlay network {}: {e}", network.name);
         }
         if let Err(e) = self.host.delete_link(&network.bridge).await {
@@ -189,10 +191,11 @@ impl Controller {
                     .networks
                     .get(&endpoint.network)
                     .is_some_and(|n| n.overlay.is_some());
-                if on_overlay {
+                // Overlay networks are IPv4 networks.
+                if let Some(ip) = endpoint.ip.filter(|_| on_overlay) {
                     list.push(LocalOverlayEndpoint {
                         network: endpoint.network.clone(),
-                        ip: endpoint.ip,
+                        ip,
                         mac: endpoint.mac,
                         container: container.name.clone(),
                         aliases: endpoint.aliases.clone(),
@@ -214,7 +217,8 @@ impl Controller {
             let Some(network) = self.state.networks.get(&endpoint.network) else {
                 continue;
             };
-            if network.overlay.is_none() || !network.subnet.contains(endpoint.ip) {
+            let in_subnet = network.subnet.is_some_and(|s| s.contains(endpoint.ip));
+            if network.overlay.is_none() || !in_subnet {
                 continue;
             }
             let key = OverlayPeerKey {

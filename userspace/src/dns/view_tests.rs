@@ -16,8 +16,8 @@ fn network(name: &str, third: u8, internal: bool) -> Network {
     Network {
         id: format!("{name:0>64}"),
         name: name.into(),
-        subnet: format!("10.{third}.0.0/16").parse().expect("cidr"),
-        gateway: Ipv4Addr::new(10, third, 0, 1),
+        subnet: Some(format!("10.{third}.0.0/16").parse().expect("cidr")),
+        gateway: Some(Ipv4Addr::new(10, third, 0, 1)),
         internal,
         bridge: format!("br-{name}"),
         created: String::new(),
@@ -40,7 +40,7 @@ fn container(name: &str, endpoints: &[(&str, &str, &[&str])]) -> Container {
             .map(|(i, (net, addr, aliases))| Endpoint {
                 id: String::new(),
                 network: (*net).into(),
-                ip: ip(addr),
+                ip: Some(ip(addr)),
                 ip6: None,
                 mac: [0; 6],
                 ifname: format!("eth{i}"),

@@ -54,6 +54,28 @@ pub async fn add_default_route(handle: &Handle, gateway: Ipv6Addr) -> Result<(),
         )))
 }
 
+/// The IPv6 default route via `gateway` out of interface `index`, in
+/// place of the one there was.
+pub async fn set_default_route(
+    handle: &Handle,
+    index: u32,
+    gateway: Ipv6Addr,
+) -> Result<(), HostError> {
+    let route = RouteMessageBuilder::<Ipv6Addr>::new()
+        .output_interface(index)
+        .gateway(gateway)
+        .build();
+    handle
+        .route()
+        .add(route)
+        .replace()
+        .execute()
+        .await
+        .map_err(HostError::netlink(format!(
+            "set the IPv6 default route via {gateway}"
+        )))
+}
+
 /// An IPv6 route of the main table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route6 {

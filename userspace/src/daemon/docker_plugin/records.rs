@@ -143,8 +143,8 @@ mod tests {
         Network {
             id: "n".repeat(64),
             name: name.into(),
-            subnet: "10.9.0.0/24".parse().expect("cidr"),
-            gateway: Ipv4Addr::new(10, 9, 0, 1),
+            subnet: Some("10.9.0.0/24".parse().expect("cidr")),
+            gateway: Some(Ipv4Addr::new(10, 9, 0, 1)),
             internal: false,
             bridge: "ebr-x".into(),
             created: String::new(),
@@ -180,7 +180,7 @@ mod tests {
                 endpoints: vec![Endpoint {
                     id: "e1".into(),
                     network: "web".into(),
-                    ip: Ipv4Addr::new(10, 9, 0, 2),
+                    ip: Some(Ipv4Addr::new(10, 9, 0, 2)),
                     mac: [2, 0x42, 10, 9, 0, 2],
                     ifname: "eth0".into(),
                     host_veth: "veth1".into(),
