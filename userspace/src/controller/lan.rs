@@ -63,6 +63,11 @@ impl Controller {
                 "cannot create {driver} network {name} without IPv4 (--ipv4=false): \
                  IPv6-only networks are bridge networks"
             ))),
+            Some(lan) if r.ipv6.enable && !lan.routes_via_gateway() => Err(refused(format!(
+                "cannot give {driver} network {name} IPv6 in mode {}: IPv6 works on macvlan \
+                 and ipvlan l2 networks only",
+                lan.mode
+            ))),
             Some(lan) => {
                 let ipv6 = self.plan_lan_ipv6(driver, name, &r.ipv6)?;
                 self.create_lan_network(id, name, (r.subnet, r.gateway), internal, lan, ipv6)

@@ -4,11 +4,12 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+use futures::TryStreamExt;
 use ipnetwork::Ipv6Network;
 use rtnetlink::{
     Handle, RouteMessageBuilder,
     packet_route::{
-        address::{AddressAttribute, AddressFlags},
+        address::{AddressAttribute, AddressFlags, AddressMessage},
         route::RouteAddress,
     },
 };
@@ -74,6 +75,26 @@ pub async fn set_default_route(
         .map_err(HostError::netlink(format!(
             "set the IPv6 default route via {gateway}"
         )))
+}
+
+/// Every IPv6 address of the namespace, with its interface's index.
+pub async fn addresses(handle: &Handle) -> Result<Vec<(Ipv6Addr, u32)>, HostError> {
+    let messages: Vec<AddressMessage> = handle
+        .address()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(HostError::netlink("list addresses"))?;
+    Ok(messages
+        .into_iter()
+        .filter_map(|m| {
+            m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Address(IpAddr::V6(ip)) => Some((*ip, m.header.index)),
+                _ => None,
+            })
+        })
+        .collect())
 }
 
 /// An IPv6 route of the main table.
