@@ -1,5 +1,7 @@
 //! The state file: round trips, older files, refused ones.
 
+use std::{fs, path::Path};
+
 use super::*;
 
 fn temp_dir(tag: &str) -> PathBuf {
