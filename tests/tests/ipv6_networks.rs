@@ -311,10 +311,10 @@ fn bad_ipv6_input_is_refused_and_nothing_is_made() {
             vec!["--ipv6", "--subnet", "ff02::/64"],
             "not a unicast address",
         ),
-        (vec!["--ipv4=false", "--ipv6"], "IPv6-only networks"),
+        (vec!["--ipv4=false"], "needs IPv4 or IPv6"),
         (
             vec!["--ipv6", "-d", "macvlan"],
-            "only bridge networks have IPv6",
+            "needs the LAN's IPv6 --subnet",
         ),
     ] {
         let mut create = vec!["network", "create", "bad6"];
