@@ -3,7 +3,7 @@
 
 use std::{
     collections::BTreeMap,
-    net::{Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
     path::Path,
 };
 
@@ -111,7 +111,15 @@ pub fn create_options(
         ip,
         ip6,
         ports,
-        dns: runtime_dns(conf).nameservers,
+        // `--dns` servers are IPv4 ones.
+        dns: runtime_dns(conf)
+            .nameservers
+            .into_iter()
+            .filter_map(|ip| match ip {
+                IpAddr::V4(ip) => Some(ip),
+                IpAddr::V6(_) => None,
+            })
+            .collect(),
         netns: Some(netns.to_path_buf()),
         ifname: Some(attachment.ifname.clone()),
         mac,

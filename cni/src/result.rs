@@ -57,7 +57,7 @@ pub struct Route {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dns {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub nameservers: Vec<Ipv4Addr>,
+    pub nameservers: Vec<IpAddr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub search: Vec<String>,
 }
@@ -82,11 +82,19 @@ pub fn build(
     runtime_dns: Dns,
 ) -> Result<CniResult, CniError> {
     let endpoint = endpoint_on(view, network)?;
-    let ip: Ipv4Addr = parse(&endpoint.ip_address, "address")?;
-    let gateway: Ipv4Addr = parse(&endpoint.gateway, "gateway")?;
-    let address = Ipv4Network::new(ip, endpoint.ip_prefix_len)
-        .map_err(|e| unexpected(format!("address {ip}/{}: {e}", endpoint.ip_prefix_len)))?;
+    let four = ipv4_of(endpoint)?;
     let six = ipv6_of(endpoint)?;
+    // The network's name server: on its IPv4 gateway, on its IPv6 one on
+    // an IPv6-only network.
+    let gateway = match (four, six) {
+        (Some((_, gateway)), _) => IpAddr::V4(gateway),
+        (None, Some((_, gateway))) => IpAddr::V6(gateway),
+        (None, None) => {
+            return Err(unexpected(format!(
+                "the container has no address on network {network}"
+            )));
+        }
+    };
     let host_veth = endpoint.host_interface.clone().unwrap_or_default();
     let host_mac = std::fs::read_to_string(format!("/sys/class/net/{host_veth}/address"))
         .ok()
@@ -113,34 +121,51 @@ pub fn build(
                 sandbox: Some(netns.display().to_string()),
             },
         ],
-        ips: std::iter::once(IpConfig {
-            address: address.into(),
-            gateway: Some(gateway.into()),
-            interface: Some(SANDBOX_INTERFACE),
-        })
-        .chain(six.map(|(address, gateway)| IpConfig {
-            address: address.into(),
-            gateway: Some(gateway.into()),
-            interface: Some(SANDBOX_INTERFACE),
-        }))
-        .collect(),
-        routes: std::iter::once(Route {
-            dst: IpNetwork::V4(
-                Ipv4Network::new(Ipv4Addr::UNSPECIFIED, 0)
-                    .map_err(|e| unexpected(e.to_string()))?,
-            ),
-            gw: Some(gateway.into()),
-        })
-        .chain(six.and_then(|(_, gateway)| {
-            let any = Ipv6Network::new(Ipv6Addr::UNSPECIFIED, 0).ok()?;
-            Some(Route {
-                dst: IpNetwork::V6(any),
-                gw: Some(gateway.into()),
+        ips: four
+            .map(|(address, gateway)| IpConfig {
+                address: address.into(),
+                gateway: Some(gateway.into()),
+                interface: Some(SANDBOX_INTERFACE),
             })
-        }))
-        .collect(),
+            .into_iter()
+            .chain(six.map(|(address, gateway)| IpConfig {
+                address: address.into(),
+                gateway: Some(gateway.into()),
+                interface: Some(SANDBOX_INTERFACE),
+            }))
+            .collect(),
+        routes: four
+            .and_then(|(_, gateway)| {
+                let any = Ipv4Network::new(Ipv4Addr::UNSPECIFIED, 0).ok()?;
+                Some(Route {
+                    dst: IpNetwork::V4(any),
+                    gw: Some(gateway.into()),
+                })
+            })
+            .into_iter()
+            .chain(six.and_then(|(_, gateway)| {
+                let any = Ipv6Network::new(Ipv6Addr::UNSPECIFIED, 0).ok()?;
+                Some(Route {
+                    dst: IpNetwork::V6(any),
+                    gw: Some(gateway.into()),
+                })
+            }))
+            .collect(),
         dns,
     })
+}
+
+/// The endpoint's IPv4 address (with its prefix) and gateway; none on an
+/// IPv6-only network.
+fn ipv4_of(endpoint: &EndpointSettings) -> Result<Option<(Ipv4Network, Ipv4Addr)>, CniError> {
+    if endpoint.ip_address.is_empty() {
+        return Ok(None);
+    }
+    let ip: Ipv4Addr = parse(&endpoint.ip_address, "address")?;
+    let gateway: Ipv4Addr = parse(&endpoint.gateway, "gateway")?;
+    let address = Ipv4Network::new(ip, endpoint.ip_prefix_len)
+        .map_err(|e| unexpected(format!("address {ip}/{}: {e}", endpoint.ip_prefix_len)))?;
+    Ok(Some((address, gateway)))
 }
 
 /// The endpoint's IPv6 address (with its prefix) and gateway, on a network

@@ -49,7 +49,8 @@ pub fn check_ipv4(
     src_ip: [u8; 4],
     dst_ip: [u8; 4],
 ) -> Result<(), DropReason> {
-    if src_ip != endpoint.ip {
+    // 0.0.0.0: an endpoint without IPv4 (IPv6-only network) sends none.
+    if src_ip != endpoint.ip || endpoint.ip == [0; 4] {
         return Err(DropReason::SpoofedIp);
     }
     if dst_ip[0] == 127 {

@@ -28,6 +28,7 @@ pub mod fuzzer;
 pub mod hosts;
 pub mod images;
 pub mod invariants;
+pub mod ipv6;
 pub mod lan;
 pub mod mutate;
 pub mod netns;

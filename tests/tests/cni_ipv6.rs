@@ -78,3 +78,61 @@ fn add_on_a_dual_stack_network_reports_and_sets_ipv6() {
     let members = env.inspect_network("cni6")["Containers"].to_string();
     assert!(!members.contains("fd00:e6:76::40"), "{members}");
 }
+
+#[test]
+fn add_on_an_ipv6_only_network_reports_only_ipv6() {
+    let env = TestEnv::new("cni-v6only");
+    env.create_network(
+        "cni6o",
+        &["--ipv6", "--ipv4=false", "--subnet", "fd00:e6:77::/64"],
+    );
+    env.create_container("peer6o", &["--network", "cni6o"]);
+    let own = OwnNetns::new(&format!("ebnt-cni6o-{}", std::process::id()));
+    let id = format!("cni-v6o-{}", std::process::id());
+    let vars = CniVars::attachment(&id, &own.0, "net1");
+    let conf = netconf(&env, "cni6o-conf", "cni6o", json!({}));
+
+    let result = cni("ADD", &vars, &conf).result();
+    assert_eq!(
+        result["ips"],
+        json!([{"address": "fd00:e6:77::3/64", "gateway": "fd00:e6:77::1", "interface": 1}]),
+        "{result:#}"
+    );
+    assert_eq!(
+        result["routes"],
+        json!([{"dst": "::/0", "gw": "fd00:e6:77::1"}]),
+        "{result:#}"
+    );
+    assert_eq!(
+        result["dns"]["nameservers"],
+        json!(["fd00:e6:77::1"]),
+        "{result:#}"
+    );
+    let v4 = netns_exec_ok(&own.0, &["ip", "-4", "-o", "addr", "show", "dev", "net1"]);
+    assert_eq!(v4, "", "IPv4 on an IPv6-only network");
+    let ping = netns_exec(
+        &own.0,
+        &["ping", "-6", "-n", "-c", "1", "-W", "2", "fd00:e6:77::2"],
+    );
+    assert!(
+        ping.status.success(),
+        "ping6 the peer: {}",
+        ping.stdout_str()
+    );
+
+    let check_conf = with_prev_result(&conf, &result);
+    cni("CHECK", &vars, &check_conf).assert_silent_success();
+    // CHECK sees the IPv6 address go.
+    netns_exec_ok(
+        &own.0,
+        &["ip", "-6", "addr", "del", "fd00:e6:77::3/64", "dev", "net1"],
+    );
+    let error = cni("CHECK", &vars, &check_conf).assert_error(100);
+    assert!(
+        error.to_string().contains("does not have fd00:e6:77::3"),
+        "{error}"
+    );
+
+    cni("DEL", &vars, &conf).assert_silent_success();
+    assert!(!netns_link_exists(&own.0, "net1"), "DEL left net1");
+}

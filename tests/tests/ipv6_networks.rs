@@ -6,110 +6,10 @@
 //! nothing made, the daemon's `--ipv6` for the default network, and a
 //! restart that keeps it all.
 
-use std::process::Output;
-
 use ebpfnet_tests::cli::CmdOutput;
+use ebpfnet_tests::ipv6::*;
 use ebpfnet_tests::traffic::*;
 use ebpfnet_tests::*;
-use serde_json::Value;
-
-/// Answers each TCP connection with `hello from NAME peer=ADDR`, on
-/// `[::]:PORT` (IPv4 too).
-const SERVER6: &str = r#"
-import socket, sys
-name, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind(("::", port))
-s.listen(16)
-print("ready", flush=True)
-while True:
-    c, a = s.accept()
-    c.sendall(("hello from %s peer=%s\n" % (name, a[0])).encode())
-    c.close()
-"#;
-
-/// Connects over IPv6 only (an AAAA lookup for a name) and prints the
-/// server's line.
-const CLIENT6: &str = r#"
-import socket, sys
-host, port = sys.argv[1], int(sys.argv[2])
-ai = socket.getaddrinfo(host, port, socket.AF_INET6, socket.SOCK_STREAM)
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-s.settimeout(3)
-s.connect(ai[0][4])
-sys.stdout.write(s.recv(4096).decode())
-"#;
-
-/// One AAAA query for NAME to [SERVER]:53 over UDP: `answer RCODE IP...`.
-const AAAA_QUERY: &str = r#"
-import socket, struct, sys
-server, name = sys.argv[1], sys.argv[2]
-q = struct.pack("!HHHHHH", 0x4343, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 28, 1)
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.sendto(q, (server, 53))
-d, _ = s.recvfrom(4096)
-def skip(d, i):
-    while d[i] != 0:
-        if d[i] >= 0xC0:
-            return i + 2
-        i += d[i] + 1
-    return i + 1
-i = skip(d, 12) + 4
-ips = []
-for _ in range(struct.unpack("!H", d[6:8])[0]):
-    i = skip(d, i)
-    rtype, _, _, rdlen = struct.unpack("!HHIH", d[i:i + 10])
-    i += 10
-    if rtype == 28:
-        ips.append(socket.inet_ntop(socket.AF_INET6, d[i:i + 16]))
-    i += rdlen
-print("answer", d[3] & 15, *ips)
-"#;
-
-fn server6(ns: &str, port: u16) -> Recorder {
-    record(
-        Some(ns),
-        &[python(), "-c", SERVER6, ns, &port.to_string()],
-        true,
-    )
-}
-
-fn client6(ns: &str, host: &str, port: u16) -> Output {
-    netns_exec(ns, &[python(), "-c", CLIENT6, host, &port.to_string()])
-}
-
-fn ping6(ns: &str, ip: &str) -> bool {
-    netns_exec(ns, &["ping", "-6", "-n", "-c", "1", "-W", "2", ip])
-        .status
-        .success()
-}
-
-/// (GlobalIPv6Address, GlobalIPv6PrefixLen, IPv6Gateway) of a container.
-fn v6_of(env: &TestEnv, container: &str, net: &str) -> (String, u64, String) {
-    let e = env.endpoint(container, net);
-    let text = |k: &str| e[k].as_str().unwrap_or_default().to_string();
-    (
-        text("GlobalIPv6Address"),
-        e["GlobalIPv6PrefixLen"].as_u64().unwrap_or_default(),
-        text("IPv6Gateway"),
-    )
-}
-
-fn ipam_configs(network: &Value) -> Vec<(String, String)> {
-    network["IPAM"]["Config"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            let s = |k: &str| c[k].as_str().unwrap_or_default().to_string();
-            (s("Subnet"), s("Gateway"))
-        })
-        .collect()
-}
 
 /// `ip -6 addr show dev DEV` in `ns` (the host's when `None`).
 fn ip6_addr(ns: Option<&str>, dev: &str) -> String {
@@ -411,10 +311,10 @@ fn bad_ipv6_input_is_refused_and_nothing_is_made() {
             vec!["--ipv6", "--subnet", "ff02::/64"],
             "not a unicast address",
         ),
-        (vec!["--ipv4=false", "--ipv6"], "IPv6-only networks"),
+        (vec!["--ipv4=false"], "needs IPv4 or IPv6"),
         (
             vec!["--ipv6", "-d", "macvlan"],
-            "only bridge networks have IPv6",
+            "needs the LAN's IPv6 --subnet",
         ),
     ] {
         let mut create = vec!["network", "create", "bad6"];

@@ -94,6 +94,14 @@ pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, a, b, c, d]
 }
 
+/// The MAC of an interface with IPv6 address `ip` and no IPv4 one:
+/// 02:42 + the address's last 32 bits (distinct within a network's subnet
+/// as addresses are handed out, lowest first).
+pub fn mac_for6(ip: std::net::Ipv6Addr) -> [u8; 6] {
+    let [.., a, b, c, d] = ip.octets();
+    [0x02, 0x42, a, b, c, d]
+}
+
 pub fn format_mac(mac: &[u8; 6]) -> String {
     let parts: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
     parts.join(":")

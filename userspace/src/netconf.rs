@@ -129,8 +129,9 @@ impl FromStr for LinkSpec {
 /// What a container's /etc/hosts holds beyond the localhost lines.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Hosts {
-    /// Its own address and names (hostname first).
-    pub own: Option<(Ipv4Addr, Vec<String>)>,
+    /// Its own address (none on an IPv6-only network) and names
+    /// (hostname first).
+    pub own: Option<(Option<Ipv4Addr>, Vec<String>)>,
     /// Its own IPv6 address (same names), on a network with IPv6.
     pub own6: Option<std::net::Ipv6Addr>,
     /// Linked containers: address and names (alias first).
@@ -153,7 +154,9 @@ pub fn render_hosts(hosts: &Hosts) -> String {
         let _ = writeln!(out, "{ip}\t{}", names.join(" "));
     };
     if let Some((ip, names)) = &hosts.own {
-        line(ip, names);
+        if let Some(ip) = ip {
+            line(ip, names);
+        }
         if let Some(ip6) = &hosts.own6 {
             line(ip6, names);
         }
@@ -214,13 +217,16 @@ impl ResolvConf {
 
 /// resolv.conf of a container on a user-defined network: the network's
 /// name server on its gateway, as Docker's 127.0.0.11, and on its IPv6
-/// gateway when the network has one.
+/// gateway when the network has one (only there on an IPv6-only network).
 pub fn render_resolv_embedded(
-    gateway: Ipv4Addr,
+    gateway: Option<Ipv4Addr>,
     gateway6: Option<std::net::Ipv6Addr>,
     host: &ResolvConf,
 ) -> String {
-    let mut out = format!("nameserver {gateway}\n");
+    let mut out = String::new();
+    if let Some(gateway) = gateway {
+        let _ = writeln!(out, "nameserver {gateway}");
+    }
     if let Some(gateway6) = gateway6 {
         let _ = writeln!(out, "nameserver {gateway6}");
     }
@@ -314,7 +320,7 @@ mod tests {
     fn hosts_file_lists_own_links_and_extras() {
         let hosts = Hosts {
             own: Some((
-                Ipv4Addr::new(10, 214, 0, 3),
+                Some(Ipv4Addr::new(10, 214, 0, 3)),
                 vec!["app".into(), "app".into()],
             )),
             own6: "fd00:eb::3".parse().ok(),
@@ -334,6 +340,16 @@ mod tests {
         assert!(text.ends_with("192.0.2.1\tgw\n"), "{text}");
         let bare = render_hosts(&Hosts::default());
         assert_eq!(bare.lines().count(), 6, "{bare}");
+        // IPv6-only: the IPv6 address alone carries the names.
+        let six_only = render_hosts(&Hosts {
+            own: Some((None, vec!["app".into()])),
+            own6: "fd00:eb::3".parse().ok(),
+            ..Hosts::default()
+        });
+        assert!(
+            six_only.ends_with("ff02::2\tip6-allrouters\nfd00:eb::3\tapp\n"),
+            "{six_only}"
+        );
     }
 
     #[test]
@@ -357,16 +373,21 @@ mod tests {
             "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
         );
         assert_eq!(
-            render_resolv_embedded(Ipv4Addr::new(10, 215, 0, 1), None, &host),
+            render_resolv_embedded(Some(Ipv4Addr::new(10, 215, 0, 1)), None, &host),
             "nameserver 10.215.0.1\nsearch corp.example\noptions ndots:0\n"
         );
         assert_eq!(
             render_resolv_embedded(
-                Ipv4Addr::new(10, 215, 0, 1),
+                Some(Ipv4Addr::new(10, 215, 0, 1)),
                 "fd00:eb:0:1::1".parse().ok(),
                 &host
             ),
             "nameserver 10.215.0.1\nnameserver fd00:eb:0:1::1\nsearch corp.example\noptions ndots:0\n"
+        );
+        // An IPv6-only network: its IPv6 gateway alone.
+        assert_eq!(
+            render_resolv_embedded(None, "fd00:eb:0:1::1".parse().ok(), &host),
+            "nameserver fd00:eb:0:1::1\nsearch corp.example\noptions ndots:0\n"
         );
     }
 }

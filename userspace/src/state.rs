@@ -5,35 +5,35 @@
 
 use std::{
     collections::BTreeMap,
-    fs::{self, File},
-    io::Write as _,
     net::{Ipv4Addr, Ipv6Addr},
-    path::{Path, PathBuf},
+    path::PathBuf,
 };
 
 use ipnetwork::{Ipv4Network, Ipv6Network};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 mod port_runs;
+mod store;
+
+#[cfg(test)]
+use store::STATE_FILE;
+pub use store::{Store, StoreError, decode, encode};
 
 use crate::{
     netconf::{HostEntry, LinkSpec},
     portspec::PortMapping,
 };
 
-const STATE_FILE: &str = "state.json";
-/// Held (flock) by the daemon that owns the directory.
-const LOCK_FILE: &str = "lock";
-/// Version of the file format; a newer file is refused, not misread.
-const FORMAT_VERSION: u32 = 1;
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Network {
     pub id: String,
     pub name: String,
-    pub subnet: Ipv4Network,
-    pub gateway: Ipv4Addr,
+    /// The network's IPv4 subnet and gateway; both `None` on an IPv6-only
+    /// network (`--ipv4=false`), both there on every other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<Ipv4Network>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<Ipv4Addr>,
     pub internal: bool,
     /// Host bridge device.
     pub bridge: String,
@@ -64,6 +64,36 @@ pub struct Network {
     pub overlay: Option<OverlayLink>,
 }
 
+/// A network's IPv4 side: its subnet and the gateway address on its bridge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Config {
+    pub subnet: Ipv4Network,
+    pub gateway: Ipv4Addr,
+}
+
+impl Network {
+    /// Its IPv4 subnet and gateway; `None` on an IPv6-only network.
+    pub fn ipv4(&self) -> Option<Ipv4Config> {
+        Some(Ipv4Config {
+            subnet: self.subnet?,
+            gateway: self.gateway?,
+        })
+    }
+
+    /// Its bridge's MAC: 02:42 + the gateway's IPv4 address (its IPv6
+    /// one's last 32 bits on an IPv6-only network), as containers' MACs are
+    /// 02:42 + theirs (the gateway is never a container's address). Fixed,
+    /// as Docker sets it: a bridge without an address of its own takes its
+    /// ports' lowest and changes it as veths come and go.
+    pub fn bridge_mac(&self) -> [u8; 6] {
+        match (self.gateway, self.ipv6) {
+            (Some(gateway), _) => crate::ids::mac_for(gateway),
+            (None, Some(six)) => crate::ids::mac_for6(six.gateway),
+            (None, None) => crate::ids::mac_for(Ipv4Addr::UNSPECIFIED),
+        }
+    }
+}
+
 /// A network another program made through ebpfnet and removes itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -91,7 +121,9 @@ pub struct OverlayLink {
 pub struct Endpoint {
     pub id: String,
     pub network: String,
-    pub ip: Ipv4Addr,
+    /// Its IPv4 address; `None` on an IPv6-only network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<Ipv4Addr>,
     /// Its IPv6 address, on a network with IPv6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip6: Option<Ipv6Addr>,
@@ -222,152 +254,6 @@ impl State {
             .find(|n| !used.contains(n))
             .expect("fewer networks than numbers")
     }
-}
-
-#[derive(Deserialize)]
-struct StateFile {
-    version: u32,
-    #[serde(flatten)]
-    state: State,
-}
-
-/// [`StateFile`] as written: borrowing the state, not a copy of it.
-#[derive(Serialize)]
-struct StateFileRef<'a> {
-    version: u32,
-    #[serde(flatten)]
-    state: &'a State,
-}
-
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("cannot {action} {path}: {source}")]
-    Io {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("state file {path} is corrupt: {source}")]
-    Corrupt {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error(
-        "state file {path} has format version {found}; this ebpfnet reads version {FORMAT_VERSION}"
-    )]
-    Version { path: PathBuf, found: u32 },
-}
-
-/// Persists [`State`] as JSON under a state directory.
-#[derive(Debug, Clone)]
-pub struct Store {
-    dir: PathBuf,
-}
-
-impl Store {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.join(STATE_FILE)
-    }
-
-    /// The saved state, or an empty one when nothing was saved yet.
-    pub fn load(&self) -> Result<State, StoreError> {
-        let path = self.path();
-        let text = match fs::read(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::default()),
-            Err(source) => {
-                return Err(StoreError::Io {
-                    action: "read",
-                    path,
-                    source,
-                });
-            }
-        };
-        decode(&path, &text)
-    }
-
-    /// Atomically replaces the saved state.
-    pub fn save(&self, state: &State) -> Result<(), StoreError> {
-        let io = |action, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io {
-                action,
-                path,
-                source,
-            }
-        };
-        fs::create_dir_all(&self.dir).map_err(io("create", &self.dir))?;
-        let path = self.path();
-        let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
-        let text = encode(state);
-        let mut out = File::create(&tmp).map_err(io("create", &tmp))?;
-        out.write_all(&text).map_err(io("write", &tmp))?;
-        out.sync_all().map_err(io("sync", &tmp))?;
-        fs::rename(&tmp, &path).map_err(io("rename into", &path))?;
-        // The rename itself is durable only once the directory is synced.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("sync", &self.dir))?;
-        Ok(())
-    }
-
-    /// Removes the saved state and the daemon's lock (for `system reset`),
-    /// and the directory itself when nothing else is in it.
-    pub fn remove(&self) -> Result<(), StoreError> {
-        for name in [STATE_FILE, "state.json.tmp", LOCK_FILE] {
-            let path = self.dir.join(name);
-            match fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(StoreError::Io {
-                        action: "remove",
-                        path,
-                        source: e,
-                    });
-                }
-                _ => {}
-            }
-        }
-        // Anything else in the directory is not ours: then it stays.
-        let _ = fs::remove_dir(&self.dir);
-        Ok(())
-    }
-
-    pub fn lock_path(&self) -> PathBuf {
-        self.dir.join(LOCK_FILE)
-    }
-}
-
-/// The state in the bytes of a state file read from `path` (named in
-/// errors only). Pure, so the fuzz targets can feed it anything.
-pub fn decode(path: &Path, text: &[u8]) -> Result<State, StoreError> {
-    let file: StateFile = serde_json::from_slice(text).map_err(|source| StoreError::Corrupt {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if file.version != FORMAT_VERSION {
-        return Err(StoreError::Version {
-            path: path.to_path_buf(),
-            found: file.version,
-        });
-    }
-    Ok(file.state)
-}
-
-/// The bytes [`Store::save`] writes for `state`.
-pub fn encode(state: &State) -> Vec<u8> {
-    let file = StateFileRef {
-        version: FORMAT_VERSION,
-        state,
-    };
-    serde_json::to_vec_pretty(&file).expect("state serializes to JSON")
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The state file: round trips, older files, refused ones.
 
+use std::{fs, path::Path};
+
 use super::*;
 use crate::testing::fixtures;
 
@@ -93,4 +95,42 @@ fn corrupt_and_future_files_are_refused() {
     let err = Store::new(&dir).load().expect_err("future");
     assert!(err.to_string().contains("format version 99"), "{err}");
     fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn ipv6_only_networks_round_trip_and_half_an_ipv4_side_is_refused() {
+    let mut state = sample();
+    let mut six = state.networks["bridge"].clone();
+    six.name = "six".into();
+    (six.subnet, six.gateway) = (None, None);
+    six.ipv6 = Some(Ipv6Config {
+        subnet: "fd00:6::/64".parse().expect("cidr"),
+        gateway: "fd00:6::1".parse().expect("ip"),
+    });
+    state.networks.insert("six".into(), six);
+    let text = encode(&state);
+    let json: serde_json::Value = serde_json::from_slice(&text).expect("json");
+    let written = json["networks"]["six"].as_object().expect("object");
+    assert!(!written.contains_key("subnet") && !written.contains_key("gateway"));
+    // Files written before IPv6-only networks have "subnet"/"gateway"
+    // on every network, as before.
+    assert!(json["networks"]["bridge"]["subnet"].is_string());
+    let path = Path::new("state.json");
+    assert_eq!(decode(path, &text).expect("round trip"), state);
+    let mut broken = json.clone();
+    broken["networks"]["bridge"]
+        .as_object_mut()
+        .expect("object")
+        .remove("gateway");
+    let text = serde_json::to_vec(&broken).expect("json");
+    let err = decode(path, &text).expect_err("subnet without gateway");
+    assert!(err.to_string().contains("network bridge"), "{err}");
+    let mut neither = json;
+    neither["networks"]["six"]
+        .as_object_mut()
+        .expect("object")
+        .remove("ipv6");
+    let text = serde_json::to_vec(&neither).expect("json");
+    let err = decode(path, &text).expect_err("neither family");
+    assert!(err.to_string().contains("needs an IPv4 subnet"), "{err}");
 }

@@ -3,9 +3,12 @@
 //! exists, and inside the namespace the interface has the address and
 //! carries the default route.
 
-use std::{net::Ipv4Addr, path::Path};
+use std::{
+    net::{Ipv4Addr, Ipv6Addr},
+    path::Path,
+};
 
-use ebpfnet::host::{HostError, netlink, netns};
+use ebpfnet::host::{HostError, netlink, netlink6, netns};
 
 use super::inspect_container;
 use crate::{
@@ -60,13 +63,15 @@ pub async fn run(conf: &NetConf, env: &CniEnv, daemon: &Daemon) -> Result<(), Cn
             prev.ips, now.ips
         )));
     }
-    let Some(ip) = now.ips.iter().find_map(|c| match c.address {
+    let four = now.ips.iter().find_map(|c| match c.address {
         ipnetwork::IpNetwork::V4(net) => Some(net.ip()),
         ipnetwork::IpNetwork::V6(_) => None,
-    }) else {
-        return Err(differs("the daemon reports no IPv4 address"));
-    };
-    check_in_namespace(netns_path, &attachment.ifname, ip).await?;
+    });
+    let six = now.ips.iter().find_map(|c| match c.address {
+        ipnetwork::IpNetwork::V6(net) => Some(net.ip()),
+        ipnetwork::IpNetwork::V4(_) => None,
+    });
+    check_in_namespace(netns_path, &attachment.ifname, four, six).await?;
     let host_veth = &now.interfaces[0].name;
     if !Path::new("/sys/class/net").join(host_veth).exists() {
         return Err(differs(format!("the host has no interface {host_veth}")));
@@ -85,24 +90,50 @@ pub async fn run(conf: &NetConf, env: &CniEnv, daemon: &Daemon) -> Result<(), Cn
     Ok(())
 }
 
-/// Inside the namespace: `ifname` exists, has `ip`, and the default route
-/// leaves through it.
-async fn check_in_namespace(path: &Path, ifname: &str, ip: Ipv4Addr) -> Result<(), CniError> {
+/// Inside the namespace: `ifname` exists, has `four` and `six`, and the
+/// default route leaves through it (the IPv4 one; the IPv6 one on an
+/// IPv6-only network).
+async fn check_in_namespace(
+    path: &Path,
+    ifname: &str,
+    four: Option<Ipv4Addr>,
+    six: Option<Ipv6Addr>,
+) -> Result<(), CniError> {
     let ifname = ifname.to_string();
     let found = netns::in_netns(path, move |handle| async move {
         let Some(index) = netlink::link_index(&handle, &ifname).await? else {
             return Ok(Err(format!("the namespace has no interface {ifname}")));
         };
-        let addresses = netlink::ipv4_addresses(&handle).await?;
-        if !addresses.iter().any(|a| a.ifindex == index && a.ip == ip) {
-            return Ok(Err(format!("{ifname} does not have {ip}")));
+        if let Some(ip) = four {
+            let addresses = netlink::ipv4_addresses(&handle).await?;
+            if !addresses.iter().any(|a| a.ifindex == index && a.ip == ip) {
+                return Ok(Err(format!("{ifname} does not have {ip}")));
+            }
+            let routes = netlink::routes(&handle).await?;
+            if !routes
+                .iter()
+                .any(|r| r.destination.prefix() == 0 && r.output == Some(index))
+            {
+                return Ok(Err(format!("the default route does not leave by {ifname}")));
+            }
         }
-        let routes = netlink::routes(&handle).await?;
-        if !routes
-            .iter()
-            .any(|r| r.destination.prefix() == 0 && r.output == Some(index))
-        {
-            return Ok(Err(format!("the default route does not leave by {ifname}")));
+        if let Some(ip) = six {
+            let addresses = netlink6::addresses(&handle).await?;
+            if !addresses.contains(&(ip, index)) {
+                return Ok(Err(format!("{ifname} does not have {ip}")));
+            }
+            let routes = netlink6::routes(&handle).await?;
+            let routed = routes
+                .iter()
+                .any(|r| r.destination.prefix() == 0 && r.output == Some(index));
+            if four.is_none() && !routed {
+                return Ok(Err(format!(
+                    "the IPv6 default route does not leave by {ifname}"
+                )));
+            }
+        }
+        if four.is_none() && six.is_none() {
+            return Ok(Err("the daemon reports no address".to_string()));
         }
         Ok::<_, HostError>(Ok(()))
     })

@@ -50,8 +50,8 @@ pub enum NetworkCommand {
         #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
               default_value_t = false, value_name = "BOOL")]
         ipv6: bool,
-        /// IPv4 (default true); `--ipv4=false` would make an IPv6-only
-        /// network, which ebpfnet does not have yet.
+        /// IPv4 (default true); `--ipv4=false` with --ipv6 makes an
+        /// IPv6-only network.
         #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
               default_value_t = true, value_name = "BOOL")]
         ipv4: bool,
@@ -102,12 +102,6 @@ pub async fn run(
             ipv4,
             internal,
         } => {
-            if !ipv4 {
-                anyhow::bail!(
-                    "cannot create network {name}: IPv6-only networks (--ipv4=false) are not \
-                     supported yet; leave --ipv4 on and add --ipv6 for a dual-stack network"
-                );
-            }
             let (subnet, subnet6) = subnets_by_family(&subnet)?;
             let (gateway, gateway6) = gateways_by_family(&gateway)?;
             let id = client
@@ -119,6 +113,7 @@ pub async fn run(
                         enable: ipv6,
                         subnet: subnet6,
                         gateway: gateway6,
+                        only: !ipv4,
                     },
                     internal,
                     // Absent for bridge, so an older daemon still answers.

@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{
     Controller, ControllerError, Result,
+    endpoints::DefaultRoutes,
     interface::{self, new_endpoint},
     modes::{self, Plan},
     next_ifname, now_rfc3339, views,
@@ -107,7 +108,11 @@ impl Controller {
         }
         let mut next = self.state.clone();
         next.containers.insert(name.to_string(), container);
-        let made = match self.plumb_endpoint(&path, &endpoint, &network, true).await {
+        let routes = DefaultRoutes::of(&[], &endpoint);
+        let made = match self
+            .plumb_endpoint(&path, &endpoint, &network, routes)
+            .await
+        {
             Ok(ifindex) => match self.write_ports(&ports, &endpoint, ifindex) {
                 Ok(()) => self.commit(next).inspect_err(|_| {
                     self.clear_ports(&ports);
@@ -212,8 +217,8 @@ impl Controller {
         };
         let mut endpoint = new_endpoint(&self.state, &network, (ip, ip6), &ifname)?;
         endpoint.aliases = aliases.to_vec();
-        let default_route = current.endpoints.is_empty();
-        if default_route && network.lan.is_some() && !current.ports.is_empty() {
+        let first = current.endpoints.is_empty();
+        if first && network.lan.is_some() && !current.ports.is_empty() {
             return Err(ControllerError::Refused(format!(
                 "container {container} has published ports and no other network: they cannot \
                  lead to network {} ({}: no published ports)",
@@ -221,12 +226,20 @@ impl Controller {
                 views::network_driver(&network)
             )));
         }
+        if first && network.ipv4().is_none() && !current.ports.is_empty() {
+            return Err(ControllerError::Refused(format!(
+                "container {container} has published ports and no other network: they cannot \
+                 lead to network {} (IPv6-only: no published ports yet)",
+                network.name
+            )));
+        }
         let mut updated = current.clone();
         updated.endpoints.push(endpoint.clone());
-        self.plumb_endpoint(&path, &endpoint, &network, default_route)
+        let routes = DefaultRoutes::of(&current.endpoints, &endpoint);
+        self.plumb_endpoint(&path, &endpoint, &network, routes)
             .await?;
         // Its first endpoint: the published ports lead there now.
-        let pointed = if default_route {
+        let pointed = if first {
             self.point_ports(&updated).await
         } else {
             Ok(())
@@ -234,7 +247,7 @@ impl Controller {
         let mut next = self.state.clone();
         next.containers.insert(container.to_string(), updated);
         if let Err(e) = pointed.and_then(|()| self.commit(next)) {
-            if default_route {
+            if first {
                 self.clear_ports(&current.ports);
             }
             let _ = self.take_down_endpoint(Some(&path), &endpoint).await;
@@ -260,6 +273,11 @@ impl Controller {
         self.take_down_endpoint(path.as_deref(), &endpoint).await?;
         if was_first {
             self.point_ports(&updated).await?;
+        }
+        if let Some(path) = path.as_deref()
+            && DefaultRoutes::of(&current.endpoints, &endpoint).v6
+        {
+            self.hand_on_default_route6(path, &updated).await?;
         }
         let mut next = self.state.clone();
         next.containers.insert(container.to_string(), updated);
@@ -291,15 +309,13 @@ impl Controller {
                 path
             }
         };
-        for (position, endpoint) in container.endpoints.iter().enumerate() {
+        for endpoint in &container.endpoints {
             let network = self.network(&endpoint.network)?.clone();
+            let routes = DefaultRoutes::of(&container.endpoints, endpoint);
             if network.lan.is_some() {
                 // A parent gone (the host's NIC renamed, unplugged) must
                 // not keep the daemon down: the container waits for it.
-                if let Err(e) = self
-                    .plumb_endpoint(&path, endpoint, &network, position == 0)
-                    .await
-                {
+                if let Err(e) = self.plumb_endpoint(&path, endpoint, &network, routes).await {
                     log::warn!(
                         "container {}: no interface on network {}: {e}",
                         container.name,
@@ -322,7 +338,7 @@ impl Controller {
                         endpoint.host_veth,
                         container.name
                     );
-                    self.plumb_endpoint(&path, endpoint, &network, position == 0)
+                    self.plumb_endpoint(&path, endpoint, &network, routes)
                         .await?;
                 }
             }

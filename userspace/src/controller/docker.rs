@@ -82,14 +82,21 @@ impl Controller {
         }
         let mode = adopted_mode(self.host.as_ref(), request.sandbox)?;
         let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
+        // Docker's networks have the IPv4 subnet Docker's IPAM gave.
+        let v4 = network.ipv4().ok_or_else(|| {
+            ControllerError::Refused(format!(
+                "network {} has no IPv4: Docker's endpoints need an IPv4 address",
+                network.name
+            ))
+        })?;
         let pool = crate::ipam::Pool {
             network: &network.name,
-            subnet: network.subnet,
-            gateway: network.gateway,
+            subnet: v4.subnet,
+            gateway: v4.gateway,
             used: self
                 .state
                 .endpoints_on(&network.name)
-                .map(|e| e.ip)
+                .filter_map(|e| e.ip)
                 .collect(),
         };
         pool.check(request.ip)?;
@@ -99,7 +106,7 @@ impl Controller {
         let endpoint = Endpoint {
             id: request.endpoint_id.to_string(),
             network: network.name.clone(),
-            ip: request.ip,
+            ip: Some(request.ip),
             mac: request.mac,
             ifname: format!("eth{position}"),
             host_veth: ids::host_veth_name(request.endpoint_id),
@@ -126,7 +133,7 @@ impl Controller {
         }
         Ok(MadeEndpoint {
             peer,
-            gateway: network.gateway,
+            gateway: v4.gateway,
         })
     }
 

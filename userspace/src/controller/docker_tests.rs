@@ -153,7 +153,10 @@ async fn published_ports_lead_to_the_endpoint_docker_programs() {
         ("eth1", "eth0"),
         "the interfaces keep their names"
     );
-    assert_eq!(value.container_ip, web.endpoints[0].ip.octets());
+    assert_eq!(
+        Some(value.container_ip),
+        web.endpoints[0].ip.map(|ip| ip.octets())
+    );
     assert_eq!(
         value.ifindex,
         s.host.links[&web.endpoints[0].host_veth].index

@@ -20,15 +20,15 @@ impl Controller {
         netns_path: &Path,
         endpoint: &Endpoint,
         network: &Network,
-        default_route: bool,
+        routes: DefaultRoutes,
     ) -> Result<u32> {
         if let Some(lan) = &network.lan {
             return self
-                .plumb_lan_endpoint(netns_path, endpoint, network, lan, default_route)
+                .plumb_lan_endpoint(netns_path, endpoint, network, lan, routes)
                 .await;
         }
         let made = self
-            .plumb_endpoint_inner(netns_path, endpoint, network, default_route)
+            .plumb_endpoint_inner(netns_path, endpoint, network, routes)
             .await;
         if made.is_err() {
             let _ = self.datapath.detach(&endpoint.host_veth);
@@ -51,7 +51,7 @@ impl Controller {
         netns_path: &Path,
         endpoint: &Endpoint,
         network: &Network,
-        default_route: bool,
+        routes: DefaultRoutes,
     ) -> Result<u32> {
         let mtu = network.overlay.map(|_| super::overlay::OVERLAY_MTU);
         let host_index = self
@@ -63,12 +63,7 @@ impl Controller {
         self.program_endpoint_entry(endpoint, network, host_index)?;
         self.write_endpoint6(host_index, endpoint)?;
         self.attach_endpoint_programs(&endpoint.host_veth, host_index)?;
-        let address = InterfaceAddress {
-            ip: endpoint.ip,
-            prefix: network.subnet.prefix(),
-            default_route: default_route.then_some(network.gateway),
-            ipv6: super::ipv6::interface_address6(endpoint, network, default_route),
-        };
+        let address = interface_address(endpoint, network, routes);
         self.host
             .configure_interface(netns_path, &endpoint.ifname, address)
             .await?;
@@ -167,10 +162,53 @@ impl Controller {
         }
         self.host.delete_link(&endpoint.host_veth).await?;
         // After the veth: no packet of the address can start a flow again.
-        let flows = self.datapath.remove_flows_of(endpoint.ip)?;
-        if flows > 0 {
-            log::info!("removed {flows} NAT entries of {}", endpoint.ip);
+        if let Some(ip) = endpoint.ip {
+            let flows = self.datapath.remove_flows_of(ip)?;
+            if flows > 0 {
+                log::info!("removed {flows} NAT entries of {ip}");
+            }
         }
         Ok(())
+    }
+}
+
+/// The default routes an endpoint's interface holds. As Docker's gateway
+/// endpoint, per family: the container's first endpoint with an IPv4
+/// address gives it its IPv4 default route, the first with an IPv6 address
+/// its IPv6 one (a container that joins an IPv6 network later gets its
+/// IPv6 route there).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct DefaultRoutes {
+    pub v4: bool,
+    pub v6: bool,
+}
+
+impl DefaultRoutes {
+    /// Those of `endpoint` among the container's `endpoints` (in order;
+    /// `endpoint` is among them, or about to be added after them).
+    pub fn of(endpoints: &[Endpoint], endpoint: &Endpoint) -> Self {
+        let before: Vec<&Endpoint> = endpoints
+            .iter()
+            .take_while(|e| e.id != endpoint.id)
+            .collect();
+        Self {
+            v4: endpoint.ip.is_some() && !before.iter().any(|e| e.ip.is_some()),
+            v6: endpoint.ip6.is_some() && !before.iter().any(|e| e.ip6.is_some()),
+        }
+    }
+}
+
+/// The addresses and default routes of an endpoint's interface.
+pub(super) fn interface_address(
+    endpoint: &Endpoint,
+    network: &Network,
+    routes: DefaultRoutes,
+) -> InterfaceAddress {
+    let v4 = network.ipv4();
+    InterfaceAddress {
+        ip: endpoint.ip,
+        prefix: v4.map_or(0, |v4| v4.subnet.prefix()),
+        default_route: v4.filter(|_| routes.v4).map(|v4| v4.gateway),
+        ipv6: super::ipv6::interface_address6(endpoint, network, routes.v6),
     }
 }

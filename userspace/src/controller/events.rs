@@ -106,11 +106,11 @@ pub fn log_ports(container: &Container, added: &[PortMapping], gone: &[PortMappi
 fn log_change(change: &Change<'_>) {
     match *change {
         Change::NetworkCreated(n) => tracing::info!(
-            network = %n.name, id = %n.id, subnet = %n.subnet, bridge = %n.bridge,
+            network = %n.name, id = %n.id, subnet = n.subnet.map(tracing::field::display), bridge = %n.bridge,
             subnet6 = n.ipv6.map(|six| tracing::field::display(six.subnet)), "network created"
         ),
         Change::NetworkRemoved(n) => tracing::info!(
-            network = %n.name, id = %n.id, subnet = %n.subnet, bridge = %n.bridge,
+            network = %n.name, id = %n.id, subnet = n.subnet.map(tracing::field::display), bridge = %n.bridge,
             subnet6 = n.ipv6.map(|six| tracing::field::display(six.subnet)), "network removed"
         ),
         Change::ContainerCreated(c) => {
@@ -121,11 +121,11 @@ fn log_change(change: &Change<'_>) {
         }
         Change::Connected(c, e) => tracing::info!(
             container = %c.name, id = %c.id, network = %e.network, endpoint = %e.id,
-            ip = %e.ip, ip6 = e.ip6.map(tracing::field::display), "container connected"
+            ip = e.ip.map(tracing::field::display), ip6 = e.ip6.map(tracing::field::display), "container connected"
         ),
         Change::Disconnected(c, e) => tracing::info!(
             container = %c.name, id = %c.id, network = %e.network, endpoint = %e.id,
-            ip = %e.ip, ip6 = e.ip6.map(tracing::field::display), "container disconnected"
+            ip = e.ip.map(tracing::field::display), ip6 = e.ip6.map(tracing::field::display), "container disconnected"
         ),
         Change::PortPublished(c, p) => tracing::info!(
             container = %c.name, id = %c.id, port = %p, host_ip = %p.host_ip,

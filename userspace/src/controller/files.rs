@@ -32,7 +32,7 @@ pub fn render_files(
             let endpoint = target.endpoint(DEFAULT_NETWORK)?;
             let mut names: Vec<String> = link.alias.iter().cloned().collect();
             names.push(target.name.clone());
-            Some((endpoint.ip, names))
+            Some((endpoint.ip?, names))
         })
         .collect();
     let hosts = netconf::render_hosts(&Hosts {

@@ -101,18 +101,16 @@ pub(super) fn new_endpoint(
     ifname: &str,
 ) -> Result<Endpoint> {
     let ip6 = super::ipv6::endpoint_ip6(state, network, ip6)?;
-    let pool = Pool {
-        network: &network.name,
-        subnet: network.subnet,
-        gateway: network.gateway,
-        used: state.endpoints_on(&network.name).map(|e| e.ip).collect(),
-    };
-    let ip = match ip {
-        Some(ip) => {
-            pool.check(ip)?;
-            ip
+    let ip = endpoint_ip(state, network, ip)?;
+    let mac = match (ip, ip6) {
+        (Some(ip), _) => ids::mac_for(ip),
+        (None, Some(ip6)) => ids::mac_for6(ip6),
+        (None, None) => {
+            return Err(super::ControllerError::Refused(format!(
+                "network {} has neither IPv4 nor IPv6",
+                network.name
+            )));
         }
-        None => pool.allocate()?,
     };
     let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
     Ok(Endpoint {
@@ -125,10 +123,40 @@ pub(super) fn new_endpoint(
         network: network.name.clone(),
         ip,
         ip6,
-        mac: ids::mac_for(ip),
+        mac,
         ifname: ifname.to_string(),
         aliases: Vec::new(),
     })
+}
+
+/// An endpoint's IPv4 address on `network`: `ip` checked, or the lowest
+/// free one; none on an IPv6-only network (where `--ip` is refused).
+fn endpoint_ip(state: &State, network: &Network, ip: Option<Ipv4Addr>) -> Result<Option<Ipv4Addr>> {
+    let Some(v4) = network.ipv4() else {
+        return match ip {
+            Some(ip) => Err(super::ControllerError::Refused(format!(
+                "--ip {ip}: network {} is IPv6-only (give an address with --ip6)",
+                network.name
+            ))),
+            None => Ok(None),
+        };
+    };
+    let pool = Pool {
+        network: &network.name,
+        subnet: v4.subnet,
+        gateway: v4.gateway,
+        used: state
+            .endpoints_on(&network.name)
+            .filter_map(|e| e.ip)
+            .collect(),
+    };
+    Ok(Some(match ip {
+        Some(ip) => {
+            pool.check(ip)?;
+            ip
+        }
+        None => pool.allocate()?,
+    }))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::{
     host::InterfaceAddress6,
     ids::DEFAULT_NETWORK,
     ipam6::{self, Pool6},
-    state::{Endpoint, Ipv6Config, Network, State},
+    state::{Container, Endpoint, Ipv6Config, Network, State},
 };
 
 /// What `network create` (or the daemon, for the default network) asks
@@ -26,6 +26,9 @@ pub struct Ipv6Request {
     pub subnet: Option<Ipv6Network>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<Ipv6Addr>,
+    /// IPv6 only (`--ipv4=false`): no IPv4 subnet, gateway or addresses.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub only: bool,
 }
 
 fn refused(message: String) -> ControllerError {
@@ -37,23 +40,23 @@ impl Controller {
     /// without `--ipv6`. Nothing is made yet.
     pub(super) async fn plan_ipv6(&self, request: &Ipv6Request) -> Result<Option<Ipv6Config>> {
         if !request.enable {
-            if let Some(subnet) = request.subnet {
-                return Err(refused(format!(
-                    "--subnet {subnet} is an IPv6 subnet: add --ipv6 to give the network IPv6"
-                )));
-            }
-            if let Some(gateway) = request.gateway {
-                return Err(refused(format!(
-                    "--gateway {gateway} is an IPv6 address: add --ipv6 and an IPv6 --subnet"
-                )));
-            }
-            return Ok(None);
+            return refuse_ipv6_options(request).map(|()| None);
         }
         let routes = self.foreign_routes6().await?;
+        self.plan_ipv6_within(request, &routes).map(Some)
+    }
+
+    /// An IPv6 subnet (given, or a free one of the ULA pool) and gateway
+    /// that overlap no network's subnet and none of `routes`.
+    pub(super) fn plan_ipv6_within(
+        &self,
+        request: &Ipv6Request,
+        routes: &[Ipv6Network],
+    ) -> Result<Ipv6Config> {
         let subnet = match request.subnet {
             Some(subnet) => {
                 let subnet = ipam6::normalise(subnet)?;
-                self.check_subnet6_free(subnet, &routes)?;
+                self.check_subnet6_free(subnet, routes)?;
                 subnet
             }
             None => {
@@ -62,7 +65,7 @@ impl Controller {
                         "--gateway {gateway} needs the IPv6 --subnet it is in"
                     )));
                 }
-                self.pick_subnet6(&routes)?
+                self.pick_subnet6(routes)?
             }
         };
         let gateway = match request.gateway {
@@ -72,7 +75,7 @@ impl Controller {
             }
             None => ipam6::default_gateway(subnet),
         };
-        Ok(Some(Ipv6Config { subnet, gateway }))
+        Ok(Ipv6Config { subnet, gateway })
     }
 
     fn check_subnet6_free(&self, subnet: Ipv6Network, routes: &[Ipv6Network]) -> Result<()> {
@@ -179,6 +182,35 @@ impl Controller {
         Ok(())
     }
 
+    /// After the endpoint that gave a container its IPv6 default route
+    /// went (with its interface, and the route with it): the next endpoint
+    /// with an IPv6 address (of `container`'s, as they are now) takes the
+    /// route over via its network's IPv6 gateway, as Docker moves its
+    /// gateway endpoint. None left: the container has no IPv6 default route.
+    pub(super) async fn hand_on_default_route6(
+        &mut self,
+        netns_path: &std::path::Path,
+        container: &Container,
+    ) -> Result<()> {
+        let Some(endpoint) = container.endpoints.iter().find(|e| e.ip6.is_some()) else {
+            return Ok(());
+        };
+        let network = self.network(&endpoint.network)?;
+        // As when the endpoint was made: a macvlan or ipvlan network routes
+        // via its gateway unless internal (or ipvlan l3).
+        let routed = match &network.lan {
+            None => true,
+            Some(lan) => lan.routes_via_gateway() && !network.internal,
+        };
+        let Some(six) = network.ipv6.filter(|_| routed) else {
+            return Ok(());
+        };
+        self.host
+            .set_default_route6(netns_path, &endpoint.ifname, six.gateway)
+            .await?;
+        Ok(())
+    }
+
     /// An endpoint's `ENDPOINTS6` and `ENDPOINT_IPS6` entries, if it has
     /// an IPv6 address.
     pub(super) fn write_endpoint6(&mut self, ifindex: u32, endpoint: &Endpoint) -> Result<()> {
@@ -187,6 +219,28 @@ impl Controller {
         }
         Ok(())
     }
+}
+
+/// Without `--ipv6`: an IPv6 `--subnet` or `--gateway`, or
+/// `--ipv4=false`, is refused.
+pub(super) fn refuse_ipv6_options(request: &Ipv6Request) -> Result<()> {
+    if let Some(subnet) = request.subnet {
+        return Err(refused(format!(
+            "--subnet {subnet} is an IPv6 subnet: add --ipv6 to give the network IPv6"
+        )));
+    }
+    if let Some(gateway) = request.gateway {
+        return Err(refused(format!(
+            "--gateway {gateway} is an IPv6 address: add --ipv6 and an IPv6 --subnet"
+        )));
+    }
+    if request.only {
+        return Err(refused(
+            "--ipv4=false leaves a network without IPv4: add --ipv6 for an IPv6-only network"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// An endpoint's IPv6 address on `network`: `ip6` checked, or the lowest

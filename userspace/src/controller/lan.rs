@@ -19,7 +19,7 @@ use crate::{
     host::{HostError, LanDeviceSpec, lan as host_lan},
     ids,
     lan::{self, DRIVER_BRIDGE, LanKind, LanNetwork, MadeParent},
-    state::Network,
+    state::{Ipv4Config, Ipv6Config, Network},
 };
 
 fn refused(message: String) -> ControllerError {
@@ -63,11 +63,18 @@ impl Controller {
                 self.create_network_ipv6(name, r.subnet, r.gateway, internal, &r.ipv6)
                     .await
             }
-            Some(_) if r.ipv6.enable => Err(refused(format!(
-                "cannot give {driver} network {name} IPv6: only bridge networks have IPv6 yet"
+            Some(_) if r.ipv6.only => Err(refused(format!(
+                "cannot create {driver} network {name} without IPv4 (--ipv4=false): \
+                 IPv6-only networks are bridge networks"
+            ))),
+            Some(lan) if r.ipv6.enable && !lan.routes_via_gateway() => Err(refused(format!(
+                "cannot give {driver} network {name} IPv6 in mode {}: IPv6 works on macvlan \
+                 and ipvlan l2 networks only",
+                lan.mode
             ))),
             Some(lan) => {
-                self.create_lan_network(id, name, r.subnet, r.gateway, internal, lan)
+                let ipv6 = self.plan_lan_ipv6(driver, name, &r.ipv6)?;
+                self.create_lan_network(id, name, (r.subnet, r.gateway), internal, lan, ipv6)
                     .await
             }
         }
@@ -77,10 +84,10 @@ impl Controller {
         &mut self,
         id: String,
         name: &str,
-        subnet: Option<Ipv4Network>,
-        gateway: Option<Ipv4Addr>,
+        (subnet, gateway): (Option<Ipv4Network>, Option<Ipv4Addr>),
         internal: bool,
         mut lan: LanNetwork,
+        ipv6: Option<Ipv6Config>,
     ) -> Result<String> {
         self.check_new_network_name(name)?;
         self.check_parent_free(&lan.parent)?;
@@ -89,15 +96,16 @@ impl Controller {
                 let subnet = by_network_address(subnet);
                 // The LAN's subnet is the host's too (a route on the
                 // parent): only other networks' subnets are in the way.
-                if let Some(other) = self
+                if let Some((other, theirs)) = self
                     .state
                     .networks
                     .values()
-                    .find(|n| overlaps(n.subnet, subnet))
+                    .filter_map(|n| Some((n, n.subnet?)))
+                    .find(|(_, theirs)| overlaps(*theirs, subnet))
                 {
                     return Err(refused(format!(
-                        "subnet {subnet} overlaps subnet {} of network {}",
-                        other.subnet, other.name
+                        "subnet {subnet} overlaps subnet {theirs} of network {}",
+                        other.name
                     )));
                 }
                 subnet
@@ -126,7 +134,8 @@ impl Controller {
         }
         let network = Network {
             lan: Some(Box::new(lan)),
-            ..self.network_record(&id, name, subnet, gateway, internal)
+            ipv6,
+            ..self.network_record(&id, name, Some(Ipv4Config { subnet, gateway }), internal)
         };
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network.clone());
@@ -151,6 +160,26 @@ impl Controller {
             return Err(e);
         }
         Ok(id)
+    }
+
+    /// The IPv6 side of a macvlan or ipvlan network (`--ipv6`): the LAN's
+    /// own subnet, so it must be given (no ULA is picked), and only other
+    /// networks' subnets are in its way (the host routes it on the parent).
+    fn plan_lan_ipv6(
+        &self,
+        driver: &str,
+        name: &str,
+        request: &super::ipv6::Ipv6Request,
+    ) -> Result<Option<Ipv6Config>> {
+        if !request.enable {
+            return super::ipv6::refuse_ipv6_options(request).map(|()| None);
+        }
+        if request.subnet.is_none() {
+            return Err(refused(format!(
+                "{driver} network {name} with --ipv6 needs the LAN's IPv6 --subnet"
+            )));
+        }
+        self.plan_ipv6_within(request, &[]).map(Some)
     }
 
     /// Makes one interface of the network's kind on its parent, in a

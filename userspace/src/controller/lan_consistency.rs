@@ -65,8 +65,8 @@ pub fn endpoint(
     assert_eq!(inside.lan, Some((lan.kind, parent)), "{endpoint:?}");
     assert_eq!(inside.mac, Some(endpoint.mac), "{endpoint:?}");
     assert!(inside.up, "{} is up", endpoint.ifname);
-    let address = (endpoint.ip, network.subnet.prefix());
-    assert!(inside.addresses.contains(&address), "{inside:?}");
+    let address = endpoint.ip.zip(network.subnet.map(|s| s.prefix()));
+    assert_eq!(inside.addresses, Vec::from_iter(address), "{inside:?}");
     if let Some((gateway, _)) = ns
         .default_route
         .as_ref()
@@ -74,9 +74,10 @@ pub fn endpoint(
     {
         let wanted = match lan.routes_via_gateway() {
             true => network.gateway,
-            false => Ipv4Addr::UNSPECIFIED,
+            false => Some(Ipv4Addr::UNSPECIFIED),
         };
-        assert_eq!(*gateway, wanted, "default route of {endpoint:?}");
+        assert_eq!(Some(*gateway), wanted, "default route of {endpoint:?}");
     }
-    (lan.kind == LanKind::Macvlan).then_some((parent, endpoint.mac, endpoint.ip.octets()))
+    let ip = endpoint.ip.filter(|_| lan.kind == LanKind::Macvlan)?;
+    Some((parent, endpoint.mac, ip.octets()))
 }

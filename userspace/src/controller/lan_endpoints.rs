@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::{Controller, ControllerError, Result};
 use crate::{
-    host::{InterfaceAddress, LanDeviceSpec},
+    host::LanDeviceSpec,
     lan::{LanKind, LanNetwork},
     state::{Endpoint, Network},
 };
@@ -23,7 +23,7 @@ impl Controller {
             .containers
             .values()
             .flat_map(|c| c.endpoints.iter())
-            .map(|e| (e.mac, e.ip.octets()))
+            .filter_map(|e| Some((e.mac, e.ip?.octets())))
             .collect();
         for (_, mac, ip) in self.datapath.lan_hosts()? {
             if !wanted.contains(&(mac, ip)) {
@@ -42,7 +42,7 @@ impl Controller {
         endpoint: &Endpoint,
         network: &Network,
         lan: &LanNetwork,
-        default_route: bool,
+        routes: super::endpoints::DefaultRoutes,
     ) -> Result<u32> {
         let parent_index = match &lan.made_parent {
             Some(made) => self.host.ensure_lan_parent(&lan.parent, made).await?,
@@ -72,7 +72,7 @@ impl Controller {
         let entered = self.enter_lan_host(parent_index, endpoint, lan);
         let configured = match entered {
             Ok(()) => {
-                self.configure_lan_endpoint(netns_path, endpoint, network, lan, default_route)
+                self.configure_lan_endpoint(netns_path, endpoint, network, lan, routes)
                     .await
             }
             Err(e) => Err(e),
@@ -80,10 +80,10 @@ impl Controller {
         if let Err(e) = configured {
             if !exists {
                 self.delete_lan_device(netns_path, endpoint).await;
-                if lan.kind == LanKind::Macvlan {
-                    let _ = self
-                        .datapath
-                        .remove_lan_host(endpoint.mac, endpoint.ip.octets());
+                if lan.kind == LanKind::Macvlan
+                    && let Some(ip) = endpoint.ip
+                {
+                    let _ = self.datapath.remove_lan_host(endpoint.mac, ip.octets());
                 }
             }
             return Err(e);
@@ -93,9 +93,11 @@ impl Controller {
 
     /// A macvlan container in `LAN_HOSTS` and `LAN_IPS`.
     fn enter_lan_host(&mut self, parent: u32, endpoint: &Endpoint, lan: &LanNetwork) -> Result<()> {
-        if lan.kind == LanKind::Macvlan {
+        if lan.kind == LanKind::Macvlan
+            && let Some(ip) = endpoint.ip
+        {
             self.datapath
-                .set_lan_host(parent, endpoint.mac, endpoint.ip.octets())?;
+                .set_lan_host(parent, endpoint.mac, ip.octets())?;
         }
         Ok(())
     }
@@ -106,16 +108,15 @@ impl Controller {
         endpoint: &Endpoint,
         network: &Network,
         lan: &LanNetwork,
-        default_route: bool,
+        routes: super::endpoints::DefaultRoutes,
     ) -> Result<()> {
-        let route = default_route && !network.internal;
+        let route = routes.v4 && !network.internal;
         let via_gateway = lan.routes_via_gateway();
-        let address = InterfaceAddress {
-            ip: endpoint.ip,
-            prefix: network.subnet.prefix(),
-            default_route: (route && via_gateway).then_some(network.gateway),
-            ipv6: None,
+        let routes = super::endpoints::DefaultRoutes {
+            v4: route && via_gateway,
+            v6: routes.v6 && !network.internal && via_gateway,
         };
+        let address = super::endpoints::interface_address(endpoint, network, routes);
         self.host
             .configure_interface(netns_path, &endpoint.ifname, address)
             .await?;
@@ -138,8 +139,9 @@ impl Controller {
         if let Some(path) = netns_path {
             self.host.delete_lan_device(path, &endpoint.ifname).await?;
         }
-        self.datapath
-            .remove_lan_host(endpoint.mac, endpoint.ip.octets())?;
+        if let Some(ip) = endpoint.ip {
+            self.datapath.remove_lan_host(endpoint.mac, ip.octets())?;
+        }
         Ok(())
     }
 

@@ -46,13 +46,16 @@ async fn network_create_and_rm() {
     let front = c.state().networks["front"].clone();
     assert_eq!(
         front.subnet,
-        net("10.1.0.0/24"),
+        Some(net("10.1.0.0/24")),
         "normalised as Docker does"
     );
-    assert_eq!(front.gateway, Ipv4Addr::new(10, 1, 0, 1));
+    assert_eq!(front.gateway, Some(Ipv4Addr::new(10, 1, 0, 1)));
     let s = h.snapshot();
     assert_consistent(&s);
-    assert_eq!(s.datapath.networks[&front.subnet].network_id, front.number);
+    assert_eq!(
+        s.datapath.networks[&net("10.1.0.0/24")].network_id,
+        front.number
+    );
 
     let err = h
         .controller
@@ -89,7 +92,7 @@ async fn automatic_subnets_avoid_the_hosts_routes() {
         .expect("create auto");
     assert_eq!(
         h.controller.state().networks["auto"].subnet,
-        net("10.216.0.0/16")
+        Some(net("10.216.0.0/16"))
     );
     let err = h
         .controller
@@ -120,7 +123,7 @@ async fn container_create_and_rm() {
     let endpoint = &web.endpoints[0];
     assert_eq!(
         endpoint.ip,
-        Ipv4Addr::new(10, 214, 0, 2),
+        Some(Ipv4Addr::new(10, 214, 0, 2)),
         "the first free address"
     );
     let ns = &s.host.namespaces[&netns_path("web")];

@@ -18,6 +18,8 @@ pub(crate) mod harness;
 mod interface;
 pub mod ipv6;
 #[cfg(test)]
+mod ipv6_only_tests;
+#[cfg(test)]
 mod ipv6_tests;
 mod lan;
 #[cfg(test)]
@@ -57,7 +59,7 @@ use crate::{
         netlink::{self, HostAddress},
     },
     ids::DEFAULT_NETWORK,
-    state::{State, Store},
+    state::{Network, State, Store},
 };
 pub use docker::{HostEndpoint, MadeEndpoint};
 use ebpfnet_common::ProgramId;
@@ -192,9 +194,7 @@ impl Controller {
                 self.restore_lan_parent(network).await?;
                 continue;
             }
-            self.host
-                .ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix())
-                .await?;
+            self.ensure_network_bridge(network).await?;
             if let Some(six) = network.ipv6 {
                 self.host
                     .ensure_bridge6(&network.bridge, six.gateway, six.subnet.prefix())
@@ -293,6 +293,17 @@ impl Controller {
             None => "?".into(),
         };
         Ok(format!("{} on {dev}", route.destination))
+    }
+}
+
+impl Controller {
+    /// `network`'s bridge, with its MAC and IPv4 gateway (if it has IPv4).
+    pub(super) async fn ensure_network_bridge(&self, network: &Network) -> Result<u32> {
+        let v4 = network.ipv4().map(|v4| (v4.gateway, v4.subnet.prefix()));
+        Ok(self
+            .host
+            .ensure_bridge(&network.bridge, network.bridge_mac(), v4)
+            .await?)
     }
 }
 

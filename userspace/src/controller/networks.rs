@@ -10,7 +10,7 @@ use crate::{
     host::netlink,
     ids::{self, DEFAULT_NETWORK},
     ipam,
-    state::{Network, NetworkOwner},
+    state::{Ipv4Config, Network, NetworkOwner},
 };
 
 /// Where subnets come from when `--subnet` is not given: 10.215.0.0/16,
@@ -62,16 +62,12 @@ impl Controller {
         ipv6: &Ipv6Request,
     ) -> Result<String> {
         self.check_new_network_name(name)?;
-        let subnet = match subnet {
-            Some(subnet) => {
-                let subnet = by_network_address(subnet);
-                let routes = self.foreign_routes().await?;
-                self.check_subnet_free(subnet, &routes).await?;
-                subnet
-            }
-            None => self.pick_subnet().await?,
+        let v4 = if ipv6.only {
+            check_ipv6_only(name, subnet, gateway, ipv6)?;
+            None
+        } else {
+            Some(self.plan_ipv4(subnet, gateway).await?)
         };
-        let gateway = gateway_in(subnet, gateway)?;
         let ipv6 = self.plan_ipv6(ipv6).await?;
         let id = ids::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
         let bridge = if name == DEFAULT_NETWORK {
@@ -83,24 +79,23 @@ impl Controller {
             bridge: bridge.clone(),
             owner,
             ipv6,
-            ..self.network_record(&id, name, subnet, gateway, internal)
+            ..self.network_record(&id, name, v4, internal)
         };
         let info = network_info(&network);
-        let made = match self
-            .host
-            .ensure_bridge(&bridge, gateway, subnet.prefix())
-            .await
-        {
+        let made = match self.ensure_network_bridge(&network).await {
             Ok(_) => self.make_network6(&network).await,
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
         let mut next = self.state.clone();
         next.networks.insert(name.to_string(), network.clone());
-        if let Err(e) = made
-            .and_then(|_| Ok(self.datapath.set_network(subnet, info)?))
-            .and_then(|_| self.commit(next))
-        {
-            let _ = self.datapath.remove_network(subnet);
+        let set = |c: &mut Self| match v4 {
+            Some(v4) => Ok(c.datapath.set_network(v4.subnet, info)?),
+            None => Ok(()),
+        };
+        if let Err(e) = made.and_then(|_| set(self)).and_then(|_| self.commit(next)) {
+            if let Some(v4) = v4 {
+                let _ = self.datapath.remove_network(v4.subnet);
+            }
             if let Some((subnet6, _)) = network_info6(&network) {
                 let _ = self.datapath.remove_network6(subnet6);
             }
@@ -111,6 +106,26 @@ impl Controller {
         }
         self.refresh_host_logged().await;
         Ok(id)
+    }
+
+    /// The IPv4 subnet (given, checked and normalised, or a free one) and
+    /// gateway of a new network.
+    pub(super) async fn plan_ipv4(
+        &self,
+        subnet: Option<Ipv4Network>,
+        gateway: Option<Ipv4Addr>,
+    ) -> Result<Ipv4Config> {
+        let subnet = match subnet {
+            Some(subnet) => {
+                let subnet = by_network_address(subnet);
+                let routes = self.foreign_routes().await?;
+                self.check_subnet_free(subnet, &routes).await?;
+                subnet
+            }
+            None => self.pick_subnet().await?,
+        };
+        let gateway = gateway_in(subnet, gateway)?;
+        Ok(Ipv4Config { subnet, gateway })
     }
 
     /// A valid name no network has, and not a network mode.
@@ -139,11 +154,12 @@ impl Controller {
             .state
             .networks
             .values()
-            .find(|n| overlaps(n.subnet, subnet))
+            .filter_map(|n| Some((n, n.subnet?)))
+            .find(|(_, theirs)| overlaps(*theirs, subnet))
         {
             return Err(ControllerError::Refused(format!(
                 "subnet {subnet} overlaps subnet {} of network {}",
-                other.subnet, other.name
+                other.1, other.0.name
             )));
         }
         if let Some(route) = routes.iter().find(|r| overlaps(r.destination, subnet)) {
@@ -164,7 +180,8 @@ impl Controller {
                 .state
                 .networks
                 .values()
-                .any(|n| overlaps(n.subnet, subnet))
+                .filter_map(|n| n.subnet)
+                .any(|theirs| overlaps(theirs, subnet))
                 || routes.iter().any(|r| overlaps(r.destination, subnet));
             if !taken {
                 return Ok(subnet);
@@ -217,7 +234,9 @@ impl Controller {
         } else if network.overlay.is_some() {
             self.unplumb_overlay_network(&network).await;
         } else {
-            self.datapath.remove_network(network.subnet)?;
+            if let Some(v4) = network.ipv4() {
+                self.datapath.remove_network(v4.subnet)?;
+            }
             if let Some((subnet6, _)) = network_info6(&network) {
                 self.datapath.remove_network6(subnet6)?;
             }
@@ -277,6 +296,35 @@ pub(super) fn gateway_in(subnet: Ipv4Network, gateway: Option<Ipv4Addr>) -> Resu
     }
 }
 
+/// `--ipv4=false`: IPv6 on, and no IPv4 subnet or gateway given.
+fn check_ipv6_only(
+    name: &str,
+    subnet: Option<Ipv4Network>,
+    gateway: Option<Ipv4Addr>,
+    ipv6: &Ipv6Request,
+) -> Result<()> {
+    let refused = |why: String| Err(ControllerError::Refused(why));
+    if !ipv6.enable {
+        return refused(format!(
+            "network {name} needs IPv4 or IPv6: with --ipv4=false, add --ipv6"
+        ));
+    }
+    if name == DEFAULT_NETWORK {
+        return refused(format!("the default network {name} has IPv4"));
+    }
+    if let Some(subnet) = subnet {
+        return refused(format!(
+            "--subnet {subnet} is an IPv4 subnet, but --ipv4=false leaves the network without IPv4"
+        ));
+    }
+    if let Some(gateway) = gateway {
+        return refused(format!(
+            "--gateway {gateway} is an IPv4 address, but --ipv4=false leaves the network without IPv4"
+        ));
+    }
+    Ok(())
+}
+
 /// Why `network rm` leaves an owned network alone.
 pub fn owned_by(name: &str, owner: &NetworkOwner) -> String {
     match owner {
@@ -296,15 +344,14 @@ impl Controller {
         &self,
         id: &str,
         name: &str,
-        subnet: Ipv4Network,
-        gateway: Ipv4Addr,
+        v4: Option<Ipv4Config>,
         internal: bool,
     ) -> Network {
         Network {
             id: id.to_string(),
             name: name.to_string(),
-            subnet,
-            gateway,
+            subnet: v4.map(|v4| v4.subnet),
+            gateway: v4.map(|v4| v4.gateway),
             internal,
             bridge: String::new(),
             created: now_rfc3339(),

@@ -19,7 +19,7 @@ use crate::{
     datapath::encoding::network_info,
     dns::remote::RemoteName,
     ids,
-    state::{Network, OverlayLink},
+    state::{Ipv4Config, Network, OverlayLink},
 };
 
 /// Container interfaces on overlay networks: 1500 less VXLAN's 50 bytes
@@ -83,8 +83,10 @@ impl Controller {
             ..self.network_record(
                 &spec.id,
                 &spec.name,
-                spec.subnet,
-                spec.gateway,
+                Some(Ipv4Config {
+                    subnet: spec.subnet,
+                    gateway: spec.gateway,
+                }),
                 spec.internal,
             )
         };
@@ -105,11 +107,11 @@ impl Controller {
     }
 
     async fn plumb_overlay_network(&mut self, network: &Network, vxlan_index: u32) -> Result<()> {
-        self.host
-            .ensure_bridge(&network.bridge, network.gateway, network.subnet.prefix())
-            .await?;
-        self.datapath
-            .set_network(network.subnet, network_info(network))?;
+        self.ensure_network_bridge(network).await?;
+        if let Some(v4) = network.ipv4() {
+            self.datapath
+                .set_network(v4.subnet, network_info(network))?;
+        }
         let vni = network.overlay.map_or(0, |o| o.vni);
         let info = OverlayNetwork {
             vni,
@@ -126,7 +128,9 @@ impl Controller {
         if let Err(e) = self.datapath.remove_overlay_network(network.number) {
             log::error!("overlay network {}: {e}", network.name);
         }
-        if let Err(e) = self.datapath.remove_network(network.subnet) {
+        if let Some(v4) = network.ipv4()
+            && let Err(e) = self.datapath.remove_network(v4.subnet)
+        {
             log::error!("overlay network {}: {e}", network.name);
         }
         if let Err(e) = self.host.delete_link(&network.bridge).await {
@@ -186,10 +190,11 @@ impl Controller {
                     .networks
                     .get(&endpoint.network)
                     .is_some_and(|n| n.overlay.is_some());
-                if on_overlay {
+                // Overlay networks are IPv4 networks.
+                if let Some(ip) = endpoint.ip.filter(|_| on_overlay) {
                     list.push(LocalOverlayEndpoint {
                         network: endpoint.network.clone(),
-                        ip: endpoint.ip,
+                        ip,
                         mac: endpoint.mac,
                         container: container.name.clone(),
                         aliases: endpoint.aliases.clone(),
@@ -211,7 +216,8 @@ impl Controller {
             let Some(network) = self.state.networks.get(&endpoint.network) else {
                 continue;
             };
-            if network.overlay.is_none() || !network.subnet.contains(endpoint.ip) {
+            let in_subnet = network.subnet.is_some_and(|s| s.contains(endpoint.ip));
+            if network.overlay.is_none() || !in_subnet {
                 continue;
             }
             let key = OverlayPeerKey {

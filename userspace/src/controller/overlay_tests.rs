@@ -65,7 +65,7 @@ async fn the_local_side_is_made_once_and_restored_after_a_reboot() {
     let info = s.datapath.overlay_networks[&network.number];
     assert_eq!((info.vni, info.vxlan_ifindex), (4096, vxlan.index));
     let endpoint = s.state.containers["c1"].endpoints[0].clone();
-    assert_eq!(endpoint.ip, Ipv4Addr::new(10, 129, 0, 5));
+    assert_eq!(endpoint.ip, Some(Ipv4Addr::new(10, 129, 0, 5)));
     assert_eq!(h.controller.overlay_endpoints().len(), 1);
 
     // Remote containers of its networks only, inside their subnets.

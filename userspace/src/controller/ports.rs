@@ -54,6 +54,13 @@ impl Controller {
                 network.name
             )));
         }
+        if network.ipv4().is_none() {
+            return Err(ControllerError::Refused(format!(
+                "network {} is IPv6-only: its containers cannot publish ports yet \
+                 (publishing is IPv4 for now)",
+                network.name
+            )));
+        }
         if let Some(lan) = &network.lan {
             return Err(ControllerError::Refused(format!(
                 "network {} is a {} network: its containers are reachable at their own \
@@ -140,7 +147,7 @@ impl Controller {
         let target = self
             .publish_target(container)
             .ok()
-            .filter(|(_, network)| !network.internal)
+            .filter(|(endpoint, network)| !network.internal && endpoint.ip.is_some())
             .map(|(endpoint, _)| endpoint.clone());
         let ifindex = match &target {
             Some(endpoint) => self.host.link_index(&endpoint.host_veth).await?,

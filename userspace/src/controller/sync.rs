@@ -42,8 +42,10 @@ impl Controller {
         // macvlan and ipvlan subnets are the LAN's: no container subnet
         // the programs would guard or isolate.
         for network in networks.iter().filter(|n| n.lan.is_none()) {
-            self.datapath
-                .set_network(network.subnet, network_info(network))?;
+            if let Some(v4) = network.ipv4() {
+                self.datapath
+                    .set_network(v4.subnet, network_info(network))?;
+            }
             if let Some((subnet, info)) = network_info6(network) {
                 self.datapath.set_network6(subnet, info)?;
             }
@@ -144,7 +146,12 @@ impl Controller {
     /// After the containers came back: removes the map entries of networks,
     /// endpoints, mappings and uplinks the state no longer has.
     pub(super) async fn prune_stale(&mut self) -> Result<()> {
-        let subnets: BTreeSet<_> = self.state.networks.values().map(|n| n.subnet).collect();
+        let subnets: BTreeSet<_> = self
+            .state
+            .networks
+            .values()
+            .filter_map(|n| n.subnet)
+            .collect();
         for subnet in self.datapath.networks()? {
             if !subnets.contains(&subnet) {
                 log::info!("removing stale network {subnet} from the datapath");

@@ -35,7 +35,10 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
                 name: c.name.clone(),
                 endpoint_id: e.id.clone(),
                 mac_address: endpoint_mac(network, e),
-                ipv4_address: format!("{}/{}", e.ip, network.subnet.prefix()),
+                ipv4_address: match (e.ip, network.subnet) {
+                    (Some(ip), Some(subnet)) => format!("{ip}/{}", subnet.prefix()),
+                    _ => String::new(),
+                },
                 ipv6_address: match (e.ip6, network.ipv6) {
                     (Some(ip), Some(six)) => format!("{ip}/{}", six.subnet.prefix()),
                     _ => String::new(),
@@ -51,20 +54,23 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
         scope: SCOPE_LOCAL.into(),
         driver: network_driver(network).into(),
         enable_ipv6: network.ipv6.is_some(),
-        enable_ipv4: true,
+        enable_ipv4: network.ipv4().is_some(),
         internal: network.internal,
         ipam: Ipam {
             driver: "default".into(),
             options: BTreeMap::new(),
-            config: std::iter::once(IpamConfig {
-                subnet: network.subnet.into(),
-                gateway: network.gateway.into(),
-            })
-            .chain(network.ipv6.map(|six| IpamConfig {
-                subnet: six.subnet.into(),
-                gateway: six.gateway.into(),
-            }))
-            .collect(),
+            config: network
+                .ipv4()
+                .map(|v4| IpamConfig {
+                    subnet: v4.subnet.into(),
+                    gateway: v4.gateway.into(),
+                })
+                .into_iter()
+                .chain(network.ipv6.map(|six| IpamConfig {
+                    subnet: six.subnet.into(),
+                    gateway: six.gateway.into(),
+                }))
+                .collect(),
         },
         containers,
         options: match &network.lan {
@@ -115,8 +121,8 @@ pub fn network_summary(network: &Network) -> NetworkSummary {
         scope: SCOPE_LOCAL.into(),
         internal: network.internal,
         created: network.created.clone(),
-        subnet: Some(network.subnet),
-        gateway: Some(network.gateway),
+        subnet: network.subnet,
+        gateway: network.gateway,
         bridge: Some(network.bridge.clone()),
         labels: owner_labels(network),
     }
@@ -166,9 +172,15 @@ pub fn container_inspect(state: &State, container: &Container) -> ContainerView 
             let settings = EndpointSettings {
                 network_id: network.map(|n| n.id.clone()).unwrap_or_default(),
                 endpoint_id: e.id.clone(),
-                gateway: network.map(|n| n.gateway.to_string()).unwrap_or_default(),
-                ip_address: e.ip.to_string(),
-                ip_prefix_len: network.map(|n| n.subnet.prefix()).unwrap_or_default(),
+                gateway: network
+                    .and_then(|n| n.gateway)
+                    .map(|g| g.to_string())
+                    .unwrap_or_default(),
+                ip_address: e.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                ip_prefix_len: network
+                    .and_then(|n| n.subnet)
+                    .filter(|_| e.ip.is_some())
+                    .map_or(0, |s| s.prefix()),
                 ipv6_gateway: six.map(|s| s.gateway.to_string()).unwrap_or_default(),
                 global_ipv6_address: e.ip6.map(|ip| ip.to_string()).unwrap_or_default(),
                 global_ipv6_prefix_len: six.map(|s| s.subnet.prefix()).unwrap_or_default(),
@@ -242,7 +254,12 @@ pub fn container_summary(container: &Container) -> ContainerSummary {
     let mut networks: BTreeMap<String, String> = container
         .endpoints
         .iter()
-        .map(|e| (e.network.clone(), e.ip.to_string()))
+        .map(|e| {
+            // An IPv6-only network's address is its IPv6 one.
+            let ip = e.ip.map(|ip| ip.to_string());
+            let ip = ip.or_else(|| e.ip6.map(|ip| ip.to_string()));
+            (e.network.clone(), ip.unwrap_or_default())
+        })
         .collect();
     if !matches!(container.mode, NetMode::Owned | NetMode::Adopted { .. }) {
         networks.insert(modes::mode_name(container), String::new());

@@ -22,8 +22,8 @@ fn front() -> Network {
     Network {
         id: NETWORK_ID.into(),
         name: "front".into(),
-        subnet: "10.231.0.0/24".parse().expect("cidr"),
-        gateway: Ipv4Addr::new(10, 231, 0, 1),
+        subnet: Some("10.231.0.0/24".parse().expect("cidr")),
+        gateway: Some(Ipv4Addr::new(10, 231, 0, 1)),
         internal: true,
         bridge: "ebn-front".into(),
         created: "2026-01-02T03:04:05Z".into(),
@@ -46,7 +46,7 @@ fn web() -> Container {
         endpoints: vec![Endpoint {
             id: "e1e1e1e1".into(),
             network: "front".into(),
-            ip: Ipv4Addr::new(10, 231, 0, 2),
+            ip: Some(Ipv4Addr::new(10, 231, 0, 2)),
             ip6: "fd00:eb:0:1::2".parse().ok(),
             mac: [0x02, 0x42, 10, 231, 0, 2],
             ifname: "eth0".into(),

@@ -137,9 +137,10 @@ async fn create_global(
     r: &crate::api::request::NetworkCreate,
 ) -> Result<String, ControllerError> {
     crate::ids::validate("network", &r.name)?;
-    if r.ipv6.enable {
+    if r.ipv6.enable || r.ipv6.only {
         return Err(ControllerError::Refused(format!(
-            "cannot create network {}: overlay networks have no IPv6 yet (drop --ipv6)",
+            "cannot create network {}: overlay networks have no IPv6 yet (drop --ipv6 and \
+             --ipv4=false)",
             r.name
         )));
     }
@@ -154,7 +155,12 @@ async fn create_global(
         subnet: r.subnet,
         gateway: r.gateway,
         internal: r.internal,
-        local_subnets: c.state().networks.values().map(|n| n.subnet).collect(),
+        local_subnets: c
+            .state()
+            .networks
+            .values()
+            .filter_map(|n| n.subnet)
+            .collect(),
         node_id: cluster.node_id(),
     };
     cluster.create_network(request).await.map_err(store_error)

@@ -278,6 +278,7 @@ fn default_ipv6(
         enable,
         subnet: fixed,
         gateway: None,
+        only: false,
     })
 }
 

@@ -21,9 +21,12 @@ use crate::{
     state::{Endpoint, Network},
 };
 
-/// `NETWORKS` value of a network.
+/// `NETWORKS` value of a network. An IPv6-only network has no `NETWORKS`
+/// entry; its value (gateway 0.0.0.0) only carries the network's number and
+/// flags into its endpoints' entries.
 pub fn network_info(network: &Network) -> NetworkInfo {
-    NetworkInfo::new(network.number, network.gateway.octets(), network.internal)
+    let gateway = network.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    NetworkInfo::new(network.number, gateway.octets(), network.internal)
 }
 
 /// `NETWORKS6` entry of a network with IPv6: its subnet and value.
@@ -57,9 +60,12 @@ pub fn subnet6_of(key: &Key<SubnetKey6>) -> Option<Ipv6Network> {
     Ipv6Network::new(Ipv6Addr::from(key.data().addr), prefix).ok()
 }
 
-/// `ENDPOINTS` value of an endpoint on `network`.
+/// `ENDPOINTS` value of an endpoint on `network`. An endpoint without
+/// IPv4 (IPv6-only network) has address 0.0.0.0: the programs drop every
+/// IPv4 packet it sends, and `ENDPOINT_IPS` gets no entry for it.
 pub fn endpoint_info(endpoint: &Endpoint, network: &Network) -> EndpointInfo {
-    EndpointInfo::new(endpoint.ip.octets(), endpoint.mac, &network_info(network))
+    let ip = endpoint.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    EndpointInfo::new(ip.octets(), endpoint.mac, &network_info(network))
 }
 
 /// `UPLINKS` value of an uplink masquerading as `ip`.
@@ -106,10 +112,11 @@ pub fn published_key(m: &PortMapping) -> PublishedKey {
 }
 
 /// `PUBLISHED` value of a mapping into `endpoint`, whose host veth is
-/// interface `ifindex`.
+/// interface `ifindex` (an endpoint with IPv4: the controller publishes
+/// nothing into an IPv6-only one).
 pub fn published_value(m: &PortMapping, endpoint: &Endpoint, ifindex: u32) -> PublishedValue {
     PublishedValue::new(
-        endpoint.ip.octets(),
+        endpoint.ip.unwrap_or(Ipv4Addr::UNSPECIFIED).octets(),
         m.container_port,
         ifindex,
         endpoint.mac,
@@ -158,7 +165,7 @@ mod tests {
         let endpoint = Endpoint {
             id: "e".into(),
             network: "bridge".into(),
-            ip: Ipv4Addr::new(10, 214, 0, 2),
+            ip: Some(Ipv4Addr::new(10, 214, 0, 2)),
             mac: [2, 0x42, 10, 214, 0, 2],
             ifname: "eth0".into(),
             host_veth: "veth01234567".into(),
@@ -173,8 +180,8 @@ mod tests {
         let network = Network {
             id: String::new(),
             name: "bridge".into(),
-            subnet: "10.214.0.0/16".parse().expect("cidr"),
-            gateway: Ipv4Addr::new(10, 214, 0, 1),
+            subnet: Some("10.214.0.0/16".parse().expect("cidr")),
+            gateway: Some(Ipv4Addr::new(10, 214, 0, 1)),
             internal: true,
             bridge: "ebpfnet0".into(),
             created: String::new(),

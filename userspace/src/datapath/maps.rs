@@ -147,6 +147,10 @@ impl Topology for AyaDatapath {
                 name,
                 format!("add endpoint of interface #{ifindex}"),
             ))?;
+        // An endpoint without IPv4 (IPv6-only network) has none to find.
+        if info.ip == [0; 4] {
+            return Ok(());
+        }
         let name = names::ENDPOINT_IPS_MAP;
         let addr = EndpointAddr::new(ifindex, info.mac);
         hash_mut::<[u8; 4], EndpointAddr>(&mut self.ebpf, name)?

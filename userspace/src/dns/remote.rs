@@ -22,7 +22,7 @@ impl View {
             let Some(network) = self.networks.iter_mut().find(|n| n.name == entry.network) else {
                 continue;
             };
-            if !network.subnet.contains(entry.ip) {
+            if !network.subnet.is_some_and(|s| s.contains(entry.ip)) {
                 continue;
             }
             for name in &entry.names {
@@ -54,7 +54,7 @@ mod tests {
         let mut view = View {
             networks: vec![NetworkNames {
                 name: "ov".into(),
-                subnet: "10.129.0.0/24".parse().unwrap(),
+                subnet: Some("10.129.0.0/24".parse().unwrap()),
                 subnet6: None,
                 internal: false,
                 names: HashMap::from([("web".to_string(), local)]),

@@ -28,7 +28,8 @@ pub const DNS_PORT: u16 = 53;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkNames {
     pub name: String,
-    pub subnet: Ipv4Network,
+    /// None on an IPv6-only network.
+    pub subnet: Option<Ipv4Network>,
     /// On a network with IPv6.
     pub subnet6: Option<Ipv6Network>,
     pub internal: bool,
@@ -38,6 +39,14 @@ pub struct NetworkNames {
     pub names6: HashMap<String, Ipv6Addr>,
     /// Address (of either family) → container name, for PTR.
     pub reverse: HashMap<IpAddr, String>,
+}
+
+impl NetworkNames {
+    /// Whether a container of the network has `name` (an IPv4 or an
+    /// IPv6 address: on an IPv6-only network only the latter).
+    fn has(&self, name: &str) -> bool {
+        self.names.contains_key(name) || self.names6.contains_key(name)
+    }
 }
 
 /// A container that may ask: the user networks it is on (indexes into
@@ -71,7 +80,7 @@ impl View {
                 continue;
             }
             index.insert(network.name.as_str(), view.networks.len());
-            view.gateways.push(IpAddr::V4(network.gateway));
+            view.gateways.extend(network.gateway.map(IpAddr::V4));
             view.gateways
                 .extend(network.ipv6.map(|six| IpAddr::V6(six.gateway)));
             view.networks.push(NetworkNames {
@@ -107,14 +116,16 @@ impl View {
                     .into_iter()
                     .chain(endpoint.aliases.iter().map(String::as_str))
                 {
-                    names.names.insert(name.to_ascii_lowercase(), endpoint.ip);
+                    if let Some(ip) = endpoint.ip {
+                        names.names.insert(name.to_ascii_lowercase(), ip);
+                    }
                     if let Some(ip6) = endpoint.ip6 {
                         names.names6.insert(name.to_ascii_lowercase(), ip6);
                     }
                 }
-                names
-                    .reverse
-                    .insert(IpAddr::V4(endpoint.ip), container.name.clone());
+                if let Some(ip) = endpoint.ip {
+                    names.reverse.insert(IpAddr::V4(ip), container.name.clone());
+                }
                 if let Some(ip6) = endpoint.ip6 {
                     names
                         .reverse
@@ -125,7 +136,11 @@ impl View {
                 .endpoints
                 .iter()
                 .filter(|e| index.contains_key(e.network.as_str()))
-                .flat_map(|e| std::iter::once(IpAddr::V4(e.ip)).chain(e.ip6.map(IpAddr::V6)))
+                .flat_map(|e| {
+                    e.ip.map(IpAddr::V4)
+                        .into_iter()
+                        .chain(e.ip6.map(IpAddr::V6))
+                })
                 .collect();
             for ip in addresses {
                 view.clients.insert(ip, client.clone());
@@ -138,14 +153,14 @@ impl View {
     fn lookup<'a>(&self, client: &Client, name: &'a str) -> Option<(&NetworkNames, &'a str)> {
         for &i in &client.networks {
             let network = &self.networks[i];
-            if network.names.contains_key(name) {
+            if network.has(name) {
                 return Some((network, name));
             }
             // `web.backend`: the name on that network only.
             let scoped = name
                 .strip_suffix(network.name.to_ascii_lowercase().as_str())
                 .and_then(|n| n.strip_suffix('.'));
-            if let Some(n) = scoped.filter(|n| network.names.contains_key(*n)) {
+            if let Some(n) = scoped.filter(|n| network.has(n)) {
                 return Some((network, n));
             }
         }
@@ -217,7 +232,7 @@ pub fn answer(view: &View, source: impl Into<IpAddr>, query: &Message) -> Answer
         for &i in &client.networks {
             let network = &view.networks[i];
             let inside = match ip {
-                IpAddr::V4(ip) => network.subnet.contains(ip),
+                IpAddr::V4(ip) => network.subnet.is_some_and(|s| s.contains(ip)),
                 IpAddr::V6(ip) => network.subnet6.is_some_and(|s| s.contains(ip)),
             };
             if !inside {

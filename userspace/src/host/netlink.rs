@@ -95,30 +95,33 @@ pub async fn link_name(handle: &Handle, index: u32) -> Result<Option<String>, Ho
     }))
 }
 
-/// Creates bridge `name` (if missing) with `gateway` on it, and brings it up.
+/// Creates bridge `name` (if missing) with MAC `mac` and the IPv4
+/// `gateway` (if any) on it, and brings it up.
 pub async fn ensure_bridge(
     handle: &Handle,
     name: &str,
-    gateway: Ipv4Addr,
-    prefix: u8,
+    mac: [u8; 6],
+    gateway: Option<(Ipv4Addr, u8)>,
 ) -> Result<u32, HostError> {
     let index = match link_index(handle, name).await? {
         Some(index) => index,
         None => {
-            let bridge = LinkBridge::new(name).address(bridge_mac(gateway)).build();
+            let bridge = LinkBridge::new(name).address(mac.to_vec()).build();
             add_link(handle, bridge, format!("create bridge {name}")).await?;
             require_link(handle, name).await?
         }
     };
-    handle
-        .address()
-        .add(index, IpAddr::V4(gateway), prefix)
-        .replace()
-        .execute()
-        .await
-        .map_err(HostError::netlink(format!(
-            "add {gateway}/{prefix} to {name}"
-        )))?;
+    if let Some((gateway, prefix)) = gateway {
+        handle
+            .address()
+            .add(index, IpAddr::V4(gateway), prefix)
+            .replace()
+            .execute()
+            .await
+            .map_err(HostError::netlink(format!(
+                "add {gateway}/{prefix} to {name}"
+            )))?;
+    }
     // A bridge without an address of its own takes the lowest of its
     // ports' and changes it as veths come and go, which leaves the
     // containers' ARP entries for the gateway pointing nowhere. A fixed one
@@ -127,7 +130,7 @@ pub async fn ensure_bridge(
         .link()
         .set(
             LinkUnspec::new_with_index(index)
-                .address(bridge_mac(gateway))
+                .address(mac.to_vec())
                 .build(),
         )
         .execute()
@@ -142,12 +145,6 @@ pub async fn ensure_bridge(
     super::enable_forwarding(name)?;
     set_up(handle, index, name).await?;
     Ok(index)
-}
-
-/// The bridge's MAC: 02:42 + the gateway's address, as containers' MACs
-/// are 02:42 + theirs (the gateway is never a container's address).
-fn bridge_mac(gateway: Ipv4Addr) -> Vec<u8> {
-    crate::ids::mac_for(gateway).to_vec()
 }
 
 pub async fn set_up(handle: &Handle, index: u32, name: &str) -> Result<(), HostError> {

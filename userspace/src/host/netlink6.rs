@@ -4,11 +4,12 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
+use futures::TryStreamExt;
 use ipnetwork::Ipv6Network;
 use rtnetlink::{
     Handle, RouteMessageBuilder,
     packet_route::{
-        address::{AddressAttribute, AddressFlags},
+        address::{AddressAttribute, AddressFlags, AddressMessage},
         route::RouteAddress,
     },
 };
@@ -52,6 +53,48 @@ pub async fn add_default_route(handle: &Handle, gateway: Ipv6Addr) -> Result<(),
         .map_err(HostError::netlink(format!(
             "add IPv6 default route via {gateway}"
         )))
+}
+
+/// The IPv6 default route via `gateway` out of interface `index`, in
+/// place of the one there was.
+pub async fn set_default_route(
+    handle: &Handle,
+    index: u32,
+    gateway: Ipv6Addr,
+) -> Result<(), HostError> {
+    let route = RouteMessageBuilder::<Ipv6Addr>::new()
+        .output_interface(index)
+        .gateway(gateway)
+        .build();
+    handle
+        .route()
+        .add(route)
+        .replace()
+        .execute()
+        .await
+        .map_err(HostError::netlink(format!(
+            "set the IPv6 default route via {gateway}"
+        )))
+}
+
+/// Every IPv6 address of the namespace, with its interface's index.
+pub async fn addresses(handle: &Handle) -> Result<Vec<(Ipv6Addr, u32)>, HostError> {
+    let messages: Vec<AddressMessage> = handle
+        .address()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(HostError::netlink("list addresses"))?;
+    Ok(messages
+        .into_iter()
+        .filter_map(|m| {
+            m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Address(IpAddr::V6(ip)) => Some((*ip, m.header.index)),
+                _ => None,
+            })
+        })
+        .collect())
 }
 
 /// An IPv6 route of the main table.

@@ -52,9 +52,11 @@ pub struct LanDeviceSpec<'a> {
 /// The address (and default route) of an interface inside a namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InterfaceAddress {
-    pub ip: Ipv4Addr,
+    /// Its IPv4 address; `None` on an IPv6-only network.
+    pub ip: Option<Ipv4Addr>,
     pub prefix: u8,
-    /// The default route's gateway, for a container's first interface.
+    /// The default route's gateway, for a container's first interface
+    /// with IPv4.
     pub default_route: Option<Ipv4Addr>,
     /// Its IPv6 address too, on a network with IPv6.
     pub ipv6: Option<InterfaceAddress6>,
@@ -87,13 +89,14 @@ pub trait Host: Send + Sync {
     /// The index of interface `name` in the host's namespace.
     async fn link_index(&self, name: &str) -> Result<Option<u32>, HostError>;
     async fn link_name(&self, index: u32) -> Result<Option<String>, HostError>;
-    /// Creates bridge `name` if missing, with `gateway/prefix` on it, its
-    /// fixed MAC, forwarding on and router advertisements off, and up.
+    /// Creates bridge `name` if missing, with MAC `mac`, the IPv4
+    /// `gateway/prefix` on it (none on an IPv6-only network), forwarding on
+    /// and router advertisements off, and up.
     async fn ensure_bridge(
         &self,
         name: &str,
-        gateway: Ipv4Addr,
-        prefix: u8,
+        mac: [u8; 6],
+        gateway: Option<(Ipv4Addr, u8)>,
     ) -> Result<u32, HostError>;
     /// Puts `gateway/prefix` on bridge `name` (made by `ensure_bridge`)
     /// without duplicate address detection, IPv6 on, RAs off.
@@ -158,6 +161,14 @@ pub trait Host: Send + Sync {
     /// Inside `netns`: the default route out of `ifname`, with no gateway
     /// (ipvlan l3 and l3s: the host routes for the container).
     async fn add_device_default_route(&self, netns: &Path, ifname: &str) -> Result<(), HostError>;
+    /// Sets the IPv6 default route of the namespace at `netns` to leave
+    /// by `ifname` via `gateway` (replacing the one it had).
+    async fn set_default_route6(
+        &self,
+        netns: &Path,
+        ifname: &str,
+        gateway: Ipv6Addr,
+    ) -> Result<(), HostError>;
 
     /// Writes `/etc/netns/NAME/FILE` when it differs; whether it wrote.
     fn write_etc_file(&self, name: &str, file: &str, content: &str) -> Result<bool, HostError>;
@@ -197,10 +208,10 @@ impl Host for NetlinkHost {
     async fn ensure_bridge(
         &self,
         name: &str,
-        gateway: Ipv4Addr,
-        prefix: u8,
+        mac: [u8; 6],
+        gateway: Option<(Ipv4Addr, u8)>,
     ) -> Result<u32, HostError> {
-        netlink::ensure_bridge(&self.handle, name, gateway, prefix).await
+        netlink::ensure_bridge(&self.handle, name, mac, gateway).await
     }
 
     async fn ensure_bridge6(
@@ -295,7 +306,9 @@ impl Host for NetlinkHost {
             let lo = netlink::require_link(&handle, "lo").await?;
             netlink::set_up(&handle, lo, "lo").await?;
             let index = netlink::require_link(&handle, &ifname).await?;
-            netlink::add_address(&handle, index, address.ip, address.prefix).await?;
+            if let Some(ip) = address.ip {
+                netlink::add_address(&handle, index, ip, address.prefix).await?;
+            }
             if let Some(six) = address.ipv6 {
                 // Before the link comes up: its link-local address skips
                 // DAD too. This thread is inside the namespace.
@@ -348,6 +361,20 @@ impl Host for NetlinkHost {
         netns::in_netns(netns, move |handle| async move {
             let index = netlink::require_link(&handle, &ifname).await?;
             lan::add_device_default_route(&handle, index, &ifname).await
+        })
+        .await
+    }
+
+    async fn set_default_route6(
+        &self,
+        netns: &Path,
+        ifname: &str,
+        gateway: Ipv6Addr,
+    ) -> Result<(), HostError> {
+        let ifname = ifname.to_string();
+        netns::in_netns(netns, move |handle| async move {
+            let index = netlink::require_link(&handle, &ifname).await?;
+            netlink6::set_default_route(&handle, index, gateway).await
         })
         .await
     }

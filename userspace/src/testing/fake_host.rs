@@ -123,12 +123,12 @@ impl Host for FakeHost {
     async fn ensure_bridge(
         &self,
         name: &str,
-        gateway: Ipv4Addr,
-        prefix: u8,
+        mac: [u8; 6],
+        gateway: Option<(Ipv4Addr, u8)>,
     ) -> Result<u32, HostError> {
         self.check("ensure_bridge")?;
         let mut world = lock(&self.world);
-        let mac = Some(crate::ids::mac_for(gateway));
+        let mac = Some(mac);
         let link = world.links.entry(name.to_string()).or_insert_with(|| {
             let index = self.next_index.fetch_add(1, Ordering::Relaxed);
             new_link(index, LinkKind::Bridge, mac)
@@ -136,8 +136,10 @@ impl Host for FakeHost {
         if link.kind != LinkKind::Bridge {
             return Err(refused("ensure_bridge", format!("{name} is no bridge")));
         }
-        if !link.addresses.contains(&(gateway, prefix)) {
-            link.addresses.push((gateway, prefix));
+        if let Some(address) = gateway
+            && !link.addresses.contains(&address)
+        {
+            link.addresses.push(address);
         }
         link.mac = mac;
         (link.forwarding, link.accept_ra, link.up) = (true, false, true);
@@ -370,8 +372,10 @@ impl Host for FakeHost {
             .links
             .get_mut(ifname)
             .ok_or_else(|| HostError::NoSuchLink(ifname.to_string()))?;
-        if !link.addresses.contains(&(address.ip, address.prefix)) {
-            link.addresses.push((address.ip, address.prefix));
+        if let Some(ip) = address.ip
+            && !link.addresses.contains(&(ip, address.prefix))
+        {
+            link.addresses.push((ip, address.prefix));
         }
         if let Some(six) = address.ipv6
             && !link.addresses6.contains(&(six.ip, six.prefix))
@@ -424,6 +428,25 @@ impl Host for FakeHost {
         lock(&self.world)
             .add_device_default_route(netns, ifname)
             .map_err(|why| refused("add_device_default_route", why))
+    }
+
+    async fn set_default_route6(
+        &self,
+        netns: &Path,
+        ifname: &str,
+        gateway: Ipv6Addr,
+    ) -> Result<(), HostError> {
+        self.check("set_default_route6")?;
+        let mut world = lock(&self.world);
+        let ns = world
+            .namespaces
+            .get_mut(netns)
+            .ok_or_else(|| refused("set_default_route6", "no such namespace"))?;
+        if !ns.links.contains_key(ifname) {
+            return Err(HostError::NoSuchLink(ifname.to_string()));
+        }
+        ns.default_route6 = Some((gateway, ifname.to_string()));
+        Ok(())
     }
 
     fn write_etc_file(&self, name: &str, file: &str, content: &str) -> Result<bool, HostError> {

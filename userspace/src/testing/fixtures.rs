@@ -16,8 +16,8 @@ pub fn network(name: &str, subnet: &str) -> Network {
     Network {
         id: String::new(),
         name: name.into(),
-        subnet,
-        gateway: Ipv4Addr::from(u32::from(subnet.network()) + 1),
+        subnet: Some(subnet),
+        gateway: Some(Ipv4Addr::from(u32::from(subnet.network()) + 1)),
         internal: false,
         bridge: String::new(),
         created: String::new(),
@@ -53,7 +53,7 @@ pub fn endpoint(network: &str, ip: Ipv4Addr) -> Endpoint {
     Endpoint {
         id: String::new(),
         network: network.into(),
-        ip,
+        ip: Some(ip),
         mac: [0; 6],
         ifname: "eth0".into(),
         host_veth: String::new(),

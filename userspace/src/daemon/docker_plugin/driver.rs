@@ -196,10 +196,9 @@ impl Driver {
             ));
         }
         let ip = address(&interface.address, "endpoint address")?;
-        if !network.subnet.contains(ip) {
+        if !network.subnet.is_some_and(|s| s.contains(ip)) {
             return Err(DriverError::Refused(format!(
-                "address {ip} is outside network {name}'s subnet {}",
-                network.subnet
+                "address {ip} is outside network {name}'s IPv4 subnet"
             )));
         }
         let (mac, answer) = match interface.mac_address.as_str() {
