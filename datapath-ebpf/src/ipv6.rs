@@ -2,10 +2,10 @@
 //! networks with IPv6, its link-local one from its MAC everywhere), with
 //! neighbour discovery that claims nothing but its own address and MAC,
 //! never a router message, and nowhere beyond its own networks' IPv6
-//! subnets (NAT66 and routed mode are not there yet). On a network without
-//! IPv6 that leaves what Docker allows: link-local traffic on the link.
-//! From an uplink: nothing to container addresses or loopback, nothing
-//! from a container subnet.
+//! subnets but through NAT66 masquerade (`masquerade6`). On a network
+//! without IPv6 that leaves what Docker allows: link-local traffic on the
+//! link. From an uplink: replies of masqueraded flows; nothing else to
+//! container addresses or loopback, nothing from a container subnet.
 
 use aya_ebpf::programs::TcContext;
 use ebpfnet_common::{
@@ -14,7 +14,7 @@ use ebpfnet_common::{
     maps6::{EndpointInfo6, link_local_of},
 };
 
-use crate::{TCX_NEXT, counters::drop_packet, maps, nat, parse};
+use crate::{TCX_NEXT, counters::drop_packet, maps, nat, nat6, parse};
 
 /// IPv6 next-header values walked to find the upper layer.
 const IPV6_HOP_BY_HOP: u8 = 0;
@@ -42,8 +42,8 @@ const MAX_ND_OPTIONS: usize = 3;
 const MAX_EXTENSION_HEADERS: usize = 4;
 
 /// The verdict on an IPv6 packet from an uplink. Nothing outside reaches a
-/// container's IPv6 address yet (IPv6 publishing and NAT66 are not there),
-/// nor speaks for one, nor reaches the host's loopback (the IPv6 form of
+/// container's IPv6 address but the replies of its masqueraded flows
+/// (IPv6 publishing is not there yet), nor speaks for one, nor reaches the host's loopback (the IPv6 form of
 /// CVE-2020-8558). A subprogram of its own, as [`from_container`].
 #[inline(never)]
 pub fn from_uplink(ctx: &TcContext) -> i32 {
@@ -60,6 +60,9 @@ pub fn from_uplink(ctx: &TcContext) -> i32 {
     if maps::network6_of(src).is_some() {
         return drop_packet(DropReason::SpoofedIp);
     }
+    if let Some(verdict) = nat6::from_uplink(ctx) {
+        return verdict;
+    }
     if maps::network6_of(dst).is_some() {
         return drop_packet(DropReason::Unsolicited);
     }
@@ -75,17 +78,22 @@ enum Way {
     Link,
     /// Straight into the peer container on the same network.
     Peer(EndpointAddr),
+    /// Beyond the container's IPv6 networks: masqueraded, or the host's.
+    Outside,
 }
 
-/// The verdict on an IPv6 frame from the container behind `ifindex`. A
+/// The verdict on an IPv6 frame from the container behind `ifindex`;
+/// `None` for a packet to beyond its IPv6 networks, which the caller hands
+/// to `masquerade6::to_outside` (at its own level: the stack is tight). A
 /// subprogram of its own, so its header copies do not add to the IPv4
 /// path's stack.
 #[inline(never)]
-pub fn from_container(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
+pub fn from_container(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Option<i32> {
     match check(ctx, endpoint, ifindex) {
-        Ok(Way::Link) => TCX_NEXT,
-        Ok(Way::Peer(peer)) => nat::deliver_to_container(ctx, peer.ifindex, peer.mac),
-        Err(reason) => drop_packet(reason),
+        Ok(Way::Link) => Some(TCX_NEXT),
+        Ok(Way::Peer(peer)) => Some(nat::deliver_to_container(ctx, peer.ifindex, peer.mac)),
+        Ok(Way::Outside) => None,
+        Err(reason) => Some(drop_packet(reason)),
     }
 }
 
@@ -139,7 +147,11 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
         return Err(DropReason::Ipv6Disabled);
     }
     let Some(network) = maps::network6_of(dst) else {
-        return Err(DropReason::Ipv6Disabled);
+        // Only from an address of a network with IPv6.
+        return match own.global {
+            Some(global) if global.ip == src => Ok(Way::Outside),
+            _ => Err(DropReason::Ipv6Disabled),
+        };
     };
     if network.network_id != endpoint.network_id {
         return Err(DropReason::Isolation);

@@ -12,6 +12,7 @@
 
 mod atomic;
 mod conntrack;
+mod conntrack6;
 mod container;
 mod counters;
 mod csum;
@@ -24,14 +25,18 @@ mod ipv6;
 mod isolation;
 mod lan;
 mod maps;
+mod masquerade6;
 mod masquerade_quota;
 mod mtu;
 mod nat;
+mod nat6;
 mod overlay;
 mod parse;
+mod parse6;
 mod scratch;
 mod sock;
 mod sock6;
+mod tail;
 mod uplink;
 
 use aya_ebpf::{
@@ -59,6 +64,14 @@ pub fn uplink_ingress(ctx: TcContext) -> i32 {
 pub fn container_ingress(ctx: TcContext) -> i32 {
     counters::count(&ctx, ProgramId::ContainerIngress);
     container::handle(&ctx)
+}
+
+/// Tail-called by `container_ingress` (slot `TAIL_CONTAINER6` of
+/// `TAIL_CALLS`, never attached) for IPv6 a container sends beyond its
+/// networks, already checked there: NAT66 masquerade.
+#[classifier]
+pub fn container_ingress6(ctx: TcContext) -> i32 {
+    masquerade6::from_container(&ctx)
 }
 
 /// TC egress on the parent of a macvlan network: its containers' frames

@@ -4,14 +4,18 @@ use super::{Controller, Result, views};
 use crate::{
     api::observe::{FlowView, MappingStats, StatsView},
     datapath::encoding::{describe_key, published_key},
-    flow_view,
+    flow_view, flow_view6,
     host::monotonic_ns,
 };
 
 impl Controller {
     pub fn flows(&self) -> Result<Vec<FlowView>> {
         let records = self.datapath.flows()?;
-        Ok(flow_view::build(&records, monotonic_ns()?))
+        let records6 = self.datapath.flows6()?;
+        let now = monotonic_ns()?;
+        let mut flows = flow_view::build(&records, now);
+        flows.extend(flow_view6::build(&records6, now));
+        Ok(flows)
     }
 
     pub fn stats(&self) -> Result<StatsView> {
@@ -57,6 +61,6 @@ impl Controller {
     /// entries went.
     pub fn collect_garbage(&mut self) -> Result<usize> {
         let now = monotonic_ns()?;
-        Ok(self.datapath.gc(now)?)
+        Ok(self.datapath.gc(now)? + self.datapath.gc6(now)?)
     }
 }
