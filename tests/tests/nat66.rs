@@ -5,7 +5,7 @@
 //! back. TCP, UDP and ICMPv6 echo; a port from the masquerade range; the
 //! hop limit decremented (and a hop limit of 1 never leaving); the flows in
 //! `ebpfnet flows`; nothing unsolicited in; the flows gone with the
-//! container; `--internal` holding.
+//! container; `--internal` holding; all of it across a daemon restart.
 
 use std::time::Duration;
 
@@ -232,4 +232,35 @@ fn ipv6_flows_leave_masqueraded_behind_the_uplink() {
         !table.contains(&c6),
         "flows of a removed container:\n{table}"
     );
+}
+
+#[test]
+fn nat66_keeps_working_while_the_daemon_restarts() {
+    let mut env = TestEnv::new("nat66r");
+    env.create_network("r66", &["--ipv6"]);
+    env.create_container("r6", &["--network", "r66"]);
+    let _uplink6 = Uplink6::add(&env);
+    let out = env.outside_ns.clone();
+    let _server = record(Some(&out), &[python(), "-c", SERVER, "9000"], true);
+    assert!(
+        wait_for(Duration::from_secs(10), || ping6("r6", OUTSIDE6)),
+        "no ICMPv6 echo through NAT66"
+    );
+    let udp = ask("r6", "udp", OUTSIDE6, 9000, "before", None);
+    let (_, port, _) = parse_answer(&udp);
+    let row = format!("[{UPLINK6}]:{port}");
+
+    // The programs, NAT66 tables and the tail-call slot are pinned: with
+    // no daemon, containers still get out and back.
+    let status = env.stop_daemon();
+    assert!(status.success(), "daemon exit {status:?}");
+    assert!(ping6("r6", OUTSIDE6), "NAT66 stopped with the daemon");
+    let udp = ask("r6", "udp", OUTSIDE6, 9000, "stopped", None);
+    assert_eq!(parse_answer(&udp).0, UPLINK6, "{udp}");
+
+    // A new daemon takes the slot over and still lists the old flow.
+    env.start_daemon();
+    assert!(ping6("r6", OUTSIDE6), "NAT66 after the restart");
+    let table = env.ok(&["flows"]);
+    assert!(table.contains(&row), "the flow of {row} was lost:\n{table}");
 }
