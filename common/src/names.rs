@@ -62,10 +62,13 @@ pub const NAT6_OTHER_MAP: &str = "NAT6_OTHER";
 pub const MASQ_USAGE6_MAP: &str = "MASQ_USAGE6";
 /// Program array of the programs the TC programs tail-call into (their
 /// IPv6 paths, which need a stack of their own): slot [`TAIL_CONTAINER6`]
-/// holds `container_ingress6`.
+/// holds `container_ingress6`, slot [`TAIL_UPLINK6`] `uplink_ingress6`.
 pub const TAIL_CALLS_MAP: &str = "TAIL_CALLS";
 pub const TAIL_CALLS_CAPACITY: u32 = 4;
 pub const TAIL_CONTAINER6: u32 = 0;
+pub const TAIL_UPLINK6: u32 = 1;
+/// The program in slot [`TAIL_UPLINK6`].
+pub const UPLINK_INGRESS6_PROGRAM: &str = "uplink_ingress6";
 /// The program in slot [`TAIL_CONTAINER6`].
 pub const CONTAINER_INGRESS6_PROGRAM: &str = "container_ingress6";
 /// Hash uplink ifindex (`u32`) -> [`crate::flows6::UplinkInfo6`].

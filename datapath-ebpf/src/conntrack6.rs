@@ -63,7 +63,13 @@ pub fn key_of(packet: &Packet6) -> FlowKey6 {
     )
 }
 
-/// The entry at `key`, in place (plain hash: valid for this run).
+/// The entry at `key`, in place (plain hash: valid for this run), its
+/// statistics untouched (for errors about a flow).
+#[inline(always)]
+pub fn lookup(key: &FlowKey6) -> Option<&'static NatEntry6> {
+    entry_at(key)
+}
+
 #[inline(always)]
 fn entry_at(key: &FlowKey6) -> Option<&'static NatEntry6> {
     // SAFETY: see `track`.

@@ -14,7 +14,7 @@ use ebpfnet_common::{
     maps6::{EndpointInfo6, link_local_of},
 };
 
-use crate::{TCX_NEXT, counters::drop_packet, maps, nat, nat6, parse};
+use crate::{TCX_NEXT, counters::drop_packet, icmp6, maps, nat, nat6, parse};
 
 /// IPv6 next-header values walked to find the upper layer.
 const IPV6_HOP_BY_HOP: u8 = 0;
@@ -41,32 +41,50 @@ const MAX_ND_OPTIONS: usize = 3;
 /// longer chain is how RA guards get evaded (RFC 7113).
 const MAX_EXTENSION_HEADERS: usize = 4;
 
-/// The verdict on an IPv6 packet from an uplink. Nothing outside reaches a
-/// container's IPv6 address but the replies of its masqueraded flows
-/// (IPv6 publishing is not there yet), nor speaks for one, nor reaches the host's loopback (the IPv6 form of
-/// CVE-2020-8558). A subprogram of its own, as [`from_container`].
+/// The checks on an IPv6 packet from an uplink before any translation:
+/// nothing outside speaks for a container or reaches the host's loopback
+/// (the IPv6 form of CVE-2020-8558). `None`: the packet goes on to
+/// `uplink_ingress6` (by tail call). A subprogram of its own.
 #[inline(never)]
-pub fn from_uplink(ctx: &TcContext) -> i32 {
+pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
     let Ok(dst) = ctx.load::<[u8; 16]>(IPV6_DST_OFF) else {
         // Malformed packets are the stack's to drop.
-        return TCX_NEXT;
+        return Some(TCX_NEXT);
     };
     if dst == LOOPBACK {
-        return drop_packet(DropReason::LoopbackFromUplink);
+        return Some(drop_packet(DropReason::LoopbackFromUplink));
     }
     let Ok(src) = ctx.load::<[u8; 16]>(IPV6_SRC_OFF) else {
-        return TCX_NEXT;
+        return Some(TCX_NEXT);
     };
     if maps::network6_of(src).is_some() {
-        return drop_packet(DropReason::SpoofedIp);
+        return Some(drop_packet(DropReason::SpoofedIp));
     }
+    None
+}
+
+/// `uplink_ingress6`: replies of masqueraded flows and ICMPv6 errors about
+/// them are translated; nothing else reaches a container's IPv6 address
+/// (IPv6 publishing is not there yet).
+#[inline(always)]
+pub fn from_uplink_translated(ctx: &TcContext) -> i32 {
     if let Some(verdict) = nat6::from_uplink(ctx) {
         return verdict;
     }
-    if maps::network6_of(dst).is_some() {
-        return drop_packet(DropReason::Unsolicited);
+    // Errors from the path about masqueraded flows (path MTU).
+    if let Some(verdict) = icmp6::translate_error(ctx) {
+        return verdict;
     }
-    TCX_NEXT
+    unsolicited(ctx)
+}
+
+/// From an uplink, a container address takes only what was translated.
+#[inline(never)]
+pub fn unsolicited(ctx: &TcContext) -> i32 {
+    match ctx.load::<[u8; 16]>(IPV6_DST_OFF) {
+        Ok(dst) if maps::network6_of(dst).is_some() => drop_packet(DropReason::Unsolicited),
+        _ => TCX_NEXT,
+    }
 }
 
 /// ::1.

@@ -20,6 +20,7 @@ mod frag;
 mod guard;
 mod hook;
 mod icmp;
+mod icmp6;
 mod icmp_reply;
 mod ipv6;
 mod isolation;
@@ -72,6 +73,14 @@ pub fn container_ingress(ctx: TcContext) -> i32 {
 #[classifier]
 pub fn container_ingress6(ctx: TcContext) -> i32 {
     masquerade6::from_container(&ctx)
+}
+
+/// Tail-called by `uplink_ingress` (slot `TAIL_UPLINK6`) for IPv6 that
+/// passed its checks: replies of NAT66 flows and ICMPv6 errors about them
+/// into the containers, unsolicited IPv6 to containers dropped.
+#[classifier]
+pub fn uplink_ingress6(ctx: TcContext) -> i32 {
+    ipv6::from_uplink_translated(&ctx)
 }
 
 /// TC egress on the parent of a macvlan network: its containers' frames

@@ -40,7 +40,7 @@ fn l4_checksum(packet: &Packet6) -> Option<(usize, u64)> {
 /// Rewrites the address at `offset` from `old` to `new`, the checksum
 /// word by word (four 32-bit replacements through the pseudo-header).
 #[inline(always)]
-fn set_ip(
+pub fn set_ip(
     ctx: &TcContext,
     packet: &Packet6,
     offset: usize,
@@ -139,6 +139,8 @@ pub fn applies(hook: Hook, kind: u8) -> bool {
 pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
     let packet = parse6::ipv6(ctx).ok()?;
     if !packet.translatable() {
+        // Errors from the path about masqueraded flows (PMTU), at the
+        // caller's level: the stack is tight below `uplink_ingress`.
         return None;
     }
     match conntrack6::track(packet, ctx.len()) {

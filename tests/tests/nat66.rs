@@ -5,7 +5,8 @@
 //! back. TCP, UDP and ICMPv6 echo; a port from the masquerade range; the
 //! hop limit decremented (and a hop limit of 1 never leaving); the flows in
 //! `ebpfnet flows`; nothing unsolicited in; the flows gone with the
-//! container; `--internal` holding; all of it across a daemon restart.
+//! container; `--internal` holding; NAT66 with the daemon stopped and
+//! after a restart.
 
 use std::time::Duration;
 

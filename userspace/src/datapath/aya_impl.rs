@@ -68,13 +68,17 @@ impl AyaDatapath {
                     source,
                 })?;
         }
-        let program = ebpfnet_common::names::CONTAINER_INGRESS6_PROGRAM;
-        loaded_classifier(&mut ebpf, program)?
-            .load()
-            .map_err(|source| DatapathError::Program {
-                name: program,
-                source,
-            })?;
+        for program in [
+            ebpfnet_common::names::CONTAINER_INGRESS6_PROGRAM,
+            ebpfnet_common::names::UPLINK_INGRESS6_PROGRAM,
+        ] {
+            loaded_classifier(&mut ebpf, program)?
+                .load()
+                .map_err(|source| DatapathError::Program {
+                    name: program,
+                    source,
+                })?;
+        }
         let cgroup_root = cgroup::cgroup2_root()?;
         let sock_links = cgroup::attach_sock_programs(&mut ebpf, pin_dir, &cgroup_root)?;
         let mut datapath = Self {

@@ -96,27 +96,33 @@ impl AyaDatapath {
         Ok(())
     }
 
-    /// Puts `container_ingress6` (loaded) in its `TAIL_CALLS` slot, where
-    /// `container_ingress` jumps for NAT66.
+    /// Puts `container_ingress6` and `uplink_ingress6` (loaded) in their
+    /// `TAIL_CALLS` slots, where `container_ingress` and `uplink_ingress`
+    /// jump for their IPv6 NAT paths.
     pub(super) fn fill_tail_calls(&mut self) -> Result<(), DatapathError> {
-        let program = names::CONTAINER_INGRESS6_PROGRAM;
-        let fd = super::aya_impl::loaded_classifier(&mut self.ebpf, program)?
-            .fd()
-            .map_err(|source| DatapathError::Program {
-                name: program,
-                source,
-            })?
-            .try_clone()
-            .map_err(|source| DatapathError::Io {
-                action: format!("duplicate the descriptor of program {program}"),
-                source,
-            })?;
-        let name = names::TAIL_CALLS_MAP;
-        let mut slots: ProgramArray<&mut MapData> =
-            ProgramArray::try_from(map_mut(&mut self.ebpf, name)?).map_err(map_err(name))?;
-        slots
-            .set(names::TAIL_CONTAINER6, &fd, 0)
-            .map_err(write_err(name, format!("put {program} in its slot")))
+        for (slot, program) in [
+            (names::TAIL_CONTAINER6, names::CONTAINER_INGRESS6_PROGRAM),
+            (names::TAIL_UPLINK6, names::UPLINK_INGRESS6_PROGRAM),
+        ] {
+            let fd = super::aya_impl::loaded_classifier(&mut self.ebpf, program)?
+                .fd()
+                .map_err(|source| DatapathError::Program {
+                    name: program,
+                    source,
+                })?
+                .try_clone()
+                .map_err(|source| DatapathError::Io {
+                    action: format!("duplicate the descriptor of program {program}"),
+                    source,
+                })?;
+            let name = names::TAIL_CALLS_MAP;
+            let mut slots: ProgramArray<&mut MapData> =
+                ProgramArray::try_from(map_mut(&mut self.ebpf, name)?).map_err(map_err(name))?;
+            slots
+                .set(slot, &fd, 0)
+                .map_err(write_err(name, format!("put {program} in its slot")))?;
+        }
+        Ok(())
     }
 
     pub(super) fn set_uplink6_entry(
