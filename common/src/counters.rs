@@ -155,7 +155,8 @@ pub enum DropReason {
     RouterAdvertisement = 12,
     /// IPv6 from a container beyond where it may go: a source that is not
     /// its own on a network without IPv6 (link-local only there), or a
-    /// destination outside its IPv6 networks (no NAT66 or routed mode yet).
+    /// destination outside its IPv6 networks from an address NAT66 does
+    /// not take (link-local, or a container on a network without IPv6).
     Ipv6Disabled = 13,
     /// A TCP RST whose sequence number is outside the flow's window.
     TcpOutOfWindow = 14,

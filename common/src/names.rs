@@ -53,6 +53,26 @@ pub const NAT_TCP_MAP: &str = "NAT_TCP";
 pub const NAT_OTHER_MAP: &str = "NAT_OTHER";
 /// Default entries per table (the daemon's `--nat-table-size`): 512k flows.
 pub const NAT_CAPACITY: u32 = 1 << 20;
+/// Hashes [`crate::flows6::FlowKey6`] -> [`crate::flows6::NatEntry6`]: the
+/// IPv6 twins of `NAT_TCP` and `NAT_OTHER` (UDP and ICMPv6 in the second),
+/// sized like them (`--nat-table-size`).
+pub const NAT6_TCP_MAP: &str = "NAT6_TCP";
+pub const NAT6_OTHER_MAP: &str = "NAT6_OTHER";
+/// Hash [`crate::flows6::MasqUsageKey6`] -> `u32`: `MASQ_USAGE` for IPv6.
+pub const MASQ_USAGE6_MAP: &str = "MASQ_USAGE6";
+/// Program array of the programs the TC programs tail-call into (their
+/// IPv6 paths, which need a stack of their own): slot [`TAIL_CONTAINER6`]
+/// holds `container_ingress6`, slot [`TAIL_UPLINK6`] `uplink_ingress6`.
+pub const TAIL_CALLS_MAP: &str = "TAIL_CALLS";
+pub const TAIL_CALLS_CAPACITY: u32 = 4;
+pub const TAIL_CONTAINER6: u32 = 0;
+pub const TAIL_UPLINK6: u32 = 1;
+/// The program in slot [`TAIL_UPLINK6`].
+pub const UPLINK_INGRESS6_PROGRAM: &str = "uplink_ingress6";
+/// The program in slot [`TAIL_CONTAINER6`].
+pub const CONTAINER_INGRESS6_PROGRAM: &str = "container_ingress6";
+/// Hash uplink ifindex (`u32`) -> [`crate::flows6::UplinkInfo6`].
+pub const UPLINKS6_MAP: &str = "UPLINKS6";
 /// Hash [`crate::maps::MasqUsageKey`] -> `u32`: masqueraded flows a
 /// container holds towards one destination (the per-destination quota).
 pub const MASQ_USAGE_MAP: &str = "MASQ_USAGE";

@@ -22,6 +22,7 @@ use crate::{
     nat::{self, MasqueradePath, ReplyPath},
     nexthop, overlay,
     parse::{self, Packet},
+    tail,
 };
 
 const AF_INET: u8 = 2;
@@ -47,7 +48,11 @@ pub fn handle(ctx: &TcContext) -> i32 {
             },
             Err(reason) => Some(Err(reason)),
         },
-        Some(parse::ETH_P_IPV6) => return ipv6::from_container(ctx, &endpoint, ifindex),
+        Some(parse::ETH_P_IPV6) => {
+            // Beyond its IPv6 networks: NAT66, in a program of its own.
+            return ipv6::from_container(ctx, &endpoint, ifindex)
+                .unwrap_or_else(|| tail::container6(ctx));
+        }
         // Other protocols stay on the bridge, with the container's MAC.
         _ => Some(Ok(())),
     };

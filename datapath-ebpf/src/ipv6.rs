@@ -2,10 +2,10 @@
 //! networks with IPv6, its link-local one from its MAC everywhere), with
 //! neighbour discovery that claims nothing but its own address and MAC,
 //! never a router message, and nowhere beyond its own networks' IPv6
-//! subnets (NAT66 and routed mode are not there yet). On a network without
-//! IPv6 that leaves what Docker allows: link-local traffic on the link.
-//! From an uplink: nothing to container addresses or loopback, nothing
-//! from a container subnet.
+//! subnets but through NAT66 masquerade (`masquerade6`). On a network
+//! without IPv6 that leaves what Docker allows: link-local traffic on the
+//! link. From an uplink: replies of masqueraded flows; nothing else to
+//! container addresses or loopback, nothing from a container subnet.
 
 use aya_ebpf::programs::TcContext;
 use ebpfnet_common::{
@@ -14,7 +14,7 @@ use ebpfnet_common::{
     maps6::{EndpointInfo6, link_local_of},
 };
 
-use crate::{TCX_NEXT, counters::drop_packet, maps, nat, parse};
+use crate::{TCX_NEXT, counters::drop_packet, icmp6, maps, nat, nat6, parse};
 
 /// IPv6 next-header values walked to find the upper layer.
 const IPV6_HOP_BY_HOP: u8 = 0;
@@ -41,29 +41,50 @@ const MAX_ND_OPTIONS: usize = 3;
 /// longer chain is how RA guards get evaded (RFC 7113).
 const MAX_EXTENSION_HEADERS: usize = 4;
 
-/// The verdict on an IPv6 packet from an uplink. Nothing outside reaches a
-/// container's IPv6 address yet (IPv6 publishing and NAT66 are not there),
-/// nor speaks for one, nor reaches the host's loopback (the IPv6 form of
-/// CVE-2020-8558). A subprogram of its own, as [`from_container`].
+/// The checks on an IPv6 packet from an uplink before any translation:
+/// nothing outside speaks for a container or reaches the host's loopback
+/// (the IPv6 form of CVE-2020-8558). `None`: the packet goes on to
+/// `uplink_ingress6` (by tail call). A subprogram of its own.
 #[inline(never)]
-pub fn from_uplink(ctx: &TcContext) -> i32 {
+pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
     let Ok(dst) = ctx.load::<[u8; 16]>(IPV6_DST_OFF) else {
         // Malformed packets are the stack's to drop.
-        return TCX_NEXT;
+        return Some(TCX_NEXT);
     };
     if dst == LOOPBACK {
-        return drop_packet(DropReason::LoopbackFromUplink);
+        return Some(drop_packet(DropReason::LoopbackFromUplink));
     }
     let Ok(src) = ctx.load::<[u8; 16]>(IPV6_SRC_OFF) else {
-        return TCX_NEXT;
+        return Some(TCX_NEXT);
     };
     if maps::network6_of(src).is_some() {
-        return drop_packet(DropReason::SpoofedIp);
+        return Some(drop_packet(DropReason::SpoofedIp));
     }
-    if maps::network6_of(dst).is_some() {
-        return drop_packet(DropReason::Unsolicited);
+    None
+}
+
+/// `uplink_ingress6`: replies of masqueraded flows and ICMPv6 errors about
+/// them are translated; nothing else reaches a container's IPv6 address
+/// (IPv6 publishing is not there yet).
+#[inline(always)]
+pub fn from_uplink_translated(ctx: &TcContext) -> i32 {
+    if let Some(verdict) = nat6::from_uplink(ctx) {
+        return verdict;
     }
-    TCX_NEXT
+    // Errors from the path about masqueraded flows (path MTU).
+    if let Some(verdict) = icmp6::translate_error(ctx) {
+        return verdict;
+    }
+    unsolicited(ctx)
+}
+
+/// From an uplink, a container address takes only what was translated.
+#[inline(never)]
+pub fn unsolicited(ctx: &TcContext) -> i32 {
+    match ctx.load::<[u8; 16]>(IPV6_DST_OFF) {
+        Ok(dst) if maps::network6_of(dst).is_some() => drop_packet(DropReason::Unsolicited),
+        _ => TCX_NEXT,
+    }
 }
 
 /// ::1.
@@ -75,17 +96,22 @@ enum Way {
     Link,
     /// Straight into the peer container on the same network.
     Peer(EndpointAddr),
+    /// Beyond the container's IPv6 networks: masqueraded, or the host's.
+    Outside,
 }
 
-/// The verdict on an IPv6 frame from the container behind `ifindex`. A
+/// The verdict on an IPv6 frame from the container behind `ifindex`;
+/// `None` for a packet to beyond its IPv6 networks, which the caller hands
+/// to `masquerade6::to_outside` (at its own level: the stack is tight). A
 /// subprogram of its own, so its header copies do not add to the IPv4
 /// path's stack.
 #[inline(never)]
-pub fn from_container(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
+pub fn from_container(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Option<i32> {
     match check(ctx, endpoint, ifindex) {
-        Ok(Way::Link) => TCX_NEXT,
-        Ok(Way::Peer(peer)) => nat::deliver_to_container(ctx, peer.ifindex, peer.mac),
-        Err(reason) => drop_packet(reason),
+        Ok(Way::Link) => Some(TCX_NEXT),
+        Ok(Way::Peer(peer)) => Some(nat::deliver_to_container(ctx, peer.ifindex, peer.mac)),
+        Ok(Way::Outside) => None,
+        Err(reason) => Some(drop_packet(reason)),
     }
 }
 
@@ -139,7 +165,11 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
         return Err(DropReason::Ipv6Disabled);
     }
     let Some(network) = maps::network6_of(dst) else {
-        return Err(DropReason::Ipv6Disabled);
+        // Only from an address of a network with IPv6.
+        return match own.global {
+            Some(global) if global.ip == src => Ok(Way::Outside),
+            _ => Err(DropReason::Ipv6Disabled),
+        };
     };
     if network.network_id != endpoint.network_id {
         return Err(DropReason::Isolation);

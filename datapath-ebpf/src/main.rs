@@ -12,6 +12,7 @@
 
 mod atomic;
 mod conntrack;
+mod conntrack6;
 mod container;
 mod counters;
 mod csum;
@@ -19,20 +20,25 @@ mod frag;
 mod guard;
 mod hook;
 mod icmp;
+mod icmp6;
 mod icmp_reply;
 mod ipv6;
 mod isolation;
 mod lan;
 mod maps;
+mod masquerade6;
 mod masquerade_quota;
 mod mtu;
 mod nat;
+mod nat6;
 mod nexthop;
 mod overlay;
 mod parse;
+mod parse6;
 mod scratch;
 mod sock;
 mod sock6;
+mod tail;
 mod uplink;
 
 use aya_ebpf::{
@@ -60,6 +66,22 @@ pub fn uplink_ingress(ctx: TcContext) -> i32 {
 pub fn container_ingress(ctx: TcContext) -> i32 {
     counters::count(&ctx, ProgramId::ContainerIngress);
     container::handle(&ctx)
+}
+
+/// Tail-called by `container_ingress` (slot `TAIL_CONTAINER6` of
+/// `TAIL_CALLS`, never attached) for IPv6 a container sends beyond its
+/// networks, already checked there: NAT66 masquerade.
+#[classifier]
+pub fn container_ingress6(ctx: TcContext) -> i32 {
+    masquerade6::from_container(&ctx)
+}
+
+/// Tail-called by `uplink_ingress` (slot `TAIL_UPLINK6`) for IPv6 that
+/// passed its checks: replies of NAT66 flows and ICMPv6 errors about them
+/// into the containers, unsolicited IPv6 to containers dropped.
+#[classifier]
+pub fn uplink_ingress6(ctx: TcContext) -> i32 {
+    ipv6::from_uplink_translated(&ctx)
 }
 
 /// TC egress on the parent of a macvlan network: its containers' frames

@@ -13,14 +13,16 @@ use crate::{
     hook::Hook,
     icmp, ipv6, maps,
     nat::{self, ReplyPath},
-    parse,
+    parse, tail,
 };
 
 #[inline(always)]
 pub fn handle(ctx: &TcContext) -> i32 {
     match parse::ethertype(ctx) {
         Some(parse::ETH_P_IP) => {}
-        Some(parse::ETH_P_IPV6) => return ipv6::from_uplink(ctx),
+        Some(parse::ETH_P_IPV6) => {
+            return ipv6::from_uplink(ctx).unwrap_or_else(|| tail::uplink6(ctx));
+        }
         _ => return TCX_NEXT,
     }
     // Malformed packets are not ours to judge here: the stack drops them.

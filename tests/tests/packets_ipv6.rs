@@ -85,10 +85,19 @@ fn a_container_reaches_its_network_by_ipv6_and_nothing_beyond() {
             Some(ifindex),
             DropReason::Isolation,
         );
-        // No NAT66 or routed mode yet: nothing leaves.
+        // Beyond its networks: the NAT66 program, by tail call; with its
+        // slot empty (this harness fills no `TAIL_CALLS`), dropped, never
+        // passed on with the container's own address (nat66.rs runs it).
         dp.expect_drop(
             CONTAINER_INGRESS,
             &echo(C2_V6, OUTSIDE_V6),
+            Some(ifindex),
+            DropReason::Untranslatable,
+        );
+        // From its link-local address, nothing leaves its link.
+        dp.expect_drop(
+            CONTAINER_INGRESS,
+            &echo(link_local(C2_MAC), OUTSIDE_V6),
             Some(ifindex),
             DropReason::Ipv6Disabled,
         );

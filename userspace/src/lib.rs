@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod datapath;
 pub mod dns;
 pub mod flow_view;
+pub mod flow_view6;
 pub mod host;
 pub mod ids;
 pub mod ipam;

@@ -169,14 +169,14 @@ fn container_view() -> ContainerView {
 fn flow() -> FlowView {
     let entry = EntryView {
         table: "NAT_TCP".into(),
-        src_ip: Ipv4Addr::new(203, 0, 113, 2),
+        src_ip: Ipv4Addr::new(203, 0, 113, 2).into(),
         src_port: 40000,
-        dst_ip: Ipv4Addr::new(203, 0, 113, 1),
+        dst_ip: Ipv4Addr::new(203, 0, 113, 1).into(),
         dst_port: 8080,
         protocol: 6,
-        new_src_ip: Ipv4Addr::new(203, 0, 113, 2),
+        new_src_ip: Ipv4Addr::new(203, 0, 113, 2).into(),
         new_src_port: 40000,
-        new_dst_ip: Ipv4Addr::new(10, 1, 0, 2),
+        new_dst_ip: Ipv4Addr::new(10, 1, 0, 2).into(),
         new_dst_port: 80,
         kind: "published".into(),
         forward: 1,

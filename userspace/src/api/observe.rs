@@ -1,7 +1,7 @@
 //! Answers about what the daemon and its datapath are doing: `status`,
 //! `stats` and `flows`.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -156,14 +156,14 @@ pub struct FlowView {
 #[serde(rename_all = "PascalCase")]
 pub struct EntryView {
     pub table: String,
-    pub src_ip: Ipv4Addr,
+    pub src_ip: IpAddr,
     pub src_port: u16,
-    pub dst_ip: Ipv4Addr,
+    pub dst_ip: IpAddr,
     pub dst_port: u16,
     pub protocol: u8,
-    pub new_src_ip: Ipv4Addr,
+    pub new_src_ip: IpAddr,
     pub new_src_port: u16,
-    pub new_dst_ip: Ipv4Addr,
+    pub new_dst_ip: IpAddr,
     pub new_dst_port: u16,
     pub kind: String,
     pub forward: u8,

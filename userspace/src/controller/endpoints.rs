@@ -168,6 +168,12 @@ impl Controller {
                 log::info!("removed {flows} NAT entries of {ip}");
             }
         }
+        if let Some(ip6) = endpoint.ip6 {
+            let flows = self.datapath.remove_flows_of6(ip6)?;
+            if flows > 0 {
+                log::info!("removed {flows} NAT entries of {ip6}");
+            }
+        }
         Ok(())
     }
 }

@@ -46,6 +46,7 @@ mod rollback_tests;
 mod step_failures;
 mod sync;
 mod uplinks;
+mod uplinks6;
 pub mod views;
 
 use std::{collections::BTreeMap, net::Ipv4Addr, path::PathBuf};
@@ -118,6 +119,8 @@ pub struct Controller {
     host_addrs: Vec<HostAddress>,
     /// What `UPLINKS` holds: uplink ifindex -> masquerade address.
     uplink_ips: BTreeMap<u32, Ipv4Addr>,
+    /// What `UPLINKS6` holds: uplink ifindex -> NAT66 address.
+    uplink_ips6: BTreeMap<u32, std::net::Ipv6Addr>,
     /// The embedded name servers (and the host's resolv.conf they use).
     names: NameService,
     /// What `CONFIG` holds.
@@ -166,6 +169,7 @@ impl Controller {
             config,
             host_addrs: Vec::new(),
             uplink_ips: BTreeMap::new(),
+            uplink_ips6: BTreeMap::new(),
             names,
             datapath_config: None,
         };

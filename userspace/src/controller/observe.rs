@@ -7,14 +7,18 @@ use crate::{
         Collector,
         encoding::{describe_key, published_key},
     },
-    flow_view,
+    flow_view, flow_view6,
     host::monotonic_ns,
 };
 
 impl Controller {
     pub fn flows(&self) -> Result<Vec<FlowView>> {
         let records = self.datapath.flows()?;
-        Ok(flow_view::build(&records, monotonic_ns()?))
+        let records6 = self.datapath.flows6()?;
+        let now = monotonic_ns()?;
+        let mut flows = flow_view::build(&records, now);
+        flows.extend(flow_view6::build(&records6, now));
+        Ok(flows)
     }
 
     pub fn stats(&self) -> Result<StatsView> {
@@ -56,9 +60,16 @@ impl Controller {
         })
     }
 
-    /// A collector of idle flows that works without the controller: the
-    /// daemon reads the tables with it while commands go on.
+    /// A collector of idle IPv4 flows that works without the controller:
+    /// the daemon reads the tables with it while commands go on.
     pub fn flow_collector(&self) -> Result<Box<dyn Collector>> {
         Ok(self.datapath.collector()?)
+    }
+
+    /// Removes IPv6 flows idle longer than their timeout, under the
+    /// controller (IPv6 tables are read in one pass); returns how many NAT
+    /// entries went.
+    pub fn collect_garbage6(&mut self) -> Result<usize> {
+        Ok(self.datapath.gc6(monotonic_ns()?)?)
     }
 }

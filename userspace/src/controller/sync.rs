@@ -58,6 +58,7 @@ impl Controller {
             self.datapath.set_uplink(uplink.ifindex, uplink_info(ip))?;
             self.uplink_ips.insert(uplink.ifindex, ip);
         }
+        self.sync_uplinks6().await?;
         self.host_addrs.clear();
         self.write_host_addrs(addresses)
     }
@@ -140,6 +141,7 @@ impl Controller {
                 _ => {}
             }
         }
+        self.refresh_uplinks6().await?;
         self.write_host_addrs(addresses)
     }
 

@@ -1,6 +1,6 @@
-//! Reacting to the host's links and IPv4 addresses as they change, from
-//! rtnetlink notifications (`RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR`), not a
-//! poll: an uplink deleted and made again under its name is protected and
+//! Reacting to the host's links and addresses as they change, from
+//! rtnetlink notifications (`RTNLGRP_LINK`, `RTNLGRP_IPV4_IFADDR`,
+//! `RTNLGRP_IPV6_IFADDR` for the uplinks' NAT66 addresses), not a poll: an uplink deleted and made again under its name is protected and
 //! serves published ports again at once, and a new host address is in
 //! `HOST_ADDRS` at once.
 
@@ -25,9 +25,12 @@ use crate::controller::Controller;
 /// subscribed, it resyncs once, so a change made between the daemon's start
 /// and the subscription is not missed.
 pub fn spawn(controller: Arc<Mutex<Controller>>) -> anyhow::Result<JoinHandle<()>> {
-    let (connection, _handle, mut notifications) =
-        rtnetlink::new_multicast_connection(&[MulticastGroup::Link, MulticastGroup::Ipv4Ifaddr])
-            .context("cannot subscribe to netlink link and address notifications")?;
+    let (connection, _handle, mut notifications) = rtnetlink::new_multicast_connection(&[
+        MulticastGroup::Link,
+        MulticastGroup::Ipv4Ifaddr,
+        MulticastGroup::Ipv6Ifaddr,
+    ])
+    .context("cannot subscribe to netlink link and address notifications")?;
     let connection = tokio::spawn(connection);
     Ok(tokio::spawn(async move {
         let uplinks = controller.lock().await.uplink_names();
@@ -67,6 +70,7 @@ fn matters(message: &NetlinkMessage<RouteNetlinkMessage>, uplinks: &[String]) ->
         NetlinkPayload::InnerMessage(inner) => match inner {
             RouteNetlinkMessage::NewAddress(a) | RouteNetlinkMessage::DelAddress(a) => {
                 a.header.family == AddressFamily::Inet
+                    || (a.header.family == AddressFamily::Inet6 && !is_link_local6(a))
             }
             RouteNetlinkMessage::NewLink(link) => {
                 link_name(link).is_some_and(|name| uplinks.iter().any(|u| u == name))
@@ -85,5 +89,14 @@ fn link_name(link: &LinkMessage) -> Option<&str> {
     link.attributes.iter().find_map(|a| match a {
         LinkAttribute::IfName(name) => Some(name.as_str()),
         _ => None,
+    })
+}
+
+/// An IPv6 address notification about a link-local address (every
+/// interface that comes up gets one): nothing NAT66 uses.
+fn is_link_local6(message: &rtnetlink::packet_route::address::AddressMessage) -> bool {
+    use rtnetlink::packet_route::address::AddressAttribute;
+    message.attributes.iter().any(|a| {
+        matches!(a, AddressAttribute::Address(std::net::IpAddr::V6(ip)) if ip.is_unicast_link_local())
     })
 }

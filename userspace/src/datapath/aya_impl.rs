@@ -68,9 +68,20 @@ impl AyaDatapath {
                     source,
                 })?;
         }
+        for program in [
+            ebpfnet_common::names::CONTAINER_INGRESS6_PROGRAM,
+            ebpfnet_common::names::UPLINK_INGRESS6_PROGRAM,
+        ] {
+            loaded_classifier(&mut ebpf, program)?
+                .load()
+                .map_err(|source| DatapathError::Program {
+                    name: program,
+                    source,
+                })?;
+        }
         let cgroup_root = cgroup::cgroup2_root()?;
         let sock_links = cgroup::attach_sock_programs(&mut ebpf, pin_dir, &cgroup_root)?;
-        Ok(Self {
+        let mut datapath = Self {
             ebpf,
             pin_dir: pin_dir.to_path_buf(),
             links: BTreeMap::new(),
@@ -78,12 +89,21 @@ impl AyaDatapath {
             sock_links,
             cgroup_root,
             sizes,
-        })
+        };
+        datapath.fill_tail_calls()?;
+        Ok(datapath)
     }
 }
 
 fn classifier(ebpf: &mut Ebpf, program: ProgramId) -> Result<&mut SchedClassifier, DatapathError> {
-    let name = program.program_name();
+    loaded_classifier(ebpf, program.program_name())
+}
+
+/// The TC program `name` of the object (loaded or not).
+pub(super) fn loaded_classifier<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut SchedClassifier, DatapathError> {
     ebpf.program_mut(name)
         .ok_or(DatapathError::MissingProgram(name))?
         .try_into()

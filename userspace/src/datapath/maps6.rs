@@ -108,4 +108,16 @@ impl Topology6 for AyaDatapath {
     fn endpoints6(&self) -> Result<Vec<u32>, DatapathError> {
         hash_keys::<u32, EndpointInfo6>(&self.ebpf, names::ENDPOINTS6_MAP)
     }
+
+    fn set_uplink6(&mut self, ifindex: u32, ip: Ipv6Addr) -> Result<(), DatapathError> {
+        self.set_uplink6_entry(ifindex, ip)
+    }
+
+    fn remove_uplink6(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        self.remove_uplink6_entry(ifindex)
+    }
+
+    fn uplinks6(&self) -> Result<Vec<(u32, Ipv6Addr)>, DatapathError> {
+        self.uplink6_entries()
+    }
 }

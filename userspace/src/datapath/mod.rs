@@ -10,6 +10,8 @@ mod lan_maps;
 mod maps;
 mod maps6;
 pub mod nat;
+pub mod nat6;
+mod nat6_tables;
 mod nat_collector;
 mod nat_tables;
 mod overlay_maps;
@@ -39,7 +41,7 @@ pub use tc_attach::{TcAttachMode, TcPath};
 use thiserror::Error;
 pub use types::{
     Attachment, DatapathStats, DatapathStatus, DropCount, InterfaceCounters, MapFill, NatRecord,
-    ProgramCounters,
+    NatRecord6, ProgramCounters,
 };
 
 #[derive(Debug, Error)]
@@ -113,12 +115,22 @@ pub type LanHost = (u32, [u8; 6], [u8; 4]);
 /// touch. Map writers replace whole entries; removing an entry that is not
 /// there is not an error.
 pub trait Datapath:
-    Programs + Topology + Topology6 + Publishing + Flows + Counters + Overlay + Send + Sync
+    Programs + Topology + Topology6 + Publishing + Flows + Flows6 + Counters + Overlay + Send + Sync
 {
 }
 
-impl<T: Programs + Topology + Topology6 + Publishing + Flows + Counters + Overlay + Send + Sync>
-    Datapath for T
+impl<
+    T: Programs
+        + Topology
+        + Topology6
+        + Publishing
+        + Flows
+        + Flows6
+        + Counters
+        + Overlay
+        + Send
+        + Sync,
+> Datapath for T
 {
 }
 
@@ -186,6 +198,10 @@ pub trait Topology6 {
     ) -> Result<(), DatapathError>;
     fn remove_endpoint6(&mut self, ifindex: u32) -> Result<(), DatapathError>;
     fn endpoints6(&self) -> Result<Vec<u32>, DatapathError>;
+    /// `UPLINKS6`: the IPv6 address NAT66 masquerades behind on an uplink.
+    fn set_uplink6(&mut self, ifindex: u32, ip: Ipv6Addr) -> Result<(), DatapathError>;
+    fn remove_uplink6(&mut self, ifindex: u32) -> Result<(), DatapathError>;
+    fn uplinks6(&self) -> Result<Vec<(u32, Ipv6Addr)>, DatapathError>;
 }
 
 /// `PUBLISHED`.
@@ -216,6 +232,19 @@ pub trait Flows {
     /// Removes both directions of every flow to, from or through `ip` (a
     /// container address going away). Returns how many NAT entries went.
     fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError>;
+}
+
+/// The IPv6 NAT tables (`NAT6_TCP`, `NAT6_OTHER`) and `MASQ_USAGE6`.
+pub trait Flows6 {
+    /// Every entry of `NAT6_TCP` and `NAT6_OTHER`.
+    fn flows6(&self) -> Result<Vec<NatRecord6>, DatapathError>;
+    /// Removes idle IPv6 flows (both directions) and recounts
+    /// `MASQ_USAGE6`; `now_ns` is CLOCK_MONOTONIC. Returns how many NAT
+    /// entries went.
+    fn gc6(&mut self, now_ns: u64) -> Result<usize, DatapathError>;
+    /// Removes both directions of every IPv6 flow of `ip` (a container
+    /// address going away).
+    fn remove_flows_of6(&mut self, ip: Ipv6Addr) -> Result<usize, DatapathError>;
 }
 
 /// The overlay maps: `OVERLAY_NETWORKS`, `OVERLAY_VNIS`, `OVERLAY_PEERS`.

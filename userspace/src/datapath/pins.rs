@@ -9,6 +9,7 @@ use std::{
 use aya::maps::{MapData, MapType, lpm_trie::Key};
 use ebpfnet_common::{
     IfaceCounters, ProgramId, TrafficCounter,
+    flows6::{FlowKey6, MasqUsageKey6, NatEntry6, UplinkInfo6},
     fragments::{FragKey, FragValue},
     maps::{
         Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey,
@@ -52,7 +53,8 @@ fn layout<K, V>(name: &'static str, map_type: MapType, max_entries: u32) -> MapL
 /// Sizes the daemon chooses at start (`--nat-table-size`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MapSizes {
-    /// Entries in each of `NAT_TCP` and `NAT_OTHER`; a flow takes two.
+    /// Entries in each of `NAT_TCP`, `NAT_OTHER`, `NAT6_TCP` and
+    /// `NAT6_OTHER`; a flow takes two.
     pub nat_entries: u32,
 }
 
@@ -91,6 +93,11 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
         layout::<FlowKey, NatEntry>(NAT_TCP_MAP, MapType::Hash, sizes.nat_entries),
         layout::<FlowKey, NatEntry>(NAT_OTHER_MAP, MapType::Hash, sizes.nat_entries),
         layout::<MasqUsageKey, u32>(MASQ_USAGE_MAP, MapType::Hash, MASQ_USAGE_CAPACITY),
+        layout::<FlowKey6, NatEntry6>(NAT6_TCP_MAP, MapType::Hash, sizes.nat_entries),
+        layout::<FlowKey6, NatEntry6>(NAT6_OTHER_MAP, MapType::Hash, sizes.nat_entries),
+        layout::<MasqUsageKey6, u32>(MASQ_USAGE6_MAP, MapType::Hash, MASQ_USAGE_CAPACITY),
+        layout::<u32, UplinkInfo6>(UPLINKS6_MAP, MapType::Hash, UPLINKS_CAPACITY),
+        layout::<u32, u32>(TAIL_CALLS_MAP, MapType::ProgramArray, TAIL_CALLS_CAPACITY),
         layout::<u32, Config>(CONFIG_MAP, MapType::Array, 1),
         layout::<u32, u32>(NEXTHOP_GEN_MAP, MapType::Array, 1),
         layout::<SockReverseKey, SockReverseValue>(

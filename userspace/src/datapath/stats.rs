@@ -3,6 +3,7 @@
 use aya::maps::{LpmTrie, MapError, MapKeys, MapType, PerCpuArray, PerCpuHashMap};
 use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
+    flows6::{FlowKey6, MasqUsageKey6, NatEntry6, UplinkInfo6},
     fragments::{FragKey, FragValue},
     maps::{
         EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey, MasqUsageKey,
@@ -142,6 +143,11 @@ impl AyaDatapath {
                 count_keys(hash::<FlowKey, NatEntry>(ebpf, name)?.keys())
             }
             names::MASQ_USAGE_MAP => count_keys(hash::<MasqUsageKey, u32>(ebpf, name)?.keys()),
+            names::NAT6_TCP_MAP | names::NAT6_OTHER_MAP => {
+                count_keys(hash::<FlowKey6, NatEntry6>(ebpf, name)?.keys())
+            }
+            names::MASQ_USAGE6_MAP => count_keys(hash::<MasqUsageKey6, u32>(ebpf, name)?.keys()),
+            names::UPLINKS6_MAP => count_keys(hash::<u32, UplinkInfo6>(ebpf, name)?.keys()),
             names::SOCK_REVERSE_MAP => {
                 count_keys(hash::<SockReverseKey, SockReverseValue>(ebpf, name)?.keys())
             }

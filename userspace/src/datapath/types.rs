@@ -1,7 +1,10 @@
 //! What the datapath reports: attachments, fill levels, counters, NAT entries.
 //! Internal types: the controller turns them into the API's views.
 
-use ebpfnet_common::maps::{FlowKey, NatEntry, PublishedKey, PublishedStats};
+use ebpfnet_common::{
+    flows6::{FlowKey6, NatEntry6},
+    maps::{FlowKey, NatEntry, PublishedKey, PublishedStats},
+};
 
 /// A program attached to an interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,13 @@ pub struct DatapathStatus {
 pub struct NatRecord {
     pub key: FlowKey,
     pub entry: NatEntry,
+}
+
+/// One entry of `NAT6_TCP` or `NAT6_OTHER`: one direction of an IPv6 flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatRecord6 {
+    pub key: FlowKey6,
+    pub entry: NatEntry6,
 }
 
 /// How many packets a program dropped for one reason.

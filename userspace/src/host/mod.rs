@@ -94,9 +94,16 @@ pub fn netns_cookie() -> Result<u64, HostError> {
 
 /// Turns IPv4 forwarding on for one interface only (the host's
 /// `ip_forward` stays as it is), so `bpf_fib_lookup` may route what
-/// arrives on it.
+/// arrives on it; IPv6 forwarding too where the interface has IPv6 (the
+/// IPv6 lookup refuses interfaces without it; `conf/all/forwarding` stays
+/// as it is, and router advertisements stay refused: `accept_ra` 0).
 pub fn enable_forwarding(ifname: &str) -> Result<(), HostError> {
-    write_sysctl(&format!("/proc/sys/net/ipv4/conf/{ifname}/forwarding"), "1")
+    write_sysctl(&format!("/proc/sys/net/ipv4/conf/{ifname}/forwarding"), "1")?;
+    let ipv6 = format!("/proc/sys/net/ipv6/conf/{ifname}/forwarding");
+    if std::path::Path::new(&ipv6).exists() {
+        write_sysctl(&ipv6, "1")?;
+    }
+    Ok(())
 }
 
 /// Makes an interface of ours (bridge, host side of a veth) ignore router

@@ -77,26 +77,6 @@ pub async fn set_default_route(
         )))
 }
 
-/// Every IPv6 address of the namespace, with its interface's index.
-pub async fn addresses(handle: &Handle) -> Result<Vec<(Ipv6Addr, u32)>, HostError> {
-    let messages: Vec<AddressMessage> = handle
-        .address()
-        .get()
-        .execute()
-        .try_collect()
-        .await
-        .map_err(HostError::netlink("list addresses"))?;
-    Ok(messages
-        .into_iter()
-        .filter_map(|m| {
-            m.attributes.iter().find_map(|a| match a {
-                AddressAttribute::Address(IpAddr::V6(ip)) => Some((*ip, m.header.index)),
-                _ => None,
-            })
-        })
-        .collect())
-}
-
 /// An IPv6 route of the main table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route6 {
@@ -123,6 +103,39 @@ pub async fn routes(handle: &Handle) -> Result<Vec<Route6>, HostError> {
                 destination: Ipv6Network::new(destination, r.prefix).ok()?,
                 output: r.output,
             })
+        })
+        .collect())
+}
+
+/// The host's IPv6 addresses an uplink can masquerade behind: global
+/// scope (ULA included), not link-local, not tentative, deprecated or
+/// failed DAD. (address, ifindex), in the kernel's order.
+pub async fn addresses(handle: &Handle) -> Result<Vec<(Ipv6Addr, u32)>, HostError> {
+    use rtnetlink::packet_route::AddressFamily;
+    let messages: Vec<AddressMessage> = handle
+        .address()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(HostError::netlink("list addresses"))?;
+    let unusable = AddressFlags::Tentative | AddressFlags::Deprecated | AddressFlags::Dadfailed;
+    Ok(messages
+        .into_iter()
+        .filter(|m| m.header.family == AddressFamily::Inet6)
+        // IFA_FLAGS holds the full flags (the header's byte, only the low ones).
+        .filter(|m| {
+            !m.attributes
+                .iter()
+                .any(|a| matches!(a, AddressAttribute::Flags(f) if f.intersects(unusable)))
+        })
+        .filter_map(|m| {
+            let ip = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Address(IpAddr::V6(ip)) => Some(*ip),
+                _ => None,
+            })?;
+            let usable = !ip.is_loopback() && !ip.is_unicast_link_local() && !ip.is_multicast();
+            usable.then_some((ip, m.header.index))
         })
         .collect())
 }

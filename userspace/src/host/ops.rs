@@ -118,6 +118,8 @@ pub trait Host: Send + Sync {
     async fn routes6(&self) -> Result<Vec<Route6>, HostError>;
     /// Every IPv4 address, an interface's primary one first.
     async fn ipv4_addresses(&self) -> Result<Vec<HostAddress>, HostError>;
+    /// The usable global IPv6 addresses (address, ifindex).
+    async fn ipv6_addresses(&self) -> Result<Vec<(Ipv6Addr, u32)>, HostError>;
 
     /// IPv4 forwarding on for one interface (`conf/IF/forwarding`).
     fn enable_forwarding(&self, ifname: &str) -> Result<(), HostError>;
@@ -249,6 +251,10 @@ impl Host for NetlinkHost {
 
     async fn ipv4_addresses(&self) -> Result<Vec<HostAddress>, HostError> {
         netlink::ipv4_addresses(&self.handle).await
+    }
+
+    async fn ipv6_addresses(&self) -> Result<Vec<(Ipv6Addr, u32)>, HostError> {
+        netlink6::addresses(&self.handle).await
     }
 
     fn enable_forwarding(&self, ifname: &str) -> Result<(), HostError> {

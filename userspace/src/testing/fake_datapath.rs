@@ -22,7 +22,7 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 use super::{Faults, lock};
 use crate::datapath::{
     Attachment, Collector, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, GcPlan,
-    LanHost, NatRecord, Overlay, Programs, Publishing, Topology, Topology6, nat,
+    LanHost, NatRecord, NatRecord6, Overlay, Programs, Publishing, Topology, Topology6, nat,
 };
 
 /// Everything the fake datapath holds; two snapshots compare equal when
@@ -41,11 +41,15 @@ pub struct DatapathWorld {
     /// `LAN_HOSTS` and `LAN_IPS`: (parent ifindex, MAC, address).
     pub lan_hosts: BTreeSet<LanHost>,
     pub uplinks: BTreeMap<u32, UplinkInfo>,
+    /// `UPLINKS6`.
+    pub uplinks6: BTreeMap<u32, Ipv6Addr>,
     pub host_addrs: BTreeMap<Ipv4Addr, u32>,
     /// `PUBLISHED`, by (address, port, protocol).
     pub published: BTreeMap<([u8; 4], u16, u8), (PublishedKey, PublishedValue)>,
     /// Both NAT tables.
     pub flows: Vec<NatRecord>,
+    /// Both IPv6 NAT tables.
+    pub flows6: Vec<NatRecord6>,
     /// `OVERLAY_NETWORKS` (with `OVERLAY_VNIS` derived from it).
     pub overlay_networks: BTreeMap<u32, OverlayNetwork>,
     pub overlay_peers: BTreeMap<OverlayPeerKey, OverlayPeer>,
@@ -64,7 +68,7 @@ impl DatapathWorld {
 
 #[derive(Clone)]
 pub struct FakeDatapath {
-    world: Arc<Mutex<DatapathWorld>>,
+    pub(super) world: Arc<Mutex<DatapathWorld>>,
     faults: Faults,
 }
 
@@ -89,14 +93,14 @@ impl FakeDatapath {
         change(&mut lock(&self.world));
     }
 
-    fn check(&self, op: &str) -> Result<(), DatapathError> {
+    pub(super) fn check(&self, op: &str) -> Result<(), DatapathError> {
         self.faults.check(op).map_err(|why| DatapathError::Io {
             action: op.to_string(),
             source: io::Error::other(why),
         })
     }
 
-    fn with<T>(
+    pub(super) fn with<T>(
         &self,
         op: &str,
         f: impl FnOnce(&mut DatapathWorld) -> T,
@@ -330,6 +334,27 @@ impl Topology6 for FakeDatapath {
     fn endpoints6(&self) -> Result<Vec<u32>, DatapathError> {
         self.check("endpoints6")?;
         Ok(lock(&self.world).endpoints6.keys().copied().collect())
+    }
+
+    fn set_uplink6(&mut self, ifindex: u32, ip: Ipv6Addr) -> Result<(), DatapathError> {
+        self.with("set_uplink6", |w| {
+            w.uplinks6.insert(ifindex, ip);
+        })
+    }
+
+    fn remove_uplink6(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        self.with("remove_uplink6", |w| {
+            w.uplinks6.remove(&ifindex);
+        })
+    }
+
+    fn uplinks6(&self) -> Result<Vec<(u32, Ipv6Addr)>, DatapathError> {
+        self.check("uplinks6")?;
+        Ok(lock(&self.world)
+            .uplinks6
+            .iter()
+            .map(|(i, ip)| (*i, *ip))
+            .collect())
     }
 }
 

@@ -255,6 +255,12 @@ impl Host for FakeHost {
             .collect())
     }
 
+    /// The fake host's links carry IPv4 addresses only.
+    async fn ipv6_addresses(&self) -> Result<Vec<(Ipv6Addr, u32)>, HostError> {
+        self.check("ipv6_addresses")?;
+        Ok(Vec::new())
+    }
+
     fn enable_forwarding(&self, ifname: &str) -> Result<(), HostError> {
         self.check("enable_forwarding")?;
         let mut world = lock(&self.world);

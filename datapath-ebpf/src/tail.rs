@@ -1,0 +1,37 @@
+//! Tail calls into the programs of `TAIL_CALLS` (filled by the
+//! controller): the IPv6 NAT paths run with a stack of their own, which
+//! they would not have below `container_ingress`'s and `uplink_ingress`'s
+//! IPv4 frames.
+
+use aya_ebpf::{btf_maps::ProgramArray, macros::btf_map, programs::TcContext};
+use ebpfnet_common::{
+    DropReason,
+    names::{TAIL_CALLS_CAPACITY, TAIL_CONTAINER6, TAIL_UPLINK6},
+};
+
+use crate::{counters::drop_packet, ipv6};
+
+#[btf_map]
+static TAIL_CALLS: ProgramArray<{ TAIL_CALLS_CAPACITY as usize }> = ProgramArray::new();
+
+/// Continues in `container_ingress6`. Only returns when that cannot run
+/// (its slot is empty): then the packet is dropped, never sent on with
+/// the container's own address. Must be called from a program's main
+/// body (the verifier limits tail calls from subprograms).
+#[inline(always)]
+pub fn container6(ctx: &TcContext) -> i32 {
+    // SAFETY: the slot holds a TC program or nothing; on success control
+    // never comes back here.
+    unsafe { TAIL_CALLS.tail_call(ctx, TAIL_CONTAINER6) };
+    drop_packet(DropReason::Untranslatable)
+}
+
+/// Continues in `uplink_ingress6` (NAT66 replies, ICMPv6 errors about
+/// masqueraded flows). When that cannot run, unsolicited IPv6 to container
+/// addresses is still dropped here.
+#[inline(always)]
+pub fn uplink6(ctx: &TcContext) -> i32 {
+    // SAFETY: as in `container6`.
+    unsafe { TAIL_CALLS.tail_call(ctx, TAIL_UPLINK6) };
+    ipv6::unsolicited(ctx)
+}

@@ -1,0 +1,140 @@
+//! Path MTU through NAT66: a router beyond the uplink whose next link
+//! carries 1280 bytes answers a container's bigger datagram with ICMPv6
+//! "packet too big" addressed to the uplink's IPv6 address; the datapath
+//! must hand it to the container as an error about its own socket, or
+//! the container never learns the path MTU (IPv6 routers never fragment).
+
+use ebpfnet_tests::*;
+
+const UPLINK6: &str = "fd00:e6:ff::1";
+const OUTSIDE6: &str = "fd00:e6:ff::2";
+const FAR6: &str = "fd00:e6:fe::2";
+
+/// Sends `SIZE`-byte datagrams to `[IP]:PORT` with path MTU discovery on
+/// until the stack refuses one as too big: `mtu N` (what it learnt) or
+/// `mtu unchanged`.
+const PROBE6: &str = r#"
+import errno, socket, sys, time
+IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO, IPV6_MTU = 23, 2, 24
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO)
+s.connect((sys.argv[1], int(sys.argv[2])))
+end = time.time() + 5
+while time.time() < end:
+    try:
+        s.send(b"z" * int(sys.argv[3]))
+    except OSError as e:
+        if e.errno == errno.EMSGSIZE:
+            print("mtu %d" % s.getsockopt(socket.IPPROTO_IPV6, IPV6_MTU))
+            sys.exit(0)
+        raise
+    time.sleep(0.2)
+print("mtu unchanged")
+"#;
+
+/// The uplink's and the outside's IPv6 addresses, a `far` namespace behind
+/// the outside one over a 1280-byte link (the outside routes IPv6), and the
+/// host's route to it; all removed on drop.
+struct FarPath6 {
+    uplink: String,
+    outside_ns: String,
+    far_ns: String,
+}
+
+impl FarPath6 {
+    fn new(env: &TestEnv) -> Self {
+        let path = Self {
+            uplink: env.uplink.clone(),
+            outside_ns: env.outside_ns.clone(),
+            far_ns: format!("ebnt-far6-{}", std::process::id()),
+        };
+        let (out, far) = (path.outside_ns.as_str(), path.far_ns.as_str());
+        delete_netns(far);
+        ip_ok(&["netns", "add", far]);
+        let up = format!("{UPLINK6}/64");
+        ip_ok(&["-6", "addr", "add", &up, "dev", &env.uplink, "nodad"]);
+        let o = format!("{OUTSIDE6}/64");
+        netns_exec_ok(
+            out,
+            &["ip", "-6", "addr", "add", &o, "dev", "eth0", "nodad"],
+        );
+        ip_ok(&[
+            "-n", out, "link", "add", "r6", "mtu", "1280", "type", "veth", "peer", "name", "eth0",
+            "mtu", "1280", "netns", far,
+        ]);
+        for (ns, dev, cidr) in [
+            (out, "r6", "fd00:e6:fe::1/64"),
+            (far, "eth0", "fd00:e6:fe::2/64"),
+        ] {
+            netns_exec_ok(ns, &["ip", "-6", "addr", "add", cidr, "dev", dev, "nodad"]);
+            netns_exec_ok(ns, &["ip", "link", "set", dev, "up"]);
+        }
+        netns_exec_ok(far, &["ip", "link", "set", "lo", "up"]);
+        netns_exec_ok(out, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
+        netns_exec_ok(
+            far,
+            &[
+                "ip",
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                "fd00:e6:fe::1",
+            ],
+        );
+        ip_ok(&[
+            "-6",
+            "route",
+            "add",
+            "fd00:e6:fe::/64",
+            "via",
+            OUTSIDE6,
+            "dev",
+            &env.uplink,
+        ]);
+        path
+    }
+}
+
+impl Drop for FarPath6 {
+    fn drop(&mut self) {
+        let _ = ip(&["-6", "route", "del", "fd00:e6:fe::/64", "dev", &self.uplink]);
+        let up = format!("{UPLINK6}/64");
+        let _ = ip(&["-6", "addr", "del", &up, "dev", &self.uplink]);
+        let _ = ip(&["-n", &self.outside_ns, "link", "del", "r6"]);
+        let _ = netns_exec(
+            &self.outside_ns,
+            &[
+                "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "global",
+            ],
+        );
+        delete_netns(&self.far_ns);
+    }
+}
+
+#[test]
+fn packet_too_big_reaches_the_masqueraded_container() {
+    let env = TestEnv::new("pmtu66");
+    env.create_network("p66", &["--ipv6"]);
+    env.create_container("p6", &["--network", "p66"]);
+    let _path = FarPath6::new(&env);
+    // NAT66 works once the daemon has the uplink's address.
+    let reached = (0..50).any(|_| {
+        let ok = netns_exec("p6", &["ping", "-6", "-n", "-c", "1", "-W", "1", FAR6])
+            .status
+            .success();
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        ok
+    });
+    assert!(reached, "no ICMPv6 echo to {FAR6} through NAT66");
+    let learnt = netns_exec("p6", &[python(), "-c", PROBE6, FAR6, "9", "1400"]);
+    assert_eq!(
+        learnt.stdout_str().trim(),
+        "mtu 1280",
+        "path MTU a container's socket learnt through NAT66: {}",
+        String::from_utf8_lossy(&learnt.stderr)
+    );
+}
