@@ -160,15 +160,20 @@ while True:
 print("got %d" % n)
 "#;
 
-/// `IP PORT SIZE`: a connected UDP socket with DF on every datagram
-/// (IP_PMTUDISC_DO) sends SIZE bytes until the kernel refuses them
-/// (EMSGSIZE, once an ICMP "fragmentation needed" lowered the path MTU),
-/// then prints `mtu N` (IP_MTU); `mtu unchanged` after 5 s.
+/// `IP PORT SIZE`: a connected UDP socket that never fragments (IPv4:
+/// DF on every datagram, IP_PMTUDISC_DO; IPv6 routers never fragment, and
+/// IPV6_PMTUDISC_DO keeps the sender from doing it) sends SIZE bytes until
+/// the kernel refuses them (EMSGSIZE, once an ICMP "fragmentation needed" /
+/// "packet too big" lowered the path MTU), then prints `mtu N` (IP_MTU /
+/// IPV6_MTU); `mtu unchanged` after 5 s.
 const DF_PROBE: &str = r#"
 import errno, socket, sys, time
-IP_MTU_DISCOVER, IP_PMTUDISC_DO, IP_MTU = 10, 2, 14
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+if ":" in sys.argv[1]:
+    family, level, (discover, do, mtu) = socket.AF_INET6, socket.IPPROTO_IPV6, (23, 2, 24)
+else:
+    family, level, (discover, do, mtu) = socket.AF_INET, socket.IPPROTO_IP, (10, 2, 14)
+s = socket.socket(family, socket.SOCK_DGRAM)
+s.setsockopt(level, discover, do)
 s.connect((sys.argv[1], int(sys.argv[2])))
 end = time.time() + 5
 while time.time() < end:
@@ -176,7 +181,7 @@ while time.time() < end:
         s.send(b"z" * int(sys.argv[3]))
     except OSError as e:
         if e.errno == errno.EMSGSIZE:
-            print("mtu %d" % s.getsockopt(socket.IPPROTO_IP, IP_MTU))
+            print("mtu %d" % s.getsockopt(level, mtu))
             sys.exit(0)
         raise
     time.sleep(0.2)

@@ -10,28 +10,6 @@ const UPLINK6: &str = "fd00:e6:ff::1";
 const OUTSIDE6: &str = "fd00:e6:ff::2";
 const FAR6: &str = "fd00:e6:fe::2";
 
-/// Sends `SIZE`-byte datagrams to `[IP]:PORT` with path MTU discovery on
-/// until the stack refuses one as too big: `mtu N` (what it learnt) or
-/// `mtu unchanged`.
-const PROBE6: &str = r#"
-import errno, socket, sys, time
-IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO, IPV6_MTU = 23, 2, 24
-s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO)
-s.connect((sys.argv[1], int(sys.argv[2])))
-end = time.time() + 5
-while time.time() < end:
-    try:
-        s.send(b"z" * int(sys.argv[3]))
-    except OSError as e:
-        if e.errno == errno.EMSGSIZE:
-            print("mtu %d" % s.getsockopt(socket.IPPROTO_IPV6, IPV6_MTU))
-            sys.exit(0)
-        raise
-    time.sleep(0.2)
-print("mtu unchanged")
-"#;
-
 /// The uplink's and the outside's IPv6 addresses, a `far` namespace behind
 /// the outside one over a 1280-byte link (the outside routes IPv6), and the
 /// host's route to it; all removed on drop.
@@ -130,11 +108,10 @@ fn packet_too_big_reaches_the_masqueraded_container() {
         ok
     });
     assert!(reached, "no ICMPv6 echo to {FAR6} through NAT66");
-    let learnt = netns_exec("p6", &[python(), "-c", PROBE6, FAR6, "9", "1400"]);
+    let learnt = paths::df_probe("p6", FAR6, 9, 1400);
     assert_eq!(
-        learnt.stdout_str().trim(),
-        "mtu 1280",
-        "path MTU a container's socket learnt through NAT66: {}",
-        String::from_utf8_lossy(&learnt.stderr)
+        learnt.as_deref(),
+        Ok("mtu 1280"),
+        "path MTU a container's socket learnt through NAT66"
     );
 }
