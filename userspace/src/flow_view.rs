@@ -81,42 +81,65 @@ pub fn build(records: &[NatRecord], now_ns: u64) -> Vec<FlowView> {
             }
         };
         let p = r.key.protocol;
-        let mut entries = vec![entry_view(table(p), &r.key, &r.entry)];
-        let mut flags = r.entry.tcp_flags & !PUBLISHED_ANY_IP;
-        let (mut created, mut last_seen) = (r.entry.created_ns, r.entry.last_seen_ns);
-        let (mut packets, mut bytes) = (r.entry.packets, r.entry.bytes);
+        let e = &r.entry;
+        let mut entries = vec![entry_view(table(p), &r.key, e)];
         if let Some(NatRecord { key, entry: t }) = twin {
             entries.push(entry_view(table(p), &key, &t));
-            flags |= t.tcp_flags & !PUBLISHED_ANY_IP;
-            created = created.min(t.created_ns);
-            last_seen = last_seen.max(t.last_seen_ns);
-            packets = packets.wrapping_add(t.packets);
-            bytes = bytes.wrapping_add(t.bytes);
         }
-        let e = &r.entry;
-        flows.push(FlowView {
-            protocol: protocol_name(p),
-            original: format!(
-                "{} -> {}",
-                endpoint(r.key.src_ip, r.key.src_port, p),
-                endpoint(r.key.dst_ip, r.key.dst_port, p)
-            ),
-            translated: format!(
-                "{} -> {}",
-                endpoint(e.new_src_ip, e.new_src_port, p),
-                endpoint(e.new_dst_ip, e.new_dst_port, p)
-            ),
-            kind: nat_kind_name(e.kind).to_string(),
-            state: state(p, flags),
-            age_ms: now_ns.saturating_sub(created) / 1_000_000,
-            idle_ms: now_ns.saturating_sub(last_seen) / 1_000_000,
-            packets,
-            bytes,
+        let original = format!(
+            "{} -> {}",
+            endpoint(r.key.src_ip, r.key.src_port, p),
+            endpoint(r.key.dst_ip, r.key.dst_port, p)
+        );
+        let translated = format!(
+            "{} -> {}",
+            endpoint(e.new_src_ip, e.new_src_port, p),
+            endpoint(e.new_dst_ip, e.new_dst_port, p)
+        );
+        flows.push(row(
+            protocol_name(p),
+            p,
+            original,
+            translated,
             entries,
-        });
+            now_ns,
+        ));
     }
     flows.sort_by(|a, b| (&a.protocol, &a.original).cmp(&(&b.protocol, &b.original)));
     flows
+}
+
+/// One flow's row from its entries (the first the direction that opened
+/// it, then its twin when there is one), for IPv4 and IPv6 alike: the TCP
+/// state from both directions' bits (read as `state_protocol`'s), age from
+/// the older creation, idle time from the newer packet, counters summed.
+pub(crate) fn row(
+    protocol: String,
+    state_protocol: u8,
+    original: String,
+    translated: String,
+    entries: Vec<EntryView>,
+    now_ns: u64,
+) -> FlowView {
+    let flags = entries
+        .iter()
+        .fold(0, |f, e| f | (e.tcp_flags & !PUBLISHED_ANY_IP));
+    let created = entries.iter().map(|e| e.created_ns).min().unwrap_or(0);
+    let last_seen = entries.iter().map(|e| e.last_seen_ns).max().unwrap_or(0);
+    let packets = entries.iter().fold(0u64, |n, e| n.wrapping_add(e.packets));
+    let bytes = entries.iter().fold(0u64, |n, e| n.wrapping_add(e.bytes));
+    FlowView {
+        protocol,
+        original,
+        translated,
+        kind: entries.first().map(|e| e.kind.clone()).unwrap_or_default(),
+        state: state(state_protocol, flags),
+        age_ms: now_ns.saturating_sub(created) / 1_000_000,
+        idle_ms: now_ns.saturating_sub(last_seen) / 1_000_000,
+        packets,
+        bytes,
+        entries,
+    }
 }
 
 /// `850ms`, `42s`, `3m05s`, `2h01m`, `3d04h`.

@@ -7,11 +7,11 @@ use std::net::Ipv6Addr;
 use crate::{
     api::observe::{EntryView, FlowView},
     datapath::{NatRecord6, encoding::nat_kind_name, nat6},
-    flow_view::state,
+    flow_view::row,
 };
 use ebpfnet_common::{
     flows6::{FlowKey6, ICMPV6, NatEntry6},
-    maps::{PUBLISHED_ANY_IP, proto},
+    maps::proto,
 };
 
 fn protocol_name(protocol: u8) -> String {
@@ -74,39 +74,29 @@ pub fn build(records: &[NatRecord6], now_ns: u64) -> Vec<FlowView> {
         let p = r.key.protocol;
         let e = &r.entry;
         let mut entries = vec![entry_view(&r.key, e)];
-        let mut flags = e.tcp_flags & !PUBLISHED_ANY_IP;
-        let (mut created, mut last_seen) = (e.created_ns, e.last_seen_ns);
-        let (mut packets, mut bytes) = (e.packets, e.bytes);
         if let Some(NatRecord6 { key, entry: t }) = twin {
             entries.push(entry_view(&key, &t));
-            flags |= t.tcp_flags & !PUBLISHED_ANY_IP;
-            created = created.min(t.created_ns);
-            last_seen = last_seen.max(t.last_seen_ns);
-            packets = packets.wrapping_add(t.packets);
-            bytes = bytes.wrapping_add(t.bytes);
         }
+        let original = format!(
+            "{} -> {}",
+            endpoint(r.key.src_ip, r.key.src_port, p),
+            endpoint(r.key.dst_ip, r.key.dst_port, p)
+        );
+        let translated = format!(
+            "{} -> {}",
+            endpoint(e.new_src_ip, e.new_src_port, p),
+            endpoint(e.new_dst_ip, e.new_dst_port, p)
+        );
         // ICMPv6 states read as ICMP's (no TCP part).
         let state_protocol = if p == ICMPV6 { proto::ICMP } else { p };
-        flows.push(FlowView {
-            protocol: protocol_name(p),
-            original: format!(
-                "{} -> {}",
-                endpoint(r.key.src_ip, r.key.src_port, p),
-                endpoint(r.key.dst_ip, r.key.dst_port, p)
-            ),
-            translated: format!(
-                "{} -> {}",
-                endpoint(e.new_src_ip, e.new_src_port, p),
-                endpoint(e.new_dst_ip, e.new_dst_port, p)
-            ),
-            kind: nat_kind_name(e.kind).to_string(),
-            state: state(state_protocol, flags),
-            age_ms: now_ns.saturating_sub(created) / 1_000_000,
-            idle_ms: now_ns.saturating_sub(last_seen) / 1_000_000,
-            packets,
-            bytes,
+        flows.push(row(
+            protocol_name(p),
+            state_protocol,
+            original,
+            translated,
             entries,
-        });
+            now_ns,
+        ));
     }
     flows.sort_by(|a, b| (&a.protocol, &a.original).cmp(&(&b.protocol, &b.original)));
     flows
