@@ -5,10 +5,9 @@
 use std::{
     collections::{BTreeMap, HashSet},
     net::Ipv6Addr,
-    os::fd::AsFd,
 };
 
-use aya::maps::{HashMap, IterableMap, MapData, MapError, ProgramArray};
+use aya::maps::{HashMap, MapData, ProgramArray};
 use ebpfnet_common::{
     flows6::{FlowKey6, MasqUsageKey6, NatEntry6, UplinkInfo6},
     names,
@@ -17,23 +16,23 @@ use ebpfnet_common::{
 use super::{
     AyaDatapath, DatapathError, Flows6, NatRecord6,
     maps::{hash, hash_mut, map_err, map_mut, removed, write_err},
+    nat_collector::read_table,
     nat6,
-    take::take,
+    take::delete_if_unchanged,
 };
 
-/// `BPF_NOEXIST`: write only a new key.
-const BPF_NOEXIST: u64 = 1;
 const TABLES: [&str; 2] = [names::NAT6_TCP_MAP, names::NAT6_OTHER_MAP];
 
 type Table6<'a> = HashMap<&'a mut MapData, FlowKey6, NatEntry6>;
 
 impl AyaDatapath {
     fn nat6_records(&self, name: &'static str) -> Result<Vec<NatRecord6>, DatapathError> {
-        hash::<FlowKey6, NatEntry6>(&self.ebpf, name)?
-            .iter()
-            .map(|entry| entry.map(|(key, entry)| NatRecord6 { key, entry }))
-            .collect::<Result<_, _>>()
-            .map_err(map_err(name))
+        Ok(
+            read_table(&hash::<FlowKey6, NatEntry6>(&self.ebpf, name)?, name)?
+                .into_iter()
+                .map(|(key, entry)| NatRecord6 { key, entry })
+                .collect(),
+        )
     }
 
     /// Deletes each record's key unless its entry changed since it was
@@ -46,24 +45,10 @@ impl AyaDatapath {
         let mut map: Table6 = hash_mut(&mut self.ebpf, name)?;
         let mut deleted = 0;
         for record in records {
-            match map.get(&record.key, 0) {
-                Ok(now) if nat6::unchanged(&record.entry, &now) => {}
-                _ => continue,
-            }
-            let taken = take::<FlowKey6, NatEntry6>(map.map().fd().as_fd(), &record.key).map_err(
-                |source| DatapathError::Io {
-                    action: format!("take an idle flow out of map {name}"),
-                    source,
-                },
-            )?;
-            match taken {
-                Some(entry) if nat6::unchanged(&record.entry, &entry) => deleted += 1,
-                Some(entry) => match map.insert(record.key, entry, BPF_NOEXIST) {
-                    Ok(()) => {}
-                    Err(e) if already_there(&e) => {}
-                    Err(e) => return Err(write_err(name, "put a revived flow back")(e)),
-                },
-                None => {}
+            if delete_if_unchanged(&mut map, name, &record.key, |now| {
+                nat6::unchanged(&record.entry, now)
+            })? {
+                deleted += 1;
             }
         }
         Ok(deleted)
@@ -198,9 +183,4 @@ impl Flows6 for AyaDatapath {
         }
         Ok(deleted)
     }
-}
-
-/// A `BPF_NOEXIST` write refused because the key is there.
-fn already_there(e: &MapError) -> bool {
-    matches!(e, MapError::SyscallError(aya::sys::SyscallError { io_error, .. }) if io_error.raw_os_error() == Some(libc::EEXIST))
 }

@@ -6,14 +6,12 @@ use std::{collections::BTreeMap, os::fd::AsFd};
 
 use aya::{
     Ebpf,
-    maps::{HashMap, IterableMap, Map, MapData, MapError},
-    sys::SyscallError,
+    maps::{HashMap, IterableMap, Map, MapData},
 };
 use ebpfnet_common::{
     maps::{FlowKey, MasqUsageKey, NatEntry},
     names,
 };
-use libc::EEXIST;
 
 use super::{
     AyaDatapath, DatapathError, NatRecord,
@@ -21,11 +19,9 @@ use super::{
     collector::{Collector, GcPlan},
     maps::{hash, map_err, removed, write_err},
     nat,
-    take::take,
+    take::delete_if_unchanged,
 };
 
-/// `BPF_NOEXIST` (`include/uapi/linux/bpf.h`): write only a new key.
-const BPF_NOEXIST: u64 = 1;
 /// The tables a pass reads, in [`GcPlan`]'s table order.
 const TABLES: [&str; 2] = [names::NAT_TCP_MAP, names::NAT_OTHER_MAP];
 
@@ -64,18 +60,23 @@ impl AyaDatapath {
     }
 }
 
-/// Every entry of a NAT table, many per system call.
-pub(super) fn read_table(
+/// Every entry of a NAT table (IPv4 or IPv6), many per system call.
+pub(super) fn read_table<K: aya::Pod, V: aya::Pod>(
+    table: &HashMap<impl std::borrow::Borrow<MapData>, K, V>,
+    name: &'static str,
+) -> Result<Vec<(K, V)>, DatapathError> {
+    lookup_all::<K, V>(table.map().fd().as_fd()).map_err(|source| DatapathError::Io {
+        action: format!("read map {name}"),
+        source,
+    })
+}
+
+/// [`read_table`] of an IPv4 NAT table, as records.
+pub(super) fn read_records(
     table: &HashMap<impl std::borrow::Borrow<MapData>, FlowKey, NatEntry>,
     name: &'static str,
 ) -> Result<Vec<NatRecord>, DatapathError> {
-    let entries = lookup_all::<FlowKey, NatEntry>(table.map().fd().as_fd()).map_err(|source| {
-        DatapathError::Io {
-            action: format!("read map {name}"),
-            source,
-        }
-    })?;
-    Ok(entries
+    Ok(read_table(table, name)?
         .into_iter()
         .map(|(key, entry)| NatRecord { key, entry })
         .collect())
@@ -92,7 +93,7 @@ impl Collector for NatCollector {
             .map_err(map_err(name))?;
         let mut tables = Vec::new();
         for (table, name) in self.tables.iter().zip(TABLES) {
-            tables.push(read_table(table, name)?);
+            tables.push(read_records(table, name)?);
         }
         Ok(GcPlan::decide(counts_before, tables, now_ns))
     }
@@ -105,28 +106,10 @@ impl Collector for NatCollector {
         let mut deleted = 0;
         for (table, record) in plan.next_idle(limit) {
             let (map, name) = (&mut self.tables[table], TABLES[table]);
-            match map.get(&record.key, 0) {
-                Ok(now) if nat::unchanged(&record.entry, &now) => {}
-                Ok(_) => continue,
-                Err(e) => {
-                    removed(Err(e)).map_err(write_err(name, "read a flow"))?;
-                    continue;
-                }
-            }
-            let taken = take::<FlowKey, NatEntry>(map.map().fd().as_fd(), &record.key).map_err(
-                |source| DatapathError::Io {
-                    action: format!("take an idle flow out of map {name}"),
-                    source,
-                },
-            )?;
-            match taken {
-                Some(entry) if nat::unchanged(&record.entry, &entry) => deleted += 1,
-                Some(entry) => match map.insert(record.key, entry, BPF_NOEXIST) {
-                    Ok(()) => {}
-                    Err(e) if already_there(&e) => {}
-                    Err(e) => return Err(write_err(name, "put a revived flow back")(e)),
-                },
-                None => {}
+            if delete_if_unchanged(map, name, &record.key, |now| {
+                nat::unchanged(&record.entry, now)
+            })? {
+                deleted += 1;
             }
         }
         Ok(deleted)
@@ -164,9 +147,4 @@ impl Collector for NatCollector {
         }
         Ok(())
     }
-}
-
-/// A `BPF_NOEXIST` write refused because the key is there.
-fn already_there(e: &MapError) -> bool {
-    matches!(e, MapError::SyscallError(SyscallError { io_error, .. }) if io_error.raw_os_error() == Some(EEXIST))
 }

@@ -14,7 +14,7 @@ use super::{
     encoding::describe_key,
     maps::{hash, hash_mut, map_err, removed, write_err},
     nat,
-    nat_collector::read_table,
+    nat_collector::read_records,
 };
 use aya::maps::PerCpuHashMap;
 
@@ -44,7 +44,7 @@ impl AyaDatapath {
     }
 
     fn nat_records(&self, name: &'static str) -> Result<Vec<NatRecord>, DatapathError> {
-        read_table(&hash::<FlowKey, NatEntry>(&self.ebpf, name)?, name)
+        read_records(&hash::<FlowKey, NatEntry>(&self.ebpf, name)?, name)
     }
 
     /// Deletes `keys` from table `name`; returns how many were there.

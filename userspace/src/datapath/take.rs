@@ -5,12 +5,26 @@
 //! would then end a live flow.
 
 use std::{
+    borrow::BorrowMut,
     io,
     mem::{MaybeUninit, size_of},
-    os::fd::{AsRawFd, BorrowedFd},
+    os::fd::{AsFd, AsRawFd, BorrowedFd},
 };
 
-use aya::Pod;
+use aya::{
+    Pod,
+    maps::{HashMap, IterableMap, MapData, MapError},
+    sys::SyscallError,
+};
+use libc::EEXIST;
+
+use super::{
+    DatapathError,
+    maps::{removed, write_err},
+};
+
+/// `BPF_NOEXIST` (`include/uapi/linux/bpf.h`): write only a new key.
+const BPF_NOEXIST: u64 = 1;
 
 const BPF_MAP_LOOKUP_AND_DELETE_ELEM: libc::c_long = 21;
 
@@ -59,4 +73,44 @@ pub fn take<K: Pod, V: Pod>(fd: BorrowedFd<'_>, key: &K) -> io::Result<Option<V>
     }
     // SAFETY: the kernel wrote a whole value on success; V is Pod.
     Ok(Some(unsafe { value.assume_init() }))
+}
+
+/// Deletes `key` from the NAT table `map` (named `name` in errors) unless
+/// its entry is no longer the one the collector judged idle (`unchanged`
+/// says, of the entry now): checked, then taken out and read in one step;
+/// one that changed after all is put back (unless a new flow claimed the
+/// tuple in that instant). Left is a window of nanoseconds: a packet that
+/// found the entry before it was taken and writes to it after. Whether the
+/// entry went.
+pub fn delete_if_unchanged<T: BorrowMut<MapData>, K: Pod, V: Pod>(
+    map: &mut HashMap<T, K, V>,
+    name: &'static str,
+    key: &K,
+    unchanged: impl Fn(&V) -> bool,
+) -> Result<bool, DatapathError> {
+    match map.get(key, 0) {
+        Ok(now) if unchanged(&now) => {}
+        Ok(_) => return Ok(false),
+        Err(e) => {
+            removed(Err(e)).map_err(write_err(name, "read a flow"))?;
+            return Ok(false);
+        }
+    }
+    let taken = take::<K, V>(map.map().fd().as_fd(), key).map_err(|source| DatapathError::Io {
+        action: format!("take an idle flow out of map {name}"),
+        source,
+    })?;
+    match taken {
+        Some(entry) if unchanged(&entry) => Ok(true),
+        Some(entry) => match map.insert(key, entry, BPF_NOEXIST) {
+            Ok(()) => Ok(false),
+            Err(e) if already_there(&e) => Ok(false),
+            Err(e) => Err(write_err(name, "put a revived flow back")(e)),
+        },
+        None => Ok(false),
+    }
+}
+
+fn already_there(e: &MapError) -> bool {
+    matches!(e, MapError::SyscallError(SyscallError { io_error, .. }) if io_error.raw_os_error() == Some(EEXIST))
 }
