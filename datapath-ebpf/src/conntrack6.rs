@@ -21,8 +21,8 @@ use ebpfnet_common::{
 };
 
 use crate::{
-    atomic,
     conntrack::Reuse,
+    masquerade_quota,
     parse::{TCP_ACK, TCP_FIN, TCP_RST},
     parse6::Packet6,
 };
@@ -284,33 +284,11 @@ pub fn release(key: &FlowKey6) {
 /// limit), as `masquerade_quota::take`.
 #[inline(always)]
 pub fn take_port(key: &MasqUsageKey6, quota: u16) -> bool {
-    if MASQ_USAGE6.insert(key, 1, u64::from(BPF_NOEXIST)).is_ok() {
-        return true;
-    }
-    let Some(count) = MASQ_USAGE6.get_ptr_mut(key) else {
-        return true;
-    };
-    // SAFETY: a live map value, 4-aligned, only added to atomically here or
-    // replaced whole by the controller.
-    let before = unsafe { atomic::fetch_add(count, 1) };
-    if quota != 0 && before >= u32::from(quota) {
-        // SAFETY: as above.
-        unsafe { atomic::fetch_add(count, u32::MAX) };
-        return false;
-    }
-    true
+    masquerade_quota::take_in(&MASQ_USAGE6, key, quota)
 }
 
 /// Gives a port back, as `masquerade_quota::release`.
 #[inline(always)]
 pub fn release_port(key: &MasqUsageKey6) {
-    let Some(count) = MASQ_USAGE6.get_ptr_mut(key) else {
-        return;
-    };
-    // SAFETY: as in `take_port`.
-    let before = unsafe { atomic::fetch_add(count, u32::MAX) };
-    if before == 0 {
-        // SAFETY: as in `take_port`.
-        unsafe { atomic::fetch_add(count, 1) };
-    }
+    masquerade_quota::release_in(&MASQ_USAGE6, key)
 }

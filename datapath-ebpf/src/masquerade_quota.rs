@@ -42,21 +42,27 @@ pub fn key_for(container: [u8; 4], dst_ip: [u8; 4], dst_port: u16, protocol: u8)
 
 /// Takes one of the container's ports to that destination, or reports
 /// that it holds its whole share; `quota` 0 means no limit. A taken port is
-/// given back with [`release`] when the flow ends or cannot start. The add
-/// is atomic and its result decides, so CPUs racing for the last port
-/// cannot both take it. Looked up first: a destination already counted
-/// (the busy one the quota is for) costs no insert, which would take the
-/// bucket lock only to fail.
+/// given back with [`release`] when the flow ends or cannot start.
 #[inline(always)]
 pub fn take(key: &MasqUsageKey, quota: u16) -> bool {
-    if let Some(count) = MASQ_USAGE.get_ptr_mut(key) {
+    take_in(&MASQ_USAGE, key, quota)
+}
+
+/// [`take`] on a usage table of either family (`MASQ_USAGE`,
+/// `MASQ_USAGE6`). The add is atomic and its result decides, so CPUs
+/// racing for the last port cannot both take it. Looked up first: a
+/// destination already counted (the busy one the quota is for) costs no
+/// insert, which would take the bucket lock only to fail.
+#[inline(always)]
+pub fn take_in<K, const N: usize>(usage: &HashMap<K, u32, N>, key: &K, quota: u16) -> bool {
+    if let Some(count) = usage.get_ptr_mut(key) {
         return add(count, quota);
     }
-    if MASQ_USAGE.insert(key, 1, u64::from(BPF_NOEXIST)).is_ok() {
+    if usage.insert(key, 1, u64::from(BPF_NOEXIST)).is_ok() {
         return true;
     }
     // Another CPU counted it first (or the table is full).
-    let Some(count) = MASQ_USAGE.get_ptr_mut(key) else {
+    let Some(count) = usage.get_ptr_mut(key) else {
         // The table is full: the quota does not bind until the controller
         // recounts; the flow is never refused for it.
         return true;
@@ -82,7 +88,13 @@ fn add(count: *mut u32, quota: u16) -> bool {
 /// not start.
 #[inline(always)]
 pub fn release(key: &MasqUsageKey) {
-    let Some(count) = MASQ_USAGE.get_ptr_mut(key) else {
+    release_in(&MASQ_USAGE, key)
+}
+
+/// [`release`] on a usage table of either family.
+#[inline(always)]
+pub fn release_in<K, const N: usize>(usage: &HashMap<K, u32, N>, key: &K) {
+    let Some(count) = usage.get_ptr_mut(key) else {
         return;
     };
     // SAFETY: as in `take`.
