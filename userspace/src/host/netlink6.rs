@@ -39,24 +39,9 @@ pub async fn add_address(
         .map_err(HostError::netlink(format!("add address {ip}/{prefix}")))
 }
 
-/// The IPv6 default route via `gateway`.
-pub async fn add_default_route(handle: &Handle, gateway: Ipv6Addr) -> Result<(), HostError> {
-    let route = RouteMessageBuilder::<Ipv6Addr>::new()
-        .gateway(gateway)
-        .build();
-    handle
-        .route()
-        .add(route)
-        .replace()
-        .execute()
-        .await
-        .map_err(HostError::netlink(format!(
-            "add IPv6 default route via {gateway}"
-        )))
-}
-
 /// The IPv6 default route via `gateway` out of interface `index`, in
-/// place of the one there was.
+/// place of any there was (a new interface's, or one handed on when its
+/// network goes).
 pub async fn set_default_route(
     handle: &Handle,
     index: u32,

@@ -326,7 +326,7 @@ impl Host for NetlinkHost {
                 netlink::add_default_route(&handle, gateway).await?;
             }
             if let Some(gateway) = address.ipv6.and_then(|six| six.default_route) {
-                netlink6::add_default_route(&handle, gateway).await?;
+                netlink6::set_default_route(&handle, index, gateway).await?;
             }
             Ok(())
         })
