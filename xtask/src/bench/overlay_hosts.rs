@@ -25,6 +25,7 @@ use anyhow::{Result, bail};
 use super::etcd;
 use super::lab::{DIR, DaemonFiles, Lab, quiet};
 use super::load::{self, Test};
+use super::phase::PhasePath;
 use super::topology::{SERVER_PORT, in_ns, ip_n, tune_ns, up, veth};
 use crate::cmd::{command, succeeds};
 use crate::interrupt::check_interrupted;
@@ -59,22 +60,6 @@ pub enum HostPath {
 impl HostPath {
     pub const ALL: [HostPath; 3] = [HostPath::Overlay, HostPath::Vxlan, HostPath::Underlay];
 
-    pub fn name(self) -> &'static str {
-        match self {
-            HostPath::Overlay => "ebpfnet-overlay",
-            HostPath::Vxlan => "kernel-vxlan",
-            HostPath::Underlay => "underlay",
-        }
-    }
-
-    pub fn title(self) -> &'static str {
-        match self {
-            HostPath::Overlay => "ebpfnet overlay (VXLAN by the eBPF programs)",
-            HostPath::Vxlan => "kernel VXLAN device + bridge (static remote)",
-            HostPath::Underlay => "underlay, host to host (no encapsulation)",
-        }
-    }
-
     /// (client namespace, server namespace, server address).
     fn ends(self) -> (&'static str, &'static str, String) {
         let (client, server, ip) = match self {
@@ -96,6 +81,24 @@ impl HostPath {
     pub fn run(self, loadgen: &Path, test: Test, seconds: f64) -> Result<load::Sample> {
         let (client, _, target) = self.ends();
         load::run_client(loadgen, client, test, &target, seconds)
+    }
+}
+
+impl PhasePath for HostPath {
+    fn name(self) -> &'static str {
+        match self {
+            HostPath::Overlay => "ebpfnet-overlay",
+            HostPath::Vxlan => "kernel-vxlan",
+            HostPath::Underlay => "underlay",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            HostPath::Overlay => "ebpfnet overlay (VXLAN by the eBPF programs)",
+            HostPath::Vxlan => "kernel VXLAN device + bridge (static remote)",
+            HostPath::Underlay => "underlay, host to host (no encapsulation)",
+        }
     }
 }
 
