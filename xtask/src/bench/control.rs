@@ -14,7 +14,7 @@ use nix::sched::{CloneFlags, setns};
 
 use super::ebpfnet::{Ebpfnet, range_spec};
 use super::lab::{DIR, quiet};
-use super::rules::{self, Mapping, NFT_TABLE};
+use super::rules::{self, Addressing, Mapping, NFT_TABLE};
 use super::topology::Kind;
 use crate::cmd::{command, output};
 use crate::interrupt::check_interrupted;
@@ -82,7 +82,7 @@ fn write_file(name: &str, text: &str) -> Result<String> {
 pub fn iptables_restore(kind: Kind, maps: &[Mapping]) -> Result<f64> {
     let file = write_file(
         &format!("{}.rules", kind.name()),
-        &rules::iptables_ruleset(kind, maps),
+        &rules::iptables_ruleset(&Addressing::v4(kind), maps),
     )?;
     in_netns(&kind.host_ns(), || {
         timed(command(format!("{}-restore", iptables(kind))).arg(&file))
@@ -92,7 +92,10 @@ pub fn iptables_restore(kind: Kind, maps: &[Mapping]) -> Result<f64> {
 /// Replaces the nft table of the nft-map variant.
 pub fn nft_load(maps: &[Mapping]) -> Result<f64> {
     let kind = Kind::NftMap;
-    let file = write_file("nft-map.nft", &rules::nft_ruleset(kind, maps))?;
+    let file = write_file(
+        "nft-map.nft",
+        &rules::nft_ruleset(&Addressing::v4(kind), maps),
+    )?;
     in_netns(&kind.host_ns(), || {
         let _ = output(command("nft").args(["delete", "table", "ip", NFT_TABLE]));
         timed(command("nft").args(["-f", &file]))
@@ -220,7 +223,10 @@ pub fn measure(ebpfnet: &Ebpfnet, plan: &Plan) -> Result<Vec<CpRow>> {
                     None,
                 );
             }
-            let element = format!("{{ {} }}", rules::nft_element(Kind::NftMap, extra));
+            let element = format!(
+                "{{ {} }}",
+                rules::nft_element(&Addressing::v4(Kind::NftMap), extra)
+            );
             let secs = in_netns(&Kind::NftMap.host_ns(), || {
                 let nft = |verb: &str| {
                     let mut cmd = command("nft");

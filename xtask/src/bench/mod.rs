@@ -11,7 +11,8 @@
 //! address and a million resident flows (extremes.rs); write the report
 //! (report.rs) and the SVG chart (chart.rs). Before all that, in a lab of
 //! its own, the overlay phase: container to container across two hosts
-//! (overlay.rs; alone with `--phase overlay`). Everything made is removed
+//! (overlay.rs; alone with `--phase overlay`), and the IPv6 phase (ipv6.rs;
+//! `--phase ipv6`). Everything made is removed
 //! by the guard in lab.rs, also on error and Ctrl-C.
 
 mod chart;
@@ -21,11 +22,14 @@ mod etcd;
 mod extremes;
 mod extremes_report;
 mod http;
+mod ipv6;
+mod ipv6_lab;
 mod lab;
 mod load;
 mod overlay;
 mod overlay_hosts;
 mod overlay_report;
+mod phase;
 mod report;
 mod rules;
 mod targets;
@@ -57,8 +61,8 @@ pub struct Options {
     /// Use this `ebpfnet` binary instead of building target/release/ebpfnet
     #[arg(long, value_name = "PATH")]
     ebpfnet_binary: Option<PathBuf>,
-    /// Run only this phase (its results go to bench-results/overlay.*
-    /// and, unless --quick, docs/bench/overlay.*)
+    /// Run only this phase (its results go to bench-results/PHASE.*
+    /// and, unless --quick, docs/bench/PHASE.*)
     #[arg(long, value_enum)]
     phase: Option<Phase>,
     /// Only re-render scaling.svg beside this results.json (no bench run,
@@ -72,6 +76,9 @@ enum Phase {
     /// Container to container across two hosts: ebpfnet's overlay, a plain
     /// kernel VXLAN device, the underlay
     Overlay,
+    /// A published port and masquerade over IPv6: ebpfnet, ip6tables,
+    /// nft, a direct veth
+    Ipv6,
 }
 
 struct Config {
@@ -142,9 +149,22 @@ pub fn bench(options: &Options) -> Result<()> {
     let _lock = lab::host_lock()?;
     catch_interrupt()?;
     let started = Instant::now();
-    let overlay = overlay::run(&binary, &loadgen, config.reps, config.seconds)?;
-    overlay_report::write(&overlay, options.quick)?;
-    if options.phase == Some(Phase::Overlay) {
+    let only = options.phase;
+    let overlay = if only.is_none() || only == Some(Phase::Overlay) {
+        let overlay = overlay::run(&binary, &loadgen, config.reps, config.seconds)?;
+        overlay_report::write(&overlay, options.quick)?;
+        Some(overlay)
+    } else {
+        None
+    };
+    let ipv6 = if only.is_none() || only == Some(Phase::Ipv6) {
+        let ipv6 = ipv6::run(&binary, &loadgen, config.reps, config.seconds)?;
+        ipv6::write(&ipv6, options.quick)?;
+        Some(ipv6)
+    } else {
+        None
+    };
+    if only.is_some() {
         return Ok(());
     }
     let mut lab = Lab::new()?;
@@ -162,7 +182,8 @@ pub fn bench(options: &Options) -> Result<()> {
     }
     let mut results = result?;
     results.minutes = started.elapsed().as_secs_f64() / 60.0;
-    results.overlay = Some(overlay);
+    results.overlay = overlay;
+    results.ipv6 = ipv6;
     report::write(&results, options.quick)?;
     if !errors.is_empty() {
         bail!("the bench ran, but cleaning up failed (see above)");

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::control::CpRow;
 use super::extremes::Extremes;
+use super::ipv6::{self, Ipv6Results};
 use super::load::{Sample, Test};
 use super::overlay::OverlayResults;
 use super::topology::Kind;
@@ -41,6 +42,8 @@ pub struct Results {
     pub extremes: Option<Extremes>,
     /// Container to container across two hosts.
     pub overlay: Option<OverlayResults>,
+    /// A published port and masquerade over IPv6.
+    pub ipv6: Option<Ipv6Results>,
     pub minutes: f64,
 }
 
@@ -82,6 +85,7 @@ impl Results {
             control: Vec::new(),
             extremes: None,
             overlay: None,
+            ipv6: None,
             minutes: 0.0,
         }
     }
@@ -237,6 +241,10 @@ pub fn markdown(r: &Results) -> String {
         md.push('\n');
         md.push_str(&overlay_report::markdown(o));
     }
+    if let Some(v6) = &r.ipv6 {
+        md.push('\n');
+        md.push_str(&ipv6::markdown(v6));
+    }
     md.push_str("\n### Control plane\n\n| what | tool | ports | median (min–max) |\n");
     md.push_str("|---|---|---|---|\n");
     for row in &r.control {
@@ -357,6 +365,7 @@ pub fn json(r: &Results) -> Value {
         "traffic": traffic, "control_plane": control, "bpf_cost": bpf, "targets": targets,
         "extremes": r.extremes.as_ref().map(|x| extremes_report::json(r, x)),
         "overlay": r.overlay.as_ref().map(overlay_report::json),
+        "ipv6": r.ipv6.as_ref().map(ipv6::json),
     })
 }
 

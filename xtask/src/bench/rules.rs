@@ -48,37 +48,77 @@ pub fn with_http(ports: u32) -> Vec<Mapping> {
     maps
 }
 
-pub fn nat_rule(kind: Kind, m: Mapping) -> String {
+/// Where a variant's rules point: its container subnet and server, in
+/// either family.
+pub struct Addressing {
+    /// `ip` or `ip6` (nft's family; iptables' `-restore` tool prefix).
+    pub family: &'static str,
+    pub subnet: String,
+    pub server_ip: String,
+    /// Host-route length of one address (32 or 128).
+    pub host_bits: u8,
+    /// What Docker's OUTPUT rule leaves out: the loopback net.
+    pub loopback: &'static str,
+}
+
+impl Addressing {
+    pub fn v4(kind: Kind) -> Self {
+        Addressing {
+            family: "ip",
+            subnet: kind.subnet(),
+            server_ip: kind.server_ip(),
+            host_bits: 32,
+            loopback: "127.0.0.0/8",
+        }
+    }
+
+    /// The DNAT target `ADDR:PORT` (`[ADDR]:PORT` for IPv6).
+    fn destination(&self, port: u16) -> String {
+        if self.family == "ip6" {
+            format!("[{}]:{port}", self.server_ip)
+        } else {
+            format!("{}:{port}", self.server_ip)
+        }
+    }
+}
+
+pub fn nat_rule(to: &Addressing, m: Mapping) -> String {
     format!(
-        "-A DOCKER ! -i br0 -p tcp -m tcp --dport {} -j DNAT --to-destination {}:{}",
+        "-A DOCKER ! -i br0 -p tcp -m tcp --dport {} -j DNAT --to-destination {}",
         m.host_port,
-        kind.server_ip(),
-        m.container_port
+        to.destination(m.container_port)
     )
 }
 
-pub fn filter_rule(kind: Kind, m: Mapping) -> String {
+pub fn filter_rule(to: &Addressing, m: Mapping) -> String {
     format!(
-        "-A DOCKER -d {}/32 ! -i br0 -o br0 -p tcp -m tcp --dport {} -j ACCEPT",
-        kind.server_ip(),
-        m.container_port
+        "-A DOCKER -d {}/{} ! -i br0 -o br0 -p tcp -m tcp --dport {} -j ACCEPT",
+        to.server_ip, to.host_bits, m.container_port
     )
 }
 
-/// The whole nat and filter tables for `iptables-restore`, with `maps`.
-pub fn iptables_ruleset(kind: Kind, maps: &[Mapping]) -> String {
-    let subnet = kind.subnet();
+/// The whole nat and filter tables for `iptables-restore` (or
+/// `ip6tables-restore`), with `maps`.
+pub fn iptables_ruleset(to: &Addressing, maps: &[Mapping]) -> String {
     let mut text = String::with_capacity(200 * maps.len() + 2048);
     text.push_str(
         "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
          :POSTROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n\
-         -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n\
-         -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER\n",
+         -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n",
     );
-    let _ = writeln!(text, "-A POSTROUTING -s {subnet} ! -o br0 -j MASQUERADE");
+    let _ = writeln!(
+        text,
+        "-A OUTPUT ! -d {} -m addrtype --dst-type LOCAL -j DOCKER",
+        to.loopback
+    );
+    let _ = writeln!(
+        text,
+        "-A POSTROUTING -s {} ! -o br0 -j MASQUERADE",
+        to.subnet
+    );
     text.push_str("-A DOCKER -i br0 -j RETURN\n");
     for m in maps {
-        let _ = writeln!(text, "{}", nat_rule(kind, *m));
+        let _ = writeln!(text, "{}", nat_rule(to, *m));
     }
     text.push_str(
         "COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
@@ -90,7 +130,7 @@ pub fn iptables_ruleset(kind: Kind, maps: &[Mapping]) -> String {
          -A FORWARD -i br0 -o br0 -j ACCEPT\n",
     );
     for m in maps {
-        let _ = writeln!(text, "{}", filter_rule(kind, *m));
+        let _ = writeln!(text, "{}", filter_rule(to, *m));
     }
     text.push_str(
         "-A DOCKER-ISOLATION-STAGE-1 -i br0 ! -o br0 -j DOCKER-ISOLATION-STAGE-2\n\
@@ -104,6 +144,7 @@ pub fn iptables_ruleset(kind: Kind, maps: &[Mapping]) -> String {
 /// The per-rule commands dockerd runs for one published port (one in the
 /// nat table, one in the filter table), as argument lists for `iptables`.
 pub fn docker_commands(kind: Kind, m: Mapping) -> [Vec<String>; 2] {
+    let to = Addressing::v4(kind);
     let words = |table: &str, rule: String| -> Vec<String> {
         ["-t", table]
             .into_iter()
@@ -112,44 +153,44 @@ pub fn docker_commands(kind: Kind, m: Mapping) -> [Vec<String>; 2] {
             .collect()
     };
     [
-        words("nat", nat_rule(kind, m)),
-        words("filter", filter_rule(kind, m)),
+        words("nat", nat_rule(&to, m)),
+        words("filter", filter_rule(&to, m)),
     ]
 }
 
 pub const NFT_TABLE: &str = "ebnb";
 
-pub fn nft_element(kind: Kind, m: Mapping) -> String {
-    format!(
-        "{} : {} . {}",
-        m.host_port,
-        kind.server_ip(),
-        m.container_port
-    )
+pub fn nft_element(to: &Addressing, m: Mapping) -> String {
+    format!("{} : {} . {}", m.host_port, to.server_ip, m.container_port)
 }
 
 /// An `nft -f` file: one table with a verdict map for DNAT, masquerade, and
 /// a forward chain that accepts DNATed and established traffic.
-pub fn nft_ruleset(kind: Kind, maps: &[Mapping]) -> String {
+pub fn nft_ruleset(to: &Addressing, maps: &[Mapping]) -> String {
     let mut elements = String::with_capacity(40 * maps.len());
     for (i, m) in maps.iter().enumerate() {
         if i > 0 {
             elements.push_str(", ");
         }
-        elements.push_str(&nft_element(kind, *m));
+        elements.push_str(&nft_element(to, *m));
     }
+    let (family, addr_type) = if to.family == "ip6" {
+        ("ip6", "ipv6_addr")
+    } else {
+        ("ip", "ipv4_addr")
+    };
     format!(
-        "table ip {NFT_TABLE} {{\n\
-         \tmap published {{\n\t\ttype inet_service : ipv4_addr . inet_service\n\
+        "table {family} {NFT_TABLE} {{\n\
+         \tmap published {{\n\t\ttype inet_service : {addr_type} . inet_service\n\
          \t\telements = {{ {elements} }}\n\t}}\n\
          \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\
-         \t\tfib daddr type local dnat ip to tcp dport map @published\n\t}}\n\
+         \t\tfib daddr type local dnat {family} to tcp dport map @published\n\t}}\n\
          \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-         \t\tip saddr {subnet} oifname != \"br0\" masquerade\n\t}}\n\
+         \t\t{family} saddr {subnet} oifname != \"br0\" masquerade\n\t}}\n\
          \tchain forward {{\n\t\ttype filter hook forward priority filter; policy drop;\n\
          \t\tct state established,related accept\n\t\tiifname \"br0\" accept\n\
          \t\tct status dnat accept\n\t}}\n}}\n",
-        subnet = kind.subnet()
+        subnet = to.subnet
     )
 }
 
@@ -163,14 +204,14 @@ mod tests {
         assert_eq!(maps.len(), 3);
         assert_eq!(maps[0].host_port, FILLER_BASE);
         assert_eq!(maps[2].host_port, PUBLISHED_PORT);
-        let rules = iptables_ruleset(Kind::IptablesNft, &maps);
+        let rules = iptables_ruleset(&Addressing::v4(Kind::IptablesNft), &maps);
         let dnat: Vec<&str> = rules.lines().filter(|l| l.contains("DNAT")).collect();
         assert!(dnat[2].ends_with("10.201.0.2:80"), "{dnat:?}");
         assert_eq!(mappings(1).len(), 1);
         let maps = with_http(3);
         assert_eq!(maps[2].host_port, PUBLISHED_PORT);
         assert_eq!(maps[3].host_port, HTTP_PUBLISHED_PORT);
-        let rules = iptables_ruleset(Kind::IptablesNft, &maps);
+        let rules = iptables_ruleset(&Addressing::v4(Kind::IptablesNft), &maps);
         let dnat: Vec<&str> = rules.lines().filter(|l| l.contains("DNAT")).collect();
         assert!(dnat[3].ends_with("10.201.0.2:81"), "{dnat:?}");
     }
