@@ -86,6 +86,9 @@ pub const SOCK_REVERSE_CAPACITY: u32 = 65_536;
 /// the ports of fragmented datagrams being translated.
 pub const FRAGMENTS_MAP: &str = "FRAGMENTS";
 pub const FRAGMENTS_CAPACITY: u32 = 8192;
+/// LRU hash [`crate::fragments::FragKey6`] -> [`crate::fragments::FragValue`]:
+/// `FRAGMENTS` for IPv6 datagrams (NAT66), as large.
+pub const FRAGMENTS6_MAP: &str = "FRAGMENTS6";
 /// Hash [`crate::overlay::OverlayPeerKey`] -> [`crate::overlay::OverlayPeer`]:
 /// containers of overlay networks on other hosts, filled from the cluster
 /// store.

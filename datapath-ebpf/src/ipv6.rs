@@ -23,6 +23,7 @@ const IPV6_FRAGMENT: u8 = 44;
 const IPV6_DEST_OPTS: u8 = 60;
 const IPV6_ICMP: u8 = 58;
 const IPV6_HEADER_LEN: usize = 40;
+const IPV6_FRAGMENT_LEN: usize = 8;
 const IPV6_SRC_OFF: usize = parse::IP_OFF + 8;
 const IPV6_DST_OFF: usize = parse::IP_OFF + 24;
 const ICMPV6_ROUTER_ADVERTISEMENT: u8 = 134;
@@ -204,7 +205,21 @@ fn check_upper_layer(
                 next = ext[0];
                 offset += (usize::from(ext[1]) + 1) * 8;
             }
-            IPV6_FRAGMENT => return Err(DropReason::Fragment),
+            IPV6_FRAGMENT => {
+                // Next header, reserved, offset and flags (RFC 8200 §4.5).
+                let ext: [u8; 4] = ctx.load(offset).map_err(|_| DropReason::Malformed)?;
+                if u16::from_be_bytes([ext[2], ext[3]]) >> 3 != 0 {
+                    // A later fragment: its datagram's type is in the first
+                    // one, checked here like a whole packet (receivers drop
+                    // overlapping fragments, RFC 5722, and fragmented
+                    // neighbour discovery, RFC 6980).
+                    return Ok(());
+                }
+                // The first holds the whole header chain (RFC 7112): a
+                // chain that goes on in a later fragment fails to load.
+                next = ext[0];
+                offset += IPV6_FRAGMENT_LEN;
+            }
             IPV6_ICMP => {
                 let kind: u8 = ctx.load(offset).map_err(|_| DropReason::Malformed)?;
                 return match kind {

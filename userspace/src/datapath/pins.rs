@@ -10,7 +10,7 @@ use aya::maps::{MapData, MapType, lpm_trie::Key};
 use ebpfnet_common::{
     IfaceCounters, ProgramId, TrafficCounter,
     flows6::{FlowKey6, MasqUsageKey6, NatEntry6, UplinkInfo6},
-    fragments::{FragKey, FragValue},
+    fragments::{FragKey, FragKey6, FragValue},
     maps::{
         Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey,
         MasqUsageKey, NatEntry, NetworkInfo, PublishedKey, PublishedStats, PublishedValue,
@@ -106,6 +106,7 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
             SOCK_REVERSE_CAPACITY,
         ),
         layout::<FragKey, FragValue>(FRAGMENTS_MAP, MapType::LruHash, FRAGMENTS_CAPACITY),
+        layout::<FragKey6, FragValue>(FRAGMENTS6_MAP, MapType::LruHash, FRAGMENTS_CAPACITY),
         layout::<OverlayPeerKey, OverlayPeer>(
             OVERLAY_PEERS_MAP,
             MapType::Hash,

@@ -4,7 +4,7 @@ use aya::maps::{LpmTrie, MapError, MapKeys, MapType, PerCpuArray, PerCpuHashMap}
 use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
     flows6::{FlowKey6, MasqUsageKey6, NatEntry6, UplinkInfo6},
-    fragments::{FragKey, FragValue},
+    fragments::{FragKey, FragKey6, FragValue},
     maps::{
         EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey, MasqUsageKey,
         NatEntry, NetworkInfo, PublishedKey, PublishedStats, PublishedValue, SockReverseKey,
@@ -152,6 +152,7 @@ impl AyaDatapath {
                 count_keys(hash::<SockReverseKey, SockReverseValue>(ebpf, name)?.keys())
             }
             names::FRAGMENTS_MAP => count_keys(hash::<FragKey, FragValue>(ebpf, name)?.keys()),
+            names::FRAGMENTS6_MAP => count_keys(hash::<FragKey6, FragValue>(ebpf, name)?.keys()),
             names::PUBLISHED_MAP => {
                 count_keys(hash::<PublishedKey, PublishedValue>(ebpf, name)?.keys())
             }
