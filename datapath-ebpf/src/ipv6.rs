@@ -116,17 +116,18 @@ pub fn from_container(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) ->
     }
 }
 
-/// The container's own IPv6 addresses on this network: its link-local
+/// The container's own IPv6 addresses on this network (or on a macvlan
+/// network's LAN, `lan6`): its link-local
 /// one follows from its MAC, its global one (on a network with IPv6) is in
 /// `ENDPOINTS6`. Kept as references, not copies: the stack is tight.
-struct Own<'a> {
-    global: Option<&'a EndpointInfo6>,
-    mac: &'a [u8; 6],
+pub struct Own<'a> {
+    pub global: Option<&'a EndpointInfo6>,
+    pub mac: &'a [u8; 6],
 }
 
 impl Own<'_> {
     #[inline(always)]
-    fn has(&self, ip: &[u8; 16]) -> bool {
+    pub fn has(&self, ip: &[u8; 16]) -> bool {
         *ip == link_local_of(*self.mac) || self.global.is_some_and(|own| own.ip == *ip)
     }
 }
@@ -186,11 +187,12 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
 }
 
 /// Walks the extension headers to the upper layer: router messages never
-/// leave a container (RA guard, CVE-2020-13401), neighbour discovery
-/// speaks only for the container itself, and a fragment (which could hide
-/// the ICMPv6 type in a later piece) is refused.
+/// leave a container (RA guard, CVE-2020-13401), and neighbour discovery
+/// speaks only for the container itself. A first fragment is looked
+/// through: the ICMPv6 type must be in it (a chain that hides it in a
+/// later piece is refused, RFC 7113).
 #[inline(always)]
-fn check_upper_layer(
+pub fn check_upper_layer(
     ctx: &TcContext,
     first: u8,
     unspecified: bool,
@@ -283,7 +285,7 @@ fn check_neighbor(
 
 /// fe80::/10.
 #[inline(always)]
-fn is_link_local(ip: &[u8; 16]) -> bool {
+pub fn is_link_local(ip: &[u8; 16]) -> bool {
     ip[0] == 0xfe && ip[1] & 0xc0 == 0x80
 }
 

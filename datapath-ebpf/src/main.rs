@@ -26,6 +26,7 @@ mod icmp_reply;
 mod ipv6;
 mod isolation;
 mod lan;
+mod lan6;
 mod maps;
 mod masquerade6;
 mod masquerade_quota;

@@ -10,7 +10,7 @@ use ebpfnet_common::{
         NatEntry, NetworkInfo, PublishedKey, PublishedStats, PublishedValue, SockReverseKey,
         SockReverseValue, SubnetKey, UplinkInfo,
     },
-    maps6::{EndpointInfo6, NetworkInfo6, SubnetKey6},
+    maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6},
     names,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
@@ -173,6 +173,10 @@ impl AyaDatapath {
             }
             names::LAN_HOSTS_MAP => count_keys(hash::<LanMacKey, [u8; 4]>(ebpf, name)?.keys()),
             names::LAN_IPS_MAP => count_keys(hash::<LanIpKey, LanMac>(ebpf, name)?.keys()),
+            names::LAN_HOSTS6_MAP => {
+                count_keys(hash::<LanMacKey, EndpointInfo6>(ebpf, name)?.keys())
+            }
+            names::LAN_IPS6_MAP => count_keys(hash::<LanIpKey6, LanMac>(ebpf, name)?.keys()),
             names::OVERLAY_PEERS_MAP => {
                 count_keys(hash::<OverlayPeerKey, OverlayPeer>(ebpf, name)?.keys())
             }
