@@ -4,7 +4,8 @@
 //! 3000-byte answer (fragmented by the server) comes back whole; the same
 //! for an ICMPv6 echo. The outside has no route to the container subnet,
 //! so only translated fragments — the first by its ports, the later ones
-//! by the first's record — make the round trip.
+//! by the first's record — make the round trip. Between two containers of
+//! the network, IPv6 fragments pass as they are.
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ fn fragmented_datagrams_go_out_and_back_through_nat66() {
     let env = TestEnv::new("frag66");
     env.create_network("f66", &["--ipv6"]);
     env.create_container("f6", &["--network", "f66"]);
+    env.create_container("f6peer", &["--network", "f66"]);
     let _uplink6 = Uplink6::add(&env);
     let _echo = udp_echo_server_on(&env.outside_ns, "::", 9001);
     assert!(
@@ -40,6 +42,16 @@ fn fragmented_datagrams_go_out_and_back_through_nat66() {
         echo.status.success(),
         "3000-byte ICMPv6 echo through NAT66: {}",
         echo.stdout_str()
+    );
+    let _peer_echo = udp_echo_server_on("f6peer", "::", 9002);
+    let peer = env.endpoint("f6peer", "f66")["GlobalIPv6Address"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        udp_round_trip("f6", &peer, 9002, 3000, false),
+        Ok("echoed 3000".to_string()),
+        "3000-byte UDP datagram to a container of the network over IPv6"
     );
     assert_eq!(drop_count(&env, "fragment"), 0, "fragments were dropped");
 }
