@@ -30,6 +30,21 @@ pub struct FragValue {
     pub created_ns: u64,
 }
 
+/// Key of `FRAGMENTS6`: an IPv6 datagram as its fragments identify it
+/// (RFC 8200 §4.5: source, destination and the Fragment header's
+/// identification), with the upper-layer protocol, as seen where the first
+/// fragment was translated. Addresses in network order, `id` in host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FragKey6 {
+    pub src_ip: [u8; 16],
+    pub dst_ip: [u8; 16],
+    /// The Fragment header's 32-bit identification.
+    pub id: u32,
+    pub protocol: u8,
+    pub _pad: [u8; 3],
+}
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: `#[repr(C)]` integers and byte arrays with explicit padding:
@@ -37,6 +52,8 @@ mod pod {
     unsafe impl aya::Pod for super::FragKey {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::FragValue {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::FragKey6 {}
 }
 
 #[cfg(test)]
@@ -47,5 +64,6 @@ mod layout {
     fn sizes_have_no_hidden_padding() {
         assert_eq!(size_of::<FragKey>(), 12);
         assert_eq!(size_of::<FragValue>(), 16);
+        assert_eq!(size_of::<FragKey6>(), 40);
     }
 }

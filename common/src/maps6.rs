@@ -30,6 +30,17 @@ pub struct NetworkInfo6 {
     pub gateway: [u8; 16],
 }
 
+/// Key of `LAN_IPS6`: a macvlan container's global IPv6 address on the
+/// parent (by ifindex) of its network. The value is its MAC
+/// ([`crate::maps::LanMac`]). (Link-local addresses need no entry: the
+/// MAC they belong to follows from them.)
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LanIpKey6 {
+    pub ifindex: u32,
+    pub ip: [u8; 16],
+}
+
 /// The link-local address a container's kernel gives itself from its MAC
 /// (EUI-64, RFC 4291 appendix A; `addr_gen_mode` 0, which the controller
 /// sets in the namespaces it makes).
@@ -62,6 +73,7 @@ mod pod {
     unsafe impl aya::Pod for EndpointInfo6 {}
     unsafe impl aya::Pod for SubnetKey6 {}
     unsafe impl aya::Pod for NetworkInfo6 {}
+    unsafe impl aya::Pod for LanIpKey6 {}
 }
 
 #[cfg(test)]
@@ -75,6 +87,7 @@ mod tests {
         assert_eq!(size_of::<EndpointInfo6>(), 16);
         assert_eq!(size_of::<SubnetKey6>(), 16);
         assert_eq!(size_of::<NetworkInfo6>(), 24);
+        assert_eq!(size_of::<LanIpKey6>(), 20);
     }
 
     #[test]

@@ -29,6 +29,11 @@ pub const LAN_HOSTS_MAP: &str = "LAN_HOSTS";
 /// Hash [`crate::maps::LanIpKey`] -> [`crate::maps::LanMac`].
 pub const LAN_IPS_MAP: &str = "LAN_IPS";
 pub const LAN_HOSTS_CAPACITY: u32 = 4096;
+/// Hash [`crate::maps::LanMacKey`] -> [`crate::maps6::EndpointInfo6`]: the
+/// global IPv6 address of a macvlan container on a network with IPv6.
+pub const LAN_HOSTS6_MAP: &str = "LAN_HOSTS6";
+/// Hash [`crate::maps6::LanIpKey6`] -> [`crate::maps::LanMac`].
+pub const LAN_IPS6_MAP: &str = "LAN_IPS6";
 /// LPM trie subnet -> [`crate::maps::NetworkInfo`].
 pub const NETWORKS_MAP: &str = "NETWORKS";
 pub const NETWORKS_CAPACITY: u32 = 1024;
@@ -86,6 +91,9 @@ pub const SOCK_REVERSE_CAPACITY: u32 = 65_536;
 /// the ports of fragmented datagrams being translated.
 pub const FRAGMENTS_MAP: &str = "FRAGMENTS";
 pub const FRAGMENTS_CAPACITY: u32 = 8192;
+/// LRU hash [`crate::fragments::FragKey6`] -> [`crate::fragments::FragValue`]:
+/// `FRAGMENTS` for IPv6 datagrams (NAT66), as large.
+pub const FRAGMENTS6_MAP: &str = "FRAGMENTS6";
 /// Hash [`crate::overlay::OverlayPeerKey`] -> [`crate::overlay::OverlayPeer`]:
 /// containers of overlay networks on other hosts, filled from the cluster
 /// store.

@@ -23,6 +23,7 @@ const IPV6_FRAGMENT: u8 = 44;
 const IPV6_DEST_OPTS: u8 = 60;
 const IPV6_ICMP: u8 = 58;
 const IPV6_HEADER_LEN: usize = 40;
+const IPV6_FRAGMENT_LEN: usize = 8;
 const IPV6_SRC_OFF: usize = parse::IP_OFF + 8;
 const IPV6_DST_OFF: usize = parse::IP_OFF + 24;
 const ICMPV6_ROUTER_ADVERTISEMENT: u8 = 134;
@@ -115,17 +116,18 @@ pub fn from_container(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) ->
     }
 }
 
-/// The container's own IPv6 addresses on this network: its link-local
+/// The container's own IPv6 addresses on this network (or on a macvlan
+/// network's LAN, `lan6`): its link-local
 /// one follows from its MAC, its global one (on a network with IPv6) is in
 /// `ENDPOINTS6`. Kept as references, not copies: the stack is tight.
-struct Own<'a> {
-    global: Option<&'a EndpointInfo6>,
-    mac: &'a [u8; 6],
+pub struct Own<'a> {
+    pub global: Option<&'a EndpointInfo6>,
+    pub mac: &'a [u8; 6],
 }
 
 impl Own<'_> {
     #[inline(always)]
-    fn has(&self, ip: &[u8; 16]) -> bool {
+    pub fn has(&self, ip: &[u8; 16]) -> bool {
         *ip == link_local_of(*self.mac) || self.global.is_some_and(|own| own.ip == *ip)
     }
 }
@@ -185,11 +187,12 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
 }
 
 /// Walks the extension headers to the upper layer: router messages never
-/// leave a container (RA guard, CVE-2020-13401), neighbour discovery
-/// speaks only for the container itself, and a fragment (which could hide
-/// the ICMPv6 type in a later piece) is refused.
+/// leave a container (RA guard, CVE-2020-13401), and neighbour discovery
+/// speaks only for the container itself. A first fragment is looked
+/// through: the ICMPv6 type must be in it (a chain that hides it in a
+/// later piece is refused, RFC 7113).
 #[inline(always)]
-fn check_upper_layer(
+pub fn check_upper_layer(
     ctx: &TcContext,
     first: u8,
     unspecified: bool,
@@ -204,7 +207,21 @@ fn check_upper_layer(
                 next = ext[0];
                 offset += (usize::from(ext[1]) + 1) * 8;
             }
-            IPV6_FRAGMENT => return Err(DropReason::Fragment),
+            IPV6_FRAGMENT => {
+                // Next header, reserved, offset and flags (RFC 8200 §4.5).
+                let ext: [u8; 4] = ctx.load(offset).map_err(|_| DropReason::Malformed)?;
+                if u16::from_be_bytes([ext[2], ext[3]]) >> 3 != 0 {
+                    // A later fragment: its datagram's type is in the first
+                    // one, checked here like a whole packet (receivers drop
+                    // overlapping fragments, RFC 5722, and fragmented
+                    // neighbour discovery, RFC 6980).
+                    return Ok(());
+                }
+                // The first holds the whole header chain (RFC 7112): a
+                // chain that goes on in a later fragment fails to load.
+                next = ext[0];
+                offset += IPV6_FRAGMENT_LEN;
+            }
             IPV6_ICMP => {
                 let kind: u8 = ctx.load(offset).map_err(|_| DropReason::Malformed)?;
                 return match kind {
@@ -268,7 +285,7 @@ fn check_neighbor(
 
 /// fe80::/10.
 #[inline(always)]
-fn is_link_local(ip: &[u8; 16]) -> bool {
+pub fn is_link_local(ip: &[u8; 16]) -> bool {
     ip[0] == 0xfe && ip[1] & 0xc0 == 0x80
 }
 

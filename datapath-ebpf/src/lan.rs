@@ -8,8 +8,8 @@
 //! the parent (docs/drivers.md).
 //!
 //! A frame from a container's MAC must carry its address (IPv4 source,
-//! ARP sender); a frame carrying a container's address must come from its
-//! MAC. Other frames are the host's own (its addresses on the parent, its
+//! ARP sender; IPv6 source and neighbour discovery in `lan6`); a frame
+//! carrying a container's address must come from its MAC. Other frames are the host's own (its addresses on the parent, its
 //! other links on it), which this program cannot tell from a container
 //! that forges both a MAC and an address no container has: they pass.
 
@@ -19,7 +19,7 @@ use ebpfnet_common::{
     maps::{LanIpKey, LanMacKey},
 };
 
-use crate::{TCX_NEXT, counters::drop_packet, maps, parse};
+use crate::{TCX_NEXT, counters::drop_packet, lan6, maps, parse};
 
 const ARP_SENDER_MAC_OFF: usize = parse::ETH_LEN + 8;
 const ARP_SENDER_IP_OFF: usize = parse::ETH_LEN + 14;
@@ -67,6 +67,7 @@ fn check(ctx: &TcContext) -> Result<(), DropReason> {
             }
             check_holder(ifindex, sender_ip, sender_mac, DropReason::SpoofedArp)
         }
+        Some(parse::ETH_P_IPV6) => lan6::check(ctx, ifindex, &src_mac, owner.is_some()),
         _ => Ok(()),
     }
 }

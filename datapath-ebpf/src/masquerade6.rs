@@ -26,6 +26,7 @@ use crate::{
     conntrack::Reuse,
     conntrack6,
     counters::drop_packet,
+    frag6,
     hook::Hook,
     maps, nat6,
     parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
@@ -82,6 +83,10 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
         Ok(packet) => packet,
         Err(reason) => return drop_packet(reason),
     };
+    // Later fragments of a translated datagram follow its first (frag6.rs).
+    if let Some(verdict) = frag6::follow(ctx, packet, Hook::Container) {
+        return verdict;
+    }
     if packet.translatable() {
         match conntrack6::track(packet, ctx.len()) {
             Ok(Some(entry)) if nat6::applies(Hook::Container, entry.kind) => {
@@ -107,7 +112,8 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
             TCX_NEXT
         };
     };
-    if packet.fragment {
+    // A later fragment whose first did not pass here: no ports to find.
+    if packet.later_fragment() {
         return drop_packet(DropReason::Fragment);
     }
     let echo_reply = packet.protocol == ICMPV6 && packet.icmp_type == ICMPV6_ECHO_REPLY;

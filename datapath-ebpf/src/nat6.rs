@@ -17,8 +17,9 @@ use ebpfnet_common::{
 use crate::{
     conntrack6,
     counters::drop_packet,
+    frag6,
     hook::Hook,
-    nat,
+    mtu6, nat,
     parse6::{self, DST_OFF, HOP_LIMIT_OFF, Packet6, SRC_OFF},
 };
 
@@ -110,9 +111,26 @@ pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6, hook: Hook) -
     if packet.hop_limit <= 1 {
         return nat::ttl_expired(hook);
     }
+    // Too big for the uplink: the sender learns the path MTU (mtu6.rs).
+    if hook == Hook::Container
+        && entry.forward == Forward::Neigh as u8
+        && let Some(verdict) = mtu6::enforce(ctx, packet, entry.ifindex)
+    {
+        return verdict;
+    }
+    // The later fragments follow the first one's translation (frag6.rs).
+    if packet.first_fragment {
+        frag6::remember(packet);
+    }
     if rewrite(ctx, packet, entry).is_err() {
         return drop_packet(DropReason::Malformed);
     }
+    send(ctx, entry)
+}
+
+/// Sends a rewritten packet where `entry` says.
+#[inline(always)]
+pub fn send(ctx: &TcContext, entry: &NatEntry6) -> i32 {
     if entry.forward == Forward::Peer as u8 {
         nat::deliver_to_container(ctx, entry.ifindex, entry.dst_mac)
     } else {
@@ -138,6 +156,9 @@ pub fn applies(hook: Hook, kind: u8) -> bool {
 #[inline(never)]
 pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
     let packet = parse6::ipv6(ctx).ok()?;
+    if packet.later_fragment() {
+        return frag6::follow(ctx, packet, Hook::Uplink);
+    }
     if !packet.translatable() {
         // Errors from the path about masqueraded flows (PMTU), at the
         // caller's level: the stack is tight below `uplink_ingress`.

@@ -18,6 +18,7 @@ const HOP_BY_HOP: u8 = 0;
 const ROUTING: u8 = 43;
 const FRAGMENT: u8 = 44;
 const DEST_OPTS: u8 = 60;
+const FRAGMENT_HEADER_LEN: usize = 8;
 /// Extension headers looked through before giving up.
 const MAX_EXTENSION_HEADERS: usize = 4;
 
@@ -32,8 +33,11 @@ pub struct Packet6 {
     pub hop_limit: u8,
     pub tcp_flags: u8,
     pub icmp_type: u8,
-    /// A fragment (first or later): not translated.
+    /// A fragment (first or later).
     pub fragment: bool,
+    /// The first fragment (offset 0): it carries the ports, is translated
+    /// like a whole packet, and the later ones follow it (`frag6`).
+    pub first_fragment: bool,
     /// Host byte order; for ICMPv6 echo both carry the identifier.
     pub src_port: u16,
     pub dst_port: u16,
@@ -43,6 +47,8 @@ pub struct Packet6 {
     pub tcp_seq: u32,
     pub tcp_ack: u32,
     pub tcp_seq_len: u32,
+    /// The Fragment header's identification (host order), when `fragment`.
+    pub frag_id: u32,
 }
 
 impl Packet6 {
@@ -62,10 +68,17 @@ impl Packet6 {
         }
     }
 
+    /// A fragment after the first: no upper-layer header, only the
+    /// first fragment's translation to follow (`frag6`).
+    #[inline(always)]
+    pub fn later_fragment(&self) -> bool {
+        self.fragment && !self.first_fragment
+    }
+
     /// Whether NAT can translate the packet (ports or an echo identifier).
     #[inline(always)]
     pub fn translatable(&self) -> bool {
-        !self.fragment
+        !self.later_fragment()
             && match self.protocol {
                 proto::TCP | proto::UDP => true,
                 ICMPV6 => {
@@ -111,6 +124,7 @@ fn parse_into(ctx: &TcContext, packet: &mut Packet6) -> Result<(), DropReason> {
         tcp_flags: 0,
         icmp_type: 0,
         fragment: false,
+        first_fragment: false,
         src_port: 0,
         dst_port: 0,
         src_ip: ctx.load(SRC_OFF).map_err(|_| DropReason::Malformed)?,
@@ -118,6 +132,7 @@ fn parse_into(ctx: &TcContext, packet: &mut Packet6) -> Result<(), DropReason> {
         tcp_seq: 0,
         tcp_ack: 0,
         tcp_seq_len: 0,
+        frag_id: 0,
     };
     for _ in 0..MAX_EXTENSION_HEADERS {
         match packet.protocol {
@@ -127,10 +142,19 @@ fn parse_into(ctx: &TcContext, packet: &mut Packet6) -> Result<(), DropReason> {
                 packet.l4_off += (usize::from(ext[1]) + 1) * 8;
             }
             FRAGMENT => {
-                let ext: [u8; 1] = ctx.load(packet.l4_off).map_err(|_| DropReason::Malformed)?;
+                // Next header, reserved, offset (13 bits) and flags,
+                // identification (RFC 8200 §4.5).
+                let ext: [u8; 8] = ctx.load(packet.l4_off).map_err(|_| DropReason::Malformed)?;
                 packet.protocol = ext[0];
                 packet.fragment = true;
-                return Ok(());
+                packet.frag_id = u32::from_be_bytes([ext[4], ext[5], ext[6], ext[7]]);
+                packet.first_fragment = u16::from_be_bytes([ext[2], ext[3]]) >> 3 == 0;
+                if !packet.first_fragment {
+                    return Ok(());
+                }
+                // The first fragment holds the rest of the header chain
+                // and the upper-layer header (RFC 7112).
+                packet.l4_off += FRAGMENT_HEADER_LEN;
             }
             _ => break,
         }

@@ -6,8 +6,11 @@
 
 use serde_json::Value;
 
+use std::time::Duration;
+
 use crate::TestEnv;
-use crate::netns::{delete_link, delete_netns, ip_ok, netns_exec_ok};
+use crate::netns::{delete_link, delete_netns, ip_ok, netns_exec_ok, python};
+use crate::traffic::{drop_count, wait_for};
 
 pub struct LanSegment {
     /// The namespace on the segment (a host of the LAN).
@@ -93,4 +96,50 @@ pub fn network_row<'a>(list: &'a Value, name: &str) -> Option<&'a Value> {
 pub fn assert_unlisted(env: &TestEnv, name: &str) {
     let ls = env.json(&["network", "ls"]);
     assert!(network_row(&ls, name).is_none(), "{ls:#}");
+}
+
+/// Sends hex frame ARGV[2] ARGV[3] times on ARGV[1]; prints how many the
+/// device refused. A drop at the parent's TC egress comes back to the
+/// container's socket as ENOBUFS (the macvlan transmit is synchronous).
+const SEND: &str = r#"
+import errno, socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+refused = 0
+for _ in range(int(sys.argv[3])):
+    try:
+        s.send(bytes.fromhex(sys.argv[2]))
+    except OSError as e:
+        if e.errno != errno.ENOBUFS:
+            raise
+        refused += 1
+    time.sleep(0.05)
+print(refused)
+"#;
+
+/// Sends `frame` `count` times from `ns`'s eth0; returns how many the
+/// kernel reported dropped on the way out.
+pub fn send(ns: &str, frame: &[u8], count: u32) -> u32 {
+    let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
+    let out = netns_exec_ok(
+        ns,
+        &[python(), "-c", SEND, "eth0", &hex, &count.to_string()],
+    );
+    out.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("sender printed {out:?}: {e}"))
+}
+
+/// Every copy of `frame` from `ns` is dropped, counted as `reason`.
+#[track_caller]
+pub fn assert_dropped(env: &TestEnv, ns: &str, frame: &[u8], reason: &str) {
+    let before = drop_count(env, reason);
+    let refused = send(ns, frame, 3);
+    assert_eq!(refused, 3, "frames refused on the way out ({reason})");
+    assert!(
+        wait_for(Duration::from_secs(5), || drop_count(env, reason)
+            >= before + 3),
+        "not counted as {reason}: {before} -> {}",
+        drop_count(env, reason)
+    );
 }

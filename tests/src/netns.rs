@@ -152,10 +152,12 @@ while True:
         c.close()
 "#;
 
+/// `PORT [ADDR]`: echoes UDP datagrams on ADDR (0.0.0.0; `::` for IPv6).
 const UDP_ECHO: &str = r#"
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", int(sys.argv[1])))
+addr = sys.argv[2] if len(sys.argv) > 2 else "0.0.0.0"
+s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, int(sys.argv[1])))
 print("ready", flush=True)
 while True:
     d, a = s.recvfrom(65535)
@@ -234,8 +236,13 @@ pub fn tcp_server(ns: &str, ip: &str, port: u16) -> Spawned {
 
 /// A UDP echo server on `0.0.0.0:port` in `ns`.
 pub fn udp_echo_server(ns: &str, port: u16) -> Spawned {
+    udp_echo_server_on(ns, "0.0.0.0", port)
+}
+
+/// A UDP echo server on `addr:port` in `ns` (`::` for IPv6).
+pub fn udp_echo_server_on(ns: &str, addr: &str, port: u16) -> Spawned {
     let port = port.to_string();
-    wait_ready(spawn_in_netns(ns, &[python(), "-c", UDP_ECHO, &port]))
+    wait_ready(spawn_in_netns(ns, &[python(), "-c", UDP_ECHO, &port, addr]))
 }
 
 /// Connects from `ns` to `ip:port`, sends `ping`, returns the whole reply

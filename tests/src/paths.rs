@@ -243,13 +243,19 @@ pub fn df_probe(ns: &str, ip: &str, port: u16, size: usize) -> Result<String, St
 
 /// `IP PORT SIZE DF`: sends SIZE random bytes, with DF on the packet when
 /// DF is 1 and without (so the stack fragments them) when 0, and waits for
-/// the same bytes back; prints `echoed N`.
+/// the same bytes back; prints `echoed N`. IPv6 (IP with a colon) has no
+/// DF: the sender fragments to the path MTU (DF 0) or to its device's
+/// MTU, whatever it learnt (DF 1, IPV6_PMTUDISC_PROBE).
 const UDP_ROUND_TRIP: &str = r#"
 import os, socket, sys
-IP_MTU_DISCOVER, IP_PMTUDISC_DONT, IP_PMTUDISC_PROBE = 10, 0, 3
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-mode = IP_PMTUDISC_PROBE if sys.argv[4] == "1" else IP_PMTUDISC_DONT
-s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, mode)
+PMTUDISC_DONT, PMTUDISC_PROBE = 0, 3
+if ":" in sys.argv[1]:
+    family, level, discover = socket.AF_INET6, socket.IPPROTO_IPV6, 23
+else:
+    family, level, discover = socket.AF_INET, socket.IPPROTO_IP, 10
+s = socket.socket(family, socket.SOCK_DGRAM)
+mode = PMTUDISC_PROBE if sys.argv[4] == "1" else PMTUDISC_DONT
+s.setsockopt(level, discover, mode)
 s.settimeout(1.5)
 data = os.urandom(int(sys.argv[3]))
 for _ in range(3):

@@ -2,8 +2,8 @@
 
 use aya::maps::LpmTrie;
 use aya::maps::lpm_trie::Key;
-use ebpfnet_common::maps::EndpointAddr;
-use ebpfnet_common::maps6::{EndpointInfo6, NetworkInfo6, SubnetKey6};
+use ebpfnet_common::maps::{EndpointAddr, LanMac, LanMacKey};
+use ebpfnet_common::maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6};
 
 use crate::testrun::Datapath;
 
@@ -35,5 +35,17 @@ impl Datapath {
         self.hash::<[u8; 16], EndpointAddr>("ENDPOINT_IPS6")
             .insert(ip, addr, 0)
             .expect("ENDPOINT_IPS6 insert");
+    }
+
+    /// A macvlan container's global IPv6 address `ip` on the parent
+    /// `ifindex` (`LAN_HOSTS6`, `LAN_IPS6`; its IPv4 entry comes from
+    /// `add_lan_host`).
+    pub fn add_lan_host6(&mut self, ifindex: u32, mac: [u8; 6], ip: [u8; 16]) {
+        self.hash::<LanMacKey, EndpointInfo6>("LAN_HOSTS6")
+            .insert(LanMacKey::new(ifindex, mac), EndpointInfo6 { ip }, 0)
+            .expect("LAN_HOSTS6 insert");
+        self.hash::<LanIpKey6, LanMac>("LAN_IPS6")
+            .insert(LanIpKey6 { ifindex, ip }, LanMac::new(mac), 0)
+            .expect("LAN_IPS6 insert");
     }
 }

@@ -64,12 +64,12 @@ fn the_driver_answers_the_protocol_as_libnetwork_specifies() {
     let (_, body) = call(
         "/NetworkDriver.CreateNetwork",
         r#"{"NetworkID":"n1","IPv4Data":[{"Pool":"10.237.0.0/24","Gateway":"10.237.0.1/24"}],
-            "IPv6Data":[{"Pool":"fd00::/64"}],"Options":{}}"#,
+            "IPv6Data":[{"Pool":"fd00::/64"},{"Pool":"fd01::/64"}],"Options":{}}"#,
     );
     assert!(
         json(&body)["Err"]
             .as_str()
-            .is_some_and(|e| e.contains("IPv4 only")),
+            .is_some_and(|e| e.contains("at most one IPv6 subnet")),
         "{body}"
     );
     // Nothing was made by the refused calls.

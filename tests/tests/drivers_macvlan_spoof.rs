@@ -7,59 +7,13 @@
 
 use std::time::Duration;
 
-use ebpfnet_tests::lan::LanSegment;
+use ebpfnet_tests::lan::{LanSegment, assert_dropped, send};
 use ebpfnet_tests::packet::{Ipv4Builder, arp_request};
 use ebpfnet_tests::traffic::*;
 use ebpfnet_tests::*;
 
 const LAN: &str = "192.0.2";
 const PORT: u16 = 9999;
-
-/// Sends hex frame ARGV[2] ARGV[3] times on ARGV[1]; prints how many the
-/// device refused. A drop at the parent's TC egress comes back to the
-/// container's socket as ENOBUFS (the macvlan transmit is synchronous).
-const SEND: &str = r#"
-import errno, socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((sys.argv[1], 0))
-refused = 0
-for _ in range(int(sys.argv[3])):
-    try:
-        s.send(bytes.fromhex(sys.argv[2]))
-    except OSError as e:
-        if e.errno != errno.ENOBUFS:
-            raise
-        refused += 1
-    time.sleep(0.05)
-print(refused)
-"#;
-
-/// Sends `frame` `count` times from `ns`'s eth0; returns how many the
-/// kernel reported dropped on the way out.
-fn send(ns: &str, frame: &[u8], count: u32) -> u32 {
-    let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
-    let out = netns_exec_ok(
-        ns,
-        &[python(), "-c", SEND, "eth0", &hex, &count.to_string()],
-    );
-    out.trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("sender printed {out:?}: {e}"))
-}
-
-/// Every copy of `frame` from `ns` is dropped, counted as `reason`.
-#[track_caller]
-fn assert_dropped(env: &TestEnv, ns: &str, frame: &[u8], reason: &str) {
-    let before = drop_count(env, reason);
-    let refused = send(ns, frame, 3);
-    assert_eq!(refused, 3, "frames refused on the way out ({reason})");
-    assert!(
-        wait_for(Duration::from_secs(5), || drop_count(env, reason)
-            >= before + 3),
-        "not counted as {reason}: {before} -> {}",
-        drop_count(env, reason)
-    );
-}
 
 #[test]
 fn a_macvlan_container_sends_to_the_lan_as_itself_only() {

@@ -10,11 +10,9 @@
 
 use std::time::Duration;
 
+use ebpfnet_tests::ipv6::{OUTSIDE6, UPLINK6, Uplink6};
 use ebpfnet_tests::traffic::*;
 use ebpfnet_tests::*;
-
-const UPLINK6: &str = "fd00:e6:ff::1";
-const OUTSIDE6: &str = "fd00:e6:ff::2";
 
 /// TCP and UDP on `[::]:PORT`: answers `PROTO peer=ADDR port=N hops=H
 /// data=D` (hops: the hop limit the datagram arrived with; TCP -1).
@@ -92,42 +90,6 @@ fn parse_answer(answer: &str) -> (String, u16, i32) {
             .parse()
             .unwrap_or_else(|e| panic!("{e}: {answer}")),
     )
-}
-
-/// IPv6 on the uplink and in the outside namespace (no route back to the
-/// container subnets); removed on drop.
-struct Uplink6 {
-    uplink: String,
-    outside_ns: String,
-}
-
-impl Uplink6 {
-    fn add(env: &TestEnv) -> Self {
-        let up = format!("{UPLINK6}/64");
-        ip_ok(&["-6", "addr", "add", &up, "dev", &env.uplink, "nodad"]);
-        let out = format!("{OUTSIDE6}/64");
-        netns_exec_ok(
-            &env.outside_ns,
-            &["ip", "-6", "addr", "add", &out, "dev", "eth0", "nodad"],
-        );
-        Self {
-            uplink: env.uplink.clone(),
-            outside_ns: env.outside_ns.clone(),
-        }
-    }
-}
-
-impl Drop for Uplink6 {
-    fn drop(&mut self) {
-        let up = format!("{UPLINK6}/64");
-        let _ = ip(&["-6", "addr", "del", &up, "dev", &self.uplink]);
-        let _ = netns_exec(
-            &self.outside_ns,
-            &[
-                "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "global",
-            ],
-        );
-    }
 }
 
 #[test]

@@ -115,3 +115,43 @@ fn packet_too_big_reaches_the_masqueraded_container() {
         "path MTU a container's socket learnt through NAT66"
     );
 }
+
+/// The uplink itself is the small hop: its MTU (1280) is below the
+/// container's (1500). The datapath redirects NAT66 packets past the
+/// forwarding path's MTU check, so it must answer "packet too big" itself
+/// (the uplink would drop the frame without a word); then the container's
+/// larger datagrams, fragmented by its own stack to the learnt MTU, make
+/// the round trip.
+#[test]
+fn a_container_learns_the_mtu_of_a_smaller_uplink() {
+    let env = TestEnv::new("mtu66");
+    env.create_network("m66", &["--ipv6"]);
+    env.create_container("m6", &["--network", "m66"]);
+    let _uplink6 = ebpfnet_tests::ipv6::Uplink6::add(&env);
+    ip_ok(&["link", "set", &env.uplink, "mtu", "1280"]);
+    netns_exec_ok(
+        &env.outside_ns,
+        &["ip", "link", "set", "eth0", "mtu", "1280"],
+    );
+    let _echo = udp_echo_server_on(&env.outside_ns, "::", 9001);
+    let reached = (0..50).any(|_| {
+        let ok = ebpfnet_tests::ipv6::ping6("m6", OUTSIDE6);
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        ok
+    });
+    assert!(reached, "no ICMPv6 echo to {OUTSIDE6} through NAT66");
+    let learnt = paths::df_probe("m6", OUTSIDE6, 9, 1400);
+    assert_eq!(
+        learnt.as_deref(),
+        Ok("mtu 1280"),
+        "path MTU a container's socket learnt from the datapath"
+    );
+    let got = paths::udp_round_trip("m6", OUTSIDE6, 9001, 1400, false);
+    assert_eq!(
+        got,
+        Ok("echoed 1400".to_string()),
+        "a 1400-byte datagram, fragmented to the learnt MTU, through NAT66"
+    );
+}

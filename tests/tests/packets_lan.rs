@@ -118,7 +118,13 @@ fn short_frames_and_other_protocols() {
         let short = |mac| ethernet([0xff; 6], mac, 0x0806, &[0, 1, 8, 0, 6, 4, 0, 1]);
         dp.expect_drop(LAN_PARENT_EGRESS, &short(A_MAC), at, DropReason::Malformed);
         dp.expect_pass(LAN_PARENT_EGRESS, &short(HOST_MAC), at);
-        let ipv6 = ethernet([0x33, 0x33, 0, 0, 0, 1], A_MAC, 0x86dd, &[0x60; 40]);
-        dp.expect_pass(LAN_PARENT_EGRESS, &ipv6, at);
+        // IPv6 is checked too (packets_lan6.rs): from a container's MAC
+        // with an address not its own it is refused, the host's passes.
+        let ipv6 = |mac| ethernet([0x33, 0x33, 0, 0, 0, 1], mac, 0x86dd, &[0x60; 40]);
+        dp.expect_drop(LAN_PARENT_EGRESS, &ipv6(A_MAC), at, DropReason::SpoofedIp);
+        dp.expect_pass(LAN_PARENT_EGRESS, &ipv6(HOST_MAC), at);
+        // Other protocols pass.
+        let other = ethernet([0xff; 6], A_MAC, 0x88b5, &[0; 46]);
+        dp.expect_pass(LAN_PARENT_EGRESS, &other, at);
     });
 }

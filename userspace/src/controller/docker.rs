@@ -5,7 +5,7 @@
 //! gives it the address and routes.
 
 use std::{
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr},
     path::{Path, PathBuf},
 };
 
@@ -31,6 +31,8 @@ pub struct HostEndpoint<'a> {
     /// The runtime's endpoint id, kept as ebpfnet's endpoint id.
     pub endpoint_id: &'a str,
     pub ip: Ipv4Addr,
+    /// On a network with IPv6: the address the runtime's IPAM gave.
+    pub ip6: Option<Ipv6Addr>,
     pub mac: [u8; 6],
 }
 
@@ -40,6 +42,8 @@ pub struct MadeEndpoint {
     /// The peer, left in the host's namespace for the runtime to move.
     pub peer: String,
     pub gateway: Ipv4Addr,
+    /// The network's IPv6 gateway, when the endpoint has IPv6.
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 /// The name the peer has on the host until the runtime moves it.
@@ -100,6 +104,10 @@ impl Controller {
                 .collect(),
         };
         pool.check(request.ip)?;
+        let ip6 = match request.ip6 {
+            Some(ip) => super::ipv6::endpoint_ip6(&self.state, &network, Some(ip))?,
+            None => None,
+        };
         interface::validate_mac(request.mac)?;
         interface::check_mac_unused(&self.state, &network, request.mac)?;
         let position = existing.as_ref().map_or(0, |c| c.endpoints.len());
@@ -110,7 +118,7 @@ impl Controller {
             mac: request.mac,
             ifname: format!("eth{position}"),
             host_veth: ids::host_veth_name(request.endpoint_id),
-            ip6: None,
+            ip6,
             aliases: Vec::new(),
         };
         let peer = peer_name(request.endpoint_id);
@@ -134,6 +142,7 @@ impl Controller {
         Ok(MadeEndpoint {
             peer,
             gateway: v4.gateway,
+            gateway6: ip6.and(network.ipv6.map(|six| six.gateway)),
         })
     }
 
@@ -148,6 +157,7 @@ impl Controller {
             .await?;
         let programmed = (|| {
             self.program_endpoint_entry(endpoint, network, host_index)?;
+            self.write_endpoint6(host_index, endpoint)?;
             self.attach_endpoint_programs(&endpoint.host_veth, host_index)
         })();
         if programmed.is_err() {

@@ -220,6 +220,7 @@ async fn ebpfnets_own_commands_leave_dockers_containers_to_docker() {
             network: "front",
             endpoint_id: &endpoint_id,
             ip: Ipv4Addr::new(10, 1, 0, 9),
+            ip6: None,
             mac: [2, 0x42, 10, 1, 0, 9],
         })
         .await

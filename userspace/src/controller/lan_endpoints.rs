@@ -30,6 +30,18 @@ impl Controller {
                 self.datapath.remove_lan_host(mac, ip)?;
             }
         }
+        let wanted6: Vec<([u8; 6], std::net::Ipv6Addr)> = self
+            .state
+            .containers
+            .values()
+            .flat_map(|c| c.endpoints.iter())
+            .filter_map(|e| Some((e.mac, e.ip6?)))
+            .collect();
+        for (_, mac, ip) in self.datapath.lan_hosts6()? {
+            if !wanted6.contains(&(mac, ip)) {
+                self.datapath.remove_lan_host6(mac)?;
+            }
+        }
         Ok(())
     }
 
@@ -80,10 +92,8 @@ impl Controller {
         if let Err(e) = configured {
             if !exists {
                 self.delete_lan_device(netns_path, endpoint).await;
-                if lan.kind == LanKind::Macvlan
-                    && let Some(ip) = endpoint.ip
-                {
-                    let _ = self.datapath.remove_lan_host(endpoint.mac, ip.octets());
+                if lan.kind == LanKind::Macvlan {
+                    self.remove_lan_host(endpoint);
                 }
             }
             return Err(e);
@@ -91,15 +101,31 @@ impl Controller {
         Ok(0)
     }
 
-    /// A macvlan container in `LAN_HOSTS` and `LAN_IPS`.
+    /// A macvlan container in `LAN_HOSTS` and `LAN_IPS`, and with its IPv6
+    /// address in `LAN_HOSTS6` and `LAN_IPS6`.
     fn enter_lan_host(&mut self, parent: u32, endpoint: &Endpoint, lan: &LanNetwork) -> Result<()> {
-        if lan.kind == LanKind::Macvlan
-            && let Some(ip) = endpoint.ip
-        {
+        if lan.kind != LanKind::Macvlan {
+            return Ok(());
+        }
+        if let Some(ip) = endpoint.ip {
             self.datapath
                 .set_lan_host(parent, endpoint.mac, ip.octets())?;
         }
+        if let Some(ip6) = endpoint.ip6
+            && let Err(e) = self.datapath.set_lan_host6(parent, endpoint.mac, ip6)
+        {
+            self.remove_lan_host(endpoint);
+            return Err(e.into());
+        }
         Ok(())
+    }
+
+    /// Best effort, on a failure path: a macvlan container's entries out.
+    fn remove_lan_host(&mut self, endpoint: &Endpoint) {
+        if let Some(ip) = endpoint.ip {
+            let _ = self.datapath.remove_lan_host(endpoint.mac, ip.octets());
+        }
+        let _ = self.datapath.remove_lan_host6(endpoint.mac);
     }
 
     async fn configure_lan_endpoint(
@@ -141,6 +167,9 @@ impl Controller {
         }
         if let Some(ip) = endpoint.ip {
             self.datapath.remove_lan_host(endpoint.mac, ip.octets())?;
+        }
+        if endpoint.ip6.is_some() {
+            self.datapath.remove_lan_host6(endpoint.mac)?;
         }
         Ok(())
     }

@@ -1,8 +1,12 @@
-//! `LAN_HOSTS` and `LAN_IPS`: the macvlan containers the program on their
-//! network's parent checks (`lan_parent_egress`).
+//! `LAN_HOSTS` and `LAN_IPS` (and their IPv6 twins `LAN_HOSTS6`,
+//! `LAN_IPS6`): the macvlan containers the program on their network's
+//! parent checks (`lan_parent_egress`).
+
+use std::net::Ipv6Addr;
 
 use ebpfnet_common::{
     maps::{LanIpKey, LanMac, LanMacKey},
+    maps6::{EndpointInfo6, LanIpKey6},
     names,
 };
 
@@ -69,6 +73,66 @@ impl AyaDatapath {
             .iter()
             .filter_map(Result::ok)
             .map(|(k, ip)| (k.ifindex, k.mac, ip))
+            .collect())
+    }
+
+    /// The container's MAC key first, then its address's holder entry.
+    pub(super) fn write_lan_host6(
+        &mut self,
+        parent: u32,
+        mac: [u8; 6],
+        ip: Ipv6Addr,
+    ) -> Result<(), DatapathError> {
+        let what = format!("add {} {ip} on interface #{parent}", format_mac(&mac));
+        let name = names::LAN_HOSTS6_MAP;
+        hash_mut::<LanMacKey, EndpointInfo6>(&mut self.ebpf, name)?
+            .insert(
+                LanMacKey::new(parent, mac),
+                EndpointInfo6 { ip: ip.octets() },
+                0,
+            )
+            .map_err(write_err(name, &what))?;
+        let name = names::LAN_IPS6_MAP;
+        let key = LanIpKey6 {
+            ifindex: parent,
+            ip: ip.octets(),
+        };
+        hash_mut::<LanIpKey6, LanMac>(&mut self.ebpf, name)?
+            .insert(key, LanMac::new(mac), 0)
+            .map_err(write_err(name, &what))
+    }
+
+    /// Removes the IPv6 entries of `mac` on whatever parent they are.
+    pub(super) fn delete_lan_host6(&mut self, mac: [u8; 6]) -> Result<(), DatapathError> {
+        let what = || format!("remove {}", format_mac(&mac));
+        let name = names::LAN_HOSTS6_MAP;
+        let keys = hash_keys::<LanMacKey, EndpointInfo6>(&self.ebpf, name)?;
+        let mut hosts = hash_mut::<LanMacKey, EndpointInfo6>(&mut self.ebpf, name)?;
+        for key in keys.into_iter().filter(|k| k.mac == mac) {
+            removed(hosts.remove(&key)).map_err(write_err(name, what()))?;
+        }
+        let name = names::LAN_IPS6_MAP;
+        let held: Vec<LanIpKey6> = super::maps::hash::<LanIpKey6, LanMac>(&self.ebpf, name)?
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(_, holder)| holder.mac == mac)
+            .map(|(key, _)| key)
+            .collect();
+        let mut ips = hash_mut::<LanIpKey6, LanMac>(&mut self.ebpf, name)?;
+        for key in held {
+            removed(ips.remove(&key)).map_err(write_err(name, what()))?;
+        }
+        Ok(())
+    }
+
+    /// Every (parent, MAC, address) in `LAN_HOSTS6`.
+    pub(super) fn read_lan_hosts6(&self) -> Result<Vec<super::LanHost6>, DatapathError> {
+        let name = names::LAN_HOSTS6_MAP;
+        let hosts = super::maps::hash::<LanMacKey, EndpointInfo6>(&self.ebpf, name)?;
+        Ok(hosts
+            .iter()
+            .filter_map(Result::ok)
+            .map(|(k, v)| (k.ifindex, k.mac, Ipv6Addr::from(v.ip)))
             .collect())
     }
 }

@@ -120,4 +120,21 @@ impl Topology6 for AyaDatapath {
     fn uplinks6(&self) -> Result<Vec<(u32, Ipv6Addr)>, DatapathError> {
         self.uplink6_entries()
     }
+
+    fn set_lan_host6(
+        &mut self,
+        parent: u32,
+        mac: [u8; 6],
+        ip: Ipv6Addr,
+    ) -> Result<(), DatapathError> {
+        self.write_lan_host6(parent, mac, ip)
+    }
+
+    fn remove_lan_host6(&mut self, mac: [u8; 6]) -> Result<(), DatapathError> {
+        self.delete_lan_host6(mac)
+    }
+
+    fn lan_hosts6(&self) -> Result<Vec<super::LanHost6>, DatapathError> {
+        self.read_lan_hosts6()
+    }
 }

@@ -110,6 +110,8 @@ pub enum DatapathError {
 
 /// A macvlan container in `LAN_HOSTS`: (parent ifindex, MAC, address).
 pub type LanHost = (u32, [u8; 6], [u8; 4]);
+/// A macvlan container in `LAN_HOSTS6`: (parent ifindex, MAC, address).
+pub type LanHost6 = (u32, [u8; 6], Ipv6Addr);
 
 /// What the controller needs from a datapath, in six parts by what they
 /// touch. Map writers replace whole entries; removing an entry that is not
@@ -202,6 +204,19 @@ pub trait Topology6 {
     fn set_uplink6(&mut self, ifindex: u32, ip: Ipv6Addr) -> Result<(), DatapathError>;
     fn remove_uplink6(&mut self, ifindex: u32) -> Result<(), DatapathError>;
     fn uplinks6(&self) -> Result<Vec<(u32, Ipv6Addr)>, DatapathError>;
+    /// `LAN_HOSTS6` and `LAN_IPS6`: a macvlan container's global IPv6
+    /// address on its network's parent (by ifindex).
+    fn set_lan_host6(
+        &mut self,
+        parent: u32,
+        mac: [u8; 6],
+        ip: Ipv6Addr,
+    ) -> Result<(), DatapathError>;
+    /// Removes a macvlan container's IPv6 entries (by its MAC), whatever
+    /// parent they are on.
+    fn remove_lan_host6(&mut self, mac: [u8; 6]) -> Result<(), DatapathError>;
+    /// Every (parent, MAC, address) in `LAN_HOSTS6`.
+    fn lan_hosts6(&self) -> Result<Vec<LanHost6>, DatapathError>;
 }
 
 /// `PUBLISHED`.

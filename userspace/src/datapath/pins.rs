@@ -10,13 +10,13 @@ use aya::maps::{MapData, MapType, lpm_trie::Key};
 use ebpfnet_common::{
     IfaceCounters, ProgramId, TrafficCounter,
     flows6::{FlowKey6, MasqUsageKey6, NatEntry6, UplinkInfo6},
-    fragments::{FragKey, FragValue},
+    fragments::{FragKey, FragKey6, FragValue},
     maps::{
         Config, EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey,
         MasqUsageKey, NatEntry, NetworkInfo, PublishedKey, PublishedStats, PublishedValue,
         SockReverseKey, SockReverseValue, SubnetKey, UplinkInfo,
     },
-    maps6::{EndpointInfo6, NetworkInfo6, SubnetKey6},
+    maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6},
     names,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
@@ -84,6 +84,8 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
         layout::<[u8; 4], EndpointAddr>(ENDPOINT_IPS_MAP, MapType::Hash, ENDPOINTS_CAPACITY),
         layout::<LanMacKey, [u8; 4]>(LAN_HOSTS_MAP, MapType::Hash, LAN_HOSTS_CAPACITY),
         layout::<LanIpKey, LanMac>(LAN_IPS_MAP, MapType::Hash, LAN_HOSTS_CAPACITY),
+        layout::<LanMacKey, EndpointInfo6>(LAN_HOSTS6_MAP, MapType::Hash, LAN_HOSTS_CAPACITY),
+        layout::<LanIpKey6, LanMac>(LAN_IPS6_MAP, MapType::Hash, LAN_HOSTS_CAPACITY),
         layout::<Key<SubnetKey>, NetworkInfo>(NETWORKS_MAP, MapType::LpmTrie, NETWORKS_CAPACITY),
         layout::<u32, EndpointInfo6>(ENDPOINTS6_MAP, MapType::Hash, ENDPOINTS_CAPACITY),
         layout::<[u8; 16], EndpointAddr>(ENDPOINT_IPS6_MAP, MapType::Hash, ENDPOINTS_CAPACITY),
@@ -106,6 +108,7 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
             SOCK_REVERSE_CAPACITY,
         ),
         layout::<FragKey, FragValue>(FRAGMENTS_MAP, MapType::LruHash, FRAGMENTS_CAPACITY),
+        layout::<FragKey6, FragValue>(FRAGMENTS6_MAP, MapType::LruHash, FRAGMENTS_CAPACITY),
         layout::<OverlayPeerKey, OverlayPeer>(
             OVERLAY_PEERS_MAP,
             MapType::Hash,

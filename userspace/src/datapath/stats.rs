@@ -4,13 +4,13 @@ use aya::maps::{LpmTrie, MapError, MapKeys, MapType, PerCpuArray, PerCpuHashMap}
 use ebpfnet_common::{
     DropReason, IfaceCounters, ProgramId, TrafficCounter,
     flows6::{FlowKey6, MasqUsageKey6, NatEntry6, UplinkInfo6},
-    fragments::{FragKey, FragValue},
+    fragments::{FragKey, FragKey6, FragValue},
     maps::{
         EndpointAddr, EndpointInfo, FlowKey, HostAddr, LanIpKey, LanMac, LanMacKey, MasqUsageKey,
         NatEntry, NetworkInfo, PublishedKey, PublishedStats, PublishedValue, SockReverseKey,
         SockReverseValue, SubnetKey, UplinkInfo,
     },
-    maps6::{EndpointInfo6, NetworkInfo6, SubnetKey6},
+    maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6},
     names,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
@@ -152,6 +152,7 @@ impl AyaDatapath {
                 count_keys(hash::<SockReverseKey, SockReverseValue>(ebpf, name)?.keys())
             }
             names::FRAGMENTS_MAP => count_keys(hash::<FragKey, FragValue>(ebpf, name)?.keys()),
+            names::FRAGMENTS6_MAP => count_keys(hash::<FragKey6, FragValue>(ebpf, name)?.keys()),
             names::PUBLISHED_MAP => {
                 count_keys(hash::<PublishedKey, PublishedValue>(ebpf, name)?.keys())
             }
@@ -172,6 +173,10 @@ impl AyaDatapath {
             }
             names::LAN_HOSTS_MAP => count_keys(hash::<LanMacKey, [u8; 4]>(ebpf, name)?.keys()),
             names::LAN_IPS_MAP => count_keys(hash::<LanIpKey, LanMac>(ebpf, name)?.keys()),
+            names::LAN_HOSTS6_MAP => {
+                count_keys(hash::<LanMacKey, EndpointInfo6>(ebpf, name)?.keys())
+            }
+            names::LAN_IPS6_MAP => count_keys(hash::<LanIpKey6, LanMac>(ebpf, name)?.keys()),
             names::OVERLAY_PEERS_MAP => {
                 count_keys(hash::<OverlayPeerKey, OverlayPeer>(ebpf, name)?.keys())
             }

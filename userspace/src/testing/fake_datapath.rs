@@ -22,7 +22,8 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 use super::{Faults, lock};
 use crate::datapath::{
     Attachment, Collector, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, GcPlan,
-    LanHost, NatRecord, NatRecord6, Overlay, Programs, Publishing, Topology, Topology6, nat,
+    LanHost, LanHost6, NatRecord, NatRecord6, Overlay, Programs, Publishing, Topology, Topology6,
+    nat,
 };
 
 /// Everything the fake datapath holds; two snapshots compare equal when
@@ -40,6 +41,8 @@ pub struct DatapathWorld {
     pub endpoints6: BTreeMap<u32, (Ipv6Addr, [u8; 6])>,
     /// `LAN_HOSTS` and `LAN_IPS`: (parent ifindex, MAC, address).
     pub lan_hosts: BTreeSet<LanHost>,
+    /// `LAN_HOSTS6` and `LAN_IPS6`.
+    pub lan_hosts6: BTreeSet<LanHost6>,
     pub uplinks: BTreeMap<u32, UplinkInfo>,
     /// `UPLINKS6`.
     pub uplinks6: BTreeMap<u32, Ipv6Addr>,
@@ -355,6 +358,28 @@ impl Topology6 for FakeDatapath {
             .iter()
             .map(|(i, ip)| (*i, *ip))
             .collect())
+    }
+
+    fn set_lan_host6(
+        &mut self,
+        parent: u32,
+        mac: [u8; 6],
+        ip: Ipv6Addr,
+    ) -> Result<(), DatapathError> {
+        self.with("set_lan_host6", |w| {
+            w.lan_hosts6.insert((parent, mac, ip));
+        })
+    }
+
+    fn remove_lan_host6(&mut self, mac: [u8; 6]) -> Result<(), DatapathError> {
+        self.with("remove_lan_host6", |w| {
+            w.lan_hosts6.retain(|(_, m, _)| *m != mac)
+        })
+    }
+
+    fn lan_hosts6(&self) -> Result<Vec<LanHost6>, DatapathError> {
+        self.check("lan_hosts6")?;
+        Ok(lock(&self.world).lan_hosts6.iter().copied().collect())
     }
 }
 

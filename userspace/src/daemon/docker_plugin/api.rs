@@ -120,6 +120,8 @@ pub struct InterfaceName {
 pub struct JoinAnswer {
     pub interface_name: InterfaceName,
     pub gateway: String,
+    #[serde(rename = "GatewayIPv6", skip_serializing_if = "String::is_empty")]
+    pub gateway_ipv6: String,
 }
 
 #[derive(Debug, Deserialize)]

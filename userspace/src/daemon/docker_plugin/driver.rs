@@ -14,11 +14,11 @@ use thiserror::Error;
 
 use super::{
     api::{self, EndpointInterface},
-    network_options, portmap,
+    ipv6, network_options, portmap,
     records::{EndpointRecord, Records, RecordsError},
 };
 use crate::{
-    controller::{Controller, ControllerError, HostEndpoint, ipv6::Ipv6Request},
+    controller::{Controller, ControllerError, HostEndpoint},
     ids,
     state::NetworkOwner,
 };
@@ -95,11 +95,6 @@ impl Driver {
                 r.network_id
             )));
         }
-        if r.ipv6_data.as_ref().is_some_and(|v| !v.is_empty()) {
-            return Err(DriverError::Refused(
-                "ebpfnet networks are IPv4 only: create the network without --ipv6".into(),
-            ));
-        }
         let pools = r.ipv4_data.unwrap_or_default();
         let [pool] = pools.as_slice() else {
             return Err(DriverError::Refused(format!(
@@ -122,14 +117,13 @@ impl Driver {
             text => Some(address(text, "gateway")?),
         };
         let options = network_options::parse(&r.options).map_err(DriverError::Refused)?;
+        let ipv6 = ipv6::network_request(r.ipv6_data.as_deref(), options.ipv6)?;
         let name = options
             .name
             .unwrap_or_else(|| format!("docker-{}", ids::short_id(&r.network_id)));
         let owner = NetworkOwner::Docker {
             network_id: r.network_id.clone(),
         };
-        // Docker's networks are IPv4-only (the driver refuses IPv6 data).
-        let ipv6 = Ipv6Request::default();
         c.create_network_with(
             &name,
             Some(subnet),
@@ -185,11 +179,7 @@ impl Driver {
             .get(&name)
             .ok_or_else(|| ControllerError::not_found("network", &name))?;
         let interface = r.interface.unwrap_or_default();
-        if !interface.address_ipv6.is_empty() {
-            return Err(DriverError::Refused(
-                "ebpfnet endpoints are IPv4 only; Docker gave an IPv6 address".into(),
-            ));
-        }
+        let ip6 = ipv6::endpoint_address(&interface.address_ipv6, network)?;
         if interface.address.is_empty() {
             return Err(DriverError::Refused(
                 "Docker gave no IPv4 address: ebpfnet takes the address from Docker's IPAM".into(),
@@ -221,6 +211,7 @@ impl Driver {
             EndpointRecord {
                 network_id: r.network_id,
                 ip,
+                ip6,
                 mac,
                 container: None,
                 ports: Vec::new(),
@@ -283,6 +274,7 @@ impl Driver {
                 network: &network,
                 endpoint_id: &r.endpoint_id,
                 ip: record.ip,
+                ip6: record.ip6,
                 mac: record.mac,
             })
             .await?;
@@ -304,6 +296,7 @@ impl Driver {
                 dst_prefix: "eth",
             },
             gateway: made.gateway.to_string(),
+            gateway_ipv6: made.gateway6.map(|g| g.to_string()).unwrap_or_default(),
         }))
     }
 

@@ -8,6 +8,7 @@
 
 mod api;
 mod driver;
+mod ipv6;
 mod network_options;
 mod portmap;
 mod ports;

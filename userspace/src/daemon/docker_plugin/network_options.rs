@@ -3,6 +3,7 @@
 //! `com.docker.network.generic`. ebpfnet reads `-o ebpfnet.name=NAME` (the
 //! name of the ebpfnet network; Docker does not tell drivers its own
 //! network name) and refuses other `-o` keys rather than ignore them.
+//! `--ipv6` arrives as `com.docker.network.enable_ipv6`.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ pub const NAME_OPTION: &str = "ebpfnet.name";
 pub struct NetworkOptions {
     pub name: Option<String>,
     pub internal: bool,
+    pub ipv6: bool,
 }
 
 /// Docker sends booleans as JSON booleans, some versions as strings.
@@ -34,10 +36,8 @@ pub fn parse(options: &BTreeMap<String, Value>) -> Result<NetworkOptions, String
     if let Some(value) = options.get(OPTION_INTERNAL) {
         parsed.internal = flag(value, OPTION_INTERNAL)?;
     }
-    if let Some(value) = options.get(OPTION_ENABLE_IPV6)
-        && flag(value, OPTION_ENABLE_IPV6)?
-    {
-        return Err("ebpfnet networks are IPv4 only: create the network without --ipv6".into());
+    if let Some(value) = options.get(OPTION_ENABLE_IPV6) {
+        parsed.ipv6 = flag(value, OPTION_ENABLE_IPV6)?;
     }
     let generic = match options.get(OPTION_GENERIC) {
         None | Some(Value::Null) => return Ok(parsed),
@@ -73,7 +73,7 @@ mod tests {
     #[test]
     fn reads_what_docker_sends() {
         let parsed = parse(&options(json!({
-            "com.docker.network.enable_ipv6": false,
+            "com.docker.network.enable_ipv6": true,
             "com.docker.network.internal": true,
             "com.docker.network.generic": {"ebpfnet.name": "front"}
         })))
@@ -82,7 +82,8 @@ mod tests {
             parsed,
             NetworkOptions {
                 name: Some("front".into()),
-                internal: true
+                internal: true,
+                ipv6: true,
             }
         );
         assert_eq!(
@@ -98,9 +99,8 @@ mod tests {
         })))
         .expect_err("unknown");
         assert!(err.contains("-o com.docker.network.driver.mtu"), "{err}");
-        let err =
-            parse(&options(json!({"com.docker.network.enable_ipv6": true}))).expect_err("ipv6");
-        assert!(err.contains("IPv4 only"), "{err}");
+        let err = parse(&options(json!({"com.docker.network.enable_ipv6": 1}))).expect_err("ipv6");
+        assert!(err.contains("not a boolean"), "{err}");
         assert!(parse(&options(json!({"com.docker.network.internal": 3}))).is_err());
     }
 }

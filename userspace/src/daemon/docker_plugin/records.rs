@@ -8,7 +8,7 @@ use std::{
     collections::BTreeMap,
     fs,
     io::Write as _,
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr},
     path::{Path, PathBuf},
 };
 
@@ -42,6 +42,9 @@ pub struct EndpointRecord {
     /// Docker's network id.
     pub network_id: String,
     pub ip: Ipv4Addr,
+    /// Its IPv6 address, on a network with IPv6 (`AddressIPv6`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     pub mac: [u8; 6],
     /// The ebpfnet container of its sandbox, once joined.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,6 +157,7 @@ mod tests {
         EndpointRecord {
             network_id: network_id.into(),
             ip: Ipv4Addr::new(10, 9, 0, 2),
+            ip6: None,
             mac: [2, 0x42, 10, 9, 0, 2],
             container: container.map(str::to_string),
             ports: Vec::new(),
