@@ -19,6 +19,7 @@ mod csum;
 mod frag;
 mod guard;
 mod hook;
+mod hoplimit6;
 mod icmp;
 mod icmp6;
 mod icmp_reply;

@@ -27,7 +27,7 @@ use crate::{
     conntrack6,
     counters::drop_packet,
     hook::Hook,
-    maps, nat6,
+    hoplimit6, maps, nat6,
     parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
 };
 
@@ -38,6 +38,13 @@ const MASQ_TRIES: u32 = 32;
 /// The uplinks' IPv6 addresses, written by the controller.
 #[btf_map]
 static UPLINKS6: HashMap<u32, UplinkInfo6, { UPLINKS_CAPACITY as usize }> = HashMap::new();
+
+/// The IPv6 address of uplink `ifindex`, if it has one.
+#[inline(always)]
+pub fn uplink_ip(ifindex: u32) -> Option<[u8; 16]> {
+    // SAFETY: copied out at once.
+    unsafe { UPLINKS6.get(ifindex) }.map(|info| info.ip)
+}
 
 /// The IPv6 masquerade port handed out last, as an offset into the range.
 #[btf_map]
@@ -114,9 +121,9 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
     if !packet.translatable() || echo_reply {
         return drop_packet(DropReason::Untranslatable);
     }
-    // The host's stack answers "time exceeded", as a router does.
+    // Answered "time exceeded", as a router does.
     if packet.hop_limit <= 1 {
-        return TCX_NEXT;
+        return hoplimit6::expired(ctx, packet, Hook::Container);
     }
     if !packet.opens_flow() {
         return drop_packet(DropReason::NoFlow);

@@ -18,7 +18,7 @@ use crate::{
     conntrack6,
     counters::drop_packet,
     hook::Hook,
-    nat,
+    hoplimit6, nat,
     parse6::{self, DST_OFF, HOP_LIMIT_OFF, Packet6, SRC_OFF},
 };
 
@@ -102,13 +102,12 @@ fn rewrite(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), (
 }
 
 /// Rewrites `packet` as `entry` says and sends it on. A packet whose hop
-/// limit runs out here goes to the host's stack untranslated, which
-/// answers "time exceeded" as a router (from a container), or is dropped
-/// and counted (from an uplink).
+/// limit runs out here goes no further: its sender gets "time exceeded"
+/// (`hoplimit6`).
 #[inline(never)]
 pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6, hook: Hook) -> i32 {
     if packet.hop_limit <= 1 {
-        return nat::ttl_expired(hook);
+        return hoplimit6::expired(ctx, packet, hook);
     }
     if rewrite(ctx, packet, entry).is_err() {
         return drop_packet(DropReason::Malformed);

@@ -60,7 +60,8 @@ fn ipv6_flows_leave_masqueraded_behind_the_uplink() {
         (min..=max).contains(&port),
         "port {port} not in {min}-{max}"
     );
-    // A hop limit of 1 is the host's stack's to answer; it never leaves.
+    // A hop limit of 1 never leaves: the datapath answers "time exceeded"
+    // (nat66_edges.rs checks the answer).
     let last_hop = ask("c66", "udp", OUTSIDE6, 9000, "u2", Some(1));
     assert!(
         last_hop.starts_with("error"),

@@ -1,7 +1,10 @@
 //! NAT66 beyond the dual-stack basics (nat66.rs), end to end with real
 //! ping6, TCP and UDP against the outside namespace, which has no route
 //! back to the container subnets:
-//! - masquerade from an IPv6-only network (`--ipv6 --ipv4=false`).
+//! - masquerade from an IPv6-only network (`--ipv6 --ipv4=false`);
+//! - a hop limit that runs out at this hop is answered "time exceeded",
+//!   to a container (from its gateway, `ping -t 1`) and to an outside
+//!   host (from the uplink address its reply was sent to).
 
 use std::time::Duration;
 
@@ -46,5 +49,54 @@ fn an_ipv6_only_network_masquerades_to_the_outside() {
             .lines()
             .any(|l| l.starts_with("tcp") && l.contains(&c6) && l.contains("masquerade")),
         "no masqueraded TCP flow of {c6}:\n{table}"
+    );
+}
+
+#[test]
+fn hop_limits_running_out_here_are_answered_time_exceeded() {
+    let env = TestEnv::new("nat66hops");
+    env.create_network("h66", &["--ipv6"]);
+    env.create_container("hc", &["--network", "h66"]);
+    let (_, _, gw6) = v6_of(&env, "hc", "h66");
+    let _uplink6 = Uplink6::add(&env);
+    let out = env.outside_ns.clone();
+    assert!(
+        wait_for(Duration::from_secs(10), || ping6("hc", OUTSIDE6)),
+        "no ICMPv6 echo through NAT66"
+    );
+
+    // From a container: this hop is its gateway (as traceroute shows it).
+    let expired = drop_count(&env, "ttl_exceeded");
+    let ping = ping6_hops("hc", OUTSIDE6, 1);
+    assert!(
+        ping.contains(&format!("From {gw6}")) && ping.contains("Time exceeded"),
+        "ping -t 1 got no time exceeded from {gw6}:\n{ping}"
+    );
+    assert!(drop_count(&env, "ttl_exceeded") > expired);
+    // A hop limit of 2 passes this hop and arrives with 1.
+    let _server = record(Some(&out), &[python(), "-c", SERVER, "9000"], true);
+    let answer = ask("hc", "udp", OUTSIDE6, 9000, "two", Some(2));
+    assert_eq!(parse_answer(&answer).2, 1, "{answer}");
+
+    // From outside: a reply sent with hop limit 1 to the masquerade
+    // address is answered from that address; the container gets nothing.
+    let answerer = record(
+        Some(&out),
+        &[python(), "-c", ANSWERER, "hops1", "9100"],
+        true,
+    );
+    let client = ask("hc", "udp", OUTSIDE6, 9100, "probe", None);
+    assert!(
+        client.starts_with("error"),
+        "the reply reached the container: {client}"
+    );
+    let report = answerer
+        .next_line(Duration::from_secs(5))
+        .and_then(|_from| answerer.next_line(Duration::from_secs(5)))
+        .unwrap_or_default();
+    assert_eq!(
+        report,
+        format!("icmp6 from {UPLINK6} type 3 code 0"),
+        "the outside peer got no time exceeded"
     );
 }
