@@ -14,7 +14,9 @@ use ebpfnet_common::{
     maps6::{EndpointInfo6, link_local_of},
 };
 
-use crate::{TCX_NEXT, counters::drop_packet, icmp6, maps, nat, nat6, parse};
+use crate::{
+    TCX_NEXT, counters::drop_packet, errors6, hook::Hook, icmp6, maps, nat, nat6, parse, parse6,
+};
 
 /// IPv6 next-header values walked to find the upper layer.
 const IPV6_HOP_BY_HOP: u8 = 0;
@@ -73,6 +75,12 @@ pub fn from_uplink_translated(ctx: &TcContext) -> i32 {
     }
     // Errors from the path about masqueraded flows (path MTU).
     if let Some(verdict) = icmp6::translate_error(ctx) {
+        return verdict;
+    }
+    // Errors about the other flows (routed, published).
+    if let Ok(packet) = parse6::ipv6(ctx)
+        && let Some(verdict) = errors6::translate(ctx, packet, Hook::Uplink)
+    {
         return verdict;
     }
     unsolicited(ctx)

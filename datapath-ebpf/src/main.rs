@@ -16,6 +16,7 @@ mod conntrack6;
 mod container;
 mod counters;
 mod csum;
+mod errors6;
 mod frag;
 mod guard;
 mod hook;

@@ -26,6 +26,7 @@ use crate::{
     conntrack::Reuse,
     conntrack6,
     counters::drop_packet,
+    errors6,
     hook::Hook,
     hoplimit6, maps, nat6,
     parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
@@ -89,6 +90,11 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
         Ok(packet) => packet,
         Err(reason) => return drop_packet(reason),
     };
+    // An error about a packet the container received leaves as its flow.
+    if packet.protocol == ICMPV6 && errors6::is_error(packet.icmp_type) {
+        return errors6::translate(ctx, packet, Hook::Container)
+            .unwrap_or_else(|| drop_packet(DropReason::Untranslatable));
+    }
     if packet.translatable() {
         match conntrack6::track(packet, ctx.len()) {
             Ok(Some(entry)) if nat6::applies(Hook::Container, entry.kind) => {

@@ -4,7 +4,11 @@
 //! - masquerade from an IPv6-only network (`--ipv6 --ipv4=false`);
 //! - a hop limit that runs out at this hop is answered "time exceeded",
 //!   to a container (from its gateway, `ping -t 1`) and to an outside
-//!   host (from the uplink address its reply was sent to).
+//!   host (from the uplink address its reply was sent to);
+//! - an ICMPv6 error a container sends about a masqueraded flow ("port
+//!   unreachable" for a reply to a socket it closed) reaches the outside
+//!   peer translated: from the uplink's address, quoting the flow as the
+//!   peer sent it.
 
 use std::time::Duration;
 
@@ -12,6 +16,14 @@ use ebpfnet_tests::ipv6::v6_of;
 use ebpfnet_tests::outside6::*;
 use ebpfnet_tests::traffic::*;
 use ebpfnet_tests::*;
+
+/// One datagram from `ns` to `[ip]:port`, its socket closed at once.
+const SEND_AND_CLOSE: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.sendto(b"hello", (sys.argv[1], int(sys.argv[2])))
+s.close()
+"#;
 
 fn ping6(ns: &str, ip: &str) -> bool {
     netns_exec(ns, &["ping", "-6", "-n", "-c", "1", "-W", "1", ip])
@@ -98,5 +110,48 @@ fn hop_limits_running_out_here_are_answered_time_exceeded() {
         report,
         format!("icmp6 from {UPLINK6} type 3 code 0"),
         "the outside peer got no time exceeded"
+    );
+}
+
+#[test]
+fn icmpv6_errors_from_containers_reach_the_outside_translated() {
+    let env = TestEnv::new("nat66err");
+    env.create_network("e66", &["--ipv6"]);
+    env.create_container("ec", &["--network", "e66"]);
+    let _uplink6 = Uplink6::add(&env);
+    let out = env.outside_ns.clone();
+    assert!(
+        wait_for(Duration::from_secs(10), || ping6("ec", OUTSIDE6)),
+        "no ICMPv6 echo through NAT66"
+    );
+    let answerer = record(
+        Some(&out),
+        &[python(), "-c", ANSWERER, "late", "9200"],
+        true,
+    );
+    let untranslatable = drop_count(&env, "untranslatable");
+    netns_exec_ok("ec", &[python(), "-c", SEND_AND_CLOSE, OUTSIDE6, "9200"]);
+    let from = answerer
+        .next_line(Duration::from_secs(5))
+        .unwrap_or_default();
+    assert!(
+        from.starts_with(&format!("from {UPLINK6} ")),
+        "the datagram did not arrive masqueraded: {from:?}"
+    );
+    // The late answer finds the socket closed: the container's "port
+    // unreachable" comes out from the uplink's address and the peer's
+    // kernel matches it to its socket by the quoted (translated) tuple.
+    let report = answerer
+        .next_line(Duration::from_secs(5))
+        .unwrap_or_default();
+    assert_eq!(
+        report,
+        format!("icmp6 from {UPLINK6} type 1 code 4"),
+        "the container's port unreachable did not reach the peer translated"
+    );
+    assert_eq!(
+        drop_count(&env, "untranslatable"),
+        untranslatable,
+        "an ICMPv6 error was dropped"
     );
 }
