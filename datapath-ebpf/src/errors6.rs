@@ -86,7 +86,7 @@ pub fn translate(ctx: &TcContext, packet: &Packet6, hook: Hook) -> Option<i32> {
         return None;
     }
     let entry = conntrack6::lookup(&quote.key)?;
-    if !nat6::applies(hook, entry.kind) {
+    if !nat6::applies(hook, entry) {
         return None;
     }
     // An error is never answered with one: it just goes no further.

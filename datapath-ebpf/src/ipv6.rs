@@ -16,6 +16,7 @@ use ebpfnet_common::{
 
 use crate::{
     TCX_NEXT, counters::drop_packet, errors6, hook::Hook, icmp6, maps, nat, nat6, parse, parse6,
+    routed6,
 };
 
 /// IPv6 next-header values walked to find the upper layer.
@@ -83,7 +84,7 @@ pub fn from_uplink_translated(ctx: &TcContext) -> i32 {
     {
         return verdict;
     }
-    unsolicited(ctx)
+    routed6::from_uplink(ctx).unwrap_or_else(|| unsolicited(ctx))
 }
 
 /// From an uplink, a container address takes only what was translated.

@@ -37,6 +37,7 @@ mod nexthop;
 mod overlay;
 mod parse;
 mod parse6;
+mod routed6;
 mod scratch;
 mod sock;
 mod sock6;

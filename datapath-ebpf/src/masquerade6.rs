@@ -19,6 +19,7 @@ use ebpfnet_common::{
     flows6::{FlowKey6, ICMPV6, MasqUsageKey6, NatEntry6, UplinkInfo6},
     maps::{Config, EndpointInfo, Forward, NETWORK_INTERNAL, NatKind, proto},
     names::UPLINKS_CAPACITY,
+    routed6::NETWORK_ROUTED6,
 };
 
 use crate::{
@@ -30,6 +31,7 @@ use crate::{
     hook::Hook,
     hoplimit6, maps, nat6,
     parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
+    routed6,
 };
 
 const AF_INET6: u8 = 10;
@@ -97,7 +99,7 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
     }
     if packet.translatable() {
         match conntrack6::track(packet, ctx.len()) {
-            Ok(Some(entry)) if nat6::applies(Hook::Container, entry.kind) => {
+            Ok(Some(entry)) if nat6::applies(Hook::Container, entry) => {
                 return nat6::apply(ctx, packet, entry, Hook::Container);
             }
             Err(reason) => return drop_packet(reason),
@@ -109,6 +111,10 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
     let Some(uplink) = egress(ctx, packet, ifindex) else {
         return TCX_NEXT;
     };
+    // A routed network's containers leave with their own address.
+    if endpoint.flags & NETWORK_ROUTED6 != 0 {
+        return routed6::to_outside(ctx, packet, endpoint, ifindex, uplink);
+    }
     // SAFETY: read within this run; the controller replaces whole entries.
     let Some(info) = (unsafe { UPLINKS6.get(uplink) }) else {
         // An uplink without an IPv6 address: the container's own address

@@ -120,9 +120,15 @@ pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6, hook: Hook) -
     }
 }
 
-/// Whether `hook` applies the entries of `kind` (as `Hook::applies`).
+/// Whether `hook` applies `entry` (as `Hook::applies`). A routed flow's
+/// entries (`routed6`) go either way: the one into a container applies
+/// at an uplink, the one out of a container at its veth.
 #[inline(always)]
-pub fn applies(hook: Hook, kind: u8) -> bool {
+pub fn applies(hook: Hook, entry: &NatEntry6) -> bool {
+    let kind = entry.kind;
+    if kind == NatKind::RoutedRequest as u8 || kind == NatKind::RoutedReply as u8 {
+        return (entry.forward == Forward::Peer as u8) == (hook == Hook::Uplink);
+    }
     match hook {
         Hook::Uplink => {
             kind == NatKind::PublishedRequest as u8 || kind == NatKind::MasqueradeReply as u8
@@ -143,7 +149,7 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
         return None;
     }
     match conntrack6::track(packet, ctx.len()) {
-        Ok(Some(entry)) if applies(Hook::Uplink, entry.kind) => {
+        Ok(Some(entry)) if applies(Hook::Uplink, entry) => {
             Some(apply(ctx, packet, entry, Hook::Uplink))
         }
         Err(reason) => Some(drop_packet(reason)),
