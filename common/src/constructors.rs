@@ -139,6 +139,8 @@ impl TryFrom<u8> for NatKind {
             2 => Ok(Self::PublishedReply),
             3 => Ok(Self::MasqueradeRequest),
             4 => Ok(Self::MasqueradeReply),
+            5 => Ok(Self::RoutedRequest),
+            6 => Ok(Self::RoutedReply),
             other => Err(other),
         }
     }
@@ -200,11 +202,13 @@ mod tests {
             NatKind::PublishedReply,
             NatKind::MasqueradeRequest,
             NatKind::MasqueradeReply,
+            NatKind::RoutedRequest,
+            NatKind::RoutedReply,
         ] {
             assert_eq!(NatKind::try_from(kind as u8), Ok(kind));
         }
         assert_eq!(NatKind::try_from(0), Err(0));
-        assert_eq!(NatKind::try_from(5), Err(5));
+        assert_eq!(NatKind::try_from(7), Err(7));
         for forward in [Forward::Peer, Forward::Neigh] {
             assert_eq!(Forward::try_from(forward as u8), Ok(forward));
         }

@@ -155,6 +155,12 @@ pub enum NatKind {
     MasqueradeRequest = 3,
     /// Outside → masqueraded container: destination rewritten back.
     MasqueradeReply = 4,
+    /// IPv6 routed mode (`routed6`): the direction that opened a flow, a
+    /// container's to the outside or an outside host's to a published
+    /// container port. Nothing rewritten.
+    RoutedRequest = 5,
+    /// Its answer. Nothing rewritten.
+    RoutedReply = 6,
 }
 
 /// How the rewritten packet leaves.

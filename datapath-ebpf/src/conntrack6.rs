@@ -116,6 +116,7 @@ pub fn track(packet: &Packet6, len: u32) -> Result<Option<&'static NatEntry6>, D
         entry.bytes = entry.bytes.wrapping_add(u64::from(len));
         if entry.kind == NatKind::PublishedReply as u8
             || entry.kind == NatKind::MasqueradeReply as u8
+            || entry.kind == NatKind::RoutedReply as u8
         {
             entry.tcp_flags |= REPLY_SEEN;
         }

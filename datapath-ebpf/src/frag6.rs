@@ -89,7 +89,7 @@ pub fn follow(ctx: &TcContext, packet: &Packet6, hook: Hook) -> Option<i32> {
         packet.protocol,
     );
     let entry = conntrack6::lookup(&flow)?;
-    if !nat6::applies(hook, entry.kind) {
+    if !nat6::applies(hook, entry) {
         return None;
     }
     if packet.hop_limit <= 1 {

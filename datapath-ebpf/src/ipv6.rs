@@ -14,7 +14,10 @@ use ebpfnet_common::{
     maps6::{EndpointInfo6, link_local_of},
 };
 
-use crate::{TCX_NEXT, counters::drop_packet, icmp6, maps, nat, nat6, parse};
+use crate::{
+    TCX_NEXT, counters::drop_packet, errors6, hook::Hook, icmp6, maps, nat, nat6, parse, parse6,
+    routed6,
+};
 
 /// IPv6 next-header values walked to find the upper layer.
 const IPV6_HOP_BY_HOP: u8 = 0;
@@ -76,7 +79,13 @@ pub fn from_uplink_translated(ctx: &TcContext) -> i32 {
     if let Some(verdict) = icmp6::translate_error(ctx) {
         return verdict;
     }
-    unsolicited(ctx)
+    // Errors about the other flows (routed, published).
+    if let Ok(packet) = parse6::ipv6(ctx)
+        && let Some(verdict) = errors6::translate(ctx, packet, Hook::Uplink)
+    {
+        return verdict;
+    }
+    routed6::from_uplink(ctx).unwrap_or_else(|| unsolicited(ctx))
 }
 
 /// From an uplink, a container address takes only what was translated.

@@ -19,6 +19,7 @@ use ebpfnet_common::{
     flows6::{FlowKey6, ICMPV6, MasqUsageKey6, NatEntry6, UplinkInfo6},
     maps::{Config, EndpointInfo, Forward, NETWORK_INTERNAL, NatKind, proto},
     names::UPLINKS_CAPACITY,
+    routed6::NETWORK_ROUTED6,
 };
 
 use crate::{
@@ -26,10 +27,11 @@ use crate::{
     conntrack::Reuse,
     conntrack6,
     counters::drop_packet,
-    frag6,
+    errors6, frag6,
     hook::Hook,
-    maps, nat6,
+    hoplimit6, maps, nat6,
     parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
+    routed6,
 };
 
 const AF_INET6: u8 = 10;
@@ -39,6 +41,13 @@ const MASQ_TRIES: u32 = 32;
 /// The uplinks' IPv6 addresses, written by the controller.
 #[btf_map]
 static UPLINKS6: HashMap<u32, UplinkInfo6, { UPLINKS_CAPACITY as usize }> = HashMap::new();
+
+/// The IPv6 address of uplink `ifindex`, if it has one.
+#[inline(always)]
+pub fn uplink_ip(ifindex: u32) -> Option<[u8; 16]> {
+    // SAFETY: copied out at once.
+    unsafe { UPLINKS6.get(ifindex) }.map(|info| info.ip)
+}
 
 /// The IPv6 masquerade port handed out last, as an offset into the range.
 #[btf_map]
@@ -87,9 +96,14 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
     if let Some(verdict) = frag6::follow(ctx, packet, Hook::Container) {
         return verdict;
     }
+    // An error about a packet the container received leaves as its flow.
+    if packet.protocol == ICMPV6 && errors6::is_error(packet.icmp_type) {
+        return errors6::translate(ctx, packet, Hook::Container)
+            .unwrap_or_else(|| drop_packet(DropReason::Untranslatable));
+    }
     if packet.translatable() {
         match conntrack6::track(packet, ctx.len()) {
-            Ok(Some(entry)) if nat6::applies(Hook::Container, entry.kind) => {
+            Ok(Some(entry)) if nat6::applies(Hook::Container, entry) => {
                 return nat6::apply(ctx, packet, entry, Hook::Container);
             }
             Err(reason) => return drop_packet(reason),
@@ -101,6 +115,10 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
     let Some(uplink) = egress(ctx, packet, ifindex) else {
         return TCX_NEXT;
     };
+    // A routed network's containers leave with their own address.
+    if endpoint.flags & NETWORK_ROUTED6 != 0 {
+        return routed6::to_outside(ctx, packet, endpoint, ifindex, uplink);
+    }
     // SAFETY: read within this run; the controller replaces whole entries.
     let Some(info) = (unsafe { UPLINKS6.get(uplink) }) else {
         // An uplink without an IPv6 address: the container's own address
@@ -120,9 +138,9 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
     if !packet.translatable() || echo_reply {
         return drop_packet(DropReason::Untranslatable);
     }
-    // The host's stack answers "time exceeded", as a router does.
+    // Answered "time exceeded", as a router does.
     if packet.hop_limit <= 1 {
-        return TCX_NEXT;
+        return hoplimit6::expired(ctx, packet, Hook::Container);
     }
     if !packet.opens_flow() {
         return drop_packet(DropReason::NoFlow);

@@ -19,7 +19,7 @@ use crate::{
     counters::drop_packet,
     frag6,
     hook::Hook,
-    mtu6, nat,
+    hoplimit6, mtu6, nat,
     parse6::{self, DST_OFF, HOP_LIMIT_OFF, Packet6, SRC_OFF},
 };
 
@@ -103,13 +103,12 @@ fn rewrite(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), (
 }
 
 /// Rewrites `packet` as `entry` says and sends it on. A packet whose hop
-/// limit runs out here goes to the host's stack untranslated, which
-/// answers "time exceeded" as a router (from a container), or is dropped
-/// and counted (from an uplink).
+/// limit runs out here goes no further: its sender gets "time exceeded"
+/// (`hoplimit6`).
 #[inline(never)]
 pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6, hook: Hook) -> i32 {
     if packet.hop_limit <= 1 {
-        return nat::ttl_expired(hook);
+        return hoplimit6::expired(ctx, packet, hook);
     }
     // Too big for the uplink: the sender learns the path MTU (mtu6.rs).
     if hook == Hook::Container
@@ -139,9 +138,15 @@ pub fn send(ctx: &TcContext, entry: &NatEntry6) -> i32 {
     }
 }
 
-/// Whether `hook` applies the entries of `kind` (as `Hook::applies`).
+/// Whether `hook` applies `entry` (as `Hook::applies`). A routed flow's
+/// entries (`routed6`) go either way: the one into a container applies
+/// at an uplink, the one out of a container at its veth.
 #[inline(always)]
-pub fn applies(hook: Hook, kind: u8) -> bool {
+pub fn applies(hook: Hook, entry: &NatEntry6) -> bool {
+    let kind = entry.kind;
+    if kind == NatKind::RoutedRequest as u8 || kind == NatKind::RoutedReply as u8 {
+        return (entry.forward == Forward::Peer as u8) == (hook == Hook::Uplink);
+    }
     match hook {
         Hook::Uplink => {
             kind == NatKind::PublishedRequest as u8 || kind == NatKind::MasqueradeReply as u8
@@ -165,7 +170,7 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
         return None;
     }
     match conntrack6::track(packet, ctx.len()) {
-        Ok(Some(entry)) if applies(Hook::Uplink, entry.kind) => {
+        Ok(Some(entry)) if applies(Hook::Uplink, entry) => {
             Some(apply(ctx, packet, entry, Hook::Uplink))
         }
         Err(reason) => Some(drop_packet(reason)),

@@ -6,7 +6,7 @@ use std::process::Output;
 use serde_json::Value;
 
 use crate::traffic::{Recorder, record};
-use crate::{TestEnv, ip, ip_ok, netns_exec, netns_exec_ok, python};
+use crate::{TestEnv, netns_exec, python};
 
 /// Answers each TCP connection with `hello from NAME peer=ADDR`, on
 /// `[::]:PORT` (IPv4 too).
@@ -104,47 +104,4 @@ pub fn ipam_configs(network: &Value) -> Vec<(String, String)> {
             (s("Subnet"), s("Gateway"))
         })
         .collect()
-}
-
-/// The uplink's IPv6 address in the NAT66 tests ([`Uplink6`]).
-pub const UPLINK6: &str = "fd00:e6:ff::1";
-/// The outside namespace's IPv6 address on the uplink's link.
-pub const OUTSIDE6: &str = "fd00:e6:ff::2";
-
-/// IPv6 on the uplink ([`UPLINK6`]) and in the outside namespace
-/// ([`OUTSIDE6`]), with no route back to the container subnets (only
-/// NAT66 brings replies back); removed on drop.
-pub struct Uplink6 {
-    uplink: String,
-    outside_ns: String,
-}
-
-impl Uplink6 {
-    pub fn add(env: &TestEnv) -> Self {
-        let up = format!("{UPLINK6}/64");
-        ip_ok(&["-6", "addr", "add", &up, "dev", &env.uplink, "nodad"]);
-        let uplink6 = Self {
-            uplink: env.uplink.clone(),
-            outside_ns: env.outside_ns.clone(),
-        };
-        let out = format!("{OUTSIDE6}/64");
-        netns_exec_ok(
-            &env.outside_ns,
-            &["ip", "-6", "addr", "add", &out, "dev", "eth0", "nodad"],
-        );
-        uplink6
-    }
-}
-
-impl Drop for Uplink6 {
-    fn drop(&mut self) {
-        let up = format!("{UPLINK6}/64");
-        let _ = ip(&["-6", "addr", "del", &up, "dev", &self.uplink]);
-        let _ = netns_exec(
-            &self.outside_ns,
-            &[
-                "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "global",
-            ],
-        );
-    }
 }

@@ -32,6 +32,7 @@ pub mod ipv6;
 pub mod lan;
 pub mod mutate;
 pub mod netns;
+pub mod outside6;
 pub mod packet;
 pub mod packet6;
 pub mod packet_frag;

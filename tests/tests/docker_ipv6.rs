@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use ebpfnet_tests::docker::Dockerd;
 use ebpfnet_tests::docker_use::{docker_network, env_with_plugin, fetch_in, httpd, sleeper};
-use ebpfnet_tests::ipv6::{OUTSIDE6, Uplink6, ipam_configs, v6_of};
+use ebpfnet_tests::ipv6::{ipam_configs, v6_of};
+use ebpfnet_tests::outside6::{OUTSIDE6, Uplink6};
 use ebpfnet_tests::traffic::wait_for;
-use ebpfnet_tests::*;
 
 const SUBNET6: &str = "fd00:d6::/64";
 const GATEWAY6: &str = "fd00:d6::1";

@@ -9,7 +9,8 @@
 
 use std::time::Duration;
 
-use ebpfnet_tests::ipv6::{OUTSIDE6, Uplink6, ping6};
+use ebpfnet_tests::ipv6::ping6;
+use ebpfnet_tests::outside6::{OUTSIDE6, Uplink6};
 use ebpfnet_tests::paths::udp_round_trip;
 use ebpfnet_tests::traffic::*;
 use ebpfnet_tests::*;

@@ -3,6 +3,8 @@
 //! "packet too big" addressed to the uplink's IPv6 address; the datapath
 //! must hand it to the container as an error about its own socket, or
 //! the container never learns the path MTU (IPv6 routers never fragment).
+//! The same for a container of a routed network (no NAT66), to which the
+//! router sends the error directly.
 
 use ebpfnet_tests::*;
 
@@ -127,7 +129,7 @@ fn a_container_learns_the_mtu_of_a_smaller_uplink() {
     let env = TestEnv::new("mtu66");
     env.create_network("m66", &["--ipv6"]);
     env.create_container("m6", &["--network", "m66"]);
-    let _uplink6 = ebpfnet_tests::ipv6::Uplink6::add(&env);
+    let _uplink6 = ebpfnet_tests::outside6::Uplink6::add(&env);
     ip_ok(&["link", "set", &env.uplink, "mtu", "1280"]);
     netns_exec_ok(
         &env.outside_ns,
@@ -153,5 +155,50 @@ fn a_container_learns_the_mtu_of_a_smaller_uplink() {
         got,
         Ok("echoed 1400".to_string()),
         "a 1400-byte datagram, fragmented to the learnt MTU, through NAT66"
+    );
+}
+
+#[test]
+fn packet_too_big_reaches_a_routed_container() {
+    let env = TestEnv::new("pmtu66r");
+    env.create_network(
+        "r66",
+        &[
+            "--ipv6",
+            "--subnet",
+            "2001:db8:e9::/64",
+            "-o",
+            "com.docker.network.bridge.gateway_mode_ipv6=routed",
+        ],
+    );
+    env.create_container("r6", &["--network", "r66"]);
+    let path = FarPath6::new(&env);
+    netns_exec_ok(
+        &path.outside_ns,
+        &[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "2001:db8:e9::/64",
+            "via",
+            UPLINK6,
+        ],
+    );
+    let reached = (0..50).any(|_| {
+        let ok = netns_exec("r6", &["ping", "-6", "-n", "-c", "1", "-W", "1", FAR6])
+            .status
+            .success();
+        if !ok {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        ok
+    });
+    assert!(reached, "no ICMPv6 echo to {FAR6} from a routed container");
+    let learnt = paths::df_probe("r6", FAR6, 9, 1400);
+    assert_eq!(
+        learnt.as_deref(),
+        Ok("mtu 1280"),
+        "path MTU a routed container's socket learnt"
     );
 }

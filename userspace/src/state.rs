@@ -62,6 +62,11 @@ pub struct Network {
     /// VXLAN. `None` for a local network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlay: Option<OverlayLink>,
+    /// IPv6 routed mode (`-o com.docker.network.bridge.gateway_mode_ipv6=routed`):
+    /// its containers' IPv6 leaves with their own addresses (no NAT66) and
+    /// outside hosts reach their published container ports directly.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub routed6: bool,
 }
 
 /// A network's IPv4 side: its subnet and the gateway address on its bridge.

@@ -72,6 +72,7 @@ pub(super) fn every_request() -> Vec<Request> {
                 subnet: Some("fd00:1::/64".parse().expect("cidr")),
                 gateway: Some("fd00:1::fe".parse().expect("ip")),
                 only: false,
+                routed: false,
             },
         }
         .into(),

@@ -34,7 +34,8 @@ pub enum NetworkCommand {
         driver: Option<String>,
         /// Driver option KEY=VALUE (repeatable): parent=IFACE,
         /// macvlan_mode=bridge|private|vepa|passthru, ipvlan_mode=l2|l3|l3s,
-        /// ipvlan_flag=bridge|private|vepa.
+        /// ipvlan_flag=bridge|private|vepa; for bridge networks
+        /// com.docker.network.bridge.gateway_mode_ipv6=nat|routed.
         #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE", value_parser = parse_option)]
         options: Vec<(String, String)>,
         /// Subnet in CIDR form, one IPv4 and (with --ipv6) one IPv6
@@ -114,6 +115,8 @@ pub async fn run(
                         subnet: subnet6,
                         gateway: gateway6,
                         only: !ipv4,
+                        // From `options` (the daemon reads it there).
+                        routed: false,
                     },
                     internal,
                     // Absent for bridge, so an older daemon still answers.

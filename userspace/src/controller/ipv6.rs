@@ -29,6 +29,10 @@ pub struct Ipv6Request {
     /// IPv6 only (`--ipv4=false`): no IPv4 subnet, gateway or addresses.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub only: bool,
+    /// IPv6 routed mode, from the network's options
+    /// (`routed6::OPT_GATEWAY_MODE_IPV6`); not sent by clients.
+    #[serde(skip)]
+    pub routed: bool,
 }
 
 fn refused(message: String) -> ControllerError {
@@ -239,6 +243,12 @@ pub(super) fn refuse_ipv6_options(request: &Ipv6Request) -> Result<()> {
             "--ipv4=false leaves a network without IPv4: add --ipv6 for an IPv6-only network"
                 .into(),
         ));
+    }
+    if request.routed {
+        return Err(refused(format!(
+            "-o {}=routed routes the network's IPv6: add --ipv6 to give it IPv6",
+            super::routed6::OPT_GATEWAY_MODE_IPV6
+        )));
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ fn only6(subnet: &str) -> Ipv6Request {
         subnet: Some(subnet.parse().expect("an IPv6 CIDR in a test")),
         gateway: None,
         only: true,
+        routed: false,
     }
 }
 

@@ -24,6 +24,7 @@ fn six(subnet: Option<&str>, gateway: Option<&str>) -> Ipv6Request {
         subnet: subnet.map(|s| s.parse().expect("an IPv6 CIDR in a test")),
         gateway: gateway.map(ip6),
         only: false,
+        routed: false,
     }
 }
 

@@ -11,6 +11,7 @@ use ipnetwork::Ipv4Network;
 
 use super::{
     Controller, ControllerError, Result,
+    ipv6::Ipv6Request,
     networks::{by_network_address, gateway_in},
     overlaps,
 };
@@ -56,11 +57,14 @@ impl Controller {
         let (name, internal) = (r.name.as_str(), r.internal);
         let id = ids::new_id().map_err(HostError::io("read /dev/urandom"))?;
         let driver = r.driver.as_deref().unwrap_or(DRIVER_BRIDGE);
+        let mut options = r.options.clone();
+        let routed = super::routed6::take_gateway_mode6(driver, &mut options)?;
         let lan =
-            lan::parse(driver, &r.options, internal, &id).map_err(|e| refused(e.to_string()))?;
+            lan::parse(driver, &options, internal, &id).map_err(|e| refused(e.to_string()))?;
         match lan {
             None => {
-                self.create_network_ipv6(name, r.subnet, r.gateway, internal, &r.ipv6)
+                let ipv6 = Ipv6Request { routed, ..r.ipv6 };
+                self.create_network_ipv6(name, r.subnet, r.gateway, internal, &ipv6)
                     .await
             }
             Some(_) if r.ipv6.only => Err(refused(format!(

@@ -42,6 +42,7 @@ mod reconcile_tests;
 mod reset;
 #[cfg(test)]
 mod rollback_tests;
+mod routed6;
 #[cfg(test)]
 mod step_failures;
 mod sync;
@@ -125,6 +126,8 @@ pub struct Controller {
     names: NameService,
     /// What `CONFIG` holds.
     datapath_config: Option<ebpfnet_common::maps::Config>,
+    /// What `ROUTED6` holds (`routed6`); `None` until read at start.
+    routed_ports6: Option<BTreeMap<ebpfnet_common::routed6::RoutedPortKey6, u32>>,
 }
 
 impl Controller {
@@ -172,9 +175,11 @@ impl Controller {
             uplink_ips6: BTreeMap::new(),
             names,
             datapath_config: None,
+            routed_ports6: None,
         };
         controller.reconcile().await?;
         controller.sync_names();
+        controller.sync_routed6();
         Ok(controller)
     }
 
@@ -265,6 +270,7 @@ impl Controller {
         events::log_changes(&self.state, &next);
         self.state = next;
         self.sync_names();
+        self.sync_routed6();
         Ok(())
     }
 

@@ -68,6 +68,7 @@ impl Controller {
         } else {
             Some(self.plan_ipv4(subnet, gateway).await?)
         };
+        let routed6 = ipv6.routed;
         let ipv6 = self.plan_ipv6(ipv6).await?;
         let id = ids::new_id().map_err(crate::host::HostError::io("read /dev/urandom"))?;
         let bridge = if name == DEFAULT_NETWORK {
@@ -79,6 +80,7 @@ impl Controller {
             bridge: bridge.clone(),
             owner,
             ipv6,
+            routed6: routed6 && ipv6.is_some(),
             ..self.network_record(&id, name, v4, internal)
         };
         let info = network_info(&network);
@@ -360,6 +362,7 @@ impl Controller {
             owner: None,
             ipv6: None,
             overlay: None,
+            routed6: false,
         }
     }
 

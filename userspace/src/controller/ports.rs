@@ -259,6 +259,7 @@ impl Controller {
             return Err(e.into());
         }
         events::log_ports(container, added, gone);
+        self.sync_routed6();
         Ok(())
     }
 

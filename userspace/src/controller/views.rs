@@ -75,10 +75,7 @@ pub fn network_inspect(state: &State, network: &Network) -> NetworkView {
         containers,
         options: match &network.lan {
             Some(lan) => lan.options(),
-            None => BTreeMap::from([(
-                "com.docker.network.bridge.name".to_string(),
-                network.bridge.clone(),
-            )]),
+            None => super::routed6::options(network),
         },
         labels: owner_labels(network),
     }

@@ -35,6 +35,7 @@ fn front() -> Network {
             gateway: "fd00:eb:0:1::1".parse().expect("ip"),
         }),
         overlay: None,
+        routed6: false,
     }
 }
 

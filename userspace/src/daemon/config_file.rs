@@ -279,6 +279,7 @@ fn default_ipv6(
         subnet: fixed,
         gateway: None,
         only: false,
+        routed: false,
     })
 }
 

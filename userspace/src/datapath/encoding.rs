@@ -13,6 +13,7 @@ use ebpfnet_common::{
         SubnetKey, UplinkInfo, proto,
     },
     maps6::{NetworkInfo6, SubnetKey6},
+    routed6::NETWORK_ROUTED6,
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
 
@@ -34,11 +35,7 @@ pub fn network_info6(network: &Network) -> Option<(Ipv6Network, NetworkInfo6)> {
     let six = network.ipv6?;
     let info = NetworkInfo6 {
         network_id: network.number,
-        flags: if network.internal {
-            NETWORK_INTERNAL
-        } else {
-            0
-        },
+        flags: internal_flag(network) | routed6_flag(network),
         gateway: six.gateway.octets(),
     };
     Some((six.subnet, info))
@@ -65,7 +62,23 @@ pub fn subnet6_of(key: &Key<SubnetKey6>) -> Option<Ipv6Network> {
 /// IPv4 packet it sends, and `ENDPOINT_IPS` gets no entry for it.
 pub fn endpoint_info(endpoint: &Endpoint, network: &Network) -> EndpointInfo {
     let ip = endpoint.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-    EndpointInfo::new(ip.octets(), endpoint.mac, &network_info(network))
+    let mut info = EndpointInfo::new(ip.octets(), endpoint.mac, &network_info(network));
+    info.flags |= routed6_flag(network);
+    info
+}
+
+/// `NETWORK_INTERNAL` for an `--internal` network, else 0.
+fn internal_flag(network: &Network) -> u32 {
+    if network.internal {
+        NETWORK_INTERNAL
+    } else {
+        0
+    }
+}
+
+/// `NETWORK_ROUTED6` for a network in IPv6 routed mode, else 0.
+fn routed6_flag(network: &Network) -> u32 {
+    if network.routed6 { NETWORK_ROUTED6 } else { 0 }
 }
 
 /// `UPLINKS` value of an uplink masquerading as `ip`.
@@ -141,6 +154,8 @@ pub fn nat_kind_name(kind: u8) -> &'static str {
         Ok(NatKind::PublishedReply) => "published-reply",
         Ok(NatKind::MasqueradeRequest) => "masquerade",
         Ok(NatKind::MasqueradeReply) => "masquerade-reply",
+        Ok(NatKind::RoutedRequest) => "routed",
+        Ok(NatKind::RoutedReply) => "routed-reply",
         Err(_) => "unknown",
     }
 }
@@ -190,6 +205,7 @@ mod tests {
             owner: None,
             ipv6: None,
             overlay: None,
+            routed6: false,
         };
         let info = endpoint_info(&endpoint, &network);
         assert_eq!(

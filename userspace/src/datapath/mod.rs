@@ -16,6 +16,7 @@ mod nat_collector;
 mod nat_tables;
 mod overlay_maps;
 mod pins;
+mod routed6;
 mod stats;
 mod take;
 mod tc_attach;
@@ -37,6 +38,7 @@ use ebpfnet_common::{
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
 pub use pins::{MapSizes, remove_pins};
+pub use routed6::Routed6;
 pub use tc_attach::{TcAttachMode, TcPath};
 use thiserror::Error;
 pub use types::{
@@ -117,7 +119,17 @@ pub type LanHost6 = (u32, [u8; 6], Ipv6Addr);
 /// touch. Map writers replace whole entries; removing an entry that is not
 /// there is not an error.
 pub trait Datapath:
-    Programs + Topology + Topology6 + Publishing + Flows + Flows6 + Counters + Overlay + Send + Sync
+    Programs
+    + Topology
+    + Topology6
+    + Routed6
+    + Publishing
+    + Flows
+    + Flows6
+    + Counters
+    + Overlay
+    + Send
+    + Sync
 {
 }
 
@@ -125,6 +137,7 @@ impl<
     T: Programs
         + Topology
         + Topology6
+        + Routed6
         + Publishing
         + Flows
         + Flows6

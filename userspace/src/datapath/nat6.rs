@@ -117,7 +117,7 @@ pub fn flows(records: &[NatRecord6]) -> Vec<(NatRecord6, Option<NatRecord6>)> {
             });
             let request = matches!(
                 NatKind::try_from(r.entry.kind),
-                Ok(NatKind::PublishedRequest | NatKind::MasqueradeRequest)
+                Ok(NatKind::PublishedRequest | NatKind::MasqueradeRequest | NatKind::RoutedRequest)
             );
             (twin.is_none() || request).then_some((*r, twin))
         })

@@ -19,6 +19,7 @@ use ebpfnet_common::{
     maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6},
     names,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    routed6::RoutedPortKey6,
 };
 use nix::{
     mount::{MsFlags, mount},
@@ -99,6 +100,11 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
         layout::<FlowKey6, NatEntry6>(NAT6_OTHER_MAP, MapType::Hash, sizes.nat_entries),
         layout::<MasqUsageKey6, u32>(MASQ_USAGE6_MAP, MapType::Hash, MASQ_USAGE_CAPACITY),
         layout::<u32, UplinkInfo6>(UPLINKS6_MAP, MapType::Hash, UPLINKS_CAPACITY),
+        layout::<RoutedPortKey6, u32>(
+            ebpfnet_common::routed6::ROUTED6_MAP,
+            MapType::Hash,
+            ebpfnet_common::routed6::ROUTED6_CAPACITY,
+        ),
         layout::<u32, u32>(TAIL_CALLS_MAP, MapType::ProgramArray, TAIL_CALLS_CAPACITY),
         layout::<u32, Config>(CONFIG_MAP, MapType::Array, 1),
         layout::<u32, u32>(NEXTHOP_GEN_MAP, MapType::Array, 1),

@@ -13,6 +13,7 @@ use ebpfnet_common::{
     maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6},
     names,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    routed6::{ROUTED6_MAP, RoutedPortKey6},
 };
 
 use super::{
@@ -148,6 +149,7 @@ impl AyaDatapath {
             }
             names::MASQ_USAGE6_MAP => count_keys(hash::<MasqUsageKey6, u32>(ebpf, name)?.keys()),
             names::UPLINKS6_MAP => count_keys(hash::<u32, UplinkInfo6>(ebpf, name)?.keys()),
+            ROUTED6_MAP => count_keys(hash::<RoutedPortKey6, u32>(ebpf, name)?.keys()),
             names::SOCK_REVERSE_MAP => {
                 count_keys(hash::<SockReverseKey, SockReverseValue>(ebpf, name)?.keys())
             }

@@ -56,6 +56,8 @@ pub struct DatapathWorld {
     /// `OVERLAY_NETWORKS` (with `OVERLAY_VNIS` derived from it).
     pub overlay_networks: BTreeMap<u32, OverlayNetwork>,
     pub overlay_peers: BTreeMap<OverlayPeerKey, OverlayPeer>,
+    /// `ROUTED6`.
+    pub routed6: BTreeMap<ebpfnet_common::routed6::RoutedPortKey6, u32>,
 }
 
 impl DatapathWorld {

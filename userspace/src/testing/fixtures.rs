@@ -26,6 +26,7 @@ pub fn network(name: &str, subnet: &str) -> Network {
         owner: None,
         ipv6: None,
         overlay: None,
+        routed6: false,
     }
 }
 

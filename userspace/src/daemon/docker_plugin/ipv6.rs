@@ -63,6 +63,8 @@ pub fn network_request(
         subnet: Some(subnet),
         gateway,
         only: false,
+        // Set by the controller from the network's options.
+        routed: false,
     })
 }
 

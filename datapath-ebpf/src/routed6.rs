@@ -1,0 +1,240 @@
+//! IPv6 routed mode (`gateway_mode_ipv6=routed`, Docker's): the containers
+//! of such a network reach the outside with their own addresses, no NAT66;
+//! from outside only their published container ports (`ROUTED6`) and
+//! ICMPv6 echo reach them, besides the replies of their own flows.
+//!
+//! Flow state is the NAT66 tables': a flow's two directions get entries
+//! that rewrite nothing (`RoutedRequest` for the direction that opened it,
+//! `RoutedReply` for its answer), so `nat6::apply` forwards both ways with
+//! the hop limit decremented, `conntrack6` follows TCP, the idle-flow
+//! collector ends them and `ebpfnet flows` lists them; ICMPv6 errors about
+//! them go through `errors6`. No masquerade port is taken, so no share
+//! is counted.
+
+use aya_ebpf::{
+    btf_maps::{HashMap, PerCpuArray},
+    helpers::bpf_redirect_neigh,
+    macros::btf_map,
+    programs::TcContext,
+};
+use ebpfnet_common::{
+    DropReason,
+    flows6::{FlowKey6, ICMPV6, NatEntry6},
+    maps::{EndpointAddr, EndpointInfo, Forward, NatKind, proto},
+    routed6::{NETWORK_ROUTED6, ROUTED6_CAPACITY, RoutedPortKey6},
+};
+
+use crate::{
+    TCX_NEXT,
+    conntrack::Reuse,
+    conntrack6,
+    counters::drop_packet,
+    hook::Hook,
+    hoplimit6, maps, masquerade6, nat, nat6,
+    parse6::{self, HOP_LIMIT_OFF, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, Packet6},
+};
+
+/// The container ports open on routed networks, written by the controller.
+#[btf_map]
+static ROUTED6: HashMap<RoutedPortKey6, u32, { ROUTED6_CAPACITY as usize }> = HashMap::new();
+
+/// Both directions of a new routed flow and their keys: too big for the
+/// stack.
+#[repr(C)]
+pub struct RoutedFlow6 {
+    request: NatEntry6,
+    reply: NatEntry6,
+    key: FlowKey6,
+    back: FlowKey6,
+}
+
+#[btf_map]
+static ROUTED_FLOW6: PerCpuArray<RoutedFlow6, 1> = PerCpuArray::new();
+
+/// Where a new flow's directions go: into the container (its veth and
+/// MAC), out of the uplink.
+struct Ends {
+    container: EndpointAddr,
+    uplink: u32,
+}
+
+/// A packet from a container of a routed network to beyond its networks,
+/// routed out of `uplink`, of no flow yet: a flow's first packet starts
+/// one; an echo reply (to an echo request from outside, which needs no
+/// flow) and protocols without ports leave as they are; anything else of
+/// no flow is dropped.
+#[inline(never)]
+pub fn to_outside(
+    ctx: &TcContext,
+    packet: &Packet6,
+    endpoint: &EndpointInfo,
+    ifindex: u32,
+    uplink: u32,
+) -> i32 {
+    // SAFETY: only tested for presence.
+    let is_uplink =
+        masquerade6::uplink_ip(uplink).is_some() || unsafe { maps::UPLINKS.get(uplink) }.is_some();
+    if !is_uplink {
+        // Routed elsewhere (the host itself, a VPN): the host's business.
+        return TCX_NEXT;
+    }
+    if packet.fragment {
+        return drop_packet(DropReason::Fragment);
+    }
+    if packet.hop_limit <= 1 {
+        return hoplimit6::expired(ctx, packet, Hook::Container);
+    }
+    let echo_reply = packet.protocol == ICMPV6 && packet.icmp_type == ICMPV6_ECHO_REPLY;
+    if echo_reply || !packet.translatable() {
+        return forward(ctx, packet, uplink);
+    }
+    if !packet.opens_flow() {
+        return drop_packet(DropReason::NoFlow);
+    }
+    let ends = Ends {
+        container: EndpointAddr::new(ifindex, endpoint.mac),
+        uplink,
+    };
+    start(ctx, packet, &ends, Hook::Container)
+}
+
+/// An IPv6 packet from an uplink to a container of a routed network that
+/// belongs to no flow: an echo request goes in, a flow's first packet to
+/// a published container port starts one. `None`: neither (the caller
+/// drops it as unsolicited), or not to a routed network at all. A
+/// subprogram of its own.
+#[inline(never)]
+pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
+    let packet = parse6::ipv6(ctx).ok()?;
+    let network = maps::network6_of(packet.dst_ip)?;
+    if network.flags & NETWORK_ROUTED6 == 0 || network.gateway == packet.dst_ip {
+        return None;
+    }
+    // SAFETY: copied out at once.
+    let container = unsafe { maps::ENDPOINT_IPS6.get(packet.dst_ip) }.copied()?;
+    if packet.fragment {
+        return None;
+    }
+    if packet.protocol == ICMPV6 && packet.icmp_type == ICMPV6_ECHO_REQUEST {
+        if packet.hop_limit <= 1 {
+            return Some(hoplimit6::expired(ctx, packet, Hook::Uplink));
+        }
+        if ctx
+            .store(HOP_LIMIT_OFF, &(packet.hop_limit - 1), 0)
+            .is_err()
+        {
+            return Some(drop_packet(DropReason::Malformed));
+        }
+        return Some(nat::deliver_to_container(
+            ctx,
+            container.ifindex,
+            container.mac,
+        ));
+    }
+    if !matches!(packet.protocol, proto::TCP | proto::UDP) || !packet.opens_flow() {
+        return None;
+    }
+    let open = RoutedPortKey6::new(packet.dst_ip, packet.dst_port, packet.protocol);
+    // SAFETY: only tested for presence.
+    unsafe { ROUTED6.get(open) }?;
+    if packet.hop_limit <= 1 {
+        return Some(hoplimit6::expired(ctx, packet, Hook::Uplink));
+    }
+    let ends = Ends {
+        container,
+        // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
+        uplink: unsafe { (*ctx.skb.skb).ifindex },
+    };
+    Some(start(ctx, packet, &ends, Hook::Uplink))
+}
+
+/// Routes a packet of no flow out of `uplink` as it is, one hop less.
+#[inline(always)]
+fn forward(ctx: &TcContext, packet: &Packet6, uplink: u32) -> i32 {
+    if ctx
+        .store(HOP_LIMIT_OFF, &(packet.hop_limit - 1), 0)
+        .is_err()
+    {
+        return drop_packet(DropReason::Malformed);
+    }
+    // SAFETY: plain helper call; no neighbour parameters given.
+    unsafe { bpf_redirect_neigh(uplink, core::ptr::null_mut(), 0, 0) as i32 }
+}
+
+/// A new routed flow opened by `packet`, which entered at `hook`: both
+/// entries claimed (`BPF_NOEXIST`; a TCP flow that is over gives its tuple
+/// up to a new SYN), then the packet sent on by its own entry.
+#[inline(always)]
+fn start(ctx: &TcContext, packet: &Packet6, ends: &Ends, hook: Hook) -> i32 {
+    let Some(slot) = ROUTED_FLOW6.get_ptr_mut(0) else {
+        return drop_packet(DropReason::NatInsertFailed);
+    };
+    // SAFETY: this CPU's slot, used by one program run at a time.
+    let flow = unsafe { &mut *slot };
+    if claim(packet, ends, hook, flow) {
+        return nat6::apply(ctx, packet, &flow.request, hook);
+    }
+    // Another CPU started this very flow first: its entry wins.
+    match conntrack6::track(packet, ctx.len()) {
+        Ok(Some(entry)) if nat6::applies(hook, entry) => nat6::apply(ctx, packet, entry, hook),
+        Ok(_) => drop_packet(DropReason::NatInsertFailed),
+        Err(reason) => drop_packet(reason),
+    }
+}
+
+/// Writes both directions of the flow; false when either tuple is taken.
+/// A subprogram of its own.
+#[inline(never)]
+fn claim(packet: &Packet6, ends: &Ends, hook: Hook, flow: &mut RoutedFlow6) -> bool {
+    // The request goes where the packet goes, the reply back.
+    let (request_way, reply_way) = match hook {
+        Hook::Container => (
+            (Forward::Neigh, ends.uplink, [0; 6]),
+            (Forward::Peer, ends.container.ifindex, ends.container.mac),
+        ),
+        Hook::Uplink => (
+            (Forward::Peer, ends.container.ifindex, ends.container.mac),
+            (Forward::Neigh, ends.uplink, [0; 6]),
+        ),
+    };
+    conntrack6::new_entry(
+        &mut flow.reply,
+        NatKind::RoutedReply as u8,
+        reply_way.0 as u8,
+        reply_way.1,
+        reply_way.2,
+    );
+    flow.reply.new_src_ip = packet.dst_ip;
+    flow.reply.new_src_port = packet.dst_port;
+    flow.reply.new_dst_ip = packet.src_ip;
+    flow.reply.new_dst_port = packet.src_port;
+    conntrack6::new_entry(
+        &mut flow.request,
+        NatKind::RoutedRequest as u8,
+        request_way.0 as u8,
+        request_way.1,
+        request_way.2,
+    );
+    flow.request.new_src_ip = packet.src_ip;
+    flow.request.new_src_port = packet.src_port;
+    flow.request.new_dst_ip = packet.dst_ip;
+    flow.request.new_dst_port = packet.dst_port;
+    if packet.protocol == proto::TCP {
+        conntrack6::record_sequence(packet, &mut flow.request);
+    }
+    flow.key = conntrack6::key_of(packet);
+    flow.back = flow.key.reversed();
+    let reuse = if packet.opens_tcp() {
+        Reuse::Closed
+    } else {
+        Reuse::Never
+    };
+    if !conntrack6::claim(&flow.back, &flow.reply, reuse, None) {
+        return false;
+    }
+    if !conntrack6::claim(&flow.key, &flow.request, reuse, Some(&flow.back)) {
+        conntrack6::release(&flow.back);
+        return false;
+    }
+    true
+}

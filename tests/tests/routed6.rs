@@ -1,0 +1,143 @@
+//! IPv6 routed mode end to end (`-o
+//! com.docker.network.bridge.gateway_mode_ipv6=routed`, Docker's): an
+//! outside namespace with a route to the network's subnet via the host
+//! reaches a container's published container port directly (the host
+//! port plays no part) and pings it; other ports, published host ports
+//! and anything unsolicited are dropped and counted; the container's own
+//! flows leave with its own address (no NAT66) and their replies come
+//! back; the open ports hold across a daemon restart; hop limits running
+//! out are answered both ways; inspect shows the mode; bad values are
+//! refused (in the same test, to start one daemon, not two).
+
+use std::time::Duration;
+
+use ebpfnet_tests::ipv6::v6_of;
+use ebpfnet_tests::outside6::*;
+use ebpfnet_tests::traffic::*;
+use ebpfnet_tests::*;
+
+const SUBNET: &str = "2001:db8:e8::/64";
+const OPT: &str = "com.docker.network.bridge.gateway_mode_ipv6";
+
+#[test]
+fn a_routed_network_is_reached_on_published_container_ports_only() {
+    let mut env = TestEnv::new("routed6");
+    bad_gateway_modes_are_refused_with_the_reason(&env);
+    let routed = format!("{OPT}=routed");
+    env.create_network("r6", &["--ipv6", "--subnet", SUBNET, "-o", &routed]);
+    let net = env.inspect_network("r6");
+    assert_eq!(net["Options"][OPT], "routed", "{net:#}");
+    env.create_container("rc", &["--network", "r6", "-p", "8080:80"]);
+    let (c6, _, gw6) = v6_of(&env, "rc", "r6");
+    let _uplink6 = Uplink6::add(&env);
+    let out = env.outside_ns.clone();
+    netns_exec_ok(&out, &["ip", "-6", "route", "add", SUBNET, "via", UPLINK6]);
+    // In the container: the published port 80, and 90, which is not.
+    let _web = record(Some("rc"), &[python(), "-c", SERVER, "80"], true);
+    let _other = record(Some("rc"), &[python(), "-c", SERVER, "90"], true);
+
+    // In: the published container port, with the client's own address.
+    let answer = ask(&out, "tcp", &c6, 80, "in", None);
+    assert_eq!(parse_answer(&answer).0, OUTSIDE6, "{answer}");
+    assert!(
+        wait_for(Duration::from_secs(5), || ping6_hops(&out, &c6, 64)
+            .contains(" 0% packet loss")),
+        "the outside cannot ping {c6}"
+    );
+    // Not: another port of the container, nor the host port.
+    let unsolicited = drop_count(&env, "unsolicited");
+    for port in [90, 8080] {
+        let answer = ask(&out, "tcp", &c6, port, "no", None);
+        assert!(answer.starts_with("error"), "port {port} reached: {answer}");
+    }
+    let answer = ask(&out, "udp", &c6, 80, "no", None);
+    assert!(
+        answer.starts_with("error"),
+        "UDP 80 (TCP published) reached: {answer}"
+    );
+    assert!(drop_count(&env, "unsolicited") >= unsolicited + 3);
+
+    // Out: the container's own address, no masquerade; replies come back.
+    let _server = record(Some(&out), &[python(), "-c", SERVER, "9000"], true);
+    for proto in ["tcp", "udp"] {
+        let answer = ask("rc", proto, OUTSIDE6, 9000, "out", None);
+        assert_eq!(parse_answer(&answer).0, c6, "{proto}: {answer}");
+    }
+    assert!(
+        ping6_hops("rc", OUTSIDE6, 64).contains(" 0% packet loss"),
+        "{c6} cannot ping the outside"
+    );
+    let table = env.ok(&["flows"]);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("tcp") && l.contains(&format!("[{c6}]:")) && l.contains(":9000"))
+        .unwrap_or_else(|| panic!("no routed TCP flow of {c6}:\n{table}"));
+    assert!(
+        row.contains("routed") && !row.contains("masquerade"),
+        "{row}"
+    );
+
+    // Hop limits running out at this hop: answered from the gateway to
+    // the container, from the uplink's address to the outside.
+    let ping = ping6_hops("rc", OUTSIDE6, 1);
+    assert!(
+        ping.contains(&format!("From {gw6}")) && ping.contains("Time exceeded"),
+        "{ping}"
+    );
+    let ping = ping6_hops(&out, &c6, 1);
+    assert!(
+        ping.contains(&format!("From {UPLINK6}")) && ping.contains("Time exceeded"),
+        "{ping}"
+    );
+
+    // The open ports are pinned: they hold with the daemon stopped, and a
+    // new daemon takes them over (unpublishing after it closes the port).
+    assert!(env.stop_daemon().success(), "daemon exit");
+    let answer = ask(&out, "tcp", &c6, 80, "stopped", None);
+    assert_eq!(parse_answer(&answer).0, OUTSIDE6, "{answer}");
+    env.start_daemon();
+    let answer = ask("rc", "udp", OUTSIDE6, 9000, "restarted", None);
+    assert_eq!(parse_answer(&answer).0, c6, "{answer}");
+
+    // Unpublished, the port closes.
+    env.ok(&["unpublish", "8080:80", "--container", "rc"]);
+    let answer = ask(&out, "tcp", &c6, 80, "gone", None);
+    assert!(answer.starts_with("error"), "port 80 still open: {answer}");
+}
+
+/// Docker's other modes, a wrong value and routed without IPv6 are refused
+/// and make nothing; `nat` is the default and not shown.
+fn bad_gateway_modes_are_refused_with_the_reason(env: &TestEnv) {
+    let option = |value: &str| format!("{OPT}={value}");
+    env.fails_with(
+        &["network", "create", "b1", "--ipv6", "-o", &option("bogus")],
+        &[OPT, "invalid value", "bogus", "nat", "routed"],
+    );
+    env.fails_with(
+        &[
+            "network",
+            "create",
+            "b2",
+            "--ipv6",
+            "-o",
+            &option("isolated"),
+        ],
+        &[OPT, "not supported"],
+    );
+    env.fails_with(
+        &["network", "create", "b3", "-o", &option("routed")],
+        &[OPT, "--ipv6"],
+    );
+    // Nothing was made.
+    let list = env.ok(&["network", "ls"]);
+    assert!(
+        !["b1", "b2", "b3"]
+            .iter()
+            .any(|n| list.lines().any(|l| l.split_whitespace().any(|w| w == *n))),
+        "{list}"
+    );
+    // `nat` is the default, accepted and not shown as routed.
+    env.create_network("b4", &["--ipv6", "-o", &option("nat")]);
+    let net = env.inspect_network("b4");
+    assert!(net["Options"][OPT].is_null(), "{net:#}");
+}
