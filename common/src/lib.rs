@@ -14,4 +14,4 @@ pub mod maps6;
 pub mod names;
 pub mod overlay;
 
-pub use counters::{DropReason, IfaceCounters, ProgramId, TrafficCounter};
+pub use counters::{DropReason, IfaceCounters, IfaceSlot, ProgramId, TrafficCounter};
