@@ -110,12 +110,25 @@ pub struct IfaceCounters {
     pub ingress: TrafficCounter,
 }
 
+/// Value of `IFACE_SLOTS` (per-CPU array): the interface a CPU counts in
+/// this slot (0: none yet) and what it saw there.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IfaceSlot {
+    pub ifindex: u32,
+    pub _pad: u32,
+    /// Packets received by the interface (TC ingress).
+    pub ingress: TrafficCounter,
+}
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: plain `#[repr(C)]` integers with no padding.
     unsafe impl aya::Pod for super::TrafficCounter {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::IfaceCounters {}
+    // SAFETY: as above (two `u32`, then the counters).
+    unsafe impl aya::Pod for super::IfaceSlot {}
 }
 
 /// Why a program dropped a packet. Index of the `DROPS` per-CPU array of

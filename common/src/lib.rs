@@ -15,4 +15,4 @@ pub mod names;
 pub mod overlay;
 pub mod routed6;
 
-pub use counters::{DropReason, IfaceCounters, ProgramId, TrafficCounter};
+pub use counters::{DropReason, IfaceCounters, IfaceSlot, ProgramId, TrafficCounter};

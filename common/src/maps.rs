@@ -190,7 +190,7 @@ pub struct NatEntry {
     pub forward: u8,
     /// Bits: [`TCP_FIN_SEEN`], [`TCP_RST_SEEN`], [`REPLY_SEEN`],
     /// [`PUBLISHED_ANY_IP`], [`TCP_SEQ_SEEN`], [`TCP_ACK_SEEN`],
-    /// [`FROM_CONTAINER`].
+    /// [`FROM_CONTAINER`], [`NH_MTU_FITS`].
     pub tcp_flags: u8,
     /// `Forward::Neigh` only: the next-hop generation (`NEXTHOP_GEN`, 1 to
     /// 255) under which `dst_mac`/`src_mac` were resolved by
@@ -247,6 +247,11 @@ pub const TCP_ACK_SEEN: u8 = 32;
 /// container of another network through a host address), so the flow's
 /// packets enter from a container's veth, never from an uplink.
 pub const FROM_CONTAINER: u8 = 64;
+/// On a `Forward::Neigh` entry, valid with `nh_gen` (set when its next hop
+/// was cached): the container's veth the direction's packets come through
+/// has an MTU no larger than the egress device's, so those packets skip
+/// the per-packet MTU check (datapath `mtu.rs`).
+pub const NH_MTU_FITS: u8 = 128;
 
 /// Value of `CONFIG` (an array of one).
 #[repr(C)]

@@ -3,7 +3,16 @@
 
 /// Per-CPU array of [`crate::TrafficCounter`] indexed by [`crate::ProgramId`].
 pub const PROG_STATS_MAP: &str = "PROG_STATS";
-/// Per-CPU hash `ifindex -> [`crate::IfaceCounters`]`.
+/// Per-CPU array of [`crate::IfaceSlot`], indexed by the interface index
+/// modulo its size: each CPU counts an interface in its slot there
+/// (claimed by the interface's first packet on that CPU), or, when another
+/// interface holds that slot, in `IFACE_STATS`.
+pub const IFACE_SLOTS_MAP: &str = "IFACE_SLOTS";
+/// A power of two (the programs mask the interface index with it).
+pub const IFACE_SLOTS_CAPACITY: u32 = 4096;
+const _: () = assert!(IFACE_SLOTS_CAPACITY.is_power_of_two());
+/// Per-CPU hash `ifindex -> [`crate::IfaceCounters`]`: the interfaces
+/// whose `IFACE_SLOTS` slot another one holds.
 pub const IFACE_STATS_MAP: &str = "IFACE_STATS";
 pub const IFACE_STATS_CAPACITY: u32 = 4096;
 /// Per-CPU array of `u64` indexed by [`crate::DropReason`]; room for

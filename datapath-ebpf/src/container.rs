@@ -228,7 +228,7 @@ fn egress(ctx: &TcContext, packet: &Packet, ifindex: u32) -> Option<u32> {
     };
     // A next hop with MACs: the new flow's entry caches it (nexthop.rs).
     let found = ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS);
-    nexthop::remember(generation, found.then_some(&params));
+    nexthop::remember(ctx, generation, found.then_some(&params));
     // FRAG_NEEDED: the route is found (and `params.ifindex` filled) but the
     // packet is larger than that device's MTU; `mtu` answers the sender.
     if found

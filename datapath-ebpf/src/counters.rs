@@ -1,4 +1,6 @@
 //! Per-program and per-interface packet counters (per-CPU, so no atomics).
+//! Interfaces count in `IFACE_SLOTS`, a per-CPU array slotted by ifindex,
+//! or in the `IFACE_STATS` hash when another interface holds their slot.
 
 use aya_ebpf::{
     bindings::BPF_NOEXIST,
@@ -7,8 +9,8 @@ use aya_ebpf::{
     programs::TcContext,
 };
 use ebpfnet_common::{
-    DropReason, IfaceCounters, ProgramId, TrafficCounter,
-    names::{DROPS_CAPACITY, IFACE_STATS_CAPACITY},
+    DropReason, IfaceCounters, IfaceSlot, ProgramId, TrafficCounter,
+    names::{DROPS_CAPACITY, IFACE_SLOTS_CAPACITY, IFACE_STATS_CAPACITY},
 };
 
 #[btf_map]
@@ -17,6 +19,9 @@ static PROG_STATS: PerCpuArray<TrafficCounter, { ProgramId::COUNT as usize }> = 
 #[btf_map]
 static IFACE_STATS: PerCpuHashMap<u32, IfaceCounters, { IFACE_STATS_CAPACITY as usize }> =
     PerCpuHashMap::new();
+
+#[btf_map]
+static IFACE_SLOTS: PerCpuArray<IfaceSlot, { IFACE_SLOTS_CAPACITY as usize }> = PerCpuArray::new();
 
 /// Counts one run of `program` over `bytes` of packet.
 #[inline(always)]
@@ -36,6 +41,23 @@ pub fn count(ctx: &TcContext, program: ProgramId) {
 
     // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
     let ifindex = unsafe { (*ctx.skb.skb).ifindex };
+    // This CPU's slot for the interface: an array lookup, which the
+    // verifier inlines, where a hash lookup is a call and a hash. The
+    // interface's first packet on this CPU claims a free slot; one whose
+    // slot another interface holds counts in the hash.
+    if let Some(slot) = IFACE_SLOTS.get_ptr_mut(ifindex & (IFACE_SLOTS_CAPACITY - 1)) {
+        // SAFETY: per-CPU value, as above.
+        let slot = unsafe { &mut *slot };
+        if slot.ifindex == ifindex {
+            bump(&mut slot.ingress, bytes);
+            return;
+        }
+        if slot.ifindex == 0 {
+            slot.ifindex = ifindex;
+            slot.ingress = TrafficCounter { packets: 1, bytes };
+            return;
+        }
+    }
     match IFACE_STATS.get_ptr_mut(ifindex) {
         // SAFETY: per-CPU value, as above.
         Some(entry) => unsafe { bump(&mut (*entry).ingress, bytes) },

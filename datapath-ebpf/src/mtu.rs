@@ -13,18 +13,29 @@
 //! Packets that enter a container (`Forward::Peer`) are not checked:
 //! `bpf_redirect_peer` delivers into the container's stack, which accepts a
 //! packet larger than its MTU (only a transmitting veth enforces it).
+//!
+//! Nor are the packets of a flow whose cached next hop ([`fits`], under
+//! the current `NEXTHOP_GEN`, nexthop.rs) found the container's veth MTU no
+//! larger than the egress device's: a container's stack sends no IP packet
+//! and no GSO segment larger than its eth0's MTU, which ebpfnet sets to its
+//! veth's, so none can be too big. The daemon moves the generation on
+//! when any link's MTU changes, so a changed MTU is judged again on the
+//! flow's next packet. (A container with `CAP_NET_ADMIN` that raises its
+//! own eth0's MTU past its veth's gets, on such flows, its oversize
+//! packets sent on rather than answered: the veth passes GSO packets and
+//! 4 bytes more than its MTU for a VLAN tag.)
 
 use aya_ebpf::{helpers::bpf_check_mtu, programs::TcContext};
 use ebpfnet_common::{
     DropReason,
-    maps::{Forward, NatEntry, proto},
+    maps::{Forward, NH_MTU_FITS, NatEntry, proto},
 };
 
 use crate::{
     counters::drop_packet,
     icmp,
     icmp_reply::{self, ErrorReply, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, Toward},
-    maps,
+    maps, nexthop,
     parse::{ETH_LEN, IP_DF, IP_FRAG_OFF, IP_OFF, Packet},
 };
 
@@ -34,6 +45,9 @@ use crate::{
 #[inline(always)]
 pub fn enforce(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> Option<i32> {
     if entry.forward != Forward::Neigh as u8 {
+        return None;
+    }
+    if entry.tcp_flags & NH_MTU_FITS != 0 && nexthop::is_current(entry) {
         return None;
     }
     let mut mtu: u32 = 0;
@@ -57,6 +71,29 @@ pub fn enforce(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> Option<i32
         let _ = drop_packet(DropReason::TooBig);
     }
     Some(frag_needed(ctx, packet, mtu))
+}
+
+/// Whether every packet that reaches this program through the current
+/// device (a container's host-side veth) fits device `egress`: its MTU is
+/// no smaller than the veth's. Asked once per flow and next-hop
+/// generation, when the next hop is cached.
+#[inline(always)]
+pub fn fits(ctx: &TcContext, egress: u32) -> bool {
+    // One slot for both answers: the callers' frames are tight.
+    let mut mtu: u32 = 0;
+    // SAFETY: as in `enforce`; ifindex 0 is the packet's current device.
+    // Each call writes the device's MTU whatever it answers for the packet
+    // itself; only a missing device fails (< 0).
+    if unsafe { bpf_check_mtu(ctx.skb.skb.cast(), 0, &mut mtu, 0, 0) } < 0 {
+        return false;
+    }
+    let here = mtu;
+    mtu = 0;
+    // SAFETY: as above.
+    if unsafe { bpf_check_mtu(ctx.skb.skb.cast(), egress, &mut mtu, 0, 0) } < 0 {
+        return false;
+    }
+    here != 0 && here <= mtu
 }
 
 /// Whether a GSO packet (which `bpf_check_mtu` passes whatever its length:

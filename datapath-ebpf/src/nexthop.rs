@@ -15,6 +15,10 @@
 //! hop the FIB cannot give MACs for (neighbour not resolved, NO_NEIGH; a
 //! route out of another interface than the flow's) keeps using
 //! `bpf_redirect_neigh`, which resolves the neighbour in the kernel.
+//!
+//! With the next hop, the entry records whether the container's veth has
+//! an MTU no larger than the egress device's (`NH_MTU_FITS`): while the
+//! generation holds, its packets skip the MTU check (mtu.rs).
 
 use core::mem::offset_of;
 
@@ -25,9 +29,12 @@ use aya_ebpf::{
     macros::btf_map,
     programs::TcContext,
 };
-use ebpfnet_common::{DropReason, maps::NatEntry};
+use ebpfnet_common::{
+    DropReason,
+    maps::{NH_MTU_FITS, NatEntry},
+};
 
-use crate::{counters::drop_packet, hook::Hook};
+use crate::{counters::drop_packet, hook::Hook, mtu};
 
 const AF_INET: u8 = 2;
 
@@ -51,7 +58,9 @@ pub struct Found {
     pub generation: u8,
     pub dst_mac: [u8; 6],
     pub src_mac: [u8; 6],
-    pub _pad: [u8; 3],
+    /// 1: the container's veth MTU fits the egress device's (`mtu::fits`).
+    pub fits: u8,
+    pub _pad: [u8; 2],
     pub ifindex: u32,
 }
 
@@ -61,7 +70,7 @@ static FOUND: PerCpuArray<Found, 1> = PerCpuArray::new();
 /// Records what a route lookup made under `generation` (read before it)
 /// found: the MACs of a next hop out of `ifindex`, or nothing.
 #[inline(always)]
-pub fn remember(generation: u8, params: Option<&FibParams>) {
+pub fn remember(ctx: &TcContext, generation: u8, params: Option<&FibParams>) {
     let Some(slot) = FOUND.get_ptr_mut(0) else {
         return;
     };
@@ -72,6 +81,7 @@ pub fn remember(generation: u8, params: Option<&FibParams>) {
             found.dst_mac = params.dmac;
             found.src_mac = params.smac;
             found.ifindex = params.ifindex;
+            found.fits = u8::from(mtu::fits(ctx, params.ifindex));
             found.generation = generation;
         }
         _ => found.generation = 0,
@@ -91,6 +101,7 @@ pub fn seed(entry: &mut NatEntry) {
     if found.generation != 0 && found.ifindex == entry.ifindex {
         entry.dst_mac = found.dst_mac;
         entry.src_mac = found.src_mac;
+        set_fits(entry, found.fits != 0);
         entry.nh_gen = found.generation;
     }
     found.generation = 0;
@@ -103,6 +114,23 @@ pub fn generation() -> u8 {
     match NEXTHOP_GEN.get(0) {
         Some(&generation) if generation <= u32::from(u8::MAX) => generation as u8,
         _ => 0,
+    }
+}
+
+/// Whether `entry`'s cached next hop (and `NH_MTU_FITS`) is current.
+#[inline(always)]
+pub fn is_current(entry: &NatEntry) -> bool {
+    let generation = generation();
+    generation != 0 && entry.nh_gen == generation
+}
+
+/// Records in `entry` whether its packets fit the egress MTU; the flags
+/// are written only when that changes (another CPU may be updating them
+/// for a packet of the same direction).
+#[inline(always)]
+fn set_fits(entry: &mut NatEntry, fits: bool) {
+    if (entry.tcp_flags & NH_MTU_FITS != 0) != fits {
+        entry.tcp_flags ^= NH_MTU_FITS;
     }
 }
 
@@ -196,14 +224,8 @@ fn resolve(ctx: &TcContext, entry: &mut NatEntry, generation: u8) -> bool {
     params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(entry.new_src_ip);
     params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(entry.new_dst_ip);
     // SAFETY: `params` is a valid request of the size given.
-    let ret = unsafe {
-        bpf_fib_lookup(
-            ctx.skb.skb.cast(),
-            params,
-            size_of::<FibParams>() as i32,
-            0,
-        )
-    };
+    let ret =
+        unsafe { bpf_fib_lookup(ctx.skb.skb.cast(), params, size_of::<FibParams>() as i32, 0) };
     if ret != i64::from(BPF_FIB_LKUP_RET_SUCCESS) || params.ifindex != entry.ifindex {
         return false;
     }
@@ -212,6 +234,7 @@ fn resolve(ctx: &TcContext, entry: &mut NatEntry, generation: u8) -> bool {
     // which the next change, or the next resolve, puts right).
     entry.dst_mac = params.dmac;
     entry.src_mac = params.smac;
+    set_fits(entry, mtu::fits(ctx, entry.ifindex));
     core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Release);
     entry.nh_gen = generation;
     true

@@ -165,7 +165,8 @@ print("got %d" % n)
 /// IPV6_PMTUDISC_DO keeps the sender from doing it) sends SIZE bytes until
 /// the kernel refuses them (EMSGSIZE, once an ICMP "fragmentation needed" /
 /// "packet too big" lowered the path MTU), then prints `mtu N` (IP_MTU /
-/// IPV6_MTU); `mtu unchanged` after 5 s.
+/// IPV6_MTU); `mtu unchanged` after 5 s. An optional 4th argument is the
+/// source port to send from.
 const DF_PROBE: &str = r#"
 import errno, socket, sys, time
 if ":" in sys.argv[1]:
@@ -174,6 +175,8 @@ else:
     family, level, (discover, do, mtu) = socket.AF_INET, socket.IPPROTO_IP, (10, 2, 14)
 s = socket.socket(family, socket.SOCK_DGRAM)
 s.setsockopt(level, discover, do)
+if len(sys.argv) > 4:
+    s.bind(("", int(sys.argv[4])))
 s.connect((sys.argv[1], int(sys.argv[2])))
 end = time.time() + 5
 while time.time() < end:
@@ -241,11 +244,11 @@ pub fn df_probe(ns: &str, ip: &str, port: u16, size: usize) -> Result<String, St
     python_in(ns, DF_PROBE, &[ip, &port.to_string(), &size.to_string()])
 }
 
-/// `IP PORT SIZE DF`: sends SIZE random bytes, with DF on the packet when
-/// DF is 1 and without (so the stack fragments them) when 0, and waits for
-/// the same bytes back; prints `echoed N`. IPv6 (IP with a colon) has no
-/// DF: the sender fragments to the path MTU (DF 0) or to its device's
-/// MTU, whatever it learnt (DF 1, IPV6_PMTUDISC_PROBE).
+/// `IP PORT SIZE DF [SOURCE_PORT]`: sends SIZE random bytes, with DF on
+/// the packet when DF is 1 and without (so the stack fragments them) when
+/// 0, and waits for the same bytes back; prints `echoed N`. IPv6 (IP with
+/// a colon) has no DF: the sender fragments to the path MTU (DF 0) or to
+/// its device's MTU, whatever it learnt (DF 1, IPV6_PMTUDISC_PROBE).
 const UDP_ROUND_TRIP: &str = r#"
 import os, socket, sys
 PMTUDISC_DONT, PMTUDISC_PROBE = 0, 3
@@ -256,6 +259,8 @@ else:
 s = socket.socket(family, socket.SOCK_DGRAM)
 mode = PMTUDISC_PROBE if sys.argv[4] == "1" else PMTUDISC_DONT
 s.setsockopt(level, discover, mode)
+if len(sys.argv) > 5:
+    s.bind(("", int(sys.argv[5])))
 s.settimeout(1.5)
 data = os.urandom(int(sys.argv[3]))
 for _ in range(3):
@@ -286,4 +291,29 @@ pub fn udp_round_trip(
         UDP_ROUND_TRIP,
         &[ip, &port.to_string(), &size.to_string(), df],
     )
+}
+
+/// [`udp_round_trip`] with DF from source port `source_port`, so that
+/// later datagrams from that port ([`df_probe_from`]) belong to its flow.
+pub fn udp_round_trip_from(
+    ns: &str,
+    ip: &str,
+    port: u16,
+    size: usize,
+    source_port: u16,
+) -> Result<String, String> {
+    let (port, size, source) = (port.to_string(), size.to_string(), source_port.to_string());
+    python_in(ns, UDP_ROUND_TRIP, &[ip, &port, &size, "1", &source])
+}
+
+/// [`df_probe`] from source port `source_port`.
+pub fn df_probe_from(
+    ns: &str,
+    ip: &str,
+    port: u16,
+    size: usize,
+    source_port: u16,
+) -> Result<String, String> {
+    let (port, size, source) = (port.to_string(), size.to_string(), source_port.to_string());
+    python_in(ns, DF_PROBE, &[ip, &port, &size, &source])
 }

@@ -48,6 +48,19 @@ fn entry_packets(e: &Value) -> u64 {
         + raw_le(&e["value"], 0, 8).unwrap_or(0)
 }
 
+/// Packets an `IFACE_SLOTS` dump entry (BTF-formatted) counts for
+/// `ifindex`: on the CPUs whose slot that interface holds.
+fn slot_packets(e: &Value, ifindex: u64) -> u64 {
+    e["formatted"]["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|cpu| &cpu["value"])
+        .filter(|slot| slot["ifindex"].as_u64() == Some(ifindex))
+        .map(|slot| sum_packets(&slot["ingress"]))
+        .sum()
+}
+
 /// Key of a dump entry as a u32 (formatted or raw little-endian).
 fn entry_key(e: &Value) -> Option<u64> {
     if let Some(k) = e.get("formatted").and_then(|f| f["key"].as_u64()) {
@@ -109,36 +122,44 @@ fn programs_attached_and_counters_move() {
         "{st:#}"
     );
     let maps = st["Maps"].as_array().cloned().unwrap_or_default();
-    for m in ["PROG_STATS", "IFACE_STATS"] {
+    for m in ["PROG_STATS", "IFACE_SLOTS", "IFACE_STATS"] {
         assert!(
             maps.iter().any(|x| x["Name"] == m),
             "status Maps lacks {m}: {st:#}"
         );
     }
 
-    // The pinned maps, read with bpftool.
-    let prog_stats = env.pin_dir.join("PROG_STATS");
-    let iface_stats = env.pin_dir.join("IFACE_STATS");
-    assert!(prog_stats.exists(), "{} not pinned", prog_stats.display());
-    assert!(iface_stats.exists(), "{} not pinned", iface_stats.display());
-
-    let dump = bpftool_dump(&iface_stats);
-    let entries = dump.as_array().cloned().unwrap_or_default();
+    // Per interface: what `status` reports (IFACE_SLOTS and IFACE_STATS
+    // together), and the slot the pinned IFACE_SLOTS gives it, read with
+    // bpftool (no other interface of this test shares it).
+    let interfaces = st["Interfaces"].as_array().cloned().unwrap_or_default();
+    let iface_slots = env.pin_dir.join("IFACE_SLOTS");
+    let slots = bpftool_dump(&iface_slots);
     for (iface, what) in [(&veth_a, "container host veth"), (&env.uplink, "uplink")] {
         let ifindex = u64::from(link_ifindex(iface));
-        let e = entries
+        let counted = interfaces
             .iter()
-            .find(|e| entry_key(e) == Some(ifindex))
-            .unwrap_or_else(|| {
-                panic!(
-                    "IFACE_STATS has no entry for the {what} {iface} (ifindex {ifindex}): {dump:#}"
-                )
-            });
+            .find(|i| i["Ifindex"].as_u64() == Some(ifindex))
+            .unwrap_or_else(|| panic!("status counts nothing for the {what} {iface}: {st:#}"));
         assert!(
-            entry_packets(e) > 0,
-            "IFACE_STATS counts no packets for {iface}: {e:#}"
+            counted["Packets"].as_u64().is_some_and(|n| n > 0),
+            "status counts no packets for {iface}: {counted:#}"
+        );
+        let slot = slots
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| entry_key(e) == Some(ifindex % 4096))
+            .unwrap_or_else(|| panic!("IFACE_SLOTS has no slot {}: {slots:#}", ifindex % 4096));
+        assert!(
+            slot_packets(slot, ifindex) > 0,
+            "IFACE_SLOTS counts no packets for the {what} {iface} in its slot: {slot:#}"
         );
     }
+
+    // The pinned maps, read with bpftool.
+    let prog_stats = env.pin_dir.join("PROG_STATS");
+    assert!(prog_stats.exists(), "{} not pinned", prog_stats.display());
 
     let dump = bpftool_dump(&prog_stats);
     let entries = dump.as_array().cloned().unwrap_or_default();

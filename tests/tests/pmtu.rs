@@ -4,7 +4,10 @@
 //! uplink smaller than the container's link (the host itself must answer
 //! "fragmentation needed"). Without either, the transfers below stall.
 
+use std::time::Duration;
+
 use ebpfnet_tests::paths::*;
+use ebpfnet_tests::traffic::{bpftool_dump, wait_for};
 use ebpfnet_tests::*;
 
 const MB: usize = 1 << 20;
@@ -102,4 +105,73 @@ fn published_port_on_a_container_with_a_smaller_mtu() {
         Ok("echoed 1372".to_string()),
         "1400-byte DF datagram into a 1280 container"
     );
+}
+
+/// Established flows whose next hop is cached skip the MTU check while
+/// their container's veth MTU is no larger than the uplink's
+/// (`NH_MTU_FITS`, datapath `mtu.rs`). When the veth grows past the
+/// uplink, the daemon moves the next-hop generation on and the flow's
+/// next too-big packet is answered again: with the old judgement it would
+/// leave by the uplink and be dropped by the peer without a word.
+#[test]
+fn pmtu_follows_an_mtu_change_on_an_established_flow() {
+    let env = TestEnv::new("pmtu4");
+    env.create_container("pm4", &[]);
+    let _echo = udp_echo_server(&env.outside_ns, 9002);
+    const SOURCE_PORT: u16 = 40123;
+    // The flow's outbound entry caches the next hop under the current
+    // generation, judged to fit (1500 on both links). (Retried: the
+    // daemon may still be moving the generation on for the new veth.)
+    let fits = wait_for(Duration::from_secs(5), || {
+        let got = udp_round_trip_from("pm4", &env.outside_ip, 9002, 100, SOURCE_PORT);
+        assert_eq!(got, Ok("echoed 100".to_string()), "a small datagram");
+        let generation = current_generation(&env);
+        masquerade_entries(&env)
+            .iter()
+            .any(|&(nh_gen, flags)| nh_gen == generation && flags & NH_MTU_FITS != 0)
+    });
+    assert!(
+        fits,
+        "no masquerade entry judged to fit under generation {}: {:?}",
+        current_generation(&env),
+        masquerade_entries(&env)
+    );
+
+    // The container's link grows to 2000; the uplink stays at 1500.
+    let veth = env.host_veth_of("pm4", "bridge");
+    ip_ok(&["link", "set", &veth, "mtu", "2000"]);
+    netns_exec_ok("pm4", &["ip", "link", "set", "eth0", "mtu", "2000"]);
+    let learnt = df_probe_from("pm4", &env.outside_ip, 9002, 1800, SOURCE_PORT)
+        .unwrap_or_else(|e| panic!("probe: {e}"));
+    assert_eq!(learnt, "mtu 1500", "path MTU the established flow learnt");
+}
+
+/// `NatEntry::tcp_flags` bit: the flow's packets fit the egress MTU.
+const NH_MTU_FITS: u64 = 128;
+
+/// (nh_gen, tcp_flags) of every masquerade request entry (`kind` 3) in
+/// `NAT_OTHER`, from the pinned map.
+fn masquerade_entries(env: &TestEnv) -> Vec<(u64, u64)> {
+    let dump = bpftool_dump(&env.pin_dir.join("NAT_OTHER"));
+    dump.as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| &e["formatted"]["value"])
+        .filter(|value| value["kind"].as_u64() == Some(3))
+        .map(|value| {
+            (
+                value["nh_gen"].as_u64().unwrap_or(0),
+                value["tcp_flags"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// The pinned `NEXTHOP_GEN` value.
+fn current_generation(env: &TestEnv) -> u64 {
+    let dump = bpftool_dump(&env.pin_dir.join("NEXTHOP_GEN"));
+    dump.as_array()
+        .and_then(|entries| entries.first())
+        .and_then(|e| e["formatted"]["value"].as_u64())
+        .unwrap_or_else(|| panic!("NEXTHOP_GEN holds no value: {dump:#}"))
 }

@@ -1,9 +1,10 @@
 //! Keeps the next hops cached in NAT entries honest: the programs cache a
 //! flow's egress MACs under the generation in the pinned `NEXTHOP_GEN`
 //! map (datapath-ebpf `nexthop.rs`), and this task moves that generation
-//! on whenever an IPv4 route, a neighbour's link-layer address or an
-//! uplink changes (rtnetlink notifications), so every flow resolves its
-//! next hop again on its next packet.
+//! on whenever an IPv4 route, a neighbour's link-layer address, an uplink
+//! or any link's MTU changes (rtnetlink notifications), so every flow
+//! resolves its next hop again on its next packet (and judges again
+//! whether its packets fit the egress MTU, datapath `mtu.rs`).
 //!
 //! It opens the map from its pin and runs without the controller's lock:
 //! a change is followed at once, whatever the controller is busy with.
@@ -98,17 +99,20 @@ pub fn spawn(pin_dir: &Path, uplinks: Vec<String>) -> anyhow::Result<JoinHandle<
 
 /// The link-layer address last seen for each IPv4 neighbour, so that the
 /// state changes of a neighbour that keeps its address (reachable, stale,
-/// probe: every few seconds per neighbour) move nothing.
+/// probe: every few seconds per neighbour) move nothing; and the MTU last
+/// seen for each link, so that only a new or changed one does.
 #[derive(Default)]
 struct Neighbours {
     known: HashMap<NeighbourKey, Vec<u8>>,
+    mtus: HashMap<u32, u32>,
 }
 
 impl Neighbours {
-    /// Whether a notification can change a flow's next hop: an IPv4 route
-    /// added or removed, a neighbour whose link-layer address is new,
-    /// changed or gone, an uplink changed (its MAC) or any link removed,
-    /// or lost notifications.
+    /// Whether a notification can change a flow's next hop or whether its
+    /// packets fit: an IPv4 route added or removed, a neighbour whose
+    /// link-layer address is new, changed or gone, an uplink changed (its
+    /// MAC), a link whose MTU is new or changed (a container's veth bounds
+    /// what its flows send), any link removed, or lost notifications.
     fn moves_next_hop(
         &mut self,
         message: &NetlinkMessage<RouteNetlinkMessage>,
@@ -134,10 +138,22 @@ impl Neighbours {
                     }
                     None => false,
                 },
-                RouteNetlinkMessage::NewLink(link) => link.attributes.iter().any(|a| {
-                    matches!(a, LinkAttribute::IfName(name) if uplinks.iter().any(|u| u == name))
-                }),
-                RouteNetlinkMessage::DelLink(_) => true,
+                RouteNetlinkMessage::NewLink(link) => {
+                    let uplink = link.attributes.iter().any(|a| {
+                        matches!(a, LinkAttribute::IfName(name) if uplinks.iter().any(|u| u == name))
+                    });
+                    let mtu = link.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::Mtu(mtu) => Some(*mtu),
+                        _ => None,
+                    });
+                    let mtu_moved = mtu
+                        .is_some_and(|mtu| self.mtus.insert(link.header.index, mtu) != Some(mtu));
+                    uplink || mtu_moved
+                }
+                RouteNetlinkMessage::DelLink(link) => {
+                    self.mtus.remove(&link.header.index);
+                    true
+                }
                 _ => false,
             },
             NetlinkPayload::Overrun(_) | NetlinkPayload::Error(_) => true,
@@ -168,7 +184,39 @@ fn neighbour(message: &NeighbourMessage) -> Option<(NeighbourKey, Option<Vec<u8>
 
 #[cfg(test)]
 mod tests {
-    use super::next_generation;
+    use rtnetlink::{
+        packet_core::NetlinkMessage,
+        packet_route::{
+            RouteNetlinkMessage,
+            link::{LinkAttribute, LinkMessage},
+        },
+    };
+
+    use super::{Neighbours, next_generation};
+
+    fn link(index: u32, name: &str, mtu: u32) -> NetlinkMessage<RouteNetlinkMessage> {
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.attributes
+            .push(LinkAttribute::IfName(name.to_string()));
+        link.attributes.push(LinkAttribute::Mtu(mtu));
+        NetlinkMessage::from(RouteNetlinkMessage::NewLink(link))
+    }
+
+    #[test]
+    fn a_new_or_changed_mtu_moves_the_generation_a_repeated_one_does_not() {
+        let mut seen = Neighbours::default();
+        let uplinks = vec!["up0".to_string()];
+        // A container's veth: first seen (its MTU may have changed since
+        // flows judged it), then the same MTU again (a state change).
+        assert!(seen.moves_next_hop(&link(7, "veth1", 1500), &uplinks));
+        assert!(!seen.moves_next_hop(&link(7, "veth1", 1500), &uplinks));
+        assert!(seen.moves_next_hop(&link(7, "veth1", 9000), &uplinks));
+        assert!(!seen.moves_next_hop(&link(7, "veth1", 9000), &uplinks));
+        // An uplink moves it on every change, whatever its MTU.
+        assert!(seen.moves_next_hop(&link(2, "up0", 1500), &uplinks));
+        assert!(seen.moves_next_hop(&link(2, "up0", 1500), &uplinks));
+    }
 
     #[test]
     fn generation_cycles_through_1_to_255_and_never_0() {

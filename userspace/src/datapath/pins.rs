@@ -8,7 +8,7 @@ use std::{
 
 use aya::maps::{MapData, MapType, lpm_trie::Key};
 use ebpfnet_common::{
-    IfaceCounters, ProgramId, TrafficCounter,
+    IfaceCounters, IfaceSlot, ProgramId, TrafficCounter,
     flows6::{FlowKey6, MasqUsageKey6, NatEntry6, UplinkInfo6},
     fragments::{FragKey, FragKey6, FragValue},
     maps::{
@@ -73,6 +73,7 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
     use names::*;
     vec![
         layout::<u32, TrafficCounter>(PROG_STATS_MAP, MapType::PerCpuArray, ProgramId::COUNT),
+        layout::<u32, IfaceSlot>(IFACE_SLOTS_MAP, MapType::PerCpuArray, IFACE_SLOTS_CAPACITY),
         layout::<u32, IfaceCounters>(IFACE_STATS_MAP, MapType::PerCpuHash, IFACE_STATS_CAPACITY),
         layout::<u32, u64>(DROPS_MAP, MapType::PerCpuArray, DROPS_CAPACITY),
         layout::<PublishedKey, PublishedValue>(PUBLISHED_MAP, MapType::Hash, PUBLISHED_CAPACITY),

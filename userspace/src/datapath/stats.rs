@@ -1,8 +1,10 @@
 //! Reading counters and fill levels.
 
+use std::collections::BTreeMap;
+
 use aya::maps::{LpmTrie, MapError, MapKeys, MapType, PerCpuArray, PerCpuHashMap};
 use ebpfnet_common::{
-    DropReason, IfaceCounters, ProgramId, TrafficCounter,
+    DropReason, IfaceCounters, IfaceSlot, ProgramId, TrafficCounter,
     flows6::{FlowKey6, MasqUsageKey6, NatEntry6, UplinkInfo6},
     fragments::{FragKey, FragKey6, FragValue},
     maps::{
@@ -48,24 +50,38 @@ impl AyaDatapath {
             .collect()
     }
 
+    /// Each interface's counters: its slots in `IFACE_SLOTS` (one per CPU
+    /// that counted it there) plus its `IFACE_STATS` entry, by ifindex.
     pub(super) fn iface_counters(&self) -> Result<Vec<InterfaceCounters>, DatapathError> {
+        let mut totals: BTreeMap<u32, TrafficCounter> = BTreeMap::new();
+        let name = names::IFACE_SLOTS_MAP;
+        let slots: PerCpuArray<_, IfaceSlot> =
+            PerCpuArray::try_from(map(&self.ebpf, name)?).map_err(map_err(name))?;
+        for per_cpu in slots.iter() {
+            for cpu in per_cpu.map_err(map_err(name))?.iter() {
+                if cpu.ifindex != 0 {
+                    totals.entry(cpu.ifindex).or_default().add(&cpu.ingress);
+                }
+            }
+        }
         let name = names::IFACE_STATS_MAP;
         let stats: PerCpuHashMap<_, u32, IfaceCounters> =
             PerCpuHashMap::try_from(map(&self.ebpf, name)?).map_err(map_err(name))?;
-        let mut out = Vec::new();
         for entry in stats.iter() {
             let (ifindex, per_cpu) = entry.map_err(map_err(name))?;
-            let mut total = TrafficCounter::default();
+            let total = totals.entry(ifindex).or_default();
             for cpu in per_cpu.iter() {
                 total.add(&cpu.ingress);
             }
-            out.push(InterfaceCounters {
+        }
+        Ok(totals
+            .into_iter()
+            .map(|(ifindex, total)| InterfaceCounters {
                 ifindex,
                 packets: total.packets,
                 bytes: total.bytes,
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     fn published_counters(&self) -> Result<Vec<(PublishedKey, PublishedStats)>, DatapathError> {

@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Interleaved A/B of ebpfnet's IPv4 hot paths: bpf_stats ns per run of
+`uplink_ingress` and `container_ingress`, plus the client's rate.
+
+A lab of its own: an outside namespace behind the uplink veth `pfup`
+(198.19.77.0/24), one container (10.241.77.5) publishing host port 18473;
+`pub_rr`/`pub_crr` run from outside to the published port, `masq_rr`/
+`masq_crr` from the container to the outside (masquerade), with
+`ebpfnet-bench` ($LG, default target/release/ebpfnet-bench). Everything is
+removed at the end, also on error. Run as root under the tests' host lock:
+
+  flock /run/ebpfnet-tests.lock python3 bench-ab/prog_ab.py bins ROUNDS DUR BIN_A BIN_B...
+      a fresh daemon per binary per round, the binaries' order rotating
+  ... prog_ab.py swap ROUNDS DUR BIN_A BIN_B...
+      as bins, but one lab: only the daemon is restarted with the next
+      binary (it takes the programs over behind the pinned links)
+  flock /run/ebpfnet-tests.lock python3 bench-ab/prog_ab.py pairs BIN ROUNDS DUR A B
+      one daemon; values A and B alternate in the PERF_KNOBS array map
+      between runs (A,B then B,A): only for an experiment build whose
+      programs read such a map (none in the tree)
+  knobs BIN ROUNDS DUR K...: as pairs, for several values in rotation
+
+PIN_CPU=N runs servers and clients on CPU N (less scheduling noise);
+TESTS=pub_rr,masq_rr picks tests. Results: JSON lines in
+/tmp/perfab/results-<time>.jsonl; summarise with prog_ab_summary.py.
+"""
+import json, os, subprocess, sys, time, signal
+
+LG = os.path.abspath(os.environ.get("LG", "target/release/ebpfnet-bench"))
+D = "/tmp/perfab/lab"
+os.makedirs("/tmp/perfab", exist_ok=True)
+S = D + "/sock"
+PIN = "/sys/fs/bpf/perfab"
+NS_OUT = "pfout"
+UP = "pfup"
+UP_IP, OUT_IP = "198.19.77.1", "198.19.77.2"
+SUBNET, CIP = "10.241.77.0/24", "10.241.77.5"
+PORT = 18473       # published host port
+SPORT = 9000       # servers' port
+TESTS = [("pub_rr", "rr"), ("pub_crr", "crr"), ("masq_rr", "rr"), ("masq_crr", "crr")]
+if os.environ.get("TESTS"):
+    TESTS = [t for t in TESTS if t[0] in os.environ["TESTS"].split(",")]
+
+
+def sh(cmd, check=True, **kw):
+    return subprocess.run(cmd, shell=True, check=check, text=True, capture_output=True, **kw)
+
+
+class Lab:
+    def __init__(self):
+        self.procs = []
+        self.daemon = None
+        self.cns = None
+
+    def net_up(self):
+        sh(f"ip netns add {NS_OUT}")
+        sh(f"ip link add {UP} type veth peer name eth0 netns {NS_OUT}")
+        sh(f"ip addr add {UP_IP}/24 dev {UP}; ip link set {UP} up")
+        sh(f"ip -n {NS_OUT} addr add {OUT_IP}/24 dev eth0; ip -n {NS_OUT} link set eth0 up;"
+           f" ip -n {NS_OUT} link set lo up")
+        sh(f"ip netns exec {NS_OUT} sysctl -qw net.ipv4.tcp_max_tw_buckets=0")
+        # Replies to the masqueraded flows: the uplink address is on-link.
+        self.procs.append(subprocess.Popen(
+            f"exec ip netns exec {NS_OUT} {TS}{LG} server --listen 0.0.0.0:{SPORT}",
+            shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def start(self, binary):
+        os.makedirs(D + "/state", exist_ok=True)
+        log = open(D + "/daemon.log", "a")
+        self.daemon = subprocess.Popen(
+            [binary, "daemon", "--socket", S, "--state-dir", D + "/state", "--pin-dir", PIN,
+             "--uplink", UP, "--bridge", "pfbr0", "--default-subnet", SUBNET],
+            stdout=log, stderr=log)
+        self.bin = binary
+        for _ in range(100):
+            if sh(f"EBPFNET_SOCKET={S} {binary} network ls", check=False).returncode == 0:
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("daemon did not start")
+        self.cli(f"container create pfc --ip {CIP}")
+        self.cli(f"publish {PORT}:{SPORT} --container pfc")
+        ns = [l.split()[0] for l in sh("ip netns list").stdout.splitlines() if "pfc" in l]
+        self.cns = ns[0]
+        sh(f"ip netns exec {self.cns} sysctl -qw net.ipv4.tcp_max_tw_buckets=0")
+        self.srv = subprocess.Popen(
+            f"exec ip netns exec {self.cns} {TS}{LG} server --listen 0.0.0.0:{SPORT}",
+            shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+
+    def restart(self, binary):
+        """Stops the daemon only (container, flows and pins stay) and starts
+        `binary` on the same state and pin dirs: it takes the programs over
+        behind the pinned links, as an upgrade does."""
+        self.daemon.terminate()
+        self.daemon.wait(10)
+        log = open(D + "/daemon.log", "a")
+        self.daemon = subprocess.Popen(
+            [binary, "daemon", "--socket", S, "--state-dir", D + "/state", "--pin-dir", PIN,
+             "--uplink", UP, "--bridge", "pfbr0", "--default-subnet", SUBNET],
+            stdout=log, stderr=log)
+        self.bin = binary
+        for _ in range(100):
+            if sh(f"EBPFNET_SOCKET={S} {binary} network ls", check=False).returncode == 0:
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("daemon did not restart")
+        time.sleep(0.5)
+
+    def cli(self, args):
+        return sh(f"EBPFNET_SOCKET={S} {self.bin} {args}")
+
+    def stop(self):
+        if getattr(self, "srv", None):
+            self.srv.terminate(); self.srv.wait(); self.srv = None
+        if self.daemon:
+            sh(f"EBPFNET_SOCKET={S} {self.bin} container rm pfc", check=False)
+            self.daemon.terminate()
+            try:
+                self.daemon.wait(10)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill(); self.daemon.wait()
+            self.daemon = None
+        sh(f"rm -rf {PIN} {D}/state {S}", check=False)
+        sh("ip link del pfbr0", check=False)
+
+    def down(self):
+        self.stop()
+        for p in self.procs:
+            p.terminate(); p.wait()
+        sh(f"ip netns del {NS_OUT}", check=False)
+        sh(f"ip link del {UP}", check=False)
+
+
+def prog_stats():
+    out = {}
+    links = PIN + "/links"
+    for name in os.listdir(links):
+        if not (name.startswith("uplink_ingress@") or name.startswith("container_ingress@")):
+            continue
+        link = json.loads(sh(f"bpftool -j link show pinned {links}/{name}").stdout)
+        pid = link.get("prog_id")
+        if pid is None:
+            continue
+        prog = json.loads(sh(f"bpftool -j prog show id {pid}").stdout)
+        out[name.split("@")[0]] = (prog.get("run_time_ns", 0), prog.get("run_cnt", 0))
+    return out
+
+
+PIN_CPU = os.environ.get("PIN_CPU", "")
+TS = f"taskset -c {PIN_CPU} " if PIN_CPU else ""
+
+
+def run_test(lab, test, kind, dur):
+    if test.startswith("pub"):
+        cmd = f"ip netns exec {NS_OUT} {TS}{LG} {kind} --target {UP_IP}:{PORT} --duration {dur}"
+    else:
+        cmd = f"ip netns exec {lab.cns} {TS}{LG} {kind} --target {OUT_IP}:{SPORT} --duration {dur}"
+    before = prog_stats()
+    r = sh(cmd, check=False)
+    after = prog_stats()
+    rate = None
+    for line in r.stdout.splitlines():
+        try:
+            j = json.loads(line)
+        except ValueError:
+            continue
+        for k, v in j.items():
+            if isinstance(v, (int, float)) and ("per_s" in k or k in ("rate", "tps", "cps")):
+                rate = v
+        rate = rate if rate is not None else j
+    ns = {}
+    for prog, (t1, c1) in after.items():
+        t0, c0 = before.get(prog, (0, 0))
+        if c1 > c0:
+            ns[prog] = ((t1 - t0) / (c1 - c0), c1 - c0)
+    return rate, ns, r.stderr.strip()[-200:]
+
+
+def emit(tag, rec):
+    with open(f"/tmp/perfab/results-{tag}.jsonl", "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    print(json.dumps(rec), flush=True)
+
+
+def set_knobs(v):
+    ids = [m["id"] for m in json.loads(sh("bpftool -j map show").stdout)
+           if m.get("name") == "PERF_KNOBS"]
+    if len(ids) != 1:
+        raise RuntimeError(f"PERF_KNOBS maps: {ids}")
+    b = v.to_bytes(4, "little")
+    sh(f"bpftool map update id {ids[0]} key 0 0 0 0 value {' '.join(str(x) for x in b)}")
+
+
+def main():
+    mode = sys.argv[1]
+    old = sh("sysctl -n kernel.bpf_stats_enabled").stdout.strip()
+    sh("sysctl -qw kernel.bpf_stats_enabled=1")
+    lab = Lab()
+    tag = time.strftime("%H%M%S")
+    try:
+        lab.net_up()
+        if mode == "swap":
+            rounds, dur = int(sys.argv[2]), sys.argv[3]
+            bins = sys.argv[4:]
+            lab.start(bins[0])
+            for r in range(rounds):
+                order = bins[r % len(bins):] + bins[:r % len(bins)]
+                for b in order:
+                    lab.restart(b)
+                    for test, kind in TESTS:
+                        rate, ns, err = run_test(lab, test, kind, dur)
+                        emit(tag, {"round": r, "variant": os.path.basename(b), "test": test,
+                                   "rate": rate, "ns": ns, "err": err})
+        elif mode == "pairs":
+            binary, rounds, dur = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+            a, b = int(sys.argv[5]), int(sys.argv[6])
+            lab.start(binary)
+            for r in range(rounds):
+                for test, kind in TESTS:
+                    for k in ((a, b) if r % 2 == 0 else (b, a)):
+                        set_knobs(k)
+                        rate, ns, err = run_test(lab, test, kind, dur)
+                        emit(tag, {"round": r, "variant": k, "test": test, "rate": rate,
+                                   "ns": ns, "err": err})
+        elif mode == "knobs":
+            binary, rounds, dur = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+            knobs = [int(k) for k in sys.argv[5:]]
+            lab.start(binary)
+            for r in range(rounds):
+                order = knobs[r % len(knobs):] + knobs[:r % len(knobs)]
+                for k in order:
+                    set_knobs(k)
+                    for test, kind in TESTS:
+                        rate, ns, err = run_test(lab, test, kind, dur)
+                        emit(tag, {"round": r, "variant": k, "test": test, "rate": rate,
+                                   "ns": ns, "err": err})
+        else:
+            rounds, dur = int(sys.argv[2]), sys.argv[3]
+            bins = sys.argv[4:]
+            for r in range(rounds):
+                order = bins[r % len(bins):] + bins[:r % len(bins)]
+                for b in order:
+                    lab.start(b)
+                    for test, kind in TESTS:
+                        rate, ns, err = run_test(lab, test, kind, dur)
+                        emit(tag, {"round": r, "variant": os.path.basename(b), "test": test,
+                                   "rate": rate, "ns": ns, "err": err})
+                    lab.stop()
+    finally:
+        lab.down()
+        sh(f"sysctl -qw kernel.bpf_stats_enabled={old}")
+    print("results:", f"/tmp/perfab/results-{tag}.jsonl")
+
+
+if __name__ == "__main__":
+    main()
