@@ -23,11 +23,11 @@ use ebpfnet_common::{
 
 use crate::{
     TCX_NEXT,
-    conntrack::Reuse,
+    conntrack::{self, Reuse},
     conntrack6,
     counters::drop_packet,
     hook::Hook,
-    maps, nat6,
+    maps, masquerade_quota, nat6,
     parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
 };
 
@@ -83,10 +83,8 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
         Err(reason) => return drop_packet(reason),
     };
     if packet.translatable() {
-        match conntrack6::track(packet, ctx.len()) {
-            Ok(Some(entry)) if nat6::applies(Hook::Container, entry.kind) => {
-                return nat6::apply(ctx, packet, entry, Hook::Container);
-            }
+        match conntrack6::track(packet, ctx.len(), Hook::Container) {
+            Ok(Some(entry)) => return nat6::apply(ctx, packet, entry, Hook::Container),
             Err(reason) => return drop_packet(reason),
             _ => {}
         }
@@ -201,7 +199,7 @@ fn try_port(flow: &mut NewFlow6, candidate: u16, reuse: Reuse) -> bool {
         return false;
     }
     flow.back.dst_port = candidate;
-    conntrack6::claim(&flow.back, &flow.reply, reuse, None)
+    conntrack::claim(&flow.back, &flow.reply, reuse, None)
 }
 
 enum Started {
@@ -221,7 +219,7 @@ enum Started {
 fn start_and_send(ctx: &TcContext, packet: &Packet6, flow: &'static mut NewFlow6) -> i32 {
     match start(packet, flow) {
         Started::New => nat6::apply(ctx, packet, &flow.request, Hook::Container),
-        Started::Existing => match conntrack6::track(packet, ctx.len()) {
+        Started::Existing => match conntrack6::track(packet, ctx.len(), Hook::Container) {
             Ok(Some(entry)) => nat6::apply(ctx, packet, entry, Hook::Container),
             Ok(None) => drop_packet(DropReason::NatInsertFailed),
             Err(reason) => drop_packet(reason),
@@ -244,12 +242,12 @@ fn start(packet: &Packet6, flow: &mut NewFlow6) -> Started {
         packet.dst_port,
         packet.protocol,
     );
-    if !conntrack6::take_port(&flow.usage, config.masq_ports_per_destination) {
+    if !masquerade_quota::take(&flow.usage, config.masq_ports_per_destination) {
         return Started::Verdict(drop_packet(DropReason::MasqueradeQuota));
     }
     let started = claim(packet, flow, &config);
     if !matches!(started, Started::New) {
-        conntrack6::release_port(&flow.usage);
+        masquerade_quota::release(&flow.usage);
     }
     started
 }
@@ -258,7 +256,7 @@ fn start(packet: &Packet6, flow: &mut NewFlow6) -> Started {
 fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
     let range = u32::from(config.masq_port_max - config.masq_port_min) + 1;
     let icmp = packet.protocol == ICMPV6;
-    conntrack6::new_entry(
+    conntrack::init_entry(
         &mut flow.reply,
         NatKind::MasqueradeReply as u8,
         Forward::Peer as u8,
@@ -296,7 +294,7 @@ fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
     if port == 0 {
         return Started::Verdict(drop_packet(DropReason::MasqueradePortsExhausted));
     }
-    conntrack6::new_entry(
+    conntrack::init_entry(
         &mut flow.request,
         NatKind::MasqueradeRequest as u8,
         Forward::Neigh as u8,
@@ -308,7 +306,7 @@ fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
     flow.request.new_dst_ip = packet.dst_ip;
     flow.request.new_dst_port = if icmp { port } else { packet.dst_port };
     if packet.protocol == proto::TCP {
-        conntrack6::record_sequence(packet, &mut flow.request);
+        conntrack::record_sequence(packet, &mut flow.request);
     }
     flow.key = FlowKey6::new(
         packet.src_ip,
@@ -317,8 +315,8 @@ fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
         packet.dst_port,
         packet.protocol,
     );
-    if !conntrack6::claim(&flow.key, &flow.request, reopen, Some(&flow.back)) {
-        conntrack6::release(&flow.back);
+    if !conntrack::claim(&flow.key, &flow.request, reopen, Some(&flow.back)) {
+        conntrack::release(&flow.back);
         return Started::Existing;
     }
     Started::New

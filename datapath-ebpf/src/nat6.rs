@@ -11,7 +11,7 @@ use aya_ebpf::{
 use ebpfnet_common::{
     DropReason,
     flows6::{ICMPV6, NatEntry6},
-    maps::{Forward, NatKind, proto},
+    maps::{Forward, proto},
 };
 
 use crate::{
@@ -89,10 +89,28 @@ fn set_port(ctx: &TcContext, packet: &Packet6, field: usize, old: u16, new: u16)
 #[inline(always)]
 fn rewrite(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), ()> {
     if packet.protocol == ICMPV6 {
-        set_port(ctx, packet, ICMP_ID_OFF, packet.src_port, entry.new_src_port)?;
+        set_port(
+            ctx,
+            packet,
+            ICMP_ID_OFF,
+            packet.src_port,
+            entry.new_src_port,
+        )?;
     } else {
-        set_port(ctx, packet, SRC_PORT_OFF, packet.src_port, entry.new_src_port)?;
-        set_port(ctx, packet, DST_PORT_OFF, packet.dst_port, entry.new_dst_port)?;
+        set_port(
+            ctx,
+            packet,
+            SRC_PORT_OFF,
+            packet.src_port,
+            entry.new_src_port,
+        )?;
+        set_port(
+            ctx,
+            packet,
+            DST_PORT_OFF,
+            packet.dst_port,
+            entry.new_dst_port,
+        )?;
     }
     set_ip(ctx, packet, SRC_OFF, &packet.src_ip, &entry.new_src_ip)?;
     set_ip(ctx, packet, DST_OFF, &packet.dst_ip, &entry.new_dst_ip)?;
@@ -121,17 +139,6 @@ pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6, hook: Hook) -
     }
 }
 
-/// Whether `hook` applies the entries of `kind` (as `Hook::applies`).
-#[inline(always)]
-pub fn applies(hook: Hook, kind: u8) -> bool {
-    match hook {
-        Hook::Uplink => {
-            kind == NatKind::PublishedRequest as u8 || kind == NatKind::MasqueradeReply as u8
-        }
-        Hook::Container => kind != NatKind::MasqueradeReply as u8,
-    }
-}
-
 /// An IPv6 packet from an uplink that belongs to a translated flow (a
 /// reply of a masqueraded one): translated and delivered. `None`: none of
 /// ours. A subprogram of its own.
@@ -143,10 +150,8 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
         // caller's level: the stack is tight below `uplink_ingress`.
         return None;
     }
-    match conntrack6::track(packet, ctx.len()) {
-        Ok(Some(entry)) if applies(Hook::Uplink, entry.kind) => {
-            Some(apply(ctx, packet, entry, Hook::Uplink))
-        }
+    match conntrack6::track(packet, ctx.len(), Hook::Uplink) {
+        Ok(Some(entry)) => Some(apply(ctx, packet, entry, Hook::Uplink)),
         Err(reason) => Some(drop_packet(reason)),
         _ => None,
     }

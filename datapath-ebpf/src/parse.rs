@@ -60,7 +60,7 @@ impl Packet {
     /// A TCP SYN that opens a connection (no ACK): it may reuse the tuple of
     /// a closed one, as conntrack lets a SYN reopen a TIME_WAIT tuple.
     pub fn opens_tcp(&self) -> bool {
-        self.protocol == proto::TCP && self.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+        opens_tcp(self.protocol, self.tcp_flags)
     }
 
     /// Whether the packet may open a flow: a TCP SYN, any UDP datagram, an
@@ -85,6 +85,12 @@ impl Packet {
                 _ => false,
             }
     }
+}
+
+/// A TCP SYN without ACK, from its protocol and TCP flags (either family).
+#[inline(always)]
+pub fn opens_tcp(protocol: u8, tcp_flags: u8) -> bool {
+    protocol == proto::TCP && tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
 }
 
 #[inline(always)]
