@@ -41,7 +41,7 @@ pub use tc_attach::{TcAttachMode, TcPath};
 use thiserror::Error;
 pub use types::{
     Attachment, DatapathStats, DatapathStatus, DropCount, InterfaceCounters, MapFill, NatRecord,
-    NatRecord6, ProgramCounters,
+    NatRecord6, NatRecordOf, ProgramCounters,
 };
 
 #[derive(Debug, Error)]
