@@ -6,6 +6,7 @@ mod batch;
 mod cgroup;
 pub mod collector;
 pub mod encoding;
+pub mod family;
 mod lan_maps;
 mod maps;
 mod maps6;
