@@ -4,7 +4,7 @@
 //! "the Nth call" wherever it lands, or every call of a named operation.
 
 mod fake_datapath;
-mod fake_flows6;
+mod fake_flows;
 mod fake_host;
 pub mod fixtures;
 mod host_world;
