@@ -9,6 +9,7 @@ mod fake_host;
 pub mod fixtures;
 mod host_world;
 mod lan_world;
+mod ns_world;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
