@@ -25,6 +25,7 @@ pub mod docker_use;
 mod env_cli;
 pub mod etcd;
 pub mod fuzzer;
+mod harness_host;
 pub mod hosts;
 pub mod images;
 pub mod invariants;
