@@ -16,6 +16,7 @@ pub mod certs;
 pub mod checks;
 pub mod cli;
 pub mod cluster_node;
+pub mod cluster_status;
 pub mod cni;
 pub mod containerd;
 pub mod daemon;
