@@ -1,8 +1,8 @@
 //! Connection tracking for NAT, for both address families: two tables per
 //! family (TCP, everything else), one entry per direction of each flow,
 //! written together. The logic is written once: generic over [`Family`]
-//! (the tables of an address family) and [`Tracked`] (what it reads of a
-//! parsed packet), and `track` as a macro (see [`define_track`]);
+//! (the tables of an address family) and `parse::FlowPacket` (what it
+//! reads of a parsed packet), and `track` as a macro (see [`define_track`]);
 //! `conntrack6` holds the IPv6 tables and its `track`.
 //!
 //! New flows claim their tuples with `BPF_NOEXIST`, so two CPUs racing on
@@ -25,8 +25,7 @@ use ebpfnet_common::{
 
 use crate::{
     masquerade_quota,
-    parse::{Packet, TCP_ACK},
-    parse6::Packet6,
+    parse::{FlowPacket, Packet, TCP_ACK},
 };
 
 pub type NatTable<A> =
@@ -66,56 +65,6 @@ impl Family for [u8; 4] {
         &masquerade_quota::MASQ_USAGE
     }
 }
-
-/// A segment's TCP numbers, host byte order (zero for other protocols).
-pub struct Segment {
-    pub flags: u8,
-    pub seq: u32,
-    pub ack: u32,
-    /// The sequence space it takes (payload, plus one each for SYN and FIN).
-    pub len: u32,
-}
-
-/// What connection tracking reads of a parsed packet.
-pub trait Tracked {
-    type Addr: Family;
-    /// The key of the direction the packet travels in.
-    fn key(&self) -> FlowKeyOf<Self::Addr>;
-    fn segment(&self) -> Segment;
-}
-
-/// One implementation for both families' packets (the same fields).
-macro_rules! tracked {
-    ($packet:ty, $addr:ty) => {
-        impl Tracked for $packet {
-            type Addr = $addr;
-
-            #[inline(always)]
-            fn key(&self) -> FlowKeyOf<$addr> {
-                FlowKeyOf::new(
-                    self.src_ip,
-                    self.src_port,
-                    self.dst_ip,
-                    self.dst_port,
-                    self.protocol,
-                )
-            }
-
-            #[inline(always)]
-            fn segment(&self) -> Segment {
-                Segment {
-                    flags: self.tcp_flags,
-                    seq: self.tcp_seq,
-                    ack: self.tcp_ack,
-                    len: self.tcp_seq_len,
-                }
-            }
-        }
-    };
-}
-
-tracked!(Packet, [u8; 4]);
-tracked!(Packet6, [u8; 16]);
 
 /// How far outside the sequence space seen so far an RST may lie and still
 /// count as genuine (segments in flight, an ACK lost past this hop).
@@ -171,7 +120,7 @@ macro_rules! define_track {
             len: u32,
             hook: $crate::hook::Hook,
         ) -> Result<Option<&'static mut $entry>, ebpfnet_common::DropReason> {
-            use $crate::conntrack::{Family, Tracked};
+            use $crate::{conntrack::Family, parse::FlowPacket};
             use ebpfnet_common::{
                 DropReason,
                 maps::{NatKind, REPLY_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto},
@@ -179,7 +128,7 @@ macro_rules! define_track {
             use $crate::parse::{TCP_FIN, TCP_RST};
 
             let key = packet.key();
-            let table = <$packet as Tracked>::Addr::table(packet.protocol);
+            let table = <$packet as FlowPacket>::Addr::table(packet.protocol);
             let Some(entry) = table.get_ptr_mut(key) else {
                 return Ok(None);
             };
@@ -257,7 +206,7 @@ fn seq_after(a: u32, b: u32) -> bool {
 /// Remembers how far this direction has sent and acknowledged (also for a
 /// flow's first packet, whose entry is new).
 #[inline(always)]
-pub fn record_sequence<P: Tracked>(packet: &P, entry: &mut NatEntryOf<P::Addr>) {
+pub fn record_sequence<P: FlowPacket>(packet: &P, entry: &mut NatEntryOf<P::Addr>) {
     let segment = packet.segment();
     let end = segment.seq.wrapping_add(segment.len);
     if entry.tcp_flags & TCP_SEQ_SEEN == 0 || seq_after(end, entry.tcp_seq_end) {
@@ -279,7 +228,7 @@ pub fn record_sequence<P: Tracked>(packet: &P, entry: &mut NatEntryOf<P::Addr>) 
 /// Linux conntrack's window check). A sender that never spoke may only
 /// refuse the peer's SYN, acknowledging exactly it.
 #[inline(always)]
-pub(crate) fn rst_in_window<P: Tracked>(
+pub(crate) fn rst_in_window<P: FlowPacket>(
     packet: &P,
     entry: &NatEntryOf<P::Addr>,
     peer: Option<&NatEntryOf<P::Addr>>,
@@ -412,7 +361,10 @@ pub fn claim<A: Family>(
 /// container's share of ports. A subprogram of its own: it reads the other
 /// direction.
 #[inline(never)]
-pub(crate) fn flow_closed<P: Tracked>(packet: &P, entry: &NatEntryOf<P::Addr>) {
+pub(crate) fn flow_closed<P: FlowPacket>(packet: &P, entry: &NatEntryOf<P::Addr>)
+where
+    P::Addr: Family,
+{
     let key = packet.key();
     let request = entry.kind == NatKind::MasqueradeRequest as u8;
     if !request && entry.kind != NatKind::MasqueradeReply as u8 {
