@@ -26,6 +26,7 @@ mod ipv6;
 mod isolation;
 mod lan;
 mod maps;
+mod masquerade;
 mod masquerade6;
 mod masquerade_quota;
 mod mtu;

@@ -27,13 +27,11 @@ use crate::{
     conntrack6,
     counters::drop_packet,
     hook::Hook,
-    maps, masquerade_quota, nat6,
+    maps, masquerade, masquerade_quota, nat6,
     parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
 };
 
 const AF_INET6: u8 = 10;
-/// How many random masquerade ports to try before giving up on a flow.
-const MASQ_TRIES: u32 = 32;
 
 /// The uplinks' IPv6 addresses, written by the controller.
 #[btf_map]
@@ -174,22 +172,6 @@ fn egress(ctx: &TcContext, packet: &Packet6, ifindex: u32) -> Option<u32> {
     }
 }
 
-/// The offset after the one handed out last (see `nat`'s cursor).
-#[inline(always)]
-fn next_offset(range: u32) -> u32 {
-    let Some(cursor) = MASQ_CURSOR6.get_ptr_mut(0) else {
-        // SAFETY: plain helper call.
-        return unsafe { bpf_get_prandom_u32() } % range;
-    };
-    // SAFETY: the array's one slot, valid for this run.
-    unsafe {
-        let next = (*cursor).wrapping_add(1) % range;
-        *cursor = next;
-        next
-    }
-}
-
-/// What setting up a new flow came to.
 /// Claims the reply tuple `flow.back` with masquerade port `candidate`,
 /// unless that port is published on every address (cilium#34041). A
 /// subprogram of its own, so the loop that probes ports stays small.
@@ -276,8 +258,8 @@ fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
     flow.back.dst_ip = flow.path.uplink_ip;
     flow.back.protocol = packet.protocol;
     let mut port = 0u16;
-    let first = next_offset(range);
-    for try_number in 0..MASQ_TRIES {
+    let first = masquerade::next_offset(&MASQ_CURSOR6, range);
+    for try_number in 0..masquerade::MASQ_TRIES {
         let offset = if try_number == 0 {
             first
         } else {
