@@ -9,7 +9,7 @@ use aya_ebpf::{btf_maps::HashMap, macros::btf_map};
 use ebpfnet_common::flows6::NatEntry6;
 
 use crate::{
-    conntrack::{self, Family, NatTable, UsageTable},
+    conntrack::{Family, NatTable, UsageTable},
     parse6::Packet6,
 };
 
@@ -34,7 +34,7 @@ impl Family for [u8; 16] {
     }
 }
 
-conntrack::define_track!(
+crate::track::define_track!(
     /// A subprogram of its own: its keys would add to every caller's stack.
     #[inline(never)]
     Packet6,

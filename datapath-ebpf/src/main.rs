@@ -40,6 +40,7 @@ mod scratch;
 mod sock;
 mod sock6;
 mod tail;
+mod track;
 mod uplink;
 
 use aya_ebpf::{
