@@ -89,28 +89,10 @@ fn set_port(ctx: &TcContext, packet: &Packet6, field: usize, old: u16, new: u16)
 #[inline(always)]
 fn rewrite(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), ()> {
     if packet.protocol == ICMPV6 {
-        set_port(
-            ctx,
-            packet,
-            ICMP_ID_OFF,
-            packet.src_port,
-            entry.new_src_port,
-        )?;
+        set_port(ctx, packet, ICMP_ID_OFF, packet.src_port, entry.new_src_port)?;
     } else {
-        set_port(
-            ctx,
-            packet,
-            SRC_PORT_OFF,
-            packet.src_port,
-            entry.new_src_port,
-        )?;
-        set_port(
-            ctx,
-            packet,
-            DST_PORT_OFF,
-            packet.dst_port,
-            entry.new_dst_port,
-        )?;
+        set_port(ctx, packet, SRC_PORT_OFF, packet.src_port, entry.new_src_port)?;
+        set_port(ctx, packet, DST_PORT_OFF, packet.dst_port, entry.new_dst_port)?;
     }
     set_ip(ctx, packet, SRC_OFF, &packet.src_ip, &entry.new_src_ip)?;
     set_ip(ctx, packet, DST_OFF, &packet.dst_ip, &entry.new_dst_ip)?;
