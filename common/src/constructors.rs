@@ -5,8 +5,8 @@
 use crate::{
     DropReason, ProgramId,
     maps::{
-        Config, EndpointAddr, EndpointInfo, Forward, LanIpKey, LanMac, LanMacKey, MasqUsageKey,
-        NETWORK_INTERNAL, NatKind, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo,
+        Config, EndpointAddr, EndpointInfo, Forward, LanIpKey, LanMac, LanMacKey, NETWORK_INTERNAL,
+        NatKind, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo,
     },
 };
 
@@ -75,18 +75,6 @@ impl EndpointAddr {
 impl UplinkInfo {
     pub const fn new(ip: [u8; 4]) -> Self {
         Self { ip, _pad: 0 }
-    }
-}
-
-impl MasqUsageKey {
-    pub const fn new(container_ip: [u8; 4], dst_ip: [u8; 4], dst_port: u16, protocol: u8) -> Self {
-        Self {
-            container_ip,
-            dst_ip,
-            dst_port,
-            protocol,
-            _pad: 0,
-        }
     }
 }
 
@@ -194,6 +182,7 @@ impl TryFrom<i32> for DropReason {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maps::MasqUsageKey;
 
     #[test]
     fn every_enum_reads_back_what_it_writes() {

@@ -7,6 +7,7 @@
 
 mod constructors;
 pub mod counters;
+pub mod flow;
 pub mod flows6;
 pub mod fragments;
 pub mod maps;

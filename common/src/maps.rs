@@ -9,6 +9,8 @@
 //! - padding is explicit (`_pad*` fields, always zero), so keys hash the
 //!   same on both sides.
 
+pub use crate::flow::{FlowKeyOf, MasqUsageKeyOf, NatEntryOf};
+
 /// IP protocol numbers, as in the IPv4 header.
 pub mod proto {
     pub const ICMP: u8 = 1;
@@ -102,46 +104,7 @@ pub struct HostAddr {
 
 /// Key of `NAT_TCP` and `NAT_OTHER`: a flow as one direction sees it.
 /// For ICMP echo, both ports carry the echo identifier.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct FlowKey {
-    pub src_ip: [u8; 4],
-    pub dst_ip: [u8; 4],
-    pub src_port: u16,
-    pub dst_port: u16,
-    pub protocol: u8,
-    pub _pad: [u8; 3],
-}
-
-impl FlowKey {
-    pub const fn new(
-        src_ip: [u8; 4],
-        src_port: u16,
-        dst_ip: [u8; 4],
-        dst_port: u16,
-        protocol: u8,
-    ) -> Self {
-        Self {
-            src_ip,
-            dst_ip,
-            src_port,
-            dst_port,
-            protocol,
-            _pad: [0; 3],
-        }
-    }
-
-    /// The same flow seen from the other end.
-    pub const fn reversed(&self) -> Self {
-        Self::new(
-            self.dst_ip,
-            self.dst_port,
-            self.src_ip,
-            self.src_port,
-            self.protocol,
-        )
-    }
-}
+pub type FlowKey = FlowKeyOf<[u8; 4]>;
 
 /// What a NAT entry does to the packets of its direction.
 #[repr(u8)]
@@ -175,61 +138,7 @@ pub enum Forward {
 
 /// Value of `NAT_TCP` / `NAT_OTHER`. Each flow has two entries, one per
 /// direction, written together; each holds the rewrite for its direction.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NatEntry {
-    /// The translated tuple: what the packet looks like after rewriting.
-    pub new_src_ip: [u8; 4],
-    pub new_dst_ip: [u8; 4],
-    pub new_src_port: u16,
-    pub new_dst_port: u16,
-    pub ifindex: u32,
-    /// A [`NatKind`].
-    pub kind: u8,
-    /// A [`Forward`].
-    pub forward: u8,
-    /// Bits: [`TCP_FIN_SEEN`], [`TCP_RST_SEEN`], [`REPLY_SEEN`],
-    /// [`PUBLISHED_ANY_IP`], [`TCP_SEQ_SEEN`], [`TCP_ACK_SEEN`],
-    /// [`FROM_CONTAINER`], [`NH_MTU_FITS`].
-    pub tcp_flags: u8,
-    /// `Forward::Neigh` only: the next-hop generation (`NEXTHOP_GEN`, 1 to
-    /// 255) under which `dst_mac`/`src_mac` were resolved by
-    /// `bpf_fib_lookup`; 0: nothing cached. While it equals the map's
-    /// value, packets leave with those MACs and a plain `bpf_redirect`.
-    pub nh_gen: u8,
-    /// Destination MAC: for `Forward::Peer` the container's; for
-    /// `Forward::Neigh` the cached next hop's (valid with `nh_gen`).
-    pub dst_mac: [u8; 6],
-    /// `Forward::Neigh` only: the cached source MAC (the egress device's),
-    /// valid with `nh_gen`; zero otherwise.
-    pub src_mac: [u8; 6],
-    /// `bpf_ktime_get_ns` (CLOCK_MONOTONIC) at creation and last packet.
-    pub created_ns: u64,
-    pub last_seen_ns: u64,
-    pub packets: u64,
-    pub bytes: u64,
-    /// TCP only, host byte order: the sequence number just past the last
-    /// segment this direction sent (SYN and FIN count one), valid with
-    /// [`TCP_SEQ_SEEN`].
-    pub tcp_seq_end: u32,
-    /// TCP only, host byte order: the highest acknowledgement number this
-    /// direction sent, valid with [`TCP_ACK_SEEN`].
-    pub tcp_ack: u32,
-}
-
-impl NatEntry {
-    /// The key of the flow's other direction: the reverse of the tuple this
-    /// entry translates its packets into.
-    pub const fn twin_key(&self, protocol: u8) -> FlowKey {
-        FlowKey::new(
-            self.new_dst_ip,
-            self.new_dst_port,
-            self.new_src_ip,
-            self.new_src_port,
-            protocol,
-        )
-    }
-}
+pub type NatEntry = NatEntryOf<[u8; 4]>;
 
 pub const TCP_FIN_SEEN: u8 = 1;
 pub const TCP_RST_SEEN: u8 = 2;
@@ -295,15 +204,7 @@ pub struct SockReverseValue {
 
 /// Key of `MASQ_USAGE`: a container's masqueraded flows towards one
 /// destination. ICMP echo flows use port 0.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MasqUsageKey {
-    pub container_ip: [u8; 4],
-    pub dst_ip: [u8; 4],
-    pub dst_port: u16,
-    pub protocol: u8,
-    pub _pad: u8,
-}
+pub type MasqUsageKey = MasqUsageKeyOf<[u8; 4]>;
 
 /// On a `SOCK_REVERSE` value: an IPv6 socket asked for `::1` (which
 /// `host_ip` records as `127.0.0.1`), so replies show `::1`, not
@@ -361,13 +262,10 @@ mod pod {
     unsafe impl aya::Pod for NetworkInfo {}
     unsafe impl aya::Pod for UplinkInfo {}
     unsafe impl aya::Pod for HostAddr {}
-    unsafe impl aya::Pod for FlowKey {}
-    unsafe impl aya::Pod for NatEntry {}
     unsafe impl aya::Pod for Config {}
     unsafe impl aya::Pod for PublishedStats {}
     unsafe impl aya::Pod for SockReverseKey {}
     unsafe impl aya::Pod for SockReverseValue {}
-    unsafe impl aya::Pod for MasqUsageKey {}
     unsafe impl aya::Pod for LanMacKey {}
     unsafe impl aya::Pod for LanIpKey {}
     unsafe impl aya::Pod for LanMac {}

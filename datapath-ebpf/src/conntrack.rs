@@ -1,5 +1,9 @@
-//! Connection tracking for NAT: two tables (TCP, everything else), one entry
-//! per direction of each flow, written together.
+//! Connection tracking for NAT, for both address families: two tables per
+//! family (TCP, everything else), one entry per direction of each flow,
+//! written together. The logic is written once: generic over [`Family`]
+//! (the tables of an address family) and `parse::FlowPacket` (what it
+//! reads of a parsed packet), and `track` as a macro (`track::define_track`);
+//! `conntrack6` holds the IPv6 tables and its `track`.
 //!
 //! New flows claim their tuples with `BPF_NOEXIST`, so two CPUs racing on
 //! one flow never give it two translations. The tables are plain hashes:
@@ -12,61 +16,87 @@ use aya_ebpf::{
     macros::btf_map,
 };
 use ebpfnet_common::{
-    DropReason,
+    flow::{FlowAddr, FlowKeyOf, MasqUsageKeyOf, NatEntryOf},
     maps::{
-        FlowKey, NatEntry, NatKind, REPLY_SEEN, TCP_ACK_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN,
-        TCP_SEQ_SEEN, proto,
+        FlowKey, NatEntry, NatKind, TCP_ACK_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, TCP_SEQ_SEEN, proto,
     },
-    names::NAT_CAPACITY,
+    names::{MASQ_USAGE_CAPACITY, NAT_CAPACITY},
 };
 
 use crate::{
     hook::Hook,
     masquerade_quota,
-    parse::{Packet, TCP_ACK, TCP_FIN, TCP_RST},
+    parse::{FlowPacket, Packet, TCP_ACK},
 };
 
-type NatTable =
-    HashMap<FlowKey, NatEntry, { NAT_CAPACITY as usize }, { BPF_F_NO_PREALLOC as usize }>;
+pub type NatTable<A> =
+    HashMap<FlowKeyOf<A>, NatEntryOf<A>, { NAT_CAPACITY as usize }, { BPF_F_NO_PREALLOC as usize }>;
+
+/// The masquerade counters of a family (see `masquerade_quota`).
+pub type UsageTable<A> = HashMap<MasqUsageKeyOf<A>, u32, { MASQ_USAGE_CAPACITY as usize }>;
 
 #[btf_map]
-static NAT_TCP: NatTable = HashMap::new();
+static NAT_TCP: NatTable<[u8; 4]> = HashMap::new();
 
 #[btf_map]
-static NAT_OTHER: NatTable = HashMap::new();
+static NAT_OTHER: NatTable<[u8; 4]> = HashMap::new();
+
+/// An address family's tables: its NAT tables and masquerade counters.
+pub trait Family: FlowAddr + 'static {
+    /// The NAT tables of TCP and of every other protocol.
+    fn tables() -> (&'static NatTable<Self>, &'static NatTable<Self>);
+    fn usage() -> &'static UsageTable<Self>;
+
+    /// The NAT table of `protocol`'s flows.
+    #[inline(always)]
+    fn table(protocol: u8) -> &'static NatTable<Self> {
+        let (tcp, other) = Self::tables();
+        if protocol == proto::TCP { tcp } else { other }
+    }
+
+    /// Whether `hook` applies `entry` (IPv6 adds routed flows, `nat6`).
+    #[inline(always)]
+    fn applies(hook: Hook, entry: &NatEntryOf<Self>) -> bool {
+        hook.applies(entry)
+    }
+
+    /// Whether entries of `kind` are a flow's answering direction, whose
+    /// first packet sets `REPLY_SEEN`.
+    #[inline(always)]
+    fn is_reply(kind: u8) -> bool {
+        kind == NatKind::PublishedReply as u8 || kind == NatKind::MasqueradeReply as u8
+    }
+}
+
+impl Family for [u8; 4] {
+    #[inline(always)]
+    fn tables() -> (&'static NatTable<Self>, &'static NatTable<Self>) {
+        (&NAT_TCP, &NAT_OTHER)
+    }
+
+    #[inline(always)]
+    fn usage() -> &'static UsageTable<Self> {
+        &masquerade_quota::MASQ_USAGE
+    }
+}
 
 /// How far outside the sequence space seen so far an RST may lie and still
 /// count as genuine (segments in flight, an ACK lost past this hop).
 const RST_SLACK: u32 = 1 << 16;
 
-#[inline(always)]
-fn table(protocol: u8) -> &'static NatTable {
-    if protocol == proto::TCP {
-        &NAT_TCP
-    } else {
-        &NAT_OTHER
-    }
-}
-
 /// The key of the direction `packet` travels in.
 #[inline(always)]
 pub fn key_of(packet: &Packet) -> FlowKey {
-    FlowKey::new(
-        packet.src_ip,
-        packet.src_port,
-        packet.dst_ip,
-        packet.dst_port,
-        packet.protocol,
-    )
+    packet.key()
 }
 
 /// A copy of the entry for `key`, without touching its statistics or flags
 /// (also for packets that belong to a flow without being one of its
 /// packets: ICMP errors about it, later fragments).
 #[inline(always)]
-pub fn lookup(key: &FlowKey) -> Option<NatEntry> {
+pub fn lookup<A: Family>(key: &FlowKeyOf<A>) -> Option<NatEntryOf<A>> {
     // SAFETY: copied out at once.
-    table(key.protocol)
+    A::table(key.protocol)
         .get_ptr(key)
         .map(|entry| unsafe { *entry })
 }
@@ -74,86 +104,19 @@ pub fn lookup(key: &FlowKey) -> Option<NatEntry> {
 /// The entry for `key`, read in place (no copy on the caller's stack),
 /// without touching it. Valid for this program run, as `track`'s.
 #[inline(always)]
-pub fn peek(key: &FlowKey) -> Option<&'static NatEntry> {
+pub fn peek<A: Family>(key: &FlowKeyOf<A>) -> Option<&'static NatEntryOf<A>> {
     // SAFETY: see `track`: plain hash entries stay readable until the end
     // of this program run.
-    table(key.protocol)
+    A::table(key.protocol)
         .get_ptr(key)
         .map(|entry| unsafe { &*entry })
 }
 
-/// The entry for `packet`'s direction, updated for this packet. The
-/// reference is into the map (a copy would not fit the programs' stack):
-/// the tables are plain hashes, whose entries stay readable until the end
-/// of this program run even when deleted meanwhile (freed after an RCU
-/// grace period, never recycled in place as LRU entries are).
-/// `Ok(None)`: no flow `hook` applies (or a SYN reopening a closed one);
-/// an entry of another hook is left untouched. `Err`: a TCP reset that
-/// does not fit the flow's sequence space, to be dropped.
-#[inline(always)]
-pub fn track(
-    packet: &Packet,
-    len: u32,
-    hook: Hook,
-) -> Result<Option<&'static mut NatEntry>, DropReason> {
-    let key = key_of(packet);
-    let table = table(packet.protocol);
-    let Some(entry) = table.get_ptr_mut(key) else {
-        return Ok(None);
-    };
-    // SAFETY: the pointer is valid for this program run (see above);
-    // concurrent updates of the statistics from two CPUs may lose a count,
-    // never corrupt state.
-    unsafe {
-        let entry: &'static mut NatEntry = &mut *entry;
-        // Checked before any write: a packet at the wrong hook (a forged
-        // one on an uplink, say) must not move a flow's state.
-        if !hook.applies(entry) {
-            return Ok(None);
-        }
-        // A new connection on the tuple of a closed one is a new flow, with
-        // a translation of its own.
-        if packet.opens_tcp() && is_closed(entry) {
-            return Ok(None);
-        }
-        if packet.protocol == proto::TCP {
-            let was_closed = is_closed(entry);
-            if packet.tcp_flags & TCP_RST != 0 {
-                // A spoofed reset must not end a live flow (and free its
-                // tuple for someone else).
-                let peer = table.get_ptr(entry.twin_key(packet.protocol)).map(|p| *p);
-                if !rst_in_window(packet, entry, peer.as_ref()) {
-                    return Err(DropReason::TcpOutOfWindow);
-                }
-                entry.tcp_flags |= TCP_RST_SEEN;
-            } else {
-                record_sequence(packet, entry);
-            }
-            if packet.tcp_flags & TCP_FIN != 0 {
-                entry.tcp_flags |= TCP_FIN_SEEN;
-            }
-            // This direction just closed: if that ends the flow, a
-            // masqueraded one no longer holds its port (the quota counts
-            // live flows; a SYN may take the tuple over).
-            if !was_closed && is_closed(entry) {
-                flow_closed(packet, entry);
-            }
-        }
-        // Jiffy resolution is plenty for idle collection, and the coarse
-        // clock is a read of a variable, not of the clock source.
-        entry.last_seen_ns = bpf_ktime_get_coarse_ns();
-        entry.packets = entry.packets.wrapping_add(1);
-        entry.bytes = entry.bytes.wrapping_add(u64::from(len));
-        // Written once: later replies leave the flag (and its line) alone.
-        if entry.tcp_flags & REPLY_SEEN == 0
-            && (entry.kind == NatKind::PublishedReply as u8
-                || entry.kind == NatKind::MasqueradeReply as u8)
-        {
-            entry.tcp_flags |= REPLY_SEEN;
-        }
-        Ok(Some(entry))
-    }
-}
+crate::track::define_track!(
+    #[inline(always)]
+    Packet,
+    NatEntry
+);
 
 /// `a` comes after `b` in sequence space (RFC 1982 arithmetic).
 #[inline(always)]
@@ -164,17 +127,18 @@ fn seq_after(a: u32, b: u32) -> bool {
 /// Remembers how far this direction has sent and acknowledged (also for a
 /// flow's first packet, whose entry is new).
 #[inline(always)]
-pub fn record_sequence(packet: &Packet, entry: &mut NatEntry) {
-    let end = packet.tcp_seq.wrapping_add(packet.tcp_seq_len);
+pub fn record_sequence<P: FlowPacket>(packet: &P, entry: &mut NatEntryOf<P::Addr>) {
+    let segment = packet.segment();
+    let end = segment.seq.wrapping_add(segment.len);
     if entry.tcp_flags & TCP_SEQ_SEEN == 0 || seq_after(end, entry.tcp_seq_end) {
         entry.tcp_seq_end = end;
         entry.tcp_flags |= TCP_SEQ_SEEN;
     }
     // The opener's SYN carries no ACK: both directions with one means the
     // handshake is over.
-    if packet.tcp_flags & TCP_ACK != 0 {
-        if entry.tcp_flags & TCP_ACK_SEEN == 0 || seq_after(packet.tcp_ack, entry.tcp_ack) {
-            entry.tcp_ack = packet.tcp_ack;
+    if segment.flags & TCP_ACK != 0 {
+        if entry.tcp_flags & TCP_ACK_SEEN == 0 || seq_after(segment.ack, entry.tcp_ack) {
+            entry.tcp_ack = segment.ack;
         }
         entry.tcp_flags |= TCP_ACK_SEEN;
     }
@@ -185,21 +149,26 @@ pub fn record_sequence(packet: &Packet, entry: &mut NatEntry) {
 /// Linux conntrack's window check). A sender that never spoke may only
 /// refuse the peer's SYN, acknowledging exactly it.
 #[inline(always)]
-fn rst_in_window(packet: &Packet, entry: &NatEntry, peer: Option<&NatEntry>) -> bool {
+pub(crate) fn rst_in_window<P: FlowPacket>(
+    packet: &P,
+    entry: &NatEntryOf<P::Addr>,
+    peer: Option<&NatEntryOf<P::Addr>>,
+) -> bool {
+    let segment = packet.segment();
     let Some(peer) = peer else {
         // The other direction is gone: nothing left to protect.
         return true;
     };
     if entry.tcp_flags & TCP_SEQ_SEEN == 0 {
-        return packet.tcp_flags & TCP_ACK != 0
+        return segment.flags & TCP_ACK != 0
             && peer.tcp_flags & TCP_SEQ_SEEN != 0
-            && packet.tcp_ack == peer.tcp_seq_end;
+            && segment.ack == peer.tcp_seq_end;
     }
     // The answer to the peer's last ACK: an endpoint that does not know the
     // connection the ACK speaks of (a challenge ACK to a SYN on a reused
     // tuple, say) resets with exactly that acknowledgement as its sequence
     // number, as Linux conntrack accepts.
-    if peer.tcp_flags & TCP_ACK_SEEN != 0 && packet.tcp_seq == peer.tcp_ack {
+    if peer.tcp_flags & TCP_ACK_SEEN != 0 && segment.seq == peer.tcp_ack {
         return true;
     }
     let acked = if peer.tcp_flags & TCP_ACK_SEEN != 0 {
@@ -215,7 +184,7 @@ fn rst_in_window(packet: &Packet, entry: &NatEntry, peer: Option<&NatEntry>) -> 
     if seq_after(low, high) {
         return false;
     }
-    packet.tcp_seq.wrapping_sub(low) <= high.wrapping_sub(low)
+    segment.seq.wrapping_sub(low) <= high.wrapping_sub(low)
 }
 
 /// A new entry for one direction, stamped now (the coarse clock, as
@@ -235,8 +204,26 @@ pub fn new_entry(kind: u8, forward: u8, ifindex: u32, dst_mac: [u8; 6]) -> NatEn
     }
 }
 
+/// [`new_entry`] written in place (a whole IPv6 entry built on the stack
+/// would not fit beside its callers).
 #[inline(always)]
-fn is_closed(entry: &NatEntry) -> bool {
+pub fn init_entry<A>(
+    entry: &mut NatEntryOf<A>,
+    kind: u8,
+    forward: u8,
+    ifindex: u32,
+    dst_mac: [u8; 6],
+) {
+    // SAFETY: plain helper call.
+    let now = unsafe { bpf_ktime_get_coarse_ns() };
+    // SAFETY: a valid, exclusive reference; all-zero is a valid entry.
+    unsafe { core::ptr::write_bytes(entry as *mut NatEntryOf<A>, 0, 1) };
+    (entry.ifindex, entry.kind, entry.forward, entry.dst_mac) = (ifindex, kind, forward, dst_mac);
+    (entry.created_ns, entry.last_seen_ns) = (now, now);
+}
+
+#[inline(always)]
+pub(crate) fn is_closed<A>(entry: &NatEntryOf<A>) -> bool {
     entry.tcp_flags & (TCP_FIN_SEEN | TCP_RST_SEEN) != 0
 }
 
@@ -267,19 +254,24 @@ pub enum Reuse {
 /// entries it reads to judge an old flow would otherwise add to the stack
 /// of every caller it is inlined into.
 #[inline(never)]
-pub fn claim(key: &FlowKey, entry: &NatEntry, reuse: Reuse, claimed: Option<&FlowKey>) -> bool {
-    let table = table(key.protocol);
+pub fn claim<A: Family>(
+    key: &FlowKeyOf<A>,
+    entry: &NatEntryOf<A>,
+    reuse: Reuse,
+    claimed: Option<&FlowKeyOf<A>>,
+) -> bool {
+    let table = A::table(key.protocol);
     if table.insert(key, entry, u64::from(BPF_NOEXIST)).is_ok() {
         return true;
     }
     if reuse == Reuse::Never {
         return false;
     }
-    let Some(old) = lookup(key) else {
+    let Some(old) = peek(key) else {
         return false;
     };
     let taken_over = claimed.is_some_and(|other| old.twin_key(key.protocol) == *other);
-    if !taken_over && !flow_is_over(key, &old, reuse == Reuse::Finished) {
+    if !taken_over && !flow_is_over(key, old, reuse == Reuse::Finished) {
         return false;
     }
     table.insert(key, entry, 0).is_ok()
@@ -290,7 +282,11 @@ pub fn claim(key: &FlowKey, entry: &NatEntry, reuse: Reuse, claimed: Option<&Flo
 /// container's share of ports. A subprogram of its own: it reads the other
 /// direction.
 #[inline(never)]
-fn flow_closed(packet: &Packet, entry: &NatEntry) {
+pub(crate) fn flow_closed<P: FlowPacket>(packet: &P, entry: &NatEntryOf<P::Addr>)
+where
+    P::Addr: Family,
+{
+    let key = packet.key();
     let request = entry.kind == NatKind::MasqueradeRequest as u8;
     if !request && entry.kind != NatKind::MasqueradeReply as u8 {
         return;
@@ -299,7 +295,7 @@ fn flow_closed(packet: &Packet, entry: &NatEntry) {
     // (and released it then); a FIN there means this close ends it now; a
     // FIN here while the other direction is open is only half a close.
     // Gone, or taken over by a newer flow: this one ended before.
-    let Some(twin) = twin_of(&key_of(packet), entry) else {
+    let Some(twin) = twin_of(&key, entry) else {
         return;
     };
     if twin.tcp_flags & TCP_RST_SEEN != 0 {
@@ -309,15 +305,11 @@ fn flow_closed(packet: &Packet, entry: &NatEntry) {
         return;
     }
     let usage = if request {
-        masquerade_quota::key(packet)
+        MasqUsageKeyOf::new(key.src_ip, key.dst_ip, key.dst_port, key.protocol)
     } else {
-        // An answer from outside: its source is the flow's destination.
-        masquerade_quota::key_for(
-            entry.new_dst_ip,
-            packet.src_ip,
-            packet.src_port,
-            packet.protocol,
-        )
+        // An answer from outside: its source is the flow's destination,
+        // the container is where it is sent back to.
+        MasqUsageKeyOf::new(entry.new_dst_ip, key.src_ip, key.src_port, key.protocol)
     };
     masquerade_quota::release(&usage);
 }
@@ -327,8 +319,8 @@ fn flow_closed(packet: &Packet, entry: &NatEntry) {
 /// tuple may belong to a newer flow by now, which only took it over
 /// because this one was over).
 #[inline(always)]
-fn twin_of(key: &FlowKey, entry: &NatEntry) -> Option<NatEntry> {
-    lookup(&entry.twin_key(proto::TCP)).filter(|twin| twin.twin_key(proto::TCP) == *key)
+fn twin_of<A: Family>(key: &FlowKeyOf<A>, entry: &NatEntryOf<A>) -> Option<&'static NatEntryOf<A>> {
+    peek(&entry.twin_key(proto::TCP)).filter(|twin| twin.twin_key(proto::TCP) == *key)
 }
 
 /// Whether the flow that `entry` (one direction's entry, at `key`) belongs
@@ -337,7 +329,7 @@ fn twin_of(key: &FlowKey, entry: &NatEntry) -> Option<NatEntry> {
 /// the last ACK. A half-closed flow may still carry data the other way, so
 /// its tuple stays taken.
 #[inline(always)]
-fn flow_is_over(key: &FlowKey, entry: &NatEntry, finished: bool) -> bool {
+fn flow_is_over<A: Family>(key: &FlowKeyOf<A>, entry: &NatEntryOf<A>, finished: bool) -> bool {
     if entry.tcp_flags & TCP_RST_SEEN != 0 {
         return true;
     }
@@ -354,19 +346,19 @@ fn flow_is_over(key: &FlowKey, entry: &NatEntry, finished: bool) -> bool {
     if twin.tcp_flags & TCP_FIN_SEEN == 0 {
         return false;
     }
-    !finished || (acknowledged(entry, &twin) && acknowledged(&twin, entry))
+    !finished || (acknowledged(entry, twin) && acknowledged(twin, entry))
 }
 
 /// Whether `by` has acknowledged everything `sender` sent (its FIN
 /// included).
 #[inline(always)]
-fn acknowledged(sender: &NatEntry, by: &NatEntry) -> bool {
+fn acknowledged<A>(sender: &NatEntryOf<A>, by: &NatEntryOf<A>) -> bool {
     by.tcp_flags & TCP_ACK_SEEN != 0 && !seq_after(sender.tcp_seq_end, by.tcp_ack)
 }
 
 /// Removes a claimed direction when the flow's other one could not be
 /// written.
 #[inline(always)]
-pub fn release(key: &FlowKey) {
-    let _ = table(key.protocol).remove(key);
+pub fn release<A: Family>(key: &FlowKeyOf<A>) {
+    let _ = A::table(key.protocol).remove(key);
 }

@@ -28,7 +28,7 @@ use ebpfnet_common::{
 };
 
 use crate::{
-    conntrack6,
+    conntrack,
     counters::drop_packet,
     hook::Hook,
     nat, nat6,
@@ -85,7 +85,7 @@ pub fn translate(ctx: &TcContext, packet: &Packet6, hook: Hook) -> Option<i32> {
     if !read_quote(ctx, packet.l4_off, quote) || quote.key.dst_ip != packet.dst_ip {
         return None;
     }
-    let entry = conntrack6::lookup(&quote.key)?;
+    let entry = conntrack::peek(&quote.key)?;
     if !nat6::applies(hook, entry) {
         return None;
     }

@@ -25,7 +25,7 @@ use ebpfnet_common::{
 };
 
 use crate::{
-    conntrack6,
+    conntrack,
     counters::drop_packet,
     hook::Hook,
     mtu6, nat, nat6,
@@ -88,7 +88,7 @@ pub fn follow(ctx: &TcContext, packet: &Packet6, hook: Hook) -> Option<i32> {
         first.dst_port,
         packet.protocol,
     );
-    let entry = conntrack6::lookup(&flow)?;
+    let entry = conntrack::peek(&flow)?;
     if !nat6::applies(hook, entry) {
         return None;
     }

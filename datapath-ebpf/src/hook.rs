@@ -9,7 +9,7 @@
 //! subnet), once the published requests of container clients
 //! ([`FROM_CONTAINER`]) are refused here.
 
-use ebpfnet_common::maps::{FROM_CONTAINER, NatEntry, NatKind};
+use ebpfnet_common::maps::{FROM_CONTAINER, NatEntryOf, NatKind};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Hook {
@@ -19,7 +19,7 @@ pub enum Hook {
 
 impl Hook {
     #[inline(always)]
-    pub fn applies(self, entry: &NatEntry) -> bool {
+    pub fn applies<A>(self, entry: &NatEntryOf<A>) -> bool {
         match self {
             Hook::Uplink => {
                 (entry.kind == NatKind::PublishedRequest as u8

@@ -19,7 +19,7 @@ use ebpfnet_common::{
 };
 
 use crate::{
-    conntrack6,
+    conntrack,
     counters::drop_packet,
     nat, nat6,
     parse6::{self, DST_OFF, HOP_LIMIT_OFF, IPV6_HEADER_LEN},
@@ -82,7 +82,7 @@ pub fn translate_error(ctx: &TcContext) -> Option<i32> {
     key.dst_port = sport;
     key.protocol = protocol;
     key._pad = [0; 3];
-    let entry = conntrack6::lookup(key)?;
+    let entry = conntrack::peek(key)?;
     if entry.kind != NatKind::MasqueradeReply as u8 {
         return None;
     }

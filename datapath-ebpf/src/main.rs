@@ -30,6 +30,7 @@ mod isolation;
 mod lan;
 mod lan6;
 mod maps;
+mod masquerade;
 mod masquerade6;
 mod masquerade_quota;
 mod mtu;
@@ -45,6 +46,7 @@ mod scratch;
 mod sock;
 mod sock6;
 mod tail;
+mod track;
 mod uplink;
 
 use aya_ebpf::{

@@ -24,19 +24,17 @@ use ebpfnet_common::{
 
 use crate::{
     TCX_NEXT,
-    conntrack::Reuse,
+    conntrack::{self, Reuse},
     conntrack6,
     counters::drop_packet,
     errors6, frag6,
     hook::Hook,
-    hoplimit6, maps, nat6,
+    hoplimit6, maps, masquerade, masquerade_quota, nat6,
     parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
     routed6,
 };
 
 const AF_INET6: u8 = 10;
-/// How many random masquerade ports to try before giving up on a flow.
-const MASQ_TRIES: u32 = 32;
 
 /// The uplinks' IPv6 addresses, written by the controller.
 #[btf_map]
@@ -102,10 +100,8 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
             .unwrap_or_else(|| drop_packet(DropReason::Untranslatable));
     }
     if packet.translatable() {
-        match conntrack6::track(packet, ctx.len()) {
-            Ok(Some(entry)) if nat6::applies(Hook::Container, entry) => {
-                return nat6::apply(ctx, packet, entry, Hook::Container);
-            }
+        match conntrack6::track(packet, ctx.len(), Hook::Container) {
+            Ok(Some(entry)) => return nat6::apply(ctx, packet, entry, Hook::Container),
             Err(reason) => return drop_packet(reason),
             _ => {}
         }
@@ -200,22 +196,6 @@ fn egress(ctx: &TcContext, packet: &Packet6, ifindex: u32) -> Option<u32> {
     }
 }
 
-/// The offset after the one handed out last (see `nat`'s cursor).
-#[inline(always)]
-fn next_offset(range: u32) -> u32 {
-    let Some(cursor) = MASQ_CURSOR6.get_ptr_mut(0) else {
-        // SAFETY: plain helper call.
-        return unsafe { bpf_get_prandom_u32() } % range;
-    };
-    // SAFETY: the array's one slot, valid for this run.
-    unsafe {
-        let next = (*cursor).wrapping_add(1) % range;
-        *cursor = next;
-        next
-    }
-}
-
-/// What setting up a new flow came to.
 /// Claims the reply tuple `flow.back` with masquerade port `candidate`,
 /// unless that port is published on every address (cilium#34041). A
 /// subprogram of its own, so the loop that probes ports stays small.
@@ -225,7 +205,7 @@ fn try_port(flow: &mut NewFlow6, candidate: u16, reuse: Reuse) -> bool {
         return false;
     }
     flow.back.dst_port = candidate;
-    conntrack6::claim(&flow.back, &flow.reply, reuse, None)
+    conntrack::claim(&flow.back, &flow.reply, reuse, None)
 }
 
 enum Started {
@@ -245,7 +225,7 @@ enum Started {
 fn start_and_send(ctx: &TcContext, packet: &Packet6, flow: &'static mut NewFlow6) -> i32 {
     match start(packet, flow) {
         Started::New => nat6::apply(ctx, packet, &flow.request, Hook::Container),
-        Started::Existing => match conntrack6::track(packet, ctx.len()) {
+        Started::Existing => match conntrack6::track(packet, ctx.len(), Hook::Container) {
             Ok(Some(entry)) => nat6::apply(ctx, packet, entry, Hook::Container),
             Ok(None) => drop_packet(DropReason::NatInsertFailed),
             Err(reason) => drop_packet(reason),
@@ -268,12 +248,12 @@ fn start(packet: &Packet6, flow: &mut NewFlow6) -> Started {
         packet.dst_port,
         packet.protocol,
     );
-    if !conntrack6::take_port(&flow.usage, config.masq_ports_per_destination) {
+    if !masquerade_quota::take(&flow.usage, config.masq_ports_per_destination) {
         return Started::Verdict(drop_packet(DropReason::MasqueradeQuota));
     }
     let started = claim(packet, flow, &config);
     if !matches!(started, Started::New) {
-        conntrack6::release_port(&flow.usage);
+        masquerade_quota::release(&flow.usage);
     }
     started
 }
@@ -282,7 +262,7 @@ fn start(packet: &Packet6, flow: &mut NewFlow6) -> Started {
 fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
     let range = u32::from(config.masq_port_max - config.masq_port_min) + 1;
     let icmp = packet.protocol == ICMPV6;
-    conntrack6::new_entry(
+    conntrack::init_entry(
         &mut flow.reply,
         NatKind::MasqueradeReply as u8,
         Forward::Peer as u8,
@@ -302,8 +282,8 @@ fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
     flow.back.dst_ip = flow.path.uplink_ip;
     flow.back.protocol = packet.protocol;
     let mut port = 0u16;
-    let first = next_offset(range);
-    for try_number in 0..MASQ_TRIES {
+    let first = masquerade::next_offset(&MASQ_CURSOR6, range);
+    for try_number in 0..masquerade::MASQ_TRIES {
         let offset = if try_number == 0 {
             first
         } else {
@@ -320,7 +300,7 @@ fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
     if port == 0 {
         return Started::Verdict(drop_packet(DropReason::MasqueradePortsExhausted));
     }
-    conntrack6::new_entry(
+    conntrack::init_entry(
         &mut flow.request,
         NatKind::MasqueradeRequest as u8,
         Forward::Neigh as u8,
@@ -332,7 +312,7 @@ fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
     flow.request.new_dst_ip = packet.dst_ip;
     flow.request.new_dst_port = if icmp { port } else { packet.dst_port };
     if packet.protocol == proto::TCP {
-        conntrack6::record_sequence(packet, &mut flow.request);
+        conntrack::record_sequence(packet, &mut flow.request);
     }
     flow.key = FlowKey6::new(
         packet.src_ip,
@@ -341,8 +321,8 @@ fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
         packet.dst_port,
         packet.protocol,
     );
-    if !conntrack6::claim(&flow.key, &flow.request, reopen, Some(&flow.back)) {
-        conntrack6::release(&flow.back);
+    if !conntrack::claim(&flow.key, &flow.request, reopen, Some(&flow.back)) {
+        conntrack::release(&flow.back);
         return Started::Existing;
     }
     Started::New

@@ -6,20 +6,23 @@
 //! from the NAT tables as it collects idle flows.
 
 use aya_ebpf::{bindings::BPF_NOEXIST, btf_maps::HashMap, macros::btf_map};
-use ebpfnet_common::{
-    maps::{MasqUsageKey, proto},
-    names::MASQ_USAGE_CAPACITY,
+use ebpfnet_common::{flow::MasqUsageKeyOf, maps::MasqUsageKey};
+
+use crate::{
+    atomic,
+    conntrack::{Family, UsageTable},
+    parse::Packet,
 };
 
-use crate::{atomic, parse::Packet};
-
+/// The IPv4 counters (`conntrack6` has the IPv6 ones).
 #[btf_map]
-static MASQ_USAGE: HashMap<MasqUsageKey, u32, { MASQ_USAGE_CAPACITY as usize }> = HashMap::new();
+pub static MASQ_USAGE: UsageTable<[u8; 4]> = HashMap::new();
 
-/// The counter `packet`'s new masqueraded flow counts on.
+/// The counter `packet`'s new masqueraded flow counts on (echo flows: to
+/// the address).
 #[inline(always)]
 pub fn key(packet: &Packet) -> MasqUsageKey {
-    key_for(
+    MasqUsageKey::new(
         packet.src_ip,
         packet.dst_ip,
         packet.dst_port,
@@ -27,34 +30,20 @@ pub fn key(packet: &Packet) -> MasqUsageKey {
     )
 }
 
-/// The counter of `container`'s flows to `dst_ip:dst_port`.
-#[inline(always)]
-pub fn key_for(container: [u8; 4], dst_ip: [u8; 4], dst_port: u16, protocol: u8) -> MasqUsageKey {
-    MasqUsageKey {
-        container_ip: container,
-        dst_ip,
-        // Echo identifiers are per flow; the destination is the address.
-        dst_port: if protocol == proto::ICMP { 0 } else { dst_port },
-        protocol,
-        _pad: 0,
-    }
-}
-
 /// Takes one of the container's ports to that destination, or reports
 /// that it holds its whole share; `quota` 0 means no limit. A taken port is
 /// given back with [`release`] when the flow ends or cannot start.
 #[inline(always)]
-pub fn take(key: &MasqUsageKey, quota: u16) -> bool {
-    take_in(&MASQ_USAGE, key, quota)
+pub fn take<A: Family>(key: &MasqUsageKeyOf<A>, quota: u16) -> bool {
+    take_in(A::usage(), key, quota)
 }
 
-/// [`take`] on a usage table of either family (`MASQ_USAGE`,
-/// `MASQ_USAGE6`). The add is atomic and its result decides, so CPUs
+/// [`take`] on a usage table (`MASQ_USAGE`, `MASQ_USAGE6`). The add is atomic and its result decides, so CPUs
 /// racing for the last port cannot both take it. Looked up first: a
 /// destination already counted (the busy one the quota is for) costs no
 /// insert, which would take the bucket lock only to fail.
 #[inline(always)]
-pub fn take_in<K, const N: usize>(usage: &HashMap<K, u32, N>, key: &K, quota: u16) -> bool {
+fn take_in<K, const N: usize>(usage: &HashMap<K, u32, N>, key: &K, quota: u16) -> bool {
     if let Some(count) = usage.get_ptr_mut(key) {
         return add(count, quota);
     }
@@ -87,13 +76,12 @@ fn add(count: *mut u32, quota: u16) -> bool {
 /// Gives a port back: its flow ended (closed both ways or reset) or could
 /// not start.
 #[inline(always)]
-pub fn release(key: &MasqUsageKey) {
-    release_in(&MASQ_USAGE, key)
+pub fn release<A: Family>(key: &MasqUsageKeyOf<A>) {
+    release_in(A::usage(), key)
 }
 
-/// [`release`] on a usage table of either family.
 #[inline(always)]
-pub fn release_in<K, const N: usize>(usage: &HashMap<K, u32, N>, key: &K) {
+fn release_in<K, const N: usize>(usage: &HashMap<K, u32, N>, key: &K) {
     let Some(count) = usage.get_ptr_mut(key) else {
         return;
     };

@@ -1,17 +1,13 @@
 //! Applying NAT entries and creating the entries of new flows: published
-//! ports (DNAT, source kept) and masquerade (SNAT to the uplink address).
+//! ports (DNAT, source kept) here, masquerade (SNAT to the uplink address)
+//! in `masquerade`.
 
-use aya_ebpf::{
-    btf_maps::Array,
-    helpers::{bpf_get_prandom_u32, bpf_redirect_peer},
-    macros::btf_map,
-    programs::TcContext,
-};
+use aya_ebpf::{helpers::bpf_redirect_peer, programs::TcContext};
 use ebpfnet_common::{
     DropReason,
     maps::{
-        FROM_CONTAINER, FlowKey, Forward, NatEntry, NatKind, PUBLISHED_ANY_IP, PublishedKey,
-        PublishedStats, PublishedValue, proto,
+        FROM_CONTAINER, Forward, NatEntry, NatKind, PUBLISHED_ANY_IP, PublishedKey, PublishedStats,
+        PublishedValue, proto,
     },
 };
 
@@ -23,7 +19,7 @@ use crate::{
     frag,
     hook::Hook,
     icmp_reply::{self, ErrorReply, ICMP_TIME_EXCEEDED, ICMP_TTL_EXCEEDED, Toward},
-    maps, masquerade_quota, mtu, nexthop,
+    maps, mtu, nexthop,
     parse::Packet,
     scratch,
 };
@@ -32,9 +28,6 @@ use crate::{
 const SRC_PORT_OFF: usize = 0;
 const DST_PORT_OFF: usize = 2;
 const ICMP_ID_OFF: usize = 4;
-
-/// How many random masquerade ports to try before giving up on a flow.
-const MASQ_TRIES: u32 = 32;
 
 /// What to do with a routed packet whose TTL runs out here (`hook`: where
 /// it came in), when no error may be sent about it (an ICMP error itself,
@@ -165,7 +158,7 @@ pub fn forward(ctx: &TcContext, entry: &NatEntry) -> i32 {
 /// The entry for the answers to `packet`'s flow: they are rewritten to carry
 /// `packet`'s own tuple reversed, which is what its sender expects back.
 #[inline(always)]
-fn answer_entry(
+pub(crate) fn answer_entry(
     packet: &Packet,
     kind: NatKind,
     forward: Forward,
@@ -179,6 +172,9 @@ fn answer_entry(
     entry.new_dst_port = packet.src_port;
     entry
 }
+
+// Masquerade moved to its own module; callers keep reaching it here.
+pub use crate::masquerade::{MasqueradePath, start_masquerade};
 
 /// Where the replies of a new published flow go: out of the uplink the
 /// request came in on, or (hairpin) straight into the client container.
@@ -315,149 +311,4 @@ fn count_published(packet: &Packet, any_ip: bool, len: u32, new_flow: bool) {
             let _ = maps::PUBLISHED_STATS.insert(key, first, 0);
         }
     }
-}
-
-/// The masquerade port handed out last, as an offset into the range.
-#[btf_map]
-static MASQ_CURSOR: Array<u32, 1> = Array::new();
-
-/// The offset after the one handed out last. Not atomic: two CPUs that
-/// read the same value probe the same port first, their claims settle it
-/// and the loser goes on probing at random.
-#[inline(always)]
-fn next_masquerade_offset(range: u32) -> u32 {
-    let Some(cursor) = MASQ_CURSOR.get_ptr_mut(0) else {
-        // SAFETY: plain helper call.
-        return unsafe { bpf_get_prandom_u32() } % range;
-    };
-    // SAFETY: the array's one slot, valid for this run.
-    unsafe {
-        let next = (*cursor).wrapping_add(1) % range;
-        *cursor = next;
-        next
-    }
-}
-
-/// Where a masqueraded flow leaves and whose it is.
-pub struct MasqueradePath {
-    /// The uplink it leaves by, and the address it takes there.
-    pub uplink: u32,
-    pub uplink_ip: [u8; 4],
-    /// The container's host-side veth and MAC, for the replies.
-    pub container_ifindex: u32,
-    pub container_mac: [u8; 6],
-}
-
-/// A new flow from a container to the outside, masqueraded behind the
-/// uplink's address.
-#[inline(never)]
-pub fn start_masquerade(packet: &Packet, path: &MasqueradePath) -> Started {
-    let config = maps::config();
-    if config.masq_port_max < config.masq_port_min {
-        return Started::Verdict(drop_packet(DropReason::MasqueradePortsExhausted));
-    }
-    let usage = masquerade_quota::key(packet);
-    if !masquerade_quota::take(&usage, config.masq_ports_per_destination) {
-        return Started::Verdict(drop_packet(DropReason::MasqueradeQuota));
-    }
-    let started = claim_masquerade_port(packet, path, &config);
-    if !matches!(started, Started::New) {
-        masquerade_quota::release(&usage);
-    }
-    started
-}
-
-/// Finds a free port for the flow and claims both of its NAT entries.
-#[inline(always)]
-fn claim_masquerade_port(
-    packet: &Packet,
-    path: &MasqueradePath,
-    config: &ebpfnet_common::maps::Config,
-) -> Started {
-    let (uplink, uplink_ip) = (path.uplink, path.uplink_ip);
-    let (container_ifindex, container_mac) = (path.container_ifindex, path.container_mac);
-    let range = u32::from(config.masq_port_max - config.masq_port_min) + 1;
-    let Some(flow) = scratch::new_flow() else {
-        return Started::Verdict(drop_packet(DropReason::NatInsertFailed));
-    };
-    flow.reply = answer_entry(
-        packet,
-        NatKind::MasqueradeReply,
-        Forward::Peer,
-        container_ifindex,
-        container_mac,
-    );
-    let (take_port, reopen) = if packet.opens_tcp() {
-        (Reuse::Finished, Reuse::Closed)
-    } else {
-        (Reuse::Never, Reuse::Never)
-    };
-    let mut port = 0u16;
-    let mut back = FlowKey::default();
-    // The first probe takes the port after the one handed out last, so a
-    // port comes round again only after the whole range: the tuple of a
-    // flow that just ended (its last ACK perhaps still on its way through
-    // another CPU) is not given to a new flow at once. The rest are
-    // independent random probes: a run of published ports or busy tuples
-    // inside the range cannot swallow every try.
-    let first = next_masquerade_offset(range);
-    for try_number in 0..MASQ_TRIES {
-        let offset = if try_number == 0 {
-            first
-        } else {
-            // SAFETY: plain helper call.
-            (unsafe { bpf_get_prandom_u32() }) % range
-        };
-        let candidate = config.masq_port_min + offset as u16;
-        // A masquerade port never shadows a published one (cilium#34041).
-        if maps::port_is_published(uplink_ip, candidate, packet.protocol) {
-            continue;
-        }
-        let (src_port, dst_port) = if packet.protocol == proto::ICMP {
-            (candidate, candidate)
-        } else {
-            (packet.dst_port, candidate)
-        };
-        back = FlowKey::new(
-            packet.dst_ip,
-            src_port,
-            uplink_ip,
-            dst_port,
-            packet.protocol,
-        );
-        if conntrack::claim(&back, &flow.reply, take_port, None) {
-            port = candidate;
-            break;
-        }
-    }
-    if port == 0 {
-        return Started::Verdict(drop_packet(DropReason::MasqueradePortsExhausted));
-    }
-    flow.request = conntrack::new_entry(
-        NatKind::MasqueradeRequest as u8,
-        Forward::Neigh as u8,
-        uplink,
-        [0; 6],
-    );
-    let request = &mut flow.request;
-    request.new_src_ip = uplink_ip;
-    request.new_src_port = port;
-    request.new_dst_ip = packet.dst_ip;
-    request.new_dst_port = if packet.protocol == proto::ICMP {
-        port
-    } else {
-        packet.dst_port
-    };
-    if packet.protocol == proto::TCP {
-        conntrack::record_sequence(packet, request);
-    }
-    // The next hop the route lookup just found (container.rs `egress`).
-    nexthop::seed(request);
-    let request_key = conntrack::key_of(packet);
-    if !conntrack::claim(&request_key, &flow.request, reopen, Some(&back)) {
-        // Another CPU masqueraded this very flow first: its port wins.
-        conntrack::release(&back);
-        return Started::Existing;
-    }
-    Started::New
 }

@@ -138,21 +138,18 @@ pub fn send(ctx: &TcContext, entry: &NatEntry6) -> i32 {
     }
 }
 
-/// Whether `hook` applies `entry` (as `Hook::applies`). A routed flow's
-/// entries (`routed6`) go either way: the one into a container applies
-/// at an uplink, the one out of a container at its veth.
+/// Whether `hook` applies `entry` (`Hook::applies`, and for a routed
+/// flow's entries (`routed6`), which go either way: the one into a
+/// container applies at an uplink, the one out of a container at its
+/// veth). Only IPv6 tables hold routed entries, so the IPv4 check stays
+/// as it was.
 #[inline(always)]
 pub fn applies(hook: Hook, entry: &NatEntry6) -> bool {
     let kind = entry.kind;
     if kind == NatKind::RoutedRequest as u8 || kind == NatKind::RoutedReply as u8 {
         return (entry.forward == Forward::Peer as u8) == (hook == Hook::Uplink);
     }
-    match hook {
-        Hook::Uplink => {
-            kind == NatKind::PublishedRequest as u8 || kind == NatKind::MasqueradeReply as u8
-        }
-        Hook::Container => kind != NatKind::MasqueradeReply as u8,
-    }
+    hook.applies(entry)
 }
 
 /// An IPv6 packet from an uplink that belongs to a translated flow (a
@@ -169,10 +166,8 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
         // caller's level: the stack is tight below `uplink_ingress`.
         return None;
     }
-    match conntrack6::track(packet, ctx.len()) {
-        Ok(Some(entry)) if applies(Hook::Uplink, entry) => {
-            Some(apply(ctx, packet, entry, Hook::Uplink))
-        }
+    match conntrack6::track(packet, ctx.len(), Hook::Uplink) {
+        Ok(Some(entry)) => Some(apply(ctx, packet, entry, Hook::Uplink)),
         Err(reason) => Some(drop_packet(reason)),
         _ => None,
     }

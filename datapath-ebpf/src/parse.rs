@@ -3,7 +3,11 @@
 //! read past its end.
 
 use aya_ebpf::programs::TcContext;
-use ebpfnet_common::{DropReason, maps::proto};
+use ebpfnet_common::{
+    DropReason,
+    flow::{FlowAddr, FlowKeyOf},
+    maps::proto,
+};
 
 pub const ETH_LEN: usize = 14;
 pub const ETH_P_IP: u16 = 0x0800;
@@ -56,36 +60,171 @@ pub struct Packet {
     pub tcp_seq_len: u32,
 }
 
-impl Packet {
-    /// A TCP SYN that opens a connection (no ACK): it may reuse the tuple of
-    /// a closed one, as conntrack lets a SYN reopen a TIME_WAIT tuple.
-    pub fn opens_tcp(&self) -> bool {
-        self.protocol == proto::TCP && self.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
-    }
+/// A segment's TCP numbers, host byte order (zero for other protocols).
+#[derive(Clone, Copy, Default)]
+pub struct Segment {
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    /// The sequence space it takes (payload, plus one each for SYN and FIN).
+    pub len: u32,
+}
 
-    /// Whether the packet may open a flow: a TCP SYN, any UDP datagram, an
-    /// ICMP echo request. Only these create NAT state, so a flood of stray
-    /// segments cannot fill the tables.
-    pub fn opens_flow(&self) -> bool {
-        match self.protocol {
-            proto::TCP => self.opens_tcp(),
-            proto::ICMP => self.icmp_type == ICMP_ECHO_REQUEST,
-            _ => true,
-        }
-    }
+/// A parsed packet of either family (`Packet`, `parse6::Packet6`), as
+/// connection tracking reads it.
+pub trait FlowPacket {
+    type Addr: FlowAddr;
+    /// The key of the direction the packet travels in.
+    fn key(&self) -> FlowKeyOf<Self::Addr>;
+    fn segment(&self) -> Segment;
+}
 
-    /// Whether the packet has ports (or an echo id) NAT can translate.
-    pub fn translatable(&self) -> bool {
-        !self.fragment
-            && match self.protocol {
-                proto::TCP | proto::UDP => true,
-                proto::ICMP => {
-                    self.icmp_type == ICMP_ECHO_REQUEST || self.icmp_type == ICMP_ECHO_REPLY
-                }
-                _ => false,
+/// What follows from a packet's fields, for both families' packets (their
+/// fields are named alike), given the family's address bytes and ICMP
+/// protocol and echo types. Plain methods rather than a trait's defaults:
+/// they compile into the IPv4 hot path as they did before IPv6 shared them.
+macro_rules! flow_packet {
+    ($packet:ty, $addr:ty, $icmp:pat, $echo_request:expr, $echo_reply:expr) => {
+        impl $crate::parse::FlowPacket for $packet {
+            type Addr = $addr;
+
+            #[inline(always)]
+            fn key(&self) -> ebpfnet_common::flow::FlowKeyOf<$addr> {
+                let (src, dst) = ((self.src_ip, self.src_port), (self.dst_ip, self.dst_port));
+                ebpfnet_common::flow::FlowKeyOf::new(src.0, src.1, dst.0, dst.1, self.protocol)
             }
+
+            #[inline(always)]
+            fn segment(&self) -> $crate::parse::Segment {
+                let (flags, seq, ack, len) =
+                    (self.tcp_flags, self.tcp_seq, self.tcp_ack, self.tcp_seq_len);
+                $crate::parse::Segment {
+                    flags,
+                    seq,
+                    ack,
+                    len,
+                }
+            }
+        }
+
+        impl $packet {
+            /// A TCP SYN that opens a connection (no ACK): it may reuse the
+            /// tuple of a closed one, as conntrack lets a SYN reopen a
+            /// TIME_WAIT tuple.
+            #[inline(always)]
+            pub fn opens_tcp(&self) -> bool {
+                $crate::parse::opens_tcp(self.protocol, self.tcp_flags)
+            }
+
+            /// Whether the packet may open a flow: a TCP SYN, any UDP
+            /// datagram, an echo request. Only these create NAT state, so a
+            /// flood of stray segments cannot fill the tables.
+            #[inline(always)]
+            pub fn opens_flow(&self) -> bool {
+                match self.protocol {
+                    ebpfnet_common::maps::proto::TCP => self.opens_tcp(),
+                    $icmp => self.icmp_type == $echo_request,
+                    _ => true,
+                }
+            }
+
+            /// Whether the packet has ports (or an echo identifier) NAT can
+            /// translate.
+            #[inline(always)]
+            pub fn translatable(&self) -> bool {
+                use ebpfnet_common::maps::proto;
+                !self.later_fragment()
+                    && match self.protocol {
+                        proto::TCP | proto::UDP => true,
+                        $icmp => self.icmp_type == $echo_request || self.icmp_type == $echo_reply,
+                        _ => false,
+                    }
+            }
+        }
+    };
+}
+pub(crate) use flow_packet;
+
+flow_packet!(
+    Packet,
+    [u8; 4],
+    proto::ICMP,
+    ICMP_ECHO_REQUEST,
+    ICMP_ECHO_REPLY
+);
+
+impl Packet {
+    /// A fragment after the first (IPv4's `fragment`): no L4 header.
+    #[inline(always)]
+    pub fn later_fragment(&self) -> bool {
+        self.fragment
     }
 }
+
+/// A TCP SYN without ACK, from its protocol and TCP flags.
+#[inline(always)]
+pub fn opens_tcp(protocol: u8, tcp_flags: u8) -> bool {
+    protocol == proto::TCP && tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+}
+
+/// Reads the upper-layer header of `$packet` (at its `l4_off`, with
+/// `$room` bytes inside the IP packet; `$icmp`: the family's ICMP) into its
+/// ports (for echo both carry the identifier), ICMP type and TCP numbers,
+/// or returns `Err(Malformed)` from the caller. The header must lie inside
+/// the IP packet: a short datagram in a frame padded to the Ethernet
+/// minimum must not be read into (or have its "checksum" written into) the
+/// padding. A macro, not a function over `FlowPacket`: expanded into each
+/// parser, the IPv4 one compiles as it did before IPv6 shared it.
+macro_rules! read_l4 {
+    ($ctx:expr, $packet:ident, $room:expr, $icmp:pat) => {{
+        use ebpfnet_common::{DropReason, maps::proto};
+        use $crate::parse::{TCP_FIN, TCP_SYN};
+        let room = $room;
+        let needed = match $packet.protocol {
+            proto::TCP => 20,
+            proto::UDP | $icmp => 8,
+            _ => 0,
+        };
+        if room < needed {
+            return Err(DropReason::Malformed);
+        }
+        let l4 = $packet.l4_off;
+        match $packet.protocol {
+            proto::TCP => {
+                // Ports, sequence, acknowledgement, data offset and flags.
+                let h: [u8; 14] = $ctx.load(l4).map_err(|_| DropReason::Malformed)?;
+                $packet.src_port = u16::from_be_bytes([h[0], h[1]]);
+                $packet.dst_port = u16::from_be_bytes([h[2], h[3]]);
+                $packet.tcp_seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+                $packet.tcp_ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
+                $packet.tcp_flags = h[13];
+                let header_len = usize::from(h[12] >> 4) * 4;
+                if header_len < 20 || header_len > room {
+                    return Err(DropReason::Malformed);
+                }
+                // A GSO super-packet's total length covers all its segments.
+                let payload = (room - header_len) as u32;
+                $packet.tcp_seq_len = payload
+                    + u32::from($packet.tcp_flags & TCP_SYN != 0)
+                    + u32::from($packet.tcp_flags & TCP_FIN != 0);
+            }
+            proto::UDP => {
+                let ports: [u8; 4] = $ctx.load(l4).map_err(|_| DropReason::Malformed)?;
+                $packet.src_port = u16::from_be_bytes([ports[0], ports[1]]);
+                $packet.dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+            }
+            $icmp => {
+                let header: [u8; 8] = $ctx.load(l4).map_err(|_| DropReason::Malformed)?;
+                $packet.icmp_type = header[0];
+                let id = u16::from_be_bytes([header[4], header[5]]);
+                $packet.src_port = id;
+                $packet.dst_port = id;
+            }
+            _ => {}
+        }
+    }};
+}
+pub(crate) use read_l4;
 
 #[inline(always)]
 pub fn ethertype(ctx: &TcContext) -> Option<u16> {
@@ -132,51 +271,6 @@ pub fn ipv4(ctx: &TcContext) -> Result<Packet, DropReason> {
     if fragment {
         return Ok(packet);
     }
-    // The L4 header must lie inside the IP packet: a short datagram in a
-    // frame padded to the Ethernet minimum must not be read into (or have
-    // its "checksum" written into) the padding.
-    let l4_room = usize::from(total_len) - ihl;
-    let l4_needed = match packet.protocol {
-        proto::TCP => 20,
-        proto::UDP | proto::ICMP => 8,
-        _ => 0,
-    };
-    if l4_room < l4_needed {
-        return Err(DropReason::Malformed);
-    }
-    let l4 = packet.l4_off;
-    match packet.protocol {
-        proto::TCP => {
-            // Ports, sequence, acknowledgement, data offset and flags.
-            let h: [u8; 14] = ctx.load(l4).map_err(|_| DropReason::Malformed)?;
-            packet.src_port = u16::from_be_bytes([h[0], h[1]]);
-            packet.dst_port = u16::from_be_bytes([h[2], h[3]]);
-            packet.tcp_seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-            packet.tcp_ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
-            packet.tcp_flags = h[13];
-            let header_len = usize::from(h[12] >> 4) * 4;
-            if header_len < 20 || header_len > l4_room {
-                return Err(DropReason::Malformed);
-            }
-            // A GSO super-packet's total length covers all its segments.
-            let payload = (l4_room - header_len) as u32;
-            packet.tcp_seq_len = payload
-                + u32::from(packet.tcp_flags & TCP_SYN != 0)
-                + u32::from(packet.tcp_flags & TCP_FIN != 0);
-        }
-        proto::UDP => {
-            let ports: [u8; 4] = ctx.load(l4).map_err(|_| DropReason::Malformed)?;
-            packet.src_port = u16::from_be_bytes([ports[0], ports[1]]);
-            packet.dst_port = u16::from_be_bytes([ports[2], ports[3]]);
-        }
-        proto::ICMP => {
-            let header: [u8; 8] = ctx.load(l4).map_err(|_| DropReason::Malformed)?;
-            packet.icmp_type = header[0];
-            let id = u16::from_be_bytes([header[4], header[5]]);
-            packet.src_port = id;
-            packet.dst_port = id;
-        }
-        _ => {}
-    }
+    read_l4!(ctx, packet, usize::from(total_len) - ihl, proto::ICMP);
     Ok(packet)
 }

@@ -1,11 +1,12 @@
-//! IPv6 header parsing for NAT66: addresses, the upper layer past the
-//! extension headers, its ports (or echo identifier) and TCP state. As in
-//! `parse`, every read goes through `bpf_skb_load_bytes`.
+//! IPv6 header parsing for NAT66: addresses and the upper layer past the
+//! extension headers, whose ports (or echo identifier) and TCP state
+//! `parse::read_l4` reads as for IPv4. As in `parse`, every read goes
+//! through `bpf_skb_load_bytes`.
 
 use aya_ebpf::{btf_maps::PerCpuArray, macros::btf_map, programs::TcContext};
-use ebpfnet_common::{DropReason, flows6::ICMPV6, maps::proto};
+use ebpfnet_common::{DropReason, flows6::ICMPV6};
 
-use crate::parse::{IP_OFF, TCP_ACK, TCP_FIN, TCP_SYN};
+use crate::parse::{IP_OFF, flow_packet, read_l4};
 
 pub const IPV6_HEADER_LEN: usize = 40;
 pub const HOP_LIMIT_OFF: usize = IP_OFF + 7;
@@ -51,41 +52,20 @@ pub struct Packet6 {
     pub frag_id: u32,
 }
 
+flow_packet!(
+    Packet6,
+    [u8; 16],
+    ICMPV6,
+    ICMPV6_ECHO_REQUEST,
+    ICMPV6_ECHO_REPLY
+);
+
 impl Packet6 {
-    /// A TCP SYN that opens a connection.
-    #[inline(always)]
-    pub fn opens_tcp(&self) -> bool {
-        self.protocol == proto::TCP && self.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
-    }
-
-    /// A TCP SYN, any UDP datagram, an echo request.
-    #[inline(always)]
-    pub fn opens_flow(&self) -> bool {
-        match self.protocol {
-            proto::TCP => self.opens_tcp(),
-            ICMPV6 => self.icmp_type == ICMPV6_ECHO_REQUEST,
-            _ => true,
-        }
-    }
-
     /// A fragment after the first: no upper-layer header, only the
     /// first fragment's translation to follow (`frag6`).
     #[inline(always)]
     pub fn later_fragment(&self) -> bool {
         self.fragment && !self.first_fragment
-    }
-
-    /// Whether NAT can translate the packet (ports or an echo identifier).
-    #[inline(always)]
-    pub fn translatable(&self) -> bool {
-        !self.later_fragment()
-            && match self.protocol {
-                proto::TCP | proto::UDP => true,
-                ICMPV6 => {
-                    self.icmp_type == ICMPV6_ECHO_REQUEST || self.icmp_type == ICMPV6_ECHO_REPLY
-                }
-                _ => false,
-            }
     }
 }
 
@@ -160,42 +140,6 @@ fn parse_into(ctx: &TcContext, packet: &mut Packet6) -> Result<(), DropReason> {
         }
     }
     let room = end.saturating_sub(packet.l4_off);
-    let l4 = packet.l4_off;
-    match packet.protocol {
-        proto::TCP => {
-            let h: [u8; 14] = ctx.load(l4).map_err(|_| DropReason::Malformed)?;
-            packet.src_port = u16::from_be_bytes([h[0], h[1]]);
-            packet.dst_port = u16::from_be_bytes([h[2], h[3]]);
-            packet.tcp_seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-            packet.tcp_ack = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
-            packet.tcp_flags = h[13];
-            let header_len = usize::from(h[12] >> 4) * 4;
-            if header_len < 20 || header_len > room {
-                return Err(DropReason::Malformed);
-            }
-            packet.tcp_seq_len = (room - header_len) as u32
-                + u32::from(packet.tcp_flags & TCP_SYN != 0)
-                + u32::from(packet.tcp_flags & TCP_FIN != 0);
-        }
-        proto::UDP => {
-            if room < 8 {
-                return Err(DropReason::Malformed);
-            }
-            let ports: [u8; 4] = ctx.load(l4).map_err(|_| DropReason::Malformed)?;
-            packet.src_port = u16::from_be_bytes([ports[0], ports[1]]);
-            packet.dst_port = u16::from_be_bytes([ports[2], ports[3]]);
-        }
-        ICMPV6 => {
-            if room < 8 {
-                return Err(DropReason::Malformed);
-            }
-            let header: [u8; 8] = ctx.load(l4).map_err(|_| DropReason::Malformed)?;
-            packet.icmp_type = header[0];
-            let id = u16::from_be_bytes([header[4], header[5]]);
-            packet.src_port = id;
-            packet.dst_port = id;
-        }
-        _ => {}
-    }
+    read_l4!(ctx, packet, room, ICMPV6);
     Ok(())
 }

@@ -26,11 +26,12 @@ use ebpfnet_common::{
 
 use crate::{
     TCX_NEXT,
-    conntrack::Reuse,
+    conntrack::{self, Reuse},
     conntrack6,
     counters::drop_packet,
     hook::Hook,
     hoplimit6, maps, masquerade6, nat, nat6,
+    parse::FlowPacket,
     parse6::{self, HOP_LIMIT_OFF, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, Packet6},
 };
 
@@ -175,9 +176,9 @@ fn start(ctx: &TcContext, packet: &Packet6, ends: &Ends, hook: Hook) -> i32 {
         return nat6::apply(ctx, packet, &flow.request, hook);
     }
     // Another CPU started this very flow first: its entry wins.
-    match conntrack6::track(packet, ctx.len()) {
-        Ok(Some(entry)) if nat6::applies(hook, entry) => nat6::apply(ctx, packet, entry, hook),
-        Ok(_) => drop_packet(DropReason::NatInsertFailed),
+    match conntrack6::track(packet, ctx.len(), hook) {
+        Ok(Some(entry)) => nat6::apply(ctx, packet, entry, hook),
+        Ok(None) => drop_packet(DropReason::NatInsertFailed),
         Err(reason) => drop_packet(reason),
     }
 }
@@ -197,7 +198,7 @@ fn claim(packet: &Packet6, ends: &Ends, hook: Hook, flow: &mut RoutedFlow6) -> b
             (Forward::Neigh, ends.uplink, [0; 6]),
         ),
     };
-    conntrack6::new_entry(
+    conntrack::init_entry(
         &mut flow.reply,
         NatKind::RoutedReply as u8,
         reply_way.0 as u8,
@@ -208,7 +209,7 @@ fn claim(packet: &Packet6, ends: &Ends, hook: Hook, flow: &mut RoutedFlow6) -> b
     flow.reply.new_src_port = packet.dst_port;
     flow.reply.new_dst_ip = packet.src_ip;
     flow.reply.new_dst_port = packet.src_port;
-    conntrack6::new_entry(
+    conntrack::init_entry(
         &mut flow.request,
         NatKind::RoutedRequest as u8,
         request_way.0 as u8,
@@ -220,20 +221,20 @@ fn claim(packet: &Packet6, ends: &Ends, hook: Hook, flow: &mut RoutedFlow6) -> b
     flow.request.new_dst_ip = packet.dst_ip;
     flow.request.new_dst_port = packet.dst_port;
     if packet.protocol == proto::TCP {
-        conntrack6::record_sequence(packet, &mut flow.request);
+        conntrack::record_sequence(packet, &mut flow.request);
     }
-    flow.key = conntrack6::key_of(packet);
+    flow.key = packet.key();
     flow.back = flow.key.reversed();
     let reuse = if packet.opens_tcp() {
         Reuse::Closed
     } else {
         Reuse::Never
     };
-    if !conntrack6::claim(&flow.back, &flow.reply, reuse, None) {
+    if !conntrack::claim(&flow.back, &flow.reply, reuse, None) {
         return false;
     }
-    if !conntrack6::claim(&flow.key, &flow.request, reuse, Some(&flow.back)) {
-        conntrack6::release(&flow.back);
+    if !conntrack::claim(&flow.key, &flow.request, reuse, Some(&flow.back)) {
+        conntrack::release(&flow.back);
         return false;
     }
     true

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ebpfnet_tests::cluster_node::ClusterNode;
+use ebpfnet_tests::cluster_status::*;
 use ebpfnet_tests::etcd::Etcd;
 use ebpfnet_tests::tcp_proxy::TcpProxy;
 use ebpfnet_tests::traffic::wait_within;
@@ -16,72 +17,8 @@ use serde_json::Value;
 /// The lease TTL the daemon documents (docs/cluster.md).
 const LEASE_TTL: Duration = Duration::from_secs(10);
 
-fn json_of(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("bad JSON ({e}): {text}"))
-}
-
-fn cluster_of(status: &Value) -> &Value {
-    &status["Cluster"]
-}
-
-fn node_ids(status: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = cluster_of(status)["Nodes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n["NodeID"].as_str().map(str::to_string))
-        .collect();
-    ids.sort();
-    ids
-}
-
 fn a_status(env: &TestEnv) -> Value {
     env.json(&["status"])
-}
-
-fn b_status(b: &ClusterNode) -> Value {
-    json_of(&b.cli_ok(&["status", "--format", "json"]))
-}
-
-/// `network ls --format json` on B: one object a line, as Docker's.
-fn b_networks(b: &ClusterNode) -> Vec<Value> {
-    b.cli_ok(&["network", "ls", "--format", "json"])
-        .lines()
-        .map(json_of)
-        .collect()
-}
-
-fn has_global(list: &[Value], name: &str) -> bool {
-    list.iter()
-        .any(|n| n["Name"] == name && n["Scope"] == "global" && n["Driver"] == "overlay")
-}
-
-fn cluster_args(store: &str, advertise: &str) -> Vec<String> {
-    ["--cluster-store", store, "--advertise-addr", advertise]
-        .map(str::to_string)
-        .to_vec()
-}
-
-/// Compacts etcd's history up to its current revision.
-fn compact_now(etcd: &Etcd) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let url = format!("http://{}", etcd.endpoint());
-        let mut client = etcd_client::Client::connect([url], None)
-            .await
-            .expect("etcd client");
-        let revision = client
-            .get("/", None)
-            .await
-            .expect("get")
-            .header()
-            .expect("header")
-            .revision();
-        client.compact(revision, None).await.expect("compact");
-    });
 }
 
 #[test]

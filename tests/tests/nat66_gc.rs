@@ -1,4 +1,5 @@
-//! The IPv6 NAT tables as the controller reads and collects them, on real
+//! The IPv6 NAT tables as the controller reads them and the collector (the
+//! one pass over both families the daemon runs) collects them, on real
 //! pinned maps: idle flows go (both directions), live ones stay,
 //! `MASQ_USAGE6` is recounted from what is left, a container's flows go
 //! with its address. Run as root: the tests fail (never skip) otherwise.
@@ -7,7 +8,7 @@ use std::net::Ipv6Addr;
 use std::path::PathBuf;
 
 use aya::maps::{HashMap, Map, MapData};
-use ebpfnet::datapath::{AyaDatapath, Flows6, MapSizes, TcPath, remove_pins};
+use ebpfnet::datapath::{AyaDatapath, Flows, Flows6, MapSizes, TcPath, remove_pins};
 use ebpfnet::host::monotonic_ns;
 use ebpfnet_common::flows6::{FlowKey6, MasqUsageKey6, NatEntry6};
 use ebpfnet_common::maps::{Forward, NatKind, proto};
@@ -104,7 +105,7 @@ fn idle_ipv6_flows_go_live_ones_stay_and_shares_are_recounted() {
 
     let dp = pinned.dp.as_mut().expect("loaded");
     assert_eq!(dp.flows6().expect("reading").len(), 4);
-    assert_eq!(dp.gc6(now).expect("collecting"), 2, "both idle entries");
+    assert_eq!(dp.gc(now).expect("collecting"), 2, "both idle entries");
     for (key, _) in &idle {
         assert!(table.get(key, 0).is_err(), "{key:?} outlived its timeout");
     }
@@ -117,7 +118,7 @@ fn idle_ipv6_flows_go_live_ones_stay_and_shares_are_recounted() {
         Some(1),
         "recounted from the live flow"
     );
-    assert_eq!(dp.gc6(now).expect("collecting again"), 0);
+    assert_eq!(dp.gc(now).expect("collecting again"), 0);
 
     // The container's address goes: so do its flows.
     assert_eq!(dp.remove_flows_of6(CONTAINER).expect("removing"), 2);

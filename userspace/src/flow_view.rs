@@ -1,48 +1,51 @@
 //! NAT flows as people read them: both directions of a flow joined into
-//! one row, with its state, age and idle time. Built by the daemon, printed
-//! by the CLI (`ebpfnet flows`).
+//! one row, with its state, age and idle time, for both address families
+//! (IPv6 addresses in brackets: `[fd00:eb::2]:5000`). Built by the
+//! daemon, printed by the CLI (`ebpfnet flows`).
 
-use std::net::Ipv4Addr;
+use std::net::SocketAddr;
 
 use crate::{
     api::observe::{EntryView, FlowView},
-    datapath::{
-        NatRecord,
-        encoding::{nat_kind_name, protocol_name},
-        nat,
-    },
+    datapath::{NatRecordOf, encoding::nat_kind_name, family::Family, nat},
 };
-use ebpfnet_common::maps::{
-    FlowKey, NatEntry, PUBLISHED_ANY_IP, REPLY_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto,
+use ebpfnet_common::{
+    flow::{FlowKeyOf, NatEntryOf},
+    maps::{PUBLISHED_ANY_IP, REPLY_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto},
 };
 
-fn endpoint(ip: [u8; 4], port: u16, protocol: u8) -> String {
-    if protocol == proto::ICMP {
+fn endpoint<A: Family>(ip: A, port: u16, protocol: u8) -> String {
+    if protocol == A::ICMP {
         // Both "ports" of an echo carry its identifier.
-        format!("{} id {port}", Ipv4Addr::from(ip))
+        format!("{} id {port}", ip.ip())
     } else {
-        format!("{}:{port}", Ipv4Addr::from(ip))
+        SocketAddr::new(ip.ip(), port).to_string()
     }
 }
 
-fn entry_view(table: &str, key: &FlowKey, e: &NatEntry) -> EntryView {
+fn entry_view<A: Family>(key: &FlowKeyOf<A>, e: &NatEntryOf<A>) -> EntryView {
     EntryView {
-        table: table.to_string(),
-        src_ip: key.src_ip.into(),
+        table: A::table(key.protocol).to_string(),
+        src_ip: key.src_ip.ip(),
         src_port: key.src_port,
-        dst_ip: key.dst_ip.into(),
+        dst_ip: key.dst_ip.ip(),
         dst_port: key.dst_port,
         protocol: key.protocol,
-        new_src_ip: e.new_src_ip.into(),
+        new_src_ip: e.new_src_ip.ip(),
         new_src_port: e.new_src_port,
-        new_dst_ip: e.new_dst_ip.into(),
+        new_dst_ip: e.new_dst_ip.ip(),
         new_dst_port: e.new_dst_port,
         kind: nat_kind_name(e.kind).to_string(),
         forward: e.forward,
         ifindex: e.ifindex,
         tcp_flags: e.tcp_flags,
         dst_mac: crate::ids::format_mac(&e.dst_mac),
-        src_mac: crate::ids::format_mac(&e.src_mac),
+        // IPv6 flows leave by `bpf_redirect_neigh`: no cached next hop.
+        src_mac: if A::NEXT_HOP {
+            crate::ids::format_mac(&e.src_mac)
+        } else {
+            String::new()
+        },
         nexthop_generation: e.nh_gen,
         created_ns: e.created_ns,
         last_seen_ns: e.last_seen_ns,
@@ -68,23 +71,16 @@ pub fn state(protocol: u8, flags: u8) -> String {
     parts.join(",")
 }
 
-/// Joins the entries of both tables into flows, sorted by protocol and
-/// original tuple. `now_ns` is CLOCK_MONOTONIC.
-pub fn build(records: &[NatRecord], now_ns: u64) -> Vec<FlowView> {
+/// Joins the entries of a family's two tables into flows, sorted by
+/// protocol and original tuple. `now_ns` is CLOCK_MONOTONIC.
+pub fn build<A: Family>(records: &[NatRecordOf<A>], now_ns: u64) -> Vec<FlowView> {
     let mut flows = Vec::new();
     for (r, twin) in nat::flows(records) {
-        let table = |protocol| {
-            if protocol == proto::TCP {
-                "NAT_TCP"
-            } else {
-                "NAT_OTHER"
-            }
-        };
         let p = r.key.protocol;
         let e = &r.entry;
-        let mut entries = vec![entry_view(table(p), &r.key, e)];
-        if let Some(NatRecord { key, entry: t }) = twin {
-            entries.push(entry_view(table(p), &key, &t));
+        let mut entries = vec![entry_view(&r.key, e)];
+        if let Some(NatRecordOf { key, entry: t }) = twin {
+            entries.push(entry_view(&key, &t));
         }
         let original = format!(
             "{} -> {}",
@@ -97,7 +93,7 @@ pub fn build(records: &[NatRecord], now_ns: u64) -> Vec<FlowView> {
             endpoint(e.new_dst_ip, e.new_dst_port, p)
         );
         flows.push(row(
-            protocol_name(p),
+            A::protocol_name(p),
             p,
             original,
             translated,
@@ -110,12 +106,12 @@ pub fn build(records: &[NatRecord], now_ns: u64) -> Vec<FlowView> {
 }
 
 /// One flow's row from its entries (the first the direction that opened
-/// it, then its twin when there is one), for IPv4 and IPv6 alike: the TCP
-/// state from both directions' bits (read as `state_protocol`'s), age from
-/// the older creation, idle time from the newer packet, counters summed.
-pub(crate) fn row(
+/// it, then its twin when there is one): the TCP state from both
+/// directions' bits, age from the older creation, idle time from the
+/// newer packet, counters summed.
+fn row(
     protocol: String,
-    state_protocol: u8,
+    l4: u8,
     original: String,
     translated: String,
     entries: Vec<EntryView>,
@@ -133,7 +129,7 @@ pub(crate) fn row(
         original,
         translated,
         kind: entries.first().map(|e| e.kind.clone()).unwrap_or_default(),
-        state: state(state_protocol, flags),
+        state: state(l4, flags),
         age_ms: now_ns.saturating_sub(created) / 1_000_000,
         idle_ms: now_ns.saturating_sub(last_seen) / 1_000_000,
         packets,
@@ -156,9 +152,12 @@ pub fn format_duration(ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use ebpfnet_common::maps::NatKind;
+    use std::net::Ipv4Addr;
+
+    use ebpfnet_common::maps::{FlowKey, NatEntry, NatKind};
 
     use super::*;
+    use crate::datapath::NatRecord;
 
     const SEC: u64 = 1_000_000_000;
 

@@ -60,16 +60,10 @@ impl Controller {
         })
     }
 
-    /// A collector of idle IPv4 flows that works without the controller:
-    /// the daemon reads the tables with it while commands go on.
+    /// A collector of idle flows (IPv4 and IPv6) that works without the
+    /// controller: the daemon reads the tables with it while commands go
+    /// on.
     pub fn flow_collector(&self) -> Result<Box<dyn Collector>> {
         Ok(self.datapath.collector()?)
-    }
-
-    /// Removes IPv6 flows idle longer than their timeout, under the
-    /// controller (IPv6 tables are read in one pass); returns how many NAT
-    /// entries went.
-    pub fn collect_garbage6(&mut self) -> Result<usize> {
-        Ok(self.datapath.gc6(monotonic_ns()?)?)
     }
 }

@@ -2,7 +2,7 @@
 //! CONFIG, NETWORKS, UPLINKS and HOST_ADDRS, and dropping what an earlier
 //! daemon left that the state no longer wants.
 
-use std::{collections::BTreeSet, net::Ipv4Addr};
+use std::{collections::BTreeSet, fmt::Display, net::Ipv4Addr};
 
 use super::{Controller, ControllerError, Result, masquerade, uplinks};
 use crate::{
@@ -148,30 +148,19 @@ impl Controller {
     /// After the containers came back: removes the map entries of networks,
     /// endpoints, mappings and uplinks the state no longer has.
     pub(super) async fn prune_stale(&mut self) -> Result<()> {
-        let subnets: BTreeSet<_> = self
-            .state
-            .networks
-            .values()
-            .filter_map(|n| n.subnet)
-            .collect();
-        for subnet in self.datapath.networks()? {
-            if !subnets.contains(&subnet) {
-                log::info!("removing stale network {subnet} from the datapath");
-                self.datapath.remove_network(subnet)?;
-            }
-        }
-        let subnets6: BTreeSet<_> = self
-            .state
-            .networks
+        let networks = &self.state.networks;
+        let subnets: BTreeSet<_> = networks.values().filter_map(|n| n.subnet).collect();
+        let subnets6: BTreeSet<_> = networks
             .values()
             .filter_map(|n| n.ipv6.map(|six| six.subnet))
             .collect();
-        for subnet in self.datapath.networks6()? {
-            if !subnets6.contains(&subnet) {
-                log::info!("removing stale network {subnet} from the datapath");
-                self.datapath.remove_network6(subnet)?;
-            }
-        }
+        let dp = &mut self.datapath;
+        remove_stale(dp.networks()?, &subnets, "network ", |s| {
+            dp.remove_network(s)
+        })?;
+        remove_stale(dp.networks6()?, &subnets6, "network ", |s| {
+            dp.remove_network6(s)
+        })?;
         let mut endpoints = BTreeSet::new();
         let mut endpoints6 = BTreeSet::new();
         for container in self.state.containers.values() {
@@ -184,18 +173,13 @@ impl Controller {
                 }
             }
         }
-        for index in self.datapath.endpoints6()? {
-            if !endpoints6.contains(&index) {
-                log::info!("removing stale IPv6 endpoint #{index} from the datapath");
-                self.datapath.remove_endpoint6(index)?;
-            }
-        }
-        for index in self.datapath.endpoints()? {
-            if !endpoints.contains(&index) {
-                log::info!("removing stale endpoint #{index} from the datapath");
-                self.datapath.remove_endpoint(index)?;
-            }
-        }
+        let dp = &mut self.datapath;
+        remove_stale(dp.endpoints6()?, &endpoints6, "IPv6 endpoint #", |i| {
+            dp.remove_endpoint6(i)
+        })?;
+        remove_stale(dp.endpoints()?, &endpoints, "endpoint #", |i| {
+            dp.remove_endpoint(i)
+        })?;
         let published: BTreeSet<_> = self
             .state
             .containers
@@ -217,14 +201,34 @@ impl Controller {
             self.datapath.unpublish(&stale)?;
         }
         let uplinks: BTreeSet<u32> = self.uplinks.iter().map(|u| u.ifindex).collect();
-        for (index, _) in self.datapath.uplinks()? {
-            if !uplinks.contains(&index) {
-                log::info!("removing stale uplink #{index} from the datapath");
-                self.datapath.remove_uplink(index)?;
-            }
-        }
-        Ok(())
+        let found: Vec<u32> = self
+            .datapath
+            .uplinks()?
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        let dp = &mut self.datapath;
+        remove_stale(found, &uplinks, "uplink #", |i| dp.remove_uplink(i))
     }
+}
+
+/// Removes, with `remove`, each of `found` (map entries an earlier daemon
+/// may have left) that is not in `wanted`, saying so as `what` (`network`,
+/// `endpoint #`…) followed by it.
+fn remove_stale<T: Ord + Display + Copy, E>(
+    found: Vec<T>,
+    wanted: &BTreeSet<T>,
+    what: &str,
+    mut remove: impl FnMut(T) -> std::result::Result<(), E>,
+) -> Result<()>
+where
+    ControllerError: From<E>,
+{
+    for item in found.into_iter().filter(|item| !wanted.contains(item)) {
+        log::info!("removing stale {what}{item} from the datapath");
+        remove(item)?;
+    }
+    Ok(())
 }
 
 fn first_address(addresses: &[HostAddress], ifindex: u32) -> Option<Ipv4Addr> {

@@ -1,7 +1,7 @@
-//! One pass of the idle-flow collector without stopping the controller
-//! (IPv4; the IPv6 tables are still swept under it in one go):
-//! the tables are read and judged on a blocking thread with the
-//! controller free (a million flows take most of a second), and the
+//! One pass of the idle-flow collector (both address families) without
+//! stopping the controller: the tables are read and judged on a blocking
+//! thread with the controller free (a million flows take most of a
+//! second), and the
 //! controller is held only while the pass deletes, a bounded batch at a
 //! time, and recounts — so a command waits for at most one batch, and
 //! never sees the collector's deletions interleaved with its own (a flow
@@ -36,7 +36,7 @@ pub async fn collect_garbage(controller: &Arc<Mutex<Controller>>) -> anyhow::Res
         let _held = controller.lock().await;
         deleted += collector.sweep(&mut plan, SWEEP_BATCH)?;
     }
-    let mut held = controller.lock().await;
+    let _held = controller.lock().await;
     collector.recount(&plan)?;
-    Ok(deleted + held.collect_garbage6()?)
+    Ok(deleted)
 }

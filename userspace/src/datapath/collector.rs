@@ -1,45 +1,49 @@
 //! The collector of idle flows, in three steps so its caller need not hold
-//! the controller across the slow one: [`Collector::scan`] reads
-//! `MASQ_USAGE` and the NAT tables and decides (a million flows: most of a
-//! second, nothing written); [`Collector::sweep`] deletes what was decided,
-//! a bounded number of entries per call, each only if unchanged since it
-//! was read; [`Collector::recount`] writes the masquerade counts. The
-//! kernel orders the collector's map operations with the programs' and the
-//! controller's; the caller holds the controller while it sweeps and
-//! recounts, so those never interleave with the controller's own deletions.
+//! the controller across the slow one: [`Collector::scan`] reads the
+//! masquerade counts and the NAT tables of both families and decides (a
+//! million flows: most of a second, nothing written); [`Collector::sweep`]
+//! deletes what was decided, a bounded number of entries per call, each
+//! only if unchanged since it was read; [`Collector::recount`] writes the
+//! masquerade counts. The kernel orders the collector's map operations with
+//! the programs' and the controller's; the caller holds the controller
+//! while it sweeps and recounts, so those never interleave with the
+//! controller's own deletions.
 
 use std::collections::{BTreeMap, HashSet};
 
-use ebpfnet_common::maps::{FlowKey, MasqUsageKey};
+use ebpfnet_common::flow::{FlowKeyOf, MasqUsageKeyOf};
 
-use super::{DatapathError, NatRecord, nat};
+use super::{DatapathError, NatRecordOf, family::Family, nat};
 
-/// What one pass decided: the idle entries as read, and the masquerade
-/// counts read before the tables and recounted from what stays.
+/// What one pass decided for one address family: the idle entries as
+/// read, and the masquerade counts read before the tables and recounted
+/// from what stays.
 #[derive(Debug, Default)]
-pub struct GcPlan {
+pub struct FamilyPlan<A: Family> {
     /// Idle entries not swept yet: (table index, entry as read).
-    idle: Vec<(usize, NatRecord)>,
-    counts_before: BTreeMap<MasqUsageKey, u32>,
-    usage: BTreeMap<MasqUsageKey, u32>,
+    idle: Vec<(usize, NatRecordOf<A>)>,
+    counts_before: BTreeMap<MasqUsageKeyOf<A>, u32>,
+    usage: BTreeMap<MasqUsageKeyOf<A>, u32>,
 }
 
-impl GcPlan {
-    /// Decides from `counts_before` (`MASQ_USAGE` read before the tables)
-    /// and each table's entries (read after), as of `now_ns`.
+impl<A: Family> FamilyPlan<A> {
+    /// Decides from `counts_before` (the counts read before the tables)
+    /// and each table's entries (read after, in `Family::TABLES` order),
+    /// as of `now_ns`.
     pub fn decide(
-        counts_before: BTreeMap<MasqUsageKey, u32>,
-        tables: Vec<Vec<NatRecord>>,
+        counts_before: BTreeMap<MasqUsageKeyOf<A>, u32>,
+        tables: Vec<Vec<NatRecordOf<A>>>,
         now_ns: u64,
     ) -> Self {
-        let mut plan = GcPlan {
+        let mut plan = FamilyPlan {
             counts_before,
-            ..Default::default()
+            idle: Vec::new(),
+            usage: BTreeMap::new(),
         };
         for (table, records) in tables.into_iter().enumerate() {
             let idle = nat::expired(&records, now_ns);
-            let gone: HashSet<FlowKey> = idle.iter().map(|r| r.key).collect();
-            let left: Vec<NatRecord> = records
+            let gone: HashSet<FlowKeyOf<A>> = idle.iter().map(|r| r.key).collect();
+            let left: Vec<NatRecordOf<A>> = records
                 .into_iter()
                 .filter(|r| !gone.contains(&r.key))
                 .collect();
@@ -58,33 +62,53 @@ impl GcPlan {
         self.idle.is_empty()
     }
 
+    /// How many idle entries are left to sweep.
+    pub fn pending(&self) -> usize {
+        self.idle.len()
+    }
+
     /// Up to `limit` idle entries, taken out of the plan.
-    pub fn next_idle(&mut self, limit: usize) -> Vec<(usize, NatRecord)> {
+    pub fn next_idle(&mut self, limit: usize) -> Vec<(usize, NatRecordOf<A>)> {
         let keep = self.idle.len().saturating_sub(limit);
         self.idle.split_off(keep)
     }
 
-    pub fn counts_before(&self) -> &BTreeMap<MasqUsageKey, u32> {
+    pub fn counts_before(&self) -> &BTreeMap<MasqUsageKeyOf<A>, u32> {
         &self.counts_before
     }
 
-    pub fn usage(&self) -> &BTreeMap<MasqUsageKey, u32> {
+    pub fn usage(&self) -> &BTreeMap<MasqUsageKeyOf<A>, u32> {
         &self.usage
     }
 }
 
-/// A handle on the NAT tables and `MASQ_USAGE` of its own, usable from
-/// another thread while the controller goes on.
+/// What one pass decided, for IPv4 and IPv6.
+#[derive(Debug, Default)]
+pub struct GcPlan {
+    pub v4: FamilyPlan<[u8; 4]>,
+    pub v6: FamilyPlan<[u8; 16]>,
+}
+
+impl GcPlan {
+    /// Whether every idle entry of both families was swept.
+    pub fn swept(&self) -> bool {
+        self.v4.swept() && self.v6.swept()
+    }
+}
+
+/// A handle on the NAT tables and masquerade counts of both families of
+/// its own, usable from another thread while the controller goes on.
 pub trait Collector: Send {
     /// Reads the masquerade counts, then the NAT tables, and decides which
     /// flows are idle as of `now_ns` (CLOCK_MONOTONIC). Writes nothing.
     fn scan(&mut self, now_ns: u64) -> Result<GcPlan, DatapathError>;
-    /// Deletes up to `limit` of the plan's idle entries, each unless it
-    /// changed since it was read (a packet revived the flow, or a new flow
+    /// Deletes up to `limit` of the plan's idle entries (IPv4's first),
+    /// each unless it changed since it was read (a packet revived the flow, or a new flow
     /// took the tuple); returns how many went.
     fn sweep(&mut self, plan: &mut GcPlan, limit: usize) -> Result<usize, DatapathError>;
-    /// Makes `MASQ_USAGE` hold the plan's recount, leaving counts that
-    /// moved since they were read to the programs and the next pass.
+    /// Makes `MASQ_USAGE` and `MASQ_USAGE6` hold the plan's recount,
+    /// leaving counts that moved since they were read to the programs and
+    /// the next pass.
     fn recount(&mut self, plan: &GcPlan) -> Result<(), DatapathError>;
 }
 
@@ -98,9 +122,10 @@ pub fn collect(collector: &mut dyn Collector, now_ns: u64) -> Result<usize, Data
 
 #[cfg(test)]
 mod tests {
-    use ebpfnet_common::maps::{NatEntry, NatKind, proto};
+    use ebpfnet_common::maps::{FlowKey, MasqUsageKey, NatEntry, NatKind, proto};
 
     use super::*;
+    use crate::datapath::NatRecord;
 
     /// One direction of a UDP flow from `port` with no other direction,
     /// masqueraded, last seen at `last_seen`.
@@ -124,7 +149,7 @@ mod tests {
             vec![lone(1, now - 40 * S), lone(2, now)],
             vec![lone(3, now - 40 * S), lone(4, now - 31 * S), lone(5, now)],
         ];
-        let mut plan = GcPlan::decide(BTreeMap::new(), tables, now);
+        let mut plan = FamilyPlan::decide(BTreeMap::new(), tables, now);
         // Only the two live flows hold a port toward 1.1.1.1:53.
         let key = MasqUsageKey::new([10, 0, 0, 2], [1, 1, 1, 1], 53, proto::UDP);
         assert_eq!(plan.usage(), &BTreeMap::from([(key, 2)]));

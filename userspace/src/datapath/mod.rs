@@ -6,6 +6,7 @@ mod batch;
 mod cgroup;
 pub mod collector;
 pub mod encoding;
+pub mod family;
 mod lan_maps;
 mod maps;
 mod maps6;
@@ -43,7 +44,7 @@ pub use tc_attach::{TcAttachMode, TcPath};
 use thiserror::Error;
 pub use types::{
     Attachment, DatapathStats, DatapathStatus, DropCount, InterfaceCounters, MapFill, NatRecord,
-    NatRecord6, ProgramCounters,
+    NatRecord6, NatRecordOf, ProgramCounters,
 };
 
 #[derive(Debug, Error)]
@@ -248,12 +249,12 @@ pub trait Publishing {
 pub trait Flows {
     /// Every entry of `NAT_TCP` and `NAT_OTHER`.
     fn flows(&self) -> Result<Vec<NatRecord>, DatapathError>;
-    /// A collector of idle flows with handles of its own on the tables,
-    /// for a pass that runs while the controller goes on.
+    /// A collector of idle flows of both families with handles of its own
+    /// on the tables, for a pass that runs while the controller goes on.
     fn collector(&self) -> Result<Box<dyn Collector>, DatapathError>;
-    /// Removes flows idle too long (both directions) in one pass; `now_ns`
-    /// is CLOCK_MONOTONIC, the clock of `bpf_ktime_get_ns`. Returns how
-    /// many NAT entries went.
+    /// Removes flows idle too long (both directions, both families) in one
+    /// pass; `now_ns` is CLOCK_MONOTONIC, the clock of the entries' stamps.
+    /// Returns how many NAT entries went.
     fn gc(&mut self, now_ns: u64) -> Result<usize, DatapathError> {
         collector::collect(self.collector()?.as_mut(), now_ns)
     }
@@ -262,14 +263,11 @@ pub trait Flows {
     fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError>;
 }
 
-/// The IPv6 NAT tables (`NAT6_TCP`, `NAT6_OTHER`) and `MASQ_USAGE6`.
+/// The IPv6 NAT tables (`NAT6_TCP`, `NAT6_OTHER`).
 pub trait Flows6 {
-    /// Every entry of `NAT6_TCP` and `NAT6_OTHER`.
+    /// Every entry of `NAT6_TCP` and `NAT6_OTHER`. (Idle IPv6 flows go
+    /// with IPv4's, through [`Flows::collector`].)
     fn flows6(&self) -> Result<Vec<NatRecord6>, DatapathError>;
-    /// Removes idle IPv6 flows (both directions) and recounts
-    /// `MASQ_USAGE6`; `now_ns` is CLOCK_MONOTONIC. Returns how many NAT
-    /// entries went.
-    fn gc6(&mut self, now_ns: u64) -> Result<usize, DatapathError>;
     /// Removes both directions of every IPv6 flow of `ip` (a container
     /// address going away).
     fn remove_flows_of6(&mut self, ip: Ipv6Addr) -> Result<usize, DatapathError>;

@@ -1,14 +1,19 @@
-//! Pure decisions over NAT entries: which entry is a flow's other direction,
-//! when a flow is idle too long, which flows came through a mapping.
+//! Pure decisions over NAT entries, for both address families (IPv4's
+//! `NAT_TCP`/`NAT_OTHER`, IPv6's `NAT6_TCP`/`NAT6_OTHER`): which entry is a
+//! flow's other direction, when a flow is idle too long, the masquerade
+//! counts the programs must hold, which flows belong to an address or came
+//! through a mapping.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use ebpfnet_common::maps::{
-    FlowKey, MasqUsageKey, NatEntry, NatKind, PublishedKey, REPLY_SEEN, TCP_ACK_SEEN, TCP_FIN_SEEN,
-    TCP_RST_SEEN, proto,
+use ebpfnet_common::{
+    flow::{FlowAddr, FlowKeyOf, MasqUsageKeyOf, NatEntryOf},
+    maps::{
+        FlowKey, NatKind, PublishedKey, REPLY_SEEN, TCP_ACK_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto,
+    },
 };
 
-use super::NatRecord;
+use super::{NatRecord, NatRecordOf};
 
 const SECOND_NS: u64 = 1_000_000_000;
 /// A TCP flow that was reset, or closed by both ends.
@@ -28,8 +33,12 @@ pub const UDP_UNANSWERED_TIMEOUT_NS: u64 = 30 * SECOND_NS;
 pub const ICMP_TIMEOUT_NS: u64 = 30 * SECOND_NS;
 
 /// How long a flow may stay idle, from its two directions' flags (`twin`
-/// absent: its other direction is gone).
-pub fn idle_timeout_ns(protocol: u8, entry: &NatEntry, twin: Option<&NatEntry>) -> u64 {
+/// absent: its other direction is gone). ICMPv6 echo lives as ICMP's.
+pub fn idle_timeout_ns<A: FlowAddr>(
+    protocol: u8,
+    entry: &NatEntryOf<A>,
+    twin: Option<&NatEntryOf<A>>,
+) -> u64 {
     let flags = entry.tcp_flags | twin.map_or(0, |t| t.tcp_flags);
     match protocol {
         proto::TCP => {
@@ -49,21 +58,24 @@ pub fn idle_timeout_ns(protocol: u8, entry: &NatEntry, twin: Option<&NatEntry>) 
                 TCP_OPENING_TIMEOUT_NS
             }
         }
-        proto::ICMP => ICMP_TIMEOUT_NS,
+        p if p == A::ICMP => ICMP_TIMEOUT_NS,
         _ if flags & REPLY_SEEN != 0 => UDP_TIMEOUT_NS,
         _ => UDP_UNANSWERED_TIMEOUT_NS,
     }
 }
 
 /// Entries by key, for finding twins.
-fn index(records: &[NatRecord]) -> HashMap<FlowKey, NatEntry> {
+fn index<A: FlowAddr>(records: &[NatRecordOf<A>]) -> HashMap<FlowKeyOf<A>, NatEntryOf<A>> {
     records.iter().map(|r| (r.key, r.entry)).collect()
 }
 
 /// The other direction of `record`'s flow, if it is still there: the entry
 /// at its tuple must point back (a SYN may have given that tuple to a newer
 /// flow once this one was over).
-fn twin_of<'a>(by_key: &'a HashMap<FlowKey, NatEntry>, record: &NatRecord) -> Option<&'a NatEntry> {
+fn twin_of<'a, A: FlowAddr>(
+    by_key: &'a HashMap<FlowKeyOf<A>, NatEntryOf<A>>,
+    record: &NatRecordOf<A>,
+) -> Option<&'a NatEntryOf<A>> {
     let key = record.entry.twin_key(record.key.protocol);
     by_key
         .get(&key)
@@ -74,7 +86,7 @@ fn twin_of<'a>(by_key: &'a HashMap<FlowKey, NatEntry>, record: &NatRecord) -> Op
 /// directions, as read (so the caller can check they are unchanged before
 /// deleting). A flow's last activity is that of its two entries together,
 /// so a one-way stream keeps its silent direction alive.
-pub fn expired(records: &[NatRecord], now_ns: u64) -> Vec<NatRecord> {
+pub fn expired<A: FlowAddr>(records: &[NatRecordOf<A>], now_ns: u64) -> Vec<NatRecordOf<A>> {
     let by_key = index(records);
     records
         .iter()
@@ -92,13 +104,13 @@ pub fn expired(records: &[NatRecord], now_ns: u64) -> Vec<NatRecord> {
 /// Whether `now` (read again just before deleting) is still the entry GC
 /// decided on: a flow that took the tuple over meanwhile has another
 /// creation time, a revived one another last-seen time.
-pub fn unchanged(read: &NatEntry, now: &NatEntry) -> bool {
+pub fn unchanged<A>(read: &NatEntryOf<A>, now: &NatEntryOf<A>) -> bool {
     read.created_ns == now.created_ns && read.last_seen_ns == now.last_seen_ns
 }
 
 /// Keys of both directions of every flow that involves `ip` (a removed
 /// container's address): as sender or receiver of either direction.
-pub fn flows_of_address(records: &[NatRecord], ip: [u8; 4]) -> Vec<FlowKey> {
+pub fn flows_of_address<A: FlowAddr>(records: &[NatRecordOf<A>], ip: A) -> Vec<FlowKeyOf<A>> {
     records
         .iter()
         .filter(|r| {
@@ -113,7 +125,7 @@ pub fn flows_of_address(records: &[NatRecord], ip: [u8; 4]) -> Vec<FlowKey> {
 
 /// Whether a TCP flow is over: reset, or closed by both ends (`twin`
 /// absent: its other direction is gone).
-fn tcp_flow_is_over(entry: &NatEntry, twin: Option<&NatEntry>) -> bool {
+fn tcp_flow_is_over<A>(entry: &NatEntryOf<A>, twin: Option<&NatEntryOf<A>>) -> bool {
     let flags = entry.tcp_flags | twin.map_or(0, |t| t.tcp_flags);
     flags & TCP_RST_SEEN != 0
         || twin
@@ -121,9 +133,12 @@ fn tcp_flow_is_over(entry: &NatEntry, twin: Option<&NatEntry>) -> bool {
 }
 
 /// Live masqueraded flows per container and destination, counted from the
-/// requests' entries: what `MASQ_USAGE` must hold. A TCP flow that is over
-/// holds no port (a SYN may take its tuple over), as the programs count.
-pub fn masquerade_usage(records: &[NatRecord]) -> BTreeMap<MasqUsageKey, u32> {
+/// requests' entries: what `MASQ_USAGE` (`MASQ_USAGE6`) must hold. A TCP
+/// flow that is over holds no port (a SYN may take its tuple over), as the
+/// programs count; echo flows count per address (port 0).
+pub fn masquerade_usage<A: FlowAddr>(
+    records: &[NatRecordOf<A>],
+) -> BTreeMap<MasqUsageKeyOf<A>, u32> {
     let by_key = index(records);
     let mut usage = BTreeMap::new();
     for r in records {
@@ -134,12 +149,7 @@ pub fn masquerade_usage(records: &[NatRecord]) -> BTreeMap<MasqUsageKey, u32> {
         if r.key.protocol == proto::TCP && tcp_flow_is_over(&r.entry, twin) {
             continue;
         }
-        let dst_port = if r.key.protocol == proto::ICMP {
-            0
-        } else {
-            r.key.dst_port
-        };
-        let key = MasqUsageKey::new(r.key.src_ip, r.key.dst_ip, dst_port, r.key.protocol);
+        let key = MasqUsageKeyOf::new(r.key.src_ip, r.key.dst_ip, r.key.dst_port, r.key.protocol);
         *usage.entry(key).or_insert(0) += 1;
     }
     usage
@@ -147,18 +157,20 @@ pub fn masquerade_usage(records: &[NatRecord]) -> BTreeMap<MasqUsageKey, u32> {
 
 /// Each flow once: its request with the other direction when that is
 /// still there, or an entry whose flow has no request left by itself.
-pub fn flows(records: &[NatRecord]) -> Vec<(NatRecord, Option<NatRecord>)> {
+pub fn flows<A: FlowAddr>(
+    records: &[NatRecordOf<A>],
+) -> Vec<(NatRecordOf<A>, Option<NatRecordOf<A>>)> {
     let by_key = index(records);
     records
         .iter()
         .filter_map(|r| {
-            let twin = twin_of(&by_key, r).map(|entry| NatRecord {
+            let twin = twin_of(&by_key, r).map(|entry| NatRecordOf {
                 key: r.entry.twin_key(r.key.protocol),
                 entry: *entry,
             });
             let request = matches!(
                 NatKind::try_from(r.entry.kind),
-                Ok(NatKind::PublishedRequest | NatKind::MasqueradeRequest)
+                Ok(NatKind::PublishedRequest | NatKind::MasqueradeRequest | NatKind::RoutedRequest)
             );
             (twin.is_none() || request).then_some((*r, twin))
         })

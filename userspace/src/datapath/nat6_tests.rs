@@ -1,7 +1,13 @@
-use ebpfnet_common::maps::{Forward, REPLY_SEEN, TCP_ACK_SEEN};
+use ebpfnet_common::{
+    flows6::{FlowKey6, ICMPV6, MasqUsageKey6, NatEntry6},
+    maps::{Forward, NatKind, REPLY_SEEN, TCP_ACK_SEEN, TCP_RST_SEEN, proto},
+};
 
 use super::*;
-use crate::datapath::nat::{ICMP_TIMEOUT_NS, TCP_ESTABLISHED_TIMEOUT_NS, UDP_TIMEOUT_NS};
+use crate::datapath::{
+    NatRecord6,
+    nat::{ICMP_TIMEOUT_NS, TCP_ESTABLISHED_TIMEOUT_NS, UDP_TIMEOUT_NS},
+};
 
 const SEC: u64 = 1_000_000_000;
 const CONTAINER: [u8; 16] = [0xfd, 0, 0xeb, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];

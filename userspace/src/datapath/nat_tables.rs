@@ -1,31 +1,24 @@
-//! The NAT tables: dumping them, cutting the flows of a removed mapping;
-//! removing idle flows is nat_collector.rs's.
+//! The NAT tables of both families: dumping them, cutting the flows of a
+//! removed mapping or address; removing idle flows is nat_collector.rs's.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ebpfnet_common::{
-    maps::{FlowKey, NatEntry, PublishedKey, PublishedStats, PublishedValue, proto},
+    flow::{FlowKeyOf, NatEntryOf},
+    maps::{PublishedKey, PublishedStats, PublishedValue},
     names,
 };
 
 use super::{
-    AyaDatapath, DatapathError, Flows, NatRecord, Publishing,
+    AyaDatapath, DatapathError, Flows, Flows6, NatRecord, NatRecord6, NatRecordOf, Publishing,
     collector::Collector,
     encoding::describe_key,
+    family::Family,
     maps::{hash, hash_mut, map_err, removed, write_err},
     nat,
     nat_collector::read_records,
 };
 use aya::maps::PerCpuHashMap;
-
-/// The NAT table of a protocol's flows.
-fn table_of(protocol: u8) -> &'static str {
-    if protocol == proto::TCP {
-        names::NAT_TCP_MAP
-    } else {
-        names::NAT_OTHER_MAP
-    }
-}
 
 impl AyaDatapath {
     /// Takes one mapping and its counters out of `PUBLISHED`/`PUBLISHED_STATS`.
@@ -43,20 +36,47 @@ impl AyaDatapath {
         ))
     }
 
-    fn nat_records(&self, name: &'static str) -> Result<Vec<NatRecord>, DatapathError> {
-        read_records(&hash::<FlowKey, NatEntry>(&self.ebpf, name)?, name)
+    fn nat_records<A: Family>(
+        &self,
+        name: &'static str,
+    ) -> Result<Vec<NatRecordOf<A>>, DatapathError> {
+        read_records(
+            &hash::<FlowKeyOf<A>, NatEntryOf<A>>(&self.ebpf, name)?,
+            name,
+        )
+    }
+
+    /// Every entry of a family's two tables.
+    fn all_flows<A: Family>(&self) -> Result<Vec<NatRecordOf<A>>, DatapathError> {
+        let [tcp, other] = A::TABLES;
+        let mut records = self.nat_records(tcp)?;
+        records.extend(self.nat_records(other)?);
+        Ok(records)
     }
 
     /// Deletes `keys` from table `name`; returns how many were there.
-    fn delete_flows(
+    fn delete_flows<A: Family>(
         &mut self,
         name: &'static str,
-        keys: &[FlowKey],
+        keys: &[FlowKeyOf<A>],
     ) -> Result<usize, DatapathError> {
-        let mut map = hash_mut::<FlowKey, NatEntry>(&mut self.ebpf, name)?;
+        let mut map = hash_mut::<FlowKeyOf<A>, NatEntryOf<A>>(&mut self.ebpf, name)?;
         let mut deleted = 0;
         for key in keys {
             deleted += usize::from(remove_flow(&mut map, name, key)?);
+        }
+        Ok(deleted)
+    }
+
+    /// Removes both directions of every flow of a container address that
+    /// is going away, so a container given that address later inherits
+    /// none of them.
+    fn remove_flows_of_address<A: Family>(&mut self, ip: A) -> Result<usize, DatapathError> {
+        let mut deleted = 0;
+        for table in A::TABLES {
+            let records = self.nat_records::<A>(table)?;
+            let keys = nat::flows_of_address(&records, ip);
+            deleted += self.delete_flows(table, &keys)?;
         }
         Ok(deleted)
     }
@@ -88,16 +108,16 @@ impl Publishing for AyaDatapath {
             }
         }
         let mut deleted = 0;
-        for table in [names::NAT_TCP_MAP, names::NAT_OTHER_MAP] {
+        for table in <[u8; 4]>::TABLES {
             let of_table: Vec<PublishedKey> = keys
                 .iter()
-                .filter(|k| table_of(k.protocol) == table)
+                .filter(|k| <[u8; 4]>::table(k.protocol) == table)
                 .copied()
                 .collect();
             if of_table.is_empty() {
                 continue;
             }
-            let records = self.nat_records(table)?;
+            let records = self.nat_records::<[u8; 4]>(table)?;
             let flows = nat::flows_of_mappings(&records, &of_table);
             deleted += self.delete_flows(table, &flows)?;
         }
@@ -107,34 +127,33 @@ impl Publishing for AyaDatapath {
 
 impl Flows for AyaDatapath {
     fn flows(&self) -> Result<Vec<NatRecord>, DatapathError> {
-        let mut records = self.nat_records(names::NAT_TCP_MAP)?;
-        records.extend(self.nat_records(names::NAT_OTHER_MAP)?);
-        Ok(records)
+        self.all_flows()
     }
 
     fn collector(&self) -> Result<Box<dyn Collector>, DatapathError> {
         Ok(Box::new(self.nat_collector()?))
     }
 
-    /// Removes both directions of every flow of a container address that
-    /// is going away, so a container given that address later inherits
-    /// none of them.
     fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError> {
-        let mut deleted = 0;
-        for table in [names::NAT_TCP_MAP, names::NAT_OTHER_MAP] {
-            let records = self.nat_records(table)?;
-            let keys = nat::flows_of_address(&records, ip.octets());
-            deleted += self.delete_flows(table, &keys)?;
-        }
-        Ok(deleted)
+        self.remove_flows_of_address(ip.octets())
+    }
+}
+
+impl Flows6 for AyaDatapath {
+    fn flows6(&self) -> Result<Vec<NatRecord6>, DatapathError> {
+        self.all_flows()
+    }
+
+    fn remove_flows_of6(&mut self, ip: Ipv6Addr) -> Result<usize, DatapathError> {
+        self.remove_flows_of_address(ip.octets())
     }
 }
 
 /// Removes one direction's entry; whether it was there.
-fn remove_flow(
-    map: &mut aya::maps::HashMap<&mut aya::maps::MapData, FlowKey, NatEntry>,
+fn remove_flow<A: Family>(
+    map: &mut aya::maps::HashMap<&mut aya::maps::MapData, FlowKeyOf<A>, NatEntryOf<A>>,
     name: &'static str,
-    key: &FlowKey,
+    key: &FlowKeyOf<A>,
 ) -> Result<bool, DatapathError> {
     match map.remove(key) {
         Ok(()) => Ok(true),

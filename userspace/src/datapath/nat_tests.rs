@@ -1,4 +1,4 @@
-use ebpfnet_common::maps::{PUBLISHED_ANY_IP, TCP_SEQ_SEEN};
+use ebpfnet_common::maps::{MasqUsageKey, NatEntry, PUBLISHED_ANY_IP, TCP_SEQ_SEEN};
 
 use super::*;
 

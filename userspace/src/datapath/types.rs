@@ -2,8 +2,8 @@
 //! Internal types: the controller turns them into the API's views.
 
 use ebpfnet_common::{
-    flows6::{FlowKey6, NatEntry6},
-    maps::{FlowKey, NatEntry, PublishedKey, PublishedStats},
+    flow::{FlowKeyOf, NatEntryOf},
+    maps::{PublishedKey, PublishedStats},
 };
 
 /// A program attached to an interface.
@@ -45,19 +45,18 @@ pub struct DatapathStatus {
     pub interfaces: Vec<InterfaceCounters>,
 }
 
-/// One entry of `NAT_TCP` or `NAT_OTHER`: one direction of a flow.
+/// One entry of a NAT table: one direction of a flow, of either family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NatRecord {
-    pub key: FlowKey,
-    pub entry: NatEntry,
+pub struct NatRecordOf<A> {
+    pub key: FlowKeyOf<A>,
+    pub entry: NatEntryOf<A>,
 }
 
-/// One entry of `NAT6_TCP` or `NAT6_OTHER`: one direction of an IPv6 flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NatRecord6 {
-    pub key: FlowKey6,
-    pub entry: NatEntry6,
-}
+/// One entry of `NAT_TCP` or `NAT_OTHER`.
+pub type NatRecord = NatRecordOf<[u8; 4]>;
+
+/// One entry of `NAT6_TCP` or `NAT6_OTHER`.
+pub type NatRecord6 = NatRecordOf<[u8; 16]>;
 
 /// How many packets a program dropped for one reason.
 #[derive(Debug, Clone)]

@@ -4,14 +4,14 @@ pub mod etc;
 pub mod lan;
 pub mod netlink;
 pub mod netlink6;
+mod netlink_host;
 pub mod netns;
 mod ops;
 pub mod requirements;
 pub mod vxlan;
 
-pub use ops::{
-    Host, InterfaceAddress, InterfaceAddress6, LanDeviceSpec, NetlinkHost, Probe, VethSpec,
-};
+pub use netlink_host::NetlinkHost;
+pub use ops::{Host, InterfaceAddress, InterfaceAddress6, LanDeviceSpec, Probe, VethSpec};
 use thiserror::Error;
 
 #[derive(Debug, Error)]

@@ -2,7 +2,7 @@
 //! of every map the controller writes, as the kernel maps would hold them.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet},
     io,
     net::{Ipv4Addr, Ipv6Addr},
     sync::{Arc, Mutex},
@@ -10,10 +10,7 @@ use std::{
 
 use ebpfnet_common::{
     ProgramId,
-    maps::{
-        Config, EndpointInfo, FlowKey, NatEntry, NetworkInfo, PublishedKey, PublishedValue,
-        UplinkInfo,
-    },
+    maps::{Config, EndpointInfo, FlowKey, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
     maps6::NetworkInfo6,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
@@ -21,9 +18,8 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 
 use super::{Faults, lock};
 use crate::datapath::{
-    Attachment, Collector, Counters, DatapathError, DatapathStats, DatapathStatus, Flows, GcPlan,
-    LanHost, LanHost6, NatRecord, NatRecord6, Overlay, Programs, Publishing, Topology, Topology6,
-    nat,
+    Attachment, Counters, DatapathError, DatapathStats, DatapathStatus, LanHost, LanHost6,
+    NatRecord, NatRecord6, Overlay, Programs, Publishing, Topology, Topology6, nat,
 };
 
 /// Everything the fake datapath holds; two snapshots compare equal when
@@ -116,10 +112,7 @@ impl FakeDatapath {
 
     /// Deletes `keys` from the NAT tables; how many were there.
     fn delete_flows(world: &mut DatapathWorld, keys: &[FlowKey]) -> usize {
-        let keys: HashSet<_> = keys.iter().collect();
-        let before = world.flows.len();
-        world.flows.retain(|r| !keys.contains(&r.key));
-        before - world.flows.len()
+        super::fake_flows::delete(&mut world.flows, keys)
     }
 }
 
@@ -405,55 +398,6 @@ impl Publishing for FakeDatapath {
     fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError> {
         self.check("published")?;
         Ok(lock(&self.world).published.values().copied().collect())
-    }
-}
-
-impl Flows for FakeDatapath {
-    fn flows(&self) -> Result<Vec<NatRecord>, DatapathError> {
-        self.check("flows")?;
-        Ok(lock(&self.world).flows.clone())
-    }
-
-    fn collector(&self) -> Result<Box<dyn Collector>, DatapathError> {
-        self.check("collector")?;
-        Ok(Box::new(self.clone()))
-    }
-
-    fn remove_flows_of(&mut self, ip: Ipv4Addr) -> Result<usize, DatapathError> {
-        self.with("remove_flows_of", |w| {
-            let keys = nat::flows_of_address(&w.flows, ip.octets());
-            Self::delete_flows(w, &keys)
-        })
-    }
-}
-
-/// The fake keeps no masquerade counts: it sweeps what is unchanged.
-impl Collector for FakeDatapath {
-    fn scan(&mut self, now_ns: u64) -> Result<GcPlan, DatapathError> {
-        self.check("gc")?;
-        let flows = lock(&self.world).flows.clone();
-        Ok(GcPlan::decide(BTreeMap::new(), vec![flows], now_ns))
-    }
-
-    fn sweep(&mut self, plan: &mut GcPlan, limit: usize) -> Result<usize, DatapathError> {
-        let idle: HashMap<FlowKey, NatEntry> = plan
-            .next_idle(limit)
-            .into_iter()
-            .map(|(_, r)| (r.key, r.entry))
-            .collect();
-        self.with("gc", |w| {
-            let before = w.flows.len();
-            w.flows.retain(|now| {
-                !idle
-                    .get(&now.key)
-                    .is_some_and(|read| nat::unchanged(read, &now.entry))
-            });
-            before - w.flows.len()
-        })
-    }
-
-    fn recount(&mut self, _plan: &GcPlan) -> Result<(), DatapathError> {
-        self.check("gc")
     }
 }
 

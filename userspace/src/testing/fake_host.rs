@@ -5,7 +5,6 @@
 //! two ends go together, a namespace takes its veths along when it goes.
 
 use std::{
-    collections::BTreeMap,
     io,
     net::{Ipv4Addr, Ipv6Addr, SocketAddr},
     path::{Path, PathBuf},
@@ -20,8 +19,9 @@ use ipnetwork::Ipv4Network;
 
 use super::{
     Faults,
-    host_world::{HostWorld, LinkKind, Namespace, NsLink, new_link},
+    host_world::{HostWorld, LinkKind, new_link},
     lock,
+    ns_world::refused,
 };
 use crate::{
     host::{
@@ -43,13 +43,6 @@ pub struct FakeHost {
     faults: Faults,
     next_index: Arc<AtomicU32>,
     next_ino: Arc<AtomicU64>,
-}
-
-fn refused(op: &str, why: impl Into<String>) -> HostError {
-    HostError::Io {
-        action: op.to_string(),
-        source: io::Error::other(why.into()),
-    }
 }
 
 impl FakeHost {
@@ -77,20 +70,7 @@ impl FakeHost {
     /// `lo` up as runtimes leave it.
     pub fn add_namespace(&self, path: &Path) -> NsId {
         let id = self.new_ns_id();
-        let lo = NsLink {
-            up: true,
-            ..NsLink::default()
-        };
-        let lo = (String::from("lo"), lo);
-        lock(&self.world).namespaces.insert(
-            path.to_path_buf(),
-            Namespace {
-                id,
-                links: BTreeMap::from([lo]),
-                default_route: None,
-                default_route6: None,
-            },
-        );
+        lock(&self.world).insert_namespace(path, id, true);
         id
     }
 
@@ -158,38 +138,8 @@ impl Host for FakeHost {
 
     async fn create_veth(&self, spec: &VethSpec<'_>) -> Result<u32, HostError> {
         self.check("create_veth")?;
-        let mut world = lock(&self.world);
-        if world.links.contains_key(spec.host_name) {
-            return Err(refused("create_veth", format!("{} exists", spec.host_name)));
-        }
-        if !matches!(world.link_by_index(spec.bridge_index), Some((_, l)) if l.kind == LinkKind::Bridge)
-        {
-            return Err(HostError::NoSuchLink(format!("#{}", spec.bridge_index)));
-        }
-        let ns = world
-            .namespaces
-            .get_mut(spec.peer_netns)
-            .ok_or_else(|| refused("create_veth", "no such namespace"))?;
-        if ns.links.contains_key(spec.peer_name) {
-            return Err(refused("create_veth", format!("{} exists", spec.peer_name)));
-        }
-        ns.links.insert(
-            spec.peer_name.to_string(),
-            NsLink {
-                mac: Some(spec.peer_mac),
-                ..NsLink::default()
-            },
-        );
-        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
-        let kind = LinkKind::Veth {
-            bridge: spec.bridge_index,
-            peer: spec.peer_name.to_string(),
-            peer_netns: spec.peer_netns.to_path_buf(),
-        };
-        let mut link = new_link(index, kind, None);
-        link.up = true;
-        world.links.insert(spec.host_name.to_string(), link);
-        Ok(index)
+        let next = || self.next_index.fetch_add(1, Ordering::Relaxed);
+        lock(&self.world).create_veth(spec, next)
     }
 
     async fn ensure_vxlan(&self, name: &str) -> Result<u32, HostError> {
@@ -302,27 +252,13 @@ impl Host for FakeHost {
         if world.namespaces.contains_key(&path) {
             return Err(HostError::NetnsExists(name.to_string()));
         }
-        let lo = (String::from("lo"), NsLink::default());
-        let namespace = Namespace {
-            id: self.new_ns_id(),
-            links: BTreeMap::from([lo]),
-            default_route: None,
-            default_route6: None,
-        };
-        world.namespaces.insert(path.clone(), namespace);
+        world.insert_namespace(&path, self.new_ns_id(), false);
         Ok(path)
     }
 
     fn delete_netns(&self, name: &str) -> Result<(), HostError> {
         self.check("delete_netns")?;
-        let path = netns::netns_path(name);
-        let mut world = lock(&self.world);
-        if world.namespaces.remove(&path).is_some() {
-            // The veths whose peers were inside go with it.
-            world.links.retain(
-                |_, l| !matches!(&l.kind, LinkKind::Veth { peer_netns, .. } if *peer_netns == path),
-            );
-        }
+        lock(&self.world).delete_netns(&netns::netns_path(name));
         Ok(())
     }
 
@@ -353,10 +289,7 @@ impl Host for FakeHost {
     async fn loopback_up(&self, netns: &Path) -> Result<(), HostError> {
         self.check("loopback_up")?;
         let mut world = lock(&self.world);
-        let ns = world
-            .namespaces
-            .get_mut(netns)
-            .ok_or_else(|| refused("loopback_up", "no such namespace"))?;
+        let ns = world.namespace_mut(netns, "loopback_up")?;
         ns.links.entry("lo".into()).or_default().up = true;
         Ok(())
     }
@@ -368,34 +301,7 @@ impl Host for FakeHost {
         address: InterfaceAddress,
     ) -> Result<(), HostError> {
         self.check("configure_interface")?;
-        let mut world = lock(&self.world);
-        let ns = world
-            .namespaces
-            .get_mut(netns)
-            .ok_or_else(|| refused("configure_interface", "no such namespace"))?;
-        ns.links.entry("lo".into()).or_default().up = true;
-        let link = ns
-            .links
-            .get_mut(ifname)
-            .ok_or_else(|| HostError::NoSuchLink(ifname.to_string()))?;
-        if let Some(ip) = address.ip
-            && !link.addresses.contains(&(ip, address.prefix))
-        {
-            link.addresses.push((ip, address.prefix));
-        }
-        if let Some(six) = address.ipv6
-            && !link.addresses6.contains(&(six.ip, six.prefix))
-        {
-            link.addresses6.push((six.ip, six.prefix));
-        }
-        link.up = true;
-        if let Some(gateway) = address.default_route {
-            ns.default_route = Some((gateway, ifname.to_string()));
-        }
-        if let Some(gateway) = address.ipv6.and_then(|six| six.default_route) {
-            ns.default_route6 = Some((gateway, ifname.to_string()));
-        }
-        Ok(())
+        lock(&self.world).configure_interface(netns, ifname, address)
     }
 
     async fn interface_names(&self, netns: &Path) -> Result<Vec<String>, HostError> {
@@ -443,16 +349,7 @@ impl Host for FakeHost {
         gateway: Ipv6Addr,
     ) -> Result<(), HostError> {
         self.check("set_default_route6")?;
-        let mut world = lock(&self.world);
-        let ns = world
-            .namespaces
-            .get_mut(netns)
-            .ok_or_else(|| refused("set_default_route6", "no such namespace"))?;
-        if !ns.links.contains_key(ifname) {
-            return Err(HostError::NoSuchLink(ifname.to_string()));
-        }
-        ns.default_route6 = Some((gateway, ifname.to_string()));
-        Ok(())
+        lock(&self.world).set_default_route6(netns, ifname, gateway)
     }
 
     fn write_etc_file(&self, name: &str, file: &str, content: &str) -> Result<bool, HostError> {

@@ -4,12 +4,13 @@
 //! "the Nth call" wherever it lands, or every call of a named operation.
 
 mod fake_datapath;
-mod fake_flows6;
+mod fake_flows;
 mod fake_host;
 mod fake_routed6;
 pub mod fixtures;
 mod host_world;
 mod lan_world;
+mod ns_world;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
