@@ -13,5 +13,6 @@ pub mod maps;
 pub mod maps6;
 pub mod names;
 pub mod overlay;
+pub mod published6;
 
 pub use counters::{DropReason, IfaceCounters, ProgramId, TrafficCounter};

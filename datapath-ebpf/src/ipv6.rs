@@ -14,7 +14,7 @@ use ebpfnet_common::{
     maps6::{EndpointInfo6, link_local_of},
 };
 
-use crate::{TCX_NEXT, counters::drop_packet, icmp6, maps, nat, nat6, parse};
+use crate::{TCX_NEXT, counters::drop_packet, icmp6, maps, nat, nat6, parse, publish6};
 
 /// IPv6 next-header values walked to find the upper layer.
 const IPV6_HOP_BY_HOP: u8 = 0;
@@ -22,6 +22,8 @@ const IPV6_ROUTING: u8 = 43;
 const IPV6_FRAGMENT: u8 = 44;
 const IPV6_DEST_OPTS: u8 = 60;
 const IPV6_ICMP: u8 = 58;
+const IPV6_TCP: u8 = 6;
+const IPV6_UDP: u8 = 17;
 const IPV6_HEADER_LEN: usize = 40;
 const IPV6_SRC_OFF: usize = parse::IP_OFF + 8;
 const IPV6_DST_OFF: usize = parse::IP_OFF + 24;
@@ -63,16 +65,20 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
     None
 }
 
-/// `uplink_ingress6`: replies of masqueraded flows and ICMPv6 errors about
-/// them are translated; nothing else reaches a container's IPv6 address
-/// (IPv6 publishing is not there yet).
+/// `uplink_ingress6`: packets of translated flows (masqueraded, published)
+/// and ICMPv6 errors about them are translated, new flows to published
+/// ports start; nothing else reaches a container's IPv6 address.
 #[inline(always)]
 pub fn from_uplink_translated(ctx: &TcContext) -> i32 {
     if let Some(verdict) = nat6::from_uplink(ctx) {
         return verdict;
     }
-    // Errors from the path about masqueraded flows (path MTU).
+    // Errors from the path about translated flows (path MTU).
     if let Some(verdict) = icmp6::translate_error(ctx) {
+        return verdict;
+    }
+    // New flows to published ports.
+    if let Some(verdict) = publish6::from_uplink(ctx) {
         return verdict;
     }
     unsolicited(ctx)
@@ -153,7 +159,7 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
             DropReason::SpoofedIp
         });
     }
-    check_upper_layer(ctx, fixed[6], unspecified, &own)?;
+    let upper = check_upper_layer(ctx, fixed[6], unspecified, &own)?;
     let dst: [u8; 16] = ctx.load(IPV6_DST_OFF).map_err(|_| DropReason::Malformed)?;
     if is_link_local(&dst) || is_link_multicast(&dst) {
         return Ok(Way::Link);
@@ -171,11 +177,18 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
             _ => Err(DropReason::Ipv6Disabled),
         };
     };
-    if network.network_id != endpoint.network_id {
-        return Err(DropReason::Isolation);
-    }
-    if network.gateway == dst {
-        return Ok(Way::Link);
+    // Another network's container, or the gateway (a host address): TCP
+    // and UDP from the global address may belong to a published flow
+    // (its replies, hairpin), which `container_ingress6` translates or
+    // refuses (publish6.rs); the rest is isolated, or the host's.
+    let other = network.network_id != endpoint.network_id;
+    if other || network.gateway == dst {
+        let translatable = upper == IPV6_TCP || upper == IPV6_UDP;
+        return match own.global {
+            Some(global) if global.ip == src && translatable => Ok(Way::Outside),
+            _ if other => Err(DropReason::Isolation),
+            _ => Ok(Way::Link),
+        };
     }
     // SAFETY: copied out at once.
     Ok(match unsafe { maps::ENDPOINT_IPS6.get(dst) } {
@@ -187,14 +200,15 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
 /// Walks the extension headers to the upper layer: router messages never
 /// leave a container (RA guard, CVE-2020-13401), neighbour discovery
 /// speaks only for the container itself, and a fragment (which could hide
-/// the ICMPv6 type in a later piece) is refused.
+/// the ICMPv6 type in a later piece) is refused. Returns the upper-layer
+/// protocol.
 #[inline(always)]
 fn check_upper_layer(
     ctx: &TcContext,
     first: u8,
     unspecified: bool,
     own: &Own,
-) -> Result<(), DropReason> {
+) -> Result<u8, DropReason> {
     let mut next = first;
     let mut offset = parse::IP_OFF + IPV6_HEADER_LEN;
     for _ in 0..MAX_EXTENSION_HEADERS {
@@ -212,12 +226,12 @@ fn check_upper_layer(
                         Err(DropReason::RouterAdvertisement)
                     }
                     ICMPV6_NEIGHBOR_SOLICITATION | ICMPV6_NEIGHBOR_ADVERTISEMENT => {
-                        check_neighbor(ctx, offset, kind, unspecified, own)
+                        check_neighbor(ctx, offset, kind, unspecified, own).map(|()| IPV6_ICMP)
                     }
-                    _ => Ok(()),
+                    _ => Ok(IPV6_ICMP),
                 };
             }
-            _ => return Ok(()),
+            other => return Ok(other),
         }
     }
     Err(DropReason::Malformed)

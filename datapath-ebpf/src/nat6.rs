@@ -20,6 +20,7 @@ use crate::{
     hook::Hook,
     nat,
     parse6::{self, DST_OFF, HOP_LIMIT_OFF, Packet6, SRC_OFF},
+    publish6,
 };
 
 const SRC_PORT_OFF: usize = 0;
@@ -109,6 +110,10 @@ fn rewrite(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), (
 pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6, hook: Hook) -> i32 {
     if packet.hop_limit <= 1 {
         return nat::ttl_expired(hook);
+    }
+    // Client → container packets of a published flow count on their mapping.
+    if entry.kind == NatKind::PublishedRequest as u8 {
+        publish6::count(packet, entry, ctx.len());
     }
     if rewrite(ctx, packet, entry).is_err() {
         return drop_packet(DropReason::Malformed);

@@ -137,3 +137,21 @@ pub fn ip_local_port_range() -> String {
 fn write_sysctl(path: &str, value: &str) -> Result<(), HostError> {
     std::fs::write(path, value).map_err(HostError::io(format!("write {value} to {path}")))
 }
+
+/// Binds an `IPV6_V6ONLY` socket to `addr` and lets it go: a mapping on
+/// an IPv6 host address is IPv6 only (as Docker's `[::]` bindings), so a
+/// host process holding the port on IPv4 alone does not clash with it,
+/// while one on `[::]` (either way) does.
+fn bind_ipv6_only(
+    protocol: crate::portspec::Protocol,
+    addr: std::net::SocketAddr,
+) -> std::io::Result<()> {
+    use socket2::{Domain, Protocol as IpProtocol, Socket, Type};
+    let (kind, number) = match protocol {
+        crate::portspec::Protocol::Tcp => (Type::STREAM, IpProtocol::TCP),
+        crate::portspec::Protocol::Udp => (Type::DGRAM, IpProtocol::UDP),
+    };
+    let socket = Socket::new(Domain::IPV6, kind, Some(number))?;
+    socket.set_only_v6(true)?;
+    socket.bind(&addr.into())
+}

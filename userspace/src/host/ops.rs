@@ -394,11 +394,13 @@ impl Host for NetlinkHost {
     }
 
     /// Binds a socket (without SO_REUSEADDR, so a port any host socket
-    /// uses counts as taken) and lets it go again.
+    /// uses counts as taken) and lets it go again; an IPv6 one only for
+    /// IPv6 (see `super::bind_ipv6_only`).
     fn probe_port(&self, protocol: Protocol, addr: SocketAddr) -> Probe {
-        let bound = match protocol {
-            Protocol::Tcp => tokio::net::TcpSocket::new_v4().and_then(|s| s.bind(addr)),
-            Protocol::Udp => UdpSocket::bind(addr).map(drop),
+        let bound = match (protocol, addr) {
+            (_, SocketAddr::V6(_)) => super::bind_ipv6_only(protocol, addr),
+            (Protocol::Tcp, _) => tokio::net::TcpSocket::new_v4().and_then(|s| s.bind(addr)),
+            (Protocol::Udp, _) => UdpSocket::bind(addr).map(drop),
         };
         match bound {
             Ok(()) => Probe::Free,
