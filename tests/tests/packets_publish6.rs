@@ -4,7 +4,8 @@
 //! datagram) to a published host address opens a flow, with the client's
 //! address kept, the hop limit decremented and the checksum right; a
 //! mapping on one address answers only there; replies leave as the
-//! published address; a forged reset is refused; containers reach other
+//! published address, and a router's "packet too big" about one reaches
+//! the container; a forged reset is refused; containers reach other
 //! networks only through a published port, and their own from their
 //! gateway. Run as root: the tests fail (never skip) otherwise.
 
@@ -12,6 +13,8 @@ use ebpfnet_common::DropReason;
 use ebpfnet_common::maps::NatKind;
 use ebpfnet_common::maps6::NetworkInfo6;
 use ebpfnet_common::published6::PublishedValue6;
+use ebpfnet_tests::packet::internet_checksum;
+use ebpfnet_tests::packet6::icmpv6_frame;
 use ebpfnet_tests::packet6_l4::{ACK, RST, SYN, TCP, UDP, View6, tcp6, udp6};
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{C2_MAC, C3_IFINDEX, C3_MAC, GW_MAC, with_uplink};
@@ -237,5 +240,53 @@ fn containers_cross_networks_only_through_published_ports() {
         assert_eq!((out.dst_ip(), out.dst_port()), (C2_V6, 41000));
         // Unpublished ports of the gateway are the host's.
         dp.expect_pass(CONTAINER_INGRESS, &from_c2(GATEWAY1, 22), Some(d0));
+    });
+}
+
+/// The ICMPv6 checksum of the message in `frame` holds over its
+/// pseudo-header (RFC 4443 §2.3).
+fn icmpv6_checksum_ok(frame: &[u8]) -> bool {
+    let ip = &frame[14..];
+    let len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+    let words = ip[8..40]
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum::<u32>();
+    internet_checksum(&ip[40..40 + len], words + len as u32 + 58) == 0
+}
+
+#[test]
+fn packet_too_big_about_a_published_reply_reaches_the_container() {
+    with_uplink(0, |dp, d0, uplink| {
+        setup(dp, d0);
+        let syn = from_outside(HOST6, 8080, SYN, (1000, 0), 64);
+        let outcome = dp.run(UPLINK_INGRESS, &syn, Some(uplink));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "SYN");
+        // A router on the path quotes the reply as it left the host.
+        let left = tcp6(
+            (GW_MAC, OUTSIDE_MAC),
+            (HOST6, CLIENT6),
+            (8080, 40000),
+            SYN | ACK,
+            (5000, 1001),
+            63,
+        );
+        let mut body = 1280u32.to_be_bytes().to_vec();
+        body.extend_from_slice(&left[14..]);
+        let router = v6([0x20, 0x01, 0x0d, 0xb8], 0xfe);
+        let error = icmpv6_frame((OUTSIDE_MAC, GW_MAC), router, HOST6, 2, &body, false);
+        let outcome = dp.run(UPLINK_INGRESS, &error, Some(uplink));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "packet too big");
+        let out = &outcome.out;
+        assert_eq!(View6(out).dst_ip(), C2_V6, "outer destination");
+        assert_eq!(View6(out).dst_mac(), C2_MAC);
+        assert!(icmpv6_checksum_ok(out), "ICMPv6 checksum");
+        // The quote now reads as C2 sent it.
+        let mut quoted = out[..14].to_vec();
+        quoted.extend_from_slice(&out[14 + 48..]);
+        let quote = View6(&quoted);
+        assert_eq!((quote.src_ip(), quote.src_port()), (C2_V6, 80));
+        assert_eq!((quote.dst_ip(), quote.dst_port()), (CLIENT6, 40000));
+        assert!(quote.l4_checksum_ok(), "quoted TCP checksum");
     });
 }

@@ -78,6 +78,18 @@ fn outside_ipv6_clients_reach_published_ports_with_their_address_kept() {
     ];
     want.sort();
     assert_eq!(lines, want);
+    // inspect shows the IPv6 bindings as Docker does.
+    let inspect = env.inspect_container("w6");
+    let bindings: Vec<String> = inspect["NetworkSettings"]["Ports"]["80/tcp"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| format!("{} {}", b["HostIp"].as_str().unwrap_or("?"), b["HostPort"]))
+        .collect();
+    assert!(
+        bindings.contains(&":: \"8080\"".to_string()),
+        "{bindings:?}"
+    );
 
     // Over IPv6 from outside, TCP and UDP, the client's address kept.
     wait_reachable(&env, UP6, 8080);
@@ -139,7 +151,10 @@ fn outside_ipv6_clients_reach_published_ports_with_their_address_kept() {
         .into_iter()
         .filter(|r| r.starts_with("tcp"))
         .collect();
-    assert!(left.is_empty(), "flows of the unpublished mapping are left: {left:?}");
+    assert!(
+        left.is_empty(),
+        "flows of the unpublished mapping are left: {left:?}"
+    );
     // The UDP mapping and its flow stay.
     assert!(
         flows_rows(&env, &format!("[{UP6}]:8080"))

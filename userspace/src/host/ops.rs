@@ -5,8 +5,7 @@
 //! host; the controller's unit tests use an in-memory one.
 
 use std::{
-    io::ErrorKind,
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
     path::{Path, PathBuf},
 };
 
@@ -393,20 +392,7 @@ impl Host for NetlinkHost {
         etc::remove_files(name)
     }
 
-    /// Binds a socket (without SO_REUSEADDR, so a port any host socket
-    /// uses counts as taken) and lets it go again; an IPv6 one only for
-    /// IPv6 (see `super::bind_ipv6_only`).
     fn probe_port(&self, protocol: Protocol, addr: SocketAddr) -> Probe {
-        let bound = match (protocol, addr) {
-            (_, SocketAddr::V6(_)) => super::bind_ipv6_only(protocol, addr),
-            (Protocol::Tcp, _) => tokio::net::TcpSocket::new_v4().and_then(|s| s.bind(addr)),
-            (Protocol::Udp, _) => UdpSocket::bind(addr).map(drop),
-        };
-        match bound {
-            Ok(()) => Probe::Free,
-            Err(e) if e.kind() == ErrorKind::AddrInUse => Probe::InUse,
-            Err(e) if e.kind() == ErrorKind::AddrNotAvailable => Probe::NotLocal,
-            Err(e) => Probe::Failed(e.to_string()),
-        }
+        super::probe_port(protocol, addr)
     }
 }
