@@ -315,4 +315,17 @@ fn other_networks_reach_a_container_only_through_its_published_port() {
     // The container reaches its own published port, from its gateway.
     let reply = answered_by(ask("srv", "tcp", UP6, 8080), "srv", "srv -> own port");
     assert_eq!(peer_address(&reply), gateway_a, "{reply}");
+    // An `--internal` network's container reaches host published ports
+    // (as its IPv4 does), and nothing beyond.
+    env.create_network("i6", &["--ipv6", "--internal"]);
+    env.create_container("ic", &["--network", "i6"]);
+    answered_by(ask("ic", "tcp", UP6, 8080), "srv", "internal -> published");
+    assert!(
+        !ebpfnet_tests::ipv6::ping6("ic", OUTSIDE6),
+        "an internal container reached the outside"
+    );
+    assert!(
+        ebpfnet_tests::ipv6::ping6("cli", OUTSIDE6),
+        "the check above proves nothing: cli cannot reach the outside either"
+    );
 }
