@@ -178,13 +178,13 @@ fn port_request(entry: &PortMappingEntry) -> Result<PortRequest, CniError> {
             )));
         }
     };
+    // No hostIP: every address of each family the container has, as the
+    // portmap plugin does; an IPv6 one as written (`::`, `::1`).
     let host_ip = match entry.host_ip.as_deref() {
-        None | Some("") => Ipv4Addr::UNSPECIFIED,
-        Some(ip) => ip.parse().map_err(|_| {
-            CniError::invalid_config(format!(
-                "portMappings: hostIP {ip:?} is not an IPv4 address"
-            ))
-        })?,
+        None | Some("") => None,
+        Some(ip) => Some(ip.parse::<std::net::IpAddr>().map_err(|_| {
+            CniError::invalid_config(format!("portMappings: hostIP {ip:?} is not an IP address"))
+        })?),
     };
     if entry.host_port == 0 || entry.container_port == 0 {
         return Err(CniError::invalid_config(
@@ -253,14 +253,16 @@ mod tests {
         let tcp = port_request(&entry(None, Some(""))).expect("tcp");
         assert_eq!(
             (tcp.host_ip, tcp.host_port, tcp.container_port, tcp.protocol),
-            (Ipv4Addr::UNSPECIFIED, Some(8080), 80, Protocol::Tcp)
+            (None, Some(8080), 80, Protocol::Tcp)
         );
         let udp = port_request(&entry(Some("UDP"), Some("127.0.0.1"))).expect("udp");
         assert_eq!(
             (udp.host_ip, udp.protocol),
-            (Ipv4Addr::LOCALHOST, Protocol::Udp)
+            (Some(Ipv4Addr::LOCALHOST.into()), Protocol::Udp)
         );
-        for (protocol, host_ip) in [(Some("sctp"), None), (None, Some("::1"))] {
+        let v6 = port_request(&entry(None, Some("::1"))).expect("IPv6");
+        assert_eq!(v6.host_ip, Some(std::net::Ipv6Addr::LOCALHOST.into()));
+        for (protocol, host_ip) in [(Some("sctp"), None), (None, Some("nowhere"))] {
             let err = port_request(&entry(protocol, host_ip)).expect_err("refused");
             assert_eq!(err.code, crate::error::code::INVALID_CONFIG);
         }

@@ -87,6 +87,18 @@ pub const UPLINK_INGRESS6_PROGRAM: &str = "uplink_ingress6";
 pub const CONTAINER_INGRESS6_PROGRAM: &str = "container_ingress6";
 /// Hash uplink ifindex (`u32`) -> [`crate::flows6::UplinkInfo6`].
 pub const UPLINKS6_MAP: &str = "UPLINKS6";
+/// Hash [`crate::published6::PublishedKey6`] ->
+/// [`crate::published6::PublishedValue6`]: `PUBLISHED` for IPv6 host
+/// addresses (`::` for every one). Not preallocated.
+pub const PUBLISHED6_MAP: &str = "PUBLISHED6";
+/// Per-CPU hash [`crate::published6::PublishedKey6`] ->
+/// [`crate::maps::PublishedStats`]: `PUBLISHED_STATS` for IPv6 mappings.
+pub const PUBLISHED_STATS6_MAP: &str = "PUBLISHED_STATS6";
+/// Hash host IPv6 address (`[u8; 16]`) -> [`crate::maps::HostAddr`].
+pub const HOST_ADDRS6_MAP: &str = "HOST_ADDRS6";
+/// LRU hash [`crate::published6::SockReverseKey6`] ->
+/// [`crate::published6::SockReverseValue6`].
+pub const SOCK_REVERSE6_MAP: &str = "SOCK_REVERSE6";
 /// Hash [`crate::maps::MasqUsageKey`] -> `u32`: masqueraded flows a
 /// container holds towards one destination (the per-destination quota).
 pub const MASQ_USAGE_MAP: &str = "MASQ_USAGE";

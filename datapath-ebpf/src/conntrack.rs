@@ -282,11 +282,7 @@ pub fn claim<A: Family>(
 /// container's share of ports. A subprogram of its own: it reads the other
 /// direction.
 #[inline(never)]
-pub(crate) fn flow_closed<P: FlowPacket>(packet: &P, entry: &NatEntryOf<P::Addr>)
-where
-    P::Addr: Family,
-{
-    let key = packet.key();
+pub(crate) fn flow_closed<A: Family>(key: &FlowKeyOf<A>, entry: &NatEntryOf<A>) {
     let request = entry.kind == NatKind::MasqueradeRequest as u8;
     if !request && entry.kind != NatKind::MasqueradeReply as u8 {
         return;
@@ -295,7 +291,7 @@ where
     // (and released it then); a FIN there means this close ends it now; a
     // FIN here while the other direction is open is only half a close.
     // Gone, or taken over by a newer flow: this one ended before.
-    let Some(twin) = twin_of(&key, entry) else {
+    let Some(twin) = twin_of(key, entry) else {
         return;
     };
     if twin.tcp_flags & TCP_RST_SEEN != 0 {

@@ -63,7 +63,7 @@ pub fn remember(packet: &Packet6) {
         created_ns: unsafe { bpf_ktime_get_coarse_ns() },
     };
     // A full LRU evicts the oldest datagram's record, never refuses.
-    let _ = FRAGMENTS6.insert(&key_of(packet), &value, 0);
+    let _ = FRAGMENTS6.insert(key_of(packet), value, 0);
 }
 
 /// Translates and forwards a later fragment whose first fragment was
@@ -76,7 +76,7 @@ pub fn follow(ctx: &TcContext, packet: &Packet6, hook: Hook) -> Option<i32> {
         return None;
     }
     // SAFETY: copied out at once.
-    let first = unsafe { FRAGMENTS6.get(&key_of(packet)) }.copied()?;
+    let first = unsafe { FRAGMENTS6.get(key_of(packet)) }.copied()?;
     // SAFETY: plain helper call.
     if unsafe { bpf_ktime_get_coarse_ns() }.wrapping_sub(first.created_ns) > LIFETIME_NS {
         return None;

@@ -15,7 +15,7 @@ use aya_ebpf::{btf_maps::PerCpuArray, macros::btf_map, programs::TcContext};
 use ebpfnet_common::{
     DropReason,
     flows6::{FlowKey6, ICMPV6},
-    maps::{NatKind, proto},
+    maps::{FROM_CONTAINER, NatKind, proto},
 };
 
 use crate::{
@@ -82,8 +82,13 @@ pub fn translate_error(ctx: &TcContext) -> Option<i32> {
     key.dst_port = sport;
     key.protocol = protocol;
     key._pad = [0; 3];
+    // The reply direction of a masqueraded flow, or the request direction
+    // of a published one (the error is about the container's reply, which
+    // left from the published address): both lead to the container.
     let entry = conntrack::peek(key)?;
-    if entry.kind != NatKind::MasqueradeReply as u8 {
+    let published =
+        entry.kind == NatKind::PublishedRequest as u8 && entry.tcp_flags & FROM_CONTAINER == 0;
+    if entry.kind != NatKind::MasqueradeReply as u8 && !published {
         return None;
     }
     if packet.hop_limit <= 1 {

@@ -16,7 +16,7 @@ use ebpfnet_common::{
 
 use crate::{
     TCX_NEXT, counters::drop_packet, errors6, hook::Hook, icmp6, maps, nat, nat6, parse, parse6,
-    routed6,
+    publish6, routed6,
 };
 
 /// IPv6 next-header values walked to find the upper layer.
@@ -25,6 +25,8 @@ const IPV6_ROUTING: u8 = 43;
 const IPV6_FRAGMENT: u8 = 44;
 const IPV6_DEST_OPTS: u8 = 60;
 const IPV6_ICMP: u8 = 58;
+const IPV6_TCP: u8 = 6;
+const IPV6_UDP: u8 = 17;
 const IPV6_HEADER_LEN: usize = 40;
 const IPV6_FRAGMENT_LEN: usize = 8;
 const IPV6_SRC_OFF: usize = parse::IP_OFF + 8;
@@ -67,15 +69,15 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
     None
 }
 
-/// `uplink_ingress6`: replies of masqueraded flows and ICMPv6 errors about
-/// them are translated; nothing else reaches a container's IPv6 address
-/// (IPv6 publishing is not there yet).
+/// `uplink_ingress6`: packets of translated flows (masqueraded, published)
+/// and ICMPv6 errors about them are translated, new flows to published
+/// ports start; nothing else reaches a container's IPv6 address.
 #[inline(always)]
 pub fn from_uplink_translated(ctx: &TcContext) -> i32 {
     if let Some(verdict) = nat6::from_uplink(ctx) {
         return verdict;
     }
-    // Errors from the path about masqueraded flows (path MTU).
+    // Errors from the path about translated flows (path MTU).
     if let Some(verdict) = icmp6::translate_error(ctx) {
         return verdict;
     }
@@ -83,6 +85,10 @@ pub fn from_uplink_translated(ctx: &TcContext) -> i32 {
     if let Ok(packet) = parse6::ipv6(ctx)
         && let Some(verdict) = errors6::translate(ctx, packet, Hook::Uplink)
     {
+        return verdict;
+    }
+    // New flows to published ports.
+    if let Some(verdict) = publish6::from_uplink(ctx) {
         return verdict;
     }
     routed6::from_uplink(ctx).unwrap_or_else(|| unsolicited(ctx))
@@ -164,7 +170,7 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
             DropReason::SpoofedIp
         });
     }
-    check_upper_layer(ctx, fixed[6], unspecified, &own)?;
+    let upper = check_upper_layer(ctx, fixed[6], unspecified, &own)?;
     let dst: [u8; 16] = ctx.load(IPV6_DST_OFF).map_err(|_| DropReason::Malformed)?;
     if is_link_local(&dst) || is_link_multicast(&dst) {
         return Ok(Way::Link);
@@ -182,11 +188,19 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
             _ => Err(DropReason::Ipv6Disabled),
         };
     };
-    if network.network_id != endpoint.network_id {
-        return Err(DropReason::Isolation);
-    }
-    if network.gateway == dst {
-        return Ok(Way::Link);
+    // Another network's container, or the gateway (a host address): TCP
+    // and UDP from the global address may belong to a published flow
+    // (its replies, hairpin), which `container_ingress6` translates or
+    // refuses (publish6.rs); the rest is isolated, or the host's.
+    let other = network.network_id != endpoint.network_id;
+    if other || network.gateway == dst {
+        // A later fragment follows its first one's way (frag6.rs).
+        let translatable = upper == IPV6_TCP || upper == IPV6_UDP || upper == IPV6_FRAGMENT;
+        return match own.global {
+            Some(global) if global.ip == src && translatable => Ok(Way::Outside),
+            _ if other => Err(DropReason::Isolation),
+            _ => Ok(Way::Link),
+        };
     }
     // SAFETY: copied out at once.
     Ok(match unsafe { maps::ENDPOINT_IPS6.get(dst) } {
@@ -199,14 +213,14 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
 /// leave a container (RA guard, CVE-2020-13401), and neighbour discovery
 /// speaks only for the container itself. A first fragment is looked
 /// through: the ICMPv6 type must be in it (a chain that hides it in a
-/// later piece is refused, RFC 7113).
+/// later piece is refused, RFC 7113). Returns the upper-layer protocol.
 #[inline(always)]
 pub fn check_upper_layer(
     ctx: &TcContext,
     first: u8,
     unspecified: bool,
     own: &Own,
-) -> Result<(), DropReason> {
+) -> Result<u8, DropReason> {
     let mut next = first;
     let mut offset = parse::IP_OFF + IPV6_HEADER_LEN;
     for _ in 0..MAX_EXTENSION_HEADERS {
@@ -223,8 +237,9 @@ pub fn check_upper_layer(
                     // A later fragment: its datagram's type is in the first
                     // one, checked here like a whole packet (receivers drop
                     // overlapping fragments, RFC 5722, and fragmented
-                    // neighbour discovery, RFC 6980).
-                    return Ok(());
+                    // neighbour discovery, RFC 6980). Its protocol is
+                    // the first one's, unknown here.
+                    return Ok(IPV6_FRAGMENT);
                 }
                 // The first holds the whole header chain (RFC 7112): a
                 // chain that goes on in a later fragment fails to load.
@@ -238,12 +253,12 @@ pub fn check_upper_layer(
                         Err(DropReason::RouterAdvertisement)
                     }
                     ICMPV6_NEIGHBOR_SOLICITATION | ICMPV6_NEIGHBOR_ADVERTISEMENT => {
-                        check_neighbor(ctx, offset, kind, unspecified, own)
+                        check_neighbor(ctx, offset, kind, unspecified, own).map(|()| IPV6_ICMP)
                     }
-                    _ => Ok(()),
+                    _ => Ok(IPV6_ICMP),
                 };
             }
-            _ => return Ok(()),
+            other => return Ok(other),
         }
     }
     Err(DropReason::Malformed)

@@ -42,9 +42,11 @@ mod overlay;
 mod parse;
 mod parse6;
 mod routed6;
+mod publish6;
 mod scratch;
 mod sock;
 mod sock6;
+mod sock6_publish;
 mod tail;
 mod track;
 mod uplink;
@@ -138,16 +140,17 @@ pub fn sock_recvmsg4(ctx: SockAddrContext) -> i32 {
     sock::restore_source(&ctx)
 }
 
-/// cgroup `connect6`: host IPv6 sockets to `::1` or a v4-mapped published
-/// address go straight to the v4-mapped container address.
+/// cgroup `connect6`: host IPv6 sockets to a published `::1`, host IPv6
+/// or v4-mapped address go straight to the container's address.
 #[cgroup_sock_addr(connect6)]
 pub fn sock_connect6(ctx: SockAddrContext) -> i32 {
     counters::count_program(ProgramId::SockConnect6, 0);
     sock6::connect(&ctx)
 }
 
-/// cgroup `sendmsg6`: unconnected UDP to `::1` on a published port, which
-/// cannot be redirected, is refused.
+/// cgroup `sendmsg6`: unconnected UDP to an IPv6 mapping goes to the
+/// container's IPv6 address; to `::1` on a port published on IPv4 only,
+/// which cannot be redirected, is refused.
 #[cgroup_sock_addr(sendmsg6)]
 pub fn sock_sendmsg6(ctx: SockAddrContext) -> i32 {
     counters::count_program(ProgramId::SockSendmsg6, 0);

@@ -31,7 +31,7 @@ use crate::{
     hook::Hook,
     hoplimit6, maps, masquerade, masquerade_quota, nat6,
     parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
-    routed6,
+    publish6, routed6,
 };
 
 const AF_INET6: u8 = 10;
@@ -83,9 +83,6 @@ pub fn from_container(ctx: &TcContext) -> i32 {
 /// packet of a translated flow, or the first of a new masqueraded one.
 #[inline(always)]
 fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
-    if endpoint.flags & NETWORK_INTERNAL != 0 {
-        return drop_packet(DropReason::InternalNetwork);
-    }
     let packet = match parse6::ipv6(ctx) {
         Ok(packet) => packet,
         Err(reason) => return drop_packet(reason),
@@ -105,6 +102,14 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
             Err(reason) => return drop_packet(reason),
             _ => {}
         }
+    }
+    // Published ports of host addresses (hairpin, from `--internal`
+    // networks too), the gateway, other networks (publish6.rs).
+    if let Some(verdict) = publish6::from_container(ctx, packet, endpoint, ifindex) {
+        return verdict;
+    }
+    if endpoint.flags & NETWORK_INTERNAL != 0 {
+        return drop_packet(DropReason::InternalNetwork);
     }
     // Routed elsewhere than an uplink (the host itself, a VPN): the host's
     // business, untranslated.

@@ -101,7 +101,7 @@ fn segments_too_big(ctx: &TcContext, packet: &Packet6, mtu: u32) -> bool {
 
 /// Turns the packet into "packet too big" (`mtu`) back to the container
 /// behind this hook's veth, from its network's gateway.
-#[inline(never)]
+#[inline(always)]
 fn packet_too_big(ctx: &TcContext, packet: &Packet6, mtu: u32) -> i32 {
     let Some(network) = maps::network6_of(packet.src_ip) else {
         return drop_packet(DropReason::TooBig);

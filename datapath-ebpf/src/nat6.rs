@@ -21,6 +21,7 @@ use crate::{
     hook::Hook,
     hoplimit6, mtu6, nat,
     parse6::{self, DST_OFF, HOP_LIMIT_OFF, Packet6, SRC_OFF},
+    publish6,
 };
 
 const SRC_PORT_OFF: usize = 0;
@@ -120,6 +121,10 @@ pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6, hook: Hook) -
     // The later fragments follow the first one's translation (frag6.rs).
     if packet.first_fragment {
         frag6::remember(packet);
+    }
+    // Client → container packets of a published flow count on their mapping.
+    if entry.kind == NatKind::PublishedRequest as u8 {
+        publish6::count(packet, entry, ctx.len());
     }
     if rewrite(ctx, packet, entry).is_err() {
         return drop_packet(DropReason::Malformed);

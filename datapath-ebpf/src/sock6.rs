@@ -1,22 +1,30 @@
 //! The IPv6 cgroup socket hooks: host processes with IPv6 sockets reach
-//! published ports through `::1` and v4-mapped addresses
-//! (`::ffff:127.0.0.1`, `::ffff:HOST_IP`). Published ports are IPv4, so a
-//! dual-stack socket is sent to the v4-mapped container address
-//! (`::ffff:CONTAINER_IP`), which the kernel then connects over IPv4 — no
-//! NAT. An `IPV6_V6ONLY` socket cannot use a v4-mapped address: its
-//! `connect` fails with `ENETUNREACH`.
+//! published ports through `::1`, the host's IPv6 addresses and v4-mapped
+//! addresses (`::ffff:127.0.0.1`, `::ffff:HOST_IP`).
 //!
-//! Unconnected UDP is special: the kernel hands a datagram sent to a
-//! v4-mapped address to the IPv4 path (and the `sendmsg4` hook) itself,
-//! and refuses a `sendmsg6` rewrite of a native IPv6 address into a
-//! v4-mapped one (`ENOTSUPP`). So a datagram sent to `::1` on a published
-//! port cannot reach the container; it is refused with `EPERM` rather than
-//! lost. A UDP socket that `connect`s to `::1` first works.
+//! An IPv6 mapping (`[::]:P`, `[::1]:P`, `[HOST_IP6]:P`) sends the socket
+//! to the container's own IPv6 address and port (`sock6_publish`), for
+//! `connect` and unconnected `sendmsg` alike.
+//!
+//! Otherwise (an IPv4-only container), `::1` matches what `127.0.0.1`
+//! matches, and a dual-stack socket is sent to the v4-mapped container
+//! address (`::ffff:CONTAINER_IP`), which the kernel then connects over
+//! IPv4 — no NAT. An `IPV6_V6ONLY` socket cannot use a v4-mapped address:
+//! its `connect` fails with `ENETUNREACH`. Unconnected UDP is special there:
+//! the kernel hands a datagram sent to a v4-mapped address to the IPv4
+//! path (and the `sendmsg4` hook) itself, and refuses a `sendmsg6` rewrite
+//! of a native IPv6 address into a v4-mapped one (`ENOTSUPP`). So a
+//! datagram sent to `::1` on a port published on IPv4 only cannot reach
+//! the container; it is refused with `EPERM` rather than lost. A UDP
+//! socket that `connect`s to `::1` first works.
 
 use aya_ebpf::programs::SockAddrContext;
 use ebpfnet_common::maps::{SOCK_ASKED_V6_LOOPBACK, SockReverseValue};
 
-use crate::sock::{self, ALLOW, REFUSE};
+use crate::{
+    sock::{self, ALLOW, REFUSE},
+    sock6_publish,
+};
 
 /// An IPv6 address as the four `user_ip6` words (each in network order).
 type Words = [u32; 4];
@@ -73,7 +81,37 @@ fn mapped(ip: [u8; 4]) -> Words {
     [0, 0, V4_MAPPED_PREFIX, u32::from_ne_bytes(ip)]
 }
 
-/// `connect6`: a host socket to `[::1]:P` (matching what `127.0.0.1:P`
+/// The address as its 16 bytes (each word is in network order).
+#[inline(always)]
+fn octets(words: &Words) -> [u8; 16] {
+    // SAFETY: same size, and every bit pattern is a valid `[u8; 16]`.
+    unsafe { core::mem::transmute::<Words, [u8; 16]>(*words) }
+}
+
+#[inline(always)]
+fn words_of(ip: &[u8; 16]) -> Words {
+    // SAFETY: same size, and every bit pattern is a valid `[u32; 4]`.
+    unsafe { core::mem::transmute::<[u8; 16], Words>(*ip) }
+}
+
+/// A native IPv6 destination published on IPv6: the call goes to the
+/// container's IPv6 address and port. Whether it was.
+#[inline(always)]
+fn to_native(ctx: &SockAddrContext, words: &Words, port: u16, protocol: u8) -> bool {
+    if v4_mapped(words).is_some() {
+        return false;
+    }
+    let asked = octets(words);
+    let Some(target) = sock6_publish::target_for(&asked, port, protocol) else {
+        return false;
+    };
+    sock6_publish::remember(ctx, target, protocol, &asked, port);
+    set_user_addr(ctx, words_of(&target.container_ip), target.container_port);
+    true
+}
+
+/// `connect6`: a host socket to an IPv6 mapping goes to the container's
+/// IPv6 address; else one to `[::1]:P` (matching what `127.0.0.1:P`
 /// matches) or to `[::ffff:IP]:P` (matching what `IP:P` matches) is sent
 /// to `[::ffff:CONTAINER_IP]:CONTAINER_PORT`.
 #[inline(always)]
@@ -85,6 +123,9 @@ pub fn connect(ctx: &SockAddrContext) -> i32 {
         return ALLOW;
     }
     let (words, port) = user_addr(ctx);
+    if to_native(ctx, &words, port, protocol) {
+        return ALLOW;
+    }
     let (ip, flags) = if is_v6_loopback(&words) {
         (LOOPBACK_V4, SOCK_ASKED_V6_LOOPBACK)
     } else if let Some(ip) = v4_mapped(&words) {
@@ -106,8 +147,9 @@ pub fn connect(ctx: &SockAddrContext) -> i32 {
 }
 
 /// `sendmsg6`: only native IPv6 destinations get here (the kernel sends
-/// v4-mapped ones down the IPv4 path). One to `::1` on a published port
-/// cannot be redirected (see the module notes), so it is refused.
+/// v4-mapped ones down the IPv4 path). One published on IPv6 goes to the
+/// container's IPv6 address; one to `::1` on a port published on IPv4
+/// only cannot be redirected (see the module notes), so it is refused.
 #[inline(always)]
 pub fn sendmsg(ctx: &SockAddrContext) -> i32 {
     let Some(protocol) = sock::protocol(ctx) else {
@@ -117,14 +159,18 @@ pub fn sendmsg(ctx: &SockAddrContext) -> i32 {
         return ALLOW;
     }
     let (words, port) = user_addr(ctx);
+    if to_native(ctx, &words, port, protocol) {
+        return ALLOW;
+    }
     if is_v6_loopback(&words) && sock::target_for(LOOPBACK_V4, port, protocol).is_some() {
         return REFUSE;
     }
     ALLOW
 }
 
-/// `recvmsg6`: a reply from `::ffff:CONTAINER_IP` is shown as from the
-/// address the socket asked for (`::1` or `::ffff:HOST_IP`).
+/// `recvmsg6`: a reply from `::ffff:CONTAINER_IP` or from a container's
+/// IPv6 address is shown as from the address the socket asked for (`::1`,
+/// `::ffff:HOST_IP` or a host IPv6 address).
 #[inline(always)]
 pub fn recvmsg(ctx: &SockAddrContext) -> i32 {
     let Some(protocol) = sock::protocol(ctx) else {
@@ -132,6 +178,10 @@ pub fn recvmsg(ctx: &SockAddrContext) -> i32 {
     };
     let (words, port) = user_addr(ctx);
     let Some(container_ip) = v4_mapped(&words) else {
+        // A reply from a container's own IPv6 address.
+        if let Some(asked) = sock6_publish::asked_for(ctx, octets(&words), port, protocol) {
+            set_user_addr(ctx, words_of(&asked.host_ip), asked.host_port);
+        }
         return ALLOW;
     };
     if let Some(asked) = sock::asked_for(ctx, container_ip, port, protocol) {

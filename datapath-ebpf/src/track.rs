@@ -71,7 +71,7 @@ macro_rules! define_track {
                     // masqueraded one no longer holds its port (the quota
                     // counts live flows; a SYN may take the tuple over).
                     if !was_closed && $crate::conntrack::is_closed(entry) {
-                        $crate::conntrack::flow_closed(packet, entry);
+                        $crate::conntrack::flow_closed(&key, entry);
                     }
                 }
                 // Jiffy resolution is plenty for idle collection, and the

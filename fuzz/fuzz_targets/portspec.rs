@@ -2,8 +2,19 @@
 //! an error; what parses means the same when written back canonically.
 #![no_main]
 
+use std::net::IpAddr;
+
 use ebpfnet::portspec::PortSpec;
 use libfuzzer_sys::fuzz_target;
+
+/// The address part of a canonical spec: none, `1.2.3.4` or `[::1]`.
+fn address(ip: Option<IpAddr>) -> String {
+    match ip {
+        None => String::new(),
+        Some(IpAddr::V4(ip)) => ip.to_string(),
+        Some(IpAddr::V6(ip)) => format!("[{ip}]"),
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -21,7 +32,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(requests.len() == 1 && start < end, "{text:?}: {requests:?}");
         let canonical = format!(
             "{}:{start}-{end}:{}/{}",
-            first.host_ip, first.container_port, first.protocol
+            address(first.host_ip),
+            first.container_port,
+            first.protocol
         );
         match canonical.parse::<PortSpec>() {
             Ok(PortSpec(again)) => assert_eq!(again, requests, "{text:?} vs {canonical:?}"),
@@ -56,7 +69,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let canonical = format!(
         "{}:{host}:{}-{}/{}",
-        first.host_ip, first.container_port, last.container_port, first.protocol
+        address(first.host_ip),
+        first.container_port,
+        last.container_port,
+        first.protocol
     );
     match canonical.parse::<PortSpec>() {
         Ok(PortSpec(again)) => assert_eq!(again, requests, "{text:?} vs {canonical:?}"),

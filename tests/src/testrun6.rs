@@ -1,9 +1,13 @@
 //! Writing the IPv6 topology maps of a test [`Datapath`].
 
-use aya::maps::LpmTrie;
 use aya::maps::lpm_trie::Key;
-use ebpfnet_common::maps::{EndpointAddr, LanMac, LanMacKey};
+use aya::maps::{LpmTrie, ProgramArray};
+use aya::programs::SchedClassifier;
+use ebpfnet_common::flows6::{FlowKey6, NatEntry6};
+use ebpfnet_common::maps::{EndpointAddr, HostAddr, LanMac, LanMacKey};
 use ebpfnet_common::maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6};
+use ebpfnet_common::names::{TAIL_CONTAINER6, TAIL_UPLINK6};
+use ebpfnet_common::published6::{PublishedKey6, PublishedValue6};
 
 use crate::testrun::Datapath;
 
@@ -47,5 +51,65 @@ impl Datapath {
         self.hash::<LanIpKey6, LanMac>("LAN_IPS6")
             .insert(LanIpKey6 { ifindex, ip }, LanMac::new(mac), 0)
             .expect("LAN_IPS6 insert");
+    }
+
+    /// Loads `container_ingress6` and `uplink_ingress6` into their
+    /// `TAIL_CALLS` slots, as the daemon does: the IPv6 translation paths
+    /// then run as in production.
+    pub fn fill_tail_calls(&mut self) {
+        for (slot, name) in [
+            (TAIL_CONTAINER6, "container_ingress6"),
+            (TAIL_UPLINK6, "uplink_ingress6"),
+        ] {
+            let prog: &mut SchedClassifier = self
+                .ebpf
+                .program_mut(name)
+                .unwrap_or_else(|| panic!("no program {name}"))
+                .try_into()
+                .unwrap_or_else(|e| panic!("{name} is not a classifier: {e:?}"));
+            prog.load()
+                .unwrap_or_else(|e| panic!("verifier rejected {name}: {e:?}"));
+            let fd = prog
+                .fd()
+                .unwrap_or_else(|e| panic!("fd of {name}: {e:?}"))
+                .try_clone()
+                .unwrap_or_else(|e| panic!("fd of {name}: {e}"));
+            let map = self.ebpf.map_mut("TAIL_CALLS").expect("no map TAIL_CALLS");
+            let mut slots: ProgramArray<_> = ProgramArray::try_from(map).expect("TAIL_CALLS");
+            slots.set(slot, &fd, 0).expect("TAIL_CALLS set");
+        }
+    }
+
+    /// `PUBLISHED6[host_ip:port/protocol] = target`.
+    pub fn publish6(
+        &mut self,
+        host_ip: [u8; 16],
+        port: u16,
+        protocol: u8,
+        target: PublishedValue6,
+    ) {
+        self.hash::<PublishedKey6, PublishedValue6>("PUBLISHED6")
+            .insert(PublishedKey6::new(host_ip, port, protocol), target, 0)
+            .expect("PUBLISHED6 insert");
+    }
+
+    /// `HOST_ADDRS6[ip] = ifindex`.
+    pub fn add_host_addr6(&mut self, ip: [u8; 16], ifindex: u32) {
+        self.hash::<[u8; 16], HostAddr>("HOST_ADDRS6")
+            .insert(ip, HostAddr { ifindex }, 0)
+            .expect("HOST_ADDRS6 insert");
+    }
+
+    /// Every entry of `NAT6_TCP` and `NAT6_OTHER`.
+    pub fn nat6_entries(&mut self) -> Vec<(FlowKey6, NatEntry6)> {
+        ["NAT6_TCP", "NAT6_OTHER"]
+            .iter()
+            .flat_map(|name| {
+                self.hash::<FlowKey6, NatEntry6>(name)
+                    .iter()
+                    .filter_map(Result::ok)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 }

@@ -1,7 +1,7 @@
 //! The CNI plugin on a dual-stack network: ADD reports and configures the
 //! IPv6 address (the one the runtime asked for) and IPv6 default route
 //! beside the IPv4 ones, CHECK follows it, traffic flows over IPv6, DEL
-//! removes it.
+//! removes it; portMappings publish on IPv6 (a plain one on both families).
 
 mod resolve;
 
@@ -135,4 +135,48 @@ fn add_on_an_ipv6_only_network_reports_only_ipv6() {
 
     cni("DEL", &vars, &conf).assert_silent_success();
     assert!(!netns_link_exists(&own.0, "net1"), "DEL left net1");
+}
+
+#[test]
+fn port_mappings_publish_on_ipv6_too() {
+    use ebpfnet_tests::ipv6_publish::*;
+    use ebpfnet_tests::traffic::{map_entries, wait_for};
+
+    const UP6: &str = "fd00:e6:ff::1";
+    const OUTSIDE6: &str = "fd00:e6:ff::2";
+    let env = TestEnv::new("cni-v6pub");
+    env.create_network("cni6p", &["--ipv6", "--subnet", "fd00:e6:78::/64"]);
+    let _uplink6 = Uplink6::add(&env, &[UP6], OUTSIDE6);
+    let own = OwnNetns::new(&format!("ebnt-cni6p-{}", std::process::id()));
+    let id = format!("cni-v6p-{}", std::process::id());
+    let vars = CniVars::attachment(&id, &own.0, "eth0");
+    // No hostIP: both families, as the portmap plugin; `::`: IPv6 only.
+    let ports = json!({"portMappings": [
+        {"hostPort": 8086, "containerPort": 80, "protocol": "tcp"},
+        {"hostPort": 8087, "containerPort": 80, "protocol": "tcp", "hostIP": "::"},
+    ]});
+    let conf = netconf(&env, "cni6p-conf", "cni6p", ports);
+    cni("ADD", &vars, &conf).result();
+    let _server = echo_server6(&own.0, "pod", 80);
+    let out = env.outside_ns.clone();
+    assert!(
+        wait_for(std::time::Duration::from_secs(10), || ask(
+            &out, "tcp", UP6, 8086
+        )
+        .is_ok()),
+        "[UP6]:8086 never answered"
+    );
+    for port in [8086, 8087] {
+        let reply = ask(&out, "tcp", UP6, port).unwrap_or_else(|e| panic!("[UP6]:{port}: {e}"));
+        assert_eq!(peer_address(&reply), OUTSIDE6, "{reply}");
+    }
+    ask(&out, "tcp", &env.uplink_ip, 8086).expect("IPv4 on 8086");
+    let v4 = ask(&out, "tcp", &env.uplink_ip, 8087);
+    assert!(v4.is_err(), "8087 is IPv6 only, yet IPv4 answered: {v4:?}");
+    assert_eq!(map_entries(&env, "PUBLISHED6"), 2);
+
+    cni("DEL", &vars, &conf).assert_silent_success();
+    assert_eq!(map_entries(&env, "PUBLISHED6"), 0);
+    let gone = ask(&out, "tcp", UP6, 8086);
+    assert!(gone.is_err(), "[UP6]:8086 answers after DEL: {gone:?}");
 }

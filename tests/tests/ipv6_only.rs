@@ -2,7 +2,8 @@
 //! IPv6 address and default route, ping6 and TCP by address and by name
 //! (AAAA from the name server on the IPv6 gateway, the only one in
 //! resolv.conf), isolation from another network, no IPv4 sent from such a
-//! container, what cannot work yet refused, a restart and prune; and the
+//! container, what cannot work refused (publishing on IPv4 too: IPv6
+//! publishing is `publish6.rs`'s), a restart and prune; and the
 //! IPv6 default route of a container that joins IPv6 networks later.
 
 use ebpfnet_tests::cli::CmdOutput;
@@ -120,9 +121,9 @@ fn ipv6_only_containers_talk_by_address_and_name_and_are_isolated() {
             "--network",
             "o6",
             "-p",
-            "8080:80",
+            "0.0.0.0:8080:80",
         ],
-        &["IPv6-only", "cannot publish"],
+        &["host IP 0.0.0.0", "no IPv4 address"],
     );
     env.fails_with(
         &[

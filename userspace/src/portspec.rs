@@ -1,6 +1,11 @@
-//! Docker's `-p` syntax: `[HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp]`.
+//! Docker's `-p` syntax: `[HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/tcp|/udp]`,
+//! an IPv6 `HOST_IP` in brackets (`[::1]:8080:80`).
 
-use std::{fmt, net::Ipv4Addr, str::FromStr};
+use std::{
+    fmt,
+    net::{IpAddr, Ipv6Addr, SocketAddr},
+    str::FromStr,
+};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -21,13 +26,18 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// One requested mapping. `host_port: None` asks for a free port from the
-/// host's ephemeral range, chosen when the mapping is published;
-/// `host_port_end: Some(end)` (with `host_port: Some(start)`) for a free
-/// one from `start..=end`, as Docker's `-p 8000-8010:80`.
+/// One requested mapping. `host_ip: None` (no address given) publishes
+/// on every address of each family the container has an address of, as
+/// Docker's `-p 8080:80` (`0.0.0.0` and `::`, on one host port); `0.0.0.0`
+/// or `::` on every address of that family only. `host_port: None` asks
+/// for a free port from the host's ephemeral range, chosen when the
+/// mapping is published; `host_port_end: Some(end)` (with `host_port:
+/// Some(start)`) for a free one from `start..=end`, as Docker's
+/// `-p 8000-8010:80`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortRequest {
-    pub host_ip: Ipv4Addr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<IpAddr>,
     pub host_port: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_port_end: Option<u16>,
@@ -43,22 +53,33 @@ impl PortRequest {
     }
 }
 
-/// A mapping in force: every field decided.
+/// A mapping in force: every field decided. `host_ip` `0.0.0.0` is every
+/// IPv4 address of the host, `::` every IPv6 one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PortMapping {
-    pub host_ip: Ipv4Addr,
+    pub host_ip: IpAddr,
     pub host_port: u16,
     pub container_port: u16,
     pub protocol: Protocol,
 }
 
+impl PortMapping {
+    /// The host side as `docker port` shows it: `0.0.0.0:8080`, `[::]:8080`.
+    pub fn host(&self) -> String {
+        SocketAddr::new(self.host_ip, self.host_port).to_string()
+    }
+}
+
 impl fmt::Display for PortMapping {
-    /// The line `docker port` prints: `80/tcp -> 0.0.0.0:8080`.
+    /// The line `docker port` prints: `80/tcp -> 0.0.0.0:8080`,
+    /// `80/tcp -> [::]:8080`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}/{} -> {}:{}",
-            self.container_port, self.protocol, self.host_ip, self.host_port
+            "{}/{} -> {}",
+            self.container_port,
+            self.protocol,
+            self.host()
         )
     }
 }
@@ -92,18 +113,10 @@ fn parse(spec: &str) -> Result<Vec<PortRequest>, String> {
         Some((_, other)) => return Err(format!("unknown protocol {other:?} (tcp or udp)")),
         None => (spec, Protocol::Tcp),
     };
-    let parts: Vec<&str> = ports.split(':').collect();
-    let (host_ip, host_ports, container_ports) = match parts.as_slice() {
-        [container] => (None, "", *container),
-        [host, container] => (None, *host, *container),
-        [ip, host, container] => (Some(*ip), *host, *container),
-        _ => return Err("too many ':' (IPv6 host addresses are not supported yet)".into()),
-    };
+    let (host_ip, host_ports, container_ports) = split(ports)?;
     let host_ip = match host_ip {
-        None | Some("") => Ipv4Addr::UNSPECIFIED,
-        Some(ip) => ip
-            .parse()
-            .map_err(|_| format!("host IP {ip:?} is not an IPv4 address"))?,
+        None | Some("") => None,
+        Some(ip) => Some(host_address(ip)?),
     };
     let (c_start, c_end) = port_range(container_ports, "container port")?;
     let count = c_end - c_start + 1;
@@ -131,6 +144,70 @@ fn parse(spec: &str) -> Result<Vec<PortRequest>, String> {
         .zip(h_start..=h_end)
         .map(|(c, h)| request(c, Some(h), None))
         .collect())
+}
+
+/// `[HOST_IP:][HOST_PORTS:]CONTAINER_PORTS` into its three parts; an IPv6
+/// `HOST_IP` is bracketed (`[::1]:8080:80`, `[::]::80`) and returned
+/// without its brackets.
+fn split(ports: &str) -> Result<(Option<&str>, &str, &str), String> {
+    if let Some(rest) = ports.strip_prefix('[') {
+        let (ip, rest) = rest
+            .split_once(']')
+            .ok_or("an IPv6 host address opened with '[' has no closing ']'")?;
+        if !ip.contains(':') {
+            return Err(format!("host IP {ip:?} in brackets is not an IPv6 address"));
+        }
+        let rest = rest.strip_prefix(':').ok_or_else(|| {
+            format!("expected ':' after [{ip}] (as in [{ip}]:8080:80 or [{ip}]::80)")
+        })?;
+        return match rest.split(':').collect::<Vec<_>>().as_slice() {
+            [host, container] => Ok((Some(ip), host, container)),
+            _ => Err(format!(
+                "expected HOST_PORT:CONTAINER_PORT after [{ip}]: (as in [{ip}]:8080:80)"
+            )),
+        };
+    }
+    match ports.split(':').collect::<Vec<_>>().as_slice() {
+        [container] => Ok((None, "", container)),
+        [host, container] => Ok((None, host, container)),
+        [ip, host, container] => Ok((Some(ip), host, container)),
+        _ => Err("too many ':' (an IPv6 host address goes in brackets: [::1]:8080:80)".into()),
+    }
+}
+
+/// A host address a port can be published on: IPv4, or IPv6 in its plain
+/// form (not IPv4-mapped, not link-local, not multicast).
+fn host_address(text: &str) -> Result<IpAddr, String> {
+    let ip: IpAddr = text.parse().map_err(|_| {
+        if text.contains(':') {
+            format!("host IP {text:?} is not an IPv6 address")
+        } else {
+            format!("host IP {text:?} is not an IPv4 address (or an IPv6 one in brackets)")
+        }
+    })?;
+    if let IpAddr::V6(v6) = ip {
+        if let Some(v4) = v6.to_ipv4_mapped() {
+            return Err(format!(
+                "host IP {text:?} is an IPv4-mapped address: publish on {v4} instead"
+            ));
+        }
+        if v6.is_unicast_link_local() || v6.is_multicast() {
+            return Err(format!(
+                "host IP {text:?} is link-local or multicast: a port is published on a \
+                 global, unique-local or loopback address"
+            ));
+        }
+    }
+    Ok(ip)
+}
+
+/// `0.0.0.0` or `::`: every address of the family.
+pub fn every_address(ipv6: bool) -> IpAddr {
+    if ipv6 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+    }
 }
 
 /// Docker's `--expose PORT[-END][/PROTO]`: the container ports it names.
@@ -189,20 +266,46 @@ mod tests {
         requests[0]
     }
 
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().expect(text))
+    }
+
     #[test]
     fn docker_forms() {
         let r = one("8080:80");
         assert_eq!(
             (r.host_ip, r.host_port, r.container_port),
-            (Ipv4Addr::UNSPECIFIED, Some(8080), 80)
+            (None, Some(8080), 80)
         );
         assert_eq!(r.protocol, Protocol::Tcp);
         assert_eq!(one("8080:80/udp").protocol, Protocol::Udp);
         let r = one("127.0.0.1:8081:80");
-        assert_eq!((r.host_ip, r.host_port), (Ipv4Addr::LOCALHOST, Some(8081)));
+        assert_eq!((r.host_ip, r.host_port), (ip("127.0.0.1"), Some(8081)));
         let r = one("10.0.0.5::80");
-        assert_eq!((r.host_ip, r.host_port), (Ipv4Addr::new(10, 0, 0, 5), None));
+        assert_eq!((r.host_ip, r.host_port), (ip("10.0.0.5"), None));
+        assert_eq!(one("0.0.0.0:8080:80").host_ip, ip("0.0.0.0"));
+        assert_eq!(one(":8080:80").host_ip, None);
         assert_eq!(one("80").host_port, None);
+    }
+
+    #[test]
+    fn ipv6_host_addresses_go_in_brackets() {
+        let r = one("[::]:8080:80");
+        assert_eq!((r.host_ip, r.host_port), (ip("::"), Some(8080)));
+        let r = one("[::1]:8080:80/udp");
+        assert_eq!(
+            (r.host_ip, r.host_port, r.protocol),
+            (ip("::1"), Some(8080), Protocol::Udp)
+        );
+        let r = one("[2001:db8::1]:8080:80");
+        assert_eq!((r.host_ip, r.container_port), (ip("2001:db8::1"), 80));
+        let r = one("[fd00::5]::80");
+        assert_eq!((r.host_ip, r.host_port), (ip("fd00::5"), None));
+        let r = one("[::1]:8000-8010:80");
+        assert_eq!(r.host_range(), Some((8000, 8010)));
+        let PortSpec(r) = "[::]:8000-8001:80-81".parse().expect("range");
+        assert_eq!(r.len(), 2);
+        assert!(r.iter().all(|r| r.host_ip == ip("::")));
     }
 
     #[test]
@@ -257,6 +360,17 @@ mod tests {
             ("8000-8001:80-82", "differ in length"),
             ("90-80", "ends before"),
             ("a:b:c:d", "too many"),
+            ("::1:8080:80", "in brackets"),
+            ("[::1:8080:80", "no closing ']'"),
+            ("[::1]8080:80", "expected ':' after [::1]"),
+            ("[::1]:80", "HOST_PORT:CONTAINER_PORT"),
+            ("[::1]:1:2:3", "HOST_PORT:CONTAINER_PORT"),
+            ("[::g]:8080:80", "not an IPv6 address"),
+            ("[1.2.3.4]:8080:80", "in brackets is not an IPv6"),
+            ("[::ffff:1.2.3.4]:8080:80", "publish on 1.2.3.4"),
+            ("[fe80::1]:8080:80", "link-local"),
+            ("[ff02::1]:8080:80", "multicast"),
+            ("[::1]:0:80", "host port \"0\""),
         ] {
             let err = spec.parse::<PortSpec>().expect_err(spec).to_string();
             assert!(err.contains(needle), "{spec}: {err}");
@@ -266,12 +380,16 @@ mod tests {
 
     #[test]
     fn display_matches_docker_port() {
-        let m = PortMapping {
-            host_ip: Ipv4Addr::UNSPECIFIED,
+        let mut m = PortMapping {
+            host_ip: every_address(false),
             host_port: 8080,
             container_port: 80,
             protocol: Protocol::Tcp,
         };
         assert_eq!(m.to_string(), "80/tcp -> 0.0.0.0:8080");
+        m.host_ip = every_address(true);
+        assert_eq!(m.to_string(), "80/tcp -> [::]:8080");
+        m.host_ip = "2001:db8::1".parse().expect("ip");
+        assert_eq!(m.host(), "[2001:db8::1]:8080");
     }
 }

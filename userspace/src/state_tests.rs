@@ -134,3 +134,40 @@ fn ipv6_only_networks_round_trip_and_half_an_ipv4_side_is_refused() {
     let err = decode(path, &text).expect_err("neither family");
     assert!(err.to_string().contains("needs an IPv4 subnet"), "{err}");
 }
+
+#[test]
+fn published_ports_of_older_files_load_and_ipv6_ones_round_trip() {
+    // A daemon before IPv6 publishing wrote IPv4 host addresses only.
+    let old = br#"{"version":1,"networks":{},"containers":{"c":{"id":"y","name":"c",
+        "created":"c","endpoints":[],"ports":[
+        {"host_ip":"0.0.0.0","host_port":8080,"container_port":80,"protocol":"tcp"},
+        {"host_ip":"127.0.0.1","host_port":9000,"container_port":90,"protocol":"udp",
+         "count":2}]}}}"#;
+    let old = decode(Path::new("state.json"), old).expect("old file loads");
+    let ports: Vec<String> = old.containers["c"]
+        .ports
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            "80/tcp -> 0.0.0.0:8080",
+            "90/udp -> 127.0.0.1:9000",
+            "91/udp -> 127.0.0.1:9001"
+        ]
+    );
+    let mut state = old;
+    if let Some(c) = state.containers.get_mut("c") {
+        c.ports.push(crate::portspec::PortMapping {
+            host_ip: "2001:db8::1".parse().expect("ip"),
+            host_port: 8080,
+            container_port: 80,
+            protocol: crate::portspec::Protocol::Tcp,
+        });
+    }
+    let text = encode(&state);
+    assert!(String::from_utf8_lossy(&text).contains(r#""host_ip": "2001:db8::1""#));
+    let back = decode(Path::new("state.json"), &text).expect("decode");
+    assert_eq!(back, state);
+}

@@ -157,7 +157,7 @@ fn container_view() -> ContainerView {
             ports: BTreeMap::from([(
                 "80/tcp".into(),
                 vec![PortBinding {
-                    host_ip: Ipv4Addr::UNSPECIFIED,
+                    host_ip: Ipv4Addr::UNSPECIFIED.into(),
                     host_port: "8080".into(),
                 }],
             )]),

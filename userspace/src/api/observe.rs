@@ -1,7 +1,7 @@
 //! Answers about what the daemon and its datapath are doing: `status`,
 //! `stats` and `flows`.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -114,7 +114,7 @@ pub struct StatsView {
 pub struct MappingStats {
     /// `0.0.0.0:8080/tcp -> web:80`.
     pub mapping: String,
-    pub host_ip: Ipv4Addr,
+    pub host_ip: IpAddr,
     pub host_port: u16,
     pub protocol: String,
     pub container: String,
@@ -246,7 +246,7 @@ pub mod samples {
     pub fn web_mapping(packets: u64, bytes: u64, flows: u64) -> MappingStats {
         MappingStats {
             mapping: "0.0.0.0:8080/tcp -> web:80".into(),
-            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_ip: Ipv4Addr::UNSPECIFIED.into(),
             host_port: 8080,
             protocol: "tcp".into(),
             container: "web".into(),

@@ -18,7 +18,7 @@ fn names() -> Vec<String> {
 
 fn port_request() -> PortRequest {
     PortRequest {
-        host_ip: Ipv4Addr::LOCALHOST,
+        host_ip: Some(Ipv4Addr::LOCALHOST.into()),
         host_port: Some(8000),
         host_port_end: Some(8010),
         container_port: 80,
@@ -28,7 +28,7 @@ fn port_request() -> PortRequest {
 
 pub(super) fn mapping() -> PortMapping {
     PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port: 8080,
         container_port: 80,
         protocol: Protocol::Tcp,

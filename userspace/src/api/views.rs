@@ -179,7 +179,7 @@ pub struct AdoptedNamespace {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PortBinding {
-    pub host_ip: Ipv4Addr,
+    pub host_ip: IpAddr,
     pub host_port: String,
 }
 

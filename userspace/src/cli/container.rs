@@ -95,7 +95,7 @@ impl CreateArgs {
                     .any(|p| p.container_port == container_port && p.protocol == protocol);
                 if !published {
                     ports.push(PortRequest {
-                        host_ip: Ipv4Addr::UNSPECIFIED,
+                        host_ip: None,
                         host_port: None,
                         host_port_end: None,
                         container_port,

@@ -26,6 +26,8 @@ fn form_group(group: &Group) -> String {
         ports = format!("{ports}-{}", group.last);
     }
     match ip {
+        // Go's `net.JoinHostPort`: an IPv6 address in brackets.
+        Some(ip) if ip.contains(':') => format!("[{ip}]:{ports}->{ports}/{proto}"),
         Some(ip) => format!("{ip}:{ports}->{ports}/{proto}"),
         None => format!("{ports}/{proto}"),
     }
@@ -52,10 +54,7 @@ pub fn displayable_ports(ports: &[PortMapping]) -> String {
     for p in &ports {
         let current = p.container_port;
         if p.host_port != current {
-            host_mappings.push(format!(
-                "{}:{}->{}/{}",
-                p.host_ip, p.host_port, p.container_port, p.protocol
-            ));
+            host_mappings.push(format!("{}->{}/{}", p.host(), p.container_port, p.protocol));
             continue;
         }
         let key = format!("{}/{}", p.host_ip, p.protocol);

@@ -8,7 +8,7 @@ use crate::portspec::Protocol;
 
 fn port(ip: [u8; 4], public: u16, private: u16, protocol: Protocol) -> PortMapping {
     PortMapping {
-        host_ip: Ipv4Addr::from(ip),
+        host_ip: Ipv4Addr::from(ip).into(),
         host_port: public,
         container_port: private,
         protocol,
@@ -70,6 +70,33 @@ fn ports_column_as_docker_ps() {
                 port([0; 4], 53, 53, Udp),
             ],
             "0.0.0.0:80-81->80-81/tcp, 0.0.0.0:53->53/udp, 0.0.0.0:83->83/tcp",
+        ),
+        // Both families of `-p 8080:80` and `-p 8000-8001:8000-8001`, as
+        // docker/cli's `net.JoinHostPort` writes IPv6 addresses.
+        (
+            vec![port([0; 4], 8080, 80, Tcp), {
+                let mut p = port([0; 4], 8080, 80, Tcp);
+                p.host_ip = "::".parse().expect("ip");
+                p
+            }],
+            "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp",
+        ),
+        (
+            vec![
+                port([0; 4], 8000, 8000, Tcp),
+                port([0; 4], 8001, 8001, Tcp),
+                {
+                    let mut p = port([0; 4], 8000, 8000, Tcp);
+                    p.host_ip = "::".parse().expect("ip");
+                    p
+                },
+                {
+                    let mut p = port([0; 4], 8001, 8001, Tcp);
+                    p.host_ip = "::".parse().expect("ip");
+                    p
+                },
+            ],
+            "0.0.0.0:8000-8001->8000-8001/tcp, [::]:8000-8001->8000-8001/tcp",
         ),
         (vec![], ""),
     ] {

@@ -11,7 +11,7 @@ const BOX_ID: &str = "fedcba987654fedcba987654fedcba987654fedcba987654fedcba9876
 
 fn tcp(host_port: u16, container_port: u16) -> PortMapping {
     PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port,
         container_port,
         protocol: Protocol::Tcp,

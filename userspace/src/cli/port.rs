@@ -36,7 +36,7 @@ pub fn lines(mappings: &[PortMapping], only_host: bool) -> Vec<String> {
     let mut lines: Vec<String> = mappings
         .iter()
         .map(|m| {
-            let host = format!("{}:{}", m.host_ip, m.host_port);
+            let host = m.host();
             if only_host { host } else { m.to_string() }
         })
         .collect();
@@ -96,6 +96,15 @@ mod tests {
             m([0; 4], 8080, 80, Protocol::Tcp),
             m([0; 4], 5353, 53, Protocol::Udp),
         ];
+        let v6 = PortMapping {
+            host_ip: "::".parse().expect("ip"),
+            ..mappings[2]
+        };
+        assert_eq!(
+            lines(&[mappings[2], v6], false),
+            ["80/tcp -> 0.0.0.0:8080", "80/tcp -> [::]:8080"]
+        );
+        assert_eq!(lines(&[v6], true), ["[::]:8080"]);
         assert_eq!(
             lines(&mappings, false),
             [

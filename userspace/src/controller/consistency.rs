@@ -13,7 +13,8 @@ use super::{
 };
 use crate::{
     datapath::encoding::{
-        endpoint_info, network_info, network_info6, published_key, published_value,
+        endpoint_info, network_info, network_info6, published_key, published_key6, published_value,
+        published_value6,
     },
     host::netns,
     state::{Endpoint, NetMode, Network},
@@ -81,6 +82,7 @@ pub fn assert_consistent(s: &Snapshot) {
     let mut endpoints = BTreeMap::new();
     let mut lan_hosts = BTreeSet::new();
     let mut published = BTreeMap::new();
+    let mut published6 = BTreeMap::new();
     let mut named = BTreeSet::new();
     for container in state.containers.values() {
         if matches!(container.mode, NetMode::Owned | NetMode::None) {
@@ -172,13 +174,21 @@ pub fn assert_consistent(s: &Snapshot) {
         let target = container
             .endpoints
             .first()
-            .filter(|e| !state.networks[&e.network].internal && e.ip.is_some());
+            .filter(|e| !state.networks[&e.network].internal);
         if let Some(endpoint) = target.filter(|e| state.networks[&e.network].lan.is_none()) {
             let ifindex = host.links[&endpoint.host_veth].index;
             for m in &container.ports {
-                let key = published_key(m);
-                let value = published_value(m, endpoint, ifindex);
-                published.insert((key.host_ip, key.host_port, key.protocol), (key, value));
+                if let Some(key) = published_key(m)
+                    && endpoint.ip.is_some()
+                {
+                    let value = published_value(m, endpoint, ifindex);
+                    published.insert((key.host_ip, key.host_port, key.protocol), (key, value));
+                }
+                if let Some(key) = published_key6(m)
+                    && endpoint.ip6.is_some()
+                {
+                    published6.insert(key, published_value6(m, endpoint, ifindex));
+                }
             }
         }
     }
@@ -201,6 +211,7 @@ pub fn assert_consistent(s: &Snapshot) {
     assert_eq!(dp.lan_hosts, lan_hosts, "LAN_HOSTS");
     assert_eq!(dp.attached, attached, "programs attached");
     assert_eq!(dp.published, published, "PUBLISHED");
+    assert_eq!(dp.published6, published6, "PUBLISHED6");
     let uplink = dp.uplinks.get(&UPLINK_INDEX).map(|u| u.ip);
     assert_eq!(dp.uplinks.len(), 1, "UPLINKS: {:?}", dp.uplinks);
     assert_eq!(uplink, Some(UPLINK_IP.octets()), "UPLINKS");

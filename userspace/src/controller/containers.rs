@@ -98,7 +98,7 @@ impl Controller {
             interface::check_mac_unused(&self.state, &network, mac)?;
             endpoint.mac = mac;
         }
-        let ports = self.plan_ports(&network, &opts.ports)?;
+        let ports = self.plan_ports(&network, &endpoint, &opts.ports)?;
         container.endpoints = vec![endpoint.clone()];
         container.ports = ports.clone();
         if let Some(mode) = adopt.clone() {

@@ -26,7 +26,7 @@ fn endpoint(network: &str, last: u8) -> Endpoint {
 
 fn port(host_port: u16) -> PortMapping {
     PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port,
         container_port: 80,
         protocol: Protocol::Tcp,
@@ -173,7 +173,7 @@ fn publish_connect_and_disconnect_on_a_kept_container() {
 
 fn udp(port: u16) -> PortMapping {
     PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port: port,
         container_port: port,
         protocol: Protocol::Udp,

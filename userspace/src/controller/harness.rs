@@ -274,7 +274,7 @@ pub fn on(network: &str) -> ContainerOptions {
 
 pub fn tcp(host_port: u16, container_port: u16) -> PortRequest {
     PortRequest {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: None,
         host_port: Some(host_port),
         host_port_end: None,
         container_port,

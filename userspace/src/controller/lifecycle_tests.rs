@@ -243,7 +243,7 @@ async fn publish_and_unpublish() {
         .await
         .expect("publish");
     let expected = PortMapping {
-        host_ip: Ipv4Addr::UNSPECIFIED,
+        host_ip: Ipv4Addr::UNSPECIFIED.into(),
         host_port: 8081,
         container_port: 81,
         protocol: Protocol::Tcp,

@@ -38,6 +38,9 @@ mod portalloc;
 mod ports;
 pub mod predefined;
 #[cfg(test)]
+mod publish6_tests;
+mod published6;
+#[cfg(test)]
 mod reconcile_tests;
 mod reset;
 #[cfg(test)]
@@ -122,6 +125,8 @@ pub struct Controller {
     uplink_ips: BTreeMap<u32, Ipv4Addr>,
     /// What `UPLINKS6` holds: uplink ifindex -> NAT66 address.
     uplink_ips6: BTreeMap<u32, std::net::Ipv6Addr>,
+    /// What `HOST_ADDRS6` holds: address -> ifindex (`None`: not written yet).
+    host_addrs6: Option<BTreeMap<std::net::Ipv6Addr, u32>>,
     /// The embedded name servers (and the host's resolv.conf they use).
     names: NameService,
     /// What `CONFIG` holds.
@@ -173,6 +178,7 @@ impl Controller {
             host_addrs: Vec::new(),
             uplink_ips: BTreeMap::new(),
             uplink_ips6: BTreeMap::new(),
+            host_addrs6: None,
             names,
             datapath_config: None,
             routed_ports6: None,

@@ -5,7 +5,7 @@ use crate::{
     api::observe::{FlowView, MappingStats, StatsView},
     datapath::{
         Collector,
-        encoding::{describe_key, published_key},
+        encoding::{describe_key, describe_key6, published_key, published_key6},
     },
     flow_view, flow_view6,
     host::monotonic_ns,
@@ -28,20 +28,28 @@ impl Controller {
             let mut ports = container.ports.clone();
             ports.sort_by_key(|m| (m.container_port, m.protocol, m.host_ip, m.host_port));
             for m in ports {
-                let key = published_key(&m);
-                let counters = stats
-                    .published
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, s)| *s)
-                    .unwrap_or_default();
-                mappings.push(MappingStats {
-                    mapping: format!(
-                        "{} -> {}:{}",
+                let (described, counters) = match (published_key(&m), published_key6(&m)) {
+                    (Some(key), _) => (
                         describe_key(&key),
-                        container.name,
-                        m.container_port
+                        stats
+                            .published
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map(|(_, s)| *s),
                     ),
+                    (_, Some(key)) => (
+                        describe_key6(&key),
+                        stats
+                            .published6
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map(|(_, s)| *s),
+                    ),
+                    (None, None) => continue,
+                };
+                let counters = counters.unwrap_or_default();
+                mappings.push(MappingStats {
+                    mapping: format!("{described} -> {}:{}", container.name, m.container_port),
                     host_ip: m.host_ip,
                     host_port: m.host_port,
                     protocol: m.protocol.to_string(),

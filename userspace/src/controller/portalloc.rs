@@ -1,12 +1,62 @@
 //! Pure decisions about published ports: choosing host ports, matching
 //! `unpublish` specs, and port ranges.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    net::IpAddr,
+};
 
 use crate::{
     host::Probe,
-    portspec::{PortMapping, PortRequest, Protocol},
+    portspec::{PortMapping, PortRequest, Protocol, every_address},
 };
+
+/// The address families of the endpoint a container's mappings lead to:
+/// a mapping needs a container address of its host address's family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Families {
+    pub ipv4: bool,
+    pub ipv6: bool,
+}
+
+impl Families {
+    /// An IPv4-only container's.
+    #[cfg(test)]
+    pub const IPV4: Families = Families {
+        ipv4: true,
+        ipv6: false,
+    };
+
+    /// Whether a mapping on `ip` can lead to the container.
+    pub fn has(self, ip: IpAddr) -> bool {
+        if ip.is_ipv4() { self.ipv4 } else { self.ipv6 }
+    }
+
+    /// The host addresses `request` publishes on: the one it names, or
+    /// (none named, as Docker's `-p 8080:80`) every address of each family
+    /// the container has an address of.
+    fn addresses(self, request: &PortRequest) -> Result<Vec<IpAddr>, String> {
+        let Some(ip) = request.host_ip else {
+            let every = [(self.ipv4, false), (self.ipv6, true)];
+            return Ok(every
+                .into_iter()
+                .filter(|(has, _)| *has)
+                .map(|(_, ipv6)| every_address(ipv6))
+                .collect());
+        };
+        if self.has(ip) {
+            return Ok(vec![ip]);
+        }
+        let (shown, family) = match ip {
+            IpAddr::V4(ip) => (ip.to_string(), "IPv4"),
+            IpAddr::V6(ip) => (format!("[{ip}]"), "IPv6"),
+        };
+        Err(format!(
+            "cannot publish on host IP {shown}: the container has no {family} address \
+             on its network to lead it to"
+        ))
+    }
+}
 
 /// A set of (protocol, host port) as one bit each (16 KiB).
 struct PortBits(Vec<u64>);
@@ -44,9 +94,12 @@ pub struct Taken<'a> {
     pub mapping: PortMapping,
 }
 
+/// Two mappings on one protocol and port of one family clash when their
+/// addresses do (`0.0.0.0` and `::` are every address of their family).
 fn clashes(a: &PortMapping, b: &PortMapping) -> bool {
     a.protocol == b.protocol
         && a.host_port == b.host_port
+        && a.host_ip.is_ipv4() == b.host_ip.is_ipv4()
         && (a.host_ip == b.host_ip || a.host_ip.is_unspecified() || b.host_ip.is_unspecified())
 }
 
@@ -91,18 +144,21 @@ fn probe_error(m: &PortMapping, probe: Probe) -> Option<String> {
             m.host_ip
         )),
         Probe::Failed(why) => Some(format!(
-            "cannot check host port {}:{}/{}: {why}",
-            m.host_ip, m.host_port, m.protocol
+            "cannot check host port {}/{}: {why}",
+            m.host(),
+            m.protocol
         )),
     }
 }
 
 /// Decides every host port, all or nothing: a requested one must not be
 /// published already nor held by a host process; a missing one is the first
-/// of `ephemeral` that is neither.
+/// of `ephemeral` that is neither. A request on both families (no address
+/// named) gets one port free on both, as Docker's.
 pub fn resolve_ports<'a>(
     taken: impl IntoIterator<Item = Taken<'a>>,
     requests: &[PortRequest],
+    families: Families,
     ephemeral: (u16, u16),
     probe: &mut dyn FnMut(&PortMapping) -> Probe,
 ) -> Result<Vec<PortMapping>, String> {
@@ -131,50 +187,59 @@ pub fn resolve_ports<'a>(
     let clash = |requested: &ByHostPort<()>, m: &PortMapping| -> Option<String> {
         if let Some((mapping, container)) = published.clash(m) {
             return Some(format!(
-                "host port {}:{}/{} is already published (by container {container}: {mapping})",
-                m.host_ip, m.host_port, m.protocol
+                "host port {}/{} is already published (by container {container}: {mapping})",
+                m.host(),
+                m.protocol
             ));
         }
-        requested.clash(m).map(|_| {
-            format!(
-                "host port {}:{}/{} is requested twice",
-                m.host_ip, m.host_port, m.protocol
-            )
-        })
+        requested
+            .clash(m)
+            .map(|_| format!("host port {}/{} is requested twice", m.host(), m.protocol))
     };
     let (low, high) = ephemeral;
     for request in requests {
-        let mapping = |host_port| PortMapping {
-            host_ip: request.host_ip,
-            host_port,
-            container_port: request.container_port,
-            protocol: request.protocol,
+        let addresses = families.addresses(request)?;
+        let mappings = |host_port| -> Vec<PortMapping> {
+            addresses
+                .iter()
+                .map(|&host_ip| PortMapping {
+                    host_ip,
+                    host_port,
+                    container_port: request.container_port,
+                    protocol: request.protocol,
+                })
+                .collect()
         };
         let chosen = match request.host_range() {
             Some((port, end)) if port == end => {
-                let m = mapping(port);
-                if let Some(e) = clash(&requested, &m).or_else(|| probe_error(&m, probe(&m))) {
-                    return Err(e);
+                let chosen = mappings(port);
+                for m in &chosen {
+                    if let Some(e) = clash(&requested, m).or_else(|| probe_error(m, probe(m))) {
+                        return Err(e);
+                    }
                 }
-                m
+                chosen
             }
             // A range given (`8000-8010:80`) or none (the ephemeral range):
-            // the first port of it that is neither published nor held.
+            // the first port of it that is neither published nor held (on
+            // every address the request publishes on).
             range => {
                 let (low, high) = range.unwrap_or((low, high));
                 let mut found = None;
-                for m in (low..=high).map(mapping) {
-                    if clash(&requested, &m).is_some() {
+                'ports: for port in low..=high {
+                    let candidate = mappings(port);
+                    if candidate.iter().any(|m| clash(&requested, m).is_some()) {
                         continue;
                     }
-                    match probe(&m) {
-                        Probe::Free => {
-                            found = Some(m);
-                            break;
+                    for m in &candidate {
+                        match probe(m) {
+                            Probe::Free => {}
+                            Probe::InUse => continue 'ports,
+                            other => return Err(probe_error(m, other).unwrap_or_default()),
                         }
-                        Probe::InUse => continue,
-                        other => return Err(probe_error(&m, other).unwrap_or_default()),
                     }
+                    found = Some(candidate);
+                    break;
                 }
                 found.ok_or_else(|| {
                     format!(
@@ -184,15 +249,18 @@ pub fn resolve_ports<'a>(
                 })?
             }
         };
-        requested.insert(chosen, ());
-        out.push(chosen);
+        for m in chosen {
+            requested.insert(m, ());
+            out.push(m);
+        }
     }
     Ok(out)
 }
 
-/// The mappings of a container that `requests` name: host port and (unless
-/// `0.0.0.0`) host IP must match when given; without a host port every
-/// mapping of that container port and protocol matches. All or nothing.
+/// The mappings of a container that `requests` name: host port and host IP
+/// must match when given (`0.0.0.0` and `::` match every address of their
+/// family); without a host port every mapping of that container port and
+/// protocol matches. All or nothing.
 pub fn match_unpublish(
     container: &str,
     mappings: &[PortMapping],
@@ -224,7 +292,11 @@ pub fn match_unpublish(
             .filter(|m| {
                 r.host_range()
                     .is_none_or(|(low, high)| (low..=high).contains(&m.host_port))
-                    && (r.host_ip.is_unspecified() || r.host_ip == m.host_ip)
+                    && match r.host_ip {
+                        None => true,
+                        Some(ip) if ip.is_unspecified() => ip.is_ipv4() == m.host_ip.is_ipv4(),
+                        Some(ip) => ip == m.host_ip,
+                    }
             })
             .copied()
             .collect();
@@ -234,10 +306,11 @@ pub fn match_unpublish(
                 Some((low, high)) if low == high => low.to_string(),
                 Some((low, high)) => format!("{low}-{high}"),
             };
-            let host = match (r.host_ip.is_unspecified(), ports.is_empty()) {
-                (true, true) => String::new(),
-                (true, false) => format!("{ports}:"),
-                (false, _) => format!("{}:{ports}:", r.host_ip),
+            let host = match (r.host_ip, ports.is_empty()) {
+                (None, true) => String::new(),
+                (None, false) => format!("{ports}:"),
+                (Some(IpAddr::V4(ip)), _) => format!("{ip}:{ports}:"),
+                (Some(IpAddr::V6(ip)), _) => format!("[{ip}]:{ports}:"),
             };
             return Err(format!(
                 "container {container} has no published port {host}{}/{}",

@@ -24,6 +24,7 @@ fn requested_ports_are_taken_as_given() {
     let got = resolve_ports(
         [],
         &requests("8000-8002:80-82"),
+        Families::IPV4,
         (40000, 40010),
         &mut all_free,
     )
@@ -41,16 +42,36 @@ fn a_published_port_is_refused_with_its_owner() {
         container: "web",
         mapping: mapping([0; 4], 8080, 80, Protocol::Tcp),
     }];
-    let err = resolve_ports(taken, &requests("127.0.0.1:8080:81"), (1, 2), &mut all_free)
-        .expect_err("clash with the wildcard");
+    let err = resolve_ports(
+        taken,
+        &requests("127.0.0.1:8080:81"),
+        Families::IPV4,
+        (1, 2),
+        &mut all_free,
+    )
+    .expect_err("clash with the wildcard");
     assert!(
         err.contains("127.0.0.1:8080/tcp is already published"),
         "{err}"
     );
     assert!(err.contains("container web"), "{err}");
     // Another protocol, or another port, is fine.
-    resolve_ports(taken, &requests("8080:80/udp"), (1, 2), &mut all_free).expect("udp");
-    resolve_ports(taken, &requests("8081:80"), (1, 2), &mut all_free).expect("8081");
+    resolve_ports(
+        taken,
+        &requests("8080:80/udp"),
+        Families::IPV4,
+        (1, 2),
+        &mut all_free,
+    )
+    .expect("udp");
+    resolve_ports(
+        taken,
+        &requests("8081:80"),
+        Families::IPV4,
+        (1, 2),
+        &mut all_free,
+    )
+    .expect("8081");
 }
 
 #[test]
@@ -62,8 +83,14 @@ fn a_range_fails_as_a_whole() {
             Probe::Free
         }
     };
-    let err = resolve_ports([], &requests("8000-8002:80-82"), (1, 2), &mut probe)
-        .expect_err("8001 is held");
+    let err = resolve_ports(
+        [],
+        &requests("8000-8002:80-82"),
+        Families::IPV4,
+        (1, 2),
+        &mut probe,
+    )
+    .expect_err("8001 is held");
     assert_eq!(
         err,
         "host port 8001/tcp is already in use by a process on this host"
@@ -73,11 +100,23 @@ fn a_range_fails_as_a_whole() {
 #[test]
 fn probe_errors_name_the_problem() {
     let mut not_local = |_: &PortMapping| Probe::NotLocal;
-    let err = resolve_ports([], &requests("10.0.0.5:8080:80"), (1, 2), &mut not_local)
-        .expect_err("not local");
+    let err = resolve_ports(
+        [],
+        &requests("10.0.0.5:8080:80"),
+        Families::IPV4,
+        (1, 2),
+        &mut not_local,
+    )
+    .expect_err("not local");
     assert_eq!(err, "host IP 10.0.0.5 is not an address of this host");
-    let err = resolve_ports([], &requests("10.0.0.5::80"), (1, 2), &mut not_local)
-        .expect_err("not local either when auto-picking");
+    let err = resolve_ports(
+        [],
+        &requests("10.0.0.5::80"),
+        Families::IPV4,
+        (1, 2),
+        &mut not_local,
+    )
+    .expect_err("not local either when auto-picking");
     assert_eq!(err, "host IP 10.0.0.5 is not an address of this host");
 }
 
@@ -94,12 +133,24 @@ fn auto_ports_skip_published_and_busy_ones() {
             Probe::Free
         }
     };
-    let got =
-        resolve_ports(taken, &requests("80-81"), (40000, 40010), &mut probe).expect("free ports");
+    let got = resolve_ports(
+        taken,
+        &requests("80-81"),
+        Families::IPV4,
+        (40000, 40010),
+        &mut probe,
+    )
+    .expect("free ports");
     let ports: Vec<_> = got.iter().map(|m| m.host_port).collect();
     assert_eq!(ports, [40002, 40003]);
-    let err =
-        resolve_ports(taken, &requests("80"), (40000, 40001), &mut probe).expect_err("exhausted");
+    let err = resolve_ports(
+        taken,
+        &requests("80"),
+        Families::IPV4,
+        (40000, 40001),
+        &mut probe,
+    )
+    .expect_err("exhausted");
     assert!(
         err.contains("no free host port left in 40000-40001"),
         "{err}"
@@ -120,11 +171,23 @@ fn a_host_range_gives_its_first_free_port() {
         }
     };
     // Not the ephemeral range: the one given.
-    let got = resolve_ports(taken, &requests("8000-8010:80"), (40000, 40010), &mut probe)
-        .expect("8002 is free");
+    let got = resolve_ports(
+        taken,
+        &requests("8000-8010:80"),
+        Families::IPV4,
+        (40000, 40010),
+        &mut probe,
+    )
+    .expect("8002 is free");
     assert_eq!(got, [mapping([0; 4], 8002, 80, Protocol::Tcp)]);
-    let err = resolve_ports(taken, &requests("8000-8001:80"), (40000, 40010), &mut probe)
-        .expect_err("both taken");
+    let err = resolve_ports(
+        taken,
+        &requests("8000-8001:80"),
+        Families::IPV4,
+        (40000, 40010),
+        &mut probe,
+    )
+    .expect_err("both taken");
     assert_eq!(err, "no free host port left in 8000-8001 for 80/tcp");
 }
 
@@ -133,6 +196,7 @@ fn a_port_requested_twice_is_refused() {
     let err = resolve_ports(
         [],
         &[requests("8080:80")[0], requests("8080:81")[0]],
+        Families::IPV4,
         (1, 2),
         &mut all_free,
     )
@@ -192,3 +256,6 @@ fn ranges() {
     assert_eq!(ephemeral_range(""), (32768, 60999));
     assert_eq!(ephemeral_range("5000 4000"), (32768, 60999));
 }
+
+#[path = "portalloc6_tests.rs"]
+mod ipv6;

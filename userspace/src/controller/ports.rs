@@ -6,14 +6,22 @@ use std::net::SocketAddr;
 
 use super::{
     Controller, ControllerError, Result, events,
-    portalloc::{self, Taken},
+    portalloc::{self, Families, Taken},
 };
 use crate::{
-    datapath::encoding::{published_key, published_value},
+    datapath::encoding::{published_key, published_key6, published_value, published_value6},
     host::HostError,
     portspec::{PortMapping, PortRequest},
     state::{Container, Endpoint, Network},
 };
+
+/// The families of `endpoint`'s addresses, which its mappings can lead to.
+fn families(endpoint: &Endpoint) -> Families {
+    Families {
+        ipv4: endpoint.ip.is_some(),
+        ipv6: endpoint.ip6.is_some(),
+    }
+}
 
 /// How a failed save of a container's mappings is undone.
 enum Undo {
@@ -38,11 +46,13 @@ impl Controller {
         Ok((endpoint, self.network(&endpoint.network)?))
     }
 
-    /// Decides the host ports of `requests` for a container on `network`,
-    /// refusing anything that cannot be published. Changes nothing.
+    /// Decides the host ports of `requests` for a container whose mappings
+    /// lead to `endpoint` on `network`, refusing anything that cannot be
+    /// published. Changes nothing.
     pub(super) fn plan_ports(
         &self,
         network: &Network,
+        endpoint: &Endpoint,
         requests: &[PortRequest],
     ) -> Result<Vec<PortMapping>> {
         if requests.is_empty() {
@@ -51,13 +61,6 @@ impl Controller {
         if network.internal {
             return Err(ControllerError::Refused(format!(
                 "network {} is internal: its containers cannot publish ports",
-                network.name
-            )));
-        }
-        if network.ipv4().is_none() {
-            return Err(ControllerError::Refused(format!(
-                "network {} is IPv6-only: its containers cannot publish ports yet \
-                 (publishing is IPv4 for now)",
                 network.name
             )));
         }
@@ -81,11 +84,13 @@ impl Controller {
             self.host
                 .probe_port(m.protocol, SocketAddr::from((m.host_ip, m.host_port)))
         };
-        portalloc::resolve_ports(taken, requests, ephemeral, &mut probe)
+        portalloc::resolve_ports(taken, requests, families(endpoint), ephemeral, &mut probe)
             .map_err(ControllerError::Refused)
     }
 
-    /// Writes `mappings` into `PUBLISHED`, all or none.
+    /// Writes `mappings` into `PUBLISHED` (IPv4 host addresses) and
+    /// `PUBLISHED6` (IPv6 ones), all or none; each leads to `endpoint`'s
+    /// address of its family (planned so: it has one).
     pub(super) fn write_ports(
         &mut self,
         mappings: &[PortMapping],
@@ -93,9 +98,15 @@ impl Controller {
         ifindex: u32,
     ) -> Result<()> {
         for (done, m) in mappings.iter().enumerate() {
-            let written = self
-                .datapath
-                .publish(published_key(m), published_value(m, endpoint, ifindex));
+            let written = match (published_key(m), published_key6(m)) {
+                (Some(key), _) => self
+                    .datapath
+                    .publish(key, published_value(m, endpoint, ifindex)),
+                (_, Some(key)) => self
+                    .datapath
+                    .publish6(key, published_value6(m, endpoint, ifindex)),
+                (None, None) => Ok(()),
+            };
             if let Err(e) = written {
                 self.clear_ports(&mappings[..done]);
                 return Err(e.into());
@@ -110,12 +121,24 @@ impl Controller {
         if mappings.is_empty() {
             return None;
         }
-        let keys: Vec<_> = mappings.iter().map(published_key).collect();
-        match self.datapath.unpublish(&keys) {
+        let keys: Vec<_> = mappings.iter().filter_map(published_key).collect();
+        let keys6: Vec<_> = mappings.iter().filter_map(published_key6).collect();
+        let mut cut = Ok(0);
+        if !keys.is_empty() {
+            cut = self.datapath.unpublish(&keys);
+        }
+        if !keys6.is_empty() {
+            let cut6 = self.datapath.unpublish6(&keys6);
+            cut = match (cut, cut6) {
+                (Ok(a), Ok(b)) => Ok(a + b),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
+        }
+        match cut {
             Ok(cut) if cut > 0 => {
                 log::info!(
                     "unpublished {} mapping(s): {cut} NAT entries removed",
-                    keys.len()
+                    mappings.len()
                 );
                 None
             }
@@ -123,7 +146,7 @@ impl Controller {
             Err(e) => {
                 log::error!(
                     "cannot unpublish every one of {} mapping(s): {e}",
-                    keys.len()
+                    mappings.len()
                 );
                 Some(e.into())
             }
@@ -147,24 +170,40 @@ impl Controller {
         let target = self
             .publish_target(container)
             .ok()
-            .filter(|(endpoint, network)| !network.internal && endpoint.ip.is_some())
+            .filter(|(_, network)| !network.internal && network.lan.is_none())
             .map(|(endpoint, _)| endpoint.clone());
         let ifindex = match &target {
             Some(endpoint) => self.host.link_index(&endpoint.host_veth).await?,
             None => None,
         };
-        match (target, ifindex) {
-            (Some(endpoint), Some(ifindex)) => {
-                self.write_ports(&container.ports, &endpoint, ifindex)
-            }
+        let (endpoint, ifindex) = match (target, ifindex) {
+            (Some(endpoint), Some(ifindex)) => (endpoint, ifindex),
             _ => {
                 log::warn!(
                     "container {name} has no endpoint that can take its published ports; \
                      they stay saved but inactive"
                 );
-                self.clear_ports(&container.ports).map_or(Ok(()), Err)
+                return self.clear_ports(&container.ports).map_or(Ok(()), Err);
+            }
+        };
+        // Each mapping leads to the endpoint's address of its family; one
+        // of a family the endpoint has no address of waits, inactive.
+        let (active, waiting): (Vec<PortMapping>, Vec<PortMapping>) = container
+            .ports
+            .iter()
+            .partition(|m| families(&endpoint).has(m.host_ip));
+        if !waiting.is_empty() {
+            log::warn!(
+                "container {name}'s endpoint on {} has no address for {} of its published \
+                 ports; they stay saved but inactive",
+                endpoint.network,
+                waiting.len()
+            );
+            if let Some(e) = self.clear_ports(&waiting) {
+                return Err(e);
             }
         }
+        self.write_ports(&active, &endpoint, ifindex)
     }
 
     pub async fn publish(
@@ -178,11 +217,13 @@ impl Controller {
             let (endpoint, network) = self.publish_target(self.container(name)?)?;
             (endpoint.clone(), network.clone())
         };
-        let mappings = self.plan_ports(&network, requests)?;
+        let mappings = self.plan_ports(&network, &endpoint, requests)?;
         // A mapping on an address added since the last periodic refresh:
-        // containers reach it through HOST_ADDRS, so refresh it now.
+        // containers reach it through HOST_ADDRS(6), so refresh it now.
         let unknown = mappings.iter().any(|m| {
-            !m.host_ip.is_unspecified() && !self.host_addrs.iter().any(|a| a.ip == m.host_ip)
+            !m.host_ip.is_unspecified()
+                && !m.host_ip.is_loopback()
+                && !self.knows_host_addr(m.host_ip)
         });
         if unknown {
             self.refresh_host_logged().await;

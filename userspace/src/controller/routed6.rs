@@ -73,7 +73,7 @@ pub fn options(network: &Network) -> BTreeMap<String, String> {
 /// Docker, unless its host address is a specific IPv4 one (then it is an
 /// IPv4 mapping only); the host port plays no part.
 pub fn opens_routed6(mapping: &PortMapping) -> bool {
-    match IpAddr::from(mapping.host_ip) {
+    match mapping.host_ip {
         IpAddr::V4(ip) => ip.is_unspecified(),
         IpAddr::V6(_) => true,
     }
@@ -203,7 +203,9 @@ mod tests {
         let ip: Ipv6Addr = "2001:db8:e8::2".parse().expect("ip");
         let open = RoutedPortKey6::new(ip.octets(), 80, proto::TCP);
         let dp = h.datapath.world();
-        assert_eq!(dp.routed6, BTreeMap::from([(open, 1)]));
+        // `8081:80` on a dual-stack container is two mappings (0.0.0.0 and
+        // ::), each opening port 80.
+        assert_eq!(dp.routed6, BTreeMap::from([(open, 2)]));
         let six = dp
             .networks6
             .values()
@@ -252,7 +254,7 @@ mod tests {
     #[test]
     fn a_specific_ipv4_host_address_opens_no_routed_port() {
         let mapping = |host_ip: Ipv4Addr| PortMapping {
-            host_ip,
+            host_ip: IpAddr::V4(host_ip),
             host_port: 8080,
             container_port: 80,
             protocol: Protocol::Tcp,

@@ -184,7 +184,7 @@ impl Controller {
             .state
             .containers
             .values()
-            .flat_map(|c| c.ports.iter().map(published_key))
+            .flat_map(|c| c.ports.iter().filter_map(published_key))
             .map(|k| (k.host_ip, k.host_port, k.protocol))
             .collect();
         let mut stale = Vec::new();
@@ -200,6 +200,7 @@ impl Controller {
         if !stale.is_empty() {
             self.datapath.unpublish(&stale)?;
         }
+        self.prune_stale_published6()?;
         let uplinks: BTreeSet<u32> = self.uplinks.iter().map(|u| u.ifindex).collect();
         let found: Vec<u32> = self
             .datapath

@@ -17,7 +17,7 @@ impl Controller {
     }
 
     /// Makes `UPLINKS6` hold each present uplink's first usable IPv6
-    /// address, and nothing else.
+    /// address, and nothing else; `HOST_ADDRS6` every usable one.
     pub(super) async fn refresh_uplinks6(&mut self) -> Result<()> {
         let addresses = self.host.ipv6_addresses().await?;
         let mut wanted: BTreeMap<u32, Ipv6Addr> = BTreeMap::new();
@@ -44,6 +44,7 @@ impl Controller {
             self.datapath.remove_uplink6(ifindex)?;
             self.uplink_ips6.remove(&ifindex);
         }
-        Ok(())
+        // The same addresses are what mappings on `::` answer on.
+        self.write_host_addrs6(&addresses)
     }
 }

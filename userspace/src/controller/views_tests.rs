@@ -56,13 +56,13 @@ fn web() -> Container {
         }],
         ports: vec![
             PortMapping {
-                host_ip: Ipv4Addr::UNSPECIFIED,
+                host_ip: Ipv4Addr::UNSPECIFIED.into(),
                 host_port: 8080,
                 container_port: 80,
                 protocol: Protocol::Tcp,
             },
             PortMapping {
-                host_ip: Ipv4Addr::LOCALHOST,
+                host_ip: Ipv4Addr::LOCALHOST.into(),
                 host_port: 5353,
                 container_port: 53,
                 protocol: Protocol::Udp,

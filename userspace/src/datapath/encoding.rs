@@ -4,7 +4,7 @@
 //! constructors and enum decoding live with the types, in
 //! `ebpfnet_common`; the views and the controller use only this.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use aya::maps::lpm_trie::Key;
 use ebpfnet_common::{
@@ -13,6 +13,7 @@ use ebpfnet_common::{
         SubnetKey, UplinkInfo, proto,
     },
     maps6::{NetworkInfo6, SubnetKey6},
+    published6::{PublishedKey6, PublishedValue6},
     routed6::NETWORK_ROUTED6,
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
@@ -119,14 +120,56 @@ pub fn protocol_name(protocol: u8) -> String {
     }
 }
 
-/// `PUBLISHED` key of a mapping.
-pub fn published_key(m: &PortMapping) -> PublishedKey {
-    PublishedKey::new(m.host_ip.octets(), m.host_port, protocol_number(m.protocol))
+/// `PUBLISHED` key of a mapping on an IPv4 host address (`None` for an
+/// IPv6 one, which is `PUBLISHED6`'s).
+pub fn published_key(m: &PortMapping) -> Option<PublishedKey> {
+    match m.host_ip {
+        IpAddr::V4(ip) => Some(PublishedKey::new(
+            ip.octets(),
+            m.host_port,
+            protocol_number(m.protocol),
+        )),
+        IpAddr::V6(_) => None,
+    }
+}
+
+/// `PUBLISHED6` key of a mapping on an IPv6 host address (`None` for an
+/// IPv4 one).
+pub fn published_key6(m: &PortMapping) -> Option<PublishedKey6> {
+    match m.host_ip {
+        IpAddr::V6(ip) => Some(PublishedKey6::new(
+            ip.octets(),
+            m.host_port,
+            protocol_number(m.protocol),
+        )),
+        IpAddr::V4(_) => None,
+    }
+}
+
+/// `PUBLISHED6` value of a mapping into `endpoint`'s IPv6 address (the
+/// controller publishes an IPv6 mapping only into an endpoint with one).
+pub fn published_value6(m: &PortMapping, endpoint: &Endpoint, ifindex: u32) -> PublishedValue6 {
+    PublishedValue6::new(
+        endpoint.ip6.unwrap_or(Ipv6Addr::UNSPECIFIED).octets(),
+        m.container_port,
+        ifindex,
+        endpoint.mac,
+    )
+}
+
+/// The mapping a `PUBLISHED6` key stands for: `[::1]:8080/udp`.
+pub fn describe_key6(key: &PublishedKey6) -> String {
+    format!(
+        "[{}]:{}/{}",
+        Ipv6Addr::from(key.host_ip),
+        key.host_port,
+        protocol_name(key.protocol)
+    )
 }
 
 /// `PUBLISHED` value of a mapping into `endpoint`, whose host veth is
 /// interface `ifindex` (an endpoint with IPv4: the controller publishes
-/// nothing into an IPv6-only one).
+/// an IPv4 mapping only into an endpoint with one).
 pub fn published_value(m: &PortMapping, endpoint: &Endpoint, ifindex: u32) -> PublishedValue {
     PublishedValue::new(
         endpoint.ip.unwrap_or(Ipv4Addr::UNSPECIFIED).octets(),
@@ -169,12 +212,13 @@ mod tests {
     #[test]
     fn mappings_encode_as_the_programs_read_them() {
         let m = PortMapping {
-            host_ip: Ipv4Addr::new(10, 0, 0, 5),
+            host_ip: Ipv4Addr::new(10, 0, 0, 5).into(),
             host_port: 8080,
             container_port: 80,
             protocol: Protocol::Udp,
         };
-        let key = published_key(&m);
+        let key = published_key(&m).expect("IPv4");
+        assert_eq!(published_key6(&m), None);
         assert_eq!(key, PublishedKey::new([10, 0, 0, 5], 8080, 17));
         assert_eq!(describe_key(&key), "10.0.0.5:8080/udp");
         let endpoint = Endpoint {
@@ -213,6 +257,37 @@ mod tests {
             ([10, 214, 0, 2], 3, NETWORK_INTERNAL)
         );
         assert_eq!(network_info(&network).gateway, [10, 214, 0, 1]);
+    }
+
+    #[test]
+    fn ipv6_mappings_encode_into_published6() {
+        let m = PortMapping {
+            host_ip: "2001:db8::1".parse().expect("ip"),
+            host_port: 8080,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        assert_eq!(published_key(&m), None);
+        let key = published_key6(&m).expect("IPv6");
+        let ip: Ipv6Addr = "2001:db8::1".parse().expect("ip");
+        assert_eq!(key, PublishedKey6::new(ip.octets(), 8080, 6));
+        assert_eq!(describe_key6(&key), "[2001:db8::1]:8080/tcp");
+        let endpoint = Endpoint {
+            id: "e".into(),
+            network: "n6".into(),
+            ip: None,
+            mac: [2, 0x42, 0, 0, 0, 2],
+            ifname: "eth0".into(),
+            host_veth: "veth01234567".into(),
+            ip6: Some("fd00:eb::2".parse().expect("ip")),
+            aliases: Vec::new(),
+        };
+        let value = published_value6(&m, &endpoint, 42);
+        let container: Ipv6Addr = "fd00:eb::2".parse().expect("ip");
+        assert_eq!(
+            value,
+            PublishedValue6::new(container.octets(), 80, 42, [2, 0x42, 0, 0, 0, 2])
+        );
     }
 
     #[test]

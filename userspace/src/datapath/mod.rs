@@ -17,6 +17,7 @@ mod nat_collector;
 mod nat_tables;
 mod overlay_maps;
 mod pins;
+pub mod published6;
 mod routed6;
 mod stats;
 mod take;
@@ -36,6 +37,7 @@ use ebpfnet_common::{
     maps::{Config, EndpointInfo, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
     maps6::NetworkInfo6,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    published6::{PublishedKey6, PublishedValue6},
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
 pub use pins::{MapSizes, remove_pins};
@@ -125,6 +127,7 @@ pub trait Datapath:
     + Topology6
     + Routed6
     + Publishing
+    + Publishing6
     + Flows
     + Flows6
     + Counters
@@ -140,6 +143,7 @@ impl<
         + Topology6
         + Routed6
         + Publishing
+        + Publishing6
         + Flows
         + Flows6
         + Counters
@@ -243,6 +247,18 @@ pub trait Publishing {
     /// else how many NAT entries went.
     fn unpublish(&mut self, keys: &[PublishedKey]) -> Result<usize, DatapathError>;
     fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError>;
+}
+
+/// `PUBLISHED6` and `HOST_ADDRS6`: publishing on IPv6 host addresses.
+pub trait Publishing6 {
+    fn publish6(&mut self, key: PublishedKey6, value: PublishedValue6)
+    -> Result<(), DatapathError>;
+    /// As [`Publishing::unpublish`]: the mappings, then both directions
+    /// of every IPv6 flow that came in through them.
+    fn unpublish6(&mut self, keys: &[PublishedKey6]) -> Result<usize, DatapathError>;
+    fn published6(&self) -> Result<Vec<(PublishedKey6, PublishedValue6)>, DatapathError>;
+    /// Makes `HOST_ADDRS6` exactly `addrs` (address, ifindex).
+    fn set_host_addrs6(&mut self, addrs: &[(Ipv6Addr, u32)]) -> Result<(), DatapathError>;
 }
 
 /// The NAT tables.

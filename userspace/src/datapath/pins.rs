@@ -19,6 +19,7 @@ use ebpfnet_common::{
     maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6},
     names,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    published6::{PublishedKey6, PublishedValue6, SockReverseKey6, SockReverseValue6},
     routed6::RoutedPortKey6,
 };
 use nix::{
@@ -94,6 +95,18 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
         layout::<Key<SubnetKey6>, NetworkInfo6>(NETWORKS6_MAP, MapType::LpmTrie, NETWORKS_CAPACITY),
         layout::<u32, UplinkInfo>(UPLINKS_MAP, MapType::Hash, UPLINKS_CAPACITY),
         layout::<[u8; 4], HostAddr>(HOST_ADDRS_MAP, MapType::Hash, HOST_ADDRS_CAPACITY),
+        layout::<PublishedKey6, PublishedValue6>(PUBLISHED6_MAP, MapType::Hash, PUBLISHED_CAPACITY),
+        layout::<PublishedKey6, PublishedStats>(
+            PUBLISHED_STATS6_MAP,
+            MapType::PerCpuHash,
+            PUBLISHED_CAPACITY,
+        ),
+        layout::<[u8; 16], HostAddr>(HOST_ADDRS6_MAP, MapType::Hash, HOST_ADDRS_CAPACITY),
+        layout::<SockReverseKey6, SockReverseValue6>(
+            SOCK_REVERSE6_MAP,
+            MapType::LruHash,
+            SOCK_REVERSE_CAPACITY,
+        ),
         layout::<FlowKey, NatEntry>(NAT_TCP_MAP, MapType::Hash, sizes.nat_entries),
         layout::<FlowKey, NatEntry>(NAT_OTHER_MAP, MapType::Hash, sizes.nat_entries),
         layout::<MasqUsageKey, u32>(MASQ_USAGE_MAP, MapType::Hash, MASQ_USAGE_CAPACITY),

@@ -15,6 +15,7 @@ use ebpfnet_common::{
     maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6},
     names,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    published6,
     routed6::{ROUTED6_MAP, RoutedPortKey6},
 };
 
@@ -84,9 +85,13 @@ impl AyaDatapath {
             .collect())
     }
 
-    fn published_counters(&self) -> Result<Vec<(PublishedKey, PublishedStats)>, DatapathError> {
-        let name = names::PUBLISHED_STATS_MAP;
-        let stats: PerCpuHashMap<_, PublishedKey, PublishedStats> =
+    /// `PUBLISHED_STATS` (keys `PublishedKey`) or `PUBLISHED_STATS6`
+    /// (`PublishedKey6`), summed over the CPUs.
+    fn published_counters<K: aya::Pod>(
+        &self,
+        name: &'static str,
+    ) -> Result<Vec<(K, PublishedStats)>, DatapathError> {
+        let stats: PerCpuHashMap<_, K, PublishedStats> =
             PerCpuHashMap::try_from(map(&self.ebpf, name)?).map_err(map_err(name))?;
         let mut out = Vec::new();
         for entry in stats.iter() {
@@ -151,6 +156,11 @@ impl AyaDatapath {
                     PerCpuHashMap::try_from(map(ebpf, name)?).map_err(map_err(name))?;
                 count_keys(m.keys())
             }
+            names::PUBLISHED_STATS6_MAP => {
+                let m: PerCpuHashMap<_, published6::PublishedKey6, PublishedStats> =
+                    PerCpuHashMap::try_from(map(ebpf, name)?).map_err(map_err(name))?;
+                count_keys(m.keys())
+            }
             names::NETWORKS_MAP => {
                 let m: LpmTrie<_, SubnetKey, NetworkInfo> =
                     LpmTrie::try_from(map(ebpf, name)?).map_err(map_err(name))?;
@@ -180,6 +190,14 @@ impl AyaDatapath {
             }
             names::UPLINKS_MAP => count_keys(hash::<u32, UplinkInfo>(ebpf, name)?.keys()),
             names::HOST_ADDRS_MAP => count_keys(hash::<[u8; 4], HostAddr>(ebpf, name)?.keys()),
+            names::HOST_ADDRS6_MAP => count_keys(hash::<[u8; 16], HostAddr>(ebpf, name)?.keys()),
+            names::PUBLISHED6_MAP => count_keys(
+                hash::<published6::PublishedKey6, published6::PublishedValue6>(ebpf, name)?.keys(),
+            ),
+            names::SOCK_REVERSE6_MAP => count_keys(
+                hash::<published6::SockReverseKey6, published6::SockReverseValue6>(ebpf, name)?
+                    .keys(),
+            ),
             names::ENDPOINTS6_MAP => count_keys(hash::<u32, EndpointInfo6>(ebpf, name)?.keys()),
             names::ENDPOINT_IPS6_MAP => {
                 count_keys(hash::<[u8; 16], EndpointAddr>(ebpf, name)?.keys())
@@ -218,7 +236,8 @@ impl Counters for AyaDatapath {
     fn stats(&self) -> Result<DatapathStats, DatapathError> {
         Ok(DatapathStats {
             programs: self.prog_counters()?,
-            published: self.published_counters()?,
+            published: self.published_counters(names::PUBLISHED_STATS_MAP)?,
+            published6: self.published_counters(names::PUBLISHED_STATS6_MAP)?,
             drops: self.drop_counters()?,
         })
     }

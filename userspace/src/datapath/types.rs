@@ -4,6 +4,7 @@
 use ebpfnet_common::{
     flow::{FlowKeyOf, NatEntryOf},
     maps::{PublishedKey, PublishedStats},
+    published6::PublishedKey6,
 };
 
 /// A program attached to an interface.
@@ -71,6 +72,8 @@ pub struct DatapathStats {
     pub programs: Vec<ProgramCounters>,
     /// `PUBLISHED_STATS`: per published mapping.
     pub published: Vec<(PublishedKey, PublishedStats)>,
+    /// `PUBLISHED_STATS6`: per IPv6 mapping.
+    pub published6: Vec<(PublishedKey6, PublishedStats)>,
     /// `DROPS`: every reason, in [`ebpfnet_common::DropReason::ALL`] order.
     pub drops: Vec<DropCount>,
 }

@@ -137,3 +137,41 @@ pub fn ip_local_port_range() -> String {
 fn write_sysctl(path: &str, value: &str) -> Result<(), HostError> {
     std::fs::write(path, value).map_err(HostError::io(format!("write {value} to {path}")))
 }
+
+/// Binds a socket to `addr` (without SO_REUSEADDR, so a port any host
+/// socket uses counts as taken) and lets it go again; an IPv6 one only for
+/// IPv6 (see [`bind_ipv6_only`]).
+fn probe_port(protocol: crate::portspec::Protocol, addr: std::net::SocketAddr) -> Probe {
+    use std::{io::ErrorKind, net::SocketAddr};
+
+    use crate::portspec::Protocol;
+    let bound = match (protocol, addr) {
+        (_, SocketAddr::V6(_)) => bind_ipv6_only(protocol, addr),
+        (Protocol::Tcp, _) => tokio::net::TcpSocket::new_v4().and_then(|s| s.bind(addr)),
+        (Protocol::Udp, _) => std::net::UdpSocket::bind(addr).map(drop),
+    };
+    match bound {
+        Ok(()) => Probe::Free,
+        Err(e) if e.kind() == ErrorKind::AddrInUse => Probe::InUse,
+        Err(e) if e.kind() == ErrorKind::AddrNotAvailable => Probe::NotLocal,
+        Err(e) => Probe::Failed(e.to_string()),
+    }
+}
+
+/// Binds an `IPV6_V6ONLY` socket to `addr` and lets it go: a mapping on
+/// an IPv6 host address is IPv6 only (as Docker's `[::]` bindings), so a
+/// host process holding the port on IPv4 alone does not clash with it,
+/// while one on `[::]` (either way) does.
+fn bind_ipv6_only(
+    protocol: crate::portspec::Protocol,
+    addr: std::net::SocketAddr,
+) -> std::io::Result<()> {
+    use socket2::{Domain, Protocol as IpProtocol, Socket, Type};
+    let (kind, number) = match protocol {
+        crate::portspec::Protocol::Tcp => (Type::STREAM, IpProtocol::TCP),
+        crate::portspec::Protocol::Udp => (Type::DGRAM, IpProtocol::UDP),
+    };
+    let socket = Socket::new(Domain::IPV6, kind, Some(number))?;
+    socket.set_only_v6(true)?;
+    socket.bind(&addr.into())
+}

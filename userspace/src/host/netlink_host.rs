@@ -2,8 +2,7 @@
 //! and `/etc/netns` files.
 
 use std::{
-    io::ErrorKind,
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket},
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
     path::{Path, PathBuf},
 };
 
@@ -230,18 +229,7 @@ impl Host for NetlinkHost {
         etc::remove_files(name)
     }
 
-    /// Binds a socket (without SO_REUSEADDR, so a port any host socket
-    /// uses counts as taken) and lets it go again.
     fn probe_port(&self, protocol: Protocol, addr: SocketAddr) -> Probe {
-        let bound = match protocol {
-            Protocol::Tcp => tokio::net::TcpSocket::new_v4().and_then(|s| s.bind(addr)),
-            Protocol::Udp => UdpSocket::bind(addr).map(drop),
-        };
-        match bound {
-            Ok(()) => Probe::Free,
-            Err(e) if e.kind() == ErrorKind::AddrInUse => Probe::InUse,
-            Err(e) if e.kind() == ErrorKind::AddrNotAvailable => Probe::NotLocal,
-            Err(e) => Probe::Failed(e.to_string()),
-        }
+        super::probe_port(protocol, addr)
     }
 }

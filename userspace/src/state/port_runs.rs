@@ -5,7 +5,7 @@
 //! cheap. A run without `count` is one mapping: state files written before
 //! runs load as they are.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
@@ -13,7 +13,7 @@ use crate::portspec::{PortMapping, Protocol};
 
 #[derive(Serialize, Deserialize)]
 struct Run {
-    host_ip: Ipv4Addr,
+    host_ip: IpAddr,
     host_port: u16,
     container_port: u16,
     protocol: Protocol,
@@ -106,7 +106,7 @@ mod tests {
 
     fn mapping(host_port: u16, container_port: u16, protocol: Protocol) -> PortMapping {
         PortMapping {
-            host_ip: Ipv4Addr::UNSPECIFIED,
+            host_ip: crate::portspec::every_address(false),
             host_port,
             container_port,
             protocol,
@@ -128,6 +128,29 @@ mod tests {
                  "count": 65535},
                 {"host_ip": "0.0.0.0", "host_port": 8080, "container_port": 80, "protocol": "tcp"},
                 {"host_ip": "0.0.0.0", "host_port": 8081, "container_port": 80, "protocol": "tcp"},
+            ]})
+        );
+        let back: Holder = serde_json::from_value(text).expect("loads");
+        assert_eq!(back, holder);
+    }
+
+    #[test]
+    fn ipv6_mappings_are_runs_of_their_own() {
+        let v6 = |host_port, container_port| PortMapping {
+            host_ip: "::".parse().expect("ip"),
+            ..mapping(host_port, container_port, Protocol::Tcp)
+        };
+        // One port on both families: two runs, never one.
+        let holder = Holder {
+            ports: vec![mapping(8080, 80, Protocol::Tcp), v6(8080, 80), v6(8081, 81)],
+        };
+        let text = serde_json::to_value(&holder).expect("serializes");
+        assert_eq!(
+            text,
+            json!({"ports": [
+                {"host_ip": "0.0.0.0", "host_port": 8080, "container_port": 80, "protocol": "tcp"},
+                {"host_ip": "::", "host_port": 8080, "container_port": 80, "protocol": "tcp",
+                 "count": 2},
             ]})
         );
         let back: Holder = serde_json::from_value(text).expect("loads");

@@ -13,6 +13,7 @@ use ebpfnet_common::{
     maps::{Config, EndpointInfo, FlowKey, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
     maps6::NetworkInfo6,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    published6::{PublishedKey6, PublishedValue6},
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
 
@@ -45,6 +46,9 @@ pub struct DatapathWorld {
     pub host_addrs: BTreeMap<Ipv4Addr, u32>,
     /// `PUBLISHED`, by (address, port, protocol).
     pub published: BTreeMap<([u8; 4], u16, u8), (PublishedKey, PublishedValue)>,
+    /// `PUBLISHED6` and `HOST_ADDRS6`.
+    pub published6: BTreeMap<PublishedKey6, PublishedValue6>,
+    pub host_addrs6: BTreeMap<Ipv6Addr, u32>,
     /// Both NAT tables.
     pub flows: Vec<NatRecord>,
     /// Both IPv6 NAT tables.

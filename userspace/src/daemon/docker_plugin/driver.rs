@@ -233,7 +233,8 @@ impl Driver {
         let bindings: Vec<api::PortBinding> = record
             .ports
             .iter()
-            .map(|m| portmap::binding(m, record.ip))
+            // Docker-driver endpoints record no IPv6 address (yet).
+            .map(|m| portmap::binding(m, record.ip, None))
             .collect();
         let mut value = std::collections::BTreeMap::new();
         value.insert(api::OPTION_PORTMAP.to_string(), json!(bindings));

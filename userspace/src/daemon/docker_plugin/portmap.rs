@@ -1,23 +1,13 @@
 //! Docker's port bindings (`com.docker.network.portmap`) to ebpfnet's
 //! published ports and back.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::api::PortBinding;
 use crate::portspec::{PortMapping, PortRequest, Protocol};
 
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
-
-/// What to publish for one binding.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Plan {
-    /// Publish the first of these that is free (one request unless Docker
-    /// asked for a host port range).
-    Publish(Vec<PortRequest>),
-    /// An IPv6 host address: ebpfnet publishes on IPv4 only.
-    SkipIpv6,
-}
 
 fn protocol(number: u8) -> Result<Protocol, String> {
     match number {
@@ -36,18 +26,21 @@ fn protocol_number(protocol: Protocol) -> u8 {
     }
 }
 
-pub fn plan(binding: &PortBinding) -> Result<Plan, String> {
+/// What to publish for one binding: the first of these requests that is
+/// free (one unless Docker asked for a host port range). No `HostIP`
+/// publishes on each family the container has an address of, as Docker's
+/// own driver; `0.0.0.0` or `::` on that family only.
+pub fn plan(binding: &PortBinding) -> Result<Vec<PortRequest>, String> {
     let protocol = protocol(binding.proto)?;
     if binding.port == 0 {
         return Err("a port binding without a container port".into());
     }
     let host_ip = match binding.host_ip.as_str() {
-        "" => Ipv4Addr::UNSPECIFIED,
-        text => match text.parse::<IpAddr>() {
-            Ok(IpAddr::V4(ip)) => ip,
-            Ok(IpAddr::V6(_)) => return Ok(Plan::SkipIpv6),
-            Err(e) => return Err(format!("bad HostIP {text:?}: {e}")),
-        },
+        "" => None,
+        text => Some(
+            text.parse::<IpAddr>()
+                .map_err(|e| format!("bad HostIP {text:?}: {e}"))?,
+        ),
     };
     let request = |host_port, host_port_end| PortRequest {
         host_ip,
@@ -63,14 +56,19 @@ pub fn plan(binding: &PortBinding) -> Result<Plan, String> {
         (start, end) if end > start => vec![request(Some(start), Some(end))],
         (start, _) => vec![request(Some(start), None)],
     };
-    Ok(Plan::Publish(requests))
+    Ok(requests)
 }
 
-/// The binding `docker port` would show for a mapping in force.
-pub fn binding(mapping: &PortMapping, container_ip: Ipv4Addr) -> PortBinding {
+/// The binding `docker port` would show for a mapping in force: `IP` is
+/// the container's address of the mapping's family (empty when unknown).
+pub fn binding(mapping: &PortMapping, ip: Ipv4Addr, ip6: Option<Ipv6Addr>) -> PortBinding {
+    let ip = match mapping.host_ip {
+        IpAddr::V4(_) => ip.to_string(),
+        IpAddr::V6(_) => ip6.map(|ip| ip.to_string()).unwrap_or_default(),
+    };
     PortBinding {
         proto: protocol_number(mapping.protocol),
-        ip: container_ip.to_string(),
+        ip,
         port: mapping.container_port,
         host_ip: mapping.host_ip.to_string(),
         host_port: mapping.host_port,
@@ -93,32 +91,31 @@ mod tests {
         }
     }
 
-    fn requests(plan: Plan) -> Vec<PortRequest> {
-        match plan {
-            Plan::Publish(requests) => requests,
-            Plan::SkipIpv6 => panic!("skipped"),
-        }
+    fn requests(plan: Result<Vec<PortRequest>, String>) -> Vec<PortRequest> {
+        plan.expect("plan")
     }
 
     #[test]
     fn docker_bindings_become_requests() {
-        let one = requests(plan(&asked(6, "", 80, 8080, 8080)).expect("plan"));
+        let one = requests(plan(&asked(6, "", 80, 8080, 8080)));
         assert_eq!(
             one,
             [PortRequest {
-                host_ip: Ipv4Addr::UNSPECIFIED,
+                host_ip: None,
                 host_port: Some(8080),
                 host_port_end: None,
                 container_port: 80,
                 protocol: Protocol::Tcp,
             }]
         );
-        let any = requests(plan(&asked(17, "127.0.0.1", 53, 0, 0)).expect("plan"));
+        let any = requests(plan(&asked(17, "127.0.0.1", 53, 0, 0)));
         assert_eq!(any[0].host_port, None);
-        assert_eq!(any[0].host_ip, Ipv4Addr::LOCALHOST);
+        assert_eq!(any[0].host_ip, Some(Ipv4Addr::LOCALHOST.into()));
+        let v6 = requests(plan(&asked(6, "::", 80, 8080, 8080)));
+        assert_eq!(v6[0].host_ip, Some(Ipv6Addr::UNSPECIFIED.into()));
         assert_eq!(any[0].protocol, Protocol::Udp);
         // -p 8000-8002:80: one port, a free one of the range.
-        let range = requests(plan(&asked(6, "0.0.0.0", 80, 8000, 8002)).expect("plan"));
+        let range = requests(plan(&asked(6, "0.0.0.0", 80, 8000, 8002)));
         let ports: Vec<_> = range
             .iter()
             .map(|r| (r.host_port, r.host_port_end))
@@ -128,7 +125,6 @@ mod tests {
 
     #[test]
     fn what_cannot_be_published_is_said() {
-        assert_eq!(plan(&asked(6, "::", 80, 8080, 8080)), Ok(Plan::SkipIpv6));
         let sctp = plan(&asked(132, "", 80, 8080, 8080)).expect_err("sctp");
         assert!(sctp.contains("IP protocol 132"), "{sctp}");
         let bad = plan(&asked(6, "nowhere", 80, 8080, 8080)).expect_err("bad ip");
@@ -138,20 +134,25 @@ mod tests {
 
     #[test]
     fn mappings_show_as_docker_bindings() {
-        let shown = binding(
-            &PortMapping {
-                host_ip: Ipv4Addr::UNSPECIFIED,
-                host_port: 8080,
-                container_port: 80,
-                protocol: Protocol::Tcp,
-            },
-            Ipv4Addr::new(10, 9, 0, 2),
-        );
+        let mut mapping = PortMapping {
+            host_ip: Ipv4Addr::UNSPECIFIED.into(),
+            host_port: 8080,
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        let ip6: Ipv6Addr = "fd00:9::2".parse().expect("ip");
+        let shown = binding(&mapping, Ipv4Addr::new(10, 9, 0, 2), Some(ip6));
         let json = serde_json::to_value(&shown).expect("json");
         assert_eq!(
             json,
             serde_json::json!({"Proto": 6, "IP": "10.9.0.2", "Port": 80,
                 "HostIP": "0.0.0.0", "HostPort": 8080, "HostPortEnd": 8080})
+        );
+        mapping.host_ip = Ipv6Addr::UNSPECIFIED.into();
+        let shown = binding(&mapping, Ipv4Addr::new(10, 9, 0, 2), Some(ip6));
+        assert_eq!(
+            (shown.ip.as_str(), shown.host_ip.as_str()),
+            ("fd00:9::2", "::")
         );
     }
 }

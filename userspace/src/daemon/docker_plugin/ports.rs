@@ -38,9 +38,11 @@ impl Driver {
         let mut made: Vec<PortMapping> = Vec::new();
         for binding in &asked {
             match publish_one(c, &container, binding).await {
-                Ok(Some(mapping)) => made.push(mapping),
-                Ok(None) => log::info!(
-                    "docker: skipping the IPv6 binding {}:{}: ebpfnet publishes on IPv4",
+                Ok(mappings) if !mappings.is_empty() => made.extend(mappings),
+                // As Docker without its proxy: no IPv6 to an IPv4-only container.
+                Ok(_) => log::info!(
+                    "docker: skipping the binding [{}]:{}: container {container} has no \
+                     IPv6 address to lead it to",
                     binding.host_ip,
                     binding.host_port
                 ),
@@ -81,20 +83,22 @@ impl Driver {
     }
 }
 
-/// Publishes one Docker binding: the first free port of its range.
+/// Publishes one Docker binding: the first free port of its range, on
+/// each family it names (none: each the container has). An IPv6 one for
+/// a container without IPv6 publishes nothing.
 async fn publish_one(
     c: &mut Controller,
     container: &str,
     binding: &api::PortBinding,
-) -> Result<Option<PortMapping>, DriverError> {
-    let requests = match portmap::plan(binding).map_err(DriverError::Refused)? {
-        portmap::Plan::SkipIpv6 => return Ok(None),
-        portmap::Plan::Publish(requests) => requests,
-    };
+) -> Result<Vec<PortMapping>, DriverError> {
+    let requests = portmap::plan(binding).map_err(DriverError::Refused)?;
     let mut last = None;
     for request in requests {
+        if request.host_ip.is_some_and(|ip| ip.is_ipv6()) && !c.leads_to_ipv6(container)? {
+            return Ok(Vec::new());
+        }
         match c.publish(container, &[request]).await {
-            Ok(mut mappings) => return Ok(mappings.pop()),
+            Ok(mappings) => return Ok(mappings),
             Err(e) => last = Some(e),
         }
     }
@@ -115,7 +119,7 @@ pub(super) async fn unpublish(
     let requests: Vec<PortRequest> = mappings
         .iter()
         .map(|m| PortRequest {
-            host_ip: m.host_ip,
+            host_ip: Some(m.host_ip),
             host_port: Some(m.host_port),
             host_port_end: None,
             container_port: m.container_port,

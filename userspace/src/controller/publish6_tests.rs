@@ -1,0 +1,174 @@
+//! Publishing on IPv6 host addresses over the fakes: both families of a
+//! plain `-p`, an IPv6-only network, unpublishing one family, what a
+//! restart keeps and drops, and `HOST_ADDRS6` following the host.
+
+use std::net::Ipv6Addr;
+
+use ebpfnet_common::published6::{PublishedKey6, PublishedValue6};
+
+use super::{
+    consistency::assert_consistent,
+    harness::{Harness, assert_same, on, populated},
+    ipv6::Ipv6Request,
+};
+use crate::portspec::{PortMapping, PortSpec};
+
+fn ip6(text: &str) -> Ipv6Addr {
+    text.parse().expect("an IPv6 address in a test")
+}
+
+fn spec(text: &str) -> Vec<crate::portspec::PortRequest> {
+    text.parse::<PortSpec>().expect(text).0
+}
+
+fn shown(mappings: &[PortMapping]) -> Vec<String> {
+    mappings.iter().map(ToString::to_string).collect()
+}
+
+fn network6(subnet: &str, only: bool) -> Ipv6Request {
+    Ipv6Request {
+        enable: true,
+        subnet: Some(subnet.parse().expect("an IPv6 CIDR in a test")),
+        gateway: None,
+        only,
+        routed: false,
+    }
+}
+
+/// [`populated`] with dual-stack `ds` (10.7.0.0/24, fd00:7::/64) and
+/// IPv6-only `six` (fd00:6::/64).
+async fn scene() -> Harness {
+    let mut h = populated().await;
+    let c = &mut h.controller;
+    c.create_network_ipv6(
+        "ds",
+        Some(super::harness::net("10.7.0.0/24")),
+        None,
+        false,
+        &network6("fd00:7::/64", false),
+    )
+    .await
+    .expect("ds");
+    c.create_network_ipv6("six", None, None, false, &network6("fd00:6::/64", true))
+        .await
+        .expect("six");
+    h
+}
+
+#[tokio::test]
+async fn a_plain_port_is_published_on_both_families_of_a_dual_stack_container() {
+    let mut h = scene().await;
+    let mut opts = on("ds");
+    opts.ports = spec("8180:80");
+    h.controller.create_container("d", &opts).await.expect("d");
+    assert_eq!(
+        shown(&h.controller.ports("d").expect("ports")),
+        ["80/tcp -> 0.0.0.0:8180", "80/tcp -> [::]:8180"]
+    );
+    let world = h.datapath.world();
+    let value = world.published6[&PublishedKey6::new([0; 16], 8180, 6)];
+    assert_eq!(value.container_ip, ip6("fd00:7::2").octets());
+    assert_eq!(value.container_port, 80);
+    assert_consistent(&h.snapshot());
+    // One family goes, the other stays.
+    let gone = h
+        .controller
+        .unpublish("d", &spec("[::]::80"))
+        .await
+        .expect("unpublish IPv6");
+    assert_eq!(shown(&gone), ["80/tcp -> [::]:8180"]);
+    assert!(h.datapath.world().published6.is_empty());
+    assert_eq!(
+        shown(&h.controller.ports("d").expect("ports")),
+        ["80/tcp -> 0.0.0.0:8180"]
+    );
+    assert_consistent(&h.snapshot());
+    // Only IPv6, on loopback, with a host port chosen for it.
+    let got = h
+        .controller
+        .publish("d", &spec("[::1]::80/udp"))
+        .await
+        .expect("::1");
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].host_ip, ip6("::1"));
+    assert_consistent(&h.snapshot());
+}
+
+#[tokio::test]
+async fn an_ipv6_only_container_publishes_on_ipv6_and_is_refused_ipv4() {
+    let mut h = scene().await;
+    let mut opts = on("six");
+    opts.ports = spec("8080:80");
+    h.controller.create_container("o", &opts).await.expect("o");
+    assert_eq!(
+        shown(&h.controller.ports("o").expect("ports")),
+        ["80/tcp -> [::]:8080"]
+    );
+    assert_consistent(&h.snapshot());
+    let before = h.snapshot();
+    let err = h
+        .controller
+        .publish("o", &spec("127.0.0.1:9090:90"))
+        .await
+        .expect_err("no IPv4");
+    assert!(
+        err.to_string()
+            .contains("host IP 127.0.0.1: the container has no IPv4 address"),
+        "{err}"
+    );
+    // IPv4-only web cannot take an IPv6 address; nothing changes.
+    let err = h
+        .controller
+        .publish("web", &spec("[::]:9090:90"))
+        .await
+        .expect_err("no IPv6");
+    assert!(err.to_string().contains("no IPv6 address"), "{err}");
+    assert_same(&h.snapshot(), &before, "refusals change nothing");
+    // `o` holds 8080 on IPv6 only: another container takes it on IPv4.
+    let mut opts = on("ds");
+    opts.ports = spec("0.0.0.0:8080:80/tcp");
+    let err = h
+        .controller
+        .create_container("d", &opts)
+        .await
+        .expect_err("web holds 0.0.0.0:8080");
+    assert!(err.to_string().contains("container web"), "{err}");
+    opts.ports = spec("127.0.0.1:8088:80");
+    h.controller.create_container("d", &opts).await.expect("d");
+    opts.ports = spec("[::1]:8080:80");
+    let err = h
+        .controller
+        .create_container("e", &opts)
+        .await
+        .expect_err("o holds [::]:8080");
+    assert!(
+        err.to_string()
+            .contains("[::1]:8080/tcp is already published (by container o"),
+        "{err}"
+    );
+    assert_consistent(&h.snapshot());
+}
+
+#[tokio::test]
+async fn a_restart_keeps_ipv6_mappings_and_drops_stale_ones() {
+    let mut h = scene().await;
+    let mut opts = on("six");
+    opts.ports = spec("[::]:8080:80");
+    h.controller.create_container("o", &opts).await.expect("o");
+    let saved = h.saved();
+    let stale = PublishedKey6::new(ip6("2001:db8::9").octets(), 9999, 17);
+    let mut h = h
+        .restart(|_, datapath| {
+            datapath
+                .published6
+                .insert(stale, PublishedValue6::default());
+        })
+        .await
+        .expect("restarts");
+    assert_eq!(h.saved(), saved);
+    assert!(!h.datapath.world().published6.contains_key(&stale));
+    assert_consistent(&h.snapshot());
+    h.controller.remove_container("o").await.expect("rm o");
+    assert!(h.datapath.world().published6.is_empty());
+    assert_consistent(&h.snapshot());
+}
