@@ -55,6 +55,13 @@ fn a_routed_network_is_reached_on_published_container_ports_only() {
         answer.starts_with("error"),
         "UDP 80 (TCP published) reached: {answer}"
     );
+    // Nor the host port on the host's IPv6 address: in routed mode the
+    // IPv6 half of `-p` publishes nothing there (Docker's rule).
+    let answer = ask(&out, "tcp", UPLINK6, 8080, "no", None);
+    assert!(
+        answer.starts_with("error"),
+        "[{UPLINK6}]:8080 reached: {answer}"
+    );
     assert!(drop_count(&env, "unsolicited") >= unsolicited + 3);
 
     // Out: the container's own address, no masquerade; replies come back.

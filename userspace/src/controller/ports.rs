@@ -97,11 +97,20 @@ impl Controller {
         endpoint: &Endpoint,
         ifindex: u32,
     ) -> Result<()> {
+        // Docker's routed mode: an IPv6 mapping opens the container port on
+        // the container's own address (`ROUTED6`, routed6.rs); no host
+        // port is published for it.
+        let routed6 = self
+            .state
+            .networks
+            .get(&endpoint.network)
+            .is_some_and(|n| n.routed6);
         for (done, m) in mappings.iter().enumerate() {
             let written = match (published_key(m), published_key6(m)) {
                 (Some(key), _) => self
                     .datapath
                     .publish(key, published_value(m, endpoint, ifindex)),
+                (_, Some(_)) if routed6 => Ok(()),
                 (_, Some(key)) => self
                     .datapath
                     .publish6(key, published_value6(m, endpoint, ifindex)),

@@ -7,9 +7,8 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::ipv6_lab::{self, Path6};
@@ -31,25 +30,10 @@ pub struct Ipv6Results {
 
 /// Runs the phase in a lab of its own and removes everything it made.
 pub fn run(binary: &Path, loadgen: &Path, reps: usize, seconds: f64) -> Result<Ipv6Results> {
-    let started = Instant::now();
     println!("bench: phase ipv6: published port and masquerade over IPv6");
-    let mut lab = Lab::new()?;
-    let result = measure(&mut lab, binary, loadgen, reps, seconds);
-    if result.is_err() {
-        eprintln!(
-            "bench: the IPv6 phase failed; logs of the background processes are in {}",
-            super::lab::DIR
-        );
-    }
-    let errors = lab.cleanup();
-    for err in &errors {
-        eprintln!("bench cleanup: {err}");
-    }
-    let mut results = result?;
-    if !errors.is_empty() {
-        bail!("the IPv6 phase ran, but cleaning up failed (see above)");
-    }
-    results.minutes = started.elapsed().as_secs_f64() / 60.0;
+    let (mut results, minutes) =
+        phase::in_own_lab("ipv6", |lab| measure(lab, binary, loadgen, reps, seconds))?;
+    results.minutes = minutes;
     Ok(results)
 }
 

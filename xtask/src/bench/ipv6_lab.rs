@@ -16,19 +16,18 @@
 //! back only through the variant's NAT (DNAT for published ports, NAT66
 //! masquerade outbound).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use super::lab::{DIR, DaemonFiles, Lab, quiet};
+use super::lab::{DIR, Lab, quiet};
 use super::load::{self, Sample, Test};
+use super::netns_daemon::NetnsDaemon;
 use super::phase::PhasePath;
 use super::rules::{self, Addressing, Mapping};
 use super::topology::{OUTSIDE_PORT, PUBLISHED_PORT, SERVER_PORT, in_ns, ip_n, tune_ns, up, veth};
-use crate::cmd::{command, succeeds};
 use crate::interrupt::check_interrupted;
 
 const EBPFNET_NETWORK: &str = "ebnb6";
@@ -216,51 +215,7 @@ fn direct(lab: &mut Lab) -> Result<()> {
     tune_ns(&srv, false)
 }
 
-/// The ebpfnet variant's daemon, in its host namespace.
-pub struct Daemon6 {
-    binary: PathBuf,
-    pub files: DaemonFiles,
-}
-
-impl Daemon6 {
-    fn cli(&self, args: &[&str]) -> Command {
-        let mut cmd = command(&self.binary);
-        cmd.arg("--socket").arg(&self.files.socket).args(args);
-        cmd
-    }
-
-    fn start(&self, lab: &mut Lab) -> Result<()> {
-        std::fs::create_dir_all(&self.files.state_dir)?;
-        let mut daemon = self.files.command(&self.binary);
-        daemon
-            .arg("daemon")
-            .arg("--socket")
-            .arg(&self.files.socket)
-            .arg("--state-dir")
-            .arg(&self.files.state_dir)
-            .arg("--pin-dir")
-            .arg(&self.files.pin_dir)
-            .args(["--uplink", "eth0", "--default-subnet", "10.213.0.0/24"])
-            .env("RUST_LOG", "info")
-            .env_remove("EBPFNET_SOCKET");
-        lab.spawn_daemon(self.binary.clone(), &self.files, &mut daemon)?;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !succeeds(&mut self.cli(&["status"])) {
-            check_interrupted()?;
-            lab.check_children()?;
-            if Instant::now() > deadline {
-                bail!(
-                    "the IPv6 phase's daemon did not answer in 15 s; see {DIR}/{}.log",
-                    self.files.name
-                );
-            }
-            sleep(Duration::from_millis(100));
-        }
-        Ok(())
-    }
-}
-
-fn ebpfnet(lab: &mut Lab, binary: &Path) -> Result<Daemon6> {
+fn ebpfnet(lab: &mut Lab, binary: &Path) -> Result<NetnsDaemon> {
     let path = Path6::Ebpfnet;
     let (out, host, srv) = (path.out_ns(), path.host_ns(), path.srv_ns());
     lab.add_netns(&out)?;
@@ -275,11 +230,11 @@ fn ebpfnet(lab: &mut Lab, binary: &Path) -> Result<Daemon6> {
     up(&host, &["lo", "eth0"])?;
     up(&out, &["lo", "eth0"])?;
     tune_ns(&out, false)?;
-    let daemon = Daemon6 {
-        binary: binary.to_path_buf(),
-        files: DaemonFiles::in_netns(&host),
-    };
-    daemon.start(lab)?;
+    let daemon = NetnsDaemon::new(binary, &host);
+    daemon.start(
+        lab,
+        &["--uplink", "eth0", "--default-subnet", "10.213.0.0/24"],
+    )?;
     let subnet = path.subnet();
     quiet(&mut daemon.cli(&[
         "network",
@@ -309,7 +264,7 @@ fn ebpfnet(lab: &mut Lab, binary: &Path) -> Result<Daemon6> {
 
 /// Everything of the phase, servers started and every path probed;
 /// answers the ebpfnet daemon.
-pub fn create(lab: &mut Lab, binary: &Path, loadgen: &Path) -> Result<Daemon6> {
+pub fn create(lab: &mut Lab, binary: &Path, loadgen: &Path) -> Result<NetnsDaemon> {
     direct(lab)?;
     ruled(lab, Path6::Ip6tablesNft)?;
     ruled(lab, Path6::NftMap)?;

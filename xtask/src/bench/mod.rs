@@ -26,6 +26,7 @@ mod ipv6;
 mod ipv6_lab;
 mod lab;
 mod load;
+mod netns_daemon;
 mod overlay;
 mod overlay_hosts;
 mod overlay_report;
@@ -240,19 +241,8 @@ fn run_all(lab: &mut Lab, ebpfnet: &Ebpfnet, loadgen: &Path, config: &Config) ->
                 for test in Test::ALL {
                     lab.check_children()?;
                     let sample = load::run(loadgen, kind, test, config.seconds)?;
-                    println!(
-                        "  scale {scale:>5} rep {} {:<16} {:<8} {:>10.1} {}{}",
-                        rep + 1,
-                        kind.name(),
-                        test.name(),
-                        sample.value,
-                        test.unit(),
-                        if sample.errors > 0 {
-                            format!(" ({} errors)", sample.errors)
-                        } else {
-                            String::new()
-                        }
-                    );
+                    let label = format!("scale {scale:>5}");
+                    phase::print_sample(&label, rep, kind.name(), test, &sample);
                     results.traffic.push(Run {
                         kind,
                         scale,

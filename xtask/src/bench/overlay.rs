@@ -7,9 +7,8 @@
 //! its daemons' socket hooks never run beside their measurements.
 
 use std::path::Path;
-use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::lab::Lab;
 use super::load::Test;
@@ -30,25 +29,11 @@ pub struct OverlayResults {
 
 /// Runs the phase in a lab of its own and removes everything it made.
 pub fn run(binary: &Path, loadgen: &Path, reps: usize, seconds: f64) -> Result<OverlayResults> {
-    let started = Instant::now();
     println!("bench: phase overlay: two hosts, etcd, two daemons, a plain VXLAN beside");
-    let mut lab = Lab::new()?;
-    let result = measure(&mut lab, binary, loadgen, reps, seconds);
-    if result.is_err() {
-        eprintln!(
-            "bench: the overlay phase failed; logs of the background processes are in {}",
-            super::lab::DIR
-        );
-    }
-    let errors = lab.cleanup();
-    for err in &errors {
-        eprintln!("bench cleanup: {err}");
-    }
-    let mut results = result?;
-    if !errors.is_empty() {
-        bail!("the overlay phase ran, but cleaning up failed (see above)");
-    }
-    results.minutes = started.elapsed().as_secs_f64() / 60.0;
+    let (mut results, minutes) = phase::in_own_lab("overlay", |lab| {
+        measure(lab, binary, loadgen, reps, seconds)
+    })?;
+    results.minutes = minutes;
     Ok(results)
 }
 

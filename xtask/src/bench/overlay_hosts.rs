@@ -15,19 +15,18 @@
 //! holds 4789 in the same namespaces. All three paths cross the same
 //! underlay and the daemons' uplink programs on `eth0`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
 use super::etcd;
-use super::lab::{DIR, DaemonFiles, Lab, quiet};
+use super::lab::{Lab, quiet};
 use super::load::{self, Test};
+use super::netns_daemon::NetnsDaemon;
 use super::phase::PhasePath;
 use super::topology::{SERVER_PORT, in_ns, ip_n, tune_ns, up, veth};
-use crate::cmd::{command, succeeds};
 use crate::interrupt::check_interrupted;
 
 /// The two hosts' namespaces.
@@ -102,54 +101,6 @@ impl PhasePath for HostPath {
     }
 }
 
-/// One host's daemon.
-pub struct HostDaemon {
-    pub binary: PathBuf,
-    pub files: DaemonFiles,
-}
-
-impl HostDaemon {
-    /// `ebpfnet --socket SOCK ARGS` (the CLI needs no namespace).
-    pub fn cli(&self, args: &[&str]) -> Command {
-        let mut cmd = command(&self.binary);
-        cmd.arg("--socket").arg(&self.files.socket).args(args);
-        cmd
-    }
-
-    fn start(&self, lab: &mut Lab, host: usize, etcd: &str) -> Result<()> {
-        std::fs::create_dir_all(&self.files.state_dir)?;
-        let mut daemon = self.files.command(&self.binary);
-        daemon
-            .arg("daemon")
-            .arg("--socket")
-            .arg(&self.files.socket)
-            .arg("--state-dir")
-            .arg(&self.files.state_dir)
-            .arg("--pin-dir")
-            .arg(&self.files.pin_dir)
-            .args(["--uplink", "eth0"])
-            .args(["--cluster-store", &format!("etcd://{etcd}")])
-            .args(["--advertise-addr", &underlay_ip(host)])
-            .env("RUST_LOG", "info")
-            .env_remove("EBPFNET_SOCKET");
-        lab.spawn_daemon(self.binary.clone(), &self.files, &mut daemon)?;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !succeeds(&mut self.cli(&["status"])) {
-            check_interrupted()?;
-            lab.check_children()?;
-            if Instant::now() > deadline {
-                bail!(
-                    "the daemon of {} did not answer in 15 s; see {DIR}/{}.log",
-                    HOSTS[host],
-                    self.files.name
-                );
-            }
-            sleep(Duration::from_millis(100));
-        }
-        Ok(())
-    }
-}
-
 /// The underlay: the hosts' namespaces and the veth pair between them.
 fn underlay(lab: &mut Lab) -> Result<()> {
     for ns in HOSTS {
@@ -213,18 +164,27 @@ fn plain_vxlan(lab: &mut Lab) -> Result<()> {
 }
 
 /// Everything of the phase, the servers started; answers the daemons.
-pub fn create(lab: &mut Lab, binary: &Path, loadgen: &Path) -> Result<Vec<HostDaemon>> {
+pub fn create(lab: &mut Lab, binary: &Path, loadgen: &Path) -> Result<Vec<NetnsDaemon>> {
     underlay(lab)?;
     let etcd = etcd::start(lab, HOSTS[0], &underlay_ip(0))?;
-    let daemons: Vec<HostDaemon> = HOSTS
+    let daemons: Vec<NetnsDaemon> = HOSTS
         .iter()
-        .map(|ns| HostDaemon {
-            binary: binary.to_path_buf(),
-            files: DaemonFiles::in_netns(ns),
-        })
+        .map(|ns| NetnsDaemon::new(binary, ns))
         .collect();
+    let store = format!("etcd://{etcd}");
     for (host, daemon) in daemons.iter().enumerate() {
-        daemon.start(lab, host, &etcd)?;
+        let advertise = underlay_ip(host);
+        daemon.start(
+            lab,
+            &[
+                "--uplink",
+                "eth0",
+                "--cluster-store",
+                &store,
+                "--advertise-addr",
+                &advertise,
+            ],
+        )?;
     }
     quiet(&mut daemons[0].cli(&[
         "network",

@@ -7,7 +7,9 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use super::ebpfnet::{prog_stats, stats_delta};
@@ -38,6 +40,45 @@ pub struct PhaseBpf {
     pub runs: u64,
 }
 
+/// Runs a phase's `measure` in a lab of its own and removes everything it
+/// made, also on error; answers the results and the phase's minutes.
+pub fn in_own_lab<T>(name: &str, measure: impl FnOnce(&mut Lab) -> Result<T>) -> Result<(T, f64)> {
+    let started = Instant::now();
+    let mut lab = Lab::new()?;
+    let result = measure(&mut lab);
+    if result.is_err() {
+        eprintln!(
+            "bench: the {name} phase failed; logs of the background processes are in {}",
+            super::lab::DIR
+        );
+    }
+    let errors = lab.cleanup();
+    for err in &errors {
+        eprintln!("bench cleanup: {err}");
+    }
+    let results = result?;
+    if !errors.is_empty() {
+        bail!("the {name} phase ran, but cleaning up failed (see above)");
+    }
+    Ok((results, started.elapsed().as_secs_f64() / 60.0))
+}
+
+/// One run's line of progress.
+pub fn print_sample(label: &str, rep: usize, name: &str, test: Test, sample: &Sample) {
+    println!(
+        "  {label} rep {} {name:<16} {:<8} {:>10.1} {}{}",
+        rep + 1,
+        test.name(),
+        sample.value,
+        test.unit(),
+        if sample.errors > 0 {
+            format!(" ({} errors)", sample.errors)
+        } else {
+            String::new()
+        }
+    );
+}
+
 /// Runs every test on every path `reps` times, each repetition starting
 /// with another path, so neighbours in time share the machine's state.
 pub fn interleave<P: PhasePath>(
@@ -55,19 +96,7 @@ pub fn interleave<P: PhasePath>(
             for &test in tests {
                 lab.check_children()?;
                 let sample = run(path, test)?;
-                println!(
-                    "  {label} rep {} {:<16} {:<8} {:>10.1} {}{}",
-                    rep + 1,
-                    path.name(),
-                    test.name(),
-                    sample.value,
-                    test.unit(),
-                    if sample.errors > 0 {
-                        format!(" ({} errors)", sample.errors)
-                    } else {
-                        String::new()
-                    }
-                );
+                print_sample(label, rep, path.name(), test, &sample);
                 runs.push(PhaseRun { path, test, sample });
             }
         }

@@ -1,7 +1,10 @@
 //! The targets, checked against figures of the same run.
 
 use super::extremes_report;
+use super::ipv6::{self, Ipv6Results};
+use super::ipv6_lab::Path6;
 use super::load::Test;
+use super::phase;
 use super::report::{Results, spread};
 use super::topology::Kind;
 
@@ -110,6 +113,9 @@ pub fn evaluate(r: &Results) -> Vec<Target> {
     if let Some(x) = &r.extremes {
         out.extend(extremes_report::targets(r, x));
     }
+    if let Some(v6) = &r.ipv6 {
+        out.extend(ipv6_targets(v6));
+    }
     if let Some(row) = r.control_row("add 1 port when 10,000", "ebpfnet", 1) {
         let s = spread(&row.seconds);
         out.push(Target {
@@ -119,6 +125,23 @@ pub fn evaluate(r: &Results) -> Vec<Target> {
         });
     }
     out
+}
+
+/// The IPv6 rows at the IPv4 rows' targets: published ≥ 0.95× the direct
+/// veth, masquerade ≥ 0.9×.
+fn ipv6_targets(v6: &Ipv6Results) -> Vec<Target> {
+    ipv6::TESTS
+        .iter()
+        .map(|&test| {
+            let min = if test == Test::MasqCrr { 0.9 } else { 0.95 };
+            let ratio = phase::ratio(&v6.runs, Path6::Ebpfnet, Path6::Direct, test);
+            Target {
+                name: format!("IPv6: {} ≥ {min}× direct-veth", test.name()),
+                measured: format!("{ratio:.2}×"),
+                met: ratio >= min,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
