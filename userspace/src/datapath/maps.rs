@@ -1,6 +1,9 @@
 //! Writing the topology and publishing maps through aya's typed wrappers.
 
-use std::{collections::BTreeMap, net::Ipv4Addr};
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr},
+};
 
 use aya::{
     Ebpf,
@@ -228,32 +231,39 @@ impl Topology for AyaDatapath {
     /// Inserts the new and changed addresses first, then deletes the stale
     /// ones, so an address that stays is never missing for a moment.
     fn set_host_addrs(&mut self, addrs: &[(Ipv4Addr, u32)]) -> Result<(), DatapathError> {
-        let name = names::HOST_ADDRS_MAP;
-        let wanted: BTreeMap<[u8; 4], u32> = addrs
-            .iter()
-            .map(|(ip, index)| (ip.octets(), *index))
-            .collect();
-        let mut map = hash_mut::<[u8; 4], HostAddr>(&mut self.ebpf, name)?;
-        let current: BTreeMap<[u8; 4], u32> = map
-            .iter()
-            .map(|entry| entry.map(|(ip, addr)| (ip, addr.ifindex)))
-            .collect::<Result<_, _>>()
-            .map_err(map_err(name))?;
-        for (ip, ifindex) in &wanted {
-            if current.get(ip) != Some(ifindex) {
-                map.insert(ip, HostAddr { ifindex: *ifindex }, 0)
-                    .map_err(write_err(
-                        name,
-                        format!("add host address {}", Ipv4Addr::from(*ip)),
-                    ))?;
-            }
-        }
-        for ip in current.keys().filter(|ip| !wanted.contains_key(*ip)) {
-            removed(map.remove(ip)).map_err(write_err(
-                name,
-                format!("remove host address {}", Ipv4Addr::from(*ip)),
-            ))?;
-        }
-        Ok(())
+        let wanted = addrs.iter().map(|(ip, index)| (ip.octets(), *index));
+        sync_host_addrs(&mut self.ebpf, names::HOST_ADDRS_MAP, wanted.collect())
     }
+}
+
+/// Makes the host-address map `name` (`HOST_ADDRS`, `HOST_ADDRS6`: address
+/// bytes in network order → ifindex) exactly `wanted`: new and changed
+/// addresses first, then the stale ones, so an address that stays is never
+/// missing for a moment.
+pub(super) fn sync_host_addrs<const N: usize>(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    wanted: BTreeMap<[u8; N], u32>,
+) -> Result<(), DatapathError>
+where
+    [u8; N]: aya::Pod + Into<IpAddr>,
+{
+    let mut map = hash_mut::<[u8; N], HostAddr>(ebpf, name)?;
+    let current: BTreeMap<[u8; N], u32> = map
+        .iter()
+        .map(|entry| entry.map(|(ip, addr)| (ip, addr.ifindex)))
+        .collect::<Result<_, _>>()
+        .map_err(map_err(name))?;
+    for (ip, ifindex) in &wanted {
+        if current.get(ip) != Some(ifindex) {
+            let action = format!("add host address {}", (*ip).into());
+            map.insert(ip, HostAddr { ifindex: *ifindex }, 0)
+                .map_err(write_err(name, action))?;
+        }
+    }
+    for ip in current.keys().filter(|ip| !wanted.contains_key(*ip)) {
+        let action = format!("remove host address {}", (*ip).into());
+        removed(map.remove(ip)).map_err(write_err(name, action))?;
+    }
+    Ok(())
 }

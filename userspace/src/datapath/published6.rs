@@ -2,15 +2,12 @@
 //! removed (with the flows that came in through them, as for IPv4), and
 //! the host's IPv6 addresses that mappings on `::` answer on.
 
-use std::{
-    collections::{BTreeMap, HashSet},
-    net::Ipv6Addr,
-};
+use std::{collections::HashSet, net::Ipv6Addr};
 
 use aya::maps::{HashMap, MapData, PerCpuHashMap};
 use ebpfnet_common::{
     flows6::{FlowKey6, NatEntry6},
-    maps::{HostAddr, NatKind, PublishedStats, proto},
+    maps::{NatKind, PublishedStats, proto},
     names,
     published6::{PublishedKey6, PublishedValue6},
 };
@@ -18,7 +15,7 @@ use ebpfnet_common::{
 use super::{
     AyaDatapath, DatapathError, NatRecord6, Publishing6,
     encoding::describe_key6,
-    maps::{hash, hash_mut, map_err, map_mut, removed, write_err},
+    maps::{hash, hash_mut, map_err, map_mut, removed, sync_host_addrs, write_err},
     nat_collector::read_table,
 };
 
@@ -130,33 +127,8 @@ impl Publishing6 for AyaDatapath {
     }
 
     fn set_host_addrs6(&mut self, addrs: &[(Ipv6Addr, u32)]) -> Result<(), DatapathError> {
-        let name = names::HOST_ADDRS6_MAP;
-        let wanted: BTreeMap<[u8; 16], u32> = addrs
-            .iter()
-            .map(|(ip, index)| (ip.octets(), *index))
-            .collect();
-        let mut map = hash_mut::<[u8; 16], HostAddr>(&mut self.ebpf, name)?;
-        let current: BTreeMap<[u8; 16], u32> = map
-            .iter()
-            .map(|entry| entry.map(|(ip, addr)| (ip, addr.ifindex)))
-            .collect::<Result<_, _>>()
-            .map_err(map_err(name))?;
-        for (ip, ifindex) in &wanted {
-            if current.get(ip) != Some(ifindex) {
-                map.insert(ip, HostAddr { ifindex: *ifindex }, 0)
-                    .map_err(write_err(
-                        name,
-                        format!("add host address {}", Ipv6Addr::from(*ip)),
-                    ))?;
-            }
-        }
-        for ip in current.keys().filter(|ip| !wanted.contains_key(*ip)) {
-            removed(map.remove(ip)).map_err(write_err(
-                name,
-                format!("remove host address {}", Ipv6Addr::from(*ip)),
-            ))?;
-        }
-        Ok(())
+        let wanted = addrs.iter().map(|(ip, index)| (ip.octets(), *index));
+        sync_host_addrs(&mut self.ebpf, names::HOST_ADDRS6_MAP, wanted.collect())
     }
 }
 
