@@ -188,17 +188,26 @@ pub fn flows_of_mapping(records: &[NatRecord], mapping: &PublishedKey) -> Vec<Fl
 /// in one pass over the records (unpublishing every port of an address
 /// reads a table once, not once a port).
 pub fn flows_of_mappings(records: &[NatRecord], mappings: &[PublishedKey]) -> Vec<FlowKey> {
-    // (protocol, port, address); [0; 4] for a mapping on every address.
-    let wanted: HashSet<(u8, u16, [u8; 4])> = mappings
+    let wanted = mappings
         .iter()
-        .map(|m| (m.protocol, m.host_port, m.host_ip))
-        .collect();
+        .map(|m| (m.protocol, m.host_port, m.host_ip));
+    flows_through(records, &wanted.collect())
+}
+
+/// Both directions of every flow whose request came in through one of
+/// `wanted` (protocol, port, host address; the zero address for a mapping
+/// on every address): request entries to that address and port, and
+/// their reply twins. For either family.
+pub fn flows_through<A: FlowAddr>(
+    records: &[NatRecordOf<A>],
+    wanted: &HashSet<(u8, u16, A)>,
+) -> Vec<FlowKeyOf<A>> {
     records
         .iter()
         .filter(|r| {
             NatKind::try_from(r.entry.kind) == Ok(NatKind::PublishedRequest)
                 && (wanted.contains(&(r.key.protocol, r.key.dst_port, r.key.dst_ip))
-                    || wanted.contains(&(r.key.protocol, r.key.dst_port, [0; 4])))
+                    || wanted.contains(&(r.key.protocol, r.key.dst_port, A::default())))
         })
         .flat_map(|r| [r.key, r.entry.twin_key(r.key.protocol)])
         .collect()

@@ -2,12 +2,12 @@
 //! removed (with the flows that came in through them, as for IPv4), and
 //! the host's IPv6 addresses that mappings on `::` answer on.
 
-use std::{collections::HashSet, net::Ipv6Addr};
+use std::net::Ipv6Addr;
 
 use aya::maps::{HashMap, MapData, PerCpuHashMap};
 use ebpfnet_common::{
     flows6::{FlowKey6, NatEntry6},
-    maps::{NatKind, PublishedStats, proto},
+    maps::{PublishedStats, proto},
     names,
     published6::{PublishedKey6, PublishedValue6},
 };
@@ -16,6 +16,7 @@ use super::{
     AyaDatapath, DatapathError, NatRecord6, Publishing6,
     encoding::describe_key6,
     maps::{hash, hash_mut, map_err, map_mut, removed, sync_host_addrs, write_err},
+    nat,
     nat_collector::read_table,
 };
 
@@ -24,19 +25,10 @@ use super::{
 /// host address for a mapping on `::`), and their reply twins; one pass
 /// over the records.
 pub fn flows_of_mappings6(records: &[NatRecord6], mappings: &[PublishedKey6]) -> Vec<FlowKey6> {
-    let wanted: HashSet<(u8, u16, [u8; 16])> = mappings
+    let wanted = mappings
         .iter()
-        .map(|m| (m.protocol, m.host_port, m.host_ip))
-        .collect();
-    records
-        .iter()
-        .filter(|r| {
-            NatKind::try_from(r.entry.kind) == Ok(NatKind::PublishedRequest)
-                && (wanted.contains(&(r.key.protocol, r.key.dst_port, r.key.dst_ip))
-                    || wanted.contains(&(r.key.protocol, r.key.dst_port, [0; 16])))
-        })
-        .flat_map(|r| [r.key, r.entry.twin_key(r.key.protocol)])
-        .collect()
+        .map(|m| (m.protocol, m.host_port, m.host_ip));
+    nat::flows_through(records, &wanted.collect())
 }
 
 type Table6<'a> = HashMap<&'a mut MapData, FlowKey6, NatEntry6>;
@@ -134,7 +126,7 @@ impl Publishing6 for AyaDatapath {
 
 #[cfg(test)]
 mod tests {
-    use ebpfnet_common::maps::PUBLISHED_ANY_IP;
+    use ebpfnet_common::maps::{NatKind, PUBLISHED_ANY_IP};
 
     use super::*;
 
