@@ -54,7 +54,7 @@ pub fn enforce(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> Option<i32
     // SAFETY: `skb` is this invocation's; `mtu` is a valid out pointer.
     let ret = unsafe { bpf_check_mtu(ctx.skb.skb.cast(), entry.ifindex, &mut mtu, 0, 0) };
     // No such device (< 0): the redirect itself reports that.
-    if ret < 0 || ret == 0 && !segments_too_big(ctx, packet, mtu) {
+    if ret < 0 || ret == 0 && !segments_too_big(ctx, packet.protocol, packet.l4_off, mtu) {
         return None;
     }
     let frag = u16::from_be_bytes(ctx.load(IP_FRAG_OFF).ok()?);
@@ -102,22 +102,23 @@ pub fn fits(ctx: &TcContext, egress: u32) -> bool {
 /// here rather than with `BPF_MTU_CHK_SEGS`: since Linux stopped setting the
 /// transport header on received packets, that flag fails with `-EINVAL` on
 /// packets without one.
+/// For either family: `l4_off` is where the TCP or UDP header starts.
 #[inline(always)]
-fn segments_too_big(ctx: &TcContext, packet: &Packet, mtu: u32) -> bool {
+pub(crate) fn segments_too_big(ctx: &TcContext, protocol: u8, l4_off: usize, mtu: u32) -> bool {
     // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
     let gso_size = unsafe { (*ctx.skb.skb).gso_size };
     if gso_size == 0 || ctx.len() <= mtu + ETH_LEN as u32 {
         return false;
     }
-    let l4_header = match packet.protocol {
-        proto::TCP => match ctx.load::<u8>(packet.l4_off + 12) {
+    let l4_header = match protocol {
+        proto::TCP => match ctx.load::<u8>(l4_off + 12) {
             Ok(offset) => u32::from(offset >> 4) * 4,
             Err(_) => return false,
         },
         proto::UDP => 8,
         _ => 0,
     };
-    (packet.l4_off - IP_OFF) as u32 + l4_header + gso_size > mtu
+    (l4_off - IP_OFF) as u32 + l4_header + gso_size > mtu
 }
 
 /// Turns the packet into ICMP "fragmentation needed" (`mtu`) back to the

@@ -27,7 +27,7 @@ use ebpfnet_common::{DropReason, flows6::ICMPV6, maps::proto};
 
 use crate::{
     counters::drop_packet,
-    maps,
+    maps, mtu,
     parse::{ETH_LEN, ETH_P_IPV6, IP_OFF},
     parse6::{IPV6_HEADER_LEN, Packet6},
 };
@@ -66,7 +66,7 @@ pub fn enforce(ctx: &TcContext, packet: &Packet6, ifindex: u32) -> Option<i32> {
     // SAFETY: `skb` is this invocation's; `mtu` is a valid out pointer.
     let ret = unsafe { bpf_check_mtu(ctx.skb.skb.cast(), ifindex, &mut mtu, 0, 0) };
     // No such device (< 0): the redirect itself reports that.
-    if ret < 0 || ret == 0 && !segments_too_big(ctx, packet, mtu) {
+    if ret < 0 || ret == 0 && !mtu::segments_too_big(ctx, packet.protocol, packet.l4_off, mtu) {
         return None;
     }
     // Never an error about an ICMPv6 error (RFC 4443 §2.4 e), nor about a
@@ -77,26 +77,6 @@ pub fn enforce(ctx: &TcContext, packet: &Packet6, ifindex: u32) -> Option<i32> {
         return Some(drop_packet(DropReason::TooBig));
     }
     Some(packet_too_big(ctx, packet, mtu))
-}
-
-/// Whether a GSO packet (which `bpf_check_mtu` passes whatever its length)
-/// has segments larger than `mtu` (as `mtu::segments_too_big`).
-#[inline(always)]
-fn segments_too_big(ctx: &TcContext, packet: &Packet6, mtu: u32) -> bool {
-    // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
-    let gso_size = unsafe { (*ctx.skb.skb).gso_size };
-    if gso_size == 0 || ctx.len() <= mtu + ETH_LEN as u32 {
-        return false;
-    }
-    let l4_header = match packet.protocol {
-        proto::TCP => match ctx.load::<u8>(packet.l4_off + 12) {
-            Ok(offset) => u32::from(offset >> 4) * 4,
-            Err(_) => return false,
-        },
-        proto::UDP => 8,
-        _ => 0,
-    };
-    (packet.l4_off - IP_OFF) as u32 + l4_header + gso_size > mtu
 }
 
 /// Turns the packet into "packet too big" (`mtu`) back to the container
