@@ -118,8 +118,8 @@ pub type LanHost = (u32, [u8; 6], [u8; 4]);
 /// A macvlan container in `LAN_HOSTS6`: (parent ifindex, MAC, address).
 pub type LanHost6 = (u32, [u8; 6], Ipv6Addr);
 
-/// What the controller needs from a datapath, in six parts by what they
-/// touch. Map writers replace whole entries; removing an entry that is not
+/// What the controller needs from a datapath, in parts by what they
+/// touch (each family's topology, publishing and flows apart). Map writers replace whole entries; removing an entry that is not
 /// there is not an error.
 pub trait Datapath:
     Programs
