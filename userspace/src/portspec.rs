@@ -68,6 +68,17 @@ impl PortMapping {
     pub fn host(&self) -> String {
         SocketAddr::new(self.host_ip, self.host_port).to_string()
     }
+
+    /// Whether this mapping comes right after a run of `count` mappings
+    /// starting at `first`: same address and protocol, host and container
+    /// port both `count` up.
+    pub fn continues_run(&self, first: &PortMapping, count: u16) -> bool {
+        self.host_ip == first.host_ip
+            && self.protocol == first.protocol
+            && count < u16::MAX
+            && u32::from(self.host_port) == u32::from(first.host_port) + u32::from(count)
+            && u32::from(self.container_port) == u32::from(first.container_port) + u32::from(count)
+    }
 }
 
 impl fmt::Display for PortMapping {

@@ -2,7 +2,7 @@
 //! port made or removed), found by comparing the state before and after a
 //! commit, so every path that changes the state is covered.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, fmt, net::SocketAddr};
 
 use crate::{
     portspec::PortMapping,
@@ -19,8 +19,50 @@ pub enum Change<'a> {
     /// An endpoint of the container on a network.
     Connected(&'a Container, &'a Endpoint),
     Disconnected(&'a Container, &'a Endpoint),
-    PortPublished(&'a Container, &'a PortMapping),
-    PortUnpublished(&'a Container, &'a PortMapping),
+    PortPublished(&'a Container, PortRun<'a>),
+    PortUnpublished(&'a Container, PortRun<'a>),
+}
+
+/// Consecutive mappings (same address and protocol, host and container
+/// port both one up) as one change: publishing every port of an address
+/// is one event, not 65,535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRun<'a> {
+    pub first: &'a PortMapping,
+    pub count: u16,
+}
+
+impl fmt::Display for PortRun<'_> {
+    /// As a mapping (`80/tcp -> 0.0.0.0:8080`), with both ports as ranges
+    /// when the run holds more than one: `80-89/tcp -> 0.0.0.0:8080-8089`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.first;
+        if self.count <= 1 {
+            return m.fmt(f);
+        }
+        let last = self.count - 1;
+        write!(
+            f,
+            "{}-{}/{} -> {}-{}",
+            m.container_port,
+            u32::from(m.container_port) + u32::from(last),
+            m.protocol,
+            SocketAddr::new(m.host_ip, m.host_port),
+            u32::from(m.host_port) + u32::from(last)
+        )
+    }
+}
+
+/// `mappings` (in order) as runs of consecutive ones.
+fn runs<'a>(mappings: impl IntoIterator<Item = &'a PortMapping>) -> Vec<PortRun<'a>> {
+    let mut out: Vec<PortRun<'a>> = Vec::new();
+    for m in mappings {
+        match out.last_mut() {
+            Some(run) if m.continues_run(run.first, run.count) => run.count += 1,
+            _ => out.push(PortRun { first: m, count: 1 }),
+        }
+    }
+    out
 }
 
 /// What changed from `before` to `after`: creations parent first,
@@ -47,9 +89,9 @@ pub fn changes<'a>(before: &'a State, after: &'a State) -> Vec<Change<'a>> {
         }
         let old_ports = old.map_or(&[][..], |old| &old.ports[..]);
         out.extend(
-            added(old_ports, &container.ports)
+            runs(added(old_ports, &container.ports))
                 .into_iter()
-                .map(|port| Change::PortPublished(container, port)),
+                .map(|run| Change::PortPublished(container, run)),
         );
     }
     for container in before.containers.values() {
@@ -59,9 +101,9 @@ pub fn changes<'a>(before: &'a State, after: &'a State) -> Vec<Change<'a>> {
             .filter(|new| new.id == container.id);
         let new_ports = new.map_or(&[][..], |new| &new.ports[..]);
         out.extend(
-            added(new_ports, &container.ports)
+            runs(added(new_ports, &container.ports))
                 .into_iter()
-                .map(|port| Change::PortUnpublished(container, port)),
+                .map(|run| Change::PortUnpublished(container, run)),
         );
         for endpoint in &container.endpoints {
             if !new.is_some_and(|new| has_endpoint(new, endpoint)) {
@@ -93,13 +135,13 @@ pub fn log_changes(before: &State, after: &State) {
 }
 
 /// Logs mappings published and taken out of one container (a commit of
-/// its ports alone).
+/// its ports alone), one event per run of consecutive ports.
 pub fn log_ports(container: &Container, added: &[PortMapping], gone: &[PortMapping]) {
-    for port in added {
-        log_change(&Change::PortPublished(container, port));
+    for run in runs(added) {
+        log_change(&Change::PortPublished(container, run));
     }
-    for port in gone {
-        log_change(&Change::PortUnpublished(container, port));
+    for run in runs(gone) {
+        log_change(&Change::PortUnpublished(container, run));
     }
 }
 
@@ -127,15 +169,15 @@ fn log_change(change: &Change<'_>) {
             container = %c.name, id = %c.id, network = %e.network, endpoint = %e.id,
             ip = e.ip.map(tracing::field::display), ip6 = e.ip6.map(tracing::field::display), "container disconnected"
         ),
-        Change::PortPublished(c, p) => tracing::info!(
-            container = %c.name, id = %c.id, port = %p, host_ip = %p.host_ip,
-            host_port = p.host_port, container_port = p.container_port,
-            protocol = %p.protocol, "port published"
+        Change::PortPublished(c, run) => tracing::info!(
+            container = %c.name, id = %c.id, port = %run, host_ip = %run.first.host_ip,
+            host_port = run.first.host_port, container_port = run.first.container_port,
+            count = run.count, protocol = %run.first.protocol, "port published"
         ),
-        Change::PortUnpublished(c, p) => tracing::info!(
-            container = %c.name, id = %c.id, port = %p, host_ip = %p.host_ip,
-            host_port = p.host_port, container_port = p.container_port,
-            protocol = %p.protocol, "port unpublished"
+        Change::PortUnpublished(c, run) => tracing::info!(
+            container = %c.name, id = %c.id, port = %run, host_ip = %run.first.host_ip,
+            host_port = run.first.host_port, container_port = run.first.container_port,
+            count = run.count, protocol = %run.first.protocol, "port unpublished"
         ),
     }
 }

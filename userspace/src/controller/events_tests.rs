@@ -194,3 +194,29 @@ fn added_ports_are_found_in_one_walk_or_through_a_set() {
     let after = vec![udp(5), udp(4), udp(9), udp(3), udp(2), udp(1)];
     assert_eq!(super::added(&before, &after), [&udp(9)]);
 }
+
+#[test]
+fn consecutive_ports_are_one_event_each_run() {
+    let before = a_on_web();
+    let mut after = a_on_web();
+    let ports = &mut after.containers.get_mut("a").expect("container a").ports;
+    // A run of three, a gap, a lone port, then the next port on TCP (another
+    // protocol: another run).
+    ports.extend([udp(100), udp(101), udp(102), udp(200), port(8081)]);
+    assert_eq!(
+        described(&before, &after),
+        [
+            "published a 100-102/udp -> 0.0.0.0:100-102",
+            "published a 200/udp -> 0.0.0.0:200",
+            "published a 80/tcp -> 0.0.0.0:8081",
+        ]
+    );
+    assert_eq!(
+        described(&after, &before),
+        [
+            "unpublished a 100-102/udp -> 0.0.0.0:100-102",
+            "unpublished a 200/udp -> 0.0.0.0:200",
+            "unpublished a 80/tcp -> 0.0.0.0:8081",
+        ]
+    );
+}

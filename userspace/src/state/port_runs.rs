@@ -40,13 +40,13 @@ impl Run {
         }
     }
 
-    /// Whether `m` is the mapping right after this run's last.
-    fn continues_with(&self, m: &PortMapping) -> bool {
-        m.host_ip == self.host_ip
-            && m.protocol == self.protocol
-            && self.count < u16::MAX
-            && u32::from(m.host_port) == u32::from(self.host_port) + u32::from(self.count)
-            && u32::from(m.container_port) == u32::from(self.container_port) + u32::from(self.count)
+    fn first(&self) -> PortMapping {
+        PortMapping {
+            host_ip: self.host_ip,
+            host_port: self.host_port,
+            container_port: self.container_port,
+            protocol: self.protocol,
+        }
     }
 }
 
@@ -54,7 +54,7 @@ fn runs(mappings: &[PortMapping]) -> Vec<Run> {
     let mut runs: Vec<Run> = Vec::new();
     for m in mappings {
         match runs.last_mut() {
-            Some(run) if run.continues_with(m) => run.count += 1,
+            Some(run) if m.continues_run(&run.first(), run.count) => run.count += 1,
             _ => runs.push(Run::start(m)),
         }
     }
