@@ -277,12 +277,12 @@ fn map_memory() -> Result<Vec<MapMemory>> {
             };
             let map: Value = serde_json::from_str(&json).context("bpftool map show")?;
             let get = |field: &str| map.get(field).and_then(Value::as_u64).unwrap_or(0);
+            // The pin's file name: the kernel keeps only 15 bytes of a map's
+            // name (PUBLISHED_STATS6 shows as PUBLISHED_STATS).
+            let pinned = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            let kernel_name = map.get("name").and_then(Value::as_str).map(str::to_string);
             maps.push(MapMemory {
-                name: map
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string(),
+                name: pinned.or(kernel_name).unwrap_or_else(|| "?".into()),
                 max_entries: get("max_entries"),
                 bytes: get("bytes_memlock"),
             });
