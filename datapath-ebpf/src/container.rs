@@ -121,7 +121,8 @@ pub fn handle(ctx: &TcContext) -> i32 {
 }
 
 /// A host address: a published port is reached directly (hairpin), with
-/// the client's own address kept; anything else is for the host itself.
+/// the client's own address kept (never from an `--internal` network);
+/// anything else is for the host itself.
 #[inline(always)]
 fn to_host(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
     if packet.fragment || (packet.protocol != proto::TCP && packet.protocol != proto::UDP) {
@@ -135,6 +136,12 @@ fn to_host(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex: u
     else {
         return TCX_NEXT;
     };
+    // Docker's `--internal`: a published port leads to another network's
+    // container, which an internal network never reaches (its rules drop
+    // what the DNAT sends out of the internal bridge).
+    if endpoint.flags & NETWORK_INTERNAL != 0 {
+        return drop_packet(DropReason::InternalNetwork);
+    }
     // A container reaching its own published port: its request must not
     // arrive from its own address (it would drop it), so it comes from the
     // gateway, as Docker masquerades that path.

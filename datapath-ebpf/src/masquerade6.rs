@@ -103,8 +103,8 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
             _ => {}
         }
     }
-    // Published ports of host addresses (hairpin, from `--internal`
-    // networks too), the gateway, other networks (publish6.rs).
+    // Published ports of host addresses (hairpin; refused to `--internal`
+    // networks), the gateway, other networks (publish6.rs).
     if let Some(verdict) = publish6::from_container(ctx, packet, endpoint, ifindex) {
         return verdict;
     }

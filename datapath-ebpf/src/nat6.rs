@@ -11,7 +11,7 @@ use aya_ebpf::{
 use ebpfnet_common::{
     DropReason,
     flows6::{ICMPV6, NatEntry6},
-    maps::{Forward, NatKind, proto},
+    maps::{FROM_CONTAINER, Forward, NatKind, proto},
 };
 
 use crate::{
@@ -91,10 +91,28 @@ fn set_port(ctx: &TcContext, packet: &Packet6, field: usize, old: u16, new: u16)
 #[inline(always)]
 fn rewrite(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), ()> {
     if packet.protocol == ICMPV6 {
-        set_port(ctx, packet, ICMP_ID_OFF, packet.src_port, entry.new_src_port)?;
+        set_port(
+            ctx,
+            packet,
+            ICMP_ID_OFF,
+            packet.src_port,
+            entry.new_src_port,
+        )?;
     } else {
-        set_port(ctx, packet, SRC_PORT_OFF, packet.src_port, entry.new_src_port)?;
-        set_port(ctx, packet, DST_PORT_OFF, packet.dst_port, entry.new_dst_port)?;
+        set_port(
+            ctx,
+            packet,
+            SRC_PORT_OFF,
+            packet.src_port,
+            entry.new_src_port,
+        )?;
+        set_port(
+            ctx,
+            packet,
+            DST_PORT_OFF,
+            packet.dst_port,
+            entry.new_dst_port,
+        )?;
     }
     set_ip(ctx, packet, SRC_OFF, &packet.src_ip, &entry.new_src_ip)?;
     set_ip(ctx, packet, DST_OFF, &packet.dst_ip, &entry.new_dst_ip)?;
@@ -146,12 +164,16 @@ pub fn send(ctx: &TcContext, entry: &NatEntry6) -> i32 {
 /// Whether `hook` applies `entry` (`Hook::applies`, and for a routed
 /// flow's entries (`routed6`), which go either way: the one into a
 /// container applies at an uplink, the one out of a container at its
-/// veth). Only IPv6 tables hold routed entries, so the IPv4 check stays
-/// as it was.
+/// veth; both of a flow between two containers (`FROM_CONTAINER`) at
+/// veths only). Only IPv6 tables hold routed entries, so the IPv4 check
+/// stays as it was.
 #[inline(always)]
 pub fn applies(hook: Hook, entry: &NatEntry6) -> bool {
     let kind = entry.kind;
     if kind == NatKind::RoutedRequest as u8 || kind == NatKind::RoutedReply as u8 {
+        if entry.tcp_flags & FROM_CONTAINER != 0 {
+            return hook == Hook::Container;
+        }
         return (entry.forward == Forward::Peer as u8) == (hook == Hook::Uplink);
     }
     hook.applies(entry)

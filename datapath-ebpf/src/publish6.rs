@@ -4,7 +4,9 @@
 //! from an uplink (`uplink_ingress6`) or from a container (hairpin, in
 //! `container_ingress6`). As for IPv4: only a flow's first packet creates
 //! state, both directions are claimed with `BPF_NOEXIST`, a hop limit that
-//! runs out never starts a flow, and the replies are translated back by
+//! runs out starts no flow (answered "time exceeded", `hoplimit6`), an
+//! `--internal` network's container starts none (as Docker's rules drop
+//! it), and the replies are translated back by
 //! the flow's other entry (`conntrack6`, `nat6`). The new flow is built in
 //! a per-CPU slot: the IPv6 paths run in tail-called programs whose
 //! 512-byte stacks hold little more than their parsing.
@@ -19,11 +21,12 @@ use ebpfnet_common::{
     DropReason,
     flows6::{FlowKey6, NatEntry6},
     maps::{
-        EndpointInfo, FROM_CONTAINER, Forward, HostAddr, NatKind, PUBLISHED_ANY_IP, PublishedStats,
-        proto,
+        EndpointInfo, FROM_CONTAINER, Forward, HostAddr, NETWORK_INTERNAL, NatKind,
+        PUBLISHED_ANY_IP, PublishedStats, proto,
     },
     names::{HOST_ADDRS_CAPACITY, PUBLISHED_CAPACITY},
     published6::{PublishedKey6, PublishedValue6},
+    routed6::NETWORK_ROUTED6,
 };
 
 use crate::{
@@ -32,9 +35,10 @@ use crate::{
     conntrack6,
     counters::drop_packet,
     hook::Hook,
-    maps, nat6,
+    hoplimit6, maps, nat6,
     parse::FlowPacket,
     parse6::{self, Packet6},
+    routed6,
 };
 
 #[btf_map]
@@ -162,9 +166,10 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
         return None;
     }
     let (target, any_ip) = lookup(&packet.dst_ip, packet.dst_port, packet.protocol)?;
-    // Last hop: no flow starts (the host does not route IPv6 on).
+    // Last hop: no flow starts; the client hears "time exceeded" from the
+    // published address, as from a router (hoplimit6.rs).
     if packet.hop_limit <= 1 {
-        return Some(drop_packet(DropReason::TtlExceeded));
+        return Some(hoplimit6::expired(ctx, packet, Hook::Uplink));
     }
     let way = ReplyWay {
         forward: Forward::Neigh,
@@ -187,7 +192,8 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
 /// a published port of a host address (hairpin, the client's address
 /// kept); else a packet to the own network's gateway is the host's, one
 /// to another network's container is refused (isolation: only the
-/// translated replies of published flows cross). `None`: not for a
+/// translated replies of published flows cross, and new flows to a routed
+/// network's published container ports). `None`: not for a
 /// container network nor a published port (the caller goes on).
 #[inline(never)]
 pub fn from_container(
@@ -204,9 +210,14 @@ pub fn from_container(
         } else {
             [0; 16]
         };
-        // The host's stack answers "time exceeded", as a router does.
+        // Docker's `--internal`: a published port is another network's
+        // container, which an internal network never reaches.
+        if endpoint.flags & NETWORK_INTERNAL != 0 {
+            return Some(drop_packet(DropReason::InternalNetwork));
+        }
+        // Answered "time exceeded" from the gateway, as a router does.
         if packet.hop_limit <= 1 {
-            return Some(TCX_NEXT);
+            return Some(hoplimit6::expired(ctx, packet, Hook::Container));
         }
         let way = ReplyWay {
             forward: Forward::Peer,
@@ -224,13 +235,22 @@ pub fn from_container(
         ));
     }
     let network = maps::network6_of(packet.dst_ip)?;
-    Some(
-        if network.network_id == endpoint.network_id && network.gateway == packet.dst_ip {
-            TCX_NEXT
-        } else {
-            drop_packet(DropReason::Isolation)
-        },
-    )
+    if network.network_id == endpoint.network_id && network.gateway == packet.dst_ip {
+        return Some(TCX_NEXT);
+    }
+    // A routed network's published container ports are open to other
+    // networks too, as in Docker (routed6.rs).
+    if network.flags & NETWORK_ROUTED6 != 0 {
+        match routed6::from_other_network(packet, endpoint, ifindex, ctx.len()) {
+            Some(Ok(entry)) => return Some(nat6::apply(ctx, packet, entry, Hook::Container)),
+            Some(Err(DropReason::TtlExceeded)) => {
+                return Some(hoplimit6::expired(ctx, packet, Hook::Container));
+            }
+            Some(Err(reason)) => return Some(drop_packet(reason)),
+            None => {}
+        }
+    }
+    Some(drop_packet(DropReason::Isolation))
 }
 
 /// Claims both directions of the new flow and sends its first packet: the

@@ -1,7 +1,10 @@
 //! IPv6 routed mode (`gateway_mode_ipv6=routed`, Docker's): the containers
 //! of such a network reach the outside with their own addresses, no NAT66;
 //! from outside only their published container ports (`ROUTED6`) and
-//! ICMPv6 echo reach them, besides the replies of their own flows.
+//! ICMPv6 echo reach them, besides the replies of their own flows; from
+//! containers of other networks (not `--internal`) only those published
+//! ports, as Docker's isolation rules let them (moby's
+//! DOCKER-ISOLATION-STAGE-1 returns early for a routed network).
 //!
 //! Flow state is the NAT66 tables': a flow's two directions get entries
 //! that rewrite nothing (`RoutedRequest` for the direction that opened it,
@@ -20,7 +23,7 @@ use aya_ebpf::{
 use ebpfnet_common::{
     DropReason,
     flows6::{FlowKey6, ICMPV6, NatEntry6},
-    maps::{EndpointAddr, EndpointInfo, Forward, NatKind, proto},
+    maps::{EndpointAddr, EndpointInfo, FROM_CONTAINER, Forward, NETWORK_INTERNAL, NatKind, proto},
     routed6::{NETWORK_ROUTED6, ROUTED6_CAPACITY, RoutedPortKey6},
 };
 
@@ -52,11 +55,39 @@ pub struct RoutedFlow6 {
 #[btf_map]
 static ROUTED_FLOW6: PerCpuArray<RoutedFlow6, 1> = PerCpuArray::new();
 
-/// Where a new flow's directions go: into the container (its veth and
-/// MAC), out of the uplink.
+/// Where one direction of a flow goes: how, the device, the MAC.
+#[derive(Clone, Copy)]
+struct Way {
+    forward: Forward,
+    ifindex: u32,
+    mac: [u8; 6],
+}
+
+impl Way {
+    #[inline(always)]
+    fn into_container(container: EndpointAddr) -> Self {
+        Self {
+            forward: Forward::Peer,
+            ifindex: container.ifindex,
+            mac: container.mac,
+        }
+    }
+
+    #[inline(always)]
+    fn out_of(uplink: u32) -> Self {
+        Self {
+            forward: Forward::Neigh,
+            ifindex: uplink,
+            mac: [0; 6],
+        }
+    }
+}
+
+/// Where a new flow's directions go: the request where the opening packet
+/// goes, the reply back to where it came from.
 struct Ends {
-    container: EndpointAddr,
-    uplink: u32,
+    request: Way,
+    reply: Way,
 }
 
 /// A packet from a container of a routed network to beyond its networks,
@@ -93,10 +124,61 @@ pub fn to_outside(
         return drop_packet(DropReason::NoFlow);
     }
     let ends = Ends {
-        container: EndpointAddr::new(ifindex, endpoint.mac),
-        uplink,
+        request: Way::out_of(uplink),
+        reply: Way::into_container(EndpointAddr::new(ifindex, endpoint.mac)),
     };
     start(ctx, packet, &ends, Hook::Container)
+}
+
+/// A packet from a container of another network (not `--internal`) to a
+/// container of a routed network, of no flow yet: a flow's first packet
+/// to a published container port starts one, both ways between the two
+/// veths, as Docker's rules let other networks reach a routed network's
+/// published ports. `Some(Ok(entry))`: the caller applies `entry` (kept
+/// out of this subprogram, whose frame would push `nat6::apply`'s chain
+/// past the 512-byte stack); `Some(Err(reason))`: no flow (`TtlExceeded`:
+/// the caller answers "time exceeded"); `None`: anything else (the caller
+/// refuses it). `len`: the packet's length. A subprogram of its own.
+#[inline(never)]
+pub fn from_other_network(
+    packet: &Packet6,
+    endpoint: &EndpointInfo,
+    ifindex: u32,
+    len: u32,
+) -> Option<Result<&'static NatEntry6, DropReason>> {
+    if endpoint.flags & NETWORK_INTERNAL != 0
+        || packet.fragment
+        || !matches!(packet.protocol, proto::TCP | proto::UDP)
+        || !packet.opens_flow()
+    {
+        return None;
+    }
+    let open = RoutedPortKey6::new(packet.dst_ip, packet.dst_port, packet.protocol);
+    // SAFETY: only tested for presence.
+    unsafe { ROUTED6.get(open) }?;
+    // SAFETY: copied out at once.
+    let target = unsafe { maps::ENDPOINT_IPS6.get(packet.dst_ip) }.copied()?;
+    if packet.hop_limit <= 1 {
+        return Some(Err(DropReason::TtlExceeded));
+    }
+    let ends = Ends {
+        request: Way::into_container(target),
+        reply: Way::into_container(EndpointAddr::new(ifindex, endpoint.mac)),
+    };
+    let Some(slot) = ROUTED_FLOW6.get_ptr_mut(0) else {
+        return Some(Err(DropReason::NatInsertFailed));
+    };
+    // SAFETY: this CPU's slot, used by one program run at a time.
+    let flow = unsafe { &mut *slot };
+    if claim(packet, &ends, flow) {
+        return Some(Ok(&flow.request));
+    }
+    // Another CPU started this very flow first: its entry wins.
+    Some(match conntrack6::track(packet, len, Hook::Container) {
+        Ok(Some(entry)) => Ok(entry),
+        Ok(None) => Err(DropReason::NatInsertFailed),
+        Err(reason) => Err(reason),
+    })
 }
 
 /// An IPv6 packet from an uplink to a container of a routed network that
@@ -141,10 +223,11 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
     if packet.hop_limit <= 1 {
         return Some(hoplimit6::expired(ctx, packet, Hook::Uplink));
     }
+    // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
+    let uplink = unsafe { (*ctx.skb.skb).ifindex };
     let ends = Ends {
-        container,
-        // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
-        uplink: unsafe { (*ctx.skb.skb).ifindex },
+        request: Way::into_container(container),
+        reply: Way::out_of(uplink),
     };
     Some(start(ctx, packet, &ends, Hook::Uplink))
 }
@@ -172,7 +255,7 @@ fn start(ctx: &TcContext, packet: &Packet6, ends: &Ends, hook: Hook) -> i32 {
     };
     // SAFETY: this CPU's slot, used by one program run at a time.
     let flow = unsafe { &mut *slot };
-    if claim(packet, ends, hook, flow) {
+    if claim(packet, ends, flow) {
         return nat6::apply(ctx, packet, &flow.request, hook);
     }
     // Another CPU started this very flow first: its entry wins.
@@ -184,26 +267,20 @@ fn start(ctx: &TcContext, packet: &Packet6, ends: &Ends, hook: Hook) -> i32 {
 }
 
 /// Writes both directions of the flow; false when either tuple is taken.
+/// A flow between two containers (both ways into a container) is marked
+/// `FROM_CONTAINER`: its packets only ever enter at veths (`nat6::applies`).
 /// A subprogram of its own.
 #[inline(never)]
-fn claim(packet: &Packet6, ends: &Ends, hook: Hook, flow: &mut RoutedFlow6) -> bool {
-    // The request goes where the packet goes, the reply back.
-    let (request_way, reply_way) = match hook {
-        Hook::Container => (
-            (Forward::Neigh, ends.uplink, [0; 6]),
-            (Forward::Peer, ends.container.ifindex, ends.container.mac),
-        ),
-        Hook::Uplink => (
-            (Forward::Peer, ends.container.ifindex, ends.container.mac),
-            (Forward::Neigh, ends.uplink, [0; 6]),
-        ),
-    };
+fn claim(packet: &Packet6, ends: &Ends, flow: &mut RoutedFlow6) -> bool {
+    let (request_way, reply_way) = (ends.request, ends.reply);
+    let between_containers =
+        request_way.forward == Forward::Peer && reply_way.forward == Forward::Peer;
     conntrack::init_entry(
         &mut flow.reply,
         NatKind::RoutedReply as u8,
-        reply_way.0 as u8,
-        reply_way.1,
-        reply_way.2,
+        reply_way.forward as u8,
+        reply_way.ifindex,
+        reply_way.mac,
     );
     flow.reply.new_src_ip = packet.dst_ip;
     flow.reply.new_src_port = packet.dst_port;
@@ -212,10 +289,14 @@ fn claim(packet: &Packet6, ends: &Ends, hook: Hook, flow: &mut RoutedFlow6) -> b
     conntrack::init_entry(
         &mut flow.request,
         NatKind::RoutedRequest as u8,
-        request_way.0 as u8,
-        request_way.1,
-        request_way.2,
+        request_way.forward as u8,
+        request_way.ifindex,
+        request_way.mac,
     );
+    if between_containers {
+        flow.request.tcp_flags |= FROM_CONTAINER;
+        flow.reply.tcp_flags |= FROM_CONTAINER;
+    }
     flow.request.new_src_ip = packet.src_ip;
     flow.request.new_src_port = packet.src_port;
     flow.request.new_dst_ip = packet.dst_ip;

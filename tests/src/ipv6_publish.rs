@@ -1,7 +1,7 @@
 //! Helpers of the IPv6 publishing tests: IPv6 addresses on the uplink and
 //! in the outside namespace (removed on drop), an echo server on both
-//! families, and one TCP or UDP request from a namespace to an IPv4 or
-//! IPv6 address.
+//! families, one TCP or UDP request from a namespace to an IPv4 or IPv6
+//! address, and a hop-limit-1 UDP probe that reports the ICMPv6 error.
 
 use crate::traffic::{Recorder, record};
 use crate::{TestEnv, ip, ip_ok, netns_exec, netns_exec_ok, python};
@@ -79,6 +79,40 @@ try:
 except OSError as e:
     print("ERR %s" % e)
 "#;
+
+/// `IP PORT`: one UDP datagram with hop limit 1; prints the ICMPv6 error
+/// it drew (`IPV6_RECVERR`): `icmp6 from ADDR type T code C`, or
+/// `no error`.
+const HOP1_PROBE: &str = r#"
+import socket, struct, sys, time
+ip, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, 25, 1)  # IPV6_RECVERR
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 1)
+s.connect((ip, port))
+s.send(b"probe")
+deadline = time.time() + 3
+while time.time() < deadline:
+    try:
+        _, anc, _, _ = s.recvmsg(100, 1024, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        time.sleep(0.05)
+        continue
+    for level, kind, data in anc:
+        if level == socket.IPPROTO_IPV6 and kind == 25:
+            _, origin, etype, code = struct.unpack_from("=IBBB", data)
+            offender = socket.inet_ntop(socket.AF_INET6, data[24:40])
+            print("icmp6 from %s type %d code %d" % (offender, etype, code))
+            sys.exit(0)
+print("no error")
+"#;
+
+/// A UDP datagram with hop limit 1 from `ns` to `[ip]:port`: the ICMPv6
+/// error it drew, as [`HOP1_PROBE`] prints it.
+pub fn hop1_probe(ns: &str, ip: &str, port: u16) -> String {
+    let out = netns_exec(ns, &[python(), "-c", HOP1_PROBE, ip, &port.to_string()]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
 
 /// [`ECHO_SERVER6`] named `name` on port `port` inside `ns`.
 pub fn echo_server6(ns: &str, name: &str, port: u16) -> Recorder {

@@ -1,14 +1,17 @@
 //! `container_ingress` on crafted frames (BPF_PROG_TEST_RUN, no daemon):
-//! anti-spoofing, isolation, internal networks, what passes unchanged. The
+//! anti-spoofing, isolation, internal networks (published ports of host
+//! addresses included), what passes unchanged. The
 //! program keys on `skb->ifindex`, so each test runs in a throwaway
 //! namespace whose `d0` link stands for the container's host-side veth.
 //! Run as root: the tests fail (never skip) otherwise.
 
 use ebpfnet_common::DropReason;
-use ebpfnet_common::maps::NETWORK_INTERNAL;
+use ebpfnet_common::maps::{NETWORK_INTERNAL, proto};
 use ebpfnet_tests::packet::{TCP_SYN, arp_request, ipv6_frame};
 use ebpfnet_tests::testrun::CONTAINER_INGRESS;
-use ebpfnet_tests::topology::{C2, C2_MAC, C3, GW_MAC, OUTSIDE, from_c2, with_container};
+use ebpfnet_tests::topology::{
+    C2, C2_MAC, C3, C3_IFINDEX, C3_MAC, GW_MAC, HOST, OUTSIDE, from_c2, target, with_container,
+};
 
 #[test]
 fn same_network_passes_unchanged() {
@@ -86,6 +89,24 @@ fn internal_network_cannot_leave() {
             CONTAINER_INGRESS,
             &from_c2(C3).tcp(40000, 80, TCP_SYN),
             Some(ifindex),
+        );
+        // A published port of a host address leads to another network's
+        // container: refused, as Docker's internal-network rules drop what
+        // its DNAT sends there; on the gateway too. The host's own
+        // (unpublished) ports stay reachable.
+        dp.publish([0; 4], 9090, proto::TCP, target(C3, 90, C3_IFINDEX, C3_MAC));
+        for (host, port) in [(HOST, 8080), (HOST, 9090), ([10, 214, 0, 1], 9090)] {
+            let published = from_c2(host).tcp(40001, port, TCP_SYN);
+            dp.expect_container_drop(ifindex, &published, DropReason::InternalNetwork);
+        }
+        dp.expect_pass(
+            CONTAINER_INGRESS,
+            &from_c2(HOST).tcp(40002, 22, TCP_SYN),
+            Some(ifindex),
+        );
+        assert!(
+            dp.nat_entries().is_empty(),
+            "no flow from an internal network"
         );
     });
 }

@@ -7,10 +7,12 @@
 //! published address, and a router's "packet too big" about one reaches
 //! the container; a forged reset is refused; containers reach other
 //! networks only through a published port, and their own from their
-//! gateway. Run as root: the tests fail (never skip) otherwise.
+//! gateway; a hop limit of 1 is answered "time exceeded" both ways; an
+//! `--internal` network reaches no published port. Run as root: the
+//! tests fail (never skip) otherwise.
 
 use ebpfnet_common::DropReason;
-use ebpfnet_common::maps::NatKind;
+use ebpfnet_common::maps::{NETWORK_INTERNAL, NatKind};
 use ebpfnet_common::maps6::NetworkInfo6;
 use ebpfnet_common::published6::PublishedValue6;
 use ebpfnet_tests::packet::internet_checksum;
@@ -94,18 +96,19 @@ fn from_outside(dst: [u8; 16], dport: u16, flags: u8, seq_ack: (u32, u32), hops:
 fn only_a_first_packet_to_a_published_address_opens_a_flow() {
     with_uplink(0, |dp, d0, uplink| {
         setup(dp, d0);
-        // A stray ACK is the host's to answer; a hop limit of 1 starts nothing.
+        // A stray ACK is the host's to answer; a hop limit of 1 starts
+        // nothing: "time exceeded" goes back out from the published address.
         dp.expect_pass(
             UPLINK_INGRESS,
             &from_outside(HOST6, 8080, ACK, (1, 1), 64),
             Some(uplink),
         );
-        dp.expect_drop(
-            UPLINK_INGRESS,
-            &from_outside(HOST6, 8080, SYN, (1000, 0), 1),
-            Some(uplink),
-            DropReason::TtlExceeded,
-        );
+        let expired = dp.drops(DropReason::TtlExceeded);
+        let probe = from_outside(HOST6, 8080, SYN, (1000, 0), 1);
+        let outcome = dp.run(UPLINK_INGRESS, &probe, Some(uplink));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "time exceeded goes out");
+        assert_time_exceeded(&outcome.out, (HOST6, CLIENT6), OUTSIDE_MAC);
+        assert_eq!(dp.drops(DropReason::TtlExceeded), expired + 1);
         assert!(dp.nat6_entries().is_empty(), "state from no SYN");
         // A port not published, an address not the host's: untouched.
         dp.expect_pass(
@@ -240,7 +243,67 @@ fn containers_cross_networks_only_through_published_ports() {
         assert_eq!((out.dst_ip(), out.dst_port()), (C2_V6, 41000));
         // Unpublished ports of the gateway are the host's.
         dp.expect_pass(CONTAINER_INGRESS, &from_c2(GATEWAY1, 22), Some(d0));
+        // A hop limit of 1 to a published port: "time exceeded" from the
+        // gateway, back into the container; no flow.
+        let flows = dp.nat6_entries().len();
+        let mut probe = from_c2(HOST6, 8080);
+        probe[14 + 7] = 1;
+        let outcome = dp.run(CONTAINER_INGRESS, &probe, Some(d0));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "time exceeded goes in");
+        assert_time_exceeded(&outcome.out, (GATEWAY1, C2_V6), C2_MAC);
+        assert_eq!(dp.nat6_entries().len(), flows, "a flow from hop limit 1");
     });
+}
+
+#[test]
+fn internal_networks_reach_no_published_port() {
+    with_uplink(NETWORK_INTERNAL, |dp, d0, _uplink| {
+        setup(dp, d0);
+        // The gateway is a host address as well (the daemon lists it).
+        dp.add_host_addr6(GATEWAY1, 101);
+        let syn = |dst, dport| {
+            tcp6(
+                (C2_MAC, GW_MAC),
+                (C2_V6, dst),
+                (41000, dport),
+                SYN,
+                (7, 0),
+                64,
+            )
+        };
+        // As Docker's internal-network rules drop what its DNAT sends out
+        // of the internal bridge: every host address, the gateway too.
+        for host in [HOST6, HOST6_B, GATEWAY1] {
+            dp.expect_drop(
+                CONTAINER_INGRESS,
+                &syn(host, 8080),
+                Some(d0),
+                DropReason::InternalNetwork,
+            );
+        }
+        assert!(
+            dp.nat6_entries().is_empty(),
+            "a flow from an internal network"
+        );
+        // The host's own ports on the gateway stay reachable.
+        dp.expect_pass(CONTAINER_INGRESS, &syn(GATEWAY1, 22), Some(d0));
+    });
+}
+
+/// An ICMPv6 "time exceeded in transit" (type 3, code 0) from `ips.0` to
+/// `ips.1` (Ethernet to `mac`), checksum right, quoting the probe.
+#[track_caller]
+fn assert_time_exceeded(frame: &[u8], ips: ([u8; 16], [u8; 16]), mac: [u8; 6]) {
+    let out = View6(frame);
+    assert_eq!(
+        (out.src_ip(), out.dst_ip(), out.dst_mac()),
+        (ips.0, ips.1, mac)
+    );
+    assert_eq!(frame[14 + 6], 58, "next header: ICMPv6");
+    assert_eq!(&frame[54..56], &[3, 0], "type and code");
+    assert!(icmpv6_checksum_ok(frame), "ICMPv6 checksum");
+    // The quote is the probe's IPv6 header: its source is the receiver.
+    assert_eq!(&frame[62 + 8..62 + 24], &ips.1, "quoted source");
 }
 
 /// The ICMPv6 checksum of the message in `frame` holds over its

@@ -1,7 +1,8 @@
 //! Publishing on IPv6 end to end: an outside client over IPv6 reaches a
 //! published port with its own address kept (TCP and UDP), a plain `-p`
 //! publishes on both families, a mapping on one host address answers only
-//! there, `port`/`flows`/`stats`/bpftool show it; unpublishing and `rm`
+//! there, `port`/`flows`/`stats`/bpftool show it, a hop limit of 1 is
+//! answered "time exceeded"; unpublishing and `rm`
 //! leave nothing behind; an IPv6-only network publishes, and its flows
 //! survive a daemon restart; a container of another network reaches the
 //! container only through the published port (its address kept), and a
@@ -140,6 +141,25 @@ fn outside_ipv6_clients_reach_published_ports_with_their_address_kept() {
                 && e["formatted"]["value"]["container_port"] == 80
         }),
         "{dump:#}"
+    );
+
+    // A hop limit of 1 to a published port ends at this hop, as at a
+    // router: "time exceeded" from the published address to an outside
+    // client, from the gateway to a container; no flow starts.
+    let udp_flows = flows_rows(&env, "udp").len();
+    assert_eq!(
+        hop1_probe(&out, UP6, 8080),
+        format!("icmp6 from {UP6} type 3 code 0")
+    );
+    let gateway6 = ebpfnet_tests::ipv6::v6_of(&env, "w6", "p6").2;
+    assert_eq!(
+        hop1_probe("w6", UP6, 8080),
+        format!("icmp6 from {gateway6} type 3 code 0")
+    );
+    assert_eq!(
+        flows_rows(&env, "udp").len(),
+        udp_flows,
+        "a flow at hop limit 1"
     );
 
     // Unpublishing IPv6 cuts it and its flows; IPv4 stays.
@@ -315,11 +335,13 @@ fn other_networks_reach_a_container_only_through_its_published_port() {
     // The container reaches its own published port, from its gateway.
     let reply = answered_by(ask("srv", "tcp", UP6, 8080), "srv", "srv -> own port");
     assert_eq!(peer_address(&reply), gateway_a, "{reply}");
-    // An `--internal` network's container reaches host published ports
-    // (as its IPv4 does), and nothing beyond.
+    // An `--internal` network's container reaches no host published port
+    // (as Docker's internal-network rules drop it; internal_published.rs
+    // has both families), and nothing beyond.
     env.create_network("i6", &["--ipv6", "--internal"]);
     env.create_container("ic", &["--network", "i6"]);
-    answered_by(ask("ic", "tcp", UP6, 8080), "srv", "internal -> published");
+    let internal = ask("ic", "tcp", UP6, 8080);
+    assert!(internal.is_err(), "internal -> published: {internal:?}");
     assert!(
         !ebpfnet_tests::ipv6::ping6("ic", OUTSIDE6),
         "an internal container reached the outside"

@@ -7,7 +7,9 @@
 //! flows leave with its own address (no NAT66) and their replies come
 //! back; the open ports hold across a daemon restart; hop limits running
 //! out are answered both ways; inspect shows the mode; bad values are
-//! refused (in the same test, to start one daemon, not two).
+//! refused (in the same test, to start one daemon, not two). Containers
+//! of other networks reach the published container ports too, as in
+//! Docker, and nothing else.
 
 use std::time::Duration;
 
@@ -110,6 +112,61 @@ fn a_routed_network_is_reached_on_published_container_ports_only() {
     env.ok(&["unpublish", "8080:80", "--container", "rc"]);
     let answer = ask(&out, "tcp", &c6, 80, "gone", None);
     assert!(answer.starts_with("error"), "port 80 still open: {answer}");
+}
+
+/// Docker lets other networks reach a routed network's published ports
+/// (moby's DOCKER-ISOLATION-STAGE-1 returns early for packets to a routed
+/// network; its DOCKER chain then accepts the published port and drops
+/// the rest; an `--internal` network's own rules drop everything leaving
+/// it): a container of another network reaches the routed container's
+/// published container port directly, with its own address, and nothing
+/// else of it; an internal network's container not even that; the routed
+/// container reaches no other network's container.
+#[test]
+fn other_networks_reach_a_routed_containers_published_ports_only() {
+    let env = TestEnv::new("routed6x");
+    let routed = format!("{OPT}=routed");
+    env.create_network("r6x", &["--ipv6", "--subnet", SUBNET, "-o", &routed]);
+    env.create_network("n6x", &["--ipv6"]);
+    env.create_network("i6x", &["--ipv6", "--internal"]);
+    env.create_container("rx", &["--network", "r6x", "-p", "8080:80"]);
+    env.create_container("nx", &["--network", "n6x"]);
+    env.create_container("ix", &["--network", "i6x"]);
+    let c6 = v6_of(&env, "rx", "r6x").0;
+    let n6 = v6_of(&env, "nx", "n6x").0;
+    let _web = record(Some("rx"), &[python(), "-c", SERVER, "80"], true);
+    let _other = record(Some("rx"), &[python(), "-c", SERVER, "90"], true);
+    let _peer = record(Some("nx"), &[python(), "-c", SERVER, "9000"], true);
+
+    // In: the published container port, the client's own address kept,
+    // a routed flow (one hop: the host).
+    for data in ["a", "b"] {
+        let answer = ask("nx", "tcp", &c6, 80, data, None);
+        assert_eq!(parse_answer(&answer).0, n6, "{answer}");
+    }
+    let table = env.ok(&["flows"]);
+    assert!(
+        table.lines().any(|l| l.starts_with("tcp")
+            && l.contains(&format!("[{n6}]:"))
+            && l.contains("routed")),
+        "no routed flow from {n6}:\n{table}"
+    );
+    // Not: another port, another protocol, an internal network's client,
+    // nor the routed container to the other network.
+    let isolation = drop_count(&env, "isolation");
+    for (ns, proto, ip, port) in [
+        ("nx", "tcp", c6.as_str(), 90),
+        ("nx", "udp", c6.as_str(), 80),
+        ("ix", "tcp", c6.as_str(), 80),
+        ("rx", "tcp", n6.as_str(), 9000),
+    ] {
+        let answer = ask(ns, proto, ip, port, "no", None);
+        assert!(
+            answer.starts_with("error"),
+            "{ns} -> {proto} [{ip}]:{port}: {answer}"
+        );
+    }
+    assert!(drop_count(&env, "isolation") >= isolation + 4);
 }
 
 /// Docker's other modes, a wrong value and routed without IPv6 are refused

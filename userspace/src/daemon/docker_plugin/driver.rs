@@ -233,8 +233,7 @@ impl Driver {
         let bindings: Vec<api::PortBinding> = record
             .ports
             .iter()
-            // Docker-driver endpoints record no IPv6 address (yet).
-            .map(|m| portmap::binding(m, record.ip, None))
+            .map(|m| portmap::binding(m, record.ip, record.ip6))
             .collect();
         let mut value = std::collections::BTreeMap::new();
         value.insert(api::OPTION_PORTMAP.to_string(), json!(bindings));
