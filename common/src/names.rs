@@ -120,6 +120,10 @@ pub const FRAGMENTS6_MAP: &str = "FRAGMENTS6";
 /// store.
 pub const OVERLAY_PEERS_MAP: &str = "OVERLAY_PEERS";
 pub const OVERLAY_PEERS_CAPACITY: u32 = 16384;
+/// Hash [`crate::overlay::OverlayPeerKey6`] -> [`crate::overlay::OverlayPeer`]:
+/// the IPv6 addresses of those containers (dual-stack overlay networks),
+/// as large.
+pub const OVERLAY_PEERS6_MAP: &str = "OVERLAY_PEERS6";
 /// Hash local `network_id` (`u32`) -> [`crate::overlay::OverlayNetwork`].
 pub const OVERLAY_NETWORKS_MAP: &str = "OVERLAY_NETWORKS";
 /// Hash VNI (`u32`, host byte order) -> local `network_id` (`u32`).

@@ -13,7 +13,20 @@ pub struct OverlayPeerKey {
     pub ip: [u8; 4],
 }
 
-/// Value of `OVERLAY_PEERS`: where that container lives.
+/// Key of `OVERLAY_PEERS6`: a container on another host by its IPv6
+/// address on a dual-stack overlay network (the value is an
+/// [`OverlayPeer`], as for IPv4).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OverlayPeerKey6 {
+    /// The overlay network's `network_id` on this host (host byte order).
+    pub network_id: u32,
+    /// The remote container's IPv6 address (network order).
+    pub ip: [u8; 16],
+}
+
+/// Value of `OVERLAY_PEERS` and `OVERLAY_PEERS6`: where that container
+/// lives.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OverlayPeer {
@@ -43,6 +56,7 @@ mod pod {
     // SAFETY: `#[repr(C)]` integers and byte arrays with explicit padding:
     // every bit pattern is valid.
     unsafe impl aya::Pod for OverlayPeerKey {}
+    unsafe impl aya::Pod for OverlayPeerKey6 {}
     unsafe impl aya::Pod for OverlayPeer {}
     unsafe impl aya::Pod for OverlayNetwork {}
 }
@@ -56,6 +70,7 @@ mod layout {
     #[test]
     fn sizes_have_no_hidden_padding() {
         assert_eq!(size_of::<OverlayPeerKey>(), 8);
+        assert_eq!(size_of::<OverlayPeerKey6>(), 20);
         assert_eq!(size_of::<OverlayPeer>(), 12);
         assert_eq!(size_of::<OverlayNetwork>(), 8);
     }

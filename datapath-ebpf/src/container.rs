@@ -20,7 +20,7 @@ use crate::{
     hook::Hook,
     icmp, ipv6, isolation, maps,
     nat::{self, MasqueradePath, ReplyPath},
-    nexthop, overlay,
+    nexthop, overlay, overlay6,
     parse::{self, Packet},
     tail,
 };
@@ -49,9 +49,16 @@ pub fn handle(ctx: &TcContext) -> i32 {
             Err(reason) => Some(Err(reason)),
         },
         Some(parse::ETH_P_IPV6) => {
-            // Beyond its IPv6 networks: NAT66, in a program of its own.
-            return ipv6::from_container(ctx, &endpoint, ifindex)
-                .unwrap_or_else(|| tail::container6(ctx));
+            return match ipv6::from_container(ctx, &endpoint, ifindex) {
+                ipv6::Next::Verdict(verdict) => verdict,
+                // Beyond its IPv6 networks: NAT66, in a program of its own.
+                ipv6::Next::Outside => tail::container6(ctx),
+                // For a container on another host: answered here, as ARP.
+                ipv6::Next::Solicitation => {
+                    overlay6::answer_solicitation(ctx, endpoint.network_id, ifindex)
+                        .unwrap_or(TCX_NEXT)
+                }
+            };
         }
         // Other protocols stay on the bridge, with the container's MAC.
         _ => Some(Ok(())),

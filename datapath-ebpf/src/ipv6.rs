@@ -15,8 +15,8 @@ use ebpfnet_common::{
 };
 
 use crate::{
-    TCX_NEXT, counters::drop_packet, errors6, hook::Hook, icmp6, maps, nat, nat6, parse, parse6,
-    publish6, routed6,
+    TCX_NEXT, counters::drop_packet, errors6, hook::Hook, icmp6, maps, nat, nat6, overlay6, parse,
+    parse6, publish6, routed6,
 };
 
 /// IPv6 next-header values walked to find the upper layer.
@@ -31,6 +31,8 @@ const IPV6_HEADER_LEN: usize = 40;
 const IPV6_FRAGMENT_LEN: usize = 8;
 const IPV6_SRC_OFF: usize = parse::IP_OFF + 8;
 const IPV6_DST_OFF: usize = parse::IP_OFF + 24;
+/// ICMPv6 right after the fixed header (no extension header).
+const ICMP_OFF: usize = parse::IP_OFF + IPV6_HEADER_LEN;
 const ICMPV6_ROUTER_ADVERTISEMENT: u8 = 134;
 const ICMPV6_NEIGHBOR_SOLICITATION: u8 = 135;
 const ICMPV6_NEIGHBOR_ADVERTISEMENT: u8 = 136;
@@ -114,21 +116,41 @@ enum Way {
     Peer(EndpointAddr),
     /// Beyond the container's IPv6 networks: masqueraded, or the host's.
     Outside,
+    /// An address of its own network that no local container has: a
+    /// container of its overlay network (`network_id`) on another host
+    /// goes through the VXLAN device, anything else onto the bridge.
+    Remote(u32),
+    /// A neighbour solicitation (checked) on the link or for an address
+    /// of its own network: answered by `container_ingress` for a
+    /// container on another host (`overlay6`), else onto the bridge.
+    Solicitation,
+}
+
+/// What `container_ingress` does with a container's IPv6 frame.
+pub enum Next {
+    Verdict(i32),
+    /// Beyond its IPv6 networks: to `masquerade6`, in a program of its own.
+    Outside,
+    /// A neighbour solicitation for `overlay6::answer_solicitation` (at the
+    /// caller's level: the stack is tight).
+    Solicitation,
 }
 
 /// The verdict on an IPv6 frame from the container behind `ifindex`;
-/// `None` for a packet to beyond its IPv6 networks, which the caller hands
-/// to `masquerade6::to_outside` (at its own level: the stack is tight). A
-/// subprogram of its own, so its header copies do not add to the IPv4
-/// path's stack.
+/// [`Next::Outside`] for a packet to beyond its IPv6 networks, which the
+/// caller hands to `masquerade6::to_outside` (at its own level: the stack
+/// is tight). A subprogram of its own, so its header copies do not add to
+/// the IPv4 path's stack.
 #[inline(never)]
-pub fn from_container(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Option<i32> {
-    match check(ctx, endpoint, ifindex) {
-        Ok(Way::Link) => Some(TCX_NEXT),
-        Ok(Way::Peer(peer)) => Some(nat::deliver_to_container(ctx, peer.ifindex, peer.mac)),
-        Ok(Way::Outside) => None,
-        Err(reason) => Some(drop_packet(reason)),
-    }
+pub fn from_container(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Next {
+    Next::Verdict(match check(ctx, endpoint, ifindex) {
+        Ok(Way::Link) => TCX_NEXT,
+        Ok(Way::Peer(peer)) => nat::deliver_to_container(ctx, peer.ifindex, peer.mac),
+        Ok(Way::Outside) => return Next::Outside,
+        Ok(Way::Remote(network_id)) => overlay6::to_remote(ctx, network_id).unwrap_or(TCX_NEXT),
+        Ok(Way::Solicitation) => return Next::Solicitation,
+        Err(reason) => drop_packet(reason),
+    })
 }
 
 /// The container's own IPv6 addresses on this network (or on a macvlan
@@ -171,9 +193,19 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
         });
     }
     let upper = check_upper_layer(ctx, fixed[6], unspecified, &own)?;
+    // A solicitation may be for a container of its overlay network on
+    // another host, which is answered as ARP is (overlay6.rs).
+    let solicitation = upper == IPV6_ICMP
+        && !unspecified
+        && fixed[6] == IPV6_ICMP
+        && ctx.load::<u8>(ICMP_OFF).ok() == Some(ICMPV6_NEIGHBOR_SOLICITATION);
     let dst: [u8; 16] = ctx.load(IPV6_DST_OFF).map_err(|_| DropReason::Malformed)?;
     if is_link_local(&dst) || is_link_multicast(&dst) {
-        return Ok(Way::Link);
+        return Ok(if solicitation {
+            Way::Solicitation
+        } else {
+            Way::Link
+        });
     }
     // Unicast beyond link-local: within the container's own network's
     // subnet (on-link, so from its link-local address too, as neighbour
@@ -202,10 +234,13 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
             _ => Ok(Way::Link),
         };
     }
+    if solicitation {
+        return Ok(Way::Solicitation);
+    }
     // SAFETY: copied out at once.
     Ok(match unsafe { maps::ENDPOINT_IPS6.get(dst) } {
         Some(peer) => Way::Peer(*peer),
-        None => Way::Link,
+        None => Way::Remote(network.network_id),
     })
 }
 

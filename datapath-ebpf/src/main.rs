@@ -39,6 +39,7 @@ mod nat;
 mod nat6;
 mod nexthop;
 mod overlay;
+mod overlay6;
 mod parse;
 mod parse6;
 mod routed6;

@@ -24,7 +24,7 @@ use ebpfnet_common::{
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
 
-use crate::{counters::drop_packet, maps, nat, parse};
+use crate::{counters::drop_packet, maps, nat, overlay6, parse};
 
 #[btf_map]
 pub static OVERLAY_PEERS: HashMap<
@@ -73,7 +73,7 @@ pub fn to_remote(ctx: &TcContext, network_id: u32, dst_ip: [u8; 4]) -> Option<i3
 
 /// A subprogram: the 44-byte tunnel key stays out of the caller's frame.
 #[inline(never)]
-fn encapsulate(ctx: &TcContext, network: &OverlayNetwork, host_ip: [u8; 4]) -> i32 {
+pub(crate) fn encapsulate(ctx: &TcContext, network: &OverlayNetwork, host_ip: [u8; 4]) -> i32 {
     // SAFETY: a zeroed key is a valid one to fill in.
     let mut key: bpf_tunnel_key = unsafe { core::mem::zeroed() };
     key.tunnel_id = network.vni;
@@ -155,9 +155,12 @@ fn decapsulated(ctx: &TcContext) -> Result<(u32, [u8; 6]), DropReason> {
     let network_id = unsafe { OVERLAY_VNIS.get(vni) }
         .copied()
         .ok_or(DropReason::OverlayUnknownVni)?;
-    // ARP never crosses (each host answers it for remote containers).
-    if parse::ethertype(ctx) != Some(parse::ETH_P_IP) {
-        return Err(DropReason::OverlayIsolation);
+    // ARP and neighbour solicitations never cross (each host answers
+    // them for remote containers); IPv6 has checks of its own.
+    match parse::ethertype(ctx) {
+        Some(parse::ETH_P_IP) => {}
+        Some(parse::ETH_P_IPV6) => return overlay6::decapsulated(ctx, network_id, outer_src),
+        _ => return Err(DropReason::OverlayIsolation),
     }
     let src_ip: [u8; 4] = ctx
         .load(parse::IP_SRC_OFF)

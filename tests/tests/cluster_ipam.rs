@@ -146,8 +146,16 @@ async fn one_wanted_address_goes_to_exactly_one_claimant() {
     allocate(&a, &space, &claim_a, Some(ip))
         .await
         .expect("claim");
-    assert!(!b.release("race", ip, &claim_b).await.expect("release by b"));
-    assert!(a.release("race", ip, &claim_a).await.expect("release by a"));
+    assert!(
+        !b.release("race", ip.into(), &claim_b)
+            .await
+            .expect("release by b")
+    );
+    assert!(
+        a.release("race", ip.into(), &claim_a)
+            .await
+            .expect("release by a")
+    );
     allocate(&b, &space, &claim_b, Some(ip))
         .await
         .expect("b claims it after");

@@ -9,11 +9,11 @@
 //! a restarted daemon, or one whose etcd is gone, keeps its host's overlay
 //! going.
 
-use std::process::Command;
 use std::time::Duration;
 
 use ebpfnet_tests::etcd::Etcd;
-use ebpfnet_tests::hosts::{Host, Underlay};
+use ebpfnet_tests::hosts::Underlay;
+use ebpfnet_tests::overlay_hosts::{cluster_host, drops, peers, sees_network};
 use ebpfnet_tests::traffic::wait_within;
 use ebpfnet_tests::*;
 use serde_json::Value;
@@ -27,16 +27,6 @@ const CLAIM_SWEEP: Duration = Duration::from_secs(5);
 /// Bytes of the bulk transfers across hosts.
 const BULK: usize = 4 << 20;
 
-fn cluster_host(underlay: &Underlay, etcd: &Etcd, letter: char, n: u8) -> Host {
-    let args = [
-        "--cluster-store".to_string(),
-        format!("etcd://{}", etcd.endpoint()),
-        "--advertise-addr".to_string(),
-        format!("{}.{n}", hosts::UNDERLAY),
-    ];
-    underlay.host_with(letter, n, &args)
-}
-
 /// The container's address on `eth0`.
 fn ip_of(container: &str) -> String {
     let addrs = ipv4_addrs(Some(container), "eth0");
@@ -44,57 +34,6 @@ fn ip_of(container: &str) -> String {
         .first()
         .unwrap_or_else(|| panic!("{container} has no address"));
     first.split('/').next().unwrap_or_default().to_string()
-}
-
-fn sees_network(host: &Host, name: &str) -> bool {
-    host.cli(&["network", "ls", "--format", "json"])
-        .stdout_str()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .any(|n| n["Name"] == name && n["Scope"] == "global")
-}
-
-/// `OVERLAY_PEERS` of `host`, as (remote container address, host address).
-fn peers(host: &Host) -> Vec<(String, String)> {
-    let map = host.pin_dir.join("OVERLAY_PEERS");
-    let out = Command::new("bpftool")
-        .args(["-j", "map", "dump", "pinned"])
-        .arg(&map)
-        .output()
-        .unwrap_or_else(|e| panic!("bpftool: {e}"));
-    assert!(out.status.success(), "bpftool map dump {}", map.display());
-    let entries: Value = serde_json::from_slice(&out.stdout).expect("bpftool JSON");
-    let dotted = |v: &Value| {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|b| b.as_u64().unwrap_or(0).to_string())
-                    .collect::<Vec<_>>()
-                    .join(".")
-            })
-            .unwrap_or_default()
-    };
-    entries
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| {
-            let f = &e["formatted"];
-            (dotted(&f["key"]["ip"]), dotted(&f["value"]["host_ip"]))
-        })
-        .collect()
-}
-
-fn drops(host: &Host, reason: &str) -> u64 {
-    let stats: Value =
-        serde_json::from_str(&host.ok(&["stats", "--format", "json"])).expect("stats JSON");
-    stats["Drops"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|d| d["Reason"] == reason)
-        .and_then(|d| d["Count"].as_u64())
-        .unwrap_or(0)
 }
 
 #[test]

@@ -4,13 +4,22 @@
 //! with that container's MAC (and not for one of another network); its
 //! packets to such a container get the remote MAC and are redirected
 //! (to the VXLAN device, with the tunnel key set); a frame on the VXLAN
-//! device without tunnel metadata is dropped and counted. The end-to-end
-//! path through a real VXLAN device is in `overlay.rs`.
+//! device without tunnel metadata is dropped and counted. On a dual-stack
+//! overlay network the same for IPv6: a neighbour solicitation for a
+//! remote container is answered in place with a solicited advertisement
+//! (checksum and all), and IPv6 packets to it are redirected with its MAC.
+//! The end-to-end path through a real VXLAN device is in `overlay.rs` and
+//! `overlay6.rs`.
 
 use ebpfnet_common::DropReason;
+use ebpfnet_common::maps6::NetworkInfo6;
 use ebpfnet_tests::packet::{UDP, View, arp_request};
-use ebpfnet_tests::testrun::{CONTAINER_INGRESS, OVERLAY_INGRESS, TC_ACT_REDIRECT};
-use ebpfnet_tests::topology::{C2, C2_MAC, from_c2, with_container};
+use ebpfnet_tests::packet6::{
+    ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION, icmpv6_frame,
+    neighbor_body, solicited_node,
+};
+use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, OVERLAY_INGRESS, TC_ACT_REDIRECT};
+use ebpfnet_tests::topology::{C2, C2_MAC, GW_MAC, from_c2, with_container};
 
 /// A container of network 1 (10.214.0.0/16) on the host 198.18.0.2.
 const REMOTE: [u8; 4] = [10, 214, 7, 9];
@@ -95,6 +104,132 @@ fn a_frame_without_tunnel_metadata_is_dropped_on_the_vxlan_device() {
             &frame,
             Some(d0),
             DropReason::OverlayUnknownVni,
+        );
+    });
+}
+
+/// fd00:e1::/64 is network 1's IPv6 subnet, fd00:e2::/64 network 2's.
+const fn v6(net: u8, host: u8) -> [u8; 16] {
+    let mut ip = [0u8; 16];
+    ip[0] = 0xfd;
+    ip[2] = 0xe0 | net;
+    ip[15] = host;
+    ip
+}
+const C2_V6: [u8; 16] = v6(1, 2);
+const REMOTE_V6: [u8; 16] = v6(1, 9);
+const OTHER_V6: [u8; 16] = v6(2, 9);
+
+/// C2 (behind `ifindex`) on dual-stack overlay network 1 with a remote
+/// container at `REMOTE_V6`; network 2 is an overlay network too, with
+/// one at `OTHER_V6`.
+fn dual_stack_overlay(dp: &mut Datapath, ifindex: u32) {
+    for net in [1u8, 2] {
+        let info = NetworkInfo6 {
+            network_id: u32::from(net),
+            flags: 0,
+            gateway: v6(net, 1),
+        };
+        dp.add_network6(v6(net, 0), 64, info);
+    }
+    dp.add_endpoint6(ifindex, C2_V6);
+    dp.add_endpoint_ip6(C2_V6, ifindex, C2_MAC);
+    dp.add_overlay_network(1, VNI, ifindex);
+    dp.add_overlay_peer6(1, REMOTE_V6, REMOTE_MAC, REMOTE_HOST);
+    dp.add_overlay_peer6(2, OTHER_V6, OTHER_MAC, REMOTE_HOST);
+}
+
+/// A solicitation from C2 for `target`, multicast (to its solicited-node
+/// group) or unicast (to `target` itself, as neighbour unreachability
+/// detection sends).
+fn solicitation(target: [u8; 16], multicast: bool) -> Vec<u8> {
+    let (dst, dst_mac) = if multicast {
+        let group = solicited_node(target);
+        (
+            group,
+            [0x33, 0x33, group[12], group[13], group[14], group[15]],
+        )
+    } else {
+        (target, REMOTE_MAC)
+    };
+    icmpv6_frame(
+        (C2_MAC, dst_mac),
+        C2_V6,
+        dst,
+        ICMPV6_NEIGHBOR_SOLICITATION,
+        &neighbor_body(0, target, Some((1, C2_MAC))),
+        false,
+    )
+}
+
+#[test]
+fn a_solicitation_for_a_remote_ipv6_container_is_answered_with_its_mac() {
+    with_container(0, |dp, d0| {
+        dual_stack_overlay(dp, d0);
+        // What the remote container itself would answer: a solicited,
+        // overriding advertisement from its address with its MAC.
+        let expected = icmpv6_frame(
+            (REMOTE_MAC, C2_MAC),
+            REMOTE_V6,
+            C2_V6,
+            ICMPV6_NEIGHBOR_ADVERTISEMENT,
+            &neighbor_body(0x60, REMOTE_V6, Some((2, REMOTE_MAC))),
+            false,
+        );
+        for multicast in [true, false] {
+            let outcome = dp.run(
+                CONTAINER_INGRESS,
+                &solicitation(REMOTE_V6, multicast),
+                Some(d0),
+            );
+            assert_eq!(
+                outcome.verdict, TC_ACT_REDIRECT,
+                "not answered (multicast {multicast})"
+            );
+            assert_eq!(
+                outcome.out, expected,
+                "the advertisement (multicast {multicast}), checksum included"
+            );
+        }
+        // Another network's container, and an address nobody has: the
+        // solicitation takes the bridge unanswered.
+        for target in [OTHER_V6, v6(1, 10)] {
+            dp.expect_pass(CONTAINER_INGRESS, &solicitation(target, true), Some(d0));
+        }
+    });
+}
+
+#[test]
+fn ipv6_packets_for_a_remote_container_are_redirected_with_its_mac() {
+    with_container(0, |dp, d0| {
+        dual_stack_overlay(dp, d0);
+        let echo = |dst: [u8; 16], dst_mac: [u8; 6]| {
+            icmpv6_frame(
+                (C2_MAC, dst_mac),
+                C2_V6,
+                dst,
+                ICMPV6_ECHO_REQUEST,
+                &[0, 1, 0, 1],
+                false,
+            )
+        };
+        let frame = echo(REMOTE_V6, GW_MAC);
+        let outcome = dp.run(CONTAINER_INGRESS, &frame, Some(d0));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "not encapsulated");
+        let out = View(&outcome.out);
+        assert_eq!(out.dst_mac(), REMOTE_MAC);
+        assert_eq!(out.src_mac(), C2_MAC);
+        assert_eq!(
+            &outcome.out[14..],
+            &frame[14..],
+            "the IPv6 packet was changed"
+        );
+        // Isolation holds before the overlay, for IPv6 too.
+        dp.expect_drop(
+            CONTAINER_INGRESS,
+            &echo(OTHER_V6, GW_MAC),
+            Some(d0),
+            DropReason::Isolation,
         );
     });
 }

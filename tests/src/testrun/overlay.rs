@@ -1,6 +1,6 @@
 //! The overlay maps of the packet tests' datapath.
 
-use ebpfnet_common::overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey};
+use ebpfnet_common::overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey, OverlayPeerKey6};
 
 use super::Datapath;
 
@@ -33,5 +33,23 @@ impl Datapath {
         self.hash::<OverlayPeerKey, OverlayPeer>("OVERLAY_PEERS")
             .insert(OverlayPeerKey { network_id, ip }, peer, 0)
             .expect("OVERLAY_PEERS insert");
+    }
+
+    /// The IPv6 address `ip` of that container (a dual-stack network).
+    pub fn add_overlay_peer6(
+        &mut self,
+        network_id: u32,
+        ip: [u8; 16],
+        mac: [u8; 6],
+        host_ip: [u8; 4],
+    ) {
+        let peer = OverlayPeer {
+            host_ip,
+            mac,
+            _pad: [0; 2],
+        };
+        self.hash::<OverlayPeerKey6, OverlayPeer>("OVERLAY_PEERS6")
+            .insert(OverlayPeerKey6 { network_id, ip }, peer, 0)
+            .expect("OVERLAY_PEERS6 insert");
     }
 }

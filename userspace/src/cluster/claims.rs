@@ -12,7 +12,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    net::Ipv4Addr,
+    net::IpAddr,
     time::{Duration, Instant},
 };
 
@@ -39,7 +39,7 @@ pub struct Sweep {
     gone_since: BTreeMap<String, Instant>,
     /// Addresses of this node's containers claimed by another node
     /// (logged once each).
-    conflicts: BTreeSet<(String, Ipv4Addr)>,
+    conflicts: BTreeSet<(String, IpAddr)>,
 }
 
 /// What one sweep changed.
@@ -51,7 +51,7 @@ pub struct Swept {
 }
 
 /// (network, address) → the local container holding it.
-pub type Held = BTreeMap<(String, Ipv4Addr), String>;
+pub type Held = BTreeMap<(String, IpAddr), String>;
 
 impl Cluster {
     /// One sweep; `held` is every address of this node's overlay
@@ -72,7 +72,7 @@ impl Cluster {
             .store
             .request(client.get(IPAM, Some(GetOptions::new().with_prefix())))
             .await?;
-        let claimed: BTreeMap<(String, Ipv4Addr), Claim> = answer
+        let claimed: BTreeMap<(String, IpAddr), Claim> = answer
             .kvs()
             .iter()
             .filter_map(|kv| {

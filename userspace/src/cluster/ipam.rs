@@ -9,7 +9,11 @@
 //! released when its container goes; claims of a node gone for longer
 //! than a grace period are released by the others (`claims.rs`).
 
-use std::{collections::BTreeSet, future::Future, net::Ipv4Addr};
+use std::{
+    collections::BTreeSet,
+    future::Future,
+    net::{IpAddr, Ipv4Addr},
+};
 
 use ipnetwork::Ipv4Network;
 use serde::{Deserialize, Serialize};
@@ -26,24 +30,25 @@ pub struct Claim {
 
 /// Where claims are kept; [`super::ipam_etcd::EtcdClaims`] in the daemon.
 pub trait ClaimStore {
-    /// Claims `ip` on `network`: `Ok(true)` if it was free and is now
-    /// `claim`'s, `Ok(false)` if someone else holds it.
+    /// Claims `ip` (of either family: a dual-stack network's containers
+    /// hold one of each) on `network`: `Ok(true)` if it was free and is
+    /// now `claim`'s, `Ok(false)` if someone else holds it.
     fn claim(
         &self,
         network: &str,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         claim: &Claim,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// The addresses claimed on `network`.
+    /// The addresses (of both families) claimed on `network`.
     fn claimed(
         &self,
         network: &str,
-    ) -> impl Future<Output = Result<BTreeSet<Ipv4Addr>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<BTreeSet<IpAddr>, StoreError>> + Send;
     /// Gives `ip` back, if `claim` still holds it: `Ok(false)` if not.
     fn release(
         &self,
         network: &str,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         claim: &Claim,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
@@ -82,7 +87,7 @@ pub async fn allocate<S: ClaimStore>(
 ) -> Result<Ipv4Addr, StoreError> {
     if let Some(ip) = wanted {
         space.pool(BTreeSet::new()).check(ip)?;
-        return if store.claim(&space.network, ip, claim).await? {
+        return if store.claim(&space.network, ip.into(), claim).await? {
             Ok(ip)
         } else {
             Err(IpamError::InUse {
@@ -92,12 +97,18 @@ pub async fn allocate<S: ClaimStore>(
             .into())
         };
     }
-    let mut used = store.claimed(&space.network).await?;
+    let mut used: BTreeSet<Ipv4Addr> = (store.claimed(&space.network).await?)
+        .into_iter()
+        .filter_map(|ip| match ip {
+            IpAddr::V4(ip) => Some(ip),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
     loop {
         // Lowest free first; an address lost to a racing daemon is marked
         // used and the next one tried, so this ends when the pool is full.
         let ip = space.pool(used.clone()).allocate()?;
-        if store.claim(&space.network, ip, claim).await? {
+        if store.claim(&space.network, ip.into(), claim).await? {
             return Ok(ip);
         }
         used.insert(ip);

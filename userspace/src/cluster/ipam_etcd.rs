@@ -1,8 +1,9 @@
-//! [`ClaimStore`] in etcd: `/ebpfnet/v1/ipam/<network>/<address>` →
+//! [`ClaimStore`] in etcd: `/ebpfnet/v1/ipam/<network>/<address>` (an
+//! IPv4 or an IPv6 address, as `fd00:eb:1::2`) →
 //! [`Claim`], written by a transaction that succeeds only if the key has
 //! never been created (`create_revision == 0`).
 
-use std::{collections::BTreeSet, net::Ipv4Addr};
+use std::{collections::BTreeSet, net::IpAddr};
 
 use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp};
 
@@ -15,12 +16,12 @@ pub struct EtcdClaims {
     pub store: Store,
 }
 
-fn key(network: &str, ip: Ipv4Addr) -> String {
+fn key(network: &str, ip: IpAddr) -> String {
     format!("{IPAM}{network}/{ip}")
 }
 
 impl ClaimStore for EtcdClaims {
-    async fn claim(&self, network: &str, ip: Ipv4Addr, claim: &Claim) -> Result<bool, StoreError> {
+    async fn claim(&self, network: &str, ip: IpAddr, claim: &Claim) -> Result<bool, StoreError> {
         let key = key(network, ip);
         let value = serde_json::to_vec(claim).map_err(|e| StoreError::Refused(e.to_string()))?;
         let txn = Txn::new()
@@ -30,7 +31,7 @@ impl ClaimStore for EtcdClaims {
         Ok(self.store.request(client.txn(txn)).await?.succeeded())
     }
 
-    async fn claimed(&self, network: &str) -> Result<BTreeSet<Ipv4Addr>, StoreError> {
+    async fn claimed(&self, network: &str) -> Result<BTreeSet<IpAddr>, StoreError> {
         let prefix = format!("{IPAM}{network}/");
         let options = GetOptions::new().with_prefix().with_keys_only();
         let mut client = self.store.client.clone();
@@ -44,17 +45,12 @@ impl ClaimStore for EtcdClaims {
             .map(|kv| {
                 let text = std::str::from_utf8(kv.key()).ok();
                 text.and_then(|k| k.strip_prefix(&prefix)?.parse().ok())
-                    .ok_or_else(|| self.store.bad_value(kv.key(), "not an IPv4 address key"))
+                    .ok_or_else(|| self.store.bad_value(kv.key(), "not an address key"))
             })
             .collect()
     }
 
-    async fn release(
-        &self,
-        network: &str,
-        ip: Ipv4Addr,
-        claim: &Claim,
-    ) -> Result<bool, StoreError> {
+    async fn release(&self, network: &str, ip: IpAddr, claim: &Claim) -> Result<bool, StoreError> {
         let key = key(network, ip);
         let value = serde_json::to_vec(claim).map_err(|e| StoreError::Refused(e.to_string()))?;
         let txn = Txn::new()
@@ -72,7 +68,7 @@ impl EtcdClaims {
     pub async fn release_of_gone_node(
         &self,
         network: &str,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         claim: &Claim,
     ) -> Result<bool, StoreError> {
         let key = key(network, ip);

@@ -7,10 +7,10 @@ use super::*;
 
 /// Claims in memory, with the same first-wins rule as etcd's transaction.
 #[derive(Default, Clone)]
-struct MemoryClaims(Arc<Mutex<BTreeMap<(String, Ipv4Addr), Claim>>>);
+struct MemoryClaims(Arc<Mutex<BTreeMap<(String, IpAddr), Claim>>>);
 
 impl ClaimStore for MemoryClaims {
-    async fn claim(&self, network: &str, ip: Ipv4Addr, claim: &Claim) -> Result<bool, StoreError> {
+    async fn claim(&self, network: &str, ip: IpAddr, claim: &Claim) -> Result<bool, StoreError> {
         let mut claims = self.0.lock().unwrap();
         let key = (network.to_string(), ip);
         if claims.contains_key(&key) {
@@ -20,7 +20,7 @@ impl ClaimStore for MemoryClaims {
         Ok(true)
     }
 
-    async fn claimed(&self, network: &str) -> Result<BTreeSet<Ipv4Addr>, StoreError> {
+    async fn claimed(&self, network: &str) -> Result<BTreeSet<IpAddr>, StoreError> {
         let claims = self.0.lock().unwrap();
         Ok(claims
             .keys()
@@ -29,12 +29,7 @@ impl ClaimStore for MemoryClaims {
             .collect())
     }
 
-    async fn release(
-        &self,
-        network: &str,
-        ip: Ipv4Addr,
-        claim: &Claim,
-    ) -> Result<bool, StoreError> {
+    async fn release(&self, network: &str, ip: IpAddr, claim: &Claim) -> Result<bool, StoreError> {
         let mut claims = self.0.lock().unwrap();
         let key = (network.to_string(), ip);
         if claims.get(&key) == Some(claim) {
@@ -53,20 +48,15 @@ struct StaleView {
 }
 
 impl ClaimStore for StaleView {
-    async fn claim(&self, network: &str, ip: Ipv4Addr, claim: &Claim) -> Result<bool, StoreError> {
+    async fn claim(&self, network: &str, ip: IpAddr, claim: &Claim) -> Result<bool, StoreError> {
         self.inner.claim(network, ip, claim).await
     }
 
-    async fn claimed(&self, _network: &str) -> Result<BTreeSet<Ipv4Addr>, StoreError> {
+    async fn claimed(&self, _network: &str) -> Result<BTreeSet<IpAddr>, StoreError> {
         Ok(BTreeSet::new())
     }
 
-    async fn release(
-        &self,
-        network: &str,
-        ip: Ipv4Addr,
-        claim: &Claim,
-    ) -> Result<bool, StoreError> {
+    async fn release(&self, network: &str, ip: IpAddr, claim: &Claim) -> Result<bool, StoreError> {
         self.inner.release(network, ip, claim).await
     }
 }
@@ -163,7 +153,17 @@ async fn wanted_address_checked_and_claimed_once() {
 async fn release_only_by_the_holder() {
     let store = MemoryClaims::default();
     let got = allocated(&store, claim("a", "x"), None).await;
-    assert!(!store.release("ov", got, &claim("b", "x")).await.unwrap());
-    assert!(store.release("ov", got, &claim("a", "x")).await.unwrap());
+    assert!(
+        !store
+            .release("ov", got.into(), &claim("b", "x"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .release("ov", got.into(), &claim("a", "x"))
+            .await
+            .unwrap()
+    );
     assert_eq!(allocated(&store, claim("b", "y"), None).await, got);
 }

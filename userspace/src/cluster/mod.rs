@@ -12,9 +12,11 @@
 pub mod claims;
 pub mod endpoints;
 pub mod ipam;
+pub mod ipam6;
 pub mod ipam_etcd;
 pub mod liveness;
 pub mod networks;
+pub mod networks6;
 pub mod overlay;
 pub mod store;
 pub mod watch;

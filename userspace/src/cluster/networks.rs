@@ -2,13 +2,19 @@
 //! `/ebpfnet/v1/networks/`, created by a transaction that fails if the
 //! name was taken or any network was added since the subnets were checked.
 
-use std::{collections::BTreeMap, net::Ipv4Addr};
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, Ipv6Addr},
+};
 
 use etcd_client::{Compare, CompareOp, DeleteOptions, GetOptions, Txn, TxnOp};
-use ipnetwork::Ipv4Network;
+use ipnetwork::{Ipv4Network, Ipv6Network};
 use serde::{Deserialize, Serialize};
 
-use super::store::{IPAM, NETWORKS, Store, StoreError};
+use super::{
+    networks6::{self, Ipv6Wanted},
+    store::{IPAM, NETWORKS, Store, StoreError},
+};
 use crate::{
     api::views::{Ipam, IpamConfig, NetworkSummary, NetworkView},
     ipam,
@@ -47,6 +53,19 @@ pub struct GlobalNetwork {
     /// containers).
     #[serde(default)]
     pub vni: u32,
+    /// Its IPv6 subnet and gateway on a dual-stack network (`--ipv6`);
+    /// `None` on an IPv4-only one (and in records written before IPv6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Ipv6Network>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
+}
+
+impl GlobalNetwork {
+    /// Its IPv6 subnet and gateway, on a dual-stack network.
+    pub fn ipv6(&self) -> Option<(Ipv6Network, Ipv6Addr)> {
+        Some((self.subnet6?, self.gateway6?))
+    }
 }
 
 /// VNIs are handed out from here up, lowest free first (Docker's overlay
@@ -63,6 +82,10 @@ pub struct NetworkRequest<'a> {
     pub internal: bool,
     /// This host's own networks' subnets, which a global one must not overlap.
     pub local_subnets: Vec<Ipv4Network>,
+    /// `--ipv6`: a dual-stack network, with what was asked of IPv6.
+    pub ipv6: Option<Ipv6Wanted>,
+    /// This host's own networks' IPv6 subnets.
+    pub local_subnets6: Vec<Ipv6Network>,
     pub node_id: &'a str,
 }
 
@@ -76,6 +99,7 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
             .await?;
         let revision = listed.header().map_or(0, |h| h.revision());
         let mut taken = Vec::new();
+        let mut taken6 = Vec::new();
         let mut vnis = std::collections::BTreeSet::new();
         for kv in listed.kvs() {
             let network: GlobalNetwork =
@@ -84,6 +108,9 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
                 return Err(refused(format!("network {} already exists", request.name)));
             }
             taken.push((network.subnet, format!("network {}", network.name)));
+            if let Some(subnet6) = network.subnet6 {
+                taken6.push((subnet6, format!("network {}", network.name)));
+            }
             vnis.insert(network.vni);
         }
         let vni = (FIRST_VNI..=LAST_VNI)
@@ -96,6 +123,12 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
             None => ipam::default_gateway(subnet),
         }
         .map_err(|e| refused(e.to_string()))?;
+        let six = match request.ipv6 {
+            Some(wanted) => {
+                Some(networks6::plan(wanted, &taken6, &request.local_subnets6).map_err(refused)?)
+            }
+            None => None,
+        };
         let id = crate::ids::new_id().map_err(|e| refused(format!("cannot make an id: {e}")))?;
         let network = GlobalNetwork {
             name: request.name.to_string(),
@@ -107,6 +140,8 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
             created: jiff::Timestamp::now().to_string(),
             created_by: request.node_id.to_string(),
             vni,
+            subnet6: six.map(|(subnet, _)| subnet),
+            gateway6: six.map(|(_, gateway)| gateway),
         };
         let value = serde_json::to_vec(&network).map_err(|e| refused(e.to_string()))?;
         let txn = Txn::new()
@@ -197,7 +232,7 @@ fn overlaps(a: Ipv4Network, b: Ipv4Network) -> bool {
 
 pub fn summary(network: &GlobalNetwork) -> NetworkSummary {
     NetworkSummary {
-        enable_ipv6: false,
+        enable_ipv6: network.subnet6.is_some(),
         id: network.id.clone(),
         name: network.name.clone(),
         driver: network.driver.clone(),
@@ -218,16 +253,21 @@ pub fn inspect(network: &GlobalNetwork) -> NetworkView {
         created: network.created.clone(),
         scope: SCOPE_GLOBAL.into(),
         driver: network.driver.clone(),
-        enable_ipv6: false,
+        enable_ipv6: network.subnet6.is_some(),
         enable_ipv4: true,
         internal: network.internal,
         ipam: Ipam {
             driver: "default".into(),
             options: BTreeMap::new(),
-            config: vec![IpamConfig {
+            config: std::iter::once(IpamConfig {
                 subnet: network.subnet.into(),
                 gateway: network.gateway.into(),
-            }],
+            })
+            .chain(network.ipv6().map(|(subnet, gateway)| IpamConfig {
+                subnet: subnet.into(),
+                gateway: gateway.into(),
+            }))
+            .collect(),
         },
         containers: BTreeMap::new(),
         options: BTreeMap::from([(

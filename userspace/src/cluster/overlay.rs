@@ -5,7 +5,7 @@
 
 use std::{
     collections::BTreeMap,
-    net::{IpAddr, Ipv4Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
 };
 
 use etcd_client::PutOptions;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster,
-    ipam::Claim,
+    ipam::{Claim, ClaimStore as _},
     ipam_etcd::EtcdClaims,
     store::{ENDPOINTS, StoreError},
     watch,
@@ -34,6 +34,10 @@ pub struct EndpointRecord {
     pub container: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// Its IPv6 address, on a dual-stack network (the key names its IPv4
+    /// one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
 }
 
 /// What this daemon has put in the store, and under which lease.
@@ -81,6 +85,7 @@ impl Cluster {
                 mac: format_mac(&endpoint.mac),
                 container: endpoint.container.clone(),
                 aliases: endpoint.aliases.clone(),
+                ip6: endpoint.ip6,
             };
             let value = serde_json::to_vec(&record)
                 .map_err(|e| StoreError::Refused(format!("cannot encode an endpoint: {e}")))?;
@@ -130,6 +135,7 @@ impl Cluster {
                 Some(RemoteOverlayEndpoint {
                     network: network.to_string(),
                     ip: ip.parse().ok()?,
+                    ip6: record.ip6,
                     mac: crate::ids::parse_mac(&record.mac)?,
                     host: record.host,
                     names,
@@ -163,5 +169,41 @@ impl Cluster {
             container: container.to_string(),
         };
         super::ipam::allocate(&claims, space, &claim, wanted).await
+    }
+
+    /// Claims an IPv6 address on a dual-stack global network for
+    /// `container`.
+    pub async fn claim_address6(
+        &self,
+        space: &super::ipam6::AddressSpace6,
+        container: &str,
+        wanted: Option<Ipv6Addr>,
+    ) -> Result<Ipv6Addr, StoreError> {
+        let claims = EtcdClaims {
+            store: self.store.clone(),
+        };
+        let claim = Claim {
+            node: self.node.node_id.clone(),
+            container: container.to_string(),
+        };
+        super::ipam6::allocate6(&claims, space, &claim, wanted).await
+    }
+
+    /// Gives back a claim this node made for `container` (a join that
+    /// failed after it); `Ok(false)` if the claim was not its own.
+    pub async fn release_address(
+        &self,
+        network: &str,
+        ip: IpAddr,
+        container: &str,
+    ) -> Result<bool, StoreError> {
+        let claims = EtcdClaims {
+            store: self.store.clone(),
+        };
+        let claim = Claim {
+            node: self.node.node_id.clone(),
+            container: container.to_string(),
+        };
+        claims.release(network, ip, &claim).await
     }
 }

@@ -39,6 +39,9 @@ pub enum StoreError {
     /// No address for a container: reserved, taken or none left.
     #[error(transparent)]
     Ipam(#[from] crate::ipam::IpamError),
+    /// No IPv6 address for a container, for the same reasons.
+    #[error(transparent)]
+    Ipam6(#[from] crate::ipam6::Ipam6Error),
     /// A refusal that is not the store's fault (name taken, no address left).
     #[error("{0}")]
     Refused(String),

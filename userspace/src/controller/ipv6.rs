@@ -82,7 +82,11 @@ impl Controller {
         Ok(Ipv6Config { subnet, gateway })
     }
 
-    fn check_subnet6_free(&self, subnet: Ipv6Network, routes: &[Ipv6Network]) -> Result<()> {
+    pub(super) fn check_subnet6_free(
+        &self,
+        subnet: Ipv6Network,
+        routes: &[Ipv6Network],
+    ) -> Result<()> {
         if let Some((other, six)) = self
             .state
             .networks
@@ -117,7 +121,7 @@ impl Controller {
 
     /// The host's IPv6 routes but the default one and those of ebpfnet's
     /// own bridges.
-    async fn foreign_routes6(&self) -> Result<Vec<Ipv6Network>> {
+    pub(super) async fn foreign_routes6(&self) -> Result<Vec<Ipv6Network>> {
         let mut ours = Vec::new();
         for network in self.state.networks.values() {
             if let Some(index) = self.host.link_index(&network.bridge).await? {

@@ -4,13 +4,17 @@
 //! has (so masquerade and published ports work as for bridge
 //! containers), container interfaces with MTU [`OVERLAY_MTU`], and the
 //! host's one collect-metadata VXLAN device, through which the programs
-//! reach the network's containers on other hosts (`OVERLAY_PEERS`).
+//! reach the network's containers on other hosts (`OVERLAY_PEERS`, and
+//! `OVERLAY_PEERS6` for the IPv6 addresses of a dual-stack network).
 
-use std::{collections::BTreeMap, net::Ipv4Addr};
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, Ipv6Addr},
+};
 
 use ebpfnet_common::{
     ProgramId,
-    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey, OverlayPeerKey6},
 };
 use ipnetwork::Ipv4Network;
 
@@ -19,7 +23,7 @@ use crate::{
     datapath::encoding::network_info,
     dns::remote::RemoteName,
     ids,
-    state::{Ipv4Config, Network, OverlayLink},
+    state::{Ipv4Config, Ipv6Config, Network, OverlayLink},
 };
 
 /// Container interfaces on overlay networks: 1500 less VXLAN's 50 bytes
@@ -35,6 +39,8 @@ pub struct OverlaySpec {
     pub id: String,
     pub subnet: Ipv4Network,
     pub gateway: Ipv4Addr,
+    /// On a dual-stack network: its IPv6 subnet and gateway.
+    pub ipv6: Option<Ipv6Config>,
     pub internal: bool,
     pub vni: u32,
 }
@@ -44,6 +50,7 @@ pub struct OverlaySpec {
 pub struct LocalOverlayEndpoint {
     pub network: String,
     pub ip: Ipv4Addr,
+    pub ip6: Option<Ipv6Addr>,
     pub mac: [u8; 6],
     pub container: String,
     pub aliases: Vec<String>,
@@ -54,6 +61,8 @@ pub struct LocalOverlayEndpoint {
 pub struct RemoteOverlayEndpoint {
     pub network: String,
     pub ip: Ipv4Addr,
+    /// On a dual-stack network.
+    pub ip6: Option<Ipv6Addr>,
     pub mac: [u8; 6],
     pub host: Ipv4Addr,
     /// Its container name, then its aliases (for the name servers).
@@ -76,10 +85,15 @@ impl Controller {
         }
         let routes = self.foreign_routes().await?;
         self.check_subnet_free(spec.subnet, &routes).await?;
+        if let Some(six) = spec.ipv6 {
+            let routes6 = self.foreign_routes6().await?;
+            self.check_subnet6_free(six.subnet, &routes6)?;
+        }
         let vxlan_index = self.ensure_vxlan_device().await?;
         let network = Network {
             bridge: ids::bridge_name(&spec.id),
             overlay: Some(OverlayLink { vni: spec.vni }),
+            ipv6: spec.ipv6,
             ..self.network_record(
                 &spec.id,
                 &spec.name,
@@ -112,6 +126,9 @@ impl Controller {
             self.datapath
                 .set_network(v4.subnet, network_info(network))?;
         }
+        // The IPv6 gateway on the bridge and `NETWORKS6`, as a bridge
+        // network with IPv6 has them.
+        self.make_network6(network).await?;
         let vni = network.overlay.map_or(0, |o| o.vni);
         let info = OverlayNetwork {
             vni,
@@ -130,6 +147,11 @@ impl Controller {
         }
         if let Some(v4) = network.ipv4()
             && let Err(e) = self.datapath.remove_network(v4.subnet)
+        {
+            log::error!("overlay network {}: {e}", network.name);
+        }
+        if let Some(six) = network.ipv6
+            && let Err(e) = self.datapath.remove_network6(six.subnet)
         {
             log::error!("overlay network {}: {e}", network.name);
         }
@@ -190,11 +212,12 @@ impl Controller {
                     .networks
                     .get(&endpoint.network)
                     .is_some_and(|n| n.overlay.is_some());
-                // Overlay networks are IPv4 networks.
+                // Overlay networks are IPv4 or dual-stack networks.
                 if let Some(ip) = endpoint.ip.filter(|_| on_overlay) {
                     list.push(LocalOverlayEndpoint {
                         network: endpoint.network.clone(),
                         ip,
+                        ip6: endpoint.ip6,
                         mac: endpoint.mac,
                         container: container.name.clone(),
                         aliases: endpoint.aliases.clone(),
@@ -211,6 +234,7 @@ impl Controller {
     /// answers how many map entries changed.
     pub fn set_overlay_peers(&mut self, remote: &[RemoteOverlayEndpoint]) -> Result<usize> {
         let mut peers = BTreeMap::new();
+        let mut peers6 = BTreeMap::new();
         let mut names = Vec::new();
         for endpoint in remote {
             let Some(network) = self.state.networks.get(&endpoint.network) else {
@@ -230,13 +254,26 @@ impl Controller {
                 _pad: [0; 2],
             };
             peers.insert(key, peer);
+            // Its IPv6 address, where this host's side has that subnet.
+            let ip6 = endpoint
+                .ip6
+                .filter(|ip6| network.ipv6.is_some_and(|six| six.subnet.contains(*ip6)));
+            if let Some(ip6) = ip6 {
+                let key6 = OverlayPeerKey6 {
+                    network_id: network.number,
+                    ip: ip6.octets(),
+                };
+                peers6.insert(key6, peer);
+            }
             names.push(RemoteName {
                 network: endpoint.network.clone(),
                 ip: endpoint.ip,
+                ip6,
                 names: endpoint.names.clone(),
             });
         }
-        let changed = self.datapath.set_overlay_peers(&peers)?;
+        let changed =
+            self.datapath.set_overlay_peers(&peers)? + self.datapath.set_overlay_peers6(&peers6)?;
         self.names.set_remote(&self.state, names);
         Ok(changed)
     }

@@ -3,12 +3,16 @@
 //! container veths with MTU 1450, the peers map, a restart over a
 //! rebooted host, and the removal that takes the device along.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ebpfnet_common::{ProgramId, overlay::OverlayPeerKey};
+use ebpfnet_common::{
+    ProgramId,
+    overlay::{OverlayPeerKey, OverlayPeerKey6},
+};
 
 use super::{
     harness::{Harness, net, on},
+    ipv6::Ipv6Request,
     overlay::{OverlaySpec, RemoteOverlayEndpoint, VXLAN_DEVICE},
 };
 use crate::testing::LinkKind;
@@ -20,6 +24,7 @@ fn spec(name: &str, subnet: &str, vni: u32) -> OverlaySpec {
         id: format!("{name:0>64}"),
         subnet,
         gateway: subnet.nth(1).expect("a gateway"),
+        ipv6: None,
         internal: false,
         vni,
     }
@@ -29,6 +34,7 @@ fn remote(network: &str, ip: &str) -> RemoteOverlayEndpoint {
     RemoteOverlayEndpoint {
         network: network.into(),
         ip: ip.parse().expect("an address"),
+        ip6: None,
         mac: [2, 0x42, 1, 2, 3, 4],
         host: Ipv4Addr::new(198, 18, 0, 2),
         names: vec!["far".into()],
@@ -160,4 +166,85 @@ async fn the_last_overlay_network_takes_the_device_along() {
     assert!(s.datapath.programs_on(VXLAN_DEVICE).is_empty());
     assert!(s.datapath.overlay_networks.is_empty());
     assert!(s.state.networks.values().all(|n| n.overlay.is_none()));
+}
+
+#[tokio::test]
+async fn a_dual_stack_side_has_ipv6_gateway_addresses_and_peers() {
+    let mut h = Harness::start().await;
+    let subnet6 = "fd00:eb:1:7::/64".parse().expect("subnet6");
+    let gateway6: Ipv6Addr = "fd00:eb:1:7::1".parse().expect("gateway6");
+    let ov = OverlaySpec {
+        ipv6: Some(crate::state::Ipv6Config {
+            subnet: subnet6,
+            gateway: gateway6,
+        }),
+        ..spec("ov", "10.129.0.0/24", 4096)
+    };
+    h.controller
+        .ensure_overlay_network(&ov)
+        .await
+        .expect("made");
+    // A bridge network may not take the overlay's IPv6 subnet now.
+    let e = h
+        .controller
+        .create_network_ipv6(
+            "br",
+            None,
+            None,
+            false,
+            &Ipv6Request {
+                enable: true,
+                subnet: Some("fd00:eb:1:7::/80".parse().expect("subnet")),
+                ..Ipv6Request::default()
+            },
+        )
+        .await
+        .expect_err("overlapping IPv6 subnet");
+    assert!(e.to_string().contains("overlaps"), "{e}");
+    let mut options = on("ov");
+    options.ip = Some("10.129.0.5".parse().expect("ip"));
+    options.ip6 = Some("fd00:eb:1:7::5".parse().expect("ip6"));
+    h.controller
+        .create_container("c1", &options)
+        .await
+        .expect("c1");
+    let s = h.snapshot();
+    assert!(s.datapath.networks6.contains_key(&subnet6), "NETWORKS6");
+    let endpoint = s.state.containers["c1"].endpoints[0].clone();
+    assert_eq!(endpoint.ip6, options.ip6);
+    let local = h.controller.overlay_endpoints();
+    assert_eq!(local[0].ip6, options.ip6);
+
+    // The IPv6 address of a remote container, inside the IPv6 subnet only.
+    let far = RemoteOverlayEndpoint {
+        ip6: Some("fd00:eb:1:7::9".parse().expect("ip6")),
+        ..remote("ov", "10.129.0.9")
+    };
+    let odd = RemoteOverlayEndpoint {
+        ip6: Some("fd00:99::9".parse().expect("ip6")),
+        ..remote("ov", "10.129.0.10")
+    };
+    h.controller.set_overlay_peers(&[far, odd]).expect("peers");
+    let s = h.snapshot();
+    let number = s.state.networks["ov"].number;
+    let key6 = OverlayPeerKey6 {
+        network_id: number,
+        ip: "fd00:eb:1:7::9".parse::<Ipv6Addr>().expect("ip6").octets(),
+    };
+    assert_eq!(
+        s.datapath
+            .overlay_peers6
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        [key6]
+    );
+    assert_eq!(s.datapath.overlay_peers.len(), 2);
+
+    // Gone with its last container: the IPv6 entries too.
+    h.controller.remove_container("c1").await.expect("rm c1");
+    assert!(h.controller.drop_overlay_network("ov").await.expect("drop"));
+    let s = h.snapshot();
+    assert!(!s.datapath.networks6.contains_key(&subnet6));
+    assert!(s.datapath.overlay_peers6.is_empty());
 }

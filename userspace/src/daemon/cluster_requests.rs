@@ -9,10 +9,11 @@ use super::{
     server::{answer, inspect_each},
 };
 use crate::{
-    api::{BatchResult, Outcome, Request},
+    api::{BatchResult, Outcome, Request, request::NetworkCreate},
     cluster::{
         Cluster,
         networks::{self, DRIVER_OVERLAY, NetworkRequest},
+        networks6::Ipv6Wanted,
         store::StoreError,
     },
     controller::{Controller, ControllerError, views},
@@ -95,12 +96,13 @@ pub async fn handle(
             Some(answer(r, Ok(result)))
         }
         Request::NetworkConnect(r) => {
-            let joined = overlay::join(cluster?, c, &r.network, &r.container, r.ip).await;
+            let wanted = (r.ip, r.ip6);
+            let joined = overlay::join(cluster?, c, &r.network, &r.container, wanted).await;
             Some(match joined {
                 Ok(None) => return None,
-                Ok(Some(ip)) => answer(
+                Ok(Some((ip, ip6))) => answer(
                     r,
-                    c.connect(&r.network, &r.container, Some(ip), &r.aliases)
+                    c.connect6(&r.network, &r.container, (Some(ip), ip6), &r.aliases)
                         .await,
                 ),
                 Err(e) => answer(r, Err::<(), _>(e)),
@@ -108,12 +110,14 @@ pub async fn handle(
         }
         Request::ContainerCreate(r) => {
             let network = r.options.network.as_deref()?;
-            let joined = overlay::join(cluster?, c, network, &r.name, r.options.ip).await;
+            let wanted = (r.options.ip, r.options.ip6);
+            let joined = overlay::join(cluster?, c, network, &r.name, wanted).await;
             Some(match joined {
                 Ok(None) => return None,
-                Ok(Some(ip)) => {
+                Ok(Some((ip, ip6))) => {
                     let mut options = r.options.clone();
                     options.ip = Some(ip);
+                    options.ip6 = ip6;
                     answer(r, c.create_container(&r.name, &options).await)
                 }
                 Err(e) => answer(r, Err::<String, _>(e)),
@@ -134,16 +138,10 @@ pub async fn handle(
 async fn create_global(
     cluster: &Cluster,
     c: &Controller,
-    r: &crate::api::request::NetworkCreate,
+    r: &NetworkCreate,
 ) -> Result<String, ControllerError> {
     crate::ids::validate("network", &r.name)?;
-    if r.ipv6.enable || r.ipv6.only {
-        return Err(ControllerError::Refused(format!(
-            "cannot create network {}: overlay networks have no IPv6 yet (drop --ipv6 and \
-             --ipv4=false)",
-            r.name
-        )));
-    }
+    let ipv6 = overlay_ipv6(r)?;
     if c.state().networks.contains_key(&r.name) {
         return Err(ControllerError::Refused(format!(
             "network {} already exists on this host (local scope)",
@@ -161,9 +159,54 @@ async fn create_global(
             .values()
             .filter_map(|n| n.subnet)
             .collect(),
+        ipv6,
+        local_subnets6: c
+            .state()
+            .networks
+            .values()
+            .filter_map(|n| n.ipv6.map(|six| six.subnet))
+            .collect(),
         node_id: cluster.node_id(),
     };
     cluster.create_network(request).await.map_err(store_error)
+}
+
+/// What `--ipv6` asks of an overlay network: dual-stack, with the IPv6
+/// `--subnet` and `--gateway` given (or none: a /64 of the overlay
+/// pool). IPv6-only overlay networks are refused: a container's endpoint
+/// in the cluster store is keyed by its IPv4 address.
+fn overlay_ipv6(r: &NetworkCreate) -> Result<Option<Ipv6Wanted>, ControllerError> {
+    let refuse = |why: String| {
+        Err(ControllerError::Refused(format!(
+            "cannot create network {}: {why}",
+            r.name
+        )))
+    };
+    let six = &r.ipv6;
+    if six.only {
+        return refuse(
+            "overlay networks are IPv4 or dual-stack, not IPv6-only: drop --ipv4=false (with \
+             --ipv6 the network is dual-stack)"
+                .into(),
+        );
+    }
+    if !six.enable {
+        if let Some(subnet) = six.subnet {
+            return refuse(format!(
+                "--subnet {subnet} is an IPv6 subnet: add --ipv6 to give the network IPv6"
+            ));
+        }
+        if let Some(gateway) = six.gateway {
+            return refuse(format!(
+                "--gateway {gateway} is an IPv6 address: add --ipv6 and an IPv6 --subnet"
+            ));
+        }
+        return Ok(None);
+    }
+    Ok(Some(Ipv6Wanted {
+        subnet: six.subnet,
+        gateway: six.gateway,
+    }))
 }
 
 /// Removes a global network: refused while a container of any host is

@@ -5,7 +5,12 @@
 //! sides of removed networks taken down, address claims swept
 //! (`cluster/claims.rs`).
 
-use std::{collections::BTreeSet, net::Ipv4Addr, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeSet,
+    net::{Ipv4Addr, Ipv6Addr},
+    sync::Arc,
+    time::Duration,
+};
 
 use tokio::sync::Mutex;
 
@@ -14,9 +19,11 @@ use crate::{
         Cluster,
         claims::{Held, Sweep},
         ipam::AddressSpace,
+        ipam6::AddressSpace6,
         overlay::Advertised,
     },
     controller::{Controller, ControllerError, overlay::OverlaySpec},
+    state::Ipv6Config,
 };
 
 /// How often the store and the maps are brought in line.
@@ -25,15 +32,16 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 const CLAIMS_EVERY_SYNCS: u32 = 5;
 
 /// For a container joining `network`: when it is a global network, makes
-/// its local side and claims the container's address in the store;
-/// answers that address. `None`: a local network (the controller's own).
+/// its local side and claims the container's addresses in the store (an
+/// IPv6 one too on a dual-stack network); answers them. `None`: a local
+/// network (the controller's own).
 pub async fn join(
     cluster: &Cluster,
     c: &mut Controller,
     network: &str,
     container: &str,
-    wanted: Option<Ipv4Addr>,
-) -> Result<Option<Ipv4Addr>, ControllerError> {
+    (wanted, wanted6): (Option<Ipv4Addr>, Option<Ipv6Addr>),
+) -> Result<Option<(Ipv4Addr, Option<Ipv6Addr>)>, ControllerError> {
     if c.state()
         .networks
         .get(network)
@@ -60,16 +68,34 @@ pub async fn join(
         subnet: global.subnet,
         gateway: global.gateway,
     };
+    let cannot = |e: &dyn std::fmt::Display| {
+        ControllerError::Refused(format!("cannot attach {container}: {e}"))
+    };
     if let Some(ip) = wanted {
-        space
-            .check(ip)
-            .map_err(|e| ControllerError::Refused(format!("cannot attach {container}: {e}")))?;
+        space.check(ip).map_err(|e| cannot(&e))?;
+    }
+    let space6 = global.ipv6().map(|(subnet, gateway)| AddressSpace6 {
+        network: global.name.clone(),
+        subnet,
+        gateway,
+    });
+    match (&space6, wanted6) {
+        (Some(space6), Some(ip)) => space6.check(ip).map_err(|e| cannot(&e))?,
+        (None, Some(ip)) => {
+            return Err(refuse(format!(
+                "--ip6 {ip}: the network has no IPv6 (create it with --ipv6)"
+            )));
+        }
+        _ => {}
     }
     let spec = OverlaySpec {
         name: global.name.clone(),
         id: global.id.clone(),
         subnet: global.subnet,
         gateway: global.gateway,
+        ipv6: global
+            .ipv6()
+            .map(|(subnet, gateway)| Ipv6Config { subnet, gateway }),
         internal: global.internal,
         vni: global.vni,
     };
@@ -77,8 +103,22 @@ pub async fn join(
     let ip = cluster
         .claim_address(&space, container, wanted)
         .await
-        .map_err(|e| ControllerError::Refused(format!("cannot attach {container}: {e}")))?;
-    Ok(Some(ip))
+        .map_err(|e| cannot(&e))?;
+    let ip6 = match &space6 {
+        Some(space6) => match cluster.claim_address6(space6, container, wanted6).await {
+            Ok(ip6) => Some(ip6),
+            Err(e) => {
+                // The IPv4 claim goes back at once (else the next sweep
+                // gives it back, as any claim no container holds).
+                if let Err(undo) = cluster.release_address(network, ip.into(), container).await {
+                    log::warn!("cannot give back address {ip} of {network}: {undo}");
+                }
+                return Err(cannot(&e));
+            }
+        },
+        None => None,
+    };
+    Ok(Some((ip, ip6)))
 }
 
 /// Runs for as long as the daemon does.
@@ -115,7 +155,11 @@ pub async fn sync(controller: Arc<Mutex<Controller>>, cluster: Arc<Cluster>) {
             let held: Held = c
                 .overlay_endpoints()
                 .into_iter()
-                .map(|e| ((e.network, e.ip), e.container))
+                .flat_map(|e| {
+                    let v4 = ((e.network.clone(), e.ip.into()), e.container.clone());
+                    let v6 = e.ip6.map(|ip6| ((e.network, ip6.into()), e.container));
+                    std::iter::once(v4).chain(v6)
+                })
                 .collect();
             if let Err(e) = cluster.sweep_claims(&held, &mut sweep).await {
                 log::warn!("cannot sweep the address claims: {e}");

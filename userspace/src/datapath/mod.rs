@@ -36,7 +36,7 @@ use ebpfnet_common::{
     ProgramId,
     maps::{Config, EndpointInfo, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
     maps6::NetworkInfo6,
-    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey, OverlayPeerKey6},
     published6::{PublishedKey6, PublishedValue6},
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
@@ -289,7 +289,8 @@ pub trait Flows6 {
     fn remove_flows_of6(&mut self, ip: Ipv6Addr) -> Result<usize, DatapathError>;
 }
 
-/// The overlay maps: `OVERLAY_NETWORKS`, `OVERLAY_VNIS`, `OVERLAY_PEERS`.
+/// The overlay maps: `OVERLAY_NETWORKS`, `OVERLAY_VNIS`, `OVERLAY_PEERS`,
+/// `OVERLAY_PEERS6`.
 pub trait Overlay {
     /// Overlay network `network_id` is VNI `info.vni`, encapsulated
     /// through the VXLAN device `info.vxlan_ifindex`.
@@ -307,6 +308,13 @@ pub trait Overlay {
         peers: &BTreeMap<OverlayPeerKey, OverlayPeer>,
     ) -> Result<usize, DatapathError>;
     fn overlay_peers(&self) -> Result<BTreeMap<OverlayPeerKey, OverlayPeer>, DatapathError>;
+    /// Makes `OVERLAY_PEERS6` exactly `peers` (the IPv6 addresses of the
+    /// remote containers of dual-stack overlay networks).
+    fn set_overlay_peers6(
+        &mut self,
+        peers: &BTreeMap<OverlayPeerKey6, OverlayPeer>,
+    ) -> Result<usize, DatapathError>;
+    fn overlay_peers6(&self) -> Result<BTreeMap<OverlayPeerKey6, OverlayPeer>, DatapathError>;
 }
 
 /// The counters, each summed over the CPUs.

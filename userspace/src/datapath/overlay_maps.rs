@@ -1,12 +1,16 @@
-//! `OVERLAY_NETWORKS`, `OVERLAY_VNIS` and `OVERLAY_PEERS`: which local
-//! networks are overlay networks (VNI, VXLAN device) and where the
-//! containers of those networks on other hosts live.
+//! `OVERLAY_NETWORKS`, `OVERLAY_VNIS`, `OVERLAY_PEERS` and
+//! `OVERLAY_PEERS6`: which local networks are overlay networks (VNI,
+//! VXLAN device) and where the containers of those networks on other
+//! hosts live (by IPv4 and by IPv6 address).
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, Ipv6Addr},
+};
 
 use ebpfnet_common::{
     names,
-    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey, OverlayPeerKey6},
 };
 
 use super::{
@@ -37,6 +41,9 @@ impl Overlay for AyaDatapath {
         let mut peers = self.overlay_peers()?;
         peers.retain(|key, _| key.network_id != network_id);
         self.set_overlay_peers(&peers)?;
+        let mut peers6 = self.overlay_peers6()?;
+        peers6.retain(|key, _| key.network_id != network_id);
+        self.set_overlay_peers6(&peers6)?;
         let name = names::OVERLAY_NETWORKS_MAP;
         let info = hash::<u32, OverlayNetwork>(&self.ebpf, name)?
             .get(&network_id, 0)
@@ -55,38 +62,71 @@ impl Overlay for AyaDatapath {
         &mut self,
         peers: &BTreeMap<OverlayPeerKey, OverlayPeer>,
     ) -> Result<usize, DatapathError> {
-        let name = names::OVERLAY_PEERS_MAP;
         let current = self.overlay_peers()?;
-        let mut map = hash_mut::<OverlayPeerKey, OverlayPeer>(&mut self.ebpf, name)?;
-        let mut changed = 0;
-        for key in current.keys().filter(|k| !peers.contains_key(k)) {
-            let what = format!("remove {}", describe(key));
-            removed(map.remove(key)).map_err(write_err(name, what))?;
-            changed += 1;
-        }
-        for (key, peer) in peers {
-            if current.get(key) != Some(peer) {
-                let what = format!("add {}", describe(key));
-                map.insert(key, peer, 0).map_err(write_err(name, what))?;
-                changed += 1;
-            }
-        }
-        Ok(changed)
+        sync(self, names::OVERLAY_PEERS_MAP, &current, peers, |key| {
+            format!(
+                "{} of overlay network #{}",
+                Ipv4Addr::from(key.ip),
+                key.network_id
+            )
+        })
     }
 
     fn overlay_peers(&self) -> Result<BTreeMap<OverlayPeerKey, OverlayPeer>, DatapathError> {
-        let name = names::OVERLAY_PEERS_MAP;
-        hash::<OverlayPeerKey, OverlayPeer>(&self.ebpf, name)?
-            .iter()
-            .collect::<Result<_, _>>()
-            .map_err(map_err(name))
+        read(self, names::OVERLAY_PEERS_MAP)
+    }
+
+    fn set_overlay_peers6(
+        &mut self,
+        peers: &BTreeMap<OverlayPeerKey6, OverlayPeer>,
+    ) -> Result<usize, DatapathError> {
+        let current = self.overlay_peers6()?;
+        sync(self, names::OVERLAY_PEERS6_MAP, &current, peers, |key| {
+            format!(
+                "{} of overlay network #{}",
+                Ipv6Addr::from(key.ip),
+                key.network_id
+            )
+        })
+    }
+
+    fn overlay_peers6(&self) -> Result<BTreeMap<OverlayPeerKey6, OverlayPeer>, DatapathError> {
+        read(self, names::OVERLAY_PEERS6_MAP)
     }
 }
 
-fn describe(key: &OverlayPeerKey) -> String {
-    format!(
-        "{} of overlay network #{}",
-        std::net::Ipv4Addr::from(key.ip),
-        key.network_id
-    )
+fn read<K: aya::Pod + Ord>(
+    dp: &AyaDatapath,
+    name: &'static str,
+) -> Result<BTreeMap<K, OverlayPeer>, DatapathError> {
+    hash::<K, OverlayPeer>(&dp.ebpf, name)?
+        .iter()
+        .collect::<Result<_, _>>()
+        .map_err(map_err(name))
+}
+
+/// Makes map `name` (holding `current`) exactly `peers`; answers how
+/// many entries changed.
+fn sync<K: aya::Pod + Ord>(
+    dp: &mut AyaDatapath,
+    name: &'static str,
+    current: &BTreeMap<K, OverlayPeer>,
+    peers: &BTreeMap<K, OverlayPeer>,
+    describe: impl Fn(&K) -> String,
+) -> Result<usize, DatapathError> {
+    let mut map = hash_mut::<K, OverlayPeer>(&mut dp.ebpf, name)?;
+    let mut changed = 0;
+    for key in current.keys().filter(|k| !peers.contains_key(k)) {
+        let what = format!("remove {}", describe(key));
+        removed(map.remove(key)).map_err(write_err(name, what))?;
+        changed += 1;
+    }
+    for (key, peer) in peers {
+        if current.get(key) != Some(peer) {
+            let what = format!("add {}", describe(key));
+            map.insert(key, peer, 0).map_err(write_err(name, what))?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }

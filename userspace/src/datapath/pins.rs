@@ -18,7 +18,7 @@ use ebpfnet_common::{
     },
     maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6},
     names,
-    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey, OverlayPeerKey6},
     published6::{PublishedKey6, PublishedValue6, SockReverseKey6, SockReverseValue6},
     routed6::RoutedPortKey6,
 };
@@ -131,6 +131,11 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
         layout::<FragKey6, FragValue>(FRAGMENTS6_MAP, MapType::LruHash, FRAGMENTS_CAPACITY),
         layout::<OverlayPeerKey, OverlayPeer>(
             OVERLAY_PEERS_MAP,
+            MapType::Hash,
+            OVERLAY_PEERS_CAPACITY,
+        ),
+        layout::<OverlayPeerKey6, OverlayPeer>(
+            OVERLAY_PEERS6_MAP,
             MapType::Hash,
             OVERLAY_PEERS_CAPACITY,
         ),

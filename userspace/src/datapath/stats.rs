@@ -14,7 +14,7 @@ use ebpfnet_common::{
     },
     maps6::{EndpointInfo6, LanIpKey6, NetworkInfo6, SubnetKey6},
     names,
-    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey, OverlayPeerKey6},
     published6,
     routed6::{ROUTED6_MAP, RoutedPortKey6},
 };
@@ -215,6 +215,9 @@ impl AyaDatapath {
             names::LAN_IPS6_MAP => count_keys(hash::<LanIpKey6, LanMac>(ebpf, name)?.keys()),
             names::OVERLAY_PEERS_MAP => {
                 count_keys(hash::<OverlayPeerKey, OverlayPeer>(ebpf, name)?.keys())
+            }
+            names::OVERLAY_PEERS6_MAP => {
+                count_keys(hash::<OverlayPeerKey6, OverlayPeer>(ebpf, name)?.keys())
             }
             names::OVERLAY_NETWORKS_MAP => {
                 count_keys(hash::<u32, OverlayNetwork>(ebpf, name)?.keys())

@@ -2,7 +2,7 @@
 //! the cluster store. They answer on the network's name server as local
 //! containers' do; a local container's name wins over a remote one's.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::View;
 
@@ -11,6 +11,8 @@ use super::View;
 pub struct RemoteName {
     pub network: String,
     pub ip: Ipv4Addr,
+    /// Its IPv6 address on a dual-stack network (AAAA).
+    pub ip6: Option<Ipv6Addr>,
     /// Its container name first, then its aliases.
     pub names: Vec<String>,
 }
@@ -25,17 +27,29 @@ impl View {
             if !network.subnet.is_some_and(|s| s.contains(entry.ip)) {
                 continue;
             }
+            // A local container's name wins, for both families: a name
+            // is the remote one's only where no local container has it.
+            let ip6 = entry
+                .ip6
+                .filter(|ip6| network.subnet6.is_some_and(|s| s.contains(*ip6)));
             for name in &entry.names {
-                network
-                    .names
-                    .entry(name.to_ascii_lowercase())
-                    .or_insert(entry.ip);
+                let name = name.to_ascii_lowercase();
+                if network.has(&name) {
+                    continue;
+                }
+                network.names.insert(name.clone(), entry.ip);
+                if let Some(ip6) = ip6 {
+                    network.names6.insert(name, ip6);
+                }
             }
             if let Some(first) = entry.names.first() {
                 network
                     .reverse
                     .entry(entry.ip.into())
                     .or_insert(first.clone());
+                if let Some(ip6) = ip6 {
+                    network.reverse.entry(ip6.into()).or_insert(first.clone());
+                }
             }
         }
     }
@@ -66,6 +80,7 @@ mod tests {
         let remote = |ip: &str, names: &[&str], network: &str| RemoteName {
             network: network.into(),
             ip: ip.parse().unwrap(),
+            ip6: None,
             names: names.iter().map(|n| n.to_string()).collect(),
         };
         view.add_remote(&[
@@ -84,6 +99,51 @@ mod tests {
         assert_eq!(
             view.networks[0].reverse.get(&db.into()).map(String::as_str),
             Some("DB")
+        );
+    }
+
+    #[test]
+    fn remote_ipv6_addresses_answer_aaaa_and_ptr_within_the_ipv6_subnet() {
+        let local6: Ipv6Addr = "fd00:eb:1::2".parse().unwrap();
+        let mut view = View {
+            networks: vec![NetworkNames {
+                name: "ov".into(),
+                subnet: Some("10.129.0.0/24".parse().unwrap()),
+                subnet6: Some("fd00:eb:1::/64".parse().unwrap()),
+                internal: false,
+                names: HashMap::from([("web".to_string(), "10.129.0.2".parse().unwrap())]),
+                names6: HashMap::from([("web".to_string(), local6)]),
+                reverse: HashMap::new(),
+            }],
+            ..View::default()
+        };
+        let remote = |ip: &str, ip6: &str, name: &str| RemoteName {
+            network: "ov".into(),
+            ip: ip.parse().unwrap(),
+            ip6: Some(ip6.parse().unwrap()),
+            names: vec![name.to_string()],
+        };
+        view.add_remote(&[
+            remote("10.129.0.3", "fd00:eb:1::3", "db"),
+            remote("10.129.0.4", "fd00:eb:1::4", "web"),
+            remote("10.129.0.5", "fd00:99::5", "odd"),
+        ]);
+        let network = &view.networks[0];
+        let db6: Ipv6Addr = "fd00:eb:1::3".parse().unwrap();
+        assert_eq!(network.names6.get("db"), Some(&db6));
+        assert_eq!(
+            network.names6.get("web"),
+            Some(&local6),
+            "a local name wins"
+        );
+        assert!(
+            !network.names6.contains_key("odd"),
+            "outside the IPv6 subnet"
+        );
+        assert!(network.names.contains_key("odd"), "its IPv4 address stays");
+        assert_eq!(
+            network.reverse.get(&db6.into()).map(String::as_str),
+            Some("db")
         );
     }
 }

@@ -44,7 +44,7 @@ pub struct NetworkNames {
 impl NetworkNames {
     /// Whether a container of the network has `name` (an IPv4 or an
     /// IPv6 address: on an IPv6-only network only the latter).
-    fn has(&self, name: &str) -> bool {
+    pub(super) fn has(&self, name: &str) -> bool {
         self.names.contains_key(name) || self.names6.contains_key(name)
     }
 }

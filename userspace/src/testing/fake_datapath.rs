@@ -12,7 +12,7 @@ use ebpfnet_common::{
     ProgramId,
     maps::{Config, EndpointInfo, FlowKey, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
     maps6::NetworkInfo6,
-    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey, OverlayPeerKey6},
     published6::{PublishedKey6, PublishedValue6},
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
@@ -56,6 +56,7 @@ pub struct DatapathWorld {
     /// `OVERLAY_NETWORKS` (with `OVERLAY_VNIS` derived from it).
     pub overlay_networks: BTreeMap<u32, OverlayNetwork>,
     pub overlay_peers: BTreeMap<OverlayPeerKey, OverlayPeer>,
+    pub overlay_peers6: BTreeMap<OverlayPeerKey6, OverlayPeer>,
     /// `ROUTED6`.
     pub routed6: BTreeMap<ebpfnet_common::routed6::RoutedPortKey6, u32>,
 }
@@ -185,6 +186,7 @@ impl Overlay for FakeDatapath {
         self.with("remove_overlay_network", |w| {
             w.overlay_networks.remove(&network_id);
             w.overlay_peers.retain(|k, _| k.network_id != network_id);
+            w.overlay_peers6.retain(|k, _| k.network_id != network_id);
         })
     }
 
@@ -202,6 +204,22 @@ impl Overlay for FakeDatapath {
     fn overlay_peers(&self) -> Result<BTreeMap<OverlayPeerKey, OverlayPeer>, DatapathError> {
         self.check("overlay_peers")?;
         Ok(lock(&self.world).overlay_peers.clone())
+    }
+
+    fn set_overlay_peers6(
+        &mut self,
+        peers: &BTreeMap<OverlayPeerKey6, OverlayPeer>,
+    ) -> Result<usize, DatapathError> {
+        self.with("set_overlay_peers6", |w| {
+            let changed = w.overlay_peers6.len().abs_diff(peers.len());
+            w.overlay_peers6 = peers.clone();
+            changed
+        })
+    }
+
+    fn overlay_peers6(&self) -> Result<BTreeMap<OverlayPeerKey6, OverlayPeer>, DatapathError> {
+        self.check("overlay_peers6")?;
+        Ok(lock(&self.world).overlay_peers6.clone())
     }
 }
 

@@ -1,0 +1,92 @@
+//! Helpers of the overlay tests (`tests/tests/overlay*.rs`): hosts of a
+//! cluster on the test underlay, what their daemons list and count, and
+//! their overlay maps as bpftool shows them.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::cli::CmdOutput;
+use crate::etcd::Etcd;
+use crate::hosts::{self, Host, Underlay};
+
+/// Host `letter` number `n` of the cluster kept in `etcd`.
+pub fn cluster_host(underlay: &Underlay, etcd: &Etcd, letter: char, n: u8) -> Host {
+    let args = [
+        "--cluster-store".to_string(),
+        format!("etcd://{}", etcd.endpoint()),
+        "--advertise-addr".to_string(),
+        format!("{}.{n}", hosts::UNDERLAY),
+    ];
+    underlay.host_with(letter, n, &args)
+}
+
+/// Whether `host` lists global network `name`.
+pub fn sees_network(host: &Host, name: &str) -> bool {
+    host.cli(&["network", "ls", "--format", "json"])
+        .stdout_str()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .any(|n| n["Name"] == name && n["Scope"] == "global")
+}
+
+/// An address as bpftool prints a byte array: 4 bytes as IPv4, 16 as
+/// IPv6.
+fn address(v: &Value) -> String {
+    let bytes: Vec<u8> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| u8::try_from(b.as_u64().unwrap_or(0)).unwrap_or(0))
+        .collect();
+    match bytes.len() {
+        4 => Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).to_string(),
+        16 => {
+            let mut ip = [0u8; 16];
+            ip.copy_from_slice(&bytes);
+            Ipv6Addr::from(ip).to_string()
+        }
+        _ => format!("{bytes:?}"),
+    }
+}
+
+/// Map `map` (`OVERLAY_PEERS` or `OVERLAY_PEERS6`) of `host`, as
+/// (remote container address, host address).
+pub fn peers_in(host: &Host, map: &str) -> Vec<(String, String)> {
+    let path = host.pin_dir.join(map);
+    let out = Command::new("bpftool")
+        .args(["-j", "map", "dump", "pinned"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("bpftool: {e}"));
+    assert!(out.status.success(), "bpftool map dump {}", path.display());
+    let entries: Value = serde_json::from_slice(&out.stdout).expect("bpftool JSON");
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let f = &e["formatted"];
+            (address(&f["key"]["ip"]), address(&f["value"]["host_ip"]))
+        })
+        .collect()
+}
+
+/// `OVERLAY_PEERS` of `host`.
+pub fn peers(host: &Host) -> Vec<(String, String)> {
+    peers_in(host, "OVERLAY_PEERS")
+}
+
+/// What `stats` of `host` counts for drop reason `reason`.
+pub fn drops(host: &Host, reason: &str) -> u64 {
+    let stats: Value =
+        serde_json::from_str(&host.ok(&["stats", "--format", "json"])).expect("stats JSON");
+    stats["Drops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["Reason"] == reason)
+        .and_then(|d| d["Count"].as_u64())
+        .unwrap_or(0)
+}

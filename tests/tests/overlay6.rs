@@ -1,0 +1,316 @@
+//! Dual-stack overlay networks (`network create -d overlay --ipv6`)
+//! across two "hosts" (namespaces with their own daemons on an underlay
+//! bridge, `tests/src/hosts.rs`) and a real etcd, as `overlay.rs` does for
+//! IPv4: every host sees the same IPv6 subnet; IPv6 addresses come from
+//! the cluster's IPAM (never one twice, `--ip6` checked, freed ones handed
+//! out again); ping6 and TCP over IPv6 cross the VXLAN (IPv4 underlay),
+//! with the neighbour entry answered on the container's own host; AAAA
+//! names across hosts; two overlay networks stay apart over IPv6; NAT66
+//! out of the container's own host; a restarted daemon keeps it all.
+
+use std::time::Duration;
+
+use ebpfnet_tests::etcd::Etcd;
+use ebpfnet_tests::hosts::{Host, Underlay};
+use ebpfnet_tests::ipv6::{client6, ipam_configs, ping6, server6};
+use ebpfnet_tests::overlay_hosts::{cluster_host, drops, peers_in, sees_network};
+use ebpfnet_tests::traffic::wait_within;
+use ebpfnet_tests::*;
+use serde_json::Value;
+
+/// The hosts' IPv6 addresses on the underlay (`.N` → `::N`), which NAT66
+/// masquerades behind.
+const UNDERLAY6: &str = "fd00:e6:93::";
+/// How often each daemon sweeps the address claims (docs/cluster.md).
+const CLAIM_SWEEP: Duration = Duration::from_secs(5);
+
+/// The container's global IPv6 address on `eth0`.
+fn ip6_of(container: &str) -> String {
+    let text = netns_exec_ok(
+        container,
+        &[
+            "ip", "-j", "-6", "addr", "show", "dev", "eth0", "scope", "global",
+        ],
+    );
+    let v: Value = serde_json::from_str(&text).expect("ip -j addr");
+    v[0]["addr_info"][0]["local"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{container} has no global IPv6 address: {text}"))
+        .to_string()
+}
+
+fn peers6(host: &Host) -> Vec<(String, String)> {
+    peers_in(host, "OVERLAY_PEERS6")
+}
+
+fn inspect(host: &Host, network: &str) -> Value {
+    let text = host.ok(&["network", "inspect", network]);
+    let v: Value = serde_json::from_str(&text).expect("inspect JSON");
+    v[0].clone()
+}
+
+/// Gives the host an IPv6 address on the underlay and waits until its
+/// daemon masquerades IPv6 behind it.
+fn underlay6(host: &Host, n: u8) -> String {
+    let ip = format!("{UNDERLAY6}{n}");
+    let cidr = format!("{ip}/64");
+    netns_exec_ok(
+        &host.ns,
+        &["ip", "-6", "addr", "add", &cidr, "dev", "eth0", "nodad"],
+    );
+    wait_within(
+        "the daemon masquerades IPv6 behind the underlay",
+        Duration::from_secs(10),
+        || {
+            host.daemon_log()
+                .contains(&format!("masquerades IPv6 as {ip}"))
+        },
+    );
+    ip
+}
+
+#[test]
+fn ipv6_crosses_hosts_on_a_dual_stack_overlay_and_not_between_networks() {
+    let underlay = Underlay::create();
+    let etcd = Etcd::start_on("overlay6", &underlay.gateway());
+    let a = cluster_host(&underlay, &etcd, 'A', 1);
+    let b = cluster_host(&underlay, &etcd, 'B', 2);
+    let a_ip6 = underlay6(&a, 1);
+    let b_ip6 = underlay6(&b, 2);
+
+    // IPv6-only overlay networks are refused with the reason; nothing made.
+    let out = a.cli(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "--ipv6",
+        "--ipv4=false",
+        "only6",
+    ]);
+    assert!(
+        !out.status.success() && out.stderr_str().contains("not IPv6-only"),
+        "{}",
+        out.stderr_str()
+    );
+    assert!(!sees_network(&a, "only6"));
+    // A dual-stack one without an IPv6 subnet takes a /64 of the pool; one
+    // with both subnets given keeps them.
+    a.ok(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "--ipv6",
+        "--subnet",
+        "10.129.17.0/24",
+        "ovl6a",
+    ]);
+    a.ok(&[
+        "network",
+        "create",
+        "-d",
+        "overlay",
+        "--ipv6",
+        "--subnet",
+        "10.129.18.0/24",
+        "--subnet",
+        "fd00:eb:1:77::/64",
+        "ovl6b",
+    ]);
+    wait_within("B sees both networks", Duration::from_secs(10), || {
+        sees_network(&b, "ovl6a") && sees_network(&b, "ovl6b")
+    });
+    for name in ["ovl6a", "ovl6b"] {
+        let (on_a, on_b) = (inspect(&a, name), inspect(&b, name));
+        assert_eq!(on_b["EnableIPv6"], true, "{on_b}");
+        assert_eq!(ipam_configs(&on_a), ipam_configs(&on_b), "{name}");
+        assert_eq!(ipam_configs(&on_b).len(), 2, "{on_b}");
+    }
+    let configs = ipam_configs(&inspect(&b, "ovl6b"));
+    assert_eq!(
+        configs[1],
+        (
+            "fd00:eb:1:77::/64".to_string(),
+            "fd00:eb:1:77::1".to_string()
+        )
+    );
+    let subnet6a = ipam_configs(&inspect(&b, "ovl6a"))[1].0.clone();
+    assert!(subnet6a.starts_with("fd00:eb:1:"), "{subnet6a}");
+
+    a.ok(&["container", "create", "o6A1", "--network", "ovl6a"]);
+    a.ok(&["container", "create", "o6A2", "--network", "ovl6b"]);
+    b.ok(&["container", "create", "o6B1", "--network", "ovl6a"]);
+    b.ok(&["container", "create", "o6B2", "--network", "ovl6b"]);
+    let (a1, a2, b1, b2) = (
+        ip6_of("o6A1"),
+        ip6_of("o6A2"),
+        ip6_of("o6B1"),
+        ip6_of("o6B2"),
+    );
+    assert!(a1 != b1 && a2 != b2, "{a1} {b1} {a2} {b2}");
+    // `--ip6` is checked against the cluster's claims and the subnet.
+    let out = b.cli(&[
+        "container",
+        "create",
+        "o6B3",
+        "--network",
+        "ovl6a",
+        "--ip6",
+        &a1,
+    ]);
+    assert!(
+        !out.status.success() && out.stderr_str().contains("in use"),
+        "A's IPv6 address handed out on B: {}",
+        out.stderr_str()
+    );
+    let out = b.cli(&[
+        "container",
+        "create",
+        "o6B3",
+        "--network",
+        "ovl6a",
+        "--ip6",
+        "fd00:99::5",
+    ]);
+    assert!(
+        !out.status.success() && out.stderr_str().contains("not inside subnet"),
+        "{}",
+        out.stderr_str()
+    );
+    // The IPv6 default route via the network's IPv6 gateway.
+    let gateway6 = &ipam_configs(&inspect(&a, "ovl6a"))[1].1;
+    let route = netns_exec_ok("o6A1", &["ip", "-6", "route", "show", "default"]);
+    assert!(route.contains(&format!("via {gateway6}")), "{route}");
+
+    wait_within(
+        "A knows B's IPv6 addresses",
+        Duration::from_secs(10),
+        || {
+            let p = peers6(&a);
+            p.contains(&(b1.clone(), "198.18.93.2".into()))
+                && p.contains(&(b2.clone(), "198.18.93.2".into()))
+        },
+    );
+    wait_within(
+        "B knows A's IPv6 addresses",
+        Duration::from_secs(10),
+        || peers6(&b).contains(&(a1.clone(), "198.18.93.1".into())),
+    );
+    assert!(ping6("o6A1", &b1), "o6A1 -> o6B1 ({b1})");
+    assert!(ping6("o6B1", &a1), "o6B1 -> o6A1 ({a1})");
+    assert!(ping6("o6B2", &a2), "o6B2 -> o6A2 ({a2})");
+    // The neighbour entry came from the local answer, with the remote MAC.
+    let neigh = netns_exec_ok("o6A1", &["ip", "-6", "neigh", "show", &b1]);
+    assert!(neigh.contains(&netns_mac("o6B1", "eth0")), "{neigh}");
+
+    // TCP over IPv6, by address and by name (AAAA from the store).
+    let _web = server6("o6B1", 80);
+    let reply = client6("o6A1", &b1, 80).stdout_str();
+    assert!(
+        reply.contains(&format!("hello from o6B1 peer={a1}")),
+        "TCP o6A1 -> [{b1}]: {reply:?}"
+    );
+    let reply = client6("o6A1", "o6B1", 80).stdout_str();
+    assert!(
+        reply.contains(&format!("peer={a1}")),
+        "TCP o6A1 -> o6B1 by name: {reply:?}"
+    );
+    let found = netns_exec_ok("o6B2", &["getent", "ahostsv6", "o6A2"]);
+    assert!(found.contains(&a2), "o6B2 resolving o6A2: {found:?}");
+    let other = netns_exec("o6A1", &["getent", "ahostsv6", "o6B2"]);
+    assert!(
+        !other.status.success(),
+        "o6A1 resolved o6B2 of another network"
+    );
+
+    // Isolation over IPv6: ovl6a and ovl6b share the hosts, not traffic.
+    let before = drops(&a, "isolation");
+    assert!(!ping6("o6A1", &b2), "o6A1 (ovl6a) reached o6B2 (ovl6b)");
+    assert!(!ping6("o6B2", &a1), "o6B2 (ovl6b) reached o6A1 (ovl6a)");
+    assert!(
+        drops(&a, "isolation") > before,
+        "no isolation drop counted on A"
+    );
+    assert!(
+        client6("o6A2", &b1, 80).stdout_str().is_empty(),
+        "o6A2 (ovl6b) reached o6B1 over TCP"
+    );
+
+    // Out of its own host over IPv6 (NAT66), as a bridge container.
+    let _outside = server6(&b.ns, 7070);
+    let reply = client6("o6A1", &b_ip6, 7070).stdout_str();
+    assert!(reply.contains(&format!("peer={a_ip6}")), "NAT66: {reply:?}");
+
+    for (host, name) in [(&a, "o6A1"), (&a, "o6A2"), (&b, "o6B1"), (&b, "o6B2")] {
+        host.ok(&["container", "rm", name]);
+    }
+    wait_within(
+        "the IPv6 endpoints leave the maps",
+        Duration::from_secs(10),
+        || peers6(&a).is_empty() && peers6(&b).is_empty(),
+    );
+    a.ok(&["network", "rm", "ovl6a", "ovl6b"]);
+    wait_within("the VXLAN devices go", Duration::from_secs(10), || {
+        [&a, &b].iter().all(|h| {
+            !netns_exec(&h.ns, &["ip", "link", "show", "ebpfnet-vxlan"])
+                .status
+                .success()
+        })
+    });
+}
+
+#[test]
+fn a_restart_keeps_the_ipv6_overlay_and_freed_ipv6_addresses_come_back() {
+    let underlay = Underlay::create();
+    let etcd = Etcd::start_on("overlay6-restart", &underlay.gateway());
+    let mut a = cluster_host(&underlay, &etcd, 'A', 1);
+    let b = cluster_host(&underlay, &etcd, 'B', 2);
+    a.ok(&["network", "create", "-d", "overlay", "--ipv6", "ovl6r"]);
+    wait_within("B sees ovl6r", Duration::from_secs(10), || {
+        sees_network(&b, "ovl6r")
+    });
+    a.ok(&["container", "create", "r6A", "--network", "ovl6r"]);
+    b.ok(&["container", "create", "r6B", "--network", "ovl6r"]);
+    let (ip_a, ip_b) = (ip6_of("r6A"), ip6_of("r6B"));
+    wait_within("both hosts know the other", Duration::from_secs(10), || {
+        peers6(&a).iter().any(|(ip, _)| *ip == ip_b) && peers6(&b).iter().any(|(ip, _)| *ip == ip_a)
+    });
+    assert!(ping6("r6A", &ip_b), "r6A -> r6B before the restart");
+    // A daemon restart keeps the IPv6 side: the gateway, NETWORKS6 and the
+    // pinned OVERLAY_PEERS6 are taken over.
+    a.restart_daemon();
+    assert!(ping6("r6A", &ip_b), "r6A -> r6B after A's restart");
+    assert!(ping6("r6B", &ip_a), "r6B -> r6A after A's restart");
+    let _web = server6("r6A", 80);
+    let reply = client6("r6B", &ip_a, 80).stdout_str();
+    assert!(reply.contains(&format!("peer={ip_b}")), "{reply:?}");
+
+    // B's container goes: its IPv6 claim is given back by B's sweep, and
+    // the address can then be taken on A.
+    b.ok(&["container", "rm", "r6B"]);
+    let took = wait_within(
+        "r6B's IPv6 address free for another host",
+        3 * CLAIM_SWEEP,
+        || {
+            a.cli(&[
+                "container",
+                "create",
+                "r6A2",
+                "--network",
+                "ovl6r",
+                "--ip6",
+                &ip_b,
+            ])
+            .status
+            .success()
+        },
+    );
+    eprintln!("r6B's IPv6 address went to r6A2 {took:?} after the removal");
+    assert_eq!(ip6_of("r6A2"), ip_b);
+    // Reached locally now (the same address, another host).
+    assert!(ping6("r6A", &ip_b), "r6A -> r6A2 ({ip_b})");
+    wait_within("B's IPv6 peers follow", Duration::from_secs(10), || {
+        peers6(&b).contains(&(ip_b.clone(), "198.18.93.1".into()))
+    });
+}
