@@ -39,8 +39,8 @@ while True:
     c.close()
 "#;
 
-/// `IP PORT SIZE`: prints `ok PEER` when both directions arrived whole,
-/// else `ERR why`.
+/// `IP PORT SIZE`: prints `ok PEER MSS` (the segment size the client's
+/// TCP uses) when both directions arrived whole, else `ERR why`.
 const BULK_CLIENT: &str = r#"
 import hashlib, socket, sys
 ip, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -62,7 +62,7 @@ try:
     elif rest != bytes(range(256)) * (size // 256):
         print("ERR got %d bytes back of %d" % (len(rest), size))
     else:
-        print("ok %s" % peer)
+        print("ok %s %d" % (peer, s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)))
 except OSError as e:
     print("ERR %s" % e)
 "#;
@@ -185,7 +185,13 @@ fn ipv4_clients_reach_an_ipv6_only_container_through_translation() {
         ],
     );
     let text = String::from_utf8_lossy(&bulk.stdout).trim().to_string();
-    assert_eq!(text, format!("ok {me}"), "bulk transfer: {bulk:?}");
+    let mss: u32 = text
+        .strip_prefix(&format!("ok {me} "))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("bulk transfer: {bulk:?}"));
+    // The container's MSS (its IPv6 MTU less 60) bounds the client's
+    // segments: 20 bytes under IPv4's 1460, so they fit once translated.
+    assert!((1200..=1440).contains(&mss), "client MSS {mss}");
 
     // `flows` shows the translated flows, `stats` counts them on the
     // IPv4 mapping.
