@@ -129,6 +129,8 @@ impl TryFrom<u8> for NatKind {
             4 => Ok(Self::MasqueradeReply),
             5 => Ok(Self::RoutedRequest),
             6 => Ok(Self::RoutedReply),
+            7 => Ok(Self::Nat46Request),
+            8 => Ok(Self::Nat46Reply),
             other => Err(other),
         }
     }
@@ -193,11 +195,13 @@ mod tests {
             NatKind::MasqueradeReply,
             NatKind::RoutedRequest,
             NatKind::RoutedReply,
+            NatKind::Nat46Request,
+            NatKind::Nat46Reply,
         ] {
             assert_eq!(NatKind::try_from(kind as u8), Ok(kind));
         }
         assert_eq!(NatKind::try_from(0), Err(0));
-        assert_eq!(NatKind::try_from(7), Err(7));
+        assert_eq!(NatKind::try_from(9), Err(9));
         for forward in [Forward::Peer, Forward::Neigh] {
             assert_eq!(Forward::try_from(forward as u8), Ok(forward));
         }

@@ -13,6 +13,7 @@ pub mod fragments;
 pub mod maps;
 pub mod maps6;
 pub mod names;
+pub mod nat46;
 pub mod overlay;
 pub mod published6;
 pub mod routed6;

@@ -124,6 +124,12 @@ pub enum NatKind {
     RoutedRequest = 5,
     /// Its answer. Nothing rewritten.
     RoutedReply = 6,
+    /// IPv4 client → IPv6-only container (`nat46`), in the IPv6 tables:
+    /// keyed by the client's embedded address and the host address's
+    /// IPv4-mapped form; the packet is translated to IPv6.
+    Nat46Request = 7,
+    /// Its answer: translated back to IPv4, from the published address.
+    Nat46Reply = 8,
 }
 
 /// How the rewritten packet leaves.

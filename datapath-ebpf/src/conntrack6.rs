@@ -45,6 +45,7 @@ impl Family for [u8; 16] {
         kind == NatKind::PublishedReply as u8
             || kind == NatKind::MasqueradeReply as u8
             || kind == NatKind::RoutedReply as u8
+            || kind == NatKind::Nat46Reply as u8
     }
 }
 

@@ -24,7 +24,7 @@ use aya_ebpf::{
 use ebpfnet_common::{
     DropReason,
     flows6::{FlowKey6, ICMPV6, NatEntry6},
-    maps::{Forward, proto},
+    maps::{Forward, NatKind, proto},
 };
 
 use crate::{
@@ -88,6 +88,10 @@ pub fn translate(ctx: &TcContext, packet: &Packet6, hook: Hook) -> Option<i32> {
     let entry = conntrack::peek(&quote.key)?;
     if !nat6::applies(hook, entry) {
         return None;
+    }
+    // About an IPv4 client's flow (nat46): not translated to ICMPv4.
+    if entry.kind >= NatKind::Nat46Request as u8 {
+        return Some(drop_packet(DropReason::Untranslatable));
     }
     // An error is never answered with one: it just goes no further.
     if packet.hop_limit <= 1 {

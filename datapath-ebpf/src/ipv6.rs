@@ -62,6 +62,11 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
     if dst == LOOPBACK {
         return Some(drop_packet(DropReason::LoopbackFromUplink));
     }
+    // IPv4-mapped addresses never travel on a wire (RFC 4291 §2.5.5.2);
+    // they key IPv4 mappings into IPv6-only containers (nat46.rs).
+    if ebpfnet_common::nat46::is_mapped(&dst) {
+        return Some(drop_packet(DropReason::Unsolicited));
+    }
     let Ok(src) = ctx.load::<[u8; 16]>(IPV6_SRC_OFF) else {
         return Some(TCX_NEXT);
     };

@@ -36,14 +36,16 @@ mod masquerade_quota;
 mod mtu;
 mod mtu6;
 mod nat;
+mod nat46;
+mod nat46_xlate;
 mod nat6;
 mod nexthop;
 mod overlay;
 mod overlay6;
 mod parse;
 mod parse6;
-mod routed6;
 mod publish6;
+mod routed6;
 mod scratch;
 mod sock;
 mod sock6;
@@ -93,6 +95,14 @@ pub fn container_ingress6(ctx: TcContext) -> i32 {
 #[classifier]
 pub fn uplink_ingress6(ctx: TcContext) -> i32 {
     ipv6::from_uplink_translated(&ctx)
+}
+
+/// Tail-called by `uplink_ingress` (slot `TAIL_UPLINK46`) for IPv4 to a
+/// port published into an IPv6-only container: translated to IPv6
+/// (`nat46`), the client's address embedded in `64:ff9b:1::/96`.
+#[classifier]
+pub fn uplink_ingress46(ctx: TcContext) -> i32 {
+    nat46::from_uplink(&ctx)
 }
 
 /// TC egress on the parent of a macvlan network: its containers' frames

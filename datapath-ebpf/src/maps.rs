@@ -130,9 +130,13 @@ pub fn published_exact(host_ip: [u8; 4], port: u16, protocol: u8) -> Option<Publ
     unsafe { PUBLISHED.get(key) }.copied()
 }
 
-/// Whether `port` is published on `host_ip` or on every address.
+/// Whether `port` is published on `host_ip` or on every address (or
+/// from IPv4 into an IPv6-only container, on any: `nat46`).
 #[inline(always)]
 pub fn port_is_published(host_ip: [u8; 4], port: u16, protocol: u8) -> bool {
+    if crate::nat46::port_marked(port, protocol) {
+        return true;
+    }
     let mut key = PublishedKey {
         host_ip,
         host_port: port,

@@ -288,7 +288,7 @@ pub fn start_published(
 
 /// Per-mapping counters, for packets of the client → container direction.
 #[inline(always)]
-fn count_published(packet: &Packet, any_ip: bool, len: u32, new_flow: bool) {
+pub(crate) fn count_published(packet: &Packet, any_ip: bool, len: u32, new_flow: bool) {
     let key = PublishedKey {
         host_ip: if any_ip { [0; 4] } else { packet.dst_ip },
         host_port: packet.dst_port,

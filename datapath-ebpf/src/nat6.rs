@@ -19,7 +19,7 @@ use crate::{
     counters::drop_packet,
     frag6,
     hook::Hook,
-    hoplimit6, mtu6, nat,
+    hoplimit6, mtu6, nat, nat46,
     parse6::{self, DST_OFF, HOP_LIMIT_OFF, Packet6, SRC_OFF},
     publish6,
 };
@@ -136,6 +136,11 @@ pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6, hook: Hook) -
     {
         return verdict;
     }
+    // The answer of an IPv4 client's flow goes back as IPv4 (nat46.rs;
+    // its hop limit and MTU checked above: it leaves by an uplink).
+    if entry.kind == NatKind::Nat46Reply as u8 {
+        return nat46::to_client(ctx, packet, entry);
+    }
     // The later fragments follow the first one's translation (frag6.rs).
     if packet.first_fragment {
         frag6::remember(packet);
@@ -165,13 +170,17 @@ pub fn send(ctx: &TcContext, entry: &NatEntry6) -> i32 {
 /// flow's entries (`routed6`), which go either way: the one into a
 /// container applies at an uplink, the one out of a container at its
 /// veth; both of a flow between two containers (`FROM_CONTAINER`) at
-/// veths only). Only IPv6 tables hold routed entries, so the IPv4 check
-/// stays as it was.
+/// veths only; an IPv4 client's flow (`nat46`): its request at an uplink,
+/// its reply at a container's veth). Only IPv6 tables hold these kinds, so
+/// the IPv4 check stays as it was.
 #[inline(always)]
 pub fn applies(hook: Hook, entry: &NatEntry6) -> bool {
     let kind = entry.kind;
-    if kind == NatKind::RoutedRequest as u8 || kind == NatKind::RoutedReply as u8 {
-        if entry.tcp_flags & FROM_CONTAINER != 0 {
+    if kind >= NatKind::RoutedRequest as u8 {
+        if kind == NatKind::Nat46Request as u8 {
+            return hook == Hook::Uplink;
+        }
+        if kind == NatKind::Nat46Reply as u8 || entry.tcp_flags & FROM_CONTAINER != 0 {
             return hook == Hook::Container;
         }
         return (entry.forward == Forward::Peer as u8) == (hook == Hook::Uplink);

@@ -7,6 +7,7 @@ use aya_ebpf::{btf_maps::ProgramArray, macros::btf_map, programs::TcContext};
 use ebpfnet_common::{
     DropReason,
     names::{TAIL_CALLS_CAPACITY, TAIL_CONTAINER6, TAIL_UPLINK6},
+    nat46::TAIL_UPLINK46,
 };
 
 use crate::{counters::drop_packet, ipv6};
@@ -34,4 +35,12 @@ pub fn uplink6(ctx: &TcContext) -> i32 {
     // SAFETY: as in `container6`.
     unsafe { TAIL_CALLS.tail_call(ctx, TAIL_UPLINK6) };
     ipv6::unsolicited(ctx)
+}
+
+/// Continues in `uplink_ingress46` (IPv4 into IPv6-only containers,
+/// nat46.rs). Returns only when that cannot run: the caller goes on.
+#[inline(always)]
+pub fn uplink46(ctx: &TcContext) {
+    // SAFETY: as in `container6`.
+    let _ = unsafe { TAIL_CALLS.tail_call(ctx, TAIL_UPLINK46) };
 }

@@ -13,7 +13,7 @@ use crate::{
     hook::Hook,
     icmp, ipv6, maps,
     nat::{self, ReplyPath},
-    parse, tail,
+    nat46, parse, tail,
 };
 
 #[inline(always)]
@@ -86,6 +86,12 @@ pub fn handle(ctx: &TcContext) -> i32 {
         }
         let started = nat::start_published(&packet, &target, any_ip, &path);
         return nat::finish(ctx, &packet, started, Hook::Uplink);
+    }
+    // A port published from IPv4 into an IPv6-only container: translated
+    // in `uplink_ingress46` (nat46.rs), which also ends as below. Returns
+    // only when that program cannot run.
+    if nat46::wanted(&packet) {
+        tail::uplink46(ctx);
     }
     // From outside, a container address takes only replies and published
     // ports (moby#14041).

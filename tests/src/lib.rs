@@ -48,6 +48,7 @@ pub mod podman;
 pub mod runtime_host;
 pub mod tcp_proxy;
 pub mod testrun;
+mod testrun46;
 mod testrun6;
 pub mod topology;
 pub mod traffic;

@@ -121,9 +121,9 @@ fn ipv6_only_containers_talk_by_address_and_name_and_are_isolated() {
             "--network",
             "o6",
             "-p",
-            "0.0.0.0:8080:80",
+            "127.0.0.1:8080:80",
         ],
-        &["host IP 0.0.0.0", "no IPv4 address"],
+        &["127.0.0.1:8080", "IPv6-only"],
     );
     env.fails_with(
         &[

@@ -5,7 +5,7 @@ use clap::Args;
 
 use super::{Format, display::natural_cmp, output::print_json};
 use crate::{
-    api::request::Port,
+    api::request::{ContainerInspect, Port},
     client::Client,
     portspec::{PortMapping, Protocol},
 };
@@ -65,9 +65,42 @@ pub async fn run(args: PortArgs, client: &Client, format: Format) -> anyhow::Res
             for line in lines(&mappings, args.port.is_some()) {
                 println!("{line}");
             }
+            if let Some(note) = translated_note(client, &args.container, &mappings).await {
+                eprintln!("{note}");
+            }
         }
     }
     Ok(0)
+}
+
+/// For IPv4 mappings into an IPv6-only container (translated by the
+/// datapath, no proxy): who they serve, on stderr beside Docker's lines.
+async fn translated_note(
+    client: &Client,
+    container: &str,
+    mappings: &[PortMapping],
+) -> Option<String> {
+    let ipv4 = mappings.iter().find(|m| m.host_ip.is_ipv4())?;
+    let views = client
+        .call(ContainerInspect {
+            names: vec![container.to_string()],
+        })
+        .await
+        .ok()?;
+    let view = views.first()?;
+    let endpoint = view
+        .network_settings
+        .networks
+        .get(&view.host_config.network_mode)?;
+    let v6_only = endpoint.ip_address.is_empty() && !endpoint.global_ipv6_address.is_empty();
+    v6_only.then(|| {
+        format!(
+            "note: {container} is IPv6-only: its IPv4 mappings take other hosts' clients, \
+             translated to IPv6 (seen as 64:ff9b:1::/96); this host's own IPv4 sockets are \
+             not carried over: use [::1]:{} or a host IPv6 address",
+            ipv4.host_port
+        )
+    })
 }
 
 #[cfg(test)]

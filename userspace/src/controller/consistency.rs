@@ -189,6 +189,9 @@ pub fn assert_consistent(s: &Snapshot) {
                 {
                     published6.insert(key, published_value6(m, endpoint, ifindex));
                 }
+                if let Some(key) = super::nat46::key_into(m, endpoint) {
+                    published6.insert(key, published_value6(m, endpoint, ifindex));
+                }
             }
         }
     }

@@ -226,12 +226,9 @@ impl Controller {
                 views::network_driver(&network)
             )));
         }
-        if first && network.ipv4().is_none() && !current.ports.is_empty() {
-            return Err(ControllerError::Refused(format!(
-                "container {container} has published ports and no other network: they cannot \
-                 lead to network {} (IPv6-only: no published ports yet)",
-                network.name
-            )));
+        if first {
+            super::nat46::check(&current.ports, &endpoint, &network.name)
+                .map_err(ControllerError::Refused)?;
         }
         let mut updated = current.clone();
         updated.endpoints.push(endpoint.clone());

@@ -125,12 +125,13 @@ async fn what_an_ipv6_only_network_cannot_have_is_refused() {
         .expect_err("--ip on an IPv6-only network");
     assert!(err.to_string().contains("is IPv6-only"), "{err}");
     let mut published = on("six");
-    published.ports = "0.0.0.0:8080:80".parse::<PortSpec>().expect("port").0;
+    // IPv4 mappings are translated, but not the host's own loopback.
+    published.ports = "127.0.0.1:8088:80".parse::<PortSpec>().expect("port").0;
     let err = c.create_container("p", &published).await.expect_err("-p");
     assert!(matches!(err, ControllerError::Refused(_)), "{err}");
     assert!(
         err.to_string()
-            .contains("0.0.0.0: the container has no IPv4 address"),
+            .contains("127.0.0.1:8088: network six is IPv6-only"),
         "{err}"
     );
     assert_same(&h.snapshot(), &before, "nothing made");

@@ -29,6 +29,7 @@ mod lan_endpoints;
 mod lifecycle_tests;
 pub mod masquerade;
 pub mod modes;
+mod nat46;
 mod networks;
 mod observe;
 pub mod overlay;

@@ -5,20 +5,24 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use super::{
-    Controller, ControllerError, Result, events,
+    Controller, ControllerError, Result, events, nat46,
     portalloc::{self, Families, Taken},
 };
 use crate::{
-    datapath::encoding::{published_key, published_key6, published_value, published_value6},
+    datapath::{
+        encoding::{published_key, published_key6, published_value, published_value6},
+        nat46::translated_key,
+    },
     host::HostError,
     portspec::{PortMapping, PortRequest},
     state::{Container, Endpoint, Network},
 };
 
-/// The families of `endpoint`'s addresses, which its mappings can lead to.
+/// The families of host addresses `endpoint` can be published on: its
+/// addresses', and IPv4 for an IPv6-only one too (translated, nat46.rs).
 fn families(endpoint: &Endpoint) -> Families {
     Families {
-        ipv4: endpoint.ip.is_some(),
+        ipv4: endpoint.ip.is_some() || nat46::translates(endpoint),
         ipv6: endpoint.ip6.is_some(),
     }
 }
@@ -84,8 +88,11 @@ impl Controller {
             self.host
                 .probe_port(m.protocol, SocketAddr::from((m.host_ip, m.host_port)))
         };
-        portalloc::resolve_ports(taken, requests, families(endpoint), ephemeral, &mut probe)
-            .map_err(ControllerError::Refused)
+        let mappings =
+            portalloc::resolve_ports(taken, requests, families(endpoint), ephemeral, &mut probe)
+                .map_err(ControllerError::Refused)?;
+        nat46::check(&mappings, endpoint, &network.name).map_err(ControllerError::Refused)?;
+        Ok(mappings)
     }
 
     /// Writes `mappings` into `PUBLISHED` (IPv4 host addresses) and
@@ -107,6 +114,13 @@ impl Controller {
             .is_some_and(|n| n.routed6);
         for (done, m) in mappings.iter().enumerate() {
             let written = match (published_key(m), published_key6(m)) {
+                // Into an IPv6-only container: translated (nat46.rs).
+                (Some(_), _) if nat46::translates(endpoint) => match nat46::key_into(m, endpoint) {
+                    Some(key) => self
+                        .datapath
+                        .publish6(key, published_value6(m, endpoint, ifindex)),
+                    None => Ok(()),
+                },
                 (Some(key), _) => self
                     .datapath
                     .publish(key, published_value(m, endpoint, ifindex)),
@@ -131,7 +145,12 @@ impl Controller {
             return None;
         }
         let keys: Vec<_> = mappings.iter().filter_map(published_key).collect();
-        let keys6: Vec<_> = mappings.iter().filter_map(published_key6).collect();
+        let mut keys6: Vec<_> = mappings.iter().filter_map(published_key6).collect();
+        // IPv4 mappings may be translated ones (their container's network
+        // is IPv6-only): those keys go too, when such a network exists.
+        if self.state.networks.values().any(|n| n.ipv4().is_none()) {
+            keys6.extend(mappings.iter().filter_map(translated_key));
+        }
         let mut cut = Ok(0);
         if !keys.is_empty() {
             cut = self.datapath.unpublish(&keys);

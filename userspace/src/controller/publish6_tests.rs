@@ -95,14 +95,15 @@ async fn a_plain_port_is_published_on_both_families_of_a_dual_stack_container() 
 }
 
 #[tokio::test]
-async fn an_ipv6_only_container_publishes_on_ipv6_and_is_refused_ipv4() {
+async fn an_ipv6_only_container_publishes_on_both_families_but_not_ipv4_loopback() {
     let mut h = scene().await;
     let mut opts = on("six");
-    opts.ports = spec("8080:80");
+    opts.ports = spec("8085:80");
     h.controller.create_container("o", &opts).await.expect("o");
+    // IPv4 too, translated to IPv6 by the datapath (nat46).
     assert_eq!(
         shown(&h.controller.ports("o").expect("ports")),
-        ["80/tcp -> [::]:8080"]
+        ["80/tcp -> 0.0.0.0:8085", "80/tcp -> [::]:8085"]
     );
     assert_consistent(&h.snapshot());
     let before = h.snapshot();
@@ -110,10 +111,9 @@ async fn an_ipv6_only_container_publishes_on_ipv6_and_is_refused_ipv4() {
         .controller
         .publish("o", &spec("127.0.0.1:9090:90"))
         .await
-        .expect_err("no IPv4");
+        .expect_err("no host-local IPv4");
     assert!(
-        err.to_string()
-            .contains("host IP 127.0.0.1: the container has no IPv4 address"),
+        err.to_string().contains("IPv6-only") && err.to_string().contains("[::1]:9090"),
         "{err}"
     );
     // IPv4-only web cannot take an IPv6 address; nothing changes.
@@ -124,7 +124,7 @@ async fn an_ipv6_only_container_publishes_on_ipv6_and_is_refused_ipv4() {
         .expect_err("no IPv6");
     assert!(err.to_string().contains("no IPv6 address"), "{err}");
     assert_same(&h.snapshot(), &before, "refusals change nothing");
-    // `o` holds 8080 on IPv6 only: another container takes it on IPv4.
+    // `web` holds 0.0.0.0:8080; `o` holds 8085 on both families.
     let mut opts = on("ds");
     opts.ports = spec("0.0.0.0:8080:80/tcp");
     let err = h
@@ -135,17 +135,25 @@ async fn an_ipv6_only_container_publishes_on_ipv6_and_is_refused_ipv4() {
     assert!(err.to_string().contains("container web"), "{err}");
     opts.ports = spec("127.0.0.1:8088:80");
     h.controller.create_container("d", &opts).await.expect("d");
-    opts.ports = spec("[::1]:8080:80");
+    opts.ports = spec("[::1]:8085:80");
     let err = h
         .controller
         .create_container("e", &opts)
         .await
-        .expect_err("o holds [::]:8080");
+        .expect_err("o holds [::]:8085");
     assert!(
         err.to_string()
-            .contains("[::1]:8080/tcp is already published (by container o"),
+            .contains("[::1]:8085/tcp is already published (by container o"),
         "{err}"
     );
+    // Its translated IPv4 side is held as any IPv4 mapping.
+    opts.ports = spec("0.0.0.0:8085:80");
+    let err = h
+        .controller
+        .create_container("e", &opts)
+        .await
+        .expect_err("o holds 0.0.0.0:8085");
+    assert!(err.to_string().contains("(by container o"), "{err}");
     assert_consistent(&h.snapshot());
 }
 

@@ -43,7 +43,10 @@ impl Controller {
             .state
             .containers
             .values()
-            .flat_map(|c| c.ports.iter().filter_map(published_key6))
+            .flat_map(|c| {
+                let translated = super::nat46::keys_of(c);
+                c.ports.iter().filter_map(published_key6).chain(translated)
+            })
             .collect();
         let stale: Vec<_> = self
             .datapath

@@ -71,6 +71,7 @@ impl AyaDatapath {
         for program in [
             ebpfnet_common::names::CONTAINER_INGRESS6_PROGRAM,
             ebpfnet_common::names::UPLINK_INGRESS6_PROGRAM,
+            ebpfnet_common::nat46::UPLINK_INGRESS46_PROGRAM,
         ] {
             loaded_classifier(&mut ebpf, program)?
                 .load()

@@ -199,6 +199,8 @@ pub fn nat_kind_name(kind: u8) -> &'static str {
         Ok(NatKind::MasqueradeReply) => "masquerade-reply",
         Ok(NatKind::RoutedRequest) => "routed",
         Ok(NatKind::RoutedReply) => "routed-reply",
+        Ok(NatKind::Nat46Request) => "published-4to6",
+        Ok(NatKind::Nat46Reply) => "published-4to6-reply",
         Err(_) => "unknown",
     }
 }

@@ -11,6 +11,7 @@ mod lan_maps;
 mod maps;
 mod maps6;
 pub mod nat;
+pub mod nat46;
 pub mod nat6;
 mod nat6_tables;
 mod nat_collector;

@@ -170,7 +170,10 @@ pub fn flows<A: FlowAddr>(
             });
             let request = matches!(
                 NatKind::try_from(r.entry.kind),
-                Ok(NatKind::PublishedRequest | NatKind::MasqueradeRequest | NatKind::RoutedRequest)
+                Ok(NatKind::PublishedRequest
+                    | NatKind::MasqueradeRequest
+                    | NatKind::RoutedRequest
+                    | NatKind::Nat46Request)
             );
             (twin.is_none() || request).then_some((*r, twin))
         })
@@ -205,9 +208,11 @@ pub fn flows_through<A: FlowAddr>(
     records
         .iter()
         .filter(|r| {
-            NatKind::try_from(r.entry.kind) == Ok(NatKind::PublishedRequest)
-                && (wanted.contains(&(r.key.protocol, r.key.dst_port, r.key.dst_ip))
-                    || wanted.contains(&(r.key.protocol, r.key.dst_port, A::default())))
+            matches!(
+                NatKind::try_from(r.entry.kind),
+                Ok(NatKind::PublishedRequest | NatKind::Nat46Request)
+            ) && (wanted.contains(&(r.key.protocol, r.key.dst_port, r.key.dst_ip))
+                || wanted.contains(&(r.key.protocol, r.key.dst_port, A::default())))
         })
         .flat_map(|r| [r.key, r.entry.twin_key(r.key.protocol)])
         .collect()

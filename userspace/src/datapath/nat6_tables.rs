@@ -21,6 +21,10 @@ impl AyaDatapath {
         for (slot, program) in [
             (names::TAIL_CONTAINER6, names::CONTAINER_INGRESS6_PROGRAM),
             (names::TAIL_UPLINK6, names::UPLINK_INGRESS6_PROGRAM),
+            (
+                ebpfnet_common::nat46::TAIL_UPLINK46,
+                ebpfnet_common::nat46::UPLINK_INGRESS46_PROGRAM,
+            ),
         ] {
             let fd = super::aya_impl::loaded_classifier(&mut self.ebpf, program)?
                 .fd()

@@ -120,6 +120,11 @@ pub fn map_layouts(sizes: &MapSizes) -> Vec<MapLayout> {
             ebpfnet_common::routed6::ROUTED6_CAPACITY,
         ),
         layout::<u32, u32>(TAIL_CALLS_MAP, MapType::ProgramArray, TAIL_CALLS_CAPACITY),
+        layout::<u32, u8>(
+            ebpfnet_common::nat46::NAT46_PORTS_MAP,
+            MapType::Array,
+            ebpfnet_common::nat46::NAT46_PORTS_CAPACITY,
+        ),
         layout::<u32, Config>(CONFIG_MAP, MapType::Array, 1),
         layout::<u32, u32>(NEXTHOP_GEN_MAP, MapType::Array, 1),
         layout::<SockReverseKey, SockReverseValue>(

@@ -28,7 +28,9 @@ pub fn flows_of_mappings6(records: &[NatRecord6], mappings: &[PublishedKey6]) ->
     let wanted = mappings
         .iter()
         .map(|m| (m.protocol, m.host_port, m.host_ip));
-    nat::flows_through(records, &wanted.collect())
+    let mut flows = nat::flows_through(records, &wanted.collect());
+    flows.extend(super::nat46::flows_of_every_address(records, mappings));
+    flows
 }
 
 type Table6<'a> = HashMap<&'a mut MapData, FlowKey6, NatEntry6>;
@@ -78,7 +80,8 @@ impl Publishing6 for AyaDatapath {
         let name = names::PUBLISHED6_MAP;
         hash_mut::<PublishedKey6, PublishedValue6>(&mut self.ebpf, name)?
             .insert(key, value, 0)
-            .map_err(write_err(name, format!("publish {}", describe_key6(&key))))
+            .map_err(write_err(name, format!("publish {}", describe_key6(&key))))?;
+        self.mark_nat46(&key)
     }
 
     fn unpublish6(&mut self, keys: &[PublishedKey6]) -> Result<usize, DatapathError> {
@@ -107,6 +110,7 @@ impl Publishing6 for AyaDatapath {
                 deleted += self.cut_flows6(table, &of_table)?;
             }
         }
+        self.unmark_nat46(keys)?;
         first_error.map_or(Ok(deleted), Err)
     }
 

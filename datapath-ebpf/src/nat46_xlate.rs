@@ -1,0 +1,282 @@
+//! Header translation between IPv4 and IPv6 for `nat46` (SIIT, RFC 7915,
+//! as Cilium's `lib/nat_46x64.h`): `bpf_skb_change_proto` makes room for
+//! (or takes away) the 20 bytes the IPv6 header has more, the new header
+//! is written whole, and the L4 checksum follows the pseudo-header's
+//! change (the addresses: both pseudo-headers sum length and protocol
+//! alike) with `bpf_csum_diff`, then the port the entry rewrites. TCP and
+//! UDP only; IPv4 options, UDP without checksum (IPv6 requires one) and
+//! IPv6 extension headers are not translated.
+
+use aya_ebpf::{
+    bindings::{BPF_F_MARK_MANGLED_0, BPF_F_PSEUDO_HDR, BPF_F_RECOMPUTE_CSUM},
+    helpers::bpf_csum_diff,
+    programs::TcContext,
+};
+use ebpfnet_common::{DropReason, flows6::NatEntry6, maps::proto, nat46};
+
+use crate::{
+    nat6,
+    parse::{ETH_P_IP, ETH_P_IPV6, IP_OFF, Packet},
+    parse6::{IPV6_HEADER_LEN, Packet6},
+};
+
+const IPV4_HEADER_LEN: usize = 20;
+const ETHERTYPE_OFF: usize = 12;
+const SRC_PORT_OFF: usize = 0;
+const DST_PORT_OFF: usize = 2;
+
+/// An IPv6 header as written (addresses adjacent: `bpf_csum_diff` reads
+/// both in one go).
+#[repr(C, align(4))]
+struct Ipv6Header {
+    version_class_flow: [u8; 4],
+    payload_len: [u8; 2],
+    next_header: u8,
+    hop_limit: u8,
+    src: [u8; 16],
+    dst: [u8; 16],
+}
+
+/// An IPv4 header without options, as written.
+#[repr(C, align(4))]
+struct Ipv4Header {
+    version_ihl: u8,
+    tos: u8,
+    total_len: [u8; 2],
+    id: [u8; 2],
+    flags_fragment: [u8; 2],
+    ttl: u8,
+    protocol: u8,
+    checksum: [u8; 2],
+    addrs: [u8; 8],
+}
+
+/// Where the L4 checksum sits from the L4 header, and its update flags.
+#[inline(always)]
+fn l4_checksum(protocol: u8) -> Result<(usize, u64), DropReason> {
+    match protocol {
+        proto::TCP => Ok((16, 0)),
+        // Translated UDP always has a checksum (zero ones are refused).
+        proto::UDP => Ok((6, u64::from(BPF_F_MARK_MANGLED_0))),
+        _ => Err(DropReason::Untranslatable),
+    }
+}
+
+/// Rewrites the port at `l4 + field` from `old` to `new` (host order).
+#[inline(always)]
+fn set_port(
+    ctx: &TcContext,
+    l4: usize,
+    csum: (usize, u64),
+    field: usize,
+    old: u16,
+    new: u16,
+) -> Result<(), DropReason> {
+    if old == new {
+        return Ok(());
+    }
+    let (old_be, new_be) = (old.to_be(), new.to_be());
+    ctx.l4_csum_replace(
+        l4 + csum.0,
+        u64::from(old_be),
+        u64::from(new_be),
+        csum.1 | 2,
+    )
+    .map_err(|_| DropReason::Malformed)?;
+    ctx.store(l4 + field, &new_be, 0)
+        .map_err(|_| DropReason::Malformed)
+}
+
+/// Whether `packet` (IPv4) can be translated: no options, TCP or UDP,
+/// a UDP checksum present. Checked before a new flow claims its entries.
+#[inline(always)]
+pub fn translatable(ctx: &TcContext, packet: &Packet) -> Result<(), DropReason> {
+    if packet.l4_off != IP_OFF + IPV4_HEADER_LEN {
+        return Err(DropReason::Untranslatable);
+    }
+    let csum = l4_checksum(packet.protocol)?;
+    if packet.protocol == proto::UDP {
+        let sum: [u8; 2] = ctx
+            .load(packet.l4_off + csum.0)
+            .map_err(|_| DropReason::Malformed)?;
+        // No checksum: IPv6 needs one, and computing it means reading the
+        // whole datagram.
+        if sum == [0, 0] {
+            return Err(DropReason::Untranslatable);
+        }
+    }
+    Ok(())
+}
+
+/// `packet` (IPv4, from an uplink) becomes IPv6 from `entry.new_src_ip`
+/// to `entry.new_dst_ip` and port, one hop less (the caller checked the
+/// TTL is above 1).
+#[inline(never)]
+pub fn to_ipv6(ctx: &TcContext, packet: &Packet, entry: &NatEntry6) -> Result<(), DropReason> {
+    let head: [u8; 4] = ctx.load(IP_OFF).map_err(|_| DropReason::Malformed)?;
+    // Options have no IPv6 counterpart here (Cilium refuses them too).
+    if head[0] != 0x45 {
+        return Err(DropReason::Untranslatable);
+    }
+    let total = u16::from_be_bytes([head[2], head[3]]);
+    let payload = total
+        .checked_sub(IPV4_HEADER_LEN as u16)
+        .ok_or(DropReason::Malformed)?;
+    translatable(ctx, packet)?;
+    let csum = l4_checksum(packet.protocol)?;
+    let tos = head[1];
+    let header = Ipv6Header {
+        version_class_flow: [0x60 | (tos >> 4), tos << 4, 0, 0],
+        payload_len: payload.to_be_bytes(),
+        next_header: packet.protocol,
+        hop_limit: packet.ttl - 1,
+        src: entry.new_src_ip,
+        dst: entry.new_dst_ip,
+    };
+    let mut from = [
+        u32::from_ne_bytes(packet.src_ip),
+        u32::from_ne_bytes(packet.dst_ip),
+    ];
+    // SAFETY: both buffers are on this stack, of the sizes given (the
+    // two IPv6 addresses are adjacent in `header`).
+    let diff =
+        unsafe { bpf_csum_diff(from.as_mut_ptr(), 8, header.src.as_ptr() as *mut u32, 32, 0) };
+    if diff < 0 {
+        return Err(DropReason::Malformed);
+    }
+    ctx.change_proto(ETH_P_IPV6.to_be(), 0)
+        .map_err(|_| DropReason::Untranslatable)?;
+    let l4 = IP_OFF + IPV6_HEADER_LEN;
+    store_header(ctx, &ETH_P_IPV6, &header)?;
+    ctx.l4_csum_replace(
+        l4 + csum.0,
+        0,
+        diff as u64,
+        csum.1 | u64::from(BPF_F_PSEUDO_HDR),
+    )
+    .map_err(|_| DropReason::Malformed)?;
+    set_port(
+        ctx,
+        l4,
+        csum,
+        SRC_PORT_OFF,
+        packet.src_port,
+        entry.new_src_port,
+    )?;
+    set_port(
+        ctx,
+        l4,
+        csum,
+        DST_PORT_OFF,
+        packet.dst_port,
+        entry.new_dst_port,
+    )
+}
+
+/// `packet` (IPv6, from a container, TCP or UDP right after the fixed
+/// header; its hop limit above 1) becomes IPv4 from and to the addresses
+/// embedded in `entry`'s, with DF set (as Linux's own TCP sends).
+#[inline(never)]
+pub fn to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), DropReason> {
+    let fixed: [u8; 8] = ctx.load(IP_OFF).map_err(|_| DropReason::Malformed)?;
+    let payload = u16::from_be_bytes([fixed[4], fixed[5]]);
+    let total = payload
+        .checked_add(IPV4_HEADER_LEN as u16)
+        .ok_or(DropReason::Untranslatable)?;
+    let csum = l4_checksum(packet.protocol)?;
+    let (src, dst) = (
+        nat46::embedded(&entry.new_src_ip),
+        nat46::embedded(&entry.new_dst_ip),
+    );
+    let mut header = Ipv4Header {
+        version_ihl: 0x45,
+        tos: (fixed[0] << 4) | (fixed[1] >> 4),
+        total_len: total.to_be_bytes(),
+        id: [0; 2],
+        flags_fragment: [0x40, 0],
+        ttl: packet.hop_limit - 1,
+        protocol: packet.protocol,
+        checksum: [0; 2],
+        addrs: [
+            src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3],
+        ],
+    };
+    header.checksum = ipv4_checksum(&header).to_be_bytes();
+    let [a, b, c, d] = nat6::words(&packet.src_ip);
+    let [e, f, g, h] = nat6::words(&packet.dst_ip);
+    let mut from = [a, b, c, d, e, f, g, h];
+    // SAFETY: both buffers are on this stack, of the sizes given.
+    let diff = unsafe {
+        bpf_csum_diff(
+            from.as_mut_ptr(),
+            32,
+            header.addrs.as_ptr() as *mut u32,
+            8,
+            0,
+        )
+    };
+    if diff < 0 {
+        return Err(DropReason::Malformed);
+    }
+    ctx.change_proto(ETH_P_IP.to_be(), 0)
+        .map_err(|_| DropReason::Untranslatable)?;
+    let l4 = IP_OFF + IPV4_HEADER_LEN;
+    store_header(ctx, &ETH_P_IP, &header)?;
+    ctx.l4_csum_replace(
+        l4 + csum.0,
+        0,
+        diff as u64,
+        csum.1 | u64::from(BPF_F_PSEUDO_HDR),
+    )
+    .map_err(|_| DropReason::Malformed)?;
+    set_port(
+        ctx,
+        l4,
+        csum,
+        SRC_PORT_OFF,
+        packet.src_port,
+        entry.new_src_port,
+    )?;
+    set_port(
+        ctx,
+        l4,
+        csum,
+        DST_PORT_OFF,
+        packet.dst_port,
+        entry.new_dst_port,
+    )
+}
+
+/// Writes the EtherType and the new IP header. The header's bytes are
+/// accounted into a `CHECKSUM_COMPLETE` packet's sum; the Ethernet
+/// header is outside it.
+#[inline(always)]
+fn store_header<T>(ctx: &TcContext, ethertype: &u16, header: &T) -> Result<(), DropReason> {
+    ctx.store(ETHERTYPE_OFF, &ethertype.to_be(), 0)
+        .map_err(|_| DropReason::Malformed)?;
+    ctx.store(IP_OFF, header, u64::from(BPF_F_RECOMPUTE_CSUM))
+        .map_err(|_| DropReason::Malformed)
+}
+
+/// The IPv4 header checksum (RFC 791), host order.
+#[inline(always)]
+fn ipv4_checksum(header: &Ipv4Header) -> u16 {
+    let words = [
+        u16::from_be_bytes([header.version_ihl, header.tos]),
+        u16::from_be_bytes(header.total_len),
+        u16::from_be_bytes(header.id),
+        u16::from_be_bytes(header.flags_fragment),
+        u16::from_be_bytes([header.ttl, header.protocol]),
+        u16::from_be_bytes([header.addrs[0], header.addrs[1]]),
+        u16::from_be_bytes([header.addrs[2], header.addrs[3]]),
+        u16::from_be_bytes([header.addrs[4], header.addrs[5]]),
+        u16::from_be_bytes([header.addrs[6], header.addrs[7]]),
+    ];
+    let mut sum: u32 = 0;
+    for word in words {
+        sum += u32::from(word);
+    }
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    !(sum as u16)
+}

@@ -1,0 +1,165 @@
+//! IPv4 clients into an IPv6-only container (`nat46`) on crafted frames
+//! (BPF_PROG_TEST_RUN, no daemon), with the IPv6 programs and
+//! `uplink_ingress46` in their `TAIL_CALLS` slots as the daemon puts them:
+//! a SYN or datagram to a marked port of a mapping becomes IPv6 from the
+//! client's embedded address, with its L4 checksum right after the
+//! pseudo-header change and one hop less; the container's answer goes
+//! back as IPv4 from the published address, IPv4 and L4 checksums right;
+//! what cannot be translated (IPv4 options, UDP without checksum) makes no
+//! state; an unmarked port and a stray segment are left to the host.
+//! Run as root: the tests fail (never skip) otherwise.
+
+use ebpfnet_common::DropReason;
+use ebpfnet_common::maps::NatKind;
+use ebpfnet_common::maps6::NetworkInfo6;
+use ebpfnet_common::nat46::{self, NAT46_TCP, NAT46_UDP};
+use ebpfnet_common::published6::PublishedValue6;
+use ebpfnet_tests::packet::{ETH_P_IP, ETH_P_IPV6, Ipv4Builder, TCP_ACK, TCP_SYN, View};
+use ebpfnet_tests::packet6_l4::{TCP, UDP, View6, tcp6, udp6};
+use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT, UPLINK_INGRESS};
+use ebpfnet_tests::topology::{C2_MAC, CLIENT, GW_MAC, HOST, with_uplink};
+
+/// C2's IPv6 address on its (IPv6-only) network fd00:e146::/64.
+const C2_V6: [u8; 16] = [0xfd, 0, 0xe1, 0x46, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+const GATEWAY6: [u8; 16] = [0xfd, 0, 0xe1, 0x46, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const SUBNET6: [u8; 16] = [0xfd, 0, 0xe1, 0x46, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+
+/// (`with_uplink` publishes `HOST:8080/tcp` on IPv4.) `HOST:8090/tcp` leads to `[C2_V6]:80`, `0.0.0.0:5353/udp` to
+/// `[C2_V6]:53`; the ports marked; the programs in their slots.
+fn setup(dp: &mut Datapath, d0: u32) {
+    let info = NetworkInfo6 {
+        network_id: 1,
+        flags: 0,
+        gateway: GATEWAY6,
+    };
+    dp.add_network6(SUBNET6, 64, info);
+    dp.add_endpoint6(d0, C2_V6);
+    dp.add_endpoint_ip6(C2_V6, d0, C2_MAC);
+    let to_c2 = |port| PublishedValue6::new(C2_V6, port, d0, C2_MAC);
+    dp.publish6(nat46::mapped(HOST), 8090, TCP, to_c2(80));
+    dp.publish6(nat46::mapped([0; 4]), 5353, UDP, to_c2(53));
+    dp.mark_nat46_port(8090, NAT46_TCP);
+    dp.mark_nat46_port(5353, NAT46_UDP);
+    dp.fill_tail_calls();
+    dp.fill_tail_call46();
+}
+
+fn client() -> Ipv4Builder {
+    Ipv4Builder::new(CLIENT, HOST).macs([0x02, 0, 0, 0, 0, 9], GW_MAC)
+}
+
+#[test]
+fn tcp_is_translated_both_ways_with_checksums_right() {
+    with_uplink(0, |dp, d0, uplink| {
+        setup(dp, d0);
+        let me6 = nat46::client6(CLIENT);
+        // A stray segment of no flow, and a port not marked: the host's.
+        dp.expect_pass(
+            UPLINK_INGRESS,
+            &client().tcp_seq(40000, 8090, TCP_ACK, 1, 1),
+            Some(uplink),
+        );
+        dp.expect_pass(
+            UPLINK_INGRESS,
+            &client().tcp_seq(40000, 8091, TCP_SYN, 1000, 0),
+            Some(uplink),
+        );
+        assert!(dp.nat6_entries().is_empty(), "state from no SYN");
+
+        // The SYN: IPv6 into C2, from the client's embedded address.
+        let syn = client().tcp_seq(40000, 8090, TCP_SYN, 1000, 0);
+        let outcome = dp.run(UPLINK_INGRESS, &syn, Some(uplink));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "SYN to HOST:8090");
+        assert_eq!(outcome.out.len(), syn.len() + 20, "20 bytes more");
+        assert_eq!(
+            u16::from_be_bytes([outcome.out[12], outcome.out[13]]),
+            ETH_P_IPV6
+        );
+        let out = View6(&outcome.out);
+        assert_eq!((out.src_ip(), out.src_port()), (me6, 40000));
+        assert_eq!((out.dst_ip(), out.dst_port()), (C2_V6, 80));
+        assert_eq!((out.dst_mac(), out.hop_limit()), (C2_MAC, 63));
+        assert!(out.l4_checksum_ok(), "TCP checksum after 4 to 6");
+        let mut kinds: Vec<u8> = dp.nat6_entries().iter().map(|(_, e)| e.kind).collect();
+        kinds.sort();
+        let want = [NatKind::Nat46Request as u8, NatKind::Nat46Reply as u8];
+        assert_eq!(kinds, want, "both directions, in the IPv6 tables");
+
+        // C2's SYN-ACK: IPv4 from HOST:8090 to the client.
+        let reply = tcp6(
+            (C2_MAC, GW_MAC),
+            (C2_V6, me6),
+            (80, 40000),
+            TCP_SYN | TCP_ACK,
+            (5000, 1001),
+            64,
+        );
+        let outcome = dp.run(CONTAINER_INGRESS, &reply, Some(d0));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "reply");
+        assert_eq!(outcome.out.len(), reply.len() - 20, "20 bytes less");
+        let out = View(&outcome.out);
+        assert_eq!(out.ethertype(), ETH_P_IP);
+        assert_eq!((out.src_ip(), out.src_port()), (HOST, 8090));
+        assert_eq!((out.dst_ip(), out.dst_port()), (CLIENT, 40000));
+        assert_eq!(outcome.out[22], 63, "TTL one less than the hop limit");
+        assert!(out.ipv4_checksum_ok(), "IPv4 header checksum");
+        assert!(out.l4_checksum_ok(), "TCP checksum after 6 to 4");
+
+        // The client's next segment follows the flow.
+        let ack = client().tcp_seq(40000, 8090, TCP_ACK, 1001, 5001);
+        let outcome = dp.run(UPLINK_INGRESS, &ack, Some(uplink));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "ACK of the flow");
+        assert!(View6(&outcome.out).l4_checksum_ok(), "ACK checksum");
+    });
+}
+
+#[test]
+fn udp_goes_through_and_the_untranslatable_makes_no_state() {
+    with_uplink(0, |dp, d0, uplink| {
+        setup(dp, d0);
+        // IPv4 options: not translated, no state.
+        let options = client().options(&[1, 1, 1, 1]);
+        dp.expect_drop(
+            UPLINK_INGRESS,
+            &options.tcp_seq(40000, 8090, TCP_SYN, 1000, 0),
+            Some(uplink),
+            DropReason::Untranslatable,
+        );
+        // UDP without a checksum: IPv6 needs one.
+        let bare = client().udp(40001, 5353, b"hello", false);
+        dp.expect_drop(
+            UPLINK_INGRESS,
+            &bare,
+            Some(uplink),
+            DropReason::Untranslatable,
+        );
+        assert!(
+            dp.nat6_entries().is_empty(),
+            "state from untranslatable packets"
+        );
+
+        // A datagram to the every-address mapping, and C2's answer.
+        let outcome = dp.run(
+            UPLINK_INGRESS,
+            &client().udp(40001, 5353, b"hello", true),
+            Some(uplink),
+        );
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "UDP to 0.0.0.0:5353");
+        let out = View6(&outcome.out);
+        assert_eq!((out.dst_ip(), out.dst_port()), (C2_V6, 53));
+        assert!(out.l4_checksum_ok(), "UDP checksum after 4 to 6");
+        let answer = udp6(
+            (C2_MAC, GW_MAC),
+            (C2_V6, nat46::client6(CLIENT)),
+            (53, 40001),
+            b"world",
+            64,
+        );
+        let outcome = dp.run(CONTAINER_INGRESS, &answer, Some(d0));
+        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "UDP answer");
+        let out = View(&outcome.out);
+        assert_eq!((out.src_ip(), out.src_port()), (HOST, 5353));
+        assert_eq!((out.dst_ip(), out.dst_port()), (CLIENT, 40001));
+        assert!(out.ipv4_checksum_ok() && out.l4_checksum_ok(), "checksums");
+    });
+}

@@ -1,0 +1,255 @@
+//! IPv4 clients into IPv6-only containers (Docker's "proxy 4 to 6", done
+//! by the datapath's translation): a plain `-p` on an IPv6-only network
+//! publishes on IPv4 too; an outside IPv4 client reaches the container
+//! over TCP (a line exchange and a bulk transfer both ways of full-size
+//! segments at MTU 1500) and UDP, and the container sees the client's
+//! address embedded in `64:ff9b:1::/96`; unpublished ports stay shut; a
+//! held connection survives a daemon restart; unpublish and `rm` leave no
+//! mapping, flow or port mark behind.
+
+use std::net::Ipv6Addr;
+use std::time::Duration;
+
+use ebpfnet_common::nat46;
+use ebpfnet_tests::ipv6_publish::*;
+use ebpfnet_tests::traffic::*;
+use ebpfnet_tests::*;
+
+/// Bulk both ways on one TCP connection: the client sends `SIZE` bytes and
+/// shuts its side; the server answers the SHA-256 of what it got, a
+/// newline, then `SIZE` bytes of its own and closes.
+const BULK_SERVER: &str = r#"
+import hashlib, socket, sys
+port, size = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", port)); s.listen(4)
+print("ready", flush=True)
+while True:
+    c, a = s.accept()
+    c.settimeout(30)
+    h, n = hashlib.sha256(), 0
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        h.update(d); n += len(d)
+    c.sendall(("%s %d %s\n" % (h.hexdigest(), n, a[0])).encode())
+    c.sendall(bytes(range(256)) * (size // 256))
+    c.close()
+"#;
+
+/// `IP PORT SIZE`: prints `ok PEER MSS` (the segment size the client's
+/// TCP uses) when both directions arrived whole, else `ERR why`.
+const BULK_CLIENT: &str = r#"
+import hashlib, socket, sys
+ip, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+data = bytes((i * 7) % 251 for i in range(size))
+try:
+    s = socket.create_connection((ip, port), timeout=20)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    head, _, rest = got.partition(b"\n")
+    digest, count, peer = head.decode().split()
+    if digest != hashlib.sha256(data).hexdigest() or int(count) != size:
+        print("ERR the server got %s bytes, not ours" % count)
+    elif rest != bytes(range(256)) * (size // 256):
+        print("ERR got %d bytes back of %d" % (len(rest), size))
+    else:
+        print("ok %s %d" % (peer, s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)))
+except OSError as e:
+    print("ERR %s" % e)
+"#;
+
+/// The address the container sees an IPv4 client at.
+fn seen_as(ipv4: &str) -> String {
+    let ip: std::net::Ipv4Addr = ipv4.parse().expect("an IPv4 address");
+    Ipv6Addr::from(nat46::client6(ip.octets())).to_string()
+}
+
+#[track_caller]
+fn answered_by(reply: Result<String, String>, name: &str, what: &str) -> String {
+    let reply = reply.unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        reply.starts_with(&format!("{name} peer=")),
+        "{what}: {reply:?}"
+    );
+    reply
+}
+
+/// `NAT46_PORTS`' byte for `port`.
+fn port_mark(env: &TestEnv, port: u16) -> u64 {
+    let [lo, hi] = port.to_le_bytes();
+    let out = run(
+        std::process::Command::new("bpftool")
+            .args(["-j", "map", "lookup", "pinned"])
+            .arg(env.pin_dir.join(nat46::NAT46_PORTS_MAP))
+            .args(["key", &lo.to_string(), &hi.to_string(), "0", "0"]),
+        None,
+        Duration::from_secs(10),
+    );
+    assert!(out.status.success(), "bpftool lookup: {out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bpftool JSON");
+    v["formatted"]["value"]
+        .as_u64()
+        .or_else(|| {
+            v["value"][0]
+                .as_str()
+                .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+        })
+        .unwrap_or_else(|| panic!("no value in {v}"))
+}
+
+fn flows_rows(env: &TestEnv, needle: &str) -> Vec<String> {
+    env.ok(&["flows"])
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn ipv4_clients_reach_an_ipv6_only_container_through_translation() {
+    let mut env = TestEnv::new("pub46");
+    env.create_network(
+        "o46",
+        &["--ipv6", "--ipv4=false", "--subnet", "fd00:e9:46::/64"],
+    );
+    env.create_container(
+        "w46",
+        &["--network", "o46", "-p", "8080:80", "-p", "8080:80/udp"],
+    );
+    let mut lines = port_lines(&env, "w46");
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "80/tcp -> 0.0.0.0:8080",
+            "80/tcp -> [::]:8080",
+            "80/udp -> 0.0.0.0:8080",
+            "80/udp -> [::]:8080"
+        ]
+    );
+    // Host-local IPv4 cannot be translated: refused, naming the way that works.
+    env.fails_with(
+        &["publish", "127.0.0.1:9090:80", "--container", "w46"],
+        &["IPv6-only", "[::1]:9090"],
+    );
+    // A mapping on one host IPv4 address, and one on the bulk port.
+    env.ok(&[
+        "publish",
+        &format!("{}:8082:80", env.uplink_ip),
+        "--container",
+        "w46",
+    ]);
+    env.ok(&["publish", "0.0.0.0:8083:83", "--container", "w46"]);
+    let _echo = echo_server6("w46", "w46", 80);
+    let _bulk = record(
+        Some("w46"),
+        &[python(), "-c", BULK_SERVER, "83", "4194304"],
+        true,
+    );
+    let out = env.outside_ns.clone();
+    let me = seen_as(&env.outside_ip);
+
+    // TCP and UDP over IPv4: the container sees the client's address.
+    let tcp = answered_by(ask(&out, "tcp", &env.uplink_ip, 8080), "w46", "TCP");
+    assert_eq!(peer_address(&tcp), me, "{tcp}");
+    let udp = answered_by(ask(&out, "udp", &env.uplink_ip, 8080), "w46", "UDP");
+    assert_eq!(peer_address(&udp), me, "{udp}");
+    answered_by(
+        ask(&out, "tcp", &env.uplink_ip, 8082),
+        "w46",
+        "on its address",
+    );
+    // Not published: shut.
+    let shut = ask(&out, "tcp", &env.uplink_ip, 8081);
+    assert!(shut.is_err(), "port 8081 answered: {shut:?}");
+
+    // 4 MiB each way at MTU 1500: full-size segments fit once translated.
+    let bulk = netns_exec(
+        &out,
+        &[
+            python(),
+            "-c",
+            BULK_CLIENT,
+            &env.uplink_ip,
+            "8083",
+            "4194304",
+        ],
+    );
+    let text = String::from_utf8_lossy(&bulk.stdout).trim().to_string();
+    let mss: u32 = text
+        .strip_prefix(&format!("ok {me} "))
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("bulk transfer: {bulk:?}"));
+    // The container's MSS (its IPv6 MTU less 60) bounds the client's
+    // segments: 20 bytes under IPv4's 1460, so they fit once translated.
+    assert!((1200..=1440).contains(&mss), "client MSS {mss}");
+
+    // `flows` shows the translated flows, `stats` counts them on the
+    // IPv4 mapping.
+    let rows = flows_rows(&env, "published-4to6");
+    assert!(
+        rows.iter().any(|r| r.contains(&format!("[{me}]"))),
+        "no translated flow in flows:\n{}",
+        env.ok(&["flows"])
+    );
+    let stats = env.json(&["stats"]);
+    let mapping = stats["Mappings"]
+        .as_array()
+        .and_then(|m| {
+            m.iter()
+                .find(|m| m["Mapping"] == "0.0.0.0:8080/tcp -> w46:80")
+        })
+        .unwrap_or_else(|| panic!("stats has no 0.0.0.0:8080/tcp mapping: {stats:#}"));
+    assert!(mapping["Flows"].as_u64() >= Some(1), "{mapping:#}");
+    assert_eq!(port_mark(&env, 8080), 3, "TCP and UDP marked on 8080");
+
+    // A connection held across a restart of the daemon goes on.
+    let (held, _) = hold_client(&out, &env.uplink_ip, 8080);
+    assert!(env.stop_daemon().success());
+    env.start_daemon();
+    held.drain();
+    let next = held
+        .next_line(Duration::from_secs(3))
+        .unwrap_or_else(|| panic!("the held connection fell silent"));
+    assert!(next.starts_with("reply w46 peer="), "{next}");
+    answered_by(
+        ask(&out, "tcp", &env.uplink_ip, 8080),
+        "w46",
+        "after restart",
+    );
+    drop(held);
+
+    // Unpublishing the IPv4 side cuts it (and its flows); IPv6 stays
+    // published, UDP too.
+    env.ok(&["unpublish", "0.0.0.0:8080:80", "--container", "w46"]);
+    let gone = ask(&out, "tcp", &env.uplink_ip, 8080);
+    assert!(gone.is_err(), "8080 still answers over IPv4: {gone:?}");
+    assert_eq!(port_mark(&env, 8080), 2, "only UDP left on 8080");
+    answered_by(ask(&out, "udp", &env.uplink_ip, 8080), "w46", "UDP kept");
+    let left: Vec<String> = flows_rows(&env, "published-4to6")
+        .into_iter()
+        .filter(|r| r.starts_with("tcp") && r.contains(":8080"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "flows of the unpublished mapping: {left:?}"
+    );
+
+    // `rm` takes the rest: no mapping, flow or port mark left.
+    env.ok(&["container", "rm", "w46"]);
+    assert_eq!(map_entries(&env, "PUBLISHED6"), 0);
+    assert_eq!(map_entries(&env, "NAT6_TCP"), 0);
+    assert_eq!(map_entries(&env, "NAT6_OTHER"), 0);
+    for port in [8080, 8082, 8083] {
+        assert_eq!(port_mark(&env, port), 0, "port {port} still marked");
+    }
+}
