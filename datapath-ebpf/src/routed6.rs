@@ -173,7 +173,7 @@ fn start(ctx: &TcContext, packet: &Packet6, ends: &Ends, hook: Hook) -> i32 {
     // SAFETY: this CPU's slot, used by one program run at a time.
     let flow = unsafe { &mut *slot };
     if claim(packet, ends, hook, flow) {
-        return nat6::apply(ctx, packet, &flow.request, hook);
+        return nat6::apply(ctx, packet, &mut flow.request, hook);
     }
     // Another CPU started this very flow first: its entry wins.
     match conntrack6::track(packet, ctx.len(), hook) {
