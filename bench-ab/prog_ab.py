@@ -6,7 +6,10 @@ A lab of its own: an outside namespace behind the uplink veth `pfup`
 (198.19.77.0/24), one container (10.241.77.5) publishing host port 18473;
 `pub_rr`/`pub_crr` run from outside to the published port, `masq_rr`/
 `masq_crr` from the container to the outside (masquerade), with
-`ebpfnet-bench` ($LG, default target/release/ebpfnet-bench). Everything is
+`ebpfnet-bench` ($LG, default target/release/ebpfnet-bench). The same
+over IPv6: the uplink also has 2001:db8:77::1/64 (outside ::2), a second
+container on an IPv6 network (fd00:77::5) publishes [::]:18474;
+`pub6_*` and `masq6_*` (picked with TESTS) run those paths. Everything is
 removed at the end, also on error. Run as root under the tests' host lock:
 
   flock /run/ebpfnet-tests.lock python3 bench-ab/prog_ab.py bins ROUNDS DUR BIN_A BIN_B...
@@ -37,9 +40,15 @@ UP_IP, OUT_IP = "198.19.77.1", "198.19.77.2"
 SUBNET, CIP = "10.241.77.0/24", "10.241.77.5"
 PORT = 18473       # published host port
 SPORT = 9000       # servers' port
-TESTS = [("pub_rr", "rr"), ("pub_crr", "crr"), ("masq_rr", "rr"), ("masq_crr", "crr")]
+UP_IP6, OUT_IP6 = "2001:db8:77::1", "2001:db8:77::2"
+SUBNET6, CIP6 = "fd00:77::/64", "fd00:77::5"
+PORT6 = 18474      # published host port (IPv6)
+SPORT6 = 9001      # servers' port (IPv6)
+ALL_TESTS = [("pub_rr", "rr"), ("pub_crr", "crr"), ("masq_rr", "rr"), ("masq_crr", "crr"),
+             ("pub6_rr", "rr"), ("pub6_crr", "crr"), ("masq6_rr", "rr"), ("masq6_crr", "crr")]
+TESTS = ALL_TESTS[:4]
 if os.environ.get("TESTS"):
-    TESTS = [t for t in TESTS if t[0] in os.environ["TESTS"].split(",")]
+    TESTS = [t for t in ALL_TESTS if t[0] in os.environ["TESTS"].split(",")]
 
 
 def sh(cmd, check=True, **kw):
@@ -59,10 +68,13 @@ class Lab:
         sh(f"ip -n {NS_OUT} addr add {OUT_IP}/24 dev eth0; ip -n {NS_OUT} link set eth0 up;"
            f" ip -n {NS_OUT} link set lo up")
         sh(f"ip netns exec {NS_OUT} sysctl -qw net.ipv4.tcp_max_tw_buckets=0")
+        sh(f"ip addr add {UP_IP6}/64 dev {UP} nodad")
+        sh(f"ip -n {NS_OUT} addr add {OUT_IP6}/64 dev eth0 nodad")
         # Replies to the masqueraded flows: the uplink address is on-link.
-        self.procs.append(subprocess.Popen(
-            f"exec ip netns exec {NS_OUT} {TS}{LG} server --listen 0.0.0.0:{SPORT}",
-            shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for listen in (f"0.0.0.0:{SPORT}", f"[::]:{SPORT6}"):
+            self.procs.append(subprocess.Popen(
+                f"exec ip netns exec {NS_OUT} {TS}{LG} server --listen {listen}",
+                shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     def start(self, binary):
         os.makedirs(D + "/state", exist_ok=True)
@@ -80,11 +92,18 @@ class Lab:
             raise RuntimeError("daemon did not start")
         self.cli(f"container create pfc --ip {CIP}")
         self.cli(f"publish {PORT}:{SPORT} --container pfc")
-        ns = [l.split()[0] for l in sh("ip netns list").stdout.splitlines() if "pfc" in l]
-        self.cns = ns[0]
+        self.cns = netns_of("pfc")
         sh(f"ip netns exec {self.cns} sysctl -qw net.ipv4.tcp_max_tw_buckets=0")
         self.srv = subprocess.Popen(
             f"exec ip netns exec {self.cns} {TS}{LG} server --listen 0.0.0.0:{SPORT}",
+            shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.cli(f"network create --ipv6 --subnet 10.241.78.0/24 --subnet {SUBNET6} pfnet6")
+        self.cli(f"container create pfc6 --network pfnet6 --ip6 {CIP6}")
+        self.cli(f"publish [::]:{PORT6}:{SPORT6} --container pfc6")
+        self.cns6 = netns_of("pfc6")
+        sh(f"ip netns exec {self.cns6} sysctl -qw net.ipv4.tcp_max_tw_buckets=0")
+        self.srv6 = subprocess.Popen(
+            f"exec ip netns exec {self.cns6} {TS}{LG} server --listen [::]:{SPORT6}",
             shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
 
@@ -112,10 +131,13 @@ class Lab:
         return sh(f"EBPFNET_SOCKET={S} {self.bin} {args}")
 
     def stop(self):
-        if getattr(self, "srv", None):
-            self.srv.terminate(); self.srv.wait(); self.srv = None
+        for attr in ("srv", "srv6"):
+            if getattr(self, attr, None):
+                getattr(self, attr).terminate(); getattr(self, attr).wait(); setattr(self, attr, None)
         if self.daemon:
             sh(f"EBPFNET_SOCKET={S} {self.bin} container rm pfc", check=False)
+            sh(f"EBPFNET_SOCKET={S} {self.bin} container rm pfc6", check=False)
+            sh(f"EBPFNET_SOCKET={S} {self.bin} network rm pfnet6", check=False)
             self.daemon.terminate()
             try:
                 self.daemon.wait(10)
@@ -131,6 +153,13 @@ class Lab:
             p.terminate(); p.wait()
         sh(f"ip netns del {NS_OUT}", check=False)
         sh(f"ip link del {UP}", check=False)
+
+
+def netns_of(name):
+    """The namespace of container `name` (named after it)."""
+    names = [l.split()[0] for l in sh("ip netns list").stdout.splitlines() if l.strip()]
+    exact = [n for n in names if n == name]
+    return (exact or [n for n in names if n.endswith(name)])[0]
 
 
 def prog_stats():
@@ -153,7 +182,11 @@ TS = f"taskset -c {PIN_CPU} " if PIN_CPU else ""
 
 
 def run_test(lab, test, kind, dur):
-    if test.startswith("pub"):
+    if test.startswith("pub6"):
+        cmd = f"ip netns exec {NS_OUT} {TS}{LG} {kind} --target [{UP_IP6}]:{PORT6} --duration {dur}"
+    elif test.startswith("masq6"):
+        cmd = f"ip netns exec {lab.cns6} {TS}{LG} {kind} --target [{OUT_IP6}]:{SPORT6} --duration {dur}"
+    elif test.startswith("pub"):
         cmd = f"ip netns exec {NS_OUT} {TS}{LG} {kind} --target {UP_IP}:{PORT} --duration {dur}"
     else:
         cmd = f"ip netns exec {lab.cns} {TS}{LG} {kind} --target {OUT_IP}:{SPORT} --duration {dur}"

@@ -95,7 +95,6 @@ pub struct NatEntryOf<A> {
     /// 255) under which `dst_mac`/`src_mac` were resolved by
     /// `bpf_fib_lookup`; 0: nothing cached. While it equals the map's
     /// value, packets leave with those MACs and a plain `bpf_redirect`.
-    /// (IPv6 flows cache no next hop: always 0.)
     pub nh_gen: u8,
     /// Destination MAC: for `Forward::Peer` the container's; for
     /// `Forward::Neigh` the cached next hop's (valid with `nh_gen`).

@@ -14,8 +14,8 @@ pub const ICMPV6: u8 = 58;
 pub type FlowKey6 = FlowKeyOf<[u8; 16]>;
 
 /// Value of `NAT6_TCP` / `NAT6_OTHER`: as `maps::NatEntry`, one per
-/// direction of a flow, written together (no next hop cached: `nh_gen`
-/// and `src_mac` stay zero).
+/// direction of a flow, written together (a flow leaving by an uplink
+/// caches its next hop in `nh_gen`, `dst_mac` and `src_mac`, as IPv4's).
 pub type NatEntry6 = NatEntryOf<[u8; 16]>;
 
 /// Key of `MASQ_USAGE6`: a container's masqueraded IPv6 flows towards one

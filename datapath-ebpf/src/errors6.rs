@@ -18,20 +18,18 @@
 //! checksum when the quote holds it (the two changes cancel in the ICMPv6
 //! checksum, which covers both), else into the ICMPv6 checksum itself.
 
-use aya_ebpf::{
-    btf_maps::PerCpuArray, helpers::bpf_redirect_neigh, macros::btf_map, programs::TcContext,
-};
+use aya_ebpf::{btf_maps::PerCpuArray, macros::btf_map, programs::TcContext};
 use ebpfnet_common::{
     DropReason,
     flows6::{FlowKey6, ICMPV6, NatEntry6},
-    maps::{Forward, NatKind, proto},
+    maps::{NatKind, proto},
 };
 
 use crate::{
     conntrack,
     counters::drop_packet,
     hook::Hook,
-    nat, nat6,
+    nat6,
     parse6::{DST_OFF, HOP_LIMIT_OFF, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, Packet6, SRC_OFF},
 };
 
@@ -116,19 +114,9 @@ fn forward(ctx: &TcContext, packet: &Packet6, quote: &Quote6, entry: &NatEntry6)
     {
         return drop_packet(DropReason::Malformed);
     }
-    send(ctx, entry)
+    nat6::forward(ctx, entry)
 }
 
-/// Where the entry's direction goes (as `nat6::apply` sends).
-#[inline(always)]
-fn send(ctx: &TcContext, entry: &NatEntry6) -> i32 {
-    if entry.forward == Forward::Peer as u8 {
-        nat::deliver_to_container(ctx, entry.ifindex, entry.dst_mac)
-    } else {
-        // SAFETY: plain helper call; no neighbour parameters given.
-        unsafe { bpf_redirect_neigh(entry.ifindex, core::ptr::null_mut(), 0, 0) as i32 }
-    }
-}
 
 /// Reads the quoted packet (its IPv6 header directly followed by TCP, UDP
 /// or an ICMPv6 echo) into `quote`; false for anything else. A

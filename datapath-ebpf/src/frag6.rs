@@ -108,5 +108,5 @@ pub fn follow(ctx: &TcContext, packet: &Packet6, hook: Hook) -> Option<i32> {
     if !rewritten {
         return Some(drop_packet(DropReason::Malformed));
     }
-    Some(nat6::send(ctx, entry))
+    Some(nat6::forward(ctx, entry))
 }

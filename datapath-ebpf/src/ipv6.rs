@@ -49,10 +49,10 @@ const MAX_ND_OPTIONS: usize = 3;
 /// longer chain is how RA guards get evaded (RFC 7113).
 const MAX_EXTENSION_HEADERS: usize = 4;
 
-/// The checks on an IPv6 packet from an uplink before any translation:
-/// nothing outside speaks for a container or reaches the host's loopback
-/// (the IPv6 form of CVE-2020-8558). `None`: the packet goes on to
-/// `uplink_ingress6` (by tail call). A subprogram of its own.
+/// The check on an IPv6 packet from an uplink before any translation:
+/// nothing outside reaches the host's loopback (the IPv6 form of
+/// CVE-2020-8558). `None`: the packet goes on to `uplink_ingress6` (by
+/// tail call). A subprogram of its own.
 #[inline(never)]
 pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
     let Ok(dst) = ctx.load::<[u8; 16]>(IPV6_DST_OFF) else {
@@ -67,7 +67,18 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
     if ebpfnet_common::nat46::is_mapped(&dst) {
         return Some(drop_packet(DropReason::Unsolicited));
     }
+    None
+}
+
+/// Nothing outside speaks for a container (nor starts a flow for one):
+/// `Some(verdict)` for a source in a container subnet. Asked after the
+/// NAT lookup, as for IPv4 (uplink.rs): the entries an uplink applies are
+/// all keyed by outside sources (hook.rs, `nat6::applies`), so established
+/// flows skip the LPM walk. A subprogram of its own.
+#[inline(never)]
+pub fn spoofed(ctx: &TcContext) -> Option<i32> {
     let Ok(src) = ctx.load::<[u8; 16]>(IPV6_SRC_OFF) else {
+        // Malformed packets are the stack's to drop.
         return Some(TCX_NEXT);
     };
     if maps::network6_of(src).is_some() {
@@ -78,10 +89,14 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
 
 /// `uplink_ingress6`: packets of translated flows (masqueraded, published)
 /// and ICMPv6 errors about them are translated, new flows to published
-/// ports start; nothing else reaches a container's IPv6 address.
+/// ports start; nothing else reaches a container's IPv6 address, and
+/// nothing but a translated flow's packet gets past the anti-spoof check.
 #[inline(always)]
 pub fn from_uplink_translated(ctx: &TcContext) -> i32 {
     if let Some(verdict) = nat6::from_uplink(ctx) {
+        return verdict;
+    }
+    if let Some(verdict) = spoofed(ctx) {
         return verdict;
     }
     // Errors from the path about translated flows (path MTU).

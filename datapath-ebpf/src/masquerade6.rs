@@ -29,7 +29,7 @@ use crate::{
     counters::drop_packet,
     errors6, frag6,
     hook::Hook,
-    hoplimit6, maps, masquerade, masquerade_quota, nat6,
+    hoplimit6, maps, masquerade, masquerade_quota, nat6, nexthop,
     parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
     publish6, routed6,
 };
@@ -172,9 +172,12 @@ pub struct Path6 {
 }
 
 /// The interface the host routes `packet` out of (an output lookup: the
-/// container's veth need not forward IPv6).
+/// container's veth need not forward IPv6). A next hop with MACs is
+/// remembered for the new flow's entry (nexthop.rs).
 #[inline(never)]
 fn egress(ctx: &TcContext, packet: &Packet6, ifindex: u32) -> Option<u32> {
+    // Read before the lookup: a change that lands meanwhile is a newer one.
+    let generation = nexthop::generation();
     // SAFETY: a zeroed `bpf_fib_lookup` is a valid request to fill in.
     let mut params: FibParams = unsafe { core::mem::zeroed() };
     params.family = AF_INET6;
@@ -191,7 +194,9 @@ fn egress(ctx: &TcContext, packet: &Packet6, ifindex: u32) -> Option<u32> {
             BPF_FIB_LOOKUP_OUTPUT,
         )
     };
-    if ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS)
+    let found = ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS);
+    nexthop::remember(ctx, generation, found.then_some(&params));
+    if found
         || ret == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH)
         || ret == i64::from(BPF_FIB_LKUP_RET_FRAG_NEEDED)
     {
@@ -229,7 +234,7 @@ enum Started {
 #[inline(always)]
 fn start_and_send(ctx: &TcContext, packet: &Packet6, flow: &'static mut NewFlow6) -> i32 {
     match start(packet, flow) {
-        Started::New => nat6::apply(ctx, packet, &flow.request, Hook::Container),
+        Started::New => nat6::apply(ctx, packet, &mut flow.request, Hook::Container),
         Started::Existing => match conntrack6::track(packet, ctx.len(), Hook::Container) {
             Ok(Some(entry)) => nat6::apply(ctx, packet, entry, Hook::Container),
             Ok(None) => drop_packet(DropReason::NatInsertFailed),
@@ -319,6 +324,8 @@ fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
     if packet.protocol == proto::TCP {
         conntrack::record_sequence(packet, &mut flow.request);
     }
+    // The next hop the route lookup just found (`egress`).
+    nexthop::seed(&mut flow.request);
     flow.key = FlowKey6::new(
         packet.src_ip,
         packet.src_port,

@@ -5,13 +5,12 @@
 
 use aya_ebpf::{
     bindings::{BPF_F_MARK_MANGLED_0, BPF_F_PSEUDO_HDR},
-    helpers::bpf_redirect_neigh,
     programs::TcContext,
 };
 use ebpfnet_common::{
     DropReason,
     flows6::{ICMPV6, NatEntry6},
-    maps::{FROM_CONTAINER, Forward, NatKind, proto},
+    maps::{FROM_CONTAINER, Forward, NH_MTU_FITS, NatKind, proto},
 };
 
 use crate::{
@@ -19,7 +18,7 @@ use crate::{
     counters::drop_packet,
     frag6,
     hook::Hook,
-    hoplimit6, mtu6, nat, nat46,
+    hoplimit6, mtu6, nat, nat46, nexthop,
     parse6::{self, DST_OFF, HOP_LIMIT_OFF, Packet6, SRC_OFF},
     publish6,
 };
@@ -123,15 +122,20 @@ fn rewrite(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), (
 
 /// Rewrites `packet` as `entry` says and sends it on. A packet whose hop
 /// limit runs out here goes no further: its sender gets "time exceeded"
-/// (`hoplimit6`).
+/// (`hoplimit6`). `entry` is the flow's own (in the map, or the slot copy
+/// of a new flow): a next hop resolved on the way out is cached in it
+/// (nexthop.rs).
 #[inline(never)]
-pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6, hook: Hook) -> i32 {
+pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &mut NatEntry6, hook: Hook) -> i32 {
     if packet.hop_limit <= 1 {
         return hoplimit6::expired(ctx, packet, hook);
     }
     // Too big for the uplink: the sender learns the path MTU (mtu6.rs).
+    // Not asked while the flow's cached next hop found the container's
+    // veth MTU within the egress device's (mtu.rs).
     if hook == Hook::Container
         && entry.forward == Forward::Neigh as u8
+        && !(entry.tcp_flags & NH_MTU_FITS != 0 && nexthop::is_current(entry))
         && let Some(verdict) = mtu6::enforce(ctx, packet, entry.ifindex)
     {
         return verdict;
@@ -152,17 +156,31 @@ pub fn apply(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6, hook: Hook) -
     if rewrite(ctx, packet, entry).is_err() {
         return drop_packet(DropReason::Malformed);
     }
-    send(ctx, entry)
+    send(ctx, entry, hook)
 }
 
-/// Sends a rewritten packet where `entry` says.
-#[inline(always)]
-pub fn send(ctx: &TcContext, entry: &NatEntry6) -> i32 {
+/// Sends a rewritten packet where `entry` says. A subprogram of its own:
+/// a next hop's lookup (nexthop.rs) stays out of `apply`'s frame, which
+/// is on the deepest call chain of `container_ingress6`.
+#[inline(never)]
+fn send(ctx: &TcContext, entry: &mut NatEntry6, hook: Hook) -> i32 {
     if entry.forward == Forward::Peer as u8 {
         nat::deliver_to_container(ctx, entry.ifindex, entry.dst_mac)
     } else {
-        // SAFETY: plain helper call; no neighbour parameters given.
-        unsafe { bpf_redirect_neigh(entry.ifindex, core::ptr::null_mut(), 0, 0) as i32 }
+        nexthop::send(ctx, entry, hook)
+    }
+}
+
+/// Sends a rewritten packet where `entry` (a copy, or not this packet's
+/// own: an ICMPv6 error about the flow, a later fragment) says its
+/// direction goes: the flow's cached next hop if current, never a new
+/// lookup (as `nat::forward`).
+#[inline(always)]
+pub fn forward(ctx: &TcContext, entry: &NatEntry6) -> i32 {
+    if entry.forward == Forward::Peer as u8 {
+        nat::deliver_to_container(ctx, entry.ifindex, entry.dst_mac)
+    } else {
+        nexthop::send_cached(ctx, entry)
     }
 }
 

@@ -18,12 +18,15 @@
 //!
 //! With the next hop, the entry records whether the container's veth has
 //! an MTU no larger than the egress device's (`NH_MTU_FITS`): while the
-//! generation holds, its packets skip the MTU check (mtu.rs).
+//! generation holds, its packets skip the MTU check (mtu.rs, mtu6.rs).
+//!
+//! Both families' entries cache it the same way ([`NextHop`] is what
+//! differs: the route lookup's request).
 
 use core::mem::offset_of;
 
 use aya_ebpf::{
-    bindings::{BPF_FIB_LKUP_RET_SUCCESS, bpf_fib_lookup as FibParams},
+    bindings::{BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LOOKUP_OUTPUT, bpf_fib_lookup as FibParams},
     btf_maps::{Array, PerCpuArray},
     helpers::{bpf_fib_lookup, bpf_redirect, bpf_redirect_neigh},
     macros::btf_map,
@@ -31,12 +34,67 @@ use aya_ebpf::{
 };
 use ebpfnet_common::{
     DropReason,
-    maps::{NH_MTU_FITS, NatEntry},
+    maps::{NH_MTU_FITS, NatEntryOf},
 };
 
-use crate::{counters::drop_packet, hook::Hook, mtu};
+use crate::{counters::drop_packet, hook::Hook, mtu, nat6};
 
 const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
+
+/// An address family's side of a next-hop lookup.
+pub trait NextHop: Copy {
+    /// Where `dst_mac` sits in the family's entry (`src_mac` follows).
+    const MACS_OFF: usize;
+
+    /// Fills the zeroed `params` to look up the next hop of `entry`'s
+    /// direction from the current device `here`; returns the lookup's flags.
+    fn request(params: &mut FibParams, entry: &NatEntryOf<Self>, here: u32) -> u32;
+}
+
+impl NextHop for [u8; 4] {
+    const MACS_OFF: usize = offset_of!(NatEntryOf<[u8; 4]>, dst_mac);
+
+    /// An input lookup from the container's veth, as the first packet's
+    /// (container.rs `egress`).
+    #[inline(always)]
+    fn request(params: &mut FibParams, entry: &NatEntryOf<Self>, here: u32) -> u32 {
+        params.family = AF_INET;
+        params.ifindex = here;
+        // A length that fits any MTU: `mtu.rs` has checked the packet
+        // already, and a GSO packet must not make the lookup fail with
+        // FRAG_NEEDED.
+        params.__bindgen_anon_1.tot_len = 20;
+        params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(entry.new_src_ip);
+        params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(entry.new_dst_ip);
+        0
+    }
+}
+
+impl NextHop for [u8; 16] {
+    const MACS_OFF: usize = offset_of!(NatEntryOf<[u8; 16]>, dst_mac);
+
+    /// An output lookup from the container's veth, as the first packet's
+    /// (masquerade6.rs `egress`; the lookup refuses a device without IPv6
+    /// forwarding, which the controller turns on for the veths only).
+    #[inline(always)]
+    fn request(params: &mut FibParams, entry: &NatEntryOf<Self>, here: u32) -> u32 {
+        params.family = AF_INET6;
+        params.ifindex = here;
+        // The IPv6 header's length: fits any MTU, as above.
+        params.__bindgen_anon_1.tot_len = 40;
+        params.__bindgen_anon_3.ipv6_src = nat6::words(&entry.new_src_ip);
+        params.__bindgen_anon_4.ipv6_dst = nat6::words(&entry.new_dst_ip);
+        BPF_FIB_LOOKUP_OUTPUT
+    }
+}
+
+// The cached MACs sit in the entry as in an Ethernet header: destination,
+// then source.
+const _: () = assert!(
+    offset_of!(NatEntryOf<[u8; 4]>, src_mac) == <[u8; 4] as NextHop>::MACS_OFF + 6
+        && offset_of!(NatEntryOf<[u8; 16]>, src_mac) == <[u8; 16] as NextHop>::MACS_OFF + 6
+);
 
 /// The generation next hops are cached under (see the module's text).
 #[btf_map]
@@ -92,7 +150,7 @@ pub fn remember(ctx: &TcContext, generation: u8, params: Option<&FibParams>) {
 /// it leaves by the entry's interface: its packets, the first included,
 /// then need no lookup of their own.
 #[inline(always)]
-pub fn seed(entry: &mut NatEntry) {
+pub fn seed<A>(entry: &mut NatEntryOf<A>) {
     let Some(slot) = FOUND.get_ptr_mut(0) else {
         return;
     };
@@ -119,7 +177,7 @@ pub fn generation() -> u8 {
 
 /// Whether `entry`'s cached next hop (and `NH_MTU_FITS`) is current.
 #[inline(always)]
-pub fn is_current(entry: &NatEntry) -> bool {
+pub fn is_current<A>(entry: &NatEntryOf<A>) -> bool {
     let generation = generation();
     generation != 0 && entry.nh_gen == generation
 }
@@ -128,7 +186,7 @@ pub fn is_current(entry: &NatEntry) -> bool {
 /// are written only when that changes (another CPU may be updating them
 /// for a packet of the same direction).
 #[inline(always)]
-fn set_fits(entry: &mut NatEntry, fits: bool) {
+fn set_fits<A>(entry: &mut NatEntryOf<A>, fits: bool) {
     if (entry.tcp_flags & NH_MTU_FITS != 0) != fits {
         entry.tcp_flags ^= NH_MTU_FITS;
     }
@@ -140,7 +198,7 @@ fn set_fits(entry: &mut NatEntry, fits: bool) {
 /// leave by an uplink come in; the route lookup is an input lookup from
 /// its veth, as the first packet's).
 #[inline(always)]
-pub fn send(ctx: &TcContext, entry: &mut NatEntry, hook: Hook) -> i32 {
+pub fn send<A: NextHop>(ctx: &TcContext, entry: &mut NatEntryOf<A>, hook: Hook) -> i32 {
     let generation = generation();
     if generation != 0 && entry.nh_gen == generation {
         return redirect_cached(ctx, entry);
@@ -157,7 +215,7 @@ pub fn send(ctx: &TcContext, entry: &mut NatEntry, hook: Hook) -> i32 {
 /// frames, where a reference to the whole copy would keep all of it on the
 /// stack.
 #[inline(always)]
-pub fn send_cached(ctx: &TcContext, entry: &NatEntry) -> i32 {
+pub fn send_cached<A>(ctx: &TcContext, entry: &NatEntryOf<A>) -> i32 {
     let generation = generation();
     if generation != 0 && entry.nh_gen == generation {
         if ctx.store(0, &entry.dst_mac, 0).is_err() || ctx.store(6, &entry.src_mac, 0).is_err() {
@@ -169,20 +227,15 @@ pub fn send_cached(ctx: &TcContext, entry: &NatEntry) -> i32 {
     redirect_neigh(entry.ifindex)
 }
 
-// The cached MACs sit in the entry as in an Ethernet header: destination,
-// then source.
-const MACS_OFF: usize = offset_of!(NatEntry, dst_mac);
-const _: () = assert!(offset_of!(NatEntry, src_mac) == MACS_OFF + 6);
-
 #[inline(always)]
-fn redirect_cached(ctx: &TcContext, entry: &NatEntry) -> i32 {
+fn redirect_cached<A: NextHop>(ctx: &TcContext, entry: &NatEntryOf<A>) -> i32 {
     // SAFETY: derived from the whole entry; `dst_mac` and `src_mac` are 12
     // adjacent bytes inside it (asserted above). Written straight from
     // there: a copy would take stack the callers do not have.
     let macs = unsafe {
-        &*(entry as *const NatEntry)
+        &*(entry as *const NatEntryOf<A>)
             .cast::<u8>()
-            .add(MACS_OFF)
+            .add(A::MACS_OFF)
             .cast::<[u8; 12]>()
     };
     if ctx.store(0, macs, 0).is_err() {
@@ -203,7 +256,7 @@ fn redirect_neigh(ifindex: u32) -> i32 {
 /// leaves an entry that resolves again). `false`: no next hop with MACs
 /// out of the flow's interface; nothing cached.
 #[inline(never)]
-fn resolve(ctx: &TcContext, entry: &mut NatEntry, generation: u8) -> bool {
+fn resolve<A: NextHop>(ctx: &TcContext, entry: &mut NatEntryOf<A>, generation: u8) -> bool {
     let Some(slot) = FIB_REQUEST.get_ptr_mut(0) else {
         return false;
     };
@@ -215,17 +268,17 @@ fn resolve(ctx: &TcContext, entry: &mut NatEntry, generation: u8) -> bool {
         *params = core::mem::zeroed();
         params
     };
-    params.family = AF_INET;
     // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
-    params.ifindex = unsafe { (*ctx.skb.skb).ifindex };
-    // A length that fits any MTU: `mtu.rs` has checked the packet already,
-    // and a GSO packet must not make the lookup fail with FRAG_NEEDED.
-    params.__bindgen_anon_1.tot_len = 20;
-    params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(entry.new_src_ip);
-    params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(entry.new_dst_ip);
+    let flags = A::request(params, entry, unsafe { (*ctx.skb.skb).ifindex });
     // SAFETY: `params` is a valid request of the size given.
-    let ret =
-        unsafe { bpf_fib_lookup(ctx.skb.skb.cast(), params, size_of::<FibParams>() as i32, 0) };
+    let ret = unsafe {
+        bpf_fib_lookup(
+            ctx.skb.skb.cast(),
+            params,
+            size_of::<FibParams>() as i32,
+            flags,
+        )
+    };
     if ret != i64::from(BPF_FIB_LKUP_RET_SUCCESS) || params.ifindex != entry.ifindex {
         return false;
     }

@@ -172,7 +172,7 @@ pub fn decapsulated(
 ) -> Result<(u32, [u8; 6]), DropReason> {
     let src: [u8; 16] = ctx.load(IPV6_SRC_OFF).map_err(|_| DropReason::Malformed)?;
     // From a container of this network on the host that sent it.
-    if !peer(network_id, src).is_some_and(|sender| sender.host_ip == outer_src) {
+    if peer(network_id, src).is_none_or(|sender| sender.host_ip != outer_src) {
         return Err(DropReason::OverlayIsolation);
     }
     let dst: [u8; 16] = ctx.load(IPV6_DST_OFF).map_err(|_| DropReason::Malformed)?;

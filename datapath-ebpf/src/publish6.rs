@@ -271,7 +271,7 @@ fn start_and_send(
     // SAFETY: this CPU's slot, used by one program run at a time.
     let flow = unsafe { &mut *slot };
     match claim(packet, target, any_ip, way, flow) {
-        Ok(true) => nat6::apply(ctx, packet, &flow.request, hook),
+        Ok(true) => nat6::apply(ctx, packet, &mut flow.request, hook),
         Ok(false) => match conntrack6::track(packet, ctx.len(), hook) {
             Ok(Some(entry)) => nat6::apply(ctx, packet, entry, hook),
             Ok(None) => drop_packet(DropReason::NatInsertFailed),

@@ -145,7 +145,7 @@ pub fn from_other_network(
     endpoint: &EndpointInfo,
     ifindex: u32,
     len: u32,
-) -> Option<Result<&'static NatEntry6, DropReason>> {
+) -> Option<Result<&'static mut NatEntry6, DropReason>> {
     if endpoint.flags & NETWORK_INTERNAL != 0
         || packet.fragment
         || !matches!(packet.protocol, proto::TCP | proto::UDP)
@@ -171,7 +171,7 @@ pub fn from_other_network(
     // SAFETY: this CPU's slot, used by one program run at a time.
     let flow = unsafe { &mut *slot };
     if claim(packet, &ends, flow) {
-        return Some(Ok(&flow.request));
+        return Some(Ok(&mut flow.request));
     }
     // Another CPU started this very flow first: its entry wins.
     Some(match conntrack6::track(packet, len, Hook::Container) {
@@ -256,7 +256,7 @@ fn start(ctx: &TcContext, packet: &Packet6, ends: &Ends, hook: Hook) -> i32 {
     // SAFETY: this CPU's slot, used by one program run at a time.
     let flow = unsafe { &mut *slot };
     if claim(packet, ends, flow) {
-        return nat6::apply(ctx, packet, &flow.request, hook);
+        return nat6::apply(ctx, packet, &mut flow.request, hook);
     }
     // Another CPU started this very flow first: its entry wins.
     match conntrack6::track(packet, ctx.len(), hook) {

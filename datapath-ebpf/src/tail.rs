@@ -28,13 +28,13 @@ pub fn container6(ctx: &TcContext) -> i32 {
 }
 
 /// Continues in `uplink_ingress6` (NAT66 replies, ICMPv6 errors about
-/// masqueraded flows). When that cannot run, unsolicited IPv6 to container
-/// addresses is still dropped here.
+/// masqueraded flows). When that cannot run, spoofed sources and
+/// unsolicited IPv6 to container addresses are still dropped here.
 #[inline(always)]
 pub fn uplink6(ctx: &TcContext) -> i32 {
     // SAFETY: as in `container6`.
     unsafe { TAIL_CALLS.tail_call(ctx, TAIL_UPLINK6) };
-    ipv6::unsolicited(ctx)
+    ipv6::spoofed(ctx).unwrap_or_else(|| ipv6::unsolicited(ctx))
 }
 
 /// Continues in `uplink_ingress46` (IPv4 into IPv6-only containers,
@@ -42,5 +42,5 @@ pub fn uplink6(ctx: &TcContext) -> i32 {
 #[inline(always)]
 pub fn uplink46(ctx: &TcContext) {
     // SAFETY: as in `container6`.
-    let _ = unsafe { TAIL_CALLS.tail_call(ctx, TAIL_UPLINK46) };
+    unsafe { TAIL_CALLS.tail_call(ctx, TAIL_UPLINK46) };
 }

@@ -40,12 +40,7 @@ fn entry_view<A: Family>(key: &FlowKeyOf<A>, e: &NatEntryOf<A>) -> EntryView {
         ifindex: e.ifindex,
         tcp_flags: e.tcp_flags,
         dst_mac: crate::ids::format_mac(&e.dst_mac),
-        // IPv6 flows leave by `bpf_redirect_neigh`: no cached next hop.
-        src_mac: if A::NEXT_HOP {
-            crate::ids::format_mac(&e.src_mac)
-        } else {
-            String::new()
-        },
+        src_mac: crate::ids::format_mac(&e.src_mac),
         nexthop_generation: e.nh_gen,
         created_ns: e.created_ns,
         last_seen_ns: e.last_seen_ns,

@@ -30,6 +30,7 @@ mod tests {
                 new_dst_ip: o.octets(),
                 new_dst_port: 53,
                 kind: NatKind::MasqueradeRequest as u8,
+                src_mac: [0x02, 0, 0, 0, 0, 0xaa],
                 packets: 1,
                 ..NatEntry6::default()
             },
@@ -61,8 +62,8 @@ mod tests {
         );
         assert_eq!(row.packets, 2);
         assert_eq!(row.entries[1].table, "NAT6_OTHER");
-        // IPv6 flows cache no next hop: no source MAC shown.
-        assert_eq!(row.entries[0].src_mac, "");
+        // IPv6 flows cache a next hop as IPv4 ones do: its source MAC shows.
+        assert_eq!(row.entries[0].src_mac, "02:00:00:00:00:aa");
         assert_eq!(row.entries[1].new_dst_ip, std::net::IpAddr::V6(c));
     }
 }

@@ -1,8 +1,8 @@
 //! Keeps the next hops cached in NAT entries honest: the programs cache a
 //! flow's egress MACs under the generation in the pinned `NEXTHOP_GEN`
 //! map (datapath-ebpf `nexthop.rs`), and this task moves that generation
-//! on whenever an IPv4 route, a neighbour's link-layer address, an uplink
-//! or any link's MTU changes (rtnetlink notifications), so every flow
+//! on whenever an IPv4 or IPv6 route, a neighbour's link-layer address, an
+//! uplink or any link's MTU changes (rtnetlink notifications), so every flow
 //! resolves its next hop again on its next packet (and judges again
 //! whether its packets fit the egress MTU, datapath `mtu.rs`).
 //!
@@ -11,7 +11,7 @@
 
 use std::{
     collections::HashMap,
-    net::Ipv4Addr,
+    net::IpAddr,
     path::{Path, PathBuf},
 };
 
@@ -73,6 +73,7 @@ pub fn spawn(pin_dir: &Path, uplinks: Vec<String>) -> anyhow::Result<JoinHandle<
     let mut generation = Generation::open(pin_dir)?;
     let (connection, _handle, mut notifications) = rtnetlink::new_multicast_connection(&[
         MulticastGroup::Ipv4Route,
+        MulticastGroup::Ipv6Route,
         MulticastGroup::Neigh,
         MulticastGroup::Link,
     ])
@@ -97,7 +98,7 @@ pub fn spawn(pin_dir: &Path, uplinks: Vec<String>) -> anyhow::Result<JoinHandle<
     }))
 }
 
-/// The link-layer address last seen for each IPv4 neighbour, so that the
+/// The link-layer address last seen for each neighbour, so that the
 /// state changes of a neighbour that keeps its address (reachable, stale,
 /// probe: every few seconds per neighbour) move nothing; and the MTU last
 /// seen for each link, so that only a new or changed one does.
@@ -109,7 +110,7 @@ struct Neighbours {
 
 impl Neighbours {
     /// Whether a notification can change a flow's next hop or whether its
-    /// packets fit: an IPv4 route added or removed, a neighbour whose
+    /// packets fit: an IPv4 or IPv6 route added or removed, a neighbour whose
     /// link-layer address is new, changed or gone, an uplink changed (its
     /// MAC), a link whose MTU is new or changed (a container's veth bounds
     /// what its flows send), any link removed, or lost notifications.
@@ -121,7 +122,10 @@ impl Neighbours {
         match &message.payload {
             NetlinkPayload::InnerMessage(inner) => match inner {
                 RouteNetlinkMessage::NewRoute(r) | RouteNetlinkMessage::DelRoute(r) => {
-                    r.header.address_family == AddressFamily::Inet
+                    matches!(
+                        r.header.address_family,
+                        AddressFamily::Inet | AddressFamily::Inet6
+                    )
                 }
                 RouteNetlinkMessage::NewNeighbour(n) => match neighbour(n) {
                     Some((key, Some(lladdr))) => {
@@ -163,18 +167,23 @@ impl Neighbours {
 }
 
 /// A neighbour: its interface and address.
-type NeighbourKey = (u32, Ipv4Addr);
+type NeighbourKey = (u32, IpAddr);
 
-/// An IPv4 neighbour's key and its link-layer address, if it has one.
+/// An IPv4 or IPv6 neighbour's key and its link-layer address, if it has
+/// one.
 fn neighbour(message: &NeighbourMessage) -> Option<(NeighbourKey, Option<Vec<u8>>)> {
-    if message.header.family != AddressFamily::Inet {
+    if !matches!(
+        message.header.family,
+        AddressFamily::Inet | AddressFamily::Inet6
+    ) {
         return None;
     }
     let mut ip = None;
     let mut lladdr = None;
     for attribute in &message.attributes {
         match attribute {
-            NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => ip = Some(*a),
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => ip = Some((*a).into()),
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => ip = Some((*a).into()),
             NeighbourAttribute::LinkLayerAddress(a) if !a.is_empty() => lladdr = Some(a.clone()),
             _ => {}
         }
@@ -184,15 +193,52 @@ fn neighbour(message: &NeighbourMessage) -> Option<(NeighbourKey, Option<Vec<u8>
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv6Addr;
+
     use rtnetlink::{
         packet_core::NetlinkMessage,
         packet_route::{
-            RouteNetlinkMessage,
+            AddressFamily, RouteNetlinkMessage,
             link::{LinkAttribute, LinkMessage},
+            neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage},
+            route::RouteMessage,
         },
     };
 
     use super::{Neighbours, next_generation};
+
+    fn route(family: AddressFamily) -> NetlinkMessage<RouteNetlinkMessage> {
+        let mut route = RouteMessage::default();
+        route.header.address_family = family;
+        NetlinkMessage::from(RouteNetlinkMessage::NewRoute(route))
+    }
+
+    fn neighbour6(ip: Ipv6Addr, lladdr: [u8; 6]) -> NetlinkMessage<RouteNetlinkMessage> {
+        let mut neighbour = NeighbourMessage::default();
+        neighbour.header.family = AddressFamily::Inet6;
+        neighbour.header.ifindex = 3;
+        neighbour
+            .attributes
+            .push(NeighbourAttribute::Destination(NeighbourAddress::Inet6(ip)));
+        neighbour
+            .attributes
+            .push(NeighbourAttribute::LinkLayerAddress(lladdr.to_vec()));
+        NetlinkMessage::from(RouteNetlinkMessage::NewNeighbour(neighbour))
+    }
+
+    #[test]
+    fn ipv6_routes_and_neighbours_move_the_generation_as_ipv4_ones_do() {
+        let mut seen = Neighbours::default();
+        assert!(seen.moves_next_hop(&route(AddressFamily::Inet6), &[]));
+        assert!(seen.moves_next_hop(&route(AddressFamily::Inet), &[]));
+        assert!(!seen.moves_next_hop(&route(AddressFamily::Bridge), &[]));
+        // A neighbour's address: new, then only its state again, then a
+        // new MAC (what `ip -6 neigh replace … lladdr` announces).
+        let peer = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+        assert!(seen.moves_next_hop(&neighbour6(peer, [2, 0, 0, 0, 0, 1]), &[]));
+        assert!(!seen.moves_next_hop(&neighbour6(peer, [2, 0, 0, 0, 0, 1]), &[]));
+        assert!(seen.moves_next_hop(&neighbour6(peer, [2, 0, 0, 0, 0, 2]), &[]));
+    }
 
     fn link(index: u32, name: &str, mtu: u32) -> NetlinkMessage<RouteNetlinkMessage> {
         let mut link = LinkMessage::default();

@@ -15,8 +15,6 @@ pub trait Family: FlowAddr + aya::Pod + Send + Sync + 'static {
     const TABLES: [&'static str; 2];
     /// The masquerade counters (`MASQ_USAGE`, `MASQ_USAGE6`).
     const USAGE: &'static str;
-    /// Whether its flows cache a next hop (`nh_gen`, `src_mac`).
-    const NEXT_HOP: bool;
     /// The name of its ICMP (`icmp`, `icmpv6`).
     const ICMP_NAME: &'static str;
 
@@ -45,7 +43,6 @@ pub trait Family: FlowAddr + aya::Pod + Send + Sync + 'static {
 impl Family for [u8; 4] {
     const TABLES: [&'static str; 2] = [names::NAT_TCP_MAP, names::NAT_OTHER_MAP];
     const USAGE: &'static str = names::MASQ_USAGE_MAP;
-    const NEXT_HOP: bool = true;
     const ICMP_NAME: &'static str = "icmp";
 
     fn ip(self) -> IpAddr {
@@ -56,7 +53,6 @@ impl Family for [u8; 4] {
 impl Family for [u8; 16] {
     const TABLES: [&'static str; 2] = [names::NAT6_TCP_MAP, names::NAT6_OTHER_MAP];
     const USAGE: &'static str = names::MASQ_USAGE6_MAP;
-    const NEXT_HOP: bool = false;
     const ICMP_NAME: &'static str = "icmpv6";
 
     fn ip(self) -> IpAddr {
