@@ -1,7 +1,7 @@
 //! What userspace needs to tell the address families' NAT tables apart:
 //! their map names, how their addresses and protocols read. Everything
-//! else about them (`nat`, `flow_view`, the collector) is written once,
-//! over [`Family`].
+//! else about them (`nat`, `flow_view`, the collector, publishing) is
+//! written once, over [`Family`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -15,6 +15,9 @@ pub trait Family: FlowAddr + aya::Pod + Send + Sync + 'static {
     const TABLES: [&'static str; 2];
     /// The masquerade counters (`MASQ_USAGE`, `MASQ_USAGE6`).
     const USAGE: &'static str;
+    /// The published ports and their counters (`PUBLISHED`,
+    /// `PUBLISHED_STATS`; `PUBLISHED6`, `PUBLISHED_STATS6`).
+    const PUBLISHED: [&'static str; 2];
     /// Whether its flows cache a next hop (`nh_gen`, `src_mac`).
     const NEXT_HOP: bool;
     /// The name of its ICMP (`icmp`, `icmpv6`).
@@ -45,6 +48,7 @@ pub trait Family: FlowAddr + aya::Pod + Send + Sync + 'static {
 impl Family for [u8; 4] {
     const TABLES: [&'static str; 2] = [names::NAT_TCP_MAP, names::NAT_OTHER_MAP];
     const USAGE: &'static str = names::MASQ_USAGE_MAP;
+    const PUBLISHED: [&'static str; 2] = [names::PUBLISHED_MAP, names::PUBLISHED_STATS_MAP];
     const NEXT_HOP: bool = true;
     const ICMP_NAME: &'static str = "icmp";
 
@@ -56,6 +60,7 @@ impl Family for [u8; 4] {
 impl Family for [u8; 16] {
     const TABLES: [&'static str; 2] = [names::NAT6_TCP_MAP, names::NAT6_OTHER_MAP];
     const USAGE: &'static str = names::MASQ_USAGE6_MAP;
+    const PUBLISHED: [&'static str; 2] = [names::PUBLISHED6_MAP, names::PUBLISHED_STATS6_MAP];
     const NEXT_HOP: bool = false;
     const ICMP_NAME: &'static str = "icmpv6";
 

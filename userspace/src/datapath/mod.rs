@@ -17,7 +17,7 @@ mod nat_collector;
 mod nat_tables;
 mod overlay_maps;
 mod pins;
-pub mod published6;
+mod published;
 mod routed6;
 mod stats;
 mod take;
