@@ -198,28 +198,10 @@ fn claim(packet: &Packet6, ends: &Ends, hook: Hook, flow: &mut RoutedFlow6) -> b
             (Forward::Neigh, ends.uplink, [0; 6]),
         ),
     };
-    conntrack::init_entry(
-        &mut flow.reply,
-        NatKind::RoutedReply as u8,
-        reply_way.0 as u8,
-        reply_way.1,
-        reply_way.2,
-    );
-    flow.reply.new_src_ip = packet.dst_ip;
-    flow.reply.new_src_port = packet.dst_port;
-    flow.reply.new_dst_ip = packet.src_ip;
-    flow.reply.new_dst_port = packet.src_port;
-    conntrack::init_entry(
-        &mut flow.request,
-        NatKind::RoutedRequest as u8,
-        request_way.0 as u8,
-        request_way.1,
-        request_way.2,
-    );
-    flow.request.new_src_ip = packet.src_ip;
-    flow.request.new_src_port = packet.src_port;
-    flow.request.new_dst_ip = packet.dst_ip;
-    flow.request.new_dst_port = packet.dst_port;
+    let client = (&packet.src_ip, packet.src_port);
+    let server = (&packet.dst_ip, packet.dst_port);
+    init_way(&mut flow.reply, NatKind::RoutedReply, reply_way, server, client);
+    init_way(&mut flow.request, NatKind::RoutedRequest, request_way, client, server);
     if packet.protocol == proto::TCP {
         conntrack::record_sequence(packet, &mut flow.request);
     }
@@ -238,4 +220,22 @@ fn claim(packet: &Packet6, ends: &Ends, hook: Hook, flow: &mut RoutedFlow6) -> b
         return false;
     }
     true
+}
+
+/// One direction's entry of a routed flow: sent `way` (forward, ifindex,
+/// MAC) with its tuple `from` -> `to` unchanged (routed flows rewrite no
+/// address).
+#[inline(always)]
+fn init_way(
+    entry: &mut NatEntry6,
+    kind: NatKind,
+    way: (Forward, u32, [u8; 6]),
+    from: (&[u8; 16], u16),
+    to: (&[u8; 16], u16),
+) {
+    conntrack::init_entry(entry, kind as u8, way.0 as u8, way.1, way.2);
+    entry.new_src_ip = *from.0;
+    entry.new_src_port = from.1;
+    entry.new_dst_ip = *to.0;
+    entry.new_dst_port = to.1;
 }
