@@ -76,8 +76,8 @@ class Lab:
                 f"exec ip netns exec {NS_OUT} {TS}{LG} server --listen {listen}",
                 shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
-    def start(self, binary):
-        os.makedirs(D + "/state", exist_ok=True)
+    def spawn_daemon(self, binary):
+        """Starts `binary` as the lab's daemon and waits until it answers."""
         log = open(D + "/daemon.log", "a")
         self.daemon = subprocess.Popen(
             [binary, "daemon", "--socket", S, "--state-dir", D + "/state", "--pin-dir", PIN,
@@ -86,10 +86,13 @@ class Lab:
         self.bin = binary
         for _ in range(100):
             if sh(f"EBPFNET_SOCKET={S} {binary} network ls", check=False).returncode == 0:
-                break
+                return
             time.sleep(0.2)
-        else:
-            raise RuntimeError("daemon did not start")
+        raise RuntimeError(f"daemon {binary} did not start")
+
+    def start(self, binary):
+        os.makedirs(D + "/state", exist_ok=True)
+        self.spawn_daemon(binary)
         self.cli(f"container create pfc --ip {CIP}")
         self.cli(f"publish {PORT}:{SPORT} --container pfc")
         self.cns = netns_of("pfc")
@@ -113,18 +116,7 @@ class Lab:
         behind the pinned links, as an upgrade does."""
         self.daemon.terminate()
         self.daemon.wait(10)
-        log = open(D + "/daemon.log", "a")
-        self.daemon = subprocess.Popen(
-            [binary, "daemon", "--socket", S, "--state-dir", D + "/state", "--pin-dir", PIN,
-             "--uplink", UP, "--bridge", "pfbr0", "--default-subnet", SUBNET],
-            stdout=log, stderr=log)
-        self.bin = binary
-        for _ in range(100):
-            if sh(f"EBPFNET_SOCKET={S} {binary} network ls", check=False).returncode == 0:
-                break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("daemon did not restart")
+        self.spawn_daemon(binary)
         time.sleep(0.5)
 
     def cli(self, args):
@@ -226,6 +218,19 @@ def set_knobs(v):
     sh(f"bpftool map update id {ids[0]} key 0 0 0 0 value {' '.join(str(x) for x in b)}")
 
 
+def rotated(items, r):
+    """`items` starting at the `r`th (round `r` of a rotation)."""
+    return items[r % len(items):] + items[:r % len(items)]
+
+
+def run_tests(lab, tag, r, variant, dur):
+    """Every test once on the lab as it is, each a result line."""
+    for test, kind in TESTS:
+        rate, ns, err = run_test(lab, test, kind, dur)
+        emit(tag, {"round": r, "variant": variant, "test": test, "rate": rate, "ns": ns,
+                   "err": err})
+
+
 def main():
     mode = sys.argv[1]
     old = sh("sysctl -n kernel.bpf_stats_enabled").stdout.strip()
@@ -239,13 +244,9 @@ def main():
             bins = sys.argv[4:]
             lab.start(bins[0])
             for r in range(rounds):
-                order = bins[r % len(bins):] + bins[:r % len(bins)]
-                for b in order:
+                for b in rotated(bins, r):
                     lab.restart(b)
-                    for test, kind in TESTS:
-                        rate, ns, err = run_test(lab, test, kind, dur)
-                        emit(tag, {"round": r, "variant": os.path.basename(b), "test": test,
-                                   "rate": rate, "ns": ns, "err": err})
+                    run_tests(lab, tag, r, os.path.basename(b), dur)
         elif mode == "pairs":
             binary, rounds, dur = sys.argv[2], int(sys.argv[3]), sys.argv[4]
             a, b = int(sys.argv[5]), int(sys.argv[6])
@@ -262,24 +263,16 @@ def main():
             knobs = [int(k) for k in sys.argv[5:]]
             lab.start(binary)
             for r in range(rounds):
-                order = knobs[r % len(knobs):] + knobs[:r % len(knobs)]
-                for k in order:
+                for k in rotated(knobs, r):
                     set_knobs(k)
-                    for test, kind in TESTS:
-                        rate, ns, err = run_test(lab, test, kind, dur)
-                        emit(tag, {"round": r, "variant": k, "test": test, "rate": rate,
-                                   "ns": ns, "err": err})
+                    run_tests(lab, tag, r, k, dur)
         else:
             rounds, dur = int(sys.argv[2]), sys.argv[3]
             bins = sys.argv[4:]
             for r in range(rounds):
-                order = bins[r % len(bins):] + bins[:r % len(bins)]
-                for b in order:
+                for b in rotated(bins, r):
                     lab.start(b)
-                    for test, kind in TESTS:
-                        rate, ns, err = run_test(lab, test, kind, dur)
-                        emit(tag, {"round": r, "variant": os.path.basename(b), "test": test,
-                                   "rate": rate, "ns": ns, "err": err})
+                    run_tests(lab, tag, r, os.path.basename(b), dur)
                     lab.stop()
     finally:
         lab.down()

@@ -6,38 +6,9 @@ use crate::{
     DropReason, ProgramId,
     maps::{
         Config, EndpointAddr, EndpointInfo, Forward, LanIpKey, LanMac, LanMacKey, NETWORK_INTERNAL,
-        NatKind, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo,
+        NatKind, NetworkInfo, UplinkInfo,
     },
 };
-
-impl PublishedKey {
-    pub const fn new(host_ip: [u8; 4], host_port: u16, protocol: u8) -> Self {
-        Self {
-            host_ip,
-            host_port,
-            protocol,
-            _pad: 0,
-        }
-    }
-}
-
-impl PublishedValue {
-    pub const fn new(
-        container_ip: [u8; 4],
-        container_port: u16,
-        ifindex: u32,
-        mac: [u8; 6],
-    ) -> Self {
-        Self {
-            container_ip,
-            container_port,
-            _pad: 0,
-            ifindex,
-            container_mac: mac,
-            _pad2: [0; 2],
-        }
-    }
-}
 
 impl NetworkInfo {
     pub const fn new(network_id: u32, gateway: [u8; 4], internal: bool) -> Self {
@@ -225,9 +196,6 @@ mod tests {
             (endpoint.network_id, endpoint.flags, endpoint._pad),
             (7, 1, [0; 2])
         );
-        let value = PublishedValue::new([10, 1, 0, 2], 80, 9, [1; 6]);
-        assert_eq!((value._pad, value._pad2), (0, [0; 2]));
-        assert_eq!(PublishedKey::new([0; 4], 8080, 6)._pad, 0);
         assert_eq!(UplinkInfo::new([1, 2, 3, 4])._pad, 0);
         assert_eq!(EndpointAddr::new(3, [1; 6])._pad, [0; 2]);
         assert_eq!(MasqUsageKey::new([1; 4], [2; 4], 53, 17)._pad, 0);

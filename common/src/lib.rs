@@ -15,6 +15,7 @@ pub mod maps6;
 pub mod names;
 pub mod nat46;
 pub mod overlay;
+pub mod published;
 pub mod published6;
 pub mod routed6;
 

@@ -9,7 +9,10 @@
 //! - padding is explicit (`_pad*` fields, always zero), so keys hash the
 //!   same on both sides.
 
-pub use crate::flow::{FlowKeyOf, MasqUsageKeyOf, NatEntryOf};
+pub use crate::{
+    flow::{FlowKeyOf, MasqUsageKeyOf, NatEntryOf},
+    published::{PublishedKeyOf, PublishedValueOf},
+};
 
 /// IP protocol numbers, as in the IPv4 header.
 pub mod proto {
@@ -20,27 +23,10 @@ pub mod proto {
 
 /// Key of `PUBLISHED`: a host address and port that leads into a container.
 /// `host_ip` `[0,0,0,0]` stands for every address of the host.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct PublishedKey {
-    pub host_ip: [u8; 4],
-    pub host_port: u16,
-    pub protocol: u8,
-    pub _pad: u8,
-}
+pub type PublishedKey = PublishedKeyOf<[u8; 4]>;
 
 /// Value of `PUBLISHED`: where the port leads.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PublishedValue {
-    pub container_ip: [u8; 4],
-    pub container_port: u16,
-    pub _pad: u16,
-    /// Host side of the container's veth: `bpf_redirect_peer` target.
-    pub ifindex: u32,
-    pub container_mac: [u8; 6],
-    pub _pad2: [u8; 2],
-}
+pub type PublishedValue = PublishedValueOf<[u8; 4]>;
 
 /// Value of `ENDPOINTS`, keyed by the host-side veth's ifindex (`u32`):
 /// what the container behind it may send as.
@@ -260,8 +246,6 @@ mod pod {
     use super::*;
     // SAFETY: all of these are `#[repr(C)]` integers and byte arrays with
     // explicit padding fields: every bit pattern is valid.
-    unsafe impl aya::Pod for PublishedKey {}
-    unsafe impl aya::Pod for PublishedValue {}
     unsafe impl aya::Pod for EndpointInfo {}
     unsafe impl aya::Pod for EndpointAddr {}
     unsafe impl aya::Pod for SubnetKey {}

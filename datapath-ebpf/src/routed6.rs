@@ -272,35 +272,14 @@ fn start(ctx: &TcContext, packet: &Packet6, ends: &Ends, hook: Hook) -> i32 {
 /// A subprogram of its own.
 #[inline(never)]
 fn claim(packet: &Packet6, ends: &Ends, flow: &mut RoutedFlow6) -> bool {
-    let (request_way, reply_way) = (ends.request, ends.reply);
-    let between_containers =
-        request_way.forward == Forward::Peer && reply_way.forward == Forward::Peer;
-    conntrack::init_entry(
-        &mut flow.reply,
-        NatKind::RoutedReply as u8,
-        reply_way.forward as u8,
-        reply_way.ifindex,
-        reply_way.mac,
-    );
-    flow.reply.new_src_ip = packet.dst_ip;
-    flow.reply.new_src_port = packet.dst_port;
-    flow.reply.new_dst_ip = packet.src_ip;
-    flow.reply.new_dst_port = packet.src_port;
-    conntrack::init_entry(
-        &mut flow.request,
-        NatKind::RoutedRequest as u8,
-        request_way.forward as u8,
-        request_way.ifindex,
-        request_way.mac,
-    );
-    if between_containers {
+    let client = (&packet.src_ip, packet.src_port);
+    let server = (&packet.dst_ip, packet.dst_port);
+    init_way(&mut flow.reply, NatKind::RoutedReply, &ends.reply, server, client);
+    init_way(&mut flow.request, NatKind::RoutedRequest, &ends.request, client, server);
+    if ends.request.forward == Forward::Peer && ends.reply.forward == Forward::Peer {
         flow.request.tcp_flags |= FROM_CONTAINER;
         flow.reply.tcp_flags |= FROM_CONTAINER;
     }
-    flow.request.new_src_ip = packet.src_ip;
-    flow.request.new_src_port = packet.src_port;
-    flow.request.new_dst_ip = packet.dst_ip;
-    flow.request.new_dst_port = packet.dst_port;
     if packet.protocol == proto::TCP {
         conntrack::record_sequence(packet, &mut flow.request);
     }
@@ -319,4 +298,22 @@ fn claim(packet: &Packet6, ends: &Ends, flow: &mut RoutedFlow6) -> bool {
         return false;
     }
     true
+}
+
+/// One direction's entry of a routed flow: sent `way` (forward, ifindex,
+/// MAC) with its tuple `from` -> `to` unchanged (routed flows rewrite no
+/// address).
+#[inline(always)]
+fn init_way(
+    entry: &mut NatEntry6,
+    kind: NatKind,
+    way: &Way,
+    from: (&[u8; 16], u16),
+    to: (&[u8; 16], u16),
+) {
+    conntrack::init_entry(entry, kind as u8, way.forward as u8, way.ifindex, way.mac);
+    entry.new_src_ip = *from.0;
+    entry.new_src_port = from.1;
+    entry.new_dst_ip = *to.0;
+    entry.new_dst_port = to.1;
 }

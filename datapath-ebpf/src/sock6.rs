@@ -110,22 +110,31 @@ fn to_native(ctx: &SockAddrContext, words: &Words, port: u16, protocol: u8) -> b
     true
 }
 
+/// A host socket's TCP or UDP destination that no IPv6 mapping took
+/// (`to_native`): its address words, port and protocol. `None`: nothing
+/// left to do (not a host socket's TCP or UDP, or sent to a container).
+#[inline(always)]
+fn not_native(ctx: &SockAddrContext) -> Option<(Words, u16, u8)> {
+    let protocol = sock::protocol(ctx)?;
+    if !sock::is_host_socket(ctx) {
+        return None;
+    }
+    let (words, port) = user_addr(ctx);
+    if to_native(ctx, &words, port, protocol) {
+        return None;
+    }
+    Some((words, port, protocol))
+}
+
 /// `connect6`: a host socket to an IPv6 mapping goes to the container's
 /// IPv6 address; else one to `[::1]:P` (matching what `127.0.0.1:P`
 /// matches) or to `[::ffff:IP]:P` (matching what `IP:P` matches) is sent
 /// to `[::ffff:CONTAINER_IP]:CONTAINER_PORT`.
 #[inline(always)]
 pub fn connect(ctx: &SockAddrContext) -> i32 {
-    let Some(protocol) = sock::protocol(ctx) else {
+    let Some((words, port, protocol)) = not_native(ctx) else {
         return ALLOW;
     };
-    if !sock::is_host_socket(ctx) {
-        return ALLOW;
-    }
-    let (words, port) = user_addr(ctx);
-    if to_native(ctx, &words, port, protocol) {
-        return ALLOW;
-    }
     let (ip, flags) = if is_v6_loopback(&words) {
         (LOOPBACK_V4, SOCK_ASKED_V6_LOOPBACK)
     } else if let Some(ip) = v4_mapped(&words) {
@@ -152,16 +161,9 @@ pub fn connect(ctx: &SockAddrContext) -> i32 {
 /// only cannot be redirected (see the module notes), so it is refused.
 #[inline(always)]
 pub fn sendmsg(ctx: &SockAddrContext) -> i32 {
-    let Some(protocol) = sock::protocol(ctx) else {
+    let Some((words, port, protocol)) = not_native(ctx) else {
         return ALLOW;
     };
-    if !sock::is_host_socket(ctx) {
-        return ALLOW;
-    }
-    let (words, port) = user_addr(ctx);
-    if to_native(ctx, &words, port, protocol) {
-        return ALLOW;
-    }
     if is_v6_loopback(&words) && sock::target_for(LOOPBACK_V4, port, protocol).is_some() {
         return REFUSE;
     }

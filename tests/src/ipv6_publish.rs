@@ -1,50 +1,11 @@
-//! Helpers of the IPv6 publishing tests: IPv6 addresses on the uplink and
-//! in the outside namespace (removed on drop), an echo server on both
-//! families, one TCP or UDP request from a namespace to an IPv4 or IPv6
-//! address, and a hop-limit-1 UDP probe that reports the ICMPv6 error.
+//! Helpers of the IPv6 publishing tests: an echo server on both families,
+//! one TCP or UDP request from a namespace to an IPv4 or IPv6 address, and
+//! a hop-limit-1 UDP probe that reports the ICMPv6 error. (IPv6 addresses
+//! on the uplink and outside: `outside6::Uplink6`.)
 
-use crate::traffic::{Recorder, record};
-use crate::{TestEnv, ip, ip_ok, netns_exec, netns_exec_ok, python};
-
-/// TCP and UDP on `[::]:PORT`, IPv4 too: each line (TCP) or datagram
-/// (UDP) is answered `NAME peer=ADDR:PORT got=DATA`, ADDR as the server's
-/// socket sees the client (`::ffff:a.b.c.d` for IPv4 ones).
-pub const ECHO_SERVER6: &str = r#"
-import socket, sys, threading
-name, port = sys.argv[1], int(sys.argv[2])
-def conn(c, a):
-    c.settimeout(30)
-    buf = b""
-    try:
-        while True:
-            d = c.recv(4096)
-            if not d:
-                break
-            buf += d
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                c.sendall(("%s peer=%s:%d got=%s\n" % (name, a[0], a[1], line.decode())).encode())
-    except Exception:
-        pass
-    finally:
-        c.close()
-def tcp(s):
-    while True:
-        c, a = s.accept()
-        threading.Thread(target=conn, args=(c, a), daemon=True).start()
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.bind(("::", port)); s.listen(64)
-u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-u.bind(("::", port))
-threading.Thread(target=tcp, args=(s,), daemon=True).start()
-print("ready", flush=True)
-while True:
-    d, a = u.recvfrom(65535)
-    u.sendto(("%s peer=%s:%d got=%s" % (name, a[0], a[1], d.decode())).encode(), a)
-"#;
+pub use crate::outside6::Uplink6;
+use crate::traffic::{ECHO_SERVER, Recorder, record};
+use crate::{netns_exec, python};
 
 /// `PROTO IP PORT DATA`: one request over the address's family; prints
 /// the reply, or `ERR why`.
@@ -114,11 +75,13 @@ pub fn hop1_probe(ns: &str, ip: &str, port: u16) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-/// [`ECHO_SERVER6`] named `name` on port `port` inside `ns`.
+/// An echo server on `[::]:port` for both families (TCP and UDP), named
+/// `name`, inside `ns`: replies `NAME peer=ADDR:PORT got=DATA`, ADDR as
+/// the server's socket sees the client (`::ffff:a.b.c.d` for IPv4 ones).
 pub fn echo_server6(ns: &str, name: &str, port: u16) -> Recorder {
     record(
         Some(ns),
-        &[python(), "-c", ECHO_SERVER6, name, &port.to_string()],
+        &[python(), "-c", ECHO_SERVER, name, &port.to_string(), "6"],
         true,
     )
 }
@@ -148,45 +111,4 @@ pub fn peer_address(reply: &str) -> String {
         .and_then(|p| p.rsplit_once(':'))
         .map(|(ip, _)| ip.to_string())
         .unwrap_or_else(|| panic!("no peer= in {reply:?}"))
-}
-
-/// IPv6 addresses (`/64`, no DAD) on the test's uplink and on `eth0` of
-/// its outside namespace; removed on drop.
-pub struct Uplink6 {
-    uplink: String,
-    outside_ns: String,
-    host: Vec<String>,
-}
-
-impl Uplink6 {
-    pub fn add(env: &TestEnv, host: &[&str], outside: &str) -> Self {
-        let added = Self {
-            uplink: env.uplink.clone(),
-            outside_ns: env.outside_ns.clone(),
-            host: host.iter().map(|ip| format!("{ip}/64")).collect(),
-        };
-        for cidr in &added.host {
-            ip_ok(&["-6", "addr", "add", cidr, "dev", &env.uplink, "nodad"]);
-        }
-        let out = format!("{outside}/64");
-        netns_exec_ok(
-            &env.outside_ns,
-            &["ip", "-6", "addr", "add", &out, "dev", "eth0", "nodad"],
-        );
-        added
-    }
-}
-
-impl Drop for Uplink6 {
-    fn drop(&mut self) {
-        for cidr in &self.host {
-            let _ = ip(&["-6", "addr", "del", cidr, "dev", &self.uplink]);
-        }
-        let _ = netns_exec(
-            &self.outside_ns,
-            &[
-                "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "global",
-            ],
-        );
-    }
 }

@@ -128,36 +128,48 @@ pub fn ping6_hops(ns: &str, ip: &str, hops: u8) -> String {
     .stdout_str()
 }
 
-/// IPv6 on the uplink ([`UPLINK6`]) and in the outside namespace
-/// ([`OUTSIDE6`]); removed on drop.
+/// IPv6 addresses (`/64`, no DAD) on the test's uplink and on `eth0` of
+/// its outside namespace; removed on drop.
 pub struct Uplink6 {
     uplink: String,
     outside_ns: String,
+    host: Vec<String>,
 }
 
 impl Uplink6 {
+    /// [`UPLINK6`] on the uplink, [`OUTSIDE6`] outside.
     pub fn add(env: &TestEnv) -> Self {
-        let up = format!("{UPLINK6}/64");
-        ip_ok(&["-6", "addr", "add", &up, "dev", &env.uplink, "nodad"]);
-        // Made before the second step, so a failure there still removes
-        // the first.
-        let uplink6 = Self {
+        Self::with(env, &[UPLINK6], OUTSIDE6)
+    }
+
+    /// `host` on the uplink, `outside` outside.
+    pub fn with(env: &TestEnv, host: &[&str], outside: &str) -> Self {
+        // Made before the addresses, so a failure half-way still removes
+        // those added.
+        let mut added = Self {
             uplink: env.uplink.clone(),
             outside_ns: env.outside_ns.clone(),
+            host: Vec::new(),
         };
-        let out = format!("{OUTSIDE6}/64");
+        for ip in host {
+            let cidr = format!("{ip}/64");
+            ip_ok(&["-6", "addr", "add", &cidr, "dev", &env.uplink, "nodad"]);
+            added.host.push(cidr);
+        }
+        let out = format!("{outside}/64");
         netns_exec_ok(
             &env.outside_ns,
             &["ip", "-6", "addr", "add", &out, "dev", "eth0", "nodad"],
         );
-        uplink6
+        added
     }
 }
 
 impl Drop for Uplink6 {
     fn drop(&mut self) {
-        let up = format!("{UPLINK6}/64");
-        let _ = ip(&["-6", "addr", "del", &up, "dev", &self.uplink]);
+        for cidr in &self.host {
+            let _ = ip(&["-6", "addr", "del", cidr, "dev", &self.uplink]);
+        }
         let _ = netns_exec(
             &self.outside_ns,
             &[

@@ -146,7 +146,7 @@ fn port_mappings_publish_on_ipv6_too() {
     const OUTSIDE6: &str = "fd00:e6:ff::2";
     let env = TestEnv::new("cni-v6pub");
     env.create_network("cni6p", &["--ipv6", "--subnet", "fd00:e6:78::/64"]);
-    let _uplink6 = Uplink6::add(&env, &[UP6], OUTSIDE6);
+    let _uplink6 = Uplink6::with(&env, &[UP6], OUTSIDE6);
     let own = OwnNetns::new(&format!("ebnt-cni6p-{}", std::process::id()));
     let id = format!("cni-v6p-{}", std::process::id());
     let vars = CniVars::attachment(&id, &own.0, "eth0");

@@ -50,7 +50,7 @@ fn flows_rows(env: &TestEnv, needle: &str) -> Vec<String> {
 fn outside_ipv6_clients_reach_published_ports_with_their_address_kept() {
     let env = TestEnv::new("pub6");
     env.create_network("p6", &["--ipv6"]);
-    let _uplink6 = Uplink6::add(&env, &[UP6, UP6_B], OUTSIDE6);
+    let _uplink6 = Uplink6::with(&env, &[UP6, UP6_B], OUTSIDE6);
     env.create_container(
         "w6",
         &[
@@ -213,7 +213,7 @@ fn host_processes_reach_ipv6_mappings_at_the_container_address() {
     env.create_container("h4", &["-p", "8092:80"]);
     let _hw = echo_server6("hw", "hw", 80);
     let _h4 = echo_server("h4", "h4", 80);
-    let _uplink6 = Uplink6::add(&env, &[UP6], OUTSIDE6);
+    let _uplink6 = Uplink6::with(&env, &[UP6], OUTSIDE6);
     let gateway = env.endpoint("hw", "h6")["IPv6Gateway"]
         .as_str()
         .unwrap_or_default()
@@ -274,7 +274,7 @@ fn an_ipv6_only_network_publishes_and_its_flows_survive_a_restart() {
         &["link-local"],
     );
     let _server = echo_server6("ow", "ow", 80);
-    let _uplink6 = Uplink6::add(&env, &[UP6], OUTSIDE6);
+    let _uplink6 = Uplink6::with(&env, &[UP6], OUTSIDE6);
     wait_reachable(&env, UP6, 8080);
     let reply = answered_by(ask(&env.outside_ns, "tcp", UP6, 8080), "ow", "TCP");
     assert_eq!(peer_address(&reply), OUTSIDE6, "{reply}");
@@ -307,7 +307,7 @@ fn other_networks_reach_a_container_only_through_its_published_port() {
     env.create_container("cli", &["--network", "b6"]);
     let _s80 = echo_server6("srv", "srv", 80);
     let _s81 = echo_server6("srv", "srv", 81);
-    let _uplink6 = Uplink6::add(&env, &[UP6], OUTSIDE6);
+    let _uplink6 = Uplink6::with(&env, &[UP6], OUTSIDE6);
     let text = |c: &str, n: &str, k: &str| {
         env.endpoint(c, n)[k]
             .as_str()

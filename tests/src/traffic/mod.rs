@@ -11,6 +11,8 @@ mod clients;
 mod host;
 mod scripts;
 
+pub(crate) use scripts::ECHO_SERVER;
+
 pub use attack::*;
 pub use clients::*;
 pub use host::*;

@@ -1,17 +1,22 @@
 //! The python3 programs the traffic helpers run inside namespaces.
 
-/// TCP and UDP server on `0.0.0.0:PORT`. TCP: answers every line with
+/// TCP and UDP server on `0.0.0.0:PORT` (`NAME PORT`), or on `[::]:PORT`
+/// for both families (`NAME PORT 6`). TCP: answers every line with
 /// `NAME peer=IP:PORT got=LINE` and keeps the connection; UDP: answers each
-/// datagram the same way. Prints `tcp IP:PORT` / `udp IP:PORT DATA` on stdout.
-pub(super) const ECHO_SERVER: &str = r#"
+/// datagram the same way (IP as the socket sees the client:
+/// `::ffff:a.b.c.d` for an IPv4 one on `[::]`). Prints `tcp IP:PORT` /
+/// `udp IP:PORT DATA` on stdout.
+pub(crate) const ECHO_SERVER: &str = r#"
 import socket, sys, threading
 name, port = sys.argv[1], int(sys.argv[2])
+six = sys.argv[3:] == ["6"]
+family, any_ip = (socket.AF_INET6, "::") if six else (socket.AF_INET, "0.0.0.0")
 out = threading.Lock()
 def log(s):
     with out:
         sys.stdout.write(s + "\n"); sys.stdout.flush()
 def conn(c, a):
-    log("tcp %s:%d" % a)
+    log("tcp %s:%d" % a[:2])
     c.settimeout(30)
     buf = b""
     try:
@@ -36,9 +41,14 @@ def udp(u):
         d, a = u.recvfrom(65535)
         log("udp %s:%d %s" % (a[0], a[1], d.decode(errors="replace")))
         u.sendto(("%s peer=%s:%d got=%s" % (name, a[0], a[1], d.decode(errors="replace"))).encode(), a)
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", port)); s.listen(256)
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", port))
+s = socket.socket(family, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+u = socket.socket(family, socket.SOCK_DGRAM)
+if six:
+    for x in (s, u):
+        x.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind((any_ip, port)); s.listen(256)
+u.bind((any_ip, port))
 threading.Thread(target=tcp, args=(s,), daemon=True).start()
 log("ready")
 udp(u)

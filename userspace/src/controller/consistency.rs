@@ -182,7 +182,7 @@ pub fn assert_consistent(s: &Snapshot) {
                     && endpoint.ip.is_some()
                 {
                     let value = published_value(m, endpoint, ifindex);
-                    published.insert((key.host_ip, key.host_port, key.protocol), (key, value));
+                    published.insert(key, value);
                 }
                 if let Some(key) = published_key6(m)
                     && endpoint.ip6.is_some()

@@ -127,12 +127,12 @@ async fn published_ports_lead_to_the_endpoint_docker_programs() {
     let published = |h: &Harness| {
         let s = h.snapshot();
         assert_consistent(&s);
-        let (_, value) = s
+        let value = s
             .datapath
             .published
             .values()
             .next()
-            .cloned()
+            .copied()
             .expect("web's 8080 is published");
         (s, value)
     };

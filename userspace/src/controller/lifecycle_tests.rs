@@ -132,12 +132,7 @@ async fn container_create_and_rm() {
         Some((Ipv4Addr::new(10, 214, 0, 1), "eth0".into()))
     );
     assert!(ns.links.contains_key("eth0"));
-    let published: Vec<_> = s
-        .datapath
-        .published
-        .values()
-        .map(|(k, v)| (*k, *v))
-        .collect();
+    let published: Vec<_> = s.datapath.published.iter().map(|(k, v)| (*k, *v)).collect();
     assert_eq!(published.len(), 1);
     assert_eq!(
         (published[0].0.host_port, published[0].1.container_port),
@@ -203,7 +198,7 @@ async fn connect_and_disconnect_move_the_published_ports() {
     let s = h.snapshot();
     assert_consistent(&s);
     let veth = &s.state.containers["web"].endpoints[0].host_veth;
-    let (_, value) = s
+    let value = s
         .datapath
         .published
         .values()

@@ -5,7 +5,7 @@ use crate::{
     api::observe::{FlowView, MappingStats, StatsView},
     datapath::{
         Collector,
-        encoding::{describe_key, describe_key6, published_key, published_key6},
+        encoding::{describe_key, published_key, published_key6},
     },
     flow_view, flow_view6,
     host::monotonic_ns,
@@ -38,7 +38,7 @@ impl Controller {
                             .map(|(_, s)| *s),
                     ),
                     (_, Some(key)) => (
-                        describe_key6(&key),
+                        describe_key(&key),
                         stats
                             .published6
                             .iter()

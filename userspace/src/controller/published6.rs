@@ -4,12 +4,12 @@
 //! `PUBLISHED6` entries no saved mapping wants after a restart.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeMap,
     net::{IpAddr, Ipv6Addr},
 };
 
 use super::{Controller, Result};
-use crate::datapath::encoding::{describe_key6, published_key6};
+use crate::datapath::encoding::published_key6;
 
 impl Controller {
     /// Whether `ip` is among the host addresses the datapath knows.
@@ -39,28 +39,19 @@ impl Controller {
     /// After the containers came back: removes the `PUBLISHED6` entries
     /// (and their flows) of mappings the state no longer has.
     pub(super) fn prune_stale_published6(&mut self) -> Result<()> {
-        let wanted: BTreeSet<_> = self
-            .state
-            .containers
-            .values()
-            .flat_map(|c| {
+        // Besides the IPv6 mappings, the IPv4 ones translated into
+        // IPv6-only containers (nat46.rs) live in `PUBLISHED6`.
+        let stale = self.stale_mappings(
+            |c| {
                 let translated = super::nat46::keys_of(c);
-                c.ports.iter().filter_map(published_key6).chain(translated)
-            })
-            .collect();
-        let stale: Vec<_> = self
-            .datapath
-            .published6()?
-            .into_iter()
-            .map(|(key, _)| key)
-            .filter(|key| !wanted.contains(key))
-            .collect();
-        for key in &stale {
-            log::info!(
-                "removing stale mapping {} from the datapath",
-                describe_key6(key)
-            );
-        }
+                c.ports
+                    .iter()
+                    .filter_map(published_key6)
+                    .chain(translated)
+                    .collect()
+            },
+            self.datapath.published6()?,
+        );
         if !stale.is_empty() {
             self.datapath.unpublish6(&stale)?;
         }

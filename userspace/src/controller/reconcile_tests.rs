@@ -53,7 +53,7 @@ async fn a_veth_deleted_behind_the_back_comes_back_and_the_ports_follow() {
     assert_consistent(&s);
     let new = s.host.links[&veth].index;
     assert_ne!(new, old, "a new interface");
-    let (_, value) = s.datapath.published.values().next().expect("8080");
+    let value = s.datapath.published.values().next().expect("8080");
     assert_eq!(value.ifindex, new, "PUBLISHED leads to the new veth");
     assert!(
         !s.datapath.endpoints.contains_key(&old),
@@ -77,10 +77,9 @@ async fn a_restart_prunes_what_the_state_no_longer_has() {
                 .networks
                 .insert(net("10.9.0.0/24"), NetworkInfo::default());
             datapath.endpoints.insert(999, Default::default());
-            datapath.published.insert(
-                (stale_key.host_ip, stale_key.host_port, stale_key.protocol),
-                (stale_key, PublishedValue::default()),
-            );
+            datapath
+                .published
+                .insert(stale_key, PublishedValue::default());
             datapath.uplinks.insert(77, UplinkInfo::default());
             datapath.attached.insert(
                 ("gone0".into(), ProgramId::ContainerIngress.program_name()),

@@ -4,14 +4,41 @@
 
 use std::{collections::BTreeSet, fmt::Display, net::Ipv4Addr};
 
+use ebpfnet_common::published::PublishedKeyOf;
+
 use super::{Controller, ControllerError, Result, masquerade, uplinks};
 use crate::{
-    datapath::encoding::{describe_key, network_info, network_info6, published_key, uplink_info},
+    datapath::{
+        encoding::{describe_key, network_info, network_info6, published_key, uplink_info},
+        family::Family,
+    },
     host::netlink::HostAddress,
-    state::Network,
+    state::{Container, Network},
 };
 
 impl Controller {
+    /// The mappings of one family in the datapath (`current`) that no
+    /// container of the state has (`keys_of`: a container's keys), each logged.
+    pub(super) fn stale_mappings<A: Family, V>(
+        &self,
+        keys_of: fn(&Container) -> Vec<PublishedKeyOf<A>>,
+        current: Vec<(PublishedKeyOf<A>, V)>,
+    ) -> Vec<PublishedKeyOf<A>> {
+        let wanted: BTreeSet<_> = self.state.containers.values().flat_map(keys_of).collect();
+        let stale: Vec<_> = current
+            .into_iter()
+            .map(|(key, _)| key)
+            .filter(|key| !wanted.contains(key))
+            .collect();
+        for key in &stale {
+            log::info!(
+                "removing stale mapping {} from the datapath",
+                describe_key(key)
+            );
+        }
+        stale
+    }
+
     /// Gives a number to networks saved before numbers existed.
     pub(super) fn number_networks(&mut self) -> Result<()> {
         if self.state.networks.values().all(|n| n.number != 0) {
@@ -180,23 +207,10 @@ impl Controller {
         remove_stale(dp.endpoints()?, &endpoints, "endpoint #", |i| {
             dp.remove_endpoint(i)
         })?;
-        let published: BTreeSet<_> = self
-            .state
-            .containers
-            .values()
-            .flat_map(|c| c.ports.iter().filter_map(published_key))
-            .map(|k| (k.host_ip, k.host_port, k.protocol))
-            .collect();
-        let mut stale = Vec::new();
-        for (key, _) in self.datapath.published()? {
-            if !published.contains(&(key.host_ip, key.host_port, key.protocol)) {
-                log::info!(
-                    "removing stale mapping {} from the datapath",
-                    describe_key(&key)
-                );
-                stale.push(key);
-            }
-        }
+        let stale = self.stale_mappings(
+            |c| c.ports.iter().filter_map(published_key).collect(),
+            self.datapath.published()?,
+        );
         if !stale.is_empty() {
             self.datapath.unpublish(&stale)?;
         }

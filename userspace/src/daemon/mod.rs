@@ -3,6 +3,7 @@
 
 mod cluster_requests;
 pub mod config_file;
+mod config_values;
 pub mod docker_plugin;
 mod gc;
 mod metrics;

@@ -4,7 +4,7 @@
 //! constructors and enum decoding live with the types, in
 //! `ebpfnet_common`; the views and the controller use only this.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use aya::maps::lpm_trie::Key;
 use ebpfnet_common::{
@@ -13,11 +13,13 @@ use ebpfnet_common::{
         SubnetKey, UplinkInfo, proto,
     },
     maps6::{NetworkInfo6, SubnetKey6},
+    published::PublishedKeyOf,
     published6::{PublishedKey6, PublishedValue6},
     routed6::NETWORK_ROUTED6,
 };
 use ipnetwork::{Ipv4Network, Ipv6Network};
 
+use super::family::Family;
 use crate::{
     portspec::{PortMapping, Protocol},
     state::{Endpoint, Network},
@@ -157,16 +159,6 @@ pub fn published_value6(m: &PortMapping, endpoint: &Endpoint, ifindex: u32) -> P
     )
 }
 
-/// The mapping a `PUBLISHED6` key stands for: `[::1]:8080/udp`.
-pub fn describe_key6(key: &PublishedKey6) -> String {
-    format!(
-        "[{}]:{}/{}",
-        Ipv6Addr::from(key.host_ip),
-        key.host_port,
-        protocol_name(key.protocol)
-    )
-}
-
 /// `PUBLISHED` value of a mapping into `endpoint`, whose host veth is
 /// interface `ifindex` (an endpoint with IPv4: the controller publishes
 /// an IPv4 mapping only into an endpoint with one).
@@ -179,13 +171,12 @@ pub fn published_value(m: &PortMapping, endpoint: &Endpoint, ifindex: u32) -> Pu
     )
 }
 
-/// The mapping a `PUBLISHED` key stands for, without its container port:
-/// `10.0.0.5:8080/udp`.
-pub fn describe_key(key: &PublishedKey) -> String {
+/// The mapping a `PUBLISHED` or `PUBLISHED6` key stands for, without its
+/// container port: `10.0.0.5:8080/udp`, `[::1]:8080/udp`.
+pub fn describe_key<A: Family>(key: &PublishedKeyOf<A>) -> String {
     format!(
-        "{}:{}/{}",
-        Ipv4Addr::from(key.host_ip),
-        key.host_port,
+        "{}/{}",
+        SocketAddr::new(key.host_ip.ip(), key.host_port),
         protocol_name(key.protocol)
     )
 }
@@ -273,7 +264,7 @@ mod tests {
         let key = published_key6(&m).expect("IPv6");
         let ip: Ipv6Addr = "2001:db8::1".parse().expect("ip");
         assert_eq!(key, PublishedKey6::new(ip.octets(), 8080, 6));
-        assert_eq!(describe_key6(&key), "[2001:db8::1]:8080/tcp");
+        assert_eq!(describe_key(&key), "[2001:db8::1]:8080/tcp");
         let endpoint = Endpoint {
             id: "e".into(),
             network: "n6".into(),

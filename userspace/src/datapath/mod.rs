@@ -18,7 +18,7 @@ mod nat_collector;
 mod nat_tables;
 mod overlay_maps;
 mod pins;
-pub mod published6;
+mod published;
 mod routed6;
 mod stats;
 mod take;
@@ -119,41 +119,32 @@ pub type LanHost = (u32, [u8; 6], [u8; 4]);
 /// A macvlan container in `LAN_HOSTS6`: (parent ifindex, MAC, address).
 pub type LanHost6 = (u32, [u8; 6], Ipv6Addr);
 
-/// What the controller needs from a datapath, in parts by what they
-/// touch (each family's topology, publishing and flows apart). Map writers replace whole entries; removing an entry that is not
-/// there is not an error.
-pub trait Datapath:
-    Programs
-    + Topology
-    + Topology6
-    + Routed6
-    + Publishing
-    + Publishing6
-    + Flows
-    + Flows6
-    + Counters
-    + Overlay
-    + Send
-    + Sync
-{
+/// Declares [`Datapath`] as the sum of its parts, with the blanket impl
+/// that makes every type having all of them one: the list is written once.
+macro_rules! datapath_of_parts {
+    ($($part:ident),+ $(,)?) => {
+        /// What the controller needs from a datapath, in parts by what they
+        /// touch (each family's topology, publishing and flows apart). Map
+        /// writers replace whole entries; removing an entry that is not
+        /// there is not an error.
+        pub trait Datapath: $($part +)+ Send + Sync {}
+
+        impl<T: $($part +)+ Send + Sync> Datapath for T {}
+    };
 }
 
-impl<
-    T: Programs
-        + Topology
-        + Topology6
-        + Routed6
-        + Publishing
-        + Publishing6
-        + Flows
-        + Flows6
-        + Counters
-        + Overlay
-        + Send
-        + Sync,
-> Datapath for T
-{
-}
+datapath_of_parts!(
+    Programs,
+    Topology,
+    Topology6,
+    Routed6,
+    Publishing,
+    Publishing6,
+    Flows,
+    Flows6,
+    Counters,
+    Overlay,
+);
 
 /// The programs on interfaces.
 pub trait Programs {

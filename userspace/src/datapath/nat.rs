@@ -11,6 +11,7 @@ use ebpfnet_common::{
     maps::{
         FlowKey, NatKind, PublishedKey, REPLY_SEEN, TCP_ACK_SEEN, TCP_FIN_SEEN, TCP_RST_SEEN, proto,
     },
+    published::PublishedKeyOf,
 };
 
 use super::{NatRecord, NatRecordOf};
@@ -189,8 +190,11 @@ pub fn flows_of_mapping(records: &[NatRecord], mapping: &PublishedKey) -> Vec<Fl
 
 /// Both directions of every flow that came in through any of `mappings`,
 /// in one pass over the records (unpublishing every port of an address
-/// reads a table once, not once a port).
-pub fn flows_of_mappings(records: &[NatRecord], mappings: &[PublishedKey]) -> Vec<FlowKey> {
+/// reads a table once, not once a port). For either family.
+pub fn flows_of_mappings<A: FlowAddr>(
+    records: &[NatRecordOf<A>],
+    mappings: &[PublishedKeyOf<A>],
+) -> Vec<FlowKeyOf<A>> {
     let wanted = mappings
         .iter()
         .map(|m| (m.protocol, m.host_port, m.host_ip));

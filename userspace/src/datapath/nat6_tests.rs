@@ -1,12 +1,15 @@
+use std::net::Ipv6Addr;
+
 use ebpfnet_common::{
     flows6::{FlowKey6, ICMPV6, MasqUsageKey6, NatEntry6},
-    maps::{Forward, NatKind, REPLY_SEEN, TCP_ACK_SEEN, TCP_RST_SEEN, proto},
+    maps::{Forward, NatKind, PUBLISHED_ANY_IP, REPLY_SEEN, TCP_ACK_SEEN, TCP_RST_SEEN, proto},
+    published6::PublishedKey6,
 };
 
 use super::*;
 use crate::datapath::{
     NatRecord6,
-    nat::{ICMP_TIMEOUT_NS, TCP_ESTABLISHED_TIMEOUT_NS, UDP_TIMEOUT_NS},
+    nat::{ICMP_TIMEOUT_NS, TCP_ESTABLISHED_TIMEOUT_NS, UDP_TIMEOUT_NS, flows_of_mappings},
 };
 
 const SEC: u64 = 1_000_000_000;
@@ -90,4 +93,60 @@ fn flows_of_an_address_take_both_directions() {
     let keys = flows_of_address(&records, CONTAINER);
     assert!(keys.contains(&records[0].key) && keys.contains(&records[1].key));
     assert!(flows_of_address(&records, [9; 16]).is_empty());
+}
+
+fn ip(text: &str) -> [u8; 16] {
+    text.parse::<Ipv6Addr>().expect(text).octets()
+}
+
+/// A published flow from `client` to `host:8080` into `[fd00::2]:80`:
+/// its request and reply records.
+fn flow(client: &str, host: &str, protocol: u8) -> [NatRecord6; 2] {
+    let key = FlowKey6::new(ip(client), 40000, ip(host), 8080, protocol);
+    let request = NatEntry6 {
+        new_src_ip: ip(client),
+        new_src_port: 40000,
+        new_dst_ip: ip("fd00::2"),
+        new_dst_port: 80,
+        kind: NatKind::PublishedRequest as u8,
+        tcp_flags: PUBLISHED_ANY_IP,
+        ..NatEntry6::default()
+    };
+    let reply = NatEntry6 {
+        new_src_ip: ip(host),
+        new_src_port: 8080,
+        new_dst_ip: ip(client),
+        new_dst_port: 40000,
+        kind: NatKind::PublishedReply as u8,
+        ..NatEntry6::default()
+    };
+    [
+        NatRecord6 {
+            key: request.twin_key(protocol),
+            entry: reply,
+        },
+        NatRecord6 {
+            key,
+            entry: request,
+        },
+    ]
+}
+
+#[test]
+fn a_mapping_takes_the_flows_it_let_in_both_ways() {
+    let mut records = Vec::new();
+    records.extend(flow("2001:db8::9", "2001:db8::1", proto::TCP));
+    records.extend(flow("2001:db8::9", "2001:db8::5", proto::TCP));
+    records.extend(flow("2001:db8::7", "2001:db8::1", proto::UDP));
+    let exact = PublishedKey6::new(ip("2001:db8::1"), 8080, proto::TCP);
+    let cut = flows_of_mappings(&records, &[exact]);
+    let [reply, request] = flow("2001:db8::9", "2001:db8::1", proto::TCP);
+    assert_eq!(cut, [request.key, request.entry.twin_key(proto::TCP)]);
+    assert_eq!(cut[1], reply.key);
+    // `::` takes every TCP flow of the port, whatever address it came to.
+    let every = PublishedKey6::new([0; 16], 8080, proto::TCP);
+    assert_eq!(flows_of_mappings(&records, &[every]).len(), 4);
+    // Another port or protocol takes none.
+    let other = PublishedKey6::new([0; 16], 8081, proto::TCP);
+    assert!(flows_of_mappings(&records, &[other]).is_empty());
 }

@@ -1,42 +1,22 @@
 //! The NAT tables of both families: dumping them, cutting the flows of a
-//! removed mapping or address; removing idle flows is nat_collector.rs's.
+//! removed address (a removed mapping's: published.rs); removing idle
+//! flows is nat_collector.rs's.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ebpfnet_common::{
-    flow::{FlowKeyOf, NatEntryOf},
-    maps::{PublishedKey, PublishedStats, PublishedValue},
-    names,
-};
+use ebpfnet_common::flow::{FlowKeyOf, NatEntryOf};
 
 use super::{
-    AyaDatapath, DatapathError, Flows, Flows6, NatRecord, NatRecord6, NatRecordOf, Publishing,
+    AyaDatapath, DatapathError, Flows, Flows6, NatRecord, NatRecord6, NatRecordOf,
     collector::Collector,
-    encoding::describe_key,
     family::Family,
-    maps::{hash, hash_mut, map_err, removed, write_err},
+    maps::{hash, hash_mut, removed, write_err},
     nat,
     nat_collector::read_records,
 };
-use aya::maps::PerCpuHashMap;
 
 impl AyaDatapath {
-    /// Takes one mapping and its counters out of `PUBLISHED`/`PUBLISHED_STATS`.
-    fn remove_mapping(&mut self, key: &PublishedKey) -> Result<(), DatapathError> {
-        let name = names::PUBLISHED_MAP;
-        removed(hash_mut::<PublishedKey, PublishedValue>(&mut self.ebpf, name)?.remove(key))
-            .map_err(write_err(name, format!("unpublish {}", describe_key(key))))?;
-        let stats = names::PUBLISHED_STATS_MAP;
-        let mut counters: PerCpuHashMap<_, PublishedKey, PublishedStats> =
-            PerCpuHashMap::try_from(super::maps::map_mut(&mut self.ebpf, stats)?)
-                .map_err(map_err(stats))?;
-        removed(counters.remove(key)).map_err(write_err(
-            stats,
-            format!("remove the counters of {}", describe_key(key)),
-        ))
-    }
-
-    fn nat_records<A: Family>(
+    pub(super) fn nat_records<A: Family>(
         &self,
         name: &'static str,
     ) -> Result<Vec<NatRecordOf<A>>, DatapathError> {
@@ -55,7 +35,7 @@ impl AyaDatapath {
     }
 
     /// Deletes `keys` from table `name`; returns how many were there.
-    fn delete_flows<A: Family>(
+    pub(super) fn delete_flows<A: Family>(
         &mut self,
         name: &'static str,
         keys: &[FlowKeyOf<A>],
@@ -79,49 +59,6 @@ impl AyaDatapath {
             deleted += self.delete_flows(table, &keys)?;
         }
         Ok(deleted)
-    }
-}
-
-impl Publishing for AyaDatapath {
-    fn publish(&mut self, key: PublishedKey, value: PublishedValue) -> Result<(), DatapathError> {
-        let name = names::PUBLISHED_MAP;
-        hash_mut::<PublishedKey, PublishedValue>(&mut self.ebpf, name)?
-            .insert(key, value, 0)
-            .map_err(write_err(name, format!("publish {}", describe_key(&key))))
-    }
-
-    fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError> {
-        let name = names::PUBLISHED_MAP;
-        hash::<PublishedKey, PublishedValue>(&self.ebpf, name)?
-            .iter()
-            .collect::<Result<_, _>>()
-            .map_err(map_err(name))
-    }
-
-    fn unpublish(&mut self, keys: &[PublishedKey]) -> Result<usize, DatapathError> {
-        // The mappings go first: no new flow can start through them meanwhile.
-        let mut first_error = None;
-        for key in keys {
-            if let Err(e) = self.remove_mapping(key) {
-                log::error!("{e}");
-                first_error.get_or_insert(e);
-            }
-        }
-        let mut deleted = 0;
-        for table in <[u8; 4]>::TABLES {
-            let of_table: Vec<PublishedKey> = keys
-                .iter()
-                .filter(|k| <[u8; 4]>::table(k.protocol) == table)
-                .copied()
-                .collect();
-            if of_table.is_empty() {
-                continue;
-            }
-            let records = self.nat_records::<[u8; 4]>(table)?;
-            let flows = nat::flows_of_mappings(&records, &of_table);
-            deleted += self.delete_flows(table, &flows)?;
-        }
-        first_error.map_or(Ok(deleted), Err)
     }
 }
 

@@ -10,7 +10,7 @@ use std::{
 
 use ebpfnet_common::{
     ProgramId,
-    maps::{Config, EndpointInfo, FlowKey, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
+    maps::{Config, EndpointInfo, NetworkInfo, PublishedKey, PublishedValue, UplinkInfo},
     maps6::NetworkInfo6,
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey, OverlayPeerKey6},
     published6::{PublishedKey6, PublishedValue6},
@@ -20,7 +20,7 @@ use ipnetwork::{Ipv4Network, Ipv6Network};
 use super::{Faults, lock};
 use crate::datapath::{
     Attachment, Counters, DatapathError, DatapathStats, DatapathStatus, LanHost, LanHost6,
-    NatRecord, NatRecord6, Overlay, Programs, Publishing, Topology, Topology6, nat,
+    NatRecord, NatRecord6, Overlay, Programs, Topology, Topology6,
 };
 
 /// Everything the fake datapath holds; two snapshots compare equal when
@@ -44,8 +44,8 @@ pub struct DatapathWorld {
     /// `UPLINKS6`.
     pub uplinks6: BTreeMap<u32, Ipv6Addr>,
     pub host_addrs: BTreeMap<Ipv4Addr, u32>,
-    /// `PUBLISHED`, by (address, port, protocol).
-    pub published: BTreeMap<([u8; 4], u16, u8), (PublishedKey, PublishedValue)>,
+    /// `PUBLISHED`.
+    pub published: BTreeMap<PublishedKey, PublishedValue>,
     /// `PUBLISHED6` and `HOST_ADDRS6`.
     pub published6: BTreeMap<PublishedKey6, PublishedValue6>,
     pub host_addrs6: BTreeMap<Ipv6Addr, u32>,
@@ -76,10 +76,6 @@ impl DatapathWorld {
 pub struct FakeDatapath {
     pub(super) world: Arc<Mutex<DatapathWorld>>,
     faults: Faults,
-}
-
-fn published_index(key: &PublishedKey) -> ([u8; 4], u16, u8) {
-    (key.host_ip, key.host_port, key.protocol)
 }
 
 impl FakeDatapath {
@@ -113,11 +109,6 @@ impl FakeDatapath {
     ) -> Result<T, DatapathError> {
         self.check(op)?;
         Ok(f(&mut lock(&self.world)))
-    }
-
-    /// Deletes `keys` from the NAT tables; how many were there.
-    fn delete_flows(world: &mut DatapathWorld, keys: &[FlowKey]) -> usize {
-        super::fake_flows::delete(&mut world.flows, keys)
     }
 }
 
@@ -397,29 +388,6 @@ impl Topology6 for FakeDatapath {
     fn lan_hosts6(&self) -> Result<Vec<LanHost6>, DatapathError> {
         self.check("lan_hosts6")?;
         Ok(lock(&self.world).lan_hosts6.iter().copied().collect())
-    }
-}
-
-impl Publishing for FakeDatapath {
-    fn publish(&mut self, key: PublishedKey, value: PublishedValue) -> Result<(), DatapathError> {
-        self.with("publish", |w| {
-            w.published.insert(published_index(&key), (key, value));
-        })
-    }
-
-    fn unpublish(&mut self, keys: &[PublishedKey]) -> Result<usize, DatapathError> {
-        self.with("unpublish", |w| {
-            for key in keys {
-                w.published.remove(&published_index(key));
-            }
-            let flows = nat::flows_of_mappings(&w.flows, keys);
-            Self::delete_flows(w, &flows)
-        })
-    }
-
-    fn published(&self) -> Result<Vec<(PublishedKey, PublishedValue)>, DatapathError> {
-        self.check("published")?;
-        Ok(lock(&self.world).published.values().copied().collect())
     }
 }
 

@@ -12,53 +12,32 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::ipv6_lab::{self, Path6};
-use super::lab::Lab;
 use super::load::Test;
-use super::phase::{self, PhaseBpf, PhaseRun};
+use super::phase::{self, PhaseResults};
 
 /// No HTTP row: wrk and nginx measure the same path as `rr` in the IPv4
 /// phases, which explain the difference.
 pub const TESTS: [Test; 4] = [Test::Rr, Test::Crr, Test::Stream, Test::MasqCrr];
 
-pub struct Ipv6Results {
-    pub reps: usize,
-    pub seconds: f64,
-    pub runs: Vec<PhaseRun<Path6>>,
-    pub bpf: Vec<PhaseBpf>,
-    pub minutes: f64,
-}
+pub type Ipv6Results = PhaseResults<Path6>;
 
 /// Runs the phase in a lab of its own and removes everything it made.
 pub fn run(binary: &Path, loadgen: &Path, reps: usize, seconds: f64) -> Result<Ipv6Results> {
     println!("bench: phase ipv6: published port and masquerade over IPv6");
-    let (mut results, minutes) =
-        phase::in_own_lab("ipv6", |lab| measure(lab, binary, loadgen, reps, seconds))?;
-    results.minutes = minutes;
-    Ok(results)
-}
-
-fn measure(
-    lab: &mut Lab,
-    binary: &Path,
-    loadgen: &Path,
-    reps: usize,
-    seconds: f64,
-) -> Result<Ipv6Results> {
-    let daemon = ipv6_lab::create(lab, binary, loadgen)?;
-    let runs = phase::interleave(lab, "ipv6", reps, &Path6::ALL, &TESTS, |path, test| {
-        path.run(loadgen, test, seconds)
-    })?;
-    let pins = [("", daemon.files.pin_dir.as_path())];
-    let bpf = phase::bpf_pass(lab, &pins, &TESTS, |test| {
-        Path6::Ebpfnet.run(loadgen, test, seconds)
-    })?;
-    Ok(Ipv6Results {
+    phase::run_in_own_lab(
+        "ipv6",
         reps,
         seconds,
-        runs,
-        bpf,
-        minutes: 0.0,
-    })
+        &Path6::ALL,
+        &TESTS,
+        Path6::Ebpfnet,
+        |lab| {
+            let daemon = ipv6_lab::create(lab, binary, loadgen)?;
+            let pins = vec![("", daemon.files.pin_dir.clone())];
+            Ok((daemon, pins))
+        },
+        |path, test| path.run(loadgen, test, seconds),
+    )
 }
 
 const RATIOS: [(Path6, Path6); 3] = [

@@ -10,63 +10,35 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::lab::Lab;
 use super::load::Test;
 use super::overlay_hosts::{self, HOSTS, HostPath};
-use super::phase::{self, PhaseBpf, PhaseRun};
+use super::phase::{self, PhaseResults};
 
 /// The tests run on each path: request/response, new connections, bulk.
 pub const TESTS: [Test; 3] = [Test::Rr, Test::Crr, Test::Stream];
 
-pub struct OverlayResults {
-    pub reps: usize,
-    pub seconds: f64,
-    pub runs: Vec<PhaseRun<HostPath>>,
-    pub bpf: Vec<PhaseBpf>,
-    /// The phase's own time, setup and cleanup included.
-    pub minutes: f64,
-}
+pub type OverlayResults = PhaseResults<HostPath>;
 
 /// Runs the phase in a lab of its own and removes everything it made.
 pub fn run(binary: &Path, loadgen: &Path, reps: usize, seconds: f64) -> Result<OverlayResults> {
     println!("bench: phase overlay: two hosts, etcd, two daemons, a plain VXLAN beside");
-    let (mut results, minutes) = phase::in_own_lab("overlay", |lab| {
-        measure(lab, binary, loadgen, reps, seconds)
-    })?;
-    results.minutes = minutes;
-    Ok(results)
-}
-
-fn measure(
-    lab: &mut Lab,
-    binary: &Path,
-    loadgen: &Path,
-    reps: usize,
-    seconds: f64,
-) -> Result<OverlayResults> {
-    let daemons = overlay_hosts::create(lab, binary, loadgen)?;
-    let runs = phase::interleave(
-        lab,
+    phase::run_in_own_lab(
         "overlay",
         reps,
+        seconds,
         &HostPath::ALL,
         &TESTS,
+        HostPath::Overlay,
+        |lab| {
+            let daemons = overlay_hosts::create(lab, binary, loadgen)?;
+            // Both daemons' programs in the bpf_stats pass.
+            let pins = HOSTS
+                .iter()
+                .zip(&daemons)
+                .map(|(host, d)| (*host, d.files.pin_dir.clone()))
+                .collect();
+            Ok((daemons, pins))
+        },
         |path, test| path.run(loadgen, test, seconds),
-    )?;
-    // Both daemons' programs over one more run of each test on the overlay.
-    let pins: Vec<(&str, &Path)> = HOSTS
-        .iter()
-        .zip(&daemons)
-        .map(|(host, d)| (*host, d.files.pin_dir.as_path()))
-        .collect();
-    let bpf = phase::bpf_pass(lab, &pins, &TESTS, |test| {
-        HostPath::Overlay.run(loadgen, test, seconds)
-    })?;
-    Ok(OverlayResults {
-        reps,
-        seconds,
-        runs,
-        bpf,
-        minutes: 0.0,
-    })
+    )
 }

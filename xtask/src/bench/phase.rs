@@ -5,8 +5,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
-
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -61,6 +60,50 @@ pub fn in_own_lab<T>(name: &str, measure: impl FnOnce(&mut Lab) -> Result<T>) ->
         bail!("the {name} phase ran, but cleaning up failed (see above)");
     }
     Ok((results, started.elapsed().as_secs_f64() / 60.0))
+}
+
+/// What a side phase measured.
+pub struct PhaseResults<P> {
+    pub reps: usize,
+    pub seconds: f64,
+    pub runs: Vec<PhaseRun<P>>,
+    pub bpf: Vec<PhaseBpf>,
+    /// The phase's own time, setup and cleanup included.
+    pub minutes: f64,
+}
+
+/// A side phase in a lab of its own, removed after (also on error):
+/// `setup` makes its hosts and daemons and answers them with the daemons'
+/// pin directories (labelled); then every test on every path, `reps`
+/// times interleaved (`run`); then a bpf_stats pass over one more run of
+/// each test on `profiled`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_in_own_lab<P: PhasePath, S>(
+    name: &str,
+    reps: usize,
+    seconds: f64,
+    paths: &[P],
+    tests: &[Test],
+    profiled: P,
+    setup: impl FnOnce(&mut Lab) -> Result<(S, Vec<(&'static str, PathBuf)>)>,
+    run: impl Fn(P, Test) -> Result<Sample>,
+) -> Result<PhaseResults<P>> {
+    let measure = |lab: &mut Lab| -> Result<PhaseResults<P>> {
+        let (_daemons, pin_dirs) = setup(lab)?;
+        let runs = interleave(lab, name, reps, paths, tests, &run)?;
+        let pins: Vec<(&str, &Path)> = pin_dirs.iter().map(|(n, p)| (*n, p.as_path())).collect();
+        let bpf = bpf_pass(lab, &pins, tests, |test| run(profiled, test))?;
+        Ok(PhaseResults {
+            reps,
+            seconds,
+            runs,
+            bpf,
+            minutes: 0.0,
+        })
+    };
+    let (mut results, minutes) = in_own_lab(name, measure)?;
+    results.minutes = minutes;
+    Ok(results)
 }
 
 /// One run's line of progress.
