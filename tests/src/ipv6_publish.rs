@@ -79,8 +79,17 @@ pub fn hop1_probe(ns: &str, ip: &str, port: u16) -> String {
 /// `name`, inside `ns`: replies `NAME peer=ADDR:PORT got=DATA`, ADDR as
 /// the server's socket sees the client (`::ffff:a.b.c.d` for IPv4 ones).
 pub fn echo_server6(ns: &str, name: &str, port: u16) -> Recorder {
+    echo6(Some(ns), name, port)
+}
+
+/// The same server in the host's namespace.
+pub fn host_echo_server6(name: &str, port: u16) -> Recorder {
+    echo6(None, name, port)
+}
+
+fn echo6(ns: Option<&str>, name: &str, port: u16) -> Recorder {
     record(
-        Some(ns),
+        ns,
         &[python(), "-c", ECHO_SERVER, name, &port.to_string(), "6"],
         true,
     )

@@ -25,7 +25,7 @@ fn internal_networks_reach_no_published_port_on_either_family() {
     env.create_network("ipa", &["--ipv6"]);
     env.create_network("ipb", &["--ipv6"]);
     env.create_network("ipi", &["--ipv6", "--internal"]);
-    let _uplink6 = Uplink6::add(&env, &[UP6], OUTSIDE6);
+    let _uplink6 = Uplink6::with(&env, &[UP6], OUTSIDE6);
     env.create_container(
         "iw",
         &["--network", "ipa", "-p", "8080:80", "-p", "8080:80/udp"],
@@ -33,7 +33,7 @@ fn internal_networks_reach_no_published_port_on_either_family() {
     env.create_container("ob", &["--network", "ipb"]);
     env.create_container("ic", &["--network", "ipi"]);
     let _server = echo_server6("iw", "iw", 80);
-    let _host = record(None, &[python(), "-c", ECHO_SERVER6, "host", "9797"], true);
+    let _host = host_echo_server6("host", 9797);
     let gateways = ipam_configs(&env.inspect_network("ipi"));
     let (gw4, gw6) = (gateways[0].1.clone(), gateways[1].1.clone());
     let uplink4 = env.uplink_ip.clone();

@@ -69,7 +69,7 @@ fn cached(env: &TestEnv, kind: u64, mac: &str) -> bool {
 fn ipv6_flows_follow_a_next_hop_whose_mac_changes() {
     let env = TestEnv::new("nh6mac");
     env.create_network("nh6", &["--ipv6"]);
-    let _uplink6 = Uplink6::add(&env, &[UP6], OUTSIDE6);
+    let _uplink6 = Uplink6::with(&env, &[UP6], OUTSIDE6);
     env.create_container("nh6c", &["--network", "nh6", "-p", "8080:7000"]);
     let _outside_srv = echo_server6(&env.outside_ns, "out", 7000);
     let _container_srv = echo_server6("nh6c", "nh6c", 7000);

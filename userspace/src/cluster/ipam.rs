@@ -78,37 +78,81 @@ impl AddressSpace {
     }
 }
 
-/// Claims `wanted`, or the lowest address nobody holds, for `claim`.
-pub async fn allocate<S: ClaimStore>(
-    store: &S,
-    space: &AddressSpace,
-    claim: &Claim,
-    wanted: Option<Ipv4Addr>,
-) -> Result<Ipv4Addr, StoreError> {
-    if let Some(ip) = wanted {
-        space.pool(BTreeSet::new()).check(ip)?;
-        return if store.claim(&space.network, ip.into(), claim).await? {
-            Ok(ip)
-        } else {
-            Err(IpamError::InUse {
-                ip,
-                network: space.network.clone(),
-            }
-            .into())
-        };
+/// One family's address plan of a global network, as the claims need it
+/// ([`AddressSpace`], [`super::ipam6::AddressSpace6`]).
+pub trait ClaimSpace {
+    type Addr: Copy + Ord + Into<IpAddr>;
+
+    fn network(&self) -> &str;
+    /// `ip` if it is of this family.
+    fn of_family(ip: IpAddr) -> Option<Self::Addr>;
+    /// Whether `ip` may be asked for at all (inside the subnet, not
+    /// reserved).
+    fn check_addr(&self, ip: Self::Addr) -> Result<(), StoreError>;
+    /// The lowest address that is not reserved nor in `used`.
+    fn lowest_free(&self, used: BTreeSet<Self::Addr>) -> Result<Self::Addr, StoreError>;
+    /// The error for `ip` held by someone else.
+    fn in_use(&self, ip: Self::Addr) -> StoreError;
+}
+
+impl ClaimSpace for AddressSpace {
+    type Addr = Ipv4Addr;
+
+    fn network(&self) -> &str {
+        &self.network
     }
-    let mut used: BTreeSet<Ipv4Addr> = (store.claimed(&space.network).await?)
-        .into_iter()
-        .filter_map(|ip| match ip {
+
+    fn of_family(ip: IpAddr) -> Option<Ipv4Addr> {
+        match ip {
             IpAddr::V4(ip) => Some(ip),
             IpAddr::V6(_) => None,
-        })
+        }
+    }
+
+    fn check_addr(&self, ip: Ipv4Addr) -> Result<(), StoreError> {
+        Ok(self.check(ip)?)
+    }
+
+    fn lowest_free(&self, used: BTreeSet<Ipv4Addr>) -> Result<Ipv4Addr, StoreError> {
+        Ok(self.pool(used).allocate()?)
+    }
+
+    fn in_use(&self, ip: Ipv4Addr) -> StoreError {
+        IpamError::InUse {
+            ip,
+            network: self.network.clone(),
+        }
+        .into()
+    }
+}
+
+/// Claims `wanted`, or the lowest address of `space`'s family nobody
+/// holds, for `claim`.
+pub async fn allocate<S: ClaimStore, P: ClaimSpace>(
+    store: &S,
+    space: &P,
+    claim: &Claim,
+    wanted: Option<P::Addr>,
+) -> Result<P::Addr, StoreError> {
+    if let Some(ip) = wanted {
+        space.check_addr(ip)?;
+        return if store.claim(space.network(), ip.into(), claim).await? {
+            Ok(ip)
+        } else {
+            Err(space.in_use(ip))
+        };
+    }
+    // The other family's claims of a dual-stack network are no addresses
+    // of this one in use.
+    let mut used: BTreeSet<P::Addr> = (store.claimed(space.network()).await?)
+        .into_iter()
+        .filter_map(P::of_family)
         .collect();
     loop {
         // Lowest free first; an address lost to a racing daemon is marked
         // used and the next one tried, so this ends when the pool is full.
-        let ip = space.pool(used.clone()).allocate()?;
-        if store.claim(&space.network, ip.into(), claim).await? {
+        let ip = space.lowest_free(used.clone())?;
+        if store.claim(space.network(), ip.into(), claim).await? {
             return Ok(ip);
         }
         used.insert(ip);
@@ -117,4 +161,4 @@ pub async fn allocate<S: ClaimStore>(
 
 #[cfg(test)]
 #[path = "ipam_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -12,10 +12,7 @@ use std::{
 
 use ipnetwork::Ipv6Network;
 
-use super::{
-    ipam::{Claim, ClaimStore},
-    store::StoreError,
-};
+use super::{ipam::ClaimSpace, store::StoreError};
 use crate::ipam6::{Ipam6Error, Pool6};
 
 /// The IPv6 address plan of one dual-stack global network.
@@ -43,96 +40,41 @@ impl AddressSpace6 {
     }
 }
 
-/// Claims `wanted`, or the lowest IPv6 address nobody holds, for `claim`.
-pub async fn allocate6<S: ClaimStore>(
-    store: &S,
-    space: &AddressSpace6,
-    claim: &Claim,
-    wanted: Option<Ipv6Addr>,
-) -> Result<Ipv6Addr, StoreError> {
-    if let Some(ip) = wanted {
-        space.check(ip)?;
-        return if store.claim(&space.network, ip.into(), claim).await? {
-            Ok(ip)
-        } else {
-            Err(Ipam6Error::InUse {
-                ip,
-                network: space.network.clone(),
-            }
-            .into())
-        };
+impl ClaimSpace for AddressSpace6 {
+    type Addr = Ipv6Addr;
+
+    fn network(&self) -> &str {
+        &self.network
     }
-    let mut used: BTreeSet<Ipv6Addr> = (store.claimed(&space.network).await?)
-        .into_iter()
-        .filter_map(|ip| match ip {
+
+    fn of_family(ip: IpAddr) -> Option<Ipv6Addr> {
+        match ip {
             IpAddr::V6(ip) => Some(ip),
             IpAddr::V4(_) => None,
-        })
-        .collect();
-    loop {
-        // As for IPv4: an address lost to a racing daemon is marked used
-        // and the next one tried.
-        let ip = space.pool(used.clone()).allocate()?;
-        if store.claim(&space.network, ip.into(), claim).await? {
-            return Ok(ip);
         }
-        used.insert(ip);
+    }
+
+    fn check_addr(&self, ip: Ipv6Addr) -> Result<(), StoreError> {
+        Ok(self.check(ip)?)
+    }
+
+    fn lowest_free(&self, used: BTreeSet<Ipv6Addr>) -> Result<Ipv6Addr, StoreError> {
+        Ok(self.pool(used).allocate()?)
+    }
+
+    fn in_use(&self, ip: Ipv6Addr) -> StoreError {
+        Ipam6Error::InUse {
+            ip,
+            network: self.network.clone(),
+        }
+        .into()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        collections::BTreeMap,
-        sync::{Arc, Mutex},
-    };
-
     use super::*;
-
-    /// Claims in memory, first wins, as etcd's transaction.
-    #[derive(Default, Clone)]
-    struct MemoryClaims(Arc<Mutex<BTreeMap<(String, IpAddr), Claim>>>);
-
-    impl ClaimStore for MemoryClaims {
-        async fn claim(
-            &self,
-            network: &str,
-            ip: IpAddr,
-            claim: &Claim,
-        ) -> Result<bool, StoreError> {
-            let mut claims = self.0.lock().unwrap();
-            let key = (network.to_string(), ip);
-            if claims.contains_key(&key) {
-                return Ok(false);
-            }
-            claims.insert(key, claim.clone());
-            Ok(true)
-        }
-
-        async fn claimed(&self, network: &str) -> Result<BTreeSet<IpAddr>, StoreError> {
-            let claims = self.0.lock().unwrap();
-            Ok(claims
-                .keys()
-                .filter(|(n, _)| n == network)
-                .map(|(_, ip)| *ip)
-                .collect())
-        }
-
-        async fn release(
-            &self,
-            network: &str,
-            ip: IpAddr,
-            claim: &Claim,
-        ) -> Result<bool, StoreError> {
-            let mut claims = self.0.lock().unwrap();
-            let key = (network.to_string(), ip);
-            if claims.get(&key) == Some(claim) {
-                claims.remove(&key);
-                return Ok(true);
-            }
-            Ok(false)
-        }
-    }
+    use crate::cluster::ipam::{Claim, ClaimStore, allocate, tests::MemoryClaims};
 
     fn space() -> AddressSpace6 {
         AddressSpace6 {
@@ -166,7 +108,7 @@ mod tests {
         let mut got = Vec::new();
         for i in 0..6 {
             let c = claim(&format!("c{i}"));
-            got.push(allocate6(&store, &space(), &c, None).await.unwrap());
+            got.push(allocate(&store, &space(), &c, None).await.unwrap());
         }
         // ::0 is the subnet-router anycast address, ::1 the gateway.
         assert_eq!(
@@ -181,7 +123,7 @@ mod tests {
             ]
             .map(ip)
         );
-        let e = allocate6(&store, &space(), &claim("c6"), None)
+        let e = allocate(&store, &space(), &claim("c6"), None)
             .await
             .unwrap_err();
         assert_eq!(
@@ -194,7 +136,7 @@ mod tests {
                 .await
                 .unwrap()
         );
-        let again = allocate6(&store, &space(), &claim("c7"), None)
+        let again = allocate(&store, &space(), &claim("c7"), None)
             .await
             .unwrap();
         assert_eq!(again, got[1]);
@@ -205,7 +147,7 @@ mod tests {
         let store = MemoryClaims::default();
         let wanted = Some(ip("fd00:eb:1::5"));
         assert_eq!(
-            allocate6(&store, &space(), &claim("x"), wanted)
+            allocate(&store, &space(), &claim("x"), wanted)
                 .await
                 .unwrap(),
             ip("fd00:eb:1::5")
@@ -214,7 +156,7 @@ mod tests {
             let store = store.clone();
             let wanted = Some(ip(wanted));
             async move {
-                allocate6(&store, &space(), &claim("y"), wanted)
+                allocate(&store, &space(), &claim("y"), wanted)
                     .await
                     .unwrap_err()
                     .to_string()

@@ -7,7 +7,7 @@ use super::*;
 
 /// Claims in memory, with the same first-wins rule as etcd's transaction.
 #[derive(Default, Clone)]
-struct MemoryClaims(Arc<Mutex<BTreeMap<(String, IpAddr), Claim>>>);
+pub(crate) struct MemoryClaims(Arc<Mutex<BTreeMap<(String, IpAddr), Claim>>>);
 
 impl ClaimStore for MemoryClaims {
     async fn claim(&self, network: &str, ip: IpAddr, claim: &Claim) -> Result<bool, StoreError> {

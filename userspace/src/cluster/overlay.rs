@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster,
-    ipam::{Claim, ClaimStore as _},
+    ipam::{Claim, ClaimSpace, ClaimStore as _},
     ipam_etcd::EtcdClaims,
     store::{ENDPOINTS, StoreError},
     watch,
@@ -154,13 +154,14 @@ impl Cluster {
             .any(|k| k.starts_with(&prefix))
     }
 
-    /// Claims an address on a global network for `container`.
-    pub async fn claim_address(
+    /// Claims an address of `space`'s family (IPv4, or IPv6 on a
+    /// dual-stack network) on a global network for `container`.
+    pub async fn claim_address<P: ClaimSpace>(
         &self,
-        space: &super::ipam::AddressSpace,
+        space: &P,
         container: &str,
-        wanted: Option<Ipv4Addr>,
-    ) -> Result<Ipv4Addr, StoreError> {
+        wanted: Option<P::Addr>,
+    ) -> Result<P::Addr, StoreError> {
         let claims = EtcdClaims {
             store: self.store.clone(),
         };
@@ -169,24 +170,6 @@ impl Cluster {
             container: container.to_string(),
         };
         super::ipam::allocate(&claims, space, &claim, wanted).await
-    }
-
-    /// Claims an IPv6 address on a dual-stack global network for
-    /// `container`.
-    pub async fn claim_address6(
-        &self,
-        space: &super::ipam6::AddressSpace6,
-        container: &str,
-        wanted: Option<Ipv6Addr>,
-    ) -> Result<Ipv6Addr, StoreError> {
-        let claims = EtcdClaims {
-            store: self.store.clone(),
-        };
-        let claim = Claim {
-            node: self.node.node_id.clone(),
-            container: container.to_string(),
-        };
-        super::ipam6::allocate6(&claims, space, &claim, wanted).await
     }
 
     /// Gives back a claim this node made for `container` (a join that

@@ -105,7 +105,7 @@ pub async fn join(
         .await
         .map_err(|e| cannot(&e))?;
     let ip6 = match &space6 {
-        Some(space6) => match cluster.claim_address6(space6, container, wanted6).await {
+        Some(space6) => match cluster.claim_address(space6, container, wanted6).await {
             Ok(ip6) => Some(ip6),
             Err(e) => {
                 // The IPv4 claim goes back at once (else the next sweep
