@@ -117,7 +117,6 @@ fn forward(ctx: &TcContext, packet: &Packet6, quote: &Quote6, entry: &NatEntry6)
     nat6::forward(ctx, entry)
 }
 
-
 /// Reads the quoted packet (its IPv6 header directly followed by TCP, UDP
 /// or an ICMPv6 echo) into `quote`; false for anything else. A
 /// subprogram of its own (its copies stay out of `translate`'s frame).

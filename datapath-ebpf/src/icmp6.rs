@@ -70,7 +70,11 @@ pub fn translate_error(ctx: &TcContext) -> Option<i32> {
         let id = u16::from_be_bytes([words[4], words[5]]);
         (l4 + 4, l4 + 2, id, id)
     } else {
-        let csum = if protocol == proto::TCP { l4 + 16 } else { l4 + 6 };
+        let csum = if protocol == proto::TCP {
+            l4 + 16
+        } else {
+            l4 + 6
+        };
         (
             l4,
             csum,
@@ -105,7 +109,8 @@ pub fn translate_error(ctx: &TcContext) -> Option<i32> {
                 .ok()?;
         }
     }
-    ctx.store(quoted + QUOTED_SRC_OFF, &entry.new_dst_ip, 0).ok()?;
+    ctx.store(quoted + QUOTED_SRC_OFF, &entry.new_dst_ip, 0)
+        .ok()?;
     let (old_be, new_be) = (sport.to_be(), entry.new_dst_port.to_be());
     if old_be != new_be {
         if inner_csum {
@@ -121,7 +126,10 @@ pub fn translate_error(ctx: &TcContext) -> Option<i32> {
     if nat6::set_ip(ctx, packet, DST_OFF, &packet.dst_ip, &entry.new_dst_ip).is_err() {
         return Some(drop_packet(DropReason::Malformed));
     }
-    if ctx.store(HOP_LIMIT_OFF, &(packet.hop_limit - 1), 0).is_err() {
+    if ctx
+        .store(HOP_LIMIT_OFF, &(packet.hop_limit - 1), 0)
+        .is_err()
+    {
         return Some(drop_packet(DropReason::Malformed));
     }
     Some(nat::deliver_to_container(ctx, entry.ifindex, entry.dst_mac))

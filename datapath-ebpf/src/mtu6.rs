@@ -102,8 +102,7 @@ fn packet_too_big(ctx: &TcContext, packet: &Packet6, mtu: u32) -> i32 {
     // SAFETY: the destinations are this CPU's map value, as long as stated
     // (`quote_len` ≤ QUOTE_MAX, checked above).
     let copied = unsafe {
-        bpf_skb_load_bytes(skb.cast(), 0, buf.macs.as_mut_ptr().cast(), 12)
-            == 0
+        bpf_skb_load_bytes(skb.cast(), 0, buf.macs.as_mut_ptr().cast(), 12) == 0
             && bpf_skb_load_bytes(
                 skb.cast(),
                 IP_OFF as u32,

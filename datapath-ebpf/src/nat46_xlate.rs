@@ -51,6 +51,10 @@ struct Ipv4Header {
     addrs: [u8; 8],
 }
 
+// Written whole, and the L4 header follows them (`switch_family`).
+const _: () = assert!(core::mem::size_of::<Ipv6Header>() == IPV6_HEADER_LEN);
+const _: () = assert!(core::mem::size_of::<Ipv4Header>() == IPV4_HEADER_LEN);
+
 /// Where the L4 checksum sits from the L4 header, and its update flags.
 #[inline(always)]
 fn l4_checksum(protocol: u8) -> Result<(usize, u64), DropReason> {
@@ -141,36 +145,8 @@ pub fn to_ipv6(ctx: &TcContext, packet: &Packet, entry: &NatEntry6) -> Result<()
     // two IPv6 addresses are adjacent in `header`).
     let diff =
         unsafe { bpf_csum_diff(from.as_mut_ptr(), 8, header.src.as_ptr() as *mut u32, 32, 0) };
-    if diff < 0 {
-        return Err(DropReason::Malformed);
-    }
-    ctx.change_proto(ETH_P_IPV6.to_be(), 0)
-        .map_err(|_| DropReason::Untranslatable)?;
-    let l4 = IP_OFF + IPV6_HEADER_LEN;
-    store_header(ctx, &ETH_P_IPV6, &header)?;
-    ctx.l4_csum_replace(
-        l4 + csum.0,
-        0,
-        diff as u64,
-        csum.1 | u64::from(BPF_F_PSEUDO_HDR),
-    )
-    .map_err(|_| DropReason::Malformed)?;
-    set_port(
-        ctx,
-        l4,
-        csum,
-        SRC_PORT_OFF,
-        packet.src_port,
-        entry.new_src_port,
-    )?;
-    set_port(
-        ctx,
-        l4,
-        csum,
-        DST_PORT_OFF,
-        packet.dst_port,
-        entry.new_dst_port,
-    )
+    let ports = (packet.src_port, packet.dst_port);
+    switch_family(ctx, ETH_P_IPV6, &header, diff, csum, ports, entry)
 }
 
 /// `packet` (IPv6, from a container, TCP or UDP right after the fixed
@@ -215,13 +191,31 @@ pub fn to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(
             0,
         )
     };
+    let ports = (packet.src_port, packet.dst_port);
+    switch_family(ctx, ETH_P_IP, &header, diff, csum, ports, entry)
+}
+
+/// What both ways share once the new header and the pseudo-header's
+/// change (`diff`) are known: the packet takes the family of `ethertype`
+/// and `header` (a whole header, no options), its L4 checksum follows
+/// `diff`, and its `ports` (source, destination) become `entry`'s.
+#[inline(always)]
+fn switch_family<T>(
+    ctx: &TcContext,
+    ethertype: u16,
+    header: &T,
+    diff: i64,
+    csum: (usize, u64),
+    ports: (u16, u16),
+    entry: &NatEntry6,
+) -> Result<(), DropReason> {
     if diff < 0 {
         return Err(DropReason::Malformed);
     }
-    ctx.change_proto(ETH_P_IP.to_be(), 0)
+    ctx.change_proto(ethertype.to_be(), 0)
         .map_err(|_| DropReason::Untranslatable)?;
-    let l4 = IP_OFF + IPV4_HEADER_LEN;
-    store_header(ctx, &ETH_P_IP, &header)?;
+    let l4 = IP_OFF + core::mem::size_of::<T>();
+    store_header(ctx, &ethertype, header)?;
     ctx.l4_csum_replace(
         l4 + csum.0,
         0,
@@ -229,22 +223,8 @@ pub fn to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(
         csum.1 | u64::from(BPF_F_PSEUDO_HDR),
     )
     .map_err(|_| DropReason::Malformed)?;
-    set_port(
-        ctx,
-        l4,
-        csum,
-        SRC_PORT_OFF,
-        packet.src_port,
-        entry.new_src_port,
-    )?;
-    set_port(
-        ctx,
-        l4,
-        csum,
-        DST_PORT_OFF,
-        packet.dst_port,
-        entry.new_dst_port,
-    )
+    set_port(ctx, l4, csum, SRC_PORT_OFF, ports.0, entry.new_src_port)?;
+    set_port(ctx, l4, csum, DST_PORT_OFF, ports.1, entry.new_dst_port)
 }
 
 /// Writes the EtherType and the new IP header. The header's bytes are

@@ -19,7 +19,7 @@ use aya_ebpf::{
 };
 use ebpfnet_common::{
     DropReason,
-    maps::EndpointInfo,
+    maps::{EndpointAddr, EndpointInfo},
     names::{NETWORKS_CAPACITY, OVERLAY_PEERS_CAPACITY},
     overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey},
 };
@@ -174,9 +174,18 @@ fn decapsulated(ctx: &TcContext) -> Result<(u32, [u8; 6]), DropReason> {
         _ => return Err(DropReason::OverlayIsolation),
     }
     // SAFETY: copied out at once.
-    let local = unsafe { maps::ENDPOINT_IPS.get(dst_ip) }
-        .copied()
-        .ok_or(DropReason::OverlayIsolation)?;
+    member(
+        unsafe { maps::ENDPOINT_IPS.get(dst_ip) }.copied(),
+        network_id,
+    )
+}
+
+/// `local` (a local container's address entry, if any) as the target of
+/// a decapsulated packet: its veth and MAC, when it is on overlay network
+/// `network_id` (either family's).
+#[inline(always)]
+pub fn member(local: Option<EndpointAddr>, network_id: u32) -> Result<(u32, [u8; 6]), DropReason> {
+    let local = local.ok_or(DropReason::OverlayIsolation)?;
     // SAFETY: copied out at once.
     let endpoint = unsafe { maps::ENDPOINTS.get(local.ifindex) }
         .copied()

@@ -177,17 +177,7 @@ pub fn decapsulated(
     }
     let dst: [u8; 16] = ctx.load(IPV6_DST_OFF).map_err(|_| DropReason::Malformed)?;
     // SAFETY: copied out at once.
-    let local = unsafe { maps::ENDPOINT_IPS6.get(dst) }
-        .copied()
-        .ok_or(DropReason::OverlayIsolation)?;
-    // SAFETY: copied out at once.
-    let endpoint = unsafe { maps::ENDPOINTS.get(local.ifindex) }
-        .copied()
-        .ok_or(DropReason::OverlayIsolation)?;
-    if endpoint.network_id != network_id {
-        return Err(DropReason::OverlayIsolation);
-    }
-    Ok((local.ifindex, local.mac))
+    overlay::member(unsafe { maps::ENDPOINT_IPS6.get(dst) }.copied(), network_id)
 }
 
 /// A running one's complement sum of the changes to checksummed data.

@@ -274,8 +274,20 @@ fn start(ctx: &TcContext, packet: &Packet6, ends: &Ends, hook: Hook) -> i32 {
 fn claim(packet: &Packet6, ends: &Ends, flow: &mut RoutedFlow6) -> bool {
     let client = (&packet.src_ip, packet.src_port);
     let server = (&packet.dst_ip, packet.dst_port);
-    init_way(&mut flow.reply, NatKind::RoutedReply, &ends.reply, server, client);
-    init_way(&mut flow.request, NatKind::RoutedRequest, &ends.request, client, server);
+    init_way(
+        &mut flow.reply,
+        NatKind::RoutedReply,
+        &ends.reply,
+        server,
+        client,
+    );
+    init_way(
+        &mut flow.request,
+        NatKind::RoutedRequest,
+        &ends.request,
+        client,
+        server,
+    );
     if ends.request.forward == Forward::Peer && ends.reply.forward == Forward::Peer {
         flow.request.tcp_flags |= FROM_CONTAINER;
         flow.reply.tcp_flags |= FROM_CONTAINER;
