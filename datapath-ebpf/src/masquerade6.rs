@@ -207,11 +207,13 @@ fn egress(ctx: &TcContext, packet: &Packet6, ifindex: u32) -> Option<u32> {
 }
 
 /// Claims the reply tuple `flow.back` with masquerade port `candidate`,
-/// unless that port is published on every address (cilium#34041). A
-/// subprogram of its own, so the loop that probes ports stays small.
+/// unless that port is published on IPv6 on the uplink's address or on
+/// every address (`::`): a reply to this flow and a new connection to the
+/// mapping would be the same tuple (cilium#34041). A subprogram of its
+/// own, so the loop that probes ports stays small.
 #[inline(never)]
 fn try_port(flow: &mut NewFlow6, candidate: u16, reuse: Reuse) -> bool {
-    if maps::port_is_published([0; 4], candidate, flow.back.protocol) {
+    if publish6::lookup(&flow.back.dst_ip, candidate, flow.back.protocol).is_some() {
         return false;
     }
     flow.back.dst_port = candidate;

@@ -106,8 +106,9 @@ sys.stdout.write("\n".join(res) + "\n")
 pub(super) const SEQ_UDP: &str = r#"
 import socket, sys
 ip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+family = socket.AF_INET6 if ":" in ip else socket.AF_INET
 for i in range(n):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.2)
+    s = socket.socket(family, socket.SOCK_DGRAM); s.settimeout(1.2)
     d = b""
     for _ in range(2):
         s.sendto(b"flow-%d" % i, (ip, port))
