@@ -29,15 +29,13 @@ use ebpfnet_common::{
 };
 
 use crate::{
-    TCX_NEXT,
-    conntrack::{self, Reuse},
-    conntrack6,
+    TCX_NEXT, conntrack6,
     counters::drop_packet,
     hook::Hook,
     maps, nat, nat46_xlate,
-    parse::{self, FlowPacket, IP_OFF, Packet},
+    parse::{self, IP_OFF, Packet},
     parse6::{IPV6_HEADER_LEN, Packet6},
-    publish6::{self, PublishedFlow6},
+    publish6::{self, PublishedFlow6, ReplyWay},
 };
 
 /// Host ports that lead into an IPv6-only container from IPv4 (bits
@@ -175,7 +173,16 @@ fn start(
     let flow = unsafe { &mut *slot };
     // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
     let uplink = unsafe { (*ctx.skb.skb).ifindex };
-    match claim(view, target, any_ip, uplink, flow) {
+    // Replies leave the uplink the request came in on, as IPv4 from the
+    // published address to the client.
+    let way = ReplyWay {
+        forward: Forward::Neigh,
+        ifindex: uplink,
+        mac: [0; 6],
+        source: [0; 16],
+        kinds: [NatKind::Nat46Request, NatKind::Nat46Reply],
+    };
+    match publish6::claim(view, target, any_ip, &way, flow) {
         Ok(true) => to_container(ctx, packet, &flow.request),
         Ok(false) => match conntrack6::track(view, ctx.len(), Hook::Uplink) {
             Ok(Some(entry)) if entry.kind == NatKind::Nat46Request as u8 => {
@@ -186,64 +193,6 @@ fn start(
         },
         Err(reason) => drop_packet(reason),
     }
-}
-
-/// Both entries written into `flow` and claimed with `BPF_NOEXIST`.
-/// `Ok(false)`: the request tuple is taken (the same flow, set up by
-/// another CPU).
-#[inline(never)]
-fn claim(
-    view: &Packet6,
-    target: &PublishedValue6,
-    any_ip: bool,
-    uplink: u32,
-    flow: &mut PublishedFlow6,
-) -> Result<bool, DropReason> {
-    conntrack::init_entry(
-        &mut flow.request,
-        NatKind::Nat46Request as u8,
-        Forward::Peer as u8,
-        target.ifindex,
-        target.container_mac,
-    );
-    flow.request.new_src_ip = view.src_ip;
-    flow.request.new_src_port = view.src_port;
-    flow.request.new_dst_ip = target.container_ip;
-    flow.request.new_dst_port = target.container_port;
-    if any_ip {
-        flow.request.tcp_flags |= PUBLISHED_ANY_IP;
-    }
-    if view.protocol == proto::TCP {
-        conntrack::record_sequence(view, &mut flow.request);
-    }
-    // Replies leave the uplink the request came in on, as IPv4 from the
-    // published address to the client.
-    conntrack::init_entry(
-        &mut flow.reply,
-        NatKind::Nat46Reply as u8,
-        Forward::Neigh as u8,
-        uplink,
-        [0; 6],
-    );
-    flow.reply.new_src_ip = view.dst_ip;
-    flow.reply.new_src_port = view.dst_port;
-    flow.reply.new_dst_ip = view.src_ip;
-    flow.reply.new_dst_port = view.src_port;
-    let reopen = if view.opens_tcp() {
-        Reuse::Closed
-    } else {
-        Reuse::Never
-    };
-    flow.key = view.key();
-    if !conntrack::claim(&flow.key, &flow.request, reopen, None) {
-        return Ok(false);
-    }
-    flow.back = flow.request.twin_key(view.protocol);
-    if !conntrack::claim(&flow.back, &flow.reply, reopen, Some(&flow.key)) {
-        conntrack::release(&flow.key);
-        return Err(DropReason::NatInsertFailed);
-    }
-    Ok(true)
 }
 
 /// Translates a client's packet (`entry`: its flow's request direction)

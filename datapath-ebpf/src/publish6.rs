@@ -145,17 +145,23 @@ fn may_open(packet: &Packet6) -> bool {
         && packet.opens_flow()
 }
 
-/// Where the replies of a new published flow go, and what the request's
-/// source becomes.
-struct ReplyWay {
-    forward: Forward,
-    ifindex: u32,
-    mac: [u8; 6],
+/// Where the replies of a new published flow go, what the request's
+/// source becomes, and the kinds of its two entries.
+pub struct ReplyWay {
+    pub forward: Forward,
+    pub ifindex: u32,
+    pub mac: [u8; 6],
     /// A container reaching its own published port: its request seems to
     /// come from its gateway (it would drop its own address); all zeros:
     /// the client's address is kept.
-    source: [u8; 16],
+    pub source: [u8; 16],
+    /// Request and reply: `PublishedRequest`/`PublishedReply`, or
+    /// `Nat46Request`/`Nat46Reply` for an IPv4 client's flow (nat46.rs).
+    pub kinds: [NatKind; 2],
 }
+
+/// The entries of a flow through an IPv6 mapping.
+const PUBLISHED_KINDS: [NatKind; 2] = [NatKind::PublishedRequest, NatKind::PublishedReply];
 
 /// `uplink_ingress6`: a new flow from another host to a published port.
 /// `None`: none (the caller goes on). A subprogram of its own.
@@ -177,6 +183,7 @@ pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
         ifindex: unsafe { (*ctx.skb.skb).ifindex },
         mac: [0; 6],
         source: [0; 16],
+        kinds: PUBLISHED_KINDS,
     };
     Some(start_and_send(
         ctx,
@@ -224,6 +231,7 @@ pub fn from_container(
             ifindex,
             mac: endpoint.mac,
             source,
+            kinds: PUBLISHED_KINDS,
         };
         return Some(start_and_send(
             ctx,
@@ -284,7 +292,7 @@ fn start_and_send(
 /// Both entries written into `flow` and claimed. `Ok(false)`: the request
 /// tuple is another flow's already (the same flow, set up by another CPU).
 #[inline(never)]
-fn claim(
+pub fn claim(
     packet: &Packet6,
     target: &PublishedValue6,
     any_ip: bool,
@@ -293,7 +301,7 @@ fn claim(
 ) -> Result<bool, DropReason> {
     conntrack::init_entry(
         &mut flow.request,
-        NatKind::PublishedRequest as u8,
+        way.kinds[0] as u8,
         Forward::Peer as u8,
         target.ifindex,
         target.container_mac,
@@ -319,7 +327,7 @@ fn claim(
     // Replies leave as if from the published address, to the client.
     conntrack::init_entry(
         &mut flow.reply,
-        NatKind::PublishedReply as u8,
+        way.kinds[1] as u8,
         way.forward as u8,
         way.ifindex,
         way.mac,
