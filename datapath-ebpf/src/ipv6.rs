@@ -12,6 +12,7 @@ use ebpfnet_common::{
     DropReason,
     maps::{EndpointAddr, EndpointInfo},
     maps6::{EndpointInfo6, link_local_of},
+    routed6::NETWORK_ROUTED6,
 };
 
 use crate::{
@@ -243,11 +244,18 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
     // Another network's container, or the gateway (a host address): TCP
     // and UDP from the global address may belong to a published flow
     // (its replies, hairpin), which `container_ingress6` translates or
-    // refuses (publish6.rs); the rest is isolated, or the host's.
+    // refuses (publish6.rs); so may ICMPv6 between another network and a
+    // routed one (an echo to a routed network's container, its reply, an
+    // error about such a flow: routed6.rs, errors6.rs); the rest is
+    // isolated, or the host's.
     let other = network.network_id != endpoint.network_id;
     if other || network.gateway == dst {
+        let routed = (network.flags | endpoint.flags) & NETWORK_ROUTED6 != 0;
         // A later fragment follows its first one's way (frag6.rs).
-        let translatable = upper == IPV6_TCP || upper == IPV6_UDP || upper == IPV6_FRAGMENT;
+        let translatable = upper == IPV6_TCP
+            || upper == IPV6_UDP
+            || upper == IPV6_FRAGMENT
+            || (other && routed && upper == IPV6_ICMP);
         return match own.global {
             Some(global) if global.ip == src && translatable => Ok(Way::Outside),
             _ if other => Err(DropReason::Isolation),

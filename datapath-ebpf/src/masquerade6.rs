@@ -91,10 +91,16 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
     if let Some(verdict) = frag6::follow(ctx, packet, Hook::Container) {
         return verdict;
     }
-    // An error about a packet the container received leaves as its flow.
+    // An error about a packet the container received leaves as its flow;
+    // one about no flow to another network's container is isolated.
     if packet.protocol == ICMPV6 && errors6::is_error(packet.icmp_type) {
-        return errors6::translate(ctx, packet, Hook::Container)
-            .unwrap_or_else(|| drop_packet(DropReason::Untranslatable));
+        return errors6::translate(ctx, packet, Hook::Container).unwrap_or_else(|| {
+            drop_packet(if maps::network6_of(packet.dst_ip).is_some() {
+                DropReason::Isolation
+            } else {
+                DropReason::Untranslatable
+            })
+        });
     }
     if packet.translatable() {
         match conntrack6::track(packet, ctx.len(), Hook::Container) {

@@ -3,8 +3,9 @@
 //! from outside only their published container ports (`ROUTED6`) and
 //! ICMPv6 echo reach them, besides the replies of their own flows; from
 //! containers of other networks (not `--internal`) only those published
-//! ports, as Docker's isolation rules let them (moby's
-//! DOCKER-ISOLATION-STAGE-1 returns early for a routed network).
+//! ports and ICMPv6 echo, as Docker's isolation rules let them (moby's
+//! DOCKER-ISOLATION-STAGE-1 returns early for a routed network, and its
+//! rules for the routed network accept ICMPv6).
 //!
 //! Flow state is the NAT66 tables': a flow's two directions get entries
 //! that rewrite nothing (`RoutedRequest` for the direction that opened it,
@@ -132,9 +133,11 @@ pub fn to_outside(
 
 /// A packet from a container of another network (not `--internal`) to a
 /// container of a routed network, of no flow yet: a flow's first packet
-/// to a published container port starts one, both ways between the two
-/// veths, as Docker's rules let other networks reach a routed network's
-/// published ports. `Some(Ok(entry))`: the caller applies `entry` (kept
+/// to a published container port, or an echo request, starts one, both
+/// ways between the two veths, as Docker's rules let other networks reach
+/// a routed network's published ports and ping its containers (the echo
+/// flow carries the replies back; errors about it go through `errors6`).
+/// `Some(Ok(entry))`: the caller applies `entry` (kept
 /// out of this subprogram, whose frame would push `nat6::apply`'s chain
 /// past the 512-byte stack); `Some(Err(reason))`: no flow (`TtlExceeded`:
 /// the caller answers "time exceeded"); `None`: anything else (the caller
@@ -146,16 +149,19 @@ pub fn from_other_network(
     ifindex: u32,
     len: u32,
 ) -> Option<Result<&'static mut NatEntry6, DropReason>> {
+    let echo = packet.protocol == ICMPV6 && packet.icmp_type == ICMPV6_ECHO_REQUEST;
     if endpoint.flags & NETWORK_INTERNAL != 0
         || packet.fragment
-        || !matches!(packet.protocol, proto::TCP | proto::UDP)
+        || !(echo || matches!(packet.protocol, proto::TCP | proto::UDP))
         || !packet.opens_flow()
     {
         return None;
     }
-    let open = RoutedPortKey6::new(packet.dst_ip, packet.dst_port, packet.protocol);
-    // SAFETY: only tested for presence.
-    unsafe { ROUTED6.get(open) }?;
+    if !echo {
+        let open = RoutedPortKey6::new(packet.dst_ip, packet.dst_port, packet.protocol);
+        // SAFETY: only tested for presence.
+        unsafe { ROUTED6.get(open) }?;
+    }
     // SAFETY: copied out at once.
     let target = unsafe { maps::ENDPOINT_IPS6.get(packet.dst_ip) }.copied()?;
     if packet.hop_limit <= 1 {

@@ -36,6 +36,7 @@ pub mod lan;
 pub mod mutate;
 pub mod netns;
 pub mod outside6;
+pub mod overlay6_hosts;
 pub mod overlay_hosts;
 pub mod packet;
 pub mod packet6;

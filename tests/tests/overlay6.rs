@@ -11,63 +11,15 @@
 use std::time::Duration;
 
 use ebpfnet_tests::etcd::Etcd;
-use ebpfnet_tests::hosts::{Host, Underlay};
+use ebpfnet_tests::hosts::Underlay;
 use ebpfnet_tests::ipv6::{client6, ipam_configs, ping6, server6};
-use ebpfnet_tests::overlay_hosts::{cluster_host, drops, peers_in, sees_network};
+use ebpfnet_tests::overlay_hosts::{cluster_host, drops, sees_network};
+use ebpfnet_tests::overlay6_hosts::{inspect, ip6_of, peers6, underlay6};
 use ebpfnet_tests::traffic::wait_within;
 use ebpfnet_tests::*;
-use serde_json::Value;
 
-/// The hosts' IPv6 addresses on the underlay (`.N` → `::N`), which NAT66
-/// masquerades behind.
-const UNDERLAY6: &str = "fd00:e6:93::";
 /// How often each daemon sweeps the address claims (docs/cluster.md).
 const CLAIM_SWEEP: Duration = Duration::from_secs(5);
-
-/// The container's global IPv6 address on `eth0`.
-fn ip6_of(container: &str) -> String {
-    let text = netns_exec_ok(
-        container,
-        &[
-            "ip", "-j", "-6", "addr", "show", "dev", "eth0", "scope", "global",
-        ],
-    );
-    let v: Value = serde_json::from_str(&text).expect("ip -j addr");
-    v[0]["addr_info"][0]["local"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{container} has no global IPv6 address: {text}"))
-        .to_string()
-}
-
-fn peers6(host: &Host) -> Vec<(String, String)> {
-    peers_in(host, "OVERLAY_PEERS6")
-}
-
-fn inspect(host: &Host, network: &str) -> Value {
-    let text = host.ok(&["network", "inspect", network]);
-    let v: Value = serde_json::from_str(&text).expect("inspect JSON");
-    v[0].clone()
-}
-
-/// Gives the host an IPv6 address on the underlay and waits until its
-/// daemon masquerades IPv6 behind it.
-fn underlay6(host: &Host, n: u8) -> String {
-    let ip = format!("{UNDERLAY6}{n}");
-    let cidr = format!("{ip}/64");
-    netns_exec_ok(
-        &host.ns,
-        &["ip", "-6", "addr", "add", &cidr, "dev", "eth0", "nodad"],
-    );
-    wait_within(
-        "the daemon masquerades IPv6 behind the underlay",
-        Duration::from_secs(10),
-        || {
-            host.daemon_log()
-                .contains(&format!("masquerades IPv6 as {ip}"))
-        },
-    );
-    ip
-}
 
 #[test]
 fn ipv6_crosses_hosts_on_a_dual_stack_overlay_and_not_between_networks() {
@@ -78,7 +30,8 @@ fn ipv6_crosses_hosts_on_a_dual_stack_overlay_and_not_between_networks() {
     let a_ip6 = underlay6(&a, 1);
     let b_ip6 = underlay6(&b, 2);
 
-    // IPv6-only overlay networks are refused with the reason; nothing made.
+    // `--ipv4=false` with an IPv4 subnet is refused with the reason;
+    // nothing made (IPv6-only overlays: overlay6_only.rs).
     let out = a.cli(&[
         "network",
         "create",
@@ -86,10 +39,12 @@ fn ipv6_crosses_hosts_on_a_dual_stack_overlay_and_not_between_networks() {
         "overlay",
         "--ipv6",
         "--ipv4=false",
+        "--subnet",
+        "10.129.16.0/24",
         "only6",
     ]);
     assert!(
-        !out.status.success() && out.stderr_str().contains("not IPv6-only"),
+        !out.status.success() && out.stderr_str().contains("leaves the network without IPv4"),
         "{}",
         out.stderr_str()
     );

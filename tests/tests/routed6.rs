@@ -8,8 +8,8 @@
 //! back; the open ports hold across a daemon restart; hop limits running
 //! out are answered both ways; inspect shows the mode; bad values are
 //! refused (in the same test, to start one daemon, not two). Containers
-//! of other networks reach the published container ports too, as in
-//! Docker, and nothing else.
+//! of other networks reach the published container ports too, and ping
+//! the routed containers, as in Docker, and nothing else.
 
 use std::time::Duration;
 
@@ -115,15 +115,16 @@ fn a_routed_network_is_reached_on_published_container_ports_only() {
 }
 
 /// Docker lets other networks reach a routed network's published ports
-/// (moby's DOCKER-ISOLATION-STAGE-1 returns early for packets to a routed
-/// network; its DOCKER chain then accepts the published port and drops
-/// the rest; an `--internal` network's own rules drop everything leaving
-/// it): a container of another network reaches the routed container's
-/// published container port directly, with its own address, and nothing
-/// else of it; an internal network's container not even that; the routed
-/// container reaches no other network's container.
+/// and ping its containers (moby's DOCKER-ISOLATION-STAGE-1 returns early
+/// for packets to a routed network; its rules then accept ICMPv6 and the
+/// published port and drop the rest; an `--internal` network's own rules
+/// drop everything leaving it): a container of another network reaches
+/// the routed container's published container port directly, with its
+/// own address, and pings it (the reply comes back), and nothing else of
+/// it; an internal network's container not even that; the routed
+/// container reaches no other network's container, not even by ping.
 #[test]
-fn other_networks_reach_a_routed_containers_published_ports_only() {
+fn other_networks_reach_a_routed_containers_published_ports_and_ping_only() {
     let env = TestEnv::new("routed6x");
     let routed = format!("{OPT}=routed");
     env.create_network("r6x", &["--ipv6", "--subnet", SUBNET, "-o", &routed]);
@@ -151,6 +152,21 @@ fn other_networks_reach_a_routed_containers_published_ports_only() {
             && l.contains("routed")),
         "no routed flow from {n6}:\n{table}"
     );
+    // ICMPv6 echo: the request in, the reply back, as a routed flow.
+    let ping = wait_for(Duration::from_secs(5), || {
+        ping6_hops("nx", &c6, 64).contains(" 0% packet loss")
+    });
+    assert!(ping, "nx cannot ping the routed container {c6}");
+    let ping = ping6_hops("nx", &c6, 64);
+    assert!(ping.contains(&format!("bytes from {c6}")), "{ping}");
+    let table = env.ok(&["flows"]);
+    assert!(
+        table.lines().any(|l| l.starts_with("icmpv6")
+            && l.contains(&format!("{n6} id "))
+            && l.contains("routed")
+            && l.contains("replied")),
+        "no routed echo flow from {n6}:\n{table}"
+    );
     // Not: another port, another protocol, an internal network's client,
     // nor the routed container to the other network.
     let isolation = drop_count(&env, "isolation");
@@ -166,7 +182,16 @@ fn other_networks_reach_a_routed_containers_published_ports_only() {
             "{ns} -> {proto} [{ip}]:{port}: {answer}"
         );
     }
-    assert!(drop_count(&env, "isolation") >= isolation + 4);
+    // Nor ICMPv6 echo from an internal network's container, nor from the
+    // routed container to the other network's.
+    for (ns, ip) in [("ix", c6.as_str()), ("rx", n6.as_str())] {
+        let ping = ping6_hops(ns, ip, 64);
+        assert!(
+            ping.contains("100% packet loss"),
+            "{ns} pinged {ip}: {ping}"
+        );
+    }
+    assert!(drop_count(&env, "isolation") >= isolation + 6);
 }
 
 /// Docker's other modes, a wrong value and routed without IPv6 are refused

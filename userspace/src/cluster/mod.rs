@@ -10,6 +10,7 @@
 //! until etcd answers again, then catch up.
 
 pub mod claims;
+pub mod endpoint_key;
 pub mod endpoints;
 pub mod ipam;
 pub mod ipam6;

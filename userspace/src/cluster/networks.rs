@@ -41,8 +41,12 @@ pub struct GlobalNetwork {
     pub name: String,
     pub id: String,
     pub driver: String,
-    pub subnet: Ipv4Network,
-    pub gateway: Ipv4Addr,
+    /// Its IPv4 subnet and gateway; `None` on an IPv6-only network
+    /// (`--ipv4=false`; daemons that predate those cannot read its key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<Ipv4Network>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<Ipv4Addr>,
     pub internal: bool,
     /// RFC 3339.
     pub created: String,
@@ -62,7 +66,12 @@ pub struct GlobalNetwork {
 }
 
 impl GlobalNetwork {
-    /// Its IPv6 subnet and gateway, on a dual-stack network.
+    /// Its IPv4 subnet and gateway, unless it is IPv6-only.
+    pub fn ipv4(&self) -> Option<(Ipv4Network, Ipv4Addr)> {
+        Some((self.subnet?, self.gateway?))
+    }
+
+    /// Its IPv6 subnet and gateway, on a network with IPv6.
     pub fn ipv6(&self) -> Option<(Ipv6Network, Ipv6Addr)> {
         Some((self.subnet6?, self.gateway6?))
     }
@@ -82,7 +91,9 @@ pub struct NetworkRequest<'a> {
     pub internal: bool,
     /// This host's own networks' subnets, which a global one must not overlap.
     pub local_subnets: Vec<Ipv4Network>,
-    /// `--ipv6`: a dual-stack network, with what was asked of IPv6.
+    /// False for an IPv6-only network (`--ipv4=false`, with `--ipv6`).
+    pub ipv4: bool,
+    /// `--ipv6`: a network with IPv6, with what was asked of IPv6.
     pub ipv6: Option<Ipv6Wanted>,
     /// This host's own networks' IPv6 subnets.
     pub local_subnets6: Vec<Ipv6Network>,
@@ -107,7 +118,9 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
             if network.name == request.name {
                 return Err(refused(format!("network {} already exists", request.name)));
             }
-            taken.push((network.subnet, format!("network {}", network.name)));
+            if let Some(subnet) = network.subnet {
+                taken.push((subnet, format!("network {}", network.name)));
+            }
             if let Some(subnet6) = network.subnet6 {
                 taken6.push((subnet6, format!("network {}", network.name)));
             }
@@ -116,13 +129,18 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
         let vni = (FIRST_VNI..=LAST_VNI)
             .find(|v| !vnis.contains(v))
             .ok_or_else(|| refused("no free VXLAN network identifier left"))?;
-        let subnet =
-            choose_subnet(request.subnet, &taken, &request.local_subnets).map_err(refused)?;
-        let gateway = match request.gateway {
-            Some(gateway) => ipam::check_gateway(subnet, gateway).map(|()| gateway),
-            None => ipam::default_gateway(subnet),
-        }
-        .map_err(|e| refused(e.to_string()))?;
+        let v4 = if request.ipv4 {
+            let subnet =
+                choose_subnet(request.subnet, &taken, &request.local_subnets).map_err(refused)?;
+            let gateway = match request.gateway {
+                Some(gateway) => ipam::check_gateway(subnet, gateway).map(|()| gateway),
+                None => ipam::default_gateway(subnet),
+            }
+            .map_err(|e| refused(e.to_string()))?;
+            Some((subnet, gateway))
+        } else {
+            None
+        };
         let six = match request.ipv6 {
             Some(wanted) => {
                 Some(networks6::plan(wanted, &taken6, &request.local_subnets6).map_err(refused)?)
@@ -134,8 +152,8 @@ pub async fn create(store: &Store, request: NetworkRequest<'_>) -> Result<String
             name: request.name.to_string(),
             id: id.clone(),
             driver: DRIVER_OVERLAY.into(),
-            subnet,
-            gateway,
+            subnet: v4.map(|(subnet, _)| subnet),
+            gateway: v4.map(|(_, gateway)| gateway),
             internal: request.internal,
             created: jiff::Timestamp::now().to_string(),
             created_by: request.node_id.to_string(),
@@ -239,8 +257,8 @@ pub fn summary(network: &GlobalNetwork) -> NetworkSummary {
         scope: SCOPE_GLOBAL.into(),
         internal: network.internal,
         created: network.created.clone(),
-        subnet: Some(network.subnet),
-        gateway: Some(network.gateway),
+        subnet: network.subnet,
+        gateway: network.gateway,
         bridge: None,
         labels: Default::default(),
     }
@@ -254,15 +272,16 @@ pub fn inspect(network: &GlobalNetwork) -> NetworkView {
         scope: SCOPE_GLOBAL.into(),
         driver: network.driver.clone(),
         enable_ipv6: network.subnet6.is_some(),
-        enable_ipv4: true,
+        enable_ipv4: network.subnet.is_some(),
         internal: network.internal,
         ipam: Ipam {
             driver: "default".into(),
             options: BTreeMap::new(),
-            config: std::iter::once(IpamConfig {
-                subnet: network.subnet.into(),
-                gateway: network.gateway.into(),
-            })
+            config: (network.ipv4().map(|(subnet, gateway)| IpamConfig {
+                subnet: subnet.into(),
+                gateway: gateway.into(),
+            }))
+            .into_iter()
             .chain(network.ipv6().map(|(subnet, gateway)| IpamConfig {
                 subnet: subnet.into(),
                 gateway: gateway.into(),
@@ -308,5 +327,37 @@ mod tests {
             Ok(net("10.21.0.0/16"))
         );
         assert!(choose_subnet(Some(net("10.21.0.1/16")), &[], &[]).is_err());
+    }
+
+    #[test]
+    fn records_of_every_family_read_back() {
+        // As daemons wrote them before IPv6-only networks.
+        let old = r#"{"name":"web","id":"ab","driver":"overlay","subnet":"10.129.0.0/24",
+            "gateway":"10.129.0.1","internal":false,"created":"2026-01-01T00:00:00Z",
+            "created_by":"n1","vni":4096,"subnet6":"fd00:eb:1::/64","gateway6":"fd00:eb:1::1"}"#;
+        let dual: GlobalNetwork = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            dual.ipv4(),
+            Some((net("10.129.0.0/24"), Ipv4Addr::new(10, 129, 0, 1)))
+        );
+        assert!(dual.ipv6().is_some());
+        assert!(inspect(&dual).enable_ipv4);
+        assert_eq!(inspect(&dual).ipam.config.len(), 2);
+        // IPv6-only: no IPv4 keys written, none read.
+        let only6 = GlobalNetwork {
+            subnet: None,
+            gateway: None,
+            ..dual
+        };
+        let text = serde_json::to_string(&only6).unwrap();
+        assert!(
+            !text.contains("\"subnet\"") && !text.contains("\"gateway\""),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<GlobalNetwork>(&text).unwrap(), only6);
+        let view = inspect(&only6);
+        assert!(!view.enable_ipv4 && view.enable_ipv6);
+        assert_eq!(view.ipam.config.len(), 1);
+        assert_eq!(summary(&only6).subnet, None);
     }
 }

@@ -1,7 +1,8 @@
 //! The containers of overlay networks in the store: each host advertises
-//! its own under `/ebpfnet/v1/endpoints/<network>/<address>`, under its
-//! node lease (a host that dies takes them along within the TTL), and
-//! fills its `OVERLAY_PEERS` map from the others' (a watched mirror).
+//! its own under `/ebpfnet/v1/endpoints/<network>/<address>` (the key's
+//! layout: `endpoint_key`), under its node lease (a host that dies takes
+//! them along within the TTL), and fills its `OVERLAY_PEERS` and
+//! `OVERLAY_PEERS6` maps from the others' (a watched mirror).
 
 use std::{
     collections::BTreeMap,
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Cluster,
+    endpoint_key::{self, EndpointAddrs},
     ipam::{Claim, ClaimSpace, ClaimStore as _},
     ipam_etcd::EtcdClaims,
     store::{ENDPOINTS, StoreError},
@@ -34,8 +36,8 @@ pub struct EndpointRecord {
     pub container: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
-    /// Its IPv6 address, on a dual-stack network (the key names its IPv4
-    /// one).
+    /// Its IPv6 address, on a network with IPv6 (the key names its IPv4
+    /// one on a dual-stack network, this one on an IPv6-only network).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip6: Option<Ipv6Addr>,
 }
@@ -45,10 +47,6 @@ pub struct EndpointRecord {
 pub struct Advertised {
     lease: Option<i64>,
     keys: BTreeMap<String, Vec<u8>>,
-}
-
-fn key(network: &str, ip: Ipv4Addr) -> String {
-    format!("{ENDPOINTS}{network}/{ip}")
 }
 
 impl Cluster {
@@ -89,7 +87,14 @@ impl Cluster {
             };
             let value = serde_json::to_vec(&record)
                 .map_err(|e| StoreError::Refused(format!("cannot encode an endpoint: {e}")))?;
-            wanted.insert(key(&endpoint.network, endpoint.ip), value);
+            let addrs = EndpointAddrs {
+                ip: endpoint.ip,
+                ip6: endpoint.ip6,
+            };
+            let Some(key) = endpoint_key::encode(&endpoint.network, addrs) else {
+                continue;
+            };
+            wanted.insert(format!("{ENDPOINTS}{key}"), value);
         }
         let mut client = self.store.client.clone();
         let stale: Vec<String> = done
@@ -125,17 +130,23 @@ impl Cluster {
             .entries
             .iter()
             .filter_map(|(key, value)| {
-                let (network, ip) = key.rsplit_once('/')?;
                 let record: EndpointRecord = serde_json::from_slice(value).ok()?;
                 if record.node == self.node.node_id {
                     return None;
                 }
+                let (network, addrs) = match endpoint_key::decode(key, record.ip6) {
+                    Ok(found) => found,
+                    Err(e) => {
+                        log::debug!("skipping an endpoint of the store: {e}");
+                        return None;
+                    }
+                };
                 let mut names = vec![record.container];
                 names.extend(record.aliases);
                 Some(RemoteOverlayEndpoint {
-                    network: network.to_string(),
-                    ip: ip.parse().ok()?,
-                    ip6: record.ip6,
+                    network,
+                    ip: addrs.ip,
+                    ip6: addrs.ip6,
                     mac: crate::ids::parse_mac(&record.mac)?,
                     host: record.host,
                     names,

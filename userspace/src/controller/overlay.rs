@@ -5,18 +5,13 @@
 //! containers), container interfaces with MTU [`OVERLAY_MTU`], and the
 //! host's one collect-metadata VXLAN device, through which the programs
 //! reach the network's containers on other hosts (`OVERLAY_PEERS`, and
-//! `OVERLAY_PEERS6` for the IPv6 addresses of a dual-stack network).
+//! `OVERLAY_PEERS6` for the IPv6 addresses of a dual-stack or IPv6-only
+//! network).
 
 use std::{
     collections::BTreeMap,
     net::{Ipv4Addr, Ipv6Addr},
 };
-
-use ebpfnet_common::{
-    ProgramId,
-    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey, OverlayPeerKey6},
-};
-use ipnetwork::Ipv4Network;
 
 use super::{Controller, ControllerError, Result};
 use crate::{
@@ -24,6 +19,10 @@ use crate::{
     dns::remote::RemoteName,
     ids,
     state::{Ipv4Config, Ipv6Config, Network, OverlayLink},
+};
+use ebpfnet_common::{
+    ProgramId,
+    overlay::{OverlayNetwork, OverlayPeer, OverlayPeerKey, OverlayPeerKey6},
 };
 
 /// Container interfaces on overlay networks: 1500 less VXLAN's 50 bytes
@@ -37,9 +36,9 @@ pub const VXLAN_DEVICE: &str = "ebpfnet-vxlan";
 pub struct OverlaySpec {
     pub name: String,
     pub id: String,
-    pub subnet: Ipv4Network,
-    pub gateway: Ipv4Addr,
-    /// On a dual-stack network: its IPv6 subnet and gateway.
+    /// Its IPv4 subnet and gateway; none on an IPv6-only network.
+    pub ipv4: Option<Ipv4Config>,
+    /// On a network with IPv6: its IPv6 subnet and gateway.
     pub ipv6: Option<Ipv6Config>,
     pub internal: bool,
     pub vni: u32,
@@ -49,7 +48,8 @@ pub struct OverlaySpec {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LocalOverlayEndpoint {
     pub network: String,
-    pub ip: Ipv4Addr,
+    /// None on an IPv6-only network.
+    pub ip: Option<Ipv4Addr>,
     pub ip6: Option<Ipv6Addr>,
     pub mac: [u8; 6],
     pub container: String,
@@ -60,8 +60,9 @@ pub struct LocalOverlayEndpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteOverlayEndpoint {
     pub network: String,
-    pub ip: Ipv4Addr,
-    /// On a dual-stack network.
+    /// None on an IPv6-only network.
+    pub ip: Option<Ipv4Addr>,
+    /// On a network with IPv6.
     pub ip6: Option<Ipv6Addr>,
     pub mac: [u8; 6],
     pub host: Ipv4Addr,
@@ -84,7 +85,9 @@ impl Controller {
             None => {}
         }
         let routes = self.foreign_routes().await?;
-        self.check_subnet_free(spec.subnet, &routes).await?;
+        if let Some(v4) = spec.ipv4 {
+            self.check_subnet_free(v4.subnet, &routes).await?;
+        }
         if let Some(six) = spec.ipv6 {
             let routes6 = self.foreign_routes6().await?;
             self.check_subnet6_free(six.subnet, &routes6)?;
@@ -94,15 +97,7 @@ impl Controller {
             bridge: ids::bridge_name(&spec.id),
             overlay: Some(OverlayLink { vni: spec.vni }),
             ipv6: spec.ipv6,
-            ..self.network_record(
-                &spec.id,
-                &spec.name,
-                Some(Ipv4Config {
-                    subnet: spec.subnet,
-                    gateway: spec.gateway,
-                }),
-                spec.internal,
-            )
+            ..self.network_record(&spec.id, &spec.name, spec.ipv4, spec.internal)
         };
         let made = self.plumb_overlay_network(&network, vxlan_index).await;
         let mut next = self.state.clone();
@@ -212,11 +207,11 @@ impl Controller {
                     .networks
                     .get(&endpoint.network)
                     .is_some_and(|n| n.overlay.is_some());
-                // Overlay networks are IPv4 or dual-stack networks.
-                if let Some(ip) = endpoint.ip.filter(|_| on_overlay) {
+                // IPv4, dual-stack or IPv6-only.
+                if on_overlay && (endpoint.ip.is_some() || endpoint.ip6.is_some()) {
                     list.push(LocalOverlayEndpoint {
                         network: endpoint.network.clone(),
-                        ip,
+                        ip: endpoint.ip,
                         ip6: endpoint.ip6,
                         mac: endpoint.mac,
                         container: container.name.clone(),
@@ -240,21 +235,25 @@ impl Controller {
             let Some(network) = self.state.networks.get(&endpoint.network) else {
                 continue;
             };
-            let in_subnet = network.subnet.is_some_and(|s| s.contains(endpoint.ip));
-            if network.overlay.is_none() || !in_subnet {
+            if network.overlay.is_none() {
                 continue;
             }
-            let key = OverlayPeerKey {
-                network_id: network.number,
-                ip: endpoint.ip.octets(),
-            };
             let peer = OverlayPeer {
                 host_ip: endpoint.host.octets(),
                 mac: endpoint.mac,
                 _pad: [0; 2],
             };
-            peers.insert(key, peer);
-            // Its IPv6 address, where this host's side has that subnet.
+            // Each address where this host's side has its subnet.
+            let ip = endpoint
+                .ip
+                .filter(|ip| network.subnet.is_some_and(|s| s.contains(*ip)));
+            if let Some(ip) = ip {
+                let key = OverlayPeerKey {
+                    network_id: network.number,
+                    ip: ip.octets(),
+                };
+                peers.insert(key, peer);
+            }
             let ip6 = endpoint
                 .ip6
                 .filter(|ip6| network.ipv6.is_some_and(|six| six.subnet.contains(*ip6)));
@@ -265,9 +264,12 @@ impl Controller {
                 };
                 peers6.insert(key6, peer);
             }
+            if ip.is_none() && ip6.is_none() {
+                continue;
+            }
             names.push(RemoteName {
                 network: endpoint.network.clone(),
-                ip: endpoint.ip,
+                ip,
                 ip6,
                 names: endpoint.names.clone(),
             });

@@ -15,15 +15,20 @@ use super::{
     ipv6::Ipv6Request,
     overlay::{OverlaySpec, RemoteOverlayEndpoint, VXLAN_DEVICE},
 };
-use crate::testing::LinkKind;
+use crate::{
+    state::{Ipv4Config, Ipv6Config},
+    testing::LinkKind,
+};
 
 fn spec(name: &str, subnet: &str, vni: u32) -> OverlaySpec {
     let subnet = net(subnet);
     OverlaySpec {
         name: name.into(),
         id: format!("{name:0>64}"),
-        subnet,
-        gateway: subnet.nth(1).expect("a gateway"),
+        ipv4: Some(Ipv4Config {
+            subnet,
+            gateway: subnet.nth(1).expect("a gateway"),
+        }),
         ipv6: None,
         internal: false,
         vni,
@@ -33,7 +38,7 @@ fn spec(name: &str, subnet: &str, vni: u32) -> OverlaySpec {
 fn remote(network: &str, ip: &str) -> RemoteOverlayEndpoint {
     RemoteOverlayEndpoint {
         network: network.into(),
-        ip: ip.parse().expect("an address"),
+        ip: Some(ip.parse().expect("an address")),
         ip6: None,
         mac: [2, 0x42, 1, 2, 3, 4],
         host: Ipv4Addr::new(198, 18, 0, 2),
@@ -174,7 +179,7 @@ async fn a_dual_stack_side_has_ipv6_gateway_addresses_and_peers() {
     let subnet6 = "fd00:eb:1:7::/64".parse().expect("subnet6");
     let gateway6: Ipv6Addr = "fd00:eb:1:7::1".parse().expect("gateway6");
     let ov = OverlaySpec {
-        ipv6: Some(crate::state::Ipv6Config {
+        ipv6: Some(Ipv6Config {
             subnet: subnet6,
             gateway: gateway6,
         }),
@@ -247,4 +252,56 @@ async fn a_dual_stack_side_has_ipv6_gateway_addresses_and_peers() {
     let s = h.snapshot();
     assert!(!s.datapath.networks6.contains_key(&subnet6));
     assert!(s.datapath.overlay_peers6.is_empty());
+}
+
+#[tokio::test]
+async fn an_ipv6_only_side_advertises_and_learns_ipv6_addresses_only() {
+    let mut h = Harness::start().await;
+    let subnet6 = "fd00:eb:1:8::/64".parse().expect("subnet6");
+    let ov = OverlaySpec {
+        ipv4: None,
+        ipv6: Some(Ipv6Config {
+            subnet: subnet6,
+            gateway: "fd00:eb:1:8::1".parse().expect("gateway6"),
+        }),
+        ..spec("v6", "10.129.0.0/24", 4097)
+    };
+    h.controller
+        .ensure_overlay_network(&ov)
+        .await
+        .expect("made");
+    let mut options = on("v6");
+    options.ip6 = Some("fd00:eb:1:8::5".parse().expect("ip6"));
+    h.controller
+        .create_container("c6", &options)
+        .await
+        .expect("c6");
+    let s = h.snapshot();
+    assert_eq!(s.state.networks["v6"].subnet, None, "no IPv4");
+    assert!(s.datapath.networks6.contains_key(&subnet6), "NETWORKS6");
+    let local = h.controller.overlay_endpoints();
+    assert_eq!(local.len(), 1, "{local:?}");
+    assert_eq!((local[0].ip, local[0].ip6), (None, options.ip6));
+
+    let far6: Ipv6Addr = "fd00:eb:1:8::9".parse().expect("ip6");
+    let far = RemoteOverlayEndpoint {
+        ip: None,
+        ip6: Some(far6),
+        ..remote("v6", "10.129.0.9")
+    };
+    h.controller.set_overlay_peers(&[far]).expect("peers");
+    let s = h.snapshot();
+    let key6 = OverlayPeerKey6 {
+        network_id: s.state.networks["v6"].number,
+        ip: far6.octets(),
+    };
+    assert_eq!(
+        s.datapath
+            .overlay_peers6
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        [key6]
+    );
+    assert!(s.datapath.overlay_peers.is_empty(), "no IPv4 peer");
 }

@@ -100,9 +100,9 @@ pub async fn handle(
             let joined = overlay::join(cluster?, c, &r.network, &r.container, wanted).await;
             Some(match joined {
                 Ok(None) => return None,
-                Ok(Some((ip, ip6))) => answer(
+                Ok(Some(addrs)) => answer(
                     r,
-                    c.connect6(&r.network, &r.container, (Some(ip), ip6), &r.aliases)
+                    c.connect6(&r.network, &r.container, addrs, &r.aliases)
                         .await,
                 ),
                 Err(e) => answer(r, Err::<(), _>(e)),
@@ -116,7 +116,7 @@ pub async fn handle(
                 Ok(None) => return None,
                 Ok(Some((ip, ip6))) => {
                     let mut options = r.options.clone();
-                    options.ip = Some(ip);
+                    options.ip = ip;
                     options.ip6 = ip6;
                     answer(r, c.create_container(&r.name, &options).await)
                 }
@@ -141,7 +141,7 @@ async fn create_global(
     r: &NetworkCreate,
 ) -> Result<String, ControllerError> {
     crate::ids::validate("network", &r.name)?;
-    let ipv6 = overlay_ipv6(r)?;
+    let (ipv4, ipv6) = overlay_families(r)?;
     if c.state().networks.contains_key(&r.name) {
         return Err(ControllerError::Refused(format!(
             "network {} already exists on this host (local scope)",
@@ -159,6 +159,7 @@ async fn create_global(
             .values()
             .filter_map(|n| n.subnet)
             .collect(),
+        ipv4,
         ipv6,
         local_subnets6: c
             .state()
@@ -171,11 +172,11 @@ async fn create_global(
     cluster.create_network(request).await.map_err(store_error)
 }
 
-/// What `--ipv6` asks of an overlay network: dual-stack, with the IPv6
-/// `--subnet` and `--gateway` given (or none: a /64 of the overlay
-/// pool). IPv6-only overlay networks are refused: a container's endpoint
-/// in the cluster store is keyed by its IPv4 address.
-fn overlay_ipv6(r: &NetworkCreate) -> Result<Option<Ipv6Wanted>, ControllerError> {
+/// The families of an overlay network: IPv4 unless `--ipv4=false`, and
+/// what `--ipv6` asks of IPv6 (the IPv6 `--subnet` and `--gateway`, or
+/// none: a /64 of the overlay pool). An IPv6-only network needs `--ipv6`
+/// and takes no IPv4 `--subnet` or `--gateway`.
+fn overlay_families(r: &NetworkCreate) -> Result<(bool, Option<Ipv6Wanted>), ControllerError> {
     let refuse = |why: String| {
         Err(ControllerError::Refused(format!(
             "cannot create network {}: {why}",
@@ -184,11 +185,21 @@ fn overlay_ipv6(r: &NetworkCreate) -> Result<Option<Ipv6Wanted>, ControllerError
     };
     let six = &r.ipv6;
     if six.only {
-        return refuse(
-            "overlay networks are IPv4 or dual-stack, not IPv6-only: drop --ipv4=false (with \
-             --ipv6 the network is dual-stack)"
-                .into(),
-        );
+        if !six.enable {
+            return refuse("it needs IPv4 or IPv6: with --ipv4=false, add --ipv6".into());
+        }
+        if let Some(subnet) = r.subnet {
+            return refuse(format!(
+                "--subnet {subnet} is an IPv4 subnet, but --ipv4=false leaves the network \
+                 without IPv4"
+            ));
+        }
+        if let Some(gateway) = r.gateway {
+            return refuse(format!(
+                "--gateway {gateway} is an IPv4 address, but --ipv4=false leaves the network \
+                 without IPv4"
+            ));
+        }
     }
     if !six.enable {
         if let Some(subnet) = six.subnet {
@@ -201,12 +212,13 @@ fn overlay_ipv6(r: &NetworkCreate) -> Result<Option<Ipv6Wanted>, ControllerError
                 "--gateway {gateway} is an IPv6 address: add --ipv6 and an IPv6 --subnet"
             ));
         }
-        return Ok(None);
+        return Ok((true, None));
     }
-    Ok(Some(Ipv6Wanted {
+    let wanted = Ipv6Wanted {
         subnet: six.subnet,
         gateway: six.gateway,
-    }))
+    };
+    Ok((!six.only, Some(wanted)))
 }
 
 /// Removes a global network: refused while a container of any host is

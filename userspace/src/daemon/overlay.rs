@@ -23,7 +23,7 @@ use crate::{
         overlay::Advertised,
     },
     controller::{Controller, ControllerError, overlay::OverlaySpec},
-    state::Ipv6Config,
+    state::{Ipv4Config, Ipv6Config},
 };
 
 /// How often the store and the maps are brought in line.
@@ -31,17 +31,21 @@ const SYNC_EVERY: Duration = Duration::from_secs(1);
 /// Address claims are swept every this many syncs.
 const CLAIMS_EVERY_SYNCS: u32 = 5;
 
+/// A container's addresses on a global network: IPv4 (none on an
+/// IPv6-only network), IPv6 (on a network with IPv6).
+pub type Joined = (Option<Ipv4Addr>, Option<Ipv6Addr>);
+
 /// For a container joining `network`: when it is a global network, makes
-/// its local side and claims the container's addresses in the store (an
-/// IPv6 one too on a dual-stack network); answers them. `None`: a local
-/// network (the controller's own).
+/// its local side and claims the container's addresses in the store (of
+/// each family the network has); answers them. `None`: a local network
+/// (the controller's own).
 pub async fn join(
     cluster: &Cluster,
     c: &mut Controller,
     network: &str,
     container: &str,
     (wanted, wanted6): (Option<Ipv4Addr>, Option<Ipv6Addr>),
-) -> Result<Option<(Ipv4Addr, Option<Ipv6Addr>)>, ControllerError> {
+) -> Result<Option<Joined>, ControllerError> {
     if c.state()
         .networks
         .get(network)
@@ -63,16 +67,22 @@ pub async fn join(
             "overlay networks run over IPv4: start the daemon with an IPv4 --advertise-addr".into(),
         ));
     }
-    let space = AddressSpace {
-        network: global.name.clone(),
-        subnet: global.subnet,
-        gateway: global.gateway,
-    };
     let cannot = |e: &dyn std::fmt::Display| {
         ControllerError::Refused(format!("cannot attach {container}: {e}"))
     };
-    if let Some(ip) = wanted {
-        space.check(ip).map_err(|e| cannot(&e))?;
+    let space = global.ipv4().map(|(subnet, gateway)| AddressSpace {
+        network: global.name.clone(),
+        subnet,
+        gateway,
+    });
+    match (&space, wanted) {
+        (Some(space), Some(ip)) => space.check(ip).map_err(|e| cannot(&e))?,
+        (None, Some(ip)) => {
+            return Err(refuse(format!(
+                "--ip {ip}: the network has no IPv4 (it is IPv6-only)"
+            )));
+        }
+        _ => {}
     }
     let space6 = global.ipv6().map(|(subnet, gateway)| AddressSpace6 {
         network: global.name.clone(),
@@ -91,8 +101,9 @@ pub async fn join(
     let spec = OverlaySpec {
         name: global.name.clone(),
         id: global.id.clone(),
-        subnet: global.subnet,
-        gateway: global.gateway,
+        ipv4: global
+            .ipv4()
+            .map(|(subnet, gateway)| Ipv4Config { subnet, gateway }),
         ipv6: global
             .ipv6()
             .map(|(subnet, gateway)| Ipv6Config { subnet, gateway }),
@@ -100,17 +111,24 @@ pub async fn join(
         vni: global.vni,
     };
     c.ensure_overlay_network(&spec).await?;
-    let ip = cluster
-        .claim_address(&space, container, wanted)
-        .await
-        .map_err(|e| cannot(&e))?;
+    let ip = match &space {
+        Some(space) => Some(
+            cluster
+                .claim_address(space, container, wanted)
+                .await
+                .map_err(|e| cannot(&e))?,
+        ),
+        None => None,
+    };
     let ip6 = match &space6 {
         Some(space6) => match cluster.claim_address(space6, container, wanted6).await {
             Ok(ip6) => Some(ip6),
             Err(e) => {
                 // The IPv4 claim goes back at once (else the next sweep
                 // gives it back, as any claim no container holds).
-                if let Err(undo) = cluster.release_address(network, ip.into(), container).await {
+                if let Some(ip) = ip
+                    && let Err(undo) = cluster.release_address(network, ip.into(), container).await
+                {
                     log::warn!("cannot give back address {ip} of {network}: {undo}");
                 }
                 return Err(cannot(&e));
@@ -156,9 +174,10 @@ pub async fn sync(controller: Arc<Mutex<Controller>>, cluster: Arc<Cluster>) {
                 .overlay_endpoints()
                 .into_iter()
                 .flat_map(|e| {
-                    let v4 = ((e.network.clone(), e.ip.into()), e.container.clone());
+                    let v4 =
+                        e.ip.map(|ip| ((e.network.clone(), ip.into()), e.container.clone()));
                     let v6 = e.ip6.map(|ip6| ((e.network, ip6.into()), e.container));
-                    std::iter::once(v4).chain(v6)
+                    v4.into_iter().chain(v6)
                 })
                 .collect();
             if let Err(e) = cluster.sweep_claims(&held, &mut sweep).await {

@@ -10,8 +10,9 @@ use super::View;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteName {
     pub network: String,
-    pub ip: Ipv4Addr,
-    /// Its IPv6 address on a dual-stack network (AAAA).
+    /// Its IPv4 address (none on an IPv6-only network).
+    pub ip: Option<Ipv4Addr>,
+    /// Its IPv6 address on a network with IPv6 (AAAA).
     pub ip6: Option<Ipv6Addr>,
     /// Its container name first, then its aliases.
     pub names: Vec<String>,
@@ -24,29 +25,34 @@ impl View {
             let Some(network) = self.networks.iter_mut().find(|n| n.name == entry.network) else {
                 continue;
             };
-            if !network.subnet.is_some_and(|s| s.contains(entry.ip)) {
+            // Each address within its network's subnet of that family.
+            let ip = entry
+                .ip
+                .filter(|ip| network.subnet.is_some_and(|s| s.contains(*ip)));
+            let ip6 = entry
+                .ip6
+                .filter(|ip6| network.subnet6.is_some_and(|s| s.contains(*ip6)));
+            if ip.is_none() && ip6.is_none() {
                 continue;
             }
             // A local container's name wins, for both families: a name
             // is the remote one's only where no local container has it.
-            let ip6 = entry
-                .ip6
-                .filter(|ip6| network.subnet6.is_some_and(|s| s.contains(*ip6)));
             for name in &entry.names {
                 let name = name.to_ascii_lowercase();
                 if network.has(&name) {
                     continue;
                 }
-                network.names.insert(name.clone(), entry.ip);
+                if let Some(ip) = ip {
+                    network.names.insert(name.clone(), ip);
+                }
                 if let Some(ip6) = ip6 {
                     network.names6.insert(name, ip6);
                 }
             }
             if let Some(first) = entry.names.first() {
-                network
-                    .reverse
-                    .entry(entry.ip.into())
-                    .or_insert(first.clone());
+                if let Some(ip) = ip {
+                    network.reverse.entry(ip.into()).or_insert(first.clone());
+                }
                 if let Some(ip6) = ip6 {
                     network.reverse.entry(ip6.into()).or_insert(first.clone());
                 }
@@ -79,7 +85,7 @@ mod tests {
         };
         let remote = |ip: &str, names: &[&str], network: &str| RemoteName {
             network: network.into(),
-            ip: ip.parse().unwrap(),
+            ip: Some(ip.parse().unwrap()),
             ip6: None,
             names: names.iter().map(|n| n.to_string()).collect(),
         };
@@ -119,7 +125,7 @@ mod tests {
         };
         let remote = |ip: &str, ip6: &str, name: &str| RemoteName {
             network: "ov".into(),
-            ip: ip.parse().unwrap(),
+            ip: Some(ip.parse().unwrap()),
             ip6: Some(ip6.parse().unwrap()),
             names: vec![name.to_string()],
         };
@@ -144,6 +150,45 @@ mod tests {
         assert_eq!(
             network.reverse.get(&db6.into()).map(String::as_str),
             Some("db")
+        );
+    }
+
+    #[test]
+    fn remote_containers_of_an_ipv6_only_network_answer_aaaa_only() {
+        let mut view = View {
+            networks: vec![NetworkNames {
+                name: "v6".into(),
+                subnet: None,
+                subnet6: Some("fd00:eb:1:5::/64".parse().unwrap()),
+                internal: false,
+                names: HashMap::new(),
+                names6: HashMap::new(),
+                reverse: HashMap::new(),
+            }],
+            ..View::default()
+        };
+        let far: Ipv6Addr = "fd00:eb:1:5::3".parse().unwrap();
+        view.add_remote(&[
+            RemoteName {
+                network: "v6".into(),
+                ip: None,
+                ip6: Some(far),
+                names: vec!["far".into()],
+            },
+            RemoteName {
+                network: "v6".into(),
+                ip: None,
+                ip6: Some("fd00:99::3".parse().unwrap()),
+                names: vec!["stray".into()],
+            },
+        ]);
+        let network = &view.networks[0];
+        assert_eq!(network.names6.get("far"), Some(&far));
+        assert!(network.names.is_empty(), "no A record: {:?}", network.names);
+        assert!(!network.names6.contains_key("stray"), "outside the subnet");
+        assert_eq!(
+            network.reverse.get(&far.into()).map(String::as_str),
+            Some("far")
         );
     }
 }
