@@ -38,6 +38,7 @@ mod mtu6;
 mod nat;
 mod nat46;
 mod nat46_icmp;
+mod nat46_icmp_parts;
 mod nat46_xlate;
 mod nat6;
 mod nexthop;
