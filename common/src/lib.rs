@@ -14,6 +14,7 @@ pub mod maps;
 pub mod maps6;
 pub mod names;
 pub mod nat46;
+pub mod nat46_icmp;
 pub mod overlay;
 pub mod published;
 pub mod published6;

@@ -29,7 +29,7 @@ use crate::{
     conntrack,
     counters::drop_packet,
     hook::Hook,
-    nat6,
+    nat6, nat46_icmp,
     parse6::{DST_OFF, HOP_LIMIT_OFF, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, Packet6, SRC_OFF},
 };
 
@@ -87,13 +87,17 @@ pub fn translate(ctx: &TcContext, packet: &Packet6, hook: Hook) -> Option<i32> {
     if !nat6::applies(hook, entry) {
         return None;
     }
-    // About an IPv4 client's flow (nat46): not translated to ICMPv4.
-    if entry.kind >= NatKind::Nat46Request as u8 {
-        return Some(drop_packet(DropReason::Untranslatable));
-    }
     // An error is never answered with one: it just goes no further.
     if packet.hop_limit <= 1 {
         return Some(drop_packet(DropReason::TtlExceeded));
+    }
+    // About an IPv4 client's flow: to that client as ICMPv4 (nat46_icmp).
+    // (Its other entry never applies where an IPv6 error could be about it.)
+    if entry.kind == NatKind::Nat46Reply as u8 {
+        return Some(nat46_icmp::to_client(ctx, packet, entry));
+    }
+    if entry.kind == NatKind::Nat46Request as u8 {
+        return Some(drop_packet(DropReason::Untranslatable));
     }
     Some(forward(ctx, packet, quote, entry))
 }

@@ -37,6 +37,8 @@ mod mtu;
 mod mtu6;
 mod nat;
 mod nat46;
+mod nat46_icmp;
+mod nat46_icmp_parts;
 mod nat46_xlate;
 mod nat6;
 mod nexthop;

@@ -32,7 +32,7 @@ use crate::{
     TCX_NEXT, conntrack6,
     counters::drop_packet,
     hook::Hook,
-    maps, nat, nat46_xlate,
+    icmp, maps, nat, nat46_icmp, nat46_xlate,
     parse::{self, IP_OFF, Packet},
     parse6::{IPV6_HEADER_LEN, Packet6},
     publish6::{self, PublishedFlow6, ReplyWay},
@@ -70,6 +70,27 @@ pub fn port_marked(port: u16, protocol: u8) -> bool {
             .is_some_and(|ports| ports & bit != 0)
 }
 
+/// Whether `packet` is an ICMP error quoting a packet from a port marked
+/// in `NAT46_PORTS` (the answer of a translated flow, which `nat46_icmp`
+/// translates into its container). Asked by `uplink_ingress` for ICMP
+/// only, at the end of its miss path. A subprogram of its own.
+#[inline(never)]
+pub fn error_wanted(ctx: &TcContext, packet: &Packet) -> bool {
+    if !icmp::is_error(packet) {
+        return false;
+    }
+    // The quoted IPv4 header (without options, as translated answers
+    // are), then its source port.
+    let quoted = packet.l4_off + 8;
+    let (Ok(head), Ok(port)) = (
+        ctx.load::<[u8; 10]>(quoted),
+        ctx.load::<[u8; 2]>(quoted + 20),
+    ) else {
+        return false;
+    };
+    head[0] == 0x45 && port_marked(u16::from_be_bytes(port), head[9])
+}
+
 /// `uplink_ingress46`: a packet of a translated flow, or the first of a
 /// new one, goes into its container as IPv6; anything else is what
 /// `uplink_ingress` would have done with it.
@@ -78,6 +99,10 @@ pub fn from_uplink(ctx: &TcContext) -> i32 {
     let Ok(packet) = parse::ipv4(ctx) else {
         return TCX_NEXT;
     };
+    // An ICMP error about a translated flow (`error_wanted`).
+    if packet.protocol == proto::ICMP {
+        return nat46_icmp::from_uplink(ctx, &packet).unwrap_or_else(|| not_ours(&packet));
+    }
     let Some(view) = view_of(&packet) else {
         return drop_packet(DropReason::Malformed);
     };

@@ -90,7 +90,9 @@ pub fn handle(ctx: &TcContext) -> i32 {
     // A port published from IPv4 into an IPv6-only container: translated
     // in `uplink_ingress46` (nat46.rs), which also ends as below. Returns
     // only when that program cannot run.
-    if nat46::wanted(&packet) {
+    // ICMP errors about such flows too (nat46_icmp.rs).
+    if nat46::wanted(&packet) || packet.protocol == proto::ICMP && nat46::error_wanted(ctx, &packet)
+    {
         tail::uplink46(ctx);
     }
     // From outside, a container address takes only replies and published

@@ -121,11 +121,14 @@ while True:
     c.close()
 "#;
 
-/// `PORT N`: TCP server that sends N bytes to each connection and closes.
+/// `PORT N [6]`: TCP server that sends N bytes to each connection and
+/// closes; over IPv6 (on `::`) with a third argument.
 const SOURCE: &str = r#"
 import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(8)
+v6 = len(sys.argv) > 3
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::" if v6 else "0.0.0.0", int(sys.argv[1]))); s.listen(8)
 n = int(sys.argv[2])
 print("ready", flush=True)
 while True:
@@ -213,6 +216,15 @@ pub fn sink(ns: &str, port: u16) -> Spawned {
 pub fn source(ns: &str, port: u16, bytes: usize) -> Spawned {
     let (port, bytes) = (port.to_string(), bytes.to_string());
     wait_ready(spawn_in_netns(ns, &[python(), "-c", SOURCE, &port, &bytes]))
+}
+
+/// A [`SOURCE`] of `bytes` on `[::]:port` in `ns` (an IPv6-only container).
+pub fn source6(ns: &str, port: u16, bytes: usize) -> Spawned {
+    let (port, bytes) = (port.to_string(), bytes.to_string());
+    wait_ready(spawn_in_netns(
+        ns,
+        &[python(), "-c", SOURCE, &port, &bytes, "6"],
+    ))
 }
 
 fn python_in(ns: &str, script: &str, args: &[&str]) -> Result<String, String> {

@@ -136,6 +136,25 @@ fn ipv4_clients_reach_an_ipv6_only_container_through_translation() {
             "80/udp -> [::]:8080"
         ]
     );
+    // `port` tells, on stderr beside Docker's lines, that this host's own
+    // IPv4 sockets are not carried over, and what to use instead; not for
+    // a container with IPv4 of its own.
+    let out = env.cli(&["port", "w46"]);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success()
+            && note.contains("w46 is IPv6-only")
+            && note.contains("not carried over")
+            && note.contains("[::1]:8080"),
+        "port w46: {out:?}"
+    );
+    env.create_container("d46", &["-p", "8099:80"]);
+    let out = env.cli(&["port", "d46"]);
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "port d46: {out:?}"
+    );
+    env.ok(&["container", "rm", "d46"]);
     // Host-local IPv4 cannot be translated: refused, naming the way that works.
     env.fails_with(
         &["publish", "127.0.0.1:9090:80", "--container", "w46"],
