@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::ebpfnet::{prog_stats, stats_delta};
 use super::lab::Lab;
 use super::load::{Sample, Test};
-use super::report::{Spread, cell, spread};
+use super::report::{Spread, cell, latency_cell, spread};
 use crate::cmd::{command, output, workspace_root};
 use crate::interrupt::check_interrupted;
 
@@ -237,14 +237,8 @@ pub fn figures_table<P: PhasePath>(
         for &test in tests {
             let _ = write!(md, " {} |", cell(test, stat(runs, path, test, |s| s.value)));
         }
-        let p = |f: fn(&Sample) -> f64| stat(runs, path, Test::Rr, f).median;
-        let _ = writeln!(
-            md,
-            " {:.0} / {:.0} / {:.0} |",
-            p(|s| s.p50_us),
-            p(|s| s.p90_us),
-            p(|s| s.p99_us)
-        );
+        md.push_str(&latency_cell(|f| stat(runs, path, Test::Rr, f).median));
+        md.push('\n');
     }
 }
 

@@ -148,6 +148,17 @@ pub(super) fn cell(test: Test, s: Spread) -> String {
     )
 }
 
+/// ` P50 / P90 / P99 |`: the latency percentiles (µs) that `median`
+/// gives for each field of a sample.
+pub(super) fn latency_cell(median: impl Fn(fn(&Sample) -> f64) -> f64) -> String {
+    format!(
+        " {:.0} / {:.0} / {:.0} |",
+        median(|s| s.p50_us),
+        median(|s| s.p90_us),
+        median(|s| s.p99_us)
+    )
+}
+
 fn seconds_cell(secs: f64) -> String {
     if secs < 1.0 {
         format!("{:.1} ms", secs * 1000.0)
@@ -183,14 +194,7 @@ pub fn markdown(r: &Results) -> String {
                 );
             }
             for test in [Test::Rr, Test::Http] {
-                let p = |f: fn(&Sample) -> f64| r.stat(kind, scale, test, f).median;
-                let _ = write!(
-                    md,
-                    " {:.0} / {:.0} / {:.0} |",
-                    p(|s| s.p50_us),
-                    p(|s| s.p90_us),
-                    p(|s| s.p99_us)
-                );
+                md.push_str(&latency_cell(|f| r.stat(kind, scale, test, f).median));
             }
             md.push('\n');
         }
