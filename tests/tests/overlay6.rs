@@ -133,29 +133,21 @@ fn ipv6_crosses_hosts_on_a_dual_stack_overlay_and_not_between_networks() {
     );
     assert!(a1 != b1 && a2 != b2, "{a1} {b1} {a2} {b2}");
     // `--ip6` is checked against the cluster's claims and the subnet.
-    b.fails_with(
-        &[
+    let refused = |ip6: &str, needle: &str, why: &str| {
+        let create = [
             "container",
             "create",
             "o6B3",
             "--network",
             "ovl6a",
             "--ip6",
-            &a1,
-        ],
-        "in use",
-        "A's IPv6 address handed out on B",
-    );
-    b.fails_with(
-        &[
-            "container",
-            "create",
-            "o6B3",
-            "--network",
-            "ovl6a",
-            "--ip6",
-            "fd00:99::5",
-        ],
+            ip6,
+        ];
+        b.fails_with(&create, needle, why)
+    };
+    refused(&a1, "in use", "A's IPv6 address handed out on B");
+    refused(
+        "fd00:99::5",
         "not inside subnet",
         "an address outside the subnet",
     );

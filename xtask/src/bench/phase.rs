@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::ebpfnet::{prog_stats, stats_delta};
 use super::lab::Lab;
 use super::load::{Sample, Test};
-use super::report::{Spread, cell, latency_cell, spread};
+use super::report::{Spread, cell, spread};
 use crate::cmd::{command, output, workspace_root};
 use crate::interrupt::check_interrupted;
 
@@ -363,4 +363,15 @@ pub fn write_files(stem: &str, md: &str, mut results: Value, quick: bool) -> Res
         println!("bench: copied them to {}", docs.display());
     }
     Ok(())
+}
+
+/// ` P50 / P90 / P99 |`: the latency percentiles (µs) that `median`
+/// gives for each field of a sample.
+pub(super) fn latency_cell(median: impl Fn(fn(&Sample) -> f64) -> f64) -> String {
+    format!(
+        " {:.0} / {:.0} / {:.0} |",
+        median(|s| s.p50_us),
+        median(|s| s.p90_us),
+        median(|s| s.p99_us)
+    )
 }

@@ -12,6 +12,7 @@ use super::extremes::Extremes;
 use super::ipv6::{self, Ipv6Results};
 use super::load::{Sample, Test};
 use super::overlay::OverlayResults;
+use super::phase::latency_cell;
 use super::topology::Kind;
 use super::{chart, extremes_report, http, overlay_report, targets};
 use crate::cmd::{command, output, workspace_root};
@@ -145,17 +146,6 @@ pub(super) fn cell(test: Test, s: Spread) -> String {
         fmt_value(test, s.median),
         fmt_value(test, s.min),
         fmt_value(test, s.max)
-    )
-}
-
-/// ` P50 / P90 / P99 |`: the latency percentiles (µs) that `median`
-/// gives for each field of a sample.
-pub(super) fn latency_cell(median: impl Fn(fn(&Sample) -> f64) -> f64) -> String {
-    format!(
-        " {:.0} / {:.0} / {:.0} |",
-        median(|s| s.p50_us),
-        median(|s| s.p90_us),
-        median(|s| s.p99_us)
     )
 }
 
