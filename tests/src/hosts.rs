@@ -186,6 +186,20 @@ impl Host {
         );
         out.stdout_str()
     }
+
+    /// `ebpfnet ARGS`, which must fail with `needle` in its error (`why`
+    /// says what a success would mean); returns the error.
+    #[track_caller]
+    pub fn fails_with(&self, args: &[&str], needle: &str, why: &str) -> String {
+        let out = self.cli(args);
+        let err = out.stderr_str();
+        assert!(
+            !out.status.success() && err.contains(needle),
+            "{why}: expected a failure naming {needle:?}: {}",
+            describe(&format!("ebpfnet {}", args.join(" ")), &out)
+        );
+        err
+    }
 }
 
 impl Drop for Host {

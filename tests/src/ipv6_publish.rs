@@ -1,11 +1,16 @@
-//! Helpers of the IPv6 publishing tests: an echo server on both families,
-//! one TCP or UDP request from a namespace to an IPv4 or IPv6 address, and
-//! a hop-limit-1 UDP probe that reports the ICMPv6 error. (IPv6 addresses
+//! Helpers of the IPv6 publishing tests (`publish6.rs`, `publish46.rs`):
+//! an echo server on both families, one TCP or UDP request from a
+//! namespace to an IPv4 or IPv6 address and the check of its answer, a
+//! connection held across a daemon restart, `flows` rows, and a
+//! hop-limit-1 UDP probe that reports the ICMPv6 error. (IPv6 addresses
 //! on the uplink and outside: `outside6::Uplink6`.)
 
+use std::time::Duration;
+
 pub use crate::outside6::Uplink6;
-use crate::traffic::{ECHO_SERVER, Recorder, record};
-use crate::{netns_exec, python};
+use crate::outside6::icmp6_error_report;
+use crate::traffic::{ECHO_SERVER, Recorder, hold_client, record};
+use crate::{TestEnv, netns_exec, python};
 
 /// `PROTO IP PORT DATA`: one request over the address's family; prints
 /// the reply, or `ERR why`.
@@ -44,7 +49,8 @@ except OSError as e:
 /// `IP PORT`: one UDP datagram with hop limit 1; prints the ICMPv6 error
 /// it drew (`IPV6_RECVERR`): `icmp6 from ADDR type T code C`, or
 /// `no error`.
-const HOP1_PROBE: &str = r#"
+const HOP1_PROBE: &str = concat!(
+    r#"
 import socket, struct, sys, time
 ip, port = sys.argv[1], int(sys.argv[2])
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -52,21 +58,9 @@ s.setsockopt(socket.IPPROTO_IPV6, 25, 1)  # IPV6_RECVERR
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 1)
 s.connect((ip, port))
 s.send(b"probe")
-deadline = time.time() + 3
-while time.time() < deadline:
-    try:
-        _, anc, _, _ = s.recvmsg(100, 1024, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        time.sleep(0.05)
-        continue
-    for level, kind, data in anc:
-        if level == socket.IPPROTO_IPV6 and kind == 25:
-            _, origin, etype, code = struct.unpack_from("=IBBB", data)
-            offender = socket.inet_ntop(socket.AF_INET6, data[24:40])
-            print("icmp6 from %s type %d code %d" % (offender, etype, code))
-            sys.exit(0)
-print("no error")
-"#;
+"#,
+    icmp6_error_report!()
+);
 
 /// A UDP datagram with hop limit 1 from `ns` to `[ip]:port`: the ICMPv6
 /// error it drew, as [`HOP1_PROBE`] prints it.
@@ -120,4 +114,49 @@ pub fn peer_address(reply: &str) -> String {
         .and_then(|p| p.rsplit_once(':'))
         .map(|(ip, _)| ip.to_string())
         .unwrap_or_else(|| panic!("no peer= in {reply:?}"))
+}
+
+/// `reply` is an echo reply of the server `name` (`NAME peer=...`);
+/// `what` names the request in the failure message.
+#[track_caller]
+pub fn answered_by(reply: Result<String, String>, name: &str, what: &str) -> String {
+    let reply = reply.unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        reply.starts_with(&format!("{name} peer=")),
+        "{what}: {reply:?}"
+    );
+    reply
+}
+
+/// The rows of `ebpfnet flows` that contain `needle`.
+pub fn flows_rows(env: &TestEnv, needle: &str) -> Vec<String> {
+    env.ok(&["flows"])
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Holds a connection from `ns` to `ip:port` (an echo server named
+/// `name` behind it) across a restart of the daemon, and checks that it
+/// goes on; returns the held client.
+#[track_caller]
+pub fn held_across_restart(
+    env: &mut TestEnv,
+    ns: &str,
+    (ip, port): (&str, u16),
+    name: &str,
+) -> Recorder {
+    let (held, _) = hold_client(ns, ip, port);
+    assert!(
+        env.stop_daemon().success(),
+        "the daemon did not stop cleanly"
+    );
+    env.start_daemon();
+    held.drain();
+    let next = held
+        .next_line(Duration::from_secs(3))
+        .unwrap_or_else(|| panic!("the held connection fell silent"));
+    assert!(next.starts_with(&format!("reply {name} peer=")), "{next}");
+    held
 }

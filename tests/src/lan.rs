@@ -60,6 +60,37 @@ impl Drop for LanSegment {
     }
 }
 
+/// A dual-stack LAN of `lan4.0/24` (`192.0.2`) and `lan6/64`
+/// (`2001:db8:e8::`), the outside namespace at `.1` and `::1` of them.
+#[derive(Clone, Copy)]
+pub struct DualStackLan<'a> {
+    pub lan4: &'a str,
+    pub lan6: &'a str,
+}
+
+impl DualStackLan<'_> {
+    /// The segment, its outside namespace at `.1` and `::1` (no DAD).
+    pub fn segment(self) -> LanSegment {
+        let lan = LanSegment::new(&format!("{}.1/24", self.lan4), None);
+        let cidr6 = format!("{}1/64", self.lan6);
+        lan.ip(&["-6", "addr", "add", &cidr6, "dev", "eth0", "nodad"]);
+        lan
+    }
+
+    /// Creates network `name` on `parent` with both subnets (gateways the
+    /// outside namespace's addresses) and `--ipv6`, then `extra`
+    /// (`-d macvlan`, ...).
+    pub fn create_network(self, env: &TestEnv, name: &str, parent: &str, extra: &[&str]) {
+        let (subnet4, gateway4) = (format!("{}.0/24", self.lan4), format!("{}.1", self.lan4));
+        let (subnet6, gateway6) = (format!("{}/64", self.lan6), format!("{}1", self.lan6));
+        let parent = format!("parent={parent}");
+        let mut args = vec!["-o", &parent, "--subnet", &subnet4, "--gateway", &gateway4];
+        args.extend(["--ipv6", "--subnet", &subnet6, "--gateway", &gateway6]);
+        args.extend_from_slice(extra);
+        env.create_network(name, &args);
+    }
+}
+
 /// The kind (`macvlan`, `ipvlan`, `veth`, …) of `dev` in `ns`, or of the
 /// host's `dev` when `ns` is `None`.
 pub fn link_kind(ns: Option<&str>, dev: &str) -> String {

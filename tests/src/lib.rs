@@ -35,6 +35,7 @@ pub mod ipv6_publish;
 pub mod lan;
 pub mod mutate;
 pub mod netns;
+pub mod nexthop;
 pub mod outside6;
 pub mod overlay6_hosts;
 pub mod overlay_hosts;

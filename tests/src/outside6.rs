@@ -7,6 +7,32 @@
 
 use crate::{TestEnv, cli::CmdOutput, ip, ip_ok, netns_exec, netns_exec_ok, python};
 
+/// The end of a Python script whose IPv6 socket `s` (with
+/// `IPV6_RECVERR`) has just sent: waits up to 3 s for the ICMPv6 error
+/// the datagram drew and prints `icmp6 from ADDR type T code C`, or `no
+/// error`.
+macro_rules! icmp6_error_report {
+    () => {
+        r#"
+deadline = time.time() + 3
+while time.time() < deadline:
+    try:
+        _, anc, _, _ = s.recvmsg(100, 1024, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        time.sleep(0.05)
+        continue
+    for level, kind, data in anc:
+        if level == socket.IPPROTO_IPV6 and kind == 25:
+            _, origin, etype, code = struct.unpack_from("=IBBB", data)
+            offender = socket.inet_ntop(socket.AF_INET6, data[24:40])
+            print("icmp6 from %s type %d code %d" % (offender, etype, code), flush=True)
+            sys.exit(0)
+print("no error", flush=True)
+"#
+    };
+}
+pub(crate) use icmp6_error_report;
+
 pub const UPLINK6: &str = "fd00:e6:ff::1";
 pub const OUTSIDE6: &str = "fd00:e6:ff::2";
 
@@ -58,7 +84,8 @@ except OSError as e:
 /// (`MODE` `hops1`: at once with hop limit 1; `late`: after 0.5 s), then
 /// prints the ICMPv6 error the answer drew, from its socket's error queue:
 /// `icmp6 from ADDR type T code C`, or `no error`.
-pub const ANSWERER: &str = r#"
+pub const ANSWERER: &str = concat!(
+    r#"
 import socket, struct, sys, time
 mode, port = sys.argv[1], int(sys.argv[2])
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -73,21 +100,9 @@ if mode == "hops1":
 else:
     time.sleep(0.5)
 s.send(b"answer")
-deadline = time.time() + 3
-while time.time() < deadline:
-    try:
-        _, anc, _, _ = s.recvmsg(100, 1024, socket.MSG_ERRQUEUE)
-    except BlockingIOError:
-        time.sleep(0.05)
-        continue
-    for level, kind, data in anc:
-        if level == socket.IPPROTO_IPV6 and kind == 25:
-            _, origin, etype, code = struct.unpack_from("=IBBB", data)
-            offender = socket.inet_ntop(socket.AF_INET6, data[24:40])
-            print("icmp6 from %s type %d code %d" % (offender, etype, code), flush=True)
-            sys.exit(0)
-print("no error", flush=True)
-"#;
+"#,
+    icmp6_error_report!()
+);
 
 /// One request from `ns` with [`CLIENT`]; its answer or `error …`.
 pub fn ask(ns: &str, proto: &str, host: &str, port: u16, data: &str, hops: Option<u8>) -> String {

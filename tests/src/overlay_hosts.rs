@@ -1,15 +1,19 @@
-//! Helpers of the overlay tests (`tests/tests/overlay*.rs`): hosts of a
-//! cluster on the test underlay, what their daemons list and count, and
-//! their overlay maps as bpftool shows them.
+//! Helpers of the overlay tests (`tests/tests/overlay*.rs`, both
+//! families): hosts of a cluster on the test underlay, what their daemons
+//! list and count, their overlay maps as bpftool shows them, isolation
+//! between overlay networks and the removal of all of it.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::cli::CmdOutput;
 use crate::etcd::Etcd;
 use crate::hosts::{self, Host, Underlay};
+use crate::netns::netns_exec;
+use crate::traffic::wait_within;
 
 /// Host `letter` number `n` of the cluster kept in `etcd`.
 pub fn cluster_host(underlay: &Underlay, etcd: &Etcd, letter: char, n: u8) -> Host {
@@ -89,4 +93,69 @@ pub fn drops(host: &Host, reason: &str) -> u64 {
         .find(|d| d["Reason"] == reason)
         .and_then(|d| d["Count"].as_u64())
         .unwrap_or(0)
+}
+
+/// Waits (10 s) until map `map` (`OVERLAY_PEERS`, `OVERLAY_PEERS6`) of
+/// `host` holds every (container address, its host) of `remote`.
+#[track_caller]
+pub fn wait_knows(host: &Host, map: &str, remote: &[(impl AsRef<str>, &Host)]) {
+    let wanted: Vec<(String, String)> = remote
+        .iter()
+        .map(|(ip, other)| (ip.as_ref().to_string(), other.ip.clone()))
+        .collect();
+    let what = format!("{} has {wanted:?} in {map}", host.ns);
+    wait_within(&what, Duration::from_secs(10), || {
+        let known = peers_in(host, map);
+        wanted.iter().all(|peer| known.contains(peer))
+    });
+}
+
+/// Containers of two overlay networks do not reach each other across
+/// hosts: `ping` (of the family) fails both ways of `ways` (from, to's
+/// address, to), and `host` counts isolation drops for it.
+#[track_caller]
+pub fn assert_apart(host: &Host, ping: fn(&str, &str) -> bool, ways: [(&str, &str, &str); 2]) {
+    let before = drops(host, "isolation");
+    for (from, ip, to) in ways {
+        assert!(
+            !ping(from, ip),
+            "{from} reached {to} ({ip}) of another overlay network"
+        );
+    }
+    assert!(
+        drops(host, "isolation") > before,
+        "no isolation drop counted on {}",
+        host.ns
+    );
+}
+
+/// Removes `containers` (each on its host), waits until `map` of both
+/// hosts is empty, removes `networks` through `a`, and waits until the
+/// VXLAN device is gone on both hosts with them.
+#[track_caller]
+pub fn remove_overlay(
+    (a, b): (&Host, &Host),
+    containers: &[(&Host, &str)],
+    map: &str,
+    networks: &[&str],
+) {
+    for (host, name) in containers {
+        host.ok(&["container", "rm", name]);
+    }
+    wait_within(
+        &format!("the endpoints leave {map}"),
+        Duration::from_secs(10),
+        || peers_in(a, map).is_empty() && peers_in(b, map).is_empty(),
+    );
+    let mut rm = vec!["network", "rm"];
+    rm.extend_from_slice(networks);
+    a.ok(&rm);
+    // The local sides go on every host, and the VXLAN device with them.
+    wait_within("the VXLAN devices go", Duration::from_secs(10), || {
+        [a, b].iter().all(|h| {
+            !netns_exec(&h.ns, &["ip", "link", "show", "ebpfnet-vxlan"])
+                .status
+                .success()
+        })
+    });
 }

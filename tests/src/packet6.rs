@@ -72,6 +72,31 @@ pub fn router_advertisement(prefix: [u8; 8]) -> Vec<u8> {
     body
 }
 
+/// What only a router may send, from `mac` (its link-local address) to
+/// all nodes: a router advertisement of `prefix`/64 and a redirect to
+/// `redirect_dst`, each without and with a Hop-by-Hop header.
+pub fn router_messages(mac: [u8; 6], prefix: [u8; 8], redirect_dst: [u8; 16]) -> Vec<Vec<u8>> {
+    let (macs, src) = ((mac, multicast_mac(ALL_NODES)), link_local(mac));
+    let ra = router_advertisement(prefix);
+    let mut frames = Vec::new();
+    for hop_by_hop in [false, true] {
+        let advertise = ICMPV6_ROUTER_ADVERTISEMENT;
+        frames.push(icmpv6_frame(
+            macs, src, ALL_NODES, advertise, &ra, hop_by_hop,
+        ));
+        let redirect = &[0; 36];
+        frames.push(icmpv6_frame(
+            macs,
+            src,
+            redirect_dst,
+            ICMPV6_REDIRECT,
+            redirect,
+            hop_by_hop,
+        ));
+    }
+    frames
+}
+
 /// An ICMPv6 message of `icmp_type` with `body` (after the 4-byte header)
 /// from `src` to `dst`, hop limit 255 as ND requires.
 pub fn icmpv6_frame(

@@ -305,27 +305,29 @@ pub fn udp_round_trip(
     )
 }
 
-/// [`udp_round_trip`] with DF from source port `source_port`, so that
-/// later datagrams from that port ([`df_probe_from`]) belong to its flow.
-pub fn udp_round_trip_from(
-    ns: &str,
-    ip: &str,
-    port: u16,
-    size: usize,
-    source_port: u16,
-) -> Result<String, String> {
-    let (port, size, source) = (port.to_string(), size.to_string(), source_port.to_string());
-    python_in(ns, UDP_ROUND_TRIP, &[ip, &port, &size, "1", &source])
+/// A UDP client of this module that [`udp_from_port`] sends from a
+/// fixed source port, so that the probe's datagrams belong to the flow
+/// the round trip opened.
+#[derive(Clone, Copy, Debug)]
+pub enum FromPort {
+    /// [`udp_round_trip`] with DF.
+    RoundTrip,
+    /// [`df_probe`].
+    DfProbe,
 }
 
-/// [`df_probe`] from source port `source_port`.
-pub fn df_probe_from(
+/// `client` from `ns` to `ip:port` with `size` bytes, from source port
+/// `source_port`.
+pub fn udp_from_port(
     ns: &str,
-    ip: &str,
-    port: u16,
+    client: FromPort,
+    (ip, port): (&str, u16),
     size: usize,
     source_port: u16,
 ) -> Result<String, String> {
     let (port, size, source) = (port.to_string(), size.to_string(), source_port.to_string());
-    python_in(ns, DF_PROBE, &[ip, &port, &size, &source])
+    match client {
+        FromPort::RoundTrip => python_in(ns, UDP_ROUND_TRIP, &[ip, &port, &size, "1", &source]),
+        FromPort::DfProbe => python_in(ns, DF_PROBE, &[ip, &port, &size, &source]),
+    }
 }

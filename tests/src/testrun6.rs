@@ -21,6 +21,23 @@ impl Datapath {
             .expect("NETWORKS6 insert");
     }
 
+    /// IPv6 network `network_id`: `subnet/64`, `gateway`, no flags.
+    pub fn add_plain_network6(&mut self, network_id: u32, subnet: [u8; 16], gateway: [u8; 16]) {
+        let info = NetworkInfo6 {
+            network_id,
+            flags: 0,
+            gateway,
+        };
+        self.add_network6(subnet, 64, info);
+    }
+
+    /// A container at `ip` (`mac`) behind `ifindex`: its `ENDPOINTS6`
+    /// and `ENDPOINT_IPS6` entries.
+    pub fn add_container6(&mut self, ifindex: u32, ip: [u8; 16], mac: [u8; 6]) {
+        self.add_endpoint6(ifindex, ip);
+        self.add_endpoint_ip6(ip, ifindex, mac);
+    }
+
     /// `ENDPOINTS6[ifindex] = ip`: the container's IPv6 address there.
     pub fn add_endpoint6(&mut self, ifindex: u32, ip: [u8; 16]) {
         self.hash::<u32, EndpointInfo6>("ENDPOINTS6")
@@ -57,27 +74,28 @@ impl Datapath {
     /// `TAIL_CALLS` slots, as the daemon does: the IPv6 translation paths
     /// then run as in production.
     pub fn fill_tail_calls(&mut self) {
-        for (slot, name) in [
-            (TAIL_CONTAINER6, "container_ingress6"),
-            (TAIL_UPLINK6, "uplink_ingress6"),
-        ] {
-            let prog: &mut SchedClassifier = self
-                .ebpf
-                .program_mut(name)
-                .unwrap_or_else(|| panic!("no program {name}"))
-                .try_into()
-                .unwrap_or_else(|e| panic!("{name} is not a classifier: {e:?}"));
-            prog.load()
-                .unwrap_or_else(|e| panic!("verifier rejected {name}: {e:?}"));
-            let fd = prog
-                .fd()
-                .unwrap_or_else(|e| panic!("fd of {name}: {e:?}"))
-                .try_clone()
-                .unwrap_or_else(|e| panic!("fd of {name}: {e}"));
-            let map = self.ebpf.map_mut("TAIL_CALLS").expect("no map TAIL_CALLS");
-            let mut slots: ProgramArray<_> = ProgramArray::try_from(map).expect("TAIL_CALLS");
-            slots.set(slot, &fd, 0).expect("TAIL_CALLS set");
-        }
+        self.set_tail_call(TAIL_CONTAINER6, "container_ingress6");
+        self.set_tail_call(TAIL_UPLINK6, "uplink_ingress6");
+    }
+
+    /// Loads the classifier `name` into `TAIL_CALLS[slot]`.
+    pub(crate) fn set_tail_call(&mut self, slot: u32, name: &str) {
+        let prog: &mut SchedClassifier = self
+            .ebpf
+            .program_mut(name)
+            .unwrap_or_else(|| panic!("no program {name}"))
+            .try_into()
+            .unwrap_or_else(|e| panic!("{name} is not a classifier: {e:?}"));
+        prog.load()
+            .unwrap_or_else(|e| panic!("verifier rejected {name}: {e:?}"));
+        let fd = prog
+            .fd()
+            .unwrap_or_else(|e| panic!("fd of {name}: {e:?}"))
+            .try_clone()
+            .unwrap_or_else(|e| panic!("fd of {name}: {e}"));
+        let map = self.ebpf.map_mut("TAIL_CALLS").expect("no map TAIL_CALLS");
+        let mut slots: ProgramArray<_> = ProgramArray::try_from(map).expect("TAIL_CALLS");
+        slots.set(slot, &fd, 0).expect("TAIL_CALLS set");
     }
 
     /// `PUBLISHED6[host_ip:port/protocol] = target`.

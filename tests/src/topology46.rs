@@ -3,7 +3,6 @@
 //! the IPv6 programs and `uplink_ingress46` in their `TAIL_CALLS` slots
 //! as the daemon puts them.
 
-use ebpfnet_common::maps6::NetworkInfo6;
 use ebpfnet_common::nat46::{self, NAT46_TCP, NAT46_UDP};
 use ebpfnet_common::published6::PublishedValue6;
 
@@ -21,14 +20,8 @@ const SUBNET6: [u8; 16] = [0xfd, 0, 0xe1, 0x46, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 /// leads to `[C2_V6]:80`, `0.0.0.0:5353/udp` to `[C2_V6]:53`; the ports
 /// marked; the programs in their slots.
 pub fn setup(dp: &mut Datapath, d0: u32) {
-    let info = NetworkInfo6 {
-        network_id: 1,
-        flags: 0,
-        gateway: GATEWAY6,
-    };
-    dp.add_network6(SUBNET6, 64, info);
-    dp.add_endpoint6(d0, C2_V6);
-    dp.add_endpoint_ip6(C2_V6, d0, C2_MAC);
+    dp.add_plain_network6(1, SUBNET6, GATEWAY6);
+    dp.add_container6(d0, C2_V6, C2_MAC);
     let to_c2 = |port| PublishedValue6::new(C2_V6, port, d0, C2_MAC);
     dp.publish6(nat46::mapped(HOST), 8090, TCP, to_c2(80));
     dp.publish6(nat46::mapped([0; 4]), 5353, UDP, to_c2(53));

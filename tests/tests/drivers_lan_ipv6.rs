@@ -7,51 +7,23 @@
 
 use ebpfnet_tests::cli::CmdOutput;
 use ebpfnet_tests::ipv6::*;
-use ebpfnet_tests::lan::LanSegment;
+use ebpfnet_tests::lan::{DualStackLan, LanSegment};
 use ebpfnet_tests::*;
 
 /// The LAN's IPv4 and IPv6 prefixes; the outside namespace is `.1`/`::1`.
 const LAN4: &str = "192.0.2";
 const LAN6: &str = "2001:db8:e8::";
 
-fn lan_network(env: &TestEnv, name: &str, parent: &str, extra: &[&str]) {
-    let (subnet4, gateway4) = (format!("{LAN4}.0/24"), format!("{LAN4}.1"));
-    let (subnet6, gateway6) = (format!("{LAN6}/64"), format!("{LAN6}1"));
-    let mut args = vec![
-        "-o",
-        &format!("parent={parent}") as &str,
-        "--subnet",
-        &subnet4,
-        "--gateway",
-        &gateway4,
-        "--ipv6",
-        "--subnet",
-        &subnet6,
-        "--gateway",
-        &gateway6,
-    ]
-    .into_iter()
-    .map(str::to_string)
-    .collect::<Vec<_>>();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    env.create_network(name, &args);
-}
+const LAN: DualStackLan = DualStackLan {
+    lan4: LAN4,
+    lan6: LAN6,
+};
 
 #[test]
 fn macvlan_containers_are_ipv6_hosts_of_the_lan() {
     let mut env = TestEnv::new("mv6");
-    let lan = LanSegment::new(&format!("{LAN4}.1/24"), None);
-    lan.ip(&[
-        "-6",
-        "addr",
-        "add",
-        &format!("{LAN6}1/64"),
-        "dev",
-        "eth0",
-        "nodad",
-    ]);
-    lan_network(&env, "mv6net", &lan.parent, &["-d", "macvlan"]);
+    let lan = LAN.segment();
+    LAN.create_network(&env, "mv6net", &lan.parent, &["-d", "macvlan"]);
     let net = env.inspect_network("mv6net");
     assert_eq!(net["EnableIPv6"], true, "{net:#}");
     assert_eq!(

@@ -9,7 +9,7 @@
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use ebpfnet_tests::lan::{LanSegment, assert_dropped, send};
+use ebpfnet_tests::lan::{DualStackLan, assert_dropped, send};
 use ebpfnet_tests::packet6::*;
 use ebpfnet_tests::traffic::*;
 use ebpfnet_tests::*;
@@ -55,37 +55,13 @@ fn echo(macs: ([u8; 6], [u8; 6]), src: [u8; 16], dst: [u8; 16], id: u16) -> Vec<
 #[test]
 fn a_macvlan_container_speaks_ipv6_as_itself_only() {
     let env = TestEnv::new("mvspoof6");
-    let lan = LanSegment::new(&format!("{LAN4}.1/24"), None);
-    lan.ip(&[
-        "-6",
-        "addr",
-        "add",
-        &format!("{LAN6}1/64"),
-        "dev",
-        "eth0",
-        "nodad",
-    ]);
-    let (subnet4, subnet6) = (format!("{LAN4}.0/24"), format!("{LAN6}/64"));
-    let (gateway4, gateway6) = (format!("{LAN4}.1"), format!("{LAN6}1"));
-    let parent = format!("parent={}", lan.parent);
-    env.create_network(
-        "mvs6",
-        &[
-            "-d",
-            "macvlan",
-            "-o",
-            &parent,
-            "--subnet",
-            &subnet4,
-            "--gateway",
-            &gateway4,
-            "--ipv6",
-            "--subnet",
-            &subnet6,
-            "--gateway",
-            &gateway6,
-        ],
-    );
+    let plan = DualStackLan {
+        lan4: LAN4,
+        lan6: LAN6,
+    };
+    let lan = plan.segment();
+    let gateway6 = format!("{LAN6}1");
+    plan.create_network(&env, "mvs6", &lan.parent, &["-d", "macvlan"]);
     env.create_container("mvA6", &["--network", "mvs6"]);
     env.create_container("mvB6", &["--network", "mvs6"]);
     let a6 = v6(&ipv6::v6_of(&env, "mvA6", "mvs6").0);

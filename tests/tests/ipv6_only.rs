@@ -113,30 +113,25 @@ fn ipv6_only_containers_talk_by_address_and_name_and_are_isolated() {
     assert!(drop_count(&env, "spoofed_ip") > spoofed);
 
     // What an IPv6-only network cannot have is refused, nothing made.
-    env.fails_with(
-        &[
-            "container",
-            "create",
-            "op",
-            "--network",
-            "o6",
+    for (option, value, needles) in [
+        (
             "-p",
             "127.0.0.1:8080:80",
-        ],
-        &["127.0.0.1:8080", "IPv6-only"],
-    );
-    env.fails_with(
-        &[
+            &["127.0.0.1:8080", "IPv6-only"][..],
+        ),
+        ("--ip", "10.77.0.5", &["is IPv6-only"][..]),
+    ] {
+        let create = [
             "container",
             "create",
             "op",
             "--network",
             "o6",
-            "--ip",
-            "10.77.0.5",
-        ],
-        &["is IPv6-only"],
-    );
+            option,
+            value,
+        ];
+        env.fails_with(&create, needles);
+    }
     assert!(
         !netns_exists("op"),
         "a refused container left its namespace"

@@ -237,53 +237,24 @@ fn masquerade_udp_icmp_and_concurrent_flows() {
 fn masquerade_port_is_never_a_published_port() {
     let env = TestEnv::new("masqp");
     let out_ip = env.outside_ip.clone();
-    let (lo, hi) = masq_range(&env);
-    assert!(lo > 1024 && hi >= lo + 1000, "masquerade range {lo}-{hi}");
     env.create_container("mp", &[]);
     env.create_container("mc", &[]);
     let _so = echo_server(&env.outside_ns, "outside", 9000);
     // 1000 published UDP ports inside the masquerade range.
-    let (first, last) = (lo, lo + 999);
-    let out = env.ok(&[
-        "publish",
-        &format!("{first}-{last}:1000-1999/udp"),
-        "--container",
-        "mp",
-    ]);
-    assert_eq!(out.lines().count(), 1000, "publish printed {out}");
+    let ports = publish_masquerade_ports(&env, "", "mp");
     let exhausted = drop_count(&env, "masquerade_ports_exhausted");
     let replies = sequential_udp("mc", &out_ip, 9000, 200);
     assert_eq!(replies.len(), 200);
-    let mut seen = BTreeSet::new();
-    let mut failed = Vec::new();
-    for r in &replies {
-        let Some((ip, port)) = peer_of(r) else {
-            failed.push(r.clone());
-            continue;
-        };
-        assert_eq!(ip, env.uplink_ip, "{r}");
-        assert!(
-            !(first..=last).contains(&port),
-            "masquerade used published port {port}: {r}"
-        );
-        assert!((lo..=hi).contains(&port), "{port} not in {lo}-{hi}");
-        seen.insert(port);
-    }
-    // Skipping published ports must not make flows fail while thousands
-    // of masquerade ports are free.
-    assert!(
-        failed.is_empty(),
-        "{} of 200 masqueraded UDP flows got no reply ({:?}); masquerade_ports_exhausted \
-         drops went {exhausted} -> {} with {} of {} masquerade ports free",
-        failed.len(),
-        failed,
-        drop_count(&env, "masquerade_ports_exhausted"),
-        u32::from(hi - lo) + 1 - 1000,
-        u32::from(hi - lo) + 1
-    );
-    assert!(
-        seen.len() > 150,
-        "only {} distinct masquerade ports",
-        seen.len()
-    );
+    let (lo, hi) = ports.masq;
+    check_masquerade_ports(&replies, &env.uplink_ip, ports, "masquerade", |failed| {
+        format!(
+            "{} of 200 masqueraded UDP flows got no reply ({:?}); masquerade_ports_exhausted \
+             drops went {exhausted} -> {} with {} of {} masquerade ports free",
+            failed.len(),
+            failed,
+            drop_count(&env, "masquerade_ports_exhausted"),
+            u32::from(hi - lo) + 1 - 1000,
+            u32::from(hi - lo) + 1
+        )
+    });
 }

@@ -8,52 +8,11 @@
 
 use std::time::Duration;
 
+use ebpfnet_tests::nexthop::*;
 use ebpfnet_tests::traffic::*;
 use ebpfnet_tests::*;
-use serde_json::Value;
 
 const NEW_MAC: &str = "02:5e:00:00:0b:0b";
-
-/// (kind, nh_gen, dst_mac) of every NAT_TCP entry that leaves by a next
-/// hop (`forward` 2, `Neigh`), from the pinned map.
-fn neigh_entries(env: &TestEnv) -> Vec<(u64, u64, String)> {
-    let dump = bpftool_dump(&env.pin_dir.join("NAT_TCP"));
-    let mut found = Vec::new();
-    for e in dump.as_array().into_iter().flatten() {
-        let value = &e["formatted"]["value"];
-        if value["forward"].as_u64() != Some(2) {
-            continue;
-        }
-        let mac: Vec<String> = value["dst_mac"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_u64)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        found.push((
-            value["kind"].as_u64().unwrap_or(0),
-            value["nh_gen"].as_u64().unwrap_or(0),
-            mac.join(":"),
-        ));
-    }
-    found
-}
-
-/// Waits for `client` (a `hold_client`) to print a reply within `within`.
-fn replies(client: &Recorder, within: Duration) -> bool {
-    client.drain();
-    wait_for(within, || {
-        client
-            .next_line(Duration::from_millis(300))
-            .is_some_and(|line| line.starts_with("reply "))
-    })
-}
-
-fn outside_mac(env: &TestEnv) -> String {
-    let out = netns_exec_ok(&env.outside_ns, &["cat", "/sys/class/net/eth0/address"]);
-    out.trim().to_string()
-}
 
 #[test]
 fn flows_follow_a_next_hop_whose_mac_changes() {
@@ -65,61 +24,21 @@ fn flows_follow_a_next_hop_whose_mac_changes() {
     // (outside -> container, whose replies leave by the uplink).
     let (masq, _) = hold_client("nh1", &env.outside_ip, 7000);
     let (published, _) = hold_client(&env.outside_ns, &env.uplink_ip, 8080);
-    assert!(replies(&masq, Duration::from_secs(3)), "masquerade flow");
-    assert!(
-        replies(&published, Duration::from_secs(3)),
-        "published flow"
-    );
-
     // Both outbound directions cached the peer's MAC under a generation.
+    let clients = (&masq, &published);
     let old_mac = outside_mac(&env);
-    let cached = neigh_entries(&env);
-    for kind in [2, 3] {
-        assert!(
-            cached
-                .iter()
-                .any(|(k, generation, mac)| *k == kind && *generation != 0 && *mac == old_mac),
-            "no entry of kind {kind} cached next hop {old_mac}: {cached:?}"
-        );
-    }
+    flows_cache_mac(&env, "NAT_TCP", clients, &old_mac, "at first");
 
-    // The peer's MAC changes and the host learns it.
-    netns_exec_ok(
-        &env.outside_ns,
-        &["ip", "link", "set", "dev", "eth0", "address", NEW_MAC],
-    );
-    ip_ok(&[
-        "neigh",
-        "replace",
-        &env.outside_ip,
-        "lladdr",
+    // The peer's MAC changes and the host learns it; both flows go on,
+    // now to the new MAC.
+    move_peer_mac(&env, &env.outside_ip, NEW_MAC);
+    flows_cache_mac(
+        &env,
+        "NAT_TCP",
+        clients,
         NEW_MAC,
-        "dev",
-        &env.uplink,
-        "nud",
-        "reachable",
-    ]);
-
-    // Both flows go on, now to the new MAC.
-    assert!(
-        replies(&masq, Duration::from_secs(3)),
-        "masquerade flow stalled after the next hop's MAC changed: {:?}",
-        masq.lines()
+        "after the next hop's MAC changed",
     );
-    assert!(
-        replies(&published, Duration::from_secs(3)),
-        "published flow stalled after the next hop's MAC changed: {:?}",
-        published.lines()
-    );
-    let cached = neigh_entries(&env);
-    for kind in [2, 3] {
-        assert!(
-            cached
-                .iter()
-                .any(|(k, generation, mac)| *k == kind && *generation != 0 && mac == NEW_MAC),
-            "no entry of kind {kind} re-cached next hop {NEW_MAC}: {cached:?}"
-        );
-    }
 }
 
 #[test]
@@ -150,11 +69,9 @@ fn flows_follow_a_route_that_moves_to_another_gateway() {
     assert!(replies(&masq, Duration::from_secs(3)), "masquerade flow");
     let old_mac = outside_mac(&env);
     assert!(
-        neigh_entries(&env)
-            .iter()
-            .any(|(k, g, mac)| *k == 3 && *g != 0 && *mac == old_mac),
+        caches(&env, "NAT_TCP", 3, &old_mac),
         "the flow did not cache {old_mac}: {:?}",
-        neigh_entries(&env)
+        neigh_entries(&env, "NAT_TCP")
     );
 
     // The route moves to the other gateway; the first one stops taking
@@ -178,12 +95,10 @@ fn flows_follow_a_route_that_moves_to_another_gateway() {
         masq.lines()
     );
     assert!(
-        neigh_entries(&env)
-            .iter()
-            .any(|(k, g, mac)| *k == 3 && *g != 0 && *mac == second_gw.1),
+        caches(&env, "NAT_TCP", 3, &second_gw.1),
         "the flow did not re-cache the new gateway {}: {:?}",
         second_gw.1,
-        neigh_entries(&env)
+        neigh_entries(&env, "NAT_TCP")
     );
 }
 

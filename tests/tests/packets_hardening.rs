@@ -8,8 +8,8 @@ use ebpfnet_common::DropReason;
 use ebpfnet_common::maps::{Config, TCP_RST_SEEN, proto};
 use ebpfnet_tests::packet::{Ipv4Builder, TCP_ACK, TCP_SYN, View, assert_rewritten};
 use ebpfnet_tests::packet6::{
-    ALL_NODES, ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICITATION, ICMPV6_REDIRECT,
-    ICMPV6_ROUTER_ADVERTISEMENT, icmpv6_frame, link_local, multicast_mac, router_advertisement,
+    ALL_NODES, ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICITATION, icmpv6_frame, link_local,
+    multicast_mac, router_messages,
 };
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{
@@ -54,22 +54,11 @@ fn every_ethertype_must_carry_the_container_mac() {
 #[test]
 fn router_advertisements_and_redirects_never_leave_a_container() {
     with_container(0, |dp, ifindex| {
-        let macs = (C2_MAC, multicast_mac(ALL_NODES));
-        let src = link_local(C2_MAC);
-        let ra = router_advertisement([0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0]);
-        for hop_by_hop in [false, true] {
-            let frame = icmpv6_frame(
-                macs,
-                src,
-                ALL_NODES,
-                ICMPV6_ROUTER_ADVERTISEMENT,
-                &ra,
-                hop_by_hop,
-            );
-            dp.expect_container_drop(ifindex, &frame, DropReason::RouterAdvertisement);
-            let frame = icmpv6_frame(macs, src, ALL_NODES, ICMPV6_REDIRECT, &[0; 36], hop_by_hop);
+        let prefix = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0];
+        for frame in router_messages(C2_MAC, prefix, ALL_NODES) {
             dp.expect_container_drop(ifindex, &frame, DropReason::RouterAdvertisement);
         }
+        let src = link_local(C2_MAC);
         // An echo on the link is fine, also behind a Hop-by-Hop header.
         let dst = link_local(C3_MAC);
         let echo = icmpv6_frame(

@@ -6,7 +6,6 @@
 //! otherwise.
 
 use ebpfnet_common::DropReason;
-use ebpfnet_common::maps6::NetworkInfo6;
 use ebpfnet_tests::packet::View;
 use ebpfnet_tests::packet6::{
     ALL_NODES, ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION,
@@ -46,15 +45,9 @@ const OUTSIDE_V6: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 /// with IPv6 too.
 fn dual_stack(dp: &mut Datapath, ifindex: u32) {
     for net in [1u8, 2] {
-        let info = NetworkInfo6 {
-            network_id: u32::from(net),
-            flags: 0,
-            gateway: v6(net, 1),
-        };
-        dp.add_network6(v6(net, 0), 64, info);
+        dp.add_plain_network6(u32::from(net), v6(net, 0), v6(net, 1));
     }
-    dp.add_endpoint6(ifindex, C2_V6);
-    dp.add_endpoint_ip6(C2_V6, ifindex, C2_MAC);
+    dp.add_container6(ifindex, C2_V6, C2_MAC);
     dp.add_endpoint_ip6(C3_V6, C3_IFINDEX, C3_MAC);
 }
 

@@ -111,20 +111,8 @@ fn neighbour_discovery_and_router_messages_from_a_macvlan_container() {
         };
         dp.expect_pass(LAN_PARENT_EGRESS, &probe(A6), at);
         refused(&probe(B6), DropReason::SpoofedNeighbor);
-        let ra = router_advertisement([0x20, 0x01, 0x0d, 0xb8, 0, 0x66, 0, 0]);
-        let macs = (A_MAC, multicast_mac(ALL_NODES));
-        for hop_by_hop in [false, true] {
-            let src = link_local(A_MAC);
-            let frame = icmpv6_frame(
-                macs,
-                src,
-                ALL_NODES,
-                ICMPV6_ROUTER_ADVERTISEMENT,
-                &ra,
-                hop_by_hop,
-            );
-            refused(&frame, DropReason::RouterAdvertisement);
-            let frame = icmpv6_frame(macs, src, ROUTER6, ICMPV6_REDIRECT, &[0; 36], hop_by_hop);
+        let prefix = [0x20, 0x01, 0x0d, 0xb8, 0, 0x66, 0, 0];
+        for frame in router_messages(A_MAC, prefix, ROUTER6) {
             refused(&frame, DropReason::RouterAdvertisement);
         }
     });

@@ -12,7 +12,6 @@
 //! `overlay6.rs`.
 
 use ebpfnet_common::DropReason;
-use ebpfnet_common::maps6::NetworkInfo6;
 use ebpfnet_tests::packet::{UDP, View, arp_request};
 use ebpfnet_tests::packet6::{
     ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_ADVERTISEMENT, ICMPV6_NEIGHBOR_SOLICITATION, icmpv6_frame,
@@ -125,15 +124,9 @@ const OTHER_V6: [u8; 16] = v6(2, 9);
 /// one at `OTHER_V6`.
 fn dual_stack_overlay(dp: &mut Datapath, ifindex: u32) {
     for net in [1u8, 2] {
-        let info = NetworkInfo6 {
-            network_id: u32::from(net),
-            flags: 0,
-            gateway: v6(net, 1),
-        };
-        dp.add_network6(v6(net, 0), 64, info);
+        dp.add_plain_network6(u32::from(net), v6(net, 0), v6(net, 1));
     }
-    dp.add_endpoint6(ifindex, C2_V6);
-    dp.add_endpoint_ip6(C2_V6, ifindex, C2_MAC);
+    dp.add_container6(ifindex, C2_V6, C2_MAC);
     dp.add_overlay_network(1, VNI, ifindex);
     dp.add_overlay_peer6(1, REMOTE_V6, REMOTE_MAC, REMOTE_HOST);
     dp.add_overlay_peer6(2, OTHER_V6, OTHER_MAC, REMOTE_HOST);

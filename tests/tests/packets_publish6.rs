@@ -13,7 +13,6 @@
 
 use ebpfnet_common::DropReason;
 use ebpfnet_common::maps::{NETWORK_INTERNAL, NatKind};
-use ebpfnet_common::maps6::NetworkInfo6;
 use ebpfnet_common::published6::PublishedValue6;
 use ebpfnet_tests::packet::internet_checksum;
 use ebpfnet_tests::packet6::icmpv6_frame;
@@ -48,15 +47,9 @@ const OUTSIDE_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 9];
 /// `[::]:7070/tcp` to C2:70; the IPv6 programs in their slots.
 fn setup(dp: &mut Datapath, d0: u32) {
     for (id, prefix) in [(1, NET1), (2, NET2)] {
-        let info = NetworkInfo6 {
-            network_id: id,
-            flags: 0,
-            gateway: v6(prefix, 1),
-        };
-        dp.add_network6(v6(prefix, 0), 64, info);
+        dp.add_plain_network6(id, v6(prefix, 0), v6(prefix, 1));
     }
-    dp.add_endpoint6(d0, C2_V6);
-    dp.add_endpoint_ip6(C2_V6, d0, C2_MAC);
+    dp.add_container6(d0, C2_V6, C2_MAC);
     dp.add_endpoint_ip6(C3_V6, C3_IFINDEX, C3_MAC);
     dp.add_host_addr6(HOST6, 7);
     dp.add_host_addr6(HOST6_B, 7);
@@ -90,6 +83,36 @@ fn from_outside(dst: [u8; 16], dport: u16, flags: u8, seq_ack: (u32, u32), hops:
         seq_ack,
         hops,
     )
+}
+
+/// A SYN from C2 port 41000 to `dst:dport`.
+fn c2_syn(dst: [u8; 16], dport: u16) -> Vec<u8> {
+    tcp6(
+        (C2_MAC, GW_MAC),
+        (C2_V6, dst),
+        (41000, dport),
+        SYN,
+        (7, 0),
+        64,
+    )
+}
+
+/// C2's SYN-ACK from port `sport` to `peer` (sequence and
+/// acknowledgement numbers `nums`) through `container_ingress` on `d0`:
+/// redirected (`what` names it); the frame that leaves.
+#[track_caller]
+fn c2_syn_ack(
+    dp: &Datapath,
+    d0: u32,
+    (sport, (peer, dport)): (u16, ([u8; 16], u16)),
+    nums: (u32, u32),
+    what: &str,
+) -> Vec<u8> {
+    let macs = (C2_MAC, GW_MAC);
+    let reply = tcp6(macs, (C2_V6, peer), (sport, dport), SYN | ACK, nums, 64);
+    let outcome = dp.run(CONTAINER_INGRESS, &reply, Some(d0));
+    assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "{what}");
+    outcome.out
 }
 
 #[test]
@@ -136,17 +159,8 @@ fn only_a_first_packet_to_a_published_address_opens_a_flow() {
         assert!(kinds.contains(&(NatKind::PublishedReply as u8)));
 
         // C2's SYN-ACK leaves as [HOST6]:8080, checksum right.
-        let reply = tcp6(
-            (C2_MAC, GW_MAC),
-            (C2_V6, CLIENT6),
-            (80, 40000),
-            SYN | ACK,
-            (5000, 1001),
-            64,
-        );
-        let outcome = dp.run(CONTAINER_INGRESS, &reply, Some(d0));
-        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "reply");
-        let out = View6(&outcome.out);
+        let reply = c2_syn_ack(dp, d0, (80, (CLIENT6, 40000)), (5000, 1001), "reply");
+        let out = View6(&reply);
         assert_eq!((out.src_ip(), out.src_port()), (HOST6, 8080));
         assert_eq!((out.dst_ip(), out.dst_port()), (CLIENT6, 40000));
         assert_eq!(out.hop_limit(), 63);
@@ -200,16 +214,7 @@ fn a_mapping_on_one_address_answers_only_there() {
 fn containers_cross_networks_only_through_published_ports() {
     with_uplink(0, |dp, d0, _uplink| {
         setup(dp, d0);
-        let from_c2 = |dst, dport| {
-            tcp6(
-                (C2_MAC, GW_MAC),
-                (C2_V6, dst),
-                (41000, dport),
-                SYN,
-                (7, 0),
-                64,
-            )
-        };
+        let from_c2 = c2_syn;
         // Another network's container: refused, whatever the port.
         dp.expect_drop(
             CONTAINER_INGRESS,
@@ -228,17 +233,8 @@ fn containers_cross_networks_only_through_published_ports() {
         );
         assert!(out.l4_checksum_ok(), "hairpin checksum");
         // Its reply to the gateway comes back as the published address.
-        let reply = tcp6(
-            (C2_MAC, GW_MAC),
-            (C2_V6, GATEWAY1),
-            (70, 41000),
-            SYN | ACK,
-            (9, 8),
-            64,
-        );
-        let outcome = dp.run(CONTAINER_INGRESS, &reply, Some(d0));
-        assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "hairpin reply");
-        let out = View6(&outcome.out);
+        let reply = c2_syn_ack(dp, d0, (70, (GATEWAY1, 41000)), (9, 8), "hairpin reply");
+        let out = View6(&reply);
         assert_eq!((out.src_ip(), out.src_port()), (HOST6, 7070));
         assert_eq!((out.dst_ip(), out.dst_port()), (C2_V6, 41000));
         // Unpublished ports of the gateway are the host's.
@@ -261,16 +257,7 @@ fn internal_networks_reach_no_published_port() {
         setup(dp, d0);
         // The gateway is a host address as well (the daemon lists it).
         dp.add_host_addr6(GATEWAY1, 101);
-        let syn = |dst, dport| {
-            tcp6(
-                (C2_MAC, GW_MAC),
-                (C2_V6, dst),
-                (41000, dport),
-                SYN,
-                (7, 0),
-                64,
-            )
-        };
+        let syn = c2_syn;
         // As Docker's internal-network rules drop what its DNAT sends out
         // of the internal bridge: every host address, the gateway too.
         for host in [HOST6, HOST6_B, GATEWAY1] {

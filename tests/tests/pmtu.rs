@@ -123,7 +123,8 @@ fn pmtu_follows_an_mtu_change_on_an_established_flow() {
     // generation, judged to fit (1500 on both links). (Retried: the
     // daemon may still be moving the generation on for the new veth.)
     let fits = wait_for(Duration::from_secs(5), || {
-        let got = udp_round_trip_from("pm4", &env.outside_ip, 9002, 100, SOURCE_PORT);
+        let to = (env.outside_ip.as_str(), 9002);
+        let got = udp_from_port("pm4", FromPort::RoundTrip, to, 100, SOURCE_PORT);
         assert_eq!(got, Ok("echoed 100".to_string()), "a small datagram");
         let generation = current_generation(&env);
         masquerade_entries(&env)
@@ -141,7 +142,8 @@ fn pmtu_follows_an_mtu_change_on_an_established_flow() {
     let veth = env.host_veth_of("pm4", "bridge");
     ip_ok(&["link", "set", &veth, "mtu", "2000"]);
     netns_exec_ok("pm4", &["ip", "link", "set", "eth0", "mtu", "2000"]);
-    let learnt = df_probe_from("pm4", &env.outside_ip, 9002, 1800, SOURCE_PORT)
+    let to = (env.outside_ip.as_str(), 9002);
+    let learnt = udp_from_port("pm4", FromPort::DfProbe, to, 1800, SOURCE_PORT)
         .unwrap_or_else(|e| panic!("probe: {e}"));
     assert_eq!(learnt, "mtu 1500", "path MTU the established flow learnt");
 }

@@ -53,18 +53,14 @@ fn publish_spec_forms_port_and_inspect() {
     let (up, out_ip) = (env.uplink_ip.clone(), env.outside_ip.clone());
     let (lo, hi) = ephemeral_range();
 
-    assert_eq!(
-        env.ok(&["publish", "8080:80", "--container", "pf1"]),
-        "80/tcp -> 0.0.0.0:8080\n"
-    );
-    assert_eq!(
-        env.ok(&["publish", "8080:80/udp", "--container", "pf1"]),
-        "80/udp -> 0.0.0.0:8080\n"
-    );
-    assert_eq!(
-        env.ok(&["publish", "127.0.0.1:8081:80", "--container", "pf1"]),
-        "80/tcp -> 127.0.0.1:8081\n"
-    );
+    for (spec, printed) in [
+        ("8080:80", "80/tcp -> 0.0.0.0:8080\n"),
+        ("8080:80/udp", "80/udp -> 0.0.0.0:8080\n"),
+        ("127.0.0.1:8081:80", "80/tcp -> 127.0.0.1:8081\n"),
+    ] {
+        let out = env.ok(&["publish", spec, "--container", "pf1"]);
+        assert_eq!(out, printed, "publish {spec}");
+    }
     let p_up = publish_one(
         &env,
         &format!("{up}::80"),

@@ -73,16 +73,6 @@ fn seen_as(ipv4: &str) -> String {
     Ipv6Addr::from(nat46::client6(ip.octets())).to_string()
 }
 
-#[track_caller]
-fn answered_by(reply: Result<String, String>, name: &str, what: &str) -> String {
-    let reply = reply.unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        reply.starts_with(&format!("{name} peer=")),
-        "{what}: {reply:?}"
-    );
-    reply
-}
-
 /// `NAT46_PORTS`' byte for `port`.
 fn port_mark(env: &TestEnv, port: u16) -> u64 {
     let [lo, hi] = port.to_le_bytes();
@@ -104,14 +94,6 @@ fn port_mark(env: &TestEnv, port: u16) -> u64 {
                 .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
         })
         .unwrap_or_else(|| panic!("no value in {v}"))
-}
-
-fn flows_rows(env: &TestEnv, needle: &str) -> Vec<String> {
-    env.ok(&["flows"])
-        .lines()
-        .filter(|l| l.contains(needle))
-        .map(str::to_string)
-        .collect()
 }
 
 #[test]
@@ -232,14 +214,8 @@ fn ipv4_clients_reach_an_ipv6_only_container_through_translation() {
     assert_eq!(port_mark(&env, 8080), 3, "TCP and UDP marked on 8080");
 
     // A connection held across a restart of the daemon goes on.
-    let (held, _) = hold_client(&out, &env.uplink_ip, 8080);
-    assert!(env.stop_daemon().success());
-    env.start_daemon();
-    held.drain();
-    let next = held
-        .next_line(Duration::from_secs(3))
-        .unwrap_or_else(|| panic!("the held connection fell silent"));
-    assert!(next.starts_with("reply w46 peer="), "{next}");
+    let uplink_ip = env.uplink_ip.clone();
+    let held = held_across_restart(&mut env, &out, (&uplink_ip, 8080), "w46");
     answered_by(
         ask(&out, "tcp", &env.uplink_ip, 8080),
         "w46",

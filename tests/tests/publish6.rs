@@ -28,24 +28,6 @@ fn wait_reachable(env: &TestEnv, ip: &str, port: u16) {
     assert!(reached, "[{ip}]:{port} never answered the outside");
 }
 
-#[track_caller]
-fn answered_by(reply: Result<String, String>, name: &str, what: &str) -> String {
-    let reply = reply.unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        reply.starts_with(&format!("{name} peer=")),
-        "{what}: {reply:?}"
-    );
-    reply
-}
-
-fn flows_rows(env: &TestEnv, needle: &str) -> Vec<String> {
-    env.ok(&["flows"])
-        .lines()
-        .filter(|l| l.contains(needle))
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn outside_ipv6_clients_reach_published_ports_with_their_address_kept() {
     let env = TestEnv::new("pub6");
@@ -282,14 +264,8 @@ fn an_ipv6_only_network_publishes_and_its_flows_survive_a_restart() {
     assert!(reply.starts_with("ow peer="), "{reply}");
 
     // A connection held across a restart of the daemon goes on.
-    let (held, _) = hold_client(&env.outside_ns, UP6, 8080);
-    assert!(env.stop_daemon().success());
-    env.start_daemon();
-    held.drain();
-    let next = held
-        .next_line(Duration::from_secs(3))
-        .unwrap_or_else(|| panic!("the held connection fell silent"));
-    assert!(next.starts_with("reply ow peer="), "{next}");
+    let outside = env.outside_ns.clone();
+    let _held = held_across_restart(&mut env, &outside, (UP6, 8080), "ow");
     assert_eq!(port_lines(&env, "ow"), both);
     answered_by(
         ask(&env.outside_ns, "tcp", UP6, 8080),

@@ -153,6 +153,7 @@ mod tests {
 
     use super::*;
     use crate::datapath::NatRecord;
+    use crate::testing::fixtures::rewrite;
 
     const SEC: u64 = 1_000_000_000;
 
@@ -162,35 +163,26 @@ mod tests {
 
     /// Container 10.214.0.2:5000 masqueraded behind 203.0.113.1:61234.
     fn masquerade(protocol: u8) -> Vec<NatRecord> {
+        let (container, uplink, outside) = ([10, 214, 0, 2], [203, 0, 113, 1], [198, 51, 100, 7]);
         let request = NatRecord {
-            key: key([10, 214, 0, 2], 5000, [198, 51, 100, 7], 53, protocol),
+            key: key(container, 5000, outside, 53, protocol),
             entry: NatEntry {
-                new_src_ip: [203, 0, 113, 1],
-                new_src_port: 61234,
-                new_dst_ip: [198, 51, 100, 7],
-                new_dst_port: 53,
-                kind: NatKind::MasqueradeRequest as u8,
                 created_ns: 10 * SEC,
                 last_seen_ns: 20 * SEC,
                 packets: 3,
                 bytes: 300,
-                ..NatEntry::default()
+                ..rewrite((uplink, 61234), (outside, 53), NatKind::MasqueradeRequest)
             },
         };
         let reply = NatRecord {
-            key: key([198, 51, 100, 7], 53, [203, 0, 113, 1], 61234, protocol),
+            key: key(outside, 53, uplink, 61234, protocol),
             entry: NatEntry {
-                new_src_ip: [198, 51, 100, 7],
-                new_src_port: 53,
-                new_dst_ip: [10, 214, 0, 2],
-                new_dst_port: 5000,
-                kind: NatKind::MasqueradeReply as u8,
                 tcp_flags: REPLY_SEEN,
                 created_ns: 10 * SEC,
                 last_seen_ns: 25 * SEC,
                 packets: 2,
                 bytes: 500,
-                ..NatEntry::default()
+                ..rewrite((outside, 53), (container, 5000), NatKind::MasqueradeReply)
             },
         };
         // The reply first: the row must still come from the request.

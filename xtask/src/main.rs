@@ -9,6 +9,7 @@ mod demo_env;
 mod fuzz;
 mod install;
 mod interrupt;
+mod lint;
 mod process;
 mod setup;
 mod test;
@@ -39,6 +40,9 @@ enum Task {
         #[arg(long)]
         release: bool,
     },
+    /// Check formatting (rustfmt) and lints (clippy, warnings as errors)
+    /// of the workspace and the eBPF crate
+    Lint,
     /// Run the unit and end-to-end tests (as root)
     Test {
         /// Passed to the end-to-end test binary, e.g. a test name filter
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Task::Setup => setup::setup(),
         Task::BuildEbpf => build_ebpf::build_ebpf(),
         Task::Build { release } => build::build(release),
+        Task::Lint => lint::lint(),
         Task::Test { e2e_args } => test::test(&e2e_args),
         Task::Demo => demo::demo(),
         Task::Install(options) => install::install(&options),

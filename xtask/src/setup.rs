@@ -69,6 +69,9 @@ pub fn setup() -> Result<()> {
     if !rust_src_installed() {
         install_rust_src()?;
     }
+    if !lint_tools_ready() {
+        install_lint_tools()?;
+    }
     if !bpf_linker_installed() {
         install_bpf_linker()?;
     }
@@ -191,6 +194,28 @@ fn install_rust_src() -> Result<()> {
         bail!(
             "rustup installed rust-src, but `rustc --print sysroot` has no lib/rustlib/src; \
              is `rustc` on PATH the rustup toolchain? By hand: `{BY_HAND}`"
+        );
+    }
+    Ok(())
+}
+
+/// rustfmt and clippy, which `cargo xtask lint` runs (a toolchain
+/// installed with rustup's minimal profile has neither).
+pub fn lint_tools_ready() -> bool {
+    ["fmt", "clippy"].into_iter().all(|tool| {
+        output(command("cargo").args([tool, "--version"])).is_ok_and(|v| !v.trim().is_empty())
+    })
+}
+
+pub fn install_lint_tools() -> Result<()> {
+    const BY_HAND: &str = "rustup component add rustfmt clippy";
+    run(command("rustup").args(["component", "add", "rustfmt", "clippy"]))
+        .with_context(|| format!("could not install rustfmt and clippy; by hand: `{BY_HAND}`"))?;
+    if !lint_tools_ready() {
+        bail!(
+            "rustup installed rustfmt and clippy, but `cargo fmt --version` or `cargo clippy \
+             --version` does not run; is `cargo` on PATH the rustup toolchain? By hand: \
+             `{BY_HAND}`"
         );
     }
     Ok(())

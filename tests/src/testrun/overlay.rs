@@ -25,14 +25,8 @@ impl Datapath {
         mac: [u8; 6],
         host_ip: [u8; 4],
     ) {
-        let peer = OverlayPeer {
-            host_ip,
-            mac,
-            _pad: [0; 2],
-        };
-        self.hash::<OverlayPeerKey, OverlayPeer>("OVERLAY_PEERS")
-            .insert(OverlayPeerKey { network_id, ip }, peer, 0)
-            .expect("OVERLAY_PEERS insert");
+        let key = OverlayPeerKey { network_id, ip };
+        self.insert_peer("OVERLAY_PEERS", key, mac, host_ip);
     }
 
     /// The IPv6 address `ip` of that container (a dual-stack network).
@@ -43,13 +37,19 @@ impl Datapath {
         mac: [u8; 6],
         host_ip: [u8; 4],
     ) {
+        let key = OverlayPeerKey6 { network_id, ip };
+        self.insert_peer("OVERLAY_PEERS6", key, mac, host_ip);
+    }
+
+    /// `map[key]` = the container with `mac` on the host at `host_ip`.
+    fn insert_peer<K: aya::Pod>(&mut self, map: &str, key: K, mac: [u8; 6], host_ip: [u8; 4]) {
         let peer = OverlayPeer {
             host_ip,
             mac,
             _pad: [0; 2],
         };
-        self.hash::<OverlayPeerKey6, OverlayPeer>("OVERLAY_PEERS6")
-            .insert(OverlayPeerKey6 { network_id, ip }, peer, 0)
-            .expect("OVERLAY_PEERS6 insert");
+        self.hash::<K, OverlayPeer>(map)
+            .insert(key, peer, 0)
+            .unwrap_or_else(|e| panic!("{map} insert: {e:?}"));
     }
 }

@@ -9,6 +9,7 @@
 mod attack;
 mod clients;
 mod host;
+mod masquerade;
 mod scripts;
 
 pub(crate) use scripts::ECHO_SERVER;
@@ -16,3 +17,4 @@ pub(crate) use scripts::ECHO_SERVER;
 pub use attack::*;
 pub use clients::*;
 pub use host::*;
+pub use masquerade::*;

@@ -11,6 +11,7 @@ use crate::datapath::{
     NatRecord6,
     nat::{ICMP_TIMEOUT_NS, TCP_ESTABLISHED_TIMEOUT_NS, UDP_TIMEOUT_NS, flows_of_mappings},
 };
+use crate::testing::fixtures::rewrite;
 
 const SEC: u64 = 1_000_000_000;
 const CONTAINER: [u8; 16] = [0xfd, 0, 0xeb, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
@@ -23,29 +24,19 @@ fn masquerade(protocol: u8, flags: u8, seen: u64) -> Vec<NatRecord6> {
     let request = NatRecord6 {
         key: FlowKey6::new(CONTAINER, 5000, OUTSIDE, 53, protocol),
         entry: NatEntry6 {
-            new_src_ip: UPLINK,
-            new_src_port: 61234,
-            new_dst_ip: OUTSIDE,
-            new_dst_port: 53,
-            kind: NatKind::MasqueradeRequest as u8,
             forward: Forward::Neigh as u8,
             tcp_flags: flags,
             last_seen_ns: seen * SEC,
-            ..NatEntry6::default()
+            ..rewrite((UPLINK, 61234), (OUTSIDE, 53), NatKind::MasqueradeRequest)
         },
     };
     let reply = NatRecord6 {
         key: request.entry.twin_key(protocol),
         entry: NatEntry6 {
-            new_src_ip: OUTSIDE,
-            new_src_port: 53,
-            new_dst_ip: CONTAINER,
-            new_dst_port: 5000,
-            kind: NatKind::MasqueradeReply as u8,
             forward: Forward::Peer as u8,
             tcp_flags: flags | REPLY_SEEN,
             last_seen_ns: seen * SEC,
-            ..NatEntry6::default()
+            ..rewrite((OUTSIDE, 53), (CONTAINER, 5000), NatKind::MasqueradeReply)
         },
     };
     vec![request, reply]

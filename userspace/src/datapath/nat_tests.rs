@@ -1,6 +1,7 @@
 use ebpfnet_common::maps::{MasqUsageKey, NatEntry, PUBLISHED_ANY_IP, TCP_SEQ_SEEN};
 
 use super::*;
+use crate::testing::fixtures::rewrite;
 
 fn key(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, protocol: u8) -> FlowKey {
     FlowKey::new(src, sport, dst, dport, protocol)
@@ -15,25 +16,15 @@ fn published_flow(protocol: u8, last_seen: (u64, u64)) -> [NatRecord; 2] {
     let request = NatRecord {
         key: key(CLIENT, 40000, HOST, 8080, protocol),
         entry: NatEntry {
-            new_src_ip: CLIENT,
-            new_src_port: 40000,
-            new_dst_ip: CONTAINER,
-            new_dst_port: 80,
-            kind: NatKind::PublishedRequest as u8,
             last_seen_ns: last_seen.0,
-            ..NatEntry::default()
+            ..rewrite((CLIENT, 40000), (CONTAINER, 80), NatKind::PublishedRequest)
         },
     };
     let reply = NatRecord {
         key: key(CONTAINER, 80, CLIENT, 40000, protocol),
         entry: NatEntry {
-            new_src_ip: HOST,
-            new_src_port: 8080,
-            new_dst_ip: CLIENT,
-            new_dst_port: 40000,
-            kind: NatKind::PublishedReply as u8,
             last_seen_ns: last_seen.1,
-            ..NatEntry::default()
+            ..rewrite((HOST, 8080), (CLIENT, 40000), NatKind::PublishedReply)
         },
     };
     [request, reply]

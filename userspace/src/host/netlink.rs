@@ -6,13 +6,13 @@ use std::{
 };
 
 use futures::TryStreamExt;
-use ipnetwork::Ipv4Network;
+use ipnetwork::{IpNetwork, Ipv4Network};
 use nix::errno::Errno;
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
     packet_route::{
         AddressFamily,
-        address::{AddressAttribute, AddressMessage},
+        address::{AddressAttribute, AddressFlags, AddressMessage},
         link::{InfoData, InfoVeth, LinkAttribute, LinkMessage},
         route::{RouteAddress, RouteAttribute, RouteMessage, RouteType},
     },
@@ -112,15 +112,8 @@ pub async fn ensure_bridge(
         }
     };
     if let Some((gateway, prefix)) = gateway {
-        handle
-            .address()
-            .add(index, IpAddr::V4(gateway), prefix)
-            .replace()
-            .execute()
-            .await
-            .map_err(HostError::netlink(format!(
-                "add {gateway}/{prefix} to {name}"
-            )))?;
+        let what = format!("add {gateway}/{prefix} to {name}");
+        put_address(handle, index, (IpAddr::V4(gateway), prefix), None, what).await?;
     }
     // A bridge without an address of its own takes the lowest of its
     // ports' and changes it as veths come and go, which leaves the
@@ -201,13 +194,27 @@ pub async fn add_address(
     ip: Ipv4Addr,
     prefix: u8,
 ) -> Result<(), HostError> {
-    handle
-        .address()
-        .add(index, IpAddr::V4(ip), prefix)
-        .replace()
-        .execute()
-        .await
-        .map_err(HostError::netlink(format!("add address {ip}/{prefix}")))
+    let what = format!("add address {ip}/{prefix}");
+    put_address(handle, index, (IpAddr::V4(ip), prefix), None, what).await
+}
+
+/// Adds `ip/prefix` to interface `index` (or replaces it there), with
+/// `flags` if any (IFA_FLAGS); `what` names the request in an error.
+pub(super) async fn put_address(
+    handle: &Handle,
+    index: u32,
+    (ip, prefix): (IpAddr, u8),
+    flags: Option<AddressFlags>,
+    what: String,
+) -> Result<(), HostError> {
+    let mut request = handle.address().add(index, ip, prefix).replace();
+    if let Some(flags) = flags {
+        request
+            .message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(flags));
+    }
+    request.execute().await.map_err(HostError::netlink(what))
 }
 
 pub async fn add_default_route(handle: &Handle, gateway: Ipv4Addr) -> Result<(), HostError> {
@@ -238,21 +245,15 @@ pub struct Route {
     pub output: Option<u32>,
 }
 
-/// A route of the main table as the kernel lists it: destination,
-/// prefix length and output interface.
-pub(super) struct MainRoute {
-    /// `None` for a default route (it carries no destination).
-    pub destination: Option<RouteAddress>,
-    pub prefix: u8,
-    pub output: Option<u32>,
-}
-
-/// The unicast routes of the main table that `request` (one family) dumps.
+/// The unicast routes of the main table that `request` (one family)
+/// dumps, as (destination network, output interface); a default route
+/// (it carries no destination) is `unspecified/0`.
 pub(super) async fn main_unicast_routes(
     handle: &Handle,
     request: RouteMessage,
+    unspecified: IpAddr,
     what: &'static str,
-) -> Result<Vec<MainRoute>, HostError> {
+) -> Result<Vec<(IpNetwork, Option<u32>)>, HostError> {
     let messages: Vec<RouteMessage> = handle
         .route()
         .get(request)
@@ -263,21 +264,23 @@ pub(super) async fn main_unicast_routes(
     Ok(messages
         .into_iter()
         .filter(|m| m.header.table == 254 && m.header.kind == RouteType::Unicast)
-        .map(|m| {
-            let mut destination = None;
+        .filter_map(|m| {
+            let mut destination = unspecified;
             let mut output = None;
             for attribute in &m.attributes {
                 match attribute {
-                    RouteAttribute::Destination(address) => destination = Some(address.clone()),
+                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => {
+                        destination = IpAddr::V4(*ip)
+                    }
+                    RouteAttribute::Destination(RouteAddress::Inet6(ip)) => {
+                        destination = IpAddr::V6(*ip)
+                    }
                     RouteAttribute::Oif(index) => output = Some(*index),
                     _ => {}
                 }
             }
-            MainRoute {
-                destination,
-                prefix: m.header.destination_prefix_length,
-                output,
-            }
+            let prefix = m.header.destination_prefix_length;
+            Some((IpNetwork::new(destination, prefix).ok()?, output))
         })
         .collect())
 }
@@ -285,19 +288,36 @@ pub(super) async fn main_unicast_routes(
 /// The unicast IPv4 routes of the main table.
 pub async fn routes(handle: &Handle) -> Result<Vec<Route>, HostError> {
     let request = RouteMessageBuilder::<Ipv4Addr>::new().build();
-    let routes = main_unicast_routes(handle, request, "list routes").await?;
+    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    let routes = main_unicast_routes(handle, request, unspecified, "list routes").await?;
     Ok(routes
         .into_iter()
-        .filter_map(|r| {
-            let destination = match r.destination {
-                Some(RouteAddress::Inet(ip)) => ip,
-                _ => Ipv4Addr::UNSPECIFIED,
-            };
-            Some(Route {
-                destination: Ipv4Network::new(destination, r.prefix).ok()?,
-                output: r.output,
-            })
+        .filter_map(|(network, output)| match network {
+            IpNetwork::V4(destination) => Some(Route {
+                destination,
+                output,
+            }),
+            IpNetwork::V6(_) => None,
         })
+        .collect())
+}
+
+/// Every address message of `family` in the namespace, in the kernel's
+/// order.
+pub(super) async fn address_messages(
+    handle: &Handle,
+    family: AddressFamily,
+) -> Result<Vec<AddressMessage>, HostError> {
+    let messages: Vec<AddressMessage> = handle
+        .address()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(HostError::netlink("list addresses"))?;
+    Ok(messages
+        .into_iter()
+        .filter(|m| m.header.family == family)
         .collect())
 }
 
@@ -311,16 +331,9 @@ pub struct HostAddress {
 /// Every IPv4 address of the namespace, in the kernel's order (an
 /// interface's primary address before its secondaries).
 pub async fn ipv4_addresses(handle: &Handle) -> Result<Vec<HostAddress>, HostError> {
-    let messages: Vec<AddressMessage> = handle
-        .address()
-        .get()
-        .execute()
-        .try_collect()
-        .await
-        .map_err(HostError::netlink("list addresses"))?;
+    let messages = address_messages(handle, AddressFamily::Inet).await?;
     Ok(messages
         .into_iter()
-        .filter(|m| m.header.family == AddressFamily::Inet)
         .filter_map(|m| {
             // IFA_LOCAL is the own address; IFA_ADDRESS is the peer's on
             // point-to-point links, so it only counts when LOCAL is absent.

@@ -4,17 +4,17 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use futures::TryStreamExt;
-use ipnetwork::Ipv6Network;
+use ipnetwork::{IpNetwork, Ipv6Network};
 use rtnetlink::{
     Handle, RouteMessageBuilder,
     packet_route::{
-        address::{AddressAttribute, AddressFlags, AddressMessage},
-        route::RouteAddress,
+        AddressFamily,
+        address::{AddressAttribute, AddressFlags},
     },
 };
 
 use super::HostError;
+use super::netlink::{address_messages, main_unicast_routes};
 
 /// Adds `ip/prefix` to interface `index` without duplicate address
 /// detection (`nodad`): usable at once, as ebpfnet's IPAM hands out each
@@ -25,18 +25,9 @@ pub async fn add_address(
     ip: Ipv6Addr,
     prefix: u8,
 ) -> Result<(), HostError> {
-    let mut request = handle
-        .address()
-        .add(index, IpAddr::V6(ip), prefix)
-        .replace();
-    request
-        .message_mut()
-        .attributes
-        .push(AddressAttribute::Flags(AddressFlags::Nodad));
-    request
-        .execute()
-        .await
-        .map_err(HostError::netlink(format!("add address {ip}/{prefix}")))
+    let what = format!("add address {ip}/{prefix}");
+    let nodad = Some(AddressFlags::Nodad);
+    super::netlink::put_address(handle, index, (IpAddr::V6(ip), prefix), nodad, what).await
 }
 
 /// The IPv6 default route via `gateway` out of interface `index`, in
@@ -73,21 +64,21 @@ pub struct Route6 {
 /// multicast ones (every interface has those).
 pub async fn routes(handle: &Handle) -> Result<Vec<Route6>, HostError> {
     let request = RouteMessageBuilder::<Ipv6Addr>::new().build();
-    let routes = super::netlink::main_unicast_routes(handle, request, "list IPv6 routes").await?;
+    let unspecified = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+    let routes = main_unicast_routes(handle, request, unspecified, "list IPv6 routes").await?;
     Ok(routes
         .into_iter()
-        .filter_map(|r| {
-            let destination = match r.destination {
-                Some(RouteAddress::Inet6(ip)) => ip,
-                _ => Ipv6Addr::UNSPECIFIED,
-            };
-            if destination.is_unicast_link_local() || destination.is_multicast() {
-                return None;
+        .filter_map(|(network, output)| match network {
+            IpNetwork::V6(destination)
+                if !destination.ip().is_unicast_link_local()
+                    && !destination.ip().is_multicast() =>
+            {
+                Some(Route6 {
+                    destination,
+                    output,
+                })
             }
-            Some(Route6 {
-                destination: Ipv6Network::new(destination, r.prefix).ok()?,
-                output: r.output,
-            })
+            _ => None,
         })
         .collect())
 }
@@ -96,18 +87,10 @@ pub async fn routes(handle: &Handle) -> Result<Vec<Route6>, HostError> {
 /// scope (ULA included), not link-local, not tentative, deprecated or
 /// failed DAD. (address, ifindex), in the kernel's order.
 pub async fn addresses(handle: &Handle) -> Result<Vec<(Ipv6Addr, u32)>, HostError> {
-    use rtnetlink::packet_route::AddressFamily;
-    let messages: Vec<AddressMessage> = handle
-        .address()
-        .get()
-        .execute()
-        .try_collect()
-        .await
-        .map_err(HostError::netlink("list addresses"))?;
+    let messages = address_messages(handle, AddressFamily::Inet6).await?;
     let unusable = AddressFlags::Tentative | AddressFlags::Deprecated | AddressFlags::Dadfailed;
     Ok(messages
         .into_iter()
-        .filter(|m| m.header.family == AddressFamily::Inet6)
         // IFA_FLAGS holds the full flags (the header's byte, only the low ones).
         .filter(|m| {
             !m.attributes

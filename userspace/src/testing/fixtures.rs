@@ -1,10 +1,12 @@
 //! State objects for unit tests: a plain bridge network, a container with
 //! nothing attached and an endpoint, each with empty names and ids where a
 //! test does not care, for tests to change what matters to them
-//! (`Network { internal: true, ..fixtures::network("n", "10.1.0.0/16") }`).
+//! (`Network { internal: true, ..fixtures::network("n", "10.1.0.0/16") }`);
+//! NAT entries of either family.
 
 use std::net::Ipv4Addr;
 
+use ebpfnet_common::{flow::NatEntryOf, maps::NatKind};
 use ipnetwork::Ipv4Network;
 
 use crate::state::{Container, Endpoint, NetMode, Network};
@@ -60,5 +62,22 @@ pub fn endpoint(network: &str, ip: Ipv4Addr) -> Endpoint {
         host_veth: String::new(),
         ip6: None,
         aliases: Vec::new(),
+    }
+}
+
+/// A NAT entry of `kind` that rewrites its packets to `src -> dst`
+/// (address, port), of either family; everything else zero.
+pub fn rewrite<A: Copy + Default>(
+    (new_src_ip, new_src_port): (A, u16),
+    (new_dst_ip, new_dst_port): (A, u16),
+    kind: NatKind,
+) -> NatEntryOf<A> {
+    NatEntryOf {
+        new_src_ip,
+        new_src_port,
+        new_dst_ip,
+        new_dst_port,
+        kind: kind as u8,
+        ..NatEntryOf::default()
     }
 }

@@ -237,14 +237,8 @@ pub fn figures_table<P: PhasePath>(
         for &test in tests {
             let _ = write!(md, " {} |", cell(test, stat(runs, path, test, |s| s.value)));
         }
-        let p = |f: fn(&Sample) -> f64| stat(runs, path, Test::Rr, f).median;
-        let _ = writeln!(
-            md,
-            " {:.0} / {:.0} / {:.0} |",
-            p(|s| s.p50_us),
-            p(|s| s.p90_us),
-            p(|s| s.p99_us)
-        );
+        md.push_str(&latency_cell(|f| stat(runs, path, Test::Rr, f).median));
+        md.push('\n');
     }
 }
 
@@ -369,4 +363,15 @@ pub fn write_files(stem: &str, md: &str, mut results: Value, quick: bool) -> Res
         println!("bench: copied them to {}", docs.display());
     }
     Ok(())
+}
+
+/// ` P50 / P90 / P99 |`: the latency percentiles (µs) that `median`
+/// gives for each field of a sample.
+pub(super) fn latency_cell(median: impl Fn(fn(&Sample) -> f64) -> f64) -> String {
+    format!(
+        " {:.0} / {:.0} / {:.0} |",
+        median(|s| s.p50_us),
+        median(|s| s.p90_us),
+        median(|s| s.p99_us)
+    )
 }

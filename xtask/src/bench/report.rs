@@ -12,6 +12,7 @@ use super::extremes::Extremes;
 use super::ipv6::{self, Ipv6Results};
 use super::load::{Sample, Test};
 use super::overlay::OverlayResults;
+use super::phase::latency_cell;
 use super::topology::Kind;
 use super::{chart, extremes_report, http, overlay_report, targets};
 use crate::cmd::{command, output, workspace_root};
@@ -183,14 +184,7 @@ pub fn markdown(r: &Results) -> String {
                 );
             }
             for test in [Test::Rr, Test::Http] {
-                let p = |f: fn(&Sample) -> f64| r.stat(kind, scale, test, f).median;
-                let _ = write!(
-                    md,
-                    " {:.0} / {:.0} / {:.0} |",
-                    p(|s| s.p50_us),
-                    p(|s| s.p90_us),
-                    p(|s| s.p99_us)
-                );
+                md.push_str(&latency_cell(|f| r.stat(kind, scale, test, f).median));
             }
             md.push('\n');
         }
