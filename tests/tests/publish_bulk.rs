@@ -29,6 +29,11 @@ fn free_block() -> u16 {
         .expect("a block of free host ports")
 }
 
+/// `publish SPEC` into the test's container.
+fn publish(spec: &str) -> [&str; 4] {
+    ["publish", spec, "--container", "bk"]
+}
+
 /// A TCP listener on `[::]:port`, IPv6-only or dual-stack.
 fn listen6(port: u16, v6only: bool) -> Socket {
     let socket = Socket::new(Domain::IPV6, Type::STREAM, None).expect("IPv6 socket");
@@ -49,7 +54,6 @@ fn bulk_publishes_refuse_held_ports_as_single_ones() {
     let held = start + HELD;
     let up = env.uplink_ip.clone();
     let spec = |ip: &str, protocol: &str| format!("{ip}:{start}-{end}:{start}-{end}/{protocol}");
-    let publish = |spec: &str| vec!["publish", spec, "--container", "bk"];
     let in_use = |protocol: &str| [format!("host port {held}/{protocol}"), "in use".into()];
 
     // An IPv4 listener on every address: refused on every address and on
