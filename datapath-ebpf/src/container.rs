@@ -52,7 +52,7 @@ pub fn handle(ctx: &TcContext) -> i32 {
             return match ipv6::from_container(ctx, &endpoint, ifindex) {
                 ipv6::Next::Verdict(verdict) => verdict,
                 // Beyond its IPv6 networks: NAT66, in a program of its own.
-                ipv6::Next::Outside => tail::container6(ctx),
+                ipv6::Next::Outside { beyond } => tail::container6(ctx, beyond),
                 // For a container on another host: answered here, as ARP.
                 ipv6::Next::Solicitation => {
                     overlay6::answer_solicitation(ctx, endpoint.network_id, ifindex)

@@ -22,7 +22,7 @@ use crate::{
     conntrack,
     counters::drop_packet,
     nat, nat6,
-    parse6::{self, DST_OFF, HOP_LIMIT_OFF, IPV6_HEADER_LEN},
+    parse6::{DST_OFF, HOP_LIMIT_OFF, IPV6_HEADER_LEN, Packet6},
 };
 
 const DEST_UNREACH: u8 = 1;
@@ -38,10 +38,7 @@ static ERROR_KEY6: PerCpuArray<FlowKey6, 1> = PerCpuArray::new();
 /// `None` when it is none (or not about one of ours). A subprogram of its
 /// own.
 #[inline(never)]
-pub fn translate_error(ctx: &TcContext) -> Option<i32> {
-    // Parsed again (into the same per-CPU slot): cheap beside the stack
-    // a shared frame would cost.
-    let packet = parse6::ipv6(ctx).ok()?;
+pub fn translate_error(ctx: &TcContext, packet: &Packet6) -> Option<i32> {
     if packet.protocol != ICMPV6
         || packet.fragment
         || !(DEST_UNREACH..=PARAM_PROBLEM).contains(&packet.icmp_type)

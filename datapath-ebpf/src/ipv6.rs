@@ -94,27 +94,33 @@ pub fn spoofed(ctx: &TcContext) -> Option<i32> {
 /// nothing but a translated flow's packet gets past the anti-spoof check.
 #[inline(always)]
 pub fn from_uplink_translated(ctx: &TcContext) -> i32 {
-    if let Some(verdict) = nat6::from_uplink(ctx) {
+    // Parsed once (into this CPU's slot, which nothing below rewrites),
+    // for every step.
+    let packet = parse6::ipv6(ctx).ok();
+    if let Some(packet) = packet
+        && let Some(verdict) = nat6::from_uplink(ctx, packet)
+    {
         return verdict;
     }
     if let Some(verdict) = spoofed(ctx) {
         return verdict;
     }
+    let Some(packet) = packet else {
+        return unsolicited(ctx);
+    };
     // Errors from the path about translated flows (path MTU).
-    if let Some(verdict) = icmp6::translate_error(ctx) {
+    if let Some(verdict) = icmp6::translate_error(ctx, packet) {
         return verdict;
     }
     // Errors about the other flows (routed, published).
-    if let Ok(packet) = parse6::ipv6(ctx)
-        && let Some(verdict) = errors6::translate(ctx, packet, Hook::Uplink)
-    {
+    if let Some(verdict) = errors6::translate(ctx, packet, Hook::Uplink) {
         return verdict;
     }
     // New flows to published ports.
-    if let Some(verdict) = publish6::from_uplink(ctx) {
+    if let Some(verdict) = publish6::from_uplink(ctx, packet) {
         return verdict;
     }
-    routed6::from_uplink(ctx).unwrap_or_else(|| unsolicited(ctx))
+    routed6::from_uplink(ctx, packet).unwrap_or_else(|| unsolicited(ctx))
 }
 
 /// From an uplink, a container address takes only what was translated.
@@ -135,8 +141,9 @@ enum Way {
     Link,
     /// Straight into the peer container on the same network.
     Peer(EndpointAddr),
-    /// Beyond the container's IPv6 networks: masqueraded, or the host's.
-    Outside,
+    /// Beyond the container's IPv6 networks (`beyond`: in none of them;
+    /// else another network or the gateway): masqueraded, or the host's.
+    Outside { beyond: bool },
     /// An address of its own network that no local container has: a
     /// container of its overlay network (`network_id`) on another host
     /// goes through the VXLAN device, anything else onto the bridge.
@@ -150,8 +157,11 @@ enum Way {
 /// What `container_ingress` does with a container's IPv6 frame.
 pub enum Next {
     Verdict(i32),
-    /// Beyond its IPv6 networks: to `masquerade6`, in a program of its own.
-    Outside,
+    /// Beyond its IPv6 networks: to `masquerade6`, in a program of its own
+    /// (`beyond`: the destination is in no container network).
+    Outside {
+        beyond: bool,
+    },
     /// A neighbour solicitation for `overlay6::answer_solicitation` (at the
     /// caller's level: the stack is tight).
     Solicitation,
@@ -167,7 +177,7 @@ pub fn from_container(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) ->
     Next::Verdict(match check(ctx, endpoint, ifindex) {
         Ok(Way::Link) => TCX_NEXT,
         Ok(Way::Peer(peer)) => nat::deliver_to_container(ctx, peer.ifindex, peer.mac),
-        Ok(Way::Outside) => return Next::Outside,
+        Ok(Way::Outside { beyond }) => return Next::Outside { beyond },
         Ok(Way::Remote(network_id)) => overlay6::to_remote(ctx, network_id).unwrap_or(TCX_NEXT),
         Ok(Way::Solicitation) => return Next::Solicitation,
         Err(reason) => drop_packet(reason),
@@ -237,7 +247,7 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
     let Some(network) = maps::network6_of(dst) else {
         // Only from an address of a network with IPv6.
         return match own.global {
-            Some(global) if global.ip == src => Ok(Way::Outside),
+            Some(global) if global.ip == src => Ok(Way::Outside { beyond: true }),
             _ => Err(DropReason::Ipv6Disabled),
         };
     };
@@ -257,7 +267,7 @@ fn check(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> Result<Way, 
             || upper == IPV6_FRAGMENT
             || (other && routed && upper == IPV6_ICMP);
         return match own.global {
-            Some(global) if global.ip == src && translatable => Ok(Way::Outside),
+            Some(global) if global.ip == src && translatable => Ok(Way::Outside { beyond: false }),
             _ if other => Err(DropReason::Isolation),
             _ => Ok(Way::Link),
         };

@@ -19,7 +19,7 @@ use crate::{
     frag6,
     hook::Hook,
     hoplimit6, mtu6, nat, nat46, nexthop,
-    parse6::{self, DST_OFF, HOP_LIMIT_OFF, Packet6, SRC_OFF},
+    parse6::{DST_OFF, HOP_LIMIT_OFF, Packet6, SRC_OFF},
     publish6,
 };
 
@@ -210,8 +210,7 @@ pub fn applies(hook: Hook, entry: &NatEntry6) -> bool {
 /// reply of a masqueraded one): translated and delivered. `None`: none of
 /// ours. A subprogram of its own.
 #[inline(never)]
-pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
-    let packet = parse6::ipv6(ctx).ok()?;
+pub fn from_uplink(ctx: &TcContext, packet: &Packet6) -> Option<i32> {
     if packet.later_fragment() {
         return frag6::follow(ctx, packet, Hook::Uplink);
     }

@@ -37,8 +37,8 @@ use crate::{
     hook::Hook,
     hoplimit6, maps, nat6,
     parse::FlowPacket,
-    parse6::{self, Packet6},
-    routed6,
+    parse6::Packet6,
+    routed6, tail,
 };
 
 #[btf_map]
@@ -166,8 +166,7 @@ const PUBLISHED_KINDS: [NatKind; 2] = [NatKind::PublishedRequest, NatKind::Publi
 /// `uplink_ingress6`: a new flow from another host to a published port.
 /// `None`: none (the caller goes on). A subprogram of its own.
 #[inline(never)]
-pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
-    let packet = parse6::ipv6(ctx).ok()?;
+pub fn from_uplink(ctx: &TcContext, packet: &Packet6) -> Option<i32> {
     if !may_open(packet) {
         return None;
     }
@@ -241,6 +240,11 @@ pub fn from_container(
             &way,
             Hook::Container,
         ));
+    }
+    // In no container network (found by `container_ingress`, tail.rs):
+    // not for one, and the LPM is not walked again.
+    if tail::beyond_networks(ctx) {
+        return None;
     }
     let network = maps::network6_of(packet.dst_ip)?;
     if network.network_id == endpoint.network_id && network.gateway == packet.dst_ip {

@@ -36,7 +36,7 @@ use crate::{
     hook::Hook,
     hoplimit6, maps, masquerade6, nat, nat6,
     parse::FlowPacket,
-    parse6::{self, HOP_LIMIT_OFF, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, Packet6},
+    parse6::{HOP_LIMIT_OFF, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, Packet6},
 };
 
 /// The container ports open on routed networks, written by the controller.
@@ -193,8 +193,7 @@ pub fn from_other_network(
 /// drops it as unsolicited), or not to a routed network at all. A
 /// subprogram of its own.
 #[inline(never)]
-pub fn from_uplink(ctx: &TcContext) -> Option<i32> {
-    let packet = parse6::ipv6(ctx).ok()?;
+pub fn from_uplink(ctx: &TcContext, packet: &Packet6) -> Option<i32> {
     let network = maps::network6_of(packet.dst_ip)?;
     if network.flags & NETWORK_ROUTED6 == 0 || network.gateway == packet.dst_ip {
         return None;

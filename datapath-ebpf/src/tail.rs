@@ -15,16 +15,34 @@ use crate::{counters::drop_packet, ipv6};
 #[btf_map]
 static TAIL_CALLS: ProgramArray<{ TAIL_CALLS_CAPACITY as usize }> = ProgramArray::new();
 
-/// Continues in `container_ingress6`. Only returns when that cannot run
-/// (its slot is empty): then the packet is dropped, never sent on with
-/// the container's own address. Must be called from a program's main
-/// body (the verifier limits tail calls from subprograms).
+/// `skb->cb[0]` for `container_ingress6`: the destination is in no
+/// container network (`container_ingress` walked the LPM for it).
+const BEYOND_NETWORKS: u32 = 1;
+
+/// Continues in `container_ingress6`, telling it whether the destination
+/// is `beyond` every container network ([`beyond_networks`]), so a new
+/// flow's first packet does not walk the same LPM again. Only returns
+/// when that cannot run (its slot is empty): then the packet is dropped,
+/// never sent on with the container's own address. Must be called from a
+/// program's main body (the verifier limits tail calls from subprograms).
 #[inline(always)]
-pub fn container6(ctx: &TcContext) -> i32 {
+pub fn container6(ctx: &TcContext, beyond: bool) -> i32 {
+    // SAFETY: `skb` points at the live `__sk_buff` of this invocation,
+    // whose `cb` a TC program may write; it goes along the tail call.
+    unsafe { (*ctx.skb.skb).cb[0] = u32::from(beyond) * BEYOND_NETWORKS };
     // SAFETY: the slot holds a TC program or nothing; on success control
     // never comes back here.
     unsafe { TAIL_CALLS.tail_call(ctx, TAIL_CONTAINER6) };
     drop_packet(DropReason::Untranslatable)
+}
+
+/// In `container_ingress6` (only ever tail-called by [`container6`],
+/// which writes it): whether the packet's destination is in no container
+/// network.
+#[inline(always)]
+pub fn beyond_networks(ctx: &TcContext) -> bool {
+    // SAFETY: as in `container6`.
+    unsafe { (*ctx.skb.skb).cb[0] == BEYOND_NETWORKS }
 }
 
 /// Continues in `uplink_ingress6` (NAT66 replies, ICMPv6 errors about

@@ -36,6 +36,7 @@ pub mod overlay;
 #[cfg(test)]
 mod overlay_tests;
 mod portalloc;
+mod portprobe;
 mod ports;
 pub mod predefined;
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! `PUBLISHED` map in line with the containers' mappings.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 
 use super::{
     Controller, ControllerError, Result, events, nat46,
     portalloc::{self, Families, Taken},
+    portprobe::PortProber,
 };
 use crate::{
     datapath::{
@@ -84,10 +84,8 @@ impl Controller {
             })
         });
         let ephemeral = portalloc::ephemeral_range(&self.host.ip_local_port_range());
-        let mut probe = |m: &PortMapping| {
-            self.host
-                .probe_port(m.protocol, SocketAddr::from((m.host_ip, m.host_port)))
-        };
+        let mut prober = PortProber::new(self.host.as_ref());
+        let mut probe = |m: &PortMapping| prober.probe(m);
         let mappings =
             portalloc::resolve_ports(taken, requests, families(endpoint), ephemeral, &mut probe)
                 .map_err(ControllerError::Refused)?;

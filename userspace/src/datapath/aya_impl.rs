@@ -36,6 +36,9 @@ pub struct AyaDatapath {
     sock_links: Vec<(&'static str, PinnedLink)>,
     cgroup_root: PathBuf,
     pub(super) sizes: MapSizes,
+    /// The IPv4-mapped keys of `PUBLISHED6` by port, read from the map
+    /// once (nat46.rs); `None` until then, or after a failed unpublish.
+    pub(super) nat46_users: Option<super::nat46::Nat46Users>,
 }
 
 impl AyaDatapath {
@@ -90,6 +93,7 @@ impl AyaDatapath {
             sock_links,
             cgroup_root,
             sizes,
+            nat46_users: None,
         };
         datapath.fill_tail_calls()?;
         Ok(datapath)

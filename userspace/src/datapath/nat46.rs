@@ -3,9 +3,10 @@
 //! port's bit in `NAT46_PORTS`, which `uplink_ingress` reads before it
 //! tail-calls the translation. The bits follow `PUBLISHED6`: set when a
 //! mapping is written, cleared when the last mapping of its port and
-//! protocol goes.
+//! protocol goes (known from [`Nat46Users`], not from reading the map on
+//! every unpublish).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use aya::maps::{Array, MapData};
 use ebpfnet_common::{
@@ -85,33 +86,98 @@ impl AyaDatapath {
         if !nat46::is_mapped(&key.host_ip) {
             return Ok(());
         }
+        // Read from the map (which holds `key` already) the first time.
+        if self.nat46_users.is_none() {
+            self.nat46_users = Some(self.read_nat46_users()?);
+        }
+        if let Some(users) = &mut self.nat46_users {
+            users.add(key);
+        }
         self.set_nat46_bit(key.host_port, key.protocol, true)
     }
 
-    /// After `unpublish6` removed `keys`: the ports of IPv4-mapped ones
-    /// that no remaining mapping uses are unmarked.
-    pub(super) fn unmark_nat46(&mut self, keys: &[PublishedKey6]) -> Result<(), DatapathError> {
-        let gone: BTreeSet<(u16, u8)> = keys
-            .iter()
-            .filter(|k| nat46::is_mapped(&k.host_ip))
-            .map(|k| (k.host_port, k.protocol))
-            .collect();
-        if gone.is_empty() {
+    /// After `unpublish6` removed `keys` (`all_removed`: each of them):
+    /// the ports of IPv4-mapped ones that no remaining mapping uses are
+    /// unmarked. After a failed removal the map is read again.
+    pub(super) fn unmark_nat46(
+        &mut self,
+        keys: &[PublishedKey6],
+        all_removed: bool,
+    ) -> Result<(), DatapathError> {
+        if !keys.iter().any(|k| nat46::is_mapped(&k.host_ip)) {
             return Ok(());
         }
-        let name = names::PUBLISHED6_MAP;
-        let still: BTreeSet<(u16, u8)> = hash::<PublishedKey6, PublishedValue6>(&self.ebpf, name)?
-            .keys()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(map_err(name))?
-            .into_iter()
-            .filter(|k| nat46::is_mapped(&k.host_ip))
-            .map(|k| (k.host_port, k.protocol))
-            .collect();
-        for (port, protocol) in gone.difference(&still) {
-            self.set_nat46_bit(*port, *protocol, false)?;
+        let unused = match self.nat46_users.as_mut().filter(|_| all_removed) {
+            Some(users) => users.remove(keys),
+            None => {
+                let users = self.read_nat46_users()?;
+                let unused = users.unused(keys);
+                self.nat46_users = Some(users);
+                unused
+            }
+        };
+        for (port, protocol) in unused {
+            self.set_nat46_bit(port, protocol, false)?;
         }
         Ok(())
+    }
+
+    fn read_nat46_users(&self) -> Result<Nat46Users, DatapathError> {
+        let name = names::PUBLISHED6_MAP;
+        let keys = hash::<PublishedKey6, PublishedValue6>(&self.ebpf, name)?
+            .keys()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err(name))?;
+        Ok(Nat46Users::from_keys(&keys))
+    }
+}
+
+/// The IPv4-mapped `PUBLISHED6` keys by (port, protocol): a port's
+/// `NAT46_PORTS` bit stays while one is left.
+#[derive(Debug, Default)]
+pub struct Nat46Users(HashMap<(u16, u8), HashSet<[u8; 16]>>);
+
+impl Nat46Users {
+    /// The IPv4-mapped ones among `keys`.
+    pub fn from_keys(keys: &[PublishedKey6]) -> Self {
+        let mut users = Self::default();
+        for key in keys {
+            users.add(key);
+        }
+        users
+    }
+
+    /// Adds `key` when IPv4-mapped (again: no change).
+    pub fn add(&mut self, key: &PublishedKey6) {
+        if nat46::is_mapped(&key.host_ip) {
+            self.0
+                .entry((key.host_port, key.protocol))
+                .or_default()
+                .insert(key.host_ip);
+        }
+    }
+
+    /// Takes `keys` out; the (port, protocol) pairs they leave unused.
+    pub fn remove(&mut self, keys: &[PublishedKey6]) -> BTreeSet<(u16, u8)> {
+        for key in keys {
+            if let Some(addresses) = self.0.get_mut(&(key.host_port, key.protocol)) {
+                addresses.remove(&key.host_ip);
+            }
+        }
+        let unused = self.unused(keys);
+        for pair in &unused {
+            self.0.remove(pair);
+        }
+        unused
+    }
+
+    /// The (port, protocol) pairs of IPv4-mapped `keys` that no key uses.
+    pub fn unused(&self, keys: &[PublishedKey6]) -> BTreeSet<(u16, u8)> {
+        keys.iter()
+            .filter(|k| nat46::is_mapped(&k.host_ip))
+            .map(|k| (k.host_port, k.protocol))
+            .filter(|pair| self.0.get(pair).is_none_or(HashSet::is_empty))
+            .collect()
     }
 }
 
@@ -142,5 +208,28 @@ mod tests {
             "::ffff:203.0.113.1"
         );
         assert!(translated_key(&m("::")).is_none());
+    }
+
+    #[test]
+    fn a_port_stays_marked_while_a_mapped_key_uses_it() {
+        let key = |ip: [u8; 4], port: u16, protocol: u8| {
+            PublishedKey6::new(nat46::mapped(ip), port, protocol)
+        };
+        let any = key([0; 4], 8080, 6);
+        let one = key([203, 0, 113, 1], 8080, 6);
+        let udp = key([0; 4], 8080, 17);
+        // An IPv6 key is none of these.
+        let v6 = PublishedKey6::new([0; 16], 9090, 6);
+        let mut users = Nat46Users::from_keys(&[any, one, udp, v6]);
+        users.add(&one);
+        assert_eq!(users.unused(&[v6]), BTreeSet::new());
+        // TCP 8080 is still used by `one`; UDP 8080 is free.
+        assert_eq!(users.remove(&[any, udp, v6]), BTreeSet::from([(8080, 17)]));
+        assert_eq!(users.remove(&[one]), BTreeSet::from([(8080, 6)]));
+        // Removing again: nothing uses it still.
+        assert_eq!(users.remove(&[one]), BTreeSet::from([(8080, 6)]));
+        assert!(users.0.is_empty());
+        users.add(&udp);
+        assert_eq!(users.unused(&[udp]), BTreeSet::new());
     }
 }

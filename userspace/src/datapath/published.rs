@@ -116,7 +116,7 @@ impl Publishing6 for AyaDatapath {
 
     fn unpublish6(&mut self, keys: &[PublishedKey6]) -> Result<usize, DatapathError> {
         let cut = self.unpublish_of(keys);
-        self.unmark_nat46(keys)?;
+        self.unmark_nat46(keys, cut.is_ok())?;
         cut
     }
 

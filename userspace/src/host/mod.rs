@@ -1,5 +1,6 @@
 //! The host's network: namespaces, links, addresses and routes over netlink.
 
+pub mod bound;
 pub mod etc;
 pub mod lan;
 pub mod netlink;
@@ -8,6 +9,7 @@ mod netlink_host;
 pub mod netns;
 mod ops;
 pub mod requirements;
+mod sock_diag;
 pub mod vxlan;
 
 pub use netlink_host::NetlinkHost;

@@ -232,4 +232,8 @@ impl Host for NetlinkHost {
     fn probe_port(&self, protocol: Protocol, addr: SocketAddr) -> Probe {
         super::probe_port(protocol, addr)
     }
+
+    fn bound_sockets(&self, protocol: Protocol) -> Result<super::bound::BoundSockets, HostError> {
+        super::sock_diag::bound_sockets(protocol)
+    }
 }

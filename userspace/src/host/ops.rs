@@ -179,4 +179,7 @@ pub trait Host: Send + Sync {
 
     /// Whether a host socket could bind `addr` for `protocol`.
     fn probe_port(&self, protocol: Protocol, addr: SocketAddr) -> Probe;
+    /// The host's sockets of `protocol` that hold ports, to answer
+    /// `probe_port` for many ports at once (bound.rs).
+    fn bound_sockets(&self, protocol: Protocol) -> Result<super::bound::BoundSockets, HostError>;
 }

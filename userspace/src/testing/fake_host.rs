@@ -26,6 +26,7 @@ use super::{
 use crate::{
     host::{
         Host, HostError, InterfaceAddress, LanDeviceSpec, Probe, VethSpec,
+        bound::{BoundSockets, Verdict},
         netlink::{HostAddress, Route},
         netlink6::Route6,
         netns::{self, NsId},
@@ -373,15 +374,25 @@ impl Host for FakeHost {
 
     fn probe_port(&self, protocol: Protocol, addr: SocketAddr) -> Probe {
         let world = lock(&self.world);
-        if world.busy_ports.contains(&(protocol, addr)) {
-            return Probe::InUse;
-        }
         let local = addr.ip().is_unspecified()
             || addr.ip().is_loopback()
             || world
                 .links
                 .values()
                 .any(|l| l.addresses.iter().any(|(ip, _)| addr.ip() == *ip));
-        if local { Probe::Free } else { Probe::NotLocal }
+        if !local {
+            return Probe::NotLocal;
+        }
+        // The kernel's rules over the held ports; where a dump is unsure
+        // (a wildcard UDP bind against an address), the short-slot answer.
+        match world.bound_sockets(protocol).verdict(addr) {
+            Verdict::Free => Probe::Free,
+            Verdict::InUse | Verdict::Unsure => Probe::InUse,
+        }
+    }
+
+    fn bound_sockets(&self, protocol: Protocol) -> Result<BoundSockets, HostError> {
+        self.check("bound_sockets")?;
+        Ok(lock(&self.world).bound_sockets(protocol))
     }
 }

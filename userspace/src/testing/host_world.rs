@@ -11,7 +11,12 @@ use std::{
 use ipnetwork::Ipv6Network;
 
 use crate::{
-    host::{netlink::Route, netlink6::Route6, netns::NsId},
+    host::{
+        bound::{BoundSocket, BoundSockets},
+        netlink::Route,
+        netlink6::Route6,
+        netns::NsId,
+    },
     lan::LanKind,
     portspec::Protocol,
 };
@@ -30,7 +35,8 @@ pub struct HostWorld {
     pub namespaces: BTreeMap<PathBuf, Namespace>,
     /// `/etc/netns` files: (container, file) -> content.
     pub etc_files: BTreeMap<(String, String), String>,
-    /// Ports host processes hold.
+    /// Ports host processes hold: sockets without `IPV6_V6ONLY` on IPv4
+    /// addresses, with it on IPv6 ones.
     pub busy_ports: Vec<(Protocol, SocketAddr)>,
     /// `ip_local_port_range`'s text.
     pub port_range: String,
@@ -196,5 +202,19 @@ pub(super) fn new_link(index: u32, kind: LinkKind, mac: Option<[u8; 6]>) -> Link
         up: false,
         forwarding: false,
         accept_ra: true,
+    }
+}
+
+impl HostWorld {
+    /// The sockets of `busy_ports` as sock_diag would show them.
+    pub fn bound_sockets(&self, protocol: Protocol) -> BoundSockets {
+        let held = self.busy_ports.iter().filter(|(p, _)| *p == protocol);
+        let sockets = held.map(|(_, addr)| BoundSocket {
+            local: addr.ip(),
+            port: addr.port(),
+            v6only: Some(addr.is_ipv6()),
+            device: false,
+        });
+        BoundSockets::new(protocol, sockets, 1024)
     }
 }
