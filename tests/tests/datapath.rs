@@ -173,6 +173,41 @@ fn programs_attached_and_counters_move() {
             "PROG_STATS counts no packets for {what}: {e:#}"
         );
     }
+
+    // A removed container's veth leaves no counters: its slot is free on
+    // every CPU, it has no IFACE_STATS entry, and status forgets it.
+    let veth_ifindex = u64::from(link_ifindex(&veth_a));
+    env.ok(&["container", "rm", "d1a"]);
+    let slots = bpftool_dump(&iface_slots);
+    let held: Vec<&Value> = slots
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| entry_key(e) == Some(veth_ifindex % 4096))
+        .flat_map(|e| e["formatted"]["values"].as_array().into_iter().flatten())
+        .filter(|cpu| cpu["value"]["ifindex"].as_u64() == Some(veth_ifindex))
+        .collect();
+    assert!(
+        held.is_empty(),
+        "IFACE_SLOTS still holds the removed {veth_a} (#{veth_ifindex}): {held:#?}"
+    );
+    let stats = bpftool_dump(&env.pin_dir.join("IFACE_STATS"));
+    assert!(
+        !stats
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| entry_key(e) == Some(veth_ifindex)),
+        "IFACE_STATS still holds the removed {veth_a}: {stats:#}"
+    );
+    let st = env.json(&["status"]);
+    let interfaces = st["Interfaces"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !interfaces
+            .iter()
+            .any(|i| i["Ifindex"].as_u64() == Some(veth_ifindex)),
+        "status still counts the removed {veth_a}: {st:#}"
+    );
 }
 
 #[test]

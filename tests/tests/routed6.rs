@@ -9,7 +9,8 @@
 //! out are answered both ways; inspect shows the mode; bad values are
 //! refused (in the same test, to start one daemon, not two). Containers
 //! of other networks reach the published container ports too, and ping
-//! the routed containers, as in Docker, and nothing else.
+//! the routed containers, as in Docker, and nothing else; the routed
+//! container's ICMPv6 errors about those flows reach them.
 
 use std::time::Duration;
 
@@ -130,7 +131,10 @@ fn other_networks_reach_a_routed_containers_published_ports_and_ping_only() {
     env.create_network("r6x", &["--ipv6", "--subnet", SUBNET, "-o", &routed]);
     env.create_network("n6x", &["--ipv6"]);
     env.create_network("i6x", &["--ipv6", "--internal"]);
-    env.create_container("rx", &["--network", "r6x", "-p", "8080:80"]);
+    env.create_container(
+        "rx",
+        &["--network", "r6x", "-p", "8080:80", "-p", "5300:53/udp"],
+    );
     env.create_container("nx", &["--network", "n6x"]);
     env.create_container("ix", &["--network", "i6x"]);
     let c6 = v6_of(&env, "rx", "r6x").0;
@@ -166,6 +170,22 @@ fn other_networks_reach_a_routed_containers_published_ports_and_ping_only() {
             && l.contains("routed")
             && l.contains("replied")),
         "no routed echo flow from {n6}:\n{table}"
+    );
+    // An ICMPv6 error the routed container sends about such a flow comes
+    // back: UDP to its published container port 53, where nothing listens,
+    // draws "port unreachable", which the client sees as refused.
+    let answer = ask("nx", "udp", &c6, 53, "closed", None);
+    assert!(
+        answer.contains("Connection refused"),
+        "no port unreachable from the closed published port 53: {answer}"
+    );
+    let table = env.ok(&["flows"]);
+    assert!(
+        table.lines().any(|l| l.starts_with("udp")
+            && l.contains(&format!("[{n6}]:"))
+            && l.contains(":53")
+            && l.contains("routed")),
+        "no routed UDP flow from {n6} to port 53:\n{table}"
     );
     // Not: another port, another protocol, an internal network's client,
     // nor the routed container to the other network.

@@ -32,15 +32,22 @@ impl Controller {
             .await;
         if made.is_err() {
             let _ = self.datapath.detach(&endpoint.host_veth);
-            if let Ok(Some(index)) = self.host.link_index(&endpoint.host_veth).await {
+            let index = self
+                .host
+                .link_index(&endpoint.host_veth)
+                .await
+                .ok()
+                .flatten();
+            if let Some(index) = index {
                 let _ = self.datapath.remove_endpoint6(index);
                 let _ = self.datapath.remove_endpoint(index);
             }
-            if let Err(undo) = self.host.delete_link(&endpoint.host_veth).await {
-                log::error!(
+            match self.host.delete_link(&endpoint.host_veth).await {
+                Ok(()) => self.forget_counters(index, &endpoint.host_veth),
+                Err(undo) => log::error!(
                     "cannot remove {} after a failed attach: {undo}",
                     endpoint.host_veth
-                );
+                ),
             }
         }
         made
@@ -156,11 +163,13 @@ impl Controller {
     /// Removes an endpoint's veth pair, its datapath attachment and entry.
     pub(super) async fn unplumb_endpoint(&mut self, endpoint: &Endpoint) -> Result<()> {
         self.datapath.detach(&endpoint.host_veth)?;
-        if let Some(index) = self.host.link_index(&endpoint.host_veth).await? {
+        let index = self.host.link_index(&endpoint.host_veth).await?;
+        if let Some(index) = index {
             self.datapath.remove_endpoint6(index)?;
             self.datapath.remove_endpoint(index)?;
         }
         self.host.delete_link(&endpoint.host_veth).await?;
+        self.forget_counters(index, &endpoint.host_veth);
         // After the veth: no packet of the address can start a flow again.
         if let Some(ip) = endpoint.ip {
             let flows = self.datapath.remove_flows_of(ip)?;
@@ -175,6 +184,19 @@ impl Controller {
             }
         }
         Ok(())
+    }
+
+    /// Frees the counters of `ifname`, an interface just deleted whose
+    /// index was `index` (if it had one): its slots and its entry would
+    /// otherwise stay, and the next interface given that index would
+    /// start with its counts. A failure is logged and nothing more: the
+    /// interface is gone whatever its counters say.
+    pub(super) fn forget_counters(&mut self, index: Option<u32>, ifname: &str) {
+        if let Some(index) = index
+            && let Err(e) = self.datapath.forget_interface(index)
+        {
+            log::warn!("cannot clear the counters of {ifname} (#{index}): {e}");
+        }
     }
 }
 

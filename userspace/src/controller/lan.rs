@@ -295,7 +295,9 @@ impl Controller {
         self.datapath
             .detach_program(ProgramId::LanParentEgress, &lan.parent)?;
         if lan.made_parent.is_some() {
+            let index = self.host.link_index(&lan.parent).await?;
             self.host.delete_link(&lan.parent).await?;
+            self.forget_counters(index, &lan.parent);
         }
         Ok(())
     }

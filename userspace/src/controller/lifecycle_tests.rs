@@ -327,3 +327,57 @@ async fn network_modes_and_adopted_namespaces() {
     assert_eq!(left.links.keys().collect::<Vec<_>>(), ["lo"]);
     assert_same(&after, &before, "every mode removed");
 }
+
+#[tokio::test]
+async fn removed_interfaces_leave_no_counters() {
+    let mut h = Harness::start().await;
+    let c = &mut h.controller;
+    c.create_network("front", Some(net("10.1.0.0/24")), None, false)
+        .await
+        .expect("create front");
+    for name in ["web", "db"] {
+        c.create_container(name, &on("bridge"))
+            .await
+            .expect("create");
+    }
+    c.connect("front", "web", None, &[]).await.expect("connect");
+    let s = h.snapshot();
+    let veth =
+        |c: &str, i: usize| s.host.links[&s.state.containers[c].endpoints[i].host_veth].index;
+    let (web, web_front, db) = (veth("web", 0), veth("web", 1), veth("db", 0));
+    // Packets have counted on every veth and on the uplink.
+    h.datapath
+        .edit(|w| w.counted.extend([web, web_front, db, UPLINK_INDEX]));
+    let counted = |h: &Harness| h.datapath.world().counted.into_iter().collect::<Vec<_>>();
+
+    h.controller
+        .disconnect("front", "web")
+        .await
+        .expect("disconnect");
+    let mut left = vec![web, db, UPLINK_INDEX];
+    left.sort();
+    assert_eq!(counted(&h), left, "the disconnected veth is forgotten");
+    h.controller.remove_container("web").await.expect("rm web");
+    left.retain(|i| *i != web);
+    assert_eq!(
+        counted(&h),
+        left,
+        "the removed container's veth is forgotten"
+    );
+
+    // A clean-up that fails is logged; the removal goes through.
+    h.faults.fail_op("forget_interface");
+    h.controller
+        .remove_container("db")
+        .await
+        .expect("rm db whatever its counters");
+    h.faults.clear();
+    let s = h.snapshot();
+    assert_consistent(&s);
+    assert!(!s.state.containers.contains_key("db"));
+    assert_eq!(
+        counted(&h),
+        left,
+        "db's counters stay where clearing failed"
+    );
+}

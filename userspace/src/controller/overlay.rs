@@ -162,8 +162,10 @@ impl Controller {
             if let Err(e) = self.datapath.detach(VXLAN_DEVICE) {
                 log::error!("{VXLAN_DEVICE}: {e}");
             }
-            if let Err(e) = self.host.delete_link(VXLAN_DEVICE).await {
-                log::error!("{VXLAN_DEVICE}: {e}");
+            let index = self.host.link_index(VXLAN_DEVICE).await.ok().flatten();
+            match self.host.delete_link(VXLAN_DEVICE).await {
+                Ok(()) => self.forget_counters(index, VXLAN_DEVICE),
+                Err(e) => log::error!("{VXLAN_DEVICE}: {e}"),
             }
         }
     }

@@ -312,4 +312,8 @@ pub trait Overlay {
 /// The counters, each summed over the CPUs.
 pub trait Counters {
     fn stats(&self) -> Result<DatapathStats, DatapathError>;
+    /// Forgets the counters of an interface gone from the host (by its
+    /// ifindex): its `IFACE_SLOTS` slot on every CPU where it holds it
+    /// (freed for another interface) and its `IFACE_STATS` entry.
+    fn forget_interface(&mut self, ifindex: u32) -> Result<(), DatapathError>;
 }

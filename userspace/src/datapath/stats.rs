@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use aya::maps::{LpmTrie, MapError, MapKeys, MapType, PerCpuArray, PerCpuHashMap};
+use aya::maps::{LpmTrie, MapError, MapKeys, MapType, PerCpuArray, PerCpuHashMap, PerCpuValues};
 use ebpfnet_common::{
     DropReason, IfaceCounters, IfaceSlot, ProgramId, TrafficCounter,
     flows6::{FlowKey6, MasqUsageKey6, NatEntry6, UplinkInfo6},
@@ -22,7 +22,7 @@ use ebpfnet_common::{
 use super::{
     AyaDatapath, Counters, DatapathError, DatapathStats, DropCount, InterfaceCounters, MapFill,
     ProgramCounters,
-    maps::{hash, map, map_err},
+    maps::{hash, map, map_err, map_mut, removed, write_err},
     pins,
 };
 
@@ -243,5 +243,44 @@ impl Counters for AyaDatapath {
             published6: self.published_counters(names::PUBLISHED_STATS6_MAP)?,
             drops: self.drop_counters()?,
         })
+    }
+
+    fn forget_interface(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        if ifindex == 0 {
+            // No interface: 0 marks a free slot.
+            return Ok(());
+        }
+        let name = names::IFACE_SLOTS_MAP;
+        let mut slots: PerCpuArray<_, IfaceSlot> =
+            PerCpuArray::try_from(map_mut(&mut self.ebpf, name)?).map_err(map_err(name))?;
+        let index = ifindex & (names::IFACE_SLOTS_CAPACITY - 1);
+        let mut per_cpu: Vec<IfaceSlot> = slots.get(&index, 0).map_err(map_err(name))?.to_vec();
+        let mut held = false;
+        for slot in per_cpu.iter_mut().filter(|slot| slot.ifindex == ifindex) {
+            *slot = IfaceSlot::default();
+            held = true;
+        }
+        // The syscall writes every CPU's value, so the other CPUs get back
+        // what was read a moment ago. Only interfaces whose ifindex falls
+        // in the same slot (ifindex % IFACE_SLOTS_CAPACITY) can have
+        // counted there since, and all they can lose is what they counted
+        // in that window on those CPUs (or a slot one claimed then, which
+        // its next packet claims again): statistics, never a packet. The
+        // write is skipped when no CPU holds the slot for `ifindex`.
+        if held {
+            let values = PerCpuValues::try_from(per_cpu).map_err(|e| DatapathError::Io {
+                action: format!("build the per-CPU values of {name}"),
+                source: e,
+            })?;
+            slots.set(index, values, 0).map_err(write_err(
+                name,
+                format!("free slot {index} of interface #{ifindex}"),
+            ))?;
+        }
+        let name = names::IFACE_STATS_MAP;
+        let mut stats: PerCpuHashMap<_, u32, IfaceCounters> =
+            PerCpuHashMap::try_from(map_mut(&mut self.ebpf, name)?).map_err(map_err(name))?;
+        removed(stats.remove(&ifindex))
+            .map_err(write_err(name, format!("remove interface #{ifindex}")))
     }
 }

@@ -59,6 +59,9 @@ pub struct DatapathWorld {
     pub overlay_peers6: BTreeMap<OverlayPeerKey6, OverlayPeer>,
     /// `ROUTED6`.
     pub routed6: BTreeMap<ebpfnet_common::routed6::RoutedPortKey6, u32>,
+    /// The interfaces (ifindex) `IFACE_SLOTS` and `IFACE_STATS` count:
+    /// packets put them there, so tests do, with [`FakeDatapath::edit`].
+    pub counted: BTreeSet<u32>,
 }
 
 impl DatapathWorld {
@@ -395,5 +398,11 @@ impl Counters for FakeDatapath {
     fn stats(&self) -> Result<DatapathStats, DatapathError> {
         self.check("stats")?;
         Ok(DatapathStats::default())
+    }
+
+    fn forget_interface(&mut self, ifindex: u32) -> Result<(), DatapathError> {
+        self.with("forget_interface", |w| {
+            w.counted.remove(&ifindex);
+        })
     }
 }
