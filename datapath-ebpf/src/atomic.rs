@@ -4,7 +4,7 @@
 //! crate builds with `target-cpu=v3`; kernels since 5.12 accept them), so
 //! the compiler intrinsics give `BPF_ATOMIC | BPF_ADD | BPF_FETCH` directly.
 
-use core::intrinsics::{AtomicOrdering, atomic_xadd};
+use core::intrinsics::{AtomicOrdering, atomic_cxchg, atomic_xadd};
 
 /// Adds `delta` (wrapping; a negative delta subtracts) to `*value` and
 /// returns what it held before, as one instruction no other CPU can split.
@@ -19,4 +19,21 @@ pub unsafe fn fetch_add(value: *mut u32, delta: u32) -> u32 {
     // linker's LLVM emitted the form without BPF_FETCH and read a stale
     // register as the old value.
     unsafe { atomic_xadd::<u32, u32, { AtomicOrdering::SeqCst }>(value, delta) }
+}
+
+/// Replaces `*value` with `new` if it holds `expected`, as one
+/// instruction (`BPF_ATOMIC | BPF_CMPXCHG`); returns `Ok(expected)` when it
+/// did, else `Err` with what it held.
+///
+/// # Safety
+/// As [`fetch_add`].
+#[inline(always)]
+pub unsafe fn compare_exchange(value: *mut u32, expected: u32, new: u32) -> Result<u32, u32> {
+    // SAFETY: the caller's contract; SeqCst as in `fetch_add`.
+    let (held, swapped) = unsafe {
+        atomic_cxchg::<u32, { AtomicOrdering::SeqCst }, { AtomicOrdering::SeqCst }>(
+            value, expected, new,
+        )
+    };
+    if swapped { Ok(held) } else { Err(held) }
 }

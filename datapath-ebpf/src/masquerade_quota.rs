@@ -38,8 +38,9 @@ pub fn take<A: Family>(key: &MasqUsageKeyOf<A>, quota: u16) -> bool {
     take_in(A::usage(), key, quota)
 }
 
-/// [`take`] on a usage table (`MASQ_USAGE`, `MASQ_USAGE6`). The add is atomic and its result decides, so CPUs
-/// racing for the last port cannot both take it. Looked up first: a
+/// [`take`] on a usage table (`MASQ_USAGE`, `MASQ_USAGE6`). The count is
+/// raised atomically and only from below the quota, so CPUs racing for the
+/// last port cannot both take it. Looked up first: a
 /// destination already counted (the busy one the quota is for) costs no
 /// insert, which would take the bucket lock only to fail.
 #[inline(always)]
@@ -59,18 +60,38 @@ fn take_in<K, const N: usize>(usage: &HashMap<K, u32, N>, key: &K, quota: u16) -
     add(count, quota)
 }
 
-/// Counts one more flow on `count` unless that goes past `quota`.
+/// How many times a compare-and-swap on a counter is tried before the
+/// flow is refused: each failed try means another CPU changed the count in
+/// between, so with a few CPUs more than one or two are never seen.
+const CAS_TRIES: usize = 4;
+
+/// Counts one more flow on `count` unless that goes past `quota`. With a
+/// quota the count is only ever raised by a compare-and-swap from below
+/// it, never raised and lowered again: the controller's recount reads the
+/// counters while packets run, and a refused packet's passing `quota + 1`
+/// read there let one flow too many in after the recount wrote it back.
 #[inline(always)]
 fn add(count: *mut u32, quota: u16) -> bool {
-    // SAFETY: a live map value, 4-aligned, only ever added to atomically
-    // here or replaced whole by the controller.
-    let before = unsafe { atomic::fetch_add(count, 1) };
-    if quota != 0 && before >= u32::from(quota) {
-        // SAFETY: as above.
-        unsafe { atomic::fetch_add(count, u32::MAX) };
-        return false;
+    if quota == 0 {
+        // SAFETY: a live map value, 4-aligned, only ever changed
+        // atomically here or replaced whole by the controller.
+        unsafe { atomic::fetch_add(count, 1) };
+        return true;
     }
-    true
+    let quota = u32::from(quota);
+    // SAFETY: as above; a plain read of an aligned u32 is not torn.
+    let mut seen = unsafe { core::ptr::read_volatile(count) };
+    for _ in 0..CAS_TRIES {
+        if seen >= quota {
+            return false;
+        }
+        // SAFETY: as above.
+        match unsafe { atomic::compare_exchange(count, seen, seen + 1) } {
+            Ok(_) => return true,
+            Err(now) => seen = now,
+        }
+    }
+    false
 }
 
 /// Gives a port back: its flow ended (closed both ways or reset) or could

@@ -50,15 +50,8 @@ pub fn cluster_args(store: &str, advertise: &str) -> Vec<String> {
 
 /// Compacts etcd's history up to its current revision.
 pub fn compact_now(etcd: &Etcd) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let (runtime, mut client) = etcd.client();
     runtime.block_on(async {
-        let url = format!("http://{}", etcd.endpoint());
-        let mut client = etcd_client::Client::connect([url], None)
-            .await
-            .expect("etcd client");
         let revision = client
             .get("/", None)
             .await

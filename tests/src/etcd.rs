@@ -32,6 +32,19 @@ pub fn free_port() -> u16 {
 }
 
 impl Etcd {
+    /// A client of this etcd and the single-threaded runtime to drive it.
+    pub fn client(&self) -> (tokio::runtime::Runtime, etcd_client::Client) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let url = format!("http://{}", self.endpoint());
+        let client = runtime
+            .block_on(etcd_client::Client::connect([url], None))
+            .expect("etcd client");
+        (runtime, client)
+    }
+
     /// Starts etcd and waits until it answers `/health`.
     pub fn start(tag: &str) -> Etcd {
         Etcd::start_on(tag, "127.0.0.1")

@@ -67,15 +67,8 @@ pub fn underlay6(host: &Host, n: u8) -> String {
 
 /// The keys under `prefix` in `etcd` and their values, as text.
 pub fn etcd_keys(etcd: &Etcd, prefix: &str) -> Vec<(String, String)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let (runtime, mut client) = etcd.client();
     runtime.block_on(async {
-        let url = format!("http://{}", etcd.endpoint());
-        let mut client = etcd_client::Client::connect([url], None)
-            .await
-            .expect("etcd client");
         let options = etcd_client::GetOptions::new().with_prefix();
         let answer = client.get(prefix, Some(options)).await.expect("get");
         answer

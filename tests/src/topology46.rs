@@ -6,8 +6,8 @@
 use ebpfnet_common::nat46::{self, NAT46_TCP, NAT46_UDP};
 use ebpfnet_common::published6::PublishedValue6;
 
-use crate::packet::Ipv4Builder;
-use crate::packet6_l4::{TCP, UDP};
+use crate::packet::{Ipv4Builder, TCP_ACK, TCP_SYN};
+use crate::packet6_l4::{TCP, UDP, tcp6};
 use crate::testrun::Datapath;
 use crate::topology::{C2_MAC, CLIENT, GW_MAC, HOST};
 
@@ -34,4 +34,17 @@ pub fn setup(dp: &mut Datapath, d0: u32) {
 /// Frames from the IPv4 client to the host, as they arrive on the uplink.
 pub fn client() -> Ipv4Builder {
     Ipv4Builder::new(CLIENT, HOST).macs([0x02, 0, 0, 0, 0, 9], GW_MAC)
+}
+
+/// C2's SYN-ACK to the client's SYN from port 40000 to `HOST:8090` (seq
+/// 1000), sent to `me6`, the client's address as C2 sees it.
+pub fn c2_syn_ack(me6: [u8; 16]) -> Vec<u8> {
+    tcp6(
+        (C2_MAC, GW_MAC),
+        (C2_V6, me6),
+        (80, 40000),
+        TCP_SYN | TCP_ACK,
+        (5000, 1001),
+        64,
+    )
 }

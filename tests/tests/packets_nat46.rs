@@ -16,7 +16,7 @@ use ebpfnet_tests::packet::{ETH_P_IP, ETH_P_IPV6, TCP_ACK, TCP_SYN, View};
 use ebpfnet_tests::packet6_l4::{View6, tcp6, udp6};
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{C2_MAC, CLIENT, GW_MAC, HOST, with_uplink};
-use ebpfnet_tests::topology46::{C2_V6, client, setup};
+use ebpfnet_tests::topology46::{C2_V6, c2_syn_ack, client, setup};
 
 #[test]
 fn tcp_is_translated_both_ways_with_checksums_right() {
@@ -56,14 +56,7 @@ fn tcp_is_translated_both_ways_with_checksums_right() {
         assert_eq!(kinds, want, "both directions, in the IPv6 tables");
 
         // C2's SYN-ACK: IPv4 from HOST:8090 to the client.
-        let reply = tcp6(
-            (C2_MAC, GW_MAC),
-            (C2_V6, me6),
-            (80, 40000),
-            TCP_SYN | TCP_ACK,
-            (5000, 1001),
-            64,
-        );
+        let reply = c2_syn_ack(me6);
         let outcome = dp.run(CONTAINER_INGRESS, &reply, Some(d0));
         assert_eq!(outcome.verdict, TC_ACT_REDIRECT, "reply");
         assert_eq!(outcome.out.len(), reply.len() - 20, "20 bytes less");

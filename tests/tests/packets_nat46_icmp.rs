@@ -17,7 +17,7 @@ use ebpfnet_tests::packet6_l4::{tcp6, udp6};
 use ebpfnet_tests::packet46_icmp::{icmp4_of, icmp6_error, icmp6_of};
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{C2_MAC, CLIENT, GW_MAC, HOST, with_uplink};
-use ebpfnet_tests::topology46::{C2_V6, client, setup};
+use ebpfnet_tests::topology46::{C2_V6, c2_syn_ack, client, setup};
 
 /// A router between the host and the client.
 const ROUTER: [u8; 4] = [198, 51, 100, 1];
@@ -116,14 +116,7 @@ fn ipv4_errors_reach_the_container_as_icmpv6() {
             uplink,
         );
         // C2's answer, as it left for the client; errors quote it.
-        let answer = tcp6(
-            (C2_MAC, GW_MAC),
-            (C2_V6, me6),
-            (80, 40000),
-            TCP_SYN | TCP_ACK,
-            (5000, 1001),
-            64,
-        );
+        let answer = c2_syn_ack(me6);
         let sent = redirected(dp, CONTAINER_INGRESS, &answer, d0);
         let from = |src: [u8; 4]| Ipv4Builder::new(src, HOST).macs([2, 0, 0, 0, 0, 9], GW_MAC);
         let cases: [([u8; 4], Head, Head); 6] = [
