@@ -17,7 +17,9 @@ use crate::{
     host::netlink::Route,
     portspec::{PortRequest, Protocol},
     state::{State, Store},
-    testing::{DatapathWorld, FakeDatapath, FakeHost, Faults, HostWorld, Link, LinkKind},
+    testing::{
+        DatapathWorld, FakeDatapath, FakeHost, FakeRelay, Faults, HostWorld, Link, LinkKind,
+    },
 };
 
 /// The uplink every test host has: `eth0`, 203.0.113.1/24, default route.
@@ -96,6 +98,9 @@ pub struct Harness {
     pub controller: Controller,
     pub host: FakeHost,
     pub datapath: FakeDatapath,
+    /// What the relay for this host's IPv4 clients of IPv6-only containers
+    /// runs (a restart starts with none, as the daemon's).
+    pub relay: FakeRelay,
     pub faults: Faults,
     pub dir: TempDir,
 }
@@ -144,10 +149,12 @@ impl Harness {
         let faults = Faults::default();
         let host = FakeHost::new(host, faults.clone());
         let datapath = FakeDatapath::new(datapath, faults.clone());
+        let relay = FakeRelay::new(faults.clone());
         let controller = Controller::start_with_names(
             Store::new(dir.path().join("state")),
             Box::new(host.clone()),
             Box::new(datapath.clone()),
+            Box::new(relay.clone()),
             config,
             NameService::silent(),
         )
@@ -156,6 +163,7 @@ impl Harness {
             controller,
             host,
             datapath,
+            relay,
             faults,
             dir,
         })
