@@ -74,7 +74,8 @@ pub async fn run(args: PortArgs, client: &Client, format: Format) -> anyhow::Res
 }
 
 /// For IPv4 mappings into an IPv6-only container (translated by the
-/// datapath, no proxy): who they serve, on stderr beside Docker's lines.
+/// datapath for other hosts, relayed by the daemon for this one): how
+/// they are served, on stderr beside Docker's lines.
 async fn translated_note(
     client: &Client,
     container: &str,
@@ -95,9 +96,10 @@ async fn translated_note(
     let v6_only = endpoint.ip_address.is_empty() && !endpoint.global_ipv6_address.is_empty();
     v6_only.then(|| {
         format!(
-            "note: {container} is IPv6-only: its IPv4 mappings take other hosts' clients, \
-             translated to IPv6 (seen as 64:ff9b:1::/96); this host's own IPv4 sockets are \
-             not carried over: use [::1]:{} or a host IPv6 address",
+            "note: {container} is IPv6-only: its IPv4 mappings take other hosts' clients \
+             translated to IPv6 (seen as 64:ff9b:1::/96), and this host's own IPv4 clients \
+             (such as 127.0.0.1:{}) through the daemon's relay (seen as the network's IPv6 \
+             gateway; their connections end when the daemon restarts)",
             ipv4.host_port
         )
     })
