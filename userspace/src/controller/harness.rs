@@ -144,9 +144,19 @@ impl Harness {
         dir: TempDir,
         ipv6: super::ipv6::Ipv6Request,
     ) -> super::Result<Self> {
+        Self::start_faulty(host, datapath, dir, ipv6, Faults::default()).await
+    }
+
+    /// [`Harness::start_ipv6`] with `faults` planned from the start.
+    async fn start_faulty(
+        host: HostWorld,
+        datapath: DatapathWorld,
+        dir: TempDir,
+        ipv6: super::ipv6::Ipv6Request,
+        faults: Faults,
+    ) -> super::Result<Self> {
         let mut config = config(dir.path());
         config.default_ipv6 = ipv6;
-        let faults = Faults::default();
         let host = FakeHost::new(host, faults.clone());
         let datapath = FakeDatapath::new(datapath, faults.clone());
         let relay = FakeRelay::new(faults.clone());
@@ -167,6 +177,19 @@ impl Harness {
             faults,
             dir,
         })
+    }
+
+    /// A restart during which every call of `op` fails (no failures
+    /// after it).
+    pub async fn restart_failing(self, op: &str) -> super::Result<Self> {
+        let (host, datapath) = (self.host.world(), self.datapath.world());
+        let dir = self.dir;
+        drop(self.controller);
+        let faults = Faults::default();
+        faults.fail_op(op);
+        let h = Self::start_faulty(host, datapath, dir, Default::default(), faults).await?;
+        h.faults.clear();
+        Ok(h)
     }
 
     /// Stops this controller (as a crash would: nothing is torn down) and

@@ -88,7 +88,8 @@ impl Controller {
         };
         if self.restoring {
             log::error!(
-                "{e}: {} is served to other hosts only until it is published again",
+                "{e}: {} serves other hosts only, until the daemon restarts or it is \
+                 published again",
                 m.host()
             );
             return Ok(());

@@ -1,8 +1,9 @@
 //! The relay for this host's own IPv4 clients of IPv6-only containers
 //! (nat46.rs, relay46) over the fakes: which mappings have one and where
 //! it sends, `127.0.0.1` published (relayed, no datapath entry), a relay
-//! that cannot listen failing the publish with nothing changed, and
-//! unpublish, `rm` and a restart.
+//! that cannot listen failing the publish with nothing changed (but not
+//! a restart: the datapath serves other hosts), and unpublish, `rm` and a
+//! restart.
 
 use std::{collections::BTreeMap, net::SocketAddrV6};
 
@@ -174,4 +175,24 @@ async fn a_relay_that_cannot_listen_fails_the_publish_and_changes_nothing() {
             .keys()
             .any(|k| k.protocol == Protocol::Udp && k.listen.port() == 8190)
     );
+}
+
+#[tokio::test]
+async fn a_relay_that_cannot_listen_at_start_does_not_keep_the_daemon_down() {
+    let mut h = scene().await;
+    let mut opts = on("six");
+    opts.ports = spec("8180:80");
+    h.controller.create_container("a", &opts).await.expect("a");
+    let published6 = h.datapath.world().published6;
+    let h = h
+        .restart_failing("relay_start")
+        .await
+        .expect("the daemon starts");
+    assert!(relays(&h).is_empty(), "{:?}", relays(&h));
+    // The datapath still serves other hosts; the mapping stays saved.
+    assert_eq!(h.datapath.world().published6, published6);
+    assert_eq!(h.controller.ports("a").expect("ports").len(), 2);
+    // The next start relays it again.
+    let h = h.restart(|_, _| {}).await.expect("restart");
+    assert_eq!(relays(&h), ["0.0.0.0:8180/tcp -> [fd00:6::2]:80"]);
 }
