@@ -113,25 +113,20 @@ fn ipv6_only_containers_talk_by_address_and_name_and_are_isolated() {
     assert!(drop_count(&env, "spoofed_ip") > spoofed);
 
     // What an IPv6-only network cannot have is refused, nothing made.
-    for (option, value, needles) in [
-        (
-            "-p",
-            "127.0.0.1:8080:80",
-            &["127.0.0.1:8080", "IPv6-only"][..],
-        ),
-        ("--ip", "10.77.0.5", &["is IPv6-only"][..]),
-    ] {
-        let create = [
+    // (An IPv4 mapping is translated, or relayed for this host's own
+    // clients, 127.0.0.1 included: publish46.rs, relay46.rs.)
+    env.fails_with(
+        &[
             "container",
             "create",
             "op",
             "--network",
             "o6",
-            option,
-            value,
-        ];
-        env.fails_with(&create, needles);
-    }
+            "--ip",
+            "10.77.0.5",
+        ],
+        &["is IPv6-only"],
+    );
     assert!(
         !netns_exists("op"),
         "a refused container left its namespace"

@@ -3,7 +3,8 @@
 //! publishes on IPv4 too; an outside IPv4 client reaches the container
 //! over TCP (a line exchange and a bulk transfer both ways of full-size
 //! segments at MTU 1500) and UDP, and the container sees the client's
-//! address embedded in `64:ff9b:1::/96`; unpublished ports stay shut; a
+//! address embedded in `64:ff9b:1::/96`; unpublished ports and one on
+//! `127.0.0.1` (relayed for this host only, relay46.rs) stay shut; a
 //! held connection survives a daemon restart; unpublish and `rm` leave no
 //! mapping, flow or port mark behind.
 
@@ -118,16 +119,16 @@ fn ipv4_clients_reach_an_ipv6_only_container_through_translation() {
             "80/udp -> [::]:8080"
         ]
     );
-    // `port` tells, on stderr beside Docker's lines, that this host's own
-    // IPv4 sockets are not carried over, and what to use instead; not for
-    // a container with IPv4 of its own.
+    // `port` tells, on stderr beside Docker's lines, how IPv4 clients
+    // are served (translated, or relayed for this host's own: relay46.rs);
+    // not for a container with IPv4 of its own.
     let out = env.cli(&["port", "w46"]);
     let note = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success()
             && note.contains("w46 is IPv6-only")
-            && note.contains("not carried over")
-            && note.contains("[::1]:8080"),
+            && note.contains("64:ff9b:1::/96")
+            && note.contains("127.0.0.1:8080) through the daemon's relay"),
         "port w46: {out:?}"
     );
     env.create_container("d46", &["-p", "8099:80"]);
@@ -137,11 +138,9 @@ fn ipv4_clients_reach_an_ipv6_only_container_through_translation() {
         "port d46: {out:?}"
     );
     env.ok(&["container", "rm", "d46"]);
-    // Host-local IPv4 cannot be translated: refused, naming the way that works.
-    env.fails_with(
-        &["publish", "127.0.0.1:9090:80", "--container", "w46"],
-        &["IPv6-only", "[::1]:9090"],
-    );
+    // Host-local IPv4 is relayed by the daemon, never translated: no
+    // other host reaches it (checked below).
+    env.ok(&["publish", "127.0.0.1:9090:80", "--container", "w46"]);
     // A mapping on one host IPv4 address, and one on the bulk port.
     env.ok(&[
         "publish",
@@ -172,6 +171,11 @@ fn ipv4_clients_reach_an_ipv6_only_container_through_translation() {
     // Not published: shut.
     let shut = ask(&out, "tcp", &env.uplink_ip, 8081);
     assert!(shut.is_err(), "port 8081 answered: {shut:?}");
+    let shut = ask(&out, "tcp", &env.uplink_ip, 9090);
+    assert!(
+        shut.is_err(),
+        "127.0.0.1:9090 answered another host: {shut:?}"
+    );
 
     // 4 MiB each way at MTU 1500: full-size segments fit once translated.
     let bulk = netns_exec(

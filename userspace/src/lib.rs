@@ -19,6 +19,7 @@ pub mod logging;
 pub mod lookup;
 pub mod netconf;
 pub mod portspec;
+pub mod relay46;
 pub mod remote;
 pub mod state;
 /// In-memory fakes of the host and the datapath, for unit tests.

@@ -74,7 +74,8 @@ pub async fn run(args: PortArgs, client: &Client, format: Format) -> anyhow::Res
 }
 
 /// For IPv4 mappings into an IPv6-only container (translated by the
-/// datapath, no proxy): who they serve, on stderr beside Docker's lines.
+/// datapath for other hosts, relayed by the daemon for this one): how
+/// they are served, on stderr beside Docker's lines.
 async fn translated_note(
     client: &Client,
     container: &str,
@@ -93,12 +94,18 @@ async fn translated_note(
         .networks
         .get(&view.host_config.network_mode)?;
     let v6_only = endpoint.ip_address.is_empty() && !endpoint.global_ipv6_address.is_empty();
+    // An address the relay listens on: 127.0.0.1 is one of every address's.
+    let example = if ipv4.host_ip.is_unspecified() {
+        format!("127.0.0.1:{}", ipv4.host_port)
+    } else {
+        ipv4.host()
+    };
     v6_only.then(|| {
         format!(
-            "note: {container} is IPv6-only: its IPv4 mappings take other hosts' clients, \
-             translated to IPv6 (seen as 64:ff9b:1::/96); this host's own IPv4 sockets are \
-             not carried over: use [::1]:{} or a host IPv6 address",
-            ipv4.host_port
+            "note: {container} is IPv6-only: its IPv4 mappings take other hosts' clients \
+             translated to IPv6 (seen as 64:ff9b:1::/96), and this host's own IPv4 clients \
+             (such as {example}) through the daemon's relay (seen as the network's IPv6 \
+             gateway; their connections end when the daemon restarts)"
         )
     })
 }

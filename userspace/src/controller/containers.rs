@@ -226,10 +226,6 @@ impl Controller {
                 views::network_driver(&network)
             )));
         }
-        if first {
-            super::nat46::check(&current.ports, &endpoint, &network.name)
-                .map_err(ControllerError::Refused)?;
-        }
         let mut updated = current.clone();
         updated.endpoints.push(endpoint.clone());
         let routes = DefaultRoutes::of(&current.endpoints, &endpoint);

@@ -17,7 +17,9 @@ use crate::{
     host::netlink::Route,
     portspec::{PortRequest, Protocol},
     state::{State, Store},
-    testing::{DatapathWorld, FakeDatapath, FakeHost, Faults, HostWorld, Link, LinkKind},
+    testing::{
+        DatapathWorld, FakeDatapath, FakeHost, FakeRelay, Faults, HostWorld, Link, LinkKind,
+    },
 };
 
 /// The uplink every test host has: `eth0`, 203.0.113.1/24, default route.
@@ -96,6 +98,9 @@ pub struct Harness {
     pub controller: Controller,
     pub host: FakeHost,
     pub datapath: FakeDatapath,
+    /// What the relay for this host's IPv4 clients of IPv6-only containers
+    /// runs (a restart starts with none, as the daemon's).
+    pub relay: FakeRelay,
     pub faults: Faults,
     pub dir: TempDir,
 }
@@ -139,15 +144,27 @@ impl Harness {
         dir: TempDir,
         ipv6: super::ipv6::Ipv6Request,
     ) -> super::Result<Self> {
+        Self::start_faulty(host, datapath, dir, ipv6, Faults::default()).await
+    }
+
+    /// [`Harness::start_ipv6`] with `faults` planned from the start.
+    async fn start_faulty(
+        host: HostWorld,
+        datapath: DatapathWorld,
+        dir: TempDir,
+        ipv6: super::ipv6::Ipv6Request,
+        faults: Faults,
+    ) -> super::Result<Self> {
         let mut config = config(dir.path());
         config.default_ipv6 = ipv6;
-        let faults = Faults::default();
         let host = FakeHost::new(host, faults.clone());
         let datapath = FakeDatapath::new(datapath, faults.clone());
+        let relay = FakeRelay::new(faults.clone());
         let controller = Controller::start_with_names(
             Store::new(dir.path().join("state")),
             Box::new(host.clone()),
             Box::new(datapath.clone()),
+            Box::new(relay.clone()),
             config,
             NameService::silent(),
         )
@@ -156,9 +173,23 @@ impl Harness {
             controller,
             host,
             datapath,
+            relay,
             faults,
             dir,
         })
+    }
+
+    /// A restart during which every call of `op` fails (no failures
+    /// after it).
+    pub async fn restart_failing(self, op: &str) -> super::Result<Self> {
+        let (host, datapath) = (self.host.world(), self.datapath.world());
+        let dir = self.dir;
+        drop(self.controller);
+        let faults = Faults::default();
+        faults.fail_op(op);
+        let h = Self::start_faulty(host, datapath, dir, Default::default(), faults).await?;
+        h.faults.clear();
+        Ok(h)
     }
 
     /// Stops this controller (as a crash would: nothing is torn down) and

@@ -44,6 +44,8 @@ mod publish6_tests;
 mod published6;
 #[cfg(test)]
 mod reconcile_tests;
+#[cfg(test)]
+mod relay46_tests;
 mod reset;
 #[cfg(test)]
 mod rollback_tests;
@@ -66,6 +68,7 @@ use crate::{
         netlink::{self, HostAddress},
     },
     ids::DEFAULT_NETWORK,
+    relay46::Relay46,
     state::{Network, State, Store},
 };
 pub use docker::{HostEndpoint, MadeEndpoint};
@@ -135,6 +138,12 @@ pub struct Controller {
     datapath_config: Option<ebpfnet_common::maps::Config>,
     /// What `ROUTED6` holds (`routed6`); `None` until read at start.
     routed_ports6: Option<BTreeMap<ebpfnet_common::routed6::RoutedPortKey6, u32>>,
+    /// The relay for this host's own IPv4 clients of IPv6-only
+    /// containers (relay46, nat46.rs).
+    relay: Box<dyn Relay46>,
+    /// Bringing the saved state back at start: a relay that cannot listen
+    /// is logged, not fatal (the datapath serves the other clients).
+    restoring: bool,
 }
 
 impl Controller {
@@ -144,9 +153,10 @@ impl Controller {
         store: Store,
         host: Box<dyn Host>,
         datapath: Box<dyn Datapath>,
+        relay: Box<dyn Relay46>,
         config: Config,
     ) -> Result<Self> {
-        Self::start_with_names(store, host, datapath, config, NameService::new()).await
+        Self::start_with_names(store, host, datapath, relay, config, NameService::new()).await
     }
 
     /// [`Controller::start`] with the name service given (unit tests give
@@ -155,6 +165,7 @@ impl Controller {
         store: Store,
         host: Box<dyn Host>,
         datapath: Box<dyn Datapath>,
+        relay: Box<dyn Relay46>,
         config: Config,
         names: NameService,
     ) -> Result<Self> {
@@ -184,8 +195,11 @@ impl Controller {
             names,
             datapath_config: None,
             routed_ports6: None,
+            relay,
+            restoring: true,
         };
         controller.reconcile().await?;
+        controller.restoring = false;
         controller.sync_names();
         controller.sync_routed6();
         Ok(controller)

@@ -89,7 +89,6 @@ impl Controller {
         let mappings =
             portalloc::resolve_ports(taken, requests, families(endpoint), ephemeral, &mut probe)
                 .map_err(ControllerError::Refused)?;
-        nat46::check(&mappings, endpoint, &network.name).map_err(ControllerError::Refused)?;
         Ok(mappings)
     }
 
@@ -112,25 +111,25 @@ impl Controller {
             .is_some_and(|n| n.routed6);
         for (done, m) in mappings.iter().enumerate() {
             let written = match (published_key(m), published_key6(m)) {
-                // Into an IPv6-only container: translated (nat46.rs).
-                (Some(_), _) if nat46::translates(endpoint) => match nat46::key_into(m, endpoint) {
-                    Some(key) => self
-                        .datapath
-                        .publish6(key, published_value6(m, endpoint, ifindex)),
-                    None => Ok(()),
-                },
+                // Into an IPv6-only container: translated and relayed
+                // (nat46.rs).
+                (Some(_), _) if nat46::translates(endpoint) => {
+                    self.publish_translated(m, endpoint, ifindex)
+                }
                 (Some(key), _) => self
                     .datapath
-                    .publish(key, published_value(m, endpoint, ifindex)),
+                    .publish(key, published_value(m, endpoint, ifindex))
+                    .map_err(Into::into),
                 (_, Some(_)) if routed6 => Ok(()),
                 (_, Some(key)) => self
                     .datapath
-                    .publish6(key, published_value6(m, endpoint, ifindex)),
+                    .publish6(key, published_value6(m, endpoint, ifindex))
+                    .map_err(Into::into),
                 (None, None) => Ok(()),
             };
             if let Err(e) = written {
                 self.clear_ports(&mappings[..done]);
-                return Err(e.into());
+                return Err(e);
             }
         }
         Ok(())
@@ -142,6 +141,7 @@ impl Controller {
         if mappings.is_empty() {
             return None;
         }
+        self.stop_relays(mappings);
         let keys: Vec<_> = mappings.iter().filter_map(published_key).collect();
         let mut keys6: Vec<_> = mappings.iter().filter_map(published_key6).collect();
         // IPv4 mappings may be translated ones (their container's network

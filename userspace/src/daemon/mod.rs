@@ -130,9 +130,15 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         masquerade: options.masquerade,
         guard_interfaces: options.guard_interfaces,
     };
-    let controller = Controller::start(store, Box::new(host), Box::new(datapath), config)
-        .await
-        .context("cannot bring the host in line with the saved state")?;
+    let controller = Controller::start(
+        store,
+        Box::new(host),
+        Box::new(datapath),
+        Box::new(crate::relay46::TokioRelay46::new()),
+        config,
+    )
+    .await
+    .context("cannot bring the host in line with the saved state")?;
 
     let cluster = match &options.cluster {
         Some(cluster) => Some(Arc::new(

@@ -8,6 +8,7 @@ mod fake_flows;
 mod fake_host;
 mod fake_overlay;
 mod fake_published;
+mod fake_relay;
 mod fake_routed6;
 pub mod fixtures;
 mod host_world;
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use fake_datapath::{DatapathWorld, FakeDatapath};
 pub use fake_host::FakeHost;
+pub use fake_relay::FakeRelay;
 pub use host_world::{HostWorld, Link, LinkKind, Namespace, NsLink};
 
 /// Failure injection shared by the fakes. Every call that can fail takes
