@@ -13,7 +13,7 @@ use ebpfnet_common::DropReason;
 use ebpfnet_common::maps::NatKind;
 use ebpfnet_common::nat46;
 use ebpfnet_tests::packet::{ETH_P_IP, ETH_P_IPV6, TCP_ACK, TCP_SYN, View};
-use ebpfnet_tests::packet6_l4::{View6, tcp6, udp6};
+use ebpfnet_tests::packet6_l4::{View6, udp6};
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{C2_MAC, CLIENT, GW_MAC, HOST, with_uplink};
 use ebpfnet_tests::topology46::{C2_V6, c2_syn_ack, client, setup};

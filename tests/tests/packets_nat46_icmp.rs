@@ -13,7 +13,7 @@ use ebpfnet_common::DropReason;
 use ebpfnet_common::nat46;
 use ebpfnet_tests::packet::{ETH_LEN, Ipv4Builder, TCP, TCP_ACK, TCP_SYN, UDP, View};
 use ebpfnet_tests::packet_icmp::{icmp_error, mtu_word};
-use ebpfnet_tests::packet6_l4::{tcp6, udp6};
+use ebpfnet_tests::packet6_l4::udp6;
 use ebpfnet_tests::packet46_icmp::{icmp4_of, icmp6_error, icmp6_of};
 use ebpfnet_tests::testrun::{CONTAINER_INGRESS, Datapath, TC_ACT_REDIRECT, UPLINK_INGRESS};
 use ebpfnet_tests::topology::{C2_MAC, CLIENT, GW_MAC, HOST, with_uplink};
