@@ -160,3 +160,56 @@ pub fn held_across_restart(
     assert!(next.starts_with(&format!("reply {name} peer=")), "{next}");
     held
 }
+
+/// Bulk both ways on one TCP connection (`PORT`): reads to the end of
+/// stream, then answers `SHA256 COUNT PEER`, a newline and COUNT bytes of
+/// its own (rounded down to 256), and closes: an answer only after the
+/// client's half-close.
+pub const BULK_SERVER: &str = r#"
+import hashlib, socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", int(sys.argv[1]))); s.listen(4)
+print("ready", flush=True)
+while True:
+    c, a = s.accept()
+    c.settimeout(30)
+    h, n = hashlib.sha256(), 0
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        h.update(d); n += len(d)
+    c.sendall(("%s %d %s\n" % (h.hexdigest(), n, a[0])).encode())
+    c.sendall(bytes(range(256)) * (n // 256))
+    c.close()
+"#;
+
+/// `IP PORT SIZE`: sends SIZE bytes to [`BULK_SERVER`], shuts its side and
+/// prints `ok PEER MSS` (the address the server saw, the segment size the
+/// client's TCP uses) when both directions arrived whole, else `ERR why`.
+pub const BULK_CLIENT: &str = r#"
+import hashlib, socket, sys
+ip, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+data = bytes((i * 7) % 251 for i in range(size))
+try:
+    s = socket.create_connection((ip, port), timeout=20)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += d
+    head, _, rest = got.partition(b"\n")
+    digest, count, peer = head.decode().split()
+    if digest != hashlib.sha256(data).hexdigest() or int(count) != size:
+        print("ERR the server got %s bytes, not ours" % count)
+    elif rest != bytes(range(256)) * (size // 256):
+        print("ERR got %d bytes back of %d" % (len(rest), size))
+    else:
+        print("ok %s %d" % (peer, s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)))
+except OSError as e:
+    print("ERR %s" % e)
+"#;

@@ -32,6 +32,20 @@ pub fn ip6_of(container: &str) -> String {
         .to_string()
 }
 
+/// Containers `{prefix}A1`/`{prefix}A2` on host `a` and `{prefix}B1`/
+/// `{prefix}B2` on host `b`, on `networks[0]`/`networks[1]` each; their
+/// global IPv6 addresses in that order, the two of each network apart.
+pub fn two_on_each(a: &Host, b: &Host, prefix: &str, networks: [&str; 2]) -> [String; 4] {
+    let places = [(a, "A1", 0), (a, "A2", 1), (b, "B1", 0), (b, "B2", 1)];
+    let ips = places.map(|(host, suffix, net)| {
+        let name = format!("{prefix}{suffix}");
+        host.ok(&["container", "create", &name, "--network", networks[net]]);
+        ip6_of(&name)
+    });
+    assert!(ips[0] != ips[2] && ips[1] != ips[3], "{ips:?}");
+    ips
+}
+
 /// `OVERLAY_PEERS6` of `host`, as (remote container address, host
 /// address).
 pub fn peers6(host: &Host) -> Vec<(String, String)> {

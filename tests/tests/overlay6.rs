@@ -14,7 +14,7 @@ use ebpfnet_tests::etcd::Etcd;
 use ebpfnet_tests::hosts::Underlay;
 use ebpfnet_tests::ipv6::{client6, ipam_configs, ping6, server6};
 use ebpfnet_tests::overlay_hosts::*;
-use ebpfnet_tests::overlay6_hosts::{inspect, ip6_of, underlay6};
+use ebpfnet_tests::overlay6_hosts::{inspect, ip6_of, two_on_each, underlay6};
 use ebpfnet_tests::traffic::wait_within;
 use ebpfnet_tests::*;
 
@@ -80,17 +80,7 @@ fn ipv6_crosses_hosts_on_a_dual_stack_overlay_and_not_between_networks() {
     let subnet6a = ipam_configs(&inspect(&b, "ovl6a"))[1].0.clone();
     assert!(subnet6a.starts_with("fd00:eb:1:"), "{subnet6a}");
 
-    a.ok(&["container", "create", "o6A1", "--network", "ovl6a"]);
-    a.ok(&["container", "create", "o6A2", "--network", "ovl6b"]);
-    b.ok(&["container", "create", "o6B1", "--network", "ovl6a"]);
-    b.ok(&["container", "create", "o6B2", "--network", "ovl6b"]);
-    let (a1, a2, b1, b2) = (
-        ip6_of("o6A1"),
-        ip6_of("o6A2"),
-        ip6_of("o6B1"),
-        ip6_of("o6B2"),
-    );
-    assert!(a1 != b1 && a2 != b2, "{a1} {b1} {a2} {b2}");
+    let [a1, a2, b1, b2] = two_on_each(&a, &b, "o6", ["ovl6a", "ovl6b"]);
     // `--ip6` is checked against the cluster's claims and the subnet.
     let refused = |ip6: &str, needle: &str, why: &str| {
         let create = [

@@ -13,7 +13,7 @@ use ebpfnet_tests::etcd::Etcd;
 use ebpfnet_tests::hosts::{Host, Underlay};
 use ebpfnet_tests::ipv6::{client6, ipam_configs, ping6, server6};
 use ebpfnet_tests::overlay_hosts::{cluster_host, drops, peers, sees_network};
-use ebpfnet_tests::overlay6_hosts::{etcd_keys, inspect, ip6_of, peers6, underlay6};
+use ebpfnet_tests::overlay6_hosts::{etcd_keys, inspect, peers6, two_on_each, underlay6};
 use ebpfnet_tests::traffic::wait_within;
 use ebpfnet_tests::*;
 use serde_json::Value;
@@ -84,17 +84,7 @@ fn an_ipv6_only_overlay_crosses_hosts_by_ipv6_alone() {
         (SUBNET6.to_string(), "fd00:eb:1:66::1".to_string())
     );
 
-    a.ok(&["container", "create", "q6A1", "--network", "v6o"]);
-    a.ok(&["container", "create", "q6A2", "--network", "v6p"]);
-    b.ok(&["container", "create", "q6B1", "--network", "v6o"]);
-    b.ok(&["container", "create", "q6B2", "--network", "v6p"]);
-    let (a1, a2, b1, b2) = (
-        ip6_of("q6A1"),
-        ip6_of("q6A2"),
-        ip6_of("q6B1"),
-        ip6_of("q6B2"),
-    );
-    assert!(a1 != b1 && a2 != b2, "{a1} {b1} {a2} {b2}");
+    let [a1, a2, b1, b2] = two_on_each(&a, &b, "q6", ["v6o", "v6p"]);
     // No IPv4 on the container; `--ip` is refused with the reason.
     let v4 = netns_exec_ok("q6A1", &["ip", "-4", "addr", "show", "dev", "eth0"]);
     assert!(v4.trim().is_empty(), "q6A1 has IPv4: {v4}");
