@@ -61,22 +61,34 @@ fn spread_target(r: &Results, test: Test) -> Target {
 pub fn evaluate(r: &Results) -> Vec<Target> {
     let mut out = vec![
         ratio_target(r, Test::Crr, Kind::IptablesNft, 1.3),
-        ratio_target(r, Test::Crr, Kind::Direct, 0.85),
         ratio_target(r, Test::Rr, Kind::IptablesNft, 1.05),
-        ratio_target(r, Test::Rr, Kind::Direct, 0.9),
         ratio_target(r, Test::Stream, Kind::IptablesNft, 1.0),
         ratio_target(r, Test::Http, Kind::IptablesNft, 1.05),
+        // Issue 14: the published path close to the wire.
+        ratio_target(r, Test::Crr, Kind::Direct, 0.95),
+        ratio_target(r, Test::Rr, Kind::Direct, 0.95),
         ratio_target(r, Test::Http, Kind::Direct, 0.95),
+        ratio_target(r, Test::Stream, Kind::Direct, 0.95),
+        ratio_target(r, Test::MasqCrr, Kind::Direct, 0.9),
         spread_target(r, Test::Rr),
         spread_target(r, Test::Http),
     ];
     let last = *r.scales.last().unwrap_or(&1);
     if last > 1 {
         for test in Test::ALL {
-            let ratio = r.median(Kind::Ebpfnet, last, test) / r.median(Kind::Ebpfnet, 1, test);
+            // The scales run one after another, and the VM's speed drifts
+            // between them (the direct veth, which has no ports, moves by
+            // 10% and more): judged on the ratio to the direct veth of the
+            // same scale, as the every-port rows are.
+            let ratio = r.ratio(Kind::Ebpfnet, Kind::Direct, last, test)
+                / r.ratio(Kind::Ebpfnet, Kind::Direct, 1, test);
+            let raw = r.median(Kind::Ebpfnet, last, test) / r.median(Kind::Ebpfnet, 1, test);
             out.push(Target {
-                name: format!("{last} ports: ebpfnet {} within 10% of 1 port", test.name()),
-                measured: format!("{ratio:.2}×"),
+                name: format!(
+                    "{last} ports: ebpfnet {} within 10% of 1 port (ratio to direct veth)",
+                    test.name()
+                ),
+                measured: format!("{ratio:.2}× (rates alone {raw:.2}×)"),
                 met: ratio >= 0.9,
             });
         }
