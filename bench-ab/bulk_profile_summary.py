@@ -9,6 +9,7 @@ GB; then ms/GB per stage, leaf kind and hop (inclusive), medians
 differences published - direct; then the leaf functions that differ most.
 """
 import json
+import re
 import statistics as st
 import sys
 from collections import defaultdict
@@ -98,6 +99,33 @@ for section in ("stage", "kind", "hops"):
             for cpu in cpu_ids:
                 key = f"{cpu} stage {name}"
                 row(f"  on CPU {cpu}", lambda r, k=key: per_gb(r, r.get("cpus", {}).get(k, 0)))
+
+# The published path's own work, by leaf function (overlaps the stages).
+GROUPS = [
+    ("programs (JIT code)", r"^bpf_prog_"),
+    ("packet stores (bpf_skb_store_bytes, skb_ensure_writable)",
+     r"^(bpf_skb_store_bytes|skb_ensure_writable)$"),
+    ("memcpy (skb_load/store_bytes; skb_try_coalesce in both)", r"^__pi_memcpy|^memcpy"),
+    ("checksum helpers", r"^(bpf_l[34]_csum_replace|inet_proto_csum_replace\w*)$"),
+    ("map lookups (hash)", r"^(lookup_nulls_elem_raw|htab_\w+|__htab_\w+|bpf_map_lookup_elem|"
+                           r"trie_\w+|jhash\w*)$"),
+    ("packet loads (bpf_skb_load_bytes)", r"^(bpf_skb_load_bytes|skb_header_pointer)$"),
+    ("redirect (skb_do_redirect, dev_get_by_index_rcu)",
+     r"^(skb_do_redirect|dev_get_by_index_rcu|bpf_redirect\w*|__bpf_redirect\w*|skb_scrub_packet)$"),
+    ("receive round (__netif_receive_skb_core)", r"^__netif_receive_skb\w*$"),
+    ("transmit (__dev_queue_xmit, netif_skb_features, validate_xmit)",
+     r"^(__dev_queue_xmit|netif_skb_features|validate_xmit\w*|dev_hard_start_xmit)$"),
+]
+
+
+def group(rec, rx):
+    return per_gb(rec, sum(v for k, v in rec["leaf"].items() if re.match(rx, k)))
+
+
+print(f"\n| leaf groups, ms per GB | {head} |")
+print("|---|" + "---|" * (len(paths) + (len(paths) == 2)))
+for name, rx in GROUPS:
+    row(name, lambda r, x=rx: group(r, x))
 
 if len(paths) == 2 and paired:
     print("\nleaf functions, ms per GB: median per-round difference (published - direct)")

@@ -38,7 +38,7 @@ STAGES = [
                     r"bpf_ktime\w*|bpf_map_\w+|htab_\w+|__htab_\w+|trie_\w+|bpf_tail_call)$"),
     ("redirect (skb_do_redirect)", r"^(skb_do_redirect|__bpf_redirect\w*|__bpf_tx_skb)$"),
     ("tc/tcx hook", r"^(tcx_run|sch_handle_ingress|sch_handle_egress|tcf_classify|tc_run)$"),
-    ("gso segmentation", r"^(skb_segment\w*|__skb_gso_segment|skb_mac_gso_segment|"
+    ("gso check/segmentation", r"^(skb_segment\w*|__skb_gso_segment|skb_mac_gso_segment|"
                          r"inet_gso_segment|tcp\w*_gso_segment|validate_xmit_skb\w*)$"),
     ("gro", r"^(napi_gro_\w+|dev_gro_receive|gro_\w+|inet_gro_\w+|tcp\w*_gro_\w+|"
             r"skb_gro_\w+|napi_skb_finish)$"),
