@@ -17,13 +17,15 @@ Env: EBPFNET (daemon/CLI binary, default target/debug/ebpfnet: only its
 eBPF programs are on the path), LG (default target/release/ebpfnet-bench),
 FREQ (perf sampling Hz per CPU, default 999), PIN (same: client and
 servers on CPU 0; split: client on CPU 0, servers on CPU 1; default
-unpinned, as the bench), KEEP=1 (keep the perf.data
-files), OUT (results dir, default
-/tmp/bulkprof/<time>). Per run: Gbit/s, bytes, CPU ns per GB by stage and
-kind, receive-side skbs (veth rx packets: bytes per skb), softnet
-packets processed; JSON lines in OUT/runs.jsonl, summary with
-bulk_profile_summary.py. Everything it makes (namespaces, links, daemon,
-pins, servers) is removed at the end, also on error or Ctrl-C.
+unpinned, as the bench), KEEP=1 (keep the perf.data files), OUT (results
+and the daemon's log, default /tmp/bulkprof/<time>).
+
+Per run: Gbit/s, bytes, CPU ns by stage, leaf function, hop and CPU
+(perf_buckets.py), the receiving veths' rx packets and bytes (bytes per
+skb) and the softirq's processed packets; JSON lines in OUT/runs.jsonl,
+summarised by bulk_profile_summary.py. Everything it makes (namespaces,
+links, daemon, pins, servers) is removed at the end, also on error,
+Ctrl-C or SIGTERM.
 """
 import json
 import os
@@ -96,7 +98,7 @@ class Lab:
         sh(f"ip addr add {UP_IP}/24 dev {UP}; ip link set {UP} up")
         sh(f"ip -n {P_OUT} addr add {OUT_IP}/24 dev eth0; ip -n {P_OUT} link set eth0 up;"
            f" ip -n {P_OUT} link set lo up")
-        log = open(D + "/daemon.log", "a")
+        log = open(OUT + "/daemon.log", "a")
         self.daemon = subprocess.Popen(
             [EBPFNET, "daemon", "--socket", SOCK, "--state-dir", D + "/state", "--pin-dir", PIN_DIR,
              "--uplink", UP, "--bridge", BRIDGE, "--default-subnet", SUBNET],
@@ -105,10 +107,10 @@ class Lab:
             if self.cli("network ls", check=False).returncode == 0:
                 break
             if self.daemon.poll() is not None:
-                raise RuntimeError(f"the daemon exited; see {D}/daemon.log")
+                raise RuntimeError(f"the daemon exited; see {OUT}/daemon.log")
             time.sleep(0.2)
         else:
-            raise RuntimeError(f"the daemon did not answer in 20 s; see {D}/daemon.log")
+            raise RuntimeError(f"the daemon did not answer in 20 s; see {OUT}/daemon.log")
         self.cli(f"container create {CONTAINER} --ip {CIP}")
         self.cli(f"publish {PORT}:{SPORT} --container {CONTAINER}")
         names = [line.split()[0] for line in sh("ip netns list").stdout.splitlines() if line]
@@ -212,6 +214,15 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     lab = Lab()
     try:
+        run_rounds(lab, rounds, seconds, paths)
+    except RuntimeError as err:
+        sys.exit(f"bulk_profile: {err}")
+    print(f"results: {OUT}/runs.jsonl (python3 bench-ab/bulk_profile_summary.py {OUT}/runs.jsonl)")
+
+
+def run_rounds(lab, rounds, seconds, paths):
+    """Sets the lab up, runs the rounds, and removes the lab, also on error."""
+    try:
         lab.up()
         with open(f"{OUT}/setup.txt", "w") as f:
             for ns, dev in ((D_OUT, "eth0"), (D_SRV, "eth0"), (P_OUT, "eth0"), ("", UP),
@@ -223,7 +234,6 @@ def main():
                 run(lab, name, seconds, OUT, r)
     finally:
         lab.down()
-    print(f"results: {OUT}/runs.jsonl (python3 bench-ab/bulk_profile_summary.py {OUT}/runs.jsonl)")
 
 
 if __name__ == "__main__":
