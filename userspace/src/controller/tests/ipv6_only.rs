@@ -6,9 +6,11 @@ use std::net::Ipv6Addr;
 use super::{
     consistency::assert_consistent,
     harness::{Harness, assert_same, net, on, populated},
-    ipv6::Ipv6Request,
 };
-use crate::host::netns::netns_path;
+use crate::{
+    controller::{files, ipv6::Ipv6Request, views},
+    host::netns::netns_path,
+};
 
 fn ip6(text: &str) -> Ipv6Addr {
     text.parse().expect("an IPv6 address in a test")
@@ -69,7 +71,7 @@ async fn an_ipv6_only_network_and_its_containers() {
     // No NETWORKS entry; the endpoint's ENDPOINTS entry has no address.
     let dp = h.datapath.world();
     assert_eq!(dp.networks.len(), 3, "bridge, front and spare only");
-    let inspect = super::views::network_inspect(state, network);
+    let inspect = views::network_inspect(state, network);
     assert!(!inspect.enable_ipv4 && inspect.enable_ipv6);
     assert_eq!(inspect.ipam.config.len(), 1);
     let (_, member) = inspect.containers.iter().next().expect("a");
@@ -78,8 +80,7 @@ async fn an_ipv6_only_network_and_its_containers() {
         ("", "fd00:6::2/64")
     );
     let (_, resolv) =
-        super::files::render_files(state, &state.containers["a"], &Default::default())
-            .expect("files");
+        files::render_files(state, &state.containers["a"], &Default::default()).expect("files");
     assert!(resolv.starts_with("nameserver fd00:6::1\n"), "{resolv}");
 }
 
@@ -92,7 +93,7 @@ async fn what_an_ipv6_only_network_cannot_have_is_refused() {
         only: true,
         ..Ipv6Request::default()
     };
-    let cases: Vec<(super::Result<String>, &str)> = vec![
+    let cases: Vec<(crate::controller::Result<String>, &str)> = vec![
         (
             c.create_network_ipv6("x", None, None, false, &no_v6).await,
             "needs IPv4 or IPv6",

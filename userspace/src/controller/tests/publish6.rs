@@ -9,9 +9,11 @@ use ebpfnet_common::published6::{PublishedKey6, PublishedValue6};
 use super::{
     consistency::assert_consistent,
     harness::{Harness, assert_same, on, populated},
-    ipv6::Ipv6Request,
 };
-use crate::portspec::{PortMapping, PortSpec};
+use crate::{
+    controller::ipv6::Ipv6Request,
+    portspec::{PortMapping, PortSpec},
+};
 
 fn ip6(text: &str) -> Ipv6Addr {
     text.parse().expect("an IPv6 address in a test")
@@ -107,7 +109,7 @@ async fn an_ipv6_only_container_publishes_on_both_families_and_ipv4_loopback() {
     );
     assert_consistent(&h.snapshot());
     // Host-local IPv4 is published too: the daemon relays it
-    // (relay46_tests.rs).
+    // (relay46.rs).
     h.controller
         .publish("o", &spec("127.0.0.1:9090:90"))
         .await

@@ -10,12 +10,12 @@ use ebpfnet_common::{
     overlay::{OverlayPeerKey, OverlayPeerKey6},
 };
 
-use super::{
-    harness::{Harness, net, on},
-    ipv6::Ipv6Request,
-    overlay::{OverlaySpec, RemoteOverlayEndpoint, VXLAN_DEVICE},
-};
+use super::harness::{Harness, net, on};
 use crate::{
+    controller::{
+        ipv6::Ipv6Request,
+        overlay::{OverlaySpec, RemoteOverlayEndpoint, VXLAN_DEVICE},
+    },
     state::{Ipv4Config, Ipv6Config},
     testing::LinkKind,
 };

@@ -10,12 +10,13 @@ use std::{collections::BTreeMap, net::SocketAddrV6};
 use ebpfnet_common::{nat46, published6::PublishedKey6};
 
 use super::{
-    ControllerError,
     consistency::assert_consistent,
     harness::{Harness, assert_same, on, populated},
-    ipv6::Ipv6Request,
 };
-use crate::portspec::{PortSpec, Protocol};
+use crate::{
+    controller::{ControllerError, ipv6::Ipv6Request},
+    portspec::{PortSpec, Protocol},
+};
 
 fn spec(text: &str) -> Vec<crate::portspec::PortRequest> {
     text.parse::<PortSpec>().expect(text).0
