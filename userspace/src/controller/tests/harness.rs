@@ -3,7 +3,7 @@
 //! drives it) run against, and a populated setup to start from.
 
 use std::{
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr},
     path::{Path, PathBuf},
     sync::atomic::{AtomicU32, Ordering},
 };
@@ -18,7 +18,7 @@ use crate::{
     },
     dns::NameService,
     host::netlink::Route,
-    portspec::{PortRequest, Protocol},
+    portspec::{PortRequest, PortSpec, Protocol},
     state::{State, Store},
     testing::{
         DatapathWorld, FakeDatapath, FakeHost, FakeRelay, Faults, HostWorld, Link, LinkKind,
@@ -310,6 +310,41 @@ pub fn tcp(host_port: u16, container_port: u16) -> PortRequest {
         container_port,
         protocol: Protocol::Tcp,
     }
+}
+
+pub fn ip6(text: &str) -> Ipv6Addr {
+    text.parse().expect("an IPv6 address in a test")
+}
+
+/// The port requests of a `-p` spec such as `127.0.0.1:8180:80/udp`.
+pub fn ports(text: &str) -> Vec<PortRequest> {
+    text.parse::<PortSpec>().expect(text).0
+}
+
+/// IPv6 on `subnet`, IPv6-only when `only`, the gateway chosen.
+pub fn ipv6_on(subnet: &str, only: bool) -> Ipv6Request {
+    Ipv6Request {
+        enable: true,
+        subnet: Some(subnet.parse().expect("an IPv6 CIDR in a test")),
+        gateway: None,
+        only,
+        routed: false,
+    }
+}
+
+/// [`populated`] with dual-stack `ds` (10.7.0.0/24, fd00:7::/64) and
+/// IPv6-only `six` (fd00:6::/64).
+pub async fn with_ds_and_six() -> Harness {
+    let mut h = populated().await;
+    let c = &mut h.controller;
+    let ds = ipv6_on("fd00:7::/64", false);
+    c.create_network_ipv6("ds", Some(net("10.7.0.0/24")), None, false, &ds)
+        .await
+        .expect("ds");
+    c.create_network_ipv6("six", None, None, false, &ipv6_on("fd00:6::/64", true))
+        .await
+        .expect("six");
+    h
 }
 
 /// Networks front and spare (empty); web on bridge and front publishing

@@ -7,7 +7,7 @@ use std::net::Ipv6Addr;
 
 use super::{
     consistency::assert_consistent,
-    harness::{Harness, assert_same, net, on, populated},
+    harness::{Harness, assert_same, ip6, net, on, populated},
     step_failures::{Plan, fail_each_step},
 };
 use crate::{
@@ -15,10 +15,6 @@ use crate::{
     host::netlink6::Route6,
     ipam6,
 };
-
-fn ip6(text: &str) -> Ipv6Addr {
-    text.parse().expect("an IPv6 address in a test")
-}
 
 fn six(subnet: Option<&str>, gateway: Option<&str>) -> Ipv6Request {
     Ipv6Request {

@@ -1,43 +1,20 @@
 //! IPv6-only networks (`--ipv4=false`) and the IPv6 default route of a
 //! container on several networks, over the fakes.
 
-use std::net::Ipv6Addr;
-
 use super::{
     consistency::assert_consistent,
-    harness::{Harness, assert_same, net, on, populated},
+    harness::{Harness, assert_same, ip6, ipv6_on, net, on, populated},
 };
 use crate::{
     controller::{files, ipv6::Ipv6Request, views},
     host::netns::netns_path,
 };
 
-fn ip6(text: &str) -> Ipv6Addr {
-    text.parse().expect("an IPv6 address in a test")
-}
-
-fn only6(subnet: &str) -> Ipv6Request {
-    Ipv6Request {
-        enable: true,
-        subnet: Some(subnet.parse().expect("an IPv6 CIDR in a test")),
-        gateway: None,
-        only: true,
-        routed: false,
-    }
-}
-
-fn dual(subnet: &str) -> Ipv6Request {
-    Ipv6Request {
-        only: false,
-        ..only6(subnet)
-    }
-}
-
 /// [`populated`] with IPv6-only network `six` (fd00:6::/64) and `a` on it.
 async fn scene() -> Harness {
     let mut h = populated().await;
     let c = &mut h.controller;
-    c.create_network_ipv6("six", None, None, false, &only6("fd00:6::/64"))
+    c.create_network_ipv6("six", None, None, false, &ipv6_on("fd00:6::/64", true))
         .await
         .expect("six");
     c.create_container("a", &on("six")).await.expect("a");
@@ -104,7 +81,7 @@ async fn what_an_ipv6_only_network_cannot_have_is_refused() {
                 Some(net("10.9.0.0/24")),
                 None,
                 false,
-                &only6("fd00:9::/64"),
+                &ipv6_on("fd00:9::/64", true),
             )
             .await,
             "--ipv4=false leaves the network without IPv4",
@@ -148,7 +125,7 @@ async fn the_ipv6_default_route_comes_from_the_first_network_with_ipv6() {
         Some(net("10.5.0.0/24")),
         None,
         false,
-        &dual("fd00:d1::/64"),
+        &ipv6_on("fd00:d1::/64", false),
     )
     .await
     .expect("d1");
@@ -157,7 +134,7 @@ async fn the_ipv6_default_route_comes_from_the_first_network_with_ipv6() {
         Some(net("10.6.0.0/24")),
         None,
         false,
-        &dual("fd00:d2::/64"),
+        &ipv6_on("fd00:d2::/64", false),
     )
     .await
     .expect("d2");
