@@ -72,9 +72,7 @@ class Lab:
         sh(f"ip -n {NS_OUT} addr add {OUT_IP6}/64 dev eth0 nodad")
         # Replies to the masqueraded flows: the uplink address is on-link.
         for listen in (f"0.0.0.0:{SPORT}", f"[::]:{SPORT6}"):
-            self.procs.append(subprocess.Popen(
-                f"exec ip netns exec {NS_OUT} {TS}{LG} server --listen {listen}",
-                shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self.procs.append(serve(NS_OUT, listen))
 
     def spawn_daemon(self, binary):
         """Starts `binary` as the lab's daemon and waits until it answers."""
@@ -95,19 +93,11 @@ class Lab:
         self.spawn_daemon(binary)
         self.cli(f"container create pfc --ip {CIP}")
         self.cli(f"publish {PORT}:{SPORT} --container pfc")
-        self.cns = netns_of("pfc")
-        sh(f"ip netns exec {self.cns} sysctl -qw net.ipv4.tcp_max_tw_buckets=0")
-        self.srv = subprocess.Popen(
-            f"exec ip netns exec {self.cns} {TS}{LG} server --listen 0.0.0.0:{SPORT}",
-            shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.cns, self.srv = serve_in_container("pfc", f"0.0.0.0:{SPORT}")
         self.cli(f"network create --ipv6 --subnet 10.241.78.0/24 --subnet {SUBNET6} pfnet6")
         self.cli(f"container create pfc6 --network pfnet6 --ip6 {CIP6}")
         self.cli(f"publish [::]:{PORT6}:{SPORT6} --container pfc6")
-        self.cns6 = netns_of("pfc6")
-        sh(f"ip netns exec {self.cns6} sysctl -qw net.ipv4.tcp_max_tw_buckets=0")
-        self.srv6 = subprocess.Popen(
-            f"exec ip netns exec {self.cns6} {TS}{LG} server --listen [::]:{SPORT6}",
-            shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.cns6, self.srv6 = serve_in_container("pfc6", f"[::]:{SPORT6}")
         time.sleep(0.5)
 
     def restart(self, binary):
@@ -152,6 +142,20 @@ def netns_of(name):
     names = [l.split()[0] for l in sh("ip netns list").stdout.splitlines() if l.strip()]
     exact = [n for n in names if n == name]
     return (exact or [n for n in names if n.endswith(name)])[0]
+
+
+def serve(ns, listen):
+    """An `ebpfnet-bench server` in namespace `ns`, listening on `listen`."""
+    return subprocess.Popen(f"exec ip netns exec {ns} {TS}{LG} server --listen {listen}",
+                            shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def serve_in_container(name, listen):
+    """The namespace of container `name` (TIME_WAIT buckets off, as the
+    outside's) and a server listening there on `listen`."""
+    ns = netns_of(name)
+    sh(f"ip netns exec {ns} sysctl -qw net.ipv4.tcp_max_tw_buckets=0")
+    return ns, serve(ns, listen)
 
 
 def prog_stats():

@@ -88,69 +88,47 @@ impl Config {
     }
 }
 
-/// `NatEntry::kind`; the byte back when it names no kind.
-impl TryFrom<u8> for NatKind {
-    type Error = u8;
-
-    fn try_from(value: u8) -> Result<Self, u8> {
-        match value {
-            1 => Ok(Self::PublishedRequest),
-            2 => Ok(Self::PublishedReply),
-            3 => Ok(Self::MasqueradeRequest),
-            4 => Ok(Self::MasqueradeReply),
-            5 => Ok(Self::RoutedRequest),
-            6 => Ok(Self::RoutedReply),
-            7 => Ok(Self::Nat46Request),
-            8 => Ok(Self::Nat46Reply),
-            other => Err(other),
-        }
-    }
+impl NatKind {
+    /// Every kind, in the order of their discriminants.
+    pub const ALL: [NatKind; 8] = [
+        NatKind::PublishedRequest,
+        NatKind::PublishedReply,
+        NatKind::MasqueradeRequest,
+        NatKind::MasqueradeReply,
+        NatKind::RoutedRequest,
+        NatKind::RoutedReply,
+        NatKind::Nat46Request,
+        NatKind::Nat46Reply,
+    ];
 }
 
-/// `NatEntry::forward`; the byte back when it names no way out.
-impl TryFrom<u8> for Forward {
-    type Error = u8;
-
-    fn try_from(value: u8) -> Result<Self, u8> {
-        match value {
-            1 => Ok(Self::Peer),
-            2 => Ok(Self::Neigh),
-            other => Err(other),
-        }
-    }
+impl Forward {
+    /// Every way out, in the order of their discriminants.
+    pub const ALL: [Forward; 2] = [Forward::Peer, Forward::Neigh];
 }
 
-/// An index of `PROG_STATS`; the index back when it names no program.
-impl TryFrom<u32> for ProgramId {
-    type Error = u32;
+/// `TryFrom` the integer an enum with an `ALL` list is stored as: the
+/// member of that discriminant; the integer back when it names none.
+macro_rules! try_from_discriminant {
+    ($enum:ty, $repr:ty, $doc:literal) => {
+        #[doc = $doc]
+        impl TryFrom<$repr> for $enum {
+            type Error = $repr;
 
-    fn try_from(value: u32) -> Result<Self, u32> {
-        let mut i = 0;
-        while i < Self::ALL.len() {
-            if Self::ALL[i] as u32 == value {
-                return Ok(Self::ALL[i]);
+            fn try_from(value: $repr) -> Result<Self, $repr> {
+                Self::ALL
+                    .into_iter()
+                    .find(|&member| member as $repr == value)
+                    .ok_or(value)
             }
-            i += 1;
         }
-        Err(value)
-    }
+    };
 }
 
-/// An index of `DROPS`; the index back when it names no reason.
-impl TryFrom<i32> for DropReason {
-    type Error = i32;
-
-    fn try_from(value: i32) -> Result<Self, i32> {
-        let mut i = 0;
-        while i < Self::ALL.len() {
-            if Self::ALL[i] as i32 == value {
-                return Ok(Self::ALL[i]);
-            }
-            i += 1;
-        }
-        Err(value)
-    }
-}
+try_from_discriminant!(NatKind, u8, "`NatEntry::kind`.");
+try_from_discriminant!(Forward, u8, "`NatEntry::forward`.");
+try_from_discriminant!(ProgramId, u32, "An index of `PROG_STATS`.");
+try_from_discriminant!(DropReason, i32, "An index of `DROPS`.");
 
 #[cfg(test)]
 mod tests {
@@ -159,23 +137,15 @@ mod tests {
 
     #[test]
     fn every_enum_reads_back_what_it_writes() {
-        for kind in [
-            NatKind::PublishedRequest,
-            NatKind::PublishedReply,
-            NatKind::MasqueradeRequest,
-            NatKind::MasqueradeReply,
-            NatKind::RoutedRequest,
-            NatKind::RoutedReply,
-            NatKind::Nat46Request,
-            NatKind::Nat46Reply,
-        ] {
-            assert_eq!(NatKind::try_from(kind as u8), Ok(kind));
+        for (n, kind) in (1..).zip(NatKind::ALL) {
+            assert_eq!((NatKind::try_from(n), kind as u8), (Ok(kind), n));
         }
         assert_eq!(NatKind::try_from(0), Err(0));
         assert_eq!(NatKind::try_from(9), Err(9));
-        for forward in [Forward::Peer, Forward::Neigh] {
-            assert_eq!(Forward::try_from(forward as u8), Ok(forward));
+        for (n, forward) in (1..).zip(Forward::ALL) {
+            assert_eq!((Forward::try_from(n), forward as u8), (Ok(forward), n));
         }
+        assert_eq!(Forward::try_from(0), Err(0));
         assert_eq!(Forward::try_from(3), Err(3));
         for program in ProgramId::ALL {
             assert_eq!(ProgramId::try_from(program as u32), Ok(program));

@@ -8,6 +8,7 @@ use super::{Controller, GuardInterfaces, Result};
 use crate::{
     datapath::encoding::endpoint_info,
     host::{HostError, InterfaceAddress, VethSpec},
+    lan::LanNetwork,
     state::{Endpoint, Network},
 };
 
@@ -27,54 +28,51 @@ impl Controller {
                 .plumb_lan_endpoint(netns_path, endpoint, network, lan, routes)
                 .await;
         }
-        let made = self
-            .plumb_endpoint_inner(netns_path, endpoint, network, routes)
-            .await;
+        let made = async {
+            let mtu = network.overlay.map(|_| super::overlay::OVERLAY_MTU);
+            let host_index = self
+                .create_endpoint_veth(endpoint, network, &endpoint.ifname, netns_path, mtu)
+                .await?;
+            // The program is in place before the container's side comes up, so
+            // its very first packet meets anti-spoofing and isolation; it may
+            // route packets out (masquerade) only with forwarding on.
+            self.program_endpoint_entry(endpoint, network, host_index)?;
+            self.write_endpoint6(host_index, endpoint)?;
+            self.attach_endpoint_programs(&endpoint.host_veth, host_index)?;
+            let address = interface_address(endpoint, network, routes);
+            self.host
+                .configure_interface(netns_path, &endpoint.ifname, address)
+                .await?;
+            Ok(host_index)
+        }
+        .await;
         if made.is_err() {
-            let _ = self.datapath.detach(&endpoint.host_veth);
-            let index = self
-                .host
-                .link_index(&endpoint.host_veth)
-                .await
-                .ok()
-                .flatten();
-            if let Some(index) = index {
-                let _ = self.datapath.remove_endpoint6(index);
-                let _ = self.datapath.remove_endpoint(index);
-            }
-            match self.host.delete_link(&endpoint.host_veth).await {
-                Ok(()) => self.forget_counters(index, &endpoint.host_veth),
-                Err(undo) => log::error!(
-                    "cannot remove {} after a failed attach: {undo}",
-                    endpoint.host_veth
-                ),
-            }
+            self.undo_failed_plumb(endpoint).await;
         }
         made
     }
 
-    async fn plumb_endpoint_inner(
-        &mut self,
-        netns_path: &Path,
-        endpoint: &Endpoint,
-        network: &Network,
-        routes: DefaultRoutes,
-    ) -> Result<u32> {
-        let mtu = network.overlay.map(|_| super::overlay::OVERLAY_MTU);
-        let host_index = self
-            .create_endpoint_veth(endpoint, network, &endpoint.ifname, netns_path, mtu)
-            .await?;
-        // The program is in place before the container's side comes up, so
-        // its very first packet meets anti-spoofing and isolation; it may
-        // route packets out (masquerade) only with forwarding on.
-        self.program_endpoint_entry(endpoint, network, host_index)?;
-        self.write_endpoint6(host_index, endpoint)?;
-        self.attach_endpoint_programs(&endpoint.host_veth, host_index)?;
-        let address = interface_address(endpoint, network, routes);
-        self.host
-            .configure_interface(netns_path, &endpoint.ifname, address)
-            .await?;
-        Ok(host_index)
+    /// Best effort, after a failed [`Self::plumb_endpoint`]: whatever of
+    /// `endpoint` was made, out again.
+    async fn undo_failed_plumb(&mut self, endpoint: &Endpoint) {
+        let _ = self.datapath.detach(&endpoint.host_veth);
+        let index = self
+            .host
+            .link_index(&endpoint.host_veth)
+            .await
+            .ok()
+            .flatten();
+        if let Some(index) = index {
+            let _ = self.datapath.remove_endpoint6(index);
+            let _ = self.datapath.remove_endpoint(index);
+        }
+        match self.host.delete_link(&endpoint.host_veth).await {
+            Ok(()) => self.forget_counters(index, &endpoint.host_veth),
+            Err(undo) => log::error!(
+                "cannot remove {} after a failed attach: {undo}",
+                endpoint.host_veth
+            ),
+        }
     }
 
     /// Makes `endpoint`'s veth pair on `network`'s bridge, the peer named
@@ -223,6 +221,20 @@ impl DefaultRoutes {
             v4: endpoint.ip.is_some() && !before.iter().any(|e| e.ip.is_some()),
             v6: endpoint.ip6.is_some() && !before.iter().any(|e| e.ip6.is_some()),
         }
+    }
+
+    /// Those of an interface on `lan` (macvlan or ipvlan `network`):
+    /// through the gateway where the LAN routes so, none on an internal
+    /// network; and whether the interface holds a device IPv4 default
+    /// route instead (an L3 ipvlan network routes without a gateway).
+    pub fn on_lan(self, network: &Network, lan: &LanNetwork) -> (Self, bool) {
+        let v4 = self.v4 && !network.internal;
+        let via_gateway = lan.routes_via_gateway();
+        let routes = Self {
+            v4: v4 && via_gateway,
+            v6: self.v6 && !network.internal && via_gateway,
+        };
+        (routes, v4 && !via_gateway)
     }
 }
 

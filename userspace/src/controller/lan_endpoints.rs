@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use super::{Controller, ControllerError, Result};
+use super::{
+    Controller, ControllerError, Result,
+    endpoints::{DefaultRoutes, interface_address},
+};
 use crate::{
     host::LanDeviceSpec,
     lan::{LanKind, LanNetwork},
@@ -54,7 +57,7 @@ impl Controller {
         endpoint: &Endpoint,
         network: &Network,
         lan: &LanNetwork,
-        routes: super::endpoints::DefaultRoutes,
+        routes: DefaultRoutes,
     ) -> Result<u32> {
         let parent_index = match &lan.made_parent {
             Some(made) => self.host.ensure_lan_parent(&lan.parent, made).await?,
@@ -80,15 +83,22 @@ impl Controller {
             };
             self.host.create_lan_device(&spec).await?;
         }
-        // Entered before the interface comes up: its first frame is checked.
-        let entered = self.enter_lan_host(parent_index, endpoint, lan);
-        let configured = match entered {
-            Ok(()) => {
-                self.configure_lan_endpoint(netns_path, endpoint, network, lan, routes)
-                    .await
+        let configured = async {
+            // Entered before the interface comes up: its first frame is checked.
+            self.enter_lan_host(parent_index, endpoint, lan)?;
+            let (routes, device_route) = routes.on_lan(network, lan);
+            let address = interface_address(endpoint, network, routes);
+            self.host
+                .configure_interface(netns_path, &endpoint.ifname, address)
+                .await?;
+            if device_route {
+                self.host
+                    .add_device_default_route(netns_path, &endpoint.ifname)
+                    .await?;
             }
-            Err(e) => Err(e),
-        };
+            Ok(())
+        }
+        .await;
         if let Err(e) = configured {
             if !exists {
                 self.delete_lan_device(netns_path, endpoint).await;
@@ -126,32 +136,6 @@ impl Controller {
             let _ = self.datapath.remove_lan_host(endpoint.mac, ip.octets());
         }
         let _ = self.datapath.remove_lan_host6(endpoint.mac);
-    }
-
-    async fn configure_lan_endpoint(
-        &mut self,
-        netns_path: &Path,
-        endpoint: &Endpoint,
-        network: &Network,
-        lan: &LanNetwork,
-        routes: super::endpoints::DefaultRoutes,
-    ) -> Result<()> {
-        let route = routes.v4 && !network.internal;
-        let via_gateway = lan.routes_via_gateway();
-        let routes = super::endpoints::DefaultRoutes {
-            v4: route && via_gateway,
-            v6: routes.v6 && !network.internal && via_gateway,
-        };
-        let address = super::endpoints::interface_address(endpoint, network, routes);
-        self.host
-            .configure_interface(netns_path, &endpoint.ifname, address)
-            .await?;
-        if route && !via_gateway {
-            self.host
-                .add_device_default_route(netns_path, &endpoint.ifname)
-                .await?;
-        }
-        Ok(())
     }
 
     /// Removes a container's interface on a macvlan or ipvlan network

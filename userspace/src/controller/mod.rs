@@ -3,56 +3,32 @@
 //! Every change is made on the host first and persisted after; when a step
 //! fails, what was made is taken down again so nothing half-made remains.
 
-#[cfg(test)]
-pub(crate) mod consistency;
 mod containers;
 mod docker;
-#[cfg(test)]
-mod docker_tests;
 mod endpoints;
 mod error;
 mod events;
 mod files;
-#[cfg(test)]
-pub(crate) mod harness;
 mod interface;
 pub mod ipv6;
-#[cfg(test)]
-mod ipv6_only_tests;
-#[cfg(test)]
-mod ipv6_tests;
 mod lan;
-#[cfg(test)]
-pub(crate) mod lan_consistency;
 mod lan_endpoints;
-#[cfg(test)]
-mod lifecycle_tests;
 pub mod masquerade;
 pub mod modes;
 mod nat46;
 mod networks;
 mod observe;
 pub mod overlay;
-#[cfg(test)]
-mod overlay_tests;
 mod portalloc;
 mod portprobe;
 mod ports;
 pub mod predefined;
-#[cfg(test)]
-mod publish6_tests;
 mod published6;
-#[cfg(test)]
-mod reconcile_tests;
-#[cfg(test)]
-mod relay46_tests;
 mod reset;
-#[cfg(test)]
-mod rollback_tests;
 mod routed6;
-#[cfg(test)]
-mod step_failures;
 mod sync;
+#[cfg(test)]
+mod tests;
 mod uplinks;
 mod uplinks6;
 pub mod views;
@@ -372,24 +348,4 @@ fn next_ifname(used: &[String]) -> String {
 
 fn now_rfc3339() -> String {
     jiff::Timestamp::now().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overlap() {
-        let net = |s: &str| s.parse::<Ipv4Network>().expect("cidr");
-        assert!(overlaps(net("10.0.0.0/8"), net("10.1.0.0/16")));
-        assert!(overlaps(net("10.1.0.0/16"), net("10.0.0.0/8")));
-        assert!(!overlaps(net("10.1.0.0/16"), net("10.2.0.0/16")));
-        assert!(overlaps(net("10.1.2.0/24"), net("10.1.2.128/25")));
-    }
-
-    #[test]
-    fn interface_names_fill_gaps() {
-        assert_eq!(next_ifname(&[]), "eth0");
-        assert_eq!(next_ifname(&["eth0".into(), "eth2".into()]), "eth1");
-    }
 }

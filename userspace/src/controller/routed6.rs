@@ -166,8 +166,8 @@ mod tests {
     use crate::{
         api::request::NetworkCreate,
         controller::{
-            harness::{on, populated, tcp},
             ipv6::Ipv6Request,
+            tests::harness::{on, populated, tcp},
         },
         portspec::Protocol,
     };

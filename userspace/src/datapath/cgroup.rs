@@ -17,15 +17,13 @@ use ebpfnet_common::ProgramId;
 
 use super::{DatapathError, pins::link_pin};
 
-/// The socket programs, in the order they are attached.
-pub const SOCK_PROGRAMS: [ProgramId; 6] = [
-    ProgramId::SockConnect,
-    ProgramId::SockSendmsg,
-    ProgramId::SockRecvmsg,
-    ProgramId::SockConnect6,
-    ProgramId::SockSendmsg6,
-    ProgramId::SockRecvmsg6,
-];
+/// The socket programs, in the order they are attached: every program
+/// that is not a TC one.
+fn sock_programs() -> impl Iterator<Item = ProgramId> {
+    ProgramId::ALL
+        .into_iter()
+        .filter(|program| !ProgramId::TC.contains(program))
+}
 
 /// Pins of cgroup links are named `<program>@cgroup`.
 pub const CGROUP_PIN_SUFFIX: &str = "cgroup";
@@ -64,7 +62,7 @@ pub fn attach_sock_programs(
         source,
     })?;
     let mut links = Vec::new();
-    for program in SOCK_PROGRAMS {
+    for program in sock_programs() {
         let name = program.program_name();
         let prog_err = |source| DatapathError::Program { name, source };
         let prog: &mut CgroupSockAddr = ebpf

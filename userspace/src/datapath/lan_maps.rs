@@ -11,13 +11,13 @@ use ebpfnet_common::{
 };
 
 use super::{
-    AyaDatapath, DatapathError,
+    AyaDatapath, DatapathError, LanHost, LanHost6, LanHosts,
     maps::{hash_keys, hash_mut, removed, write_err},
 };
 use crate::ids::format_mac;
 
-impl AyaDatapath {
-    pub(super) fn write_lan_host(
+impl LanHosts for AyaDatapath {
+    fn set_lan_host(
         &mut self,
         parent: u32,
         mac: [u8; 6],
@@ -41,11 +41,7 @@ impl AyaDatapath {
 
     /// Removes `mac` and `ip` on whatever parent they are (its index may
     /// have changed, or it may be gone).
-    pub(super) fn delete_lan_host(
-        &mut self,
-        mac: [u8; 6],
-        ip: [u8; 4],
-    ) -> Result<(), DatapathError> {
+    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError> {
         let name = names::LAN_HOSTS_MAP;
         let keys = hash_keys::<LanMacKey, [u8; 4]>(&self.ebpf, name)?;
         let mut hosts = hash_mut::<LanMacKey, [u8; 4]>(&mut self.ebpf, name)?;
@@ -66,7 +62,7 @@ impl AyaDatapath {
     }
 
     /// Every (parent, MAC, address) in `LAN_HOSTS`.
-    pub(super) fn read_lan_hosts(&self) -> Result<Vec<super::LanHost>, DatapathError> {
+    fn lan_hosts(&self) -> Result<Vec<LanHost>, DatapathError> {
         let name = names::LAN_HOSTS_MAP;
         let hosts = super::maps::hash::<LanMacKey, [u8; 4]>(&self.ebpf, name)?;
         Ok(hosts
@@ -77,7 +73,7 @@ impl AyaDatapath {
     }
 
     /// The container's MAC key first, then its address's holder entry.
-    pub(super) fn write_lan_host6(
+    fn set_lan_host6(
         &mut self,
         parent: u32,
         mac: [u8; 6],
@@ -103,7 +99,7 @@ impl AyaDatapath {
     }
 
     /// Removes the IPv6 entries of `mac` on whatever parent they are.
-    pub(super) fn delete_lan_host6(&mut self, mac: [u8; 6]) -> Result<(), DatapathError> {
+    fn remove_lan_host6(&mut self, mac: [u8; 6]) -> Result<(), DatapathError> {
         let what = || format!("remove {}", format_mac(&mac));
         let name = names::LAN_HOSTS6_MAP;
         let keys = hash_keys::<LanMacKey, EndpointInfo6>(&self.ebpf, name)?;
@@ -126,7 +122,7 @@ impl AyaDatapath {
     }
 
     /// Every (parent, MAC, address) in `LAN_HOSTS6`.
-    pub(super) fn read_lan_hosts6(&self) -> Result<Vec<super::LanHost6>, DatapathError> {
+    fn lan_hosts6(&self) -> Result<Vec<LanHost6>, DatapathError> {
         let name = names::LAN_HOSTS6_MAP;
         let hosts = super::maps::hash::<LanMacKey, EndpointInfo6>(&self.ebpf, name)?;
         Ok(hosts

@@ -190,23 +190,6 @@ impl Topology for AyaDatapath {
         )
     }
 
-    fn set_lan_host(
-        &mut self,
-        parent: u32,
-        mac: [u8; 6],
-        ip: [u8; 4],
-    ) -> Result<(), DatapathError> {
-        self.write_lan_host(parent, mac, ip)
-    }
-
-    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError> {
-        self.delete_lan_host(mac, ip)
-    }
-
-    fn lan_hosts(&self) -> Result<Vec<super::LanHost>, DatapathError> {
-        self.read_lan_hosts()
-    }
-
     fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError> {
         let name = names::UPLINKS_MAP;
         hash_mut::<u32, UplinkInfo>(&mut self.ebpf, name)?

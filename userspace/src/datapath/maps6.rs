@@ -1,10 +1,11 @@
-//! Writing the IPv6 topology maps: `NETWORKS6`, `ENDPOINTS6` and
-//! `ENDPOINT_IPS6`.
+//! Writing the IPv6 topology maps: `NETWORKS6`, `ENDPOINTS6`,
+//! `ENDPOINT_IPS6` and `UPLINKS6`.
 
 use std::net::Ipv6Addr;
 
 use aya::maps::{LpmTrie, MapData};
 use ebpfnet_common::{
+    flows6::UplinkInfo6,
     maps::EndpointAddr,
     maps6::{EndpointInfo6, NetworkInfo6, SubnetKey6},
     names,
@@ -14,7 +15,7 @@ use ipnetwork::Ipv6Network;
 use super::{
     AyaDatapath, DatapathError, Topology6,
     encoding::{subnet6_key, subnet6_of},
-    maps::{hash_keys, hash_mut, map, map_err, map_mut, removed, write_err},
+    maps::{hash, hash_keys, hash_mut, map, map_err, map_mut, removed, write_err},
 };
 
 impl AyaDatapath {
@@ -110,31 +111,24 @@ impl Topology6 for AyaDatapath {
     }
 
     fn set_uplink6(&mut self, ifindex: u32, ip: Ipv6Addr) -> Result<(), DatapathError> {
-        self.set_uplink6_entry(ifindex, ip)
+        let name = names::UPLINKS6_MAP;
+        hash_mut::<u32, UplinkInfo6>(&mut self.ebpf, name)?
+            .insert(ifindex, UplinkInfo6 { ip: ip.octets() }, 0)
+            .map_err(write_err(name, format!("add uplink #{ifindex} as {ip}")))
     }
 
     fn remove_uplink6(&mut self, ifindex: u32) -> Result<(), DatapathError> {
-        self.remove_uplink6_entry(ifindex)
+        let name = names::UPLINKS6_MAP;
+        removed(hash_mut::<u32, UplinkInfo6>(&mut self.ebpf, name)?.remove(&ifindex))
+            .map_err(write_err(name, format!("remove uplink #{ifindex}")))
     }
 
     fn uplinks6(&self) -> Result<Vec<(u32, Ipv6Addr)>, DatapathError> {
-        self.uplink6_entries()
-    }
-
-    fn set_lan_host6(
-        &mut self,
-        parent: u32,
-        mac: [u8; 6],
-        ip: Ipv6Addr,
-    ) -> Result<(), DatapathError> {
-        self.write_lan_host6(parent, mac, ip)
-    }
-
-    fn remove_lan_host6(&mut self, mac: [u8; 6]) -> Result<(), DatapathError> {
-        self.delete_lan_host6(mac)
-    }
-
-    fn lan_hosts6(&self) -> Result<Vec<super::LanHost6>, DatapathError> {
-        self.read_lan_hosts6()
+        let name = names::UPLINKS6_MAP;
+        hash::<u32, UplinkInfo6>(&self.ebpf, name)?
+            .iter()
+            .map(|entry| entry.map(|(ifindex, info)| (ifindex, Ipv6Addr::from(info.ip))))
+            .collect::<Result<_, _>>()
+            .map_err(map_err(name))
     }
 }

@@ -137,6 +137,7 @@ datapath_of_parts!(
     Programs,
     Topology,
     Topology6,
+    LanHosts,
     Routed6,
     Publishing,
     Publishing6,
@@ -176,14 +177,6 @@ pub trait Topology {
     fn set_endpoint(&mut self, ifindex: u32, info: EndpointInfo) -> Result<(), DatapathError>;
     fn remove_endpoint(&mut self, ifindex: u32) -> Result<(), DatapathError>;
     fn endpoints(&self) -> Result<Vec<u32>, DatapathError>;
-    /// `LAN_HOSTS` and `LAN_IPS`: a macvlan container's MAC and address on
-    /// its network's parent (by ifindex).
-    fn set_lan_host(&mut self, parent: u32, mac: [u8; 6], ip: [u8; 4])
-    -> Result<(), DatapathError>;
-    /// Removes a macvlan container's entries, whatever parent they are on.
-    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError>;
-    /// Every (parent, MAC, address) in `LAN_HOSTS`.
-    fn lan_hosts(&self) -> Result<Vec<LanHost>, DatapathError>;
     fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError>;
     fn remove_uplink(&mut self, ifindex: u32) -> Result<(), DatapathError>;
     fn uplinks(&self) -> Result<Vec<(u32, UplinkInfo)>, DatapathError>;
@@ -214,6 +207,19 @@ pub trait Topology6 {
     fn set_uplink6(&mut self, ifindex: u32, ip: Ipv6Addr) -> Result<(), DatapathError>;
     fn remove_uplink6(&mut self, ifindex: u32) -> Result<(), DatapathError>;
     fn uplinks6(&self) -> Result<Vec<(u32, Ipv6Addr)>, DatapathError>;
+}
+
+/// The macvlan containers the program on their network's parent checks,
+/// of either family.
+pub trait LanHosts {
+    /// `LAN_HOSTS` and `LAN_IPS`: a macvlan container's MAC and address on
+    /// its network's parent (by ifindex).
+    fn set_lan_host(&mut self, parent: u32, mac: [u8; 6], ip: [u8; 4])
+    -> Result<(), DatapathError>;
+    /// Removes a macvlan container's entries, whatever parent they are on.
+    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError>;
+    /// Every (parent, MAC, address) in `LAN_HOSTS`.
+    fn lan_hosts(&self) -> Result<Vec<LanHost>, DatapathError>;
     /// `LAN_HOSTS6` and `LAN_IPS6`: a macvlan container's global IPv6
     /// address on its network's parent (by ifindex).
     fn set_lan_host6(

@@ -1,16 +1,14 @@
-//! The IPv6 NAT path's other maps: the tail calls into its programs and
-//! the uplinks' IPv6 addresses (`UPLINKS6`). Its NAT tables are read and
-//! cut with IPv4's (nat_tables.rs) and collected with them
-//! (nat_collector.rs).
-
-use std::net::Ipv6Addr;
+//! The IPv6 NAT path's other map: the tail calls into its programs. Its
+//! NAT tables are read and cut with IPv4's (nat_tables.rs) and collected
+//! with them (nat_collector.rs); the uplinks' IPv6 addresses (`UPLINKS6`)
+//! are written with the IPv6 topology (maps6.rs).
 
 use aya::maps::{MapData, ProgramArray};
-use ebpfnet_common::{flows6::UplinkInfo6, names};
+use ebpfnet_common::names;
 
 use super::{
     AyaDatapath, DatapathError,
-    maps::{hash, hash_mut, map_err, map_mut, removed, write_err},
+    maps::{map_err, map_mut, write_err},
 };
 
 impl AyaDatapath {
@@ -45,31 +43,5 @@ impl AyaDatapath {
                 .map_err(write_err(name, format!("put {program} in its slot")))?;
         }
         Ok(())
-    }
-
-    pub(super) fn set_uplink6_entry(
-        &mut self,
-        ifindex: u32,
-        ip: Ipv6Addr,
-    ) -> Result<(), DatapathError> {
-        let name = names::UPLINKS6_MAP;
-        hash_mut::<u32, UplinkInfo6>(&mut self.ebpf, name)?
-            .insert(ifindex, UplinkInfo6 { ip: ip.octets() }, 0)
-            .map_err(write_err(name, format!("add uplink #{ifindex} as {ip}")))
-    }
-
-    pub(super) fn remove_uplink6_entry(&mut self, ifindex: u32) -> Result<(), DatapathError> {
-        let name = names::UPLINKS6_MAP;
-        removed(hash_mut::<u32, UplinkInfo6>(&mut self.ebpf, name)?.remove(&ifindex))
-            .map_err(write_err(name, format!("remove uplink #{ifindex}")))
-    }
-
-    pub(super) fn uplink6_entries(&self) -> Result<Vec<(u32, Ipv6Addr)>, DatapathError> {
-        let name = names::UPLINKS6_MAP;
-        hash::<u32, UplinkInfo6>(&self.ebpf, name)?
-            .iter()
-            .map(|entry| entry.map(|(ifindex, info)| (ifindex, Ipv6Addr::from(info.ip))))
-            .collect::<Result<_, _>>()
-            .map_err(map_err(name))
     }
 }

@@ -204,28 +204,6 @@ impl Topology for FakeDatapath {
         Ok(lock(&self.world).endpoints.keys().copied().collect())
     }
 
-    fn set_lan_host(
-        &mut self,
-        parent: u32,
-        mac: [u8; 6],
-        ip: [u8; 4],
-    ) -> Result<(), DatapathError> {
-        self.with("set_lan_host", |w| {
-            w.lan_hosts.insert((parent, mac, ip));
-        })
-    }
-
-    fn remove_lan_host(&mut self, mac: [u8; 6], ip: [u8; 4]) -> Result<(), DatapathError> {
-        self.with("remove_lan_host", |w| {
-            w.lan_hosts.retain(|(_, m, i)| *m != mac && *i != ip);
-        })
-    }
-
-    fn lan_hosts(&self) -> Result<Vec<LanHost>, DatapathError> {
-        self.check("lan_hosts")?;
-        Ok(lock(&self.world).lan_hosts.iter().copied().collect())
-    }
-
     fn set_uplink(&mut self, ifindex: u32, info: UplinkInfo) -> Result<(), DatapathError> {
         self.with("set_uplink", |w| {
             w.uplinks.insert(ifindex, info);
@@ -317,28 +295,6 @@ impl Topology6 for FakeDatapath {
             .iter()
             .map(|(i, ip)| (*i, *ip))
             .collect())
-    }
-
-    fn set_lan_host6(
-        &mut self,
-        parent: u32,
-        mac: [u8; 6],
-        ip: Ipv6Addr,
-    ) -> Result<(), DatapathError> {
-        self.with("set_lan_host6", |w| {
-            w.lan_hosts6.insert((parent, mac, ip));
-        })
-    }
-
-    fn remove_lan_host6(&mut self, mac: [u8; 6]) -> Result<(), DatapathError> {
-        self.with("remove_lan_host6", |w| {
-            w.lan_hosts6.retain(|(_, m, _)| *m != mac)
-        })
-    }
-
-    fn lan_hosts6(&self) -> Result<Vec<LanHost6>, DatapathError> {
-        self.check("lan_hosts6")?;
-        Ok(lock(&self.world).lan_hosts6.iter().copied().collect())
     }
 }
 

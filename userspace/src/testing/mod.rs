@@ -6,6 +6,7 @@
 mod fake_datapath;
 mod fake_flows;
 mod fake_host;
+mod fake_lan_hosts;
 mod fake_overlay;
 mod fake_published;
 mod fake_relay;

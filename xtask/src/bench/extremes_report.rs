@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::extremes::{EVERY_PORT, Extremes, NAT_TABLE_SIZE, RESIDENT_FLOWS};
 use super::load::Test;
+use super::markdown;
 use super::report::{Results, Run, Spread, spread};
 use super::targets::Target;
 use super::topology::Kind;
@@ -85,15 +86,10 @@ pub fn markdown(r: &Results, x: &Extremes) -> String {
         "Map memory (`bpftool map show`, bytes_memlock): {:.1} MiB in all\n",
         total as f64 / (1 << 20) as f64
     );
-    md.push_str("| map | max entries | MiB |\n|---|---|---|\n");
+    markdown::header(&mut md, &["map", "max entries", "MiB"]);
     for m in &x.maps {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {:.1} |",
-            m.name,
-            m.max_entries,
-            m.bytes as f64 / (1 << 20) as f64
-        );
+        let mib = format!("{:.1}", m.bytes as f64 / (1 << 20) as f64);
+        markdown::row(&mut md, &[&m.name, &m.max_entries, &mib]);
     }
     md
 }

@@ -12,9 +12,9 @@ use super::extremes::Extremes;
 use super::ipv6::{self, Ipv6Results};
 use super::load::{Sample, Test};
 use super::overlay::OverlayResults;
-use super::phase::latency_cell;
+use super::phase_report::latency_cell;
 use super::topology::Kind;
-use super::{chart, extremes_report, http, overlay_report, targets};
+use super::{chart, extremes_report, http, markdown, overlay_report, targets};
 use crate::cmd::{command, output, workspace_root};
 
 pub struct Run {
@@ -239,8 +239,8 @@ pub fn markdown(r: &Results) -> String {
         md.push('\n');
         md.push_str(&ipv6::markdown(v6));
     }
-    md.push_str("\n### Control plane\n\n| what | tool | ports | median (min–max) |\n");
-    md.push_str("|---|---|---|---|\n");
+    md.push_str("\n### Control plane\n\n");
+    markdown::header(&mut md, &["what", "tool", "ports", "median (min–max)"]);
     for row in &r.control {
         let s = spread(&row.seconds);
         let time = match row.done_in_cap {
@@ -258,34 +258,22 @@ pub fn markdown(r: &Results) -> String {
                 seconds_cell(s.max)
             ),
         };
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {time} |",
-            row.what, row.tool, row.ports
-        );
+        markdown::row(&mut md, &[&row.what, &row.tool, &row.ports, &time]);
     }
     md.push_str("\n### ebpfnet per-packet cost (bpf_stats: run_time_ns / run_cnt)\n\n");
-    md.push_str("| scale | test | program | ns/run | runs |\n|---|---|---|---|---|\n");
+    markdown::header(&mut md, &["scale", "test", "program", "ns/run", "runs"]);
     for b in &r.bpf {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {:.0} | {} |",
-            b.scale,
-            b.test.name(),
-            b.program,
-            b.ns_per_run,
-            b.runs
+        let ns = format!("{:.0}", b.ns_per_run);
+        markdown::row(
+            &mut md,
+            &[&b.scale, &b.test.name(), &b.program, &ns, &b.runs],
         );
     }
-    md.push_str("\n### Targets\n\n| target | measured | met |\n|---|---|---|\n");
+    md.push_str("\n### Targets\n\n");
+    markdown::header(&mut md, &["target", "measured", "met"]);
     for t in targets::evaluate(r) {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} |",
-            t.name,
-            t.measured,
-            if t.met { "yes" } else { "**no**" }
-        );
+        let met = if t.met { "yes" } else { "**no**" };
+        markdown::row(&mut md, &[&t.name, &t.measured, &met]);
     }
     md
 }

@@ -10,16 +10,10 @@ use std::{collections::BTreeMap, net::SocketAddrV6};
 use ebpfnet_common::{nat46, published6::PublishedKey6};
 
 use super::{
-    ControllerError,
     consistency::assert_consistent,
-    harness::{Harness, assert_same, on, populated},
-    ipv6::Ipv6Request,
+    harness::{Harness, assert_same, on, ports, with_ds_and_six},
 };
-use crate::portspec::{PortSpec, Protocol};
-
-fn spec(text: &str) -> Vec<crate::portspec::PortRequest> {
-    text.parse::<PortSpec>().expect(text).0
-}
+use crate::{controller::ControllerError, portspec::Protocol};
 
 /// The fake relay's keys and targets, as `LISTEN/PROTO -> TARGET`.
 fn relays(h: &Harness) -> Vec<String> {
@@ -33,46 +27,15 @@ fn shown(running: &BTreeMap<crate::relay46::RelayKey, SocketAddrV6>) -> Vec<Stri
         .collect()
 }
 
-/// [`populated`] with IPv6-only `six` (fd00:6::/64) and dual-stack `ds`.
-async fn scene() -> Harness {
-    let mut h = populated().await;
-    let c = &mut h.controller;
-    let six = Ipv6Request {
-        enable: true,
-        subnet: Some("fd00:6::/64".parse().expect("CIDR")),
-        gateway: None,
-        only: true,
-        routed: false,
-    };
-    c.create_network_ipv6("six", None, None, false, &six)
-        .await
-        .expect("six");
-    let ds = Ipv6Request {
-        only: false,
-        subnet: Some("fd00:7::/64".parse().expect("CIDR")),
-        ..six
-    };
-    c.create_network_ipv6(
-        "ds",
-        Some(super::harness::net("10.7.0.0/24")),
-        None,
-        false,
-        &ds,
-    )
-    .await
-    .expect("ds");
-    h
-}
-
 #[tokio::test]
 async fn ipv4_mappings_of_ipv6_only_containers_are_relayed_until_unpublished() {
-    let mut h = scene().await;
+    let mut h = with_ds_and_six().await;
     let mut opts = on("six");
-    opts.ports = spec("8180:80");
-    opts.ports.extend(spec("127.0.0.1:9190:90/udp"));
+    opts.ports = ports("8180:80");
+    opts.ports.extend(ports("127.0.0.1:9190:90/udp"));
     h.controller.create_container("a", &opts).await.expect("a");
     let mut dual = on("ds");
-    dual.ports = spec("8181:80");
+    dual.ports = ports("8181:80");
     h.controller.create_container("d", &dual).await.expect("d");
     // IPv4 mappings of the IPv6-only container only; IPv6 ones and the
     // dual-stack container's are the datapath's alone.
@@ -103,7 +66,7 @@ async fn ipv4_mappings_of_ipv6_only_containers_are_relayed_until_unpublished() {
         .copied()
         .expect("uplink");
     h.controller
-        .publish("a", &spec(&format!("{host_ip}:8182:82")))
+        .publish("a", &ports(&format!("{host_ip}:8182:82")))
         .await
         .expect("publish");
     assert!(
@@ -112,11 +75,11 @@ async fn ipv4_mappings_of_ipv6_only_containers_are_relayed_until_unpublished() {
         relays(&h)
     );
     h.controller
-        .unpublish("a", &spec("127.0.0.1:9190:90/udp"))
+        .unpublish("a", &ports("127.0.0.1:9190:90/udp"))
         .await
         .expect("unpublish");
     h.controller
-        .unpublish("a", &spec(&format!("{host_ip}:8182:82")))
+        .unpublish("a", &ports(&format!("{host_ip}:8182:82")))
         .await
         .expect("unpublish");
     assert_eq!(relays(&h), ["0.0.0.0:8180/tcp -> [fd00:6::2]:80"]);
@@ -130,9 +93,9 @@ async fn ipv4_mappings_of_ipv6_only_containers_are_relayed_until_unpublished() {
 
 #[tokio::test]
 async fn a_relay_that_cannot_listen_fails_the_publish_and_changes_nothing() {
-    let mut h = scene().await;
+    let mut h = with_ds_and_six().await;
     let mut opts = on("six");
-    opts.ports = spec("8180:80");
+    opts.ports = ports("8180:80");
     h.controller.create_container("a", &opts).await.expect("a");
     let before = h.snapshot();
     let running = h.relay.running();
@@ -141,7 +104,7 @@ async fn a_relay_that_cannot_listen_fails_the_publish_and_changes_nothing() {
     // IPv6 mapping's were written: both are taken back.
     let err = h
         .controller
-        .publish("a", &spec("8190:90/udp"))
+        .publish("a", &ports("8190:90/udp"))
         .await
         .expect_err("the relay cannot listen");
     assert!(matches!(err, ControllerError::Refused(_)), "{err}");
@@ -155,7 +118,7 @@ async fn a_relay_that_cannot_listen_fails_the_publish_and_changes_nothing() {
     assert_eq!(h.controller.ports("a").expect("ports").len(), 2);
     // `create` of a container too: no container, namespace or entry left.
     let mut opts = on("six");
-    opts.ports = spec("127.0.0.1:8191:80");
+    opts.ports = ports("127.0.0.1:8191:80");
     let err = h
         .controller
         .create_container("b", &opts)
@@ -166,7 +129,7 @@ async fn a_relay_that_cannot_listen_fails_the_publish_and_changes_nothing() {
     assert_eq!(h.relay.running(), running);
     h.faults.clear();
     h.controller
-        .publish("a", &spec("8190:90/udp"))
+        .publish("a", &ports("8190:90/udp"))
         .await
         .expect("publish once it can listen");
     assert!(
@@ -179,9 +142,9 @@ async fn a_relay_that_cannot_listen_fails_the_publish_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_relay_that_cannot_listen_at_start_does_not_keep_the_daemon_down() {
-    let mut h = scene().await;
+    let mut h = with_ds_and_six().await;
     let mut opts = on("six");
-    opts.ports = spec("8180:80");
+    opts.ports = ports("8180:80");
     h.controller.create_container("a", &opts).await.expect("a");
     let published6 = h.datapath.world().published6;
     let h = h

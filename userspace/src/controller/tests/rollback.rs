@@ -13,11 +13,11 @@
 use std::collections::BTreeMap;
 
 use super::{
-    Result,
     consistency::assert_consistent,
     harness::{Harness, UPLINK, assert_same, net, on, populated, tcp},
     step_failures::{Plan, fail_each_step},
 };
+use crate::controller::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {

@@ -10,12 +10,13 @@ use ebpfnet_common::{
     overlay::{OverlayPeerKey, OverlayPeerKey6},
 };
 
-use super::{
-    harness::{Harness, net, on},
-    ipv6::Ipv6Request,
-    overlay::{OverlaySpec, RemoteOverlayEndpoint, VXLAN_DEVICE},
-};
+use super::harness::{Harness, Snapshot, net, on};
 use crate::{
+    api::ContainerOptions,
+    controller::{
+        ipv6::Ipv6Request,
+        overlay::{OverlaySpec, RemoteOverlayEndpoint, VXLAN_DEVICE},
+    },
     state::{Ipv4Config, Ipv6Config},
     testing::LinkKind,
 };
@@ -46,24 +47,34 @@ fn remote(network: &str, ip: &str) -> RemoteOverlayEndpoint {
     }
 }
 
+/// Makes the local side of `ov`, then container `name` on it.
+async fn make_side_with(h: &mut Harness, ov: &OverlaySpec, name: &str, options: &ContainerOptions) {
+    h.controller
+        .ensure_overlay_network(ov)
+        .await
+        .expect("the local side made");
+    h.controller
+        .create_container(name, options)
+        .await
+        .unwrap_or_else(|e| panic!("container {name}: {e}"));
+}
+
+/// The keys of the IPv6 peers map.
+fn peers6(s: &Snapshot) -> Vec<OverlayPeerKey6> {
+    s.datapath.overlay_peers6.keys().copied().collect()
+}
+
 #[tokio::test]
 async fn the_local_side_is_made_once_and_restored_after_a_reboot() {
     let mut h = Harness::start().await;
     let ov = spec("ov", "10.129.0.0/24", 4096);
-    h.controller
-        .ensure_overlay_network(&ov)
-        .await
-        .expect("made");
+    let mut options = on("ov");
+    options.ip = Some("10.129.0.5".parse().expect("ip"));
+    make_side_with(&mut h, &ov, "c1", &options).await;
     h.controller
         .ensure_overlay_network(&ov)
         .await
         .expect("again: nothing to do");
-    let mut options = on("ov");
-    options.ip = Some("10.129.0.5".parse().expect("ip"));
-    h.controller
-        .create_container("c1", &options)
-        .await
-        .expect("c1");
     let s = h.snapshot();
     let vxlan = &s.host.links[VXLAN_DEVICE];
     assert_eq!(vxlan.kind, LinkKind::Vxlan);
@@ -185,10 +196,10 @@ async fn a_dual_stack_side_has_ipv6_gateway_addresses_and_peers() {
         }),
         ..spec("ov", "10.129.0.0/24", 4096)
     };
-    h.controller
-        .ensure_overlay_network(&ov)
-        .await
-        .expect("made");
+    let mut options = on("ov");
+    options.ip = Some("10.129.0.5".parse().expect("ip"));
+    options.ip6 = Some("fd00:eb:1:7::5".parse().expect("ip6"));
+    make_side_with(&mut h, &ov, "c1", &options).await;
     // A bridge network may not take the overlay's IPv6 subnet now.
     let e = h
         .controller
@@ -206,13 +217,6 @@ async fn a_dual_stack_side_has_ipv6_gateway_addresses_and_peers() {
         .await
         .expect_err("overlapping IPv6 subnet");
     assert!(e.to_string().contains("overlaps"), "{e}");
-    let mut options = on("ov");
-    options.ip = Some("10.129.0.5".parse().expect("ip"));
-    options.ip6 = Some("fd00:eb:1:7::5".parse().expect("ip6"));
-    h.controller
-        .create_container("c1", &options)
-        .await
-        .expect("c1");
     let s = h.snapshot();
     assert!(s.datapath.networks6.contains_key(&subnet6), "NETWORKS6");
     let endpoint = s.state.containers["c1"].endpoints[0].clone();
@@ -236,14 +240,7 @@ async fn a_dual_stack_side_has_ipv6_gateway_addresses_and_peers() {
         network_id: number,
         ip: "fd00:eb:1:7::9".parse::<Ipv6Addr>().expect("ip6").octets(),
     };
-    assert_eq!(
-        s.datapath
-            .overlay_peers6
-            .keys()
-            .copied()
-            .collect::<Vec<_>>(),
-        [key6]
-    );
+    assert_eq!(peers6(&s), [key6]);
     assert_eq!(s.datapath.overlay_peers.len(), 2);
 
     // Gone with its last container: the IPv6 entries too.
@@ -266,16 +263,9 @@ async fn an_ipv6_only_side_advertises_and_learns_ipv6_addresses_only() {
         }),
         ..spec("v6", "10.129.0.0/24", 4097)
     };
-    h.controller
-        .ensure_overlay_network(&ov)
-        .await
-        .expect("made");
     let mut options = on("v6");
     options.ip6 = Some("fd00:eb:1:8::5".parse().expect("ip6"));
-    h.controller
-        .create_container("c6", &options)
-        .await
-        .expect("c6");
+    make_side_with(&mut h, &ov, "c6", &options).await;
     let s = h.snapshot();
     assert_eq!(s.state.networks["v6"].subnet, None, "no IPv4");
     assert!(s.datapath.networks6.contains_key(&subnet6), "NETWORKS6");
@@ -295,13 +285,6 @@ async fn an_ipv6_only_side_advertises_and_learns_ipv6_addresses_only() {
         network_id: s.state.networks["v6"].number,
         ip: far6.octets(),
     };
-    assert_eq!(
-        s.datapath
-            .overlay_peers6
-            .keys()
-            .copied()
-            .collect::<Vec<_>>(),
-        [key6]
-    );
+    assert_eq!(peers6(&s), [key6]);
     assert!(s.datapath.overlay_peers.is_empty(), "no IPv4 peer");
 }

@@ -3,19 +3,22 @@
 //! drives it) run against, and a populated setup to start from.
 
 use std::{
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr},
     path::{Path, PathBuf},
     sync::atomic::{AtomicU32, Ordering},
 };
 
 use ipnetwork::Ipv4Network;
 
-use super::{Config, Controller, GuardInterfaces, masquerade::MasqueradeOptions};
 use crate::{
     api::ContainerOptions,
+    controller::{
+        Config, Controller, GuardInterfaces, Result, ipv6::Ipv6Request,
+        masquerade::MasqueradeOptions,
+    },
     dns::NameService,
     host::netlink::Route,
-    portspec::{PortRequest, Protocol},
+    portspec::{PortRequest, PortSpec, Protocol},
     state::{State, Store},
     testing::{
         DatapathWorld, FakeDatapath, FakeHost, FakeRelay, Faults, HostWorld, Link, LinkKind,
@@ -128,11 +131,7 @@ impl Harness {
 
     /// A start on the given host and datapath, with the state saved in
     /// `dir` (by an earlier controller, for a restart).
-    pub async fn start_on(
-        host: HostWorld,
-        datapath: DatapathWorld,
-        dir: TempDir,
-    ) -> super::Result<Self> {
+    pub async fn start_on(host: HostWorld, datapath: DatapathWorld, dir: TempDir) -> Result<Self> {
         Self::start_ipv6(host, datapath, dir, Default::default()).await
     }
 
@@ -142,8 +141,8 @@ impl Harness {
         host: HostWorld,
         datapath: DatapathWorld,
         dir: TempDir,
-        ipv6: super::ipv6::Ipv6Request,
-    ) -> super::Result<Self> {
+        ipv6: Ipv6Request,
+    ) -> Result<Self> {
         Self::start_faulty(host, datapath, dir, ipv6, Faults::default()).await
     }
 
@@ -152,9 +151,9 @@ impl Harness {
         host: HostWorld,
         datapath: DatapathWorld,
         dir: TempDir,
-        ipv6: super::ipv6::Ipv6Request,
+        ipv6: Ipv6Request,
         faults: Faults,
-    ) -> super::Result<Self> {
+    ) -> Result<Self> {
         let mut config = config(dir.path());
         config.default_ipv6 = ipv6;
         let host = FakeHost::new(host, faults.clone());
@@ -181,7 +180,7 @@ impl Harness {
 
     /// A restart during which every call of `op` fails (no failures
     /// after it).
-    pub async fn restart_failing(self, op: &str) -> super::Result<Self> {
+    pub async fn restart_failing(self, op: &str) -> Result<Self> {
         let (host, datapath) = (self.host.world(), self.datapath.world());
         let dir = self.dir;
         drop(self.controller);
@@ -198,7 +197,7 @@ impl Harness {
     pub async fn restart(
         self,
         change: impl FnOnce(&mut HostWorld, &mut DatapathWorld),
-    ) -> super::Result<Self> {
+    ) -> Result<Self> {
         let (mut host, mut datapath) = (self.host.world(), self.datapath.world());
         change(&mut host, &mut datapath);
         let dir = self.dir;
@@ -210,7 +209,7 @@ impl Harness {
     /// `--ipv6` as `ipv6` says.
     /// [`Self::restart`] after a reboot: no bridge, veth, namespace or map
     /// survives; the files in /etc do.
-    pub async fn reboot(self) -> super::Result<Self> {
+    pub async fn reboot(self) -> Result<Self> {
         self.reboot_with(|_, _| ()).await
     }
 
@@ -219,7 +218,7 @@ impl Harness {
     pub async fn reboot_with(
         self,
         also: impl FnOnce(&mut HostWorld, &mut DatapathWorld),
-    ) -> super::Result<Self> {
+    ) -> Result<Self> {
         self.restart(|host, datapath| {
             let files = std::mem::take(&mut host.etc_files);
             *host = bare_host();
@@ -230,7 +229,7 @@ impl Harness {
         .await
     }
 
-    pub async fn restart_ipv6(self, ipv6: super::ipv6::Ipv6Request) -> super::Result<Self> {
+    pub async fn restart_ipv6(self, ipv6: Ipv6Request) -> Result<Self> {
         let (host, datapath) = (self.host.world(), self.datapath.world());
         let dir = self.dir;
         drop(self.controller);
@@ -311,6 +310,41 @@ pub fn tcp(host_port: u16, container_port: u16) -> PortRequest {
         container_port,
         protocol: Protocol::Tcp,
     }
+}
+
+pub fn ip6(text: &str) -> Ipv6Addr {
+    text.parse().expect("an IPv6 address in a test")
+}
+
+/// The port requests of a `-p` spec such as `127.0.0.1:8180:80/udp`.
+pub fn ports(text: &str) -> Vec<PortRequest> {
+    text.parse::<PortSpec>().expect(text).0
+}
+
+/// IPv6 on `subnet`, IPv6-only when `only`, the gateway chosen.
+pub fn ipv6_on(subnet: &str, only: bool) -> Ipv6Request {
+    Ipv6Request {
+        enable: true,
+        subnet: Some(subnet.parse().expect("an IPv6 CIDR in a test")),
+        gateway: None,
+        only,
+        routed: false,
+    }
+}
+
+/// [`populated`] with dual-stack `ds` (10.7.0.0/24, fd00:7::/64) and
+/// IPv6-only `six` (fd00:6::/64).
+pub async fn with_ds_and_six() -> Harness {
+    let mut h = populated().await;
+    let c = &mut h.controller;
+    let ds = ipv6_on("fd00:7::/64", false);
+    c.create_network_ipv6("ds", Some(net("10.7.0.0/24")), None, false, &ds)
+        .await
+        .expect("ds");
+    c.create_network_ipv6("six", None, None, false, &ipv6_on("fd00:6::/64", true))
+        .await
+        .expect("six");
+    h
 }
 
 /// Networks front and spare (empty); web on bridge and front publishing

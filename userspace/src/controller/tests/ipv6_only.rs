@@ -1,41 +1,20 @@
 //! IPv6-only networks (`--ipv4=false`) and the IPv6 default route of a
 //! container on several networks, over the fakes.
 
-use std::net::Ipv6Addr;
-
 use super::{
     consistency::assert_consistent,
-    harness::{Harness, assert_same, net, on, populated},
-    ipv6::Ipv6Request,
+    harness::{Harness, assert_same, ip6, ipv6_on, net, on, populated},
 };
-use crate::host::netns::netns_path;
-
-fn ip6(text: &str) -> Ipv6Addr {
-    text.parse().expect("an IPv6 address in a test")
-}
-
-fn only6(subnet: &str) -> Ipv6Request {
-    Ipv6Request {
-        enable: true,
-        subnet: Some(subnet.parse().expect("an IPv6 CIDR in a test")),
-        gateway: None,
-        only: true,
-        routed: false,
-    }
-}
-
-fn dual(subnet: &str) -> Ipv6Request {
-    Ipv6Request {
-        only: false,
-        ..only6(subnet)
-    }
-}
+use crate::{
+    controller::{files, ipv6::Ipv6Request, views},
+    host::netns::netns_path,
+};
 
 /// [`populated`] with IPv6-only network `six` (fd00:6::/64) and `a` on it.
 async fn scene() -> Harness {
     let mut h = populated().await;
     let c = &mut h.controller;
-    c.create_network_ipv6("six", None, None, false, &only6("fd00:6::/64"))
+    c.create_network_ipv6("six", None, None, false, &ipv6_on("fd00:6::/64", true))
         .await
         .expect("six");
     c.create_container("a", &on("six")).await.expect("a");
@@ -69,7 +48,7 @@ async fn an_ipv6_only_network_and_its_containers() {
     // No NETWORKS entry; the endpoint's ENDPOINTS entry has no address.
     let dp = h.datapath.world();
     assert_eq!(dp.networks.len(), 3, "bridge, front and spare only");
-    let inspect = super::views::network_inspect(state, network);
+    let inspect = views::network_inspect(state, network);
     assert!(!inspect.enable_ipv4 && inspect.enable_ipv6);
     assert_eq!(inspect.ipam.config.len(), 1);
     let (_, member) = inspect.containers.iter().next().expect("a");
@@ -78,8 +57,7 @@ async fn an_ipv6_only_network_and_its_containers() {
         ("", "fd00:6::2/64")
     );
     let (_, resolv) =
-        super::files::render_files(state, &state.containers["a"], &Default::default())
-            .expect("files");
+        files::render_files(state, &state.containers["a"], &Default::default()).expect("files");
     assert!(resolv.starts_with("nameserver fd00:6::1\n"), "{resolv}");
 }
 
@@ -92,7 +70,7 @@ async fn what_an_ipv6_only_network_cannot_have_is_refused() {
         only: true,
         ..Ipv6Request::default()
     };
-    let cases: Vec<(super::Result<String>, &str)> = vec![
+    let cases: Vec<(crate::controller::Result<String>, &str)> = vec![
         (
             c.create_network_ipv6("x", None, None, false, &no_v6).await,
             "needs IPv4 or IPv6",
@@ -103,7 +81,7 @@ async fn what_an_ipv6_only_network_cannot_have_is_refused() {
                 Some(net("10.9.0.0/24")),
                 None,
                 false,
-                &only6("fd00:9::/64"),
+                &ipv6_on("fd00:9::/64", true),
             )
             .await,
             "--ipv4=false leaves the network without IPv4",
@@ -147,7 +125,7 @@ async fn the_ipv6_default_route_comes_from_the_first_network_with_ipv6() {
         Some(net("10.5.0.0/24")),
         None,
         false,
-        &dual("fd00:d1::/64"),
+        &ipv6_on("fd00:d1::/64", false),
     )
     .await
     .expect("d1");
@@ -156,7 +134,7 @@ async fn the_ipv6_default_route_comes_from_the_first_network_with_ipv6() {
         Some(net("10.6.0.0/24")),
         None,
         false,
-        &dual("fd00:d2::/64"),
+        &ipv6_on("fd00:d2::/64", false),
     )
     .await
     .expect("d2");

@@ -6,17 +6,15 @@
 use std::net::Ipv6Addr;
 
 use super::{
-    ControllerError, Result,
     consistency::assert_consistent,
-    harness::{Harness, assert_same, net, on, populated},
-    ipv6::Ipv6Request,
+    harness::{Harness, assert_same, ip6, net, on, populated},
     step_failures::{Plan, fail_each_step},
 };
-use crate::{host::netlink6::Route6, ipam6};
-
-fn ip6(text: &str) -> Ipv6Addr {
-    text.parse().expect("an IPv6 address in a test")
-}
+use crate::{
+    controller::{ControllerError, Result, ipv6::Ipv6Request},
+    host::netlink6::Route6,
+    ipam6,
+};
 
 fn six(subnet: Option<&str>, gateway: Option<&str>) -> Ipv6Request {
     Ipv6Request {

@@ -1,13 +1,13 @@
 //! Every step of an operation, failed in turn: the operation is run once
 //! to learn its steps (the calls it makes on the host and the datapath),
 //! then once per step with that step failing, on a fresh scene each time.
-//! `rollback_tests` and `ipv6_tests` state their operations as [`Plan`]s.
+//! `rollback` and `ipv6` state their operations as [`Plan`]s.
 
 use super::{
-    Result,
     consistency::assert_consistent,
     harness::{Harness, assert_same},
 };
+use crate::controller::Result;
 
 /// An operation to fail step by step, and the scene it runs on.
 pub(crate) trait Plan: std::fmt::Debug + Copy {

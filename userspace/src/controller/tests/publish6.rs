@@ -2,64 +2,23 @@
 //! plain `-p`, an IPv6-only network, unpublishing one family, what a
 //! restart keeps and drops, and `HOST_ADDRS6` following the host.
 
-use std::net::Ipv6Addr;
-
 use ebpfnet_common::published6::{PublishedKey6, PublishedValue6};
 
 use super::{
     consistency::assert_consistent,
-    harness::{Harness, assert_same, on, populated},
-    ipv6::Ipv6Request,
+    harness::{assert_same, ip6, on, ports, with_ds_and_six},
 };
-use crate::portspec::{PortMapping, PortSpec};
-
-fn ip6(text: &str) -> Ipv6Addr {
-    text.parse().expect("an IPv6 address in a test")
-}
-
-fn spec(text: &str) -> Vec<crate::portspec::PortRequest> {
-    text.parse::<PortSpec>().expect(text).0
-}
+use crate::portspec::PortMapping;
 
 fn shown(mappings: &[PortMapping]) -> Vec<String> {
     mappings.iter().map(ToString::to_string).collect()
 }
 
-fn network6(subnet: &str, only: bool) -> Ipv6Request {
-    Ipv6Request {
-        enable: true,
-        subnet: Some(subnet.parse().expect("an IPv6 CIDR in a test")),
-        gateway: None,
-        only,
-        routed: false,
-    }
-}
-
-/// [`populated`] with dual-stack `ds` (10.7.0.0/24, fd00:7::/64) and
-/// IPv6-only `six` (fd00:6::/64).
-async fn scene() -> Harness {
-    let mut h = populated().await;
-    let c = &mut h.controller;
-    c.create_network_ipv6(
-        "ds",
-        Some(super::harness::net("10.7.0.0/24")),
-        None,
-        false,
-        &network6("fd00:7::/64", false),
-    )
-    .await
-    .expect("ds");
-    c.create_network_ipv6("six", None, None, false, &network6("fd00:6::/64", true))
-        .await
-        .expect("six");
-    h
-}
-
 #[tokio::test]
 async fn a_plain_port_is_published_on_both_families_of_a_dual_stack_container() {
-    let mut h = scene().await;
+    let mut h = with_ds_and_six().await;
     let mut opts = on("ds");
-    opts.ports = spec("8180:80");
+    opts.ports = ports("8180:80");
     h.controller.create_container("d", &opts).await.expect("d");
     assert_eq!(
         shown(&h.controller.ports("d").expect("ports")),
@@ -73,7 +32,7 @@ async fn a_plain_port_is_published_on_both_families_of_a_dual_stack_container() 
     // One family goes, the other stays.
     let gone = h
         .controller
-        .unpublish("d", &spec("[::]::80"))
+        .unpublish("d", &ports("[::]::80"))
         .await
         .expect("unpublish IPv6");
     assert_eq!(shown(&gone), ["80/tcp -> [::]:8180"]);
@@ -86,7 +45,7 @@ async fn a_plain_port_is_published_on_both_families_of_a_dual_stack_container() 
     // Only IPv6, on loopback, with a host port chosen for it.
     let got = h
         .controller
-        .publish("d", &spec("[::1]::80/udp"))
+        .publish("d", &ports("[::1]::80/udp"))
         .await
         .expect("::1");
     assert_eq!(got.len(), 1);
@@ -96,9 +55,9 @@ async fn a_plain_port_is_published_on_both_families_of_a_dual_stack_container() 
 
 #[tokio::test]
 async fn an_ipv6_only_container_publishes_on_both_families_and_ipv4_loopback() {
-    let mut h = scene().await;
+    let mut h = with_ds_and_six().await;
     let mut opts = on("six");
-    opts.ports = spec("8085:80");
+    opts.ports = ports("8085:80");
     h.controller.create_container("o", &opts).await.expect("o");
     // IPv4 too, translated to IPv6 by the datapath (nat46).
     assert_eq!(
@@ -107,32 +66,32 @@ async fn an_ipv6_only_container_publishes_on_both_families_and_ipv4_loopback() {
     );
     assert_consistent(&h.snapshot());
     // Host-local IPv4 is published too: the daemon relays it
-    // (relay46_tests.rs).
+    // (relay46.rs).
     h.controller
-        .publish("o", &spec("127.0.0.1:9090:90"))
+        .publish("o", &ports("127.0.0.1:9090:90"))
         .await
         .expect("host-local IPv4");
     let before = h.snapshot();
     // IPv4-only web cannot take an IPv6 address; nothing changes.
     let err = h
         .controller
-        .publish("web", &spec("[::]:9090:90"))
+        .publish("web", &ports("[::]:9090:90"))
         .await
         .expect_err("no IPv6");
     assert!(err.to_string().contains("no IPv6 address"), "{err}");
     assert_same(&h.snapshot(), &before, "refusals change nothing");
     // `web` holds 0.0.0.0:8080; `o` holds 8085 on both families.
     let mut opts = on("ds");
-    opts.ports = spec("0.0.0.0:8080:80/tcp");
+    opts.ports = ports("0.0.0.0:8080:80/tcp");
     let err = h
         .controller
         .create_container("d", &opts)
         .await
         .expect_err("web holds 0.0.0.0:8080");
     assert!(err.to_string().contains("container web"), "{err}");
-    opts.ports = spec("127.0.0.1:8088:80");
+    opts.ports = ports("127.0.0.1:8088:80");
     h.controller.create_container("d", &opts).await.expect("d");
-    opts.ports = spec("[::1]:8085:80");
+    opts.ports = ports("[::1]:8085:80");
     let err = h
         .controller
         .create_container("e", &opts)
@@ -144,7 +103,7 @@ async fn an_ipv6_only_container_publishes_on_both_families_and_ipv4_loopback() {
         "{err}"
     );
     // Its translated IPv4 side is held as any IPv4 mapping.
-    opts.ports = spec("0.0.0.0:8085:80");
+    opts.ports = ports("0.0.0.0:8085:80");
     let err = h
         .controller
         .create_container("e", &opts)
@@ -156,9 +115,9 @@ async fn an_ipv6_only_container_publishes_on_both_families_and_ipv4_loopback() {
 
 #[tokio::test]
 async fn a_restart_keeps_ipv6_mappings_and_drops_stale_ones() {
-    let mut h = scene().await;
+    let mut h = with_ds_and_six().await;
     let mut opts = on("six");
-    opts.ports = spec("[::]:8080:80");
+    opts.ports = ports("[::]:8080:80");
     h.controller.create_container("o", &opts).await.expect("o");
     let saved = h.saved();
     let stale = PublishedKey6::new(ip6("2001:db8::9").octets(), 9999, 17);

@@ -9,9 +9,10 @@ use ebpfnet_common::ProgramId;
 
 use super::{
     harness::{Snapshot, UPLINK, UPLINK_INDEX, UPLINK_IP},
-    lan_consistency, modes,
+    lan_consistency,
 };
 use crate::{
+    controller::{modes, nat46},
     datapath::encoding::{
         endpoint_info, network_info, network_info6, published_key, published_key6, published_value,
         published_value6,
@@ -189,7 +190,7 @@ pub fn assert_consistent(s: &Snapshot) {
                 {
                     published6.insert(key, published_value6(m, endpoint, ifindex));
                 }
-                if let Some(key) = super::nat46::key_into(m, endpoint) {
+                if let Some(key) = nat46::key_into(m, endpoint) {
                     published6.insert(key, published_value6(m, endpoint, ifindex));
                 }
             }

@@ -6,12 +6,14 @@
 use std::{collections::BTreeMap, net::Ipv4Addr, path::Path};
 
 use super::{
-    HostEndpoint,
     consistency::assert_consistent,
     harness::{Harness, net, populated},
-    views::{self, DOCKER_NETWORK_LABEL, OWNER_LABEL},
 };
 use crate::{
+    controller::{
+        HostEndpoint,
+        views::{self, DOCKER_NETWORK_LABEL, OWNER_LABEL},
+    },
     host::netns::NsId,
     state::{NetworkOwner, State},
     testing::Namespace,

@@ -6,11 +6,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use ebpfnet_common::ProgramId;
 
 use super::{
-    ControllerError,
     consistency::assert_consistent,
     harness::{Harness, UPLINK, UPLINK_INDEX, assert_same, net, on, tcp},
 };
 use crate::{
+    controller::ControllerError,
     host::{netlink::Route, netns::netns_path},
     portspec::{PortMapping, Protocol},
     testing::LinkKind,
