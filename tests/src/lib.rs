@@ -48,6 +48,7 @@ pub mod packet_icmp;
 pub mod packet_netns;
 pub mod paths;
 pub mod podman;
+mod py_socket;
 pub mod runtime_host;
 pub mod tcp_proxy;
 pub mod testrun;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::{Spawned, in_path, netns_exec, python, spawn_in_netns};
 use crate::cli::CmdOutput;
+use crate::py_socket::py_socket_fns;
 
 /// Waits (up to 5 s) until a spawned server prints its `ready` line.
 fn wait_ready(mut s: Spawned) -> Spawned {
@@ -61,35 +62,35 @@ while True:
 "#;
 
 /// `IP_OR_NAME PORT`: one TCP request (`ping`), prints the whole answer.
-pub const TCP_CLIENT: &str = r#"
+pub const TCP_CLIENT: &str = concat!(
+    r#"
 import socket, sys
+"#,
+    py_socket_fns!(),
+    r#"
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
 s.settimeout(3)
 s.sendall(b"ping\n")
-out = b""
-while True:
-    d = s.recv(4096)
-    if not d:
-        break
-    out += d
-sys.stdout.write(out.decode(errors="replace"))
-"#;
+sys.stdout.write(recv_until(s).decode(errors="replace"))
+"#
+);
 
-const UDP_CLIENT: &str = r#"
+/// `IP PORT PAYLOAD`: one UDP request (two tries), prints the answer.
+const UDP_CLIENT: &str = concat!(
+    r#"
 import socket, sys
+"#,
+    py_socket_fns!(),
+    r#"
 ip, port, payload = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(1.2)
-for _ in range(2):
-    s.sendto(payload, (ip, port))
-    try:
-        d, a = s.recvfrom(65535)
-    except socket.timeout:
-        continue
-    sys.stdout.write(d.decode(errors="replace"))
-    sys.exit(0)
-sys.exit("no UDP reply from %s:%d" % (ip, port))
-"#;
+d = udp_ask(s, payload, (ip, port))
+if not d:
+    sys.exit("no UDP reply from %s:%d" % (ip, port))
+sys.stdout.write(d.decode(errors="replace"))
+"#
+);
 
 const PING: &str = r#"
 import os, socket, struct, sys, time
