@@ -4,6 +4,7 @@
 //! server is a child process killed when its guard drops.
 
 use std::io::{BufRead, BufReader};
+use std::process::Output;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -92,6 +93,30 @@ sys.stdout.write(d.decode(errors="replace"))
 "#
 );
 
+/// `IP PORT`: a connected UDP socket sends until the kernel reports the
+/// error that came back (`refused`: an ICMP port unreachable matched the
+/// socket) or an answer comes (`answered`); `timeout` after 3 tries of
+/// 1.5 s.
+const UDP_CONNECTED: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.5)
+s.connect((sys.argv[1], int(sys.argv[2])))
+for _ in range(3):
+    try:
+        s.send(b"anyone?")
+        s.recv(100)
+        print("answered")
+        break
+    except ConnectionRefusedError:
+        print("refused")
+        break
+    except socket.timeout:
+        continue
+else:
+    print("timeout")
+"#;
+
 const PING: &str = r#"
 import os, socket, struct, sys, time
 dst = sys.argv[1]
@@ -171,6 +196,12 @@ pub fn udp_request(ns: &str, ip: &str, port: u16, payload: &str) -> String {
         return String::new();
     }
     out.stdout_str()
+}
+
+/// What a connected UDP socket in `ns` gets back from `ip:port`
+/// ([`UDP_CONNECTED`]): `refused`, `answered` or `timeout` on stdout.
+pub fn udp_connected_outcome(ns: &str, ip: &str, port: u16) -> Output {
+    netns_exec(ns, &[python(), "-c", UDP_CONNECTED, ip, &port.to_string()])
 }
 
 /// One ICMP echo from `ns` to `ip`, 2 s timeout. Uses `ping -c 1 -W 2` when
