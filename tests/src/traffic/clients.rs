@@ -236,6 +236,18 @@ fn udp_socket_for(addr: &SocketAddr) -> Result<UdpSocket, String> {
     Ok(s)
 }
 
+/// The `-p` options of a container that the host's own clients reach
+/// ([`host_tcp`], [`host_udp`]): its port 80 published as 8080 (TCP and
+/// UDP) on every host address, and as 8081 (TCP) on 127.0.0.1 alone.
+pub const PUBLISHED_TO_HOST: [&str; 6] = [
+    "-p",
+    "8080:80",
+    "-p",
+    "8080:80/udp",
+    "-p",
+    "127.0.0.1:8081:80",
+];
+
 /// A TCP request from the test process (host namespace) to an IPv4 or
 /// IPv6 address: sends `line`, returns the first reply line, or `Err`
 /// (3 s timeouts).
