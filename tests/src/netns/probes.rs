@@ -14,7 +14,7 @@ use crate::cli::CmdOutput;
 use crate::py_socket::py_socket_fns;
 
 /// Waits (up to 5 s) until a spawned server prints its `ready` line.
-fn wait_ready(mut s: Spawned) -> Spawned {
+pub(crate) fn wait_ready(mut s: Spawned) -> Spawned {
     let stdout = s.child.stdout.take().expect("stdout piped");
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
@@ -171,14 +171,7 @@ pub fn udp_echo_server_on(ns: &str, addr: &str, port: u16) -> Spawned {
 /// (empty string on failure; 3 s timeout).
 pub fn tcp_request(ns: &str, ip: &str, port: u16) -> String {
     let out = netns_exec(ns, &[python(), "-c", TCP_CLIENT, ip, &port.to_string()]);
-    if !out.status.success() {
-        eprintln!(
-            "tcp_request {ns} -> {ip}:{port} failed: {}",
-            out.stderr_str().trim()
-        );
-        return String::new();
-    }
-    out.stdout_str()
+    stdout_or_empty(&format!("tcp_request {ns} -> {ip}:{port}"), &out)
 }
 
 /// Sends `payload` by UDP from `ns` to `ip:port`, returns the reply (empty
@@ -188,11 +181,14 @@ pub fn udp_request(ns: &str, ip: &str, port: u16, payload: &str) -> String {
         ns,
         &[python(), "-c", UDP_CLIENT, ip, &port.to_string(), payload],
     );
+    stdout_or_empty(&format!("udp_request {ns} -> {ip}:{port}"), &out)
+}
+
+/// A client's stdout, or an empty string (its complaint on stderr, naming
+/// `what`) when it failed.
+fn stdout_or_empty(what: &str, out: &Output) -> String {
     if !out.status.success() {
-        eprintln!(
-            "udp_request {ns} -> {ip}:{port} failed: {}",
-            out.stderr_str().trim()
-        );
+        eprintln!("{what} failed: {}", out.stderr_str().trim());
         return String::new();
     }
     out.stdout_str()
