@@ -47,6 +47,7 @@ pub mod packet_frag;
 pub mod packet_icmp;
 pub mod packet_netns;
 pub mod paths;
+pub mod pinned_datapath;
 pub mod podman;
 mod py_socket;
 pub mod runtime_host;
