@@ -8,9 +8,7 @@
 
 use std::time::Duration;
 
-use ebpfnet_tests::ipv6::ping6;
-use ebpfnet_tests::outside6::{OUTSIDE6, UPLINK6, Uplink6};
-use ebpfnet_tests::traffic::wait_for;
+use ebpfnet_tests::outside6::{OUTSIDE6, UPLINK6, Uplink6, wait_echo6};
 use ebpfnet_tests::*;
 
 const FAR6: &str = "fd00:e6:fe::2";
@@ -84,22 +82,13 @@ impl Drop for FarPath6 {
     }
 }
 
-/// Whether an ICMPv6 echo from `ns` reaches `ip` within 30 s (through
-/// NAT66 once the daemon has the uplink's address).
-fn reaches6(ns: &str, ip: &str) -> bool {
-    wait_for(Duration::from_secs(30), || ping6(ns, ip))
-}
-
 #[test]
 fn packet_too_big_reaches_the_masqueraded_container() {
     let env = TestEnv::new("pmtu66");
     env.create_network("p66", &["--ipv6"]);
     env.create_container("p6", &["--network", "p66"]);
     let _path = FarPath6::new(&env);
-    assert!(
-        reaches6("p6", FAR6),
-        "no ICMPv6 echo to {FAR6} through NAT66"
-    );
+    wait_echo6("p6", FAR6, Duration::from_secs(30));
     let learnt = paths::df_probe("p6", FAR6, 9, 1400);
     assert_eq!(
         learnt.as_deref(),
@@ -126,10 +115,7 @@ fn a_container_learns_the_mtu_of_a_smaller_uplink() {
         &["ip", "link", "set", "eth0", "mtu", "1280"],
     );
     let _echo = udp_echo_server_on(&env.outside_ns, "::", 9001);
-    assert!(
-        reaches6("m6", OUTSIDE6),
-        "no ICMPv6 echo to {OUTSIDE6} through NAT66"
-    );
+    wait_echo6("m6", OUTSIDE6, Duration::from_secs(30));
     let learnt = paths::df_probe("m6", OUTSIDE6, 9, 1400);
     assert_eq!(
         learnt.as_deref(),
@@ -171,10 +157,7 @@ fn packet_too_big_reaches_a_routed_container() {
             UPLINK6,
         ],
     );
-    assert!(
-        reaches6("r6", FAR6),
-        "no ICMPv6 echo to {FAR6} from a routed container"
-    );
+    wait_echo6("r6", FAR6, Duration::from_secs(30));
     let learnt = paths::df_probe("r6", FAR6, 9, 1400);
     assert_eq!(
         learnt.as_deref(),
