@@ -1,10 +1,12 @@
 //! IPv6 helpers of the end-to-end tests: a TCP server and client over
-//! IPv6, an AAAA query, ping6, and what inspect says of IPv6.
+//! IPv6, an AAAA query, ping6, two containers talking over IPv6, and what
+//! inspect says of IPv6.
 
 use std::process::Output;
 
 use serde_json::Value;
 
+use crate::cli::CmdOutput;
 use crate::traffic::{Recorder, record};
 use crate::{TestEnv, netns_exec, python};
 
@@ -81,6 +83,36 @@ pub fn ping6(ns: &str, ip: &str) -> bool {
     netns_exec(ns, &["ping", "-6", "-n", "-c", "1", "-W", "2", ip])
         .status
         .success()
+}
+
+/// Containers `a` (address `a6`) and `b` (`b6`) of network `net` talk
+/// over IPv6: ping6 both ways and from `a` to its gateway `gw6`; a
+/// [`SERVER6`] on `b`'s `port` answers `a` by address, by name and by
+/// `NAME.NET`, each time `hello from B peer=A6`. Returns that server,
+/// still running.
+#[track_caller]
+pub fn assert_talk6(
+    net: &str,
+    (a, a6): (&str, &str),
+    (b, b6): (&str, &str),
+    gw6: &str,
+    port: u16,
+) -> Recorder {
+    assert!(ping6(a, b6), "{a} -> {b}");
+    assert!(ping6(b, a6), "{b} -> {a}");
+    assert!(ping6(a, gw6), "{a} -> its gateway");
+    let server = server6(b, port);
+    let qualified = format!("{b}.{net}");
+    for host in [b6, b, qualified.as_str()] {
+        let out = client6(a, host, port);
+        assert!(
+            out.stdout_str() == format!("hello from {b} peer={a6}\n"),
+            "{host}: {} {}",
+            out.stdout_str(),
+            out.stderr_str()
+        );
+    }
+    server
 }
 
 /// (GlobalIPv6Address, GlobalIPv6PrefixLen, IPv6Gateway) of a container.

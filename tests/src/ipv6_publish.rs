@@ -9,13 +9,18 @@ use std::time::Duration;
 
 pub use crate::outside6::Uplink6;
 use crate::outside6::icmp6_error_report;
+use crate::py_socket::py_socket_fns;
 use crate::traffic::{ECHO_SERVER, Recorder, hold_client, record};
 use crate::{TestEnv, netns_exec, python};
 
 /// `PROTO IP PORT DATA`: one request over the address's family; prints
 /// the reply, or `ERR why`.
-const ASK: &str = r#"
+const ASK: &str = concat!(
+    r#"
 import socket, sys
+"#,
+    py_socket_fns!(),
+    r#"
 proto, ip, port, data = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 family = socket.AF_INET6 if ":" in ip else socket.AF_INET
 try:
@@ -24,27 +29,16 @@ try:
         s.settimeout(3)
         s.connect((ip, port))
         s.sendall(data.encode() + b"\n")
-        d = b""
-        while not d.endswith(b"\n"):
-            x = s.recv(4096)
-            if not x:
-                break
-            d += x
+        d = recv_until(s, b"\n")
     else:
         s = socket.socket(family, socket.SOCK_DGRAM)
         s.settimeout(1.2)
-        d = b""
-        for _ in range(2):
-            s.sendto(data.encode(), (ip, port))
-            try:
-                d = s.recv(4096)
-                break
-            except socket.timeout:
-                pass
+        d = udp_ask(s, data.encode(), (ip, port))
     print(d.decode().strip() if d else "ERR no reply")
 except OSError as e:
     print("ERR %s" % e)
-"#;
+"#
+);
 
 /// `IP PORT`: one UDP datagram with hop limit 1; prints the ICMPv6 error
 /// it drew (`IPV6_RECVERR`): `icmp6 from ADDR type T code C`, or
@@ -165,8 +159,12 @@ pub fn held_across_restart(
 /// stream, then answers `SHA256 COUNT PEER`, a newline and COUNT bytes of
 /// its own (rounded down to 256), and closes: an answer only after the
 /// client's half-close.
-pub const BULK_SERVER: &str = r#"
+pub const BULK_SERVER: &str = concat!(
+    r#"
 import hashlib, socket, sys
+"#,
+    py_socket_fns!(),
+    r#"
 s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("::", int(sys.argv[1]))); s.listen(4)
@@ -174,35 +172,30 @@ print("ready", flush=True)
 while True:
     c, a = s.accept()
     c.settimeout(30)
-    h, n = hashlib.sha256(), 0
-    while True:
-        d = c.recv(65536)
-        if not d:
-            break
-        h.update(d); n += len(d)
-    c.sendall(("%s %d %s\n" % (h.hexdigest(), n, a[0])).encode())
+    d = recv_until(c)
+    n = len(d)
+    c.sendall(("%s %d %s\n" % (hashlib.sha256(d).hexdigest(), n, a[0])).encode())
     c.sendall(bytes(range(256)) * (n // 256))
     c.close()
-"#;
+"#
+);
 
 /// `IP PORT SIZE`: sends SIZE bytes to [`BULK_SERVER`], shuts its side and
 /// prints `ok PEER MSS` (the address the server saw, the segment size the
 /// client's TCP uses) when both directions arrived whole, else `ERR why`.
-pub const BULK_CLIENT: &str = r#"
+pub const BULK_CLIENT: &str = concat!(
+    r#"
 import hashlib, socket, sys
+"#,
+    py_socket_fns!(),
+    r#"
 ip, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 data = bytes((i * 7) % 251 for i in range(size))
 try:
     s = socket.create_connection((ip, port), timeout=20)
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        got += d
-    head, _, rest = got.partition(b"\n")
+    head, _, rest = recv_until(s).partition(b"\n")
     digest, count, peer = head.decode().split()
     if digest != hashlib.sha256(data).hexdigest() or int(count) != size:
         print("ERR the server got %s bytes, not ours" % count)
@@ -212,4 +205,5 @@ try:
         print("ok %s %d" % (peer, s.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)))
 except OSError as e:
     print("ERR %s" % e)
-"#;
+"#
+);

@@ -48,6 +48,32 @@ fn in_path(prog: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Runs python3 program `script` with `args` inside `ns`, killed after
+/// `timeout`.
+pub fn python_in_netns(ns: &str, script: &str, args: &[&str], timeout: Duration) -> Output {
+    run(
+        Command::new("ip")
+            .args(["netns", "exec", ns, python(), "-c", script])
+            .args(args),
+        None,
+        timeout,
+    )
+}
+
+/// Like [`python_in_netns`], panicking (naming `what`, with what the
+/// program printed) unless it succeeds; returns its stdout.
+pub fn python_in_netns_ok(
+    ns: &str,
+    what: &str,
+    script: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> String {
+    let out = python_in_netns(ns, script, args, timeout);
+    assert!(out.status.success(), "{}", describe(what, &out));
+    out.stdout_str()
+}
+
 /// Runs `ip ARGS` in the host namespace.
 pub fn ip(args: &[&str]) -> Output {
     run(Command::new("ip").args(args), None, CMD_TIMEOUT)

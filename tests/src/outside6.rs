@@ -5,6 +5,10 @@
 //! peer that answers a container and reports the ICMPv6 error it gets
 //! back (`IPV6_RECVERR`).
 
+use std::time::Duration;
+
+use crate::ipv6::ping6;
+use crate::traffic::wait_for;
 use crate::{TestEnv, cli::CmdOutput, ip, ip_ok, netns_exec, netns_exec_ok, python};
 
 /// The end of a Python script whose IPv6 socket `s` (with
@@ -131,6 +135,17 @@ pub fn parse_answer(answer: &str) -> (String, u16, i32) {
             .parse()
             .unwrap_or_else(|e| panic!("{e}: {answer}")),
     )
+}
+
+/// Waits (`within`) until an ICMPv6 echo from `ns` to `ip` comes back,
+/// and fails the test otherwise: the daemon takes up a new uplink address
+/// by netlink, so NAT66 works a moment after [`Uplink6::add`].
+#[track_caller]
+pub fn wait_echo6(ns: &str, ip: &str, within: Duration) {
+    assert!(
+        wait_for(within, || ping6(ns, ip)),
+        "no ICMPv6 echo from {ns} to {ip} within {within:?}"
+    );
 }
 
 /// `ping -6` from `ns` with hop limit `hops`; its output (stdout).

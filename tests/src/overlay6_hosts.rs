@@ -1,15 +1,17 @@
 //! Helpers of the IPv6 overlay tests (`tests/tests/overlay6*.rs`): a
 //! container's IPv6 address, a host's IPv6 peers and networks, the
-//! hosts' IPv6 addresses on the underlay, and what the cluster's etcd
-//! holds.
+//! hosts' IPv6 addresses on the underlay, what the cluster's etcd holds,
+//! and the checks that IPv6 crosses the hosts (and leaves by NAT66).
 
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::cli::CmdOutput;
 use crate::etcd::Etcd;
 use crate::hosts::Host;
-use crate::netns::netns_exec_ok;
+use crate::ipv6::{client6, ping6, server6};
+use crate::netns::{netns_exec, netns_exec_ok};
 use crate::overlay_hosts::peers_in;
 use crate::traffic::wait_within;
 
@@ -44,6 +46,72 @@ pub fn two_on_each(a: &Host, b: &Host, prefix: &str, networks: [&str; 2]) -> [St
     });
     assert!(ips[0] != ips[2] && ips[1] != ips[3], "{ips:?}");
     ips
+}
+
+/// `network create -d overlay --ipv6 [--ipv4=false] [--subnet S]… NAME`:
+/// a dual-stack overlay network, or an IPv6-only one when `ipv4` is false.
+pub fn overlay6_create<'a>(name: &'a str, ipv4: bool, subnets: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["network", "create", "-d", "overlay", "--ipv6"];
+    if !ipv4 {
+        args.push("--ipv4=false");
+    }
+    for subnet in subnets {
+        args.extend(["--subnet", *subnet]);
+    }
+    args.push(name);
+    args
+}
+
+/// The containers of [`two_on_each`] (`prefix`, their addresses `ips`)
+/// reach each other across the hosts over IPv6, in each network: ping6
+/// both ways between `A1` and `B1`, and from `B2` to `A2`; TCP from `A1`
+/// to `B1` by address and by name (an AAAA answer from the store), `B2`
+/// resolves `A2`; `A1` does not resolve `B2` of the other network, and
+/// `A2` does not reach `B1`'s server.
+#[track_caller]
+pub fn assert_crosses_hosts6(prefix: &str, ips: &[String; 4]) {
+    let [a1, a2, b1, _] = ips;
+    let name = |suffix: &str| format!("{prefix}{suffix}");
+    let (c_a1, c_a2, c_b1, c_b2) = (name("A1"), name("A2"), name("B1"), name("B2"));
+    assert!(ping6(&c_a1, b1), "{c_a1} -> {c_b1} ({b1})");
+    assert!(ping6(&c_b1, a1), "{c_b1} -> {c_a1} ({a1})");
+    assert!(ping6(&c_b2, a2), "{c_b2} -> {c_a2} ({a2})");
+
+    let _web = server6(&c_b1, 80);
+    let reply = client6(&c_a1, b1, 80).stdout_str();
+    assert!(
+        reply.contains(&format!("hello from {c_b1} peer={a1}")),
+        "TCP {c_a1} -> [{b1}]: {reply:?}"
+    );
+    let reply = client6(&c_a1, &c_b1, 80).stdout_str();
+    assert!(
+        reply.contains(&format!("peer={a1}")),
+        "TCP {c_a1} -> {c_b1} by name: {reply:?}"
+    );
+    let found = netns_exec_ok(&c_b2, &["getent", "ahostsv6", &c_a2]);
+    assert!(
+        found.contains(a2.as_str()),
+        "{c_b2} resolving {c_a2}: {found:?}"
+    );
+    let other = netns_exec(&c_a1, &["getent", "ahostsv6", &c_b2]);
+    assert!(
+        !other.status.success(),
+        "{c_a1} resolved {c_b2} of another network"
+    );
+    assert!(
+        client6(&c_a2, b1, 80).stdout_str().is_empty(),
+        "{c_a2} reached {c_b1} of another network over TCP"
+    );
+}
+
+/// From container `from` on host `a`, a TCP server on host `b` (outside
+/// the overlay, at `b_ip6`) is reached by NAT66 behind `a`'s underlay
+/// address `a_ip6`.
+#[track_caller]
+pub fn assert_nat66_out(from: &str, (b, b_ip6): (&Host, &str), a_ip6: &str) {
+    let _outside = server6(&b.ns, 7070);
+    let reply = client6(from, b_ip6, 7070).stdout_str();
+    assert!(reply.contains(&format!("peer={a_ip6}")), "NAT66: {reply:?}");
 }
 
 /// `OVERLAY_PEERS6` of `host`, as (remote container address, host

@@ -26,6 +26,18 @@ pub fn cluster_host(underlay: &Underlay, etcd: &Etcd, letter: char, n: u8) -> Ho
     underlay.host_with(letter, n, &args)
 }
 
+/// A fresh underlay, an etcd of its own on it (named after `tag`) and
+/// hosts `A` (`.1`) and `B` (`.2`) of the cluster it keeps. Bind them in
+/// this order (`let (underlay, etcd, a, b) = …`): they drop in reverse,
+/// the hosts' daemons before their store and the underlay last.
+pub fn cluster_of_two(tag: &str) -> (Underlay, Etcd, Host, Host) {
+    let underlay = Underlay::create();
+    let etcd = Etcd::start_on(tag, &underlay.gateway());
+    let a = cluster_host(&underlay, &etcd, 'A', 1);
+    let b = cluster_host(&underlay, &etcd, 'B', 2);
+    (underlay, etcd, a, b)
+}
+
 /// Whether `host` lists global network `name`.
 pub fn sees_network(host: &Host, name: &str) -> bool {
     host.cli(&["network", "ls", "--format", "json"])

@@ -14,8 +14,11 @@
 use std::time::Duration;
 
 use crate::TestEnv;
-use crate::cli::{CmdOutput, describe, run};
-use crate::netns::{Spawned, delete_netns, ip, ip_ok, netns_exec_ok, python, spawn_in_netns};
+use crate::cli::{CmdOutput, describe};
+use crate::netns::{
+    Spawned, delete_netns, ip, ip_ok, netns_exec_ok, python, python_in_netns, spawn_in_netns,
+    wait_ready,
+};
 
 /// The far host's address (its link is 1500 bytes).
 pub const FAR_IP: &str = "198.18.0.6";
@@ -194,16 +197,6 @@ while time.time() < end:
 print("mtu unchanged")
 "#;
 
-fn wait_ready(s: Spawned) -> Spawned {
-    use std::io::{BufRead, BufReader};
-    let mut s = s;
-    let stdout = s.child.stdout.take().expect("stdout piped");
-    let mut line = String::new();
-    let _ = BufReader::new(stdout).read_line(&mut line);
-    assert_eq!(line.trim(), "ready", "server {} did not start", s.what);
-    s
-}
-
 /// A [`SINK`] on `port` in `ns`.
 pub fn sink(ns: &str, port: u16) -> Spawned {
     wait_ready(spawn_in_netns(
@@ -228,10 +221,7 @@ pub fn source6(ns: &str, port: u16, bytes: usize) -> Spawned {
 }
 
 fn python_in(ns: &str, script: &str, args: &[&str]) -> Result<String, String> {
-    let mut cmd = std::process::Command::new("ip");
-    cmd.args(["netns", "exec", ns, python(), "-c", script])
-        .args(args);
-    let out = run(&mut cmd, None, Duration::from_secs(30));
+    let out = python_in_netns(ns, script, args, Duration::from_secs(30));
     if out.status.success() {
         Ok(out.stdout_str().trim().to_string())
     } else {

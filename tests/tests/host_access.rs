@@ -42,17 +42,7 @@ fn published_port_from_outside_and_from_the_host() {
         env.outside_ip.clone(),
         env.outside_ns.clone(),
     );
-    env.create_container(
-        "ha",
-        &[
-            "-p",
-            "8080:80",
-            "-p",
-            "8080:80/udp",
-            "-p",
-            "127.0.0.1:8081:80",
-        ],
-    );
+    env.create_container("ha", &PUBLISHED_TO_HOST);
     let _srv = echo_server("ha", "ha", 80);
     for (k, v) in route_localnet_values(&env) {
         assert!(v.is_none() || v.as_deref() == Some("0"), "{k} = {v:?}");

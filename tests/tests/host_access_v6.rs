@@ -29,17 +29,7 @@ fn tcp_answered_by(ip: &str, port: u16, name: &str) {
 fn ipv6_loopback_and_v4_mapped_reach_published_ports() {
     let env = TestEnv::new("hv6");
     let up = env.uplink_ip.clone();
-    env.create_container(
-        "h6a",
-        &[
-            "-p",
-            "8080:80",
-            "-p",
-            "8080:80/udp",
-            "-p",
-            "127.0.0.1:8081:80",
-        ],
-    );
+    env.create_container("h6a", &PUBLISHED_TO_HOST);
     env.create_container("h6b", &["-p", &format!("{up}:8093:80")]);
     let _a = echo_server("h6a", "h6a", 80);
     let _b = echo_server("h6b", "h6b", 80);

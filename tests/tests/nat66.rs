@@ -38,10 +38,7 @@ fn ipv6_flows_leave_masqueraded_behind_the_uplink() {
 
     // The daemon follows the uplink's new address (netlink), then echo
     // requests go out and their replies come back.
-    assert!(
-        wait_for(Duration::from_secs(10), || ping6("c66", OUTSIDE6)),
-        "no ICMPv6 echo through NAT66"
-    );
+    wait_echo6("c66", OUTSIDE6, Duration::from_secs(10));
 
     // TCP and UDP leave from the uplink's address and a masquerade port.
     let (min, max) = masq_range(&env);
@@ -134,10 +131,7 @@ fn nat66_keeps_working_while_the_daemon_restarts() {
     let _uplink6 = Uplink6::add(&env);
     let out = env.outside_ns.clone();
     let _server = record(Some(&out), &[python(), "-c", SERVER, "9000"], true);
-    assert!(
-        wait_for(Duration::from_secs(10), || ping6("r6", OUTSIDE6)),
-        "no ICMPv6 echo through NAT66"
-    );
+    wait_echo6("r6", OUTSIDE6, Duration::from_secs(10));
     let udp = ask("r6", "udp", OUTSIDE6, 9000, "before", None);
     let (_, port, _) = parse_answer(&udp);
     let row = format!("[{UPLINK6}]:{port}");

@@ -25,12 +25,6 @@ s.sendto(b"hello", (sys.argv[1], int(sys.argv[2])))
 s.close()
 "#;
 
-fn ping6(ns: &str, ip: &str) -> bool {
-    netns_exec(ns, &["ping", "-6", "-n", "-c", "1", "-W", "1", ip])
-        .status
-        .success()
-}
-
 #[test]
 fn an_ipv6_only_network_masquerades_to_the_outside() {
     let env = TestEnv::new("nat66only");
@@ -41,10 +35,7 @@ fn an_ipv6_only_network_masquerades_to_the_outside() {
     let out = env.outside_ns.clone();
     let _server = record(Some(&out), &[python(), "-c", SERVER, "9000"], true);
 
-    assert!(
-        wait_for(Duration::from_secs(10), || ping6("oc", OUTSIDE6)),
-        "no ICMPv6 echo through NAT66 from an IPv6-only network"
-    );
+    wait_echo6("oc", OUTSIDE6, Duration::from_secs(10));
     let (min, max) = masq_range(&env);
     for proto in ["tcp", "udp"] {
         let answer = ask("oc", proto, OUTSIDE6, 9000, proto, None);
@@ -72,10 +63,7 @@ fn hop_limits_running_out_here_are_answered_time_exceeded() {
     let (_, _, gw6) = v6_of(&env, "hc", "h66");
     let _uplink6 = Uplink6::add(&env);
     let out = env.outside_ns.clone();
-    assert!(
-        wait_for(Duration::from_secs(10), || ping6("hc", OUTSIDE6)),
-        "no ICMPv6 echo through NAT66"
-    );
+    wait_echo6("hc", OUTSIDE6, Duration::from_secs(10));
 
     // From a container: this hop is its gateway (as traceroute shows it).
     let expired = drop_count(&env, "ttl_exceeded");
@@ -120,10 +108,7 @@ fn icmpv6_errors_from_containers_reach_the_outside_translated() {
     env.create_container("ec", &["--network", "e66"]);
     let _uplink6 = Uplink6::add(&env);
     let out = env.outside_ns.clone();
-    assert!(
-        wait_for(Duration::from_secs(10), || ping6("ec", OUTSIDE6)),
-        "no ICMPv6 echo through NAT66"
-    );
+    wait_echo6("ec", OUTSIDE6, Duration::from_secs(10));
     let answerer = record(
         Some(&out),
         &[python(), "-c", ANSWERER, "late", "9200"],

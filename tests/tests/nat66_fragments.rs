@@ -9,8 +9,7 @@
 
 use std::time::Duration;
 
-use ebpfnet_tests::ipv6::ping6;
-use ebpfnet_tests::outside6::{OUTSIDE6, Uplink6};
+use ebpfnet_tests::outside6::{OUTSIDE6, Uplink6, wait_echo6};
 use ebpfnet_tests::paths::udp_round_trip;
 use ebpfnet_tests::traffic::*;
 use ebpfnet_tests::*;
@@ -23,10 +22,7 @@ fn fragmented_datagrams_go_out_and_back_through_nat66() {
     env.create_container("f6peer", &["--network", "f66"]);
     let _uplink6 = Uplink6::add(&env);
     let _echo = udp_echo_server_on(&env.outside_ns, "::", 9001);
-    assert!(
-        wait_for(Duration::from_secs(10), || ping6("f6", OUTSIDE6)),
-        "no ICMPv6 echo through NAT66"
-    );
+    wait_echo6("f6", OUTSIDE6, Duration::from_secs(10));
     let got = udp_round_trip("f6", OUTSIDE6, 9001, 3000, false);
     assert_eq!(
         got,

@@ -5,54 +5,19 @@
 //! with its address. Run as root: the tests fail (never skip) otherwise.
 
 use std::net::Ipv6Addr;
-use std::path::PathBuf;
 
-use aya::maps::{HashMap, Map, MapData};
-use ebpfnet::datapath::{AyaDatapath, Flows, Flows6, MapSizes, TcPath, remove_pins};
+use ebpfnet::datapath::{Flows, Flows6, MapSizes};
 use ebpfnet::host::monotonic_ns;
 use ebpfnet_common::flows6::{FlowKey6, MasqUsageKey6, NatEntry6};
 use ebpfnet_common::maps::{Forward, NatKind, proto};
 use ebpfnet_common::names;
+use ebpfnet_tests::pinned_datapath::PinnedDatapath;
 use ebpfnet_tests::{require_root, serial};
 
 const SECOND_NS: u64 = 1_000_000_000;
 const CONTAINER: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xeb, 0, 0, 0, 0, 0, 2);
 const UPLINK: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xe6, 0xff, 0, 0, 0, 0, 1);
 const OUTSIDE: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xe6, 0xff, 0, 0, 0, 0, 2);
-
-/// A datapath on its own pin directory, removed afterwards (also on failure).
-struct PinnedDatapath {
-    dp: Option<AyaDatapath>,
-    pin_dir: PathBuf,
-}
-
-impl PinnedDatapath {
-    fn load() -> Self {
-        let pin_dir = PathBuf::from(format!("/sys/fs/bpf/ebnt-gc6-{}", std::process::id()));
-        let dp = AyaDatapath::load(&pin_dir, MapSizes::default(), TcPath::Tcx)
-            .unwrap_or_else(|e| panic!("loading the datapath on {}: {e}", pin_dir.display()));
-        Self {
-            dp: Some(dp),
-            pin_dir,
-        }
-    }
-
-    fn hash<K: aya::Pod, V: aya::Pod>(&self, name: &str) -> HashMap<MapData, K, V> {
-        let path = self.pin_dir.join(name);
-        let data =
-            MapData::from_pin(&path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-        HashMap::try_from(Map::HashMap(data)).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
-}
-
-impl Drop for PinnedDatapath {
-    fn drop(&mut self) {
-        drop(self.dp.take());
-        if let Err(e) = remove_pins(&self.pin_dir) {
-            eprintln!("removing {}: {e}", self.pin_dir.display());
-        }
-    }
-}
 
 /// Both directions of UDP [CONTAINER]:sport -> [OUTSIDE]:53 masqueraded
 /// as [UPLINK]:masq, last seen at `seen`.
@@ -90,7 +55,7 @@ fn masqueraded(sport: u16, masq: u16, seen: u64) -> [(FlowKey6, NatEntry6); 2] {
 fn idle_ipv6_flows_go_live_ones_stay_and_shares_are_recounted() {
     let _serial = serial();
     require_root();
-    let mut pinned = PinnedDatapath::load();
+    let mut pinned = PinnedDatapath::load("gc6", MapSizes::default());
     let mut table = pinned.hash::<FlowKey6, NatEntry6>(names::NAT6_OTHER_MAP);
     let mut usage = pinned.hash::<MasqUsageKey6, u32>(names::MASQ_USAGE6_MAP);
     let now = monotonic_ns().expect("CLOCK_MONOTONIC");
@@ -103,7 +68,7 @@ fn idle_ipv6_flows_go_live_ones_stay_and_shares_are_recounted() {
     let share = MasqUsageKey6::new(CONTAINER.octets(), OUTSIDE.octets(), 53, proto::UDP);
     usage.insert(share, 7, 0).expect("writing a count");
 
-    let dp = pinned.dp.as_mut().expect("loaded");
+    let dp = pinned.dp_mut();
     assert_eq!(dp.flows6().expect("reading").len(), 4);
     assert_eq!(dp.gc(now).expect("collecting"), 2, "both idle entries");
     for (key, _) in &idle {

@@ -6,19 +6,21 @@
 //! The same for a container of a routed network (no NAT66), to which the
 //! router sends the error directly.
 
+use std::time::Duration;
+
+use ebpfnet_tests::outside6::{OUTSIDE6, UPLINK6, Uplink6, wait_echo6};
 use ebpfnet_tests::*;
 
-const UPLINK6: &str = "fd00:e6:ff::1";
-const OUTSIDE6: &str = "fd00:e6:ff::2";
 const FAR6: &str = "fd00:e6:fe::2";
 
-/// The uplink's and the outside's IPv6 addresses, a `far` namespace behind
-/// the outside one over a 1280-byte link (the outside routes IPv6), and the
-/// host's route to it; all removed on drop.
+/// The uplink's and the outside's IPv6 addresses ([`Uplink6`]), a `far`
+/// namespace behind the outside one over a 1280-byte link (the outside
+/// routes IPv6), and the host's route to it; all removed on drop.
 struct FarPath6 {
     uplink: String,
     outside_ns: String,
     far_ns: String,
+    _addresses: Uplink6,
 }
 
 impl FarPath6 {
@@ -27,17 +29,11 @@ impl FarPath6 {
             uplink: env.uplink.clone(),
             outside_ns: env.outside_ns.clone(),
             far_ns: format!("ebnt-far6-{}", std::process::id()),
+            _addresses: Uplink6::add(env),
         };
         let (out, far) = (path.outside_ns.as_str(), path.far_ns.as_str());
         delete_netns(far);
         ip_ok(&["netns", "add", far]);
-        let up = format!("{UPLINK6}/64");
-        ip_ok(&["-6", "addr", "add", &up, "dev", &env.uplink, "nodad"]);
-        let o = format!("{OUTSIDE6}/64");
-        netns_exec_ok(
-            out,
-            &["ip", "-6", "addr", "add", &o, "dev", "eth0", "nodad"],
-        );
         ip_ok(&[
             "-n", out, "link", "add", "r6", "mtu", "1280", "type", "veth", "peer", "name", "eth0",
             "mtu", "1280", "netns", far,
@@ -79,16 +75,9 @@ impl FarPath6 {
 
 impl Drop for FarPath6 {
     fn drop(&mut self) {
+        // The addresses go after this, when `_addresses` drops.
         let _ = ip(&["-6", "route", "del", "fd00:e6:fe::/64", "dev", &self.uplink]);
-        let up = format!("{UPLINK6}/64");
-        let _ = ip(&["-6", "addr", "del", &up, "dev", &self.uplink]);
         let _ = ip(&["-n", &self.outside_ns, "link", "del", "r6"]);
-        let _ = netns_exec(
-            &self.outside_ns,
-            &[
-                "ip", "-6", "addr", "flush", "dev", "eth0", "scope", "global",
-            ],
-        );
         delete_netns(&self.far_ns);
     }
 }
@@ -99,17 +88,7 @@ fn packet_too_big_reaches_the_masqueraded_container() {
     env.create_network("p66", &["--ipv6"]);
     env.create_container("p6", &["--network", "p66"]);
     let _path = FarPath6::new(&env);
-    // NAT66 works once the daemon has the uplink's address.
-    let reached = (0..50).any(|_| {
-        let ok = netns_exec("p6", &["ping", "-6", "-n", "-c", "1", "-W", "1", FAR6])
-            .status
-            .success();
-        if !ok {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        ok
-    });
-    assert!(reached, "no ICMPv6 echo to {FAR6} through NAT66");
+    wait_echo6("p6", FAR6, Duration::from_secs(30));
     let learnt = paths::df_probe("p6", FAR6, 9, 1400);
     assert_eq!(
         learnt.as_deref(),
@@ -129,21 +108,14 @@ fn a_container_learns_the_mtu_of_a_smaller_uplink() {
     let env = TestEnv::new("mtu66");
     env.create_network("m66", &["--ipv6"]);
     env.create_container("m6", &["--network", "m66"]);
-    let _uplink6 = ebpfnet_tests::outside6::Uplink6::add(&env);
+    let _uplink6 = Uplink6::add(&env);
     ip_ok(&["link", "set", &env.uplink, "mtu", "1280"]);
     netns_exec_ok(
         &env.outside_ns,
         &["ip", "link", "set", "eth0", "mtu", "1280"],
     );
     let _echo = udp_echo_server_on(&env.outside_ns, "::", 9001);
-    let reached = (0..50).any(|_| {
-        let ok = ebpfnet_tests::ipv6::ping6("m6", OUTSIDE6);
-        if !ok {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        ok
-    });
-    assert!(reached, "no ICMPv6 echo to {OUTSIDE6} through NAT66");
+    wait_echo6("m6", OUTSIDE6, Duration::from_secs(30));
     let learnt = paths::df_probe("m6", OUTSIDE6, 9, 1400);
     assert_eq!(
         learnt.as_deref(),
@@ -185,16 +157,7 @@ fn packet_too_big_reaches_a_routed_container() {
             UPLINK6,
         ],
     );
-    let reached = (0..50).any(|_| {
-        let ok = netns_exec("r6", &["ping", "-6", "-n", "-c", "1", "-W", "1", FAR6])
-            .status
-            .success();
-        if !ok {
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        ok
-    });
-    assert!(reached, "no ICMPv6 echo to {FAR6} from a routed container");
+    wait_echo6("r6", FAR6, Duration::from_secs(30));
     let learnt = paths::df_probe("r6", FAR6, 9, 1400);
     assert_eq!(
         learnt.as_deref(),

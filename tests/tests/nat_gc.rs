@@ -2,53 +2,24 @@
 //! past its timeout goes, both directions together; what is live stays.
 //! Run as root: the tests fail (never skip) otherwise.
 
-use std::{path::PathBuf, time::Instant};
+use std::time::Instant;
 
 use aya::maps::{HashMap, MapData};
-use ebpfnet::datapath::{AyaDatapath, Flows, MapSizes, TcPath, remove_pins};
+use ebpfnet::datapath::{Flows, MapSizes};
 use ebpfnet::host::monotonic_ns;
 use ebpfnet_common::maps::{
     FlowKey, NatEntry, NatKind, TCP_ACK_SEEN, TCP_FIN_SEEN, TCP_SEQ_SEEN, proto,
 };
 use ebpfnet_common::names;
+use ebpfnet_tests::pinned_datapath::PinnedDatapath;
 use ebpfnet_tests::topology::{C2, CLIENT, HOST, flow};
 use ebpfnet_tests::{require_root, serial};
 
 const SECOND_NS: u64 = 1_000_000_000;
 
-/// A datapath loaded on its own pin directory, removed afterwards (also
-/// when the test fails).
-struct PinnedDatapath {
-    dp: Option<AyaDatapath>,
-    pin_dir: PathBuf,
-}
-
-impl PinnedDatapath {
-    fn load() -> Self {
-        let pin_dir = PathBuf::from(format!("/sys/fs/bpf/ebnt-gc-{}", std::process::id()));
-        let dp = AyaDatapath::load(&pin_dir, MapSizes::default(), TcPath::Tcx)
-            .unwrap_or_else(|e| panic!("loading the datapath on {}: {e}", pin_dir.display()));
-        Self {
-            dp: Some(dp),
-            pin_dir,
-        }
-    }
-
-    fn tcp_table(&self) -> HashMap<MapData, FlowKey, NatEntry> {
-        let path = self.pin_dir.join(names::NAT_TCP_MAP);
-        let data =
-            MapData::from_pin(&path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
-        HashMap::try_from(aya::maps::Map::HashMap(data)).expect("NAT_TCP is a hash map")
-    }
-}
-
-impl Drop for PinnedDatapath {
-    fn drop(&mut self) {
-        drop(self.dp.take());
-        if let Err(e) = remove_pins(&self.pin_dir) {
-            eprintln!("removing {}: {e}", self.pin_dir.display());
-        }
-    }
+/// The NAT table of TCP flows of `pinned`.
+fn tcp_table(pinned: &PinnedDatapath) -> HashMap<MapData, FlowKey, NatEntry> {
+    pinned.hash(names::NAT_TCP_MAP)
 }
 
 /// Both directions of a published TCP flow CLIENT:40000 -> HOST:8080 ->
@@ -82,8 +53,8 @@ fn published_flow(client_port: u16, flags: u8, last_seen: u64) -> [(FlowKey, Nat
 fn idle_flows_go_and_live_ones_stay() {
     let _serial = serial();
     require_root();
-    let mut pinned = PinnedDatapath::load();
-    let mut table = pinned.tcp_table();
+    let mut pinned = PinnedDatapath::load("gc", MapSizes::default());
+    let mut table = tcp_table(&pinned);
     let now = monotonic_ns().expect("CLOCK_MONOTONIC");
     let open = TCP_SEQ_SEEN | TCP_ACK_SEEN;
     // Closed 20 s ago (closed flows live 10 s), established 20 s ago (5
@@ -98,7 +69,7 @@ fn idle_flows_go_and_live_ones_stay() {
     {
         table.insert(key, entry, 0).expect("writing a flow");
     }
-    let dp = pinned.dp.as_mut().expect("loaded");
+    let dp = pinned.dp_mut();
     let deleted = dp.gc(now).expect("collecting");
     assert_eq!(deleted, 2, "both directions of the idle flow, nothing else");
     for (key, _) in &closed_long_ago {
@@ -119,8 +90,8 @@ fn idle_flows_go_and_live_ones_stay() {
 fn flows_changed_between_the_read_and_the_sweep_stay() {
     let _serial = serial();
     require_root();
-    let pinned = PinnedDatapath::load();
-    let mut table = pinned.tcp_table();
+    let pinned = PinnedDatapath::load("gc", MapSizes::default());
+    let mut table = tcp_table(&pinned);
     let now = monotonic_ns().expect("CLOCK_MONOTONIC");
     let closed = TCP_SEQ_SEEN | TCP_ACK_SEEN | TCP_FIN_SEEN;
     let long_ago = now - 20 * SECOND_NS;
@@ -132,7 +103,7 @@ fn flows_changed_between_the_read_and_the_sweep_stay() {
     for (key, entry) in all.iter().copied().flatten() {
         table.insert(key, entry, 0).expect("writing a flow");
     }
-    let dp = pinned.dp.as_ref().expect("loaded");
+    let dp = pinned.dp();
     let mut collector = dp.collector().expect("a collector");
     let mut plan = collector.scan(now).expect("reading the tables");
     // Meanwhile: a packet on the first flow, a SYN that takes the second's
@@ -175,17 +146,11 @@ fn a_million_entries_read_back_whole() {
     let _serial = serial();
     require_root();
     const ENTRIES: u32 = 1_000_000;
-    let pin_dir = PathBuf::from(format!("/sys/fs/bpf/ebnt-gc-big-{}", std::process::id()));
     let sizes = MapSizes {
         nat_entries: ENTRIES + 1024,
     };
-    let dp = AyaDatapath::load(&pin_dir, sizes, TcPath::Tcx)
-        .unwrap_or_else(|e| panic!("loading the datapath on {}: {e}", pin_dir.display()));
-    let pinned = PinnedDatapath {
-        dp: Some(dp),
-        pin_dir,
-    };
-    let mut table = pinned.tcp_table();
+    let pinned = PinnedDatapath::load("gc-big", sizes);
+    let mut table = tcp_table(&pinned);
     let started = Instant::now();
     for i in 0..ENTRIES {
         let [(key, entry), _] = published_flow((i % 60_000) as u16, 0, u64::from(i));
@@ -196,7 +161,7 @@ fn a_million_entries_read_back_whole() {
         table.insert(key, entry, 0).expect("writing a flow");
     }
     eprintln!("wrote {ENTRIES} entries in {:?}", started.elapsed());
-    let dp = pinned.dp.as_ref().expect("loaded");
+    let dp = pinned.dp();
     let started = Instant::now();
     let flows = dp.flows().expect("reading the tables");
     let batched = started.elapsed();

@@ -50,6 +50,7 @@ fn flows_stats_and_pinned_maps_show_a_published_flow() {
     let orig = format!("{out_ip}:{cp} -> {up}:8080");
     let trans = format!("{out_ip}:{cp} -> {cip}:80");
     let table = env.ok(&["flows"]);
+    // The header line, as a user reads it (columns apart by spaces).
     let header: Vec<&str> = table
         .lines()
         .next()
@@ -57,16 +58,8 @@ fn flows_stats_and_pinned_maps_show_a_published_flow() {
         .split_whitespace()
         .collect();
     assert_eq!(
-        header,
-        [
-            "PROTO",
-            "ORIGINAL",
-            "TRANSLATED",
-            "KIND",
-            "STATE",
-            "AGE",
-            "IDLE"
-        ],
+        header.join(" "),
+        "PROTO ORIGINAL TRANSLATED KIND STATE AGE IDLE",
         "{table}"
     );
     let row = table

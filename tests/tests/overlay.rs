@@ -11,8 +11,6 @@
 
 use std::time::Duration;
 
-use ebpfnet_tests::etcd::Etcd;
-use ebpfnet_tests::hosts::Underlay;
 use ebpfnet_tests::overlay_hosts::*;
 use ebpfnet_tests::traffic::wait_within;
 use ebpfnet_tests::*;
@@ -38,10 +36,7 @@ fn ip_of(container: &str) -> String {
 
 #[test]
 fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks() {
-    let underlay = Underlay::create();
-    let etcd = Etcd::start_on("overlay", &underlay.gateway());
-    let a = cluster_host(&underlay, &etcd, 'A', 1);
-    let b = cluster_host(&underlay, &etcd, 'B', 2);
+    let (_underlay, _etcd, a, b) = cluster_of_two("overlay");
     for (subnet, name) in [("10.129.7.0/24", "ovl1"), ("10.129.8.0/24", "ovl2")] {
         a.ok(&[
             "network", "create", "-d", "overlay", "--subnet", subnet, name,
@@ -168,10 +163,7 @@ fn containers_of_one_overlay_network_talk_across_hosts_and_not_across_networks()
 
 #[test]
 fn a_restart_keeps_the_overlay_and_a_dead_host_leaves_the_maps_and_its_addresses() {
-    let underlay = Underlay::create();
-    let mut etcd = Etcd::start_on("overlay-dead", &underlay.gateway());
-    let mut a = cluster_host(&underlay, &etcd, 'A', 1);
-    let mut b = cluster_host(&underlay, &etcd, 'B', 2);
+    let (_underlay, mut etcd, mut a, mut b) = cluster_of_two("overlay-dead");
     a.ok(&["network", "create", "-d", "overlay", "ovl3"]);
     wait_within("B sees ovl3", Duration::from_secs(10), || {
         sees_network(&b, "ovl3")

@@ -10,11 +10,12 @@
 
 use std::time::Duration;
 
-use ebpfnet_tests::etcd::Etcd;
-use ebpfnet_tests::hosts::Underlay;
 use ebpfnet_tests::ipv6::{client6, ipam_configs, ping6, server6};
 use ebpfnet_tests::overlay_hosts::*;
-use ebpfnet_tests::overlay6_hosts::{inspect, ip6_of, two_on_each, underlay6};
+use ebpfnet_tests::overlay6_hosts::{
+    assert_crosses_hosts6, assert_nat66_out, inspect, ip6_of, overlay6_create, two_on_each,
+    underlay6,
+};
 use ebpfnet_tests::traffic::wait_within;
 use ebpfnet_tests::*;
 
@@ -23,43 +24,26 @@ const CLAIM_SWEEP: Duration = Duration::from_secs(5);
 
 #[test]
 fn ipv6_crosses_hosts_on_a_dual_stack_overlay_and_not_between_networks() {
-    let underlay = Underlay::create();
-    let etcd = Etcd::start_on("overlay6", &underlay.gateway());
-    let a = cluster_host(&underlay, &etcd, 'A', 1);
-    let b = cluster_host(&underlay, &etcd, 'B', 2);
+    let (_underlay, _etcd, a, b) = cluster_of_two("overlay6");
     let a_ip6 = underlay6(&a, 1);
     let b_ip6 = underlay6(&b, 2);
 
     // `--ipv4=false` with an IPv4 subnet is refused with the reason;
     // nothing made (IPv6-only overlays: overlay6_only.rs).
     a.fails_with(
-        &[
-            "network",
-            "create",
-            "-d",
-            "overlay",
-            "--ipv6",
-            "--ipv4=false",
-            "--subnet",
-            "10.129.16.0/24",
-            "only6",
-        ],
+        &overlay6_create("only6", false, &["10.129.16.0/24"]),
         "leaves the network without IPv4",
         "an IPv6-only overlay network with an IPv4 subnet",
     );
     assert!(!sees_network(&a, "only6"));
     // A dual-stack one without an IPv6 subnet takes a /64 of the pool; one
     // with both subnets given keeps them.
-    let create = |subnets: &[&str], name: &str| {
-        let mut args = vec!["network", "create", "-d", "overlay", "--ipv6"];
-        for subnet in subnets {
-            args.extend(["--subnet", *subnet]);
-        }
-        args.push(name);
-        a.ok(&args);
-    };
-    create(&["10.129.17.0/24"], "ovl6a");
-    create(&["10.129.18.0/24", "fd00:eb:1:77::/64"], "ovl6b");
+    a.ok(&overlay6_create("ovl6a", true, &["10.129.17.0/24"]));
+    a.ok(&overlay6_create(
+        "ovl6b",
+        true,
+        &["10.129.18.0/24", "fd00:eb:1:77::/64"],
+    ));
     wait_within("B sees both networks", Duration::from_secs(10), || {
         sees_network(&b, "ovl6a") && sees_network(&b, "ovl6b")
     });
@@ -80,7 +64,8 @@ fn ipv6_crosses_hosts_on_a_dual_stack_overlay_and_not_between_networks() {
     let subnet6a = ipam_configs(&inspect(&b, "ovl6a"))[1].0.clone();
     assert!(subnet6a.starts_with("fd00:eb:1:"), "{subnet6a}");
 
-    let [a1, a2, b1, b2] = two_on_each(&a, &b, "o6", ["ovl6a", "ovl6b"]);
+    let ips = two_on_each(&a, &b, "o6", ["ovl6a", "ovl6b"]);
+    let [a1, _, b1, b2] = ips.clone();
     // `--ip6` is checked against the cluster's claims and the subnet.
     let refused = |ip6: &str, needle: &str, why: &str| {
         let create = [
@@ -107,44 +92,18 @@ fn ipv6_crosses_hosts_on_a_dual_stack_overlay_and_not_between_networks() {
 
     wait_knows(&a, "OVERLAY_PEERS6", &[(&b1, &b), (&b2, &b)]);
     wait_knows(&b, "OVERLAY_PEERS6", &[(&a1, &a)]);
-    assert!(ping6("o6A1", &b1), "o6A1 -> o6B1 ({b1})");
-    assert!(ping6("o6B1", &a1), "o6B1 -> o6A1 ({a1})");
-    assert!(ping6("o6B2", &a2), "o6B2 -> o6A2 ({a2})");
+    // ping6, TCP by address and by name (AAAA from the store), names and
+    // TCP kept apart between ovl6a and ovl6b.
+    assert_crosses_hosts6("o6", &ips);
     // The neighbour entry came from the local answer, with the remote MAC.
     let neigh = netns_exec_ok("o6A1", &["ip", "-6", "neigh", "show", &b1]);
     assert!(neigh.contains(&netns_mac("o6B1", "eth0")), "{neigh}");
 
-    // TCP over IPv6, by address and by name (AAAA from the store).
-    let _web = server6("o6B1", 80);
-    let reply = client6("o6A1", &b1, 80).stdout_str();
-    assert!(
-        reply.contains(&format!("hello from o6B1 peer={a1}")),
-        "TCP o6A1 -> [{b1}]: {reply:?}"
-    );
-    let reply = client6("o6A1", "o6B1", 80).stdout_str();
-    assert!(
-        reply.contains(&format!("peer={a1}")),
-        "TCP o6A1 -> o6B1 by name: {reply:?}"
-    );
-    let found = netns_exec_ok("o6B2", &["getent", "ahostsv6", "o6A2"]);
-    assert!(found.contains(&a2), "o6B2 resolving o6A2: {found:?}");
-    let other = netns_exec("o6A1", &["getent", "ahostsv6", "o6B2"]);
-    assert!(
-        !other.status.success(),
-        "o6A1 resolved o6B2 of another network"
-    );
-
     // Isolation over IPv6: ovl6a and ovl6b share the hosts, not traffic.
     assert_apart(&a, ping6, [("o6A1", &b2, "o6B2"), ("o6B2", &a1, "o6A1")]);
-    assert!(
-        client6("o6A2", &b1, 80).stdout_str().is_empty(),
-        "o6A2 (ovl6b) reached o6B1 over TCP"
-    );
 
     // Out of its own host over IPv6 (NAT66), as a bridge container.
-    let _outside = server6(&b.ns, 7070);
-    let reply = client6("o6A1", &b_ip6, 7070).stdout_str();
-    assert!(reply.contains(&format!("peer={a_ip6}")), "NAT66: {reply:?}");
+    assert_nat66_out("o6A1", (&b, &b_ip6), &a_ip6);
 
     let containers = [(&a, "o6A1"), (&a, "o6A2"), (&b, "o6B1"), (&b, "o6B2")];
     remove_overlay((&a, &b), &containers, "OVERLAY_PEERS6", &["ovl6a", "ovl6b"]);
@@ -152,11 +111,8 @@ fn ipv6_crosses_hosts_on_a_dual_stack_overlay_and_not_between_networks() {
 
 #[test]
 fn a_restart_keeps_the_ipv6_overlay_and_freed_ipv6_addresses_come_back() {
-    let underlay = Underlay::create();
-    let etcd = Etcd::start_on("overlay6-restart", &underlay.gateway());
-    let mut a = cluster_host(&underlay, &etcd, 'A', 1);
-    let b = cluster_host(&underlay, &etcd, 'B', 2);
-    a.ok(&["network", "create", "-d", "overlay", "--ipv6", "ovl6r"]);
+    let (_underlay, _etcd, mut a, b) = cluster_of_two("overlay6-restart");
+    a.ok(&overlay6_create("ovl6r", true, &[]));
     wait_within("B sees ovl6r", Duration::from_secs(10), || {
         sees_network(&b, "ovl6r")
     });

@@ -10,32 +10,18 @@
 use std::time::Duration;
 
 use ebpfnet_tests::etcd::Etcd;
-use ebpfnet_tests::hosts::{Host, Underlay};
-use ebpfnet_tests::ipv6::{client6, ipam_configs, ping6, server6};
-use ebpfnet_tests::overlay_hosts::{cluster_host, drops, peers, sees_network};
-use ebpfnet_tests::overlay6_hosts::{etcd_keys, inspect, peers6, two_on_each, underlay6};
+use ebpfnet_tests::ipv6::{ipam_configs, ping6};
+use ebpfnet_tests::overlay_hosts::{assert_apart, cluster_of_two, peers, sees_network};
+use ebpfnet_tests::overlay6_hosts::{
+    assert_crosses_hosts6, assert_nat66_out, etcd_keys, inspect, overlay6_create, peers6,
+    two_on_each, underlay6,
+};
 use ebpfnet_tests::traffic::wait_within;
 use ebpfnet_tests::*;
 use serde_json::Value;
 
 const ENDPOINTS: &str = "/ebpfnet/v1/endpoints/";
 const SUBNET6: &str = "fd00:eb:1:66::/64";
-
-fn create_only6(host: &Host, name: &str, subnet6: Option<&str>) {
-    let mut args = vec![
-        "network",
-        "create",
-        "-d",
-        "overlay",
-        "--ipv6",
-        "--ipv4=false",
-    ];
-    if let Some(subnet6) = subnet6 {
-        args.extend(["--subnet", subnet6]);
-    }
-    args.push(name);
-    host.ok(&args);
-}
 
 /// The endpoint records of `network` in etcd, by the address in the key.
 fn endpoint_records(etcd: &Etcd, network: &str) -> Vec<(String, Value)> {
@@ -51,10 +37,7 @@ fn endpoint_records(etcd: &Etcd, network: &str) -> Vec<(String, Value)> {
 
 #[test]
 fn an_ipv6_only_overlay_crosses_hosts_by_ipv6_alone() {
-    let underlay = Underlay::create();
-    let etcd = Etcd::start_on("overlay6only", &underlay.gateway());
-    let a = cluster_host(&underlay, &etcd, 'A', 1);
-    let b = cluster_host(&underlay, &etcd, 'B', 2);
+    let (_underlay, etcd, a, b) = cluster_of_two("overlay6only");
     let a_ip6 = underlay6(&a, 1);
     let b_ip6 = underlay6(&b, 2);
 
@@ -67,8 +50,8 @@ fn an_ipv6_only_overlay_crosses_hosts_by_ipv6_alone() {
     );
     assert!(!sees_network(&a, "x"));
 
-    create_only6(&a, "v6o", Some(SUBNET6));
-    create_only6(&a, "v6p", None);
+    a.ok(&overlay6_create("v6o", false, &[SUBNET6]));
+    a.ok(&overlay6_create("v6p", false, &[]));
     wait_within("B sees both networks", Duration::from_secs(10), || {
         sees_network(&b, "v6o") && sees_network(&b, "v6p")
     });
@@ -84,7 +67,8 @@ fn an_ipv6_only_overlay_crosses_hosts_by_ipv6_alone() {
         (SUBNET6.to_string(), "fd00:eb:1:66::1".to_string())
     );
 
-    let [a1, a2, b1, b2] = two_on_each(&a, &b, "q6", ["v6o", "v6p"]);
+    let ips = two_on_each(&a, &b, "q6", ["v6o", "v6p"]);
+    let [a1, _, b1, b2] = ips.clone();
     // No IPv4 on the container; `--ip` is refused with the reason.
     let v4 = netns_exec_ok("q6A1", &["ip", "-4", "addr", "show", "dev", "eth0"]);
     assert!(v4.trim().is_empty(), "q6A1 has IPv4: {v4}");
@@ -129,34 +113,15 @@ fn an_ipv6_only_overlay_crosses_hosts_by_ipv6_alone() {
         peers6(&b).contains(&(a1.clone(), "198.18.93.1".into()))
     });
     assert!(peers(&a).is_empty(), "IPv4 peers: {:?}", peers(&a));
-    assert!(ping6("q6A1", &b1), "q6A1 -> q6B1 ({b1})");
-    assert!(ping6("q6B1", &a1), "q6B1 -> q6A1 ({a1})");
-    assert!(ping6("q6B2", &a2), "q6B2 -> q6A2 ({a2})");
-
-    // TCP over IPv6 by address and by name (AAAA from the store).
-    let _web = server6("q6B1", 80);
-    let reply = client6("q6A1", &b1, 80).stdout_str();
-    assert!(
-        reply.contains(&format!("hello from q6B1 peer={a1}")),
-        "TCP q6A1 -> [{b1}]: {reply:?}"
-    );
-    let reply = client6("q6A1", "q6B1", 80).stdout_str();
-    assert!(reply.contains(&format!("peer={a1}")), "by name: {reply:?}");
-    let found = netns_exec_ok("q6B2", &["getent", "ahostsv6", "q6A2"]);
-    assert!(found.contains(&a2), "q6B2 resolving q6A2: {found:?}");
-    let other = netns_exec("q6A1", &["getent", "ahostsv6", "q6B2"]);
-    assert!(!other.status.success(), "q6A1 resolved q6B2 of v6p");
+    // ping6, TCP by address and by name (AAAA from the store), names and
+    // TCP kept apart between v6o and v6p.
+    assert_crosses_hosts6("q6", &ips);
 
     // Isolation: v6o and v6p share the hosts, not traffic.
-    let before = drops(&a, "isolation");
-    assert!(!ping6("q6A1", &b2), "q6A1 (v6o) reached q6B2 (v6p)");
-    assert!(!ping6("q6B2", &a1), "q6B2 (v6p) reached q6A1 (v6o)");
-    assert!(drops(&a, "isolation") > before, "no isolation drop on A");
+    assert_apart(&a, ping6, [("q6A1", &b2, "q6B2"), ("q6B2", &a1, "q6A1")]);
 
     // Out of its own host by NAT66: B's underlay address is outside.
-    let _outside = server6(&b.ns, 7070);
-    let reply = client6("q6A1", &b_ip6, 7070).stdout_str();
-    assert!(reply.contains(&format!("peer={a_ip6}")), "NAT66: {reply:?}");
+    assert_nat66_out("q6A1", (&b, &b_ip6), &a_ip6);
 
     // Removal: the endpoints, the claims and the networks leave etcd.
     for (host, name) in [(&a, "q6A1"), (&a, "q6A2"), (&b, "q6B1"), (&b, "q6B2")] {

@@ -15,29 +15,6 @@ use ebpfnet_tests::*;
 
 const MB: usize = 1 << 20;
 
-/// `IP PORT`: a connected UDP socket sends until the kernel reports the
-/// error it got back (`refused`) or an answer comes (`answered`);
-/// `timeout` after 3 tries.
-const UDP_CONNECTED: &str = r#"
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(1)
-s.connect((sys.argv[1], int(sys.argv[2])))
-for _ in range(3):
-    try:
-        s.send(b"anyone?")
-        s.recv(100)
-        print("answered")
-        break
-    except ConnectionRefusedError:
-        print("refused")
-        break
-    except socket.timeout:
-        continue
-else:
-    print("timeout")
-"#;
-
 fn ipv6_only(env: &TestEnv, name: &str, subnet: &str) {
     env.create_network(name, &["--ipv6", "--ipv4=false", "--subnet", subnet]);
 }
@@ -73,10 +50,7 @@ fn a_udp_client_of_a_closed_port_is_refused() {
     let env = TestEnv::new("p46unr");
     ipv6_only(&env, "o46u", "fd00:e9:48::/64");
     env.create_container("u46", &["--network", "o46u", "-p", "8090:90/udp"]);
-    let out = netns_exec(
-        &env.outside_ns,
-        &[python(), "-c", UDP_CONNECTED, &env.uplink_ip, "8090"],
-    );
+    let out = udp_connected_outcome(&env.outside_ns, &env.uplink_ip, 8090);
     assert_eq!(
         out.stdout_str().trim(),
         "refused",

@@ -4,15 +4,17 @@
 //! server is a child process killed when its guard drops.
 
 use std::io::{BufRead, BufReader};
+use std::process::Output;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use super::{Spawned, in_path, netns_exec, python, spawn_in_netns};
 use crate::cli::CmdOutput;
+use crate::py_socket::py_socket_fns;
 
 /// Waits (up to 5 s) until a spawned server prints its `ready` line.
-fn wait_ready(mut s: Spawned) -> Spawned {
+pub(crate) fn wait_ready(mut s: Spawned) -> Spawned {
     let stdout = s.child.stdout.take().expect("stdout piped");
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
@@ -61,34 +63,58 @@ while True:
 "#;
 
 /// `IP_OR_NAME PORT`: one TCP request (`ping`), prints the whole answer.
-pub const TCP_CLIENT: &str = r#"
+pub const TCP_CLIENT: &str = concat!(
+    r#"
 import socket, sys
+"#,
+    py_socket_fns!(),
+    r#"
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
 s.settimeout(3)
 s.sendall(b"ping\n")
-out = b""
-while True:
-    d = s.recv(4096)
-    if not d:
-        break
-    out += d
-sys.stdout.write(out.decode(errors="replace"))
-"#;
+sys.stdout.write(recv_until(s).decode(errors="replace"))
+"#
+);
 
-const UDP_CLIENT: &str = r#"
+/// `IP PORT PAYLOAD`: one UDP request (two tries), prints the answer.
+const UDP_CLIENT: &str = concat!(
+    r#"
 import socket, sys
+"#,
+    py_socket_fns!(),
+    r#"
 ip, port, payload = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(1.2)
-for _ in range(2):
-    s.sendto(payload, (ip, port))
+d = udp_ask(s, payload, (ip, port))
+if not d:
+    sys.exit("no UDP reply from %s:%d" % (ip, port))
+sys.stdout.write(d.decode(errors="replace"))
+"#
+);
+
+/// `IP PORT`: a connected UDP socket sends until the kernel reports the
+/// error that came back (`refused`: an ICMP port unreachable matched the
+/// socket) or an answer comes (`answered`); `timeout` after 3 tries of
+/// 1.5 s.
+const UDP_CONNECTED: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(1.5)
+s.connect((sys.argv[1], int(sys.argv[2])))
+for _ in range(3):
     try:
-        d, a = s.recvfrom(65535)
+        s.send(b"anyone?")
+        s.recv(100)
+        print("answered")
+        break
+    except ConnectionRefusedError:
+        print("refused")
+        break
     except socket.timeout:
         continue
-    sys.stdout.write(d.decode(errors="replace"))
-    sys.exit(0)
-sys.exit("no UDP reply from %s:%d" % (ip, port))
+else:
+    print("timeout")
 "#;
 
 const PING: &str = r#"
@@ -145,14 +171,7 @@ pub fn udp_echo_server_on(ns: &str, addr: &str, port: u16) -> Spawned {
 /// (empty string on failure; 3 s timeout).
 pub fn tcp_request(ns: &str, ip: &str, port: u16) -> String {
     let out = netns_exec(ns, &[python(), "-c", TCP_CLIENT, ip, &port.to_string()]);
-    if !out.status.success() {
-        eprintln!(
-            "tcp_request {ns} -> {ip}:{port} failed: {}",
-            out.stderr_str().trim()
-        );
-        return String::new();
-    }
-    out.stdout_str()
+    stdout_or_empty(&format!("tcp_request {ns} -> {ip}:{port}"), &out)
 }
 
 /// Sends `payload` by UDP from `ns` to `ip:port`, returns the reply (empty
@@ -162,14 +181,23 @@ pub fn udp_request(ns: &str, ip: &str, port: u16, payload: &str) -> String {
         ns,
         &[python(), "-c", UDP_CLIENT, ip, &port.to_string(), payload],
     );
+    stdout_or_empty(&format!("udp_request {ns} -> {ip}:{port}"), &out)
+}
+
+/// A client's stdout, or an empty string (its complaint on stderr, naming
+/// `what`) when it failed.
+fn stdout_or_empty(what: &str, out: &Output) -> String {
     if !out.status.success() {
-        eprintln!(
-            "udp_request {ns} -> {ip}:{port} failed: {}",
-            out.stderr_str().trim()
-        );
+        eprintln!("{what} failed: {}", out.stderr_str().trim());
         return String::new();
     }
     out.stdout_str()
+}
+
+/// What a connected UDP socket in `ns` gets back from `ip:port`
+/// ([`UDP_CONNECTED`]): `refused`, `answered` or `timeout` on stdout.
+pub fn udp_connected_outcome(ns: &str, ip: &str, port: u16) -> Output {
+    netns_exec(ns, &[python(), "-c", UDP_CONNECTED, ip, &port.to_string()])
 }
 
 /// One ICMP echo from `ns` to `ip`, 2 s timeout. Uses `ping -c 1 -W 2` when

@@ -2,12 +2,10 @@
 //! AF_PACKET, checksums computed), and UDP with a chosen TTL next to a
 //! server that reports the TTL it received.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::TestEnv;
-use crate::cli::{CmdOutput, describe, run};
-use crate::netns::python;
+use crate::netns::{python, python_in_netns_ok};
 
 use super::clients::{Recorder, record, send_frame};
 use super::host::{drop_count, wait_for};
@@ -124,29 +122,23 @@ impl Flood<'_> {
     /// Sends `count` SYNs (`mode` `flows` or `spoof`, see [`SYN_FLOOD`]);
     /// returns how many left the socket. Bounded to 120 s.
     pub fn send(&self, mode: &str, count: u32) -> u32 {
-        let out = run(
-            Command::new("ip").args(["netns", "exec", self.ns]).args([
-                python(),
-                "-c",
-                SYN_FLOOD,
-                self.dev,
-                self.src_mac,
-                self.dst_mac,
-                self.src_ip,
-                self.dst_ip,
-                &count.to_string(),
-                mode,
-                &self.port.to_string(),
-            ]),
-            None,
-            Duration::from_secs(120),
-        );
-        assert!(out.status.success(), "{}", describe("SYN flood", &out));
-        out.stdout_str()
-            .trim()
+        let (count, port) = (count.to_string(), self.port.to_string());
+        let args = [
+            self.dev,
+            self.src_mac,
+            self.dst_mac,
+            self.src_ip,
+            self.dst_ip,
+            &count,
+            mode,
+            &port,
+        ];
+        let limit = Duration::from_secs(120);
+        let out = python_in_netns_ok(self.ns, "SYN flood", SYN_FLOOD, &args, limit);
+        out.trim()
             .strip_prefix("sent ")
             .and_then(|n| n.parse().ok())
-            .unwrap_or_else(|| panic!("SYN flood printed {:?}", out.stdout_str()))
+            .unwrap_or_else(|| panic!("SYN flood printed {out:?}"))
     }
 }
 
@@ -162,20 +154,10 @@ pub fn ttl_server(ns: &str, port: u16) -> Recorder {
 /// One UDP datagram with `ttl` from `ns` to `ip:port`: the echo, or
 /// `timeout`.
 pub fn udp_with_ttl(ns: &str, ip: &str, port: u16, ttl: u8) -> String {
-    let out = run(
-        Command::new("ip").args(["netns", "exec", ns]).args([
-            python(),
-            "-c",
-            TTL_CLIENT,
-            ip,
-            &port.to_string(),
-            &ttl.to_string(),
-        ]),
-        None,
-        Duration::from_secs(10),
-    );
-    assert!(out.status.success(), "{}", describe("TTL client", &out));
-    out.stdout_str().trim().to_string()
+    let args = [ip, &port.to_string(), &ttl.to_string()];
+    let ten = Duration::from_secs(10);
+    let out = python_in_netns_ok(ns, "TTL client", TTL_CLIENT, &args, ten);
+    out.trim().to_string()
 }
 
 /// Sends `frame` `count` times from `ns`'s `eth0` and asserts the datapath
@@ -195,17 +177,8 @@ pub fn assert_frames_dropped(env: &TestEnv, ns: &str, frame: &[u8], count: u32, 
 /// A UDP datagram with TTL 1 from `ns` to `ip:port`: `time-exceeded from
 /// ADDR` when a hop answered so, else `none`.
 pub fn ttl_probe(ns: &str, ip: &str, port: u16) -> String {
-    let out = run(
-        Command::new("ip").args(["netns", "exec", ns]).args([
-            python(),
-            "-c",
-            TTL_PROBE,
-            ip,
-            &port.to_string(),
-        ]),
-        None,
-        Duration::from_secs(10),
-    );
-    assert!(out.status.success(), "{}", describe("TTL probe", &out));
-    out.stdout_str().trim().to_string()
+    let args = [ip, &port.to_string()];
+    let ten = Duration::from_secs(10);
+    let out = python_in_netns_ok(ns, "TTL probe", TTL_PROBE, &args, ten);
+    out.trim().to_string()
 }

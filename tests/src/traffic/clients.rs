@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use crate::cli::{CmdOutput, describe, run};
-use crate::netns::{Spawned, netns_exec_ok, python};
+use crate::netns::{Spawned, netns_exec_ok, python, python_in_netns_ok};
 
 use super::scripts::*;
 
@@ -137,21 +136,9 @@ pub fn many_clients(
     proto: &str,
     n: usize,
 ) -> Vec<Result<(u16, String), String>> {
-    let out = run(
-        Command::new("ip").args(["netns", "exec", ns]).args([
-            python(),
-            "-c",
-            MANY_CLIENTS,
-            ip,
-            &port.to_string(),
-            proto,
-            &n.to_string(),
-        ]),
-        None,
-        Duration::from_secs(30),
-    );
-    assert!(out.status.success(), "{}", describe("many clients", &out));
-    out.stdout_str()
+    let args = [ip, &port.to_string(), proto, &n.to_string()];
+    let thirty = Duration::from_secs(30);
+    python_in_netns_ok(ns, "many clients", MANY_CLIENTS, &args, thirty)
         .lines()
         .map(|l| match l.strip_prefix("OK ") {
             Some(rest) => {
@@ -165,20 +152,12 @@ pub fn many_clients(
 
 /// Replies to `n` sequential UDP flows (each from a fresh socket) from `ns`.
 pub fn sequential_udp(ns: &str, ip: &str, port: u16, n: usize) -> Vec<String> {
-    let out = run(
-        Command::new("ip").args(["netns", "exec", ns]).args([
-            python(),
-            "-c",
-            SEQ_UDP,
-            ip,
-            &port.to_string(),
-            &n.to_string(),
-        ]),
-        None,
-        Duration::from_secs(60 + n as u64 * 3),
-    );
-    assert!(out.status.success(), "{}", describe("udp flows", &out));
-    out.stdout_str().lines().map(str::to_string).collect()
+    let args = [ip, &port.to_string(), &n.to_string()];
+    let timeout = Duration::from_secs(60 + n as u64 * 3);
+    python_in_netns_ok(ns, "udp flows", SEQ_UDP, &args, timeout)
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The `peer=IP:PORT` an [`ECHO_SERVER`] reply names.
@@ -235,6 +214,18 @@ fn udp_socket_for(addr: &SocketAddr) -> Result<UdpSocket, String> {
         .map_err(|e| e.to_string())?;
     Ok(s)
 }
+
+/// The `-p` options of a container that the host's own clients reach
+/// ([`host_tcp`], [`host_udp`]): its port 80 published as 8080 (TCP and
+/// UDP) on every host address, and as 8081 (TCP) on 127.0.0.1 alone.
+pub const PUBLISHED_TO_HOST: [&str; 6] = [
+    "-p",
+    "8080:80",
+    "-p",
+    "8080:80/udp",
+    "-p",
+    "127.0.0.1:8081:80",
+];
 
 /// A TCP request from the test process (host namespace) to an IPv4 or
 /// IPv6 address: sends `line`, returns the first reply line, or `Err`

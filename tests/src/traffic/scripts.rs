@@ -1,5 +1,7 @@
 //! The python3 programs the traffic helpers run inside namespaces.
 
+use crate::py_socket::py_socket_fns;
+
 /// TCP and UDP server on `0.0.0.0:PORT` (`NAME PORT`), or on `[::]:PORT`
 /// for both families (`NAME PORT 6`). TCP: answers every line with
 /// `NAME peer=IP:PORT got=LINE` and keeps the connection; UDP: answers each
@@ -57,8 +59,12 @@ udp(u)
 /// `IP PORT PROTO N [SRC]`: N concurrent clients (threads). Each prints
 /// `OK LOCALPORT REPLY` or `ERR I WHAT`. TCP clients hold their connection
 /// until all have their reply, so the N flows are live at the same time.
-pub(super) const MANY_CLIENTS: &str = r#"
+pub(super) const MANY_CLIENTS: &str = concat!(
+    r#"
 import socket, sys, threading
+"#,
+    py_socket_fns!(),
+    r#"
 ip, port, proto, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 res = [None] * n
 barrier = threading.Barrier(n, timeout=5)
@@ -69,12 +75,7 @@ def one(i):
             s.settimeout(3)
             lp = s.getsockname()[1]
             s.sendall(b"client-%d\n" % i)
-            d = b""
-            while not d.endswith(b"\n"):
-                x = s.recv(4096)
-                if not x:
-                    break
-                d += x
+            d = recv_until(s, b"\n")
             try:
                 barrier.wait()
             except threading.BrokenBarrierError:
@@ -84,13 +85,7 @@ def one(i):
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.bind(("0.0.0.0", 0)); s.settimeout(1.2)
             lp = s.getsockname()[1]
-            d = b""
-            for _ in range(2):
-                s.sendto(b"client-%d" % i, (ip, port))
-                try:
-                    d, a = s.recvfrom(65535); break
-                except socket.timeout:
-                    pass
+            d = udp_ask(s, b"client-%d" % i, (ip, port))
             s.close()
         res[i] = "OK %d %s" % (lp, d.decode(errors="replace").strip()) if d else "ERR %d no reply" % i
     except Exception as e:
@@ -99,26 +94,26 @@ ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
 for t in ts: t.start()
 for t in ts: t.join()
 sys.stdout.write("\n".join(res) + "\n")
-"#;
+"#
+);
 
 /// `IP PORT N`: N UDP flows one after another, each from a new socket;
 /// prints each reply (or `ERR`).
-pub(super) const SEQ_UDP: &str = r#"
+pub(super) const SEQ_UDP: &str = concat!(
+    r#"
 import socket, sys
+"#,
+    py_socket_fns!(),
+    r#"
 ip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 family = socket.AF_INET6 if ":" in ip else socket.AF_INET
 for i in range(n):
     s = socket.socket(family, socket.SOCK_DGRAM); s.settimeout(1.2)
-    d = b""
-    for _ in range(2):
-        s.sendto(b"flow-%d" % i, (ip, port))
-        try:
-            d, a = s.recvfrom(65535); break
-        except socket.timeout:
-            pass
+    d = udp_ask(s, b"flow-%d" % i, (ip, port))
     print(d.decode(errors="replace") if d else "ERR flow-%d" % i, flush=True)
     s.close()
-"#;
+"#
+);
 
 /// `IP PORT`: one TCP connection, a line every 200 ms; prints `local PORT`,
 /// then `reply ...` / `timeout` / `closed` / `error ...` lines (30 s at most).
