@@ -26,6 +26,7 @@ mod icmp;
 mod icmp6;
 mod icmp_reply;
 mod ip_header;
+mod ip_ident;
 mod ipv6;
 mod isolation;
 mod lan;

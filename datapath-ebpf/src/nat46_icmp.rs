@@ -39,7 +39,7 @@ use crate::{
     counters::drop_packet,
     icmp,
     ip_header::{Fragmentation, IPV4_HEADER_LEN, Ipv4Header, Ipv6Header},
-    nat,
+    ip_ident, nat,
     nat46_icmp_parts::{
         ICMP_HEADER_LEN, at_mut, csum_diff, head_of, load, quoted_csum, resize, s_ptr, store,
         store_tail, updated, write_icmp,
@@ -266,17 +266,21 @@ fn ipv6_to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<
         nat46::embedded(&entry.new_src_ip),
         nat46::embedded(&entry.new_dst_ip),
     );
-    // The error without DF, the quote with it, both ID 0.
+    // DF as for the flow's packets (RFC 7915 §5.1; an error of at most
+    // 1280 bytes as IPv6 has none).
+    let dont_fragment = nat46::dont_fragment(length);
+    let id = if dont_fragment {
+        0
+    } else {
+        ip_ident::reserve(host, client, proto::ICMP, 1)
+    };
     v4.ip = Ipv4Header::new(
         v6.ip.traffic_class(),
         length,
         proto::ICMP,
         packet.hop_limit - 1,
         (host, client),
-        Fragmentation {
-            dont_fragment: false,
-            id: 0,
-        },
+        Fragmentation { dont_fragment, id },
     );
     write_icmp(&mut v4.icmp, icmp);
     // Client → host, as the client sent it.
@@ -289,8 +293,10 @@ fn ipv6_to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<
         protocol,
         v6.quoted.hop_limit,
         (client, host),
+        // Its own ID is lost with IPv6 (the client matches an error by
+        // addresses and ports).
         Fragmentation {
-            dont_fragment: true,
+            dont_fragment: nat46::dont_fragment(quoted_len),
             id: 0,
         },
     );

@@ -5,7 +5,12 @@
 //! change (the addresses: both pseudo-headers sum length and protocol
 //! alike) with `bpf_csum_diff`, then the port the entry rewrites. TCP and
 //! UDP only; IPv4 options, UDP without checksum (IPv6 requires one) and
-//! IPv6 extension headers are not translated.
+//! IPv6 extension headers are not translated. IPv4 packets of up to 1260
+//! bytes (a GSO packet's: its segments) leave without DF and with an
+//! Identification (`ip_ident`), larger ones with DF and ID 0 (RFC 7915
+//! §5.1): an IPv4 hop below 1280 bytes fragments the small ones, and
+//! "fragmentation needed" about the others brings the container's path
+//! MTU down to 1280 (`nat46_icmp`).
 
 use aya_ebpf::{
     bindings::{BPF_F_MARK_MANGLED_0, BPF_F_PSEUDO_HDR, BPF_F_RECOMPUTE_CSUM},
@@ -16,7 +21,7 @@ use ebpfnet_common::{DropReason, flows6::NatEntry6, maps::proto, nat46};
 
 use crate::{
     ip_header::{Fragmentation, IPV4_HEADER_LEN, Ipv4Header, Ipv6Header, traffic_class},
-    nat6,
+    ip_ident, mtu, nat6,
     parse::{ETH_P_IP, ETH_P_IPV6, IP_OFF, Packet},
     parse6::Packet6,
 };
@@ -117,7 +122,7 @@ pub fn to_ipv6(ctx: &TcContext, packet: &Packet, entry: &NatEntry6) -> Result<()
 
 /// `packet` (IPv6, from a container, TCP or UDP right after the fixed
 /// header; its hop limit above 1) becomes IPv4 from and to the addresses
-/// embedded in `entry`'s, with DF set (as Linux's own TCP sends).
+/// embedded in `entry`'s, with DF as RFC 7915 §5.1 says.
 #[inline(never)]
 pub fn to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), DropReason> {
     let fixed: [u8; 8] = ctx.load(IP_OFF).map_err(|_| DropReason::Malformed)?;
@@ -130,10 +135,17 @@ pub fn to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(
         nat46::embedded(&entry.new_src_ip),
         nat46::embedded(&entry.new_dst_ip),
     );
-    // DF set, as Linux's own TCP sends.
-    let fragmentation = Fragmentation {
-        dont_fragment: true,
-        id: 0,
+    let (segment, segments) = segments(ctx, packet, total)?;
+    let fragmentation = if nat46::dont_fragment(segment) {
+        Fragmentation {
+            dont_fragment: true,
+            id: 0,
+        }
+    } else {
+        Fragmentation {
+            dont_fragment: false,
+            id: ip_ident::reserve(src, dst, packet.protocol, segments),
+        }
     };
     let header = Ipv4Header::new(
         traffic_class([fixed[0], fixed[1]]),
@@ -150,6 +162,23 @@ pub fn to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(
     let diff = unsafe { bpf_csum_diff(from.as_mut_ptr(), 32, header.addrs() as *mut u32, 8, 0) };
     let ports = (packet.src_port, packet.dst_port);
     switch_family(ctx, ETH_P_IP, &header, diff, csum, ports, entry)
+}
+
+/// How long each IPv4 packet `packet` leaves as is, and how many there
+/// are: itself (`total` bytes), or a GSO packet's segments (the IPv4
+/// header, the L4 header and `gso_size` bytes each; the kernel cuts them
+/// later, each with the header's DF).
+#[inline(always)]
+fn segments(ctx: &TcContext, packet: &Packet6, total: u16) -> Result<(u16, u32), DropReason> {
+    // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
+    let (gso_size, gso_segs) = unsafe { ((*ctx.skb.skb).gso_size, (*ctx.skb.skb).gso_segs) };
+    if gso_size == 0 {
+        return Ok((total, 1));
+    }
+    let l4 = mtu::segment_l4_len(ctx, packet.protocol, packet.l4_off, gso_size)
+        .ok_or(DropReason::Malformed)?;
+    let len = (IPV4_HEADER_LEN as u32 + l4).min(u32::from(total));
+    Ok((len as u16, gso_segs.max(1)))
 }
 
 /// What both ways share once the new header and the pseudo-header's
