@@ -37,6 +37,19 @@ pub const TAIL_UPLINK46: u32 = 2;
 /// The program in slot [`TAIL_UPLINK46`].
 pub const UPLINK_INGRESS46_PROGRAM: &str = "uplink_ingress46";
 
+/// RFC 7915 §5.1: an IPv6 packet translated to IPv4 (without a Fragment
+/// header) carries DF only when the IPv4 packet is longer than this. The
+/// IPv6 sender never goes below 1280 bytes (IPv6's minimum MTU), 1260 as
+/// IPv4: a hop below that on the IPv4 side must fragment what it gets.
+pub const DF_ABOVE: u16 = 1260;
+
+/// Whether a translated IPv4 packet of `len` bytes carries DF (for a GSO
+/// packet: the length of its segments).
+#[inline(always)]
+pub const fn dont_fragment(len: u16) -> bool {
+    len > DF_ABOVE
+}
+
 /// The IPv6 address an IPv4 client appears as inside the container.
 #[inline(always)]
 pub const fn client6(ip: [u8; 4]) -> [u8; 16] {
@@ -115,5 +128,11 @@ mod tests {
         assert!(is_client6(&client.octets()) && !is_client6(&host.octets()));
         assert_eq!(embedded(&client.octets()), [203, 0, 113, 2]);
         assert_eq!((port_bit(6), port_bit(17), port_bit(1)), (1, 2, 0));
+    }
+
+    #[test]
+    fn df_only_above_1260_bytes() {
+        assert!(!dont_fragment(40) && !dont_fragment(1260));
+        assert!(dont_fragment(1261) && dont_fragment(1500));
     }
 }

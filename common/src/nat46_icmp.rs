@@ -25,6 +25,12 @@ pub const ICMPV6_PARAM_PROBLEM: u8 = 4;
 
 /// The smallest MTU of IPv4 (RFC 791) and the largest its 16-bit field holds.
 const IPV4_MIN_MTU: u32 = 68;
+/// IPv6's minimum MTU (RFC 8200 §5): the least "packet too big" says.
+/// Linux's TCP ignores one below it (since 5.14), and RFC 8021 deprecates
+/// the atomic fragments it once asked for: told 1280, the container sends
+/// packets of 1260 bytes as IPv4, which leave without DF
+/// (`nat46::DF_ABOVE`) for the router before the small hop to fragment.
+const IPV6_MIN_MTU: u32 = 1280;
 /// How much longer an IPv6 header is than an IPv4 one without options.
 const HEADER_GROWTH: u32 = 20;
 
@@ -55,8 +61,10 @@ pub fn icmp4_to_icmp6(icmp: IcmpHead, quoted_len: u16) -> Option<IcmpHead> {
             if mtu == 0 {
                 mtu = plateau_below(quoted_len);
             }
-            // The IPv6 packet may be 20 bytes longer than the IPv4 one.
-            head(ICMPV6_PACKET_TOO_BIG, 0, u32::from(mtu) + HEADER_GROWTH)
+            // The IPv6 packet may be 20 bytes longer than the IPv4 one;
+            // never below IPv6's minimum.
+            let mtu = (u32::from(mtu) + HEADER_GROWTH).max(IPV6_MIN_MTU);
+            head(ICMPV6_PACKET_TOO_BIG, 0, mtu)
         }
         (ICMP_DEST_UNREACH, 9 | 10 | 13 | 15) => head(ICMPV6_DEST_UNREACH, 1, 0),
         (ICMP_TIME_EXCEEDED, code) => head(ICMPV6_TIME_EXCEEDED, code, 0),
@@ -159,11 +167,17 @@ mod tests {
         assert_eq!(six(3, 1, 0), Some(icmp(1, 0, 0)));
         assert_eq!(six(3, 13, 0), Some(icmp(1, 1, 0)));
         assert_eq!(six(3, 2, 0), Some(icmp(4, 1, 6)));
-        // Fragmentation needed: 20 bytes more; an MTU of 0 is a plateau
-        // below the quoted packet's length.
+        // Fragmentation needed: 20 bytes more, 1280 at least; an MTU of 0
+        // is a plateau below the quoted packet's length.
         assert_eq!(six(3, 4, 1280), Some(icmp(2, 0, 1300)));
-        assert_eq!(six(3, 4, 0), Some(icmp(2, 0, 1006 + 20)));
-        assert_eq!(icmp4_to_icmp6(icmp(3, 4, 0), 40), Some(icmp(2, 0, 68 + 20)));
+        assert_eq!(six(3, 4, 1261), Some(icmp(2, 0, 1281)));
+        assert_eq!(six(3, 4, 1259), Some(icmp(2, 0, 1280)));
+        assert_eq!(six(3, 4, 576), Some(icmp(2, 0, 1280)));
+        assert_eq!(six(3, 4, 0), Some(icmp(2, 0, 1280)));
+        assert_eq!(
+            icmp4_to_icmp6(icmp(3, 4, 0), 4000),
+            Some(icmp(2, 0, 2002 + 20))
+        );
         assert_eq!(six(11, 0, 0), Some(icmp(3, 0, 0)));
         assert_eq!(six(11, 1, 0), Some(icmp(3, 1, 0)));
         // Parameter problem at the TTL (8) is at the hop limit (7).

@@ -1,13 +1,6 @@
 //! TC ingress on a container's host-side veth: what a container sends.
 
-use aya_ebpf::{
-    bindings::{
-        BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
-        bpf_fib_lookup as FibParams,
-    },
-    helpers::bpf_fib_lookup,
-    programs::TcContext,
-};
+use aya_ebpf::programs::TcContext;
 use ebpfnet_common::{
     DropReason,
     maps::{EndpointInfo, Forward, NETWORK_INTERNAL, proto},
@@ -20,12 +13,10 @@ use crate::{
     hook::Hook,
     icmp, ipv6, isolation, maps,
     nat::{self, MasqueradePath, ReplyPath},
-    nexthop, overlay, overlay6,
+    nat_packet, nexthop, overlay, overlay6,
     parse::{self, Packet},
     tail,
 };
-
-const AF_INET: u8 = 2;
 
 #[inline(always)]
 pub fn handle(ctx: &TcContext) -> i32 {
@@ -183,28 +174,19 @@ fn to_outside(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex
     }
     // Routed elsewhere than an uplink (a VPN, another NIC): the host's
     // business, untranslated, as before ebpfnet.
-    let Some(uplink) = egress(ctx, packet, ifindex) else {
+    let (src, dst) = (&packet.src_ip, &packet.dst_ip);
+    let Some(uplink) = nexthop::egress(ctx, src, dst, packet.protocol, ifindex) else {
         return TCX_NEXT;
     };
     // SAFETY: copied out at once.
     let Some(info) = (unsafe { maps::UPLINKS.get(uplink) }).copied() else {
         return TCX_NEXT;
     };
-    // Through an uplink a packet leaves masqueraded or not at all: the
-    // host's stack would route it out with the container's own address.
-    // Only new flows start here; echo replies leave through their own entry.
-    let echo_reply = packet.protocol == proto::ICMP && packet.icmp_type == parse::ICMP_ECHO_REPLY;
-    if !packet.translatable() || echo_reply {
-        return drop_packet(DropReason::Untranslatable);
-    }
-    // The host's stack answers "time exceeded", as a router does.
-    if packet.ttl <= 1 {
-        return nat::answer_ttl_expired(ctx, packet, Hook::Container);
-    }
-    // A stray TCP segment of no flow (as conntrack's INVALID packets leak):
-    // only a SYN opens one.
-    if !packet.opens_flow() {
-        return drop_packet(DropReason::NoFlow);
+    // Only new flows start here (the host's stack answers "time
+    // exceeded").
+    let expired = || nat::answer_ttl_expired(ctx, packet, Hook::Container);
+    if let Some(verdict) = nat_packet::refuse_new_masquerade(packet, expired) {
+        return verdict;
     }
     let path = MasqueradePath {
         uplink,
@@ -214,43 +196,4 @@ fn to_outside(ctx: &TcContext, packet: &Packet, endpoint: &EndpointInfo, ifindex
     };
     let started = nat::start_masquerade(packet, &path);
     nat::finish(ctx, packet, started, Hook::Container)
-}
-
-/// The interface the host would route `packet` out of. An input lookup from
-/// the container's veth: the controller turns forwarding on for that veth
-/// only, so the lookup is allowed while the host's `ip_forward` stays off.
-/// A subprogram of its own: its 64-byte request would otherwise sit in
-/// the program's frame beside everything else.
-#[inline(never)]
-fn egress(ctx: &TcContext, packet: &Packet, ifindex: u32) -> Option<u32> {
-    // Read before the lookup: a change that lands meanwhile is a newer one.
-    let generation = nexthop::generation();
-    // SAFETY: a zeroed `bpf_fib_lookup` is a valid request to fill in.
-    let mut params: FibParams = unsafe { core::mem::zeroed() };
-    params.family = AF_INET;
-    params.l4_protocol = packet.protocol;
-    params.ifindex = ifindex;
-    params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(packet.src_ip);
-    params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(packet.dst_ip);
-    let ret = unsafe {
-        bpf_fib_lookup(
-            ctx.skb.skb.cast(),
-            &mut params,
-            size_of::<FibParams>() as i32,
-            0,
-        )
-    };
-    // A next hop with MACs: the new flow's entry caches it (nexthop.rs).
-    let found = ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS);
-    nexthop::remember(ctx, generation, found.then_some(&params));
-    // FRAG_NEEDED: the route is found (and `params.ifindex` filled) but the
-    // packet is larger than that device's MTU; `mtu` answers the sender.
-    if found
-        || ret == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH)
-        || ret == i64::from(BPF_FIB_LKUP_RET_FRAG_NEEDED)
-    {
-        Some(params.ifindex)
-    } else {
-        None
-    }
 }

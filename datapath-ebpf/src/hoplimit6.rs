@@ -29,13 +29,11 @@ use crate::{
     hook::Hook,
     icmp::Sum,
     maps,
-    parse::{ETH_LEN, IP_OFF},
+    mtu6::BPF_ADJ_ROOM_MAC,
+    parse::{ETH_LEN, ETH_P_IPV6, IP_OFF},
     parse6::{IPV6_HEADER_LEN, Packet6},
 };
 
-/// `BPF_ADJ_ROOM_MAC`: room between the L2 and L3 headers.
-const BPF_ADJ_ROOM_MAC: u32 = 1;
-const ETH_P_IPV6: u16 = 0x86dd;
 const ICMPV6_TIME_EXCEEDED: u8 = 3;
 const ICMPV6_HOP_LIMIT_EXCEEDED: u8 = 0;
 /// The hop limit of the error itself (Linux's default for its own packets).

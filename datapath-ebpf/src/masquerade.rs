@@ -154,7 +154,7 @@ fn claim_masquerade_port(packet: &Packet, path: &MasqueradePath, config: &Config
     if packet.protocol == proto::TCP {
         conntrack::record_sequence(packet, request);
     }
-    // The next hop the route lookup just found (container.rs `egress`).
+    // The next hop the route lookup just found (`nexthop::egress`).
     nexthop::seed(request);
     let request_key = conntrack::key_of(packet);
     if !conntrack::claim(&request_key, &flow.request, reopen, Some(&back)) {

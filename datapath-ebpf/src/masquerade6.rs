@@ -5,12 +5,8 @@
 //! share, as for IPv4.
 
 use aya_ebpf::{
-    bindings::{
-        BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
-        BPF_FIB_LOOKUP_OUTPUT, bpf_fib_lookup as FibParams,
-    },
     btf_maps::{Array, HashMap, PerCpuArray},
-    helpers::{bpf_fib_lookup, bpf_get_prandom_u32},
+    helpers::bpf_get_prandom_u32,
     macros::btf_map,
     programs::TcContext,
 };
@@ -29,12 +25,10 @@ use crate::{
     counters::drop_packet,
     errors6, frag6,
     hook::Hook,
-    hoplimit6, maps, masquerade, masquerade_quota, nat6, nexthop,
-    parse6::{self, ICMPV6_ECHO_REPLY, Packet6},
+    hoplimit6, maps, masquerade, masquerade_quota, nat_packet, nat6, nexthop,
+    parse6::{self, Packet6},
     publish6, routed6,
 };
-
-const AF_INET6: u8 = 10;
 
 /// The uplinks' IPv6 addresses, written by the controller.
 #[btf_map]
@@ -119,7 +113,8 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
     }
     // Routed elsewhere than an uplink (the host itself, a VPN): the host's
     // business, untranslated.
-    let Some(uplink) = egress(ctx, packet, ifindex) else {
+    let (src, dst) = (&packet.src_ip, &packet.dst_ip);
+    let Some(uplink) = nexthop::egress(ctx, src, dst, packet.protocol, ifindex) else {
         return TCX_NEXT;
     };
     // A routed network's containers leave with their own address.
@@ -141,16 +136,9 @@ fn to_outside(ctx: &TcContext, endpoint: &EndpointInfo, ifindex: u32) -> i32 {
     if packet.later_fragment() {
         return drop_packet(DropReason::Fragment);
     }
-    let echo_reply = packet.protocol == ICMPV6 && packet.icmp_type == ICMPV6_ECHO_REPLY;
-    if !packet.translatable() || echo_reply {
-        return drop_packet(DropReason::Untranslatable);
-    }
-    // Answered "time exceeded", as a router does.
-    if packet.hop_limit <= 1 {
-        return hoplimit6::expired(ctx, packet, Hook::Container);
-    }
-    if !packet.opens_flow() {
-        return drop_packet(DropReason::NoFlow);
+    let expired = || hoplimit6::expired(ctx, packet, Hook::Container);
+    if let Some(verdict) = nat_packet::refuse_new_masquerade(packet, expired) {
+        return verdict;
     }
     let Some(slot) = NEW_FLOW6.get_ptr_mut(0) else {
         return drop_packet(DropReason::NatInsertFailed);
@@ -175,41 +163,6 @@ pub struct Path6 {
     container_ifindex: u32,
     container_mac: [u8; 6],
     _pad: [u8; 2],
-}
-
-/// The interface the host routes `packet` out of (an output lookup: the
-/// container's veth need not forward IPv6). A next hop with MACs is
-/// remembered for the new flow's entry (nexthop.rs).
-#[inline(never)]
-fn egress(ctx: &TcContext, packet: &Packet6, ifindex: u32) -> Option<u32> {
-    // Read before the lookup: a change that lands meanwhile is a newer one.
-    let generation = nexthop::generation();
-    // SAFETY: a zeroed `bpf_fib_lookup` is a valid request to fill in.
-    let mut params: FibParams = unsafe { core::mem::zeroed() };
-    params.family = AF_INET6;
-    params.l4_protocol = packet.protocol;
-    params.ifindex = ifindex;
-    params.__bindgen_anon_3.ipv6_src = nat6::words(&packet.src_ip);
-    params.__bindgen_anon_4.ipv6_dst = nat6::words(&packet.dst_ip);
-    // SAFETY: plain helper call on a request of the size given.
-    let ret = unsafe {
-        bpf_fib_lookup(
-            ctx.skb.skb.cast(),
-            &mut params,
-            size_of::<FibParams>() as i32,
-            BPF_FIB_LOOKUP_OUTPUT,
-        )
-    };
-    let found = ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS);
-    nexthop::remember(ctx, generation, found.then_some(&params));
-    if found
-        || ret == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH)
-        || ret == i64::from(BPF_FIB_LKUP_RET_FRAG_NEEDED)
-    {
-        Some(params.ifindex)
-    } else {
-        None
-    }
 }
 
 /// Claims the reply tuple `flow.back` with masquerade port `candidate`,
@@ -332,7 +285,7 @@ fn claim(packet: &Packet6, flow: &mut NewFlow6, config: &Config) -> Started {
     if packet.protocol == proto::TCP {
         conntrack::record_sequence(packet, &mut flow.request);
     }
-    // The next hop the route lookup just found (`egress`).
+    // The next hop the route lookup just found (`nexthop::egress`).
     nexthop::seed(&mut flow.request);
     flow.key = FlowKey6::new(
         packet.src_ip,

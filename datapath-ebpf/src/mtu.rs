@@ -110,15 +110,28 @@ pub(crate) fn segments_too_big(ctx: &TcContext, protocol: u8, l4_off: usize, mtu
     if gso_size == 0 || ctx.len() <= mtu + ETH_LEN as u32 {
         return false;
     }
+    match segment_l4_len(ctx, protocol, l4_off, gso_size) {
+        Some(len) => (l4_off - IP_OFF) as u32 + len > mtu,
+        None => false,
+    }
+}
+
+/// How long each segment of a GSO packet of `gso_size` (payload bytes) is
+/// from its L4 header (at `l4_off`, TCP or UDP) on: that header and
+/// `gso_size`. `None` when the TCP header cannot be read.
+#[inline(always)]
+pub(crate) fn segment_l4_len(
+    ctx: &TcContext,
+    protocol: u8,
+    l4_off: usize,
+    gso_size: u32,
+) -> Option<u32> {
     let l4_header = match protocol {
-        proto::TCP => match ctx.load::<u8>(l4_off + 12) {
-            Ok(offset) => u32::from(offset >> 4) * 4,
-            Err(_) => return false,
-        },
+        proto::TCP => u32::from(ctx.load::<u8>(l4_off + 12).ok()? >> 4) * 4,
         proto::UDP => 8,
         _ => 0,
     };
-    (l4_off - IP_OFF) as u32 + l4_header + gso_size > mtu
+    Some(l4_header + gso_size)
 }
 
 /// Turns the packet into ICMP "fragmentation needed" (`mtu`) back to the

@@ -33,7 +33,7 @@ use crate::{
 };
 
 /// `BPF_ADJ_ROOM_MAC`: room between the L2 and L3 headers.
-const BPF_ADJ_ROOM_MAC: u32 = 1;
+pub(crate) const BPF_ADJ_ROOM_MAC: u32 = 1;
 /// Outer IPv6 header (40) + ICMPv6 header (8) put in front of the quote.
 const ERROR_HEADROOM: usize = IPV6_HEADER_LEN + 8;
 const ICMPV6_PACKET_TOO_BIG: u8 = 2;

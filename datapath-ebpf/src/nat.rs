@@ -19,15 +19,10 @@ use crate::{
     frag,
     hook::Hook,
     icmp_reply::{self, ErrorReply, ICMP_TIME_EXCEEDED, ICMP_TTL_EXCEEDED, Toward},
-    maps, mtu, nexthop,
+    maps, mtu, nat_packet, nexthop,
     parse::Packet,
     scratch,
 };
-
-/// Field offsets inside the L4 header of what NAT rewrites.
-const SRC_PORT_OFF: usize = 0;
-const DST_PORT_OFF: usize = 2;
-const ICMP_ID_OFF: usize = 4;
 
 /// What to do with a routed packet whose TTL runs out here (`hook`: where
 /// it came in), when no error may be sent about it (an ICMP error itself,
@@ -101,31 +96,7 @@ pub fn apply(ctx: &TcContext, packet: &Packet, entry: &mut NatEntry, hook: Hook)
 
 #[inline(always)]
 fn rewrite(ctx: &TcContext, packet: &Packet, entry: &NatEntry) -> Result<(), ()> {
-    if packet.protocol == proto::ICMP {
-        // Both "ports" of an echo are its identifier.
-        csum::set_port(
-            ctx,
-            packet,
-            ICMP_ID_OFF,
-            packet.src_port,
-            entry.new_src_port,
-        )?;
-    } else {
-        csum::set_port(
-            ctx,
-            packet,
-            SRC_PORT_OFF,
-            packet.src_port,
-            entry.new_src_port,
-        )?;
-        csum::set_port(
-            ctx,
-            packet,
-            DST_PORT_OFF,
-            packet.dst_port,
-            entry.new_dst_port,
-        )?;
-    }
+    nat_packet::set_ports(ctx, packet, (entry.new_src_port, entry.new_dst_port))?;
     csum::set_ip(ctx, packet, Addr::Src, entry.new_src_ip)?;
     csum::set_ip(ctx, packet, Addr::Dst, entry.new_dst_ip)?;
     csum::decrement_ttl(ctx, packet)

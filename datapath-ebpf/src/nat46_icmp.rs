@@ -37,10 +37,12 @@ use ebpfnet_common::{
 use crate::{
     conntrack,
     counters::drop_packet,
-    icmp, nat,
+    icmp,
+    ip_header::{Fragmentation, IPV4_HEADER_LEN, Ipv4Header, Ipv6Header},
+    ip_ident, nat,
     nat46_icmp_parts::{
-        ICMP_HEADER_LEN, IPV4_HEADER_LEN, at_mut, csum_diff, head_of, load, quoted_csum, resize,
-        s_ptr, set_ipv4_checksum, store, store_tail, updated, write_icmp, write_ipv4, write_ipv6,
+        ICMP_HEADER_LEN, at_mut, csum_diff, head_of, load, quoted_csum, resize, s_ptr, store,
+        store_tail, updated, write_icmp,
     },
     parse::{ETH_P_IP, ETH_P_IPV6, IP_OFF, Packet},
     parse6::{IPV6_HEADER_LEN, Packet6},
@@ -54,9 +56,9 @@ const HEADERS6: usize = IPV6_HEADER_LEN + ICMP_HEADER_LEN + IPV6_HEADER_LEN;
 /// quoted; else zero on both sides) and two zero bytes.
 #[repr(C, align(4))]
 struct Side4 {
-    ip: [u8; IPV4_HEADER_LEN],
+    ip: Ipv4Header,
     icmp: [u8; ICMP_HEADER_LEN],
-    quoted: [u8; IPV4_HEADER_LEN],
+    quoted: Ipv4Header,
     ports: [u8; 4],
     csum: [u8; 4],
 }
@@ -66,9 +68,9 @@ struct Side4 {
 /// on, everything the ICMPv6 checksum covers that changes is adjacent.
 #[repr(C, align(4))]
 struct Side6 {
-    ip: [u8; IPV6_HEADER_LEN],
+    ip: Ipv6Header,
     icmp: [u8; ICMP_HEADER_LEN],
-    quoted: [u8; IPV6_HEADER_LEN],
+    quoted: Ipv6Header,
     ports: [u8; 4],
     csum: [u8; 4],
     pseudo: [u8; 8],
@@ -130,11 +132,13 @@ pub fn from_uplink(ctx: &TcContext, packet: &Packet) -> Option<i32> {
     let q = &s.v4.quoted;
     // The quoted packet: a whole one or a first fragment, without options
     // (what `nat46_xlate::to_ipv4` sends), of TCP or UDP.
-    let offset = u16::from_be_bytes([q[6], q[7]]) & 0x1fff;
-    if q[0] != 0x45 || offset != 0 || !matches!(q[9], proto::TCP | proto::UDP) {
+    if q.version_ihl != 0x45
+        || q.fragment_offset() != 0
+        || !matches!(q.protocol, proto::TCP | proto::UDP)
+    {
         return None;
     }
-    let (src, dst) = ([q[12], q[13], q[14], q[15]], [q[16], q[17], q[18], q[19]]);
+    let (src, dst) = (q.src, q.dst);
     // An error goes to the sender of the packet it quotes.
     if packet.dst_ip != src {
         return None;
@@ -147,7 +151,7 @@ pub fn from_uplink(ctx: &TcContext, packet: &Packet) -> Option<i32> {
         u16::from_be_bytes([p[2], p[3]]),
         nat46::mapped(src),
         u16::from_be_bytes([p[0], p[1]]),
-        q[9],
+        q.protocol,
     );
     let entry = conntrack::peek(&s.key)?;
     if entry.kind != NatKind::Nat46Request as u8 {
@@ -174,33 +178,36 @@ fn ipv4_to_ipv6(
     s: &mut Icmp46,
 ) -> Result<(), DropReason> {
     let (v4, v6) = (&mut s.v4, &mut s.v6);
-    let quoted_len = u16::from_be_bytes([v4.quoted[2], v4.quoted[3]]);
+    let quoted_len = u16::from_be_bytes(v4.quoted.total_len);
     let icmp = nat46_icmp::icmp4_to_icmp6(head_of(&v4.icmp), quoted_len)
         .ok_or(DropReason::Untranslatable)?;
     let old_icmp_csum = [v4.icmp[2], v4.icmp[3]];
     v4.icmp[2..4].fill(0);
-    let csum_at = quoted_csum(ctx, v4.quoted[9], IP_OFF + HEADERS4, &mut v4.csum);
+    let protocol = v4.quoted.protocol;
+    let csum_at = quoted_csum(ctx, protocol, IP_OFF + HEADERS4, &mut v4.csum);
 
     // The ICMPv6 payload is as long as the IPv4 packet was: 20 bytes
     // more for each IP header, less the outer IPv4 header.
-    let length = u16::from_be_bytes([v4.ip[2], v4.ip[3]]);
-    write_ipv6(&mut v6.ip, v4.ip[1], length, ICMPV6, packet.ttl - 1);
-    v6.ip[8..24].copy_from_slice(&nat46::client6(packet.src_ip));
-    v6.ip[24..40].copy_from_slice(&entry.new_dst_ip);
+    let length = u16::from_be_bytes(v4.ip.total_len);
+    v6.ip = Ipv6Header::new(
+        v4.ip.tos,
+        length,
+        ICMPV6,
+        packet.ttl - 1,
+        (nat46::client6(packet.src_ip), entry.new_dst_ip),
+    );
     write_icmp(&mut v6.icmp, icmp);
     let payload = quoted_len
         .checked_sub(IPV4_HEADER_LEN as u16)
         .ok_or(DropReason::Malformed)?;
-    write_ipv6(
-        &mut v6.quoted,
-        v4.quoted[1],
-        payload,
-        v4.quoted[9],
-        v4.quoted[8],
-    );
     // Container → client, as the container sent it.
-    v6.quoted[8..24].copy_from_slice(&entry.new_dst_ip);
-    v6.quoted[24..40].copy_from_slice(&entry.new_src_ip);
+    v6.quoted = Ipv6Header::new(
+        v4.quoted.tos,
+        payload,
+        protocol,
+        v4.quoted.ttl,
+        (entry.new_dst_ip, entry.new_src_ip),
+    );
     v6.ports[0..2].copy_from_slice(&entry.new_dst_port.to_be_bytes());
     v6.ports[2..4].copy_from_slice(&entry.new_src_port.to_be_bytes());
     v6.pseudo = [0, 0, 0, 0, 0, 0, 0, ICMPV6];
@@ -214,7 +221,7 @@ fn ipv4_to_ipv6(
             s_ptr(&*v6, INNER6.0),
             INNER6.1,
         )?;
-        v6.csum[0..2].copy_from_slice(&updated([v4.csum[0], v4.csum[1]], diff, v4.quoted[9]));
+        v6.csum[0..2].copy_from_slice(&updated([v4.csum[0], v4.csum[1]], diff, protocol));
     }
     let diff = csum_diff(s_ptr(&*v4, SUM4.0), SUM4.1, s_ptr(&*v6, SUM6.0), SUM6.1)?;
     v6.icmp[2..4].copy_from_slice(&updated(old_icmp_csum, diff, 0));
@@ -242,15 +249,15 @@ fn ipv6_to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<
     let (v4, v6) = (&mut s.v4, &mut s.v6);
     load(ctx, IP_OFF, at_mut(&mut *v6, 0), IPV6_HEADER_LEN).ok_or(DropReason::Malformed)?;
     load(ctx, packet.l4_off, at_mut(&mut *v6, IPV6_HEADER_LEN), 52).ok_or(DropReason::Malformed)?;
-    let protocol = v6.quoted[6];
-    if v6.quoted[0] >> 4 != 6 || !matches!(protocol, proto::TCP | proto::UDP) {
+    let protocol = v6.quoted.next_header;
+    if v6.quoted.version() != 6 || !matches!(protocol, proto::TCP | proto::UDP) {
         return Err(DropReason::Untranslatable);
     }
     let icmp = nat46_icmp::icmp6_to_icmp4(head_of(&v6.icmp)).ok_or(DropReason::Untranslatable)?;
     let old_icmp_csum = [v6.icmp[2], v6.icmp[3]];
     v6.icmp[2..4].fill(0);
     let csum_at = quoted_csum(ctx, protocol, IP_OFF + HEADERS6, &mut v6.csum);
-    let length = u16::from_be_bytes([v6.ip[4], v6.ip[5]]);
+    let length = u16::from_be_bytes(v6.ip.payload_len);
     v6.pseudo = [0, 0, 0, 0, 0, 0, 0, ICMPV6];
     v6.pseudo[2..4].copy_from_slice(&length.to_be_bytes());
 
@@ -259,22 +266,40 @@ fn ipv6_to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<
         nat46::embedded(&entry.new_src_ip),
         nat46::embedded(&entry.new_dst_ip),
     );
-    let tos = (v6.ip[0] << 4) | (v6.ip[1] >> 4);
-    write_ipv4(&mut v4.ip, tos, length, proto::ICMP, packet.hop_limit - 1);
-    v4.ip[6] = 0;
-    v4.ip[12..16].copy_from_slice(&host);
-    v4.ip[16..20].copy_from_slice(&client);
-    set_ipv4_checksum(&mut v4.ip)?;
+    // DF as for the flow's packets (RFC 7915 §5.1; an error of at most
+    // 1280 bytes as IPv6 has none).
+    let dont_fragment = nat46::dont_fragment(length);
+    let id = if dont_fragment {
+        0
+    } else {
+        ip_ident::reserve(host, client, proto::ICMP, 1)
+    };
+    v4.ip = Ipv4Header::new(
+        v6.ip.traffic_class(),
+        length,
+        proto::ICMP,
+        packet.hop_limit - 1,
+        (host, client),
+        Fragmentation { dont_fragment, id },
+    );
     write_icmp(&mut v4.icmp, icmp);
     // Client → host, as the client sent it.
-    let quoted_len = u16::from_be_bytes([v6.quoted[4], v6.quoted[5]])
+    let quoted_len = u16::from_be_bytes(v6.quoted.payload_len)
         .checked_add(IPV4_HEADER_LEN as u16)
         .ok_or(DropReason::Malformed)?;
-    let tos = (v6.quoted[0] << 4) | (v6.quoted[1] >> 4);
-    write_ipv4(&mut v4.quoted, tos, quoted_len, protocol, v6.quoted[7]);
-    v4.quoted[12..16].copy_from_slice(&client);
-    v4.quoted[16..20].copy_from_slice(&host);
-    set_ipv4_checksum(&mut v4.quoted)?;
+    v4.quoted = Ipv4Header::new(
+        v6.quoted.traffic_class(),
+        quoted_len,
+        protocol,
+        v6.quoted.hop_limit,
+        (client, host),
+        // Its own ID is lost with IPv6 (the client matches an error by
+        // addresses and ports).
+        Fragmentation {
+            dont_fragment: nat46::dont_fragment(quoted_len),
+            id: 0,
+        },
+    );
     v4.ports[0..2].copy_from_slice(&entry.new_dst_port.to_be_bytes());
     v4.ports[2..4].copy_from_slice(&entry.new_src_port.to_be_bytes());
 

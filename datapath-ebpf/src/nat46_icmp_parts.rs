@@ -1,6 +1,7 @@
-//! The byte work of `nat46_icmp`: headers written into its per-CPU
-//! scratch, checksums summed and updated there (`bpf_csum_diff`), and
-//! the packet loaded from, resized and stored into through helpers.
+//! The byte work of `nat46_icmp`: ICMP headers written into its per-CPU
+//! scratch (the IP headers are `ip_header`'s), checksums summed and
+//! updated there (`bpf_csum_diff`), and the packet loaded from, resized
+//! and stored into through helpers.
 
 use aya_ebpf::{
     bindings::BPF_F_RECOMPUTE_CSUM,
@@ -9,9 +10,6 @@ use aya_ebpf::{
 };
 use ebpfnet_common::{DropReason, maps::proto, nat46_icmp::IcmpHead};
 
-use crate::parse6::IPV6_HEADER_LEN;
-
-pub(crate) const IPV4_HEADER_LEN: usize = 20;
 pub(crate) const ICMP_HEADER_LEN: usize = 8;
 const ETHERTYPE_OFF: usize = 12;
 /// `BPF_ADJ_ROOM_NET`: room right after the (base) network header.
@@ -40,53 +38,6 @@ pub(crate) fn write_icmp(icmp: &mut [u8; ICMP_HEADER_LEN], head: IcmpHead) {
         head.rest[2],
         head.rest[3],
     ];
-}
-
-/// An IPv6 header's first 8 bytes (traffic class from `tos`, no flow
-/// label); the addresses are the caller's.
-#[inline(always)]
-pub(crate) fn write_ipv6(
-    ip: &mut [u8; IPV6_HEADER_LEN],
-    tos: u8,
-    payload: u16,
-    next: u8,
-    hops: u8,
-) {
-    let len = payload.to_be_bytes();
-    ip[0..8].copy_from_slice(&[
-        0x60 | (tos >> 4),
-        tos << 4,
-        0,
-        0,
-        len[0],
-        len[1],
-        next,
-        hops,
-    ]);
-}
-
-/// An IPv4 header without options, DF set, ID 0 (as `nat46_xlate`
-/// writes them), checksum zero; the addresses are the caller's.
-#[inline(always)]
-pub(crate) fn write_ipv4(
-    ip: &mut [u8; IPV4_HEADER_LEN],
-    tos: u8,
-    total: u16,
-    protocol: u8,
-    ttl: u8,
-) {
-    let len = total.to_be_bytes();
-    ip[0..12].copy_from_slice(&[
-        0x45, tos, len[0], len[1], 0, 0, 0x40, 0, ttl, protocol, 0, 0,
-    ]);
-}
-
-/// Fills in the checksum of an IPv4 header whose checksum field is zero.
-#[inline(always)]
-pub(crate) fn set_ipv4_checksum(ip: &mut [u8; IPV4_HEADER_LEN]) -> Result<(), DropReason> {
-    let sum = csum_diff(core::ptr::null(), 0, ip.as_ptr(), IPV4_HEADER_LEN as u32)?;
-    ip[10..12].copy_from_slice(&(!fold(u64::from(sum))).to_ne_bytes());
-    Ok(())
 }
 
 /// Where the quoted L4 checksum of `protocol` sits when the quote (its L4

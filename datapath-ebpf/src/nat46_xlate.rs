@@ -5,7 +5,12 @@
 //! change (the addresses: both pseudo-headers sum length and protocol
 //! alike) with `bpf_csum_diff`, then the port the entry rewrites. TCP and
 //! UDP only; IPv4 options, UDP without checksum (IPv6 requires one) and
-//! IPv6 extension headers are not translated.
+//! IPv6 extension headers are not translated. IPv4 packets of up to 1260
+//! bytes (a GSO packet's: its segments) leave without DF and with an
+//! Identification (`ip_ident`), larger ones with DF and ID 0 (RFC 7915
+//! §5.1): an IPv4 hop below 1280 bytes fragments the small ones, and
+//! "fragmentation needed" about the others brings the container's path
+//! MTU down to 1280 (`nat46_icmp`).
 
 use aya_ebpf::{
     bindings::{BPF_F_MARK_MANGLED_0, BPF_F_PSEUDO_HDR, BPF_F_RECOMPUTE_CSUM},
@@ -15,45 +20,15 @@ use aya_ebpf::{
 use ebpfnet_common::{DropReason, flows6::NatEntry6, maps::proto, nat46};
 
 use crate::{
-    nat6,
+    ip_header::{Fragmentation, IPV4_HEADER_LEN, Ipv4Header, Ipv6Header, traffic_class},
+    ip_ident, mtu, nat6,
     parse::{ETH_P_IP, ETH_P_IPV6, IP_OFF, Packet},
-    parse6::{IPV6_HEADER_LEN, Packet6},
+    parse6::Packet6,
 };
 
-const IPV4_HEADER_LEN: usize = 20;
 const ETHERTYPE_OFF: usize = 12;
 const SRC_PORT_OFF: usize = 0;
 const DST_PORT_OFF: usize = 2;
-
-/// An IPv6 header as written (addresses adjacent: `bpf_csum_diff` reads
-/// both in one go).
-#[repr(C, align(4))]
-struct Ipv6Header {
-    version_class_flow: [u8; 4],
-    payload_len: [u8; 2],
-    next_header: u8,
-    hop_limit: u8,
-    src: [u8; 16],
-    dst: [u8; 16],
-}
-
-/// An IPv4 header without options, as written.
-#[repr(C, align(4))]
-struct Ipv4Header {
-    version_ihl: u8,
-    tos: u8,
-    total_len: [u8; 2],
-    id: [u8; 2],
-    flags_fragment: [u8; 2],
-    ttl: u8,
-    protocol: u8,
-    checksum: [u8; 2],
-    addrs: [u8; 8],
-}
-
-// Written whole, and the L4 header follows them (`switch_family`).
-const _: () = assert!(core::mem::size_of::<Ipv6Header>() == IPV6_HEADER_LEN);
-const _: () = assert!(core::mem::size_of::<Ipv4Header>() == IPV4_HEADER_LEN);
 
 /// Where the L4 checksum sits from the L4 header, and its update flags.
 #[inline(always)]
@@ -128,30 +103,26 @@ pub fn to_ipv6(ctx: &TcContext, packet: &Packet, entry: &NatEntry6) -> Result<()
         .ok_or(DropReason::Malformed)?;
     translatable(ctx, packet)?;
     let csum = l4_checksum(packet.protocol)?;
-    let tos = head[1];
-    let header = Ipv6Header {
-        version_class_flow: [0x60 | (tos >> 4), tos << 4, 0, 0],
-        payload_len: payload.to_be_bytes(),
-        next_header: packet.protocol,
-        hop_limit: packet.ttl - 1,
-        src: entry.new_src_ip,
-        dst: entry.new_dst_ip,
-    };
+    let header = Ipv6Header::new(
+        head[1],
+        payload,
+        packet.protocol,
+        packet.ttl - 1,
+        (entry.new_src_ip, entry.new_dst_ip),
+    );
     let mut from = [
         u32::from_ne_bytes(packet.src_ip),
         u32::from_ne_bytes(packet.dst_ip),
     ];
-    // SAFETY: both buffers are on this stack, of the sizes given (the
-    // two IPv6 addresses are adjacent in `header`).
-    let diff =
-        unsafe { bpf_csum_diff(from.as_mut_ptr(), 8, header.src.as_ptr() as *mut u32, 32, 0) };
+    // SAFETY: both buffers are on this stack, of the sizes given.
+    let diff = unsafe { bpf_csum_diff(from.as_mut_ptr(), 8, header.addrs() as *mut u32, 32, 0) };
     let ports = (packet.src_port, packet.dst_port);
     switch_family(ctx, ETH_P_IPV6, &header, diff, csum, ports, entry)
 }
 
 /// `packet` (IPv6, from a container, TCP or UDP right after the fixed
 /// header; its hop limit above 1) becomes IPv4 from and to the addresses
-/// embedded in `entry`'s, with DF set (as Linux's own TCP sends).
+/// embedded in `entry`'s, with DF as RFC 7915 §5.1 says.
 #[inline(never)]
 pub fn to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), DropReason> {
     let fixed: [u8; 8] = ctx.load(IP_OFF).map_err(|_| DropReason::Malformed)?;
@@ -164,35 +135,50 @@ pub fn to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(
         nat46::embedded(&entry.new_src_ip),
         nat46::embedded(&entry.new_dst_ip),
     );
-    let mut header = Ipv4Header {
-        version_ihl: 0x45,
-        tos: (fixed[0] << 4) | (fixed[1] >> 4),
-        total_len: total.to_be_bytes(),
-        id: [0; 2],
-        flags_fragment: [0x40, 0],
-        ttl: packet.hop_limit - 1,
-        protocol: packet.protocol,
-        checksum: [0; 2],
-        addrs: [
-            src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3],
-        ],
+    let (segment, segments) = segments(ctx, packet, total)?;
+    let fragmentation = if nat46::dont_fragment(segment) {
+        Fragmentation {
+            dont_fragment: true,
+            id: 0,
+        }
+    } else {
+        Fragmentation {
+            dont_fragment: false,
+            id: ip_ident::reserve(src, dst, packet.protocol, segments),
+        }
     };
-    header.checksum = ipv4_checksum(&header).to_be_bytes();
+    let header = Ipv4Header::new(
+        traffic_class([fixed[0], fixed[1]]),
+        total,
+        packet.protocol,
+        packet.hop_limit - 1,
+        (src, dst),
+        fragmentation,
+    );
     let [a, b, c, d] = nat6::words(&packet.src_ip);
     let [e, f, g, h] = nat6::words(&packet.dst_ip);
     let mut from = [a, b, c, d, e, f, g, h];
     // SAFETY: both buffers are on this stack, of the sizes given.
-    let diff = unsafe {
-        bpf_csum_diff(
-            from.as_mut_ptr(),
-            32,
-            header.addrs.as_ptr() as *mut u32,
-            8,
-            0,
-        )
-    };
+    let diff = unsafe { bpf_csum_diff(from.as_mut_ptr(), 32, header.addrs() as *mut u32, 8, 0) };
     let ports = (packet.src_port, packet.dst_port);
     switch_family(ctx, ETH_P_IP, &header, diff, csum, ports, entry)
+}
+
+/// How long each IPv4 packet `packet` leaves as is, and how many there
+/// are: itself (`total` bytes), or a GSO packet's segments (the IPv4
+/// header, the L4 header and `gso_size` bytes each; the kernel cuts them
+/// later, each with the header's DF).
+#[inline(always)]
+fn segments(ctx: &TcContext, packet: &Packet6, total: u16) -> Result<(u16, u32), DropReason> {
+    // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
+    let (gso_size, gso_segs) = unsafe { ((*ctx.skb.skb).gso_size, (*ctx.skb.skb).gso_segs) };
+    if gso_size == 0 {
+        return Ok((total, 1));
+    }
+    let l4 = mtu::segment_l4_len(ctx, packet.protocol, packet.l4_off, gso_size)
+        .ok_or(DropReason::Malformed)?;
+    let len = (IPV4_HEADER_LEN as u32 + l4).min(u32::from(total));
+    Ok((len as u16, gso_segs.max(1)))
 }
 
 /// What both ways share once the new header and the pseudo-header's
@@ -236,27 +222,4 @@ fn store_header<T>(ctx: &TcContext, ethertype: &u16, header: &T) -> Result<(), D
         .map_err(|_| DropReason::Malformed)?;
     ctx.store(IP_OFF, header, u64::from(BPF_F_RECOMPUTE_CSUM))
         .map_err(|_| DropReason::Malformed)
-}
-
-/// The IPv4 header checksum (RFC 791), host order.
-#[inline(always)]
-fn ipv4_checksum(header: &Ipv4Header) -> u16 {
-    let words = [
-        u16::from_be_bytes([header.version_ihl, header.tos]),
-        u16::from_be_bytes(header.total_len),
-        u16::from_be_bytes(header.id),
-        u16::from_be_bytes(header.flags_fragment),
-        u16::from_be_bytes([header.ttl, header.protocol]),
-        u16::from_be_bytes([header.addrs[0], header.addrs[1]]),
-        u16::from_be_bytes([header.addrs[2], header.addrs[3]]),
-        u16::from_be_bytes([header.addrs[4], header.addrs[5]]),
-        u16::from_be_bytes([header.addrs[6], header.addrs[7]]),
-    ];
-    let mut sum: u32 = 0;
-    for word in words {
-        sum += u32::from(word);
-    }
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    !(sum as u16)
 }

@@ -3,14 +3,11 @@
 //! ICMPv6's covers the pseudo-header too), hop limit decremented, and the
 //! packet sent where the entry says.
 
-use aya_ebpf::{
-    bindings::{BPF_F_MARK_MANGLED_0, BPF_F_PSEUDO_HDR},
-    programs::TcContext,
-};
+use aya_ebpf::{bindings::BPF_F_PSEUDO_HDR, programs::TcContext};
 use ebpfnet_common::{
     DropReason,
-    flows6::{ICMPV6, NatEntry6},
-    maps::{FROM_CONTAINER, Forward, NH_MTU_FITS, NatKind, proto},
+    flows6::NatEntry6,
+    maps::{FROM_CONTAINER, Forward, NH_MTU_FITS, NatKind},
 };
 
 use crate::{
@@ -18,25 +15,10 @@ use crate::{
     counters::drop_packet,
     frag6,
     hook::Hook,
-    hoplimit6, mtu6, nat, nat46, nexthop,
+    hoplimit6, mtu6, nat, nat_packet, nat46, nexthop,
     parse6::{DST_OFF, HOP_LIMIT_OFF, Packet6, SRC_OFF},
     publish6,
 };
-
-const SRC_PORT_OFF: usize = 0;
-const DST_PORT_OFF: usize = 2;
-const ICMP_ID_OFF: usize = 4;
-
-/// Where the L4 checksum sits, and the flags its updates need.
-#[inline(always)]
-fn l4_checksum(packet: &Packet6) -> Option<(usize, u64)> {
-    match packet.protocol {
-        proto::TCP => Some((packet.l4_off + 16, 0)),
-        proto::UDP => Some((packet.l4_off + 6, u64::from(BPF_F_MARK_MANGLED_0))),
-        ICMPV6 => Some((packet.l4_off + 2, 0)),
-        _ => None,
-    }
-}
 
 /// Rewrites the address at `offset` from `old` to `new`, the checksum
 /// word by word (four 32-bit replacements through the pseudo-header).
@@ -51,7 +33,7 @@ pub fn set_ip(
     if old == new {
         return Ok(());
     }
-    let (csum_off, flags) = l4_checksum(packet).ok_or(())?;
+    let (csum_off, flags) = nat_packet::l4_checksum(packet).ok_or(())?;
     for (from, to) in words(old).iter().zip(words(new).iter()) {
         if from != to {
             ctx.l4_csum_replace(
@@ -74,45 +56,9 @@ pub fn words(ip: &[u8; 16]) -> [u32; 4] {
     unsafe { core::mem::transmute::<[u8; 16], [u32; 4]>(*ip) }
 }
 
-/// Rewrites a port (or the echo identifier), both in host byte order.
-#[inline(always)]
-fn set_port(ctx: &TcContext, packet: &Packet6, field: usize, old: u16, new: u16) -> Result<(), ()> {
-    if old == new {
-        return Ok(());
-    }
-    let (csum_off, flags) = l4_checksum(packet).ok_or(())?;
-    let (old_be, new_be) = (old.to_be(), new.to_be());
-    ctx.l4_csum_replace(csum_off, u64::from(old_be), u64::from(new_be), flags | 2)
-        .map_err(|_| ())?;
-    ctx.store(packet.l4_off + field, &new_be, 0).map_err(|_| ())
-}
-
 #[inline(always)]
 fn rewrite(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(), ()> {
-    if packet.protocol == ICMPV6 {
-        set_port(
-            ctx,
-            packet,
-            ICMP_ID_OFF,
-            packet.src_port,
-            entry.new_src_port,
-        )?;
-    } else {
-        set_port(
-            ctx,
-            packet,
-            SRC_PORT_OFF,
-            packet.src_port,
-            entry.new_src_port,
-        )?;
-        set_port(
-            ctx,
-            packet,
-            DST_PORT_OFF,
-            packet.dst_port,
-            entry.new_dst_port,
-        )?;
-    }
+    nat_packet::set_ports(ctx, packet, (entry.new_src_port, entry.new_dst_port))?;
     set_ip(ctx, packet, SRC_OFF, &packet.src_ip, &entry.new_src_ip)?;
     set_ip(ctx, packet, DST_OFF, &packet.dst_ip, &entry.new_dst_ip)?;
     // Routed: one hop less (no checksum covers it).

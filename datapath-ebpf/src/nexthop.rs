@@ -26,7 +26,10 @@
 use core::mem::offset_of;
 
 use aya_ebpf::{
-    bindings::{BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LOOKUP_OUTPUT, bpf_fib_lookup as FibParams},
+    bindings::{
+        BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
+        BPF_FIB_LOOKUP_OUTPUT, bpf_fib_lookup as FibParams,
+    },
     btf_maps::{Array, PerCpuArray},
     helpers::{bpf_fib_lookup, bpf_redirect, bpf_redirect_neigh},
     macros::btf_map,
@@ -46,45 +49,46 @@ const AF_INET6: u8 = 10;
 pub trait NextHop: Copy {
     /// Where `dst_mac` sits in the family's entry (`src_mac` follows).
     const MACS_OFF: usize;
+    /// The family's IP header length: a lookup's `tot_len` that fits any
+    /// MTU.
+    const HEADER_LEN: u16;
 
-    /// Fills the zeroed `params` to look up the next hop of `entry`'s
-    /// direction from the current device `here`; returns the lookup's flags.
-    fn request(params: &mut FibParams, entry: &NatEntryOf<Self>, here: u32) -> u32;
+    /// Fills the zeroed `params` to look up the route from `src` to `dst`
+    /// from the current device `here` (a container's veth); returns the
+    /// lookup's flags.
+    fn request(params: &mut FibParams, src: &Self, dst: &Self, here: u32) -> u32;
 }
 
 impl NextHop for [u8; 4] {
     const MACS_OFF: usize = offset_of!(NatEntryOf<[u8; 4]>, dst_mac);
+    const HEADER_LEN: u16 = 20;
 
-    /// An input lookup from the container's veth, as the first packet's
-    /// (container.rs `egress`).
+    /// An input lookup from the container's veth: the controller turns
+    /// forwarding on for that veth only, so the lookup is allowed while
+    /// the host's `ip_forward` stays off.
     #[inline(always)]
-    fn request(params: &mut FibParams, entry: &NatEntryOf<Self>, here: u32) -> u32 {
+    fn request(params: &mut FibParams, src: &Self, dst: &Self, here: u32) -> u32 {
         params.family = AF_INET;
         params.ifindex = here;
-        // A length that fits any MTU: `mtu.rs` has checked the packet
-        // already, and a GSO packet must not make the lookup fail with
-        // FRAG_NEEDED.
-        params.__bindgen_anon_1.tot_len = 20;
-        params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(entry.new_src_ip);
-        params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(entry.new_dst_ip);
+        params.__bindgen_anon_3.ipv4_src = u32::from_ne_bytes(*src);
+        params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(*dst);
         0
     }
 }
 
 impl NextHop for [u8; 16] {
     const MACS_OFF: usize = offset_of!(NatEntryOf<[u8; 16]>, dst_mac);
+    const HEADER_LEN: u16 = 40;
 
-    /// An output lookup from the container's veth, as the first packet's
-    /// (masquerade6.rs `egress`; the lookup refuses a device without IPv6
+    /// An output lookup from the container's veth (the container's veth
+    /// need not forward IPv6; the lookup refuses a device without IPv6
     /// forwarding, which the controller turns on for the veths only).
     #[inline(always)]
-    fn request(params: &mut FibParams, entry: &NatEntryOf<Self>, here: u32) -> u32 {
+    fn request(params: &mut FibParams, src: &Self, dst: &Self, here: u32) -> u32 {
         params.family = AF_INET6;
         params.ifindex = here;
-        // The IPv6 header's length: fits any MTU, as above.
-        params.__bindgen_anon_1.tot_len = 40;
-        params.__bindgen_anon_3.ipv6_src = nat6::words(&entry.new_src_ip);
-        params.__bindgen_anon_4.ipv6_dst = nat6::words(&entry.new_dst_ip);
+        params.__bindgen_anon_3.ipv6_src = nat6::words(src);
+        params.__bindgen_anon_4.ipv6_dst = nat6::words(dst);
         BPF_FIB_LOOKUP_OUTPUT
     }
 }
@@ -107,8 +111,8 @@ static FIB_REQUEST: PerCpuArray<[u64; 8], 1> = PerCpuArray::new();
 
 const _: () = assert!(size_of::<FibParams>() == size_of::<[u64; 8]>());
 
-/// The next hop a new masqueraded flow's route lookup found (container.rs
-/// `egress`), for its entry: written by every such lookup, read right
+/// The next hop a new masqueraded flow's route lookup found ([`egress`]),
+/// for its entry: written by every such lookup, read right
 /// after it in the same program run.
 #[repr(C)]
 pub struct Found {
@@ -125,10 +129,63 @@ pub struct Found {
 #[btf_map]
 static FOUND: PerCpuArray<Found, 1> = PerCpuArray::new();
 
+/// The interface the host routes a new flow's first packet out of (from
+/// `src` to `dst`, of `protocol`, from the container's veth `ifindex`),
+/// `None` when there is no route. FRAG_NEEDED counts as one: the route is
+/// found (and `params.ifindex` filled) but the packet is larger than that
+/// device's MTU, which `mtu`/`mtu6` answer. A next hop with MACs is
+/// remembered for the new flow's entry ([`seed`]).
+#[inline(always)]
+pub fn egress<A: NextHop>(
+    ctx: &TcContext,
+    src: &A,
+    dst: &A,
+    protocol: u8,
+    ifindex: u32,
+) -> Option<u32> {
+    match route(ctx, src, dst, protocol, ifindex) {
+        0 => None,
+        egress => Some(egress),
+    }
+}
+
+/// [`egress`]'s lookup; 0: no route. A subprogram of its own (five
+/// arguments, the most a BPF call takes: hence no `Option`): its 64-byte
+/// request would otherwise sit in the program's frame beside everything
+/// else.
+#[inline(never)]
+fn route<A: NextHop>(ctx: &TcContext, src: &A, dst: &A, protocol: u8, ifindex: u32) -> u32 {
+    // Read before the lookup: a change that lands meanwhile is a newer one.
+    let generation = generation();
+    // SAFETY: a zeroed `bpf_fib_lookup` is a valid request to fill in.
+    let mut params: FibParams = unsafe { core::mem::zeroed() };
+    let flags = A::request(&mut params, src, dst, ifindex);
+    params.l4_protocol = protocol;
+    // SAFETY: plain helper call on a request of the size given.
+    let ret = unsafe {
+        bpf_fib_lookup(
+            ctx.skb.skb.cast(),
+            &mut params,
+            size_of::<FibParams>() as i32,
+            flags,
+        )
+    };
+    let found = ret == i64::from(BPF_FIB_LKUP_RET_SUCCESS);
+    remember(ctx, generation, found.then_some(&params));
+    if found
+        || ret == i64::from(BPF_FIB_LKUP_RET_NO_NEIGH)
+        || ret == i64::from(BPF_FIB_LKUP_RET_FRAG_NEEDED)
+    {
+        params.ifindex
+    } else {
+        0
+    }
+}
+
 /// Records what a route lookup made under `generation` (read before it)
 /// found: the MACs of a next hop out of `ifindex`, or nothing.
 #[inline(always)]
-pub fn remember(ctx: &TcContext, generation: u8, params: Option<&FibParams>) {
+fn remember(ctx: &TcContext, generation: u8, params: Option<&FibParams>) {
     let Some(slot) = FOUND.get_ptr_mut(0) else {
         return;
     };
@@ -269,7 +326,12 @@ fn resolve<A: NextHop>(ctx: &TcContext, entry: &mut NatEntryOf<A>, generation: u
         params
     };
     // SAFETY: `skb` points at the live `__sk_buff` of this invocation.
-    let flags = A::request(params, entry, unsafe { (*ctx.skb.skb).ifindex });
+    let here = unsafe { (*ctx.skb.skb).ifindex };
+    // The lookup of the flow's first packet (`egress`).
+    let flags = A::request(params, &entry.new_src_ip, &entry.new_dst_ip, here);
+    // A length that fits any MTU: `mtu.rs` has checked the packet already,
+    // and a GSO packet must not make the lookup fail with FRAG_NEEDED.
+    params.__bindgen_anon_1.tot_len = A::HEADER_LEN;
     // SAFETY: `params` is a valid request of the size given.
     let ret = unsafe {
         bpf_fib_lookup(

@@ -2,6 +2,8 @@
 //! for the packet tests of `nat46_icmp` (errors of IPv4 clients' flows
 //! into IPv6-only containers, translated between the families).
 
+use ebpfnet_common::nat46;
+
 use crate::packet::{ETH_LEN, ETH_P_IP, ICMP, View, ethernet, internet_checksum};
 use crate::packet6::{ETH_P_IPV6, ICMPV6};
 
@@ -57,7 +59,8 @@ pub struct Translated {
 /// Checks an ICMPv4 error frame (`src` → `dst`) as made from an ICMPv6
 /// one: Ethernet type, addresses, protocol, no options, the outer IPv4
 /// checksum, the ICMP checksum over the whole message, the quoted IPv4
-/// header's checksum. Returns what it says and quotes.
+/// header's checksum, DF on either header only above 1260 bytes (RFC 7915
+/// §5.1). Returns what it says and quotes.
 pub fn icmp4_of(frame: &[u8], src: [u8; 4], dst: [u8; 4]) -> Translated {
     let v = View(frame);
     assert_eq!(v.ethertype(), ETH_P_IP, "not IPv4: {frame:02x?}");
@@ -69,6 +72,11 @@ pub fn icmp4_of(frame: &[u8], src: [u8; 4], dst: [u8; 4]) -> Translated {
     let quoted = &icmp[8..];
     assert_eq!(quoted[0], 0x45, "quoted IPv4 header: {quoted:02x?}");
     assert_eq!(internet_checksum(&quoted[..20], 0), 0, "quoted checksum");
+    for (what, ip) in [("outer", &frame[ETH_LEN..]), ("quoted", quoted)] {
+        let len = u16::from_be_bytes([ip[2], ip[3]]);
+        let df = ip[6] & 0x40 != 0;
+        assert_eq!(df, nat46::dont_fragment(len), "{what} DF at {len} bytes");
+    }
     Translated {
         kind: icmp[0],
         code: icmp[1],

@@ -119,12 +119,14 @@ fn ipv4_errors_reach_the_container_as_icmpv6() {
         let answer = c2_syn_ack(me6);
         let sent = redirected(dp, CONTAINER_INGRESS, &answer, d0);
         let from = |src: [u8; 4]| Ipv4Builder::new(src, HOST).macs([2, 0, 0, 0, 0, 9], GW_MAC);
-        let cases: [([u8; 4], Head, Head); 6] = [
+        let cases: [([u8; 4], Head, Head); 7] = [
             (
                 ROUTER,
                 (3, 4, mtu_word(1280)),
                 (2, 0, 1300u32.to_be_bytes()),
             ),
+            // Below IPv6's minimum MTU: 1280, what Linux's TCP heeds.
+            (ROUTER, (3, 4, mtu_word(576)), (2, 0, 1280u32.to_be_bytes())),
             (ROUTER, (3, 1, [0; 4]), (1, 0, [0; 4])),
             (ROUTER, (11, 0, [0; 4]), (3, 0, [0; 4])),
             (ROUTER, (3, 2, [0; 4]), (4, 1, [0, 0, 0, 6])),
@@ -172,7 +174,8 @@ fn ipv4_errors_reach_the_container_as_icmpv6() {
         );
 
         // UDP, a short quote, and a router that leaves the MTU out: a
-        // plateau below the quoted length (RFC 1191), 20 bytes more.
+        // plateau below the quoted length (RFC 1191: 1006), 20 bytes more,
+        // raised to IPv6's minimum.
         redirected(
             dp,
             UPLINK_INGRESS,
@@ -184,7 +187,7 @@ fn ipv4_errors_reach_the_container_as_icmpv6() {
         let frame = icmp_error(&from(ROUTER), 3, 4, [0; 4], &sent, 28);
         let out = redirected(dp, UPLINK_INGRESS, &frame, uplink);
         let t = icmp6_of(&out, nat46::client6(ROUTER), C2_V6, 63);
-        assert_eq!((t.kind, t.rest), (2, 1026u32.to_be_bytes()), "plateau");
+        assert_eq!((t.kind, t.rest), (2, 1280u32.to_be_bytes()), "plateau");
         assert_eq!(t.quoted_l4, big[ETH_LEN + 40..ETH_LEN + 48], "quoted UDP");
     });
 }

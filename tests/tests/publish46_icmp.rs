@@ -7,7 +7,10 @@
 //! and the far client's MSS does not see the small hop). And a UDP client
 //! of a published port nothing listens on inside the container gets
 //! "connection refused": the container's ICMPv6 "port unreachable",
-//! translated to ICMPv4.
+//! translated to ICMPv4. Below 1280 bytes the container's IPv6 cannot
+//! go: a 576-byte IPv4 hop is crossed only because translated packets of
+//! up to 1260 bytes leave without DF (RFC 7915 §5.1) and the router
+//! fragments them.
 
 use ebpfnet_common::nat46;
 use ebpfnet_tests::paths::*;
@@ -43,6 +46,45 @@ fn a_download_learns_the_path_mtu_through_a_smaller_ipv4_hop() {
         text.contains("mtu 1300"),
         "path MTU the container holds for {far6}: {text}"
     );
+}
+
+#[test]
+fn a_download_crosses_an_ipv4_hop_below_1280_in_fragments() {
+    let env = TestEnv::new("p46frg");
+    let path = FarPath::new(&env, 1500, 576);
+    ipv6_only(&env, "o46f", "fd00:e9:49::/64");
+    env.create_container("f46", &["--network", "o46f", "-p", "8081:9001"]);
+    let size = 256 << 10;
+    let _source = source6("f46", 9001, size);
+    let got =
+        download(&path.far_ns, &env.uplink_ip, 8081).unwrap_or_else(|e| panic!("download: {e}"));
+    assert_eq!(
+        got,
+        format!("got {size}"),
+        "download through a 576-byte hop"
+    );
+    // The router before the small hop fragmented what it carried: the
+    // translated segments (1260 bytes once the container's path MTU is
+    // 1280) had no DF.
+    let fragmented = ip_counter(&env.outside_ns, "FragCreates");
+    assert!(
+        fragmented > 2 * (size as u64) / 1260,
+        "fragments the router made: {fragmented}"
+    );
+}
+
+/// An `Ip:` counter of `/proc/net/snmp` in `ns`.
+fn ip_counter(ns: &str, name: &str) -> u64 {
+    let out = netns_exec(ns, &["cat", "/proc/net/snmp"]);
+    let text = out.stdout_str();
+    let mut rows = text.lines().filter(|line| line.starts_with("Ip: "));
+    let (Some(names), Some(values)) = (rows.next(), rows.next()) else {
+        panic!("no Ip: rows in /proc/net/snmp of {ns}: {text}");
+    };
+    let at = names.split_whitespace().position(|n| n == name);
+    at.and_then(|at| values.split_whitespace().nth(at))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in /proc/net/snmp of {ns}: {text}"))
 }
 
 #[test]
