@@ -109,7 +109,7 @@ fn one_container_cannot_take_every_masquerade_port_to_a_destination() {
     let before = drop_count(&env, "masquerade_quota");
     let greedy = many_clients("greedy", &env.outside_ip, 5300, "udp", 60);
     let answered = greedy.iter().filter(|r| r.is_ok()).count();
-    // The share is taken by one atomic add whose result decides, so CPUs
+    // The share is taken by a compare-and-swap from below it, so CPUs
     // racing for the last port cannot both take it.
     assert_eq!(
         answered, 30,

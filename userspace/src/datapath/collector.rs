@@ -80,6 +80,27 @@ impl<A: Family> FamilyPlan<A> {
     pub fn usage(&self) -> &BTreeMap<MasqUsageKeyOf<A>, u32> {
         &self.usage
     }
+
+    /// The counters the recount changes: a new count (`Some`) or removal
+    /// (`None`) for each counter whose recount differs from what it held
+    /// before the tables were read. A counter the recount agrees with is
+    /// not written at all: each write is a read-then-write from userspace
+    /// that a flow counted by the programs in between would be lost to,
+    /// so the fewer the better (a busy destination's counter is written
+    /// only on passes that find its flows idle).
+    pub fn count_changes(&self) -> Vec<(MasqUsageKeyOf<A>, Option<u32>)> {
+        let stale = self
+            .counts_before
+            .keys()
+            .filter(|key| !self.usage.contains_key(key))
+            .map(|key| (*key, None));
+        let changed = self
+            .usage
+            .iter()
+            .filter(|(key, count)| self.counts_before.get(key) != Some(count))
+            .map(|(key, count)| (*key, Some(*count)));
+        stale.chain(changed).collect()
+    }
 }
 
 /// What one pass decided, for IPv4 and IPv6.
@@ -161,5 +182,35 @@ mod tests {
         }
         seen.sort_unstable();
         assert_eq!(seen, [(0, 1), (1, 3), (1, 4)]);
+    }
+
+    #[test]
+    fn only_counts_the_recount_disagrees_with_are_written() {
+        const S: u64 = 1_000_000_000;
+        let now = 1000 * S;
+        let to = |dst: [u8; 4]| MasqUsageKey::new([10, 0, 0, 2], dst, 53, proto::UDP);
+        let flow = |port: u16, dst: [u8; 4], last_seen: u64| {
+            let mut record = lone(port, last_seen);
+            record.key.dst_ip = dst;
+            record
+        };
+        let (agreed, lowered, emptied) = (to([1, 1, 1, 1]), to([8, 8, 8, 8]), to([9, 9, 9, 9]));
+        let tables = vec![vec![
+            flow(1, [1, 1, 1, 1], now),
+            flow(2, [1, 1, 1, 1], now),
+            flow(3, [8, 8, 8, 8], now),
+            flow(4, [8, 8, 8, 8], now - 40 * S),
+            flow(5, [9, 9, 9, 9], now - 40 * S),
+            flow(6, [7, 7, 7, 7], now),
+        ]];
+        let before = BTreeMap::from([(agreed, 2), (lowered, 2), (emptied, 1)]);
+        let plan = FamilyPlan::decide(before, tables, now);
+        let mut changes = plan.count_changes();
+        changes.sort_unstable();
+        // 1.1.1.1 holds what it counted: not written. 7.7.7.7 was not
+        // counted (a full table) and is raised.
+        let mut want = vec![(lowered, Some(1)), (emptied, None), (to([7, 7, 7, 7]), Some(1))];
+        want.sort_unstable();
+        assert_eq!(changes, want);
     }
 }

@@ -123,27 +123,19 @@ impl<A: Family> FamilyMaps<A> {
 
     fn recount(&mut self, plan: &FamilyPlan<A>) -> Result<(), DatapathError> {
         let name = A::USAGE;
-        let (before, usage) = (plan.counts_before(), plan.usage());
+        let before = plan.counts_before();
         let map = &mut self.usage;
-        let unmoved = |map: &Usage<A>, key: &MasqUsageKeyOf<A>| {
-            map.get(key, 0).ok() == before.get(key).copied()
-        };
-        let stale: Vec<MasqUsageKeyOf<A>> = map
-            .keys()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(map_err(name))?
-            .into_iter()
-            .filter(|key| !usage.contains_key(key))
-            .collect();
-        for key in stale {
-            if unmoved(map, &key) {
-                removed(map.remove(&key)).map_err(write_err(name, "remove a count"))?;
+        for (key, count) in plan.count_changes() {
+            // A count that moved since it was read belongs to a flow that
+            // started or ended during the pass: left for the next one.
+            if map.get(&key, 0).ok() != before.get(&key).copied() {
+                continue;
             }
-        }
-        for (key, count) in usage {
-            if unmoved(map, key) {
-                map.insert(key, count, 0)
-                    .map_err(write_err(name, "write a count"))?;
+            match count {
+                Some(count) => map
+                    .insert(key, count, 0)
+                    .map_err(write_err(name, "write a count"))?,
+                None => removed(map.remove(&key)).map_err(write_err(name, "remove a count"))?,
             }
         }
         Ok(())
