@@ -209,7 +209,11 @@ mod tests {
         changes.sort_unstable();
         // 1.1.1.1 holds what it counted: not written. 7.7.7.7 was not
         // counted (a full table) and is raised.
-        let mut want = vec![(lowered, Some(1)), (emptied, None), (to([7, 7, 7, 7]), Some(1))];
+        let mut want = vec![
+            (lowered, Some(1)),
+            (emptied, None),
+            (to([7, 7, 7, 7]), Some(1)),
+        ];
         want.sort_unstable();
         assert_eq!(changes, want);
     }
