@@ -128,7 +128,9 @@ pub fn hold_client(ns: &str, ip: &str, port: u16) -> (Recorder, u16) {
 }
 
 /// (local port, reply) per client of `n` concurrent `proto` clients from
-/// `ns` to `ip:port`; failures as `Err(text)`.
+/// `ns` to `ip:port`; failures as `Err(text)`. Each client has a socket of
+/// its own, kept open until all are done, so no two share a local port
+/// (and with it a flow).
 pub fn many_clients(
     ns: &str,
     ip: &str,

@@ -67,8 +67,17 @@ import socket, sys, threading
     r#"
 ip, port, proto, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 res = [None] * n
-barrier = threading.Barrier(n, timeout=5)
+# Every socket stays open until all clients are done: a port one client
+# closed could otherwise be handed to the next, whose flow would then be
+# the first one's (same tuple) rather than a flow of its own.
+barrier = threading.Barrier(n, timeout=10)
+def all_done():
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
 def one(i):
+    s = None
     try:
         if proto == "tcp":
             s = socket.create_connection((ip, port), timeout=3)
@@ -76,20 +85,17 @@ def one(i):
             lp = s.getsockname()[1]
             s.sendall(b"client-%d\n" % i)
             d = recv_until(s, b"\n")
-            try:
-                barrier.wait()
-            except threading.BrokenBarrierError:
-                pass
-            s.close()
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.bind(("0.0.0.0", 0)); s.settimeout(1.2)
             lp = s.getsockname()[1]
             d = udp_ask(s, b"client-%d" % i, (ip, port))
-            s.close()
         res[i] = "OK %d %s" % (lp, d.decode(errors="replace").strip()) if d else "ERR %d no reply" % i
     except Exception as e:
         res[i] = "ERR %d %s" % (i, e)
+    all_done()
+    if s is not None:
+        s.close()
 ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
 for t in ts: t.start()
 for t in ts: t.join()
