@@ -15,7 +15,9 @@
 
 use aya_ebpf::{btf_maps::Array, macros::btf_map};
 
-use crate::atomic;
+use ebpfnet_common::nat46;
+
+use crate::{atomic, ip_header::Fragmentation};
 
 /// log2 of the number of counters (2,048, as Linux's smallest table).
 const BUCKET_BITS: u32 = 11;
@@ -26,7 +28,7 @@ static IP_IDENTS: Array<u32, { 1 << BUCKET_BITS }> = Array::new();
 /// Reserves `count` consecutive IDs for packets from `src` to `dst` of
 /// `protocol`; returns the first (host order).
 #[inline(always)]
-pub fn reserve(src: [u8; 4], dst: [u8; 4], protocol: u8, count: u32) -> u16 {
+fn reserve(src: [u8; 4], dst: [u8; 4], protocol: u8, count: u32) -> u16 {
     let triple =
         u32::from_ne_bytes(src) ^ u32::from_ne_bytes(dst).rotate_left(16) ^ u32::from(protocol);
     // Fibonacci hashing: the top bits of the product mix every input bit.
@@ -36,5 +38,30 @@ pub fn reserve(src: [u8; 4], dst: [u8; 4], protocol: u8, count: u32) -> u16 {
         // changed by this atomic add.
         Some(counter) => unsafe { atomic::fetch_add(counter, count) as u16 },
         None => 0,
+    }
+}
+
+/// DF and Identification of an IPv4 packet NAT46 sends from `src` to
+/// `dst` (RFC 7915 §5.1): `len` bytes each (a GSO packet's segments) and
+/// `count` of them. Above 1260 bytes DF and ID 0; at most, no DF and
+/// `count` consecutive IDs reserved.
+#[inline(always)]
+pub fn fragmentation(
+    len: u16,
+    src: [u8; 4],
+    dst: [u8; 4],
+    protocol: u8,
+    count: u32,
+) -> Fragmentation {
+    if nat46::dont_fragment(len) {
+        Fragmentation {
+            dont_fragment: true,
+            id: 0,
+        }
+    } else {
+        Fragmentation {
+            dont_fragment: false,
+            id: reserve(src, dst, protocol, count),
+        }
     }
 }

@@ -268,19 +268,14 @@ fn ipv6_to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<
     );
     // DF as for the flow's packets (RFC 7915 §5.1; an error of at most
     // 1280 bytes as IPv6 has none).
-    let dont_fragment = nat46::dont_fragment(length);
-    let id = if dont_fragment {
-        0
-    } else {
-        ip_ident::reserve(host, client, proto::ICMP, 1)
-    };
+    let fragmentation = ip_ident::fragmentation(length, host, client, proto::ICMP, 1);
     v4.ip = Ipv4Header::new(
         v6.ip.traffic_class(),
         length,
         proto::ICMP,
         packet.hop_limit - 1,
         (host, client),
-        Fragmentation { dont_fragment, id },
+        fragmentation,
     );
     write_icmp(&mut v4.icmp, icmp);
     // Client → host, as the client sent it.

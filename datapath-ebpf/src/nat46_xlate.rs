@@ -20,7 +20,7 @@ use aya_ebpf::{
 use ebpfnet_common::{DropReason, flows6::NatEntry6, maps::proto, nat46};
 
 use crate::{
-    ip_header::{Fragmentation, IPV4_HEADER_LEN, Ipv4Header, Ipv6Header, traffic_class},
+    ip_header::{IPV4_HEADER_LEN, Ipv4Header, Ipv6Header, traffic_class},
     ip_ident, mtu, nat6,
     parse::{ETH_P_IP, ETH_P_IPV6, IP_OFF, Packet},
     parse6::Packet6,
@@ -136,17 +136,7 @@ pub fn to_ipv4(ctx: &TcContext, packet: &Packet6, entry: &NatEntry6) -> Result<(
         nat46::embedded(&entry.new_dst_ip),
     );
     let (segment, segments) = segments(ctx, packet, total)?;
-    let fragmentation = if nat46::dont_fragment(segment) {
-        Fragmentation {
-            dont_fragment: true,
-            id: 0,
-        }
-    } else {
-        Fragmentation {
-            dont_fragment: false,
-            id: ip_ident::reserve(src, dst, packet.protocol, segments),
-        }
-    };
+    let fragmentation = ip_ident::fragmentation(segment, src, dst, packet.protocol, segments);
     let header = Ipv4Header::new(
         traffic_class([fixed[0], fixed[1]]),
         total,
